@@ -1,0 +1,271 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Sentinel errors returned by every store method in Foyer.
+var (
+	// ErrNotFound means the row asked for does not exist (or has expired).
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict means a uniqueness or state precondition failed: the
+	// row exists already, or was changed by someone else first.
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Dialect names the SQL dialect of a DB.
+type Dialect int
+
+// The dialects Foyer supports.
+const (
+	SQLite Dialect = iota + 1
+	Postgres
+)
+
+func (d Dialect) String() string {
+	switch d {
+	case SQLite:
+		return "sqlite"
+	case Postgres:
+		return "postgres"
+	}
+	return "unknown"
+}
+
+// DB is an open Foyer database. Writes go through Write (one connection on
+// SQLite), reads through Read (a pool of read-only connections on SQLite;
+// the same pool as Write on PostgreSQL).
+type DB struct {
+	Dialect Dialect
+	write   *sql.DB
+	read    *sql.DB
+}
+
+// Open connects to the database named by dsn. A dsn starting with
+// postgres:// or postgresql:// opens PostgreSQL; anything else is a SQLite
+// file path, optionally prefixed with sqlite:// or sqlite:. The database is
+// not migrated; call Migrate.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return openPostgres(ctx, dsn)
+	}
+	path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:")
+	if path == "" {
+		return nil, errors.New("store: empty database path")
+	}
+	return openSQLite(ctx, path)
+}
+
+func openPostgres(ctx context.Context, dsn string) (*DB, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open postgres: %w", err)
+	}
+	db.SetMaxOpenConns(4 * runtime.NumCPU())
+	db.SetMaxIdleConns(4 * runtime.NumCPU())
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: connect postgres: %w", err)
+	}
+	return &DB{Dialect: Postgres, write: db, read: db}, nil
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("store: create data folder: %w", err)
+		}
+	}
+	pragmas := url.Values{}
+	for _, p := range []string{
+		"journal_mode(WAL)",
+		"synchronous(NORMAL)",
+		"busy_timeout(10000)",
+		"foreign_keys(ON)",
+		"temp_store(MEMORY)",
+		"cache_size(-16000)",
+	} {
+		pragmas.Add("_pragma", p)
+	}
+	base := "file:" + path + "?"
+	write, err := sql.Open("sqlite", base+pragmas.Encode()+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("store: open sqlite: %w", err)
+	}
+	// One writer: SQLite serialises writers anyway, and queueing them in
+	// the pool instead of in SQLite's busy handler is what keeps
+	// concurrent sign-ups from failing with SQLITE_BUSY.
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	pragmas.Add("_pragma", "query_only(ON)")
+	read, err := sql.Open("sqlite", base+pragmas.Encode())
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("store: open sqlite readers: %w", err)
+	}
+	n := max(4, 2*runtime.NumCPU())
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	read.SetConnMaxIdleTime(0)
+	read.SetConnMaxLifetime(0)
+	return &DB{Dialect: SQLite, write: write, read: read}, nil
+}
+
+// Close closes every connection.
+func (db *DB) Close() error {
+	err := db.write.Close()
+	if db.read != db.write {
+		err = errors.Join(err, db.read.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers; used by the readiness probe.
+func (db *DB) Ping(ctx context.Context) error {
+	return db.read.PingContext(ctx)
+}
+
+// Exec runs a write statement outside a transaction.
+func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := db.write.ExecContext(ctx, query, args...)
+	return res, Classify(err)
+}
+
+// QueryRow runs a read-only query returning at most one row.
+func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return db.read.QueryRowContext(ctx, query, args...)
+}
+
+// Query runs a read-only query.
+func (db *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := db.read.QueryContext(ctx, query, args...)
+	return rows, Classify(err)
+}
+
+// WriteRow runs a write statement with a RETURNING clause outside a
+// transaction.
+func (db *DB) WriteRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return db.write.QueryRowContext(ctx, query, args...)
+}
+
+// Tx is a write transaction. It exposes the same methods as DB, all on the
+// transaction.
+type Tx struct {
+	Dialect Dialect
+	tx      *sql.Tx
+}
+
+// Exec runs a statement in the transaction.
+func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := tx.tx.ExecContext(ctx, query, args...)
+	return res, Classify(err)
+}
+
+// QueryRow runs a query returning at most one row in the transaction.
+func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return tx.tx.QueryRowContext(ctx, query, args...)
+}
+
+// Query runs a query in the transaction.
+func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := tx.tx.QueryContext(ctx, query, args...)
+	return rows, Classify(err)
+}
+
+// InTx runs fn in a write transaction and commits it if fn returns nil.
+// Keep fn short and free of slow work (password hashing, network calls):
+// on SQLite every writer waits for it.
+func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	sqltx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", Classify(err))
+	}
+	if err := fn(&Tx{Dialect: db.Dialect, tx: sqltx}); err != nil {
+		_ = sqltx.Rollback()
+		return Classify(err)
+	}
+	if err := sqltx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", Classify(err))
+	}
+	return nil
+}
+
+// Classify maps driver errors to the sentinel errors: a uniqueness or
+// primary-key violation becomes ErrConflict and sql.ErrNoRows becomes
+// ErrNotFound. The driver error stays in the chain for the logs.
+func Classify(err error) error {
+	if err == nil || errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
+	var sqlErr *sqlite.Error
+	if errors.As(err, &sqlErr) {
+		switch sqlErr.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %w", ErrConflict, err)
+		}
+	}
+	return err
+}
+
+// Micros converts t to the integer Unix microseconds stored in every time
+// column; the zero time becomes 0.
+func Micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+// FromMicros converts stored Unix microseconds back to a UTC time; 0 is the
+// zero time.
+func FromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+// NullMicros converts an optional time for storage: the zero time becomes
+// NULL.
+func NullMicros(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+// FromNullMicros converts an optional stored time; NULL is the zero time.
+func FromNullMicros(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return FromMicros(v.Int64)
+}

@@ -1,0 +1,78 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/foyer-id/foyer/internal/store"
+	"github.com/foyer-id/foyer/internal/store/storetest"
+)
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		applied, err := db.Migrate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(applied) != 0 {
+			t.Fatalf("second Migrate applied %v", applied)
+		}
+		all, _ := store.Migrations(db.Dialect)
+		v, err := db.SchemaVersion(ctx)
+		if err != nil || v != len(all) {
+			t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, len(all))
+		}
+	})
+}
+
+func TestClassify(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		q := `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES ($1, 1, 1, 1)`
+		if _, err := db.Exec(ctx, q, "k"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, q, "k"); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("duplicate insert: %v, want ErrConflict", err)
+		}
+		var n int
+		err := db.QueryRow(ctx, `SELECT failures FROM throttle WHERE key = $1`, "missing").Scan(&n)
+		if !errors.Is(store.Classify(err), store.ErrNotFound) {
+			t.Fatalf("missing row: %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// Concurrent writers never see SQLITE_BUSY: they queue on the one writer.
+func TestConcurrentWriters(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		errs := make(chan error, 200)
+		for i := range 200 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- db.InTx(ctx, func(tx *store.Tx) error {
+					_, err := tx.Exec(ctx, `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES ($1, 1, 1, 1)`, fmt.Sprint("k", i))
+					return err
+				})
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		var n int
+		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM throttle`).Scan(&n); err != nil || n != 200 {
+			t.Fatalf("rows = %d, %v", n, err)
+		}
+	})
+}

@@ -1,0 +1,102 @@
+// Package storetest runs store tests on every database Foyer supports:
+// SQLite always, PostgreSQL when FOYER_TEST_POSTGRES_DSN is set (CI always
+// sets it). Each test gets a fresh, migrated database: a temporary SQLite
+// file, or a new PostgreSQL schema dropped when the test ends.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/foyer-id/foyer/internal/store"
+)
+
+// PostgresEnv is the environment variable holding the PostgreSQL DSN for
+// tests.
+const PostgresEnv = "FOYER_TEST_POSTGRES_DSN"
+
+// Each runs fn as a subtest once per database: "sqlite", and "postgres"
+// when FOYER_TEST_POSTGRES_DSN is set. Without it the PostgreSQL subtest is
+// skipped with a message saying so.
+func Each(t *testing.T, fn func(t *testing.T, db *store.DB)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) { fn(t, NewSQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, NewPostgres(t)) })
+}
+
+// NewSQLite opens a fresh, migrated SQLite database in a temporary folder.
+func NewSQLite(t testing.TB) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "foyer.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// PostgresDSN returns a DSN for a fresh, empty PostgreSQL schema that is
+// dropped when the test ends; it skips the test when
+// FOYER_TEST_POSTGRES_DSN is not set.
+func PostgresDSN(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv(PostgresEnv)
+	if base == "" {
+		t.Skip("PostgreSQL tests skipped: set " + PostgresEnv + " (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run them")
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	schema := "t_" + hex.EncodeToString(b[:])
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatalf("create test schema: %v", err)
+	}
+	t.Cleanup(func() {
+		admin, err := sql.Open("pgx", base)
+		if err != nil {
+			return
+		}
+		defer admin.Close()
+		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
+			t.Logf("drop test schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse %s: %v", PostgresEnv, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// NewPostgres opens a fresh, migrated PostgreSQL schema; it skips the test
+// when FOYER_TEST_POSTGRES_DSN is not set.
+func NewPostgres(t testing.TB) *store.DB {
+	t.Helper()
+	dsn := PostgresDSN(t)
+	db, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(fmt.Errorf("open postgres: %w", err))
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
