@@ -1,0 +1,141 @@
+package event
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/foyer-id/foyer/internal/store"
+)
+
+// Event types. The prefix names the journey, the suffix the step.
+const (
+	RegistrationStarted   = "registration.started"
+	RegistrationSubmitted = "registration.submitted"
+	RegistrationCompleted = "registration.completed"
+	VerificationSent      = "verification.code_sent"
+	VerificationSubmitted = "verification.submitted"
+	VerificationCompleted = "verification.completed"
+	LoginStarted          = "login.started"
+	LoginSubmitted        = "login.submitted"
+	LoginSucceeded        = "login.succeeded"
+	Logout                = "session.logout"
+)
+
+// Outcomes of a step.
+const (
+	OutcomeSuccess   = "success"
+	OutcomeFailure   = "failure"
+	OutcomeDenied    = "denied"
+	OutcomeThrottled = "throttled"
+	OutcomePending   = "pending"
+)
+
+// Event is one step of a journey.
+type Event struct {
+	Seq        int64     `json:"seq"`
+	ID         string    `json:"id"`
+	Domain     string    `json:"domain"`
+	Type       string    `json:"type"`
+	Outcome    string    `json:"outcome"`
+	Reason     string    `json:"reason,omitempty"`
+	FlowID     string    `json:"flow_id,omitempty"`
+	IdentityID string    `json:"identity_id,omitempty"`
+	SessionID  string    `json:"session_id,omitempty"`
+	IP         string    `json:"ip,omitempty"`
+	UserAgent  string    `json:"user_agent,omitempty"`
+	OccurredAt time.Time `json:"occurred_at"`
+}
+
+// Log appends events to the database and mirrors them to the structured
+// log with stable field names.
+type Log struct {
+	db     *store.DB
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// NewLog returns a Log.
+func NewLog(db *store.DB, logger *slog.Logger, now func() time.Time) *Log {
+	return &Log{db: db, logger: logger, now: now}
+}
+
+// Append records e, filling in its id and time. A failure to record is
+// logged and returned; journeys do not fail because of it.
+func (l *Log) Append(ctx context.Context, e Event) error {
+	if e.ID == "" {
+		e.ID = uuid.Must(uuid.NewV7()).String()
+	}
+	if e.OccurredAt.IsZero() {
+		e.OccurredAt = l.now()
+	}
+	if len(e.UserAgent) > 512 {
+		e.UserAgent = e.UserAgent[:512]
+	}
+	_, err := l.db.Exec(ctx, `INSERT INTO events (id, domain, type, outcome, reason, flow_id, identity_id, session_id, ip, user_agent, occurred_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		e.ID, e.Domain, e.Type, e.Outcome, e.Reason, e.FlowID, e.IdentityID, e.SessionID, e.IP, e.UserAgent, store.Micros(e.OccurredAt))
+	level := slog.LevelInfo
+	if e.Outcome != OutcomeSuccess && e.Outcome != OutcomePending {
+		level = slog.LevelWarn
+	}
+	l.logger.LogAttrs(ctx, level, "journey event",
+		slog.String("event", e.Type), slog.String("outcome", e.Outcome), slog.String("reason", e.Reason),
+		slog.String("domain", e.Domain), slog.String("flow_id", e.FlowID), slog.String("identity_id", e.IdentityID),
+		slog.String("session_id", e.SessionID), slog.String("client_ip", e.IP))
+	if err != nil {
+		l.logger.ErrorContext(ctx, "event: append failed", slog.String("event", e.Type), slog.Any("error", err))
+		return fmt.Errorf("event: append %s: %w", e.Type, err)
+	}
+	return nil
+}
+
+// Query selects events by time range [From, To) and optionally type and
+// identity, oldest first.
+type Query struct {
+	Domain     string
+	From, To   time.Time
+	Type       string
+	IdentityID string
+	FlowID     string
+	Limit      int
+}
+
+// List returns the events matching q, oldest first (at most q.Limit,
+// default 1000).
+func (l *Log) List(ctx context.Context, q Query) ([]Event, error) {
+	if q.Limit <= 0 || q.Limit > 10000 {
+		q.Limit = 1000
+	}
+	to := q.To
+	if to.IsZero() {
+		to = time.Unix(1<<40, 0)
+	}
+	rows, err := l.db.Query(ctx, `SELECT seq, id, domain, type, outcome, reason, flow_id, identity_id, session_id, ip, user_agent, occurred_at
+		FROM events
+		WHERE occurred_at >= $1 AND occurred_at < $2
+		  AND ($3 = '' OR domain = $3) AND ($4 = '' OR type = $4)
+		  AND ($5 = '' OR identity_id = $5) AND ($6 = '' OR flow_id = $6)
+		ORDER BY occurred_at, seq LIMIT $7`,
+		store.Micros(q.From), store.Micros(to), q.Domain, q.Type, q.IdentityID, q.FlowID, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("event: list: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var (
+			e  Event
+			at int64
+		)
+		if err := rows.Scan(&e.Seq, &e.ID, &e.Domain, &e.Type, &e.Outcome, &e.Reason, &e.FlowID, &e.IdentityID, &e.SessionID, &e.IP, &e.UserAgent, &at); err != nil {
+			return nil, fmt.Errorf("event: list: %w", err)
+		}
+		e.OccurredAt = store.FromMicros(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

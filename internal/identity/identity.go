@@ -1,0 +1,51 @@
+package identity
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Identity states.
+const (
+	StatePending  = "pending"  // sign-up not finished; cannot sign in
+	StateActive   = "active"   // a customer who completed sign-up
+	StateDisabled = "disabled" // turned off by an operator
+)
+
+// Identity is one person (or, later, machine) in a policy domain.
+type Identity struct {
+	ID          string          `json:"id"`
+	Domain      string          `json:"domain"`
+	State       string          `json:"state"`
+	SchemaID    string          `json:"schema_id"`
+	Traits      json.RawMessage `json:"traits"`
+	Identifiers []Identifier    `json:"identifiers"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+}
+
+// Identifier is a normalised, unique-per-domain handle of an identity
+// that it signs in with and that can be verified (an email address).
+type Identifier struct {
+	ID         string    `json:"id"`
+	Kind       string    `json:"kind"`
+	Value      string    `json:"value"`
+	Verified   bool      `json:"verified"`
+	VerifiedAt time.Time `json:"verified_at,omitzero"`
+}
+
+// Email returns the identity's first email identifier, or the zero
+// Identifier.
+func (i *Identity) Email() Identifier {
+	for _, id := range i.Identifiers {
+		if id.Kind == KindEmail {
+			return id
+		}
+	}
+	return Identifier{}
+}
+
+// Credential types.
+const (
+	CredentialPassword = "password"
+)

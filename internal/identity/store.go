@@ -1,0 +1,236 @@
+package identity
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/foyer-id/foyer/internal/store"
+)
+
+// Store keeps identities, identifiers and credentials in the database.
+type Store struct {
+	db *store.DB
+}
+
+// NewStore returns a Store on db.
+func NewStore(db *store.DB) *Store { return &Store{db: db} }
+
+// NewID returns a new, time-ordered identifier for a row.
+func NewID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// CreatePending inserts a pending identity with its identifiers. If one of
+// the identifiers already belongs to an identity in the domain it returns
+// ErrConflict and inserts nothing.
+func (s *Store) CreatePending(ctx context.Context, id *Identity, now time.Time) error {
+	if id.ID == "" {
+		id.ID = NewID()
+	}
+	id.State = StatePending
+	id.CreatedAt, id.UpdatedAt = now, now
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO identities (id, domain, state, schema_id, traits, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $6)`,
+			id.ID, id.Domain, id.State, id.SchemaID, string(id.Traits), store.Micros(now)); err != nil {
+			return err
+		}
+		for i := range id.Identifiers {
+			ident := &id.Identifiers[i]
+			if ident.ID == "" {
+				ident.ID = NewID()
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO identifiers (id, domain, identity_id, kind, value, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6)`,
+				ident.ID, id.Domain, id.ID, ident.Kind, ident.Value, store.Micros(now)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("identity: create: %w", err)
+	}
+	return nil
+}
+
+const identityColumns = `i.id, i.domain, i.state, i.schema_id, i.traits, i.created_at, i.updated_at`
+
+func scanIdentity(row interface{ Scan(...any) error }) (*Identity, error) {
+	var (
+		id               Identity
+		traits           string
+		created, updated int64
+	)
+	if err := row.Scan(&id.ID, &id.Domain, &id.State, &id.SchemaID, &traits, &created, &updated); err != nil {
+		return nil, store.Classify(err)
+	}
+	id.Traits = json.RawMessage(traits)
+	id.CreatedAt, id.UpdatedAt = store.FromMicros(created), store.FromMicros(updated)
+	return &id, nil
+}
+
+// Get returns the identity with its identifiers.
+func (s *Store) Get(ctx context.Context, domain, id string) (*Identity, error) {
+	ident, err := scanIdentity(s.db.QueryRow(ctx, `SELECT `+identityColumns+` FROM identities i WHERE i.id = $1 AND i.domain = $2`, id, domain))
+	if err != nil {
+		return nil, fmt.Errorf("identity: get %s: %w", id, err)
+	}
+	if err := s.loadIdentifiers(ctx, ident); err != nil {
+		return nil, err
+	}
+	return ident, nil
+}
+
+// FindByIdentifier returns the identity owning a normalised identifier in a
+// domain, whatever its state.
+func (s *Store) FindByIdentifier(ctx context.Context, domain, kind, value string) (*Identity, error) {
+	ident, err := scanIdentity(s.db.QueryRow(ctx, `SELECT `+identityColumns+`
+		FROM identifiers x JOIN identities i ON i.id = x.identity_id
+		WHERE x.domain = $1 AND x.kind = $2 AND x.value = $3`, domain, kind, value))
+	if err != nil {
+		return nil, fmt.Errorf("identity: find %s: %w", kind, err)
+	}
+	if err := s.loadIdentifiers(ctx, ident); err != nil {
+		return nil, err
+	}
+	return ident, nil
+}
+
+func (s *Store) loadIdentifiers(ctx context.Context, ident *Identity) error {
+	rows, err := s.db.Query(ctx, `SELECT id, kind, value, verified_at FROM identifiers WHERE identity_id = $1 ORDER BY kind, value`, ident.ID)
+	if err != nil {
+		return fmt.Errorf("identity: identifiers of %s: %w", ident.ID, err)
+	}
+	defer rows.Close()
+	ident.Identifiers = ident.Identifiers[:0]
+	for rows.Next() {
+		var (
+			x        Identifier
+			verified sql.NullInt64
+		)
+		if err := rows.Scan(&x.ID, &x.Kind, &x.Value, &verified); err != nil {
+			return fmt.Errorf("identity: identifiers of %s: %w", ident.ID, err)
+		}
+		x.VerifiedAt = store.FromNullMicros(verified)
+		x.Verified = verified.Valid
+		ident.Identifiers = append(ident.Identifiers, x)
+	}
+	return rows.Err()
+}
+
+// ErrNotPending is returned by CompleteSignUp when the identity is no
+// longer pending: another sign-up for it finished first.
+var ErrNotPending = errors.New("identity: sign-up already completed")
+
+// CompleteSignUp turns a pending identity active in one transaction: it
+// marks the identifier verified (if verifiedID is not empty), stores the
+// password hash and the traits given at sign-up. It returns ErrNotPending
+// if the identity is not pending any more.
+func (s *Store) CompleteSignUp(ctx context.Context, identityID, verifiedID string, traits json.RawMessage, passwordHash string, now time.Time) error {
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE identities SET state = $1, traits = $2, updated_at = $3 WHERE id = $4 AND state = $5`,
+			StateActive, string(traits), store.Micros(now), identityID, StatePending)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotPending
+		}
+		if verifiedID != "" {
+			if _, err := tx.Exec(ctx, `UPDATE identifiers SET verified_at = $1 WHERE id = $2 AND identity_id = $3 AND verified_at IS NULL`,
+				store.Micros(now), verifiedID, identityID); err != nil {
+				return err
+			}
+		}
+		if passwordHash != "" {
+			return setCredential(ctx, tx, identityID, CredentialPassword, passwordHash, now)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("identity: complete sign-up %s: %w", identityID, err)
+	}
+	return nil
+}
+
+// MarkVerified records that the owner of an identity proved control of
+// one of its identifiers.
+func (s *Store) MarkVerified(ctx context.Context, identityID, identifierID string, now time.Time) error {
+	_, err := s.db.Exec(ctx, `UPDATE identifiers SET verified_at = $1 WHERE id = $2 AND identity_id = $3 AND verified_at IS NULL`,
+		store.Micros(now), identifierID, identityID)
+	if err != nil {
+		return fmt.Errorf("identity: verify %s: %w", identifierID, err)
+	}
+	return nil
+}
+
+func setCredential(ctx context.Context, tx *store.Tx, identityID, typ, secret string, now time.Time) error {
+	res, err := tx.Exec(ctx, `UPDATE credentials SET secret = $1, updated_at = $2 WHERE identity_id = $3 AND type = $4`,
+		secret, store.Micros(now), identityID, typ)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return nil
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO credentials (id, identity_id, type, secret, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)`,
+		NewID(), identityID, typ, secret, store.Micros(now))
+	return err
+}
+
+// SetPassword replaces (or adds) the identity's password hash.
+func (s *Store) SetPassword(ctx context.Context, identityID, hash string, now time.Time) error {
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		return setCredential(ctx, tx, identityID, CredentialPassword, hash, now)
+	})
+	if err != nil {
+		return fmt.Errorf("identity: set password %s: %w", identityID, err)
+	}
+	return nil
+}
+
+// LoginCandidate is what sign-in needs about the owner of an identifier.
+type LoginCandidate struct {
+	IdentityID   string
+	State        string
+	IdentifierID string
+	Verified     bool
+	PasswordHash string // empty when the identity has no password
+}
+
+// FindLogin looks up the identity owning an identifier together with its
+// password hash in one query. It returns ErrNotFound for unknown
+// identifiers.
+func (s *Store) FindLogin(ctx context.Context, domain, kind, value string) (*LoginCandidate, error) {
+	var (
+		c        LoginCandidate
+		verified sql.NullInt64
+		hash     sql.NullString
+	)
+	err := s.db.QueryRow(ctx, `SELECT i.id, i.state, x.id, x.verified_at, c.secret
+		FROM identifiers x
+		JOIN identities i ON i.id = x.identity_id
+		LEFT JOIN credentials c ON c.identity_id = i.id AND c.type = 'password'
+		WHERE x.domain = $1 AND x.kind = $2 AND x.value = $3`, domain, kind, value).
+		Scan(&c.IdentityID, &c.State, &c.IdentifierID, &verified, &hash)
+	if err != nil {
+		return nil, fmt.Errorf("identity: find login: %w", store.Classify(err))
+	}
+	c.Verified, c.PasswordHash = verified.Valid, hash.String
+	return &c, nil
+}
+
+// Count returns the number of identities in a domain, by state.
+func (s *Store) Count(ctx context.Context, domain, state string) (int, error) {
+	var n int
+	err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM identities WHERE domain = $1 AND state = $2`, domain, state).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("identity: count: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,127 @@
+package policy
+
+import (
+	"context"
+	"time"
+)
+
+// Action names a decision point.
+type Action string
+
+// The decision points of the first journeys.
+const (
+	RegistrationSubmit Action = "registration.submit"
+	VerificationSend   Action = "verification.send"
+	VerificationSubmit Action = "verification.submit"
+	LoginSubmit        Action = "login.submit"
+	SessionIssue       Action = "session.issue"
+	Logout             Action = "logout"
+)
+
+// Effect is the kind of answer.
+type Effect string
+
+// Effects.
+const (
+	Allow    Effect = "allow"
+	Deny     Effect = "deny"
+	StepUp   Effect = "step_up"
+	Throttle Effect = "throttle"
+)
+
+// Steps a decision may require before the action completes.
+const (
+	StepVerifyEmail = "verify_email"
+)
+
+// Input is the context of one decision.
+type Input struct {
+	Domain string
+	Action Action
+	Time   time.Time
+
+	FlowID    string
+	ClientIP  string
+	UserAgent string
+	DeviceID  string
+
+	// Identity, when known.
+	IdentityID    string
+	IdentityState string
+	EmailVerified bool
+
+	Signals Signals
+}
+
+// Signals are the risk facts gathered before the decision.
+type Signals struct {
+	// NetworkWait and IdentifierWait are the remaining throttle delays for
+	// the client's network and the identifier tried.
+	NetworkWait    time.Duration
+	IdentifierWait time.Duration
+	// NetworkFailures and IdentifierFailures are the recent failure counts.
+	NetworkFailures    int
+	IdentifierFailures int
+	// KnownDevice is true when the device has held a session of the
+	// identity before.
+	KnownDevice bool
+}
+
+// Decision is the answer.
+type Decision struct {
+	Effect     Effect
+	Reason     string
+	Require    []string
+	RetryAfter time.Duration
+	// Policy names the policy (and version) that decided, for the event
+	// log and for replay.
+	Policy string
+}
+
+// Allowed reports whether the action may go ahead as asked.
+func (d Decision) Allowed() bool { return d.Effect == Allow }
+
+// Decider is the decision point.
+type Decider interface {
+	Decide(ctx context.Context, in Input) Decision
+}
+
+// Default is the built-in customer policy:
+//   - throttle when the client's network must still wait, or when the
+//     identifier must wait and the request does not come from a device the
+//     customer has used before (so an attacker cannot lock the owner out);
+//   - ask for email verification before a session when the domain
+//     requires verified email (RequireVerifiedEmail) and it is not verified;
+//   - deny disabled identities;
+//   - allow everything else.
+type Default struct {
+	RequireVerifiedEmail bool
+}
+
+// Name identifies the policy in decisions.
+const defaultName = "builtin/default@1"
+
+// Decide implements Decider.
+func (p Default) Decide(_ context.Context, in Input) Decision {
+	d := Decision{Effect: Allow, Policy: defaultName}
+	switch in.Action {
+	case LoginSubmit, RegistrationSubmit, VerificationSend, VerificationSubmit:
+		wait := in.Signals.NetworkWait
+		if !in.Signals.KnownDevice {
+			wait = max(wait, in.Signals.IdentifierWait)
+		}
+		if wait > 0 {
+			return Decision{Effect: Throttle, Reason: "too_many_attempts", RetryAfter: wait, Policy: defaultName}
+		}
+	}
+	switch in.Action {
+	case SessionIssue:
+		if in.IdentityState == "disabled" {
+			return Decision{Effect: Deny, Reason: "identity_disabled", Policy: defaultName}
+		}
+		if p.RequireVerifiedEmail && !in.EmailVerified {
+			return Decision{Effect: StepUp, Reason: "email_not_verified", Require: []string{StepVerifyEmail}, Policy: defaultName}
+		}
+	}
+	return d
+}

@@ -1,0 +1,36 @@
+package policy
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func TestDefault(t *testing.T) {
+	p := Default{RequireVerifiedEmail: true}
+	tests := []struct {
+		name   string
+		in     Input
+		effect Effect
+		reason string
+	}{
+		{"plain login", Input{Action: LoginSubmit}, Allow, ""},
+		{"network throttled", Input{Action: LoginSubmit, Signals: Signals{NetworkWait: time.Second}}, Throttle, "too_many_attempts"},
+		{"identifier throttled", Input{Action: LoginSubmit, Signals: Signals{IdentifierWait: time.Second}}, Throttle, "too_many_attempts"},
+		{"known device passes identifier throttle", Input{Action: LoginSubmit, Signals: Signals{IdentifierWait: time.Second, KnownDevice: true}}, Allow, ""},
+		{"known device does not pass network throttle", Input{Action: LoginSubmit, Signals: Signals{NetworkWait: time.Second, KnownDevice: true}}, Throttle, "too_many_attempts"},
+		{"unverified email", Input{Action: SessionIssue, IdentityState: "active"}, StepUp, "email_not_verified"},
+		{"verified email", Input{Action: SessionIssue, IdentityState: "active", EmailVerified: true}, Allow, ""},
+		{"disabled", Input{Action: SessionIssue, IdentityState: "disabled", EmailVerified: true}, Deny, "identity_disabled"},
+		{"logout", Input{Action: Logout}, Allow, ""},
+	}
+	for _, tt := range tests {
+		d := p.Decide(context.Background(), tt.in)
+		if d.Effect != tt.effect || d.Reason != tt.reason || d.Policy == "" {
+			t.Errorf("%s: got %+v, want %s/%s", tt.name, d, tt.effect, tt.reason)
+		}
+	}
+	if d := (Default{}).Decide(context.Background(), Input{Action: SessionIssue, IdentityState: "active"}); !d.Allowed() {
+		t.Errorf("unverified allowed when not required: %+v", d)
+	}
+}

@@ -1,0 +1,245 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/foyer-id/foyer/internal/store"
+)
+
+// TokenPrefix starts every session token, so secret scanners and humans can
+// tell what a leaked string is.
+const TokenPrefix = "fys_"
+
+// Assurance levels.
+const (
+	AAL1 = "aal1"
+	AAL2 = "aal2"
+)
+
+// Session is a signed-in session of one identity.
+type Session struct {
+	ID              string    `json:"id"`
+	Domain          string    `json:"domain"`
+	IdentityID      string    `json:"identity_id"`
+	AAL             string    `json:"aal"`
+	Methods         []string  `json:"methods"`
+	DeviceID        string    `json:"-"`
+	IP              string    `json:"-"`
+	UserAgent       string    `json:"-"`
+	AuthenticatedAt time.Time `json:"authenticated_at"`
+	CreatedAt       time.Time `json:"issued_at"`
+	SeenAt          time.Time `json:"-"`
+	IdleExpiresAt   time.Time `json:"idle_expires_at"`
+	ExpiresAt       time.Time `json:"expires_at"`
+}
+
+// ErrInvalid is returned for an unknown, expired or revoked token.
+var ErrInvalid = errors.New("session: invalid or expired")
+
+// Lifetimes bound how long a session lives.
+type Lifetimes struct {
+	Absolute time.Duration // from sign-in, never extended
+	Idle     time.Duration // extended by use, at most up to Absolute
+}
+
+// Manager issues, checks and revokes sessions.
+type Manager struct {
+	db       *store.DB
+	life     Lifetimes
+	now      func() time.Time
+	random   io.Reader
+	touchGap time.Duration
+}
+
+// NewManager returns a Manager. random is the source of session tokens
+// (crypto/rand.Reader outside tests).
+func NewManager(db *store.DB, life Lifetimes, now func() time.Time, random io.Reader) *Manager {
+	if random == nil {
+		random = rand.Reader
+	}
+	return &Manager{db: db, life: life, now: now, random: random, touchGap: time.Minute}
+}
+
+// HashToken returns the stored form of a token.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// Params describe a sign-in that becomes a session.
+type Params struct {
+	Domain          string
+	IdentityID      string
+	Methods         []string // "password", "code", …
+	DeviceID        string
+	IP              string
+	UserAgent       string
+	AuthenticatedAt time.Time // zero means now
+}
+
+// Issue creates a session and returns its token, which is never stored.
+func (m *Manager) Issue(ctx context.Context, p Params) (string, *Session, error) {
+	var raw [32]byte
+	if _, err := io.ReadFull(m.random, raw[:]); err != nil {
+		return "", nil, fmt.Errorf("session: random: %w", err)
+	}
+	token := TokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
+	now := m.now().UTC()
+	authAt := p.AuthenticatedAt
+	if authAt.IsZero() {
+		authAt = now
+	}
+	s := &Session{
+		ID:              uuid.Must(uuid.NewV7()).String(),
+		Domain:          p.Domain,
+		IdentityID:      p.IdentityID,
+		AAL:             AAL1,
+		Methods:         p.Methods,
+		DeviceID:        p.DeviceID,
+		IP:              p.IP,
+		UserAgent:       truncate(p.UserAgent, 512),
+		AuthenticatedAt: authAt,
+		CreatedAt:       now,
+		SeenAt:          now,
+		ExpiresAt:       now.Add(m.life.Absolute),
+	}
+	s.IdleExpiresAt = minTime(now.Add(m.life.Idle), s.ExpiresAt)
+	methods, _ := json.Marshal(s.Methods)
+	_, err := m.db.Exec(ctx, `INSERT INTO sessions (id, domain, token_hash, identity_id, aal, methods, device_id, ip, user_agent,
+			authenticated_at, created_at, seen_at, idle_expires_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13)`,
+		s.ID, s.Domain, HashToken(token), s.IdentityID, s.AAL, string(methods), s.DeviceID, s.IP, s.UserAgent,
+		store.Micros(s.AuthenticatedAt), store.Micros(now), store.Micros(s.IdleExpiresAt), store.Micros(s.ExpiresAt))
+	if err != nil {
+		return "", nil, fmt.Errorf("session: issue: %w", err)
+	}
+	return token, s, nil
+}
+
+// Authenticate returns the live session for a token, or ErrInvalid when
+// the token is unknown, revoked, idle too long or past its absolute
+// lifetime. Use extends the idle lifetime, written at most once a minute
+// so that busy sessions do not turn every read into a write.
+func (m *Manager) Authenticate(ctx context.Context, token string) (*Session, error) {
+	if !strings.HasPrefix(token, TokenPrefix) || len(token) != len(TokenPrefix)+43 {
+		return nil, ErrInvalid
+	}
+	var (
+		s                                Session
+		methods                          string
+		authAt, created, seen, idle, exp int64
+		revoked                          sql.NullInt64
+	)
+	err := m.db.QueryRow(ctx, `SELECT id, domain, identity_id, aal, methods, device_id, ip, user_agent,
+			authenticated_at, created_at, seen_at, idle_expires_at, expires_at, revoked_at
+		FROM sessions WHERE token_hash = $1`, HashToken(token)).
+		Scan(&s.ID, &s.Domain, &s.IdentityID, &s.AAL, &methods, &s.DeviceID, &s.IP, &s.UserAgent,
+			&authAt, &created, &seen, &idle, &exp, &revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrInvalid
+	}
+	if err != nil {
+		return nil, fmt.Errorf("session: authenticate: %w", err)
+	}
+	now := m.now().UTC()
+	if revoked.Valid || now.UnixMicro() >= idle || now.UnixMicro() >= exp {
+		return nil, ErrInvalid
+	}
+	_ = json.Unmarshal([]byte(methods), &s.Methods)
+	s.AuthenticatedAt, s.CreatedAt, s.SeenAt = store.FromMicros(authAt), store.FromMicros(created), store.FromMicros(seen)
+	s.IdleExpiresAt, s.ExpiresAt = store.FromMicros(idle), store.FromMicros(exp)
+	if now.Sub(s.SeenAt) >= m.touchGap {
+		s.SeenAt = now
+		s.IdleExpiresAt = minTime(now.Add(m.life.Idle), s.ExpiresAt)
+		if _, err := m.db.Exec(ctx, `UPDATE sessions SET seen_at = $1, idle_expires_at = $2 WHERE id = $3 AND revoked_at IS NULL`,
+			store.Micros(now), store.Micros(s.IdleExpiresAt), s.ID); err != nil {
+			return nil, fmt.Errorf("session: touch: %w", err)
+		}
+	}
+	return &s, nil
+}
+
+// Revoke ends the session holding token. Unknown tokens are not an error:
+// signing out twice is fine.
+func (m *Manager) Revoke(ctx context.Context, token string) (*Session, error) {
+	var id, identityID string
+	err := m.db.WriteRow(ctx, `UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL RETURNING id, identity_id`,
+		store.Micros(m.now()), HashToken(token)).Scan(&id, &identityID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("session: revoke: %w", err)
+	}
+	return &Session{ID: id, IdentityID: identityID}, nil
+}
+
+// RevokeIdentity ends every session of an identity.
+func (m *Manager) RevokeIdentity(ctx context.Context, identityID string) (int, error) {
+	res, err := m.db.Exec(ctx, `UPDATE sessions SET revoked_at = $1 WHERE identity_id = $2 AND revoked_at IS NULL`,
+		store.Micros(m.now()), identityID)
+	if err != nil {
+		return 0, fmt.Errorf("session: revoke identity %s: %w", identityID, err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// KnownDevice reports whether a device has held a session of the identity
+// before: the sign-in throttle lets the owner through from a device they
+// have used, so an attacker cannot lock them out.
+func (m *Manager) KnownDevice(ctx context.Context, deviceID, identityID string) (bool, error) {
+	if deviceID == "" {
+		return false, nil
+	}
+	var n int
+	err := m.db.QueryRow(ctx, `SELECT COUNT(*) FROM sessions WHERE device_id = $1 AND identity_id = $2`, deviceID, identityID).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("session: known device: %w", err)
+	}
+	return n > 0, nil
+}
+
+// TokenFromRequest returns the session token of a request: the
+// "Authorization: Bearer" header first, then the session cookie.
+func TokenFromRequest(r *http.Request, cookieName string) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, ok := strings.Cut(h, " ")
+		if ok && strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(tok)
+		}
+		return ""
+	}
+	if c, err := r.Cookie(cookieName); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

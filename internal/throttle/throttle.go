@@ -1,0 +1,137 @@
+package throttle
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/foyer-id/foyer/internal/store"
+)
+
+// Rule turns a failure count into a delay: the first Free failures cost
+// nothing, then the delay starts at Base and doubles per failure up to
+// Max. Counts are forgotten Window after the last failure.
+type Rule struct {
+	Free   int
+	Base   time.Duration
+	Max    time.Duration
+	Window time.Duration
+}
+
+// Delay returns how long to wait after the last of n failures.
+func (r Rule) Delay(n int) time.Duration {
+	if n < r.Free || r.Base <= 0 {
+		return 0
+	}
+	d := r.Base
+	for i := r.Free; i < n && d < r.Max; i++ {
+		d *= 2
+	}
+	return min(d, r.Max)
+}
+
+// Validate reports a rule that cannot work.
+func (r Rule) Validate() error {
+	switch {
+	case r.Free < 1:
+		return errors.New("free must be at least 1")
+	case r.Base <= 0:
+		return errors.New("base must be positive")
+	case r.Max < r.Base:
+		return errors.New("max must be at least base")
+	case r.Window < r.Max:
+		return errors.New("window must be at least max")
+	}
+	return nil
+}
+
+// Limiter keeps failure counts.
+type Limiter struct {
+	db  *store.DB
+	now func() time.Time
+}
+
+// NewLimiter returns a Limiter on db.
+func NewLimiter(db *store.DB, now func() time.Time) *Limiter {
+	return &Limiter{db: db, now: now}
+}
+
+// Wait returns how long the caller must still wait before an attempt on
+// key is accepted under rule (0 when it may go ahead), and the current
+// failure count.
+func (l *Limiter) Wait(ctx context.Context, key string, rule Rule) (time.Duration, int, error) {
+	var failures int
+	var last, expires int64
+	err := l.db.QueryRow(ctx, `SELECT failures, last_failure, expires_at FROM throttle WHERE key = $1`, key).Scan(&failures, &last, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("throttle: read: %w", err)
+	}
+	now := l.now()
+	if now.UnixMicro() >= expires {
+		return 0, 0, nil
+	}
+	until := store.FromMicros(last).Add(rule.Delay(failures))
+	return max(0, until.Sub(now)), failures, nil
+}
+
+// Fail records one failure on key.
+func (l *Limiter) Fail(ctx context.Context, key string, rule Rule) error {
+	now := l.now()
+	_, err := l.db.Exec(ctx, `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES ($1, 1, $2, $3)
+		ON CONFLICT (key) DO UPDATE SET
+			failures = CASE WHEN throttle.expires_at <= $2 THEN 1 ELSE throttle.failures + 1 END,
+			last_failure = $2, expires_at = $3`,
+		key, store.Micros(now), store.Micros(now.Add(rule.Window)))
+	if err != nil {
+		return fmt.Errorf("throttle: fail: %w", err)
+	}
+	return nil
+}
+
+// Reset forgets the failures on key (after a success).
+func (l *Limiter) Reset(ctx context.Context, key string) error {
+	if _, err := l.db.Exec(ctx, `DELETE FROM throttle WHERE key = $1`, key); err != nil {
+		return fmt.Errorf("throttle: reset: %w", err)
+	}
+	return nil
+}
+
+// Prune deletes expired counters.
+func (l *Limiter) Prune(ctx context.Context) (int64, error) {
+	res, err := l.db.Exec(ctx, `DELETE FROM throttle WHERE expires_at <= $1`, store.Micros(l.now()))
+	if err != nil {
+		return 0, fmt.Errorf("throttle: prune: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// NetworkKey returns the throttling key for a client address: the address
+// itself for IPv4, its /64 network for IPv6 (one customer line holds a
+// whole /64).
+func NetworkKey(scope, ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return scope + ":ip:" + ip
+	}
+	addr = addr.Unmap()
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return scope + ":net:" + p.String()
+	}
+	return scope + ":ip:" + addr.String()
+}
+
+// IdentifierKey returns the throttling key for an identifier, hashed so
+// the table holds no addresses.
+func IdentifierKey(scope, identifier string) string {
+	sum := sha256.Sum256([]byte(identifier))
+	return scope + ":id:" + hex.EncodeToString(sum[:16])
+}
