@@ -56,10 +56,10 @@ func (h *Hasher) Params() Params {
 	return h.params
 }
 
-// Hash returns the Argon2id hash of the NFKC form of password as a PHC string,
-// $argon2id$v=19$m=19456,t=2,p=1$<salt>$<key>, with a fresh random salt. The
-// whole password is hashed, whatever its length. Hash fails if ctx ends while
-// it waits for a free slot.
+// Hash returns the Argon2id hash of the NFKC form of password as a PHC string
+// with a fresh random salt, such as $argon2id$v=19$m=19456,t=2,p=1$<salt>$<key>
+// for DefaultParams. The whole password is hashed, whatever its length. Hash
+// fails if ctx ends while it waits for a free slot.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if h.paramsErr != nil {
 		return "", fmt.Errorf("password: hash: %w", h.paramsErr)
@@ -68,13 +68,10 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if _, err := io.ReadFull(h.rand, salt); err != nil {
 		return "", fmt.Errorf("password: hash: read salt: %w", err)
 	}
-	pw := []byte(Normalize(password))
-	release, err := h.acquire(ctx)
+	key, err := h.compute(ctx, password, salt, h.params)
 	if err != nil {
 		return "", fmt.Errorf("password: hash: %w", err)
 	}
-	key := h.derive(pw, salt, h.params)
-	release()
 	return encodePHC(h.params, salt, key), nil
 }
 
@@ -90,13 +87,10 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, need
 	if err != nil {
 		return false, false, fmt.Errorf("password: verify: %w", err)
 	}
-	pw := []byte(Normalize(password))
-	release, err := h.acquire(ctx)
+	got, err := h.compute(ctx, password, salt, p)
 	if err != nil {
 		return false, false, fmt.Errorf("password: verify: %w", err)
 	}
-	got := h.derive(pw, salt, p)
-	release()
 	if subtle.ConstantTimeCompare(got, want) != 1 {
 		return false, false, nil
 	}
@@ -109,6 +103,9 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, need
 // whether the account exists. The dummy hash is made on first use, from random
 // bytes: no password matches it.
 func (h *Hasher) VerifyDummy(ctx context.Context, password string) {
+	if h.paramsErr != nil {
+		return // Hash fails too: the configuration must be fixed
+	}
 	h.dummyOnce.Do(func() {
 		p := h.params
 		salt := make([]byte, p.SaltLength)
@@ -122,15 +119,18 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) {
 	h.Verify(ctx, password, h.dummy)
 }
 
-// acquire waits for a free hashing slot, or until ctx ends.
-func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
+// compute derives the key for the NFKC form of password once a hashing slot
+// is free, or fails with ctx's error if ctx ends first.
+func (h *Hasher) compute(ctx context.Context, password string, salt []byte, p Params) ([]byte, error) {
+	pw := []byte(Normalize(password))
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	select {
 	case h.sem <- struct{}{}:
-		return func() { <-h.sem }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	defer func() { <-h.sem }()
+	return h.derive(pw, salt, p), nil
 }
