@@ -1,0 +1,216 @@
+package api
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/foyer-id/foyer/internal/flow"
+	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/session"
+	"github.com/foyer-id/foyer/internal/ui"
+)
+
+// OpenAPI is the API description.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
+
+// Handler serves the JSON API of one policy domain.
+type Handler struct {
+	Flows        *flow.Service
+	Sessions     *session.Manager
+	Identities   *identity.Store
+	Domain       string
+	CookieName   string // the session cookie, accepted by whoami only
+	Logger       *slog.Logger
+	MaxBodyBytes int64
+}
+
+// Routes lists every route the handler mounts, for the OpenAPI sync test.
+var Routes = []string{
+	"GET /sessions/whoami",
+	"GET /api/openapi.yaml",
+	"POST /api/registration",
+	"POST /api/registration/{id}",
+	"POST /api/login",
+	"POST /api/login/{id}",
+	"POST /api/verification",
+	"POST /api/verification/{id}",
+	"GET /api/flows/{id}",
+	"POST /api/flows/{id}/code",
+	"POST /api/flows/{id}/resend",
+	"POST /api/logout",
+}
+
+// Mount registers the API on mux.
+func (h *Handler) Mount(mux *http.ServeMux) {
+	handlers := map[string]http.HandlerFunc{
+		"GET /sessions/whoami":        h.whoami,
+		"GET /api/openapi.yaml":       h.openapi,
+		"POST /api/registration":      h.start(flow.TypeRegistration),
+		"POST /api/registration/{id}": h.submitRegistration,
+		"POST /api/login":             h.start(flow.TypeLogin),
+		"POST /api/login/{id}":        h.submitLogin,
+		"POST /api/verification":      h.startVerification,
+		"POST /api/verification/{id}": h.submitVerification,
+		"GET /api/flows/{id}":         h.getFlow,
+		"POST /api/flows/{id}/code":   h.submitCode,
+		"POST /api/flows/{id}/resend": h.resend,
+		"POST /api/logout":            h.logout,
+	}
+	for _, route := range Routes {
+		mux.HandleFunc(route, handlers[route])
+	}
+}
+
+// Problem is an RFC 9457 problem details object.
+type Problem struct {
+	Type       string         `json:"type"`
+	Title      string         `json:"title"`
+	Status     int            `json:"status"`
+	Detail     string         `json:"detail,omitempty"`
+	Errors     []flow.Message `json:"errors,omitempty"`
+	RetryAfter int            `json:"retry_after,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func problem(w http.ResponseWriter, status int, kind, title, detail string) {
+	writeProblem(w, Problem{Type: "https://foyer.dev/problems/" + kind, Title: title, Status: status, Detail: detail})
+}
+
+func writeProblem(w http.ResponseWriter, p Problem) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// fail maps journey errors to problems. Internal details go to the log.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var inv *flow.InvalidError
+	var throttled *flow.ThrottledError
+	var denied *flow.DeniedError
+	switch {
+	case errors.As(err, &inv):
+		writeProblem(w, Problem{Type: "https://foyer.dev/problems/invalid-input", Title: "The input is not valid", Status: http.StatusBadRequest, Errors: inv.Messages})
+	case errors.As(err, &throttled):
+		secs := int(throttled.RetryAfter.Seconds()) + 1
+		w.Header().Set("Retry-After", fmt.Sprint(secs))
+		writeProblem(w, Problem{Type: "https://foyer.dev/problems/throttled", Title: "Too many attempts", Status: http.StatusTooManyRequests, RetryAfter: secs,
+			Detail: "Wait before trying again."})
+	case errors.As(err, &denied):
+		problem(w, http.StatusForbidden, "denied", "Not allowed", "The policy does not allow this action.")
+	case errors.Is(err, flow.ErrNotFound), errors.Is(err, flow.ErrBinding):
+		problem(w, http.StatusNotFound, "flow-not-found", "No such flow", "Start a new flow.")
+	case errors.Is(err, flow.ErrExpired):
+		problem(w, http.StatusGone, "flow-expired", "The flow expired", "Start a new flow.")
+	case errors.Is(err, flow.ErrWrongState):
+		problem(w, http.StatusConflict, "flow-state", "The flow is not at this step", "Fetch the flow to see its current state.")
+	case errors.Is(err, context.Canceled):
+	default:
+		h.Logger.ErrorContext(r.Context(), "api: request failed", "path", r.URL.Path, "error", err)
+		problem(w, http.StatusInternalServerError, "internal", "Internal error", "Something went wrong on our side.")
+	}
+}
+
+// decode reads a JSON object body strictly: size-limited, one object, no
+// unknown fields. An empty body is an empty object.
+func (h *Handler) decode(w http.ResponseWriter, r *http.Request, dst any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		problem(w, http.StatusUnsupportedMediaType, "unsupported-media-type", "Send JSON", "Content-Type must be application/json.")
+		return false
+	}
+	limit := h.MaxBodyBytes
+	if limit <= 0 {
+		limit = 64 << 10
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			problem(w, http.StatusRequestEntityTooLarge, "body-too-large", "Request body too large", fmt.Sprintf("The body may be at most %d bytes.", limit))
+			return false
+		}
+		problem(w, http.StatusBadRequest, "malformed-body", "Unreadable body", "The request body could not be read.")
+		return false
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		body = []byte("{}")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		problem(w, http.StatusBadRequest, "malformed-json", "Malformed JSON", jsonError(err))
+		return false
+	}
+	if dec.More() {
+		problem(w, http.StatusBadRequest, "malformed-json", "Malformed JSON", "The body must hold exactly one JSON object.")
+		return false
+	}
+	return true
+}
+
+// jsonError describes a decoding error without echoing input.
+func jsonError(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("Syntax error at byte %d.", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("Field %q has the wrong type.", typ.Field)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "Unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ") + "."
+	}
+	return "The body is not a valid JSON object."
+}
+
+func (h *Handler) client(r *http.Request) flow.Client {
+	return flow.Client{Channel: flow.ChannelAPI, IP: ui.ClientIP(r), UserAgent: r.UserAgent(), DeviceID: r.Header.Get("X-Foyer-Device")}
+}
+
+// bearer returns the live session named by the Authorization header.
+func (h *Handler) bearer(r *http.Request) (*session.Session, string) {
+	h2 := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h2, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return nil, ""
+	}
+	tok = strings.TrimSpace(tok)
+	s, err := h.Sessions.Authenticate(r.Context(), tok)
+	if err != nil {
+		return nil, tok
+	}
+	return s, tok
+}
+
+// FlowResponse is a flow and, when the journey signed in, the session.
+type FlowResponse struct {
+	Flow         flow.View          `json:"flow"`
+	SessionToken string             `json:"session_token,omitempty"`
+	Session      *session.Session   `json:"session,omitempty"`
+	Identity     *identity.Identity `json:"identity,omitempty"`
+}
+
+func respond(w http.ResponseWriter, status int, res *flow.Result) {
+	out := FlowResponse{Flow: res.Flow.View(), SessionToken: res.Token, Session: res.Session, Identity: res.Identity}
+	writeJSON(w, status, out)
+}
+
+func (h *Handler) openapi(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	_, _ = w.Write(OpenAPI)
+}

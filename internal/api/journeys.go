@@ -1,0 +1,192 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/foyer-id/foyer/internal/flow"
+)
+
+// start returns a handler creating a flow of one type.
+func (h *Handler) start(typ string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body struct{}
+		if !h.decode(w, r, &body) {
+			return
+		}
+		f, err := h.Flows.Start(r.Context(), typ, h.client(r), "")
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		respond(w, http.StatusCreated, &flow.Result{Flow: f})
+	}
+}
+
+func (h *Handler) load(w http.ResponseWriter, r *http.Request, typ string) *flow.Flow {
+	f, err := h.Flows.Load(r.Context(), r.PathValue("id"), typ, h.client(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return nil
+	}
+	return f
+}
+
+// loadAny loads an API flow of any type.
+func (h *Handler) loadAny(w http.ResponseWriter, r *http.Request) *flow.Flow {
+	f, err := h.Flows.Flows.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return nil
+	}
+	return h.load(w, r, f.Type)
+}
+
+// RegistrationRequest is the body of POST /api/registration/{id}.
+type RegistrationRequest struct {
+	Traits   map[string]json.RawMessage `json:"traits"`
+	Password string                     `json:"password"`
+}
+
+func (h *Handler) submitRegistration(w http.ResponseWriter, r *http.Request) {
+	var req RegistrationRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	f := h.load(w, r, flow.TypeRegistration)
+	if f == nil {
+		return
+	}
+	traits := map[string]any{}
+	for k, v := range req.Traits {
+		var val any
+		if err := json.Unmarshal(v, &val); err != nil {
+			problem(w, http.StatusBadRequest, "malformed-json", "Malformed JSON", "A trait is not valid JSON.")
+			return
+		}
+		traits[k] = val
+	}
+	res, err := h.Flows.SubmitRegistration(r.Context(), f, h.client(r), flow.RegistrationInput{Traits: traits, Password: req.Password})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	respond(w, http.StatusOK, res)
+}
+
+// LoginRequest is the body of POST /api/login/{id}.
+type LoginRequest struct {
+	Identifier string `json:"identifier"`
+	Password   string `json:"password"`
+}
+
+func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
+	var req LoginRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	f := h.load(w, r, flow.TypeLogin)
+	if f == nil {
+		return
+	}
+	res, err := h.Flows.SubmitLogin(r.Context(), f, h.client(r), flow.LoginInput{Identifier: req.Identifier, Password: req.Password})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	respond(w, http.StatusOK, res)
+}
+
+func (h *Handler) startVerification(w http.ResponseWriter, r *http.Request) {
+	var body struct{}
+	if !h.decode(w, r, &body) {
+		return
+	}
+	f, err := h.Flows.Start(r.Context(), flow.TypeVerification, h.client(r), "")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	respond(w, http.StatusCreated, &flow.Result{Flow: f})
+}
+
+// VerificationRequest is the body of POST /api/verification/{id}.
+type VerificationRequest struct {
+	Email string `json:"email"`
+}
+
+func (h *Handler) submitVerification(w http.ResponseWriter, r *http.Request) {
+	var req VerificationRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	f := h.load(w, r, flow.TypeVerification)
+	if f == nil {
+		return
+	}
+	sess, _ := h.bearer(r)
+	res, err := h.Flows.SubmitVerificationEmail(r.Context(), f, h.client(r), req.Email, sess)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	respond(w, http.StatusOK, res)
+}
+
+func (h *Handler) getFlow(w http.ResponseWriter, r *http.Request) {
+	if f := h.loadAny(w, r); f != nil {
+		respond(w, http.StatusOK, &flow.Result{Flow: f})
+	}
+}
+
+// CodeRequest is the body of POST /api/flows/{id}/code.
+type CodeRequest struct {
+	Code string `json:"code"`
+}
+
+func (h *Handler) submitCode(w http.ResponseWriter, r *http.Request) {
+	var req CodeRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	f := h.loadAny(w, r)
+	if f == nil {
+		return
+	}
+	res, err := h.Flows.SubmitCode(r.Context(), f, h.client(r), req.Code)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	respond(w, http.StatusOK, res)
+}
+
+func (h *Handler) resend(w http.ResponseWriter, r *http.Request) {
+	var body struct{}
+	if !h.decode(w, r, &body) {
+		return
+	}
+	f := h.loadAny(w, r)
+	if f == nil {
+		return
+	}
+	f, err := h.Flows.Resend(r.Context(), f, h.client(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	respond(w, http.StatusOK, &flow.Result{Flow: f})
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	sess, tok := h.bearer(r)
+	if sess == nil {
+		problem(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Send the session token as Authorization: Bearer <token>.")
+		return
+	}
+	if err := h.Flows.Logout(r.Context(), tok, h.client(r)); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

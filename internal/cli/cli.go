@@ -1,0 +1,244 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strings"
+
+	"github.com/foyer-id/foyer/internal/config"
+	"github.com/foyer-id/foyer/internal/server"
+	"github.com/foyer-id/foyer/internal/store"
+)
+
+// Version is set at build time with -ldflags "-X github.com/foyer-id/foyer/internal/cli.Version=v1.2.3".
+var Version = "dev"
+
+const usage = `Foyer — customer identity server.
+
+Usage:
+  foyer <command> [flags]
+
+Commands:
+  serve     run the server (hosted pages, JSON API, mail delivery)
+  migrate   apply database migrations
+  version   print the version
+
+Run "foyer <command> --help" for a command's flags.
+`
+
+// Main runs the command line and returns the exit code.
+func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(ctx, args[1:], environ, stdout, stderr)
+	case "migrate":
+		err = migrate(ctx, args[1:], environ, stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "foyer", version())
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "foyer: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "foyer:", err)
+		return 1
+	}
+	return 0
+}
+
+func version() string {
+	if Version != "dev" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return Version
+}
+
+// common are the flags every command that touches the database shares.
+type common struct {
+	config, data, dsn string
+	dev               bool
+	devSet            bool
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.config, "config", "", "YAML configuration file (env FOYER_CONFIG)")
+	fs.StringVar(&c.data, "data", "", "data folder for the embedded SQLite database (default ./data; env FOYER_DATA)")
+	fs.StringVar(&c.dsn, "dsn", "", "database: postgres://… or a SQLite path (default <data>/foyer.db; env FOYER_DSN)")
+	fs.BoolFunc("dev", "development mode: no TLS cookies, built-in mailbox, auto-migrate (env FOYER_DEV)", func(s string) error {
+		c.devSet = true
+		switch s {
+		case "true":
+			c.dev = true
+		case "false":
+			c.dev = false
+		default:
+			return errors.New("use --dev or --dev=false")
+		}
+		return nil
+	})
+}
+
+// load builds the configuration: file, env, then flags.
+func (c *common) load(environ []string, apply func(*config.Config)) (*config.Config, error) {
+	path := c.config
+	if path == "" {
+		for _, kv := range environ {
+			if v, ok := strings.CutPrefix(kv, "FOYER_CONFIG="); ok {
+				path = v
+			}
+		}
+	}
+	cfg, err := config.Load(path, environ)
+	if err != nil {
+		return nil, err
+	}
+	if c.data != "" {
+		cfg.Data = c.data
+	}
+	if c.dsn != "" {
+		cfg.DSN = c.dsn
+	}
+	if c.devSet {
+		cfg.Dev = c.dev
+	}
+	if apply != nil {
+		apply(cfg)
+	}
+	if err := cfg.Finish(); err != nil {
+		return nil, fmt.Errorf("configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("foyer serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs)
+	addr := fs.String("addr", "", "listen address (default 127.0.0.1:4455; env FOYER_ADDR)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: foyer serve [flags]\n\nRuns Foyer. With no configuration it starts in dev mode on an embedded SQLite\ndatabase in ./data, with mail shown at /dev/mailbox.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if !c.devSet && c.config == "" && !hasEnv(environ, "FOYER_CONFIG") && !hasEnv(environ, "FOYER_DEV") {
+		// No configuration at all: the newcomer's one command.
+		c.dev, c.devSet = true, true
+	}
+	cfg, err := c.load(environ, func(cfg *config.Config) {
+		if *addr != "" {
+			cfg.Addr = *addr
+		}
+	})
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, stderr)
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	if cfg.Dev && strings.HasSuffix(cfg.Addr, ":0") {
+		cfg.Addr = ln.Addr().String()
+		cfg.PublicURL = ""
+		if err := cfg.Finish(); err != nil {
+			return err
+		}
+	}
+	srv, err := server.New(ctx, cfg, server.Options{Logger: logger})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer srv.Close()
+	mode := "production"
+	if cfg.Dev {
+		mode = "dev"
+	}
+	logger.Info("foyer listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "mode", mode, "database", srv.DB.Dialect.String())
+	fmt.Fprintf(stdout, "Foyer %s (%s mode) is running at %s\n", version(), mode, cfg.PublicURL)
+	if cfg.Dev && cfg.SMTP.URL == "" {
+		fmt.Fprintf(stdout, "  sign up:  %s/registration\n  mailbox:  %s/dev/mailbox\n", cfg.PublicURL, cfg.PublicURL)
+	}
+	return srv.Run(ctx, ln)
+}
+
+func hasEnv(environ []string, key string) bool {
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, key+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+func migrate(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("foyer migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: foyer migrate [flags]\n\nApplies the embedded database migrations. Safe to run while servers run and\nfrom several machines at once.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := c.load(environ, func(cfg *config.Config) {
+		// migrate needs only the database: do not insist on serving settings.
+		cfg.Dev = true
+	})
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, cfg.DSN)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	v, _ := db.SchemaVersion(ctx)
+	if len(applied) == 0 {
+		fmt.Fprintf(stdout, "Database is up to date (schema version %d, %s).\n", v, db.Dialect)
+		return nil
+	}
+	for _, m := range applied {
+		fmt.Fprintln(stdout, "applied", m)
+	}
+	fmt.Fprintf(stdout, "Database migrated to schema version %d (%s).\n", v, db.Dialect)
+	return nil
+}

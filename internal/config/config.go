@@ -1,0 +1,396 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// DefaultDomain is the policy domain of customers, the only one today.
+const DefaultDomain = "customers"
+
+// Config is Foyer's whole configuration.
+type Config struct {
+	// Dev turns on development mode: HTTP without Secure cookies, the
+	// built-in mailbox when no SMTP is configured, migrations at start.
+	Dev bool `yaml:"dev" env:"FOYER_DEV"`
+	// Addr is the listen address.
+	Addr string `yaml:"addr" env:"FOYER_ADDR"`
+	// PublicURL is the base URL customers reach Foyer at (the future OIDC
+	// issuer). In dev mode it defaults to http://<addr>.
+	PublicURL string `yaml:"public_url" env:"FOYER_PUBLIC_URL"`
+	// Data is the folder for the embedded SQLite database and dev secrets.
+	Data string `yaml:"data" env:"FOYER_DATA"`
+	// DSN selects the database: postgres://… for PostgreSQL, otherwise a
+	// SQLite path. Empty means <data>/foyer.db.
+	DSN string `yaml:"dsn" env:"FOYER_DSN"`
+	// Secret keys code hashes and other server-side MACs; at least 32
+	// characters. In dev mode a random one is kept in the data folder.
+	Secret string `yaml:"secret" env:"FOYER_SECRET"`
+
+	Log      Log      `yaml:"log"`
+	SMTP     SMTP     `yaml:"smtp"`
+	Password Password `yaml:"password"`
+	// Domains configures each policy domain. Only "customers" exists now.
+	Domains map[string]*Domain `yaml:"-"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level" env:"FOYER_LOG_LEVEL"`   // debug, info, warn, error
+	Format string `yaml:"format" env:"FOYER_LOG_FORMAT"` // json or text
+}
+
+// SMTP configures outgoing mail.
+type SMTP struct {
+	// URL is smtp://[user:pass@]host[:port] (plain, opportunistic STARTTLS)
+	// or smtps://… (implicit TLS). Empty in dev mode means the built-in
+	// mailbox at /dev/mailbox.
+	URL  string `yaml:"url" env:"FOYER_SMTP_URL"`
+	From string `yaml:"from" env:"FOYER_SMTP_FROM"`
+}
+
+// Password configures password hashing (shared by all domains: it is a
+// machine resource).
+type Password struct {
+	// Argon2id parameters; the defaults are OWASP's (19 MiB, t=2, p=1).
+	MemoryKiB   uint32 `yaml:"memory_kib" env:"FOYER_PASSWORD_MEMORY_KIB"`
+	Iterations  uint32 `yaml:"iterations" env:"FOYER_PASSWORD_ITERATIONS"`
+	Parallelism uint8  `yaml:"parallelism"`
+	// MaxConcurrent caps simultaneous hashes (0 = number of CPUs).
+	MaxConcurrent int `yaml:"max_concurrent" env:"FOYER_PASSWORD_MAX_CONCURRENT"`
+}
+
+// Domain configures one policy domain: its identity schema, journeys and
+// lifetimes.
+type Domain struct {
+	// ProductName appears in mail and pages.
+	ProductName string `yaml:"product_name"`
+	// IdentitySchema is a JSON Schema file for traits; empty = built-in
+	// (email required, name optional).
+	IdentitySchema string `yaml:"identity_schema"`
+
+	Session      Session      `yaml:"session"`
+	Registration Registration `yaml:"registration"`
+	Verification Verification `yaml:"verification"`
+	Login        Login        `yaml:"login"`
+	// FlowLifetime bounds how long a journey may take.
+	FlowLifetime Duration `yaml:"flow_lifetime"`
+	// PasswordMinLength and PasswordMaxLength bound password length in
+	// characters. NIST SP 800-63B rev 4 asks for 15 when the password is
+	// the only factor; 8 is the floor when it is used with another.
+	PasswordMinLength int `yaml:"password_min_length"`
+	PasswordMaxLength int `yaml:"password_max_length"`
+}
+
+// Session lifetimes.
+type Session struct {
+	Lifetime    Duration `yaml:"lifetime"`     // absolute, from sign-in
+	IdleTimeout Duration `yaml:"idle_timeout"` // since last use
+}
+
+// Registration settings.
+type Registration struct {
+	// RequireVerification: sign-up completes (and signs in) only after the
+	// email code is entered. Off: sign-up signs in at once and apps see
+	// email_verified=false until the customer verifies. Note that off
+	// lets a caller tell a new address from a registered one (only the
+	// new one gets a session).
+	RequireVerification *bool `yaml:"require_verification"`
+	// PerNetwork is how many sign-ups one network may make before they
+	// are slowed down (per 10 minutes).
+	PerNetwork int `yaml:"per_network"`
+}
+
+// Verification code settings.
+type Verification struct {
+	CodeLifetime Duration `yaml:"code_lifetime"`
+	MaxAttempts  int      `yaml:"max_attempts"`
+	MaxCodes     int      `yaml:"max_codes"`
+	ResendAfter  Duration `yaml:"resend_after"`
+}
+
+// Login throttling: after FreeFailures failures from a network or on an
+// identifier, each next attempt waits, starting at Delay and doubling up
+// to MaxDelay.
+type Login struct {
+	FreeFailures int      `yaml:"free_failures"`
+	Delay        Duration `yaml:"delay"`
+	MaxDelay     Duration `yaml:"max_delay"`
+}
+
+// Duration is a time.Duration written as "15m", "1h30m".
+type Duration time.Duration
+
+// UnmarshalYAML parses a duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 15m or 1h", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Default returns the built-in configuration (not yet dev-adjusted).
+func Default() *Config {
+	return &Config{
+		Addr: "127.0.0.1:4455",
+		Data: "data",
+		Log:  Log{Level: "info", Format: "json"},
+		SMTP: SMTP{From: "Foyer <no-reply@localhost>"},
+		Password: Password{
+			MemoryKiB: 19456, Iterations: 2, Parallelism: 1,
+		},
+		Domains: map[string]*Domain{DefaultDomain: DefaultDomainConfig()},
+	}
+}
+
+// DefaultDomainConfig returns the defaults of a customer domain.
+func DefaultDomainConfig() *Domain {
+	yes := true
+	return &Domain{
+		ProductName:       "Foyer",
+		Session:           Session{Lifetime: Duration(30 * 24 * time.Hour), IdleTimeout: Duration(7 * 24 * time.Hour)},
+		Registration:      Registration{RequireVerification: &yes, PerNetwork: 100},
+		Verification:      Verification{CodeLifetime: Duration(15 * time.Minute), MaxAttempts: 5, MaxCodes: 5, ResendAfter: Duration(30 * time.Second)},
+		Login:             Login{FreeFailures: 5, Delay: Duration(time.Second), MaxDelay: Duration(5 * time.Minute)},
+		FlowLifetime:      Duration(time.Hour),
+		PasswordMinLength: 8,
+		PasswordMaxLength: 256,
+	}
+}
+
+// Load builds the configuration: defaults, then the file at path (if not
+// empty), then FOYER_* variables from environ. Unknown file keys are
+// errors.
+func Load(path string, environ []string) (*Config, error) {
+	c := Default()
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		// Domains are decoded one by one onto their defaults, so a file
+		// sets only what it changes.
+		f := struct {
+			Config  `yaml:",inline"`
+			Domains map[string]yaml.Node `yaml:"domains"`
+		}{Config: *c}
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		dec.KnownFields(true)
+		if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("config: %s: %w", path, err)
+		}
+		*c = f.Config
+		for name, node := range f.Domains {
+			d := DefaultDomainConfig()
+			if err := node.Decode(d); err != nil {
+				return nil, fmt.Errorf("config: %s: domains.%s: %w", path, name, err)
+			}
+			c.Domains[name] = d
+		}
+	}
+	if err := applyEnv(reflect.ValueOf(c).Elem(), envMap(environ)); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}
+
+func envMap(environ []string) map[string]string {
+	m := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "FOYER_") {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// applyEnv sets every field tagged env:"NAME" whose variable is set.
+func applyEnv(v reflect.Value, env map[string]string) error {
+	t := v.Type()
+	for i := range t.NumField() {
+		f, fv := t.Field(i), v.Field(i)
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(Duration(0)) {
+			if err := applyEnv(fv, env); err != nil {
+				return err
+			}
+			continue
+		}
+		name := f.Tag.Get("env")
+		val, ok := env[name]
+		if name == "" || !ok {
+			continue
+		}
+		switch fv.Kind() {
+		case reflect.String:
+			fv.SetString(val)
+		case reflect.Bool:
+			b, err := strconv.ParseBool(val)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not true or false", name, val)
+			}
+			fv.SetBool(b)
+		case reflect.Int, reflect.Uint8, reflect.Uint32:
+			n, err := strconv.ParseInt(val, 10, 64)
+			if err != nil || n < 0 {
+				return fmt.Errorf("%s: %q is not a whole number", name, val)
+			}
+			if fv.Kind() == reflect.Int {
+				fv.SetInt(n)
+			} else {
+				fv.SetUint(uint64(n))
+			}
+		}
+	}
+	return nil
+}
+
+// Finish fills in what depends on other settings (dev-mode defaults, the
+// database path) and validates. Call it once after flags are applied.
+func (c *Config) Finish() error {
+	if c.DSN == "" {
+		c.DSN = filepath.Join(c.Data, "foyer.db")
+	}
+	if c.PublicURL == "" && c.Dev {
+		host := c.Addr
+		if strings.HasPrefix(host, ":") {
+			host = "localhost" + host
+		}
+		c.PublicURL = "http://" + strings.Replace(host, "127.0.0.1", "localhost", 1)
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	return c.Validate()
+}
+
+// Validate reports the first problem, naming the key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+	if c.Addr == "" {
+		bad("addr", "must not be empty")
+	}
+	if c.PublicURL == "" {
+		bad("public_url", "must be set outside dev mode (FOYER_PUBLIC_URL), e.g. https://id.example.com")
+	} else if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		bad("public_url", "%q must be an absolute http(s) URL without query or fragment", c.PublicURL)
+	} else if !c.Dev && u.Scheme != "https" {
+		bad("public_url", "must use https outside dev mode")
+	}
+	if !c.Dev && len(c.Secret) < 32 {
+		bad("secret", "must be at least 32 characters outside dev mode (FOYER_SECRET)")
+	}
+	if c.Dev && c.Secret != "" && len(c.Secret) < 32 {
+		bad("secret", "must be at least 32 characters")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q must be debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		bad("log.format", "%q must be json or text", c.Log.Format)
+	}
+	if !c.Dev && c.SMTP.URL == "" {
+		bad("smtp.url", "must be set outside dev mode (FOYER_SMTP_URL), e.g. smtps://user:pass@smtp.example.com:465")
+	}
+	if c.SMTP.URL != "" {
+		if u, err := url.Parse(c.SMTP.URL); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			bad("smtp.url", "must look like smtp://host:port or smtps://user:pass@host:465")
+		}
+	}
+	if c.SMTP.From == "" {
+		bad("smtp.from", "must not be empty")
+	}
+	if c.Password.MemoryKiB < 1024 {
+		bad("password.memory_kib", "must be at least 1024")
+	}
+	if c.Password.Iterations < 1 {
+		bad("password.iterations", "must be at least 1")
+	}
+	if c.Password.Parallelism < 1 {
+		bad("password.parallelism", "must be at least 1")
+	}
+	if c.Password.MaxConcurrent < 0 {
+		bad("password.max_concurrent", "must not be negative")
+	}
+	if len(c.Domains) == 0 || c.Domains[DefaultDomain] == nil {
+		bad("domains", "must configure the %q domain", DefaultDomain)
+	}
+	for name, d := range c.Domains {
+		if name != DefaultDomain {
+			bad("domains."+name, "unknown domain (only %q exists in this version)", DefaultDomain)
+			continue
+		}
+		d.validate("domains."+name, bad)
+	}
+	return errors.Join(errs...)
+}
+
+func (d *Domain) validate(prefix string, bad func(key, format string, args ...any)) {
+	positive := func(key string, v Duration) {
+		if v <= 0 {
+			bad(prefix+"."+key, "must be a positive duration")
+		}
+	}
+	positive("session.lifetime", d.Session.Lifetime)
+	positive("session.idle_timeout", d.Session.IdleTimeout)
+	positive("flow_lifetime", d.FlowLifetime)
+	positive("verification.code_lifetime", d.Verification.CodeLifetime)
+	positive("login.delay", d.Login.Delay)
+	if d.Session.IdleTimeout > d.Session.Lifetime {
+		bad(prefix+".session.idle_timeout", "must not exceed session.lifetime")
+	}
+	if d.Verification.CodeLifetime > Duration(time.Hour) {
+		bad(prefix+".verification.code_lifetime", "must be at most 1h: codes are short-lived")
+	}
+	if d.Verification.MaxAttempts < 1 || d.Verification.MaxAttempts > 10 {
+		bad(prefix+".verification.max_attempts", "must be between 1 and 10")
+	}
+	if d.Verification.MaxCodes < 1 || d.Verification.MaxCodes > 20 {
+		bad(prefix+".verification.max_codes", "must be between 1 and 20")
+	}
+	if d.Verification.ResendAfter < 0 {
+		bad(prefix+".verification.resend_after", "must not be negative")
+	}
+	if d.Login.FreeFailures < 1 {
+		bad(prefix+".login.free_failures", "must be at least 1")
+	}
+	if d.Login.MaxDelay < d.Login.Delay {
+		bad(prefix+".login.max_delay", "must be at least login.delay")
+	}
+	if d.Registration.PerNetwork < 1 {
+		bad(prefix+".registration.per_network", "must be at least 1")
+	}
+	if d.Registration.RequireVerification == nil {
+		yes := true
+		d.Registration.RequireVerification = &yes
+	}
+	if d.PasswordMinLength < 1 {
+		bad(prefix+".password_min_length", "must be at least 1")
+	}
+	if d.PasswordMaxLength < d.PasswordMinLength || d.PasswordMaxLength > 1024 {
+		bad(prefix+".password_max_length", "must be between password_min_length and 1024")
+	}
+	if d.ProductName == "" {
+		bad(prefix+".product_name", "must not be empty")
+	}
+}

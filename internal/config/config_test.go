@@ -1,0 +1,94 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "foyer.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadFileAndEnv(t *testing.T) {
+	p := write(t, `
+dev: true
+addr: 127.0.0.1:9999
+smtp:
+  from: "Shop <id@shop.example>"
+domains:
+  customers:
+    product_name: Shop
+    session:
+      idle_timeout: 2h
+`)
+	c, err := Load(p, []string{"FOYER_SMTP_URL=smtp://127.0.0.1:2525", "FOYER_LOG_LEVEL=debug", "HOME=/root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	d := c.Domains[DefaultDomain]
+	if c.Addr != "127.0.0.1:9999" || c.SMTP.URL != "smtp://127.0.0.1:2525" || c.Log.Level != "debug" || c.SMTP.From != "Shop <id@shop.example>" {
+		t.Fatalf("config = %+v", c)
+	}
+	if d.ProductName != "Shop" || d.Session.IdleTimeout.D() != 2*time.Hour || d.Session.Lifetime.D() != 30*24*time.Hour || d.Verification.MaxAttempts != 5 {
+		t.Fatalf("domain = %+v (defaults must survive a partial domain)", d)
+	}
+	if c.PublicURL != "http://localhost:9999" || c.DSN != filepath.Join("data", "foyer.db") {
+		t.Fatalf("derived: public_url %q dsn %q", c.PublicURL, c.DSN)
+	}
+}
+
+func TestValidateNamesTheKey(t *testing.T) {
+	tests := []struct {
+		file, env, key string
+	}{
+		{"dev: false\n", "", "public_url"},
+		{"dev: false\npublic_url: http://id.example.com\n", "", "public_url: must use https"},
+		{"dev: false\npublic_url: https://id.example.com\nsmtp: {url: smtp://x:25}\n", "", "secret"},
+		{"dev: true\nlog: {level: loud}\n", "", "log.level"},
+		{"dev: true\nsmtp: {url: 'http://mail'}\n", "", "smtp.url"},
+		{"dev: true\ndomains: {customers: {session: {idle_timeout: 0s}}}\n", "", "domains.customers.session.idle_timeout"},
+		{"dev: true\ndomains: {customers: {verification: {max_attempts: 50}}}\n", "", "domains.customers.verification.max_attempts"},
+		{"dev: true\ndomains: {workforce: {}}\n", "", "domains.workforce"},
+		{"dev: true\n", "FOYER_DEV=maybe", "FOYER_DEV"},
+		{"dev: true\nsesion: {}\n", "", "sesion"},
+		{"dev: true\ndomains: {customers: {flow_lifetime: soon}}\n", "", "not a duration"},
+	}
+	for _, tt := range tests {
+		var env []string
+		if tt.env != "" {
+			env = []string{tt.env}
+		}
+		c, err := Load(write(t, tt.file), env)
+		if err == nil {
+			err = c.Finish()
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.key) {
+			t.Errorf("%q: error %v, want it to name %q", tt.file, err, tt.key)
+		}
+	}
+}
+
+func TestDefaultsAreValidInDev(t *testing.T) {
+	c, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Dev = true
+	if err := c.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Password.MemoryKiB != 19456 || c.Password.Iterations != 2 {
+		t.Fatalf("argon2 defaults = %+v", c.Password)
+	}
+}

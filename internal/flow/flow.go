@@ -1,0 +1,144 @@
+package flow
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Flow types.
+const (
+	TypeRegistration = "registration"
+	TypeLogin        = "login"
+	TypeVerification = "verification"
+)
+
+// Channels.
+const (
+	ChannelBrowser = "browser"
+	ChannelAPI     = "api"
+)
+
+// States. Every flow starts in StateForm.
+const (
+	StateForm   = "form"   // waiting for the first submit
+	StateVerify = "verify" // a code was sent; waiting for it
+	StateDone   = "done"   // finished; the flow cannot be submitted again
+	StateFailed = "failed" // attempts used up; start again
+)
+
+// Flow is one journey in progress.
+type Flow struct {
+	ID         string
+	Domain     string
+	Type       string
+	Channel    string
+	State      string
+	Binding    string // hash of the browser binding; empty for API flows
+	IdentityID string
+	ReturnTo   string
+	Data       Data
+	Version    int
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	ExpiresAt  time.Time
+}
+
+// Data is the journey's private working state. It never leaves the
+// server as is: the View is what clients see.
+type Data struct {
+	// Email is the address the customer entered (normalised).
+	Email string `json:"email,omitempty"`
+	// Traits entered at sign-up (validated), applied when sign-up
+	// completes.
+	Traits json.RawMessage `json:"traits,omitempty"`
+	// PasswordHash chosen at sign-up, applied when sign-up completes, so
+	// that only the person who reads the code sets the password.
+	PasswordHash string `json:"password_hash,omitempty"`
+	// IdentifierID is the identifier the code proves.
+	IdentifierID string `json:"identifier_id,omitempty"`
+	// Dead is true when the code sent cannot complete the flow (the
+	// address belongs to someone else, or to nobody); the customer sees
+	// exactly what they would otherwise.
+	Dead bool `json:"dead,omitempty"`
+	// CodesSent counts codes sent in this flow (resends are limited).
+	CodesSent int `json:"codes_sent,omitempty"`
+	// LastSentAt is when the last code was sent.
+	LastSentAt time.Time `json:"last_sent_at,omitzero"`
+	// Methods used so far (e.g. password), for the session.
+	Methods []string `json:"methods,omitempty"`
+	// AuthenticatedAt is when the first factor passed in a login flow that
+	// still has steps to go.
+	AuthenticatedAt time.Time `json:"authenticated_at,omitzero"`
+	// Messages are the outcome of the last submit, for the hosted page.
+	Messages []Message `json:"messages,omitempty"`
+	// Values are non-secret values from the last submit, to refill the form.
+	Values map[string]string `json:"values,omitempty"`
+}
+
+// Message is a piece of feedback for the customer, tied to a form field
+// ("" for the whole form). ID is stable (for translation and tests);
+// Text is the English wording.
+type Message struct {
+	Field string `json:"field,omitempty"`
+	ID    string `json:"id"`
+	Type  string `json:"type"` // error | info
+	Text  string `json:"text"`
+}
+
+// Errors the journeys return. Transports map them to pages and problems.
+var (
+	ErrNotFound   = errors.New("flow: not found")
+	ErrExpired    = errors.New("flow: expired")
+	ErrWrongState = errors.New("flow: not in a state that accepts this")
+	ErrBinding    = errors.New("flow: started in another browser")
+	ErrNoSession  = errors.New("flow: sign in first")
+)
+
+// InvalidError carries field-level feedback for a submit that changed
+// nothing.
+type InvalidError struct {
+	Messages []Message
+}
+
+func (e *InvalidError) Error() string {
+	if len(e.Messages) > 0 {
+		return "flow: invalid input: " + e.Messages[0].ID
+	}
+	return "flow: invalid input"
+}
+
+// ThrottledError says the policy asked the client to wait.
+type ThrottledError struct {
+	RetryAfter time.Duration
+}
+
+func (e *ThrottledError) Error() string { return "flow: throttled" }
+
+// DeniedError says the policy refused the step.
+type DeniedError struct {
+	Reason string
+}
+
+func (e *DeniedError) Error() string { return "flow: denied: " + e.Reason }
+
+// View is the public face of a flow, the same for hosted pages and the
+// JSON API.
+type View struct {
+	ID        string    `json:"id"`
+	Type      string    `json:"type"`
+	State     string    `json:"state"`
+	Email     string    `json:"email,omitempty"`
+	ExpiresAt time.Time `json:"expires_at"`
+	ReturnTo  string    `json:"return_to,omitempty"`
+	Messages  []Message `json:"messages"`
+}
+
+// View returns what the client may see of f.
+func (f *Flow) View() View {
+	msgs := f.Data.Messages
+	if msgs == nil {
+		msgs = []Message{}
+	}
+	return View{ID: f.ID, Type: f.Type, State: f.State, Email: f.Data.Email, ExpiresAt: f.ExpiresAt, ReturnTo: f.ReturnTo, Messages: msgs}
+}

@@ -1,0 +1,122 @@
+package flow
+
+import (
+	"context"
+	"errors"
+
+	"github.com/foyer-id/foyer/internal/event"
+	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/policy"
+	"github.com/foyer-id/foyer/internal/store"
+	"github.com/foyer-id/foyer/internal/throttle"
+)
+
+// LoginInput is what the customer submits to sign in with a password.
+type LoginInput struct {
+	Identifier string
+	Password   string
+}
+
+var errCredentials = invalid("", "credentials_invalid", "The email address or password is not correct.")
+
+// SubmitLogin checks an identifier and password. Unknown identifiers cost
+// the same hash as known ones and give the same answer. Failures are
+// throttled per network and per identifier, never locked out; a device the
+// customer signed in from before is not held back by the per-identifier
+// delay.
+func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginInput) (*Result, error) {
+	if f.Type != TypeLogin || f.State != StateForm {
+		return nil, ErrWrongState
+	}
+	email, err := identity.NormalizeEmail(in.Identifier)
+	if err != nil {
+		return nil, invalid("identifier", "identifier_invalid", "Enter a valid email address.")
+	}
+	if in.Password == "" {
+		return nil, invalid("password", "password_required", "Enter your password.")
+	}
+	if len(in.Password) > 4096 {
+		return nil, errCredentials
+	}
+	netKey, idKey := throttle.NetworkKey("login", c.IP), throttle.IdentifierKey("login", s.Config.Domain+"/"+email)
+	netWait, netFails, err := s.Throttle.Wait(ctx, netKey, s.Config.LoginThrottle)
+	if err != nil {
+		return nil, err
+	}
+	idWait, idFails, err := s.Throttle.Wait(ctx, idKey, s.Config.LoginThrottle)
+	if err != nil {
+		return nil, err
+	}
+	cand, err := s.Identities.FindLogin(ctx, s.Config.Domain, identity.KindEmail, email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	known := false
+	if cand != nil && idWait > 0 {
+		if known, err = s.Sessions.KnownDevice(ctx, c.DeviceID, cand.IdentityID); err != nil {
+			return nil, err
+		}
+	}
+	f.Data.Values = map[string]string{"identifier": email}
+	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.LoginSubmit, Signals: policy.Signals{
+		NetworkWait: netWait, IdentifierWait: idWait, NetworkFailures: netFails, IdentifierFailures: idFails, KnownDevice: known,
+	}}, event.LoginSubmitted); err != nil {
+		return nil, err
+	}
+	ok := false
+	if cand == nil || cand.State != identity.StateActive || cand.PasswordHash == "" {
+		s.Hasher.VerifyDummy(ctx, in.Password)
+	} else {
+		var rehash bool
+		ok, rehash, err = s.Hasher.Verify(ctx, in.Password, cand.PasswordHash)
+		if err != nil {
+			s.Logger.ErrorContext(ctx, "flow: stored password hash unreadable", "identity_id", cand.IdentityID, "error", err)
+			ok = false
+		}
+		if ok && rehash {
+			if h, err := s.Hasher.Hash(ctx, in.Password); err == nil {
+				_ = s.Identities.SetPassword(ctx, cand.IdentityID, h, s.now())
+			}
+		}
+	}
+	if !ok {
+		_ = s.Throttle.Fail(ctx, netKey, s.Config.LoginThrottle)
+		_ = s.Throttle.Fail(ctx, idKey, s.Config.LoginThrottle)
+		s.emit(ctx, f, c, event.LoginSubmitted, event.OutcomeFailure, "invalid_credentials", "", "")
+		return nil, errCredentials
+	}
+	_ = s.Throttle.Reset(ctx, idKey)
+	now := s.now()
+	f.IdentityID = cand.IdentityID
+	f.Data.IdentifierID = cand.IdentifierID
+	f.Data.Email = email
+	f.Data.Methods = []string{"password"}
+	f.Data.AuthenticatedAt = now
+	s.emit(ctx, f, c, event.LoginSubmitted, event.OutcomeSuccess, "", cand.IdentityID, "")
+
+	d := s.Policy.Decide(ctx, policy.Input{Domain: s.Config.Domain, Action: policy.SessionIssue, Time: now, FlowID: f.ID,
+		ClientIP: c.IP, UserAgent: c.UserAgent, DeviceID: c.DeviceID,
+		IdentityID: cand.IdentityID, IdentityState: cand.State, EmailVerified: cand.Verified})
+	if d.Effect == policy.StepUp && len(d.Require) == 1 && d.Require[0] == policy.StepVerifyEmail {
+		f.State = StateVerify
+		if err := s.sendCode(ctx, f, c, "verification_code"); err != nil {
+			return nil, err
+		}
+		f.Data.Messages = []Message{info("verify_email_to_continue", "Please verify your email address: we sent a 6-digit code to "+email+".")}
+		if err := s.Flows.Update(ctx, f, now); err != nil {
+			return nil, err
+		}
+		s.emit(ctx, f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, cand.IdentityID, "")
+		return &Result{Flow: f}, nil
+	}
+	result := &Result{Flow: f}
+	if err := s.signIn(ctx, f, c, f.Data.Methods, now, result); err != nil {
+		return nil, err
+	}
+	f.State = StateDone
+	f.Data.Messages = nil
+	if err := s.Flows.Update(ctx, f, now); err != nil {
+		return nil, err
+	}
+	return result, nil
+}

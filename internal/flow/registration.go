@@ -1,0 +1,164 @@
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/foyer-id/foyer/internal/courier"
+	"github.com/foyer-id/foyer/internal/credential/password"
+	"github.com/foyer-id/foyer/internal/event"
+	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/policy"
+	"github.com/foyer-id/foyer/internal/throttle"
+)
+
+// RegistrationInput is what the customer submits to sign up.
+type RegistrationInput struct {
+	Traits   map[string]any
+	Password string
+}
+
+// SubmitRegistration validates the sign-up form, creates the pending
+// identity and mails a verification code. For an address that already has
+// an account it changes nothing, mails the owner instead, and answers
+// exactly as for a new address: nobody learns from the response whether an
+// address is registered.
+func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in RegistrationInput) (*Result, error) {
+	if f.Type != TypeRegistration || f.State != StateForm {
+		return nil, ErrWrongState
+	}
+	traits := in.Traits
+	if traits == nil {
+		traits = map[string]any{}
+	}
+	ids, err := s.Schema.Validate(traits)
+	if err != nil {
+		var te *identity.TraitError
+		if errors.As(err, &te) {
+			return nil, invalid(te.Trait, "trait_invalid", traitText(te))
+		}
+		return nil, err
+	}
+	email := ids[0].Value
+	context := []string{email}
+	if name, ok := traits["name"].(string); ok {
+		context = append(context, name)
+	}
+	if err := s.PasswordPolicy.Check(in.Password, context...); err != nil {
+		var v *password.Violation
+		if errors.As(err, &v) {
+			return nil, invalid("password", "password_"+v.Reason, v.Message())
+		}
+		return nil, err
+	}
+	wait, n, err := s.networkWait(ctx, "registration", c, s.Config.RegistrationThrottle)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.RegistrationSubmit,
+		Signals: policy.Signals{NetworkWait: wait, NetworkFailures: n}}, event.RegistrationSubmitted); err != nil {
+		return nil, err
+	}
+	// Hash before touching the database: a hash takes tens of
+	// milliseconds and must never hold a transaction open.
+	hash, err := s.Hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, err
+	}
+	traitsJSON, err := json.Marshal(traits)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	ident := &identity.Identity{Domain: s.Config.Domain, SchemaID: s.Schema.ID, Traits: traitsJSON}
+	for _, id := range ids {
+		ident.Identifiers = append(ident.Identifiers, identity.Identifier{Kind: id.Kind, Value: id.Value})
+	}
+	f.Data.Email = email
+	err = s.Identities.CreatePending(ctx, ident, now)
+	switch {
+	case err == nil:
+		f.IdentityID = ident.ID
+		f.Data.IdentifierID = ident.Email().ID
+	case isConflict(err):
+		owner, ferr := s.Identities.FindByIdentifier(ctx, s.Config.Domain, identity.KindEmail, email)
+		if ferr != nil {
+			return nil, ferr
+		}
+		if owner.State == identity.StatePending {
+			// An unfinished sign-up: whoever reads the code finishes it,
+			// with the password chosen in their own flow.
+			f.IdentityID = owner.ID
+			f.Data.IdentifierID = owner.Email().ID
+		} else {
+			f.IdentityID = owner.ID
+			f.Data.Dead = true
+		}
+	default:
+		return nil, err
+	}
+	f.Data.Traits = traitsJSON
+	f.Data.PasswordHash = hash
+	f.Data.Values = map[string]string{"email": email}
+	f.State = StateVerify
+	_ = s.Throttle.Fail(ctx, throttle.NetworkKey("registration", c.IP), s.Config.RegistrationThrottle)
+
+	result := &Result{Flow: f}
+	if !s.Config.RequireVerifiedEmail && !f.Data.Dead {
+		// Sign-up completes at once; verification stays open.
+		if err := s.Identities.CompleteSignUp(ctx, f.IdentityID, "", traitsJSON, hash, now); err != nil {
+			return nil, err
+		}
+		s.emit(ctx, f, c, event.RegistrationCompleted, event.OutcomeSuccess, "verification_optional", f.IdentityID, "")
+		if err := s.signIn(ctx, f, c, []string{"password"}, now, result); err != nil {
+			return nil, err
+		}
+		f.Data.PasswordHash = ""
+	}
+	if err := s.sendRegistrationMail(ctx, f, c); err != nil {
+		return nil, err
+	}
+	f.Data.Messages = []Message{info("code_sent", "We sent a 6-digit code to "+email+". Enter it to finish signing up.")}
+	if err := s.Flows.Update(ctx, f, now); err != nil {
+		return nil, err
+	}
+	reason := ""
+	if f.Data.Dead {
+		reason = "identifier_taken"
+	}
+	s.emit(ctx, f, c, event.RegistrationSubmitted, event.OutcomePending, reason, "", "")
+	return result, nil
+}
+
+// sendRegistrationMail sends the code, or for a taken address a note to
+// its owner (the code is stored but never sent).
+func (s *Service) sendRegistrationMail(ctx context.Context, f *Flow, c Client) error {
+	if err := s.sendCode(ctx, f, c, "verification_code"); err != nil {
+		return err
+	}
+	if !f.Data.Dead {
+		return nil
+	}
+	_, err := s.Mailer.Enqueue(ctx, courier.Message{
+		Domain:   s.Config.Domain,
+		Template: "registration_existing",
+		To:       f.Data.Email,
+		Data: map[string]any{
+			"ProductName": s.Config.ProductName,
+			"LoginURL":    s.Config.PublicURL + "/login",
+		},
+	})
+	return err
+}
+
+func traitText(te *identity.TraitError) string {
+	label := te.Trait
+	switch te.Trait {
+	case "email":
+		label = "Email address"
+	case "name":
+		label = "Name"
+	}
+	return label + " " + te.Message + "."
+}

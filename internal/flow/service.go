@@ -1,0 +1,404 @@
+package flow
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"time"
+
+	"github.com/foyer-id/foyer/internal/courier"
+	"github.com/foyer-id/foyer/internal/credential/password"
+	"github.com/foyer-id/foyer/internal/event"
+	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/policy"
+	"github.com/foyer-id/foyer/internal/session"
+	"github.com/foyer-id/foyer/internal/store"
+	"github.com/foyer-id/foyer/internal/throttle"
+)
+
+// Mailer queues mail for delivery (courier.Outbox).
+type Mailer interface {
+	Enqueue(ctx context.Context, m courier.Message) (string, error)
+}
+
+// Config holds the journey settings of one policy domain.
+type Config struct {
+	Domain          string
+	ProductName     string
+	PublicURL       string // base URL for links in mail
+	FlowLifetime    time.Duration
+	CodeLifetime    time.Duration
+	MaxCodeAttempts int
+	MaxCodesPerFlow int
+	ResendAfter     time.Duration
+	// RequireVerifiedEmail makes sign-up complete (and sign-in succeed)
+	// only once the email is verified. With it off, sign-up signs the
+	// customer in at once and verification is offered but optional.
+	RequireVerifiedEmail bool
+	LoginThrottle        throttle.Rule // per network and per identifier
+	CodeThrottle         throttle.Rule // code entry and sending, per network
+	RegistrationThrottle throttle.Rule // sign-ups per network
+}
+
+// Client describes who is making a request.
+type Client struct {
+	Channel   string // ChannelBrowser or ChannelAPI
+	Binding   string // browser binding hash (empty for API)
+	IP        string
+	UserAgent string
+	DeviceID  string
+}
+
+// Service runs the journeys.
+type Service struct {
+	Config         Config
+	Flows          *Store
+	Identities     *identity.Store
+	Schema         *identity.Schema
+	Sessions       *session.Manager
+	Hasher         *password.Hasher
+	PasswordPolicy password.Policy
+	Policy         policy.Decider
+	Events         *event.Log
+	Throttle       *throttle.Limiter
+	Mailer         Mailer
+	Secret         []byte // keys the code HMAC
+	Logger         *slog.Logger
+	Now            func() time.Time
+	Random         io.Reader
+}
+
+// Result is what a submit produced: the flow as it now stands, and a
+// session when the journey signed the customer in.
+type Result struct {
+	Flow     *Flow
+	Token    string
+	Session  *session.Session
+	Identity *identity.Identity
+}
+
+func (s *Service) now() time.Time { return s.Now().UTC() }
+
+// Start creates a flow of the given type for a client.
+func (s *Service) Start(ctx context.Context, typ string, c Client, returnTo string) (*Flow, error) {
+	switch typ {
+	case TypeRegistration, TypeLogin, TypeVerification:
+	default:
+		return nil, fmt.Errorf("flow: unknown type %q", typ)
+	}
+	now := s.now()
+	f := &Flow{
+		Domain:    s.Config.Domain,
+		Type:      typ,
+		Channel:   c.Channel,
+		State:     StateForm,
+		Binding:   c.Binding,
+		ReturnTo:  returnTo,
+		CreatedAt: now,
+		UpdatedAt: now,
+		ExpiresAt: now.Add(s.Config.FlowLifetime),
+	}
+	if err := s.Flows.Create(ctx, f); err != nil {
+		return nil, err
+	}
+	s.emit(ctx, f, c, typ+".started", event.OutcomeSuccess, "", "", "")
+	return f, nil
+}
+
+// Load returns a flow the client may continue: it must exist, belong to
+// the domain, come from the same channel and (for browsers) the same
+// browser, and not have expired.
+func (s *Service) Load(ctx context.Context, id, typ string, c Client) (*Flow, error) {
+	f, err := s.Flows.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if f.Domain != s.Config.Domain || f.Type != typ || f.Channel != c.Channel {
+		return nil, ErrNotFound
+	}
+	if f.Channel == ChannelBrowser && !constantEqual(f.Binding, c.Binding) {
+		return nil, ErrBinding
+	}
+	if !s.now().Before(f.ExpiresAt) {
+		return nil, ErrExpired
+	}
+	return f, nil
+}
+
+// decide asks the policy decision point and turns throttle and deny
+// answers into errors, after recording them as events.
+func (s *Service) decide(ctx context.Context, f *Flow, c Client, in policy.Input, eventType string) (policy.Decision, error) {
+	in.Domain, in.Time, in.FlowID = s.Config.Domain, s.now(), f.ID
+	in.ClientIP, in.UserAgent, in.DeviceID = c.IP, c.UserAgent, c.DeviceID
+	d := s.Policy.Decide(ctx, in)
+	switch d.Effect {
+	case policy.Throttle:
+		s.emit(ctx, f, c, eventType, event.OutcomeThrottled, d.Reason, in.IdentityID, "")
+		return d, &ThrottledError{RetryAfter: d.RetryAfter}
+	case policy.Deny:
+		s.emit(ctx, f, c, eventType, event.OutcomeDenied, d.Reason, in.IdentityID, "")
+		return d, &DeniedError{Reason: d.Reason}
+	}
+	return d, nil
+}
+
+func (s *Service) emit(ctx context.Context, f *Flow, c Client, typ, outcome, reason, identityID, sessionID string) {
+	e := event.Event{Domain: s.Config.Domain, Type: typ, Outcome: outcome, Reason: reason,
+		IdentityID: identityID, SessionID: sessionID, IP: c.IP, UserAgent: c.UserAgent}
+	if f != nil {
+		e.FlowID = f.ID
+		if e.IdentityID == "" {
+			e.IdentityID = f.IdentityID
+		}
+	}
+	_ = s.Events.Append(ctx, e) // logged inside; a journey does not fail on it
+}
+
+// networkWait reads the throttle for the client's network under rule.
+func (s *Service) networkWait(ctx context.Context, scope string, c Client, rule throttle.Rule) (time.Duration, int, error) {
+	return s.Throttle.Wait(ctx, throttle.NetworkKey(scope, c.IP), rule)
+}
+
+// newCode returns a random 6-digit code.
+func (s *Service) newCode() (string, error) {
+	r := s.Random
+	if r == nil {
+		r = rand.Reader
+	}
+	n, err := rand.Int(r, big.NewInt(1_000_000))
+	if err != nil {
+		return "", fmt.Errorf("flow: code: %w", err)
+	}
+	return fmt.Sprintf("%06d", n.Int64()), nil
+}
+
+// sendCode creates a new code for f and mails it to the flow's email with
+// the given template — unless the flow is dead, in which case the code is
+// stored but never sent, so that checking it behaves exactly the same.
+func (s *Service) sendCode(ctx context.Context, f *Flow, c Client, template string) error {
+	code, err := s.newCode()
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	if err := s.Flows.saveCode(ctx, f.ID, f.Type, codeHash(s.Secret, f.ID, code), now, now.Add(s.Config.CodeLifetime)); err != nil {
+		return err
+	}
+	f.Data.CodesSent++
+	f.Data.LastSentAt = now
+	if f.Data.Dead {
+		return nil
+	}
+	_, err = s.Mailer.Enqueue(ctx, courier.Message{
+		Domain:   s.Config.Domain,
+		Template: template,
+		To:       f.Data.Email,
+		Data: map[string]any{
+			"Code":             code,
+			"ExpiresInMinutes": int(s.Config.CodeLifetime.Minutes()),
+			"ProductName":      s.Config.ProductName,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("flow: queue code mail: %w", err)
+	}
+	s.emit(ctx, f, c, event.VerificationSent, event.OutcomeSuccess, template, "", "")
+	return nil
+}
+
+// Resend sends a fresh code for a flow waiting for one. The old code stops
+// working. It is limited per flow and spaced out.
+func (s *Service) Resend(ctx context.Context, f *Flow, c Client) (*Flow, error) {
+	if f.State != StateVerify {
+		return nil, ErrWrongState
+	}
+	wait, _, err := s.networkWait(ctx, "code", c, s.Config.CodeThrottle)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.VerificationSend, IdentityID: f.IdentityID,
+		Signals: policy.Signals{NetworkWait: wait}}, event.VerificationSent); err != nil {
+		return nil, err
+	}
+	if f.Data.CodesSent >= s.Config.MaxCodesPerFlow {
+		return nil, invalid("", "code_resend_limit", "No more codes can be sent for this attempt. Please start again.")
+	}
+	if since := s.now().Sub(f.Data.LastSentAt); since < s.Config.ResendAfter {
+		return nil, invalid("", "code_resend_too_soon", fmt.Sprintf("Please wait %d seconds before asking for another code.", int((s.Config.ResendAfter-since).Seconds())+1))
+	}
+	if err := s.sendCode(ctx, f, c, "verification_code"); err != nil {
+		return nil, err
+	}
+	f.Data.Messages = []Message{info("code_resent", "We sent a new code. Codes sent earlier no longer work.")}
+	if err := s.Flows.Update(ctx, f, s.now()); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// SubmitCode checks a code for a flow in StateVerify and, when it is right,
+// finishes what the flow was waiting for: completing sign-up, signing in,
+// or marking the address verified.
+func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string) (*Result, error) {
+	if f.State != StateVerify {
+		return nil, ErrWrongState
+	}
+	if !validCodeShape(code) {
+		return nil, invalid("code", "code_format", "Enter the 6-digit code from the email.")
+	}
+	wait, n, err := s.networkWait(ctx, "code", c, s.Config.CodeThrottle)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.VerificationSubmit, IdentityID: f.IdentityID,
+		Signals: policy.Signals{NetworkWait: wait, NetworkFailures: n}}, event.VerificationSubmitted); err != nil {
+		return nil, err
+	}
+	res, err := s.Flows.checkCode(ctx, s.Secret, f.ID, code, s.Config.MaxCodeAttempts, s.now())
+	if err != nil {
+		return nil, err
+	}
+	if res == CodeOK && f.Data.Dead {
+		res = CodeWrong // a code that cannot complete anything is simply wrong
+	}
+	switch res {
+	case CodeOK:
+	case CodeWrong:
+		_ = s.Throttle.Fail(ctx, throttle.NetworkKey("code", c.IP), s.Config.CodeThrottle)
+		s.emit(ctx, f, c, event.VerificationSubmitted, event.OutcomeFailure, "code_invalid", "", "")
+		return nil, invalid("code", "code_invalid", "That code is not right. Check the latest email and try again.")
+	case CodeExpired:
+		s.emit(ctx, f, c, event.VerificationSubmitted, event.OutcomeFailure, "code_expired", "", "")
+		return nil, invalid("code", "code_expired", "That code has expired. Ask for a new one.")
+	default: // exhausted or missing: this flow is over
+		_ = s.Throttle.Fail(ctx, throttle.NetworkKey("code", c.IP), s.Config.CodeThrottle)
+		f.State = StateFailed
+		f.Data.PasswordHash = ""
+		f.Data.Messages = []Message{errorMsg("", "code_attempts_exhausted", "Too many wrong codes. Please start again.")}
+		if err := s.Flows.Update(ctx, f, s.now()); err != nil {
+			return nil, err
+		}
+		s.emit(ctx, f, c, event.VerificationSubmitted, event.OutcomeFailure, "code_attempts_exhausted", "", "")
+		return &Result{Flow: f}, nil
+	}
+	s.emit(ctx, f, c, event.VerificationSubmitted, event.OutcomeSuccess, "", "", "")
+	now := s.now()
+	var methods []string
+	switch f.Type {
+	case TypeRegistration:
+		err := s.Identities.CompleteSignUp(ctx, f.IdentityID, f.Data.IdentifierID, f.Data.Traits, f.Data.PasswordHash, now)
+		if errors.Is(err, identity.ErrNotPending) {
+			f.State = StateDone
+			f.Data.PasswordHash = ""
+			f.Data.Messages = []Message{info("registration_already_completed", "This sign-up was already completed. Please sign in.")}
+			if err := s.Flows.Update(ctx, f, now); err != nil {
+				return nil, err
+			}
+			return &Result{Flow: f}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.emit(ctx, f, c, event.RegistrationCompleted, event.OutcomeSuccess, "", f.IdentityID, "")
+		methods = []string{"password", "email_code"}
+	case TypeLogin:
+		if err := s.Identities.MarkVerified(ctx, f.IdentityID, f.Data.IdentifierID, now); err != nil {
+			return nil, err
+		}
+		methods = append(f.Data.Methods, "email_code")
+	case TypeVerification:
+		if err := s.Identities.MarkVerified(ctx, f.IdentityID, f.Data.IdentifierID, now); err != nil {
+			return nil, err
+		}
+	}
+	s.emit(ctx, f, c, event.VerificationCompleted, event.OutcomeSuccess, "", f.IdentityID, "")
+	f.State = StateDone
+	f.Data.PasswordHash = ""
+	f.Data.Messages = []Message{info("email_verified", "Your email address is verified.")}
+	result := &Result{Flow: f}
+	if methods != nil {
+		if err := s.signIn(ctx, f, c, methods, f.Data.AuthenticatedAt, result); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.Flows.Update(ctx, f, now); err != nil {
+		return nil, err
+	}
+	return result, nil
+}
+
+// signIn asks the policy whether the identity may have a session and
+// issues one.
+func (s *Service) signIn(ctx context.Context, f *Flow, c Client, methods []string, authAt time.Time, out *Result) error {
+	ident, err := s.Identities.Get(ctx, s.Config.Domain, f.IdentityID)
+	if err != nil {
+		return err
+	}
+	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.SessionIssue, IdentityID: ident.ID,
+		IdentityState: ident.State, EmailVerified: ident.Email().Verified}, event.LoginSucceeded); err != nil {
+		return err
+	}
+	token, sess, err := s.Sessions.Issue(ctx, session.Params{Domain: s.Config.Domain, IdentityID: ident.ID, Methods: methods,
+		DeviceID: c.DeviceID, IP: c.IP, UserAgent: c.UserAgent, AuthenticatedAt: authAt})
+	if err != nil {
+		return err
+	}
+	s.emit(ctx, f, c, event.LoginSucceeded, event.OutcomeSuccess, f.Type, ident.ID, sess.ID)
+	out.Token, out.Session, out.Identity = token, sess, ident
+	return nil
+}
+
+// Logout revokes the session holding token.
+func (s *Service) Logout(ctx context.Context, token string, c Client) error {
+	if _, err := s.decide(ctx, nil, c, policy.Input{Action: policy.Logout}, event.Logout); err != nil {
+		return err
+	}
+	sess, err := s.Sessions.Revoke(ctx, token)
+	if err != nil {
+		return err
+	}
+	if sess != nil {
+		s.emit(ctx, nil, c, event.Logout, event.OutcomeSuccess, "", sess.IdentityID, sess.ID)
+	}
+	return nil
+}
+
+func validCodeShape(code string) bool {
+	if len(code) != 6 {
+		return false
+	}
+	for i := range len(code) {
+		if code[i] < '0' || code[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func invalid(field, id, text string) *InvalidError {
+	return &InvalidError{Messages: []Message{errorMsg(field, id, text)}}
+}
+
+func errorMsg(field, id, text string) Message {
+	return Message{Field: field, ID: id, Type: "error", Text: text}
+}
+
+func info(id, text string) Message { return Message{ID: id, Type: "info", Text: text} }
+
+func constantEqual(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	var v byte
+	for i := range len(a) {
+		v |= a[i] ^ b[i]
+	}
+	return v == 0
+}
+
+// isConflict reports a store conflict.
+func isConflict(err error) bool { return errors.Is(err, store.ErrConflict) }

@@ -1,0 +1,186 @@
+package flow
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/foyer-id/foyer/internal/store"
+)
+
+// Store keeps flows and their codes.
+type Store struct {
+	db *store.DB
+}
+
+// NewStore returns a Store on db.
+func NewStore(db *store.DB) *Store { return &Store{db: db} }
+
+// Create inserts a new flow.
+func (s *Store) Create(ctx context.Context, f *Flow) error {
+	if f.ID == "" {
+		f.ID = uuid.NewString() // random (v4): flow ids are handed out and must not be guessable
+	}
+	data, err := json.Marshal(f.Data)
+	if err != nil {
+		return fmt.Errorf("flow: create: %w", err)
+	}
+	f.Version = 1
+	_, err = s.db.Exec(ctx, `INSERT INTO flows (id, domain, type, channel, state, binding, identity_id, return_to, data, version, created_at, updated_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)`,
+		f.ID, f.Domain, f.Type, f.Channel, f.State, f.Binding, nullString(f.IdentityID), f.ReturnTo, string(data), f.Version,
+		store.Micros(f.CreatedAt), store.Micros(f.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("flow: create: %w", err)
+	}
+	return nil
+}
+
+// Get returns a flow by id, whatever its expiry (the caller decides).
+func (s *Store) Get(ctx context.Context, id string) (*Flow, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, ErrNotFound
+	}
+	var (
+		f                         Flow
+		identityID                sql.NullString
+		data                      string
+		created, updated, expires int64
+	)
+	err := s.db.QueryRow(ctx, `SELECT id, domain, type, channel, state, binding, identity_id, return_to, data, version, created_at, updated_at, expires_at
+		FROM flows WHERE id = $1`, id).
+		Scan(&f.ID, &f.Domain, &f.Type, &f.Channel, &f.State, &f.Binding, &identityID, &f.ReturnTo, &data, &f.Version, &created, &updated, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("flow: get %s: %w", id, err)
+	}
+	if err := json.Unmarshal([]byte(data), &f.Data); err != nil {
+		return nil, fmt.Errorf("flow: get %s: data: %w", id, err)
+	}
+	f.IdentityID = identityID.String
+	f.CreatedAt, f.UpdatedAt, f.ExpiresAt = store.FromMicros(created), store.FromMicros(updated), store.FromMicros(expires)
+	return &f, nil
+}
+
+// Update saves f if nobody else changed it since it was read (optimistic
+// locking on Version); otherwise it returns store.ErrConflict.
+func (s *Store) Update(ctx context.Context, f *Flow, now time.Time) error {
+	data, err := json.Marshal(f.Data)
+	if err != nil {
+		return fmt.Errorf("flow: update: %w", err)
+	}
+	res, err := s.db.Exec(ctx, `UPDATE flows SET state = $1, identity_id = $2, data = $3, version = version + 1, updated_at = $4
+		WHERE id = $5 AND version = $6`,
+		f.State, nullString(f.IdentityID), string(data), store.Micros(now), f.ID, f.Version)
+	if err != nil {
+		return fmt.Errorf("flow: update %s: %w", f.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("flow: update %s: %w", f.ID, store.ErrConflict)
+	}
+	f.Version++
+	f.UpdatedAt = now
+	return nil
+}
+
+// Prune deletes flows that expired before cutoff (their codes go with
+// them).
+func (s *Store) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := s.db.Exec(ctx, `DELETE FROM flows WHERE expires_at < $1`, store.Micros(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("flow: prune: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// codeHash is the stored form of a code: HMAC-SHA256 over the flow id and
+// the code, keyed with the server secret.
+func codeHash(key []byte, flowID, code string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(flowID))
+	m.Write([]byte{0})
+	m.Write([]byte(code))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// saveCode stores a new code for a flow and invalidates earlier ones.
+func (s *Store) saveCode(ctx context.Context, flowID, purpose, hash string, now, expires time.Time) error {
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE codes SET used_at = $1 WHERE flow_id = $2 AND used_at IS NULL`, store.Micros(now), flowID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO codes (id, flow_id, purpose, code_hash, attempts, created_at, expires_at) VALUES ($1, $2, $3, $4, 0, $5, $6)`,
+			uuid.NewString(), flowID, purpose, hash, store.Micros(now), store.Micros(expires))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("flow: save code: %w", err)
+	}
+	return nil
+}
+
+// CodeResult is the outcome of checking a code.
+type CodeResult int
+
+// Outcomes of checkCode.
+const (
+	CodeOK        CodeResult = iota + 1
+	CodeWrong                // wrong code, attempts remain
+	CodeExhausted            // no attempts left: the flow must restart
+	CodeExpired              // the code expired: ask for a new one
+	CodeMissing              // no live code for this flow
+)
+
+// checkCode spends one attempt on the flow's live code and consumes it if
+// it matches. It is atomic: of many parallel submissions of the right
+// code exactly one gets CodeOK, and no more than maxAttempts are ever
+// compared.
+func (s *Store) checkCode(ctx context.Context, key []byte, flowID, code string, maxAttempts int, now time.Time) (CodeResult, error) {
+	var (
+		id, hash string
+		attempts int
+		expires  int64
+	)
+	err := s.db.WriteRow(ctx, `UPDATE codes SET attempts = attempts + 1
+		WHERE id = (SELECT id FROM codes WHERE flow_id = $1 AND used_at IS NULL ORDER BY created_at DESC LIMIT 1)
+		  AND used_at IS NULL
+		RETURNING id, code_hash, attempts, expires_at`, flowID).Scan(&id, &hash, &attempts, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return CodeMissing, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("flow: check code: %w", err)
+	}
+	if attempts > maxAttempts {
+		return CodeExhausted, nil
+	}
+	if now.UnixMicro() >= expires {
+		return CodeExpired, nil
+	}
+	if !hmac.Equal([]byte(hash), []byte(codeHash(key, flowID, code))) {
+		if attempts >= maxAttempts {
+			return CodeExhausted, nil
+		}
+		return CodeWrong, nil
+	}
+	res, err := s.db.Exec(ctx, `UPDATE codes SET used_at = $1 WHERE id = $2 AND used_at IS NULL`, store.Micros(now), id)
+	if err != nil {
+		return 0, fmt.Errorf("flow: consume code: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return CodeMissing, nil
+	}
+	return CodeOK, nil
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

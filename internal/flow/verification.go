@@ -1,0 +1,71 @@
+package flow
+
+import (
+	"context"
+	"errors"
+
+	"github.com/foyer-id/foyer/internal/event"
+	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/policy"
+	"github.com/foyer-id/foyer/internal/session"
+	"github.com/foyer-id/foyer/internal/store"
+)
+
+// SubmitVerificationEmail starts verifying an address in a verification
+// flow. A signed-in customer verifies their own address (email is
+// ignored); otherwise the code goes to the address entered if it belongs
+// to an account whose address is not yet verified — and the answer is the
+// same whether it does or not.
+func (s *Service) SubmitVerificationEmail(ctx context.Context, f *Flow, c Client, email string, sess *session.Session) (*Result, error) {
+	if f.Type != TypeVerification || f.State != StateForm {
+		return nil, ErrWrongState
+	}
+	wait, n, err := s.networkWait(ctx, "code", c, s.Config.CodeThrottle)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.VerificationSend,
+		Signals: policy.Signals{NetworkWait: wait, NetworkFailures: n}}, event.VerificationSent); err != nil {
+		return nil, err
+	}
+	var ident *identity.Identity
+	if sess != nil {
+		if ident, err = s.Identities.Get(ctx, s.Config.Domain, sess.IdentityID); err != nil {
+			return nil, err
+		}
+		email = ident.Email().Value
+	} else {
+		if email, err = identity.NormalizeEmail(email); err != nil {
+			return nil, invalid("email", "email_invalid", "Enter a valid email address.")
+		}
+		ident, err = s.Identities.FindByIdentifier(ctx, s.Config.Domain, identity.KindEmail, email)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	f.Data.Email = email
+	f.Data.Values = map[string]string{"email": email}
+	if ident != nil && ident.State == identity.StateActive && !ident.Email().Verified {
+		f.IdentityID = ident.ID
+		f.Data.IdentifierID = ident.Email().ID
+	} else {
+		f.Data.Dead = true
+		if sess != nil && ident != nil && ident.Email().Verified {
+			f.State = StateDone
+			f.Data.Messages = []Message{info("email_already_verified", "Your email address is already verified.")}
+			if err := s.Flows.Update(ctx, f, s.now()); err != nil {
+				return nil, err
+			}
+			return &Result{Flow: f}, nil
+		}
+	}
+	f.State = StateVerify
+	if err := s.sendCode(ctx, f, c, "verification_code"); err != nil {
+		return nil, err
+	}
+	f.Data.Messages = []Message{info("code_sent_if_known", "If "+email+" needs verifying, we sent a 6-digit code to it.")}
+	if err := s.Flows.Update(ctx, f, s.now()); err != nil {
+		return nil, err
+	}
+	return &Result{Flow: f}, nil
+}

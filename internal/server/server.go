@@ -1,0 +1,298 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/foyer-id/foyer/internal/api"
+	"github.com/foyer-id/foyer/internal/config"
+	"github.com/foyer-id/foyer/internal/courier"
+	"github.com/foyer-id/foyer/internal/credential/password"
+	"github.com/foyer-id/foyer/internal/event"
+	"github.com/foyer-id/foyer/internal/flow"
+	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/policy"
+	"github.com/foyer-id/foyer/internal/session"
+	"github.com/foyer-id/foyer/internal/store"
+	"github.com/foyer-id/foyer/internal/throttle"
+	"github.com/foyer-id/foyer/internal/ui"
+)
+
+// Server is a configured Foyer node.
+type Server struct {
+	Config  *config.Config
+	DB      *store.DB
+	Logger  *slog.Logger
+	Flows   *flow.Service
+	Outbox  *courier.Outbox
+	Events  *event.Log
+	handler http.Handler
+	worker  *courier.Worker
+	now     func() time.Time
+}
+
+// Options are the injectable parts of a Server (tests set them).
+type Options struct {
+	Logger *slog.Logger
+	Now    func() time.Time
+	// DB, when set, is used instead of opening Config.DSN.
+	DB *store.DB
+}
+
+// New builds a Server from a finished, validated configuration.
+func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) {
+	logger := opt.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	now := opt.Now
+	if now == nil {
+		now = time.Now
+	}
+	db := opt.DB
+	if db == nil {
+		var err error
+		if db, err = store.Open(ctx, cfg.DSN); err != nil {
+			return nil, err
+		}
+	}
+	if err := prepareSchema(ctx, db, cfg.Dev, logger); err != nil {
+		db.Close()
+		return nil, err
+	}
+	secret, err := loadSecret(cfg)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	dom := cfg.Domains[config.DefaultDomain]
+	schema, err := identity.LoadSchema(dom.IdentitySchema)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("domains.%s.identity_schema: %w", config.DefaultDomain, err)
+	}
+
+	outbox := courier.NewOutbox(db, now)
+	var sender courier.Sender
+	if cfg.SMTP.URL != "" {
+		if sender, err = courier.NewSMTPSender(cfg.SMTP.URL, cfg.SMTP.From); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("smtp.url: %w", err)
+		}
+	} else {
+		// Dev mode without SMTP: mail stays in the built-in mailbox.
+		outbox.KeepBodies = true
+		sender = courier.DevMailboxSender{Logger: logger}
+	}
+	if cfg.Dev {
+		outbox.KeepBodies = true
+	}
+	worker := courier.NewWorker(outbox, sender, logger)
+
+	events := event.NewLog(db, logger, now)
+	sessions := session.NewManager(db, session.Lifetimes{Absolute: dom.Session.Lifetime.D(), Idle: dom.Session.IdleTimeout.D()}, now, nil)
+	identities := identity.NewStore(db)
+	hasher := password.NewHasher(password.Params{
+		Memory: cfg.Password.MemoryKiB, Iterations: cfg.Password.Iterations, Parallelism: cfg.Password.Parallelism,
+		SaltLength: 16, KeyLength: 32,
+	}, cfg.Password.MaxConcurrent)
+	loginRule := throttle.Rule{Free: dom.Login.FreeFailures, Base: dom.Login.Delay.D(), Max: dom.Login.MaxDelay.D(), Window: max(dom.Login.MaxDelay.D(), time.Hour)}
+	flows := &flow.Service{
+		Config: flow.Config{
+			Domain:               config.DefaultDomain,
+			ProductName:          dom.ProductName,
+			PublicURL:            cfg.PublicURL,
+			FlowLifetime:         dom.FlowLifetime.D(),
+			CodeLifetime:         dom.Verification.CodeLifetime.D(),
+			MaxCodeAttempts:      dom.Verification.MaxAttempts,
+			MaxCodesPerFlow:      dom.Verification.MaxCodes,
+			ResendAfter:          dom.Verification.ResendAfter.D(),
+			RequireVerifiedEmail: *dom.Registration.RequireVerification,
+			LoginThrottle:        loginRule,
+			CodeThrottle:         throttle.Rule{Free: 20, Base: time.Second, Max: 5 * time.Minute, Window: time.Hour},
+			RegistrationThrottle: throttle.Rule{Free: dom.Registration.PerNetwork, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
+		},
+		Flows:          flow.NewStore(db),
+		Identities:     identities,
+		Schema:         schema,
+		Sessions:       sessions,
+		Hasher:         hasher,
+		PasswordPolicy: password.Policy{MinLength: dom.PasswordMinLength, MaxLength: dom.PasswordMaxLength},
+		Policy:         policy.Default{RequireVerifiedEmail: *dom.Registration.RequireVerification},
+		Events:         events,
+		Throttle:       throttle.NewLimiter(db, now),
+		Mailer:         outbox,
+		Secret:         secret,
+		Logger:         logger,
+		Now:            now,
+	}
+
+	cookies := ui.Cookies{Secure: !cfg.Dev}
+	pages := &ui.Pages{Flows: flows, Sessions: sessions, Identities: identities, Cookies: cookies,
+		ProductName: dom.ProductName, Domain: config.DefaultDomain, Logger: logger}
+	if err := pages.Init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	apiHandler := &api.Handler{Flows: flows, Sessions: sessions, Identities: identities, Domain: config.DefaultDomain,
+		CookieName: cookies.Session(), Logger: logger}
+
+	mux := http.NewServeMux()
+	pages.Mount(mux)
+	apiHandler.Mount(mux)
+	health{db: db}.Mount(mux)
+	if cfg.Dev && cfg.SMTP.URL == "" {
+		(&courier.DevMailbox{Outbox: outbox}).Mount(mux)
+	}
+
+	s := &Server{Config: cfg, DB: db, Logger: logger, Flows: flows, Outbox: outbox, Events: events, worker: worker, now: now}
+	s.handler = s.middleware(mux)
+	return s, nil
+}
+
+// prepareSchema migrates in dev mode and otherwise insists that
+// `foyer migrate` has run.
+func prepareSchema(ctx context.Context, db *store.DB, dev bool, logger *slog.Logger) error {
+	if dev {
+		applied, err := db.Migrate(ctx)
+		if err != nil {
+			return err
+		}
+		for _, m := range applied {
+			logger.Info("applied migration", "migration", m)
+		}
+		return nil
+	}
+	all, err := store.Migrations(db.Dialect)
+	if err != nil {
+		return err
+	}
+	v, err := db.SchemaVersion(ctx)
+	if err != nil || v < len(all) {
+		return fmt.Errorf("database schema is at version %d, this Foyer needs %d: run `foyer migrate` first", v, len(all))
+	}
+	return nil
+}
+
+// loadSecret returns the server secret: from config, or in dev mode from
+// (or newly into) <data>/secret.
+func loadSecret(cfg *config.Config) ([]byte, error) {
+	if cfg.Secret != "" {
+		return []byte(cfg.Secret), nil
+	}
+	if !cfg.Dev {
+		return nil, errors.New("secret: must be set outside dev mode (FOYER_SECRET)")
+	}
+	path := filepath.Join(cfg.Data, "secret")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return []byte(strings.TrimSpace(string(b))), nil
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, err
+	}
+	s := base64.RawURLEncoding.EncodeToString(raw[:])
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("data: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("data: write dev secret: %w", err)
+	}
+	return []byte(s), nil
+}
+
+// Handler returns the HTTP handler (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// middleware adds what every response needs: panic recovery with a safe
+// page, and protection of state-changing browser requests against
+// cross-origin forgery (Sec-Fetch-Site / Origin).
+func (s *Server) middleware(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ui.SecurityHeaders(w.Header())
+		http.Error(w, "Cross-origin request refused.", http.StatusForbidden)
+	}))
+	protected := cop.Handler(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Logger.ErrorContext(r.Context(), "panic serving request", "path", r.URL.Path, "panic", fmt.Sprint(v))
+				http.Error(w, "Internal error.", http.StatusInternalServerError)
+			}
+		}()
+		protected.ServeHTTP(w, r)
+	})
+}
+
+// Run serves on ln and runs the background workers until ctx ends, then
+// shuts down gracefully.
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
+	}
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { s.worker.Run(bg) })
+	wg.Go(func() { s.prune(bg) })
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var err error
+	select {
+	case <-ctx.Done():
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = srv.Shutdown(shutdownCtx)
+		cancel()
+	case err = <-errc:
+	}
+	stop()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// prune deletes expired flows and throttle counters every few minutes.
+func (s *Server) prune(ctx context.Context) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.Flows.Flows.Prune(ctx, s.now().Add(-time.Hour)); err != nil {
+				s.Logger.Warn("prune flows", "error", err)
+			} else if n > 0 {
+				s.Logger.Debug("pruned flows", "count", n)
+			}
+			if _, err := s.Flows.Throttle.Prune(ctx); err != nil {
+				s.Logger.Warn("prune throttle", "error", err)
+			}
+		}
+	}
+}
+
+// Close releases the database.
+func (s *Server) Close() error { return s.DB.Close() }

@@ -1,0 +1,66 @@
+package ui
+
+import (
+	"net/http"
+
+	"github.com/foyer-id/foyer/internal/flow"
+)
+
+// GET /login: the sign-in form (or the code step of a sign-in that needs
+// the email verified first).
+func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request) {
+	f, note, err := p.loadFlow(w, r, flow.TypeLogin)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	if f == nil {
+		p.render(w, r, http.StatusOK, "login", view{Title: "Sign in", Messages: notice(note),
+			ReturnTo: safeReturnTo(r.URL.Query().Get("return_to")), Action: "/login"})
+		return
+	}
+	p.renderFlow(w, r, f, "/login", "Sign in")
+}
+
+// POST /login: check the email and password.
+func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	c := p.client(w, r)
+	f, note, err := p.loadFlow(w, r, flow.TypeLogin)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	if note != "" {
+		seeOther(w, r, "/login?flow="+r.URL.Query().Get("flow"))
+		return
+	}
+	if f == nil {
+		if f, err = p.Flows.Start(r.Context(), flow.TypeLogin, c, safeReturnTo(r.PostForm.Get("return_to"))); err != nil {
+			p.fail(w, r, err)
+			return
+		}
+	}
+	if f.State == flow.StateVerify {
+		p.codeSubmit(w, r, f, c, "/login")
+		return
+	}
+	if f.State != flow.StateForm {
+		seeOther(w, r, flowURL("/login", f))
+		return
+	}
+	res, err := p.Flows.SubmitLogin(r.Context(), f, c, flow.LoginInput{Identifier: r.PostForm.Get("email"), Password: r.PostForm.Get("password")})
+	if err != nil {
+		p.submitFailed(w, r, f, "/login", err, map[string]string{"email": r.PostForm.Get("email")})
+		return
+	}
+	if res.Token == "" {
+		seeOther(w, r, flowURL("/login", res.Flow))
+		return
+	}
+	p.startSession(w, r, res.Token, res.Session)
+	to := res.Flow.ReturnTo
+	if to == "" {
+		to = "/account"
+	}
+	seeOther(w, r, to)
+}

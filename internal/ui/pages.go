@@ -1,0 +1,310 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/foyer-id/foyer/internal/flow"
+	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/session"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets
+var assetFS embed.FS
+
+// Pages serves the hosted pages of one policy domain.
+type Pages struct {
+	Flows       *flow.Service
+	Sessions    *session.Manager
+	Identities  *identity.Store
+	Cookies     Cookies
+	ProductName string
+	Domain      string
+	Logger      *slog.Logger
+
+	tmpl map[string]*template.Template
+}
+
+// Init parses the templates; call it once before Mount.
+func (p *Pages) Init() error {
+	p.tmpl = map[string]*template.Template{}
+	pages, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return err
+	}
+	for _, name := range pages {
+		base := strings.TrimSuffix(strings.TrimPrefix(name, "templates/"), ".html")
+		if base == "layout" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(template.FuncMap{
+			"fieldError": fieldError,
+			"formError":  formMessages,
+			"traits":     traitsOf,
+		}).ParseFS(templateFS, "templates/layout.html", name)
+		if err != nil {
+			return fmt.Errorf("ui: parse %s: %w", name, err)
+		}
+		p.tmpl[base] = t
+	}
+	return nil
+}
+
+// Mount registers the hosted pages on mux.
+func (p *Pages) Mount(mux *http.ServeMux) {
+	mux.Handle("GET /assets/", http.StripPrefix("/", assetHandler()))
+	mux.HandleFunc("GET /{$}", p.home)
+	mux.HandleFunc("GET /registration", p.registrationPage)
+	mux.Handle("POST /registration", p.form(p.registrationSubmit))
+	mux.HandleFunc("GET /verification", p.verificationPage)
+	mux.Handle("POST /verification", p.form(p.verificationSubmit))
+	mux.HandleFunc("GET /login", p.loginPage)
+	mux.Handle("POST /login", p.form(p.loginSubmit))
+	mux.HandleFunc("GET /logout", p.logoutPage)
+	mux.Handle("POST /logout", p.form(p.logoutSubmit))
+	mux.HandleFunc("GET /account", p.accountPage)
+}
+
+func assetHandler() http.Handler {
+	fsrv := http.FileServerFS(assetFS)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		fsrv.ServeHTTP(w, r)
+	})
+}
+
+// SecurityHeaders sets the headers every hosted page carries.
+func SecurityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+}
+
+// view is what every template receives.
+type view struct {
+	Title       string
+	ProductName string
+	CSRF        string
+	Flow        *flow.View
+	Values      map[string]string
+	Messages    []flow.Message
+	SignedIn    bool
+	Identity    *identity.Identity
+	Session     *session.Session
+	ReturnTo    string
+	Action      string
+	Extra       map[string]any
+}
+
+func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
+	t, ok := p.tmpl[name]
+	if !ok {
+		panic("ui: no template " + name)
+	}
+	v.ProductName = p.ProductName
+	v.CSRF = maskToken(p.Cookies.browserSecret(w, r))
+	p.Cookies.deviceID(w, r) // set before any form is posted, so submits set no cookies
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, v); err != nil {
+		p.Logger.ErrorContext(r.Context(), "ui: render", "template", name, "error", err)
+		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
+		return
+	}
+	SecurityHeaders(w.Header())
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// errorPage shows a fixed, safe message; details go to the log only.
+func (p *Pages) errorPage(w http.ResponseWriter, r *http.Request, status int, title, text string) {
+	p.render(w, r, status, "error", view{Title: title, Messages: []flow.Message{{ID: "error", Type: "error", Text: text}}})
+}
+
+// fail maps a journey error to what the customer sees.
+func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var throttled *flow.ThrottledError
+	var denied *flow.DeniedError
+	switch {
+	case errors.As(err, &throttled):
+		secs := int(throttled.RetryAfter.Seconds()) + 1
+		w.Header().Set("Retry-After", fmt.Sprint(secs))
+		p.errorPage(w, r, http.StatusTooManyRequests, "Please wait a moment",
+			fmt.Sprintf("There were too many attempts. Please try again in %d seconds — or, if you have lost your password, use another way to sign in.", secs))
+	case errors.As(err, &denied):
+		p.errorPage(w, r, http.StatusForbidden, "Not allowed", "This action is not allowed for this account. Contact support if you think this is a mistake.")
+	case errors.Is(err, context.Canceled):
+		return
+	default:
+		p.Logger.ErrorContext(r.Context(), "ui: journey failed", "path", r.URL.Path, "error", err)
+		p.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again.")
+	}
+}
+
+// client describes the browser making r.
+func (p *Pages) client(w http.ResponseWriter, r *http.Request) flow.Client {
+	return flow.Client{
+		Channel:   flow.ChannelBrowser,
+		Binding:   binding(p.Cookies.browserSecret(w, r)),
+		IP:        ClientIP(r),
+		UserAgent: r.UserAgent(),
+		DeviceID:  p.Cookies.deviceID(w, r),
+	}
+}
+
+// ClientIP returns the address of the client. Foyer does not trust
+// forwarding headers yet: put it directly behind a TCP load balancer or
+// terminate at Foyer.
+func ClientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// form wraps a POST handler: it limits and parses the form and checks the
+// CSRF token; a missing or wrong token is a 403 that changes nothing.
+func (p *Pages) form(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		if err := r.ParseForm(); err != nil {
+			p.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read. Please go back and try again.")
+			return
+		}
+		ck, err := r.Cookie(p.Cookies.CSRF())
+		if err != nil || !validToken(r.PostForm.Get("csrf_token"), ck.Value) {
+			p.errorPage(w, r, http.StatusForbidden, "Request refused", "This form has expired or did not come from this site. Please go back, reload the page and try again.")
+			return
+		}
+		next(w, r)
+	})
+}
+
+// currentSession returns the browser's live session, if any.
+func (p *Pages) currentSession(r *http.Request) *session.Session {
+	ck, err := r.Cookie(p.Cookies.Session())
+	if err != nil {
+		return nil
+	}
+	s, err := p.Sessions.Authenticate(r.Context(), ck.Value)
+	if err != nil {
+		return nil
+	}
+	return s
+}
+
+// startSession sets the session cookie, revoking the browser's previous
+// session so every sign-in gets a new session id.
+func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, token string, s *session.Session) {
+	if ck, err := r.Cookie(p.Cookies.Session()); err == nil && ck.Value != token {
+		_, _ = p.Sessions.Revoke(r.Context(), ck.Value)
+	}
+	p.Cookies.set(w, p.Cookies.Session(), token, s.ExpiresAt)
+}
+
+// safeReturnTo keeps only local paths, so return_to cannot redirect
+// customers to another site.
+func safeReturnTo(raw string) string {
+	if raw == "" || len(raw) > 1024 {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.IsAbs() || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") ||
+		strings.HasPrefix(raw, "//") || strings.HasPrefix(raw, "/\\") || strings.ContainsAny(raw, "\\\r\n\t") {
+		return ""
+	}
+	return u.RequestURI()
+}
+
+// seeOther answers a form POST.
+func seeOther(w http.ResponseWriter, r *http.Request, to string) {
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+func fieldError(msgs []flow.Message, field string) string {
+	for _, m := range msgs {
+		if m.Field == field && m.Type == "error" {
+			return m.Text
+		}
+	}
+	return ""
+}
+
+func formMessages(msgs []flow.Message) []flow.Message {
+	var out []flow.Message
+	for _, m := range msgs {
+		if m.Field == "" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// loadFlow loads the flow named in ?flow= for this browser. A missing,
+// foreign or expired flow gives a fresh page with a note (it is not an
+// error the customer can act on otherwise).
+func (p *Pages) loadFlow(w http.ResponseWriter, r *http.Request, typ string) (*flow.Flow, string, error) {
+	id := r.URL.Query().Get("flow")
+	if id == "" {
+		return nil, "", nil
+	}
+	f, err := p.Flows.Load(r.Context(), id, typ, p.client(w, r))
+	switch {
+	case err == nil:
+		return f, "", nil
+	case errors.Is(err, flow.ErrExpired):
+		return nil, "This page expired. Please start again.", nil
+	case errors.Is(err, flow.ErrNotFound), errors.Is(err, flow.ErrBinding):
+		return nil, "That link is not valid in this browser. Please start again.", nil
+	}
+	return nil, "", err
+}
+
+func notice(text string) []flow.Message {
+	if text == "" {
+		return nil
+	}
+	return []flow.Message{{ID: "flow_restart", Type: "error", Text: text}}
+}
+
+// submitFailed stores the feedback of a rejected submit in the flow and
+// sends the browser back to the flow's page (303).
+func (p *Pages) submitFailed(w http.ResponseWriter, r *http.Request, f *flow.Flow, path string, err error, values map[string]string) {
+	var inv *flow.InvalidError
+	if !errors.As(err, &inv) {
+		p.fail(w, r, err)
+		return
+	}
+	f.Data.Messages = inv.Messages
+	f.Data.Values = values
+	if uerr := p.Flows.Flows.Update(r.Context(), f, p.Flows.Now()); uerr != nil {
+		p.fail(w, r, uerr)
+		return
+	}
+	seeOther(w, r, path+"?flow="+url.QueryEscape(f.ID))
+}
+
+func flowURL(path string, f *flow.Flow) string { return path + "?flow=" + url.QueryEscape(f.ID) }
+
+func traitsOf(id *identity.Identity) map[string]any {
+	m := map[string]any{}
+	_ = json.Unmarshal(id.Traits, &m)
+	return m
+}

@@ -1,0 +1,108 @@
+package ui
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/foyer-id/foyer/internal/flow"
+)
+
+// GET /registration: the sign-up form, or the code form of a sign-up in
+// progress (?flow=).
+func (p *Pages) registrationPage(w http.ResponseWriter, r *http.Request) {
+	f, note, err := p.loadFlow(w, r, flow.TypeRegistration)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	if f == nil {
+		if s := p.currentSession(r); s != nil && note == "" {
+			http.Redirect(w, r, "/account", http.StatusSeeOther)
+			return
+		}
+		p.render(w, r, http.StatusOK, "registration", view{Title: "Create your account", Messages: notice(note),
+			ReturnTo: safeReturnTo(r.URL.Query().Get("return_to")), Action: "/registration"})
+		return
+	}
+	p.renderFlow(w, r, f, "/registration", "Create your account")
+}
+
+// renderFlow shows a flow's current step on its page.
+func (p *Pages) renderFlow(w http.ResponseWriter, r *http.Request, f *flow.Flow, path, title string) {
+	v := f.View()
+	data := view{Title: title, Flow: &v, Messages: v.Messages, Values: f.Data.Values, Action: flowURL(path, f), ReturnTo: f.ReturnTo}
+	switch f.State {
+	case flow.StateVerify:
+		data.Title = "Check your email"
+		p.render(w, r, http.StatusOK, "code", data)
+	case flow.StateDone, flow.StateFailed:
+		p.render(w, r, http.StatusOK, "done", data)
+	default:
+		p.render(w, r, http.StatusOK, strings.TrimPrefix(path, "/"), data)
+	}
+}
+
+// POST /registration: submit the sign-up form, or the code.
+func (p *Pages) registrationSubmit(w http.ResponseWriter, r *http.Request) {
+	c := p.client(w, r)
+	f, note, err := p.loadFlow(w, r, flow.TypeRegistration)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	if note != "" {
+		seeOther(w, r, "/registration?flow="+r.URL.Query().Get("flow"))
+		return
+	}
+	if f == nil {
+		if f, err = p.Flows.Start(r.Context(), flow.TypeRegistration, c, safeReturnTo(r.PostForm.Get("return_to"))); err != nil {
+			p.fail(w, r, err)
+			return
+		}
+	}
+	if f.State == flow.StateVerify {
+		p.codeSubmit(w, r, f, c, "/registration")
+		return
+	}
+	traits := map[string]any{"email": r.PostForm.Get("email")}
+	if name := strings.TrimSpace(r.PostForm.Get("name")); name != "" {
+		traits["name"] = name
+	}
+	res, err := p.Flows.SubmitRegistration(r.Context(), f, c, flow.RegistrationInput{Traits: traits, Password: r.PostForm.Get("password")})
+	if err != nil {
+		p.submitFailed(w, r, f, "/registration", err, map[string]string{"email": r.PostForm.Get("email"), "name": r.PostForm.Get("name")})
+		return
+	}
+	if res.Token != "" {
+		p.startSession(w, r, res.Token, res.Session)
+	}
+	seeOther(w, r, flowURL("/registration", res.Flow))
+}
+
+// codeSubmit handles the code step of any flow: a code, or a request for a
+// new one (resend=1).
+func (p *Pages) codeSubmit(w http.ResponseWriter, r *http.Request, f *flow.Flow, c flow.Client, path string) {
+	if r.PostForm.Get("resend") != "" {
+		if _, err := p.Flows.Resend(r.Context(), f, c); err != nil {
+			p.submitFailed(w, r, f, path, err, nil)
+			return
+		}
+		seeOther(w, r, flowURL(path, f))
+		return
+	}
+	res, err := p.Flows.SubmitCode(r.Context(), f, c, strings.TrimSpace(r.PostForm.Get("code")))
+	if err != nil {
+		p.submitFailed(w, r, f, path, err, nil)
+		return
+	}
+	if res.Token != "" {
+		p.startSession(w, r, res.Token, res.Session)
+		to := res.Flow.ReturnTo
+		if to == "" {
+			to = "/account"
+		}
+		seeOther(w, r, to)
+		return
+	}
+	seeOther(w, r, flowURL(path, res.Flow))
+}

@@ -1,0 +1,61 @@
+package ui
+
+import (
+	"net/http"
+
+	"github.com/foyer-id/foyer/internal/flow"
+)
+
+// GET /verification: verify an email address on a later visit.
+func (p *Pages) verificationPage(w http.ResponseWriter, r *http.Request) {
+	f, note, err := p.loadFlow(w, r, flow.TypeVerification)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	if f == nil {
+		v := view{Title: "Verify your email", Messages: notice(note), Action: "/verification"}
+		if s := p.currentSession(r); s != nil {
+			if ident, err := p.Identities.Get(r.Context(), p.Domain, s.IdentityID); err == nil {
+				v.SignedIn, v.Identity = true, ident
+			}
+		}
+		p.render(w, r, http.StatusOK, "verification", v)
+		return
+	}
+	p.renderFlow(w, r, f, "/verification", "Verify your email")
+}
+
+// POST /verification: ask for a code, or enter it.
+func (p *Pages) verificationSubmit(w http.ResponseWriter, r *http.Request) {
+	c := p.client(w, r)
+	f, note, err := p.loadFlow(w, r, flow.TypeVerification)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	if note != "" {
+		seeOther(w, r, "/verification?flow="+r.URL.Query().Get("flow"))
+		return
+	}
+	if f == nil {
+		if f, err = p.Flows.Start(r.Context(), flow.TypeVerification, c, ""); err != nil {
+			p.fail(w, r, err)
+			return
+		}
+	}
+	if f.State == flow.StateVerify {
+		p.codeSubmit(w, r, f, c, "/verification")
+		return
+	}
+	if f.State != flow.StateForm {
+		seeOther(w, r, flowURL("/verification", f))
+		return
+	}
+	res, err := p.Flows.SubmitVerificationEmail(r.Context(), f, c, r.PostForm.Get("email"), p.currentSession(r))
+	if err != nil {
+		p.submitFailed(w, r, f, "/verification", err, map[string]string{"email": r.PostForm.Get("email")})
+		return
+	}
+	seeOther(w, r, flowURL("/verification", res.Flow))
+}
