@@ -132,7 +132,10 @@ func (s *Service) Load(ctx context.Context, id, typ string, c Client) (*Flow, er
 // decide asks the policy decision point and turns throttle and deny
 // answers into errors, after recording them as events.
 func (s *Service) decide(ctx context.Context, f *Flow, c Client, in policy.Input, eventType string) (policy.Decision, error) {
-	in.Domain, in.Time, in.FlowID = s.Config.Domain, s.now(), f.ID
+	in.Domain, in.Time = s.Config.Domain, s.now()
+	if f != nil {
+		in.FlowID = f.ID
+	}
 	in.ClientIP, in.UserAgent, in.DeviceID = c.IP, c.UserAgent, c.DeviceID
 	d := s.Policy.Decide(ctx, in)
 	switch d.Effect {

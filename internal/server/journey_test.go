@@ -1,0 +1,148 @@
+package server_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/foyer-id/foyer/internal/api"
+	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/server/servertest"
+	"github.com/foyer-id/foyer/internal/store"
+	"github.com/foyer-id/foyer/internal/store/storetest"
+)
+
+const goodPassword = "correct horse battery staple"
+
+func expectStatus(t *testing.T, r *servertest.Response, want int) {
+	t.Helper()
+	if r.StatusCode != want {
+		t.Fatalf("%s %s: status %d, want %d\n%s", r.Request.Method, r.Request.URL, r.StatusCode, want, r.Body)
+	}
+}
+
+func location(t *testing.T, r *servertest.Response) string {
+	t.Helper()
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("%s %s: status %d, want 303\n%s", r.Request.Method, r.Request.URL, r.StatusCode, r.Body)
+	}
+	return r.Header.Get("Location")
+}
+
+// signUp drives the hosted sign-up pages to the end and returns the
+// browser, signed in.
+func signUp(t *testing.T, env *servertest.Env, email, password string) *servertest.Browser {
+	t.Helper()
+	b := env.NewBrowser(t)
+	loc := location(t, b.Submit("/registration", url.Values{"email": {email}, "password": {password}}))
+	if !strings.HasPrefix(loc, "/registration?flow=") {
+		t.Fatalf("after sign-up: Location %q", loc)
+	}
+	page := b.Get(loc)
+	expectStatus(t, page, 200)
+	if !strings.Contains(page.Body, `autocomplete="one-time-code"`) {
+		t.Fatalf("code page lacks a one-time-code field:\n%s", page.Body)
+	}
+	code := servertest.CodeFrom(t, env.MailTo(t, strings.ToLower(email), 1))
+	done := b.Post(loc, url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "code": {code}})
+	if got := location(t, done); got != "/account" {
+		t.Fatalf("after code: Location %q", got)
+	}
+	return b
+}
+
+func TestBrowserJourney(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		b := signUp(t, env, "Alice@Example.com", goodPassword)
+
+		account := b.Get("/account")
+		expectStatus(t, account, 200)
+		if !strings.Contains(account.Body, "alice@example.com") || !strings.Contains(account.Body, "verified") {
+			t.Fatalf("account page:\n%s", account.Body)
+		}
+		who := b.Get("/sessions/whoami")
+		expectStatus(t, who, 200)
+		if !strings.Contains(who.Body, `"email":"alice@example.com"`) || !strings.Contains(who.Body, `"verified":true`) {
+			t.Fatalf("whoami: %s", who.Body)
+		}
+		oldToken := b.Cookie("foyer_session")
+
+		// Sign out: GET only asks, POST signs out.
+		expectStatus(t, b.Get("/logout"), 200)
+		expectStatus(t, b.Get("/sessions/whoami"), 200)
+		if got := location(t, b.Submit("/logout", url.Values{})); got != "/login" {
+			t.Fatalf("after logout: %q", got)
+		}
+		expectStatus(t, b.Get("/sessions/whoami"), 401)
+		// The old token is dead server-side, not only forgotten by the browser.
+		expectStatus(t, env.JSON(t, "GET", "/sessions/whoami", oldToken, nil, nil), 401)
+
+		// Sign in again.
+		if got := location(t, b.Submit("/login", url.Values{"email": {"ALICE@example.com"}, "password": {goodPassword}})); got != "/account" {
+			t.Fatalf("after login: %q", got)
+		}
+		expectStatus(t, b.Get("/sessions/whoami"), 200)
+		if b.Cookie("foyer_session") == oldToken {
+			t.Fatal("sign-in reused the old session token")
+		}
+
+		// A wrong password shows the error on the flow page after a 303.
+		b2 := env.NewBrowser(t)
+		loc := location(t, b2.Submit("/login", url.Values{"email": {"alice@example.com"}, "password": {"wrong password!"}}))
+		page := b2.Get(loc)
+		if !strings.Contains(page.Body, "not correct") {
+			t.Fatalf("login error page:\n%s", page.Body)
+		}
+	})
+}
+
+func TestAPIJourney(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		var start api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/registration", "", nil, &start), 201)
+		if start.Flow.State != "form" || start.Flow.Type != "registration" {
+			t.Fatalf("start: %+v", start)
+		}
+		var sub api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/registration/"+start.Flow.ID, "", map[string]any{
+			"traits": map[string]any{"email": "bob@example.com", "name": "Bob"}, "password": goodPassword,
+		}, &sub), 200)
+		if sub.Flow.State != "verify" || sub.SessionToken != "" {
+			t.Fatalf("submit: %+v", sub)
+		}
+		code := servertest.CodeFrom(t, env.MailTo(t, "bob@example.com", 1))
+		var done api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/code", "", map[string]any{"code": code}, &done), 200)
+		if done.SessionToken == "" || done.Flow.State != "done" || done.Identity == nil || !done.Identity.Email().Verified {
+			t.Fatalf("code: %+v", done)
+		}
+		var who api.WhoamiResponse
+		expectStatus(t, env.JSON(t, "GET", "/sessions/whoami", done.SessionToken, nil, &who), 200)
+		if who.Identity.Email().Value != "bob@example.com" || who.Session.AAL != "aal1" {
+			t.Fatalf("whoami: %+v", who)
+		}
+		// A used code cannot be replayed.
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/code", "", map[string]any{"code": code}, nil), 409)
+
+		expectStatus(t, env.JSON(t, "POST", "/api/logout", done.SessionToken, nil, nil), 204)
+		expectStatus(t, env.JSON(t, "GET", "/sessions/whoami", done.SessionToken, nil, nil), 401)
+		expectStatus(t, env.JSON(t, "POST", "/api/logout", done.SessionToken, nil, nil), 401)
+
+		var login api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/login", "", nil, &login), 201)
+		var in api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/login/"+login.Flow.ID, "", map[string]any{"identifier": "Bob@Example.com", "password": goodPassword}, &in), 200)
+		if in.SessionToken == "" || in.Session.Methods[0] != "password" {
+			t.Fatalf("login: %+v", in)
+		}
+		expectStatus(t, env.JSON(t, "GET", "/sessions/whoami", in.SessionToken, nil, nil), 200)
+
+		n, err := identity.NewStore(db).Count(t.Context(), "customers", identity.StateActive)
+		if err != nil || n != 1 {
+			t.Fatalf("active identities = %d, %v", n, err)
+		}
+	})
+}

@@ -1,0 +1,164 @@
+// Package servertest starts a real Foyer server for tests: a real store
+// (SQLite, or PostgreSQL through storetest), real HTTP on a loopback port,
+// and real SMTP delivery to an smtptest capture server. Password hashing
+// uses cheap Argon2id parameters unless a test asks for the defaults.
+package servertest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/foyer-id/foyer/internal/config"
+	"github.com/foyer-id/foyer/internal/courier/smtptest"
+	"github.com/foyer-id/foyer/internal/server"
+	"github.com/foyer-id/foyer/internal/store"
+)
+
+// Clock is a settable clock, real time plus an offset.
+type Clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
+}
+
+// Env is a running test server.
+type Env struct {
+	URL    string
+	Server *server.Server
+	Config *config.Config
+	SMTP   *smtptest.Server
+	Clock  *Clock
+	DB     *store.DB
+}
+
+// Option adjusts the configuration before the server starts.
+type Option func(*config.Config)
+
+// Production turns dev mode off (Secure, __Host- cookies).
+func Production() Option {
+	return func(c *config.Config) {
+		c.Dev = false
+		c.Secret = strings.Repeat("s", 40)
+	}
+}
+
+// Start runs a server on db until the test ends.
+func Start(t testing.TB, db *store.DB, opts ...Option) *Env {
+	t.Helper()
+	mail := smtptest.Start(t)
+	clock := &Clock{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Dev = true
+	cfg.Data = t.TempDir()
+	cfg.Addr = ln.Addr().String()
+	cfg.PublicURL = "http://" + ln.Addr().String()
+	cfg.SMTP.URL = mail.URL()
+	cfg.Password.MemoryKiB, cfg.Password.Iterations = 1024, 1
+	for _, o := range opts {
+		o(cfg)
+	}
+	if !cfg.Dev {
+		// Production mode wants https; tests still speak http on loopback.
+		cfg.PublicURL = "https://" + ln.Addr().String()
+	}
+	if err := cfg.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	var logOut io.Writer = io.Discard
+	if os.Getenv("FOYER_TEST_LOG") != "" {
+		logOut = os.Stderr
+	}
+	srv, err := server.New(context.Background(), cfg, server.Options{
+		Logger: slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:    clock.Now,
+		DB:     db,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Run(ctx, ln); err != nil {
+			t.Errorf("server: %v", err)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return &Env{URL: "http://" + ln.Addr().String(), Server: srv, Config: cfg, SMTP: mail, Clock: clock, DB: db}
+}
+
+var codeRE = regexp.MustCompile(`\b(\d{6})\b`)
+
+// MailTo waits for the n-th (1-based) mail to an address and returns it.
+func (e *Env) MailTo(t testing.TB, to string, n int) smtptest.Message {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		var got []smtptest.Message
+		for _, m := range e.SMTP.Messages() {
+			for _, r := range m.RcptTo {
+				if strings.EqualFold(r, to) {
+					got = append(got, m)
+				}
+			}
+		}
+		if len(got) >= n {
+			return got[n-1]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no mail #%d to %s", n, to)
+	return smtptest.Message{}
+}
+
+// CodeFrom extracts the 6-digit code from a mail.
+func CodeFrom(t testing.TB, m smtptest.Message) string {
+	t.Helper()
+	c := codeRE.FindStringSubmatch(m.Text)
+	if c == nil {
+		t.Fatalf("no code in mail %q", m.Subject)
+	}
+	return c[1]
+}
+
+// MailCount returns how many mails went to an address so far.
+func (e *Env) MailCount(to string) int {
+	n := 0
+	for _, m := range e.SMTP.Messages() {
+		for _, r := range m.RcptTo {
+			if strings.EqualFold(r, to) {
+				n++
+			}
+		}
+	}
+	return n
+}
