@@ -1,0 +1,348 @@
+package courier
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/foyer-id/foyer/internal/store"
+)
+
+// Status is where an outbox entry is in its delivery.
+type Status string
+
+// The statuses of an outbox entry. An entry moves queued → sending → sent,
+// or back to queued for a retry, or to failed when the worker gives up.
+const (
+	// StatusQueued waits for its next attempt (NextAttemptAt).
+	StatusQueued Status = "queued"
+	// StatusSending is claimed by a worker until NextAttemptAt (the
+	// lease); after that another worker may claim it again.
+	StatusSending Status = "sending"
+	// StatusSent was accepted by the mail server.
+	StatusSent Status = "sent"
+	// StatusFailed will not be tried again.
+	StatusFailed Status = "failed"
+)
+
+// Entry is one stored mail in the outbox.
+type Entry struct {
+	ID       string
+	Domain   string
+	Template string
+	To       string
+	Subject  string
+	// Text and HTML are the rendered bodies; both are empty once the mail
+	// is sent or failed, unless the Outbox keeps bodies (dev mode).
+	Text string
+	HTML string
+
+	Status Status
+	// Attempts counts delivery attempts started so far. For an entry
+	// returned by Claim it is the number of the attempt being made, which
+	// MarkSent, MarkRetry and MarkFailed take back as proof of the claim.
+	Attempts      int
+	NextAttemptAt time.Time
+	// LastError is the error of the last failed attempt.
+	LastError string
+	CreatedAt time.Time
+	SentAt    time.Time // zero until sent
+}
+
+// Outbox stores rendered mail until a Worker delivers it. Enqueueing a mail
+// is a database write, so a mail is never lost to a flaky or restarting
+// mail server: the worker retries it. Several Foyer nodes may share one
+// database; each entry is claimed by one worker at a time.
+type Outbox struct {
+	db  *store.DB
+	now func() time.Time
+	// wake carries "new mail" from Enqueue to a Worker running on this
+	// Outbox, so the mail leaves at once instead of at the next poll.
+	wake chan struct{}
+
+	// KeepBodies keeps the bodies of sent and failed mail so the dev
+	// mailbox can show them. Set it in dev mode only: outside dev mode
+	// the bodies hold one-time codes, and they are erased as soon as the
+	// mail is sent (or given up on) so that no code stays at rest.
+	KeepBodies bool
+}
+
+// NewOutbox returns an Outbox on db that reads the time from now. Bodies
+// are erased after delivery; set KeepBodies in dev mode.
+func NewOutbox(db *store.DB, now func() time.Time) *Outbox {
+	return &Outbox{db: db, now: now, wake: make(chan struct{}, 1)}
+}
+
+// Notify wakes a Worker running on this Outbox so it looks for due mail
+// now. It never blocks. Enqueue calls it; call it after committing a
+// transaction that ran EnqueueTx.
+func (o *Outbox) Notify() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// execer is what Enqueue needs from a *store.DB or a *store.Tx.
+type execer interface {
+	Exec(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// Enqueue renders m, stores it as queued and due now, wakes the worker and
+// returns the new entry's id. Rendering errors (unknown template, missing
+// Data, bad recipient) are returned before anything is stored.
+func (o *Outbox) Enqueue(ctx context.Context, m Message) (string, error) {
+	id, err := o.insert(ctx, o.db, m)
+	if err != nil {
+		return "", err
+	}
+	o.Notify()
+	return id, nil
+}
+
+// EnqueueTx is Enqueue inside tx, so the mail is stored only if the rest of
+// tx commits (for example with the identity it is about). Call Notify after
+// the commit; otherwise the mail leaves at the worker's next poll.
+func (o *Outbox) EnqueueTx(ctx context.Context, tx *store.Tx, m Message) (string, error) {
+	return o.insert(ctx, tx, m)
+}
+
+func (o *Outbox) insert(ctx context.Context, db execer, m Message) (string, error) {
+	if m.Domain == "" {
+		return "", fmt.Errorf("courier: enqueue %s: no domain", m.Template)
+	}
+	r, err := Render(m)
+	if err != nil {
+		return "", err
+	}
+	id := uuid.NewString()
+	now := store.Micros(o.now())
+	_, err = db.Exec(ctx, `INSERT INTO outbox
+		(id, domain, template, recipient, subject, body_text, body_html, status, attempts, next_attempt_at, last_error, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, '', $8)`,
+		id, m.Domain, m.Template, m.To, r.Subject, r.Text, r.HTML, now)
+	if err != nil {
+		return "", fmt.Errorf("courier: enqueue %s: %w", m.Template, err)
+	}
+	return id, nil
+}
+
+// Claim marks up to n due entries as sending, leased to the caller until
+// now+lease, and returns them with Attempts counting this attempt. Due
+// entries are queued ones whose next attempt has come, and sending ones
+// whose lease has run out (their worker died). Entries claimed by one
+// caller are not returned to another until the lease runs out, whatever
+// the number of nodes sharing the database.
+func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]Entry, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	now := o.now()
+	var query string
+	switch o.db.Dialect {
+	case store.Postgres:
+		// SKIP LOCKED: concurrent claimers on other nodes take other rows
+		// instead of waiting for, or taking, these.
+		query = `UPDATE outbox
+			SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1
+			WHERE id IN (
+				SELECT id FROM outbox
+				WHERE status IN ('queued', 'sending') AND next_attempt_at <= $2
+				ORDER BY next_attempt_at
+				LIMIT $3
+				FOR UPDATE SKIP LOCKED)
+			RETURNING id, domain, template, recipient, subject, body_text, body_html, attempts, created_at`
+	default:
+		// SQLite has one writer: the transaction below holds it, so the
+		// select and the update see and change the same rows.
+		query = `UPDATE outbox
+			SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1
+			WHERE id IN (
+				SELECT id FROM outbox
+				WHERE status IN ('queued', 'sending') AND next_attempt_at <= $2
+				ORDER BY next_attempt_at
+				LIMIT $3)
+			RETURNING id, domain, template, recipient, subject, body_text, body_html, attempts, created_at`
+	}
+	var claimed []Entry
+	err := o.db.InTx(ctx, func(tx *store.Tx) error {
+		claimed = claimed[:0]
+		rows, err := tx.Query(ctx, query, store.Micros(now.Add(lease)), store.Micros(now), n)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e := Entry{Status: StatusSending, NextAttemptAt: store.FromMicros(store.Micros(now.Add(lease)))}
+			var created int64
+			if err := rows.Scan(&e.ID, &e.Domain, &e.Template, &e.To, &e.Subject, &e.Text, &e.HTML, &e.Attempts, &created); err != nil {
+				return err
+			}
+			e.CreatedAt = store.FromMicros(created)
+			claimed = append(claimed, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("courier: claim: %w", err)
+	}
+	return claimed, nil
+}
+
+// MarkSent records that attempt number attempt of entry id was accepted by
+// the mail server, and erases the bodies unless KeepBodies is set. It
+// returns store.ErrConflict when the claim was lost: the lease ran out and
+// another worker claimed the entry again.
+func (o *Outbox) MarkSent(ctx context.Context, id string, attempt int) error {
+	query := `UPDATE outbox SET status = 'sent', sent_at = $1, last_error = '', body_text = '', body_html = ''
+		WHERE id = $2 AND status = 'sending' AND attempts = $3`
+	if o.KeepBodies {
+		query = `UPDATE outbox SET status = 'sent', sent_at = $1, last_error = ''
+			WHERE id = $2 AND status = 'sending' AND attempts = $3`
+	}
+	if err := o.finish(ctx, id, query, store.Micros(o.now()), id, attempt); err != nil {
+		return fmt.Errorf("courier: mark %s sent: %w", id, err)
+	}
+	return nil
+}
+
+// MarkRetry records that attempt number attempt of entry id failed with
+// cause and queues the entry again for at. It returns store.ErrConflict
+// when the claim was lost.
+func (o *Outbox) MarkRetry(ctx context.Context, id string, attempt int, cause error, at time.Time) error {
+	err := o.finish(ctx, id, `UPDATE outbox SET status = 'queued', next_attempt_at = $1, last_error = $4
+		WHERE id = $2 AND status = 'sending' AND attempts = $3`,
+		store.Micros(at), id, attempt, errorText(cause))
+	if err != nil {
+		return fmt.Errorf("courier: mark %s for retry: %w", id, err)
+	}
+	return nil
+}
+
+// MarkFailed records that attempt number attempt of entry id failed with
+// cause and that no other attempt will be made. The bodies are erased
+// unless KeepBodies is set. It returns store.ErrConflict when the claim
+// was lost.
+func (o *Outbox) MarkFailed(ctx context.Context, id string, attempt int, cause error) error {
+	query := `UPDATE outbox SET status = 'failed', next_attempt_at = $1, last_error = $4, body_text = '', body_html = ''
+		WHERE id = $2 AND status = 'sending' AND attempts = $3`
+	if o.KeepBodies {
+		query = `UPDATE outbox SET status = 'failed', next_attempt_at = $1, last_error = $4
+			WHERE id = $2 AND status = 'sending' AND attempts = $3`
+	}
+	if err := o.finish(ctx, id, query, store.Micros(o.now()), id, attempt, errorText(cause)); err != nil {
+		return fmt.Errorf("courier: mark %s failed: %w", id, err)
+	}
+	return nil
+}
+
+// finish runs an update guarded by the claim (id, status sending, attempt)
+// and turns "no row changed" into ErrConflict, or ErrNotFound when the
+// entry does not exist at all.
+func (o *Outbox) finish(ctx context.Context, id, query string, args ...any) error {
+	res, err := o.db.Exec(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 1 {
+		return nil
+	}
+	var one int
+	err = o.db.QueryRow(ctx, `SELECT 1 FROM outbox WHERE id = $1`, id).Scan(&one)
+	if err != nil {
+		return store.Classify(err)
+	}
+	return fmt.Errorf("%w: the claim was lost (lease ran out)", store.ErrConflict)
+}
+
+// maxErrorText bounds the stored last_error.
+const maxErrorText = 1000
+
+func errorText(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := strings.ReplaceAll(err.Error(), "\x00", "")
+	if len(s) > maxErrorText {
+		s = s[:maxErrorText]
+	}
+	// PostgreSQL refuses invalid UTF-8, as a cut rune would be.
+	return strings.ToValidUTF8(s, "")
+}
+
+const entryColumns = `id, domain, template, recipient, subject, body_text, body_html, status,
+	attempts, next_attempt_at, last_error, created_at, sent_at`
+
+func scanEntry(row interface{ Scan(...any) error }) (Entry, error) {
+	var (
+		e             Entry
+		status        string
+		next, created int64
+		sent          sql.NullInt64
+	)
+	err := row.Scan(&e.ID, &e.Domain, &e.Template, &e.To, &e.Subject, &e.Text, &e.HTML, &status,
+		&e.Attempts, &next, &e.LastError, &created, &sent)
+	if err != nil {
+		return Entry{}, err
+	}
+	e.Status = Status(status)
+	e.NextAttemptAt = store.FromMicros(next)
+	e.CreatedAt = store.FromMicros(created)
+	e.SentAt = store.FromNullMicros(sent)
+	return e, nil
+}
+
+// Get returns the entry with id, or store.ErrNotFound.
+func (o *Outbox) Get(ctx context.Context, id string) (Entry, error) {
+	e, err := scanEntry(o.db.QueryRow(ctx, `SELECT `+entryColumns+` FROM outbox WHERE id = $1`, id))
+	if err != nil {
+		return Entry{}, fmt.Errorf("courier: get %s: %w", id, store.Classify(err))
+	}
+	return e, nil
+}
+
+// List returns up to limit entries, newest first.
+func (o *Outbox) List(ctx context.Context, limit int) ([]Entry, error) {
+	rows, err := o.db.Query(ctx, `SELECT `+entryColumns+` FROM outbox
+		ORDER BY created_at DESC, id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("courier: list: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, fmt.Errorf("courier: list: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("courier: list: %w", err)
+	}
+	return out, nil
+}
+
+// Prune deletes sent and failed entries created more than olderThan ago
+// and returns how many it deleted. Queued and sending entries are kept
+// whatever their age.
+func (o *Outbox) Prune(ctx context.Context, olderThan time.Duration) (int64, error) {
+	res, err := o.db.Exec(ctx, `DELETE FROM outbox WHERE status IN ('sent', 'failed') AND created_at < $1`,
+		store.Micros(o.now().Add(-olderThan)))
+	if err != nil {
+		return 0, fmt.Errorf("courier: prune: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("courier: prune: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,223 @@
+package courier
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	netmail "net/mail"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
+)
+
+// SMTPSender delivers mail to one SMTP server (a relay or a mail service),
+// opening a connection per mail. It is safe for concurrent use.
+type SMTPSender struct {
+	host       string
+	port       int
+	implicit   bool // smtps://: TLS from the first byte
+	skipVerify bool
+	user       string
+	password   string
+	hasAuth    bool
+	from       string
+	fromDomain string
+	redacted   string
+	timeout    time.Duration
+}
+
+// NewSMTPSender returns a Sender for the server named by rawURL, sending
+// from from ("Foyer <no-reply@example.com>" or a bare address) unless a
+// Mail says otherwise. rawURL is one of:
+//
+//	smtp://[user:password@]host[:port]   plain SMTP, port 25 by default,
+//	                                     upgraded with STARTTLS when the
+//	                                     server offers it
+//	smtps://[user:password@]host[:port]  implicit TLS, port 465 by default
+//
+// Special characters in the user or password must be percent-encoded.
+// With a user, the sender authenticates with PLAIN (or LOGIN when the
+// server offers only that) and refuses to send the password over a
+// connection that is not encrypted, unless the server is on localhost.
+// The query option skip_verify=true accepts any TLS certificate: it is for
+// development relays with self-signed certificates only, never production.
+// Errors name the problem without repeating the password.
+func NewSMTPSender(rawURL, from string) (*SMTPSender, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// url.Parse errors quote the whole URL, password included.
+		return nil, errors.New("courier: SMTP URL is not a valid URL (percent-encode special characters in the user and password)")
+	}
+	s := &SMTPSender{timeout: 30 * time.Second}
+	switch u.Scheme {
+	case "smtp":
+		s.port = mail.DefaultPort
+	case "smtps":
+		s.port, s.implicit = mail.DefaultPortSSL, true
+	case "":
+		return nil, errors.New("courier: SMTP URL has no scheme: use smtp://host[:port] or smtps://host[:port]")
+	default:
+		return nil, fmt.Errorf("courier: SMTP URL scheme %q is not supported: use smtp:// (STARTTLS when offered) or smtps:// (implicit TLS)", u.Scheme)
+	}
+	if u.Opaque != "" || u.Hostname() == "" {
+		return nil, errors.New("courier: SMTP URL has no host: use " + u.Scheme + "://host[:port]")
+	}
+	s.host = u.Hostname()
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("courier: SMTP URL port %q is not a number from 1 to 65535", p)
+		}
+		s.port = n
+	}
+	if u.Path != "" && u.Path != "/" {
+		return nil, fmt.Errorf("courier: SMTP URL must not have a path (found %q)", u.Path)
+	}
+	if u.Fragment != "" {
+		return nil, errors.New("courier: SMTP URL must not have a fragment")
+	}
+	q := u.Query()
+	for k := range q {
+		if k != "skip_verify" {
+			return nil, fmt.Errorf("courier: SMTP URL option %q is unknown (known: skip_verify)", k)
+		}
+	}
+	if v := q.Get("skip_verify"); v != "" {
+		s.skipVerify, err = strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("courier: SMTP URL option skip_verify=%q is not true or false", v)
+		}
+	}
+	if u.User != nil {
+		s.user = u.User.Username()
+		s.password, _ = u.User.Password()
+		s.hasAuth = true
+		if s.user == "" {
+			return nil, errors.New("courier: SMTP URL has a password but no user name")
+		}
+	}
+	s.redacted = u.Redacted()
+	addr, err := netmail.ParseAddress(from)
+	if err != nil {
+		return nil, fmt.Errorf("courier: SMTP From address %q is not a valid address", from)
+	}
+	s.from = addr.String()
+	s.fromDomain = domainOf(addr.Address)
+	return s, nil
+}
+
+// String returns the server URL with the password hidden, for logs.
+func (s *SMTPSender) String() string { return s.redacted }
+
+func domainOf(address string) string {
+	if i := strings.LastIndexByte(address, '@'); i >= 0 {
+		return address[i+1:]
+	}
+	return "localhost"
+}
+
+// Send delivers m in one SMTP transaction. Rejections that retrying cannot
+// fix (the server refused the recipient with a 5xx code) are Permanent.
+func (s *SMTPSender) Send(ctx context.Context, m Mail) error {
+	msg, err := s.message(m)
+	if err != nil {
+		return Permanent(fmt.Errorf("courier: smtp: build message: %w", err))
+	}
+	opts := []mail.Option{
+		mail.WithPort(s.port),
+		mail.WithTimeout(s.timeout),
+		mail.WithTLSConfig(&tls.Config{
+			ServerName:         s.host,
+			MinVersion:         tls.VersionTLS12,
+			InsecureSkipVerify: s.skipVerify, // skip_verify=true: dev relays only
+		}),
+	}
+	if s.implicit {
+		opts = append(opts, mail.WithSSL())
+	} else {
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSOpportunistic))
+	}
+	if s.hasAuth {
+		opts = append(opts, mail.WithSMTPAuthCustom(&plainOrLogin{user: s.user, password: s.password, host: s.host}))
+	}
+	client, err := mail.NewClient(s.host, opts...)
+	if err != nil {
+		return fmt.Errorf("courier: smtp: %w", err)
+	}
+	err = client.DialAndSendWithContext(ctx, msg)
+	if msg.IsDelivered() {
+		// The server took the mail; a failure after that (RSET, QUIT)
+		// must not make the worker send it again.
+		return nil
+	}
+	if err == nil {
+		return errors.New("courier: smtp: mail not accepted")
+	}
+	var se *mail.SendError
+	if errors.As(err, &se) && se.Reason == mail.ErrSMTPRcptTo && !se.IsTemp() && se.ErrorCode() >= 500 {
+		return Permanent(fmt.Errorf("courier: smtp: %w", err))
+	}
+	return fmt.Errorf("courier: smtp: %w", err)
+}
+
+func (s *SMTPSender) message(m Mail) (*mail.Msg, error) {
+	msg := mail.NewMsg()
+	from := s.from
+	if m.From != "" {
+		from = m.From
+	}
+	if err := msg.From(from); err != nil {
+		return nil, err
+	}
+	if err := msg.To(m.To); err != nil {
+		return nil, errors.New("invalid recipient address")
+	}
+	msg.Subject(m.Subject)
+	if m.MessageID != "" {
+		id := m.MessageID
+		if !strings.Contains(id, "@") {
+			id += "@" + s.fromDomain
+		}
+		msg.SetMessageIDWithValue(id)
+	} else {
+		msg.SetMessageID()
+	}
+	msg.SetDate()
+	// RFC 3834: automatic mail; asks vacation responders not to answer.
+	msg.SetGenHeader("Auto-Submitted", "auto-generated")
+	msg.SetBodyString(mail.TypeTextPlain, m.Text)
+	if m.HTML != "" {
+		msg.AddAlternativeString(mail.TypeTextHTML, m.HTML)
+	}
+	return msg, nil
+}
+
+// plainOrLogin authenticates with PLAIN, or LOGIN when the server offers
+// only that. Both send the password itself, so both refuse a connection
+// that is not encrypted unless the server is on localhost.
+type plainOrLogin struct {
+	user, password, host string
+	chosen               smtp.Auth
+}
+
+func (a *plainOrLogin) Start(server *smtp.ServerInfo) (string, []byte, error) {
+	switch {
+	case slices.Contains(server.Auth, "PLAIN"):
+		a.chosen = smtp.PlainAuth("", a.user, a.password, a.host, false)
+	case slices.Contains(server.Auth, "LOGIN"):
+		a.chosen = smtp.LoginAuth(a.user, a.password, a.host, false)
+	default:
+		return "", nil, errors.New("courier: smtp: the server offers neither AUTH PLAIN nor AUTH LOGIN")
+	}
+	return a.chosen.Start(server)
+}
+
+func (a *plainOrLogin) Next(fromServer []byte, more bool) ([]byte, error) {
+	return a.chosen.Next(fromServer, more)
+}

@@ -1,0 +1,160 @@
+package courier
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/wneessen/go-mail/smtp"
+
+	"github.com/foyer-id/foyer/internal/courier/smtptest"
+)
+
+func TestNewSMTPSenderValidates(t *testing.T) {
+	const from = "no-reply@example.com"
+	tests := []struct {
+		name, url, from, want string
+	}{
+		{"bad scheme", "http://mail.example.com", from, `scheme "http" is not supported`},
+		{"no scheme", "mail.example.com:25", from, "scheme"},
+		{"no host", "smtp://", from, "no host"},
+		{"no host with port", "smtp://:25", from, "no host"},
+		{"opaque", "smtp:mail.example.com", from, "no host"},
+		{"bad port", "smtp://mail.example.com:99999", from, "port"},
+		{"path", "smtp://mail.example.com/x", from, "path"},
+		{"unknown option", "smtp://mail.example.com?tls=off", from, `option "tls" is unknown`},
+		{"bad skip_verify", "smtps://mail.example.com?skip_verify=maybe", from, "skip_verify"},
+		{"password without user", "smtp://:hunter2@mail.example.com", from, "no user"},
+		{"bad from", "smtp://mail.example.com", "not an address", "From address"},
+		{"unparsable with password", "smtp://user:hunter2%zz@mail.example.com", from, "not a valid URL"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewSMTPSender(tc.url, tc.from)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Fatalf("error %q shows the password", err)
+			}
+		})
+	}
+}
+
+func TestNewSMTPSenderDefaults(t *testing.T) {
+	tests := []struct {
+		url      string
+		port     int
+		implicit bool
+		skip     bool
+		auth     bool
+	}{
+		{"smtp://mail.example.com", 25, false, false, false},
+		{"smtp://mail.example.com:2525", 2525, false, false, false},
+		{"smtps://mail.example.com", 465, true, false, false},
+		{"smtps://u:p@mail.example.com:8465?skip_verify=true", 8465, true, true, true},
+	}
+	for _, tc := range tests {
+		s, err := NewSMTPSender(tc.url, "no-reply@example.com")
+		if err != nil {
+			t.Fatalf("%s: %v", tc.url, err)
+		}
+		if s.port != tc.port || s.implicit != tc.implicit || s.skipVerify != tc.skip || s.hasAuth != tc.auth {
+			t.Errorf("%s: port %d, implicit %v, skip_verify %v, auth %v", tc.url, s.port, s.implicit, s.skipVerify, s.hasAuth)
+		}
+	}
+	s, _ := NewSMTPSender("smtp://user:hunter2@mail.example.com", "no-reply@example.com")
+	if strings.Contains(s.String(), "hunter2") {
+		t.Fatalf("String() = %q shows the password", s.String())
+	}
+}
+
+func TestSMTPSenderAuthenticates(t *testing.T) {
+	srv := smtptest.Start(t)
+	srv.RequireAuth("foyer", "p@ss:w/rd")
+	s := newSMTPSender(t, srv)
+	err := s.Send(context.Background(), Mail{To: "a@example.com", Subject: "hi", Text: "hello", MessageID: "m1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Messages()[0].AuthUser; got != "foyer" {
+		t.Fatalf("AuthUser = %q, want foyer", got)
+	}
+
+	wrong, err := NewSMTPSender("smtp://foyer:"+url.QueryEscape("hunter2")+"@"+srv.Addr(), "no-reply@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = wrong.Send(context.Background(), Mail{To: "a@example.com", Subject: "hi", Text: "hello"})
+	if err == nil || IsPermanent(err) || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("wrong password: %v; want a temporary error without the password", err)
+	}
+
+	// Without credentials, a server that requires them refuses the mail.
+	anon, _ := NewSMTPSender("smtp://"+srv.Addr(), "no-reply@example.com")
+	if err := anon.Send(context.Background(), Mail{To: "a@example.com", Subject: "hi", Text: "hello"}); err == nil {
+		t.Fatal("anonymous mail accepted by a server that requires AUTH")
+	}
+}
+
+func TestSMTPSenderTextOnlyAndMessageID(t *testing.T) {
+	srv := smtptest.Start(t)
+	s := newSMTPSender(t, srv)
+	err := s.Send(context.Background(), Mail{From: "Other <other@example.org>", To: "a@example.com", Subject: "Grüße", Text: "only text\n.dot", MessageID: "x@id.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := srv.Messages()[0]
+	// A single-part body ends with the line break before the DATA
+	// terminator.
+	if m.From != "other@example.org" || m.Subject != "Grüße" || m.Text != "only text\n.dot\n" || m.HTML != "" || m.MessageID != "x@id.example" {
+		t.Fatalf("got From %q, Subject %q, Text %q, HTML %q, Message-ID %q", m.From, m.Subject, m.Text, m.HTML, m.MessageID)
+	}
+}
+
+// Implicit TLS against a server that speaks plain SMTP fails: smtps://
+// never falls back to plain text.
+func TestSMTPSSenderNeedsTLS(t *testing.T) {
+	srv := smtptest.Start(t)
+	s, err := NewSMTPSender("smtps://"+srv.Addr(), "no-reply@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(context.Background(), Mail{To: "a@example.com", Subject: "hi", Text: "x"}); err == nil {
+		t.Fatal("smtps:// delivered over plain text")
+	}
+	if n := len(srv.Messages()); n != 0 {
+		t.Fatalf("server got %d mails", n)
+	}
+}
+
+func TestPlainOrLoginAuth(t *testing.T) {
+	tests := []struct {
+		name    string
+		server  smtp.ServerInfo
+		mech    string
+		wantErr string
+	}{
+		{"plain over TLS", smtp.ServerInfo{Name: "mail.example.com", TLS: true, Auth: []string{"LOGIN", "PLAIN"}}, "PLAIN", ""},
+		{"login only", smtp.ServerInfo{Name: "mail.example.com", TLS: true, Auth: []string{"LOGIN"}}, "LOGIN", ""},
+		{"neither", smtp.ServerInfo{Name: "mail.example.com", TLS: true, Auth: []string{"CRAM-MD5"}}, "", "neither"},
+		{"plain text remote", smtp.ServerInfo{Name: "mail.example.com", TLS: false, Auth: []string{"PLAIN"}}, "", "unencrypted"},
+		{"plain text localhost", smtp.ServerInfo{Name: "localhost", TLS: false, Auth: []string{"PLAIN"}}, "PLAIN", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := &plainOrLogin{user: "u", password: "p", host: tc.server.Name}
+			mech, _, err := a.Start(&tc.server)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || mech != tc.mech {
+				t.Fatalf("Start = %q, %v; want %q", mech, err, tc.mech)
+			}
+		})
+	}
+}

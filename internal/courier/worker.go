@@ -1,0 +1,266 @@
+package courier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/foyer-id/foyer/internal/store"
+)
+
+// Worker delivers the mail in an Outbox through a Sender: it claims due
+// entries in batches, sends them concurrently, and marks each sent or
+// schedules a retry with exponential backoff. Any number of workers, in
+// one process or on several nodes, may run on one database.
+//
+// Set the fields before calling Run or DeliverDue and do not change them
+// afterwards; NewWorker fills in the defaults.
+type Worker struct {
+	Outbox *Outbox
+	Sender Sender
+	Logger *slog.Logger
+
+	// MaxAttempts is how many delivery attempts a mail gets before it is
+	// marked failed.
+	MaxAttempts int
+	// BatchSize is how many mails one DeliverDue claims, and so the most
+	// mails this worker sends at once.
+	BatchSize int
+	// PollInterval is how often Run looks for due mail when nothing wakes
+	// it (Enqueue on the same Outbox, or Notify, wakes it at once).
+	PollInterval time.Duration
+	// SendTimeout bounds one delivery attempt.
+	SendTimeout time.Duration
+	// Lease is how long a claimed mail stays reserved for this worker.
+	// After it runs out another worker may claim the mail again, so it
+	// must be well above SendTimeout (NewWorker makes it 10x).
+	Lease time.Duration
+	// Backoff returns the wait before the next attempt after attempt
+	// number attempt (1 for the first) failed. The default is
+	// ExponentialBackoff.
+	Backoff func(attempt int) time.Duration
+	// Retention is how long Run keeps sent and failed entries before
+	// pruning them, checked every PruneInterval; 0 disables pruning.
+	Retention     time.Duration
+	PruneInterval time.Duration
+
+	lastPrune time.Time
+}
+
+// NewWorker returns a Worker with the defaults: 10 attempts, batches of 8,
+// a poll every second, 30 s per attempt, a 5-minute lease, exponential
+// backoff from 5 s to 15 min with jitter, and pruning of entries older
+// than 7 days every hour. It reads the time from the Outbox's clock. A nil
+// logger means slog.Default().
+func NewWorker(outbox *Outbox, sender Sender, logger *slog.Logger) *Worker {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Worker{
+		Outbox:        outbox,
+		Sender:        sender,
+		Logger:        logger,
+		MaxAttempts:   10,
+		BatchSize:     8,
+		PollInterval:  time.Second,
+		SendTimeout:   30 * time.Second,
+		Lease:         5 * time.Minute,
+		Backoff:       ExponentialBackoff,
+		Retention:     7 * 24 * time.Hour,
+		PruneInterval: time.Hour,
+	}
+}
+
+// The ExponentialBackoff schedule.
+const (
+	backoffBase   = 5 * time.Second
+	backoffFactor = 3
+	backoffMax    = 15 * time.Minute
+)
+
+// ExponentialBackoff waits about 5 s after the first failed attempt, then
+// 15 s, 45 s, 2 min 15 s …, tripling each time up to 15 min, each wait
+// moved by a random ±20% so that mail held back by one outage does not
+// all come back at the same instant.
+func ExponentialBackoff(attempt int) time.Duration {
+	return backoff(attempt, rand.Float64())
+}
+
+// backoff is ExponentialBackoff with the random number r in [0, 1) given.
+func backoff(attempt int, r float64) time.Duration {
+	d := backoffBase
+	for i := 1; i < attempt && d < backoffMax; i++ {
+		d *= backoffFactor
+	}
+	d = min(d, backoffMax)
+	return time.Duration(float64(d) * (0.8 + 0.4*r))
+}
+
+// Notify wakes Run so it looks for due mail now. It never blocks.
+func (w *Worker) Notify() { w.Outbox.Notify() }
+
+// Run delivers mail until ctx ends: at once when woken by Notify or by an
+// Enqueue on the same Outbox, and every PollInterval otherwise (for mail
+// enqueued on other nodes, and retries). Attempts under way when ctx ends
+// are finished, within SendTimeout, before Run returns. Database errors
+// are logged and retried at the next poll.
+func (w *Worker) Run(ctx context.Context) {
+	switch w.Sender.(type) {
+	case DevMailboxSender, *DevMailboxSender:
+		if !w.Outbox.KeepBodies {
+			w.Logger.Warn("courier: the dev mailbox sender is used but the outbox erases bodies after delivery; set Outbox.KeepBodies in dev mode")
+		}
+	}
+	poll := w.PollInterval
+	if poll <= 0 {
+		poll = time.Second
+	}
+	ticker := time.NewTicker(poll)
+	defer ticker.Stop()
+	for {
+		if err := w.Tick(ctx); err != nil && ctx.Err() == nil {
+			w.Logger.Error("courier: deliver due mail", slog.String("error", err.Error()))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.Outbox.wake:
+		case <-ticker.C:
+		}
+	}
+}
+
+// Tick is one round of Run: it delivers due mail in batches until none is
+// left, then prunes old entries when PruneInterval has passed. Tests drive
+// it (or DeliverDue) directly with a fake clock instead of running Run.
+// Do not call Tick concurrently on one Worker (DeliverDue may be).
+func (w *Worker) Tick(ctx context.Context) error {
+	for ctx.Err() == nil {
+		n, err := w.DeliverDue(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 || n < w.BatchSize {
+			break
+		}
+	}
+	if w.Retention > 0 && ctx.Err() == nil {
+		now := w.Outbox.now()
+		if w.lastPrune.IsZero() || now.Sub(w.lastPrune) >= w.PruneInterval {
+			w.lastPrune = now
+			n, err := w.Outbox.Prune(ctx, w.Retention)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				w.Logger.Info("courier: pruned old outbox entries", slog.Int64("count", n))
+			}
+		}
+	}
+	return nil
+}
+
+// DeliverDue claims one batch of due mail, sends it, and records each
+// result. It returns how many mails it claimed. Send failures are not
+// errors here: they are logged and scheduled for retry.
+func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
+	entries, err := w.Outbox.Claim(ctx, w.BatchSize, w.Lease)
+	if err != nil {
+		return 0, err
+	}
+	// Attempts already started run to the end even if ctx ends now, so
+	// that the result is recorded instead of waiting out the lease.
+	work := context.WithoutCancel(ctx)
+	var wg sync.WaitGroup
+	for _, e := range entries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.deliver(work, e)
+		}()
+	}
+	wg.Wait()
+	return len(entries), nil
+}
+
+// deliver makes one attempt for a claimed entry and records the result.
+func (w *Worker) deliver(ctx context.Context, e Entry) {
+	log := w.Logger.With(
+		slog.String("message_id", e.ID),
+		slog.String("domain", e.Domain),
+		slog.String("template", e.Template),
+		slog.Int("attempt", e.Attempts))
+
+	if e.Attempts > w.MaxAttempts {
+		// Its last attempt's worker died holding the lease.
+		cause := errors.New("courier: no attempts left (the last attempt did not report back)")
+		if w.record(ctx, log, "mail_failed", w.Outbox.MarkFailed(ctx, e.ID, e.Attempts, cause)) {
+			log.Error("courier: mail failed, giving up", slog.String("event", "mail_failed"), slog.String("error", cause.Error()))
+		}
+		return
+	}
+
+	sendCtx, cancel := context.WithTimeout(ctx, w.SendTimeout)
+	err := w.Sender.Send(sendCtx, Mail{
+		To:        e.To,
+		Subject:   e.Subject,
+		Text:      e.Text,
+		HTML:      e.HTML,
+		MessageID: e.ID,
+	})
+	cancel()
+	if err == nil {
+		if w.record(ctx, log, "mail_sent", w.Outbox.MarkSent(ctx, e.ID, e.Attempts)) {
+			log.Info("courier: mail sent", slog.String("event", "mail_sent"))
+		}
+		return
+	}
+	// The error may quote the recipient (servers often do); the logs
+	// must not.
+	msg := redact(err.Error(), e.To)
+	cause := errors.New(msg)
+	if IsPermanent(err) || e.Attempts >= w.MaxAttempts {
+		if w.record(ctx, log, "mail_failed", w.Outbox.MarkFailed(ctx, e.ID, e.Attempts, cause)) {
+			log.Error("courier: mail failed, giving up", slog.String("event", "mail_failed"),
+				slog.Bool("permanent", IsPermanent(err)), slog.String("error", msg))
+		}
+		return
+	}
+	at := w.Outbox.now().Add(w.Backoff(e.Attempts))
+	if w.record(ctx, log, "mail_retry", w.Outbox.MarkRetry(ctx, e.ID, e.Attempts, cause, at)) {
+		log.Warn("courier: mail not sent, will retry", slog.String("event", "mail_retry"),
+			slog.Time("retry_at", at), slog.String("error", msg))
+	}
+}
+
+// record logs a failure to store the result of an attempt and reports
+// whether it was stored.
+func (w *Worker) record(ctx context.Context, log *slog.Logger, event string, err error) bool {
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, store.ErrConflict):
+		// Another worker claimed the mail after this one's lease ran
+		// out; it may be delivered twice. Lease is too short.
+		log.Warn("courier: lease lost during delivery; the mail may be sent twice (raise Worker.Lease)",
+			slog.String("event", event), slog.String("error", err.Error()))
+	default:
+		log.ErrorContext(ctx, "courier: record delivery result", slog.String("event", event),
+			slog.String("error", fmt.Sprint(err)))
+	}
+	return false
+}
+
+// redact replaces every occurrence of address in s, in any case, with
+// "[recipient]".
+func redact(s, address string) string {
+	if address == "" {
+		return s
+	}
+	return regexp.MustCompile("(?i)"+regexp.QuoteMeta(address)).ReplaceAllLiteralString(s, "[recipient]")
+}
