@@ -52,7 +52,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		return nil, err
 	}
 	known := false
-	if cand != nil && idWait > 0 {
+	if cand != nil && (idWait > 0 || netWait > 0) {
 		if known, err = s.Sessions.KnownDevice(ctx, c.DeviceID, cand.IdentityID); err != nil {
 			return nil, err
 		}

@@ -270,19 +270,18 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	}
 	switch res {
 	case CodeOK:
-	case CodeWrong:
+	case CodeWrong, CodeMissing:
 		_ = s.Throttle.Fail(ctx, throttle.NetworkKey("code", c.IP), s.Config.CodeThrottle)
 		s.emit(ctx, f, c, event.VerificationSubmitted, event.OutcomeFailure, "code_invalid", "", "")
 		return nil, invalid("code", "code_invalid", "That code is not right. Check the latest email and try again.")
 	case CodeExpired:
 		s.emit(ctx, f, c, event.VerificationSubmitted, event.OutcomeFailure, "code_expired", "", "")
 		return nil, invalid("code", "code_expired", "That code has expired. Ask for a new one.")
-	default: // exhausted or missing: this flow is over
+	default: // attempts used up: this flow is over
 		_ = s.Throttle.Fail(ctx, throttle.NetworkKey("code", c.IP), s.Config.CodeThrottle)
-		f.State = StateFailed
 		f.Data.PasswordHash = ""
 		f.Data.Messages = []Message{errorMsg("", "code_attempts_exhausted", "Too many wrong codes. Please start again.")}
-		if err := s.Flows.Update(ctx, f, s.now()); err != nil {
+		if err := s.Flows.Fail(ctx, f, s.now()); err != nil {
 			return nil, err
 		}
 		s.emit(ctx, f, c, event.VerificationSubmitted, event.OutcomeFailure, "code_attempts_exhausted", "", "")
@@ -298,7 +297,7 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 			f.State = StateDone
 			f.Data.PasswordHash = ""
 			f.Data.Messages = []Message{info("registration_already_completed", "This sign-up was already completed. Please sign in.")}
-			if err := s.Flows.Update(ctx, f, now); err != nil {
+			if err := s.Flows.Finish(ctx, f, now); err != nil {
 				return nil, err
 			}
 			return &Result{Flow: f}, nil
@@ -328,7 +327,7 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 			return nil, err
 		}
 	}
-	if err := s.Flows.Update(ctx, f, now); err != nil {
+	if err := s.Flows.Finish(ctx, f, now); err != nil {
 		return nil, err
 	}
 	return result, nil

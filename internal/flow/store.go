@@ -93,6 +93,38 @@ func (s *Store) Update(ctx context.Context, f *Flow, now time.Time) error {
 	return nil
 }
 
+// Finish saves f in a final state (done) whatever concurrent submits did
+// to it meanwhile: the caller won the race for the flow's one-time code,
+// so its outcome is the flow's outcome.
+func (s *Store) Finish(ctx context.Context, f *Flow, now time.Time) error {
+	data, err := json.Marshal(f.Data)
+	if err != nil {
+		return fmt.Errorf("flow: finish: %w", err)
+	}
+	if _, err := s.db.Exec(ctx, `UPDATE flows SET state = $1, identity_id = $2, data = $3, version = version + 1, updated_at = $4 WHERE id = $5`,
+		f.State, nullString(f.IdentityID), string(data), store.Micros(now), f.ID); err != nil {
+		return fmt.Errorf("flow: finish %s: %w", f.ID, err)
+	}
+	f.Version++
+	f.UpdatedAt = now
+	return nil
+}
+
+// Fail moves f to StateFailed only if it is still waiting for a code, so
+// a losing concurrent submit never undoes a winner's outcome.
+func (s *Store) Fail(ctx context.Context, f *Flow, now time.Time) error {
+	f.State = StateFailed
+	data, err := json.Marshal(f.Data)
+	if err != nil {
+		return fmt.Errorf("flow: fail: %w", err)
+	}
+	if _, err := s.db.Exec(ctx, `UPDATE flows SET state = $1, data = $2, version = version + 1, updated_at = $3 WHERE id = $4 AND state = $5`,
+		StateFailed, string(data), store.Micros(now), f.ID, StateVerify); err != nil {
+		return fmt.Errorf("flow: fail %s: %w", f.ID, err)
+	}
+	return nil
+}
+
 // Prune deletes flows that expired before cutoff (their codes go with
 // them).
 func (s *Store) Prune(ctx context.Context, cutoff time.Time) (int64, error) {

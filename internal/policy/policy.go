@@ -87,9 +87,9 @@ type Decider interface {
 }
 
 // Default is the built-in customer policy:
-//   - throttle when the client's network must still wait, or when the
-//     identifier must wait and the request does not come from a device the
-//     customer has used before (so an attacker cannot lock the owner out);
+//   - throttle when the client's network or the identifier tried must
+//     still wait — unless the request comes from a device the customer
+//     has signed in from before (so an attacker cannot lock the owner out);
 //   - ask for email verification before a session when the domain
 //     requires verified email (RequireVerifiedEmail) and it is not verified;
 //   - deny disabled identities;
@@ -106,11 +106,11 @@ func (p Default) Decide(_ context.Context, in Input) Decision {
 	d := Decision{Effect: Allow, Policy: defaultName}
 	switch in.Action {
 	case LoginSubmit, RegistrationSubmit, VerificationSend, VerificationSubmit:
-		wait := in.Signals.NetworkWait
-		if !in.Signals.KnownDevice {
-			wait = max(wait, in.Signals.IdentifierWait)
-		}
-		if wait > 0 {
+		// A device that has held a session of this identity before is
+		// the owner's (its cookie came from a successful sign-in): it is
+		// not held back, so nobody can lock the owner out.
+		if !in.Signals.KnownDevice && max(in.Signals.NetworkWait, in.Signals.IdentifierWait) > 0 {
+			wait := max(in.Signals.NetworkWait, in.Signals.IdentifierWait)
 			return Decision{Effect: Throttle, Reason: "too_many_attempts", RetryAfter: wait, Policy: defaultName}
 		}
 	}

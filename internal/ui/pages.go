@@ -146,7 +146,7 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 		secs := int(throttled.RetryAfter.Seconds()) + 1
 		w.Header().Set("Retry-After", fmt.Sprint(secs))
 		p.errorPage(w, r, http.StatusTooManyRequests, "Please wait a moment",
-			fmt.Sprintf("There were too many attempts. Please try again in %d seconds — or, if you have lost your password, use another way to sign in.", secs))
+			fmt.Sprintf("There were too many attempts. Please try again in %s — or, if you have lost your password, use another way to sign in.", seconds(secs)))
 	case errors.As(err, &denied):
 		p.errorPage(w, r, http.StatusForbidden, "Not allowed", "This action is not allowed for this account. Contact support if you think this is a mistake.")
 	case errors.Is(err, context.Canceled):
@@ -307,4 +307,11 @@ func traitsOf(id *identity.Identity) map[string]any {
 	m := map[string]any{}
 	_ = json.Unmarshal(id.Traits, &m)
 	return m
+}
+
+func seconds(n int) string {
+	if n == 1 {
+		return "1 second"
+	}
+	return fmt.Sprintf("%d seconds", n)
 }

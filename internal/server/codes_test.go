@@ -1,0 +1,212 @@
+package server_test
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/foyer-id/foyer/internal/api"
+	"github.com/foyer-id/foyer/internal/server/servertest"
+	"github.com/foyer-id/foyer/internal/store"
+	"github.com/foyer-id/foyer/internal/store/storetest"
+)
+
+// startAPIRegistration submits a registration and returns the flow id and
+// the mailed code.
+func startAPIRegistration(t *testing.T, env *servertest.Env, email string) (string, string) {
+	t.Helper()
+	before := env.MailCount(email)
+	var start api.FlowResponse
+	expectStatus(t, env.JSON(t, "POST", "/api/registration", "", nil, &start), 201)
+	expectStatus(t, env.JSON(t, "POST", "/api/registration/"+start.Flow.ID, "", map[string]any{
+		"traits": map[string]any{"email": email}, "password": goodPassword}, nil), 200)
+	return start.Flow.ID, servertest.CodeFrom(t, env.MailTo(t, email, before+1))
+}
+
+func wrongCode(code string) string {
+	return fmt.Sprintf("%06d", (atoi(code)+1)%1_000_000)
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+func TestCodeAttemptsAreLimited(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		id, code := startAPIRegistration(t, env, "frank@example.com")
+		for i := range 4 {
+			var p api.Problem
+			expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": wrongCode(code)}, &p), 400)
+			if len(p.Errors) != 1 || p.Errors[0].ID != "code_invalid" {
+				t.Fatalf("attempt %d: %+v", i+1, p)
+			}
+		}
+		// The fifth wrong attempt ends the flow; even the right code is
+		// refused after that.
+		var res api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": wrongCode(code)}, &res), 200)
+		if res.Flow.State != "failed" || res.SessionToken != "" {
+			t.Fatalf("after 5 wrong codes: %+v", res)
+		}
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, nil), 409)
+		if countIdentities(t, db) != 1 {
+			t.Fatal("identity missing")
+		}
+		// Malformed codes do not spend attempts but are refused.
+		id2, code2 := startAPIRegistration(t, env, "grace@example.com")
+		for _, bad := range []string{"", "12345", "1234567", "abcdef", " 12 34"} {
+			expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id2+"/code", "", map[string]any{"code": bad}, nil), 400)
+		}
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id2+"/code", "", map[string]any{"code": code2}, nil), 200)
+	})
+}
+
+func TestCodeExpiresAndResend(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	id, code := startAPIRegistration(t, env, "heidi@example.com")
+	// Too soon to resend.
+	var p api.Problem
+	expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/resend", "", nil, &p), 400)
+	if p.Errors[0].ID != "code_resend_too_soon" {
+		t.Fatalf("resend: %+v", p)
+	}
+	env.Clock.Advance(16 * time.Minute)
+	expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, &p), 400)
+	if p.Errors[0].ID != "code_expired" {
+		t.Fatalf("expired code: %+v", p)
+	}
+	expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/resend", "", nil, nil), 200)
+	fresh := servertest.CodeFrom(t, env.MailTo(t, "heidi@example.com", 2))
+	if fresh != code {
+		// The old code is dead even if not expired.
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, nil), 400)
+	}
+	var done api.FlowResponse
+	expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": fresh}, &done), 200)
+	if done.SessionToken == "" {
+		t.Fatal("no session after the resent code")
+	}
+}
+
+// Of 20 parallel submissions of one valid code, exactly one succeeds.
+func TestCodeIsSingleUseUnderConcurrency(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		id, code := startAPIRegistration(t, env, "ivan@example.com")
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		tokens := 0
+		for range 20 {
+			wg.Go(func() {
+				var res api.FlowResponse
+				env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, &res)
+				mu.Lock()
+				if res.SessionToken != "" {
+					tokens++
+				}
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if tokens != 1 {
+			t.Fatalf("%d sessions from one code", tokens)
+		}
+	})
+}
+
+// A sign-up that is not finished cannot be hijacked: a second sign-up for
+// the same address takes over only with its own code, and the first code
+// then completes nothing twice.
+func TestPendingSignUpTakeover(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	id1, code1 := startAPIRegistration(t, env, "judy@example.com")
+	id2, code2 := startAPIRegistration(t, env, "judy@example.com")
+	var done api.FlowResponse
+	expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id2+"/code", "", map[string]any{"code": code2}, &done), 200)
+	if done.SessionToken == "" {
+		t.Fatal("second sign-up did not complete")
+	}
+	var again api.FlowResponse
+	expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id1+"/code", "", map[string]any{"code": code1}, &again), 200)
+	if again.SessionToken != "" || again.Flow.Messages[0].ID != "registration_already_completed" {
+		t.Fatalf("first flow after completion: %+v", again)
+	}
+	if countIdentities(t, env.DB) != 1 {
+		t.Fatal("more than one identity")
+	}
+}
+
+func TestLoginThrottleWithoutLockout(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		owner := signUp(t, env, "kate@example.com", goodPassword) // this browser is the owner's known device
+		attacker := env.NewBrowser(t)
+		var last *servertest.Response
+		for range 8 {
+			last = attacker.Submit("/login", url.Values{"email": {"kate@example.com"}, "password": {"guess guess guess"}})
+			if last.StatusCode == 429 {
+				break
+			}
+		}
+		expectStatus(t, last, 429)
+		if last.Header.Get("Retry-After") == "" || !strings.Contains(last.Body, "too many attempts") {
+			t.Fatalf("throttle page: %v\n%s", last.Header, last.Body)
+		}
+		// The API says the same with a problem.
+		var start api.FlowResponse
+		env.JSON(t, "POST", "/api/login", "", nil, &start)
+		var p api.Problem
+		r := env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": "kate@example.com", "password": goodPassword}, &p)
+		expectStatus(t, r, 429)
+		if p.RetryAfter < 1 || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("API throttle: %+v", p)
+		}
+		// The owner, from her usual device, still signs in: no lockout.
+		owner.Submit("/logout", url.Values{})
+		if got := location(t, owner.Submit("/login", url.Values{"email": {"kate@example.com"}, "password": {goodPassword}})); got != "/account" {
+			t.Fatalf("owner locked out: %q", got)
+		}
+		// And once the delay is over, anyone may try again.
+		env.Clock.Advance(10 * time.Minute)
+		expectStatus(t, env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": "kate@example.com", "password": goodPassword}, nil), 200)
+	})
+}
+
+func TestSessionLifetimes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		id, code := startAPIRegistration(t, env, "leo@example.com")
+		var done api.FlowResponse
+		env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, &done)
+		tok := done.SessionToken
+		// Use keeps it alive past the idle timeout (7 days by default)...
+		for range 4 {
+			env.Clock.Advance(6 * 24 * time.Hour)
+			expectStatus(t, env.JSON(t, "GET", "/sessions/whoami", tok, nil, nil), 200)
+		}
+		// ...but not past the absolute lifetime (30 days).
+		env.Clock.Advance(6 * 24 * time.Hour)
+		expectStatus(t, env.JSON(t, "GET", "/sessions/whoami", tok, nil, nil), 401)
+
+		// Idle too long.
+		var start api.FlowResponse
+		env.JSON(t, "POST", "/api/login", "", nil, &start)
+		var in api.FlowResponse
+		env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": "leo@example.com", "password": goodPassword}, &in)
+		env.Clock.Advance(8 * 24 * time.Hour)
+		expectStatus(t, env.JSON(t, "GET", "/sessions/whoami", in.SessionToken, nil, nil), 401)
+		// Garbage tokens.
+		for _, bad := range []string{"x", "fys_" + strings.Repeat("A", 43), strings.Repeat("a", 5000)} {
+			expectStatus(t, env.JSON(t, "GET", "/sessions/whoami", bad, nil, nil), 401)
+		}
+		expectStatus(t, env.JSON(t, "GET", "/sessions/whoami", "", nil, nil), 401)
+	})
+}

@@ -1,0 +1,85 @@
+package server_test
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/foyer-id/foyer/internal/api"
+	"github.com/foyer-id/foyer/internal/config"
+	"github.com/foyer-id/foyer/internal/server/servertest"
+	"github.com/foyer-id/foyer/internal/store"
+	"github.com/foyer-id/foyer/internal/store/storetest"
+)
+
+func manySignUps(c *config.Config) {
+	c.Domains[config.DefaultDomain].Registration.PerNetwork = 100000
+}
+
+// registerAPI runs one API registration and returns the submit response.
+func registerAPI(t *testing.T, env *servertest.Env, email string) *servertest.Response {
+	var start api.FlowResponse
+	if r := env.JSON(t, "POST", "/api/registration", "", nil, &start); r.StatusCode != 201 {
+		return r
+	}
+	return env.JSON(t, "POST", "/api/registration/"+start.Flow.ID, "", map[string]any{
+		"traits": map[string]any{"email": email}, "password": goodPassword}, nil)
+}
+
+// 100 concurrent registrations of one address, in case variants, create
+// exactly one identity, and every caller sees the same response.
+func TestConcurrentRegistrationsOfOneEmail(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, manySignUps)
+		variants := []string{"race@example.com", "Race@Example.com", "RACE@EXAMPLE.COM", "race@EXAMPLE.com", " race@example.com "}
+		var wg sync.WaitGroup
+		responses := make([]string, 100)
+		for i := range 100 {
+			wg.Go(func() {
+				r := registerAPI(t, env, variants[i%len(variants)])
+				responses[i] = fmt.Sprint(r.StatusCode, " ", normalize(r.Body, "race@example.com"))
+			})
+		}
+		wg.Wait()
+		for i, r := range responses {
+			if r != responses[0] {
+				t.Fatalf("response %d differs:\n%s\n%s", i, r, responses[0])
+			}
+		}
+		if !strings.HasPrefix(responses[0], "200 ") {
+			t.Fatalf("response: %s", responses[0])
+		}
+		if n := countIdentities(t, db); n != 1 {
+			t.Fatalf("%d identities for one address", n)
+		}
+	})
+}
+
+// 500 concurrent registrations of distinct addresses create 500
+// identities without a single error.
+func TestConcurrentRegistrationsOfDistinctEmails(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, manySignUps)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		failures := map[int]int{}
+		for i := range 500 {
+			wg.Go(func() {
+				r := registerAPI(t, env, fmt.Sprintf("user%03d@example.com", i))
+				if r.StatusCode != 200 {
+					mu.Lock()
+					failures[r.StatusCode]++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if len(failures) > 0 {
+			t.Fatalf("failed registrations by status: %v", failures)
+		}
+		if n := countIdentities(t, db); n != 500 {
+			t.Fatalf("%d identities, want 500", n)
+		}
+	})
+}

@@ -1,0 +1,324 @@
+package server_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/foyer-id/foyer/internal/api"
+	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/server/servertest"
+	"github.com/foyer-id/foyer/internal/store"
+	"github.com/foyer-id/foyer/internal/store/storetest"
+)
+
+func countIdentities(t *testing.T, db *store.DB) int {
+	t.Helper()
+	s := identity.NewStore(db)
+	n := 0
+	for _, state := range []string{identity.StatePending, identity.StateActive} {
+		c, err := s.Count(t.Context(), "customers", state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += c
+	}
+	return n
+}
+
+func TestCSRF(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	b := env.NewBrowser(t)
+	page := b.Get("/registration")
+	form := url.Values{"email": {"mallory@example.com"}, "password": {goodPassword}}
+
+	// No token.
+	r := b.Post("/registration", form)
+	expectStatus(t, r, http.StatusForbidden)
+	// A token from another browser.
+	other := env.NewBrowser(t)
+	form.Set("csrf_token", servertest.CSRF(t, other.Get("/registration").Body))
+	expectStatus(t, b.Post("/registration", form), http.StatusForbidden)
+	// A valid token, but a cross-site request.
+	form.Set("csrf_token", servertest.CSRF(t, page.Body))
+	req, _ := http.NewRequest("POST", env.URL+"/registration", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := b.HTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-site POST: %d", resp.StatusCode)
+	}
+	// Logout without a token does not sign anyone out.
+	signed := signUp(t, env, "carol@example.com", goodPassword)
+	expectStatus(t, signed.Post("/logout", url.Values{}), http.StatusForbidden)
+	expectStatus(t, signed.Get("/sessions/whoami"), http.StatusOK)
+
+	if n := countIdentities(t, env.DB); n != 1 {
+		t.Fatalf("identities = %d; refused requests changed something", n)
+	}
+	if env.MailCount("mallory@example.com") != 0 {
+		t.Fatal("refused request sent mail")
+	}
+}
+
+func TestPageSecurityHeaders(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	b := env.NewBrowser(t)
+	for _, path := range []string{"/registration", "/login", "/verification", "/logout"} {
+		r := b.Get(path)
+		expectStatus(t, r, 200)
+		csp := r.Header.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'none'", "frame-ancestors 'none'", "form-action 'self'", "base-uri 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: CSP %q lacks %q", path, csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe-inline") || strings.Contains(r.Body, "<script") || strings.Contains(r.Body, "style=") {
+			t.Errorf("%s: inline script or style", path)
+		}
+		if r.Header.Get("Cache-Control") != "no-store" || r.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s: headers %v", path, r.Header)
+		}
+	}
+	// GET never changes state: a GET to /logout keeps the session.
+	s := signUp(t, env, "dave@example.com", goodPassword)
+	s.Get("/logout")
+	expectStatus(t, s.Get("/sessions/whoami"), 200)
+}
+
+func cookieAttrs(t *testing.T, r *servertest.Response, name string) *http.Cookie {
+	t.Helper()
+	for _, c := range r.Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no Set-Cookie %s in %v", name, r.Header["Set-Cookie"])
+	return nil
+}
+
+func TestCookies(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		for _, prod := range []bool{false, true} {
+			var opts []servertest.Option
+			name := "foyer_session"
+			if prod {
+				opts = append(opts, servertest.Production())
+				name = "__Host-foyer_session"
+			}
+			db := db
+			if prod {
+				if db.Dialect == store.SQLite {
+					db = storetest.NewSQLite(t)
+				} else {
+					db = storetest.NewPostgres(t)
+				}
+			}
+			env := servertest.Start(t, db, opts...)
+			// In production the cookies are Secure, which an http client
+			// will not send back; drive the API to get a session and check
+			// the hosted page cookies on a page load.
+			r := env.NewBrowser(t).Get("/login")
+			for _, c := range r.Cookies() {
+				if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Secure != prod || c.Path != "/" || c.Domain != "" {
+					t.Errorf("prod=%v cookie %s: %+v", prod, c.Name, c)
+				}
+				if prod && !strings.HasPrefix(c.Name, "__Host-") {
+					t.Errorf("cookie %s lacks __Host- prefix", c.Name)
+				}
+			}
+			if prod {
+				continue
+			}
+			b := env.NewBrowser(t)
+			loc := location(t, b.Submit("/registration", url.Values{"email": {"erin@example.com"}, "password": {goodPassword}}))
+			page := b.Get(loc)
+			code := servertest.CodeFrom(t, env.MailTo(t, "erin@example.com", 1))
+			done := b.Post(loc, url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "code": {code}})
+			c := cookieAttrs(t, done, name)
+			if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Secure || c.MaxAge <= 0 {
+				t.Errorf("session cookie %+v", c)
+			}
+			if !strings.HasPrefix(c.Value, "fys_") || len(c.Value) != 47 {
+				t.Errorf("session token shape %q", c.Value)
+			}
+		}
+	})
+}
+
+var volatile = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|name="csrf_token" value="[^"]+"|"expires_at":"[^"]+"`)
+
+// normalize removes what legitimately differs between two responses:
+// flow ids, CSRF tokens, expiry times, the email address and the date.
+func normalize(s, email string) string {
+	s = volatile.ReplaceAllString(s, "<v>")
+	return strings.ReplaceAll(s, email, "<email>")
+}
+
+func headerShape(h http.Header) string {
+	var parts []string
+	for k, v := range h {
+		if k == "Date" || k == "Content-Length" {
+			continue
+		}
+		parts = append(parts, k+": "+volatile.ReplaceAllString(strings.Join(v, ","), "<v>"))
+	}
+	sortStrings(parts)
+	return strings.Join(parts, "\n")
+}
+
+func TestNoEnumerationRegistration(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		signUp(t, env, "known@example.com", goodPassword)
+
+		type outcome struct{ status, headers, post, page string }
+		try := func(email string) outcome {
+			b := env.NewBrowser(t)
+			b.Get("/registration")
+			r := b.Submit("/registration", url.Values{"email": {email}, "password": {"another good passphrase"}})
+			page := b.Get(r.Header.Get("Location"))
+			return outcome{r.Status, headerShape(r.Header), normalize(r.Body, email), normalize(page.Body, email)}
+		}
+		known, unknown := try("known@example.com"), try("new@example.com")
+		if known != unknown {
+			t.Fatalf("registration differs for a known address:\nknown:   %+v\nunknown: %+v", known, unknown)
+		}
+		// The owner is told; the newcomer gets a code.
+		if m := env.MailTo(t, "known@example.com", 2); !strings.Contains(m.Text, "already") {
+			t.Fatalf("owner mail: %s", m.Text)
+		}
+		servertest.CodeFrom(t, env.MailTo(t, "new@example.com", 1))
+
+		// The same through the JSON API.
+		api := func(email string) (string, string) {
+			var start struct{ Flow struct{ ID string } }
+			env.JSON(t, "POST", "/api/registration", "", nil, &start)
+			r := env.JSON(t, "POST", "/api/registration/"+start.Flow.ID, "", map[string]any{"traits": map[string]any{"email": email}, "password": "yet another passphrase"}, nil)
+			return r.Status + headerShape(r.Header), normalize(r.Body, email)
+		}
+		kh, kb := api("known@example.com")
+		uh, ub := api("new2@example.com")
+		if kh != uh || kb != ub {
+			t.Fatalf("API registration differs:\n%s %s\n%s %s", kh, kb, uh, ub)
+		}
+	})
+}
+
+func TestNoEnumerationLogin(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		signUp(t, env, "known@example.com", goodPassword)
+		try := func(email string) [3]string {
+			b := env.NewBrowser(t)
+			r := b.Submit("/login", url.Values{"email": {email}, "password": {"not the password"}})
+			page := b.Get(r.Header.Get("Location"))
+			return [3]string{r.Status + headerShape(r.Header), normalize(page.Body, email), page.Status}
+		}
+		if k, u := try("known@example.com"), try("nobody@example.com"); k != u {
+			t.Fatalf("login differs:\nknown:   %v\nunknown: %v", k, u)
+		}
+		api := func(email string) string {
+			var start struct{ Flow struct{ ID string } }
+			env.JSON(t, "POST", "/api/login", "", nil, &start)
+			r := env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": email, "password": "not the password"}, nil)
+			return r.Status + headerShape(r.Header) + normalize(r.Body, email)
+		}
+		if k, u := api("known@example.com"), api("nobody@example.com"); k != u {
+			t.Fatalf("API login differs:\n%s\n%s", k, u)
+		}
+	})
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	var start api.FlowResponse
+	env.JSON(t, "POST", "/api/registration", "", nil, &start)
+	path := "/api/registration/" + start.Flow.ID
+	cases := []struct {
+		name   string
+		body   any
+		status int
+		kind   string
+	}{
+		{"malformed json", `{"traits":`, 400, "malformed-json"},
+		{"unknown field", `{"traits":{"email":"a@example.com"},"password":"x","admin":true}`, 400, "malformed-json"},
+		{"two objects", `{} {}`, 400, "malformed-json"},
+		{"wrong type", `{"traits":"a@example.com"}`, 400, "malformed-json"},
+		{"huge body", `{"password":"` + strings.Repeat("a", 70<<10) + `"}`, 413, "body-too-large"},
+		{"invalid email", map[string]any{"traits": map[string]any{"email": "not-an-email"}, "password": goodPassword}, 400, "invalid-input"},
+		{"unknown trait", map[string]any{"traits": map[string]any{"email": "a@example.com", "role": "admin"}, "password": goodPassword}, 400, "invalid-input"},
+		{"short password", map[string]any{"traits": map[string]any{"email": "a@example.com"}, "password": "short"}, 400, "invalid-input"},
+		{"common password", map[string]any{"traits": map[string]any{"email": "a@example.com"}, "password": "password123"}, 400, "invalid-input"},
+		{"password like email", map[string]any{"traits": map[string]any{"email": "alexander@example.com"}, "password": "alexander2024"}, 400, "invalid-input"},
+	}
+	for _, tc := range cases {
+		var p api.Problem
+		r := env.JSON(t, "POST", path, "", tc.body, &p)
+		if r.StatusCode != tc.status || !strings.HasSuffix(p.Type, tc.kind) || r.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: %d %+v", tc.name, r.StatusCode, p)
+		}
+	}
+	// Nothing changed: the flow is still at its first step, and no
+	// identity or mail exists.
+	var f api.FlowResponse
+	expectStatus(t, env.JSON(t, "GET", "/api/flows/"+start.Flow.ID, "", nil, &f), 200)
+	if f.Flow.State != "form" || countIdentities(t, env.DB) != 0 || len(env.SMTP.Messages()) != 0 {
+		t.Fatalf("bad input changed state: flow %s, identities %d, mails %d", f.Flow.State, countIdentities(t, env.DB), len(env.SMTP.Messages()))
+	}
+	// Unknown and expired flows.
+	expectStatus(t, env.JSON(t, "GET", "/api/flows/00000000-0000-4000-8000-000000000000", "", nil, nil), 404)
+	expectStatus(t, env.JSON(t, "GET", "/api/flows/not-a-uuid", "", nil, nil), 404)
+	env.Clock.Advance(2 * time.Hour)
+	expectStatus(t, env.JSON(t, "POST", path, "", map[string]any{"traits": map[string]any{"email": "a@example.com"}, "password": goodPassword}, nil), 410)
+	// An expired browser flow gives a fresh page, not a crash.
+	b := env.NewBrowser(t)
+	loc := location(t, b.Submit("/login", url.Values{"email": {"x@example.com"}, "password": {"wrong password"}}))
+	env.Clock.Advance(2 * time.Hour)
+	page := b.Get(loc)
+	expectStatus(t, page, 200)
+	if !strings.Contains(page.Body, "expired") {
+		t.Fatalf("expired flow page:\n%s", page.Body)
+	}
+	// A flow is bound to the browser that started it.
+	thief := env.NewBrowser(t)
+	if p := thief.Get(loc); !strings.Contains(p.Body, "not valid in this browser") && !strings.Contains(p.Body, "expired") {
+		t.Fatalf("foreign browser saw the flow:\n%s", p.Body)
+	}
+}
+
+func TestLongUnicodePasswords(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	for i, pw := range []string{
+		strings.Repeat("long passphrase ", 8),                 // 128 characters
+		"пароль-очень-надёжный-🦊-ключ-密码-كلمة",                // any Unicode
+		"ﬁve ﬁsh swim in the café " + strings.Repeat("z", 40), // NFKC-normalised ligatures
+	} {
+		email := "u" + string(rune('a'+i)) + "@example.com"
+		signUp(t, env, email, pw)
+		var start api.FlowResponse
+		env.JSON(t, "POST", "/api/login", "", nil, &start)
+		var in api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": email, "password": pw}, &in), 200)
+		if in.SessionToken == "" {
+			t.Fatalf("no session for password %d", i)
+		}
+		// Never truncated: the same password minus its last character fails.
+		env.JSON(t, "POST", "/api/login", "", nil, &start)
+		trimmed := string([]rune(pw)[:len([]rune(pw))-1])
+		expectStatus(t, env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": email, "password": trimmed}, nil), 400)
+	}
+	// NFKC: the ligature spelled out is the same password.
+	var start api.FlowResponse
+	env.JSON(t, "POST", "/api/login", "", nil, &start)
+	expectStatus(t, env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": "uc@example.com",
+		"password": "five fish swim in the café " + strings.Repeat("z", 40)}, nil), 200)
+}
