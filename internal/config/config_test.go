@@ -92,3 +92,28 @@ func TestDefaultsAreValidInDev(t *testing.T) {
 		t.Fatalf("argon2 defaults = %+v", c.Password)
 	}
 }
+
+// The example file in the repository root stays loadable and documents
+// every default.
+func TestExampleFile(t *testing.T) {
+	c, err := Load("../../foyer.example.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Secret = strings.Repeat("x", 32)
+	c.SMTP.URL = "smtp://127.0.0.1:25"
+	if err := c.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	def := Default()
+	def.PublicURL, def.Secret, def.SMTP.URL, def.DSN = c.PublicURL, c.Secret, c.SMTP.URL, c.DSN
+	if got, want := *c.Domains[DefaultDomain], *def.Domains[DefaultDomain]; got.Session != want.Session ||
+		got.Verification != want.Verification || got.Login != want.Login || got.FlowLifetime != want.FlowLifetime ||
+		got.PasswordMinLength != want.PasswordMinLength || *got.Registration.RequireVerification != *want.Registration.RequireVerification ||
+		got.Registration.PerNetwork != want.Registration.PerNetwork {
+		t.Fatalf("example domain %+v differs from defaults %+v", got, want)
+	}
+	if c.Password != def.Password || c.Log != def.Log || c.Addr != def.Addr {
+		t.Fatalf("example %+v differs from defaults %+v", c, def)
+	}
+}
