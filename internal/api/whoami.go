@@ -22,18 +22,13 @@ func (h *Handler) whoami(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Sign in first.")
 		return
 	}
-	s, err := h.Sessions.Authenticate(r.Context(), tok)
+	s, ident, err := h.Sessions.Whoami(r.Context(), tok)
 	if err != nil {
 		if err != session.ErrInvalid {
 			h.Logger.ErrorContext(r.Context(), "api: whoami", "error", err)
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="foyer", error="invalid_token"`)
 		problem(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "The session is unknown, expired or revoked.")
-		return
-	}
-	ident, err := h.Identities.Get(r.Context(), s.Domain, s.IdentityID)
-	if err != nil {
-		h.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, WhoamiResponse{Session: s, Identity: ident})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/store"
 )
 
@@ -135,29 +136,91 @@ func (m *Manager) Issue(ctx context.Context, p Params) (string, *Session, error)
 // lifetime. Use extends the idle lifetime, written at most once a minute
 // so that busy sessions do not turn every read into a write.
 func (m *Manager) Authenticate(ctx context.Context, token string) (*Session, error) {
+	s, _, err := m.lookup(ctx, token, false)
+	return s, err
+}
+
+// Whoami is Authenticate that also returns the session's identity with
+// its identifiers, read in the same query: it answers GET
+// /sessions/whoami, the most frequent request of all.
+func (m *Manager) Whoami(ctx context.Context, token string) (*Session, *identity.Identity, error) {
+	return m.lookup(ctx, token, true)
+}
+
+const sessionColumns = `s.id, s.domain, s.identity_id, s.aal, s.methods, s.device_id, s.ip, s.user_agent,
+	s.authenticated_at, s.created_at, s.seen_at, s.idle_expires_at, s.expires_at, s.revoked_at`
+
+const (
+	authenticateQuery = `SELECT ` + sessionColumns + ` FROM sessions s WHERE s.token_hash = $1`
+	whoamiQuery       = `SELECT ` + sessionColumns + `,
+			i.state, i.schema_id, i.traits, i.created_at, i.updated_at,
+			x.id, x.kind, x.value, x.verified_at
+		FROM sessions s
+		JOIN identities i ON i.id = s.identity_id
+		LEFT JOIN identifiers x ON x.identity_id = i.id
+		WHERE s.token_hash = $1
+		ORDER BY x.kind, x.value`
+)
+
+func (m *Manager) lookup(ctx context.Context, token string, withIdentity bool) (*Session, *identity.Identity, error) {
 	if !strings.HasPrefix(token, TokenPrefix) || len(token) != len(TokenPrefix)+43 {
-		return nil, ErrInvalid
+		return nil, nil, ErrInvalid
 	}
+	query := authenticateQuery
+	if withIdentity {
+		query = whoamiQuery
+	}
+	rows, err := m.db.Query(ctx, query, HashToken(token))
+	if err != nil {
+		return nil, nil, fmt.Errorf("session: authenticate: %w", err)
+	}
+	defer rows.Close()
 	var (
 		s                                Session
+		ident                            *identity.Identity
 		methods                          string
 		authAt, created, seen, idle, exp int64
 		revoked                          sql.NullInt64
+		found                            bool
 	)
-	err := m.db.QueryRow(ctx, `SELECT id, domain, identity_id, aal, methods, device_id, ip, user_agent,
-			authenticated_at, created_at, seen_at, idle_expires_at, expires_at, revoked_at
-		FROM sessions WHERE token_hash = $1`, HashToken(token)).
-		Scan(&s.ID, &s.Domain, &s.IdentityID, &s.AAL, &methods, &s.DeviceID, &s.IP, &s.UserAgent,
-			&authAt, &created, &seen, &idle, &exp, &revoked)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrInvalid
+	for rows.Next() {
+		dest := []any{&s.ID, &s.Domain, &s.IdentityID, &s.AAL, &methods, &s.DeviceID, &s.IP, &s.UserAgent,
+			&authAt, &created, &seen, &idle, &exp, &revoked}
+		var (
+			state, schemaID, traits string
+			iCreated, iUpdated      int64
+			xID, xKind, xValue      sql.NullString
+			xVerified               sql.NullInt64
+		)
+		if withIdentity {
+			dest = append(dest, &state, &schemaID, &traits, &iCreated, &iUpdated, &xID, &xKind, &xValue, &xVerified)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, nil, fmt.Errorf("session: authenticate: %w", err)
+		}
+		found = true
+		if !withIdentity {
+			break
+		}
+		if ident == nil {
+			ident = &identity.Identity{ID: s.IdentityID, Domain: s.Domain, State: state, SchemaID: schemaID,
+				Traits: json.RawMessage(traits), CreatedAt: store.FromMicros(iCreated), UpdatedAt: store.FromMicros(iUpdated),
+				Identifiers: []identity.Identifier{}}
+		}
+		if xID.Valid {
+			ident.Identifiers = append(ident.Identifiers, identity.Identifier{ID: xID.String, Kind: xKind.String, Value: xValue.String,
+				Verified: xVerified.Valid, VerifiedAt: store.FromNullMicros(xVerified)})
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("session: authenticate: %w", err)
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("session: authenticate: %w", err)
+	}
+	if !found {
+		return nil, nil, ErrInvalid
 	}
 	now := m.now().UTC()
 	if revoked.Valid || now.UnixMicro() >= idle || now.UnixMicro() >= exp {
-		return nil, ErrInvalid
+		return nil, nil, ErrInvalid
 	}
 	_ = json.Unmarshal([]byte(methods), &s.Methods)
 	s.AuthenticatedAt, s.CreatedAt, s.SeenAt = store.FromMicros(authAt), store.FromMicros(created), store.FromMicros(seen)
@@ -167,10 +230,10 @@ func (m *Manager) Authenticate(ctx context.Context, token string) (*Session, err
 		s.IdleExpiresAt = minTime(now.Add(m.life.Idle), s.ExpiresAt)
 		if _, err := m.db.Exec(ctx, `UPDATE sessions SET seen_at = $1, idle_expires_at = $2 WHERE id = $3 AND revoked_at IS NULL`,
 			store.Micros(now), store.Micros(s.IdleExpiresAt), s.ID); err != nil {
-			return nil, fmt.Errorf("session: touch: %w", err)
+			return nil, nil, fmt.Errorf("session: touch: %w", err)
 		}
 	}
-	return &s, nil
+	return &s, ident, nil
 }
 
 // Revoke ends the session holding token. Unknown tokens are not an error:

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -53,6 +54,27 @@ type DB struct {
 	Dialect Dialect
 	write   *sql.DB
 	read    *sql.DB
+
+	// Prepared statements, by pool and query text. Queries are constants
+	// in the code, so the caches stay small; preparing once saves parsing
+	// and planning on every call, which is most of a point lookup's cost.
+	readStmts, writeStmts sync.Map // string → *sql.Stmt
+}
+
+// stmt returns the cached prepared statement for query on pool.
+func (db *DB) stmt(ctx context.Context, pool *sql.DB, cache *sync.Map, query string) (*sql.Stmt, error) {
+	if st, ok := cache.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := pool.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := cache.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 // Open connects to the database named by dsn. A dsn starting with
@@ -99,6 +121,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		"foreign_keys(ON)",
 		"temp_store(MEMORY)",
 		"cache_size(-16000)",
+		"mmap_size(268435456)",
 	} {
 		pragmas.Add("_pragma", p)
 	}
@@ -134,6 +157,12 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 
 // Close closes every connection.
 func (db *DB) Close() error {
+	for _, cache := range []*sync.Map{&db.readStmts, &db.writeStmts} {
+		cache.Range(func(_, st any) bool {
+			st.(*sql.Stmt).Close()
+			return true
+		})
+	}
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -148,25 +177,42 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Exec runs a write statement outside a transaction.
 func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	res, err := db.write.ExecContext(ctx, query, args...)
+	st, err := db.stmt(ctx, db.write, &db.writeStmts, query)
+	if err != nil {
+		return nil, Classify(err)
+	}
+	res, err := st.ExecContext(ctx, args...)
 	return res, Classify(err)
 }
 
 // QueryRow runs a read-only query returning at most one row.
 func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return db.read.QueryRowContext(ctx, query, args...)
+	st, err := db.stmt(ctx, db.read, &db.readStmts, query)
+	if err != nil {
+		// Let the error surface from Scan, as database/sql does.
+		return db.read.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 // Query runs a read-only query.
 func (db *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	rows, err := db.read.QueryContext(ctx, query, args...)
+	st, err := db.stmt(ctx, db.read, &db.readStmts, query)
+	if err != nil {
+		return nil, Classify(err)
+	}
+	rows, err := st.QueryContext(ctx, args...)
 	return rows, Classify(err)
 }
 
 // WriteRow runs a write statement with a RETURNING clause outside a
 // transaction.
 func (db *DB) WriteRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return db.write.QueryRowContext(ctx, query, args...)
+	st, err := db.stmt(ctx, db.write, &db.writeStmts, query)
+	if err != nil {
+		return db.write.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 // Tx is a write transaction. It exposes the same methods as DB, all on the
