@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/foyer-id/foyer/internal/api"
+	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/server/servertest"
 	"github.com/foyer-id/foyer/internal/store"
@@ -118,6 +119,23 @@ func TestAPIJourney(t *testing.T) {
 		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/code", "", map[string]any{"code": code}, &done), 200)
 		if done.SessionToken == "" || done.Flow.State != "done" || done.Identity == nil || !done.Identity.Email().Verified {
 			t.Fatalf("code: %+v", done)
+		}
+		// Every step of the journey left its event, in order.
+		events, err := env.Server.Events.List(t.Context(), event.Query{FlowID: start.Flow.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var steps []string
+		for _, e := range events {
+			steps = append(steps, e.Type+"/"+e.Outcome)
+			if e.Domain != "customers" || e.IP != "127.0.0.1" || e.OccurredAt.IsZero() {
+				t.Fatalf("event lacks context: %+v", e)
+			}
+		}
+		want := "registration.started/success verification.code_sent/success registration.submitted/pending " +
+			"verification.submitted/success registration.completed/success verification.completed/success login.succeeded/success"
+		if got := strings.Join(steps, " "); got != want {
+			t.Fatalf("events:\n got %s\nwant %s", got, want)
 		}
 		var who api.WhoamiResponse
 		expectStatus(t, env.JSON(t, "GET", "/sessions/whoami", done.SessionToken, nil, &who), 200)

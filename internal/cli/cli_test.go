@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), args, env, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCommands(t *testing.T) {
+	if code, out, _ := run(t, nil, "version"); code != 0 || !strings.HasPrefix(out, "foyer ") {
+		t.Fatalf("version: %d %q", code, out)
+	}
+	if code, _, errOut := run(t, nil); code != 2 || !strings.Contains(errOut, "Commands:") {
+		t.Fatalf("no command: %d %q", code, errOut)
+	}
+	if code, _, errOut := run(t, nil, "frobnicate"); code != 2 || !strings.Contains(errOut, "unknown command") {
+		t.Fatalf("unknown: %d %q", code, errOut)
+	}
+	for _, cmd := range []string{"serve", "migrate"} {
+		if code, _, errOut := run(t, nil, cmd, "--help"); code != 0 || !strings.Contains(errOut, "-dsn") {
+			t.Fatalf("%s --help: %d %q", cmd, code, errOut)
+		}
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	data := t.TempDir()
+	code, out, errOut := run(t, nil, "migrate", "--data", data)
+	if code != 0 || !strings.Contains(out, "migrated to schema version") {
+		t.Fatalf("migrate: %d %q %q", code, out, errOut)
+	}
+	code, out, _ = run(t, nil, "migrate", "--dsn", filepath.Join(data, "foyer.db"))
+	if code != 0 || !strings.Contains(out, "up to date") {
+		t.Fatalf("second migrate: %d %q", code, out)
+	}
+}
+
+func TestServeRefusesBadConfig(t *testing.T) {
+	// Production mode without the required settings names each key.
+	code, _, errOut := run(t, []string{"FOYER_DEV=false"}, "serve", "--data", t.TempDir())
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, key := range []string{"public_url", "secret", "smtp.url"} {
+		if !strings.Contains(errOut, key) {
+			t.Errorf("error does not name %s:\n%s", key, errOut)
+		}
+	}
+	// A production server refuses an unmigrated database.
+	code, _, errOut = run(t, []string{"FOYER_DEV=false", "FOYER_PUBLIC_URL=https://id.example.com", "FOYER_SECRET=" + strings.Repeat("k", 32),
+		"FOYER_SMTP_URL=smtp://127.0.0.1:1", "FOYER_ADDR=127.0.0.1:0"}, "serve", "--data", t.TempDir())
+	if code != 1 || !strings.Contains(errOut, "foyer migrate") {
+		t.Fatalf("unmigrated: %d %q", code, errOut)
+	}
+}
