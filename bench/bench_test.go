@@ -1,0 +1,126 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+
+	"github.com/foyer-id/foyer/internal/credential/password"
+)
+
+func TestLatency(t *testing.T) {
+	var ds []time.Duration
+	for i := 100; i >= 1; i-- { // 1..100 ms, unsorted
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	got := latency(ds)
+	want := Latency{P50: 50, P90: 90, P99: 99, Max: 100, Mean: 50.5}
+	if got != want {
+		t.Errorf("latency(1..100ms) = %+v, want %+v", got, want)
+	}
+	if got := latency(nil); got != (Latency{}) {
+		t.Errorf("latency(nil) = %+v, want zero", got)
+	}
+	one := latency([]time.Duration{7 * time.Millisecond})
+	if one.P50 != 7 || one.P99 != 7 || one.Max != 7 {
+		t.Errorf("latency(7ms) = %+v", one)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantErr string
+		check   func(*options) bool
+	}{
+		{args: []string{"login", "-c", "32", "-d", "20s"}, check: func(o *options) bool {
+			return o.scenario == "login" && o.concurrency == 32 && o.duration == 20*time.Second
+		}},
+		{args: []string{"-c", "4", "register"}, check: func(o *options) bool { return o.scenario == "register" && o.concurrency == 4 }},
+		{args: []string{"-scenario", "whoami", "-url", "http://h:1/"}, check: func(o *options) bool {
+			return o.scenario == "whoami" && o.url == "http://h:1"
+		}},
+		{args: []string{"setup"}, check: func(o *options) bool { return o.count == 200 && o.duration == 0 }},
+		{args: []string{"hash"}, check: func(o *options) bool { return o.concurrency == 0 }},
+		{args: []string{"-run", "abc1", "register"}, check: func(o *options) bool { return o.runID == "abc1" }},
+		{args: []string{}, wantErr: "name a scenario"},
+		{args: []string{"nope"}, wantErr: "unknown scenario"},
+		{args: []string{"login", "whoami"}, wantErr: "unexpected arguments"},
+		{args: []string{"login", "-scenario", "whoami"}, wantErr: "two scenarios"},
+		{args: []string{"login", "-c", "0"}, wantErr: "-c must be"},
+		{args: []string{"login", "-d", "0"}, wantErr: "give -d or -n"},
+		{args: []string{"setup", "-warmup", "1s"}, wantErr: "nothing to warm up"},
+		{args: []string{"login", "-url", "127.0.0.1:4455"}, wantErr: "must start with http"},
+		{args: []string{"login", "-run", "Bad+id"}, wantErr: "lower-case"},
+	}
+	for _, tt := range tests {
+		opt, err := parseFlags(tt.args, io.Discard)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("parseFlags(%q) error = %v, want one containing %q", tt.args, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("parseFlags(%q): %v", tt.args, err)
+			continue
+		}
+		if !tt.check(opt) {
+			t.Errorf("parseFlags(%q) = %+v", tt.args, opt)
+		}
+	}
+}
+
+// TestPasswordsPassThePolicy: generated passwords must never be refused by
+// the server's policy for the addresses they go with.
+func TestPasswordsPassThePolicy(t *testing.T) {
+	policy := password.DefaultPolicy()
+	for i := range 2000 {
+		pw := newPassword()
+		if len(pw) != 20 || strings.IndexFunc(pw, func(r rune) bool { return !unicode.IsLetter(r) }) >= 0 {
+			t.Fatalf("newPassword() = %q, want 20 letters", pw)
+		}
+		if err := policy.Check(pw, email("0a1b2c3d", i)); err != nil {
+			t.Fatalf("policy refuses %q for %s: %v", pw, email("0a1b2c3d", i), err)
+		}
+	}
+}
+
+func TestFailureKey(t *testing.T) {
+	tests := []struct {
+		f    failure
+		want string
+	}{
+		{failure{step: "submit", status: 429}, "submit 429"},
+		{failure{step: "start", reason: "timeout"}, "start timeout"},
+		{failure{step: "submit", status: 200, reason: "state=verify"}, "submit 200 state=verify"},
+	}
+	for _, tt := range tests {
+		if got := tt.f.key(); got != tt.want {
+			t.Errorf("key() = %q, want %q", got, tt.want)
+		}
+	}
+}
+
+func TestVerdict(t *testing.T) {
+	tests := []struct {
+		r    Result
+		want bool
+	}{
+		{Result{Scenario: "login", Ceiling: 98, CeilingPct: 85, Latency: Latency{P99: 400}}, true},
+		{Result{Scenario: "login", Ceiling: 98, CeilingPct: 79, Latency: Latency{P99: 400}}, false},
+		{Result{Scenario: "register", Ceiling: 98, CeilingPct: 90, Latency: Latency{P99: 1000}}, false},
+		{Result{Scenario: "register", Ceiling: 98, CeilingPct: 90, Errors: 1}, false},
+		{Result{Scenario: "register", CeilingPct: 0}, false},
+		{Result{Scenario: "whoami-wrk", OpsPerSec: 16000, Latency: Latency{P99: 5}}, true},
+		{Result{Scenario: "whoami-wrk", OpsPerSec: 16000, Latency: Latency{P99: 12}}, false},
+		{Result{Scenario: "setup"}, true},
+	}
+	for _, tt := range tests {
+		if got, ok := tt.r.verdict(); ok != tt.want {
+			t.Errorf("verdict(%+v) = %q, %v; want %v", tt.r, got, ok, tt.want)
+		}
+	}
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+)
+
+// The targets of README.md.
+const (
+	// flowCeilingPct: sign-ups and sign-ins reach this share of the
+	// Argon2id ceiling, with no error and p99 under flowMaxP99MS.
+	flowCeilingPct = 80.0
+	flowMaxP99MS   = 1000.0
+	// whoami with wrk at 32 connections on SQLite.
+	whoamiMinRPS   = 15000.0
+	whoamiMaxP99MS = 10.0
+)
+
+const reportUsage = `Usage: go run ./bench report FILE.json...
+
+Reads results written with -json or -json-out (and by bench/wrk/whoami.lua
+with FOYER_WRK_JSON), prints one line each and checks them against the
+targets of bench/README.md:
+  register, login  >= %.0f%% of the hash ceiling (-ceiling), no error, p99 < %.0f ms
+  whoami-wrk       >= %.0f req/s, no error, p99 < %.0f ms (the SQLite target)
+`
+
+// runReport prints a table of result files with a verdict for each. It
+// returns 0 when the files could be read, whatever the verdicts.
+func runReport(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, reportUsage, flowCeilingPct, flowMaxP99MS, whoamiMinRPS, whoamiMaxP99MS)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "scenario\tc\tops/s\tp50\tp90\tp99\tmax\terrors\tceiling\tverdict")
+	missed := 0
+	for _, path := range fs.Args() {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			fmt.Fprintln(stderr, "bench: report:", err)
+			return 1
+		}
+		var r Result
+		if err := json.Unmarshal(raw, &r); err != nil {
+			fmt.Fprintf(stderr, "bench: report: %s: %v\n", path, err)
+			return 1
+		}
+		verdict, ok := r.verdict()
+		if !ok {
+			missed++
+		}
+		ceiling := "-"
+		if r.CeilingPct > 0 {
+			ceiling = fmt.Sprintf("%.1f%%", r.CeilingPct)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Scenario, r.Concurrency, r.OpsPerSec,
+			fmtMS(r.Latency.P50), fmtMS(r.Latency.P90), fmtMS(r.Latency.P99), fmtMS(r.Latency.Max), r.Errors, ceiling, verdict)
+	}
+	if err := tw.Flush(); err != nil {
+		return 1
+	}
+	if missed == 0 {
+		fmt.Fprintln(stdout, "targets: all met")
+	} else {
+		fmt.Fprintf(stdout, "targets: %d missed\n", missed)
+	}
+	return 0
+}
+
+// verdict checks r against its targets; scenarios without a target are ok.
+func (r *Result) verdict() (string, bool) {
+	var miss []string
+	switch r.Scenario {
+	case "register", "login":
+		switch {
+		case r.Ceiling == 0:
+			miss = append(miss, "no -ceiling to compare with")
+		case r.CeilingPct < flowCeilingPct:
+			miss = append(miss, fmt.Sprintf("below %.0f%% of ceiling", flowCeilingPct))
+		}
+		if r.Latency.P99 >= flowMaxP99MS {
+			miss = append(miss, fmt.Sprintf("p99 >= %.0fms", flowMaxP99MS))
+		}
+	case "whoami-wrk":
+		if r.OpsPerSec < whoamiMinRPS {
+			miss = append(miss, fmt.Sprintf("below %.0f req/s", whoamiMinRPS))
+		}
+		if r.Latency.P99 >= whoamiMaxP99MS {
+			miss = append(miss, fmt.Sprintf("p99 >= %.0fms", whoamiMaxP99MS))
+		}
+	default:
+		if r.Errors > 0 {
+			return "errors", false
+		}
+		return "-", true
+	}
+	if r.Errors > 0 {
+		miss = append(miss, "errors")
+	}
+	if len(miss) > 0 {
+		return "MISSED: " + strings.Join(miss, ", "), false
+	}
+	return "met", true
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// user is one line of the users file written by setup.
+type user struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Token    string `json:"token"`
+}
+
+// newPassword returns 20 random ASCII letters (about 114 bits): never on a
+// common-password list, and with no digits it cannot contain the number in
+// the address, which the password policy would refuse.
+func newPassword() string {
+	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	b := make([]byte, 20)
+	for i := range b {
+		var r [1]byte
+		for {
+			if _, err := rand.Read(r[:]); err != nil {
+				panic(err) // crypto/rand does not fail
+			}
+			if int(r[0]) < 256-256%len(letters) { // no modulo bias
+				break
+			}
+		}
+		b[i] = letters[int(r[0])%len(letters)]
+	}
+	return string(b)
+}
+
+// writeUsers writes the created users as JSON lines, readable only by the
+// owner (it holds passwords and session tokens), and returns how many.
+func writeUsers(path string, users []*user) (int, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	n := 0
+	for _, u := range users {
+		if u == nil {
+			continue // its sign-up failed
+		}
+		if err := enc.Encode(u); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	if n == 0 {
+		return 0, errors.New("setup: no user was created, nothing written")
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		return 0, fmt.Errorf("setup: write users: %w", err)
+	}
+	return n, nil
+}
+
+// readUsers reads a users file written by setup.
+func readUsers(path string) ([]*user, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("users: %w (run the setup scenario first)", err)
+	}
+	defer f.Close()
+	var users []*user
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		u := &user{}
+		if err := json.Unmarshal(sc.Bytes(), u); err != nil {
+			return nil, fmt.Errorf("users: %s:%d: %w", path, line, err)
+		}
+		if u.Email == "" || u.Password == "" || u.Token == "" {
+			return nil, fmt.Errorf("users: %s:%d: email, password and token are all required", path, line)
+		}
+		users = append(users, u)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("users: %s: %w", path, err)
+	}
+	if len(users) == 0 {
+		return nil, fmt.Errorf("users: %s holds no users (run the setup scenario first)", path)
+	}
+	return users, nil
+}
