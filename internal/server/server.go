@@ -253,6 +253,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
+	wg.Go(password.Preload)
 	wg.Go(func() { s.worker.Run(bg) })
 	wg.Go(func() { s.prune(bg) })
 	errc := make(chan error, 1)
