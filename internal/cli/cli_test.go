@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,5 +64,45 @@ func TestServeRefusesBadConfig(t *testing.T) {
 		"FOYER_SMTP_URL=smtp://127.0.0.1:1", "FOYER_ADDR=127.0.0.1:0"}, "serve", "--data", t.TempDir())
 	if code != 1 || !strings.Contains(errOut, "foyer migrate") {
 		t.Fatalf("unmigrated: %d %q", code, errOut)
+	}
+}
+
+// The README's quick start: `foyer serve` with no configuration at all
+// starts in dev mode on SQLite, with the mailbox, and answers.
+func TestServeQuickStart(t *testing.T) {
+	t.Chdir(t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int)
+	go func() {
+		code := Main(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, nil, pw, io.Discard)
+		pw.Close()
+		done <- code
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, pr)
+	_, base, ok := strings.Cut(strings.TrimSpace(line), "running at ")
+	if !ok || !strings.Contains(line, "dev mode") {
+		t.Fatalf("start-up line %q", line)
+	}
+	for _, path := range []string{"/health/alive", "/health/ready", "/registration", "/login", "/dev/mailbox"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s: %d", path, resp.StatusCode)
+		}
+	}
+	if _, err := os.Stat(filepath.Join("data", "foyer.db")); err != nil {
+		t.Errorf("no SQLite database in ./data: %v", err)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exited %d", code)
 	}
 }
