@@ -85,7 +85,9 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		s.emit(ctx, f, c, event.LoginSubmitted, event.OutcomeFailure, "invalid_credentials", "", "")
 		return nil, errCredentials
 	}
-	_ = s.Throttle.Reset(ctx, idKey)
+	if idFails > 0 {
+		_ = s.Throttle.Reset(ctx, idKey)
+	}
 	now := s.now()
 	f.IdentityID = cand.IdentityID
 	f.Data.IdentifierID = cand.IdentifierID

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -158,8 +160,7 @@ const (
 		FROM sessions s
 		JOIN identities i ON i.id = s.identity_id
 		LEFT JOIN identifiers x ON x.identity_id = i.id
-		WHERE s.token_hash = $1
-		ORDER BY x.kind, x.value`
+		WHERE s.token_hash = $1`
 )
 
 func (m *Manager) lookup(ctx context.Context, token string, withIdentity bool) (*Session, *identity.Identity, error) {
@@ -217,6 +218,13 @@ func (m *Manager) lookup(ctx context.Context, token string, withIdentity bool) (
 	}
 	if !found {
 		return nil, nil, ErrInvalid
+	}
+	if ident != nil {
+		// Sorted here rather than by SQL, which would need a temporary
+		// b-tree on the hottest query.
+		slices.SortFunc(ident.Identifiers, func(a, b identity.Identifier) int {
+			return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Value, b.Value))
+		})
 	}
 	now := m.now().UTC()
 	if revoked.Valid || now.UnixMicro() >= idle || now.UnixMicro() >= exp {

@@ -121,7 +121,6 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		"foreign_keys(ON)",
 		"temp_store(MEMORY)",
 		"cache_size(-16000)",
-		"mmap_size(268435456)",
 	} {
 		pragmas.Add("_pragma", p)
 	}

@@ -9,7 +9,7 @@ CREATE TABLE identities (
     traits      TEXT NOT NULL,
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX identities_domain_created ON identities (domain, created_at);
 
 CREATE TABLE identifiers (
@@ -65,10 +65,11 @@ CREATE TABLE codes (
 );
 CREATE INDEX codes_flow ON codes (flow_id, created_at);
 
+-- Keyed by the token hash: the lookup on every request is one b-tree search.
 CREATE TABLE sessions (
-    id                TEXT PRIMARY KEY,
+    token_hash        TEXT PRIMARY KEY,
+    id                TEXT NOT NULL UNIQUE,
     domain            TEXT NOT NULL,
-    token_hash        TEXT NOT NULL UNIQUE,
     identity_id       TEXT NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
     aal               TEXT NOT NULL,
     methods           TEXT NOT NULL,
@@ -81,7 +82,7 @@ CREATE TABLE sessions (
     idle_expires_at   INTEGER NOT NULL,
     expires_at        INTEGER NOT NULL,
     revoked_at        INTEGER
-);
+) WITHOUT ROWID;
 CREATE INDEX sessions_identity ON sessions (identity_id);
 CREATE INDEX sessions_device ON sessions (device_id, identity_id);
 CREATE INDEX sessions_expires ON sessions (expires_at);
