@@ -27,6 +27,8 @@ Usage:
 Commands:
   serve     run the server (hosted pages, JSON API, mail delivery)
   migrate   apply database migrations
+  clients   register and manage the apps that sign customers in (OAuth/OIDC clients)
+  keys      list and rotate token-signing keys
   version   print the version
 
 Run "foyer <command> --help" for a command's flags.
@@ -44,6 +46,10 @@ func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 		err = serve(ctx, args[1:], environ, stdout, stderr)
 	case "migrate":
 		err = migrate(ctx, args[1:], environ, stdout, stderr)
+	case "keys":
+		err = keysCommand(ctx, args[1:], environ, stdout, stderr)
+	case "clients":
+		err = clientsCommand(ctx, args[1:], environ, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "foyer", version())
 	case "help", "--help", "-h":
@@ -165,6 +171,9 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		return err
 	}
 	logger := newLogger(cfg, stderr)
+	// Libraries that log through the default logger (the OIDC protocol
+	// library does) write the same JSON lines.
+	slog.SetDefault(logger)
 	if !hasEnv(environ, "GOGC") {
 		// Every Argon2id hash allocates 19 MiB; at the default GOGC=100
 		// the collector runs about once per hash and costs sign-ups and

@@ -38,11 +38,19 @@ type Config struct {
 	// characters. In dev mode a random one is kept in the data folder.
 	Secret string `yaml:"secret" env:"FOYER_SECRET"`
 
+	Admin    Admin    `yaml:"admin"`
 	Log      Log      `yaml:"log"`
 	SMTP     SMTP     `yaml:"smtp"`
 	Password Password `yaml:"password"`
 	// Domains configures each policy domain. Only "customers" exists now.
 	Domains map[string]*Domain `yaml:"-"`
+}
+
+// Admin configures the admin API (/admin/…).
+type Admin struct {
+	// Token is the bearer token of the admin API, at least 32
+	// characters; empty turns the admin API off.
+	Token string `yaml:"token" env:"FOYER_ADMIN_TOKEN"`
 }
 
 // Log configures logging.
@@ -298,6 +306,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Dev && c.Secret != "" && len(c.Secret) < 32 {
 		bad("secret", "must be at least 32 characters")
+	}
+	if c.Admin.Token != "" && len(c.Admin.Token) < 32 {
+		bad("admin.token", "must be at least 32 characters (or empty to turn the admin API off)")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

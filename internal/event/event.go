@@ -23,6 +23,7 @@ const (
 	LoginSubmitted        = "login.submitted"
 	LoginSucceeded        = "login.succeeded"
 	Logout                = "session.logout"
+	OAuthAuthorized       = "oauth.authorized"
 )
 
 // Outcomes of a step.
@@ -45,6 +46,7 @@ type Event struct {
 	FlowID     string    `json:"flow_id,omitempty"`
 	IdentityID string    `json:"identity_id,omitempty"`
 	SessionID  string    `json:"session_id,omitempty"`
+	ClientID   string    `json:"client_id,omitempty"`
 	IP         string    `json:"ip,omitempty"`
 	UserAgent  string    `json:"user_agent,omitempty"`
 	OccurredAt time.Time `json:"occurred_at"`
@@ -75,9 +77,9 @@ func (l *Log) Append(ctx context.Context, e Event) error {
 	if len(e.UserAgent) > 512 {
 		e.UserAgent = e.UserAgent[:512]
 	}
-	_, err := l.db.Exec(ctx, `INSERT INTO events (id, domain, type, outcome, reason, flow_id, identity_id, session_id, ip, user_agent, occurred_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		e.ID, e.Domain, e.Type, e.Outcome, e.Reason, e.FlowID, e.IdentityID, e.SessionID, e.IP, e.UserAgent, store.Micros(e.OccurredAt))
+	_, err := l.db.Exec(ctx, `INSERT INTO events (id, domain, type, outcome, reason, flow_id, identity_id, session_id, client_id, ip, user_agent, occurred_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		e.ID, e.Domain, e.Type, e.Outcome, e.Reason, e.FlowID, e.IdentityID, e.SessionID, e.ClientID, e.IP, e.UserAgent, store.Micros(e.OccurredAt))
 	level := slog.LevelInfo
 	if e.Outcome != OutcomeSuccess && e.Outcome != OutcomePending {
 		level = slog.LevelWarn
@@ -85,7 +87,7 @@ func (l *Log) Append(ctx context.Context, e Event) error {
 	l.logger.LogAttrs(ctx, level, "journey event",
 		slog.String("event", e.Type), slog.String("outcome", e.Outcome), slog.String("reason", e.Reason),
 		slog.String("domain", e.Domain), slog.String("flow_id", e.FlowID), slog.String("identity_id", e.IdentityID),
-		slog.String("session_id", e.SessionID), slog.String("client_ip", e.IP))
+		slog.String("session_id", e.SessionID), slog.String("client_id", e.ClientID), slog.String("client_ip", e.IP))
 	if err != nil {
 		l.logger.ErrorContext(ctx, "event: append failed", slog.String("event", e.Type), slog.Any("error", err))
 		return fmt.Errorf("event: append %s: %w", e.Type, err)
@@ -114,7 +116,7 @@ func (l *Log) List(ctx context.Context, q Query) ([]Event, error) {
 	if to.IsZero() {
 		to = time.Unix(1<<40, 0)
 	}
-	rows, err := l.db.Query(ctx, `SELECT seq, id, domain, type, outcome, reason, flow_id, identity_id, session_id, ip, user_agent, occurred_at
+	rows, err := l.db.Query(ctx, `SELECT seq, id, domain, type, outcome, reason, flow_id, identity_id, session_id, client_id, ip, user_agent, occurred_at
 		FROM events
 		WHERE occurred_at >= $1 AND occurred_at < $2
 		  AND ($3 = '' OR domain = $3) AND ($4 = '' OR type = $4)
@@ -131,7 +133,7 @@ func (l *Log) List(ctx context.Context, q Query) ([]Event, error) {
 			e  Event
 			at int64
 		)
-		if err := rows.Scan(&e.Seq, &e.ID, &e.Domain, &e.Type, &e.Outcome, &e.Reason, &e.FlowID, &e.IdentityID, &e.SessionID, &e.IP, &e.UserAgent, &at); err != nil {
+		if err := rows.Scan(&e.Seq, &e.ID, &e.Domain, &e.Type, &e.Outcome, &e.Reason, &e.FlowID, &e.IdentityID, &e.SessionID, &e.ClientID, &e.IP, &e.UserAgent, &at); err != nil {
 			return nil, fmt.Errorf("event: list: %w", err)
 		}
 		e.OccurredAt = store.FromMicros(at)

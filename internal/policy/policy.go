@@ -16,6 +16,9 @@ const (
 	LoginSubmit        Action = "login.submit"
 	SessionIssue       Action = "session.issue"
 	Logout             Action = "logout"
+	// AuthorizeApp: a signed-in customer is about to be sent back to an
+	// app with an authorization code.
+	AuthorizeApp Action = "oauth.authorize"
 )
 
 // Effect is the kind of answer.

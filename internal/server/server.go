@@ -2,26 +2,26 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/foyer-id/foyer/internal/admin"
 	"github.com/foyer-id/foyer/internal/api"
+	"github.com/foyer-id/foyer/internal/client"
 	"github.com/foyer-id/foyer/internal/config"
 	"github.com/foyer-id/foyer/internal/courier"
 	"github.com/foyer-id/foyer/internal/credential/password"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/flow"
 	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/keys"
+	"github.com/foyer-id/foyer/internal/oidc"
 	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/session"
 	"github.com/foyer-id/foyer/internal/store"
@@ -37,6 +37,9 @@ type Server struct {
 	Flows   *flow.Service
 	Outbox  *courier.Outbox
 	Events  *event.Log
+	Clients *client.Registry
+	Keys    *keys.Manager
+	OIDC    *oidc.Provider
 	handler http.Handler
 	worker  *courier.Worker
 	now     func() time.Time
@@ -71,7 +74,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		db.Close()
 		return nil, err
 	}
-	secret, err := loadSecret(cfg)
+	secret, err := cfg.LoadSecret()
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -140,23 +143,51 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 
 	cookies := ui.Cookies{Secure: !cfg.Dev}
 	pages := &ui.Pages{Flows: flows, Sessions: sessions, Identities: identities, Cookies: cookies,
-		ProductName: dom.ProductName, Domain: config.DefaultDomain, Logger: logger}
+		ProductName: dom.ProductName, Domain: config.DefaultDomain, Logger: logger, Policy: flows.Policy}
 	if err := pages.Init(); err != nil {
 		db.Close()
 		return nil, err
 	}
+
+	// The OpenID Connect provider: clients, signing keys, tokens.
+	clients := client.NewRegistry(db, secret, now)
+	signing, err := keys.NewManager(db, secret, now, keys.Rotation{})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := signing.Ensure(ctx, keys.Algorithms()...); err != nil {
+		db.Close()
+		return nil, err
+	}
+	provider, err := oidc.NewProvider(oidc.Config{
+		Issuer:   cfg.PublicURL,
+		Insecure: strings.HasPrefix(cfg.PublicURL, "http://"),
+		Secret:   secret,
+		Binding:  pages.BrowserBinding,
+		ClientIP: ui.ClientIP,
+	}, &oidc.Storage{DB: db, Domain: config.DefaultDomain, Clients: clients, Keys: signing, Identities: identities,
+		Events: events, Logger: logger, Now: now, LogoutURL: "/logout"})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	pages.OAuth = provider
 	apiHandler := &api.Handler{Flows: flows, Sessions: sessions, Identities: identities, Domain: config.DefaultDomain,
 		CookieName: cookies.Session(), Logger: logger}
 
 	mux := http.NewServeMux()
 	pages.Mount(mux)
 	apiHandler.Mount(mux)
+	provider.Mount(mux)
 	health{db: db}.Mount(mux)
+	(&admin.Handler{Clients: clients, Domain: config.DefaultDomain, Token: cfg.Admin.Token, Logger: logger}).Mount(mux)
 	if cfg.Dev && cfg.SMTP.URL == "" {
 		(&courier.DevMailbox{Outbox: outbox}).Mount(mux)
 	}
 
-	s := &Server{Config: cfg, DB: db, Logger: logger, Flows: flows, Outbox: outbox, Events: events, worker: worker, now: now}
+	s := &Server{Config: cfg, DB: db, Logger: logger, Flows: flows, Outbox: outbox, Events: events, Clients: clients, Keys: signing,
+		OIDC: provider, worker: worker, now: now}
 	s.handler = s.middleware(mux)
 	return s, nil
 }
@@ -183,33 +214,6 @@ func prepareSchema(ctx context.Context, db *store.DB, dev bool, logger *slog.Log
 		return fmt.Errorf("database schema is at version %d, this Foyer needs %d: run `foyer migrate` first", v, len(all))
 	}
 	return nil
-}
-
-// loadSecret returns the server secret: from config, or in dev mode from
-// (or newly into) <data>/secret.
-func loadSecret(cfg *config.Config) ([]byte, error) {
-	if cfg.Secret != "" {
-		return []byte(cfg.Secret), nil
-	}
-	if !cfg.Dev {
-		return nil, errors.New("secret: must be set outside dev mode (FOYER_SECRET)")
-	}
-	path := filepath.Join(cfg.Data, "secret")
-	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
-		return []byte(strings.TrimSpace(string(b))), nil
-	}
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return nil, err
-	}
-	s := base64.RawURLEncoding.EncodeToString(raw[:])
-	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		return nil, fmt.Errorf("data: %w", err)
-	}
-	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("data: write dev secret: %w", err)
-	}
-	return []byte(s), nil
 }
 
 // Handler returns the HTTP handler (for tests and embedding).
@@ -256,6 +260,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	wg.Go(password.Preload)
 	wg.Go(func() { s.worker.Run(bg) })
 	wg.Go(func() { s.prune(bg) })
+	wg.Go(func() { s.rotateKeys(bg) })
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var err error
@@ -290,6 +295,25 @@ func (s *Server) prune(ctx context.Context) {
 			}
 			if _, err := s.Flows.Throttle.Prune(ctx); err != nil {
 				s.Logger.Warn("prune throttle", "error", err)
+			}
+			if err := s.OIDC.Prune(ctx); err != nil {
+				s.Logger.Warn("prune oauth state", "error", err)
+			}
+		}
+	}
+}
+
+// rotateKeys promotes pre-published signing keys and drops expired ones.
+func (s *Server) rotateKeys(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.Keys.Maintain(ctx); err != nil {
+				s.Logger.Warn("maintain signing keys", "error", err)
 			}
 		}
 	}

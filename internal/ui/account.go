@@ -26,13 +26,40 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	p.render(w, r, http.StatusOK, "account", view{Title: "Your account", SignedIn: true, Identity: ident, Session: s})
+	v := view{Title: "Your account", SignedIn: true, Identity: ident, Session: s}
+	if p.OAuth != nil {
+		consents, err := p.OAuth.Consents.List(r.Context(), s.IdentityID)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		v.Extra = map[string]any{"Consents": consents}
+	}
+	p.render(w, r, http.StatusOK, "account", v)
 }
 
 // GET /logout: a confirmation page (signing out changes state, so it
 // needs a POST).
 func (p *Pages) logoutPage(w http.ResponseWriter, r *http.Request) {
-	p.render(w, r, http.StatusOK, "logout", view{Title: "Sign out", SignedIn: p.currentSession(r) != nil})
+	v := view{Title: "Sign out", SignedIn: p.currentSession(r) != nil}
+	if to, ok := p.postLogout(r.URL.Query()); ok {
+		if !v.SignedIn {
+			// Nothing to end here: go straight back to the app.
+			http.Redirect(w, r, to, http.StatusSeeOther)
+			return
+		}
+		v.Extra = map[string]any{"Continue": r.URL.Query().Get("post_logout_redirect_uri"), "Sig": r.URL.Query().Get("sig")}
+	}
+	p.render(w, r, http.StatusOK, "logout", v)
+}
+
+// postLogout returns the app's post-logout redirect handed over by the
+// provider's end_session endpoint, if it carries a valid MAC.
+func (p *Pages) postLogout(q url.Values) (string, bool) {
+	if p.OAuth == nil {
+		return "", false
+	}
+	return p.OAuth.Storage.LogoutRedirect(q.Get("post_logout_redirect_uri"), q.Get("sig"))
 }
 
 // POST /logout: revoke the session server-side and clear the cookie.
@@ -44,5 +71,9 @@ func (p *Pages) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.Cookies.clear(w, p.Cookies.Session())
+	if to, ok := p.postLogout(r.PostForm); ok {
+		seeOther(w, r, to)
+		return
+	}
 	seeOther(w, r, "/login")
 }

@@ -15,8 +15,11 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f == nil {
-		p.render(w, r, http.StatusOK, "login", view{Title: "Sign in", Messages: notice(note),
-			ReturnTo: safeReturnTo(r.URL.Query().Get("return_to")), Action: "/login"})
+		v := view{Title: "Sign in", Messages: notice(note), ReturnTo: safeReturnTo(r.URL.Query().Get("return_to")), Action: "/login"}
+		if hint := r.URL.Query().Get("login_hint"); hint != "" && len(hint) <= 254 {
+			v.Values = map[string]string{"email": hint}
+		}
+		p.render(w, r, http.StatusOK, "login", v)
 		return
 	}
 	p.renderFlow(w, r, f, "/login", "Sign in")

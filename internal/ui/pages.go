@@ -17,6 +17,8 @@ import (
 
 	"github.com/foyer-id/foyer/internal/flow"
 	"github.com/foyer-id/foyer/internal/identity"
+	foidc "github.com/foyer-id/foyer/internal/oidc"
+	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/session"
 )
 
@@ -35,6 +37,10 @@ type Pages struct {
 	ProductName string
 	Domain      string
 	Logger      *slog.Logger
+	// OAuth is the OpenID provider whose sign-ins these pages complete.
+	OAuth *foidc.Provider
+	// Policy is the decision point (for app authorizations).
+	Policy policy.Decider
 
 	tmpl map[string]*template.Template
 }
@@ -77,6 +83,9 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /logout", p.logoutPage)
 	mux.Handle("POST /logout", p.form(p.logoutSubmit))
 	mux.HandleFunc("GET /account", p.accountPage)
+	mux.Handle("POST /account/consents", p.form(p.consentRevoke))
+	mux.HandleFunc("GET "+foidc.ContinuePath, p.oauthContinue)
+	mux.Handle("POST "+foidc.ContinuePath, p.form(p.oauthConsent))
 }
 
 func assetHandler() http.Handler {
@@ -155,6 +164,12 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 		p.Logger.ErrorContext(r.Context(), "ui: journey failed", "path", r.URL.Path, "error", err)
 		p.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again.")
 	}
+}
+
+// BrowserBinding returns the hash that binds flows and authorization
+// requests to this browser, setting the cookie behind it when missing.
+func (p *Pages) BrowserBinding(w http.ResponseWriter, r *http.Request) string {
+	return binding(p.Cookies.browserSecret(w, r))
 }
 
 // client describes the browser making r.

@@ -2,6 +2,7 @@ package servertest
 
 import (
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -129,4 +130,15 @@ func (e *Env) JSON(t testing.TB, method, path, token string, body any, out any) 
 		}
 	}
 	return &Response{Response: resp, Body: string(raw)}
+}
+
+// Field returns the value of the first input with the given name on a page.
+func Field(t testing.TB, page, name string) string {
+	t.Helper()
+	re := regexp.MustCompile(`name="` + regexp.QuoteMeta(name) + `" value="([^"]*)"`)
+	m := re.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no field %s in page", name)
+	}
+	return html.UnescapeString(m[1])
 }

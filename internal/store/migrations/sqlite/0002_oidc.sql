@@ -37,6 +37,8 @@ CREATE TABLE signing_keys (
     expires_at    INTEGER
 );
 CREATE INDEX signing_keys_state ON signing_keys (alg, state);
+-- At most one signing key per algorithm is active.
+CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (alg) WHERE state = 'active';
 
 CREATE TABLE oauth_auth_requests (
     id             TEXT PRIMARY KEY,
@@ -101,3 +103,6 @@ CREATE TABLE oauth_assertions (
     expires_at  INTEGER NOT NULL
 );
 CREATE INDEX oauth_assertions_expires ON oauth_assertions (expires_at);
+
+-- Events about apps name the client.
+ALTER TABLE events ADD COLUMN client_id TEXT NOT NULL DEFAULT '';

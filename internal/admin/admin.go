@@ -1,0 +1,218 @@
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/foyer-id/foyer/internal/client"
+	"github.com/foyer-id/foyer/internal/store"
+)
+
+// OpenAPI is the admin API description.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
+
+// Handler serves the admin API of one policy domain.
+type Handler struct {
+	Clients *client.Registry
+	Domain  string
+	// Token is the admin bearer token (admin.token, FOYER_ADMIN_TOKEN).
+	// Empty turns the admin API off: every route answers 404.
+	Token        string
+	Logger       *slog.Logger
+	MaxBodyBytes int64 // default 64 KiB
+}
+
+// Routes lists every route the handler mounts, for the OpenAPI sync test.
+var Routes = []string{
+	"GET /admin/openapi.yaml",
+	"GET /admin/clients",
+	"POST /admin/clients",
+	"GET /admin/clients/{id}",
+	"PATCH /admin/clients/{id}",
+	"DELETE /admin/clients/{id}",
+	"POST /admin/clients/{id}/secret",
+}
+
+// Mount registers the admin API on mux.
+func (h *Handler) Mount(mux *http.ServeMux) {
+	handlers := map[string]http.HandlerFunc{
+		"GET /admin/openapi.yaml":         h.openapi,
+		"GET /admin/clients":              h.listClients,
+		"POST /admin/clients":             h.createClient,
+		"GET /admin/clients/{id}":         h.getClient,
+		"PATCH /admin/clients/{id}":       h.updateClient,
+		"DELETE /admin/clients/{id}":      h.deleteClient,
+		"POST /admin/clients/{id}/secret": h.rotateSecret,
+	}
+	for _, route := range Routes {
+		next := handlers[route]
+		public := route == "GET /admin/openapi.yaml" // documentation only
+		mux.HandleFunc(route, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "no-store")
+			if h.Token == "" {
+				// Off: look exactly like a route that does not exist.
+				http.NotFound(w, r)
+				return
+			}
+			if !public && !h.authorized(w, r) {
+				return
+			}
+			next(w, r)
+		})
+	}
+}
+
+// authorized checks the bearer token, comparing SHA-256 digests in
+// constant time (so neither content nor length leaks), and answers 401
+// when it is missing or wrong.
+func (h *Handler) authorized(w http.ResponseWriter, r *http.Request) bool {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if ok && strings.EqualFold(scheme, "Bearer") {
+		got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+		want := sha256.Sum256([]byte(h.Token))
+		if subtle.ConstantTimeCompare(got[:], want[:]) == 1 {
+			return true
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="foyer-admin", error="invalid_token"`)
+		h.logger().WarnContext(r.Context(), "admin: wrong token", "event", "admin.unauthorized", "reason", "invalid_token",
+			"remote_addr", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
+	} else {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="foyer-admin"`)
+	}
+	problem(w, http.StatusUnauthorized, "unauthenticated", "Admin token required",
+		"Send the admin token as Authorization: Bearer <token>.")
+	return false
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger == nil {
+		return slog.Default()
+	}
+	return h.Logger
+}
+
+// Problem is an RFC 9457 problem details object.
+type Problem struct {
+	Type   string       `json:"type"`
+	Title  string       `json:"title"`
+	Status int          `json:"status"`
+	Detail string       `json:"detail,omitempty"`
+	Errors []FieldError `json:"errors,omitempty"`
+}
+
+// FieldError names an invalid input field and what is wrong with it.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func problem(w http.ResponseWriter, status int, kind, title, detail string) {
+	writeProblem(w, Problem{Type: "https://foyer.dev/problems/" + kind, Title: title, Status: status, Detail: detail})
+}
+
+func writeProblem(w http.ResponseWriter, p Problem) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// fail maps registry errors to problems. Internal details go to the log.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var inv *client.ValidationError
+	switch {
+	case errors.As(err, &inv):
+		writeProblem(w, Problem{Type: "https://foyer.dev/problems/invalid-input", Title: "The input is not valid",
+			Status: http.StatusBadRequest, Detail: inv.Error(), Errors: []FieldError{{Field: inv.Field, Message: inv.Message}}})
+	case errors.Is(err, store.ErrNotFound):
+		problem(w, http.StatusNotFound, "client-not-found", "No such client", "No client has this id in this domain.")
+	case errors.Is(err, client.ErrNoSecret):
+		problem(w, http.StatusConflict, "client-has-no-secret", "The client has no secret",
+			"Public and private_key_jwt clients do not authenticate with a secret; change auth_method first.")
+	case errors.Is(err, store.ErrConflict):
+		problem(w, http.StatusConflict, "conflict", "Conflict", "The client was changed at the same time; try again.")
+	case errors.Is(err, context.Canceled):
+	default:
+		h.logger().ErrorContext(r.Context(), "admin: request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		problem(w, http.StatusInternalServerError, "internal", "Internal error", "Something went wrong on our side.")
+	}
+}
+
+// decode reads a JSON object body strictly: size-limited, one object, no
+// unknown fields. An empty body is an empty object.
+func (h *Handler) decode(w http.ResponseWriter, r *http.Request, dst any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "application/merge-patch+json") {
+		problem(w, http.StatusUnsupportedMediaType, "unsupported-media-type", "Send JSON", "Content-Type must be application/json.")
+		return false
+	}
+	limit := h.MaxBodyBytes
+	if limit <= 0 {
+		limit = 64 << 10
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			problem(w, http.StatusRequestEntityTooLarge, "body-too-large", "Request body too large", fmt.Sprintf("The body may be at most %d bytes.", limit))
+			return false
+		}
+		problem(w, http.StatusBadRequest, "malformed-body", "Unreadable body", "The request body could not be read.")
+		return false
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		body = []byte("{}")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		problem(w, http.StatusBadRequest, "malformed-json", "Malformed JSON", jsonError(err))
+		return false
+	}
+	if dec.More() {
+		problem(w, http.StatusBadRequest, "malformed-json", "Malformed JSON", "The body must hold exactly one JSON object.")
+		return false
+	}
+	return true
+}
+
+// jsonError describes a decoding error without echoing input values.
+func jsonError(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("Syntax error at byte %d.", syn.Offset)
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return "The body must be a JSON object."
+		}
+		return fmt.Sprintf("Field %q has the wrong type.", typ.Field)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "Unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ") + "."
+	}
+	return "The body is not a valid JSON object."
+}
+
+// GET /admin/openapi.yaml: the API description (no token needed).
+func (h *Handler) openapi(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	_, _ = w.Write(OpenAPI)
+}

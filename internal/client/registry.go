@@ -1,0 +1,312 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/foyer-id/foyer/internal/store"
+)
+
+// Errors of the registry, besides store.ErrNotFound for unknown ids.
+var (
+	// ErrInvalidCredentials means the client id is unknown or the secret
+	// is wrong; the two are not told apart.
+	ErrInvalidCredentials = errors.New("client: invalid client credentials")
+	// ErrNoSecret means the client does not authenticate with a secret
+	// (public or private_key_jwt), so it has none to rotate.
+	ErrNoSecret = errors.New("client: the client does not authenticate with a secret")
+)
+
+// Registry stores the clients of every policy domain.
+type Registry struct {
+	db    *store.DB
+	key   []byte // HMAC key for client secrets
+	dummy []byte // compared against when there is no stored hash
+	now   func() time.Time
+}
+
+// NewRegistry returns a Registry. secret is the server secret (at least
+// 32 bytes; the configuration guarantees it); client secret hashes are
+// keyed with a key derived from it, so changing it invalidates every
+// client secret. now may be nil for time.Now.
+func NewRegistry(db *store.DB, secret []byte, now func() time.Time) *Registry {
+	if len(secret) < 32 {
+		panic("client: NewRegistry needs a server secret of at least 32 bytes")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	key := secretKey(secret)
+	return &Registry{db: db, key: key, dummy: mac(key, "dummy"), now: now}
+}
+
+const clientColumns = `id, domain, name, public, first_party, secret_hash, auth_method, redirect_uris,
+	post_logout_redirect_uris, grant_types, scopes, jwks, access_token_format, signing_alg,
+	access_token_ttl, id_token_ttl, refresh_token_ttl, require_aal, created_at, updated_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+// scanClient reads one row of clientColumns; it returns the secret hash
+// apart so that it never travels inside a Client.
+func scanClient(row scanner) (*Client, string, error) {
+	var (
+		c                            Client
+		hash, redirects, postLogout  string
+		grants, scopes, jwks         string
+		accessTTL, idTTL, refreshTTL int64
+		createdAt, updatedAt         int64
+	)
+	err := row.Scan(&c.ID, &c.Domain, &c.Name, &c.Public, &c.FirstParty, &hash, &c.AuthMethod, &redirects,
+		&postLogout, &grants, &scopes, &jwks, &c.AccessTokenFormat, &c.SigningAlg,
+		&accessTTL, &idTTL, &refreshTTL, &c.RequireAAL, &createdAt, &updatedAt)
+	if err != nil {
+		return nil, "", store.Classify(err)
+	}
+	for _, l := range []struct {
+		dst *[]string
+		src string
+	}{{&c.RedirectURIs, redirects}, {&c.PostLogoutRedirectURIs, postLogout}, {&c.GrantTypes, grants}, {&c.Scopes, scopes}} {
+		if err := json.Unmarshal([]byte(l.src), l.dst); err != nil {
+			return nil, "", fmt.Errorf("client %s: stored list: %w", c.ID, err)
+		}
+		if *l.dst == nil {
+			*l.dst = []string{}
+		}
+	}
+	if jwks != "" {
+		c.JWKS = &jose.JSONWebKeySet{}
+		if err := json.Unmarshal([]byte(jwks), c.JWKS); err != nil {
+			return nil, "", fmt.Errorf("client %s: stored jwks: %w", c.ID, err)
+		}
+	}
+	c.AccessTokenTTL = Duration(time.Duration(accessTTL) * time.Microsecond)
+	c.IDTokenTTL = Duration(time.Duration(idTTL) * time.Microsecond)
+	c.RefreshTokenTTL = Duration(time.Duration(refreshTTL) * time.Microsecond)
+	c.CreatedAt, c.UpdatedAt = store.FromMicros(createdAt), store.FromMicros(updatedAt)
+	c.HasSecret = hash != ""
+	return &c, hash, nil
+}
+
+// columns returns the stored form of c's columns after id, in the order
+// of clientColumns (domain … updated_at).
+func columns(c *Client, hash string) ([]any, error) {
+	lists := make([]string, 4)
+	for i, l := range [][]string{c.RedirectURIs, c.PostLogoutRedirectURIs, c.GrantTypes, c.Scopes} {
+		if l == nil {
+			l = []string{}
+		}
+		b, err := json.Marshal(l)
+		if err != nil {
+			return nil, err
+		}
+		lists[i] = string(b)
+	}
+	jwks := ""
+	if c.JWKS != nil && len(c.JWKS.Keys) > 0 {
+		b, err := json.Marshal(c.JWKS)
+		if err != nil {
+			return nil, fmt.Errorf("encode jwks: %w", err)
+		}
+		jwks = string(b)
+	}
+	return []any{c.Domain, c.Name, c.Public, c.FirstParty, hash, c.AuthMethod, lists[0],
+		lists[1], lists[2], lists[3], jwks, c.AccessTokenFormat, c.SigningAlg,
+		c.AccessTokenTTL.D().Microseconds(), c.IDTokenTTL.D().Microseconds(), c.RefreshTokenTTL.D().Microseconds(),
+		c.RequireAAL, store.Micros(c.CreatedAt), store.Micros(c.UpdatedAt)}, nil
+}
+
+// stamp is now at the stored precision (µs, UTC), so a returned client
+// equals the one read back.
+func (r *Registry) stamp() time.Time { return store.FromMicros(store.Micros(r.now())) }
+
+// Create registers a client in domain. It returns the client and, when
+// the client authenticates with a secret, that secret: it is not stored
+// and cannot be shown again. Public and private_key_jwt clients get "".
+func (r *Registry) Create(ctx context.Context, domain string, spec Spec) (*Client, string, error) {
+	if domain == "" {
+		return nil, "", errors.New("client: create: empty domain")
+	}
+	c, err := spec.validate(nil)
+	if err != nil {
+		return nil, "", err
+	}
+	c.Domain = domain
+	c.CreatedAt = r.stamp()
+	c.UpdatedAt = c.CreatedAt
+	secret, hash := "", ""
+	if c.UsesSecret() {
+		secret = newSecret()
+		hash = hashSecret(r.key, secret)
+	}
+	c.HasSecret = hash != ""
+	cols, err := columns(c, hash)
+	if err != nil {
+		return nil, "", fmt.Errorf("client: create: %w", err)
+	}
+	for attempt := 0; ; attempt++ {
+		c.ID = newID()
+		_, err = r.db.Exec(ctx, `INSERT INTO oauth_clients (`+clientColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+			append([]any{c.ID}, cols...)...)
+		// A duplicate of a 128-bit random id means a broken random source;
+		// retry a little rather than fail on the impossible.
+		if !errors.Is(err, store.ErrConflict) || attempt == 2 {
+			break
+		}
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("client: create: %w", err)
+	}
+	return c, secret, nil
+}
+
+// Get returns the client with id, of any domain, or store.ErrNotFound. It
+// runs on every token request: one primary-key lookup, not cached, so an
+// update or deletion takes effect on every node at once.
+func (r *Registry) Get(ctx context.Context, id string) (*Client, error) {
+	c, _, err := r.get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("client: get %s: %w", id, err)
+	}
+	return c, nil
+}
+
+func (r *Registry) get(ctx context.Context, id string) (*Client, string, error) {
+	return scanClient(r.db.QueryRow(ctx, `SELECT `+clientColumns+` FROM oauth_clients WHERE id = $1`, id))
+}
+
+// List returns the clients of domain, oldest first.
+func (r *Registry) List(ctx context.Context, domain string) ([]*Client, error) {
+	rows, err := r.db.Query(ctx, `SELECT `+clientColumns+` FROM oauth_clients WHERE domain = $1 ORDER BY created_at, id`, domain)
+	if err != nil {
+		return nil, fmt.Errorf("client: list %s: %w", domain, err)
+	}
+	defer rows.Close()
+	out := []*Client{}
+	for rows.Next() {
+		c, _, err := scanClient(rows)
+		if err != nil {
+			return nil, fmt.Errorf("client: list %s: %w", domain, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("client: list %s: %w", domain, store.Classify(err))
+	}
+	return out, nil
+}
+
+// selectForUpdate reads a client and locks its row until the transaction
+// ends. SQLite has no FOR UPDATE: its write transactions (BEGIN
+// IMMEDIATE) already exclude every other writer.
+func selectForUpdate(d store.Dialect) string {
+	if d == store.Postgres {
+		return `SELECT ` + clientColumns + ` FROM oauth_clients WHERE id = $1 FOR UPDATE`
+	}
+	return `SELECT ` + clientColumns + ` FROM oauth_clients WHERE id = $1`
+}
+
+// Update applies spec to the client with id: set fields change, unset
+// fields keep their value, and the result is validated as a whole.
+// Switching to a method without a secret (public, private_key_jwt) drops
+// the secret; switching to a secret method from one without leaves the
+// client without a secret (HasSecret false) until RotateSecret.
+func (r *Registry) Update(ctx context.Context, id string, spec Spec) (*Client, error) {
+	var out *Client
+	err := r.db.InTx(ctx, func(tx *store.Tx) error {
+		old, hash, err := scanClient(tx.QueryRow(ctx, selectForUpdate(tx.Dialect), id))
+		if err != nil {
+			return err
+		}
+		c, err := spec.validate(old)
+		if err != nil {
+			return err
+		}
+		if !c.UsesSecret() {
+			hash = ""
+		}
+		c.HasSecret = hash != ""
+		c.UpdatedAt = r.stamp()
+		cols, err := columns(c, hash)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE oauth_clients SET domain = $1, name = $2, public = $3, first_party = $4,
+			secret_hash = $5, auth_method = $6, redirect_uris = $7, post_logout_redirect_uris = $8, grant_types = $9,
+			scopes = $10, jwks = $11, access_token_format = $12, signing_alg = $13, access_token_ttl = $14,
+			id_token_ttl = $15, refresh_token_ttl = $16, require_aal = $17, created_at = $18, updated_at = $19
+			WHERE id = $20`, append(cols, id)...)
+		out = c
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("client: update %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// Delete removes the client with id, with its pending authorization
+// requests and consents (by cascade) and its access and refresh tokens,
+// so that a deleted client's tokens stop working at once.
+func (r *Registry) Delete(ctx context.Context, id string) error {
+	err := r.db.InTx(ctx, func(tx *store.Tx) error {
+		res, err := tx.Exec(ctx, `DELETE FROM oauth_clients WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return store.ErrNotFound
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM oauth_tokens WHERE client_id = $1`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("client: delete %s: %w", id, err)
+	}
+	return nil
+}
+
+// RotateSecret gives the client a new secret and returns it; the old one
+// stops working at once. It returns ErrNoSecret for clients that do not
+// authenticate with a secret.
+func (r *Registry) RotateSecret(ctx context.Context, id string) (string, error) {
+	secret := newSecret()
+	err := r.db.InTx(ctx, func(tx *store.Tx) error {
+		c, _, err := scanClient(tx.QueryRow(ctx, selectForUpdate(tx.Dialect), id))
+		if err != nil {
+			return err
+		}
+		if !c.UsesSecret() {
+			return ErrNoSecret
+		}
+		_, err = tx.Exec(ctx, `UPDATE oauth_clients SET secret_hash = $1, updated_at = $2 WHERE id = $3`,
+			hashSecret(r.key, secret), store.Micros(r.stamp()), id)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("client: rotate secret of %s: %w", id, err)
+	}
+	return secret, nil
+}
+
+// VerifySecret authenticates a client by id and secret and returns it.
+// Unknown ids, clients without a secret and wrong secrets all return
+// ErrInvalidCredentials, after the same HMAC and constant-time compare.
+// Other errors (the database is down) are returned as they are.
+func (r *Registry) VerifySecret(ctx context.Context, id, secret string) (*Client, error) {
+	c, hash, err := r.get(ctx, id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("client: verify secret of %s: %w", id, err)
+	}
+	if !checkSecret(r.key, r.dummy, hash, secret) || c == nil || !c.UsesSecret() {
+		return nil, ErrInvalidCredentials
+	}
+	return c, nil
+}

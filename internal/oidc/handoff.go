@@ -1,0 +1,144 @@
+package oidc
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/foyer-id/foyer/internal/client"
+	"github.com/foyer-id/foyer/internal/event"
+	"github.com/foyer-id/foyer/internal/policy"
+	"github.com/foyer-id/foyer/internal/session"
+)
+
+// Step is what an authorization request needs next from the browser.
+type Step int
+
+// Steps of the hand-off.
+const (
+	StepLogin    Step = iota + 1 // sign in (again)
+	StepRegister                 // prompt=create: sign up
+	StepConsent                  // ask the customer to allow a third-party app
+	StepDone                     // answer the client
+)
+
+// promptCreate asks for sign-up (OpenID Connect "Initiating User
+// Registration"); the library has no constant for it.
+const promptCreate = "create"
+
+// Pending is an authorization request waiting in the browser, with its
+// client.
+type Pending struct {
+	Request *AuthRequest
+	Client  *client.Client
+}
+
+// ErrForeignBrowser means the request was started in another browser.
+var ErrForeignBrowser = errors.New("oidc: authorization request started in another browser")
+
+// Pending loads the request id for the browser with the given binding.
+func (p *Provider) Pending(ctx context.Context, id, binding string) (*Pending, error) {
+	a, err := p.Storage.requests.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if a.BrowserHash == "" || a.BrowserHash != binding {
+		return nil, ErrForeignBrowser
+	}
+	c, err := p.Storage.clientOf(ctx, a.GetClientID())
+	if err != nil {
+		return nil, err
+	}
+	return &Pending{Request: a, Client: c}, nil
+}
+
+// Next decides what the request needs, given the browser's session (nil
+// when signed out): prompt, max_age, the client's assurance requirement
+// and consent. prompt=none turns every interactive step into an error
+// for the client.
+func (p *Provider) Next(ctx context.Context, pd *Pending, sess *session.Session) (Step, *oidc.Error) {
+	a, now := pd.Request, p.Storage.Now()
+	prompts := a.Request.Prompt
+	none := slices.Contains(prompts, oidc.PromptNone)
+	fresh := sess != nil
+	if sess != nil && a.Request.MaxAge != nil {
+		// Signed in recently enough, or since this request started (so
+		// that prompt=login and max_age=0 are satisfied by signing in
+		// again, not by a loop).
+		limit := now.Add(-time.Duration(*a.Request.MaxAge) * time.Second)
+		fresh = !sess.AuthenticatedAt.Before(limit) || !sess.AuthenticatedAt.Before(a.CreatedAt.Truncate(time.Second))
+	}
+	if !fresh {
+		if none {
+			return 0, oidc.ErrLoginRequired()
+		}
+		if sess == nil && slices.Contains(prompts, promptCreate) {
+			return StepRegister, nil
+		}
+		return StepLogin, nil
+	}
+	if pd.Client.RequireAAL == session.AAL2 && sess.AAL != session.AAL2 {
+		return 0, oidc.ErrAccessDenied().WithDescription("this application requires two-factor authentication")
+	}
+	if !pd.Client.FirstParty {
+		covered, err := p.Consents.Covers(ctx, sess.IdentityID, pd.Client.ID, a.GetScopes())
+		if err != nil {
+			return 0, oidc.ErrServerError()
+		}
+		if !covered || slices.Contains(prompts, oidc.PromptConsent) {
+			if none {
+				return 0, &oidc.Error{ErrorType: "consent_required", Description: "the customer has not allowed this application"}
+			}
+			return StepConsent, nil
+		}
+	}
+	return StepDone, nil
+}
+
+// Finish records who signed in for the request, asks the policy, and
+// answers the client (a redirect with the code, or a form_post page).
+func (p *Provider) Finish(w http.ResponseWriter, r *http.Request, pd *Pending, sess *session.Session, d policy.Decider) {
+	ctx := r.Context()
+	a := pd.Request
+	dec := d.Decide(ctx, policy.Input{Domain: p.Storage.Domain, Action: policy.AuthorizeApp, Time: p.Storage.Now(),
+		IdentityID: sess.IdentityID, ClientIP: p.cfg.ClientIP(r), UserAgent: r.UserAgent(), FlowID: a.ID})
+	if !dec.Allowed() {
+		p.Storage.emit(ctx, event.OAuthAuthorized, event.OutcomeDenied, dec.Reason, sess.IdentityID, pd.Client.ID)
+		p.Fail(w, r, pd, oidc.ErrAccessDenied().WithDescription("not allowed by policy"))
+		return
+	}
+	a.Subject, a.SessionID, a.AuthTime, a.AMR, a.ACR = sess.IdentityID, sess.ID, sess.AuthenticatedAt, amrOf(sess.Methods), sess.AAL
+	if err := p.Storage.requests.complete(ctx, a); err != nil {
+		p.Fail(w, r, pd, oidc.ErrInvalidRequest().WithDescription("this authorization request was already answered"))
+		return
+	}
+	p.Storage.emit(ctx, event.OAuthAuthorized, event.OutcomeSuccess, "", sess.IdentityID, pd.Client.ID)
+	op.AuthResponse(a, p.OP, w, r.WithContext(op.ContextWithIssuer(ctx, p.cfg.Issuer)))
+}
+
+// Fail answers the client with an error (to its redirect URI, which the
+// library validated when the request was created).
+func (p *Provider) Fail(w http.ResponseWriter, r *http.Request, pd *Pending, err *oidc.Error) {
+	op.AuthRequestError(w, r.WithContext(op.ContextWithIssuer(r.Context(), p.cfg.Issuer)), pd.Request, err, p.OP)
+}
+
+// amrOf maps Foyer's method names to RFC 8176 values.
+func amrOf(methods []string) []string {
+	var out []string
+	for _, m := range methods {
+		switch m {
+		case "password":
+			out = append(out, "pwd")
+		case "email_code":
+			out = append(out, "otp")
+		default:
+			out = append(out, m)
+		}
+	}
+	return out
+}

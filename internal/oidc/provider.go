@@ -1,0 +1,224 @@
+package oidc
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+	"golang.org/x/text/language"
+
+	"github.com/foyer-id/foyer/internal/session"
+)
+
+// requestState carries what Foyer learns about a protocol request to the
+// storage methods the library calls while serving it.
+type requestState struct {
+	binding   string // browser binding hash (authorization requests)
+	alg       string // the client's signing algorithm
+	verifier  bool   // the token request carried a code_verifier
+	ip        string
+	userAgent string
+}
+
+type stateKey struct{}
+
+func stateFrom(ctx context.Context) *requestState {
+	rs, _ := ctx.Value(stateKey{}).(*requestState)
+	return rs
+}
+
+// Config configures the provider.
+type Config struct {
+	// Issuer is the public URL (FOYER_PUBLIC_URL).
+	Issuer string
+	// Insecure allows an http issuer (dev mode only).
+	Insecure bool
+	// Secret is the server secret; the key that encrypts opaque access
+	// tokens is derived from it.
+	Secret []byte
+	// Binding returns the browser binding of a request, setting the
+	// cookie that carries it when missing (see ui.Pages.BrowserBinding).
+	Binding func(http.ResponseWriter, *http.Request) string
+	// ClientIP returns the client's address.
+	ClientIP func(*http.Request) string
+}
+
+// Provider is Foyer's OpenID provider.
+type Provider struct {
+	OP       *op.Provider
+	Storage  *Storage
+	Consents *Consents
+	cfg      Config
+}
+
+// The protocol endpoints, as mounted.
+const (
+	pathAuthorize  = "/authorize"
+	pathToken      = "/oauth/token"
+	pathIntrospect = "/oauth/introspect"
+	pathUserinfo   = "/userinfo"
+	pathRevoke     = "/revoke"
+	pathEndSession = "/end_session"
+	pathKeys       = "/keys"
+	pathDiscovery  = "/.well-known/openid-configuration"
+)
+
+// methods lists the HTTP methods each endpoint answers.
+var methods = map[string][]string{
+	pathAuthorize:  {http.MethodGet, http.MethodPost},
+	pathToken:      {http.MethodPost},
+	pathIntrospect: {http.MethodPost},
+	pathUserinfo:   {http.MethodGet, http.MethodPost},
+	pathRevoke:     {http.MethodPost},
+	pathEndSession: {http.MethodGet, http.MethodPost},
+	pathKeys:       {http.MethodGet},
+}
+
+// Grants Foyer refuses even though the library knows them.
+var refusedGrants = map[string]bool{
+	string(oidc.GrantTypeBearer):        true, // jwt-bearer
+	string(oidc.GrantTypeTokenExchange): true,
+	string(oidc.GrantTypeDeviceCode):    true,
+	"password":                          true,
+	"implicit":                          true,
+}
+
+// NewProvider builds the provider on st.
+func NewProvider(cfg Config, st *Storage) (*Provider, error) {
+	st.init()
+	key := sha256.Sum256(append([]byte("foyer opaque access tokens v1\x00"), cfg.Secret...))
+	logoutKey := sha256.Sum256(append([]byte("foyer logout redirect v1\x00"), cfg.Secret...))
+	st.logoutKey = logoutKey[:]
+	opCfg := &op.Config{
+		CryptoKey:               key,
+		CodeMethodS256:          true,
+		AuthMethodPost:          true,
+		AuthMethodPrivateKeyJWT: true,
+		GrantTypeRefreshToken:   true,
+		SupportedUILocales:      []language.Tag{language.English},
+		SupportedScopes:         []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopePhone, oidc.ScopeOfflineAccess},
+		SupportedClaims:         []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "azp", "email", "email_verified", "name", "updated_at"},
+	}
+	p := &Provider{Storage: st, Consents: &Consents{DB: st.DB, Now: st.Now}, cfg: cfg}
+	opts := []op.Option{op.WithHttpInterceptors(p.intercept), op.WithCORSOptions(nil)}
+	if cfg.Insecure {
+		opts = append(opts, op.WithAllowInsecure())
+	}
+	o, err := op.NewProvider(opCfg, st, op.StaticIssuer(cfg.Issuer), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("oidc: provider: %w", err)
+	}
+	p.OP = o
+	return p, nil
+}
+
+// Mount registers the protocol endpoints. The library's own login
+// callback (/authorize/callback), which would issue a code to whoever
+// knows a request id, is deliberately not mounted; nor are its health
+// endpoints (Foyer has /health/*).
+func (p *Provider) Mount(mux *http.ServeMux) {
+	for path := range methods {
+		mux.Handle(path, p.OP)
+	}
+	mux.HandleFunc("GET "+pathDiscovery, p.discovery)
+}
+
+// intercept runs before every library endpoint: it restricts methods,
+// forbids caching, refuses grants Foyer does not offer, and records the
+// request state the storage needs.
+func (p *Provider) intercept(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Pragma", "no-cache")
+		allowed, ok := methods[r.URL.Path]
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if !contains(allowed, r.Method) {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		rs := &requestState{ip: p.cfg.ClientIP(r), userAgent: r.UserAgent()}
+		switch r.URL.Path {
+		case pathAuthorize:
+			rs.binding = p.cfg.Binding(w, r)
+		case pathToken:
+			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+			if err := r.ParseForm(); err != nil {
+				writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the request body could not be read")
+				return
+			}
+			if g := r.PostForm.Get("grant_type"); refusedGrants[g] {
+				writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "grant type "+g+" is not supported")
+				return
+			}
+			if r.URL.RawQuery != "" {
+				writeOAuthError(w, http.StatusBadRequest, "invalid_request", "parameters belong in the request body, not the URL")
+				return
+			}
+			rs.verifier = r.PostForm.Get("code_verifier") != ""
+			if r.PostForm.Get("grant_type") == string(oidc.GrantTypeClientCredentials) && r.PostForm.Get("client_assertion") != "" {
+				p.clientCredentialsWithAssertion(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
+				return
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
+	})
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
+}
+
+// discovery serves the OpenID Provider metadata, starting from the
+// library's and correcting what Foyer does differently: only the code flow,
+// S256 only, the grants and auth methods actually offered, and the
+// assurance levels.
+func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
+	ctx := op.ContextWithIssuer(r.Context(), p.cfg.Issuer)
+	d := op.CreateDiscoveryConfig(ctx, p.OP, p.Storage)
+	d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
+	d.ResponseModesSupported = []string{"query", "form_post"}
+	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
+	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
+	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodPrivateKeyJWT, oidc.AuthMethodNone}
+	d.ACRValuesSupported = []string{session.AAL1, session.AAL2}
+	d.RequestParameterSupported = false
+	d.DeviceAuthorizationEndpoint = ""
+	d.CheckSessionIframe = ""
+	d.IDTokenSigningAlgValuesSupported = []string{"ES256", "RS256", "EdDSA"}
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(d)
+}
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+// Prune deletes expired authorization requests and tokens.
+func (p *Provider) Prune(ctx context.Context) error {
+	if _, err := p.Storage.requests.prune(ctx); err != nil {
+		return err
+	}
+	_, err := p.Storage.tokens.prune(ctx)
+	return err
+}

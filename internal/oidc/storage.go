@@ -1,0 +1,475 @@
+package oidc
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/foyer-id/foyer/internal/client"
+	"github.com/foyer-id/foyer/internal/event"
+	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/keys"
+	"github.com/foyer-id/foyer/internal/store"
+)
+
+// Storage implements op.Storage (and the optional client-credentials,
+// userinfo and logout interfaces) on Foyer's database.
+type Storage struct {
+	DB         *store.DB
+	Domain     string
+	Clients    *client.Registry
+	Keys       *keys.Manager
+	Identities *identity.Store
+	Events     *event.Log
+	Logger     *slog.Logger
+	Now        func() time.Time
+	// LogoutURL is where end_session sends the browser to end the Foyer
+	// session (the hosted logout confirmation).
+	LogoutURL string
+
+	requests  *authRequests
+	tokens    *tokens
+	logoutKey []byte // MACs post-logout redirects handed to the logout page
+}
+
+// init prepares the internal stores.
+func (s *Storage) init() {
+	s.requests = &authRequests{db: s.DB, now: s.Now}
+	s.tokens = &tokens{db: s.DB, now: s.Now}
+}
+
+// Lifetimes fixed by the protocol.
+const (
+	authRequestLifetime = 30 * time.Minute
+	codeLifetime        = 60 * time.Second
+)
+
+// DefaultSigningAlg signs tokens for clients that choose nothing.
+const DefaultSigningAlg = "ES256"
+
+var (
+	_ op.Storage                        = (*Storage)(nil)
+	_ op.ClientCredentialsStorage       = (*Storage)(nil)
+	_ op.CanSetUserinfoFromRequest      = (*Storage)(nil)
+	_ op.CanGetPrivateClaimsFromRequest = (*Storage)(nil)
+	_ op.CanTerminateSessionFromRequest = (*Storage)(nil)
+)
+
+// ---- authorization requests and codes ----
+
+// CreateAuthRequest validates what the library leaves open — PKCE method
+// and presence, allowed scopes, the browser binding — and stores the
+// request.
+func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+	rs := stateFrom(ctx)
+	if rs == nil || rs.binding == "" {
+		return nil, oidc.ErrServerError().WithDescription("authorization requests must come from a browser")
+	}
+	c, err := s.Clients.Get(ctx, req.ClientID)
+	if err != nil {
+		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
+	}
+	if req.ResponseType != oidc.ResponseTypeCode {
+		return nil, &oidc.Error{ErrorType: "unsupported_response_type", Description: "only response_type=code is supported"}
+	}
+	switch {
+	case req.CodeChallenge == "" && c.Public:
+		return nil, oidc.ErrInvalidRequest().WithDescription("PKCE is required: send code_challenge with code_challenge_method=S256")
+	case req.CodeChallenge != "" && req.CodeChallengeMethod != oidc.CodeChallengeMethodS256:
+		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
+	}
+	scopes := make([]string, 0, len(req.Scopes))
+	for _, sc := range req.Scopes {
+		if slices.Contains(c.Scopes, sc) || sc == oidc.ScopeOpenID {
+			scopes = append(scopes, sc)
+		}
+	}
+	if !slices.Contains(scopes, oidc.ScopeOpenID) {
+		return nil, oidc.ErrInvalidScope().WithDescription("the openid scope is required")
+	}
+	req.Scopes = scopes
+	now := s.Now()
+	a := &AuthRequest{Domain: s.Domain, Request: *req, BrowserHash: rs.binding, CreatedAt: now, ExpiresAt: now.Add(authRequestLifetime)}
+	if err := s.requests.create(ctx, a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// AuthRequestByID returns a live request.
+func (s *Storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
+	a, err := s.requests.get(ctx, id)
+	if err != nil {
+		return nil, oidc.ErrInvalidRequest().WithDescription("unknown or expired authorization request")
+	}
+	return a, nil
+}
+
+// AuthRequestByCode redeems a code once. A second redemption revokes the
+// tokens the first one produced.
+func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
+	a, reusedID, err := s.requests.redeem(ctx, code)
+	if errors.Is(err, ErrCodeReused) {
+		_ = s.tokens.revokeAuthRequest(ctx, reusedID)
+		s.emit(ctx, "oauth.code_reused", event.OutcomeDenied, "code_reused", "", "")
+		return nil, oidc.ErrInvalidGrant().WithDescription("the authorization code was already used")
+	}
+	if err != nil {
+		return nil, oidc.ErrInvalidGrant().WithDescription("unknown or expired authorization code")
+	}
+	if rs := stateFrom(ctx); rs != nil && rs.verifier && a.Request.CodeChallenge == "" {
+		// PKCE downgrade: a verifier for a request that had no challenge.
+		return nil, oidc.ErrInvalidGrant().WithDescription("code_verifier sent but the authorization request had no code_challenge")
+	}
+	return a, nil
+}
+
+// SaveAuthCode attaches the (only) code to a completed request.
+func (s *Storage) SaveAuthCode(ctx context.Context, id, code string) error {
+	return s.requests.saveCode(ctx, id, code, codeLifetime)
+}
+
+// DeleteAuthRequest keeps the request: its used code must stay known to
+// detect a replay. Expired requests are pruned.
+func (s *Storage) DeleteAuthRequest(context.Context, string) error { return nil }
+
+// ---- tokens ----
+
+func (s *Storage) clientOf(ctx context.Context, id string) (*client.Client, error) {
+	c, err := s.Clients.Get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("oidc: client %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// newAccess builds the access token row for a request.
+func (s *Storage) newAccess(ctx context.Context, req op.TokenRequest) (*token, *client.Client, error) {
+	now := s.Now()
+	t := &token{Kind: kindAccess, Domain: s.Domain, Subject: req.GetSubject(), Scopes: req.GetScopes(), Audience: req.GetAudience(), CreatedAt: now}
+	var clientID string
+	switch r := req.(type) {
+	case *AuthRequest:
+		clientID = r.GetClientID()
+		t.AuthRequestID, t.SessionID, t.AMR, t.ACR, t.AuthTime = r.ID, r.SessionID, r.AMR, r.ACR, r.AuthTime
+	case *refreshRequest:
+		clientID = r.t.ClientID
+		t.SessionID, t.AMR, t.ACR, t.AuthTime = r.t.SessionID, r.t.AMR, r.t.ACR, r.t.AuthTime
+	case *clientCredentialsRequest:
+		clientID = r.clientID
+	default:
+		return nil, nil, oidc.ErrUnsupportedGrantType()
+	}
+	c, err := s.clientOf(ctx, clientID)
+	if err != nil {
+		return nil, nil, err
+	}
+	t.ClientID = clientID
+	t.ExpiresAt = now.Add(c.AccessTokenTTL.D())
+	t.FamilyExpiresAt = t.ExpiresAt
+	if t.FamilyID == "" {
+		t.FamilyID = newFamilyID()
+	}
+	return t, c, nil
+}
+
+// CreateAccessToken stores an access token (authorization code without
+// refresh, client credentials).
+func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
+	t, _, err := s.newAccess(ctx, req)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if err := insertToken(ctx, s.DB, t, ""); err != nil {
+		return "", time.Time{}, err
+	}
+	return t.ID, t.ExpiresAt, nil
+}
+
+// CreateAccessAndRefreshTokens issues an access token and a refresh token:
+// a new family for an authorization code, a rotation for a refresh.
+func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
+	access, c, err := s.newAccess(ctx, req)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	refresh := *access
+	refresh.ID, refresh.Kind = "", kindRefresh
+	raw := newRefreshValue()
+	if current == "" {
+		refresh.FamilyExpiresAt = access.CreatedAt.Add(c.RefreshTokenTTL.D())
+		refresh.ExpiresAt = refresh.FamilyExpiresAt
+		access.FamilyExpiresAt = refresh.FamilyExpiresAt
+		err := s.DB.InTx(ctx, func(tx *store.Tx) error {
+			if err := insertToken(ctx, tx, access, ""); err != nil {
+				return err
+			}
+			return insertToken(ctx, tx, &refresh, raw)
+		})
+		if err != nil {
+			return "", "", time.Time{}, err
+		}
+		return access.ID, raw, access.ExpiresAt, nil
+	}
+	if err := s.tokens.rotate(ctx, current, access, &refresh, raw); err != nil {
+		if errors.Is(err, errRefreshReused) {
+			s.emit(ctx, "oauth.refresh_reused", event.OutcomeDenied, "refresh_token_reused", access.Subject, access.ClientID)
+		}
+		return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
+	}
+	return access.ID, raw, access.ExpiresAt, nil
+}
+
+// TokenRequestByRefreshToken looks a refresh token up. Presenting a token
+// that was rotated outside the grace period, or revoked, revokes its
+// family.
+func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, raw string) (op.RefreshTokenRequest, error) {
+	t, err := s.tokens.byRefresh(ctx, raw)
+	if err != nil {
+		return nil, op.ErrInvalidRefreshToken
+	}
+	now := s.Now()
+	reused := !t.RevokedAt.IsZero() || (!t.UsedAt.IsZero() && now.Sub(t.UsedAt) > refreshGrace)
+	if reused {
+		_ = s.tokens.revokeFamily(ctx, t.FamilyID)
+		s.emit(ctx, "oauth.refresh_reused", event.OutcomeDenied, "refresh_token_reused", t.Subject, t.ClientID)
+		return nil, op.ErrInvalidRefreshToken
+	}
+	if !now.Before(t.ExpiresAt) {
+		return nil, op.ErrInvalidRefreshToken
+	}
+	return &refreshRequest{t: t}, nil
+}
+
+// TerminateSession revokes the tokens of a subject at a client.
+func (s *Storage) TerminateSession(ctx context.Context, userID, clientID string) error {
+	return s.tokens.revokeSubjectClient(ctx, userID, clientID)
+}
+
+// TerminateSessionFromRequest ends the client's tokens and sends the
+// browser through Foyer's logout page, which ends the Foyer session and
+// then continues to the client's post_logout_redirect_uri.
+func (s *Storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
+	if req.UserID != "" && req.ClientID != "" {
+		if err := s.tokens.revokeSubjectClient(ctx, req.UserID, req.ClientID); err != nil {
+			return "", err
+		}
+	}
+	to := s.LogoutURL
+	if req.RedirectURI != "" {
+		// The library checked the URI against the client's registered
+		// ones; the MAC lets the logout page trust it without turning
+		// into an open redirect.
+		to += "?post_logout_redirect_uri=" + urlQueryEscape(req.RedirectURI) + "&sig=" + s.logoutMAC(req.RedirectURI)
+	}
+	return to, nil
+}
+
+// RevokeToken revokes an access token (by id) or a refresh token (by
+// value, with its whole family). Tokens of other clients are left alone,
+// as RFC 7009 asks.
+func (s *Storage) RevokeToken(ctx context.Context, tokenOrID, _ string, clientID string) *oidc.Error {
+	var t *token
+	var err error
+	if strings.HasPrefix(tokenOrID, RefreshTokenPrefix) {
+		t, err = s.tokens.byRefresh(ctx, tokenOrID)
+	} else {
+		t, err = s.tokens.byID(ctx, tokenOrID)
+	}
+	if err != nil || t.ClientID != clientID {
+		return nil // unknown tokens are fine (RFC 7009 §2.2)
+	}
+	if t.Kind == kindRefresh {
+		err = s.tokens.revokeFamily(ctx, t.FamilyID)
+	} else {
+		err = s.tokens.revoke(ctx, t.ID)
+	}
+	if err != nil {
+		return oidc.ErrServerError()
+	}
+	return nil
+}
+
+// GetRefreshTokenInfo resolves a refresh token for revocation.
+func (s *Storage) GetRefreshTokenInfo(ctx context.Context, clientID, raw string) (string, string, error) {
+	if !strings.HasPrefix(raw, RefreshTokenPrefix) {
+		return "", "", op.ErrInvalidRefreshToken
+	}
+	t, err := s.tokens.byRefresh(ctx, raw)
+	if err != nil || t.ClientID != clientID {
+		return "", "", op.ErrInvalidRefreshToken
+	}
+	return t.Subject, raw, nil
+}
+
+// ---- keys ----
+
+// SigningKey returns the active key for the algorithm of the client the
+// request is about (ES256 unless the client chose RS256 or EdDSA).
+func (s *Storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
+	alg := DefaultSigningAlg
+	if rs := stateFrom(ctx); rs != nil && rs.alg != "" {
+		alg = rs.alg
+	}
+	k, err := s.Keys.Signer(ctx, alg)
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// SignatureAlgorithms lists the algorithms in use.
+func (s *Storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
+	return []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA}, nil
+}
+
+// KeySet returns the published keys (pending, active and recently retired).
+func (s *Storage) KeySet(ctx context.Context) ([]op.Key, error) {
+	ks, err := s.Keys.PublicKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]op.Key, 0, len(ks))
+	for _, k := range ks {
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// ---- clients ----
+
+// GetClientByClientID returns the client, and remembers its signing
+// algorithm for the tokens of this request.
+func (s *Storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
+	c, err := s.Clients.Get(ctx, id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errors.New("unknown client")
+		}
+		return nil, oidc.ErrServerError()
+	}
+	if rs := stateFrom(ctx); rs != nil {
+		rs.alg = c.SigningAlg
+	}
+	return &opClient{c: c}, nil
+}
+
+// AuthorizeClientIDSecret checks a client secret (constant time, keyed hash).
+func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string) error {
+	if _, err := s.Clients.VerifySecret(ctx, id, secret); err != nil {
+		return errors.New("invalid client credentials")
+	}
+	return nil
+}
+
+// ClientCredentials authenticates a machine client for the
+// client_credentials grant.
+func (s *Storage) ClientCredentials(ctx context.Context, id, secret string) (op.Client, error) {
+	c, err := s.Clients.VerifySecret(ctx, id, secret)
+	if err != nil {
+		return nil, errors.New("invalid client credentials")
+	}
+	if !slices.Contains(c.GrantTypes, string(oidc.GrantTypeClientCredentials)) {
+		return nil, oidc.ErrUnauthorizedClient().WithDescription("client_credentials is not allowed for this client")
+	}
+	if rs := stateFrom(ctx); rs != nil {
+		rs.alg = c.SigningAlg
+	}
+	return &opClient{c: c}, nil
+}
+
+// clientCredentialsRequest is the token request of a machine client.
+type clientCredentialsRequest struct {
+	clientID string
+	scopes   []string
+}
+
+func (r *clientCredentialsRequest) GetSubject() string    { return r.clientID }
+func (r *clientCredentialsRequest) GetAudience() []string { return []string{r.clientID} }
+func (r *clientCredentialsRequest) GetScopes() []string   { return r.scopes }
+
+// ClientCredentialsTokenRequest keeps only the scopes the client may have;
+// OpenID scopes make no sense without a person.
+func (s *Storage) ClientCredentialsTokenRequest(ctx context.Context, clientID string, scopes []string) (op.TokenRequest, error) {
+	c, err := s.clientOf(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	var granted []string
+	for _, sc := range scopes {
+		if sc == oidc.ScopeOpenID || sc == oidc.ScopeOfflineAccess || !slices.Contains(c.Scopes, sc) {
+			continue
+		}
+		granted = append(granted, sc)
+	}
+	s.emit(ctx, "oauth.client_credentials", event.OutcomeSuccess, "", "", clientID)
+	return &clientCredentialsRequest{clientID: clientID, scopes: granted}, nil
+}
+
+// GetKeyByIDAndClientID returns a client's registered public key for
+// private_key_jwt.
+func (s *Storage) GetKeyByIDAndClientID(ctx context.Context, keyID, clientID string) (*jose.JSONWebKey, error) {
+	c, err := s.clientOf(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	if c.AuthMethod != client.AuthMethodPrivateKeyJWT || c.JWKS == nil {
+		return nil, errors.New("client has no registered keys")
+	}
+	for _, k := range c.JWKS.Key(keyID) {
+		if k.IsPublic() {
+			return &k, nil
+		}
+	}
+	if keyID == "" && len(c.JWKS.Keys) == 1 {
+		k := c.JWKS.Keys[0]
+		return &k, nil
+	}
+	return nil, errors.New("unknown key")
+}
+
+// ValidateJWTProfileScopes refuses the JWT bearer grant, which the library
+// turns on unconditionally: no Foyer client is allowed to use it.
+func (s *Storage) ValidateJWTProfileScopes(context.Context, string, []string) ([]string, error) {
+	return nil, oidc.ErrUnauthorizedClient().WithDescription("the jwt-bearer grant is not supported")
+}
+
+// Health reports whether the database answers.
+func (s *Storage) Health(ctx context.Context) error { return s.DB.Ping(ctx) }
+
+func (s *Storage) emit(ctx context.Context, typ, outcome, reason, subject, clientID string) {
+	if s.Events == nil {
+		return
+	}
+	e := event.Event{Domain: s.Domain, Type: typ, Outcome: outcome, Reason: reason, IdentityID: subject, ClientID: clientID}
+	if rs := stateFrom(ctx); rs != nil {
+		e.IP, e.UserAgent = rs.ip, rs.userAgent
+	}
+	_ = s.Events.Append(ctx, e)
+}
+
+func (s *Storage) logoutMAC(uri string) string {
+	m := hmac.New(sha256.New, s.logoutKey)
+	m.Write([]byte(uri))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// LogoutRedirect returns the post-logout redirect handed over by
+// end_session, if its MAC is right.
+func (s *Storage) LogoutRedirect(uri, sig string) (string, bool) {
+	if uri == "" || !hmac.Equal([]byte(sig), []byte(s.logoutMAC(uri))) {
+		return "", false
+	}
+	return uri, true
+}

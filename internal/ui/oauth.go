@@ -1,0 +1,121 @@
+package ui
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	foidc "github.com/foyer-id/foyer/internal/oidc"
+)
+
+// The hand-off between the OpenID provider and the hosted pages: the
+// library sends the browser to GET /oauth/continue?id=…; this decides
+// whether the customer must sign in (again), sign up, or consent, and
+// when all is settled answers the app. The request must come from the
+// browser that started it.
+
+func (p *Pages) oauthPending(w http.ResponseWriter, r *http.Request) *foidc.Pending {
+	id := r.URL.Query().Get("id")
+	pd, err := p.OAuth.Pending(r.Context(), id, binding(p.Cookies.browserSecret(w, r)))
+	switch {
+	case err == nil:
+		return pd
+	case errors.Is(err, foidc.ErrForeignBrowser):
+		p.errorPage(w, r, http.StatusForbidden, "Sign-in link not valid here",
+			"This sign-in was started in another browser. Go back to the app and start again from this browser.")
+	default:
+		p.errorPage(w, r, http.StatusBadRequest, "Sign-in request not valid",
+			"This sign-in request is unknown or has expired. Go back to the app and start again.")
+	}
+	return nil
+}
+
+// GET /oauth/continue?id=
+func (p *Pages) oauthContinue(w http.ResponseWriter, r *http.Request) {
+	pd := p.oauthPending(w, r)
+	if pd == nil {
+		return
+	}
+	sess := p.currentSession(r)
+	step, oerr := p.OAuth.Next(r.Context(), pd, sess)
+	if oerr != nil {
+		p.OAuth.Fail(w, r, pd, oerr)
+		return
+	}
+	back := foidc.ContinuePath + "?id=" + url.QueryEscape(pd.Request.ID)
+	switch step {
+	case foidc.StepLogin:
+		q := url.Values{"return_to": {back}}
+		if hint := pd.Request.Request.LoginHint; hint != "" {
+			q.Set("login_hint", hint)
+		}
+		http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
+	case foidc.StepRegister:
+		http.Redirect(w, r, "/registration?"+url.Values{"return_to": {back}}.Encode(), http.StatusSeeOther)
+	case foidc.StepConsent:
+		p.render(w, r, http.StatusOK, "consent", view{Title: "Allow " + pd.Client.Name + "?", SignedIn: true, Action: back,
+			Extra: map[string]any{"Client": pd.Client.Name, "Scopes": scopeTexts(pd.Request.GetScopes())}})
+	case foidc.StepDone:
+		p.OAuth.Finish(w, r, pd, sess, p.Policy)
+	}
+}
+
+// POST /oauth/continue?id=: the consent answer.
+func (p *Pages) oauthConsent(w http.ResponseWriter, r *http.Request) {
+	pd := p.oauthPending(w, r)
+	if pd == nil {
+		return
+	}
+	sess := p.currentSession(r)
+	if sess == nil {
+		http.Redirect(w, r, foidc.ContinuePath+"?id="+url.QueryEscape(pd.Request.ID), http.StatusSeeOther)
+		return
+	}
+	if r.PostForm.Get("decision") != "allow" {
+		p.OAuth.Fail(w, r, pd, oidc.ErrAccessDenied().WithDescription("the customer did not allow access"))
+		return
+	}
+	if err := p.OAuth.Consents.Grant(r.Context(), p.Domain, sess.IdentityID, pd.Client.ID, pd.Request.GetScopes()); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	p.OAuth.Finish(w, r, pd, sess, p.Policy)
+}
+
+// scopeTexts explains scopes in words.
+func scopeTexts(scopes []string) []string {
+	var out []string
+	for _, s := range scopes {
+		switch s {
+		case oidc.ScopeOpenID:
+			out = append(out, "Know who you are when you sign in")
+		case oidc.ScopeEmail:
+			out = append(out, "See your email address")
+		case oidc.ScopeProfile:
+			out = append(out, "See your name")
+		case oidc.ScopePhone:
+			out = append(out, "See your phone number")
+		case oidc.ScopeOfflineAccess:
+			out = append(out, "Stay connected while you are away")
+		default:
+			out = append(out, "Access: "+s)
+		}
+	}
+	return out
+}
+
+// POST /account/consents: withdraw an app's access.
+func (p *Pages) consentRevoke(w http.ResponseWriter, r *http.Request) {
+	sess := p.currentSession(r)
+	if sess == nil {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	if err := p.OAuth.Consents.Revoke(r.Context(), sess.IdentityID, r.PostForm.Get("client_id")); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	seeOther(w, r, "/account")
+}
