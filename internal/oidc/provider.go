@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/foyer-id/foyer/internal/session"
+	"github.com/foyer-id/foyer/internal/store"
 )
 
 // requestState carries what Foyer learns about a protocol request to the
@@ -219,6 +220,9 @@ func (p *Provider) Prune(ctx context.Context) error {
 	if _, err := p.Storage.requests.prune(ctx); err != nil {
 		return err
 	}
-	_, err := p.Storage.tokens.prune(ctx)
+	if _, err := p.Storage.tokens.prune(ctx); err != nil {
+		return err
+	}
+	_, err := p.Storage.DB.Exec(ctx, `DELETE FROM oauth_assertions WHERE expires_at < $1`, store.Micros(p.Storage.Now()))
 	return err
 }

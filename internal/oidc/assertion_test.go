@@ -1,0 +1,82 @@
+package oidc_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"net/url"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/foyer-id/foyer/internal/client"
+	"github.com/foyer-id/foyer/internal/server/servertest"
+	"github.com/foyer-id/foyer/internal/store"
+	"github.com/foyer-id/foyer/internal/store/storetest"
+)
+
+func TestClientCredentialsWithPrivateKeyJWT(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+		c, secret, err := env.Server.Clients.Create(context.Background(), "customers", client.Spec{
+			Name: ptr("Agent"), GrantTypes: &[]string{"client_credentials"}, AuthMethod: ptr("private_key_jwt"), JWKS: jwks})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if secret != "" {
+			t.Fatal("a private_key_jwt client got a shared secret")
+		}
+		signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", "k1").WithType("JWT"))
+		assertion := func(aud string, exp time.Duration, jti string) string {
+			now := env.Clock.Now()
+			s, err := jwt.Signed(signer).Claims(jwt.Claims{Issuer: c.ID, Subject: c.ID, Audience: jwt.Audience{aud},
+				Expiry: jwt.NewNumericDate(now.Add(exp)), IssuedAt: jwt.NewNumericDate(now), ID: jti}).Serialize()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		token := func(a string) (int, map[string]any) {
+			return postForm(t, env.URL+"/oauth/token", "", "", url.Values{"grant_type": {"client_credentials"},
+				"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {a}})
+		}
+		// The token endpoint URL as audience (what RFC 7523 libraries send)...
+		a1 := assertion(env.URL+"/oauth/token", 2*time.Minute, "jti-1")
+		if status, out := token(a1); status != 200 || out["access_token"] == nil {
+			t.Fatalf("assertion: %d %v", status, out)
+		}
+		// ...and the issuer both work.
+		if status, out := token(assertion(env.URL, 2*time.Minute, "jti-2")); status != 200 {
+			t.Fatalf("issuer audience: %d %v", status, out)
+		}
+		for name, a := range map[string]string{
+			"replayed":       a1,
+			"wrong audience": assertion("https://other.example", 2*time.Minute, "jti-3"),
+			"too long":       assertion(env.URL, 2*time.Hour, "jti-4"),
+			"no jti":         assertion(env.URL, 2*time.Minute, ""),
+		} {
+			if status, out := token(a); status != 401 || out["error"] != "invalid_client" {
+				t.Errorf("%s: %d %v", name, status, out)
+			}
+		}
+		// Signed by another key.
+		other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		signer, _ = jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: other}, (&jose.SignerOptions{}).WithHeader("kid", "k1"))
+		if status, _ := token(assertion(env.URL, 2*time.Minute, "jti-5")); status != 401 {
+			t.Errorf("foreign key: %d", status)
+		}
+		// Expired.
+		signer, _ = jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", "k1"))
+		expired := assertion(env.URL, time.Minute, "jti-6")
+		env.Clock.Advance(2 * time.Minute)
+		if status, _ := token(expired); status != 401 {
+			t.Errorf("expired: %d", status)
+		}
+	})
+}
