@@ -13,6 +13,7 @@ import (
 
 	"github.com/foyer-id/foyer/internal/client"
 	"github.com/foyer-id/foyer/internal/server/servertest"
+	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/store/storetest"
 )
 
@@ -53,211 +54,246 @@ func errorAtClient(t *testing.T, r *servertest.Response, want string) {
 }
 
 func TestAuthorizeRequestErrors(t *testing.T) {
-	env := servertest.Start(t, storetest.NewSQLite(t))
-	p := newRP(t, env, client.Spec{FirstParty: ptr(true)})
-	pub := newRP(t, env, client.Spec{Name: ptr("SPA"), Public: ptr(true)})
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		p := newRP(t, env, client.Spec{FirstParty: ptr(true)})
+		pub := newRP(t, env, client.Spec{Name: ptr("SPA"), Public: ptr(true)})
 
-	// A bad redirect_uri or client_id is shown as an error page, never redirected to.
-	for name, params := range map[string]url.Values{
-		"wrong redirect_uri": p.params(map[string]string{"redirect_uri": "https://evil.example/callback"}),
-		"unknown client":     p.params(map[string]string{"client_id": "nope"}),
-		"prefix redirect":    p.params(map[string]string{"redirect_uri": redirectURI + "/more"}),
-	} {
-		r := p.start(params)
-		if loc := r.Header.Get("Location"); strings.Contains(loc, "evil.example") || strings.HasPrefix(loc, redirectURI) {
-			t.Errorf("%s: redirected to %q", name, loc)
+		// A bad redirect_uri or client_id is shown as an error page, never redirected to.
+		for name, params := range map[string]url.Values{
+			"wrong redirect_uri": p.params(map[string]string{"redirect_uri": "https://evil.example/callback"}),
+			"unknown client":     p.params(map[string]string{"client_id": "nope"}),
+			"prefix redirect":    p.params(map[string]string{"redirect_uri": redirectURI + "/more"}),
+		} {
+			r := p.start(params)
+			if loc := r.Header.Get("Location"); strings.Contains(loc, "evil.example") || strings.HasPrefix(loc, redirectURI) {
+				t.Errorf("%s: redirected to %q", name, loc)
+			}
+			if r.StatusCode < 400 {
+				t.Errorf("%s: status %d", name, r.StatusCode)
+			}
 		}
-		if r.StatusCode < 400 {
-			t.Errorf("%s: status %d", name, r.StatusCode)
+		// PKCE: plain is refused, and public clients must send S256.
+		errorAtClient(t, p.start(p.params(map[string]string{"code_challenge_method": "plain"})), "invalid_request")
+		errorAtClient(t, pub.start(pub.params(map[string]string{"code_challenge": "", "code_challenge_method": ""})), "invalid_request")
+		// Implicit flow is not offered.
+		errorAtClient(t, p.start(p.params(map[string]string{"response_type": "token"})), "unauthorized_client")
+		// prompt=none without a session.
+		r := p.start(p.params(map[string]string{"prompt": "none"}))
+		if r.StatusCode == http.StatusFound || r.StatusCode == http.StatusSeeOther {
+			if next := r.Header.Get("Location"); strings.HasPrefix(next, "/") {
+				r = p.browser.Get(next)
+			}
 		}
-	}
-	// PKCE: plain is refused, and public clients must send S256.
-	errorAtClient(t, p.start(p.params(map[string]string{"code_challenge_method": "plain"})), "invalid_request")
-	errorAtClient(t, pub.start(pub.params(map[string]string{"code_challenge": "", "code_challenge_method": ""})), "invalid_request")
-	// Implicit flow is not offered.
-	errorAtClient(t, p.start(p.params(map[string]string{"response_type": "token"})), "unauthorized_client")
-	// prompt=none without a session.
-	r := p.start(p.params(map[string]string{"prompt": "none"}))
-	if r.StatusCode == http.StatusFound || r.StatusCode == http.StatusSeeOther {
-		if next := r.Header.Get("Location"); strings.HasPrefix(next, "/") {
-			r = p.browser.Get(next)
-		}
-	}
-	errorAtClient(t, r, "login_required")
+		errorAtClient(t, r, "login_required")
+	})
 }
 
 func TestPKCEDowngradeAndVerifier(t *testing.T) {
-	env := servertest.Start(t, storetest.NewSQLite(t))
-	signUp(t, env, "fay@example.com")
-	p := newRP(t, env, client.Spec{FirstParty: ptr(true)})
-	ctx := context.Background()
-	// Wrong verifier.
-	code, _, _ := p.authorize("fay@example.com")
-	if _, err := p.oauth.Exchange(ctx, code, oauth2.VerifierOption(oauth2.GenerateVerifier())); err == nil {
-		t.Fatal("wrong verifier accepted")
-	}
-	// A confidential client may skip PKCE — but then cannot send a
-	// verifier (downgrade).
-	state := random()
-	back := p.follow(p.oauth.AuthCodeURL(state), "fay@example.com")
-	if _, err := p.oauth.Exchange(ctx, back.Query().Get("code"), oauth2.VerifierOption(oauth2.GenerateVerifier())); err == nil {
-		t.Fatal("verifier without challenge accepted")
-	}
-	// Codes expire after 60 seconds.
-	code, verifier, _ := p.authorize("fay@example.com")
-	env.Clock.Advance(61 * time.Second)
-	if _, err := p.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier)); err == nil {
-		t.Fatal("expired code accepted")
-	}
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		signUp(t, env, "fay@example.com")
+		p := newRP(t, env, client.Spec{FirstParty: ptr(true)})
+		ctx := context.Background()
+		// Wrong verifier.
+		code, _, _ := p.authorize("fay@example.com")
+		if _, err := p.oauth.Exchange(ctx, code, oauth2.VerifierOption(oauth2.GenerateVerifier())); err == nil {
+			t.Fatal("wrong verifier accepted")
+		}
+		// A confidential client may skip PKCE — but then cannot send a
+		// verifier (downgrade).
+		state := random()
+		back := p.follow(p.oauth.AuthCodeURL(state), "fay@example.com")
+		if _, err := p.oauth.Exchange(ctx, back.Query().Get("code"), oauth2.VerifierOption(oauth2.GenerateVerifier())); err == nil {
+			t.Fatal("verifier without challenge accepted")
+		}
+		// Codes expire after 60 seconds.
+		code, verifier, _ := p.authorize("fay@example.com")
+		env.Clock.Advance(61 * time.Second)
+		if _, err := p.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier)); err == nil {
+			t.Fatal("expired code accepted")
+		}
+	})
 }
 
 func TestMaxAgeAndPromptLogin(t *testing.T) {
-	env := servertest.Start(t, storetest.NewSQLite(t))
-	signUp(t, env, "gus@example.com")
-	p := newRP(t, env, client.Spec{FirstParty: ptr(true)})
-	ctx := context.Background()
-	code, verifier, _ := p.authorize("gus@example.com")
-	tok, _ := p.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
-	first, _ := p.verifier.Verify(ctx, tok.Extra("id_token").(string))
-	var c1 struct {
-		AuthTime int64 `json:"auth_time"`
-	}
-	_ = first.Claims(&c1)
-
-	// With a session, a plain request needs no sign-in at all.
-	state := random()
-	r := p.browser.Get(strings.TrimPrefix(p.oauth.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)), env.URL))
-	next := p.browser.Get(r.Header.Get("Location"))
-	if loc := next.Header.Get("Location"); !strings.HasPrefix(loc, redirectURI) {
-		t.Fatalf("SSO without sign-in expected, got %q", loc)
-	}
-	// max_age=0 (and prompt=login) force signing in again: the login page
-	// shows up, and auth_time moves forward.
-	env.Clock.Advance(5 * time.Second)
-	for _, opt := range []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("max_age", "0"), oauth2.SetAuthURLParam("prompt", "login")} {
-		r := p.browser.Get(strings.TrimPrefix(p.oauth.AuthCodeURL(random(), opt, oauth2.S256ChallengeOption(verifier)), env.URL))
-		next := p.browser.Get(r.Header.Get("Location"))
-		if loc := next.Header.Get("Location"); !strings.HasPrefix(loc, "/login") {
-			t.Fatalf("re-authentication expected, got %q", loc)
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		signUp(t, env, "gus@example.com")
+		p := newRP(t, env, client.Spec{FirstParty: ptr(true)})
+		ctx := context.Background()
+		code, verifier, _ := p.authorize("gus@example.com")
+		tok, _ := p.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+		first, _ := p.verifier.Verify(ctx, tok.Extra("id_token").(string))
+		var c1 struct {
+			AuthTime int64 `json:"auth_time"`
 		}
-	}
-	code, verifier, _ = p.authorize("gus@example.com", oauth2.SetAuthURLParam("max_age", "0"))
-	tok, _ = p.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
-	second, _ := p.verifier.Verify(ctx, tok.Extra("id_token").(string))
-	var c2 struct {
-		AuthTime int64 `json:"auth_time"`
-	}
-	_ = second.Claims(&c2)
-	if c2.AuthTime <= c1.AuthTime {
-		t.Fatalf("auth_time did not move: %d then %d", c1.AuthTime, c2.AuthTime)
-	}
+		_ = first.Claims(&c1)
+
+		// With a session, a plain request needs no sign-in at all.
+		state := random()
+		r := p.browser.Get(strings.TrimPrefix(p.oauth.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)), env.URL))
+		next := p.browser.Get(r.Header.Get("Location"))
+		if loc := next.Header.Get("Location"); !strings.HasPrefix(loc, redirectURI) {
+			t.Fatalf("SSO without sign-in expected, got %q", loc)
+		}
+		// max_age=0 (and prompt=login) force signing in again: the login page
+		// shows up, and auth_time moves forward.
+		env.Clock.Advance(5 * time.Second)
+		for _, opt := range []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("max_age", "0"), oauth2.SetAuthURLParam("prompt", "login")} {
+			r := p.browser.Get(strings.TrimPrefix(p.oauth.AuthCodeURL(random(), opt, oauth2.S256ChallengeOption(verifier)), env.URL))
+			next := p.browser.Get(r.Header.Get("Location"))
+			if loc := next.Header.Get("Location"); !strings.HasPrefix(loc, "/login") {
+				t.Fatalf("re-authentication expected, got %q", loc)
+			}
+		}
+		code, verifier, _ = p.authorize("gus@example.com", oauth2.SetAuthURLParam("max_age", "0"))
+		tok, _ = p.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+		second, _ := p.verifier.Verify(ctx, tok.Extra("id_token").(string))
+		var c2 struct {
+			AuthTime int64 `json:"auth_time"`
+		}
+		_ = second.Claims(&c2)
+		if c2.AuthTime <= c1.AuthTime {
+			t.Fatalf("auth_time did not move: %d then %d", c1.AuthTime, c2.AuthTime)
+		}
+	})
 }
 
 func TestThirdPartyConsent(t *testing.T) {
-	env := servertest.Start(t, storetest.NewSQLite(t))
-	signUp(t, env, "hal@example.com")
-	p := newRP(t, env, client.Spec{Name: ptr("Partner app")}) // not first-party
-	verifier := oauth2.GenerateVerifier()
-	url1 := p.oauth.AuthCodeURL("s1", oauth2.S256ChallengeOption(verifier), gooidc.Nonce("n"))
-	r := p.browser.Get(strings.TrimPrefix(url1, env.URL))
-	r = p.browser.Get(r.Header.Get("Location"))
-	login := r.Header.Get("Location")
-	u, _ := url.Parse(login)
-	r = p.browser.Submit(login, url.Values{"email": {"hal@example.com"}, "password": {password}, "return_to": {u.Query().Get("return_to")}})
-	consentPath := r.Header.Get("Location")
-	page := p.browser.Get(consentPath)
-	if page.StatusCode != 200 || !strings.Contains(page.Body, "Partner app") || !strings.Contains(page.Body, "See your email address") {
-		t.Fatalf("consent page: %d\n%s", page.StatusCode, page.Body)
-	}
-	// Deny: the app gets access_denied.
-	deny := p.browser.Post(consentPath, url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "decision": {"deny"}})
-	errorAtClient(t, deny, "access_denied")
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		signUp(t, env, "hal@example.com")
+		p := newRP(t, env, client.Spec{Name: ptr("Partner app")}) // not first-party
+		verifier := oauth2.GenerateVerifier()
+		url1 := p.oauth.AuthCodeURL("s1", oauth2.S256ChallengeOption(verifier), gooidc.Nonce("n"))
+		r := p.browser.Get(strings.TrimPrefix(url1, env.URL))
+		r = p.browser.Get(r.Header.Get("Location"))
+		login := r.Header.Get("Location")
+		u, _ := url.Parse(login)
+		r = p.browser.Submit(login, url.Values{"email": {"hal@example.com"}, "password": {password}, "return_to": {u.Query().Get("return_to")}})
+		consentPath := r.Header.Get("Location")
+		page := p.browser.Get(consentPath)
+		if page.StatusCode != 200 || !strings.Contains(page.Body, "Partner app") || !strings.Contains(page.Body, "See your email address") {
+			t.Fatalf("consent page: %d\n%s", page.StatusCode, page.Body)
+		}
+		// Deny: the app gets access_denied.
+		deny := p.browser.Post(consentPath, url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "decision": {"deny"}})
+		errorAtClient(t, deny, "access_denied")
 
-	// Allow: the app gets a code, and the consent shows on the account page.
-	r = p.browser.Get(strings.TrimPrefix(p.oauth.AuthCodeURL("s2", oauth2.S256ChallengeOption(verifier), gooidc.Nonce("n")), env.URL))
-	consentPath = r.Header.Get("Location")
-	page = p.browser.Get(consentPath)
-	allow := p.browser.Post(consentPath, url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "decision": {"allow"}})
-	loc, _ := url.Parse(allow.Header.Get("Location"))
-	if loc.Query().Get("code") == "" {
-		t.Fatalf("allow: %d %s", allow.StatusCode, allow.Header.Get("Location"))
-	}
-	tok, err := p.oauth.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
-	if err != nil {
-		t.Fatal(err)
-	}
-	account := p.browser.Get("/account")
-	if !strings.Contains(account.Body, "Partner app") {
-		t.Fatalf("account page lacks the consent:\n%s", account.Body)
-	}
-	// Next time no consent page.
-	r = p.browser.Get(strings.TrimPrefix(p.oauth.AuthCodeURL("s3", oauth2.S256ChallengeOption(verifier)), env.URL))
-	if next := p.browser.Get(r.Header.Get("Location")); !strings.HasPrefix(next.Header.Get("Location"), redirectURI) {
-		t.Fatalf("consent asked again: %s", next.Header.Get("Location"))
-	}
-	// Withdrawing the consent revokes the app's tokens.
-	rev := p.browser.Post("/account/consents", url.Values{"csrf_token": {servertest.CSRF(t, account.Body)}, "client_id": {p.client.ID}})
-	if rev.StatusCode != http.StatusSeeOther {
-		t.Fatalf("revoke consent: %d", rev.StatusCode)
-	}
-	if _, err := p.refresh(tok.RefreshToken); err == nil {
-		t.Fatal("refresh token survived withdrawn consent")
-	}
+		// Allow: the app gets a code, and the consent shows on the account page.
+		r = p.browser.Get(strings.TrimPrefix(p.oauth.AuthCodeURL("s2", oauth2.S256ChallengeOption(verifier), gooidc.Nonce("n")), env.URL))
+		consentPath = r.Header.Get("Location")
+		page = p.browser.Get(consentPath)
+		allow := p.browser.Post(consentPath, url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "decision": {"allow"}})
+		loc, _ := url.Parse(allow.Header.Get("Location"))
+		if loc.Query().Get("code") == "" {
+			t.Fatalf("allow: %d %s", allow.StatusCode, allow.Header.Get("Location"))
+		}
+		tok, err := p.oauth.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		account := p.browser.Get("/account")
+		if !strings.Contains(account.Body, "Partner app") {
+			t.Fatalf("account page lacks the consent:\n%s", account.Body)
+		}
+		// Next time no consent page.
+		r = p.browser.Get(strings.TrimPrefix(p.oauth.AuthCodeURL("s3", oauth2.S256ChallengeOption(verifier)), env.URL))
+		if next := p.browser.Get(r.Header.Get("Location")); !strings.HasPrefix(next.Header.Get("Location"), redirectURI) {
+			t.Fatalf("consent asked again: %s", next.Header.Get("Location"))
+		}
+		// Withdrawing the consent revokes the app's tokens.
+		rev := p.browser.Post("/account/consents", url.Values{"csrf_token": {servertest.CSRF(t, account.Body)}, "client_id": {p.client.ID}})
+		if rev.StatusCode != http.StatusSeeOther {
+			t.Fatalf("revoke consent: %d", rev.StatusCode)
+		}
+		if _, err := p.refresh(tok.RefreshToken); err == nil {
+			t.Fatal("refresh token survived withdrawn consent")
+		}
+	})
 }
 
 func TestBrowserBinding(t *testing.T) {
-	env := servertest.Start(t, storetest.NewSQLite(t))
-	signUp(t, env, "ivy@example.com")
-	p := newRP(t, env, client.Spec{FirstParty: ptr(true)})
-	r := p.browser.Get(strings.TrimPrefix(p.oauth.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), env.URL))
-	cont := r.Header.Get("Location")
-	// Another browser (signed in as someone else) cannot complete it.
-	thief := env.NewBrowser(t)
-	got := thief.Get(cont)
-	if got.StatusCode != http.StatusForbidden || strings.HasPrefix(got.Header.Get("Location"), redirectURI) {
-		t.Fatalf("foreign browser: %d %q", got.StatusCode, got.Header.Get("Location"))
-	}
-	// The library's own callback, which trusts the id alone, is not there.
-	id, _ := url.Parse(cont)
-	if cb := thief.Get("/authorize/callback?id=" + id.Query().Get("id")); cb.StatusCode != http.StatusNotFound {
-		t.Fatalf("/authorize/callback: %d", cb.StatusCode)
-	}
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		signUp(t, env, "ivy@example.com")
+		p := newRP(t, env, client.Spec{FirstParty: ptr(true)})
+		r := p.browser.Get(strings.TrimPrefix(p.oauth.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), env.URL))
+		cont := r.Header.Get("Location")
+		// Another browser (signed in as someone else) cannot complete it.
+		thief := env.NewBrowser(t)
+		got := thief.Get(cont)
+		if got.StatusCode != http.StatusForbidden || strings.HasPrefix(got.Header.Get("Location"), redirectURI) {
+			t.Fatalf("foreign browser: %d %q", got.StatusCode, got.Header.Get("Location"))
+		}
+		// The library's own callback, which trusts the id alone, is not there.
+		id, _ := url.Parse(cont)
+		if cb := thief.Get("/authorize/callback?id=" + id.Query().Get("id")); cb.StatusCode != http.StatusNotFound {
+			t.Fatalf("/authorize/callback: %d", cb.StatusCode)
+		}
+	})
 }
 
 func TestEndSession(t *testing.T) {
-	env := servertest.Start(t, storetest.NewSQLite(t))
-	signUp(t, env, "jon@example.com")
-	p := newRP(t, env, client.Spec{FirstParty: ptr(true), PostLogoutRedirectURIs: &[]string{"https://shop.example/bye"}})
-	code, verifier, _ := p.authorize("jon@example.com")
-	tok, _ := p.oauth.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
-	idToken := tok.Extra("id_token").(string)
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		signUp(t, env, "jon@example.com")
+		p := newRP(t, env, client.Spec{FirstParty: ptr(true), PostLogoutRedirectURIs: &[]string{"https://shop.example/bye"}})
+		code, verifier, _ := p.authorize("jon@example.com")
+		tok, _ := p.oauth.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
+		idToken := tok.Extra("id_token").(string)
 
-	// An unregistered post_logout_redirect_uri is refused.
-	bad := p.browser.Get("/end_session?" + url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {"https://evil.example/"}}.Encode())
-	if strings.Contains(bad.Header.Get("Location"), "evil.example") {
-		t.Fatal("redirected to an unregistered URI")
-	}
-	r := p.browser.Get("/end_session?" + url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {"https://shop.example/bye"}, "state": {"xyz"}}.Encode())
-	logout := r.Header.Get("Location")
-	if !strings.HasPrefix(logout, "/logout?") {
-		t.Fatalf("end_session: %d %q", r.StatusCode, logout)
-	}
-	page := p.browser.Get(logout)
-	done := p.browser.Post("/logout", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)},
-		"post_logout_redirect_uri": {servertest.Field(t, page.Body, "post_logout_redirect_uri")}, "sig": {servertest.Field(t, page.Body, "sig")}})
-	if got := done.Header.Get("Location"); got != "https://shop.example/bye?state=xyz" {
-		t.Fatalf("after logout: %q", got)
-	}
-	if who := p.browser.Get("/sessions/whoami"); who.StatusCode != 401 {
-		t.Fatal("Foyer session survived RP-initiated logout")
-	}
-	// A forged redirect on the logout page is ignored.
-	forged := env.NewBrowser(t)
-	fp := forged.Get("/logout?post_logout_redirect_uri=https://evil.example/&sig=AAAA")
-	if strings.Contains(fp.Body, "evil.example") {
-		t.Fatal("logout page accepted a forged redirect")
-	}
-	if _, err := p.refresh(tok.RefreshToken); err == nil {
-		t.Fatal("tokens survived end_session")
-	}
+		// An unregistered post_logout_redirect_uri is refused.
+		bad := p.browser.Get("/end_session?" + url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {"https://evil.example/"}}.Encode())
+		if strings.Contains(bad.Header.Get("Location"), "evil.example") {
+			t.Fatal("redirected to an unregistered URI")
+		}
+		r := p.browser.Get("/end_session?" + url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {"https://shop.example/bye"}, "state": {"xyz"}}.Encode())
+		logout := r.Header.Get("Location")
+		if !strings.HasPrefix(logout, "/logout?") {
+			t.Fatalf("end_session: %d %q", r.StatusCode, logout)
+		}
+		page := p.browser.Get(logout)
+		done := p.browser.Post("/logout", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)},
+			"post_logout_redirect_uri": {servertest.Field(t, page.Body, "post_logout_redirect_uri")}, "sig": {servertest.Field(t, page.Body, "sig")}})
+		if got := done.Header.Get("Location"); got != "https://shop.example/bye?state=xyz" {
+			t.Fatalf("after logout: %q", got)
+		}
+		if who := p.browser.Get("/sessions/whoami"); who.StatusCode != 401 {
+			t.Fatal("Foyer session survived RP-initiated logout")
+		}
+		// A forged redirect on the logout page is ignored.
+		forged := env.NewBrowser(t)
+		fp := forged.Get("/logout?post_logout_redirect_uri=https://evil.example/&sig=AAAA")
+		if strings.Contains(fp.Body, "evil.example") {
+			t.Fatal("logout page accepted a forged redirect")
+		}
+		if _, err := p.refresh(tok.RefreshToken); err == nil {
+			t.Fatal("tokens survived end_session")
+		}
+	})
+}
+
+func TestPromptCreateAndLoginHint(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		p := newRP(t, env, client.Spec{FirstParty: ptr(true)})
+		r := p.start(p.params(map[string]string{"prompt": "create"}))
+		next := p.browser.Get(r.Header.Get("Location"))
+		loc, _ := url.Parse(next.Header.Get("Location"))
+		if loc.Path != "/registration" || !strings.HasPrefix(loc.Query().Get("return_to"), "/oauth/continue?id=") {
+			t.Fatalf("prompt=create went to %q", next.Header.Get("Location"))
+		}
+		// The sign-up page keeps the way back to the app.
+		if page := p.browser.Get(loc.RequestURI()); !strings.Contains(page.Body, `name="return_to"`) {
+			t.Fatalf("registration page lost return_to:\n%s", page.Body)
+		}
+		r = p.start(p.params(map[string]string{"login_hint": "kim@example.com"}))
+		next = p.browser.Get(r.Header.Get("Location"))
+		page := p.browser.Get(next.Header.Get("Location"))
+		if !strings.Contains(page.Body, `value="kim@example.com"`) {
+			t.Fatalf("login_hint not pre-filled:\n%s", page.Body)
+		}
+	})
 }

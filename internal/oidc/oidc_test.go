@@ -223,25 +223,27 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 // A client that lost the response retries with the same refresh token
 // within the grace period and gets a fresh pair; the lost one is dead.
 func TestRefreshGrace(t *testing.T) {
-	env := servertest.Start(t, storetest.NewSQLite(t))
-	signUp(t, env, "carol@example.com")
-	p := newRP(t, env, client.Spec{FirstParty: ptr(true)})
-	code, verifier, _ := p.authorize("carol@example.com")
-	first, _ := p.oauth.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
-	lost, err := p.refresh(first.RefreshToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	retry, err := p.refresh(first.RefreshToken)
-	if err != nil {
-		t.Fatalf("retry within grace: %v", err)
-	}
-	if _, err := p.refresh(retry.RefreshToken); err != nil {
-		t.Fatalf("the retried pair does not work: %v", err)
-	}
-	if _, err := p.refresh(lost.RefreshToken); err == nil {
-		t.Fatal("the replaced token still works")
-	}
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		signUp(t, env, "carol@example.com")
+		p := newRP(t, env, client.Spec{FirstParty: ptr(true)})
+		code, verifier, _ := p.authorize("carol@example.com")
+		first, _ := p.oauth.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
+		lost, err := p.refresh(first.RefreshToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		retry, err := p.refresh(first.RefreshToken)
+		if err != nil {
+			t.Fatalf("retry within grace: %v", err)
+		}
+		if _, err := p.refresh(retry.RefreshToken); err != nil {
+			t.Fatalf("the retried pair does not work: %v", err)
+		}
+		if _, err := p.refresh(lost.RefreshToken); err == nil {
+			t.Fatal("the replaced token still works")
+		}
+	})
 }
 
 func TestParallelCodeRedemption(t *testing.T) {
@@ -372,30 +374,32 @@ func TestClientCredentials(t *testing.T) {
 }
 
 func TestDiscovery(t *testing.T) {
-	env := servertest.Start(t, storetest.NewSQLite(t))
-	resp, err := http.Get(env.URL + "/.well-known/openid-configuration")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var d map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&d)
-	want := map[string]string{
-		"issuer":                           env.URL,
-		"response_types_supported":         "[code]",
-		"code_challenge_methods_supported": "[S256]",
-		"grant_types_supported":            "[authorization_code refresh_token client_credentials]",
-	}
-	for k, v := range want {
-		if got := strings.Trim(strings.ReplaceAll(fmtValue(d[k]), "\"", ""), " "); got != v {
-			t.Errorf("%s = %s, want %s", k, got, v)
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		resp, err := http.Get(env.URL + "/.well-known/openid-configuration")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	for _, k := range []string{"jwks_uri", "userinfo_endpoint", "introspection_endpoint", "revocation_endpoint", "end_session_endpoint", "acr_values_supported"} {
-		if d[k] == nil {
-			t.Errorf("discovery lacks %s", k)
+		defer resp.Body.Close()
+		var d map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&d)
+		want := map[string]string{
+			"issuer":                           env.URL,
+			"response_types_supported":         "[code]",
+			"code_challenge_methods_supported": "[S256]",
+			"grant_types_supported":            "[authorization_code refresh_token client_credentials]",
 		}
-	}
+		for k, v := range want {
+			if got := strings.Trim(strings.ReplaceAll(fmtValue(d[k]), "\"", ""), " "); got != v {
+				t.Errorf("%s = %s, want %s", k, got, v)
+			}
+		}
+		for _, k := range []string{"jwks_uri", "userinfo_endpoint", "introspection_endpoint", "revocation_endpoint", "end_session_endpoint", "acr_values_supported"} {
+			if d[k] == nil {
+				t.Errorf("discovery lacks %s", k)
+			}
+		}
+	})
 }
 
 func fmtValue(v any) string {
