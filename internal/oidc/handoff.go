@@ -102,11 +102,11 @@ func (p *Provider) Next(ctx context.Context, pd *Pending, sess *session.Session)
 
 // Finish records who signed in for the request, asks the policy, and
 // answers the client (a redirect with the code, or a form_post page).
-func (p *Provider) Finish(w http.ResponseWriter, r *http.Request, pd *Pending, sess *session.Session, d policy.Decider) {
+func (p *Provider) Finish(w http.ResponseWriter, r *http.Request, pd *Pending, sess *session.Session) {
 	ctx := r.Context()
 	a := pd.Request
-	dec := d.Decide(ctx, policy.Input{Domain: p.Storage.Domain, Action: policy.AuthorizeApp, Time: p.Storage.Now(),
-		IdentityID: sess.IdentityID, ClientIP: p.cfg.ClientIP(r), UserAgent: r.UserAgent(), FlowID: a.ID})
+	dec := p.Storage.Policy.Decide(ctx, policy.Input{Domain: p.Storage.Domain, Action: policy.AuthorizeApp, Time: p.Storage.Now(),
+		IdentityID: sess.IdentityID, ClientID: pd.Client.ID, ClientIP: p.cfg.ClientIP(r), UserAgent: r.UserAgent(), FlowID: a.ID})
 	if !dec.Allowed() {
 		p.Storage.emit(ctx, event.OAuthAuthorized, event.OutcomeDenied, dec.Reason, sess.IdentityID, pd.Client.ID)
 		p.Fail(w, r, pd, oidc.ErrAccessDenied().WithDescription("not allowed by policy"))

@@ -20,6 +20,7 @@ import (
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/keys"
+	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/store"
 )
 
@@ -32,6 +33,7 @@ type Storage struct {
 	Keys       *keys.Manager
 	Identities *identity.Store
 	Events     *event.Log
+	Policy     policy.Decider
 	Logger     *slog.Logger
 	Now        func() time.Time
 	// LogoutURL is where end_session sends the browser to end the Foyer
@@ -174,6 +176,19 @@ func (s *Storage) newAccess(ctx context.Context, req op.TokenRequest) (*token, *
 	c, err := s.clientOf(ctx, clientID)
 	if err != nil {
 		return nil, nil, err
+	}
+	if s.Policy != nil {
+		in := policy.Input{Domain: s.Domain, Action: policy.TokenIssue, Time: now, ClientID: clientID}
+		if t.SessionID != "" {
+			in.IdentityID = t.Subject
+		}
+		if rs := stateFrom(ctx); rs != nil {
+			in.ClientIP, in.UserAgent = rs.ip, rs.userAgent
+		}
+		if d := s.Policy.Decide(ctx, in); !d.Allowed() {
+			s.emit(ctx, "oauth.token_denied", event.OutcomeDenied, d.Reason, in.IdentityID, clientID)
+			return nil, nil, oidc.ErrAccessDenied().WithDescription("not allowed by policy")
+		}
 	}
 	t.ClientID = clientID
 	t.ExpiresAt = now.Add(c.AccessTokenTTL.D())

@@ -19,6 +19,9 @@ const (
 	// AuthorizeApp: a signed-in customer is about to be sent back to an
 	// app with an authorization code.
 	AuthorizeApp Action = "oauth.authorize"
+	// TokenIssue: an access token is about to be issued (code exchange,
+	// refresh, client credentials).
+	TokenIssue Action = "token.issue"
 )
 
 // Effect is the kind of answer.
@@ -47,6 +50,9 @@ type Input struct {
 	ClientIP  string
 	UserAgent string
 	DeviceID  string
+
+	// ClientID is the app (OAuth client) the decision is about, if any.
+	ClientID string
 
 	// Identity, when known.
 	IdentityID    string

@@ -143,7 +143,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 
 	cookies := ui.Cookies{Secure: !cfg.Dev}
 	pages := &ui.Pages{Flows: flows, Sessions: sessions, Identities: identities, Cookies: cookies,
-		ProductName: dom.ProductName, Domain: config.DefaultDomain, Logger: logger, Policy: flows.Policy}
+		ProductName: dom.ProductName, Domain: config.DefaultDomain, Logger: logger}
 	if err := pages.Init(); err != nil {
 		db.Close()
 		return nil, err
@@ -167,7 +167,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		Binding:  pages.BrowserBinding,
 		ClientIP: ui.ClientIP,
 	}, &oidc.Storage{DB: db, Domain: config.DefaultDomain, Clients: clients, Keys: signing, Identities: identities,
-		Events: events, Logger: logger, Now: now, LogoutURL: "/logout"})
+		Events: events, Policy: flows.Policy, Logger: logger, Now: now, LogoutURL: "/logout"})
 	if err != nil {
 		db.Close()
 		return nil, err

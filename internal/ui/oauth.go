@@ -58,7 +58,7 @@ func (p *Pages) oauthContinue(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusOK, "consent", view{Title: "Allow " + pd.Client.Name + "?", SignedIn: true, Action: back,
 			Extra: map[string]any{"Client": pd.Client.Name, "Scopes": scopeTexts(pd.Request.GetScopes())}})
 	case foidc.StepDone:
-		p.OAuth.Finish(w, r, pd, sess, p.Policy)
+		p.OAuth.Finish(w, r, pd, sess)
 	}
 }
 
@@ -81,7 +81,7 @@ func (p *Pages) oauthConsent(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	p.OAuth.Finish(w, r, pd, sess, p.Policy)
+	p.OAuth.Finish(w, r, pd, sess)
 }
 
 // scopeTexts explains scopes in words.

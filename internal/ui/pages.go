@@ -18,7 +18,6 @@ import (
 	"github.com/foyer-id/foyer/internal/flow"
 	"github.com/foyer-id/foyer/internal/identity"
 	foidc "github.com/foyer-id/foyer/internal/oidc"
-	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/session"
 )
 
@@ -39,8 +38,6 @@ type Pages struct {
 	Logger      *slog.Logger
 	// OAuth is the OpenID provider whose sign-ins these pages complete.
 	OAuth *foidc.Provider
-	// Policy is the decision point (for app authorizations).
-	Policy policy.Decider
 
 	tmpl map[string]*template.Template
 }
