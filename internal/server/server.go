@@ -224,6 +224,12 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // cross-origin forgery (Sec-Fetch-Site / Origin).
 func (s *Server) middleware(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
+	// Protocol and JSON endpoints are meant to be called across origins
+	// and authenticate with tokens or client credentials, never with
+	// Foyer's cookies; the hosted pages' forms stay protected.
+	for _, pattern := range []string{"/api/", "/authorize", "/oauth/token", "/oauth/introspect", "/revoke", "/userinfo", "/end_session"} {
+		cop.AddInsecureBypassPattern(pattern)
+	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ui.SecurityHeaders(w.Header())
 		http.Error(w, "Cross-origin request refused.", http.StatusForbidden)
