@@ -297,3 +297,22 @@ func TestPromptCreateAndLoginHint(t *testing.T) {
 		}
 	})
 }
+
+// Apps post to the protocol endpoints from their own origin.
+func TestCrossOriginProtocolRequests(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	c, secret, _ := env.Server.Clients.Create(context.Background(), "customers", client.Spec{Name: ptr("Job"), GrantTypes: &[]string{"client_credentials"}})
+	req, _ := http.NewRequest("POST", env.URL+"/oauth/token", strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://app.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.SetBasicAuth(c.ID, secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("cross-origin token request: %d", resp.StatusCode)
+	}
+}
