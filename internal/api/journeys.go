@@ -78,6 +78,10 @@ func (h *Handler) submitRegistration(w http.ResponseWriter, r *http.Request) {
 type LoginRequest struct {
 	Identifier string `json:"identifier"`
 	Password   string `json:"password"`
+	// Method is "password" (the default) or "code": mail a one-time
+	// sign-in code instead (the flow then waits for it at
+	// POST /api/flows/{id}/code).
+	Method string `json:"method"`
 }
 
 func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
@@ -89,7 +93,17 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 	if f == nil {
 		return
 	}
-	res, err := h.Flows.SubmitLogin(r.Context(), f, h.client(r), flow.LoginInput{Identifier: req.Identifier, Password: req.Password})
+	var res *flow.Result
+	var err error
+	switch req.Method {
+	case "", "password":
+		res, err = h.Flows.SubmitLogin(r.Context(), f, h.client(r), flow.LoginInput{Identifier: req.Identifier, Password: req.Password})
+	case flow.MethodCode:
+		res, err = h.Flows.RequestLoginCode(r.Context(), f, h.client(r), req.Identifier)
+	default:
+		problem(w, http.StatusBadRequest, "invalid-input", "Unknown method", `method must be "password" or "code".`)
+		return
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -132,6 +132,9 @@ type Verification struct {
 // identifier, each next attempt waits, starting at Delay and doubling up
 // to MaxDelay.
 type Login struct {
+	// EmailCode allows signing in with a code mailed to the verified
+	// address instead of a password.
+	EmailCode    *bool    `yaml:"email_code"`
 	FreeFailures int      `yaml:"free_failures"`
 	Delay        Duration `yaml:"delay"`
 	MaxDelay     Duration `yaml:"max_delay"`
@@ -175,7 +178,7 @@ func DefaultDomainConfig() *Domain {
 		Session:           Session{Lifetime: Duration(30 * 24 * time.Hour), IdleTimeout: Duration(7 * 24 * time.Hour)},
 		Registration:      Registration{RequireVerification: &yes, PerNetwork: 100},
 		Verification:      Verification{CodeLifetime: Duration(15 * time.Minute), MaxAttempts: 5, MaxCodes: 5, ResendAfter: Duration(30 * time.Second)},
-		Login:             Login{FreeFailures: 5, Delay: Duration(time.Second), MaxDelay: Duration(5 * time.Minute)},
+		Login:             Login{EmailCode: &yes, FreeFailures: 5, Delay: Duration(time.Second), MaxDelay: Duration(5 * time.Minute)},
 		FlowLifetime:      Duration(time.Hour),
 		PasswordMinLength: 8,
 		PasswordMaxLength: 256,
@@ -390,6 +393,10 @@ func (d *Domain) validate(prefix string, bad func(key, format string, args ...an
 	}
 	if d.Registration.PerNetwork < 1 {
 		bad(prefix+".registration.per_network", "must be at least 1")
+	}
+	if d.Login.EmailCode == nil {
+		yes := true
+		d.Login.EmailCode = &yes
 	}
 	if d.Registration.RequireVerification == nil {
 		yes := true

@@ -22,6 +22,7 @@ const (
 	LoginStarted          = "login.started"
 	LoginSubmitted        = "login.submitted"
 	LoginSucceeded        = "login.succeeded"
+	LoginCodeRequested    = "login.code_requested"
 	Logout                = "session.logout"
 	OAuthAuthorized       = "oauth.authorized"
 )

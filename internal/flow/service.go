@@ -41,6 +41,10 @@ type Config struct {
 	RequireVerifiedEmail bool
 	LoginThrottle        throttle.Rule // per network and per identifier
 	CodeThrottle         throttle.Rule // code entry and sending, per network
+	CodeSendThrottle     throttle.Rule // sign-in codes mailed, per address
+	// EmailCodeLogin turns on sign-in with a code mailed to the verified
+	// address.
+	EmailCodeLogin bool
 	RegistrationThrottle throttle.Rule // sign-ups per network
 }
 

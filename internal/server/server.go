@@ -124,6 +124,8 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 			RequireVerifiedEmail: *dom.Registration.RequireVerification,
 			LoginThrottle:        loginRule,
 			CodeThrottle:         throttle.Rule{Free: 20, Base: time.Second, Max: 5 * time.Minute, Window: time.Hour},
+			CodeSendThrottle:     throttle.Rule{Free: 5, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
+			EmailCodeLogin:       *dom.Login.EmailCode,
 			RegistrationThrottle: throttle.Rule{Free: dom.Registration.PerNetwork, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
 		},
 		Flows:          flow.NewStore(db),

@@ -15,7 +15,8 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f == nil {
-		v := view{Title: "Sign in", Messages: notice(note), ReturnTo: safeReturnTo(r.URL.Query().Get("return_to")), Action: "/login"}
+		v := view{Title: "Sign in", Messages: notice(note), ReturnTo: safeReturnTo(r.URL.Query().Get("return_to")), Action: "/login",
+			Extra: map[string]any{"EmailCode": p.Flows.Config.EmailCodeLogin}}
 		if hint := r.URL.Query().Get("login_hint"); hint != "" && len(hint) <= 254 {
 			v.Values = map[string]string{"email": hint}
 		}
@@ -51,7 +52,12 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, flowURL("/login", f))
 		return
 	}
-	res, err := p.Flows.SubmitLogin(r.Context(), f, c, flow.LoginInput{Identifier: r.PostForm.Get("email"), Password: r.PostForm.Get("password")})
+	var res *flow.Result
+	if r.PostForm.Get("method") == flow.MethodCode {
+		res, err = p.Flows.RequestLoginCode(r.Context(), f, c, r.PostForm.Get("email"))
+	} else {
+		res, err = p.Flows.SubmitLogin(r.Context(), f, c, flow.LoginInput{Identifier: r.PostForm.Get("email"), Password: r.PostForm.Get("password")})
+	}
 	if err != nil {
 		p.submitFailed(w, r, f, "/login", err, map[string]string{"email": r.PostForm.Get("email")})
 		return

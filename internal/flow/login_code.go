@@ -1,0 +1,71 @@
+package flow
+
+import (
+	"context"
+	"errors"
+
+	"github.com/foyer-id/foyer/internal/event"
+	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/policy"
+	"github.com/foyer-id/foyer/internal/store"
+	"github.com/foyer-id/foyer/internal/throttle"
+)
+
+// MethodCode names sign-in with a one-time code mailed to the customer's
+// verified address (no password).
+const MethodCode = "code"
+
+// RequestLoginCode starts a passwordless sign-in: a 6-digit code is mailed
+// to the address if it belongs to an active account with that address
+// verified, and the flow waits for it (SubmitCode signs the customer in).
+// The answer is the same whether or not the address has an account.
+// Sends are limited per address (so nobody can flood a mailbox) and per
+// network.
+func (s *Service) RequestLoginCode(ctx context.Context, f *Flow, c Client, identifier string) (*Result, error) {
+	if f.Type != TypeLogin || f.State != StateForm {
+		return nil, ErrWrongState
+	}
+	if !s.Config.EmailCodeLogin {
+		return nil, invalid("", "method_disabled", "Sign-in with an email code is not available.")
+	}
+	email, err := identity.NormalizeEmail(identifier)
+	if err != nil {
+		return nil, invalid("identifier", "identifier_invalid", "Enter a valid email address.")
+	}
+	netWait, netFails, err := s.networkWait(ctx, "code", c, s.Config.CodeThrottle)
+	if err != nil {
+		return nil, err
+	}
+	idKey := throttle.IdentifierKey("login-code", s.Config.Domain+"/"+email)
+	idWait, idFails, err := s.Throttle.Wait(ctx, idKey, s.Config.CodeSendThrottle)
+	if err != nil {
+		return nil, err
+	}
+	f.Data.Values = map[string]string{"identifier": email}
+	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.VerificationSend, Signals: policy.Signals{
+		NetworkWait: netWait, NetworkFailures: netFails, IdentifierWait: idWait, IdentifierFailures: idFails,
+	}}, event.LoginCodeRequested); err != nil {
+		return nil, err
+	}
+	_ = s.Throttle.Fail(ctx, idKey, s.Config.CodeSendThrottle) // every send counts
+	cand, err := s.Identities.FindLogin(ctx, s.Config.Domain, identity.KindEmail, email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	f.Data.Email = email
+	if cand != nil && cand.State == identity.StateActive && cand.Verified {
+		f.IdentityID, f.Data.IdentifierID = cand.IdentityID, cand.IdentifierID
+	} else {
+		f.Data.Dead = true // the code is stored but never sent
+	}
+	f.State = StateVerify
+	if err := s.sendCode(ctx, f, c, "login_code"); err != nil {
+		return nil, err
+	}
+	f.Data.Messages = []Message{info("login_code_sent", "If "+email+" has an account, we sent a 6-digit sign-in code to it.")}
+	if err := s.Flows.Update(ctx, f, s.now()); err != nil {
+		return nil, err
+	}
+	s.emit(ctx, f, c, event.LoginCodeRequested, event.OutcomePending, "", "", "")
+	return &Result{Flow: f}, nil
+}
