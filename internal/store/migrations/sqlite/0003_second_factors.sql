@@ -1,0 +1,18 @@
+-- Second factors: TOTP authenticators and recovery codes.
+
+CREATE TABLE totp_credentials (
+    identity_id   TEXT PRIMARY KEY REFERENCES identities (id) ON DELETE CASCADE,
+    secret        TEXT NOT NULL,
+    confirmed_at  INTEGER,
+    last_step     INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL
+);
+
+CREATE TABLE recovery_codes (
+    id           TEXT PRIMARY KEY,
+    identity_id  TEXT NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
+    code_hash    TEXT NOT NULL,
+    used_at      INTEGER,
+    created_at   INTEGER NOT NULL
+);
+CREATE INDEX recovery_codes_identity ON recovery_codes (identity_id);
