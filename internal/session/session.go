@@ -314,3 +314,54 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// Upgrade records an extra authentication on a live session — a step-up —
+// and rotates it: the old token stops working and a new one is returned,
+// with the method added, the assurance level raised to aal, and the
+// authentication time set to now. It returns ErrInvalid when the old
+// token is not live.
+func (m *Manager) Upgrade(ctx context.Context, token, method, aal string) (string, *Session, error) {
+	old, err := m.Authenticate(ctx, token)
+	if err != nil {
+		return "", nil, err
+	}
+	var raw [32]byte
+	if _, err := io.ReadFull(m.random, raw[:]); err != nil {
+		return "", nil, fmt.Errorf("session: random: %w", err)
+	}
+	newToken := TokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
+	now := m.now().UTC()
+	s := *old
+	s.ID = uuid.Must(uuid.NewV7()).String()
+	if !slices.Contains(s.Methods, method) {
+		s.Methods = append(slices.Clone(s.Methods), method)
+	}
+	if aal > s.AAL {
+		s.AAL = aal
+	}
+	s.AuthenticatedAt, s.SeenAt = now, now
+	s.IdleExpiresAt = minTime(now.Add(m.life.Idle), s.ExpiresAt)
+	methods, _ := json.Marshal(s.Methods)
+	err = m.db.InTx(ctx, func(tx *store.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`, store.Micros(now), old.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrInvalid
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO sessions (id, domain, token_hash, identity_id, aal, methods, device_id, ip, user_agent,
+				authenticated_at, created_at, seen_at, idle_expires_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10, $12, $13)`,
+			s.ID, s.Domain, HashToken(newToken), s.IdentityID, s.AAL, string(methods), s.DeviceID, s.IP, s.UserAgent,
+			store.Micros(now), store.Micros(s.CreatedAt), store.Micros(s.IdleExpiresAt), store.Micros(s.ExpiresAt))
+		return err
+	})
+	if errors.Is(err, ErrInvalid) {
+		return "", nil, ErrInvalid
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("session: upgrade: %w", err)
+	}
+	return newToken, &s, nil
+}

@@ -175,3 +175,30 @@ func BenchmarkWhoami(b *testing.B) {
 		}
 	})
 }
+
+func TestUpgradeRotates(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		newIdentity(t, db, "id-1")
+		now := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+		m := NewManager(db, Lifetimes{Absolute: 10 * time.Hour, Idle: time.Hour}, func() time.Time { return now }, nil)
+		tok, s, _ := m.Issue(ctx, Params{Domain: "customers", IdentityID: "id-1", Methods: []string{"password"}})
+		now = now.Add(30 * time.Minute)
+		tok2, s2, err := m.Upgrade(ctx, tok, "totp", AAL2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok2 == tok || s2.ID == s.ID || s2.AAL != AAL2 || len(s2.Methods) != 2 || !s2.AuthenticatedAt.Equal(now) || !s2.ExpiresAt.Equal(s.ExpiresAt) {
+			t.Fatalf("upgraded: %+v", s2)
+		}
+		if _, err := m.Authenticate(ctx, tok); !errors.Is(err, ErrInvalid) {
+			t.Fatal("the old token still works after step-up")
+		}
+		if got, err := m.Authenticate(ctx, tok2); err != nil || got.AAL != AAL2 {
+			t.Fatalf("new token: %+v %v", got, err)
+		}
+		if _, _, err := m.Upgrade(ctx, tok, "totp", AAL2); !errors.Is(err, ErrInvalid) {
+			t.Fatal("a dead token was upgraded")
+		}
+	})
+}
