@@ -23,6 +23,8 @@ const (
 	LoginSubmitted        = "login.submitted"
 	LoginSucceeded        = "login.succeeded"
 	LoginCodeRequested    = "login.code_requested"
+	SecondFactorSubmitted = "second_factor.submitted"
+	SessionSteppedUp      = "session.stepped_up"
 	Logout                = "session.logout"
 	OAuthAuthorized       = "oauth.authorized"
 )

@@ -23,8 +23,11 @@ const (
 const (
 	StateForm   = "form"   // waiting for the first submit
 	StateVerify = "verify" // a code was sent; waiting for it
-	StateDone   = "done"   // finished; the flow cannot be submitted again
-	StateFailed = "failed" // attempts used up; start again
+	// StateSecondFactor: the first factor passed; waiting for the
+	// authenticator app code or a recovery code.
+	StateSecondFactor = "second_factor"
+	StateDone         = "done"   // finished; the flow cannot be submitted again
+	StateFailed       = "failed" // attempts used up; start again
 )
 
 // Flow is one journey in progress.

@@ -112,11 +112,11 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		return &Result{Flow: f}, nil
 	}
 	result := &Result{Flow: f}
+	f.State = StateDone // signIn may move it on to StateSecondFactor
+	f.Data.Messages = nil
 	if err := s.signIn(ctx, f, c, f.Data.Methods, now, result); err != nil {
 		return nil, err
 	}
-	f.State = StateDone
-	f.Data.Messages = nil
 	if err := s.Flows.Update(ctx, f, now); err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/foyer-id/foyer/internal/courier"
@@ -44,7 +45,7 @@ type Config struct {
 	CodeSendThrottle     throttle.Rule // sign-in codes mailed, per address
 	// EmailCodeLogin turns on sign-in with a code mailed to the verified
 	// address.
-	EmailCodeLogin bool
+	EmailCodeLogin       bool
 	RegistrationThrottle throttle.Rule // sign-ups per network
 }
 
@@ -70,10 +71,13 @@ type Service struct {
 	Events         *event.Log
 	Throttle       *throttle.Limiter
 	Mailer         Mailer
-	Secret         []byte // keys the code HMAC
-	Logger         *slog.Logger
-	Now            func() time.Time
-	Random         io.Reader
+	// SecondFactors checks authenticator-app and recovery codes; nil
+	// when the domain offers none.
+	SecondFactors SecondFactors
+	Secret        []byte // keys the code HMAC
+	Logger        *slog.Logger
+	Now           func() time.Time
+	Random        io.Reader
 }
 
 // Result is what a submit produced: the flow as it now stands, and a
@@ -322,7 +326,7 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 		}
 	}
 	s.emit(ctx, f, c, event.VerificationCompleted, event.OutcomeSuccess, "", f.IdentityID, "")
-	f.State = StateDone
+	f.State = StateDone // signIn may move it on to StateSecondFactor
 	f.Data.PasswordHash = ""
 	f.Data.Messages = []Message{info("email_verified", "Your email address is verified.")}
 	result := &Result{Flow: f}
@@ -338,17 +342,40 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 }
 
 // signIn asks the policy whether the identity may have a session and
-// issues one.
+// issues one. When the policy asks for the second factor the customer set
+// up, the flow moves to StateSecondFactor instead and out gets no session.
 func (s *Service) signIn(ctx context.Context, f *Flow, c Client, methods []string, authAt time.Time, out *Result) error {
 	ident, err := s.Identities.Get(ctx, s.Config.Domain, f.IdentityID)
 	if err != nil {
 		return err
 	}
-	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.SessionIssue, IdentityID: ident.ID,
-		IdentityState: ident.State, EmailVerified: ident.Email().Verified}, event.LoginSucceeded); err != nil {
+	enrolled := false
+	if s.SecondFactors != nil {
+		if enrolled, err = s.SecondFactors.Enrolled(ctx, ident.ID); err != nil {
+			return err
+		}
+	}
+	d, err := s.decide(ctx, f, c, policy.Input{Action: policy.SessionIssue, IdentityID: ident.ID,
+		IdentityState: ident.State, EmailVerified: ident.Email().Verified, SecondFactor: enrolled, Methods: methods}, event.LoginSucceeded)
+	if err != nil {
 		return err
 	}
-	token, sess, err := s.Sessions.Issue(ctx, session.Params{Domain: s.Config.Domain, IdentityID: ident.ID, Methods: methods,
+	if d.Effect == policy.StepUp {
+		if !enrolled || !slices.Contains(d.Require, policy.StepSecondFactor) {
+			s.emit(ctx, f, c, event.LoginSucceeded, event.OutcomeDenied, d.Reason, ident.ID, "")
+			return &DeniedError{Reason: d.Reason}
+		}
+		f.State = StateSecondFactor
+		f.Data.Methods, f.Data.AuthenticatedAt = methods, authAt
+		f.Data.Messages = []Message{info("second_factor_required", "Enter the 6-digit code from your authenticator app, or one of your recovery codes.")}
+		s.emit(ctx, f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, ident.ID, "")
+		return nil
+	}
+	aal := session.AAL1
+	if policy.HasSecondFactor(methods) {
+		aal = session.AAL2
+	}
+	token, sess, err := s.Sessions.Issue(ctx, session.Params{Domain: s.Config.Domain, IdentityID: ident.ID, Methods: methods, AAL: aal,
 		DeviceID: c.DeviceID, IP: c.IP, UserAgent: c.UserAgent, AuthenticatedAt: authAt})
 	if err != nil {
 		return err

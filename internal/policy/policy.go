@@ -19,6 +19,9 @@ const (
 	// AuthorizeApp: a signed-in customer is about to be sent back to an
 	// app with an authorization code.
 	AuthorizeApp Action = "oauth.authorize"
+	// SecondFactorSubmit: a second-factor code (authenticator app,
+	// recovery code) is submitted.
+	SecondFactorSubmit Action = "second_factor.submit"
 	// TokenIssue: an access token is about to be issued (code exchange,
 	// refresh, client credentials).
 	TokenIssue Action = "token.issue"
@@ -37,8 +40,24 @@ const (
 
 // Steps a decision may require before the action completes.
 const (
-	StepVerifyEmail = "verify_email"
+	StepVerifyEmail  = "verify_email"
+	StepSecondFactor = "second_factor"
 )
+
+// SecondFactorMethods are the methods that count as a second factor.
+var SecondFactorMethods = []string{"totp", "recovery_code"}
+
+// HasSecondFactor reports whether methods include a second factor.
+func HasSecondFactor(methods []string) bool {
+	for _, m := range methods {
+		for _, f := range SecondFactorMethods {
+			if m == f {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // Input is the context of one decision.
 type Input struct {
@@ -58,6 +77,11 @@ type Input struct {
 	IdentityID    string
 	IdentityState string
 	EmailVerified bool
+	// SecondFactor is true when the identity has a second factor
+	// (authenticator app) set up.
+	SecondFactor bool
+	// Methods are the authentication methods passed so far.
+	Methods []string
 
 	Signals Signals
 }
@@ -101,6 +125,7 @@ type Decider interface {
 //     has signed in from before (so an attacker cannot lock the owner out);
 //   - ask for email verification before a session when the domain
 //     requires verified email (RequireVerifiedEmail) and it is not verified;
+//   - ask for the second factor at sign-in when the customer set one up;
 //   - deny disabled identities;
 //   - allow everything else.
 type Default struct {
@@ -114,7 +139,7 @@ const defaultName = "builtin/default@1"
 func (p Default) Decide(_ context.Context, in Input) Decision {
 	d := Decision{Effect: Allow, Policy: defaultName}
 	switch in.Action {
-	case LoginSubmit, RegistrationSubmit, VerificationSend, VerificationSubmit:
+	case LoginSubmit, RegistrationSubmit, VerificationSend, VerificationSubmit, SecondFactorSubmit:
 		// A device that has held a session of this identity before is
 		// the owner's (its cookie came from a successful sign-in): it is
 		// not held back, so nobody can lock the owner out.
@@ -130,6 +155,10 @@ func (p Default) Decide(_ context.Context, in Input) Decision {
 		}
 		if p.RequireVerifiedEmail && !in.EmailVerified {
 			return Decision{Effect: StepUp, Reason: "email_not_verified", Require: []string{StepVerifyEmail}, Policy: defaultName}
+		}
+		// A customer who set up a second factor chose to be asked for it.
+		if in.SecondFactor && !HasSecondFactor(in.Methods) {
+			return Decision{Effect: StepUp, Reason: "second_factor_enrolled", Require: []string{StepSecondFactor}, Policy: defaultName}
 		}
 	}
 	return d

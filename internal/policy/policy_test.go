@@ -23,6 +23,8 @@ func TestDefault(t *testing.T) {
 		{"verified email", Input{Action: SessionIssue, IdentityState: "active", EmailVerified: true}, Allow, ""},
 		{"disabled", Input{Action: SessionIssue, IdentityState: "disabled", EmailVerified: true}, Deny, "identity_disabled"},
 		{"logout", Input{Action: Logout}, Allow, ""},
+		{"second factor set up", Input{Action: SessionIssue, IdentityState: "active", EmailVerified: true, SecondFactor: true, Methods: []string{"password"}}, StepUp, "second_factor_enrolled"},
+		{"second factor passed", Input{Action: SessionIssue, IdentityState: "active", EmailVerified: true, SecondFactor: true, Methods: []string{"password", "totp"}}, Allow, ""},
 	}
 	for _, tt := range tests {
 		d := p.Decide(context.Background(), tt.in)

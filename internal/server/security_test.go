@@ -76,7 +76,7 @@ func TestPageSecurityHeaders(t *testing.T) {
 		r := b.Get(path)
 		expectStatus(t, r, 200)
 		csp := r.Header.Get("Content-Security-Policy")
-		for _, want := range []string{"default-src 'none'", "frame-ancestors 'none'", "form-action 'self'", "base-uri 'none'"} {
+		for _, want := range []string{"default-src 'none'", "frame-ancestors 'none'", "base-uri 'none'"} {
 			if !strings.Contains(csp, want) {
 				t.Errorf("%s: CSP %q lacks %q", path, csp, want)
 			}

@@ -87,7 +87,8 @@ func HashToken(token string) string {
 type Params struct {
 	Domain          string
 	IdentityID      string
-	Methods         []string // "password", "code", …
+	Methods         []string // "password", "email_code", "totp", …
+	AAL             string   // AAL1 when empty
 	DeviceID        string
 	IP              string
 	UserAgent       string
@@ -110,7 +111,7 @@ func (m *Manager) Issue(ctx context.Context, p Params) (string, *Session, error)
 		ID:              uuid.Must(uuid.NewV7()).String(),
 		Domain:          p.Domain,
 		IdentityID:      p.IdentityID,
-		AAL:             AAL1,
+		AAL:             cmp.Or(p.AAL, AAL1),
 		Methods:         p.Methods,
 		DeviceID:        p.DeviceID,
 		IP:              p.IP,

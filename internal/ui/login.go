@@ -44,8 +44,12 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if f.State == flow.StateVerify {
+	switch f.State {
+	case flow.StateVerify:
 		p.codeSubmit(w, r, f, c, "/login")
+		return
+	case flow.StateSecondFactor:
+		p.factorSubmit(w, r, f, c, "/login")
 		return
 	}
 	if f.State != flow.StateForm {

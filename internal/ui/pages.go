@@ -80,6 +80,8 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /logout", p.logoutPage)
 	mux.Handle("POST /logout", p.form(p.logoutSubmit))
 	mux.HandleFunc("GET /account", p.accountPage)
+	mux.HandleFunc("GET /stepup", p.stepUpPage)
+	mux.Handle("POST /stepup", p.form(p.stepUpSubmit))
 	mux.Handle("POST /account/consents", p.form(p.consentRevoke))
 	mux.HandleFunc("GET "+foidc.ContinuePath, p.oauthContinue)
 	mux.Handle("POST "+foidc.ContinuePath, p.form(p.oauthConsent))
@@ -95,7 +97,10 @@ func assetHandler() http.Handler {
 
 // SecurityHeaders sets the headers every hosted page carries.
 func SecurityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	// No form-action: browsers apply it to every redirect that follows a
+	// form submission, and signing in for an app ends in a redirect to
+	// the app's own origin. Every form here posts to Foyer itself.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
@@ -326,4 +331,9 @@ func seconds(n int) string {
 		return "1 second"
 	}
 	return fmt.Sprintf("%d seconds", n)
+}
+
+func isInvalid(err error) bool {
+	var inv *flow.InvalidError
+	return errors.As(err, &inv)
 }

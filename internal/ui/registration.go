@@ -35,6 +35,9 @@ func (p *Pages) renderFlow(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 	case flow.StateVerify:
 		data.Title = "Check your email"
 		p.render(w, r, http.StatusOK, "code", data)
+	case flow.StateSecondFactor:
+		data.Title = "Two-factor authentication"
+		p.render(w, r, http.StatusOK, "second_factor", data)
 	case flow.StateDone, flow.StateFailed:
 		p.render(w, r, http.StatusOK, "done", data)
 	default:
@@ -105,4 +108,19 @@ func (p *Pages) codeSubmit(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 		return
 	}
 	seeOther(w, r, flowURL(path, res.Flow))
+}
+
+// factorSubmit handles the second-factor step of a sign-in.
+func (p *Pages) factorSubmit(w http.ResponseWriter, r *http.Request, f *flow.Flow, c flow.Client, path string) {
+	res, err := p.Flows.SubmitSecondFactor(r.Context(), f, c, r.PostForm.Get("kind"), r.PostForm.Get("code"))
+	if err != nil {
+		p.submitFailed(w, r, f, path, err, nil)
+		return
+	}
+	p.startSession(w, r, res.Token, res.Session)
+	to := res.Flow.ReturnTo
+	if to == "" {
+		to = "/account"
+	}
+	seeOther(w, r, to)
 }

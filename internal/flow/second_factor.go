@@ -1,0 +1,112 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/foyer-id/foyer/internal/event"
+	"github.com/foyer-id/foyer/internal/policy"
+	"github.com/foyer-id/foyer/internal/session"
+	"github.com/foyer-id/foyer/internal/throttle"
+)
+
+// Second-factor kinds.
+const (
+	FactorTOTP     = "totp"
+	FactorRecovery = "recovery_code"
+)
+
+// SecondFactors checks second factors.
+type SecondFactors interface {
+	// Enrolled reports whether the identity set up a second factor.
+	Enrolled(ctx context.Context, identityID string) (bool, error)
+	// Verify checks a code of the given kind, consuming it (TOTP codes
+	// once each, recovery codes for good). A wrong code is
+	// ErrFactorInvalid.
+	Verify(ctx context.Context, identityID, kind, code string) error
+}
+
+// ErrFactorInvalid is what SecondFactors.Verify returns for a wrong,
+// reused or expired code.
+var ErrFactorInvalid = errors.New("flow: second factor code not valid")
+
+// checkFactor verifies a second-factor code with the same throttling as
+// passwords (per network and per identity), asking the policy first.
+func (s *Service) checkFactor(ctx context.Context, f *Flow, c Client, identityID, kind, code string) error {
+	if s.SecondFactors == nil {
+		return invalid("", "method_disabled", "Two-factor authentication is not available.")
+	}
+	code = strings.TrimSpace(code)
+	if kind != FactorTOTP && kind != FactorRecovery {
+		return invalid("kind", "factor_kind_invalid", "Choose an authenticator code or a recovery code.")
+	}
+	if code == "" || len(code) > 64 {
+		return invalid("code", "code_format", "Enter the code.")
+	}
+	netKey, idKey := throttle.NetworkKey("factor", c.IP), throttle.IdentifierKey("factor", identityID)
+	netWait, netFails, err := s.Throttle.Wait(ctx, netKey, s.Config.LoginThrottle)
+	if err != nil {
+		return err
+	}
+	idWait, idFails, err := s.Throttle.Wait(ctx, idKey, s.Config.LoginThrottle)
+	if err != nil {
+		return err
+	}
+	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.SecondFactorSubmit, IdentityID: identityID, Signals: policy.Signals{
+		NetworkWait: netWait, IdentifierWait: idWait, NetworkFailures: netFails, IdentifierFailures: idFails,
+	}}, event.SecondFactorSubmitted); err != nil {
+		return err
+	}
+	if err := s.SecondFactors.Verify(ctx, identityID, kind, code); err != nil {
+		if !errors.Is(err, ErrFactorInvalid) {
+			return err
+		}
+		_ = s.Throttle.Fail(ctx, netKey, s.Config.LoginThrottle)
+		_ = s.Throttle.Fail(ctx, idKey, s.Config.LoginThrottle)
+		s.emit(ctx, f, c, event.SecondFactorSubmitted, event.OutcomeFailure, kind+"_invalid", identityID, "")
+		return invalid("code", "code_invalid", "That code is not right. Codes from your app change every 30 seconds; each works once.")
+	}
+	if idFails > 0 {
+		_ = s.Throttle.Reset(ctx, idKey)
+	}
+	s.emit(ctx, f, c, event.SecondFactorSubmitted, event.OutcomeSuccess, kind, identityID, "")
+	return nil
+}
+
+// SubmitSecondFactor completes a sign-in waiting for its second factor.
+func (s *Service) SubmitSecondFactor(ctx context.Context, f *Flow, c Client, kind, code string) (*Result, error) {
+	if f.Type != TypeLogin || f.State != StateSecondFactor {
+		return nil, ErrWrongState
+	}
+	if err := s.checkFactor(ctx, f, c, f.IdentityID, kind, code); err != nil {
+		return nil, err
+	}
+	result := &Result{Flow: f}
+	f.State, f.Data.Messages = StateDone, nil
+	if err := s.signIn(ctx, f, c, append(f.Data.Methods, kind), f.Data.AuthenticatedAt, result); err != nil {
+		return nil, err
+	}
+	if err := s.Flows.Finish(ctx, f, s.now()); err != nil {
+		return nil, err
+	}
+	return result, nil
+}
+
+// StepUp raises a live session to AAL2 with a second factor and rotates
+// it: the returned token replaces the old one, which stops working.
+func (s *Service) StepUp(ctx context.Context, c Client, token, kind, code string) (string, *session.Session, error) {
+	sess, err := s.Sessions.Authenticate(ctx, token)
+	if err != nil {
+		return "", nil, ErrNoSession
+	}
+	if err := s.checkFactor(ctx, nil, c, sess.IdentityID, kind, code); err != nil {
+		return "", nil, err
+	}
+	newToken, upgraded, err := s.Sessions.Upgrade(ctx, token, kind, session.AAL2)
+	if err != nil {
+		return "", nil, err
+	}
+	s.emit(ctx, nil, c, event.SessionSteppedUp, event.OutcomeSuccess, kind, sess.IdentityID, upgraded.ID)
+	return newToken, upgraded, nil
+}
