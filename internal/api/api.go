@@ -46,24 +46,28 @@ var Routes = []string{
 	"GET /api/flows/{id}",
 	"POST /api/flows/{id}/code",
 	"POST /api/flows/{id}/resend",
+	"POST /api/flows/{id}/second-factor",
+	"POST /api/sessions/step-up",
 	"POST /api/logout",
 }
 
 // Mount registers the API on mux.
 func (h *Handler) Mount(mux *http.ServeMux) {
 	handlers := map[string]http.HandlerFunc{
-		"GET /sessions/whoami":        h.whoami,
-		"GET /api/openapi.yaml":       h.openapi,
-		"POST /api/registration":      h.start(flow.TypeRegistration),
-		"POST /api/registration/{id}": h.submitRegistration,
-		"POST /api/login":             h.start(flow.TypeLogin),
-		"POST /api/login/{id}":        h.submitLogin,
-		"POST /api/verification":      h.startVerification,
-		"POST /api/verification/{id}": h.submitVerification,
-		"GET /api/flows/{id}":         h.getFlow,
-		"POST /api/flows/{id}/code":   h.submitCode,
-		"POST /api/flows/{id}/resend": h.resend,
-		"POST /api/logout":            h.logout,
+		"GET /sessions/whoami":               h.whoami,
+		"GET /api/openapi.yaml":              h.openapi,
+		"POST /api/registration":             h.start(flow.TypeRegistration),
+		"POST /api/registration/{id}":        h.submitRegistration,
+		"POST /api/login":                    h.start(flow.TypeLogin),
+		"POST /api/login/{id}":               h.submitLogin,
+		"POST /api/verification":             h.startVerification,
+		"POST /api/verification/{id}":        h.submitVerification,
+		"GET /api/flows/{id}":                h.getFlow,
+		"POST /api/flows/{id}/code":          h.submitCode,
+		"POST /api/flows/{id}/resend":        h.resend,
+		"POST /api/flows/{id}/second-factor": h.submitSecondFactor,
+		"POST /api/sessions/step-up":         h.stepUp,
+		"POST /api/logout":                   h.logout,
 	}
 	for _, route := range Routes {
 		mux.HandleFunc(route, handlers[route])

@@ -2,9 +2,11 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/foyer-id/foyer/internal/flow"
+	"github.com/foyer-id/foyer/internal/session"
 )
 
 // start returns a handler creating a flow of one type.
@@ -203,4 +205,57 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// SecondFactorRequest is the body of POST /api/flows/{id}/second-factor
+// and POST /api/sessions/step-up.
+type SecondFactorRequest struct {
+	Kind string `json:"kind"` // "totp" or "recovery_code"
+	Code string `json:"code"`
+}
+
+func (h *Handler) submitSecondFactor(w http.ResponseWriter, r *http.Request) {
+	var req SecondFactorRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	f := h.loadAny(w, r)
+	if f == nil {
+		return
+	}
+	res, err := h.Flows.SubmitSecondFactor(r.Context(), f, h.client(r), req.Kind, req.Code)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	respond(w, http.StatusOK, res)
+}
+
+// StepUpResponse is the body of POST /api/sessions/step-up: the session's
+// new token (the old one stopped working) and the session at AAL2.
+type StepUpResponse struct {
+	SessionToken string           `json:"session_token"`
+	Session      *session.Session `json:"session"`
+}
+
+func (h *Handler) stepUp(w http.ResponseWriter, r *http.Request) {
+	var req SecondFactorRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	_, tok := h.bearer(r)
+	if tok == "" {
+		problem(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Send the session token as Authorization: Bearer <token>.")
+		return
+	}
+	newToken, s, err := h.Flows.StepUp(r.Context(), h.client(r), tok, req.Kind, req.Code)
+	if errors.Is(err, flow.ErrNoSession) {
+		problem(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "The session is unknown, expired or revoked.")
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, StepUpResponse{SessionToken: newToken, Session: s})
 }

@@ -24,6 +24,7 @@ const (
 	StepLogin    Step = iota + 1 // sign in (again)
 	StepRegister                 // prompt=create: sign up
 	StepConsent                  // ask the customer to allow a third-party app
+	StepStepUp                   // ask for the second factor (aal2)
 	StepDone                     // answer the client
 )
 
@@ -82,8 +83,25 @@ func (p *Provider) Next(ctx context.Context, pd *Pending, sess *session.Session)
 		}
 		return StepLogin, nil
 	}
-	if pd.Client.RequireAAL == session.AAL2 && sess.AAL != session.AAL2 {
-		return 0, oidc.ErrAccessDenied().WithDescription("this application requires two-factor authentication")
+	required := pd.Client.RequireAAL == session.AAL2
+	if (required || slices.Contains(a.Request.ACRValues, session.AAL2)) && sess.AAL != session.AAL2 {
+		enrolled := false
+		if p.Storage.Factors != nil {
+			var err error
+			if enrolled, err = p.Storage.Factors.Enrolled(ctx, sess.IdentityID); err != nil {
+				return 0, oidc.ErrServerError()
+			}
+		}
+		switch {
+		case enrolled && none:
+			return 0, oidc.ErrInteractionRequired().WithDescription("two-factor authentication is needed")
+		case enrolled:
+			return StepStepUp, nil
+		case required:
+			return 0, oidc.ErrAccessDenied().WithDescription("this application requires two-factor authentication; set it up on your account page")
+		}
+		// acr_values is a wish, not a demand: the customer has no
+		// second factor, so the app gets aal1 and sees it in acr.
 	}
 	if !pd.Client.FirstParty {
 		covered, err := p.Consents.Covers(ctx, sess.IdentityID, pd.Client.ID, a.GetScopes())

@@ -34,6 +34,11 @@ type Storage struct {
 	Identities *identity.Store
 	Events     *event.Log
 	Policy     policy.Decider
+	// Factors tells whether a customer set up a second factor (for
+	// step-up to aal2); nil when the domain offers none.
+	Factors interface {
+		Enrolled(ctx context.Context, identityID string) (bool, error)
+	}
 	Logger     *slog.Logger
 	Now        func() time.Time
 	// LogoutURL is where end_session sends the browser to end the Foyer

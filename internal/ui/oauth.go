@@ -52,6 +52,8 @@ func (p *Pages) oauthContinue(w http.ResponseWriter, r *http.Request) {
 			q.Set("login_hint", hint)
 		}
 		http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
+	case foidc.StepStepUp:
+		http.Redirect(w, r, "/stepup?"+url.Values{"return_to": {back}}.Encode(), http.StatusSeeOther)
 	case foidc.StepRegister:
 		http.Redirect(w, r, "/registration?"+url.Values{"return_to": {back}}.Encode(), http.StatusSeeOther)
 	case foidc.StepConsent:

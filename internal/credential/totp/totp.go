@@ -185,7 +185,7 @@ func (s *Store) Verify(ctx context.Context, identityID, code string) error {
 		return fmt.Errorf("totp: verify %s: %w", identityID, ErrReplayed)
 	}
 	res, err := s.db.Exec(ctx, `UPDATE totp_credentials SET last_step = $2
-		WHERE identity_id = $1 AND confirmed_at IS NOT NULL AND secret = $3`,
+		WHERE identity_id = $1 AND last_step < $2 AND confirmed_at IS NOT NULL AND secret = $3`,
 		identityID, st, row.sealed)
 	if err != nil {
 		return fmt.Errorf("totp: verify %s: %w", identityID, err)
