@@ -54,7 +54,18 @@ func TestParseFlags(t *testing.T) {
 		{args: []string{"setup", "-warmup", "1s"}, wantErr: "nothing to warm up"},
 		{args: []string{"login", "-url", "127.0.0.1:4455"}, wantErr: "must start with http"},
 		{args: []string{"login", "-run", "Bad+id"}, wantErr: "lower-case"},
+		{args: []string{"oauth-setup", "-client-id", "a", "-client-secret", "b"}, check: func(o *options) bool {
+			return o.count == 16 && o.duration == 0 && o.scope == "openid offline_access"
+		}},
+		{args: []string{"refresh", "-client-id", "a", "-client-secret", "b", "-c", "16"}, check: func(o *options) bool {
+			return o.concurrency == 16 && o.duration == 10*time.Second
+		}},
+		{args: []string{"refresh", "-client-id", "a"}, wantErr: "needs an OAuth client"},
+		{args: []string{"oauth-setup", "-client-id", "a", "-client-secret", "b", "-scope", "openid"}, wantErr: "offline_access"},
+		{args: []string{"oauth-setup", "-client-id", "a", "-client-secret", "b", "-warmup", "1s"}, wantErr: "nothing to warm up"},
 	}
+	t.Setenv("FOYER_CLIENT_ID", "")
+	t.Setenv("FOYER_CLIENT_SECRET", "")
 	for _, tt := range tests {
 		opt, err := parseFlags(tt.args, io.Discard)
 		if tt.wantErr != "" {
@@ -106,21 +117,35 @@ func TestFailureKey(t *testing.T) {
 
 func TestVerdict(t *testing.T) {
 	tests := []struct {
-		r    Result
-		want bool
+		r       Result
+		backend string
+		want    bool
 	}{
-		{Result{Scenario: "login", Ceiling: 98, CeilingPct: 85, Latency: Latency{P99: 400}}, true},
-		{Result{Scenario: "login", Ceiling: 98, CeilingPct: 79, Latency: Latency{P99: 400}}, false},
-		{Result{Scenario: "register", Ceiling: 98, CeilingPct: 90, Latency: Latency{P99: 1000}}, false},
-		{Result{Scenario: "register", Ceiling: 98, CeilingPct: 90, Errors: 1}, false},
-		{Result{Scenario: "register", CeilingPct: 0}, false},
-		{Result{Scenario: "whoami-wrk", OpsPerSec: 16000, Latency: Latency{P99: 5}}, true},
-		{Result{Scenario: "whoami-wrk", OpsPerSec: 16000, Latency: Latency{P99: 12}}, false},
-		{Result{Scenario: "setup"}, true},
+		{r: Result{Scenario: "login", Ceiling: 98, CeilingPct: 85, Latency: Latency{P99: 400}}, want: true},
+		{r: Result{Scenario: "login", Ceiling: 98, CeilingPct: 79, Latency: Latency{P99: 400}}, want: false},
+		{r: Result{Scenario: "register", Ceiling: 98, CeilingPct: 90, Latency: Latency{P99: 1000}}, want: false},
+		{r: Result{Scenario: "register", Ceiling: 98, CeilingPct: 90, Errors: 1}, want: false},
+		{r: Result{Scenario: "register", CeilingPct: 0}, want: false},
+		{r: Result{Scenario: "whoami-wrk", OpsPerSec: 16000, Latency: Latency{P99: 5}}, want: true},
+		{r: Result{Scenario: "whoami-wrk", OpsPerSec: 16000, Latency: Latency{P99: 12}}, want: false},
+		{r: Result{Scenario: "setup"}, want: true},
+		{r: Result{Scenario: "client_credentials-wrk", OpsPerSec: 3100}, want: true},
+		{r: Result{Scenario: "client_credentials-wrk", OpsPerSec: 2900}, want: false},
+		{r: Result{Scenario: "client_credentials-wrk", OpsPerSec: 2900}, backend: "postgres", want: true},
+		{r: Result{Scenario: "client_credentials-wrk", OpsPerSec: 2900, Errors: 1}, backend: "postgres", want: false},
+		{r: Result{Scenario: "introspect-wrk", OpsPerSec: 10500}, want: true},
+		{r: Result{Scenario: "introspect-wrk", OpsPerSec: 10500, Errors: 3}, want: false},
+		{r: Result{Scenario: "refresh", OpsPerSec: 1400}, want: false},
+		{r: Result{Scenario: "refresh", OpsPerSec: 1600}, want: true},
+		{r: Result{Scenario: "oauth-setup", Errors: 1}, want: false},
 	}
 	for _, tt := range tests {
-		if got, ok := tt.r.verdict(); ok != tt.want {
-			t.Errorf("verdict(%+v) = %q, %v; want %v", tt.r, got, ok, tt.want)
+		backend := tt.backend
+		if backend == "" {
+			backend = "sqlite"
+		}
+		if got, ok := tt.r.verdict(backend); ok != tt.want {
+			t.Errorf("verdict(%+v, %s) = %q, %v; want %v", tt.r, backend, got, ok, tt.want)
 		}
 	}
 }

@@ -16,6 +16,9 @@ type operation func(ctx context.Context, seq int, t *tally) error
 // tally is what one worker measured. Workers never share one, so it needs
 // no lock; run merges them at the end.
 type tally struct {
+	// worker is the index of the worker that owns the tally, 0 to c-1:
+	// scenarios that keep state per worker (refresh-token chains) key on it.
+	worker    int
 	latencies []time.Duration // of whole operations, failed ones included
 	steps     map[string][]time.Duration
 	stepOrder []string // steps in the order first seen
@@ -65,6 +68,7 @@ func run(ctx context.Context, opt *options, op operation) *Result {
 	)
 	for w := range opt.concurrency {
 		t := newTally()
+		t.worker = w
 		tallies[w] = t
 		wg.Go(func() {
 			for {

@@ -1,9 +1,11 @@
 // Command bench is Foyer's load tool. It drives the JSON API's journeys —
-// sign-up, sign-in, whoami — with a fixed number of concurrent clients and
-// reports throughput, latency percentiles and errors by status. It also
-// measures the machine's Argon2id ceiling, the yardstick for the journeys
-// that hash a password. See bench/README.md; bench/run.sh runs the whole
-// suite against a fresh server.
+// sign-up, sign-in, whoami — and OAuth refresh-token rotation with a fixed
+// number of concurrent clients and reports throughput, latency percentiles
+// and errors by status. It also measures the machine's Argon2id ceiling,
+// the yardstick for the journeys that hash a password. See bench/README.md;
+// bench/run.sh runs the whole suite against a fresh server, with wrk for
+// the endpoints a Go client cannot saturate (whoami, client_credentials,
+// introspection).
 package main
 
 import (
@@ -38,6 +40,15 @@ Scenarios:
             POST /api/login/{id} (one Argon2id verify, a new session)
   whoami    GET /sessions/whoami with the -users session tokens (light: for
             the real number use wrk and bench/wrk/whoami.lua)
+  oauth-setup
+            for -n customers (default 16), on the same kind of server as
+            setup: sign up, run the authorization code flow with PKCE for
+            the -client-id client as a browser would, and write the refresh
+            and access tokens to -tokens, one chain per line
+  refresh   refresh-token rotations: each worker holds its own chain of
+            -tokens and POSTs /oauth/token grant_type=refresh_token with it,
+            keeping the new refresh token; the newest tokens are written
+            back to -tokens at the end
   report    go run ./bench report FILE.json...: a table of saved results
             (-json-out) checked against the targets of bench/README.md
   hash      Argon2id ceiling of this machine: the server's own hasher at the
@@ -46,6 +57,9 @@ Scenarios:
 
 One operation of register, login and setup is two HTTP requests; its latency
 is the time of both. Throughput counts successful operations.
+
+The OAuth scenarios authenticate as the client -client-id with -client-secret
+(HTTP Basic); both default to FOYER_CLIENT_ID and FOYER_CLIENT_SECRET.
 
 Flags:
 `
@@ -64,6 +78,13 @@ type options struct {
 	timeout     time.Duration
 	runID       string
 	ceiling     float64
+
+	// OAuth scenarios.
+	tokensPath   string
+	clientID     string
+	clientSecret string
+	redirectURI  string
+	scope        string
 }
 
 func main() {
@@ -124,11 +145,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&opt.scenario, "scenario", "", "scenario to run: setup, register, login, whoami or hash (or give it as the first argument)")
+	fs.StringVar(&opt.scenario, "scenario", "", "scenario to run: setup, register, login, whoami, oauth-setup, refresh or hash (or give it as the first argument)")
 	fs.StringVar(&opt.url, "url", "http://127.0.0.1:4455", "base URL of the Foyer server")
 	fs.IntVar(&opt.concurrency, "c", 8, "concurrent clients, each with one operation in flight (hash: hashing goroutines, default the number of CPUs)")
 	fs.DurationVar(&opt.duration, "d", 10*time.Second, "how long to start new operations; operations in flight then finish and count (0: no limit, needs -n)")
-	fs.IntVar(&opt.count, "n", 0, "stop after this many operations (0: no limit; setup: the number of users, default 200)")
+	fs.IntVar(&opt.count, "n", 0, "stop after this many operations (0: no limit; setup: the number of users, default 200; oauth-setup: the number of chains, default 16)")
 	fs.DurationVar(&opt.warmup, "warmup", 0, "run the scenario this long first and discard the results")
 	fs.StringVar(&opt.usersPath, "users", filepath.Join(os.TempDir(), "foyer-bench-users.jsonl"), "users file: written by setup, read by login and whoami (JSON lines: email, password, token)")
 	fs.BoolVar(&opt.json, "json", false, "print the result as JSON")
@@ -136,6 +157,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&opt.timeout, "timeout", 30*time.Second, "timeout of one HTTP request")
 	fs.StringVar(&opt.runID, "run", "", "run id in the addresses bench+<run>-<n>@example.com (default random)")
 	fs.Float64Var(&opt.ceiling, "ceiling", 0, "Argon2id ceiling in hashes/s (from the hash scenario); register and login then also print their share of it")
+	fs.StringVar(&opt.tokensPath, "tokens", filepath.Join(os.TempDir(), "foyer-bench-oauth.jsonl"), "OAuth tokens file: written by oauth-setup, read and updated by refresh (JSON lines: email, refresh_token, access_token)")
+	// The environment is read after parsing, so that -h never prints a
+	// secret as a default.
+	fs.StringVar(&opt.clientID, "client-id", "", "OAuth client id for oauth-setup and refresh (default $FOYER_CLIENT_ID)")
+	fs.StringVar(&opt.clientSecret, "client-secret", "", "its secret (default $FOYER_CLIENT_SECRET; the environment keeps it out of ps)")
+	fs.StringVar(&opt.redirectURI, "redirect-uri", "http://127.0.0.1:9/callback", "oauth-setup: a redirect URI registered for the client (never contacted)")
+	fs.StringVar(&opt.scope, "scope", "openid offline_access", "oauth-setup: the scopes to ask for; offline_access gets the refresh token")
 
 	// The scenario may come first, before the flags.
 	positional := ""
@@ -160,25 +188,43 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
 	switch opt.scenario {
-	case "setup", "register", "login", "whoami", "hash":
+	case "setup", "register", "login", "whoami", "oauth-setup", "refresh", "hash":
 	case "":
 		fs.Usage()
-		return nil, errors.New("name a scenario: setup, register, login, whoami or hash")
+		return nil, errors.New("name a scenario: setup, register, login, whoami, oauth-setup, refresh or hash")
 	default:
-		return nil, fmt.Errorf("unknown scenario %q: use setup, register, login, whoami, hash or report", opt.scenario)
+		return nil, fmt.Errorf("unknown scenario %q: use setup, register, login, whoami, oauth-setup, refresh, hash or report", opt.scenario)
 	}
-	if opt.scenario == "setup" {
+	if opt.scenario == "setup" || opt.scenario == "oauth-setup" {
+		what, n := "user", 200
+		if opt.scenario == "oauth-setup" {
+			what, n = "chain", 16
+		}
 		if !set["n"] {
-			opt.count = 200
+			opt.count = n
 		}
 		if !set["d"] {
-			opt.duration = 0 // setup creates exactly -n users
+			opt.duration = 0 // setup creates exactly -n users or chains
 		}
 		if opt.count < 1 {
-			return nil, errors.New("-n: setup needs at least one user")
+			return nil, fmt.Errorf("-n: %s needs at least one %s", opt.scenario, what)
 		}
 		if opt.warmup > 0 {
-			return nil, errors.New("-warmup: setup creates users, it has nothing to warm up")
+			return nil, fmt.Errorf("-warmup: %s creates %ss, it has nothing to warm up", opt.scenario, what)
+		}
+	}
+	if opt.scenario == "oauth-setup" || opt.scenario == "refresh" {
+		if opt.clientID == "" {
+			opt.clientID = os.Getenv("FOYER_CLIENT_ID")
+		}
+		if opt.clientSecret == "" {
+			opt.clientSecret = os.Getenv("FOYER_CLIENT_SECRET")
+		}
+		if opt.clientID == "" || opt.clientSecret == "" {
+			return nil, fmt.Errorf("%s needs an OAuth client: give -client-id and -client-secret, or set FOYER_CLIENT_ID and FOYER_CLIENT_SECRET (see bench/README.md)", opt.scenario)
+		}
+		if opt.scenario == "oauth-setup" && !strings.Contains(" "+opt.scope+" ", " offline_access ") {
+			return nil, errors.New("-scope: oauth-setup needs offline_access, or no refresh token is issued")
 		}
 	}
 	if opt.scenario == "hash" && !set["c"] {
@@ -223,6 +269,8 @@ func runScenario(ctx context.Context, opt *options, stderr io.Writer) (*Result, 
 		return nil, err
 	}
 	var users []*user
+	var chains []*chain
+	oc := &oauthClient{id: opt.clientID, secret: opt.clientSecret, redirectURI: opt.redirectURI, scope: opt.scope}
 	switch opt.scenario {
 	case "setup":
 		users = make([]*user, opt.count)
@@ -230,6 +278,16 @@ func runScenario(ctx context.Context, opt *options, stderr io.Writer) (*Result, 
 		var err error
 		if users, err = readUsers(opt.usersPath); err != nil {
 			return nil, err
+		}
+	case "oauth-setup":
+		chains = make([]*chain, opt.count)
+	case "refresh":
+		var err error
+		if chains, err = readChains(opt.tokensPath); err != nil {
+			return nil, err
+		}
+		if len(chains) < opt.concurrency {
+			return nil, fmt.Errorf("refresh: %s holds %d chains and each of the %d workers needs its own: run oauth-setup -n %d", opt.tokensPath, len(chains), opt.concurrency, opt.concurrency)
 		}
 	}
 	// newOp returns the operation; runID keeps the addresses of a warm-up
@@ -242,6 +300,10 @@ func runScenario(ctx context.Context, opt *options, stderr io.Writer) (*Result, 
 			return setupOp(c, runID, users)
 		case "login":
 			return loginOp(c, users)
+		case "oauth-setup":
+			return oauthSetupOp(c, oc, runID, chains)
+		case "refresh":
+			return refreshOp(c, oc, chains)
 		default:
 			return whoamiOp(c, users)
 		}
@@ -259,6 +321,25 @@ func runScenario(ctx context.Context, opt *options, stderr io.Writer) (*Result, 
 			return nil, err
 		}
 		res.Note = fmt.Sprintf("wrote %d users to %s", n, opt.usersPath)
+	}
+	if opt.scenario == "oauth-setup" || opt.scenario == "refresh" {
+		// refresh writes back even after errors: the chains that rotated
+		// must not be presented again in their old state, which Foyer
+		// would take for reuse and answer by revoking them.
+		if res.OK == 0 && opt.scenario == "oauth-setup" {
+			// Keep the file of an earlier setup; the errors say why.
+			res.Note = "no chain was created, " + opt.tokensPath + " left as it was"
+			return res, nil
+		}
+		n, err := writeChains(opt.tokensPath, chains)
+		if err != nil {
+			return nil, err
+		}
+		verb := "wrote"
+		if opt.scenario == "refresh" {
+			verb = "updated"
+		}
+		res.Note = fmt.Sprintf("%s %d chains in %s", verb, n, opt.tokensPath)
 	}
 	return res, nil
 }

@@ -1,34 +1,56 @@
 #!/usr/bin/env bash
 # Foyer's load benchmarks against a fresh server. See bench/README.md.
 #
-#   bench/run.sh sqlite      # embedded SQLite in a new data folder
-#   bench/run.sh postgres    # a new PostgreSQL database, dropped afterwards
+#   bench/run.sh sqlite [all|accounts|oauth]    # embedded SQLite in a new data folder
+#   bench/run.sh postgres [all|accounts|oauth]  # a new PostgreSQL database, dropped afterwards
 #
-# It builds the server and the bench tool once, measures the Argon2id
-# ceiling, then:
-#   1. server with bench/config/defaults.yaml (sign-up needs the email code):
-#      register at each concurrency;
-#   2. same database, server with bench/config/no-verification.yaml:
-#      setup (creates $USERS users), login at each concurrency, and whoami
-#      with wrk;
+# It builds the server and the bench tool once, then runs the phases asked
+# for (default all):
+#   accounts: measures the Argon2id ceiling, then
+#     1. server with bench/config/defaults.yaml (sign-up needs the email
+#        code): register at each concurrency;
+#     2. same database, server with bench/config/no-verification.yaml:
+#        setup (creates $USERS users), login at each concurrency, and whoami
+#        with wrk;
+#   oauth: same database, a new server with bench/config/no-verification.yaml;
+#     creates two clients with `foyer clients create` (bench-m2m for
+#     client_credentials, bench-web for the code flow and refresh tokens),
+#     runs oauth-setup ($OAUTH_CONCURRENCY customers, each with a refresh
+#     token), then with wrk client_credentials tokens and introspections,
+#     then refresh-token rotations with the bench tool, all at
+#     $OAUTH_CONCURRENCY;
 # and prints a table checked against the targets. Everything lands in $OUT.
 #
 # Settings (environment):
 #   DURATION=20s  WARMUP=3s  CONCURRENCY="8 32"  USERS=200
-#   WRK_THREADS=2  WRK_CONNECTIONS=32  HASH_DURATION=10s  CEILING=<hashes/s,
+#   WRK_THREADS=2  WRK_CONNECTIONS=32 (whoami)  OAUTH_CONCURRENCY=16 (wrk
+#   connections and refresh workers)  HASH_DURATION=10s  CEILING=<hashes/s,
 #   skips measuring it>  ADDR=127.0.0.1:4455  OUT=<results folder, default a
 #   new temp folder>  PG_HOST=127.0.0.1  PG_PORT=5432  PG_USER=postgres
 #   (PGPASSWORD if needed)  KEEP=1 keeps the PostgreSQL database
 set -euo pipefail
 
+usage="usage: bench/run.sh sqlite|postgres [all|accounts|oauth]"
 backend=${1:-}
 case "$backend" in
 sqlite | postgres) ;;
 *)
-	echo "usage: bench/run.sh sqlite|postgres" >&2
+	echo "$usage" >&2
 	exit 2
 	;;
 esac
+phases=${2:-all}
+case "$phases" in
+all | accounts | oauth) ;;
+*)
+	echo "$usage" >&2
+	exit 2
+	;;
+esac
+if [[ $# -gt 2 ]]; then
+	echo "$usage" >&2
+	exit 2
+fi
 
 cd "$(dirname "$0")/.."
 
@@ -38,6 +60,7 @@ CONCURRENCY=${CONCURRENCY:-8 32}
 USERS=${USERS:-200}
 WRK_THREADS=${WRK_THREADS:-2}
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-32}
+OAUTH_CONCURRENCY=${OAUTH_CONCURRENCY:-16}
 HASH_DURATION=${HASH_DURATION:-10s}
 ADDR=${ADDR:-127.0.0.1:4455}
 PG_HOST=${PG_HOST:-127.0.0.1}
@@ -111,6 +134,50 @@ bench() {
 	fi
 }
 
+# wrk_run NAME SCRIPT PATH CONNECTIONS: runs wrk with bench/wrk/SCRIPT
+# against $url/PATH, after a warm-up of $WARMUP, prints wrk's report and the
+# script's summary, and keeps the JSON as $OUT/NAME.json. The script's
+# settings (FOYER_…) come from the caller's environment.
+wrk_run() {
+	local name=$1 script=bench/wrk/$2 target=$url$3 conns=$4
+	echo
+	echo "wrk -t$WRK_THREADS -c$conns -d$DURATION --latency -s $script $target"
+	if [[ $WARMUP != 0 && $WARMUP != 0s ]]; then
+		wrk -t"$WRK_THREADS" -c"$conns" -d"$WARMUP" -s "$script" "$target" >/dev/null || true
+	fi
+	rm -f "$OUT/$name.json"
+	FOYER_WRK_JSON="$OUT/$name.json" FOYER_WRK_CONNECTIONS="$conns" \
+		wrk -t"$WRK_THREADS" -c"$conns" -d"$DURATION" --latency -s "$script" "$target" || true
+	if [[ -f $OUT/$name.json ]]; then
+		results+=("$OUT/$name.json")
+	fi
+}
+
+# create_client NAME FLAGS...: registers an OAuth client with the CLI,
+# against the running server's database, keeps its JSON (with the secret)
+# as $OUT/client-NAME.json and sets client_id and client_secret.
+create_client() {
+	local name=$1
+	shift
+	local args=(clients create --dev --data "$OUT/data" --name "$name" "$@")
+	if [[ -n $dsn ]]; then
+		args+=(--dsn "$dsn")
+	fi
+	echo "foyer ${args[*]}"
+	# The CLI prints a note about keeping the secret on stderr: shown only
+	# when it fails.
+	if ! (umask 077 && "$OUT/foyer" "${args[@]}" >"$OUT/client-$name.json" 2>"$OUT/client-$name.err"); then
+		cat "$OUT/client-$name.err" >&2
+		exit 1
+	fi
+	client_id=$(sed -n 's/^  "client_id": "\([^"]*\)",\{0,1\}$/\1/p' "$OUT/client-$name.json")
+	client_secret=$(sed -n 's/^  "client_secret": "\([^"]*\)",\{0,1\}$/\1/p' "$OUT/client-$name.json")
+	if [[ -z $client_id || -z $client_secret ]]; then
+		echo "no client_id or client_secret in $OUT/client-$name.json" >&2
+		exit 1
+	fi
+}
+
 if curl -s -o /dev/null "$url/" 2>/dev/null; then
 	echo "something already listens on $ADDR: stop it, or set ADDR=127.0.0.1:<free port>" >&2
 	exit 1
@@ -121,16 +188,18 @@ go build -o "$OUT/foyer" ./cmd/foyer
 go build -o "$OUT/bench" ./bench
 echo "binaries in $OUT; $(nproc) CPUs; backend $backend; results in $OUT"
 
-if [[ -z ${CEILING:-} ]]; then
-	log "Argon2id ceiling (no server running)"
-	bench hash hash -d "$HASH_DURATION" -warmup 2s
-	CEILING=$(sed -n 's/^  "ops_per_sec": \([0-9.]*\),$/\1/p' "$OUT/hash.json" 2>/dev/null || true)
-	if [[ -z $CEILING ]]; then
-		echo "could not measure the hash ceiling" >&2
-		exit 1
+if [[ $phases != oauth ]]; then
+	if [[ -z ${CEILING:-} ]]; then
+		log "Argon2id ceiling (no server running)"
+		bench hash hash -d "$HASH_DURATION" -warmup 2s
+		CEILING=$(sed -n 's/^  "ops_per_sec": \([0-9.]*\),$/\1/p' "$OUT/hash.json" 2>/dev/null || true)
+		if [[ -z $CEILING ]]; then
+			echo "could not measure the hash ceiling" >&2
+			exit 1
+		fi
 	fi
+	echo "ceiling: $CEILING hashes/s"
 fi
-echo "ceiling: $CEILING hashes/s"
 
 if [[ $backend == postgres ]]; then
 	db="foyer_bench_$(date +%Y%m%d_%H%M%S)_$$"
@@ -139,36 +208,62 @@ if [[ $backend == postgres ]]; then
 	dsn="postgres://$PG_USER@$PG_HOST:$PG_PORT/$db?sslmode=disable"
 fi
 
-log "sign-ups (server with bench/config/defaults.yaml)"
-start_server bench/config/defaults.yaml
-for c in $CONCURRENCY; do
-	echo
-	bench "register-c$c" register -url "$url" -c "$c" -d "$DURATION" -warmup "$WARMUP" -ceiling "$CEILING"
-done
-stop_server
+if [[ $phases != oauth ]]; then
+	log "sign-ups (server with bench/config/defaults.yaml)"
+	start_server bench/config/defaults.yaml
+	for c in $CONCURRENCY; do
+		echo
+		bench "register-c$c" register -url "$url" -c "$c" -d "$DURATION" -warmup "$WARMUP" -ceiling "$CEILING"
+	done
+	stop_server
 
-log "sign-ins and whoami (server with bench/config/no-verification.yaml)"
-start_server bench/config/no-verification.yaml
-users="$OUT/users.jsonl"
-bench setup setup -url "$url" -c 8 -n "$USERS" -users "$users"
-for c in $CONCURRENCY; do
-	echo
-	bench "login-c$c" login -url "$url" -users "$users" -c "$c" -d "$DURATION" -warmup "$WARMUP" -ceiling "$CEILING"
-done
+	log "sign-ins and whoami (server with bench/config/no-verification.yaml)"
+	start_server bench/config/no-verification.yaml
+	users="$OUT/users.jsonl"
+	bench setup setup -url "$url" -c 8 -n "$USERS" -users "$users"
+	for c in $CONCURRENCY; do
+		echo
+		bench "login-c$c" login -url "$url" -users "$users" -c "$c" -d "$DURATION" -warmup "$WARMUP" -ceiling "$CEILING"
+	done
+	FOYER_USERS="$users" wrk_run whoami-wrk whoami.lua /sessions/whoami "$WRK_CONNECTIONS"
+	stop_server
+fi
 
-echo
-echo "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$DURATION --latency -s bench/wrk/whoami.lua $url/sessions/whoami"
-if [[ $WARMUP != 0 && $WARMUP != 0s ]]; then
-	FOYER_USERS="$users" wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$WARMUP" -s bench/wrk/whoami.lua "$url/sessions/whoami" >/dev/null || true
+if [[ $phases != accounts ]]; then
+	log "OAuth (server with bench/config/no-verification.yaml)"
+	start_server bench/config/no-verification.yaml
+	# A machine client, and a first-party web app (no consent page) with
+	# refresh tokens; access tokens live an hour so that those oauth-setup
+	# hands out outlast the runs.
+	create_client bench-m2m --grant client_credentials
+	m2m_id=$client_id m2m_secret=$client_secret
+	create_client bench-web --grant authorization_code --grant refresh_token \
+		--redirect-uri http://127.0.0.1:9/callback --first-party --access-token-ttl 1h
+	web_id=$client_id web_secret=$client_secret
+	tokens="$OUT/oauth-tokens.jsonl"
+	echo
+	FOYER_CLIENT_ID=$web_id FOYER_CLIENT_SECRET=$web_secret \
+		bench oauth-setup oauth-setup -url "$url" -c 8 -n "$OAUTH_CONCURRENCY" -tokens "$tokens"
+	if [[ ! -s $tokens ]]; then
+		echo "oauth-setup wrote no tokens: skipping introspection and refresh" >&2
+	fi
+
+	FOYER_CLIENT_ID=$m2m_id FOYER_CLIENT_SECRET=$m2m_secret \
+		wrk_run client_credentials-wrk client_credentials.lua /oauth/token "$OAUTH_CONCURRENCY"
+	if [[ -s $tokens ]]; then
+		# Introspection (of bench-web's access tokens) before refresh, so
+		# that a refresh run gone wrong, which revokes its chains' tokens,
+		# cannot make the introspected tokens inactive.
+		FOYER_CLIENT_ID=$web_id FOYER_CLIENT_SECRET=$web_secret FOYER_TOKENS=$tokens \
+			wrk_run introspect-wrk introspect.lua /oauth/introspect "$OAUTH_CONCURRENCY"
+		echo
+		FOYER_CLIENT_ID=$web_id FOYER_CLIENT_SECRET=$web_secret \
+			bench "refresh-c$OAUTH_CONCURRENCY" refresh -url "$url" -c "$OAUTH_CONCURRENCY" -d "$DURATION" -warmup "$WARMUP" -tokens "$tokens"
+	fi
+	stop_server
 fi
-FOYER_USERS="$users" FOYER_WRK_JSON="$OUT/whoami-wrk.json" FOYER_WRK_CONNECTIONS="$WRK_CONNECTIONS" \
-	wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$DURATION" --latency -s bench/wrk/whoami.lua "$url/sessions/whoami" || true
-if [[ -f $OUT/whoami-wrk.json ]]; then
-	results+=("$OUT/whoami-wrk.json")
-fi
-stop_server
 
 log "summary ($backend, $(nproc) CPUs)"
-"$OUT/bench" report "${results[@]}"
+"$OUT/bench" report -backend "$backend" "${results[@]}"
 echo
-echo "results, users file and server.log: $OUT"
+echo "results, users and tokens files, client secrets and server.log: $OUT"

@@ -20,15 +20,34 @@ const (
 	// whoami with wrk at 32 connections on SQLite.
 	whoamiMinRPS   = 15000.0
 	whoamiMaxP99MS = 10.0
+	// OAuth at concurrency 16 on SQLite, with no error: client_credentials
+	// tokens and introspections with wrk, refresh-token rotations with
+	// the refresh scenario.
+	clientCredentialsMinRPS = 3000.0
+	introspectMinRPS        = 10000.0
+	refreshMinOPS           = 1500.0
 )
 
-const reportUsage = `Usage: go run ./bench report FILE.json...
+// sqliteOnly are the throughput targets set for SQLite alone; with
+// -backend postgres the report checks only that these runs had no error.
+var sqliteOnly = map[string]float64{
+	"client_credentials-wrk": clientCredentialsMinRPS,
+	"introspect-wrk":         introspectMinRPS,
+	"refresh":                refreshMinOPS,
+}
 
-Reads results written with -json or -json-out (and by bench/wrk/whoami.lua
-with FOYER_WRK_JSON), prints one line each and checks them against the
-targets of bench/README.md:
-  register, login  >= %.0f%% of the hash ceiling (-ceiling), no error, p99 < %.0f ms
-  whoami-wrk       >= %.0f req/s, no error, p99 < %.0f ms (the SQLite target)
+const reportUsage = `Usage: go run ./bench report [-backend sqlite|postgres] FILE.json...
+
+Reads results written with -json or -json-out (and by the scripts of
+bench/wrk with FOYER_WRK_JSON), prints one line each and checks them against
+the targets of bench/README.md:
+  register, login         >= %.0f%% of the hash ceiling (-ceiling), no error, p99 < %.0f ms
+  whoami-wrk              >= %.0f req/s, no error, p99 < %.0f ms (the SQLite target)
+  client_credentials-wrk  >= %.0f tokens/s, no error (SQLite; PostgreSQL: no error)
+  introspect-wrk          >= %.0f introspections/s, no error (SQLite; PostgreSQL: no error)
+  refresh                 >= %.0f rotations/s, no error (SQLite; PostgreSQL: no error)
+
+Flags:
 `
 
 // runReport prints a table of result files with a verdict for each. It
@@ -36,8 +55,11 @@ targets of bench/README.md:
 func runReport(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	backend := fs.String("backend", "sqlite", "the database the results were measured on: sqlite or postgres (the OAuth throughput targets are SQLite's)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, reportUsage, flowCeilingPct, flowMaxP99MS, whoamiMinRPS, whoamiMaxP99MS)
+		fmt.Fprintf(stderr, reportUsage, flowCeilingPct, flowMaxP99MS, whoamiMinRPS, whoamiMaxP99MS,
+			clientCredentialsMinRPS, introspectMinRPS, refreshMinOPS)
+		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -47,6 +69,10 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
+		return 2
+	}
+	if *backend != "sqlite" && *backend != "postgres" {
+		fmt.Fprintf(stderr, "bench: report: -backend %q: use sqlite or postgres\n", *backend)
 		return 2
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
@@ -63,7 +89,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "bench: report: %s: %v\n", path, err)
 			return 1
 		}
-		verdict, ok := r.verdict()
+		verdict, ok := r.verdict(*backend)
 		if !ok {
 			missed++
 		}
@@ -85,9 +111,16 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// verdict checks r against its targets; scenarios without a target are ok.
-func (r *Result) verdict() (string, bool) {
+// verdict checks r, measured on backend, against its targets; scenarios
+// without a target are ok when they had no error.
+func (r *Result) verdict(backend string) (string, bool) {
 	var miss []string
+	if target, ok := sqliteOnly[r.Scenario]; ok && backend != "sqlite" {
+		if r.Errors > 0 {
+			return "MISSED: errors", false
+		}
+		return fmt.Sprintf("no error (target %.0f/s is SQLite's)", target), true
+	}
 	switch r.Scenario {
 	case "register", "login":
 		switch {
@@ -98,6 +131,10 @@ func (r *Result) verdict() (string, bool) {
 		}
 		if r.Latency.P99 >= flowMaxP99MS {
 			miss = append(miss, fmt.Sprintf("p99 >= %.0fms", flowMaxP99MS))
+		}
+	case "client_credentials-wrk", "introspect-wrk", "refresh":
+		if target := sqliteOnly[r.Scenario]; r.OpsPerSec < target {
+			miss = append(miss, fmt.Sprintf("below %.0f/s", target))
 		}
 	case "whoami-wrk":
 		if r.OpsPerSec < whoamiMinRPS {

@@ -29,9 +29,9 @@ func TestNormalize(t *testing.T) {
 		{"7hk2mx9q4d", "7hk2mx9q4d", true},
 		{"7h-k2-mx-9q-4d", "7hk2mx9q4d", true},
 		{"Oo1Il-abcde", "00111abcde", true}, // o→0, i and l→1
-		{"7hk2m-x9q4", "", false},   // too short
-		{"7hk2m-x9q4dd", "", false}, // too long
-		{"7hk2m-x9q4u", "", false},  // u is not in the alphabet
+		{"7hk2m-x9q4", "", false},           // too short
+		{"7hk2m-x9q4dd", "", false},         // too long
+		{"7hk2m-x9q4u", "", false},          // u is not in the alphabet
 		{"7hk2m_x9q4d", "", false},
 		{"7hk2m-x9q4é", "", false},
 		{"", "", false},
