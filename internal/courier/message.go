@@ -57,6 +57,9 @@ var catalog = map[string]templateSpec{
 		required: []string{"Code", "ExpiresInMinutes", "ProductName"},
 		optional: []string{"Link"},
 	},
+	"security_notice": {
+		required: []string{"Change", "AccountURL", "ProductName"},
+	},
 	"registration_existing": {
 		required: []string{"LoginURL", "ProductName"},
 		optional: []string{"RecoveryURL"},

@@ -26,6 +26,8 @@ var renderCases = []struct {
 		"LoginURL": "https://id.acme.test/login", "ProductName": "Acme"}}},
 	{"registration_existing_recovery", Message{Template: "registration_existing", To: "alice@example.com", Data: map[string]any{
 		"LoginURL": "https://id.acme.test/login", "RecoveryURL": "https://id.acme.test/recovery", "ProductName": "Acme"}}},
+	{"security_notice", Message{Template: "security_notice", To: "alice@example.com", Data: map[string]any{
+		"Change": "two-factor authentication was turned on", "AccountURL": "https://id.acme.test/account", "ProductName": "Acme"}}},
 }
 
 // TestRenderGolden compares each rendered mail with its golden file; run

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/foyer-id/foyer/internal/credential/recovery"
+	"github.com/foyer-id/foyer/internal/credential/totp"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/session"
@@ -109,4 +111,39 @@ func (s *Service) StepUp(ctx context.Context, c Client, token, kind, code string
 	}
 	s.emit(ctx, nil, c, event.SessionSteppedUp, event.OutcomeSuccess, kind, sess.IdentityID, upgraded.ID)
 	return newToken, upgraded, nil
+}
+
+// Factors checks the second factors Foyer offers: authenticator apps
+// (TOTP) and recovery codes.
+type Factors struct {
+	TOTP     *totp.Store
+	Recovery *recovery.Store
+}
+
+// Enrolled reports whether the identity has a confirmed authenticator.
+func (f Factors) Enrolled(ctx context.Context, identityID string) (bool, error) {
+	return f.TOTP.Enrolled(ctx, identityID)
+}
+
+// Verify checks and consumes a code.
+func (f Factors) Verify(ctx context.Context, identityID, kind, code string) error {
+	var err error
+	switch kind {
+	case FactorTOTP:
+		err = f.TOTP.Verify(ctx, identityID, code)
+		if errors.Is(err, totp.ErrInvalidCode) || errors.Is(err, totp.ErrNotEnrolled) {
+			return ErrFactorInvalid
+		}
+	case FactorRecovery:
+		if ok, _ := f.TOTP.Enrolled(ctx, identityID); !ok {
+			return ErrFactorInvalid // recovery codes stand in for a second factor only
+		}
+		err = f.Recovery.Use(ctx, identityID, code)
+		if errors.Is(err, recovery.ErrInvalidCode) {
+			return ErrFactorInvalid
+		}
+	default:
+		return ErrFactorInvalid
+	}
+	return err
 }

@@ -39,8 +39,8 @@ type Storage struct {
 	Factors interface {
 		Enrolled(ctx context.Context, identityID string) (bool, error)
 	}
-	Logger     *slog.Logger
-	Now        func() time.Time
+	Logger *slog.Logger
+	Now    func() time.Time
 	// LogoutURL is where end_session sends the browser to end the Foyer
 	// session (the hosted logout confirmation).
 	LogoutURL string

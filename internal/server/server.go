@@ -17,6 +17,8 @@ import (
 	"github.com/foyer-id/foyer/internal/config"
 	"github.com/foyer-id/foyer/internal/courier"
 	"github.com/foyer-id/foyer/internal/credential/password"
+	"github.com/foyer-id/foyer/internal/credential/recovery"
+	"github.com/foyer-id/foyer/internal/credential/totp"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/flow"
 	"github.com/foyer-id/foyer/internal/identity"
@@ -110,6 +112,17 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		Memory: cfg.Password.MemoryKiB, Iterations: cfg.Password.Iterations, Parallelism: cfg.Password.Parallelism,
 		SaltLength: 16, KeyLength: 32,
 	}, cfg.Password.MaxConcurrent)
+	totps, err := totp.NewStore(db, secret, now)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	recoveryCodes, err := recovery.NewStore(db, secret, now)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	factors := flow.Factors{TOTP: totps, Recovery: recoveryCodes}
 	loginRule := throttle.Rule{Free: dom.Login.FreeFailures, Base: dom.Login.Delay.D(), Max: dom.Login.MaxDelay.D(), Window: max(dom.Login.MaxDelay.D(), time.Hour)}
 	flows := &flow.Service{
 		Config: flow.Config{
@@ -138,13 +151,14 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		Events:         events,
 		Throttle:       throttle.NewLimiter(db, now),
 		Mailer:         outbox,
+		SecondFactors:  factors,
 		Secret:         secret,
 		Logger:         logger,
 		Now:            now,
 	}
 
 	cookies := ui.Cookies{Secure: !cfg.Dev}
-	pages := &ui.Pages{Flows: flows, Sessions: sessions, Identities: identities, Cookies: cookies,
+	pages := &ui.Pages{Flows: flows, Sessions: sessions, Identities: identities, Cookies: cookies, Factors: factors,
 		ProductName: dom.ProductName, Domain: config.DefaultDomain, Logger: logger}
 	if err := pages.Init(); err != nil {
 		db.Close()
@@ -169,7 +183,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		Binding:  pages.BrowserBinding,
 		ClientIP: ui.ClientIP,
 	}, &oidc.Storage{DB: db, Domain: config.DefaultDomain, Clients: clients, Keys: signing, Identities: identities,
-		Events: events, Policy: flows.Policy, Logger: logger, Now: now, LogoutURL: "/logout"})
+		Events: events, Policy: flows.Policy, Factors: factors, Logger: logger, Now: now, LogoutURL: "/logout"})
 	if err != nil {
 		db.Close()
 		return nil, err

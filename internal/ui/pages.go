@@ -36,6 +36,8 @@ type Pages struct {
 	ProductName string
 	Domain      string
 	Logger      *slog.Logger
+	// Factors are the second factors customers can set up.
+	Factors flow.Factors
 	// OAuth is the OpenID provider whose sign-ins these pages complete.
 	OAuth *foidc.Provider
 
@@ -81,6 +83,11 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.Handle("POST /logout", p.form(p.logoutSubmit))
 	mux.HandleFunc("GET /account", p.accountPage)
 	mux.HandleFunc("GET /stepup", p.stepUpPage)
+	mux.HandleFunc("GET "+twoFactorPath, p.twoFactorPage)
+	mux.Handle("POST "+twoFactorPath+"/setup", p.form(p.twoFactorSetup))
+	mux.Handle("POST "+twoFactorPath+"/confirm", p.form(p.twoFactorConfirm))
+	mux.Handle("POST "+twoFactorPath+"/recovery-codes", p.form(p.twoFactorRecoveryCodes))
+	mux.Handle("POST "+twoFactorPath+"/remove", p.form(p.twoFactorRemove))
 	mux.Handle("POST /stepup", p.form(p.stepUpSubmit))
 	mux.Handle("POST /account/consents", p.form(p.consentRevoke))
 	mux.HandleFunc("GET "+foidc.ContinuePath, p.oauthContinue)

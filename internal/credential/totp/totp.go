@@ -85,24 +85,9 @@ func (s *Store) Begin(ctx context.Context, identityID, issuer, accountName strin
 	raw := make([]byte, SecretSize)
 	_, _ = rand.Read(raw) // never fails; see crypto/rand
 	defer clear(raw)
-	key, err := pqtotp.Generate(pqtotp.GenerateOpts{
-		Issuer:      issuer,
-		AccountName: accountName,
-		Period:      uint(Period / time.Second),
-		Secret:      raw,
-		Digits:      otp.DigitsSix,
-		Algorithm:   otp.AlgorithmSHA1,
-	})
+	e, err := enrolment(raw, issuer, accountName)
 	if err != nil {
 		return nil, fmt.Errorf("totp: begin %s: %w", identityID, err)
-	}
-	img, err := key.Image(QRSize, QRSize)
-	if err != nil {
-		return nil, fmt.Errorf("totp: begin %s: QR code: %w", identityID, err)
-	}
-	var qr bytes.Buffer
-	if err := png.Encode(&qr, img); err != nil {
-		return nil, fmt.Errorf("totp: begin %s: QR code: %w", identityID, err)
 	}
 
 	// One statement: insert, or replace an unconfirmed row; a confirmed
@@ -120,7 +105,58 @@ func (s *Store) Begin(ctx context.Context, identityID, issuer, accountName strin
 	} else if n == 0 {
 		return nil, fmt.Errorf("totp: begin %s: %w", identityID, ErrAlreadyEnrolled)
 	}
+	return e, nil
+}
+
+// enrolment builds what the customer scans or types: the base32 secret,
+// the otpauth:// URL and its QR code.
+func enrolment(raw []byte, issuer, accountName string) (*Enrolment, error) {
+	key, err := pqtotp.Generate(pqtotp.GenerateOpts{
+		Issuer:      issuer,
+		AccountName: accountName,
+		Period:      uint(Period / time.Second),
+		Secret:      raw,
+		Digits:      otp.DigitsSix,
+		Algorithm:   otp.AlgorithmSHA1,
+	})
+	if err != nil {
+		return nil, err
+	}
+	img, err := key.Image(QRSize, QRSize)
+	if err != nil {
+		return nil, fmt.Errorf("QR code: %w", err)
+	}
+	var qr bytes.Buffer
+	if err := png.Encode(&qr, img); err != nil {
+		return nil, fmt.Errorf("QR code: %w", err)
+	}
 	return &Enrolment{Secret: key.Secret(), URL: key.String(), QRPNG: qr.Bytes()}, nil
+}
+
+// Pending returns the enrolment started by Begin and not yet confirmed,
+// so the set-up page can show it again. It returns ErrNotEnrolled when
+// none is pending and ErrAlreadyEnrolled once confirmed.
+func (s *Store) Pending(ctx context.Context, identityID, issuer, accountName string) (*Enrolment, error) {
+	c, err := s.load(ctx, identityID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNotEnrolled
+	}
+	if err != nil {
+		return nil, fmt.Errorf("totp: pending %s: %w", identityID, err)
+	}
+	if c.confirmed {
+		return nil, ErrAlreadyEnrolled
+	}
+	raw, err := s.seal.open(identityID, c.sealed)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(raw)
+	e, err := enrolment(raw, issuer, accountName)
+	if err != nil {
+		return nil, fmt.Errorf("totp: pending %s: %w", identityID, err)
+	}
+	return e, nil
 }
 
 // Confirm completes an enrolment: code must be valid for the pending

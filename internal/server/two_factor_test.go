@@ -1,0 +1,186 @@
+package server_test
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	pqtotp "github.com/pquerna/otp/totp"
+
+	"github.com/foyer-id/foyer/internal/api"
+	"github.com/foyer-id/foyer/internal/server/servertest"
+	"github.com/foyer-id/foyer/internal/store"
+	"github.com/foyer-id/foyer/internal/store/storetest"
+)
+
+var (
+	secretRE   = regexp.MustCompile(`id="totp-secret">([A-Z2-7]+)<`)
+	recoveryRE = regexp.MustCompile(`<li><code>([0-9a-z]{5}-[0-9a-z]{5})</code></li>`)
+)
+
+// enrolTOTP sets up an authenticator app from the account pages and
+// returns its secret and the recovery codes.
+func enrolTOTP(t *testing.T, env *servertest.Env, b *servertest.Browser) (string, []string) {
+	t.Helper()
+	page := b.Get("/account/two-factor")
+	expectStatus(t, page, 200)
+	location(t, b.Post("/account/two-factor/setup", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}}))
+	page = b.Get("/account/two-factor")
+	m := secretRE.FindStringSubmatch(page.Body)
+	if m == nil || !strings.Contains(page.Body, `src="data:image/png;base64,`) {
+		t.Fatalf("set-up page lacks the key or QR code:\n%s", page.Body)
+	}
+	code, _ := pqtotp.GenerateCode(m[1], env.Clock.Now())
+	done := b.Post("/account/two-factor/confirm", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "code": {code}})
+	expectStatus(t, done, 200)
+	if done.Header.Get("Cache-Control") != "no-store" {
+		t.Fatal("recovery codes page may be cached")
+	}
+	var codes []string
+	for _, c := range recoveryRE.FindAllStringSubmatch(done.Body, -1) {
+		codes = append(codes, c[1])
+	}
+	if len(codes) != 10 {
+		t.Fatalf("%d recovery codes shown:\n%s", len(codes), done.Body)
+	}
+	return m[1], codes
+}
+
+func TestTwoFactorSignIn(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		b := signUp(t, env, "pia@example.com", goodPassword)
+		secret, recovery := enrolTOTP(t, env, b)
+		if m := env.MailTo(t, "pia@example.com", 2); !strings.Contains(m.Text, "two-factor authentication was turned on") {
+			t.Fatalf("no security notice: %s", m.Text)
+		}
+
+		// Sign-in now asks for the app's code, which works once.
+		location(t, b.Submit("/logout", url.Values{}))
+		loc := location(t, b.Submit("/login", url.Values{"email": {"pia@example.com"}, "password": {goodPassword}}))
+		page := b.Get(loc)
+		if !strings.Contains(page.Body, `autocomplete="one-time-code"`) || !strings.Contains(page.Body, "recovery code") {
+			t.Fatalf("second-factor page:\n%s", page.Body)
+		}
+		expectStatus(t, b.Get("/sessions/whoami"), 401)
+		env.Clock.Advance(30 * time.Second)
+		code, _ := pqtotp.GenerateCode(secret, env.Clock.Now())
+		if got := location(t, b.Post(loc, url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "kind": {"totp"}, "code": {code}})); got != "/account" {
+			t.Fatalf("after the code: %q", got)
+		}
+		who := b.Get("/sessions/whoami")
+		if !strings.Contains(who.Body, `"aal":"aal2"`) || !strings.Contains(who.Body, `"totp"`) {
+			t.Fatalf("whoami after 2FA: %s", who.Body)
+		}
+
+		// The same code again (replay) fails; a recovery code works once.
+		location(t, b.Submit("/logout", url.Values{}))
+		loc = location(t, b.Submit("/login", url.Values{"email": {"pia@example.com"}, "password": {goodPassword}}))
+		page = b.Get(loc)
+		again := location(t, b.Post(loc, url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "kind": {"totp"}, "code": {code}}))
+		if !strings.Contains(b.Get(again).Body, "not right") {
+			t.Fatal("a used code was accepted again")
+		}
+		page = b.Get(loc)
+		if got := location(t, b.Post(loc, url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "kind": {"recovery_code"}, "code": {strings.ToUpper(recovery[0])}})); got != "/account" {
+			t.Fatalf("recovery code: %q", got)
+		}
+		// Through the API: password, then the second factor.
+		var start api.FlowResponse
+		env.JSON(t, "POST", "/api/login", "", nil, &start)
+		var half api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": "pia@example.com", "password": goodPassword}, &half), 200)
+		if half.Flow.State != "second_factor" || half.SessionToken != "" {
+			t.Fatalf("API sign-in with 2FA: %+v", half)
+		}
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/second-factor", "", map[string]any{"kind": "recovery_code", "code": recovery[0]}, nil), 400)
+		var full api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/second-factor", "", map[string]any{"kind": "recovery_code", "code": recovery[1]}, &full), 200)
+		if full.SessionToken == "" || full.Session.AAL != "aal2" {
+			t.Fatalf("API 2FA: %+v", full)
+		}
+	})
+}
+
+// A recovery code used 20 times in parallel signs in once; a TOTP code
+// verified 20 times in parallel upgrades one session.
+func TestSecondFactorSingleUseUnderConcurrency(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		b := signUp(t, env, "quin@example.com", goodPassword)
+		secret, recovery := enrolTOTP(t, env, b)
+		var flows []string
+		for range 20 {
+			var start api.FlowResponse
+			env.JSON(t, "POST", "/api/login", "", nil, &start)
+			env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": "quin@example.com", "password": goodPassword}, nil)
+			flows = append(flows, start.Flow.ID)
+		}
+		count := func(kind, code string) int {
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			n := 0
+			for _, id := range flows {
+				wg.Go(func() {
+					var res api.FlowResponse
+					env.JSON(t, "POST", "/api/flows/"+id+"/second-factor", "", map[string]any{"kind": kind, "code": code}, &res)
+					if res.SessionToken != "" {
+						mu.Lock()
+						n++
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			return n
+		}
+		if n := count("recovery_code", recovery[0]); n != 1 {
+			t.Fatalf("one recovery code signed in %d times", n)
+		}
+		// The 19 refused recovery codes slowed the account down (no
+		// lockout): wait out the delay before the next round.
+		env.Clock.Advance(6 * time.Minute)
+		code, _ := pqtotp.GenerateCode(secret, env.Clock.Now())
+		if n := count("totp", code); n != 1 {
+			t.Fatalf("one TOTP code signed in %d times", n)
+		}
+	})
+}
+
+func TestStepUpRotatesSession(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	b := signUp(t, env, "rita@example.com", goodPassword)
+	secret, _ := enrolTOTP(t, env, b)
+	// Sign in with password + app: aal2. Then an aal1 session via email code.
+	env.MailTo(t, "rita@example.com", 2) // the security notice
+	var start api.FlowResponse
+	env.JSON(t, "POST", "/api/login", "", nil, &start)
+	env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": "rita@example.com", "method": "code"}, nil)
+	mailCode := servertest.CodeFrom(t, env.MailTo(t, "rita@example.com", 3))
+	var half api.FlowResponse
+	env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/code", "", map[string]any{"code": mailCode}, &half)
+	if half.Flow.State != "second_factor" {
+		t.Fatalf("email-code sign-in skipped the second factor: %+v", half.Flow)
+	}
+	env.Clock.Advance(30 * time.Second)
+	code, _ := pqtotp.GenerateCode(secret, env.Clock.Now())
+	var full api.FlowResponse
+	env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/second-factor", "", map[string]any{"kind": "totp", "code": code}, &full)
+	old := full.SessionToken
+	// Step up again (fresh): the token rotates and the old one dies.
+	env.Clock.Advance(30 * time.Second)
+	code, _ = pqtotp.GenerateCode(secret, env.Clock.Now())
+	var up api.StepUpResponse
+	expectStatus(t, env.JSON(t, "POST", "/api/sessions/step-up", old, map[string]any{"kind": "totp", "code": code}, &up), 200)
+	if up.SessionToken == "" || up.SessionToken == old || up.Session.AAL != "aal2" {
+		t.Fatalf("step-up: %+v", up)
+	}
+	expectStatus(t, env.JSON(t, "GET", "/sessions/whoami", old, nil, nil), 401)
+	expectStatus(t, env.JSON(t, "GET", "/sessions/whoami", up.SessionToken, nil, nil), 200)
+	// A wrong code changes nothing.
+	expectStatus(t, env.JSON(t, "POST", "/api/sessions/step-up", up.SessionToken, map[string]any{"kind": "totp", "code": "000000"}, nil), 400)
+	expectStatus(t, env.JSON(t, "GET", "/sessions/whoami", up.SessionToken, nil, nil), 200)
+}

@@ -1,0 +1,188 @@
+package ui
+
+import (
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/foyer-id/foyer/internal/courier"
+	"github.com/foyer-id/foyer/internal/credential/totp"
+	"github.com/foyer-id/foyer/internal/flow"
+	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/session"
+)
+
+// Changing a factor needs a recent sign-in: within this long, and at AAL2
+// when a second factor is already set up.
+const freshFor = 10 * time.Minute
+
+const twoFactorPath = "/account/two-factor"
+
+// requireFresh returns the session if it is recent and strong enough for
+// changing factors; otherwise it sends the browser to sign in or step up
+// and returns nil.
+func (p *Pages) requireFresh(w http.ResponseWriter, r *http.Request) (*session.Session, *identity.Identity, bool) {
+	s := p.currentSession(r)
+	if s == nil {
+		http.Redirect(w, r, "/login?"+url.Values{"return_to": {twoFactorPath}}.Encode(), http.StatusSeeOther)
+		return nil, nil, false
+	}
+	ident, err := p.Identities.Get(r.Context(), p.Domain, s.IdentityID)
+	if err != nil {
+		p.fail(w, r, err)
+		return nil, nil, false
+	}
+	enrolled, err := p.Factors.TOTP.Enrolled(r.Context(), s.IdentityID)
+	if err != nil {
+		p.fail(w, r, err)
+		return nil, nil, false
+	}
+	stale := p.Flows.Now().Sub(s.AuthenticatedAt) > freshFor
+	switch {
+	case enrolled && (s.AAL != session.AAL2 || stale):
+		http.Redirect(w, r, "/stepup?"+url.Values{"return_to": {twoFactorPath}, "fresh": {"1"}}.Encode(), http.StatusSeeOther)
+		return nil, nil, false
+	case !enrolled && stale:
+		http.Redirect(w, r, "/login?"+url.Values{"return_to": {twoFactorPath}}.Encode(), http.StatusSeeOther)
+		return nil, nil, false
+	}
+	return s, ident, true
+}
+
+// GET /account/two-factor: set up, confirm or manage the authenticator app
+// and recovery codes.
+func (p *Pages) twoFactorPage(w http.ResponseWriter, r *http.Request) {
+	s := p.currentSession(r)
+	if s == nil {
+		http.Redirect(w, r, "/login?"+url.Values{"return_to": {twoFactorPath}}.Encode(), http.StatusSeeOther)
+		return
+	}
+	ident, err := p.Identities.Get(r.Context(), p.Domain, s.IdentityID)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	v := view{Title: "Two-factor authentication", SignedIn: true, Identity: ident, Session: s, Action: twoFactorPath, Extra: map[string]any{}}
+	enrolled, err := p.Factors.TOTP.Enrolled(r.Context(), s.IdentityID)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	switch {
+	case enrolled:
+		n, err := p.Factors.Recovery.Remaining(r.Context(), s.IdentityID)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		v.Extra["Enrolled"], v.Extra["Remaining"] = true, n
+	default:
+		e, err := p.Factors.TOTP.Pending(r.Context(), s.IdentityID, p.ProductName, ident.Email().Value)
+		if err == nil {
+			v.Extra["Pending"] = true
+			v.Extra["Secret"] = e.Secret
+			v.Extra["QR"] = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(e.QRPNG))
+		} else if !errors.Is(err, totp.ErrNotEnrolled) {
+			p.fail(w, r, err)
+			return
+		}
+	}
+	if r.URL.Query().Get("error") != "" {
+		v.Messages = []flow.Message{{Field: "code", ID: "code_invalid", Type: "error", Text: "That code is not right. Enter the 6 digits your app shows now."}}
+	}
+	p.render(w, r, http.StatusOK, "two_factor", v)
+}
+
+// POST /account/two-factor/setup: start setting up an authenticator app.
+func (p *Pages) twoFactorSetup(w http.ResponseWriter, r *http.Request) {
+	s, ident, ok := p.requireFresh(w, r)
+	if !ok {
+		return
+	}
+	if _, err := p.Factors.TOTP.Begin(r.Context(), s.IdentityID, p.ProductName, ident.Email().Value); err != nil && !errors.Is(err, totp.ErrAlreadyEnrolled) {
+		p.fail(w, r, err)
+		return
+	}
+	seeOther(w, r, twoFactorPath)
+}
+
+// POST /account/two-factor/confirm: the first code turns the app on; the
+// recovery codes are shown once, in this answer, and stored only hashed.
+func (p *Pages) twoFactorConfirm(w http.ResponseWriter, r *http.Request) {
+	s, ident, ok := p.requireFresh(w, r)
+	if !ok {
+		return
+	}
+	if err := p.Factors.TOTP.Confirm(r.Context(), s.IdentityID, r.PostForm.Get("code")); err != nil {
+		if errors.Is(err, totp.ErrInvalidCode) || errors.Is(err, totp.ErrNotEnrolled) {
+			seeOther(w, r, twoFactorPath+"?error=code")
+			return
+		}
+		p.fail(w, r, err)
+		return
+	}
+	codes, err := p.Factors.Recovery.Generate(r.Context(), s.IdentityID)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	p.notify(r, ident, "two-factor authentication was turned on")
+	p.showRecoveryCodes(w, r, codes)
+}
+
+// POST /account/two-factor/recovery-codes: a new set; the old one stops working.
+func (p *Pages) twoFactorRecoveryCodes(w http.ResponseWriter, r *http.Request) {
+	s, ident, ok := p.requireFresh(w, r)
+	if !ok {
+		return
+	}
+	if enrolled, _ := p.Factors.TOTP.Enrolled(r.Context(), s.IdentityID); !enrolled {
+		seeOther(w, r, twoFactorPath)
+		return
+	}
+	codes, err := p.Factors.Recovery.Generate(r.Context(), s.IdentityID)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	p.notify(r, ident, "new recovery codes were made and the old ones stopped working")
+	p.showRecoveryCodes(w, r, codes)
+}
+
+// showRecoveryCodes answers the request that made them with the codes —
+// the only time they exist in clear. The page is not cached.
+func (p *Pages) showRecoveryCodes(w http.ResponseWriter, r *http.Request, codes []string) {
+	p.render(w, r, http.StatusOK, "recovery_codes", view{Title: "Save your recovery codes", SignedIn: true, Extra: map[string]any{"Codes": codes}})
+}
+
+// POST /account/two-factor/remove: turn the authenticator app off. The
+// last second factor cannot be removed while the domain requires one;
+// today it can, after a fresh step-up, and the customer is told by mail.
+func (p *Pages) twoFactorRemove(w http.ResponseWriter, r *http.Request) {
+	s, ident, ok := p.requireFresh(w, r)
+	if !ok {
+		return
+	}
+	if err := p.Factors.TOTP.Remove(r.Context(), s.IdentityID); err != nil && !errors.Is(err, totp.ErrNotEnrolled) {
+		p.fail(w, r, err)
+		return
+	}
+	if err := p.Factors.Recovery.Delete(r.Context(), s.IdentityID); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	p.notify(r, ident, "two-factor authentication was turned off")
+	seeOther(w, r, twoFactorPath)
+}
+
+// notify mails the customer about a security change on their account.
+func (p *Pages) notify(r *http.Request, ident *identity.Identity, change string) {
+	_, err := p.Flows.Mailer.Enqueue(r.Context(), courier.Message{Domain: p.Domain, Template: "security_notice", To: ident.Email().Value,
+		Data: map[string]any{"Change": change, "AccountURL": p.Flows.Config.PublicURL + "/account", "ProductName": p.ProductName}})
+	if err != nil {
+		p.Logger.ErrorContext(r.Context(), "ui: security notice not queued", "identity_id", ident.ID, "error", err)
+	}
+}
