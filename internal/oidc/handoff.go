@@ -145,18 +145,27 @@ func (p *Provider) Fail(w http.ResponseWriter, r *http.Request, pd *Pending, err
 	op.AuthRequestError(w, r.WithContext(op.ContextWithIssuer(r.Context(), p.cfg.Issuer)), pd.Request, err, p.OP)
 }
 
-// amrOf maps Foyer's method names to RFC 8176 values.
+// amrOf maps Foyer's method names to RFC 8176 values, adding "mfa" when
+// more than one kind of factor was used.
 func amrOf(methods []string) []string {
 	var out []string
+	add := func(v string) {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
 	for _, m := range methods {
 		switch m {
 		case "password":
-			out = append(out, "pwd")
-		case "email_code":
-			out = append(out, "otp")
+			add("pwd")
+		case "email_code", "totp", "recovery_code":
+			add("otp")
 		default:
-			out = append(out, m)
+			add(m)
 		}
+	}
+	if policy.HasSecondFactor(methods) {
+		add("mfa")
 	}
 	return out
 }
