@@ -7,11 +7,11 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+
+	"github.com/foyer-id/foyer/internal/problem"
 
 	"github.com/foyer-id/foyer/internal/client"
 	"github.com/foyer-id/foyer/internal/store"
@@ -90,7 +90,7 @@ func (h *Handler) authorized(w http.ResponseWriter, r *http.Request) bool {
 	} else {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="foyer-admin"`)
 	}
-	problem(w, http.StatusUnauthorized, "unauthenticated", "Admin token required",
+	problem.Send(w, http.StatusUnauthorized, "unauthenticated", "Admin token required",
 		"Send the admin token as Authorization: Bearer <token>.")
 	return false
 }
@@ -124,16 +124,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func problem(w http.ResponseWriter, status int, kind, title, detail string) {
-	writeProblem(w, Problem{Type: "https://foyer.dev/problems/" + kind, Title: title, Status: status, Detail: detail})
-}
-
-func writeProblem(w http.ResponseWriter, p Problem) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(p.Status)
-	_ = json.NewEncoder(w).Encode(p)
-}
+func writeProblem(w http.ResponseWriter, p Problem) { problem.Write(w, p.Status, p) }
 
 // fail maps registry errors to problems. Internal details go to the log.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -143,72 +134,23 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, Problem{Type: "https://foyer.dev/problems/invalid-input", Title: "The input is not valid",
 			Status: http.StatusBadRequest, Detail: inv.Error(), Errors: []FieldError{{Field: inv.Field, Message: inv.Message}}})
 	case errors.Is(err, store.ErrNotFound):
-		problem(w, http.StatusNotFound, "client-not-found", "No such client", "No client has this id in this domain.")
+		problem.Send(w, http.StatusNotFound, "client-not-found", "No such client", "No client has this id in this domain.")
 	case errors.Is(err, client.ErrNoSecret):
-		problem(w, http.StatusConflict, "client-has-no-secret", "The client has no secret",
+		problem.Send(w, http.StatusConflict, "client-has-no-secret", "The client has no secret",
 			"Public and private_key_jwt clients do not authenticate with a secret; change auth_method first.")
 	case errors.Is(err, store.ErrConflict):
-		problem(w, http.StatusConflict, "conflict", "Conflict", "The client was changed at the same time; try again.")
+		problem.Send(w, http.StatusConflict, "conflict", "Conflict", "The client was changed at the same time; try again.")
 	case errors.Is(err, context.Canceled):
 	default:
 		h.logger().ErrorContext(r.Context(), "admin: request failed", "method", r.Method, "path", r.URL.Path, "error", err)
-		problem(w, http.StatusInternalServerError, "internal", "Internal error", "Something went wrong on our side.")
+		problem.Send(w, http.StatusInternalServerError, "internal", "Internal error", "Something went wrong on our side.")
 	}
 }
 
-// decode reads a JSON object body strictly: size-limited, one object, no
-// unknown fields. An empty body is an empty object.
+// decode reads a JSON object body strictly (see problem.DecodeJSON); PATCH
+// bodies may also say application/merge-patch+json.
 func (h *Handler) decode(w http.ResponseWriter, r *http.Request, dst any) bool {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "application/merge-patch+json") {
-		problem(w, http.StatusUnsupportedMediaType, "unsupported-media-type", "Send JSON", "Content-Type must be application/json.")
-		return false
-	}
-	limit := h.MaxBodyBytes
-	if limit <= 0 {
-		limit = 64 << 10
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			problem(w, http.StatusRequestEntityTooLarge, "body-too-large", "Request body too large", fmt.Sprintf("The body may be at most %d bytes.", limit))
-			return false
-		}
-		problem(w, http.StatusBadRequest, "malformed-body", "Unreadable body", "The request body could not be read.")
-		return false
-	}
-	if len(strings.TrimSpace(string(body))) == 0 {
-		body = []byte("{}")
-	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		problem(w, http.StatusBadRequest, "malformed-json", "Malformed JSON", jsonError(err))
-		return false
-	}
-	if dec.More() {
-		problem(w, http.StatusBadRequest, "malformed-json", "Malformed JSON", "The body must hold exactly one JSON object.")
-		return false
-	}
-	return true
-}
-
-// jsonError describes a decoding error without echoing input values.
-func jsonError(err error) string {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return fmt.Sprintf("Syntax error at byte %d.", syn.Offset)
-	case errors.As(err, &typ):
-		if typ.Field == "" {
-			return "The body must be a JSON object."
-		}
-		return fmt.Sprintf("Field %q has the wrong type.", typ.Field)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "Unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ") + "."
-	}
-	return "The body is not a valid JSON object."
+	return problem.DecodeJSON(w, r, dst, h.MaxBodyBytes, "application/merge-patch+json")
 }
 
 // GET /admin/openapi.yaml: the API description (no token needed).

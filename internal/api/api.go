@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/foyer-id/foyer/internal/flow"
 	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/problem"
 	"github.com/foyer-id/foyer/internal/session"
 	"github.com/foyer-id/foyer/internal/ui"
 )
@@ -91,16 +91,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func problem(w http.ResponseWriter, status int, kind, title, detail string) {
-	writeProblem(w, Problem{Type: "https://foyer.dev/problems/" + kind, Title: title, Status: status, Detail: detail})
-}
-
-func writeProblem(w http.ResponseWriter, p Problem) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(p.Status)
-	_ = json.NewEncoder(w).Encode(p)
-}
+func writeProblem(w http.ResponseWriter, p Problem) { problem.Write(w, p.Status, p) }
 
 // fail maps journey errors to problems. Internal details go to the log.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -109,77 +100,30 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var denied *flow.DeniedError
 	switch {
 	case errors.As(err, &inv):
-		writeProblem(w, Problem{Type: "https://foyer.dev/problems/invalid-input", Title: "The input is not valid", Status: http.StatusBadRequest, Errors: inv.Messages})
+		writeProblem(w, Problem{Type: problem.TypeBase + "invalid-input", Title: "The input is not valid", Status: http.StatusBadRequest, Errors: inv.Messages})
 	case errors.As(err, &throttled):
 		secs := int(throttled.RetryAfter.Seconds()) + 1
 		w.Header().Set("Retry-After", fmt.Sprint(secs))
-		writeProblem(w, Problem{Type: "https://foyer.dev/problems/throttled", Title: "Too many attempts", Status: http.StatusTooManyRequests, RetryAfter: secs,
+		writeProblem(w, Problem{Type: problem.TypeBase + "throttled", Title: "Too many attempts", Status: http.StatusTooManyRequests, RetryAfter: secs,
 			Detail: "Wait before trying again."})
 	case errors.As(err, &denied):
-		problem(w, http.StatusForbidden, "denied", "Not allowed", "The policy does not allow this action.")
+		problem.Send(w, http.StatusForbidden, "denied", "Not allowed", "The policy does not allow this action.")
 	case errors.Is(err, flow.ErrNotFound), errors.Is(err, flow.ErrBinding):
-		problem(w, http.StatusNotFound, "flow-not-found", "No such flow", "Start a new flow.")
+		problem.Send(w, http.StatusNotFound, "flow-not-found", "No such flow", "Start a new flow.")
 	case errors.Is(err, flow.ErrExpired):
-		problem(w, http.StatusGone, "flow-expired", "The flow expired", "Start a new flow.")
+		problem.Send(w, http.StatusGone, "flow-expired", "The flow expired", "Start a new flow.")
 	case errors.Is(err, flow.ErrWrongState):
-		problem(w, http.StatusConflict, "flow-state", "The flow is not at this step", "Fetch the flow to see its current state.")
+		problem.Send(w, http.StatusConflict, "flow-state", "The flow is not at this step", "Fetch the flow to see its current state.")
 	case errors.Is(err, context.Canceled):
 	default:
 		h.Logger.ErrorContext(r.Context(), "api: request failed", "path", r.URL.Path, "error", err)
-		problem(w, http.StatusInternalServerError, "internal", "Internal error", "Something went wrong on our side.")
+		problem.Send(w, http.StatusInternalServerError, "internal", "Internal error", "Something went wrong on our side.")
 	}
 }
 
-// decode reads a JSON object body strictly: size-limited, one object, no
-// unknown fields. An empty body is an empty object.
+// decode reads a JSON object body strictly (see problem.DecodeJSON).
 func (h *Handler) decode(w http.ResponseWriter, r *http.Request, dst any) bool {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		problem(w, http.StatusUnsupportedMediaType, "unsupported-media-type", "Send JSON", "Content-Type must be application/json.")
-		return false
-	}
-	limit := h.MaxBodyBytes
-	if limit <= 0 {
-		limit = 64 << 10
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			problem(w, http.StatusRequestEntityTooLarge, "body-too-large", "Request body too large", fmt.Sprintf("The body may be at most %d bytes.", limit))
-			return false
-		}
-		problem(w, http.StatusBadRequest, "malformed-body", "Unreadable body", "The request body could not be read.")
-		return false
-	}
-	if len(strings.TrimSpace(string(body))) == 0 {
-		body = []byte("{}")
-	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		problem(w, http.StatusBadRequest, "malformed-json", "Malformed JSON", jsonError(err))
-		return false
-	}
-	if dec.More() {
-		problem(w, http.StatusBadRequest, "malformed-json", "Malformed JSON", "The body must hold exactly one JSON object.")
-		return false
-	}
-	return true
-}
-
-// jsonError describes a decoding error without echoing input.
-func jsonError(err error) string {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return fmt.Sprintf("Syntax error at byte %d.", syn.Offset)
-	case errors.As(err, &typ):
-		return fmt.Sprintf("Field %q has the wrong type.", typ.Field)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "Unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ") + "."
-	}
-	return "The body is not a valid JSON object."
+	return problem.DecodeJSON(w, r, dst, h.MaxBodyBytes)
 }
 
 func (h *Handler) client(r *http.Request) flow.Client {

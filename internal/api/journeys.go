@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/foyer-id/foyer/internal/flow"
+	"github.com/foyer-id/foyer/internal/problem"
 	"github.com/foyer-id/foyer/internal/session"
 )
 
@@ -63,7 +64,7 @@ func (h *Handler) submitRegistration(w http.ResponseWriter, r *http.Request) {
 	for k, v := range req.Traits {
 		var val any
 		if err := json.Unmarshal(v, &val); err != nil {
-			problem(w, http.StatusBadRequest, "malformed-json", "Malformed JSON", "A trait is not valid JSON.")
+			problem.Send(w, http.StatusBadRequest, "malformed-json", "Malformed JSON", "A trait is not valid JSON.")
 			return
 		}
 		traits[k] = val
@@ -103,7 +104,7 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 	case flow.MethodCode:
 		res, err = h.Flows.RequestLoginCode(r.Context(), f, h.client(r), req.Identifier)
 	default:
-		problem(w, http.StatusBadRequest, "invalid-input", "Unknown method", `method must be "password" or "code".`)
+		problem.Send(w, http.StatusBadRequest, "invalid-input", "Unknown method", `method must be "password" or "code".`)
 		return
 	}
 	if err != nil {
@@ -197,7 +198,7 @@ func (h *Handler) resend(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	sess, tok := h.bearer(r)
 	if sess == nil {
-		problem(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Send the session token as Authorization: Bearer <token>.")
+		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Send the session token as Authorization: Bearer <token>.")
 		return
 	}
 	if err := h.Flows.Logout(r.Context(), tok, h.client(r)); err != nil {
@@ -245,12 +246,12 @@ func (h *Handler) stepUp(w http.ResponseWriter, r *http.Request) {
 	}
 	_, tok := h.bearer(r)
 	if tok == "" {
-		problem(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Send the session token as Authorization: Bearer <token>.")
+		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Send the session token as Authorization: Bearer <token>.")
 		return
 	}
 	newToken, s, err := h.Flows.StepUp(r.Context(), h.client(r), tok, req.Kind, req.Code)
 	if errors.Is(err, flow.ErrNoSession) {
-		problem(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "The session is unknown, expired or revoked.")
+		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "The session is unknown, expired or revoked.")
 		return
 	}
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/problem"
 	"github.com/foyer-id/foyer/internal/session"
 )
 
@@ -19,7 +20,7 @@ func (h *Handler) whoami(w http.ResponseWriter, r *http.Request) {
 	tok := session.TokenFromRequest(r, h.CookieName)
 	if tok == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="foyer"`)
-		problem(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Sign in first.")
+		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Sign in first.")
 		return
 	}
 	s, ident, err := h.Sessions.Whoami(r.Context(), tok)
@@ -28,7 +29,7 @@ func (h *Handler) whoami(w http.ResponseWriter, r *http.Request) {
 			h.Logger.ErrorContext(r.Context(), "api: whoami", "error", err)
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="foyer", error="invalid_token"`)
-		problem(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "The session is unknown, expired or revoked.")
+		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "The session is unknown, expired or revoked.")
 		return
 	}
 	writeJSON(w, http.StatusOK, WhoamiResponse{Session: s, Identity: ident})

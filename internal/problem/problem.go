@@ -1,0 +1,109 @@
+// Package problem is how Foyer's JSON APIs (self-service and admin) talk
+// about failure and read their input: RFC 9457 problem details, and
+// strict JSON request bodies — size-limited, exactly one object, no
+// unknown fields — whose errors never echo the input back.
+package problem
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// TypeBase prefixes every problem type URI.
+const TypeBase = "https://foyer.dev/problems/"
+
+// DefaultLimit bounds request bodies when a handler sets none.
+const DefaultLimit = 64 << 10
+
+// Details is an RFC 9457 problem without extensions.
+type Details struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Write sends body (a problem object) with the problem content type.
+func Write(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// Send writes a plain problem of the given kind (the last part of its type).
+func Send(w http.ResponseWriter, status int, kind, title, detail string) {
+	Write(w, status, Details{Type: TypeBase + kind, Title: title, Status: status, Detail: detail})
+}
+
+// DecodeJSON reads r's body into dst strictly and answers a problem
+// itself when it cannot (415, 413, 400); it reports whether dst is good.
+// An empty body is an empty object. contentTypes lists the media types
+// accepted besides application/json.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, limit int64, contentTypes ...string) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !acceptable(ct, contentTypes) {
+		Send(w, http.StatusUnsupportedMediaType, "unsupported-media-type", "Send JSON", "Content-Type must be application/json.")
+		return false
+	}
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			Send(w, http.StatusRequestEntityTooLarge, "body-too-large", "Request body too large", fmt.Sprintf("The body may be at most %d bytes.", limit))
+			return false
+		}
+		Send(w, http.StatusBadRequest, "malformed-body", "Unreadable body", "The request body could not be read.")
+		return false
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		body = []byte("{}")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		Send(w, http.StatusBadRequest, "malformed-json", "Malformed JSON", describe(err))
+		return false
+	}
+	if dec.More() {
+		Send(w, http.StatusBadRequest, "malformed-json", "Malformed JSON", "The body must hold exactly one JSON object.")
+		return false
+	}
+	return true
+}
+
+func acceptable(ct string, extra []string) bool {
+	if strings.HasPrefix(ct, "application/json") {
+		return true
+	}
+	for _, e := range extra {
+		if strings.HasPrefix(ct, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// describe explains a decoding error without echoing input values.
+func describe(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("Syntax error at byte %d.", syn.Offset)
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return "The body must be a JSON object."
+		}
+		return fmt.Sprintf("Field %q has the wrong type.", typ.Field)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "Unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ") + "."
+	}
+	return "The body is not a valid JSON object."
+}
