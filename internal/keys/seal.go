@@ -2,16 +2,11 @@ package keys
 
 import (
 	"crypto"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 
+	"github.com/foyer-id/foyer/internal/secretbox"
 	jose "github.com/go-jose/go-jose/v4"
 )
 
@@ -25,24 +20,15 @@ const hkdfInfo = "foyer signing keys v1"
 // altered. The error never says more than that.
 var ErrDecrypt = errors.New("keys: cannot decrypt the private key: the server secret differs from the one it was created with, or the stored key is corrupt")
 
-// sealer encrypts private keys at rest with AES-256-GCM under a key
-// derived from the server secret with HKDF-SHA256.
-type sealer struct{ aead cipher.AEAD }
+// sealer encrypts private keys at rest (see package secretbox).
+type sealer struct{ box *secretbox.Box }
 
 func newSealer(secret []byte) (*sealer, error) {
-	kek, err := hkdf.Key(sha256.New, secret, nil, hkdfInfo, 32)
+	box, err := secretbox.New(secret, hkdfInfo)
 	if err != nil {
 		return nil, err
 	}
-	block, err := aes.NewCipher(kek)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &sealer{aead: aead}, nil
+	return &sealer{box: box}, nil
 }
 
 // seal returns base64(nonce || AES-GCM(PKCS#8 DER of priv)). The key id is
@@ -54,20 +40,13 @@ func (s *sealer) seal(kid string, priv crypto.Signer) (string, error) {
 		return "", err
 	}
 	defer clear(der)
-	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(der)+s.aead.Overhead())
-	_, _ = rand.Read(nonce)
-	return base64.StdEncoding.EncodeToString(s.aead.Seal(nonce, nonce, der, []byte(kid))), nil
+	return s.box.Seal(kid, der), nil
 }
 
 // open reverses seal and checks that the private key belongs to alg and to
 // the published public key pub.
 func (s *sealer) open(kid, alg, sealed string, pub crypto.PublicKey) (crypto.Signer, error) {
-	raw, err := base64.StdEncoding.DecodeString(sealed)
-	if err != nil || len(raw) < s.aead.NonceSize()+s.aead.Overhead() {
-		return nil, ErrDecrypt
-	}
-	n := s.aead.NonceSize()
-	der, err := s.aead.Open(nil, raw[:n], raw[n:], []byte(kid))
+	der, err := s.box.Open(kid, sealed)
 	if err != nil {
 		return nil, ErrDecrypt
 	}

@@ -1,13 +1,9 @@
 package totp
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
+
+	"github.com/foyer-id/foyer/internal/secretbox"
 )
 
 // hkdfInfo separates the key that encrypts TOTP secrets from every other
@@ -20,43 +16,22 @@ const hkdfInfo = "foyer totp secrets v1"
 // copied from another identity. The error never says more than that.
 var ErrDecrypt = errors.New("totp: cannot decrypt the stored secret: the server secret differs from the one it was created with, or the row is corrupt")
 
-// sealer encrypts TOTP secrets at rest with AES-256-GCM under a key derived
-// from the server secret with HKDF-SHA256.
-type sealer struct{ aead cipher.AEAD }
+// sealer encrypts TOTP secrets at rest, bound to their identity.
+type sealer struct{ box *secretbox.Box }
 
 func newSealer(secret []byte) (*sealer, error) {
-	key, err := hkdf.Key(sha256.New, secret, nil, hkdfInfo, 32)
+	box, err := secretbox.New(secret, hkdfInfo)
 	if err != nil {
 		return nil, err
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &sealer{aead: aead}, nil
+	return &sealer{box: box}, nil
 }
 
-// seal returns base64(nonce || AES-GCM(raw)). The identity id is the
-// additional data, so a ciphertext copied to another identity's row does
-// not decrypt.
-func (s *sealer) seal(identityID string, raw []byte) string {
-	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(raw)+s.aead.Overhead())
-	_, _ = rand.Read(nonce) // never fails; see crypto/rand
-	return base64.StdEncoding.EncodeToString(s.aead.Seal(nonce, nonce, raw, []byte(identityID)))
-}
+func (s *sealer) seal(identityID string, raw []byte) string { return s.box.Seal(identityID, raw) }
 
 // open reverses seal; every failure is ErrDecrypt.
 func (s *sealer) open(identityID, sealed string) ([]byte, error) {
-	b, err := base64.StdEncoding.DecodeString(sealed)
-	n := s.aead.NonceSize()
-	if err != nil || len(b) < n+s.aead.Overhead() {
-		return nil, ErrDecrypt
-	}
-	raw, err := s.aead.Open(nil, b[:n], b[n:], []byte(identityID))
+	raw, err := s.box.Open(identityID, sealed)
 	if err != nil {
 		return nil, ErrDecrypt
 	}
