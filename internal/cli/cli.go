@@ -2,12 +2,14 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime/debug"
 	"strings"
 
@@ -257,4 +259,57 @@ func migrate(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 	}
 	fmt.Fprintf(stdout, "Database migrated to schema version %d (%s).\n", v, db.Dialect)
 	return nil
+}
+
+// openServerDB opens the database and secret of the configured server,
+// for the commands that manage it while it runs (clients, keys). Like
+// migrate it needs neither a public URL nor SMTP; like serve it runs in
+// dev mode when nothing is configured at all, so it finds the secret a dev
+// server keeps in <data>/secret. It refuses a missing SQLite file (which
+// opening would create empty) and an unmigrated schema.
+func openServerDB(ctx context.Context, c *common, environ []string) (*store.DB, []byte, error) {
+	if !c.devSet && c.config == "" && !hasEnv(environ, "FOYER_CONFIG") && !hasEnv(environ, "FOYER_DEV") {
+		c.dev, c.devSet = true, true
+	}
+	dev := false
+	cfg, err := c.load(environ, func(cfg *config.Config) {
+		// Validate as in dev mode, but remember the real mode: it decides
+		// where the secret comes from.
+		dev, cfg.Dev = cfg.Dev, true
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.Dev = dev
+	secret, err := cfg.LoadSecret()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !strings.HasPrefix(cfg.DSN, "postgres://") && !strings.HasPrefix(cfg.DSN, "postgresql://") {
+		path := strings.TrimPrefix(strings.TrimPrefix(cfg.DSN, "sqlite://"), "sqlite:")
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, nil, fmt.Errorf("no database at %s: pass the server's --data or --dsn, or run `foyer migrate` first", path)
+		}
+	}
+	db, err := store.Open(ctx, cfg.DSN)
+	if err != nil {
+		return nil, nil, err
+	}
+	all, err := store.Migrations(db.Dialect)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	if v, err := db.SchemaVersion(ctx); err != nil || v < len(all) {
+		db.Close()
+		return nil, nil, fmt.Errorf("database schema is at version %d, this Foyer needs %d: run `foyer migrate` first", v, len(all))
+	}
+	return db, secret, nil
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

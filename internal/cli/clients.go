@@ -375,50 +375,11 @@ func secretNote(id string) string {
 		"if it is lost, issue a new one with `foyer clients rotate-secret " + id + "`.\n"
 }
 
-func printJSON(w io.Writer, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
-}
-
-// openClientRegistry loads the configuration, opens the database, checks
-// that it is migrated and returns the client registry keyed with the
-// server secret. Like migrate it needs neither a public URL nor SMTP, and
-// like serve it runs in dev mode when nothing is configured at all, so
-// that it finds the secret a dev server keeps in <data>/secret.
+// openClientRegistry opens the configured server's client registry.
 func openClientRegistry(ctx context.Context, c *common, environ []string) (*client.Registry, *store.DB, error) {
-	if !c.devSet && c.config == "" && !hasEnv(environ, "FOYER_CONFIG") && !hasEnv(environ, "FOYER_DEV") {
-		c.dev, c.devSet = true, true
-	}
-	dev := false
-	cfg, err := c.load(environ, func(cfg *config.Config) {
-		// Validate as in dev mode (no public URL or SMTP needed), but
-		// remember the real mode: it decides where the secret comes from.
-		dev, cfg.Dev = cfg.Dev, true
-	})
+	db, secret, err := openServerDB(ctx, c, environ)
 	if err != nil {
 		return nil, nil, err
-	}
-	cfg.Dev = dev
-	secret, err := cfg.LoadSecret()
-	if err != nil {
-		return nil, nil, err
-	}
-	db, err := store.Open(ctx, cfg.DSN)
-	if err != nil {
-		return nil, nil, err
-	}
-	all, err := store.Migrations(db.Dialect)
-	if err != nil {
-		db.Close()
-		return nil, nil, err
-	}
-	if v, err := db.SchemaVersion(ctx); err != nil || v < len(all) {
-		db.Close()
-		return nil, nil, fmt.Errorf("database schema is at version %d, this Foyer needs %d: run `foyer migrate` first", v, len(all))
 	}
 	return client.NewRegistry(db, secret, nil), db, nil
 }

@@ -2,18 +2,15 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/foyer-id/foyer/internal/config"
 	"github.com/foyer-id/foyer/internal/keys"
 	"github.com/foyer-id/foyer/internal/store"
 )
@@ -87,7 +84,7 @@ Flags:
 		if list == nil {
 			list = []keys.Info{}
 		}
-		return keysWriteJSON(stdout, list)
+		return printJSON(stdout, list)
 	}
 	if len(list) == 0 {
 		fmt.Fprintln(stdout, "No signing keys yet: the server creates one when it starts.")
@@ -151,7 +148,7 @@ Flags:
 	}
 	info := k.Info()
 	if *asJSON {
-		return keysWriteJSON(stdout, info)
+		return printJSON(stdout, info)
 	}
 	rot := m.Rotation()
 	fmt.Fprintf(stdout, "Added %s key %s (%s).\n", info.Algorithm, info.ID, info.State)
@@ -168,47 +165,10 @@ Flags:
 	return nil
 }
 
-// openKeys opens the database of the configured server, checks its schema
-// and returns a key manager using the server's secret.
+// openKeys opens the configured server's database and key manager.
 func openKeys(ctx context.Context, c *common, environ []string) (*store.DB, *keys.Manager, error) {
-	if !c.devSet && c.config == "" && !hasEnv(environ, "FOYER_CONFIG") && !hasEnv(environ, "FOYER_DEV") {
-		// Like `foyer serve` with no configuration: dev mode, whose
-		// secret lives in the data folder.
-		c.dev, c.devSet = true, true
-	}
-	dev := false
-	cfg, err := c.load(environ, func(cfg *config.Config) {
-		// Only the database and the secret matter here: do not insist on
-		// serving settings (public_url, smtp.url).
-		dev, cfg.Dev = cfg.Dev, true
-	})
+	db, secret, err := openServerDB(ctx, c, environ)
 	if err != nil {
-		return nil, nil, err
-	}
-	cfg.Dev = dev
-	if !strings.HasPrefix(cfg.DSN, "postgres://") && !strings.HasPrefix(cfg.DSN, "postgresql://") {
-		// store.Open would create an empty SQLite file.
-		path := strings.TrimPrefix(strings.TrimPrefix(cfg.DSN, "sqlite://"), "sqlite:")
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return nil, nil, fmt.Errorf("no database at %s: pass the server's --data or --dsn, or run `foyer migrate` first", path)
-		}
-	}
-	db, err := store.Open(ctx, cfg.DSN)
-	if err != nil {
-		return nil, nil, err
-	}
-	all, err := store.Migrations(db.Dialect)
-	if err != nil {
-		db.Close()
-		return nil, nil, err
-	}
-	if v, err := db.SchemaVersion(ctx); err != nil || v < len(all) {
-		db.Close()
-		return nil, nil, fmt.Errorf("database schema is at version %d, this Foyer needs %d: run `foyer migrate` first", v, len(all))
-	}
-	secret, err := cfg.LoadSecret()
-	if err != nil {
-		db.Close()
 		return nil, nil, err
 	}
 	m, err := keys.NewManager(db, secret, nil, keys.Rotation{})
@@ -217,12 +177,6 @@ func openKeys(ctx context.Context, c *common, environ []string) (*store.DB, *key
 		return nil, nil, err
 	}
 	return db, m, nil
-}
-
-func keysWriteJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // keysTime formats a time for the key table; "-" when unset.
