@@ -80,7 +80,8 @@ func (l *Log) Append(ctx context.Context, e Event) error {
 	if len(e.UserAgent) > 512 {
 		e.UserAgent = e.UserAgent[:512]
 	}
-	_, err := l.db.Exec(ctx, `INSERT INTO events (id, domain, type, outcome, reason, flow_id, identity_id, session_id, client_id, ip, user_agent, occurred_at)
+	// Group-committed with other writes: events are many and independent.
+	err := l.db.ExecBatched(ctx, `INSERT INTO events (id, domain, type, outcome, reason, flow_id, identity_id, session_id, client_id, ip, user_agent, occurred_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		e.ID, e.Domain, e.Type, e.Outcome, e.Reason, e.FlowID, e.IdentityID, e.SessionID, e.ClientID, e.IP, e.UserAgent, store.Micros(e.OccurredAt))
 	level := slog.LevelInfo

@@ -13,6 +13,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
 
+	"github.com/foyer-id/foyer/internal/client"
 	"github.com/foyer-id/foyer/internal/session"
 	"github.com/foyer-id/foyer/internal/store"
 )
@@ -20,9 +21,10 @@ import (
 // requestState carries what Foyer learns about a protocol request to the
 // storage methods the library calls while serving it.
 type requestState struct {
-	binding   string // browser binding hash (authorization requests)
-	alg       string // the client's signing algorithm
-	verifier  bool   // the token request carried a code_verifier
+	binding   string         // browser binding hash (authorization requests)
+	alg       string         // the client's signing algorithm
+	client    *client.Client // the client, once read
+	verifier  bool           // the token request carried a code_verifier
 	ip        string
 	userAgent string
 }

@@ -153,10 +153,19 @@ func (s *Storage) DeleteAuthRequest(context.Context, string) error { return nil 
 
 // ---- tokens ----
 
+// clientOf returns a client, reading it once per request: the library asks
+// for the same client several times while serving one token request.
 func (s *Storage) clientOf(ctx context.Context, id string) (*client.Client, error) {
+	rs := stateFrom(ctx)
+	if rs != nil && rs.client != nil && rs.client.ID == id {
+		return rs.client, nil
+	}
 	c, err := s.Clients.Get(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("oidc: client %s: %w", id, err)
+	}
+	if rs != nil {
+		rs.client = c
 	}
 	return c, nil
 }
@@ -211,7 +220,7 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	if err := insertToken(ctx, s.DB, t, ""); err != nil {
+	if err := insertToken(ctx, batched{s.DB}, t, ""); err != nil {
 		return "", time.Time{}, err
 	}
 	return t.ID, t.ExpiresAt, nil
@@ -372,7 +381,7 @@ func (s *Storage) KeySet(ctx context.Context) ([]op.Key, error) {
 // GetClientByClientID returns the client, and remembers its signing
 // algorithm for the tokens of this request.
 func (s *Storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
-	c, err := s.Clients.Get(ctx, id)
+	c, err := s.clientOf(ctx, id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, errors.New("unknown client")
@@ -399,6 +408,9 @@ func (s *Storage) ClientCredentials(ctx context.Context, id, secret string) (op.
 	c, err := s.Clients.VerifySecret(ctx, id, secret)
 	if err != nil {
 		return nil, errors.New("invalid client credentials")
+	}
+	if rs := stateFrom(ctx); rs != nil {
+		rs.client = c
 	}
 	if !slices.Contains(c.GrantTypes, string(oidc.GrantTypeClientCredentials)) {
 		return nil, oidc.ErrUnauthorizedClient().WithDescription("client_credentials is not allowed for this client")

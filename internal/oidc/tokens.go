@@ -78,6 +78,13 @@ type execer interface {
 	Exec(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
+// batched sends single inserts through the database's group commit.
+type batched struct{ db *store.DB }
+
+func (b batched) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return nil, b.db.ExecBatched(ctx, query, args...)
+}
+
 func insertToken(ctx context.Context, q execer, t *token, raw string) error {
 	if t.ID == "" {
 		t.ID = uuid.NewString()

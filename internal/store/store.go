@@ -59,6 +59,15 @@ type DB struct {
 	// in the code, so the caches stay small; preparing once saves parsing
 	// and planning on every call, which is most of a point lookup's cost.
 	readStmts, writeStmts sync.Map // string → *sql.Stmt
+
+	batch     chan *batchItem // see ExecBatched
+	batchDone chan struct{}
+}
+
+func newDB(d Dialect, write, read *sql.DB) *DB {
+	db := &DB{Dialect: d, write: write, read: read, batch: make(chan *batchItem, maxBatch), batchDone: make(chan struct{})}
+	go db.runBatches()
+	return db
 }
 
 // stmt returns the cached prepared statement for query on pool.
@@ -104,7 +113,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: connect postgres: %w", err)
 	}
-	return &DB{Dialect: Postgres, write: db, read: db}, nil
+	return newDB(Postgres, db, db), nil
 }
 
 func openSQLite(ctx context.Context, path string) (*DB, error) {
@@ -151,11 +160,13 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxIdleTime(0)
 	read.SetConnMaxLifetime(0)
-	return &DB{Dialect: SQLite, write: write, read: read}, nil
+	return newDB(SQLite, write, read), nil
 }
 
 // Close closes every connection.
 func (db *DB) Close() error {
+	close(db.batch)
+	<-db.batchDone
 	for _, cache := range []*sync.Map{&db.readStmts, &db.writeStmts} {
 		cache.Range(func(_, st any) bool {
 			st.(*sql.Stmt).Close()

@@ -76,3 +76,39 @@ func TestConcurrentWriters(t *testing.T) {
 		}
 	})
 }
+
+// Batched writes commit together, and a failing statement fails only its
+// own caller.
+func TestExecBatched(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if err := db.ExecBatched(ctx, `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES ($1, 1, 1, 1)`, "dup"); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 300)
+		for i := range 300 {
+			wg.Go(func() {
+				key := fmt.Sprint("b", i)
+				if i == 150 {
+					key = "dup"
+				}
+				errs[i] = db.ExecBatched(ctx, `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES ($1, 1, 1, 1)`, key)
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if i == 150 {
+				if !errors.Is(err, store.ErrConflict) {
+					t.Errorf("duplicate: %v", err)
+				}
+			} else if err != nil {
+				t.Errorf("insert %d: %v", i, err)
+			}
+		}
+		var n int
+		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM throttle`).Scan(&n); err != nil || n != 300 {
+			t.Fatalf("rows = %d, %v", n, err)
+		}
+	})
+}
