@@ -18,10 +18,11 @@
 // the credential id and the user handle, and FinishLogin finds the
 // identity from them.
 //
-// The user handle is the identity id's bytes (a random UUID, at most 64
+// The user handle is the identity id's bytes (a UUIDv7, at most 64
 // bytes): stable for the life of the account, the same for all of its
-// passkeys, and no personal data. Authenticators and password managers
-// store it next to the key and never show it. The email address and name
+// passkeys, and no personal data (it reveals only when the account was
+// created, to the customer's own authenticator). Authenticators and
+// password managers store it next to the key and never show it. The email address and name
 // go only into user.name and user.displayName, which the authenticator
 // shows in its account chooser.
 //

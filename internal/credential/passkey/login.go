@@ -72,7 +72,7 @@ func (s *Service) FinishLogin(ctx context.Context, challengeID string, response 
 	if err != nil {
 		return "", nil, fmt.Errorf("passkey: %s: %w", op, err)
 	}
-	wc, err := c.webauthn()
+	wc, err := c.record()
 	if err != nil {
 		return "", nil, fmt.Errorf("passkey: %s: credential %s: %w", op, c.ID, err)
 	}

@@ -144,8 +144,9 @@ type Credential struct {
 	publicKey []byte // COSE_Key
 }
 
-// webauthn returns the record the library verifies assertions against.
-func (c *Credential) webauthn() (webauthn.Credential, error) {
+// record returns the credential record the library verifies assertions
+// against.
+func (c *Credential) record() (webauthn.Credential, error) {
 	id, err := decodeID(c.ID)
 	if err != nil {
 		return webauthn.Credential{}, err

@@ -378,8 +378,7 @@ func TestChallenges(t *testing.T) {
 		if _, _, err := f.svc.FinishLogin(ctx, rch, resp); !errors.Is(err, passkey.ErrChallenge) {
 			t.Fatalf("registration challenge for a sign-in = %v, want ErrChallenge", err)
 		}
-		lopts, lch := f.beginLogin()
-		_ = lopts
+		_, lch := f.beginLogin()
 		if _, err := f.svc.FinishRegistration(ctx, lch, "alice", "", rresp); !errors.Is(err, passkey.ErrChallenge) {
 			t.Fatalf("sign-in challenge for a registration = %v, want ErrChallenge", err)
 		}
@@ -496,7 +495,6 @@ func TestChallengeExpiry(t *testing.T) {
 
 func TestSignCounter(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		ctx := context.Background()
 		f := setup(t, db)
 		_, soft := f.register("alice", "")
 		counter := func(n uint32) tamper { return tamper{counter: &n} }
@@ -535,7 +533,6 @@ func TestSignCounter(t *testing.T) {
 		if _, _, err := f.login(synced, counter(0)); !errors.Is(err, passkey.ErrCloned) {
 			t.Fatalf("back to 0 = %v, want ErrCloned", err)
 		}
-		_ = ctx
 	})
 }
 
