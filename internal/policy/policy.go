@@ -44,8 +44,10 @@ const (
 	StepSecondFactor = "second_factor"
 )
 
-// SecondFactorMethods are the methods that count as a second factor.
-var SecondFactorMethods = []string{"totp", "recovery_code"}
+// SecondFactorMethods are the methods that give two factors: a second
+// factor, or a passkey with user verification (possession of the device
+// plus the biometric or PIN that unlocked it).
+var SecondFactorMethods = []string{"totp", "recovery_code", "passkey"}
 
 // HasSecondFactor reports whether methods include a second factor.
 func HasSecondFactor(methods []string) bool {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/foyer-id/foyer/internal/client"
 	"github.com/foyer-id/foyer/internal/config"
 	"github.com/foyer-id/foyer/internal/courier"
+	"github.com/foyer-id/foyer/internal/credential/passkey"
 	"github.com/foyer-id/foyer/internal/credential/password"
 	"github.com/foyer-id/foyer/internal/credential/recovery"
 	"github.com/foyer-id/foyer/internal/credential/totp"
@@ -123,6 +125,14 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		return nil, err
 	}
 	factors := flow.Factors{TOTP: totps, Recovery: recoveryCodes}
+	public, _ := url.Parse(cfg.PublicURL)
+	passkeys, err := passkey.New(db, passkey.Config{RPID: public.Hostname(), RPName: dom.ProductName, Origins: []string{public.Scheme + "://" + public.Host}}, now)
+	if err != nil {
+		// WebAuthn needs a domain name (not an IP address) in the
+		// public URL; everything else works without passkeys.
+		logger.Warn("passkeys are off: the public URL's host must be a domain name such as localhost", "public_url", cfg.PublicURL, "error", err)
+		passkeys = nil
+	}
 	loginRule := throttle.Rule{Free: dom.Login.FreeFailures, Base: dom.Login.Delay.D(), Max: dom.Login.MaxDelay.D(), Window: max(dom.Login.MaxDelay.D(), time.Hour)}
 	flows := &flow.Service{
 		Config: flow.Config{
@@ -158,7 +168,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	}
 
 	cookies := ui.Cookies{Secure: !cfg.Dev}
-	pages := &ui.Pages{Flows: flows, Sessions: sessions, Identities: identities, Cookies: cookies, Factors: factors,
+	pages := &ui.Pages{Flows: flows, Sessions: sessions, Identities: identities, Cookies: cookies, Factors: factors, Passkeys: passkeys,
 		ProductName: dom.ProductName, Domain: config.DefaultDomain, Logger: logger}
 	if err := pages.Init(); err != nil {
 		db.Close()

@@ -62,6 +62,8 @@ type DB struct {
 
 	batch     chan *batchItem // see ExecBatched
 	batchDone chan struct{}
+	closeOnce sync.Once
+	closeErr  error
 }
 
 func newDB(d Dialect, write, read *sql.DB) *DB {
@@ -163,21 +165,23 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	return newDB(SQLite, write, read), nil
 }
 
-// Close closes every connection.
+// Close closes every connection; closing twice is harmless.
 func (db *DB) Close() error {
-	close(db.batch)
-	<-db.batchDone
-	for _, cache := range []*sync.Map{&db.readStmts, &db.writeStmts} {
-		cache.Range(func(_, st any) bool {
-			st.(*sql.Stmt).Close()
-			return true
-		})
-	}
-	err := db.write.Close()
-	if db.read != db.write {
-		err = errors.Join(err, db.read.Close())
-	}
-	return err
+	db.closeOnce.Do(func() {
+		close(db.batch)
+		<-db.batchDone
+		for _, cache := range []*sync.Map{&db.readStmts, &db.writeStmts} {
+			cache.Range(func(_, st any) bool {
+				st.(*sql.Stmt).Close()
+				return true
+			})
+		}
+		db.closeErr = db.write.Close()
+		if db.read != db.write {
+			db.closeErr = errors.Join(db.closeErr, db.read.Close())
+		}
+	})
+	return db.closeErr
 }
 
 // Ping checks that the database answers; used by the readiness probe.

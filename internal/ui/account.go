@@ -26,14 +26,22 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	v := view{Title: "Your account", SignedIn: true, Identity: ident, Session: s}
+	v := view{Title: "Your account", SignedIn: true, Identity: ident, Session: s, Extra: map[string]any{}}
 	if p.OAuth != nil {
 		consents, err := p.OAuth.Consents.List(r.Context(), s.IdentityID)
 		if err != nil {
 			p.fail(w, r, err)
 			return
 		}
-		v.Extra = map[string]any{"Consents": consents}
+		v.Extra["Consents"] = consents
+	}
+	if p.Passkeys != nil {
+		keys, err := p.Passkeys.List(r.Context(), s.IdentityID)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		v.Extra["Passkeys"], v.Extra["PasskeysOn"] = keys, true
 	}
 	p.render(w, r, http.StatusOK, "account", v)
 }

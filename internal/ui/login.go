@@ -16,7 +16,7 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if f == nil {
 		v := view{Title: "Sign in", Messages: notice(note), ReturnTo: safeReturnTo(r.URL.Query().Get("return_to")), Action: "/login",
-			Extra: map[string]any{"EmailCode": p.Flows.Config.EmailCodeLogin}}
+			Extra: p.loginOptions()}
 		if hint := r.URL.Query().Get("login_hint"); hint != "" && len(hint) <= 254 {
 			v.Values = map[string]string{"email": hint}
 		}
@@ -76,4 +76,9 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		to = "/account"
 	}
 	seeOther(w, r, to)
+}
+
+// loginOptions tells the sign-in page which other ways in to offer.
+func (p *Pages) loginOptions() map[string]any {
+	return map[string]any{"EmailCode": p.Flows.Config.EmailCodeLogin, "Passkeys": p.Passkeys != nil}
 }

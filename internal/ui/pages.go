@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/foyer-id/foyer/internal/credential/passkey"
 	"github.com/foyer-id/foyer/internal/flow"
 	"github.com/foyer-id/foyer/internal/identity"
 	foidc "github.com/foyer-id/foyer/internal/oidc"
@@ -36,6 +37,8 @@ type Pages struct {
 	ProductName string
 	Domain      string
 	Logger      *slog.Logger
+	// Passkeys are the customers' WebAuthn credentials.
+	Passkeys *passkey.Service
 	// Factors are the second factors customers can set up.
 	Factors flow.Factors
 	// OAuth is the OpenID provider whose sign-ins these pages complete.
@@ -83,6 +86,14 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.Handle("POST /logout", p.form(p.logoutSubmit))
 	mux.HandleFunc("GET /account", p.accountPage)
 	mux.HandleFunc("GET /stepup", p.stepUpPage)
+	if p.Passkeys != nil {
+		mux.HandleFunc("POST /passkeys/login/options", p.passkeyLoginOptions)
+		mux.HandleFunc("POST /passkeys/login", p.passkeyLogin)
+		mux.HandleFunc("POST /account/passkeys/options", p.passkeyAddOptions)
+		mux.HandleFunc("POST /account/passkeys", p.passkeyAdd)
+		mux.Handle("POST /account/passkeys/rename", p.form(p.passkeyRename))
+		mux.Handle("POST /account/passkeys/delete", p.form(p.passkeyDelete))
+	}
 	mux.HandleFunc("GET "+twoFactorPath, p.twoFactorPage)
 	mux.Handle("POST "+twoFactorPath+"/setup", p.form(p.twoFactorSetup))
 	mux.Handle("POST "+twoFactorPath+"/confirm", p.form(p.twoFactorConfirm))
@@ -107,7 +118,9 @@ func SecurityHeaders(h http.Header) {
 	// No form-action: browsers apply it to every redirect that follows a
 	// form submission, and signing in for an app ends in a redirect to
 	// the app's own origin. Every form here posts to Foyer itself.
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'")
+	// Scripts only from Foyer's own files (passkeys need the WebAuthn
+	// API); no inline script or style anywhere.
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")

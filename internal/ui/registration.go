@@ -41,6 +41,9 @@ func (p *Pages) renderFlow(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 	case flow.StateDone, flow.StateFailed:
 		p.render(w, r, http.StatusOK, "done", data)
 	default:
+		if f.Type == flow.TypeLogin {
+			data.Extra = p.loginOptions()
+		}
 		p.render(w, r, http.StatusOK, strings.TrimPrefix(path, "/"), data)
 	}
 }

@@ -21,32 +21,42 @@ const freshFor = 10 * time.Minute
 
 const twoFactorPath = "/account/two-factor"
 
-// requireFresh returns the session if it is recent and strong enough for
-// changing factors; otherwise it sends the browser to sign in or step up
-// and returns nil.
-func (p *Pages) requireFresh(w http.ResponseWriter, r *http.Request) (*session.Session, *identity.Identity, bool) {
+// freshness checks that the session is recent and strong enough for
+// changing how the customer signs in. It returns where to send the
+// browser when it is not ("" when it is).
+func (p *Pages) freshness(r *http.Request) (*session.Session, *identity.Identity, string, error) {
 	s := p.currentSession(r)
 	if s == nil {
-		http.Redirect(w, r, "/login?"+url.Values{"return_to": {twoFactorPath}}.Encode(), http.StatusSeeOther)
-		return nil, nil, false
+		return nil, nil, "/login?" + url.Values{"return_to": {twoFactorPath}}.Encode(), nil
 	}
 	ident, err := p.Identities.Get(r.Context(), p.Domain, s.IdentityID)
 	if err != nil {
-		p.fail(w, r, err)
-		return nil, nil, false
+		return nil, nil, "", err
 	}
 	enrolled, err := p.Factors.TOTP.Enrolled(r.Context(), s.IdentityID)
 	if err != nil {
-		p.fail(w, r, err)
-		return nil, nil, false
+		return nil, nil, "", err
 	}
 	stale := p.Flows.Now().Sub(s.AuthenticatedAt) > freshFor
 	switch {
 	case enrolled && (s.AAL != session.AAL2 || stale):
-		http.Redirect(w, r, "/stepup?"+url.Values{"return_to": {twoFactorPath}, "fresh": {"1"}}.Encode(), http.StatusSeeOther)
-		return nil, nil, false
+		return nil, nil, "/stepup?" + url.Values{"return_to": {twoFactorPath}, "fresh": {"1"}}.Encode(), nil
 	case !enrolled && stale:
-		http.Redirect(w, r, "/login?"+url.Values{"return_to": {twoFactorPath}}.Encode(), http.StatusSeeOther)
+		return nil, nil, "/login?" + url.Values{"return_to": {twoFactorPath}}.Encode(), nil
+	}
+	return s, ident, "", nil
+}
+
+// requireFresh is freshness for forms: it redirects the browser to sign in
+// or step up, and reports whether the caller may go on.
+func (p *Pages) requireFresh(w http.ResponseWriter, r *http.Request) (*session.Session, *identity.Identity, bool) {
+	s, ident, to, err := p.freshness(r)
+	switch {
+	case err != nil:
+		p.fail(w, r, err)
+		return nil, nil, false
+	case to != "":
+		http.Redirect(w, r, to, http.StatusSeeOther)
 		return nil, nil, false
 	}
 	return s, ident, true

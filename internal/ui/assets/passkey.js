@@ -1,0 +1,93 @@
+// Passkeys on Foyer's hosted pages. Everything else works without
+// JavaScript; WebAuthn needs it. Served from 'self' under a strict CSP.
+(function () {
+  "use strict";
+  // The page's forms carry the CSRF token; the JSON calls send it too.
+  var field = document.querySelector('input[name="csrf_token"]');
+  var csrf = field ? field.value : "";
+
+  function b64urlToBuf(s) {
+    s = s.replace(/-/g, "+").replace(/_/g, "/");
+    while (s.length % 4) s += "=";
+    var bin = atob(s), out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out.buffer;
+  }
+  function bufToB64url(buf) {
+    var bytes = new Uint8Array(buf), bin = "";
+    for (var i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
+    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  // Options from JSON, for browsers without parse*OptionsFromJSON.
+  function requestOptions(o) {
+    if (PublicKeyCredential.parseRequestOptionsFromJSON) return PublicKeyCredential.parseRequestOptionsFromJSON(o);
+    o.challenge = b64urlToBuf(o.challenge);
+    (o.allowCredentials || []).forEach(function (c) { c.id = b64urlToBuf(c.id); });
+    return o;
+  }
+  function creationOptions(o) {
+    if (PublicKeyCredential.parseCreationOptionsFromJSON) return PublicKeyCredential.parseCreationOptionsFromJSON(o);
+    o.challenge = b64urlToBuf(o.challenge);
+    o.user.id = b64urlToBuf(o.user.id);
+    (o.excludeCredentials || []).forEach(function (c) { c.id = b64urlToBuf(c.id); });
+    return o;
+  }
+  function credentialJSON(cred) {
+    if (cred.toJSON) return cred.toJSON();
+    var r = cred.response, out = { id: cred.id, rawId: bufToB64url(cred.rawId), type: cred.type, clientExtensionResults: {}, response: { clientDataJSON: bufToB64url(r.clientDataJSON) } };
+    if (r.attestationObject) {
+      out.response.attestationObject = bufToB64url(r.attestationObject);
+      if (r.getTransports) out.response.transports = r.getTransports();
+    } else {
+      out.response.authenticatorData = bufToB64url(r.authenticatorData);
+      out.response.signature = bufToB64url(r.signature);
+      out.response.userHandle = r.userHandle ? bufToB64url(r.userHandle) : null;
+    }
+    return out;
+  }
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(body || {})
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (j) {
+        if (r.status === 401 && j.location) { window.location.assign(j.location); throw new Error(""); }
+        if (!r.ok) throw new Error(j.detail || j.title || "Something went wrong.");
+        return j;
+      });
+    });
+  }
+  function show(el, msg) { if (el && msg) { el.textContent = msg; el.hidden = false; } }
+
+  if (!window.PublicKeyCredential) return;
+
+  var login = document.getElementById("passkey-login");
+  if (login) {
+    login.hidden = false;
+    login.addEventListener("click", function () {
+      var err = document.getElementById("passkey-error");
+      post("/passkeys/login/options").then(function (o) {
+        return navigator.credentials.get({ publicKey: requestOptions(o.options.publicKey) }).then(function (cred) {
+          return post("/passkeys/login", { challenge_id: o.challenge_id, credential: credentialJSON(cred), return_to: login.getAttribute("data-return-to") || "" });
+        });
+      }).then(function (res) { window.location.assign(res.redirect); })
+        .catch(function (e) { show(err, e.message || "Signing in with a passkey did not work."); });
+    });
+  }
+
+  var add = document.getElementById("passkey-add");
+  if (add) {
+    add.hidden = false;
+    add.addEventListener("click", function () {
+      var err = document.getElementById("passkey-add-error");
+      var name = document.getElementById("passkey-name");
+      post("/account/passkeys/options").then(function (o) {
+        return navigator.credentials.create({ publicKey: creationOptions(o.options.publicKey) }).then(function (cred) {
+          return post("/account/passkeys", { challenge_id: o.challenge_id, name: name ? name.value : "", credential: credentialJSON(cred) });
+        });
+      }).then(function () { window.location.reload(); })
+        .catch(function (e) { show(err, e.message || "The passkey could not be added."); });
+    });
+  }
+})();

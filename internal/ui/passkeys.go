@@ -1,0 +1,198 @@
+package ui
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/foyer-id/foyer/internal/credential/passkey"
+	"github.com/foyer-id/foyer/internal/flow"
+	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/problem"
+	"github.com/foyer-id/foyer/internal/store"
+)
+
+// Passkeys need the browser's WebAuthn API, so these endpoints are called
+// by /assets/passkey.js from the hosted pages: JSON in and out, the CSRF
+// token in an X-CSRF-Token header, the session in the cookie.
+
+// jsonForm checks the CSRF header and decodes a JSON body.
+func (p *Pages) jsonForm(w http.ResponseWriter, r *http.Request, dst any) bool {
+	ck, err := r.Cookie(p.Cookies.CSRF())
+	if err != nil || !validToken(r.Header.Get("X-CSRF-Token"), ck.Value) {
+		problem.Send(w, http.StatusForbidden, "csrf", "Request refused", "Reload the page and try again.")
+		return false
+	}
+	return problem.DecodeJSON(w, r, dst, 64<<10)
+}
+
+type passkeyOptions struct {
+	Options     json.RawMessage `json:"options"`
+	ChallengeID string          `json:"challenge_id"`
+}
+
+// POST /passkeys/login/options: a challenge for signing in with any
+// passkey of this site (discoverable credentials, no username).
+func (p *Pages) passkeyLoginOptions(w http.ResponseWriter, r *http.Request) {
+	var body struct{}
+	if !p.jsonForm(w, r, &body) {
+		return
+	}
+	if err := p.Flows.AllowPasskeyChallenge(r.Context(), p.client(w, r)); err != nil {
+		p.jsonFail(w, r, err)
+		return
+	}
+	opts, id, err := p.Passkeys.BeginLogin(r.Context())
+	if err != nil {
+		p.jsonFail(w, r, err)
+		return
+	}
+	writeJSON(w, passkeyOptions{Options: opts, ChallengeID: id})
+}
+
+// POST /passkeys/login: check the assertion and sign in.
+func (p *Pages) passkeyLogin(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		ChallengeID string          `json:"challenge_id"`
+		Credential  json.RawMessage `json:"credential"`
+		ReturnTo    string          `json:"return_to"`
+	}
+	if !p.jsonForm(w, r, &body) {
+		return
+	}
+	c := p.client(w, r)
+	identityID, _, err := p.Passkeys.FinishLogin(r.Context(), body.ChallengeID, body.Credential)
+	if err != nil {
+		reason := "passkey_invalid"
+		if errors.Is(err, passkey.ErrCloned) {
+			reason = "passkey_cloned"
+		}
+		p.Flows.PasskeyFailed(r.Context(), c, identityID, reason)
+		problem.Send(w, http.StatusBadRequest, "passkey-invalid", "Passkey not accepted", "That passkey did not work here. Try again, or sign in another way.")
+		return
+	}
+	res, err := p.Flows.SignInWithPasskey(r.Context(), c, identityID, safeReturnTo(body.ReturnTo))
+	if err != nil {
+		p.jsonFail(w, r, err)
+		return
+	}
+	p.startSession(w, r, res.Token, res.Session)
+	to := res.Flow.ReturnTo
+	if to == "" {
+		to = "/account"
+	}
+	writeJSON(w, map[string]string{"redirect": to})
+}
+
+// POST /account/passkeys/options: a challenge to add a passkey to the
+// signed-in account (needs a recent sign-in).
+func (p *Pages) passkeyAddOptions(w http.ResponseWriter, r *http.Request) {
+	var body struct{}
+	if !p.jsonForm(w, r, &body) {
+		return
+	}
+	ident, ok := p.freshJSON(w, r)
+	if !ok {
+		return
+	}
+	email := ident.Email().Value
+	opts, id, err := p.Passkeys.BeginRegistration(r.Context(), ident.ID, email, email)
+	if err != nil {
+		p.jsonFail(w, r, err)
+		return
+	}
+	writeJSON(w, passkeyOptions{Options: opts, ChallengeID: id})
+}
+
+// POST /account/passkeys: store the new passkey.
+func (p *Pages) passkeyAdd(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		ChallengeID string          `json:"challenge_id"`
+		Name        string          `json:"name"`
+		Credential  json.RawMessage `json:"credential"`
+	}
+	if !p.jsonForm(w, r, &body) {
+		return
+	}
+	ident, ok := p.freshJSON(w, r)
+	if !ok {
+		return
+	}
+	name := strings.TrimSpace(body.Name)
+	if name == "" {
+		name = passkey.DefaultName
+	}
+	cred, err := p.Passkeys.FinishRegistration(r.Context(), body.ChallengeID, ident.ID, name, body.Credential)
+	if err != nil {
+		problem.Send(w, http.StatusBadRequest, "passkey-invalid", "Passkey not added", "The passkey could not be added. Try again.")
+		return
+	}
+	p.notify(r, ident, "a passkey ("+cred.Name+") was added")
+	writeJSON(w, map[string]string{"id": cred.ID, "name": cred.Name})
+}
+
+// freshJSON is requireFresh for the JSON endpoints: instead of
+// redirecting it answers 401 with the place to go.
+func (p *Pages) freshJSON(w http.ResponseWriter, r *http.Request) (*identity.Identity, bool) {
+	_, ident, to, err := p.freshness(r)
+	switch {
+	case err != nil:
+		p.jsonFail(w, r, err)
+		return nil, false
+	case to != "":
+		problem.Write(w, http.StatusUnauthorized, map[string]any{"type": problem.TypeBase + "reauthenticate", "title": "Please confirm it's you",
+			"status": http.StatusUnauthorized, "detail": "Sign in again to change how you sign in.", "location": to})
+		return nil, false
+	}
+	return ident, true
+}
+
+// POST /account/passkeys/rename and /account/passkeys/delete (forms).
+func (p *Pages) passkeyRename(w http.ResponseWriter, r *http.Request) {
+	s := p.currentSession(r)
+	if s == nil {
+		seeOther(w, r, "/login")
+		return
+	}
+	if err := p.Passkeys.Rename(r.Context(), s.IdentityID, r.PostForm.Get("id"), r.PostForm.Get("name")); err != nil &&
+		!errors.Is(err, store.ErrNotFound) && !errors.Is(err, passkey.ErrInvalidName) {
+		p.fail(w, r, err)
+		return
+	}
+	seeOther(w, r, "/account")
+}
+
+func (p *Pages) passkeyDelete(w http.ResponseWriter, r *http.Request) {
+	_, ident, ok := p.requireFresh(w, r)
+	if !ok {
+		return
+	}
+	if err := p.Passkeys.Delete(r.Context(), ident.ID, r.PostForm.Get("id")); err != nil && !errors.Is(err, store.ErrNotFound) {
+		p.fail(w, r, err)
+		return
+	}
+	p.notify(r, ident, "a passkey was removed")
+	seeOther(w, r, "/account")
+}
+
+// jsonFail maps journey errors for the JSON endpoints.
+func (p *Pages) jsonFail(w http.ResponseWriter, r *http.Request, err error) {
+	var throttled *flow.ThrottledError
+	var denied *flow.DeniedError
+	switch {
+	case errors.As(err, &throttled):
+		problem.Send(w, http.StatusTooManyRequests, "throttled", "Too many attempts", "Wait a moment and try again.")
+	case errors.As(err, &denied):
+		problem.Send(w, http.StatusForbidden, "denied", "Not allowed", "This sign-in is not allowed for this account.")
+	default:
+		p.Logger.ErrorContext(r.Context(), "ui: passkey request failed", "error", err)
+		problem.Send(w, http.StatusInternalServerError, "internal", "Internal error", "Something went wrong on our side.")
+	}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(v)
+}
