@@ -63,6 +63,12 @@ func Production() Option {
 	}
 }
 
+// Localhost makes the public URL http://localhost:PORT instead of
+// http://127.0.0.1:PORT: WebAuthn (passkeys) needs a domain name.
+func Localhost() Option {
+	return func(c *config.Config) { c.PublicURL = "http://localhost" + c.Addr[strings.LastIndex(c.Addr, ":"):] }
+}
+
 // Start runs a server on db until the test ends.
 func Start(t testing.TB, db *store.DB, opts ...Option) *Env {
 	t.Helper()
@@ -113,7 +119,11 @@ func Start(t testing.TB, db *store.DB, opts ...Option) *Env {
 		cancel()
 		<-done
 	})
-	return &Env{URL: "http://" + ln.Addr().String(), Server: srv, Config: cfg, SMTP: mail, Clock: clock, DB: db}
+	base := "http://" + ln.Addr().String()
+	if strings.HasPrefix(cfg.PublicURL, "http://localhost:") {
+		base = cfg.PublicURL
+	}
+	return &Env{URL: base, Server: srv, Config: cfg, SMTP: mail, Clock: clock, DB: db}
 }
 
 var codeRE = regexp.MustCompile(`\b(\d{6})\b`)
