@@ -373,3 +373,31 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 }
+
+// Pending shows an unconfirmed enrolment again, and nothing once
+// confirmed.
+func TestPending(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := newClock(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
+		s := newStore(t, db, c)
+		addIdentity(t, db, "id-p")
+		if _, err := s.Pending(ctx, "id-p", "Foyer", "p@example.com"); !errors.Is(err, totp.ErrNotEnrolled) {
+			t.Fatalf("nothing pending: %v", err)
+		}
+		e, err := s.Begin(ctx, "id-p", "Foyer", "p@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := s.Pending(ctx, "id-p", "Foyer", "p@example.com")
+		if err != nil || again.Secret != e.Secret || again.URL != e.URL || len(again.QRPNG) == 0 {
+			t.Fatalf("pending: %+v %v", again, err)
+		}
+		if err := s.Confirm(ctx, "id-p", code(t, e.Secret, c.now())); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Pending(ctx, "id-p", "Foyer", "p@example.com"); !errors.Is(err, totp.ErrAlreadyEnrolled) {
+			t.Fatalf("after confirm: %v", err)
+		}
+	})
+}
