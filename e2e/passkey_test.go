@@ -1,0 +1,303 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/webauthn"
+	"github.com/chromedp/chromedp"
+
+	"github.com/foyer-id/foyer/internal/server/servertest"
+	"github.com/foyer-id/foyer/internal/store"
+	"github.com/foyer-id/foyer/internal/store/storetest"
+)
+
+// What the passkey script on the hosted pages works with: the buttons it
+// shows when the browser has WebAuthn, and the elements it writes its
+// messages to.
+const (
+	passkeyLoginButton = "passkey-login"
+	passkeyLoginError  = "passkey-error"
+	passkeyAddButton   = "passkey-add"
+	passkeyAddError    = "passkey-add-error"
+	passkeyNameField   = chromedp.CSS(`#passkey-name`)
+)
+
+// The message /login shows when Foyer does not accept a passkey.
+const passkeyRefused = "That passkey did not work here. Try again, or sign in another way."
+
+// A customer adds a passkey on the account page, signs out, and signs in
+// again with the passkey alone, from the sign-in page: no email, no
+// password. A passkey with user verification is two factors by itself, so
+// the session is aal2.
+func TestPasskeyRegisterAndSignIn(t *testing.T) {
+	requireChromium(t)
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, servertest.Localhost())
+		ctx := newTab(t)
+		recordConsole(t, ctx)
+		const email = "nadia@example.com"
+
+		signUp(t, ctx, env, email, passphrase)
+		expectAccount(t, ctx, email)
+		auth := addAuthenticator(t, ctx)
+
+		addPasskey(t, ctx, "Test key")
+		creds := authenticatorCredentials(t, ctx, auth)
+		if len(creds) != 1 || !creds[0].IsResidentCredential || creds[0].RpID != "localhost" {
+			t.Fatalf("authenticator after adding a passkey: want one resident credential for localhost, got %s", describeCredentials(creds))
+		}
+		if m := env.MailTo(t, email, 2); !strings.Contains(m.Text, "passkey") {
+			t.Errorf("security notice after adding a passkey does not mention it: %q\n%s", m.Subject, m.Text)
+		}
+
+		resp := clickAndWait(t, ctx, signOutButton)
+		if resp.Status != http.StatusOK || location(t, ctx).Path != "/login" {
+			t.Fatalf("after sign-out: %d %s\n%s", resp.Status, location(t, ctx), pageText(ctx))
+		}
+		expectWhoami(t, ctx, env, http.StatusUnauthorized, "")
+
+		if msg := pressPasskeyButton(t, ctx, passkeyLoginButton, passkeyLoginError); msg != "" {
+			t.Fatalf("sign-in with the passkey refused: %q\npage: %s", msg, pageText(ctx))
+		}
+		do(t, ctx, "wait for the account page after the passkey sign-in", chromedp.WaitVisible(signOutButton))
+		expectAccount(t, ctx, email)
+		expectHttpOnlySession(t, ctx, env)
+		if text := pageText(ctx); !strings.Contains(text, "with passkey") {
+			t.Errorf("account page does not say the session came from a passkey:\n%s", text)
+		}
+		if item := passkeyListItem(t, ctx, "Test key"); !strings.Contains(item, "last used") {
+			t.Errorf("passkey not marked as used after the sign-in: %q", item)
+		}
+
+		expectWhoami(t, ctx, env, http.StatusOK, email)
+		s := whoamiSession(t, ctx, env)
+		if s.AAL != "aal2" || !slices.Contains(s.Methods, "passkey") {
+			t.Fatalf("session after the passkey sign-in: aal %q, methods %q; want aal2 with passkey", s.AAL, s.Methods)
+		}
+	})
+}
+
+// A passkey removed on the account page no longer signs anyone in, though
+// the authenticator still offers it. (Whether a passkey made for another
+// site is refused is the browser's business, and hard to stage here; a
+// credential the server does not know takes the same refusal path.)
+func TestPasskeyWrongRPRejected(t *testing.T) {
+	requireChromium(t)
+	env := servertest.Start(t, storetest.NewSQLite(t), servertest.Localhost())
+	ctx := newTab(t)
+	recordConsole(t, ctx)
+	const email = "tomas@example.com"
+
+	signUp(t, ctx, env, email, passphrase)
+	expectAccount(t, ctx, email)
+	auth := addAuthenticator(t, ctx)
+	addPasskey(t, ctx, "Test key")
+
+	// The passkey works first: the refusal below is about its removal.
+	clickAndWait(t, ctx, signOutButton)
+	if msg := pressPasskeyButton(t, ctx, passkeyLoginButton, passkeyLoginError); msg != "" {
+		t.Fatalf("sign-in with the passkey refused before its removal: %q\npage: %s", msg, pageText(ctx))
+	}
+	do(t, ctx, "wait for the account page after the passkey sign-in", chromedp.WaitVisible(signOutButton))
+	expectAccount(t, ctx, email)
+
+	// Remove it with its own Remove button; the account page then lists
+	// no passkey, while the authenticator still holds the credential.
+	resp := clickAndWait(t, ctx, passkeyRemoveButton("Test key"))
+	if resp.Status != http.StatusOK || location(t, ctx).Path != "/account" {
+		t.Fatalf("after removing the passkey: %d %s\n%s", resp.Status, location(t, ctx), pageText(ctx))
+	}
+	do(t, ctx, "wait for the account page after the removal", chromedp.WaitVisible(chromedp.ID(passkeyAddButton)))
+	if n := eval[int](t, ctx, `document.querySelectorAll('ul.passkeys li').length`); n != 0 || strings.Contains(pageText(ctx), "Test key") {
+		t.Fatalf("account page still lists %d passkeys after the removal:\n%s", n, pageText(ctx))
+	}
+	if creds := authenticatorCredentials(t, ctx, auth); len(creds) != 1 {
+		t.Fatalf("authenticator after the removal: want the credential still there, got %s", describeCredentials(creds))
+	}
+
+	resp = clickAndWait(t, ctx, signOutButton)
+	if resp.Status != http.StatusOK || location(t, ctx).Path != "/login" {
+		t.Fatalf("after sign-out: %d %s\n%s", resp.Status, location(t, ctx), pageText(ctx))
+	}
+	msg := pressPasskeyButton(t, ctx, passkeyLoginButton, passkeyLoginError)
+	if msg == "" {
+		t.Fatalf("sign-in with a removed passkey left /login for %s\n%s", location(t, ctx), pageText(ctx))
+	}
+	if msg != passkeyRefused {
+		t.Errorf("message for a removed passkey = %q, want %q", msg, passkeyRefused)
+	}
+	if u := location(t, ctx); u.Path != "/login" {
+		t.Errorf("after a refused passkey: on %s, want /login", u)
+	}
+	expectWhoami(t, ctx, env, http.StatusUnauthorized, "")
+	if c := cookie(t, ctx, env.URL, sessionCookie); c != nil {
+		t.Errorf("session cookie set after a refused passkey: %+v", c)
+	}
+}
+
+// addAuthenticator attaches a virtual platform authenticator to the tab,
+// like a phone's or laptop's: CTAP2, resident keys, user verification that
+// succeeds, and presence confirmed without a prompt. It stays for the
+// tab's life, across navigations.
+func addAuthenticator(t *testing.T, ctx context.Context) webauthn.AuthenticatorID {
+	t.Helper()
+	if _, err := chromedp.Call(ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
+		t.Fatalf("enable WebAuthn in the browser: %v", err)
+	}
+	res, err := chromedp.Call(ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
+		Options: &webauthn.VirtualAuthenticatorOptions{
+			Protocol:                    webauthn.AuthenticatorProtocolCtap2,
+			Transport:                   webauthn.AuthenticatorTransportInternal,
+			HasResidentKey:              true,
+			HasUserVerification:         true,
+			IsUserVerified:              true,
+			AutomaticPresenceSimulation: true,
+		},
+	})
+	if err != nil {
+		t.Fatalf("add a virtual authenticator: %v", err)
+	}
+	return res.AuthenticatorID
+}
+
+// authenticatorCredentials returns the credentials the virtual
+// authenticator holds.
+func authenticatorCredentials(t *testing.T, ctx context.Context, id webauthn.AuthenticatorID) []*webauthn.Credential {
+	t.Helper()
+	res, err := chromedp.Call(ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: id})
+	if err != nil {
+		t.Fatalf("credentials of the virtual authenticator: %v", err)
+	}
+	return res.Credentials
+}
+
+func describeCredentials(creds []*webauthn.Credential) string {
+	var parts []string
+	for _, c := range creds {
+		parts = append(parts, fmt.Sprintf("{rp %q resident %v user %q sign count %v}", c.RpID, c.IsResidentCredential, c.UserName, c.SignCount))
+	}
+	return fmt.Sprintf("%d credentials %s", len(creds), strings.Join(parts, " "))
+}
+
+// addPasskey adds a passkey called name from the account page the browser
+// is on, and waits for the page to list it.
+func addPasskey(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	do(t, ctx, "wait for the passkey section", chromedp.WaitVisible(chromedp.ID(passkeyAddButton)))
+	typeInto(t, ctx, passkeyNameField, name)
+	if msg := pressPasskeyButton(t, ctx, passkeyAddButton, passkeyAddError); msg != "" {
+		t.Fatalf("add a passkey: refused with %q\npage: %s", msg, pageText(ctx))
+	}
+	do(t, ctx, "wait for the account page to list passkey "+name, chromedp.WaitVisible(passkeyListed(name)))
+	if u := location(t, ctx); u.Path != "/account" {
+		t.Fatalf("after adding a passkey: on %s, want /account", u)
+	}
+}
+
+// passkeyListed finds the account page's entry for the passkey name.
+func passkeyListed(name string) chromedp.Search {
+	return chromedp.Search(`//ul[@class="passkeys"]/li[strong[normalize-space()="` + name + `"]]`)
+}
+
+// passkeyRemoveButton is the Remove button in the entry of passkey name.
+func passkeyRemoveButton(name string) chromedp.Search {
+	return passkeyListed(name) + `//form[@method="post"]//button[normalize-space()="Remove"]`
+}
+
+// passkeyListItem is the text of the account page's entry for passkey
+// name.
+func passkeyListItem(t *testing.T, ctx context.Context, name string) string {
+	t.Helper()
+	do(t, ctx, "wait for passkey "+name, chromedp.WaitVisible(passkeyListed(name)))
+	return eval[string](t, ctx, `Array.from(document.querySelectorAll('ul.passkeys li')).map(li => li.textContent).find(s => s.includes(`+jsString(name)+`)) || ""`)
+}
+
+// pressPasskeyButton clicks the passkey button with id button. Its script
+// asks Foyer for a challenge, the authenticator for a credential, and
+// Foyer again to check it; then it leaves the page, or shows a message in
+// the element with id errID. pressPasskeyButton waits for either: it
+// returns the message, or "" once the page is gone, and the caller waits
+// for the next page.
+func pressPasskeyButton(t *testing.T, ctx context.Context, button, errID string) string {
+	t.Helper()
+	sel := chromedp.ID(button)
+	do(t, ctx, "press #"+button, chromedp.WaitVisible(sel), chromedp.Click(sel))
+	// The promise resolves when the message shows; a navigation destroys
+	// the document, and the evaluation fails with it.
+	msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`new Promise(resolve => {
+	const e = document.getElementById(`+jsString(errID)+`);
+	const check = () => { if (!e.hidden) resolve(e.textContent); };
+	new MutationObserver(check).observe(e, {attributes: true, childList: true, characterData: true, subtree: true});
+	check();
+})`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		if ctx.Err() != nil {
+			t.Fatalf("press #%s: nothing happened: %v\npage: %s", button, err, pageText(ctx))
+		}
+		t.Logf("press #%s: the page went away (%v)", button, err)
+		return ""
+	}
+	return msg
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// whoamiAuth is how /sessions/whoami says the session was authenticated.
+type whoamiAuth struct {
+	AAL     string   `json:"aal"`
+	Methods []string `json:"methods"`
+}
+
+// whoamiSession reads the session from /sessions/whoami, opened with the
+// browser's cookies in a second tab, as expectWhoami does.
+func whoamiSession(t *testing.T, ctx context.Context, env *servertest.Env) whoamiAuth {
+	t.Helper()
+	tab, closeTab := chromedp.NewContext(ctx)
+	defer closeTab()
+	resp := open(t, tab, env.URL+"/sessions/whoami")
+	// The document is the JSON as text, whatever viewer the browser puts
+	// around it.
+	body := eval[string](t, tab, `document.querySelector('pre') ? document.querySelector('pre').textContent : document.body.innerText`)
+	if resp.Status != http.StatusOK {
+		t.Fatalf("GET /sessions/whoami: %d\n%s", resp.Status, body)
+	}
+	var w struct {
+		Session *whoamiAuth `json:"session"`
+	}
+	if err := json.Unmarshal([]byte(body), &w); err != nil || w.Session == nil {
+		t.Fatalf("GET /sessions/whoami: no session in %q (%v)", body, err)
+	}
+	return *w.Session
+}
+
+// recordConsole collects what the tab's pages write to the console
+// (messages, uncaught exceptions, browser log entries) and logs it if the
+// test fails: the passkey script reports some failures only there.
+func recordConsole(t *testing.T, ctx context.Context) {
+	t.Helper()
+	out := &lockedBuffer{}
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(out, "%s (%s:%d)\n", m, m.URL, m.Line+1)
+		}
+	}()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("browser console:\n%s", out.String())
+		}
+	})
+}
