@@ -84,7 +84,10 @@ func (l *Log) Append(ctx context.Context, e Event) error {
 	err := l.db.ExecBatched(ctx, `INSERT INTO events (id, domain, type, outcome, reason, flow_id, identity_id, session_id, client_id, ip, user_agent, occurred_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		e.ID, e.Domain, e.Type, e.Outcome, e.Reason, e.FlowID, e.IdentityID, e.SessionID, e.ClientID, e.IP, e.UserAgent, store.Micros(e.OccurredAt))
-	level := slog.LevelInfo
+	// The events table is the record; the log mirrors refusals and
+	// failures (WARN) and, at debug level, everything — machine tokens
+	// alone can be thousands a second.
+	level := slog.LevelDebug
 	if e.Outcome != OutcomeSuccess && e.Outcome != OutcomePending {
 		level = slog.LevelWarn
 	}
