@@ -184,3 +184,40 @@ func TestStepUpRotatesSession(t *testing.T) {
 	expectStatus(t, env.JSON(t, "POST", "/api/sessions/step-up", up.SessionToken, map[string]any{"kind": "totp", "code": "000000"}, nil), 400)
 	expectStatus(t, env.JSON(t, "GET", "/sessions/whoami", up.SessionToken, nil, nil), 200)
 }
+
+// The second factor cannot be skipped: not by replaying the password
+// form, not by using the flow's other endpoints.
+func TestSecondFactorCannotBeSkipped(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	b := signUp(t, env, "sam@example.com", goodPassword)
+	enrolTOTP(t, env, b)
+	var start api.FlowResponse
+	env.JSON(t, "POST", "/api/login", "", nil, &start)
+	var half api.FlowResponse
+	env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": "sam@example.com", "password": goodPassword}, &half)
+	if half.Flow.State != "second_factor" {
+		t.Fatalf("state %s", half.Flow.State)
+	}
+	// Replaying the password step, or sending an email code, gets nowhere.
+	expectStatus(t, env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": "sam@example.com", "password": goodPassword}, nil), 409)
+	expectStatus(t, env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/code", "", map[string]any{"code": "123456"}, nil), 409)
+	expectStatus(t, env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/resend", "", nil, nil), 409)
+	// An unknown kind or a wrong code changes nothing.
+	expectStatus(t, env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/second-factor", "", map[string]any{"kind": "sms", "code": "123456"}, nil), 400)
+	expectStatus(t, env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/second-factor", "", map[string]any{"kind": "totp", "code": "000000"}, nil), 400)
+	var f api.FlowResponse
+	env.JSON(t, "GET", "/api/flows/"+start.Flow.ID, "", nil, &f)
+	if f.Flow.State != "second_factor" || f.SessionToken != "" {
+		t.Fatalf("flow after attempts: %+v", f)
+	}
+	// The hosted page: re-posting the password form keeps asking for the code.
+	loc := location(t, b.Submit("/login", url.Values{"email": {"sam@example.com"}, "password": {goodPassword}}))
+	page := b.Get(loc)
+	again := b.Post(loc, url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "email": {"sam@example.com"}, "password": {goodPassword}})
+	if got := location(t, again); got != loc && !strings.HasPrefix(got, "/login?flow=") {
+		t.Fatalf("re-posted password went to %q", got)
+	}
+	if p := b.Get(loc); !strings.Contains(p.Body, `autocomplete="one-time-code"`) {
+		t.Fatal("the second-factor step was skipped")
+	}
+}
