@@ -28,21 +28,9 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request) {
 
 // POST /login: check the email and password.
 func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
-	c := p.client(w, r)
-	f, note, err := p.loadFlow(w, r, flow.TypeLogin)
-	if err != nil {
-		p.fail(w, r, err)
+	f, c, ok := p.submittedFlow(w, r, flow.TypeLogin, "/login", safeReturnTo(r.PostForm.Get("return_to")))
+	if !ok {
 		return
-	}
-	if note != "" {
-		seeOther(w, r, "/login?flow="+r.URL.Query().Get("flow"))
-		return
-	}
-	if f == nil {
-		if f, err = p.Flows.Start(r.Context(), flow.TypeLogin, c, safeReturnTo(r.PostForm.Get("return_to"))); err != nil {
-			p.fail(w, r, err)
-			return
-		}
 	}
 	switch f.State {
 	case flow.StateVerify:
@@ -56,7 +44,10 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, flowURL("/login", f))
 		return
 	}
-	var res *flow.Result
+	var (
+		res *flow.Result
+		err error
+	)
 	if r.PostForm.Get("method") == flow.MethodCode {
 		res, err = p.Flows.RequestLoginCode(r.Context(), f, c, r.PostForm.Get("email"))
 	} else {

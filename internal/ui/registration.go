@@ -2,6 +2,7 @@ package ui
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/foyer-id/foyer/internal/flow"
@@ -50,21 +51,9 @@ func (p *Pages) renderFlow(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 
 // POST /registration: submit the sign-up form, or the code.
 func (p *Pages) registrationSubmit(w http.ResponseWriter, r *http.Request) {
-	c := p.client(w, r)
-	f, note, err := p.loadFlow(w, r, flow.TypeRegistration)
-	if err != nil {
-		p.fail(w, r, err)
+	f, c, ok := p.submittedFlow(w, r, flow.TypeRegistration, "/registration", safeReturnTo(r.PostForm.Get("return_to")))
+	if !ok {
 		return
-	}
-	if note != "" {
-		seeOther(w, r, "/registration?flow="+r.URL.Query().Get("flow"))
-		return
-	}
-	if f == nil {
-		if f, err = p.Flows.Start(r.Context(), flow.TypeRegistration, c, safeReturnTo(r.PostForm.Get("return_to"))); err != nil {
-			p.fail(w, r, err)
-			return
-		}
 	}
 	if f.State == flow.StateVerify {
 		p.codeSubmit(w, r, f, c, "/registration")
@@ -126,4 +115,27 @@ func (p *Pages) factorSubmit(w http.ResponseWriter, r *http.Request, f *flow.Flo
 		to = "/account"
 	}
 	seeOther(w, r, to)
+}
+
+// submittedFlow is the start of every journey POST: the flow named in
+// ?flow= for this browser (a stale one sends the browser back to its page,
+// which says so), or a new one on the first submit.
+func (p *Pages) submittedFlow(w http.ResponseWriter, r *http.Request, typ, path, returnTo string) (*flow.Flow, flow.Client, bool) {
+	c := p.client(w, r)
+	f, note, err := p.loadFlow(w, r, typ)
+	if err != nil {
+		p.fail(w, r, err)
+		return nil, c, false
+	}
+	if note != "" {
+		seeOther(w, r, path+"?flow="+url.QueryEscape(r.URL.Query().Get("flow")))
+		return nil, c, false
+	}
+	if f == nil {
+		if f, err = p.Flows.Start(r.Context(), typ, c, returnTo); err != nil {
+			p.fail(w, r, err)
+			return nil, c, false
+		}
+	}
+	return f, c, true
 }

@@ -28,21 +28,9 @@ func (p *Pages) verificationPage(w http.ResponseWriter, r *http.Request) {
 
 // POST /verification: ask for a code, or enter it.
 func (p *Pages) verificationSubmit(w http.ResponseWriter, r *http.Request) {
-	c := p.client(w, r)
-	f, note, err := p.loadFlow(w, r, flow.TypeVerification)
-	if err != nil {
-		p.fail(w, r, err)
+	f, c, ok := p.submittedFlow(w, r, flow.TypeVerification, "/verification", "")
+	if !ok {
 		return
-	}
-	if note != "" {
-		seeOther(w, r, "/verification?flow="+r.URL.Query().Get("flow"))
-		return
-	}
-	if f == nil {
-		if f, err = p.Flows.Start(r.Context(), flow.TypeVerification, c, ""); err != nil {
-			p.fail(w, r, err)
-			return
-		}
 	}
 	if f.State == flow.StateVerify {
 		p.codeSubmit(w, r, f, c, "/verification")
