@@ -76,6 +76,10 @@ func (p *Pages) Init() error {
 func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /assets/", http.StripPrefix("/", assetHandler()))
 	mux.HandleFunc("GET /{$}", p.home)
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		w.WriteHeader(http.StatusNoContent) // no icon yet; spares browsers a 404
+	})
 	mux.HandleFunc("GET /registration", p.registrationPage)
 	mux.Handle("POST /registration", p.form(p.registrationSubmit))
 	mux.HandleFunc("GET /verification", p.verificationPage)
