@@ -60,9 +60,18 @@ func Migrations(d Dialect) ([]Migration, error) {
 // PostgreSQL serialises them with an advisory lock, SQLite with its single
 // writer. It returns the names of the migrations it applied.
 func (db *DB) Migrate(ctx context.Context) ([]string, error) {
+	return db.MigrateTo(ctx, 0)
+}
+
+// MigrateTo applies migrations up to and including version (0: all).
+// Tests use it to build an old schema, fill it, and migrate on.
+func (db *DB) MigrateTo(ctx context.Context, version int) ([]string, error) {
 	all, err := Migrations(db.Dialect)
 	if err != nil {
 		return nil, err
+	}
+	if version > 0 && version < len(all) {
+		all = all[:version]
 	}
 	if _, err := db.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY,

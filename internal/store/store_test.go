@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -110,5 +111,54 @@ func TestExecBatched(t *testing.T) {
 		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM throttle`).Scan(&n); err != nil || n != 300 {
 			t.Fatalf("rows = %d, %v", n, err)
 		}
+	})
+}
+
+// Each migration runs on a database that already holds data of the
+// schema before it, and keeps that data.
+func TestMigrationsKeepData(t *testing.T) {
+	run := func(t *testing.T, open func(t *testing.T) *store.DB) {
+		ctx := context.Background()
+		db := open(t)
+		if _, err := db.MigrateTo(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, `INSERT INTO identities (id, domain, state, schema_id, traits, created_at, updated_at) VALUES ('id-1', 'customers', 'active', 'default', '{"email":"a@example.com"}', 1, 1)`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, `INSERT INTO events (id, domain, type, outcome, reason, flow_id, identity_id, session_id, ip, user_agent, occurred_at) VALUES ('e1', 'customers', 'login.succeeded', 'success', '', '', 'id-1', '', '', '', 5)`); err != nil {
+			t.Fatal(err)
+		}
+		applied, err := db.Migrate(ctx)
+		if err != nil || len(applied) == 0 {
+			t.Fatalf("migrate on: %v %v", applied, err)
+		}
+		var traits, client string
+		if err := db.QueryRow(ctx, `SELECT traits FROM identities WHERE id = 'id-1'`).Scan(&traits); err != nil || traits != `{"email":"a@example.com"}` {
+			t.Fatalf("identity after migrations: %q %v", traits, err)
+		}
+		if err := db.QueryRow(ctx, `SELECT client_id FROM events WHERE id = 'e1'`).Scan(&client); err != nil || client != "" {
+			t.Fatalf("event after migrations: %q %v", client, err)
+		}
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		run(t, func(t *testing.T) *store.DB {
+			db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "old.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		run(t, func(t *testing.T) *store.DB {
+			db, err := store.Open(context.Background(), storetest.PostgresDSN(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		})
 	})
 }
