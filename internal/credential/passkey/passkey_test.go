@@ -2,6 +2,7 @@ package passkey_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/foyer-id/foyer/internal/credential/passkey"
+	"github.com/foyer-id/foyer/internal/credential/passkey/passkeytest"
 	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/store/storetest"
 )
@@ -27,6 +29,8 @@ type clock struct {
 	t  time.Time
 }
 
+var b64 = base64.RawURLEncoding
+
 func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) add(d time.Duration) {
 	c.mu.Lock()
@@ -39,7 +43,7 @@ type fixture struct {
 	db    *store.DB
 	svc   *passkey.Service
 	clock *clock
-	auth  *authenticator
+	auth  *passkeytest.Authenticator
 }
 
 func setup(t *testing.T, db *store.DB) *fixture {
@@ -49,7 +53,7 @@ func setup(t *testing.T, db *store.DB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, db: db, svc: svc, clock: c, auth: newAuthenticator(t, origin, rpID)}
+	f := &fixture{t: t, db: db, svc: svc, clock: c, auth: passkeytest.New(t, origin, rpID)}
 	f.addIdentity("alice")
 	f.addIdentity("bob")
 	return f
@@ -74,10 +78,10 @@ func (f *fixture) beginRegistration(identityID string) (json.RawMessage, string)
 
 // register adds a passkey named name to identityID through the software
 // authenticator.
-func (f *fixture) register(identityID, name string) (*passkey.Credential, *softCredential) {
+func (f *fixture) register(identityID, name string) (*passkey.Credential, *passkeytest.Credential) {
 	f.t.Helper()
 	opts, ch := f.beginRegistration(identityID)
-	resp, soft := f.auth.register(opts)
+	resp, soft := f.auth.Register(opts)
 	c, err := f.svc.FinishRegistration(context.Background(), ch, identityID, name, resp)
 	if err != nil {
 		f.t.Fatal(err)
@@ -94,10 +98,10 @@ func (f *fixture) beginLogin() (json.RawMessage, string) {
 	return opts, ch
 }
 
-func (f *fixture) login(soft *softCredential, tm tamper) (string, *passkey.Credential, error) {
+func (f *fixture) login(soft *passkeytest.Credential, tm passkeytest.Tamper) (string, *passkey.Credential, error) {
 	f.t.Helper()
 	opts, ch := f.beginLogin()
-	return f.svc.FinishLogin(context.Background(), ch, f.auth.get(opts, soft, tm))
+	return f.svc.FinishLogin(context.Background(), ch, f.auth.Get(opts, soft, tm))
 }
 
 func (f *fixture) list(identityID string) []passkey.Credential {
@@ -197,13 +201,13 @@ func TestRegisterAndLogin(t *testing.T) {
 			t.Fatalf("ES256 not offered: %s", opts)
 		}
 
-		resp, soft := f.auth.register(opts)
+		resp, soft := f.auth.Register(opts)
 		c, err := f.svc.FinishRegistration(ctx, ch, "alice", "  iPhone ", resp)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := passkey.Credential{
-			ID: b64.EncodeToString(soft.id), IdentityID: "alice", Domain: "customers", Name: "iPhone",
+			ID: b64.EncodeToString(soft.ID), IdentityID: "alice", Domain: "customers", Name: "iPhone",
 			AAGUID: "00000000-0000-0000-0000-000000000000", Transports: []string{"hybrid", "internal"},
 			BackupEligible: true, BackupState: true, UserVerified: true, CreatedAt: f.clock.now(),
 		}
@@ -229,7 +233,7 @@ func TestRegisterAndLogin(t *testing.T) {
 		if _, ok := lo.PublicKey["allowCredentials"]; ok {
 			t.Fatalf("request options list credentials: %s", lopts)
 		}
-		id, got, err := f.svc.FinishLogin(ctx, lch, f.auth.get(lopts, soft, tamper{}))
+		id, got, err := f.svc.FinishLogin(ctx, lch, f.auth.Get(lopts, soft, passkeytest.Tamper{}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,7 +246,7 @@ func TestRegisterAndLogin(t *testing.T) {
 		}
 
 		// And again: the counter moves on.
-		if id, got, err := f.login(soft, tamper{}); err != nil || id != "alice" || got.SignCount != 2 {
+		if id, got, err := f.login(soft, passkeytest.Tamper{}); err != nil || id != "alice" || got.SignCount != 2 {
 			t.Fatalf("second login = %q, %+v, %v", id, got, err)
 		}
 	})
@@ -261,16 +265,16 @@ func TestLoginFindsTheRightIdentity(t *testing.T) {
 		_, a := f.register("alice", "laptop")
 		_, b := f.register("bob", "phone")
 		for _, tc := range []struct {
-			soft *softCredential
+			soft *passkeytest.Credential
 			want string
 		}{{a, "alice"}, {b, "bob"}, {a, "alice"}} {
-			id, _, err := f.login(tc.soft, tamper{})
+			id, _, err := f.login(tc.soft, passkeytest.Tamper{})
 			if err != nil || id != tc.want {
 				t.Fatalf("login = %q, %v; want %q", id, err, tc.want)
 			}
 		}
 		// Bob's authenticator claiming Alice's user handle.
-		if _, _, err := f.login(b, tamper{userHandle: []byte("alice")}); !errors.Is(err, passkey.ErrInvalidResponse) {
+		if _, _, err := f.login(b, passkeytest.Tamper{UserHandle: []byte("alice")}); !errors.Is(err, passkey.ErrInvalidResponse) {
 			t.Fatalf("someone else's user handle: %v", err)
 		}
 	})
@@ -281,25 +285,25 @@ func TestLoginFindsTheRightIdentity(t *testing.T) {
 func TestRegistrationRejected(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		tm   tamper
+		tm   passkeytest.Tamper
 	}{
-		{"wrong origin", tamper{origin: "https://evil.example.com"}},
-		{"origin of the RP ID's parent", tamper{origin: "https://example.com"}},
-		{"wrong RP ID", tamper{rpID: "evil.com"}},
-		{"wrong challenge", tamper{challenge: b64.EncodeToString(make([]byte, 32))}},
-		{"user not verified", tamper{noUV: true}},
-		{"sign-in client data", tamper{typ: "webauthn.get"}},
+		{"wrong origin", passkeytest.Tamper{Origin: "https://evil.example.com"}},
+		{"origin of the RP ID's parent", passkeytest.Tamper{Origin: "https://example.com"}},
+		{"wrong RP ID", passkeytest.Tamper{RPID: "evil.com"}},
+		{"wrong challenge", passkeytest.Tamper{Challenge: b64.EncodeToString(make([]byte, 32))}},
+		{"user not verified", passkeytest.Tamper{NoUV: true}},
+		{"sign-in client data", passkeytest.Tamper{Type: "webauthn.get"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			storetest.Each(t, func(t *testing.T, db *store.DB) {
 				ctx := context.Background()
 				f := setup(t, db)
 				opts, ch := f.beginRegistration("alice")
-				resp, _ := f.auth.create(opts, tc.tm)
+				resp, _ := f.auth.Create(opts, tc.tm)
 				if _, err := f.svc.FinishRegistration(ctx, ch, "alice", "x", resp); !errors.Is(err, passkey.ErrInvalidResponse) {
 					t.Fatalf("FinishRegistration = %v, want ErrInvalidResponse", err)
 				}
-				good, _ := f.auth.create(opts, tamper{})
+				good, _ := f.auth.Create(opts, passkeytest.Tamper{})
 				if _, err := f.svc.FinishRegistration(ctx, ch, "alice", "x", good); !errors.Is(err, passkey.ErrChallenge) {
 					t.Fatalf("retry on a failed challenge = %v, want ErrChallenge", err)
 				}
@@ -314,13 +318,13 @@ func TestRegistrationRejected(t *testing.T) {
 func TestLoginRejected(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		tm   tamper
+		tm   passkeytest.Tamper
 	}{
-		{"wrong origin", tamper{origin: "https://evil.example.com"}},
-		{"wrong RP ID", tamper{rpID: "evil.com"}},
-		{"wrong challenge", tamper{challenge: b64.EncodeToString(make([]byte, 32))}},
-		{"user not verified", tamper{noUV: true}},
-		{"registration client data", tamper{typ: "webauthn.create"}},
+		{"wrong origin", passkeytest.Tamper{Origin: "https://evil.example.com"}},
+		{"wrong RP ID", passkeytest.Tamper{RPID: "evil.com"}},
+		{"wrong challenge", passkeytest.Tamper{Challenge: b64.EncodeToString(make([]byte, 32))}},
+		{"user not verified", passkeytest.Tamper{NoUV: true}},
+		{"registration client data", passkeytest.Tamper{Type: "webauthn.create"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -328,11 +332,11 @@ func TestLoginRejected(t *testing.T) {
 				f := setup(t, db)
 				_, soft := f.register("alice", "")
 				opts, ch := f.beginLogin()
-				id, c, err := f.svc.FinishLogin(ctx, ch, f.auth.get(opts, soft, tc.tm))
+				id, c, err := f.svc.FinishLogin(ctx, ch, f.auth.Get(opts, soft, tc.tm))
 				if !errors.Is(err, passkey.ErrInvalidResponse) || id != "" || c != nil {
 					t.Fatalf("FinishLogin = %q, %v, %v; want ErrInvalidResponse", id, c, err)
 				}
-				if _, _, err := f.svc.FinishLogin(ctx, ch, f.auth.get(opts, soft, tamper{})); !errors.Is(err, passkey.ErrChallenge) {
+				if _, _, err := f.svc.FinishLogin(ctx, ch, f.auth.Get(opts, soft, passkeytest.Tamper{})); !errors.Is(err, passkey.ErrChallenge) {
 					t.Fatalf("retry on a failed challenge = %v, want ErrChallenge", err)
 				}
 				if l := f.list("alice"); l[0].SignCount != 0 || !l[0].LastUsedAt.IsZero() {
@@ -351,7 +355,7 @@ func TestChallenges(t *testing.T) {
 
 		// A sign-in challenge works once.
 		opts, ch := f.beginLogin()
-		resp := f.auth.get(opts, soft, tamper{})
+		resp := f.auth.Get(opts, soft, passkeytest.Tamper{})
 		if _, _, err := f.svc.FinishLogin(ctx, ch, resp); err != nil {
 			t.Fatal(err)
 		}
@@ -364,14 +368,14 @@ func TestChallenges(t *testing.T) {
 		}
 		// The response to one challenge does not finish another.
 		_, ch2 := f.beginLogin()
-		if _, _, err := f.svc.FinishLogin(ctx, ch2, f.auth.get(opts, soft, tamper{})); !errors.Is(err, passkey.ErrInvalidResponse) {
+		if _, _, err := f.svc.FinishLogin(ctx, ch2, f.auth.Get(opts, soft, passkeytest.Tamper{})); !errors.Is(err, passkey.ErrInvalidResponse) {
 			t.Fatalf("response for another challenge = %v, want ErrInvalidResponse", err)
 		}
 
 		// A registration challenge works once, for its identity only, and
 		// not for a sign-in; a sign-in challenge does not register.
 		ropts, rch := f.beginRegistration("alice")
-		rresp, _ := f.auth.create(ropts, tamper{})
+		rresp, _ := f.auth.Create(ropts, passkeytest.Tamper{})
 		if _, err := f.svc.FinishRegistration(ctx, rch, "bob", "", rresp); !errors.Is(err, passkey.ErrChallenge) {
 			t.Fatalf("another identity's challenge = %v, want ErrChallenge", err)
 		}
@@ -391,7 +395,7 @@ func TestChallenges(t *testing.T) {
 
 		// A bad name keeps the challenge.
 		nopts, nch := f.beginRegistration("alice")
-		nresp, _ := f.auth.create(nopts, tamper{})
+		nresp, _ := f.auth.Create(nopts, passkeytest.Tamper{})
 		if _, err := f.svc.FinishRegistration(ctx, nch, "alice", "a\x00b", nresp); !errors.Is(err, passkey.ErrInvalidName) {
 			t.Fatalf("bad name = %v, want ErrInvalidName", err)
 		}
@@ -409,9 +413,9 @@ func TestChallengeOnceUnderConcurrency(t *testing.T) {
 		f.clock.add(time.Second) // so List puts it first
 
 		opts, ch := f.beginLogin()
-		resp := f.auth.get(opts, soft, tamper{})
+		resp := f.auth.Get(opts, soft, passkeytest.Tamper{})
 		ropts, rch := f.beginRegistration("alice")
-		rresp, _ := f.auth.create(ropts, tamper{})
+		rresp, _ := f.auth.Create(ropts, passkeytest.Tamper{})
 
 		const n = 10
 		var wg sync.WaitGroup
@@ -451,17 +455,17 @@ func TestChallengeExpiry(t *testing.T) {
 		// Just in time works.
 		opts, ch := f.beginLogin()
 		f.clock.add(passkey.ChallengeTTL - time.Microsecond)
-		if _, _, err := f.svc.FinishLogin(ctx, ch, f.auth.get(opts, soft, tamper{})); err != nil {
+		if _, _, err := f.svc.FinishLogin(ctx, ch, f.auth.Get(opts, soft, passkeytest.Tamper{})); err != nil {
 			t.Fatalf("login just before expiry: %v", err)
 		}
 
 		opts, ch = f.beginLogin()
 		ropts, rch := f.beginRegistration("alice")
 		f.clock.add(passkey.ChallengeTTL)
-		if _, _, err := f.svc.FinishLogin(ctx, ch, f.auth.get(opts, soft, tamper{})); !errors.Is(err, passkey.ErrChallengeExpired) || !errors.Is(err, passkey.ErrChallenge) {
+		if _, _, err := f.svc.FinishLogin(ctx, ch, f.auth.Get(opts, soft, passkeytest.Tamper{})); !errors.Is(err, passkey.ErrChallengeExpired) || !errors.Is(err, passkey.ErrChallenge) {
 			t.Fatalf("expired sign-in challenge = %v, want ErrChallengeExpired", err)
 		}
-		rresp, _ := f.auth.create(ropts, tamper{})
+		rresp, _ := f.auth.Create(ropts, passkeytest.Tamper{})
 		if _, err := f.svc.FinishRegistration(ctx, rch, "alice", "", rresp); !errors.Is(err, passkey.ErrChallengeExpired) {
 			t.Fatalf("expired registration challenge = %v, want ErrChallengeExpired", err)
 		}
@@ -497,7 +501,7 @@ func TestSignCounter(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := setup(t, db)
 		_, soft := f.register("alice", "")
-		counter := func(n uint32) tamper { return tamper{counter: &n} }
+		counter := func(n uint32) passkeytest.Tamper { return passkeytest.Tamper{Counter: &n} }
 
 		if _, c, err := f.login(soft, counter(5)); err != nil || c.SignCount != 5 {
 			t.Fatalf("counter 5: %+v, %v", c, err)
@@ -577,7 +581,7 @@ func TestAlreadyRegistered(t *testing.T) {
 		ctx := context.Background()
 		f := setup(t, db)
 		opts, ch := f.beginRegistration("alice")
-		resp, _ := f.auth.create(opts, tamper{})
+		resp, _ := f.auth.Create(opts, passkeytest.Tamper{})
 		if _, err := f.svc.FinishRegistration(ctx, ch, "alice", "", resp); err != nil {
 			t.Fatal(err)
 		}
@@ -593,7 +597,7 @@ func TestAlreadyRegistered(t *testing.T) {
 			t.Fatal(err)
 		}
 		opts2, ch2 := f.beginRegistration("bob")
-		resp2, _ := f.auth.create(opts2, tamper{credID: id})
+		resp2, _ := f.auth.Create(opts2, passkeytest.Tamper{CredID: id})
 		if _, err := f.svc.FinishRegistration(ctx, ch2, "bob", "", resp2); !errors.Is(err, passkey.ErrAlreadyRegistered) {
 			t.Fatalf("registering a known credential id = %v, want ErrAlreadyRegistered", err)
 		}
@@ -660,7 +664,7 @@ func TestManage(t *testing.T) {
 		if l := f.list("alice"); len(l) != 1 || l[0].ID != a2.ID {
 			t.Fatalf("after delete: %+v", l)
 		}
-		if _, _, err := f.login(soft1, tamper{}); !errors.Is(err, passkey.ErrUnknownCredential) {
+		if _, _, err := f.login(soft1, passkeytest.Tamper{}); !errors.Is(err, passkey.ErrUnknownCredential) {
 			t.Fatalf("login with a deleted passkey = %v, want ErrUnknownCredential", err)
 		}
 
@@ -690,7 +694,7 @@ func TestBeginRegistrationInput(t *testing.T) {
 		if _, err := db.Exec(ctx, `DELETE FROM identities WHERE id = 'carol'`); err != nil {
 			t.Fatal(err)
 		}
-		resp, _ := f.auth.create(opts, tamper{})
+		resp, _ := f.auth.Create(opts, passkeytest.Tamper{})
 		if _, err := f.svc.FinishRegistration(ctx, ch, "carol", "", resp); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("identity deleted meanwhile = %v, want ErrNotFound", err)
 		}

@@ -1,4 +1,9 @@
-package passkey_test
+// Package passkeytest is a software passkey provider for tests: it stands
+// in for the browser and the authenticator, answering the options Foyer's
+// Begin* calls return with the JSON credential.toJSON() would produce (ES256
+// keys, "none" attestation, discoverable credentials). Tamper changes one
+// thing about a ceremony, to test that Foyer refuses it.
+package passkeytest
 
 import (
 	"crypto/ecdsa"
@@ -25,42 +30,45 @@ const (
 
 var b64 = base64.RawURLEncoding
 
-// authenticator is a software passkey provider standing in for the browser
+// Authenticator is a software passkey provider standing in for the browser
 // and the authenticator: it answers the options Begin* returns with the
 // JSON credential.toJSON() would produce. Its keys are ES256 and it stores
 // every credential with its user handle (discoverable credentials).
-type authenticator struct {
-	t      *testing.T
+type Authenticator struct {
+	t      testing.TB
 	origin string
 	rpID   string
 	synced bool // BE and BS flags
-	creds  []*softCredential
+	creds  []*Credential
 }
 
-type softCredential struct {
-	id         []byte
+// Credential is a passkey the Authenticator holds.
+type Credential struct {
+	ID         []byte
 	key        *ecdsa.PrivateKey
 	userHandle []byte
 	counter    uint32
 }
 
-// tamper changes one thing about a single ceremony.
-type tamper struct {
-	origin    string // client data origin instead of the authenticator's
-	rpID      string // rpIdHash computed over this instead
-	challenge string // client data challenge instead of the options'
-	noUV      bool   // clear the UV flag
-	typ       string // client data type instead of webauthn.create/get
-	counter   *uint32
-	// userHandle replaces the user handle in an assertion.
-	userHandle []byte
-	// credID is the id of the credential create makes instead of a
+// Tamper changes one thing about a single ceremony.
+type Tamper struct {
+	Origin    string // client data origin instead of the authenticator's
+	RPID      string // rpIdHash computed over this instead
+	Challenge string // client data challenge instead of the options'
+	NoUV      bool   // clear the UV flag
+	Type      string // client data type instead of webauthn.create/get
+	Counter   *uint32
+	// UserHandle replaces the user handle in an assertion.
+	UserHandle []byte
+	// CredID is the id of the credential Create makes instead of a
 	// random one.
-	credID []byte
+	CredID []byte
 }
 
-func newAuthenticator(t *testing.T, origin, rpID string) *authenticator {
-	return &authenticator{t: t, origin: origin, rpID: rpID, synced: true}
+// New returns an authenticator answering as origin for rpID. Its
+// passkeys are "synced" (backup eligible and backed up).
+func New(t testing.TB, origin, rpID string) *Authenticator {
+	return &Authenticator{t: t, origin: origin, rpID: rpID, synced: true}
 }
 
 // creationOptions is the part of the options the authenticator reads.
@@ -83,16 +91,16 @@ type requestOptions struct {
 	} `json:"publicKey"`
 }
 
-func (a *authenticator) clientData(typ, challenge string, tm tamper) []byte {
-	if tm.typ != "" {
-		typ = tm.typ
+func (a *Authenticator) clientData(typ, challenge string, tm Tamper) []byte {
+	if tm.Type != "" {
+		typ = tm.Type
 	}
-	if tm.challenge != "" {
-		challenge = tm.challenge
+	if tm.Challenge != "" {
+		challenge = tm.Challenge
 	}
 	origin := a.origin
-	if tm.origin != "" {
-		origin = tm.origin
+	if tm.Origin != "" {
+		origin = tm.Origin
 	}
 	cd, err := json.Marshal(map[string]any{"type": typ, "challenge": challenge, "origin": origin, "crossOrigin": false})
 	if err != nil {
@@ -101,18 +109,18 @@ func (a *authenticator) clientData(typ, challenge string, tm tamper) []byte {
 	return cd
 }
 
-func (a *authenticator) authData(rpID string, flags byte, counter uint32, tm tamper) []byte {
-	if tm.rpID != "" {
-		rpID = tm.rpID
+func (a *Authenticator) authData(rpID string, flags byte, counter uint32, tm Tamper) []byte {
+	if tm.RPID != "" {
+		rpID = tm.RPID
 	}
-	if tm.noUV {
+	if tm.NoUV {
 		flags &^= flagUV
 	}
 	if a.synced {
 		flags |= flagBE | flagBS
 	}
-	if tm.counter != nil {
-		counter = *tm.counter
+	if tm.Counter != nil {
+		counter = *tm.Counter
 	}
 	h := sha256.Sum256([]byte(rpID))
 	out := append([]byte{}, h[:]...)
@@ -121,7 +129,7 @@ func (a *authenticator) authData(rpID string, flags byte, counter uint32, tm tam
 }
 
 // coseKey encodes an ES256 public key as a COSE_Key (RFC 9053).
-func coseKey(t *testing.T, pub *ecdsa.PublicKey) []byte {
+func coseKey(t testing.TB, pub *ecdsa.PublicKey) []byte {
 	raw, err := pub.Bytes() // 0x04 || X || Y
 	if err != nil {
 		t.Fatal(err)
@@ -137,9 +145,9 @@ func coseKey(t *testing.T, pub *ecdsa.PublicKey) []byte {
 	return key
 }
 
-// create answers creation options like navigator.credentials.create
+// Create answers creation options like navigator.credentials.create
 // followed by credential.toJSON(), with a "none" attestation.
-func (a *authenticator) create(options []byte, tm tamper) (response []byte, cred *softCredential) {
+func (a *Authenticator) Create(options []byte, tm Tamper) (response []byte, cred *Credential) {
 	t := a.t
 	t.Helper()
 	var opts creationOptions
@@ -154,16 +162,16 @@ func (a *authenticator) create(options []byte, tm tamper) (response []byte, cred
 	if err != nil {
 		t.Fatal(err)
 	}
-	cred = &softCredential{id: make([]byte, 32), key: key, userHandle: userHandle}
-	_, _ = rand.Read(cred.id)
-	if tm.credID != nil {
-		cred.id = tm.credID
+	cred = &Credential{ID: make([]byte, 32), key: key, userHandle: userHandle}
+	_, _ = rand.Read(cred.ID)
+	if tm.CredID != nil {
+		cred.ID = tm.CredID
 	}
 
 	authData := a.authData(opts.PublicKey.RP.ID, flagUP|flagUV|flagAT, 0, tm)
 	authData = append(authData, make([]byte, 16)...) // AAGUID: zero
-	authData = binary.BigEndian.AppendUint16(authData, uint16(len(cred.id)))
-	authData = append(authData, cred.id...)
+	authData = binary.BigEndian.AppendUint16(authData, uint16(len(cred.ID)))
+	authData = append(authData, cred.ID...)
 	authData = append(authData, coseKey(t, &key.PublicKey)...)
 
 	enc, err := cbor.CTAP2EncOptions().EncMode()
@@ -179,8 +187,8 @@ func (a *authenticator) create(options []byte, tm tamper) (response []byte, cred
 		t.Fatal(err)
 	}
 	response, err = json.Marshal(map[string]any{
-		"id":                      b64.EncodeToString(cred.id),
-		"rawId":                   b64.EncodeToString(cred.id),
+		"id":                      b64.EncodeToString(cred.ID),
+		"rawId":                   b64.EncodeToString(cred.ID),
 		"type":                    "public-key",
 		"authenticatorAttachment": "platform",
 		"clientExtensionResults":  map[string]any{},
@@ -199,18 +207,18 @@ func (a *authenticator) create(options []byte, tm tamper) (response []byte, cred
 	return response, cred
 }
 
-// register is create with the credential kept for later sign-ins.
-func (a *authenticator) register(options []byte) ([]byte, *softCredential) {
+// Register is Create with the credential kept for later sign-ins.
+func (a *Authenticator) Register(options []byte) ([]byte, *Credential) {
 	a.t.Helper()
-	resp, cred := a.create(options, tamper{})
+	resp, cred := a.Create(options, Tamper{})
 	a.creds = append(a.creds, cred)
 	return resp, cred
 }
 
-// get answers request options with cred like navigator.credentials.get
+// Get answers request options with cred like navigator.credentials.get
 // followed by credential.toJSON(). The counter advances by one per call
 // unless tampered with.
-func (a *authenticator) get(options []byte, cred *softCredential, tm tamper) []byte {
+func (a *Authenticator) Get(options []byte, cred *Credential, tm Tamper) []byte {
 	t := a.t
 	t.Helper()
 	var opts requestOptions
@@ -227,12 +235,12 @@ func (a *authenticator) get(options []byte, cred *softCredential, tm tamper) []b
 		t.Fatal(err)
 	}
 	userHandle := cred.userHandle
-	if tm.userHandle != nil {
-		userHandle = tm.userHandle
+	if tm.UserHandle != nil {
+		userHandle = tm.UserHandle
 	}
 	resp, err := json.Marshal(map[string]any{
-		"id":                      b64.EncodeToString(cred.id),
-		"rawId":                   b64.EncodeToString(cred.id),
+		"id":                      b64.EncodeToString(cred.ID),
+		"rawId":                   b64.EncodeToString(cred.ID),
 		"type":                    "public-key",
 		"authenticatorAttachment": "platform",
 		"clientExtensionResults":  map[string]any{},
