@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/foyer-id/foyer/internal/credential/passkey"
+
 	"github.com/foyer-id/foyer/internal/flow"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/problem"
@@ -31,6 +33,8 @@ type Handler struct {
 	CookieName   string // the session cookie, accepted by whoami only
 	Logger       *slog.Logger
 	MaxBodyBytes int64
+	// Passkeys is nil when passkeys are off.
+	Passkeys *passkey.Service
 }
 
 // Routes lists every route the handler mounts, for the OpenAPI sync test.
@@ -48,6 +52,12 @@ var Routes = []string{
 	"POST /api/flows/{id}/resend",
 	"POST /api/flows/{id}/second-factor",
 	"POST /api/sessions/step-up",
+	"POST /api/passkeys/login/options",
+	"POST /api/passkeys/login",
+	"POST /api/passkeys/options",
+	"POST /api/passkeys",
+	"GET /api/passkeys",
+	"DELETE /api/passkeys/{id}",
 	"POST /api/logout",
 }
 
@@ -67,6 +77,12 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 		"POST /api/flows/{id}/resend":        h.resend,
 		"POST /api/flows/{id}/second-factor": h.submitSecondFactor,
 		"POST /api/sessions/step-up":         h.stepUp,
+		"POST /api/passkeys/login/options":   h.passkeyLoginOptions,
+		"POST /api/passkeys/login":           h.passkeyLogin,
+		"POST /api/passkeys/options":         h.passkeyAddOptions,
+		"POST /api/passkeys":                 h.passkeyAdd,
+		"GET /api/passkeys":                  h.passkeyList,
+		"DELETE /api/passkeys/{id}":          h.passkeyDelete,
 		"POST /api/logout":                   h.logout,
 	}
 	for _, route := range Routes {

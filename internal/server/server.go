@@ -200,7 +200,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	}
 	pages.OAuth = provider
 	apiHandler := &api.Handler{Flows: flows, Sessions: sessions, Identities: identities, Domain: config.DefaultDomain,
-		CookieName: cookies.Session(), Logger: logger}
+		CookieName: cookies.Session(), Logger: logger, Passkeys: passkeys}
 
 	mux := http.NewServeMux()
 	pages.Mount(mux)

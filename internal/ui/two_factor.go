@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/foyer-id/foyer/internal/courier"
 	"github.com/foyer-id/foyer/internal/credential/totp"
 	"github.com/foyer-id/foyer/internal/flow"
 	"github.com/foyer-id/foyer/internal/identity"
@@ -190,9 +189,5 @@ func (p *Pages) twoFactorRemove(w http.ResponseWriter, r *http.Request) {
 
 // notify mails the customer about a security change on their account.
 func (p *Pages) notify(r *http.Request, ident *identity.Identity, change string) {
-	_, err := p.Flows.Mailer.Enqueue(r.Context(), courier.Message{Domain: p.Domain, Template: "security_notice", To: ident.Email().Value,
-		Data: map[string]any{"Change": change, "AccountURL": p.Flows.Config.PublicURL + "/account", "ProductName": p.ProductName}})
-	if err != nil {
-		p.Logger.ErrorContext(r.Context(), "ui: security notice not queued", "identity_id", ident.ID, "error", err)
-	}
+	p.Flows.NotifySecurityChange(r.Context(), ident, change)
 }

@@ -1,0 +1,201 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/foyer-id/foyer/internal/credential/passkey"
+	"github.com/foyer-id/foyer/internal/flow"
+	"github.com/foyer-id/foyer/internal/problem"
+	"github.com/foyer-id/foyer/internal/session"
+	"github.com/foyer-id/foyer/internal/store"
+)
+
+// Passkeys for native apps: the app runs the platform's WebAuthn API with
+// the options from here and sends back the credential JSON.
+
+// PasskeyOptions is the answer of the options endpoints.
+type PasskeyOptions struct {
+	Options     json.RawMessage `json:"options"`
+	ChallengeID string          `json:"challenge_id"`
+}
+
+// PasskeyFinish is the body of the finish endpoints.
+type PasskeyFinish struct {
+	ChallengeID string          `json:"challenge_id"`
+	Name        string          `json:"name,omitempty"`
+	Credential  json.RawMessage `json:"credential"`
+}
+
+// passkeyFreshFor bounds how old a sign-in may be to change passkeys.
+const passkeyFreshFor = 10 * time.Minute
+
+func (h *Handler) passkeysOff(w http.ResponseWriter) bool {
+	if h.Passkeys == nil {
+		problem.Send(w, http.StatusNotFound, "passkeys-off", "Passkeys are not available", "This server's public URL has no domain name.")
+		return true
+	}
+	return false
+}
+
+// POST /api/passkeys/login/options
+func (h *Handler) passkeyLoginOptions(w http.ResponseWriter, r *http.Request) {
+	var body struct{}
+	if h.passkeysOff(w) || !h.decode(w, r, &body) {
+		return
+	}
+	if err := h.Flows.AllowPasskeyChallenge(r.Context(), h.client(r)); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	opts, id, err := h.Passkeys.BeginLogin(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, PasskeyOptions{Options: opts, ChallengeID: id})
+}
+
+// POST /api/passkeys/login
+func (h *Handler) passkeyLogin(w http.ResponseWriter, r *http.Request) {
+	var req PasskeyFinish
+	if h.passkeysOff(w) || !h.decode(w, r, &req) {
+		return
+	}
+	c := h.client(r)
+	identityID, _, err := h.Passkeys.FinishLogin(r.Context(), req.ChallengeID, req.Credential)
+	if err != nil {
+		reason := "passkey_invalid"
+		if errors.Is(err, passkey.ErrCloned) {
+			reason = "passkey_cloned"
+		}
+		h.Flows.PasskeyFailed(r.Context(), c, identityID, reason)
+		problem.Send(w, http.StatusBadRequest, "passkey-invalid", "Passkey not accepted", "That passkey did not work here.")
+		return
+	}
+	res, err := h.Flows.SignInWithPasskey(r.Context(), c, identityID, "")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	respond(w, http.StatusOK, res)
+}
+
+// fresh returns the bearer's session if it may change passkeys: signed in
+// within the last minutes, at aal2 when a second factor is set up.
+func (h *Handler) fresh(w http.ResponseWriter, r *http.Request) *session.Session {
+	s, _ := h.bearer(r)
+	if s == nil {
+		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Send the session token as Authorization: Bearer <token>.")
+		return nil
+	}
+	stale := h.Flows.Now().Sub(s.AuthenticatedAt) > passkeyFreshFor
+	enrolled := false
+	if h.Flows.SecondFactors != nil {
+		enrolled, _ = h.Flows.SecondFactors.Enrolled(r.Context(), s.IdentityID)
+	}
+	if stale || (enrolled && s.AAL != session.AAL2) {
+		problem.Send(w, http.StatusUnauthorized, "reauthenticate", "Please confirm it's you",
+			"Sign in again (or step up with POST /api/sessions/step-up) within 10 minutes before changing passkeys.")
+		return nil
+	}
+	return s
+}
+
+// POST /api/passkeys/options (bearer)
+func (h *Handler) passkeyAddOptions(w http.ResponseWriter, r *http.Request) {
+	var body struct{}
+	if h.passkeysOff(w) || !h.decode(w, r, &body) {
+		return
+	}
+	s := h.fresh(w, r)
+	if s == nil {
+		return
+	}
+	ident, err := h.Identities.Get(r.Context(), s.Domain, s.IdentityID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	email := ident.Email().Value
+	opts, id, err := h.Passkeys.BeginRegistration(r.Context(), ident.ID, email, email)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, PasskeyOptions{Options: opts, ChallengeID: id})
+}
+
+// POST /api/passkeys (bearer)
+func (h *Handler) passkeyAdd(w http.ResponseWriter, r *http.Request) {
+	var req PasskeyFinish
+	if h.passkeysOff(w) || !h.decode(w, r, &req) {
+		return
+	}
+	s := h.fresh(w, r)
+	if s == nil {
+		return
+	}
+	name := strings.TrimSpace(req.Name)
+	if name == "" {
+		name = passkey.DefaultName
+	}
+	cred, err := h.Passkeys.FinishRegistration(r.Context(), req.ChallengeID, s.IdentityID, name, req.Credential)
+	if err != nil {
+		if errors.Is(err, passkey.ErrInvalidName) {
+			h.fail(w, r, &flow.InvalidError{Messages: []flow.Message{{Field: "name", ID: "name_invalid", Type: "error", Text: "Choose a name of at most 64 characters."}}})
+			return
+		}
+		problem.Send(w, http.StatusBadRequest, "passkey-invalid", "Passkey not added", "The passkey could not be added.")
+		return
+	}
+	if ident, err := h.Identities.Get(r.Context(), s.Domain, s.IdentityID); err == nil {
+		h.Flows.NotifySecurityChange(r.Context(), ident, "a passkey ("+cred.Name+") was added")
+	}
+	writeJSON(w, http.StatusCreated, cred)
+}
+
+// GET /api/passkeys (bearer)
+func (h *Handler) passkeyList(w http.ResponseWriter, r *http.Request) {
+	if h.passkeysOff(w) {
+		return
+	}
+	s, _ := h.bearer(r)
+	if s == nil {
+		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Send the session token as Authorization: Bearer <token>.")
+		return
+	}
+	list, err := h.Passkeys.List(r.Context(), s.IdentityID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"passkeys": list})
+}
+
+// DELETE /api/passkeys/{id} (bearer)
+func (h *Handler) passkeyDelete(w http.ResponseWriter, r *http.Request) {
+	if h.passkeysOff(w) {
+		return
+	}
+	s := h.fresh(w, r)
+	if s == nil {
+		return
+	}
+	err := h.Passkeys.Delete(r.Context(), s.IdentityID, r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		problem.Send(w, http.StatusNotFound, "passkey-not-found", "No such passkey", "This account has no passkey with that id.")
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if ident, err := h.Identities.Get(r.Context(), s.Domain, s.IdentityID); err == nil {
+		h.Flows.NotifySecurityChange(r.Context(), ident, "a passkey was removed")
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
