@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/foyer-id/foyer/internal/credential/passkey"
 	"github.com/foyer-id/foyer/internal/credential/recovery"
 	"github.com/foyer-id/foyer/internal/credential/totp"
 	"github.com/foyer-id/foyer/internal/event"
@@ -118,6 +119,22 @@ func (s *Service) StepUp(ctx context.Context, c Client, token, kind, code string
 type Factors struct {
 	TOTP     *totp.Store
 	Recovery *recovery.Store
+	// Passkeys, when on, can also raise a session to aal2 (a passkey
+	// with user verification is two factors by itself).
+	Passkeys *passkey.Service
+}
+
+// CanStepUp reports whether the identity has anything that raises a
+// session to aal2: an authenticator app or a passkey.
+func (f Factors) CanStepUp(ctx context.Context, identityID string) (bool, error) {
+	if ok, err := f.TOTP.Enrolled(ctx, identityID); ok || err != nil {
+		return ok, err
+	}
+	if f.Passkeys == nil {
+		return false, nil
+	}
+	n, err := f.Passkeys.Count(ctx, identityID)
+	return n > 0, err
 }
 
 // Enrolled reports whether the identity has a confirmed authenticator.

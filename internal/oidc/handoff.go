@@ -88,7 +88,7 @@ func (p *Provider) Next(ctx context.Context, pd *Pending, sess *session.Session)
 		enrolled := false
 		if p.Storage.Factors != nil {
 			var err error
-			if enrolled, err = p.Storage.Factors.Enrolled(ctx, sess.IdentityID); err != nil {
+			if enrolled, err = p.Storage.Factors.CanStepUp(ctx, sess.IdentityID); err != nil {
 				return 0, oidc.ErrServerError()
 			}
 		}

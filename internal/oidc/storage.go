@@ -34,10 +34,10 @@ type Storage struct {
 	Identities *identity.Store
 	Events     *event.Log
 	Policy     policy.Decider
-	// Factors tells whether a customer set up a second factor (for
-	// step-up to aal2); nil when the domain offers none.
+	// Factors tells whether a customer can step up to aal2 (an
+	// authenticator app or a passkey); nil when the domain offers none.
 	Factors interface {
-		Enrolled(ctx context.Context, identityID string) (bool, error)
+		CanStepUp(ctx context.Context, identityID string) (bool, error)
 	}
 	Logger *slog.Logger
 	Now    func() time.Time

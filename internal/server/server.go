@@ -124,7 +124,6 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		db.Close()
 		return nil, err
 	}
-	factors := flow.Factors{TOTP: totps, Recovery: recoveryCodes}
 	public, _ := url.Parse(cfg.PublicURL)
 	passkeys, err := passkey.New(db, passkey.Config{RPID: public.Hostname(), RPName: dom.ProductName, Origins: []string{public.Scheme + "://" + public.Host}}, now)
 	if err != nil {
@@ -133,6 +132,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		logger.Warn("passkeys are off: the public URL's host must be a domain name such as localhost", "public_url", cfg.PublicURL, "error", err)
 		passkeys = nil
 	}
+	factors := flow.Factors{TOTP: totps, Recovery: recoveryCodes, Passkeys: passkeys}
 	loginRule := throttle.Rule{Free: dom.Login.FreeFailures, Base: dom.Login.Delay.D(), Max: dom.Login.MaxDelay.D(), Window: max(dom.Login.MaxDelay.D(), time.Hour)}
 	flows := &flow.Service{
 		Config: flow.Config{

@@ -22,7 +22,13 @@ func (p *Pages) stepUpPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, returnTo, http.StatusSeeOther)
 		return
 	}
-	v := view{Title: "Confirm it's you", SignedIn: true, ReturnTo: returnTo, Action: "/stepup?" + url.Values{"return_to": {returnTo}}.Encode()}
+	v := view{Title: "Confirm it's you", SignedIn: true, ReturnTo: returnTo, Action: "/stepup?" + url.Values{"return_to": {returnTo}}.Encode(),
+		Extra: map[string]any{}}
+	if p.Passkeys != nil {
+		if n, err := p.Passkeys.Count(r.Context(), s.IdentityID); err == nil && n > 0 {
+			v.Extra["Passkeys"] = true
+		}
+	}
 	if msg := r.URL.Query().Get("error"); msg != "" {
 		v.Messages = []flow.Message{{Field: "code", ID: "code_invalid", Type: "error", Text: "That code is not right. Codes from your app change every 30 seconds; each works once."}}
 	}
