@@ -316,3 +316,30 @@ func TestCrossOriginProtocolRequests(t *testing.T) {
 		t.Fatalf("cross-origin token request: %d", resp.StatusCode)
 	}
 }
+
+// Single-page apps (public clients) may call the token endpoint from the
+// origin of their redirect URI; nobody else gets CORS.
+func TestCORSForPublicClients(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	newRP(t, env, client.Spec{Name: ptr("SPA"), Public: ptr(true), RedirectURIs: &[]string{"https://app.example/cb"}})
+	newRP(t, env, client.Spec{Name: ptr("Web"), RedirectURIs: &[]string{"https://web.example/cb"}})
+	preflight := func(origin string) *http.Response {
+		req, _ := http.NewRequest(http.MethodOptions, env.URL+"/oauth/token", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if r := preflight("https://app.example"); r.StatusCode != http.StatusNoContent || r.Header.Get("Access-Control-Allow-Origin") != "https://app.example" || r.Header.Get("Access-Control-Allow-Credentials") != "" {
+		t.Fatalf("public client origin: %d %v", r.StatusCode, r.Header)
+	}
+	for _, origin := range []string{"https://web.example", "https://evil.example"} {
+		if r := preflight(origin); r.Header.Get("Access-Control-Allow-Origin") != "" || r.StatusCode != http.StatusForbidden {
+			t.Fatalf("%s got CORS: %d %v", origin, r.StatusCode, r.Header)
+		}
+	}
+}

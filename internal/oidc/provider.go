@@ -83,6 +83,37 @@ var methods = map[string][]string{
 	pathKeys:       {http.MethodGet},
 }
 
+// corsPaths are the endpoints browser apps (public clients: single-page
+// apps) call from their own origin. Only the origins of public clients'
+// redirect URIs are allowed, and never with credentials.
+var corsPaths = map[string]bool{pathToken: true, pathRevoke: true, pathUserinfo: true}
+
+// allowOrigin answers CORS for origin when it belongs to a public client
+// of the domain, and reports whether it did.
+func (p *Provider) allowOrigin(w http.ResponseWriter, r *http.Request, origin string) bool {
+	w.Header().Add("Vary", "Origin")
+	clients, err := p.Storage.Clients.List(r.Context(), p.Storage.Domain)
+	if err != nil {
+		return false
+	}
+	for _, c := range clients {
+		if !c.Public {
+			continue
+		}
+		for _, uri := range c.RedirectURIs {
+			if u, err := url.Parse(uri); err == nil && u.Scheme+"://"+u.Host == origin {
+				h := w.Header()
+				h.Set("Access-Control-Allow-Origin", origin)
+				h.Set("Access-Control-Allow-Methods", "GET, POST")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+				h.Set("Access-Control-Max-Age", "600")
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Grants Foyer refuses even though the library knows them.
 var refusedGrants = map[string]bool{
 	string(oidc.GrantTypeBearer):        true, // jwt-bearer
@@ -144,6 +175,16 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 		if !ok {
 			next.ServeHTTP(w, r)
 			return
+		}
+		if origin := r.Header.Get("Origin"); origin != "" && corsPaths[r.URL.Path] {
+			if !p.allowOrigin(w, r, origin) && r.Method == http.MethodOptions {
+				http.Error(w, "origin not allowed", http.StatusForbidden)
+				return
+			}
+			if r.Method == http.MethodOptions {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
 		}
 		if !contains(allowed, r.Method) {
 			w.Header().Set("Allow", strings.Join(allowed, ", "))
