@@ -134,7 +134,12 @@ type Verification struct {
 type Login struct {
 	// EmailCode allows signing in with a code mailed to the verified
 	// address instead of a password.
-	EmailCode    *bool    `yaml:"email_code"`
+	EmailCode *bool `yaml:"email_code"`
+	// TOTP lets customers set up an authenticator app. Turning it off
+	// stops new set-ups; apps already set up keep protecting sign-in.
+	TOTP *bool `yaml:"totp"`
+	// Passkeys lets customers add passkeys and sign in with them.
+	Passkeys     *bool    `yaml:"passkeys"`
 	FreeFailures int      `yaml:"free_failures"`
 	Delay        Duration `yaml:"delay"`
 	MaxDelay     Duration `yaml:"max_delay"`
@@ -178,7 +183,7 @@ func DefaultDomainConfig() *Domain {
 		Session:           Session{Lifetime: Duration(30 * 24 * time.Hour), IdleTimeout: Duration(7 * 24 * time.Hour)},
 		Registration:      Registration{RequireVerification: &yes, PerNetwork: 100},
 		Verification:      Verification{CodeLifetime: Duration(15 * time.Minute), MaxAttempts: 5, MaxCodes: 5, ResendAfter: Duration(30 * time.Second)},
-		Login:             Login{EmailCode: &yes, FreeFailures: 5, Delay: Duration(time.Second), MaxDelay: Duration(5 * time.Minute)},
+		Login:             Login{EmailCode: &yes, TOTP: &yes, Passkeys: &yes, FreeFailures: 5, Delay: Duration(time.Second), MaxDelay: Duration(5 * time.Minute)},
 		FlowLifetime:      Duration(time.Hour),
 		PasswordMinLength: 8,
 		PasswordMaxLength: 256,
@@ -394,9 +399,11 @@ func (d *Domain) validate(prefix string, bad func(key, format string, args ...an
 	if d.Registration.PerNetwork < 1 {
 		bad(prefix+".registration.per_network", "must be at least 1")
 	}
-	if d.Login.EmailCode == nil {
-		yes := true
-		d.Login.EmailCode = &yes
+	for _, b := range []**bool{&d.Login.EmailCode, &d.Login.TOTP, &d.Login.Passkeys} {
+		if *b == nil {
+			yes := true
+			*b = &yes
+		}
 	}
 	if d.Registration.RequireVerification == nil {
 		yes := true

@@ -108,7 +108,7 @@ func TestExampleFile(t *testing.T) {
 	def := Default()
 	def.PublicURL, def.Secret, def.SMTP.URL, def.DSN = c.PublicURL, c.Secret, c.SMTP.URL, c.DSN
 	if got, want := *c.Domains[DefaultDomain], *def.Domains[DefaultDomain]; got.Session != want.Session ||
-		got.Verification != want.Verification || *got.Login.EmailCode != *want.Login.EmailCode ||
+		got.Verification != want.Verification || *got.Login.EmailCode != *want.Login.EmailCode || *got.Login.TOTP != *want.Login.TOTP || *got.Login.Passkeys != *want.Login.Passkeys ||
 		got.Login.FreeFailures != want.Login.FreeFailures || got.Login.Delay != want.Login.Delay || got.Login.MaxDelay != want.Login.MaxDelay || got.FlowLifetime != want.FlowLifetime ||
 		got.PasswordMinLength != want.PasswordMinLength || *got.Registration.RequireVerification != *want.Registration.RequireVerification ||
 		got.Registration.PerNetwork != want.Registration.PerNetwork {

@@ -125,12 +125,15 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		return nil, err
 	}
 	public, _ := url.Parse(cfg.PublicURL)
-	passkeys, err := passkey.New(db, passkey.Config{RPID: public.Hostname(), RPName: dom.ProductName, Origins: []string{public.Scheme + "://" + public.Host}}, now)
-	if err != nil {
-		// WebAuthn needs a domain name (not an IP address) in the
-		// public URL; everything else works without passkeys.
-		logger.Warn("passkeys are off: the public URL's host must be a domain name such as localhost", "public_url", cfg.PublicURL, "error", err)
-		passkeys = nil
+	var passkeys *passkey.Service
+	if *dom.Login.Passkeys {
+		passkeys, err = passkey.New(db, passkey.Config{RPID: public.Hostname(), RPName: dom.ProductName, Origins: []string{public.Scheme + "://" + public.Host}}, now)
+		if err != nil {
+			// WebAuthn needs a domain name (not an IP address) in the
+			// public URL; everything else works without passkeys.
+			logger.Warn("passkeys are off: the public URL's host must be a domain name such as localhost", "public_url", cfg.PublicURL, "error", err)
+			passkeys = nil
+		}
 	}
 	factors := flow.Factors{TOTP: totps, Recovery: recoveryCodes, Passkeys: passkeys}
 	loginRule := throttle.Rule{Free: dom.Login.FreeFailures, Base: dom.Login.Delay.D(), Max: dom.Login.MaxDelay.D(), Window: max(dom.Login.MaxDelay.D(), time.Hour)}
@@ -168,7 +171,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	}
 
 	cookies := ui.Cookies{Secure: !cfg.Dev}
-	pages := &ui.Pages{Flows: flows, Sessions: sessions, Identities: identities, Cookies: cookies, Factors: factors, Passkeys: passkeys,
+	pages := &ui.Pages{Flows: flows, Sessions: sessions, Identities: identities, Cookies: cookies, Factors: factors, Passkeys: passkeys, TOTPSetup: *dom.Login.TOTP,
 		ProductName: dom.ProductName, Domain: config.DefaultDomain, Logger: logger}
 	if err := pages.Init(); err != nil {
 		db.Close()

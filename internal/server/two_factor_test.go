@@ -11,6 +11,7 @@ import (
 	pqtotp "github.com/pquerna/otp/totp"
 
 	"github.com/foyer-id/foyer/internal/api"
+	"github.com/foyer-id/foyer/internal/config"
 	"github.com/foyer-id/foyer/internal/server/servertest"
 	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/store/storetest"
@@ -220,4 +221,27 @@ func TestSecondFactorCannotBeSkipped(t *testing.T) {
 	if p := b.Get(loc); !strings.Contains(p.Body, `autocomplete="one-time-code"`) {
 		t.Fatal("the second-factor step was skipped")
 	}
+}
+
+// Operators turn methods off per domain.
+func TestMethodsOffPerDomain(t *testing.T) {
+	no := false
+	env := servertest.Start(t, storetest.NewSQLite(t), servertest.Localhost(), func(c *config.Config) {
+		d := c.Domains[config.DefaultDomain]
+		d.Login.TOTP, d.Login.Passkeys, d.Login.EmailCode = &no, &no, &no
+	})
+	b := signUp(t, env, "una@example.com", goodPassword)
+	page := b.Get("/account/two-factor")
+	if strings.Contains(page.Body, "Set up an authenticator app") {
+		t.Fatal("authenticator set-up offered while turned off")
+	}
+	expectStatus(t, b.Post("/account/two-factor/setup", url.Values{"csrf_token": {servertest.CSRF(t, b.Get("/account").Body)}}), 403)
+	login := b.Get("/login").Body
+	if strings.Contains(login, "passkey-login") || strings.Contains(login, `value="code"`) {
+		t.Fatal("the login page offers methods that are off")
+	}
+	expectStatus(t, env.JSON(t, "POST", "/api/passkeys/login/options", "", nil, nil), 404)
+	var start api.FlowResponse
+	env.JSON(t, "POST", "/api/login", "", nil, &start)
+	expectStatus(t, env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": "una@example.com", "method": "code"}, nil), 400)
 }

@@ -74,7 +74,8 @@ func (p *Pages) twoFactorPage(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	v := view{Title: "Two-factor authentication", SignedIn: true, Identity: ident, Session: s, Action: twoFactorPath, Extra: map[string]any{}}
+	v := view{Title: "Two-factor authentication", SignedIn: true, Identity: ident, Session: s, Action: twoFactorPath,
+		Extra: map[string]any{"Offered": p.TOTPSetup}}
 	enrolled, err := p.Factors.TOTP.Enrolled(r.Context(), s.IdentityID)
 	if err != nil {
 		p.fail(w, r, err)
@@ -107,6 +108,10 @@ func (p *Pages) twoFactorPage(w http.ResponseWriter, r *http.Request) {
 
 // POST /account/two-factor/setup: start setting up an authenticator app.
 func (p *Pages) twoFactorSetup(w http.ResponseWriter, r *http.Request) {
+	if !p.TOTPSetup {
+		p.errorPage(w, r, http.StatusForbidden, "Not available", "Authenticator apps are not offered here.")
+		return
+	}
 	s, ident, ok := p.requireFresh(w, r)
 	if !ok {
 		return
