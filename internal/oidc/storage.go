@@ -240,7 +240,7 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		refresh.FamilyExpiresAt = access.CreatedAt.Add(c.RefreshTokenTTL.D())
 		refresh.ExpiresAt = refresh.FamilyExpiresAt
 		access.FamilyExpiresAt = refresh.FamilyExpiresAt
-		err := s.DB.InTx(ctx, func(tx *store.Tx) error {
+		err := s.DB.InTxBatched(ctx, func(tx *store.Tx) error {
 			if err := insertToken(ctx, tx, access, ""); err != nil {
 				return err
 			}

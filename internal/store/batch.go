@@ -15,6 +15,7 @@ type batchItem struct {
 	ctx   context.Context
 	query string
 	args  []any
+	fn    func(tx *Tx) error // InTxBatched; query is empty then
 	done  chan error
 }
 
@@ -24,6 +25,20 @@ type batchItem struct {
 // result: each statement's failure is reported to its caller alone.
 func (db *DB) ExecBatched(ctx context.Context, query string, args ...any) error {
 	it := &batchItem{ctx: ctx, query: query, args: args, done: make(chan error, 1)}
+	select {
+	case db.batch <- it:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-it.done
+}
+
+// InTxBatched runs fn in a transaction that may be shared with other
+// callers' work, inside its own savepoint: if fn fails, only its own
+// changes are undone and only its caller sees the error. fn must be short
+// and touch only the database; it runs on the batch goroutine.
+func (db *DB) InTxBatched(ctx context.Context, fn func(tx *Tx) error) error {
+	it := &batchItem{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case db.batch <- it:
 	case <-ctx.Done():
@@ -55,8 +70,7 @@ func (db *DB) runBatches() {
 
 func (db *DB) commitBatch(items []*batchItem) {
 	if len(items) == 1 {
-		_, err := db.Exec(items[0].ctx, items[0].query, items[0].args...)
-		items[0].done <- err
+		items[0].done <- db.runAlone(items[0])
 		return
 	}
 	errs := make([]error, len(items))
@@ -64,6 +78,10 @@ func (db *DB) commitBatch(items []*batchItem) {
 		for i, it := range items {
 			if it.ctx.Err() != nil {
 				errs[i] = it.ctx.Err()
+				continue
+			}
+			if it.fn != nil {
+				errs[i] = runInSavepoint(it.ctx, tx, it.fn)
 				continue
 			}
 			if _, err := tx.Exec(it.ctx, it.query, it.args...); err != nil {
@@ -80,12 +98,36 @@ func (db *DB) commitBatch(items []*batchItem) {
 		// Commit failed, or PostgreSQL aborted: run each on its own so
 		// every caller gets its own answer.
 		for _, it := range items {
-			_, err := db.Exec(it.ctx, it.query, it.args...)
-			it.done <- err
+			it.done <- db.runAlone(it)
 		}
 		return
 	}
 	for i, it := range items {
 		it.done <- errs[i]
 	}
+}
+
+// runAlone runs one item in its own transaction (or statement).
+func (db *DB) runAlone(it *batchItem) error {
+	if it.fn != nil {
+		return db.InTx(it.ctx, it.fn)
+	}
+	_, err := db.Exec(it.ctx, it.query, it.args...)
+	return err
+}
+
+// runInSavepoint runs fn so that its failure undoes only its own work.
+func runInSavepoint(ctx context.Context, tx *Tx, fn func(tx *Tx) error) error {
+	if _, err := tx.Exec(ctx, "SAVEPOINT batch_item"); err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT batch_item"); rerr != nil {
+			return rerr
+		}
+		_, _ = tx.Exec(ctx, "RELEASE SAVEPOINT batch_item")
+		return Classify(err)
+	}
+	_, err := tx.Exec(ctx, "RELEASE SAVEPOINT batch_item")
+	return err
 }

@@ -162,3 +162,39 @@ func TestMigrationsKeepData(t *testing.T) {
 		})
 	})
 }
+
+// Batched transactions: a failing one undoes only its own work.
+func TestInTxBatched(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		errs := make([]error, 100)
+		for i := range 100 {
+			wg.Go(func() {
+				errs[i] = db.InTxBatched(ctx, func(tx *store.Tx) error {
+					if _, err := tx.Exec(ctx, `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES ($1, 1, 1, 1)`, fmt.Sprint("t", i)); err != nil {
+						return err
+					}
+					if i%10 == 0 {
+						// A second write, then a failure: both must vanish.
+						if _, err := tx.Exec(ctx, `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES ($1, 1, 1, 1)`, fmt.Sprint("x", i)); err != nil {
+							return err
+						}
+						return errors.New("boom")
+					}
+					return nil
+				})
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if (i%10 == 0) != (err != nil) {
+				t.Errorf("item %d: %v", i, err)
+			}
+		}
+		var n int
+		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM throttle`).Scan(&n); err != nil || n != 90 {
+			t.Fatalf("rows = %d, %v (want the 90 that succeeded)", n, err)
+		}
+	})
+}
