@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/foyer-id/foyer/internal/credential/passkey"
 	"github.com/foyer-id/foyer/internal/flow"
@@ -29,9 +28,6 @@ type PasskeyFinish struct {
 	Name        string          `json:"name,omitempty"`
 	Credential  json.RawMessage `json:"credential"`
 }
-
-// passkeyFreshFor bounds how old a sign-in may be to change passkeys.
-const passkeyFreshFor = 10 * time.Minute
 
 func (h *Handler) passkeysOff(w http.ResponseWriter) bool {
 	if h.Passkeys == nil {
@@ -84,20 +80,20 @@ func (h *Handler) passkeyLogin(w http.ResponseWriter, r *http.Request) {
 	respond(w, http.StatusOK, res)
 }
 
-// fresh returns the bearer's session if it may change passkeys: signed in
-// within the last minutes, at aal2 when a second factor is set up.
+// fresh returns the bearer's session if it may change passkeys now
+// (flow.MethodsChangeNeeds); otherwise it answers 401 (or 403).
 func (h *Handler) fresh(w http.ResponseWriter, r *http.Request) *session.Session {
 	s, _ := h.bearer(r)
 	if s == nil {
 		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Send the session token as Authorization: Bearer <token>.")
 		return nil
 	}
-	stale := h.Flows.Now().Sub(s.AuthenticatedAt) > passkeyFreshFor
-	enrolled := false
-	if h.Flows.SecondFactors != nil {
-		enrolled, _ = h.Flows.SecondFactors.Enrolled(r.Context(), s.IdentityID)
+	need, err := h.Flows.MethodsChangeNeeds(r.Context(), h.client(r), s)
+	if err != nil {
+		h.fail(w, r, err)
+		return nil
 	}
-	if stale || (enrolled && s.AAL != session.AAL2) {
+	if need != flow.ReauthNone {
 		problem.Send(w, http.StatusUnauthorized, "reauthenticate", "Please confirm it's you",
 			"Sign in again (or step up with POST /api/sessions/step-up) within 10 minutes before changing passkeys.")
 		return nil
@@ -153,7 +149,7 @@ func (h *Handler) passkeyAdd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ident, err := h.Identities.Get(r.Context(), s.Domain, s.IdentityID); err == nil {
-		h.Flows.NotifySecurityChange(r.Context(), ident, "a passkey ("+cred.Name+") was added")
+		h.Flows.MethodsChanged(r.Context(), h.client(r), ident, "passkey_added", "a passkey ("+cred.Name+") was added")
 	}
 	writeJSON(w, http.StatusCreated, cred)
 }
@@ -195,7 +191,7 @@ func (h *Handler) passkeyDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ident, err := h.Identities.Get(r.Context(), s.Domain, s.IdentityID); err == nil {
-		h.Flows.NotifySecurityChange(r.Context(), ident, "a passkey was removed")
+		h.Flows.MethodsChanged(r.Context(), h.client(r), ident, "passkey_removed", "a passkey was removed")
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

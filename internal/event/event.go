@@ -25,6 +25,7 @@ const (
 	LoginCodeRequested    = "login.code_requested"
 	SecondFactorSubmitted = "second_factor.submitted"
 	SessionSteppedUp      = "session.stepped_up"
+	MethodsChanged        = "methods.changed"
 	Logout                = "session.logout"
 	OAuthAuthorized       = "oauth.authorized"
 )

@@ -435,14 +435,3 @@ func constantEqual(a, b string) bool {
 
 // isConflict reports a store conflict.
 func isConflict(err error) bool { return errors.Is(err, store.ErrConflict) }
-
-// NotifySecurityChange mails the customer about a change to how they sign
-// in (a factor or passkey added or removed), so an intruder's change does
-// not go unnoticed. A mail that cannot be queued is logged, not fatal.
-func (s *Service) NotifySecurityChange(ctx context.Context, ident *identity.Identity, change string) {
-	_, err := s.Mailer.Enqueue(ctx, courier.Message{Domain: s.Config.Domain, Template: "security_notice", To: ident.Email().Value,
-		Data: map[string]any{"Change": change, "AccountURL": s.Config.PublicURL + "/account", "ProductName": s.Config.ProductName}})
-	if err != nil {
-		s.Logger.ErrorContext(ctx, "flow: security notice not queued", "identity_id", ident.ID, "error", err)
-	}
-}

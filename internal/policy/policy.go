@@ -22,6 +22,9 @@ const (
 	// SecondFactorSubmit: a second-factor code (authenticator app,
 	// recovery code) is submitted.
 	SecondFactorSubmit Action = "second_factor.submit"
+	// MethodsChange: a customer is about to add or remove a way of
+	// signing in (authenticator app, recovery codes, passkey).
+	MethodsChange Action = "methods.change"
 	// TokenIssue: an access token is about to be issued (code exchange,
 	// refresh, client credentials).
 	TokenIssue Action = "token.issue"

@@ -11,6 +11,7 @@ import (
 	pqtotp "github.com/pquerna/otp/totp"
 
 	"github.com/foyer-id/foyer/internal/api"
+	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/config"
 	"github.com/foyer-id/foyer/internal/server/servertest"
 	"github.com/foyer-id/foyer/internal/store"
@@ -57,6 +58,10 @@ func TestTwoFactorSignIn(t *testing.T) {
 		secret, recovery := enrolTOTP(t, env, b)
 		if m := env.MailTo(t, "pia@example.com", 2); !strings.Contains(m.Text, "two-factor authentication was turned on") {
 			t.Fatalf("no security notice: %s", m.Text)
+		}
+		changes, err := env.Server.Events.List(t.Context(), event.Query{Type: event.MethodsChanged})
+		if err != nil || len(changes) != 1 || changes[0].Reason != "totp_enabled" || changes[0].IdentityID == "" {
+			t.Fatalf("methods.changed events: %+v %v", changes, err)
 		}
 
 		// Sign-in now asks for the app's code, which works once.

@@ -128,14 +128,14 @@ func (p *Pages) passkeyAdd(w http.ResponseWriter, r *http.Request) {
 		problem.Send(w, http.StatusBadRequest, "passkey-invalid", "Passkey not added", "The passkey could not be added. Try again.")
 		return
 	}
-	p.notify(r, ident, "a passkey ("+cred.Name+") was added")
+	p.notify(w, r, ident, "passkey_added", "a passkey ("+cred.Name+") was added")
 	writeJSON(w, map[string]string{"id": cred.ID, "name": cred.Name})
 }
 
 // freshJSON is requireFresh for the JSON endpoints: instead of
 // redirecting it answers 401 with the place to go.
 func (p *Pages) freshJSON(w http.ResponseWriter, r *http.Request) (*identity.Identity, bool) {
-	_, ident, to, err := p.freshness(r)
+	_, ident, to, err := p.freshness(w, r)
 	switch {
 	case err != nil:
 		p.jsonFail(w, r, err)
@@ -172,7 +172,7 @@ func (p *Pages) passkeyDelete(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	p.notify(r, ident, "a passkey was removed")
+	p.notify(w, r, ident, "passkey_removed", "a passkey was removed")
 	seeOther(w, r, "/account")
 }
 

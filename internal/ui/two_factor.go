@@ -6,7 +6,6 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/foyer-id/foyer/internal/credential/totp"
 	"github.com/foyer-id/foyer/internal/flow"
@@ -14,34 +13,27 @@ import (
 	"github.com/foyer-id/foyer/internal/session"
 )
 
-// Changing a factor needs a recent sign-in: within this long, and at AAL2
-// when a second factor is already set up.
-const freshFor = 10 * time.Minute
-
 const twoFactorPath = "/account/two-factor"
 
-// freshness checks that the session is recent and strong enough for
-// changing how the customer signs in. It returns where to send the
-// browser when it is not ("" when it is).
-func (p *Pages) freshness(r *http.Request) (*session.Session, *identity.Identity, string, error) {
+// freshness checks that the session may change how the customer signs
+// in (flow.MethodsChangeNeeds). It returns where to send the browser when
+// it may not yet ("" when it may).
+func (p *Pages) freshness(w http.ResponseWriter, r *http.Request) (*session.Session, *identity.Identity, string, error) {
 	s := p.currentSession(r)
 	if s == nil {
+		return nil, nil, "/login?" + url.Values{"return_to": {twoFactorPath}}.Encode(), nil
+	}
+	switch need, err := p.Flows.MethodsChangeNeeds(r.Context(), p.client(w, r), s); {
+	case err != nil:
+		return nil, nil, "", err
+	case need == flow.ReauthStepUp:
+		return nil, nil, "/stepup?" + url.Values{"return_to": {twoFactorPath}, "fresh": {"1"}}.Encode(), nil
+	case need == flow.ReauthSignIn:
 		return nil, nil, "/login?" + url.Values{"return_to": {twoFactorPath}}.Encode(), nil
 	}
 	ident, err := p.Identities.Get(r.Context(), p.Domain, s.IdentityID)
 	if err != nil {
 		return nil, nil, "", err
-	}
-	enrolled, err := p.Factors.TOTP.Enrolled(r.Context(), s.IdentityID)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	stale := p.Flows.Now().Sub(s.AuthenticatedAt) > freshFor
-	switch {
-	case enrolled && (s.AAL != session.AAL2 || stale):
-		return nil, nil, "/stepup?" + url.Values{"return_to": {twoFactorPath}, "fresh": {"1"}}.Encode(), nil
-	case !enrolled && stale:
-		return nil, nil, "/login?" + url.Values{"return_to": {twoFactorPath}}.Encode(), nil
 	}
 	return s, ident, "", nil
 }
@@ -49,7 +41,7 @@ func (p *Pages) freshness(r *http.Request) (*session.Session, *identity.Identity
 // requireFresh is freshness for forms: it redirects the browser to sign in
 // or step up, and reports whether the caller may go on.
 func (p *Pages) requireFresh(w http.ResponseWriter, r *http.Request) (*session.Session, *identity.Identity, bool) {
-	s, ident, to, err := p.freshness(r)
+	s, ident, to, err := p.freshness(w, r)
 	switch {
 	case err != nil:
 		p.fail(w, r, err)
@@ -143,7 +135,7 @@ func (p *Pages) twoFactorConfirm(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	p.notify(r, ident, "two-factor authentication was turned on")
+	p.notify(w, r, ident, "totp_enabled", "two-factor authentication was turned on")
 	p.showRecoveryCodes(w, r, codes)
 }
 
@@ -162,7 +154,7 @@ func (p *Pages) twoFactorRecoveryCodes(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	p.notify(r, ident, "new recovery codes were made and the old ones stopped working")
+	p.notify(w, r, ident, "recovery_codes_regenerated", "new recovery codes were made and the old ones stopped working")
 	p.showRecoveryCodes(w, r, codes)
 }
 
@@ -188,11 +180,11 @@ func (p *Pages) twoFactorRemove(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	p.notify(r, ident, "two-factor authentication was turned off")
+	p.notify(w, r, ident, "totp_disabled", "two-factor authentication was turned off")
 	seeOther(w, r, twoFactorPath)
 }
 
-// notify mails the customer about a security change on their account.
-func (p *Pages) notify(r *http.Request, ident *identity.Identity, change string) {
-	p.Flows.NotifySecurityChange(r.Context(), ident, change)
+// notify records a change to how the customer signs in and mails them.
+func (p *Pages) notify(w http.ResponseWriter, r *http.Request, ident *identity.Identity, reason, notice string) {
+	p.Flows.MethodsChanged(r.Context(), p.client(w, r), ident, reason, notice)
 }
