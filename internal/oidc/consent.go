@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/store"
 )
 
@@ -117,5 +119,25 @@ func (c *Consents) Revoke(ctx context.Context, identityID, clientID string) erro
 	if err != nil {
 		return fmt.Errorf("oidc: revoke consent: %w", err)
 	}
+	return nil
+}
+
+// GrantConsent records that the customer allowed a client these scopes,
+// with an event.
+func (p *Provider) GrantConsent(ctx context.Context, identityID, clientID string, scopes []string) error {
+	if err := p.Consents.Grant(ctx, p.Storage.Domain, identityID, clientID, scopes); err != nil {
+		return err
+	}
+	p.Storage.emit(ctx, "oauth.consent_granted", event.OutcomeSuccess, strings.Join(scopes, " "), identityID, clientID)
+	return nil
+}
+
+// RevokeConsent withdraws a consent (revoking the client's tokens), with
+// an event.
+func (p *Provider) RevokeConsent(ctx context.Context, identityID, clientID string) error {
+	if err := p.Consents.Revoke(ctx, identityID, clientID); err != nil {
+		return err
+	}
+	p.Storage.emit(ctx, "oauth.consent_revoked", event.OutcomeSuccess, "", identityID, clientID)
 	return nil
 }

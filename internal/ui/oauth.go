@@ -79,7 +79,7 @@ func (p *Pages) oauthConsent(w http.ResponseWriter, r *http.Request) {
 		p.OAuth.Fail(w, r, pd, oidc.ErrAccessDenied().WithDescription("the customer did not allow access"))
 		return
 	}
-	if err := p.OAuth.Consents.Grant(r.Context(), p.Domain, sess.IdentityID, pd.Client.ID, pd.Request.GetScopes()); err != nil {
+	if err := p.OAuth.GrantConsent(r.Context(), sess.IdentityID, pd.Client.ID, pd.Request.GetScopes()); err != nil {
 		p.fail(w, r, err)
 		return
 	}
@@ -115,7 +115,7 @@ func (p *Pages) consentRevoke(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
-	if err := p.OAuth.Consents.Revoke(r.Context(), sess.IdentityID, r.PostForm.Get("client_id")); err != nil {
+	if err := p.OAuth.RevokeConsent(r.Context(), sess.IdentityID, r.PostForm.Get("client_id")); err != nil {
 		p.fail(w, r, err)
 		return
 	}
