@@ -79,26 +79,9 @@ func TestACRValuesStepUpWithPasskey(t *testing.T) {
 		var done struct{ Redirect string }
 		js("/passkeys/login", map[string]any{"challenge_id": lo.ChallengeID, "credential": json.RawMessage(auth.Get(lo.Options, soft, passkeytest.Tamper{})),
 			"return_to": u.Query().Get("return_to")}, &done)
-		final := p.browser.Get(done.Redirect)
-		loc, _ := url.Parse(final.Header.Get("Location"))
-		if loc.Query().Get("code") == "" {
-			t.Fatalf("after passkey step-up: %d %s", final.StatusCode, final.Header.Get("Location"))
-		}
-		tokens, err := p.oauth.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
-		if err != nil {
-			t.Fatal(err)
-		}
-		idt, err := p.verifier.Verify(ctx, tokens.Extra("id_token").(string))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var claims struct {
-			ACR string   `json:"acr"`
-			AMR []string `json:"amr"`
-		}
-		_ = idt.Claims(&claims)
-		if claims.ACR != "aal2" || !slices.Contains(claims.AMR, "passkey") || !slices.Contains(claims.AMR, "mfa") {
-			t.Fatalf("claims: %+v", claims)
+		acr, amr := p.finishWithACR(done.Redirect, verifier)
+		if acr != "aal2" || !slices.Contains(amr, "passkey") || !slices.Contains(amr, "mfa") {
+			t.Fatalf("claims: acr %s amr %v", acr, amr)
 		}
 	})
 }

@@ -53,26 +53,9 @@ func TestACRValuesStepUp(t *testing.T) {
 		env.Clock.Advance(30 * time.Second)
 		totpCode, _ := pqtotp.GenerateCode(secret, env.Clock.Now())
 		back := p.browser.Post(stepup, url.Values{"csrf_token": {servertest.CSRF(t, form.Body)}, "kind": {"totp"}, "code": {totpCode}})
-		final := p.browser.Get(back.Header.Get("Location"))
-		loc, _ := url.Parse(final.Header.Get("Location"))
-		if loc.Query().Get("code") == "" {
-			t.Fatalf("after step-up: %d %s", final.StatusCode, final.Header.Get("Location"))
-		}
-		tok, err := p.oauth.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
-		if err != nil {
-			t.Fatal(err)
-		}
-		idt, err := p.verifier.Verify(ctx, tok.Extra("id_token").(string))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var claims struct {
-			ACR string   `json:"acr"`
-			AMR []string `json:"amr"`
-		}
-		_ = idt.Claims(&claims)
-		if claims.ACR != "aal2" || !slices.Contains(claims.AMR, "mfa") || !slices.Contains(claims.AMR, "otp") {
-			t.Fatalf("claims after step-up: %+v", claims)
+		acr, amr := p.finishWithACR(back.Header.Get("Location"), verifier)
+		if acr != "aal2" || !slices.Contains(amr, "mfa") || !slices.Contains(amr, "otp") {
+			t.Fatalf("claims after step-up: acr %s amr %v", acr, amr)
 		}
 	})
 }
@@ -87,4 +70,32 @@ func TestClientRequiringAAL2(t *testing.T) {
 	if back.Query().Get("error") != "access_denied" {
 		t.Fatalf("want access_denied, got %s", back)
 	}
+}
+
+// finishWithACR follows the browser back into Foyer from next until the
+// redirect to the app, exchanges the code and returns the ID token's acr
+// and amr.
+func (p *rp) finishWithACR(next, verifier string) (string, []string) {
+	p.t.Helper()
+	final := p.browser.Get(next)
+	loc, _ := url.Parse(final.Header.Get("Location"))
+	if loc.Query().Get("code") == "" {
+		p.t.Fatalf("no code after step-up: %d %s", final.StatusCode, final.Header.Get("Location"))
+	}
+	tok, err := p.oauth.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	idt, err := p.verifier.Verify(context.Background(), tok.Extra("id_token").(string))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	var claims struct {
+		ACR string   `json:"acr"`
+		AMR []string `json:"amr"`
+	}
+	if err := idt.Claims(&claims); err != nil {
+		p.t.Fatal(err)
+	}
+	return claims.ACR, claims.AMR
 }
