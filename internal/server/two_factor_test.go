@@ -11,8 +11,8 @@ import (
 	pqtotp "github.com/pquerna/otp/totp"
 
 	"github.com/foyer-id/foyer/internal/api"
-	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/config"
+	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/server/servertest"
 	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/store/storetest"
