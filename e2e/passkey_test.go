@@ -26,6 +26,11 @@ const (
 	passkeyAddButton   = "passkey-add"
 	passkeyAddError    = "passkey-add-error"
 	passkeyNameField   = chromedp.CSS(`#passkey-name`)
+	// A passwordless sign-up: the button beside "Create account", then
+	// the one that creates the passkey once the email is verified.
+	passkeySignUpButton = chromedp.CSS(`#passkey-signup`)
+	passkeyCreateButton = "passkey-create"
+	passkeyCreateError  = "passkey-create-error"
 )
 
 // The message /login shows when Foyer does not accept a passkey.
@@ -33,8 +38,9 @@ const passkeyRefused = "That passkey did not work here. Try again, or sign in an
 
 // A customer adds a passkey on the account page, signs out, and signs in
 // again with the passkey alone, from the sign-in page: no email, no
-// password. A passkey with user verification is two factors by itself, so
-// the session is aal2.
+// password. (The page offers passkeys in the email field's autofill; the
+// virtual authenticator answers that at once.) A passkey with user
+// verification is two factors by itself, so the session is aal2.
 func TestPasskeyRegisterAndSignIn(t *testing.T) {
 	requireChromium(t)
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -56,16 +62,7 @@ func TestPasskeyRegisterAndSignIn(t *testing.T) {
 			t.Errorf("security notice after adding a passkey does not mention it: %q\n%s", m.Subject, m.Text)
 		}
 
-		resp := clickAndWait(t, ctx, signOutButton)
-		if resp.Status != http.StatusOK || location(t, ctx).Path != "/login" {
-			t.Fatalf("after sign-out: %d %s\n%s", resp.Status, location(t, ctx), pageText(ctx))
-		}
-		expectWhoami(t, ctx, env, http.StatusUnauthorized, "")
-
-		if msg := pressPasskeyButton(t, ctx, passkeyLoginButton, passkeyLoginError); msg != "" {
-			t.Fatalf("sign-in with the passkey refused: %q\npage: %s", msg, pageText(ctx))
-		}
-		do(t, ctx, "wait for the account page after the passkey sign-in", chromedp.WaitVisible(signOutButton))
+		signOutThenAutofill(t, ctx, env)
 		expectAccount(t, ctx, email)
 		expectHttpOnlySession(t, ctx, env)
 		if text := pageText(ctx); !strings.Contains(text, "with passkey") {
@@ -80,6 +77,49 @@ func TestPasskeyRegisterAndSignIn(t *testing.T) {
 		if s.AAL != "aal2" || !slices.Contains(s.Methods, "passkey") {
 			t.Fatalf("session after the passkey sign-in: aal %q, methods %q; want aal2 with passkey", s.AAL, s.Methods)
 		}
+	})
+}
+
+// A customer signs up without a password: email, the mailed code, then a
+// passkey made by the browser's authenticator. The account is verified,
+// the session aal2, and after signing out the passkey alone signs in.
+func TestPasswordlessSignUpInBrowser(t *testing.T) {
+	requireChromium(t)
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, servertest.Localhost())
+		ctx := newTab(t)
+		recordConsole(t, ctx)
+		const email = "oona@example.com"
+		open(t, ctx, env.URL+"/registration")
+		auth := addAuthenticator(t, ctx)
+		typeInto(t, ctx, emailField, email)
+		do(t, ctx, "wait for the passkey sign-up button", chromedp.WaitVisible(passkeySignUpButton))
+		resp := clickAndWait(t, ctx, passkeySignUpButton)
+		if u := location(t, ctx); resp.Status != http.StatusOK || u.Path != "/registration" || u.Query().Get("flow") == "" {
+			t.Fatalf("after choosing a passkey: %d %s\n%s", resp.Status, u, pageText(ctx))
+		}
+		do(t, ctx, "wait for the code field", chromedp.WaitVisible(codeField))
+		typeInto(t, ctx, codeField, servertest.CodeFrom(t, env.MailTo(t, email, 1)))
+		clickAndWait(t, ctx, codeButton)
+		if text := pageText(ctx); !strings.Contains(text, "Create your passkey") {
+			t.Fatalf("after the code: want the passkey step\n%s", text)
+		}
+		expectWhoami(t, ctx, env, http.StatusUnauthorized, "")
+
+		if msg := pressPasskeyButton(t, ctx, passkeyCreateButton, passkeyCreateError); msg != "" {
+			t.Fatalf("creating the passkey was refused: %q\npage: %s", msg, pageText(ctx))
+		}
+		do(t, ctx, "wait for the account page after the passkey sign-up", chromedp.WaitVisible(signOutButton))
+		expectAccount(t, ctx, email)
+		if creds := authenticatorCredentials(t, ctx, auth); len(creds) != 1 || !creds[0].IsResidentCredential || creds[0].UserName != email {
+			t.Fatalf("authenticator after the sign-up: want one resident credential for %s, got %s", email, describeCredentials(creds))
+		}
+		if s := whoamiSession(t, ctx, env); s.AAL != "aal2" || !slices.Contains(s.Methods, "passkey") {
+			t.Fatalf("session after the passkey sign-up: aal %q, methods %q", s.AAL, s.Methods)
+		}
+
+		signOutThenAutofill(t, ctx, env)
+		expectAccount(t, ctx, email)
 	})
 }
 
@@ -100,19 +140,26 @@ func TestPasskeyWrongRPRejected(t *testing.T) {
 	addPasskey(t, ctx, "Test key")
 
 	// The passkey works first: the refusal below is about its removal.
-	clickAndWait(t, ctx, signOutButton)
-	if msg := pressPasskeyButton(t, ctx, passkeyLoginButton, passkeyLoginError); msg != "" {
-		t.Fatalf("sign-in with the passkey refused before its removal: %q\npage: %s", msg, pageText(ctx))
-	}
-	do(t, ctx, "wait for the account page after the passkey sign-in", chromedp.WaitVisible(signOutButton))
+	signOutThenAutofill(t, ctx, env)
 	expectAccount(t, ctx, email)
 
-	// Remove it with its own Remove button; the account page then lists
-	// no passkey, while the authenticator still holds the credential.
+	// Its Remove button is refused: it is the account's only second
+	// factor, and the page says so.
 	resp := clickAndWait(t, ctx, passkeyRemoveButton("Test key"))
 	if resp.Status != http.StatusOK || location(t, ctx).Path != "/account" {
-		t.Fatalf("after removing the passkey: %d %s\n%s", resp.Status, location(t, ctx), pageText(ctx))
+		t.Fatalf("after removing the only passkey: %d %s\n%s", resp.Status, location(t, ctx), pageText(ctx))
 	}
+	if text := pageText(ctx); !strings.Contains(text, "This is your only second factor.") || !strings.Contains(text, "Test key") {
+		t.Fatalf("account page after removing the only passkey: want the refusal and the passkey still listed\n%s", text)
+	}
+
+	// Removed elsewhere (say, through the API from another device), the
+	// account page lists no passkey, while the authenticator still holds
+	// the credential.
+	if _, err := env.Server.DB.Exec(context.Background(), `DELETE FROM webauthn_credentials`); err != nil {
+		t.Fatal(err)
+	}
+	open(t, ctx, env.URL+"/account")
 	do(t, ctx, "wait for the account page after the removal", chromedp.WaitVisible(chromedp.ID(passkeyAddButton)))
 	if n := eval[int](t, ctx, `document.querySelectorAll('ul.passkeys li').length`); n != 0 || strings.Contains(pageText(ctx), "Test key") {
 		t.Fatalf("account page still lists %d passkeys after the removal:\n%s", n, pageText(ctx))
@@ -124,6 +171,12 @@ func TestPasskeyWrongRPRejected(t *testing.T) {
 	resp = clickAndWait(t, ctx, signOutButton)
 	if resp.Status != http.StatusOK || location(t, ctx).Path != "/login" {
 		t.Fatalf("after sign-out: %d %s\n%s", resp.Status, location(t, ctx), pageText(ctx))
+	}
+	// The autofill offer failed quietly (the customer asked for nothing);
+	// the field still reads as an email address to password managers.
+	do(t, ctx, "wait for the email field to offer passkeys", chromedp.WaitVisible(`input[type=email][autocomplete="email webauthn"]`))
+	if text := pageText(ctx); strings.Contains(text, passkeyRefused) {
+		t.Fatalf("the quiet autofill attempt showed a message:\n%s", text)
 	}
 	msg := pressPasskeyButton(t, ctx, passkeyLoginButton, passkeyLoginError)
 	if msg == "" {
@@ -138,6 +191,22 @@ func TestPasskeyWrongRPRejected(t *testing.T) {
 	expectWhoami(t, ctx, env, http.StatusUnauthorized, "")
 	if c := cookie(t, ctx, env.URL, sessionCookie); c != nil {
 		t.Errorf("session cookie set after a refused passkey: %+v", c)
+	}
+}
+
+// signOutThenAutofill signs out from the account page. The sign-in page
+// that follows offers the browser's passkeys in the email field's autofill
+// (conditional mediation); the virtual authenticator answers at once, as a
+// customer picking their passkey from the list would, and the browser
+// lands on /account with a new session.
+func signOutThenAutofill(t *testing.T, ctx context.Context, env *servertest.Env) {
+	t.Helper()
+	before := cookie(t, ctx, env.URL, sessionCookie)
+	clickAndWait(t, ctx, signOutButton)
+	do(t, ctx, "wait for the passkey autofill sign-in", chromedp.WaitVisible(signOutButton))
+	after := cookie(t, ctx, env.URL, sessionCookie)
+	if location(t, ctx).Path != "/account" || after == nil || before == nil || after.Value == before.Value {
+		t.Fatalf("after sign-out and the autofill sign-in: on %s with a new session: %v\n%s", location(t, ctx), after != nil && before != nil && after.Value != before.Value, pageText(ctx))
 	}
 }
 

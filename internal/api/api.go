@@ -43,6 +43,8 @@ var Routes = []string{
 	"GET /api/openapi.yaml",
 	"POST /api/registration",
 	"POST /api/registration/{id}",
+	"POST /api/registration/{id}/passkey/options",
+	"POST /api/registration/{id}/passkey",
 	"POST /api/login",
 	"POST /api/login/{id}",
 	"POST /api/verification",
@@ -64,26 +66,28 @@ var Routes = []string{
 // Mount registers the API on mux.
 func (h *Handler) Mount(mux *http.ServeMux) {
 	handlers := map[string]http.HandlerFunc{
-		"GET /sessions/whoami":               h.whoami,
-		"GET /api/openapi.yaml":              h.openapi,
-		"POST /api/registration":             h.start(flow.TypeRegistration),
-		"POST /api/registration/{id}":        h.submitRegistration,
-		"POST /api/login":                    h.start(flow.TypeLogin),
-		"POST /api/login/{id}":               h.submitLogin,
-		"POST /api/verification":             h.startVerification,
-		"POST /api/verification/{id}":        h.submitVerification,
-		"GET /api/flows/{id}":                h.getFlow,
-		"POST /api/flows/{id}/code":          h.submitCode,
-		"POST /api/flows/{id}/resend":        h.resend,
-		"POST /api/flows/{id}/second-factor": h.submitSecondFactor,
-		"POST /api/sessions/step-up":         h.stepUp,
-		"POST /api/passkeys/login/options":   h.passkeyLoginOptions,
-		"POST /api/passkeys/login":           h.passkeyLogin,
-		"POST /api/passkeys/options":         h.passkeyAddOptions,
-		"POST /api/passkeys":                 h.passkeyAdd,
-		"GET /api/passkeys":                  h.passkeyList,
-		"DELETE /api/passkeys/{id}":          h.passkeyDelete,
-		"POST /api/logout":                   h.logout,
+		"GET /sessions/whoami":                        h.whoami,
+		"GET /api/openapi.yaml":                       h.openapi,
+		"POST /api/registration":                      h.start(flow.TypeRegistration),
+		"POST /api/registration/{id}":                 h.submitRegistration,
+		"POST /api/registration/{id}/passkey/options": h.passkeySignUpOptions,
+		"POST /api/registration/{id}/passkey":         h.passkeySignUp,
+		"POST /api/login":                             h.start(flow.TypeLogin),
+		"POST /api/login/{id}":                        h.submitLogin,
+		"POST /api/verification":                      h.startVerification,
+		"POST /api/verification/{id}":                 h.submitVerification,
+		"GET /api/flows/{id}":                         h.getFlow,
+		"POST /api/flows/{id}/code":                   h.submitCode,
+		"POST /api/flows/{id}/resend":                 h.resend,
+		"POST /api/flows/{id}/second-factor":          h.submitSecondFactor,
+		"POST /api/sessions/step-up":                  h.stepUp,
+		"POST /api/passkeys/login/options":            h.passkeyLoginOptions,
+		"POST /api/passkeys/login":                    h.passkeyLogin,
+		"POST /api/passkeys/options":                  h.passkeyAddOptions,
+		"POST /api/passkeys":                          h.passkeyAdd,
+		"GET /api/passkeys":                           h.passkeyList,
+		"DELETE /api/passkeys/{id}":                   h.passkeyDelete,
+		"POST /api/logout":                            h.logout,
 	}
 	for _, route := range Routes {
 		mux.HandleFunc(route, handlers[route])
@@ -114,6 +118,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var inv *flow.InvalidError
 	var throttled *flow.ThrottledError
 	var denied *flow.DeniedError
+	var refused *flow.RefusedError
 	switch {
 	case errors.As(err, &inv):
 		writeProblem(w, Problem{Type: problem.TypeBase + "invalid-input", Title: "The input is not valid", Status: http.StatusBadRequest, Errors: inv.Messages})
@@ -124,6 +129,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 			Detail: "Wait before trying again."})
 	case errors.As(err, &denied):
 		problem.Send(w, http.StatusForbidden, "denied", "Not allowed", "The policy does not allow this action.")
+	case errors.As(err, &refused):
+		writeProblem(w, Problem{Type: problem.TypeBase + "refused", Title: "Not changed", Status: http.StatusConflict,
+			Detail: refused.Message.Text, Errors: []flow.Message{refused.Message}})
 	case errors.Is(err, flow.ErrNotFound), errors.Is(err, flow.ErrBinding):
 		problem.Send(w, http.StatusNotFound, "flow-not-found", "No such flow", "Start a new flow.")
 	case errors.Is(err, flow.ErrExpired):

@@ -47,8 +47,11 @@ func (h *Handler) loadAny(w http.ResponseWriter, r *http.Request) *flow.Flow {
 
 // RegistrationRequest is the body of POST /api/registration/{id}.
 type RegistrationRequest struct {
-	Traits   map[string]json.RawMessage `json:"traits"`
-	Password string                     `json:"password"`
+	Traits map[string]json.RawMessage `json:"traits"`
+	// Method is "password" (the default) or "passkey": sign up without a
+	// password, then create a passkey once the email is verified.
+	Method   string `json:"method"`
+	Password string `json:"password"`
 }
 
 func (h *Handler) submitRegistration(w http.ResponseWriter, r *http.Request) {
@@ -60,6 +63,15 @@ func (h *Handler) submitRegistration(w http.ResponseWriter, r *http.Request) {
 	if f == nil {
 		return
 	}
+	if f.State == flow.StatePasskey { // a password instead of the passkey
+		res, err := h.Flows.ChoosePassword(r.Context(), f, h.client(r), req.Password)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		respond(w, http.StatusOK, res)
+		return
+	}
 	traits := map[string]any{}
 	for k, v := range req.Traits {
 		var val any
@@ -69,7 +81,7 @@ func (h *Handler) submitRegistration(w http.ResponseWriter, r *http.Request) {
 		}
 		traits[k] = val
 	}
-	res, err := h.Flows.SubmitRegistration(r.Context(), f, h.client(r), flow.RegistrationInput{Traits: traits, Password: req.Password})
+	res, err := h.Flows.SubmitRegistration(r.Context(), f, h.client(r), flow.RegistrationInput{Traits: traits, Method: req.Method, Password: req.Password})
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -61,18 +61,49 @@ func (h *Handler) passkeyLogin(w http.ResponseWriter, r *http.Request) {
 	if h.passkeysOff(w) || !h.decode(w, r, &req) {
 		return
 	}
-	c := h.client(r)
-	identityID, _, err := h.Passkeys.FinishLogin(r.Context(), req.ChallengeID, req.Credential)
-	if err != nil {
-		reason := "passkey_invalid"
-		if errors.Is(err, passkey.ErrCloned) {
-			reason = "passkey_cloned"
-		}
-		h.Flows.PasskeyFailed(r.Context(), c, identityID, reason)
+	res, err := h.Flows.SignInWithPasskey(r.Context(), h.client(r), req.ChallengeID, req.Credential, "")
+	if errors.Is(err, flow.ErrPasskeyRefused) {
 		problem.Send(w, http.StatusBadRequest, "passkey-invalid", "Passkey not accepted", "That passkey did not work here.")
 		return
 	}
-	res, err := h.Flows.SignInWithPasskey(r.Context(), c, identityID, "")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	respond(w, http.StatusOK, res)
+}
+
+// POST /api/registration/{id}/passkey/options: the creation options for
+// the passkey of a passwordless sign-up whose email is verified.
+func (h *Handler) passkeySignUpOptions(w http.ResponseWriter, r *http.Request) {
+	var body struct{}
+	if h.passkeysOff(w) || !h.decode(w, r, &body) {
+		return
+	}
+	f := h.load(w, r, flow.TypeRegistration)
+	if f == nil {
+		return
+	}
+	opts, id, err := h.Flows.BeginPasskeySignUp(r.Context(), f, h.client(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, PasskeyOptions{Options: opts, ChallengeID: id})
+}
+
+// POST /api/registration/{id}/passkey: store the passkey, finish the
+// sign-up and answer with the session.
+func (h *Handler) passkeySignUp(w http.ResponseWriter, r *http.Request) {
+	var req PasskeyFinish
+	if h.passkeysOff(w) || !h.decode(w, r, &req) {
+		return
+	}
+	f := h.load(w, r, flow.TypeRegistration)
+	if f == nil {
+		return
+	}
+	res, err := h.Flows.FinishPasskeySignUp(r.Context(), f, h.client(r), req.ChallengeID, strings.TrimSpace(req.Name), req.Credential)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -179,6 +210,10 @@ func (h *Handler) passkeyDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	s := h.fresh(w, r)
 	if s == nil {
+		return
+	}
+	if err := h.Flows.CheckRemoval(r.Context(), s.IdentityID, flow.MethodPasskey); err != nil {
+		h.fail(w, r, err)
 		return
 	}
 	err := h.Passkeys.Delete(r.Context(), s.IdentityID, r.PathValue("id"))

@@ -138,11 +138,16 @@ type Login struct {
 	// TOTP lets customers set up an authenticator app. Turning it off
 	// stops new set-ups; apps already set up keep protecting sign-in.
 	TOTP *bool `yaml:"totp"`
-	// Passkeys lets customers add passkeys and sign in with them.
-	Passkeys     *bool    `yaml:"passkeys"`
-	FreeFailures int      `yaml:"free_failures"`
-	Delay        Duration `yaml:"delay"`
-	MaxDelay     Duration `yaml:"max_delay"`
+	// Passkeys lets customers add passkeys, sign in with them and sign
+	// up with one instead of a password.
+	Passkeys *bool `yaml:"passkeys"`
+	// AllowClonedPasskeys lets a passkey whose signature counter did not
+	// go up still sign in. Off, such a sign-in is refused; either way the
+	// event log flags it (passkey.cloned).
+	AllowClonedPasskeys bool     `yaml:"allow_cloned_passkeys"`
+	FreeFailures        int      `yaml:"free_failures"`
+	Delay               Duration `yaml:"delay"`
+	MaxDelay            Duration `yaml:"max_delay"`
 }
 
 // Duration is a time.Duration written as "15m", "1h30m".

@@ -26,8 +26,12 @@ const (
 	SecondFactorSubmitted = "second_factor.submitted"
 	SessionSteppedUp      = "session.stepped_up"
 	MethodsChanged        = "methods.changed"
-	Logout                = "session.logout"
-	OAuthAuthorized       = "oauth.authorized"
+	// PasskeyCloned flags a passkey whose signature verified but whose
+	// signature counter did not go up (a copied authenticator?); the
+	// policy then decides the sign-in.
+	PasskeyCloned   = "passkey.cloned"
+	Logout          = "session.logout"
+	OAuthAuthorized = "oauth.authorized"
 )
 
 // Outcomes of a step.

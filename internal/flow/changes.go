@@ -63,3 +63,72 @@ func (s *Service) MethodsChanged(ctx context.Context, c Client, ident *identity.
 		s.Logger.ErrorContext(ctx, "flow: security notice not queued", "identity_id", ident.ID, "error", err)
 	}
 }
+
+// RefusedError says a change was refused because of what it would leave
+// behind; Message says why and what to do instead. Nothing changed.
+type RefusedError struct {
+	Message Message
+}
+
+func (e *RefusedError) Error() string { return "flow: refused: " + e.Message.ID }
+
+// Refusals of CheckRemoval.
+var (
+	refusedLastMethod = Message{ID: "last_sign_in_method", Type: "error",
+		Text: "This passkey is your only way to sign in. Add another passkey before removing this one."}
+	refusedLastFactor = Message{ID: "last_second_factor", Type: "error",
+		Text: "This is your only second factor. Add a passkey or set up an authenticator app before removing it."}
+)
+
+// Refusal returns the message of a refusal by its ID, for a page that
+// shows it after a redirect.
+func Refusal(id string) (Message, bool) {
+	for _, m := range []Message{refusedLastMethod, refusedLastFactor} {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return Message{}, false
+}
+
+// CheckRemoval tells whether identityID may remove one of its sign-in
+// methods: what (MethodPasskey or FactorTOTP). An account must keep a way
+// to sign in (a password or a passkey), and an account that has a second
+// factor (an authenticator app or a passkey) keeps at least one, so that
+// it never falls back to a password alone. A refusal is a *RefusedError.
+// Check it right before removing: it reads the methods as they stand.
+func (s *Service) CheckRemoval(ctx context.Context, identityID, what string) error {
+	password, err := s.Identities.HasPassword(ctx, identityID)
+	if err != nil {
+		return err
+	}
+	passkeys := 0
+	if s.Passkeys != nil {
+		if passkeys, err = s.Passkeys.Count(ctx, identityID); err != nil {
+			return err
+		}
+	}
+	totp := false
+	if s.SecondFactors != nil {
+		if totp, err = s.SecondFactors.Enrolled(ctx, identityID); err != nil {
+			return err
+		}
+	}
+	switch what {
+	case MethodPasskey:
+		if passkeys == 0 {
+			return nil // nothing to remove; the caller reports not found
+		}
+		switch {
+		case passkeys == 1 && !password:
+			return &RefusedError{Message: refusedLastMethod}
+		case passkeys == 1 && !totp:
+			return &RefusedError{Message: refusedLastFactor}
+		}
+	case FactorTOTP:
+		if totp && passkeys == 0 {
+			return &RefusedError{Message: refusedLastFactor}
+		}
+	}
+	return nil
+}

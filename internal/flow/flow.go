@@ -26,8 +26,11 @@ const (
 	// StateSecondFactor: the first factor passed; waiting for the
 	// authenticator app code or a recovery code.
 	StateSecondFactor = "second_factor"
-	StateDone         = "done"   // finished; the flow cannot be submitted again
-	StateFailed       = "failed" // attempts used up; start again
+	// StatePasskey: a passwordless sign-up proved its email; waiting for
+	// the customer's new passkey (or a password instead).
+	StatePasskey = "passkey"
+	StateDone    = "done"   // finished; the flow cannot be submitted again
+	StateFailed  = "failed" // attempts used up; start again
 )
 
 // Flow is one journey in progress.
@@ -58,6 +61,9 @@ type Data struct {
 	// PasswordHash chosen at sign-up, applied when sign-up completes, so
 	// that only the person who reads the code sets the password.
 	PasswordHash string `json:"password_hash,omitempty"`
+	// Method is how a sign-up will sign in: MethodPassword (the default)
+	// or MethodPasskey (passwordless).
+	Method string `json:"method,omitempty"`
 	// IdentifierID is the identifier the code proves.
 	IdentifierID string `json:"identifier_id,omitempty"`
 	// Dead is true when the code sent cannot complete the flow (the

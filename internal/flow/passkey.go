@@ -2,18 +2,30 @@ package flow
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"time"
 
+	"github.com/foyer-id/foyer/internal/credential/passkey"
 	"github.com/foyer-id/foyer/internal/event"
+	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/throttle"
 )
 
-// MethodPasskey names sign-in with a passkey.
+// MethodPasskey names sign-in (and sign-up) with a passkey.
 const MethodPasskey = "passkey"
 
 // PasskeyChallengeRule limits passkey challenges per network (each is a
-// stored row).
-var PasskeyChallengeRule = throttle.Rule{Free: 120, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute}
+// stored row). The sign-in page asks for one on every view when the
+// browser offers passkeys in autofill, so many customers behind one
+// address need room.
+var PasskeyChallengeRule = throttle.Rule{Free: 600, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute}
+
+// ErrPasskeyRefused is a passkey assertion that did not verify: wrong
+// origin, RP ID or challenge, a replayed challenge, an unknown
+// credential, or a signature that does not check out.
+var ErrPasskeyRefused = errors.New("flow: passkey not accepted")
 
 // AllowPasskeyChallenge reports whether the client's network may get
 // another passkey challenge, and counts it.
@@ -29,19 +41,40 @@ func (s *Service) AllowPasskeyChallenge(ctx context.Context, c Client) error {
 	return s.Throttle.Fail(ctx, key, PasskeyChallengeRule)
 }
 
-// SignInWithPasskey signs in the identity a verified passkey assertion
+// SignInWithPasskey checks the answer to a passkey sign-in challenge
+// (passkey.Service.BeginLogin) and signs in the identity the passkey
 // belongs to. A passkey with user verification is two factors by itself:
-// the session is aal2. The policy decides as for any sign-in.
-func (s *Service) SignInWithPasskey(ctx context.Context, c Client, identityID, returnTo string) (*Result, error) {
+// the session is aal2.
+//
+// A refused assertion is ErrPasskeyRefused, logged and counted against the
+// network like a wrong password. An authenticator whose signature counter
+// went backwards is flagged (event passkey.cloned) and the policy decides
+// the sign-in with Signals.ClonedAuthenticator set.
+func (s *Service) SignInWithPasskey(ctx context.Context, c Client, challengeID string, response json.RawMessage, returnTo string) (*Result, error) {
+	if s.Passkeys == nil {
+		return nil, ErrPasskeyRefused
+	}
+	identityID, cred, err := s.Passkeys.FinishLogin(ctx, challengeID, response)
+	cloned := errors.Is(err, passkey.ErrCloned)
+	if err != nil && !cloned {
+		_ = s.Throttle.Fail(ctx, throttle.NetworkKey("login", c.IP), s.Config.LoginThrottle)
+		s.emit(ctx, nil, c, event.LoginSubmitted, event.OutcomeFailure, "passkey_invalid", identityID, "")
+		s.Logger.DebugContext(ctx, "flow: passkey refused", "error", err)
+		return nil, ErrPasskeyRefused
+	}
 	f, err := s.Start(ctx, TypeLogin, c, returnTo)
 	if err != nil {
 		return nil, err
 	}
 	f.IdentityID = identityID
+	if cloned {
+		s.emit(ctx, f, c, event.PasskeyCloned, event.OutcomeFailure, "counter_not_increased", identityID, "")
+		s.Logger.WarnContext(ctx, "flow: passkey signature counter did not increase", "identity_id", identityID, "credential_id", cred.ID)
+	}
 	s.emit(ctx, f, c, event.LoginSubmitted, event.OutcomeSuccess, MethodPasskey, identityID, "")
 	result := &Result{Flow: f}
 	f.State = StateDone
-	if err := s.signIn(ctx, f, c, []string{MethodPasskey}, s.now(), result); err != nil {
+	if err := s.signInWith(ctx, f, c, []string{MethodPasskey}, s.now(), policy.Signals{ClonedAuthenticator: cloned}, result); err != nil {
 		return nil, err
 	}
 	if err := s.Flows.Finish(ctx, f, s.now()); err != nil {
@@ -50,9 +83,127 @@ func (s *Service) SignInWithPasskey(ctx context.Context, c Client, identityID, r
 	return result, nil
 }
 
-// PasskeyFailed records a refused passkey sign-in (wrong, unknown or
-// cloned authenticator) and counts it against the network.
-func (s *Service) PasskeyFailed(ctx context.Context, c Client, identityID, reason string) {
-	_ = s.Throttle.Fail(ctx, throttle.NetworkKey("login", c.IP), s.Config.LoginThrottle)
-	s.emit(ctx, nil, c, event.LoginSubmitted, event.OutcomeFailure, reason, identityID, "")
+// awaitPasskey moves a passwordless sign-up whose code was right to
+// StatePasskey: the email is proved, the customer now creates a passkey.
+func (s *Service) awaitPasskey(ctx context.Context, f *Flow, c Client) (*Result, error) {
+	ident, err := s.Identities.Get(ctx, s.Config.Domain, f.IdentityID)
+	if err != nil {
+		return nil, err
+	}
+	if ident.State != identity.StatePending {
+		return s.alreadySignedUp(ctx, f)
+	}
+	s.emit(ctx, f, c, event.VerificationCompleted, event.OutcomeSuccess, "", f.IdentityID, "")
+	f.State = StatePasskey
+	f.Data.Messages = []Message{info("passkey_create", "Your email address is verified. Now create a passkey to sign in with.")}
+	// The code was ours (checkCode is single-use): save whatever
+	// concurrent submits did.
+	if err := s.Flows.Finish(ctx, f, s.now()); err != nil {
+		return nil, err
+	}
+	return &Result{Flow: f}, nil
+}
+
+// BeginPasskeySignUp returns the WebAuthn creation options for the
+// passkey of a passwordless sign-up in StatePasskey (see
+// passkey.Service.BeginRegistration).
+func (s *Service) BeginPasskeySignUp(ctx context.Context, f *Flow, c Client) (options json.RawMessage, challengeID string, err error) {
+	if f.Type != TypeRegistration || f.State != StatePasskey || s.Passkeys == nil {
+		return nil, "", ErrWrongState
+	}
+	if err := s.AllowPasskeyChallenge(ctx, c); err != nil {
+		return nil, "", err
+	}
+	display := f.Data.Email
+	var traits struct {
+		Name string `json:"name"`
+	}
+	if json.Unmarshal(f.Data.Traits, &traits) == nil && traits.Name != "" {
+		display = traits.Name
+	}
+	return s.Passkeys.BeginRegistration(ctx, f.IdentityID, f.Data.Email, display)
+}
+
+// FinishPasskeySignUp stores the passkey created for a passwordless
+// sign-up, completes the sign-up (the email verified, no password) and
+// signs the customer in at aal2 (email code, then a passkey with user
+// verification). name names the passkey (passkey.DefaultName when empty).
+// A response that does not verify is an *InvalidError; the flow stays in
+// StatePasskey so the customer can try again.
+func (s *Service) FinishPasskeySignUp(ctx context.Context, f *Flow, c Client, challengeID, name string, response json.RawMessage) (*Result, error) {
+	if f.Type != TypeRegistration || f.State != StatePasskey || s.Passkeys == nil {
+		return nil, ErrWrongState
+	}
+	if name == "" {
+		name = passkey.DefaultName
+	}
+	cred, err := s.Passkeys.FinishRegistration(ctx, challengeID, f.IdentityID, name, response)
+	if errors.Is(err, passkey.ErrInvalidName) {
+		return nil, invalid("name", "name_invalid", "Choose a name of at most 64 characters.")
+	}
+	if err != nil {
+		s.emit(ctx, f, c, event.RegistrationCompleted, event.OutcomeFailure, "passkey_invalid", f.IdentityID, "")
+		s.Logger.DebugContext(ctx, "flow: sign-up passkey refused", "error", err)
+		return nil, invalid("", "passkey_invalid", "The passkey could not be created. Try again, or choose a password instead.")
+	}
+	now := s.now()
+	err = s.Identities.CompleteSignUp(ctx, f.IdentityID, f.Data.IdentifierID, f.Data.Traits, "", now)
+	if errors.Is(err, identity.ErrNotPending) {
+		// Completed by another flow meanwhile: this passkey was made
+		// for a sign-up that is no more.
+		if err := s.Passkeys.Delete(ctx, f.IdentityID, cred.ID); err != nil {
+			return nil, err
+		}
+		return s.alreadySignedUp(ctx, f)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.completed(ctx, f, c, MethodPasskey, []string{"email_code", MethodPasskey})
+}
+
+// ChoosePassword completes a passwordless sign-up in StatePasskey with a
+// password instead, for a customer whose device cannot make a passkey.
+func (s *Service) ChoosePassword(ctx context.Context, f *Flow, c Client, pw string) (*Result, error) {
+	if f.Type != TypeRegistration || f.State != StatePasskey {
+		return nil, ErrWrongState
+	}
+	context := []string{f.Data.Email}
+	var traits struct {
+		Name string `json:"name"`
+	}
+	if json.Unmarshal(f.Data.Traits, &traits) == nil && traits.Name != "" {
+		context = append(context, traits.Name)
+	}
+	if err := s.checkPassword(pw, context); err != nil {
+		return nil, err
+	}
+	hash, err := s.Hasher.Hash(ctx, pw)
+	if err != nil {
+		return nil, err
+	}
+	err = s.Identities.CompleteSignUp(ctx, f.IdentityID, f.Data.IdentifierID, f.Data.Traits, hash, s.now())
+	if errors.Is(err, identity.ErrNotPending) {
+		return s.alreadySignedUp(ctx, f)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.completed(ctx, f, c, MethodPassword, []string{MethodPassword, "email_code"})
+}
+
+// completed signs in a customer whose sign-up just completed and ends the
+// flow.
+func (s *Service) completed(ctx context.Context, f *Flow, c Client, reason string, methods []string) (*Result, error) {
+	s.emit(ctx, f, c, event.RegistrationCompleted, event.OutcomeSuccess, reason, f.IdentityID, "")
+	f.State = StateDone
+	f.Data.Messages = []Message{info("registration_completed", "Your account is ready.")}
+	result := &Result{Flow: f}
+	if err := s.signIn(ctx, f, c, methods, s.now(), result); err != nil {
+		return nil, err
+	}
+	if err := s.Flows.Finish(ctx, f, s.now()); err != nil {
+		return nil, err
+	}
+	return result, nil
 }

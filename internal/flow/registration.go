@@ -13,9 +13,16 @@ import (
 	"github.com/foyer-id/foyer/internal/throttle"
 )
 
+// MethodPassword names signing up or in with a password.
+const MethodPassword = "password"
+
 // RegistrationInput is what the customer submits to sign up.
 type RegistrationInput struct {
-	Traits   map[string]any
+	Traits map[string]any
+	// Method is MethodPassword (the default, also for "") or
+	// MethodPasskey: sign up without a password; once the email is
+	// verified the customer creates a passkey (FinishPasskeySignUp).
+	Method   string
 	Password string
 }
 
@@ -27,6 +34,17 @@ type RegistrationInput struct {
 func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in RegistrationInput) (*Result, error) {
 	if f.Type != TypeRegistration || f.State != StateForm {
 		return nil, ErrWrongState
+	}
+	passwordless := false
+	switch in.Method {
+	case "", MethodPassword:
+	case MethodPasskey:
+		if s.Passkeys == nil {
+			return nil, invalid("method", "method_disabled", "Signing up with a passkey is not available here.")
+		}
+		passwordless = true
+	default:
+		return nil, invalid("method", "method_invalid", `Choose "password" or "passkey".`)
 	}
 	traits := in.Traits
 	if traits == nil {
@@ -45,12 +63,10 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 	if name, ok := traits["name"].(string); ok {
 		context = append(context, name)
 	}
-	if err := s.PasswordPolicy.Check(in.Password, context...); err != nil {
-		var v *password.Violation
-		if errors.As(err, &v) {
-			return nil, invalid("password", "password_"+v.Reason, v.Message())
+	if !passwordless {
+		if err := s.checkPassword(in.Password, context); err != nil {
+			return nil, err
 		}
-		return nil, err
 	}
 	wait, n, err := s.networkWait(ctx, "registration", c, s.Config.RegistrationThrottle)
 	if err != nil {
@@ -62,9 +78,11 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 	}
 	// Hash before touching the database: a hash takes tens of
 	// milliseconds and must never hold a transaction open.
-	hash, err := s.Hasher.Hash(ctx, in.Password)
-	if err != nil {
-		return nil, err
+	hash := ""
+	if !passwordless {
+		if hash, err = s.Hasher.Hash(ctx, in.Password); err != nil {
+			return nil, err
+		}
 	}
 	traitsJSON, err := json.Marshal(traits)
 	if err != nil {
@@ -100,13 +118,19 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 	}
 	f.Data.Traits = traitsJSON
 	f.Data.PasswordHash = hash
+	f.Data.Method = MethodPassword
+	if passwordless {
+		f.Data.Method = MethodPasskey
+	}
 	f.Data.Values = map[string]string{"email": email}
 	f.State = StateVerify
 	_ = s.Throttle.Fail(ctx, throttle.NetworkKey("registration", c.IP), s.Config.RegistrationThrottle)
 
 	result := &Result{Flow: f}
-	if !s.Config.RequireVerifiedEmail && !f.Data.Dead {
-		// Sign-up completes at once; verification stays open.
+	if !s.Config.RequireVerifiedEmail && !f.Data.Dead && !passwordless {
+		// Sign-up completes at once; verification stays open. (A
+		// passwordless sign-up always proves its email first: the
+		// passkey is bound to the account only then.)
 		if err := s.Identities.CompleteSignUp(ctx, f.IdentityID, "", traitsJSON, hash, now); err != nil {
 			return nil, err
 		}
@@ -150,6 +174,19 @@ func (s *Service) sendRegistrationMail(ctx context.Context, f *Flow, c Client) e
 		},
 	})
 	return err
+}
+
+// checkPassword applies the password policy to a new password; context
+// holds what the password must not resemble (email, name).
+func (s *Service) checkPassword(pw string, context []string) error {
+	if err := s.PasswordPolicy.Check(pw, context...); err != nil {
+		var v *password.Violation
+		if errors.As(err, &v) {
+			return invalid("password", "password_"+v.Reason, v.Message())
+		}
+		return err
+	}
+	return nil
 }
 
 func traitText(te *identity.TraitError) string {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/foyer-id/foyer/internal/courier"
+	"github.com/foyer-id/foyer/internal/credential/passkey"
 	"github.com/foyer-id/foyer/internal/credential/password"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
@@ -74,10 +75,13 @@ type Service struct {
 	// SecondFactors checks authenticator-app and recovery codes; nil
 	// when the domain offers none.
 	SecondFactors SecondFactors
-	Secret        []byte // keys the code HMAC
-	Logger        *slog.Logger
-	Now           func() time.Time
-	Random        io.Reader
+	// Passkeys signs customers in (and up) with passkeys; nil when the
+	// domain has them off.
+	Passkeys *passkey.Service
+	Secret   []byte // keys the code HMAC
+	Logger   *slog.Logger
+	Now      func() time.Time
+	Random   io.Reader
 }
 
 // Result is what a submit produced: the flow as it now stands, and a
@@ -296,19 +300,16 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 		return &Result{Flow: f}, nil
 	}
 	s.emit(ctx, f, c, event.VerificationSubmitted, event.OutcomeSuccess, "", "", "")
+	if f.Type == TypeRegistration && f.Data.Method == MethodPasskey {
+		return s.awaitPasskey(ctx, f, c)
+	}
 	now := s.now()
 	var methods []string
 	switch f.Type {
 	case TypeRegistration:
 		err := s.Identities.CompleteSignUp(ctx, f.IdentityID, f.Data.IdentifierID, f.Data.Traits, f.Data.PasswordHash, now)
 		if errors.Is(err, identity.ErrNotPending) {
-			f.State = StateDone
-			f.Data.PasswordHash = ""
-			f.Data.Messages = []Message{info("registration_already_completed", "This sign-up was already completed. Please sign in.")}
-			if err := s.Flows.Finish(ctx, f, now); err != nil {
-				return nil, err
-			}
-			return &Result{Flow: f}, nil
+			return s.alreadySignedUp(ctx, f)
 		}
 		if err != nil {
 			return nil, err
@@ -341,10 +342,27 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	return result, nil
 }
 
+// alreadySignedUp ends a sign-up whose identity was completed by another
+// flow meanwhile (the same inbox answered two codes).
+func (s *Service) alreadySignedUp(ctx context.Context, f *Flow) (*Result, error) {
+	f.State = StateDone
+	f.Data.PasswordHash = ""
+	f.Data.Messages = []Message{info("registration_already_completed", "This sign-up was already completed. Please sign in.")}
+	if err := s.Flows.Finish(ctx, f, s.now()); err != nil {
+		return nil, err
+	}
+	return &Result{Flow: f}, nil
+}
+
 // signIn asks the policy whether the identity may have a session and
 // issues one. When the policy asks for the second factor the customer set
 // up, the flow moves to StateSecondFactor instead and out gets no session.
 func (s *Service) signIn(ctx context.Context, f *Flow, c Client, methods []string, authAt time.Time, out *Result) error {
+	return s.signInWith(ctx, f, c, methods, authAt, policy.Signals{}, out)
+}
+
+// signInWith is signIn with risk signals for the policy.
+func (s *Service) signInWith(ctx context.Context, f *Flow, c Client, methods []string, authAt time.Time, sig policy.Signals, out *Result) error {
 	ident, err := s.Identities.Get(ctx, s.Config.Domain, f.IdentityID)
 	if err != nil {
 		return err
@@ -356,7 +374,7 @@ func (s *Service) signIn(ctx context.Context, f *Flow, c Client, methods []strin
 		}
 	}
 	d, err := s.decide(ctx, f, c, policy.Input{Action: policy.SessionIssue, IdentityID: ident.ID,
-		IdentityState: ident.State, EmailVerified: ident.Email().Verified, SecondFactor: enrolled, Methods: methods}, event.LoginSucceeded)
+		IdentityState: ident.State, EmailVerified: ident.Email().Verified, SecondFactor: enrolled, Methods: methods, Signals: sig}, event.LoginSucceeded)
 	if err != nil {
 		return err
 	}

@@ -169,6 +169,16 @@ func (s *Store) MarkVerified(ctx context.Context, identityID, identifierID strin
 	return nil
 }
 
+// HasPassword reports whether the identity has a password.
+func (s *Store) HasPassword(ctx context.Context, identityID string) (bool, error) {
+	var n int
+	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM credentials WHERE identity_id = $1 AND type = $2`,
+		identityID, CredentialPassword).Scan(&n); err != nil {
+		return false, fmt.Errorf("identity: has password %s: %w", identityID, err)
+	}
+	return n > 0, nil
+}
+
 func setCredential(ctx context.Context, tx *store.Tx, identityID, typ, secret string, now time.Time) error {
 	res, err := tx.Exec(ctx, `UPDATE credentials SET secret = $1, updated_at = $2 WHERE identity_id = $3 AND type = $4`,
 		secret, store.Micros(now), identityID, typ)

@@ -103,6 +103,10 @@ type Signals struct {
 	// KnownDevice is true when the device has held a session of the
 	// identity before.
 	KnownDevice bool
+	// ClonedAuthenticator is true when a passkey's signature verified
+	// but its signature counter did not go up: the authenticator may
+	// have been copied.
+	ClonedAuthenticator bool
 }
 
 // Decision is the answer.
@@ -132,9 +136,15 @@ type Decider interface {
 //     requires verified email (RequireVerifiedEmail) and it is not verified;
 //   - ask for the second factor at sign-in when the customer set one up;
 //   - deny disabled identities;
+//   - deny a sign-in with a passkey whose authenticator looks cloned,
+//     unless AllowClonedPasskeys (the event log flags it either way);
 //   - allow everything else.
 type Default struct {
 	RequireVerifiedEmail bool
+	// AllowClonedPasskeys lets a passkey whose signature counter went
+	// backwards still sign in. Some authenticators get counters wrong;
+	// an operator who sees only those in the event log may allow them.
+	AllowClonedPasskeys bool
 }
 
 // Name identifies the policy in decisions.
@@ -157,6 +167,9 @@ func (p Default) Decide(_ context.Context, in Input) Decision {
 	case SessionIssue:
 		if in.IdentityState == "disabled" {
 			return Decision{Effect: Deny, Reason: "identity_disabled", Policy: defaultName}
+		}
+		if in.Signals.ClonedAuthenticator && !p.AllowClonedPasskeys {
+			return Decision{Effect: Deny, Reason: "passkey_cloned", Policy: defaultName}
 		}
 		if p.RequireVerifiedEmail && !in.EmailVerified {
 			return Decision{Effect: StepUp, Reason: "email_not_verified", Require: []string{StepVerifyEmail}, Policy: defaultName}

@@ -25,6 +25,7 @@ func TestDefault(t *testing.T) {
 		{"logout", Input{Action: Logout}, Allow, ""},
 		{"second factor set up", Input{Action: SessionIssue, IdentityState: "active", EmailVerified: true, SecondFactor: true, Methods: []string{"password"}}, StepUp, "second_factor_enrolled"},
 		{"second factor passed", Input{Action: SessionIssue, IdentityState: "active", EmailVerified: true, SecondFactor: true, Methods: []string{"password", "totp"}}, Allow, ""},
+		{"cloned passkey", Input{Action: SessionIssue, IdentityState: "active", EmailVerified: true, Methods: []string{"passkey"}, Signals: Signals{ClonedAuthenticator: true}}, Deny, "passkey_cloned"},
 	}
 	for _, tt := range tests {
 		d := p.Decide(context.Background(), tt.in)
@@ -34,5 +35,9 @@ func TestDefault(t *testing.T) {
 	}
 	if d := (Default{}).Decide(context.Background(), Input{Action: SessionIssue, IdentityState: "active"}); !d.Allowed() {
 		t.Errorf("unverified allowed when not required: %+v", d)
+	}
+	cloned := Input{Action: SessionIssue, IdentityState: "active", Methods: []string{"passkey"}, Signals: Signals{ClonedAuthenticator: true}}
+	if d := (Default{AllowClonedPasskeys: true}).Decide(context.Background(), cloned); !d.Allowed() {
+		t.Errorf("cloned passkey refused though allowed: %+v", d)
 	}
 }

@@ -2,13 +2,16 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/foyer-id/foyer/internal/api"
+	"github.com/foyer-id/foyer/internal/config"
 	"github.com/foyer-id/foyer/internal/credential/passkey"
 	"github.com/foyer-id/foyer/internal/credential/passkey/passkeytest"
+	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/server/servertest"
 	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/store/storetest"
@@ -60,8 +63,172 @@ func TestPasskeysThroughAPI(t *testing.T) {
 		expectStatus(t, env.JSON(t, "POST", "/api/passkeys/login/options", "", nil, &lo), 200)
 		var fresh api.FlowResponse
 		env.JSON(t, "POST", "/api/passkeys/login", "", map[string]any{"challenge_id": lo.ChallengeID, "credential": json.RawMessage(auth.Get(lo.Options, soft, passkeytest.Tamper{}))}, &fresh)
+		// It is the account's only second factor: it stays until another
+		// one is added.
+		r := env.JSON(t, "DELETE", "/api/passkeys/"+added.ID, fresh.SessionToken, nil, nil)
+		expectStatus(t, r, 409)
+		if !strings.Contains(r.Body, `"last_second_factor"`) {
+			t.Fatalf("refusal: %s", r.Body)
+		}
+		expectStatus(t, env.JSON(t, "POST", "/api/passkeys/options", fresh.SessionToken, nil, &opts), 200)
+		resp2, _ := auth.Register(opts.Options)
+		expectStatus(t, env.JSON(t, "POST", "/api/passkeys", fresh.SessionToken, map[string]any{"challenge_id": opts.ChallengeID, "name": "Laptop", "credential": json.RawMessage(resp2)}, nil), 201)
 		expectStatus(t, env.JSON(t, "DELETE", "/api/passkeys/"+added.ID, fresh.SessionToken, nil, nil), 204)
 		expectStatus(t, env.JSON(t, "POST", "/api/passkeys/login/options", "", nil, &lo), 200)
 		expectStatus(t, env.JSON(t, "POST", "/api/passkeys/login", "", map[string]any{"challenge_id": lo.ChallengeID, "credential": json.RawMessage(auth.Get(lo.Options, soft, passkeytest.Tamper{}))}, nil), 400)
 	})
+}
+
+// A native app signs a customer up without a password: email, code, then
+// a passkey; the session is aal2 and the account has no password.
+func TestPasswordlessSignUpThroughAPI(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, servertest.Localhost())
+		auth := passkeytest.New(t, env.URL, "localhost")
+		var start api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/registration", "", nil, &start), 201)
+		id := start.Flow.ID
+		// The passkey step cannot be reached before the email is proved.
+		expectStatus(t, env.JSON(t, "POST", "/api/registration/"+id+"/passkey/options", "", nil, nil), 409)
+		var sub api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/registration/"+id, "", map[string]any{
+			"traits": map[string]any{"email": "una@example.com", "name": "Una"}, "method": "passkey"}, &sub), 200)
+		if sub.Flow.State != "verify" || sub.SessionToken != "" {
+			t.Fatalf("after submit: %+v", sub.Flow)
+		}
+		code := servertest.CodeFrom(t, env.MailTo(t, "una@example.com", 1))
+		var verified api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, &verified), 200)
+		if verified.Flow.State != "passkey" || verified.SessionToken != "" {
+			t.Fatalf("after code: %+v", verified.Flow)
+		}
+		// Nobody can sign in to the unfinished account with a password.
+		var login api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/login", "", nil, &login), 201)
+		expectStatus(t, env.JSON(t, "POST", "/api/login/"+login.Flow.ID, "", map[string]any{"identifier": "una@example.com", "password": goodPassword}, nil), 400)
+
+		var opts api.PasskeyOptions
+		expectStatus(t, env.JSON(t, "POST", "/api/registration/"+id+"/passkey/options", "", nil, &opts), 200)
+		var user struct {
+			PublicKey struct {
+				User struct{ Name, DisplayName string }
+				AuthenticatorSelection struct{ ResidentKey, UserVerification string }
+				Attestation string
+			}
+		}
+		if err := json.Unmarshal(opts.Options, &user); err != nil {
+			t.Fatal(err)
+		}
+		if pk := user.PublicKey; pk.User.Name != "una@example.com" || pk.User.DisplayName != "Una" ||
+			pk.AuthenticatorSelection.ResidentKey != "required" || pk.AuthenticatorSelection.UserVerification != "required" || pk.Attestation != "none" {
+			t.Fatalf("creation options: %s", opts.Options)
+		}
+		// A response for another origin is refused and the flow waits on.
+		bad, _ := auth.Create(opts.Options, passkeytest.Tamper{Origin: "https://evil.example"})
+		expectStatus(t, env.JSON(t, "POST", "/api/registration/"+id+"/passkey", "", map[string]any{"challenge_id": opts.ChallengeID, "credential": json.RawMessage(bad)}, nil), 400)
+		expectStatus(t, env.JSON(t, "POST", "/api/registration/"+id+"/passkey/options", "", nil, &opts), 200)
+		resp, soft := auth.Register(opts.Options)
+		var done api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/registration/"+id+"/passkey", "", map[string]any{"challenge_id": opts.ChallengeID, "credential": json.RawMessage(resp)}, &done), 200)
+		if done.SessionToken == "" || done.Session.AAL != "aal2" || done.Flow.State != "done" || !done.Identity.Email().Verified {
+			t.Fatalf("signed up: %+v %+v", done.Flow, done.Session)
+		}
+		// The flow is over.
+		expectStatus(t, env.JSON(t, "POST", "/api/registration/"+id+"/passkey/options", "", nil, nil), 409)
+
+		// The passkey signs in; the account has no password to guess.
+		var lo api.PasskeyOptions
+		expectStatus(t, env.JSON(t, "POST", "/api/passkeys/login/options", "", nil, &lo), 200)
+		var in api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/passkeys/login", "", map[string]any{"challenge_id": lo.ChallengeID, "credential": json.RawMessage(auth.Get(lo.Options, soft, passkeytest.Tamper{}))}, &in), 200)
+		if in.Identity.Email().Value != "una@example.com" {
+			t.Fatalf("signed in as %+v", in.Identity)
+		}
+		expectStatus(t, env.JSON(t, "POST", "/api/login", "", nil, &login), 201)
+		expectStatus(t, env.JSON(t, "POST", "/api/login/"+login.Flow.ID, "", map[string]any{"identifier": "una@example.com", "password": goodPassword}, nil), 400)
+
+		// Its only passkey is its only way in: removing it is refused.
+		var list struct{ Passkeys []passkey.Credential }
+		expectStatus(t, env.JSON(t, "GET", "/api/passkeys", in.SessionToken, nil, &list), 200)
+		r := env.JSON(t, "DELETE", "/api/passkeys/"+list.Passkeys[0].ID, in.SessionToken, nil, nil)
+		expectStatus(t, r, 409)
+		if !strings.Contains(r.Body, "only way to sign in") {
+			t.Fatalf("refusal: %s", r.Body)
+		}
+	})
+}
+
+// A customer whose device cannot make a passkey picks a password instead,
+// after the email is proved.
+func TestPasswordlessSignUpFallsBackToPassword(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, servertest.Localhost())
+		var start api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/registration", "", nil, &start), 201)
+		id := start.Flow.ID
+		expectStatus(t, env.JSON(t, "POST", "/api/registration/"+id, "", map[string]any{
+			"traits": map[string]any{"email": "vic@example.com"}, "method": "passkey"}, nil), 200)
+		code := servertest.CodeFrom(t, env.MailTo(t, "vic@example.com", 1))
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, nil), 200)
+		r := env.JSON(t, "POST", "/api/registration/"+id, "", map[string]any{"password": "password"}, nil)
+		expectStatus(t, r, 400)
+		if !strings.Contains(r.Body, "password_") {
+			t.Fatalf("weak password: %s", r.Body)
+		}
+		var done api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/registration/"+id, "", map[string]any{"password": goodPassword}, &done), 200)
+		if done.SessionToken == "" || done.Session.AAL != "aal1" {
+			t.Fatalf("signed up: %+v", done.Session)
+		}
+		var login api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/login", "", nil, &login), 201)
+		expectStatus(t, env.JSON(t, "POST", "/api/login/"+login.Flow.ID, "", map[string]any{"identifier": "vic@example.com", "password": goodPassword}, nil), 200)
+	})
+}
+
+// A passkey whose signature counter goes backwards is flagged, and the
+// policy decides: refused by default, allowed when the operator says so.
+func TestClonedPasskeyIsFlaggedAndDecidedByPolicy(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		t.Run(fmt.Sprintf("allow=%v", allow), func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, db *store.DB) {
+				env := servertest.Start(t, db, servertest.Localhost(), func(c *config.Config) {
+					c.Domains[config.DefaultDomain].Login.AllowClonedPasskeys = allow
+				})
+				auth := passkeytest.New(t, env.URL, "localhost")
+				id, code := startAPIRegistration(t, env, "wes@example.com")
+				var signedUp api.FlowResponse
+				expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, &signedUp), 200)
+				tok := signedUp.SessionToken
+				var opts api.PasskeyOptions
+				expectStatus(t, env.JSON(t, "POST", "/api/passkeys/options", tok, nil, &opts), 200)
+				resp, soft := auth.Register(opts.Options)
+				expectStatus(t, env.JSON(t, "POST", "/api/passkeys", tok, map[string]any{"challenge_id": opts.ChallengeID, "credential": json.RawMessage(resp)}, nil), 201)
+				signIn := func(tm passkeytest.Tamper) *servertest.Response {
+					var lo api.PasskeyOptions
+					expectStatus(t, env.JSON(t, "POST", "/api/passkeys/login/options", "", nil, &lo), 200)
+					return env.JSON(t, "POST", "/api/passkeys/login", "", map[string]any{"challenge_id": lo.ChallengeID, "credential": json.RawMessage(auth.Get(lo.Options, soft, tm))}, nil)
+				}
+				for range 3 {
+					expectStatus(t, signIn(passkeytest.Tamper{}), 200)
+				}
+				back := uint32(1)
+				want := 403
+				if allow {
+					want = 200
+				}
+				expectStatus(t, signIn(passkeytest.Tamper{Counter: &back}), want)
+				flagged, err := env.Server.Events.List(t.Context(), event.Query{Type: event.PasskeyCloned})
+				if err != nil || len(flagged) != 1 || flagged[0].Reason != "counter_not_increased" {
+					t.Fatalf("passkey.cloned events: %+v %v", flagged, err)
+				}
+				if !allow {
+					denied, err := env.Server.Events.List(t.Context(), event.Query{Type: event.LoginSucceeded})
+					if err != nil || denied[len(denied)-1].Outcome != event.OutcomeDenied || denied[len(denied)-1].Reason != "passkey_cloned" {
+						t.Fatalf("latest login.succeeded: %+v %v", denied, err)
+					}
+				}
+			})
+		})
+	}
 }

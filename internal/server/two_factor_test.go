@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/json"
 	"net/url"
 	"regexp"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/foyer-id/foyer/internal/api"
 	"github.com/foyer-id/foyer/internal/config"
+	"github.com/foyer-id/foyer/internal/credential/passkey/passkeytest"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/server/servertest"
 	"github.com/foyer-id/foyer/internal/store"
@@ -249,4 +251,47 @@ func TestMethodsOffPerDomain(t *testing.T) {
 	var start api.FlowResponse
 	env.JSON(t, "POST", "/api/login", "", nil, &start)
 	expectStatus(t, env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": "una@example.com", "method": "code"}, nil), 400)
+}
+
+// The authenticator app cannot be turned off while it is the account's
+// only second factor; with a passkey as another, it can.
+func TestLastSecondFactorStays(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, servertest.Localhost())
+		b := signUp(t, env, "rosa@example.com", goodPassword)
+		secret, _ := enrolTOTP(t, env, b)
+		stepUp := func() {
+			t.Helper()
+			env.Clock.Advance(30 * time.Second)
+			page := b.Get("/stepup")
+			code, _ := pqtotp.GenerateCode(secret, env.Clock.Now())
+			location(t, b.Post("/stepup", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "kind": {"totp"}, "code": {code}}))
+		}
+		stepUp()
+		remove := func() string {
+			page := b.Get("/account/two-factor")
+			return location(t, b.Post("/account/two-factor/remove", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}}))
+		}
+		loc := remove()
+		if loc != "/account/two-factor?refused=last_second_factor" {
+			t.Fatalf("removing the only second factor went to %q", loc)
+		}
+		if page := b.Get(loc); !strings.Contains(page.Body, "This is your only second factor.") || !strings.Contains(page.Body, "/account/two-factor/remove") {
+			t.Fatalf("refusal page:\n%s", page.Body)
+		}
+
+		// A passkey is a second factor too: with one, the app can go.
+		tok := b.Cookie("foyer_session")
+		auth := passkeytest.New(t, env.URL, "localhost")
+		var opts api.PasskeyOptions
+		expectStatus(t, env.JSON(t, "POST", "/api/passkeys/options", tok, nil, &opts), 200)
+		resp, _ := auth.Register(opts.Options)
+		expectStatus(t, env.JSON(t, "POST", "/api/passkeys", tok, map[string]any{"challenge_id": opts.ChallengeID, "credential": json.RawMessage(resp)}, nil), 201)
+		if loc := remove(); loc != "/account/two-factor" {
+			t.Fatalf("removing the app beside a passkey went to %q", loc)
+		}
+		if page := b.Get("/account/two-factor"); strings.Contains(page.Body, "/account/two-factor/remove") {
+			t.Fatalf("the app is still on:\n%s", page.Body)
+		}
+	})
 }

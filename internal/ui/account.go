@@ -26,7 +26,7 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	v := view{Title: "Your account", SignedIn: true, Identity: ident, Session: s, Extra: map[string]any{}}
+	v := view{Title: "Your account", SignedIn: true, Identity: ident, Session: s, Messages: refusal(r), Extra: map[string]any{}}
 	if p.OAuth != nil {
 		consents, err := p.OAuth.Consents.List(r.Context(), s.IdentityID)
 		if err != nil {

@@ -95,6 +95,8 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	if p.Passkeys != nil {
 		mux.HandleFunc("POST /passkeys/login/options", p.passkeyLoginOptions)
 		mux.HandleFunc("POST /passkeys/login", p.passkeyLogin)
+		mux.HandleFunc("POST /registration/passkey/options", p.passkeySignUpOptions)
+		mux.HandleFunc("POST /registration/passkey", p.passkeySignUp)
 		mux.HandleFunc("POST /account/passkeys/options", p.passkeyAddOptions)
 		mux.HandleFunc("POST /account/passkeys", p.passkeyAdd)
 		mux.Handle("POST /account/passkeys/rename", p.form(p.passkeyRename))

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/foyer-id/foyer/internal/credential/passkey"
@@ -61,18 +62,7 @@ func (p *Pages) passkeyLogin(w http.ResponseWriter, r *http.Request) {
 	if !p.jsonForm(w, r, &body) {
 		return
 	}
-	c := p.client(w, r)
-	identityID, _, err := p.Passkeys.FinishLogin(r.Context(), body.ChallengeID, body.Credential)
-	if err != nil {
-		reason := "passkey_invalid"
-		if errors.Is(err, passkey.ErrCloned) {
-			reason = "passkey_cloned"
-		}
-		p.Flows.PasskeyFailed(r.Context(), c, identityID, reason)
-		problem.Send(w, http.StatusBadRequest, "passkey-invalid", "Passkey not accepted", "That passkey did not work here. Try again, or sign in another way.")
-		return
-	}
-	res, err := p.Flows.SignInWithPasskey(r.Context(), c, identityID, safeReturnTo(body.ReturnTo))
+	res, err := p.Flows.SignInWithPasskey(r.Context(), p.client(w, r), body.ChallengeID, body.Credential, safeReturnTo(body.ReturnTo))
 	if err != nil {
 		p.jsonFail(w, r, err)
 		return
@@ -83,6 +73,71 @@ func (p *Pages) passkeyLogin(w http.ResponseWriter, r *http.Request) {
 		to = "/account"
 	}
 	writeJSON(w, map[string]string{"redirect": to})
+}
+
+// POST /registration/passkey/options?flow=: a challenge to create the
+// passkey of a passwordless sign-up whose email is verified.
+func (p *Pages) passkeySignUpOptions(w http.ResponseWriter, r *http.Request) {
+	var body struct{}
+	if !p.jsonForm(w, r, &body) {
+		return
+	}
+	f, ok := p.jsonFlow(w, r, flow.TypeRegistration)
+	if !ok {
+		return
+	}
+	opts, id, err := p.Flows.BeginPasskeySignUp(r.Context(), f, p.client(w, r))
+	if err != nil {
+		p.jsonFail(w, r, err)
+		return
+	}
+	writeJSON(w, passkeyOptions{Options: opts, ChallengeID: id})
+}
+
+// POST /registration/passkey?flow=: store the passkey, finish the
+// sign-up and sign in.
+func (p *Pages) passkeySignUp(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		ChallengeID string          `json:"challenge_id"`
+		Name        string          `json:"name"`
+		Credential  json.RawMessage `json:"credential"`
+	}
+	if !p.jsonForm(w, r, &body) {
+		return
+	}
+	f, ok := p.jsonFlow(w, r, flow.TypeRegistration)
+	if !ok {
+		return
+	}
+	res, err := p.Flows.FinishPasskeySignUp(r.Context(), f, p.client(w, r), body.ChallengeID, strings.TrimSpace(body.Name), body.Credential)
+	if err != nil {
+		p.jsonFail(w, r, err)
+		return
+	}
+	to := flowURL("/registration", res.Flow)
+	if res.Token != "" {
+		p.startSession(w, r, res.Token, res.Session)
+		if to = res.Flow.ReturnTo; to == "" {
+			to = "/account"
+		}
+	}
+	writeJSON(w, map[string]string{"redirect": to})
+}
+
+// jsonFlow loads the flow in ?flow= for the JSON endpoints.
+func (p *Pages) jsonFlow(w http.ResponseWriter, r *http.Request, typ string) (*flow.Flow, bool) {
+	f, note, err := p.loadFlow(w, r, typ)
+	if err == nil && f == nil {
+		err = flow.ErrNotFound
+		if note != "" {
+			err = flow.ErrExpired
+		}
+	}
+	if err != nil {
+		p.jsonFail(w, r, err)
+		return nil, false
+	}
+	return f, true
 }
 
 // POST /account/passkeys/options: a challenge to add a passkey to the
@@ -168,6 +223,10 @@ func (p *Pages) passkeyDelete(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if err := p.Flows.CheckRemoval(r.Context(), ident.ID, flow.MethodPasskey); err != nil {
+		p.refused(w, r, "/account", err)
+		return
+	}
 	if err := p.Passkeys.Delete(r.Context(), ident.ID, r.PostForm.Get("id")); err != nil && !errors.Is(err, store.ErrNotFound) {
 		p.fail(w, r, err)
 		return
@@ -176,13 +235,40 @@ func (p *Pages) passkeyDelete(w http.ResponseWriter, r *http.Request) {
 	seeOther(w, r, "/account")
 }
 
+// refused sends the browser back to the page at path, which shows why the
+// change was refused; other errors fail as usual.
+func (p *Pages) refused(w http.ResponseWriter, r *http.Request, path string, err error) {
+	var ref *flow.RefusedError
+	if !errors.As(err, &ref) {
+		p.fail(w, r, err)
+		return
+	}
+	seeOther(w, r, path+"?refused="+url.QueryEscape(ref.Message.ID))
+}
+
+// refusal is the message of a refusal named in ?refused=, if any.
+func refusal(r *http.Request) []flow.Message {
+	if m, ok := flow.Refusal(r.URL.Query().Get("refused")); ok {
+		return []flow.Message{m}
+	}
+	return nil
+}
+
 // jsonFail maps journey errors for the JSON endpoints.
 func (p *Pages) jsonFail(w http.ResponseWriter, r *http.Request, err error) {
 	var throttled *flow.ThrottledError
 	var denied *flow.DeniedError
+	var inv *flow.InvalidError
 	switch {
 	case errors.As(err, &throttled):
 		problem.Send(w, http.StatusTooManyRequests, "throttled", "Too many attempts", "Wait a moment and try again.")
+	case errors.Is(err, flow.ErrPasskeyRefused):
+		problem.Send(w, http.StatusBadRequest, "passkey-invalid", "Passkey not accepted", "That passkey did not work here. Try again, or sign in another way.")
+	case errors.As(err, &inv):
+		problem.Write(w, http.StatusBadRequest, map[string]any{"type": problem.TypeBase + "invalid-input", "title": "The input is not valid",
+			"status": http.StatusBadRequest, "detail": inv.Messages[0].Text, "errors": inv.Messages})
+	case errors.Is(err, flow.ErrWrongState), errors.Is(err, flow.ErrExpired), errors.Is(err, flow.ErrNotFound), errors.Is(err, flow.ErrBinding):
+		problem.Send(w, http.StatusConflict, "flow-state", "This step is over", "Reload the page and try again.")
 	case errors.As(err, &denied):
 		problem.Send(w, http.StatusForbidden, "denied", "Not allowed", "This sign-in is not allowed for this account.")
 	default:

@@ -22,7 +22,7 @@ func (p *Pages) registrationPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.render(w, r, http.StatusOK, "registration", view{Title: "Create your account", Messages: notice(note),
-			ReturnTo: safeReturnTo(r.URL.Query().Get("return_to")), Action: "/registration"})
+			ReturnTo: safeReturnTo(r.URL.Query().Get("return_to")), Action: "/registration", Extra: p.loginOptions()})
 		return
 	}
 	p.renderFlow(w, r, f, "/registration", "Create your account")
@@ -39,12 +39,14 @@ func (p *Pages) renderFlow(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 	case flow.StateSecondFactor:
 		data.Title = "Two-factor authentication"
 		p.render(w, r, http.StatusOK, "second_factor", data)
+	case flow.StatePasskey:
+		data.Title = "Create your passkey"
+		data.Extra = map[string]any{"Flow": f.ID}
+		p.render(w, r, http.StatusOK, "passkey_signup", data)
 	case flow.StateDone, flow.StateFailed:
 		p.render(w, r, http.StatusOK, "done", data)
 	default:
-		if f.Type == flow.TypeLogin {
-			data.Extra = p.loginOptions()
-		}
+		data.Extra = p.loginOptions()
 		p.render(w, r, http.StatusOK, strings.TrimPrefix(path, "/"), data)
 	}
 }
@@ -55,15 +57,25 @@ func (p *Pages) registrationSubmit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if f.State == flow.StateVerify {
+	switch f.State {
+	case flow.StateVerify:
 		p.codeSubmit(w, r, f, c, "/registration")
+		return
+	case flow.StatePasskey: // a password instead of the passkey
+		res, err := p.Flows.ChoosePassword(r.Context(), f, c, r.PostForm.Get("password"))
+		if err != nil {
+			p.submitFailed(w, r, f, "/registration", err, nil)
+			return
+		}
+		p.signedUp(w, r, res)
 		return
 	}
 	traits := map[string]any{"email": r.PostForm.Get("email")}
 	if name := strings.TrimSpace(r.PostForm.Get("name")); name != "" {
 		traits["name"] = name
 	}
-	res, err := p.Flows.SubmitRegistration(r.Context(), f, c, flow.RegistrationInput{Traits: traits, Password: r.PostForm.Get("password")})
+	res, err := p.Flows.SubmitRegistration(r.Context(), f, c, flow.RegistrationInput{Traits: traits,
+		Method: r.PostForm.Get("method"), Password: r.PostForm.Get("password")})
 	if err != nil {
 		p.submitFailed(w, r, f, "/registration", err, map[string]string{"email": r.PostForm.Get("email"), "name": r.PostForm.Get("name")})
 		return
@@ -138,4 +150,19 @@ func (p *Pages) submittedFlow(w http.ResponseWriter, r *http.Request, typ, path,
 		}
 	}
 	return f, c, true
+}
+
+// signedUp starts the session of a finished sign-up and sends the
+// customer on.
+func (p *Pages) signedUp(w http.ResponseWriter, r *http.Request, res *flow.Result) {
+	if res.Token == "" { // already completed elsewhere: the flow's page says so
+		seeOther(w, r, flowURL("/registration", res.Flow))
+		return
+	}
+	p.startSession(w, r, res.Token, res.Session)
+	to := res.Flow.ReturnTo
+	if to == "" {
+		to = "/account"
+	}
+	seeOther(w, r, to)
 }

@@ -66,7 +66,7 @@ func (p *Pages) twoFactorPage(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	v := view{Title: "Two-factor authentication", SignedIn: true, Identity: ident, Session: s, Action: twoFactorPath,
+	v := view{Title: "Two-factor authentication", SignedIn: true, Identity: ident, Session: s, Action: twoFactorPath, Messages: refusal(r),
 		Extra: map[string]any{"Offered": p.TOTPSetup}}
 	enrolled, err := p.Factors.TOTP.Enrolled(r.Context(), s.IdentityID)
 	if err != nil {
@@ -164,12 +164,16 @@ func (p *Pages) showRecoveryCodes(w http.ResponseWriter, r *http.Request, codes 
 	p.render(w, r, http.StatusOK, "recovery_codes", view{Title: "Save your recovery codes", SignedIn: true, Extra: map[string]any{"Codes": codes}})
 }
 
-// POST /account/two-factor/remove: turn the authenticator app off. The
-// last second factor cannot be removed while the domain requires one;
-// today it can, after a fresh step-up, and the customer is told by mail.
+// POST /account/two-factor/remove: turn the authenticator app off, after
+// a fresh step-up; the customer is told by mail. It is refused while the
+// app is the account's only second factor (flow.CheckRemoval).
 func (p *Pages) twoFactorRemove(w http.ResponseWriter, r *http.Request) {
 	s, ident, ok := p.requireFresh(w, r)
 	if !ok {
+		return
+	}
+	if err := p.Flows.CheckRemoval(r.Context(), s.IdentityID, flow.FactorTOTP); err != nil {
+		p.refused(w, r, twoFactorPath, err)
 		return
 	}
 	if err := p.Factors.TOTP.Remove(r.Context(), s.IdentityID); err != nil && !errors.Is(err, totp.ErrNotEnrolled) {

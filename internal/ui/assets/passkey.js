@@ -62,17 +62,61 @@
 
   if (!window.PublicKeyCredential) return;
 
+  // Sign in with a passkey: from the button (a modal prompt), or from the
+  // email field's autofill list where the browser offers passkeys there
+  // (conditional mediation). Starting one cancels the other.
   var login = document.getElementById("passkey-login");
+  var conditional = null;
+  function passkeySignIn(mediation) {
+    var err = document.getElementById("passkey-error");
+    var controller = new AbortController();
+    if (conditional) conditional.abort();
+    conditional = mediation === "conditional" ? controller : null;
+    post("/passkeys/login/options").then(function (o) {
+      var req = { publicKey: requestOptions(o.options.publicKey), signal: controller.signal };
+      if (mediation) req.mediation = mediation;
+      return navigator.credentials.get(req).then(function (cred) {
+        return post("/passkeys/login", { challenge_id: o.challenge_id, credential: credentialJSON(cred), return_to: login.getAttribute("data-return-to") || "" });
+      });
+    }).then(function (res) { window.location.assign(res.redirect); })
+      .catch(function (e) {
+        // Autofill fails quietly: the customer has not asked for anything.
+        if (mediation === "conditional" || controller.signal.aborted || e.name === "AbortError") return;
+        show(err, e.message || "Signing in with a passkey did not work.");
+      });
+  }
   if (login) {
     login.hidden = false;
-    login.addEventListener("click", function () {
-      var err = document.getElementById("passkey-error");
-      post("/passkeys/login/options").then(function (o) {
-        return navigator.credentials.get({ publicKey: requestOptions(o.options.publicKey) }).then(function (cred) {
-          return post("/passkeys/login", { challenge_id: o.challenge_id, credential: credentialJSON(cred), return_to: login.getAttribute("data-return-to") || "" });
+    login.addEventListener("click", function () { passkeySignIn(""); });
+    var field = document.querySelector("input[data-passkey-autofill]");
+    if (field && PublicKeyCredential.isConditionalMediationAvailable) {
+      PublicKeyCredential.isConditionalMediationAvailable().then(function (ok) {
+        if (!ok) return;
+        // Password managers still read the field as an email address;
+        // the extra token lets the browser list passkeys in its autofill.
+        field.setAttribute("autocomplete", field.getAttribute("autocomplete") + " webauthn");
+        passkeySignIn("conditional");
+      }).catch(function () {});
+    }
+  }
+
+  var signup = document.getElementById("passkey-signup");
+  if (signup) signup.hidden = false;
+
+  // The passkey of a passwordless sign-up, once the email is verified.
+  var create = document.getElementById("passkey-create");
+  if (create) {
+    create.hidden = false;
+    var unsupported = document.getElementById("passkey-unsupported");
+    if (unsupported) unsupported.hidden = true;
+    create.addEventListener("click", function () {
+      var err = document.getElementById("passkey-create-error");
+      post(create.getAttribute("data-options")).then(function (o) {
+        return navigator.credentials.create({ publicKey: creationOptions(o.options.publicKey) }).then(function (cred) {
+          return post(create.getAttribute("data-finish"), { challenge_id: o.challenge_id, credential: credentialJSON(cred) });
         });
       }).then(function (res) { window.location.assign(res.redirect); })
-        .catch(function (e) { show(err, e.message || "Signing in with a passkey did not work."); });
+        .catch(function (e) { show(err, e.message || "The passkey could not be created."); });
     });
   }
 
