@@ -111,9 +111,9 @@ func TestPasswordlessSignUpThroughAPI(t *testing.T) {
 		expectStatus(t, env.JSON(t, "POST", "/api/registration/"+id+"/passkey/options", "", nil, &opts), 200)
 		var user struct {
 			PublicKey struct {
-				User struct{ Name, DisplayName string }
+				User                   struct{ Name, DisplayName string }
 				AuthenticatorSelection struct{ ResidentKey, UserVerification string }
-				Attestation string
+				Attestation            string
 			}
 		}
 		if err := json.Unmarshal(opts.Options, &user); err != nil {
