@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
-	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -80,28 +79,9 @@ func (s *Storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intr
 	return nil
 }
 
-// GetPrivateClaimsFromScopes adds nothing beyond GetPrivateClaimsFromRequest.
+// GetPrivateClaimsFromScopes adds nothing: JWT access tokens carry the
+// RFC 9068 claims (access_jwt.go).
 func (s *Storage) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {
 	return nil, nil
 }
 
-// GetPrivateClaimsFromRequest adds the RFC 9068 claims to JWT access
-// tokens: client_id, scope, and for people auth_time, acr and amr.
-func (s *Storage) GetPrivateClaimsFromRequest(_ context.Context, req op.TokenRequest, _ []string) (map[string]any, error) {
-	claims := map[string]any{"scope": strings.Join(req.GetScopes(), " ")}
-	switch r := req.(type) {
-	case *AuthRequest:
-		claims["client_id"] = r.GetClientID()
-		claims["auth_time"] = r.AuthTime.Unix()
-		claims["acr"] = r.ACR
-		claims["amr"] = r.AMR
-	case *refreshRequest:
-		claims["client_id"] = r.t.ClientID
-		claims["auth_time"] = r.t.AuthTime.Unix()
-		claims["acr"] = r.t.ACR
-		claims["amr"] = r.t.AMR
-	case *clientCredentialsRequest:
-		claims["client_id"] = r.clientID
-	}
-	return claims, nil
-}

@@ -59,11 +59,10 @@ func (o *opClient) GrantTypes() []oidc.GrantType {
 	return out
 }
 
+// AccessTokenType is always "bearer" to the library: for clients with JWT
+// access tokens the storage signs them itself (access_jwt.go).
 func (o *opClient) AccessTokenType() op.AccessTokenType {
-	if o.c.AccessTokenFormat == client.AccessTokenOpaque {
-		return op.AccessTokenTypeBearer
-	}
-	return op.AccessTokenTypeJWT
+	return op.AccessTokenTypeBearer
 }
 
 func (o *opClient) RestrictAdditionalIdTokenScopes() func([]string) []string {

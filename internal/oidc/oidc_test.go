@@ -14,6 +14,7 @@ import (
 	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
 	"github.com/foyer-id/foyer/internal/api"
@@ -353,8 +354,15 @@ func TestClientCredentials(t *testing.T) {
 		}
 		var claims map[string]any
 		_ = json.Unmarshal(payload, &claims)
-		if claims["client_id"] != c.ID || claims["scope"] != "reports:read" || claims["sub"] != c.ID {
+		if claims["client_id"] != c.ID || claims["scope"] != "reports:read" || claims["sub"] != c.ID || claims["iss"] != env.URL ||
+			claims["jti"] == nil || claims["iat"] == nil || claims["exp"] == nil || claims["aud"] == nil {
 			t.Fatalf("claims: %v", claims)
+		}
+		// RFC 9068: the header says what it is, so it cannot pass for an
+		// ID token.
+		jws, err := jose.ParseSigned(out["access_token"].(string), []jose.SignatureAlgorithm{jose.ES256})
+		if err != nil || jws.Signatures[0].Protected.ExtraHeaders["typ"] != "at+jwt" || jws.Signatures[0].Protected.KeyID == "" {
+			t.Fatalf("access token header: %+v %v", jws.Signatures[0].Protected, err)
 		}
 		// Wrong secret.
 		if status, out := postForm(t, env.URL+"/oauth/token", c.ID, secret+"x", url.Values{"grant_type": {"client_credentials"}}); status != 401 && status != 400 || out["error"] != "invalid_client" {

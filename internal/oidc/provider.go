@@ -140,7 +140,7 @@ func NewProvider(cfg Config, st *Storage) (*Provider, error) {
 		SupportedClaims:         []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "azp", "email", "email_verified", "name", "updated_at"},
 	}
 	p := &Provider{Storage: st, Consents: &Consents{DB: st.DB, Now: st.Now}, cfg: cfg}
-	opts := []op.Option{op.WithHttpInterceptors(p.intercept), op.WithCORSOptions(nil),
+	opts := []op.Option{op.WithHttpInterceptors(p.intercept), op.WithCORSOptions(nil), op.WithCrypto(newAccessTokenCrypto(key, &st.signedAccess)),
 		op.WithAccessTokenKeySet(newVerifiedCache(&op.OpenIDKeySet{Storage: st}, st.Now))}
 	if cfg.Insecure {
 		opts = append(opts, op.WithAllowInsecure())

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -48,6 +49,9 @@ type Storage struct {
 	requests  *authRequests
 	tokens    *tokens
 	logoutKey []byte // MACs post-logout redirects handed to the logout page
+	// signedAccess holds JWT access tokens just signed, by token id, until
+	// the library turns the id into the token string (access_jwt.go).
+	signedAccess sync.Map
 }
 
 // init prepares the internal stores.
@@ -69,7 +73,6 @@ var (
 	_ op.Storage                        = (*Storage)(nil)
 	_ op.ClientCredentialsStorage       = (*Storage)(nil)
 	_ op.CanSetUserinfoFromRequest      = (*Storage)(nil)
-	_ op.CanGetPrivateClaimsFromRequest = (*Storage)(nil)
 	_ op.CanTerminateSessionFromRequest = (*Storage)(nil)
 )
 
@@ -216,11 +219,14 @@ func (s *Storage) newAccess(ctx context.Context, req op.TokenRequest) (*token, *
 // CreateAccessToken stores an access token (authorization code without
 // refresh, client credentials).
 func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
-	t, _, err := s.newAccess(ctx, req)
+	t, c, err := s.newAccess(ctx, req)
 	if err != nil {
 		return "", time.Time{}, err
 	}
 	if err := insertToken(ctx, batched{s.DB}, t, ""); err != nil {
+		return "", time.Time{}, err
+	}
+	if err := s.issueAccessJWT(ctx, c, t); err != nil {
 		return "", time.Time{}, err
 	}
 	return t.ID, t.ExpiresAt, nil
@@ -249,6 +255,9 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		if err != nil {
 			return "", "", time.Time{}, err
 		}
+		if err := s.issueAccessJWT(ctx, c, access); err != nil {
+			return "", "", time.Time{}, err
+		}
 		return access.ID, raw, access.ExpiresAt, nil
 	}
 	if err := s.tokens.rotate(ctx, current, access, &refresh, raw); err != nil {
@@ -256,6 +265,9 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 			s.emit(ctx, "oauth.refresh_reused", event.OutcomeDenied, "refresh_token_reused", access.Subject, access.ClientID)
 		}
 		return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
+	}
+	if err := s.issueAccessJWT(ctx, c, access); err != nil {
+		return "", "", time.Time{}, err
 	}
 	return access.ID, raw, access.ExpiresAt, nil
 }
