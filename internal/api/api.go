@@ -60,6 +60,11 @@ var Routes = []string{
 	"POST /api/passkeys",
 	"GET /api/passkeys",
 	"DELETE /api/passkeys/{id}",
+	"GET /api/totp",
+	"POST /api/totp",
+	"POST /api/totp/confirm",
+	"DELETE /api/totp",
+	"POST /api/recovery-codes",
 	"POST /api/logout",
 }
 
@@ -87,6 +92,11 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 		"POST /api/passkeys":                          h.passkeyAdd,
 		"GET /api/passkeys":                           h.passkeyList,
 		"DELETE /api/passkeys/{id}":                   h.passkeyDelete,
+		"GET /api/totp":                               h.totpStatus,
+		"POST /api/totp":                              h.totpBegin,
+		"POST /api/totp/confirm":                      h.totpConfirm,
+		"DELETE /api/totp":                            h.totpRemove,
+		"POST /api/recovery-codes":                    h.recoveryCodesRegenerate,
 		"POST /api/logout":                            h.logout,
 	}
 	for _, route := range Routes {

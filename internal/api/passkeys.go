@@ -111,7 +111,8 @@ func (h *Handler) passkeySignUp(w http.ResponseWriter, r *http.Request) {
 	respond(w, http.StatusOK, res)
 }
 
-// fresh returns the bearer's session if it may change passkeys now
+// fresh returns the bearer's session if it may change sign-in methods
+// now — passkeys, the authenticator app, recovery codes
 // (flow.MethodsChangeNeeds); otherwise it answers 401 (or 403).
 func (h *Handler) fresh(w http.ResponseWriter, r *http.Request) *session.Session {
 	s, _ := h.bearer(r)
@@ -126,7 +127,7 @@ func (h *Handler) fresh(w http.ResponseWriter, r *http.Request) *session.Session
 	}
 	if need != flow.ReauthNone {
 		problem.Send(w, http.StatusUnauthorized, "reauthenticate", "Please confirm it's you",
-			"Sign in again (or step up with POST /api/sessions/step-up) within 10 minutes before changing passkeys.")
+			"Sign in again (or step up with POST /api/sessions/step-up) within 10 minutes before changing how you sign in.")
 		return nil
 	}
 	return s

@@ -48,6 +48,9 @@ type Config struct {
 	// address.
 	EmailCodeLogin       bool
 	RegistrationThrottle throttle.Rule // sign-ups per network
+	// TOTPSetup lets customers set up an authenticator app. Off, no new
+	// set-ups begin; apps already set up keep protecting sign-in.
+	TOTPSetup bool
 }
 
 // Client describes who is making a request.
@@ -75,6 +78,11 @@ type Service struct {
 	// SecondFactors checks authenticator-app and recovery codes; nil
 	// when the domain offers none.
 	SecondFactors SecondFactors
+	// Factors holds the authenticator apps and recovery codes that
+	// customers set up and manage (BeginTOTP, ConfirmTOTP, …); nil
+	// when the domain has none. In production SecondFactors is the
+	// same Factors.
+	Factors *Factors
 	// Passkeys signs customers in (and up) with passkeys; nil when the
 	// domain has them off.
 	Passkeys *passkey.Service

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/foyer-id/foyer/internal/credential/totp"
 	"github.com/foyer-id/foyer/internal/flow"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/session"
@@ -68,26 +67,21 @@ func (p *Pages) twoFactorPage(w http.ResponseWriter, r *http.Request) {
 	}
 	v := view{Title: "Two-factor authentication", SignedIn: true, Identity: ident, Session: s, Action: twoFactorPath, Messages: refusal(r),
 		Extra: map[string]any{"Offered": p.TOTPSetup}}
-	enrolled, err := p.Factors.TOTP.Enrolled(r.Context(), s.IdentityID)
+	state, err := p.Flows.TOTPState(r.Context(), s.IdentityID)
 	if err != nil {
 		p.fail(w, r, err)
 		return
 	}
 	switch {
-	case enrolled:
-		n, err := p.Factors.Recovery.Remaining(r.Context(), s.IdentityID)
-		if err != nil {
-			p.fail(w, r, err)
-			return
-		}
-		v.Extra["Enrolled"], v.Extra["Remaining"] = true, n
+	case state.Enrolled:
+		v.Extra["Enrolled"], v.Extra["Remaining"] = true, state.RecoveryCodesRemaining
 	default:
-		e, err := p.Factors.TOTP.Pending(r.Context(), s.IdentityID, p.ProductName, ident.Email().Value)
+		e, err := p.Flows.PendingTOTP(r.Context(), ident)
 		if err == nil {
 			v.Extra["Pending"] = true
 			v.Extra["Secret"] = e.Secret
 			v.Extra["QR"] = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(e.QRPNG))
-		} else if !errors.Is(err, totp.ErrNotEnrolled) {
+		} else if !errors.Is(err, flow.ErrTOTPNotPending) && !errors.Is(err, flow.ErrTOTPEnrolled) {
 			p.fail(w, r, err)
 			return
 		}
@@ -98,63 +92,74 @@ func (p *Pages) twoFactorPage(w http.ResponseWriter, r *http.Request) {
 	p.render(w, r, http.StatusOK, "two_factor", v)
 }
 
-// POST /account/two-factor/setup: start setting up an authenticator app.
+// POST /account/two-factor/setup: start setting up an authenticator app
+// (flow.BeginTOTP); the page then shows the QR code and key.
 func (p *Pages) twoFactorSetup(w http.ResponseWriter, r *http.Request) {
 	if !p.TOTPSetup {
-		p.errorPage(w, r, http.StatusForbidden, "Not available", "Authenticator apps are not offered here.")
+		p.totpOff(w, r)
 		return
 	}
-	s, ident, ok := p.requireFresh(w, r)
+	_, ident, ok := p.requireFresh(w, r)
 	if !ok {
 		return
 	}
-	if _, err := p.Factors.TOTP.Begin(r.Context(), s.IdentityID, p.ProductName, ident.Email().Value); err != nil && !errors.Is(err, totp.ErrAlreadyEnrolled) {
+	_, err := p.Flows.BeginTOTP(r.Context(), ident)
+	switch {
+	case errors.Is(err, flow.ErrTOTPOff):
+		p.totpOff(w, r)
+		return
+	case err != nil && !errors.Is(err, flow.ErrTOTPEnrolled):
 		p.fail(w, r, err)
 		return
 	}
 	seeOther(w, r, twoFactorPath)
 }
 
+// totpOff answers a set-up where the domain offers no authenticator apps.
+func (p *Pages) totpOff(w http.ResponseWriter, r *http.Request) {
+	p.errorPage(w, r, http.StatusForbidden, "Not available", "Authenticator apps are not offered here.")
+}
+
 // POST /account/two-factor/confirm: the first code turns the app on; the
-// recovery codes are shown once, in this answer, and stored only hashed.
+// recovery codes are shown once, in this answer, and stored only hashed
+// (flow.ConfirmTOTP).
 func (p *Pages) twoFactorConfirm(w http.ResponseWriter, r *http.Request) {
-	s, ident, ok := p.requireFresh(w, r)
+	_, ident, ok := p.requireFresh(w, r)
 	if !ok {
 		return
 	}
-	if err := p.Factors.TOTP.Confirm(r.Context(), s.IdentityID, r.PostForm.Get("code")); err != nil {
-		if errors.Is(err, totp.ErrInvalidCode) || errors.Is(err, totp.ErrNotEnrolled) {
-			seeOther(w, r, twoFactorPath+"?error=code")
-			return
-		}
+	codes, err := p.Flows.ConfirmTOTP(r.Context(), p.client(w, r), ident, r.PostForm.Get("code"))
+	var inv *flow.InvalidError
+	switch {
+	case errors.As(err, &inv), errors.Is(err, flow.ErrTOTPNotPending):
+		seeOther(w, r, twoFactorPath+"?error=code")
+		return
+	case errors.Is(err, flow.ErrTOTPEnrolled):
+		seeOther(w, r, twoFactorPath) // confirmed already (a second submit)
+		return
+	case err != nil:
 		p.fail(w, r, err)
 		return
 	}
-	codes, err := p.Factors.Recovery.Generate(r.Context(), s.IdentityID)
-	if err != nil {
-		p.fail(w, r, err)
-		return
-	}
-	p.notify(w, r, ident, "totp_enabled", "two-factor authentication was turned on")
 	p.showRecoveryCodes(w, r, codes)
 }
 
-// POST /account/two-factor/recovery-codes: a new set; the old one stops working.
+// POST /account/two-factor/recovery-codes: a new set; the old one stops
+// working (flow.RegenerateRecoveryCodes).
 func (p *Pages) twoFactorRecoveryCodes(w http.ResponseWriter, r *http.Request) {
-	s, ident, ok := p.requireFresh(w, r)
+	_, ident, ok := p.requireFresh(w, r)
 	if !ok {
 		return
 	}
-	if enrolled, _ := p.Factors.TOTP.Enrolled(r.Context(), s.IdentityID); !enrolled {
+	codes, err := p.Flows.RegenerateRecoveryCodes(r.Context(), p.client(w, r), ident)
+	switch {
+	case errors.Is(err, flow.ErrTOTPNotEnrolled):
 		seeOther(w, r, twoFactorPath)
 		return
-	}
-	codes, err := p.Factors.Recovery.Generate(r.Context(), s.IdentityID)
-	if err != nil {
+	case err != nil:
 		p.fail(w, r, err)
 		return
 	}
-	p.notify(w, r, ident, "recovery_codes_regenerated", "new recovery codes were made and the old ones stopped working")
 	p.showRecoveryCodes(w, r, codes)
 }
 
@@ -166,25 +171,16 @@ func (p *Pages) showRecoveryCodes(w http.ResponseWriter, r *http.Request, codes 
 
 // POST /account/two-factor/remove: turn the authenticator app off, after
 // a fresh step-up; the customer is told by mail. It is refused while the
-// app is the account's only second factor (flow.CheckRemoval).
+// app is the account's only second factor (flow.RemoveTOTP).
 func (p *Pages) twoFactorRemove(w http.ResponseWriter, r *http.Request) {
-	s, ident, ok := p.requireFresh(w, r)
+	_, ident, ok := p.requireFresh(w, r)
 	if !ok {
 		return
 	}
-	if err := p.Flows.CheckRemoval(r.Context(), s.IdentityID, flow.FactorTOTP); err != nil {
+	if err := p.Flows.RemoveTOTP(r.Context(), p.client(w, r), ident); err != nil {
 		p.refused(w, r, twoFactorPath, err)
 		return
 	}
-	if err := p.Factors.TOTP.Remove(r.Context(), s.IdentityID); err != nil && !errors.Is(err, totp.ErrNotEnrolled) {
-		p.fail(w, r, err)
-		return
-	}
-	if err := p.Factors.Recovery.Delete(r.Context(), s.IdentityID); err != nil {
-		p.fail(w, r, err)
-		return
-	}
-	p.notify(w, r, ident, "totp_disabled", "two-factor authentication was turned off")
 	seeOther(w, r, twoFactorPath)
 }
 

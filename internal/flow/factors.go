@@ -1,0 +1,167 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/foyer-id/foyer/internal/credential/totp"
+	"github.com/foyer-id/foyer/internal/identity"
+)
+
+// Managing the authenticator app and recovery codes: the hosted pages
+// (/account/two-factor) and the JSON API (/api/totp, /api/recovery-codes)
+// both change them through these methods. Callers check first that the
+// session may change sign-in methods (MethodsChangeNeeds).
+
+// Errors of the authenticator-app methods.
+var (
+	// ErrTOTPOff means the domain does not offer setting up an
+	// authenticator app (domains.<name>.login.totp).
+	ErrTOTPOff = errors.New("flow: authenticator apps are not offered")
+	// ErrTOTPEnrolled means an authenticator app is set up already; it
+	// must be removed before another is set up.
+	ErrTOTPEnrolled = errors.New("flow: an authenticator app is already set up")
+	// ErrTOTPNotEnrolled means no authenticator app is set up.
+	ErrTOTPNotEnrolled = errors.New("flow: no authenticator app is set up")
+	// ErrTOTPNotPending means no set-up was begun to confirm.
+	ErrTOTPNotPending = errors.New("flow: no authenticator set-up to confirm")
+)
+
+// TOTPState is where an account stands with its authenticator app.
+type TOTPState struct {
+	Enrolled bool
+	// RecoveryCodesRemaining counts the unused recovery codes (0 when
+	// no authenticator app is set up).
+	RecoveryCodesRemaining int
+}
+
+// TOTPState reads whether identityID has a confirmed authenticator app
+// and how many recovery codes it has left.
+func (s *Service) TOTPState(ctx context.Context, identityID string) (TOTPState, error) {
+	if s.Factors == nil {
+		return TOTPState{}, nil
+	}
+	enrolled, err := s.Factors.TOTP.Enrolled(ctx, identityID)
+	if err != nil || !enrolled {
+		return TOTPState{}, err
+	}
+	n, err := s.Factors.Recovery.Remaining(ctx, identityID)
+	if err != nil {
+		return TOTPState{}, err
+	}
+	return TOTPState{Enrolled: true, RecoveryCodesRemaining: n}, nil
+}
+
+// PendingTOTP returns the set-up begun for ident and not yet confirmed
+// (secret, otpauth URI and QR code), to show again. It returns
+// ErrTOTPNotPending when there is none and ErrTOTPEnrolled once confirmed.
+func (s *Service) PendingTOTP(ctx context.Context, ident *identity.Identity) (*totp.Enrolment, error) {
+	if s.Factors == nil {
+		return nil, ErrTOTPNotPending
+	}
+	e, err := s.Factors.TOTP.Pending(ctx, ident.ID, s.Config.ProductName, ident.Email().Value)
+	switch {
+	case errors.Is(err, totp.ErrNotEnrolled):
+		return nil, ErrTOTPNotPending
+	case errors.Is(err, totp.ErrAlreadyEnrolled):
+		return nil, ErrTOTPEnrolled
+	}
+	return e, err
+}
+
+// BeginTOTP starts setting up an authenticator app for ident, or resumes
+// the set-up begun earlier and not yet confirmed (the same secret, so a
+// QR code already scanned stays good). The app's entry is labelled with
+// the product name and the customer's email. It returns ErrTOTPOff when
+// the domain does not offer authenticator apps and ErrTOTPEnrolled when
+// one is set up already.
+func (s *Service) BeginTOTP(ctx context.Context, ident *identity.Identity) (*totp.Enrolment, error) {
+	if s.Factors == nil || !s.Config.TOTPSetup {
+		return nil, ErrTOTPOff
+	}
+	e, err := s.PendingTOTP(ctx, ident)
+	if !errors.Is(err, ErrTOTPNotPending) {
+		return e, err
+	}
+	e, err = s.Factors.TOTP.Begin(ctx, ident.ID, s.Config.ProductName, ident.Email().Value)
+	if errors.Is(err, totp.ErrAlreadyEnrolled) {
+		return nil, ErrTOTPEnrolled
+	}
+	return e, err
+}
+
+// ConfirmTOTP turns the authenticator app on with the first code it
+// shows, and returns a new set of recovery codes — the only time they
+// exist in clear (only keyed hashes are stored). A wrong code is an
+// *InvalidError on field "code"; without a set-up begun it is
+// ErrTOTPNotPending, and ErrTOTPEnrolled when the app is on already. A
+// set-up begun while the domain offered apps may still be confirmed
+// after it stops offering them. The customer is mailed a notice.
+func (s *Service) ConfirmTOTP(ctx context.Context, c Client, ident *identity.Identity, code string) ([]string, error) {
+	if s.Factors == nil {
+		return nil, ErrTOTPNotPending
+	}
+	err := s.Factors.TOTP.Confirm(ctx, ident.ID, strings.TrimSpace(code))
+	switch {
+	case errors.Is(err, totp.ErrInvalidCode):
+		return nil, invalid("code", "code_invalid", "That code is not right. Enter the 6 digits your app shows now.")
+	case errors.Is(err, totp.ErrNotEnrolled):
+		return nil, ErrTOTPNotPending
+	case errors.Is(err, totp.ErrAlreadyEnrolled):
+		return nil, ErrTOTPEnrolled
+	case err != nil:
+		return nil, err
+	}
+	codes, err := s.Factors.Recovery.Generate(ctx, ident.ID)
+	if err != nil {
+		return nil, err
+	}
+	s.MethodsChanged(ctx, c, ident, "totp_enabled", "two-factor authentication was turned on")
+	return codes, nil
+}
+
+// RegenerateRecoveryCodes replaces ident's recovery codes with a new set
+// and returns it (shown once); the old codes stop working. Recovery
+// codes stand in for the authenticator app, so without one it is
+// ErrTOTPNotEnrolled. The customer is mailed a notice.
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c Client, ident *identity.Identity) ([]string, error) {
+	if s.Factors == nil {
+		return nil, ErrTOTPNotEnrolled
+	}
+	enrolled, err := s.Factors.TOTP.Enrolled(ctx, ident.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !enrolled {
+		return nil, ErrTOTPNotEnrolled
+	}
+	codes, err := s.Factors.Recovery.Generate(ctx, ident.ID)
+	if err != nil {
+		return nil, err
+	}
+	s.MethodsChanged(ctx, c, ident, "recovery_codes_regenerated", "new recovery codes were made and the old ones stopped working")
+	return codes, nil
+}
+
+// RemoveTOTP turns ident's authenticator app off (or drops a set-up not
+// yet confirmed) and deletes its recovery codes. It is refused with a
+// *RefusedError while the app is the account's only second factor
+// (CheckRemoval). The customer is mailed a notice; removing nothing is
+// not an error.
+func (s *Service) RemoveTOTP(ctx context.Context, c Client, ident *identity.Identity) error {
+	if err := s.CheckRemoval(ctx, ident.ID, FactorTOTP); err != nil {
+		return err
+	}
+	if s.Factors == nil {
+		return nil
+	}
+	if err := s.Factors.TOTP.Remove(ctx, ident.ID); err != nil && !errors.Is(err, totp.ErrNotEnrolled) {
+		return err
+	}
+	if err := s.Factors.Recovery.Delete(ctx, ident.ID); err != nil {
+		return err
+	}
+	s.MethodsChanged(ctx, c, ident, "totp_disabled", "two-factor authentication was turned off")
+	return nil
+}
