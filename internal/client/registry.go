@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -28,6 +29,22 @@ type Registry struct {
 	key   []byte // HMAC key for client secrets
 	dummy []byte // compared against when there is no stored hash
 	now   func() time.Time
+
+	// cache holds clients read in the last CacheFor, by id: every token
+	// request reads its client, often several thousand times a second.
+	// Changes made through this Registry clear the entry at once; changes
+	// made elsewhere (another node, the CLI) show within CacheFor.
+	mu    sync.Mutex
+	cache map[string]cachedClient
+}
+
+// CacheFor is how long a client read from the database is reused.
+const CacheFor = time.Second
+
+type cachedClient struct {
+	c     Client
+	hash  string
+	until time.Time // wall clock, not the registry's (test) clock
 }
 
 // NewRegistry returns a Registry. secret is the server secret (at least
@@ -42,7 +59,7 @@ func NewRegistry(db *store.DB, secret []byte, now func() time.Time) *Registry {
 		now = time.Now
 	}
 	key := secretKey(secret)
-	return &Registry{db: db, key: key, dummy: mac(key, "dummy"), now: now}
+	return &Registry{db: db, key: key, dummy: mac(key, "dummy"), now: now, cache: map[string]cachedClient{}}
 }
 
 const clientColumns = `id, domain, name, public, first_party, secret_hash, auth_method, redirect_uris,
@@ -166,8 +183,9 @@ func (r *Registry) Create(ctx context.Context, domain string, spec Spec) (*Clien
 }
 
 // Get returns the client with id, of any domain, or store.ErrNotFound. It
-// runs on every token request: one primary-key lookup, not cached, so an
-// update or deletion takes effect on every node at once.
+// runs on every token request, so it answers from a cache of at most
+// CacheFor: an update or deletion made on another node (or with the CLI)
+// takes effect there within that time, on this node at once.
 func (r *Registry) Get(ctx context.Context, id string) (*Client, error) {
 	c, _, err := r.get(ctx, id)
 	if err != nil {
@@ -176,8 +194,38 @@ func (r *Registry) Get(ctx context.Context, id string) (*Client, error) {
 	return c, nil
 }
 
+// get returns a copy of the client and its secret hash.
 func (r *Registry) get(ctx context.Context, id string) (*Client, string, error) {
-	return scanClient(r.db.QueryRow(ctx, `SELECT `+clientColumns+` FROM oauth_clients WHERE id = $1`, id))
+	now := time.Now()
+	r.mu.Lock()
+	e, ok := r.cache[id]
+	r.mu.Unlock()
+	if ok && now.Before(e.until) {
+		c := e.c
+		return &c, e.hash, nil
+	}
+	c, hash, err := scanClient(r.db.QueryRow(ctx, `SELECT `+clientColumns+` FROM oauth_clients WHERE id = $1`, id))
+	if err != nil {
+		return nil, "", err
+	}
+	r.mu.Lock()
+	if len(r.cache) >= maxCached {
+		clear(r.cache)
+	}
+	r.cache[id] = cachedClient{c: *c, hash: hash, until: now.Add(CacheFor)}
+	r.mu.Unlock()
+	return c, hash, nil
+}
+
+// maxCached bounds the cache (ids are tried by anyone who asks for a token;
+// only existing clients are cached).
+const maxCached = 10_000
+
+// forget drops id from the cache after a change.
+func (r *Registry) forget(id string) {
+	r.mu.Lock()
+	delete(r.cache, id)
+	r.mu.Unlock()
 }
 
 // List returns the clients of domain, oldest first.
@@ -244,6 +292,7 @@ func (r *Registry) Update(ctx context.Context, id string, spec Spec) (*Client, e
 		out = c
 		return err
 	})
+	r.forget(id)
 	if err != nil {
 		return nil, fmt.Errorf("client: update %s: %w", id, err)
 	}
@@ -267,6 +316,7 @@ func (r *Registry) Delete(ctx context.Context, id string) error {
 		_, err = tx.Exec(ctx, `DELETE FROM oauth_tokens WHERE client_id = $1`, id)
 		return err
 	})
+	r.forget(id)
 	if err != nil {
 		return fmt.Errorf("client: delete %s: %w", id, err)
 	}
@@ -290,6 +340,7 @@ func (r *Registry) RotateSecret(ctx context.Context, id string) (string, error) 
 			hashSecret(r.key, secret), store.Micros(r.stamp()), id)
 		return err
 	})
+	r.forget(id)
 	if err != nil {
 		return "", fmt.Errorf("client: rotate secret of %s: %w", id, err)
 	}

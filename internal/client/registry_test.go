@@ -338,3 +338,57 @@ func BenchmarkVerifySecret(b *testing.B) {
 		}
 	})
 }
+
+// A change through the registry shows at once; one made by another
+// process (a second Registry on the same database) shows once the cached
+// entry is older than CacheFor.
+func TestRegistryCache(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		reg, _ := newTestRegistry(db)
+		other, _ := newTestRegistry(db)
+		c, secret, err := reg.Create(ctx, "customers", webSpec("cached"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := reg.VerifySecret(ctx, c.ID, secret); err != nil {
+			t.Fatal(err)
+		}
+		// Rotated here: the old secret stops working at once.
+		fresh, err := reg.RotateSecret(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := reg.VerifySecret(ctx, c.ID, secret); !errors.Is(err, ErrInvalidCredentials) {
+			t.Fatalf("old secret after rotation: %v", err)
+		}
+		// Renamed by the other process: still cached here...
+		if _, err := other.Update(ctx, c.ID, Spec{Name: new("renamed")}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := reg.Get(ctx, c.ID); got.Name != "cached" {
+			t.Fatalf("within CacheFor: %q", got.Name)
+		}
+		// ...until the entry is CacheFor old.
+		reg.mu.Lock()
+		e := reg.cache[c.ID]
+		e.until = time.Now().Add(-time.Nanosecond)
+		reg.cache[c.ID] = e
+		reg.mu.Unlock()
+		if got, _ := reg.Get(ctx, c.ID); got.Name != "renamed" {
+			t.Fatalf("after CacheFor: %q", got.Name)
+		}
+		// Deleted here: gone at once; callers cannot change the cache.
+		got, _ := reg.Get(ctx, c.ID)
+		got.Name = "mutated"
+		if again, _ := reg.Get(ctx, c.ID); again.Name != "renamed" {
+			t.Fatalf("a caller changed the cached client: %q", again.Name)
+		}
+		if err := reg.Delete(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := reg.VerifySecret(ctx, c.ID, fresh); !errors.Is(err, ErrInvalidCredentials) {
+			t.Fatalf("deleted client: %v", err)
+		}
+	})
+}

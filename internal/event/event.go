@@ -76,6 +76,25 @@ func NewLog(db *store.DB, logger *slog.Logger, now func() time.Time) *Log {
 // Append records e, filling in its id and time. A failure to record is
 // logged and returned; journeys do not fail because of it.
 func (l *Log) Append(ctx context.Context, e Event) error {
+	e = l.complete(e)
+	// Group-committed with other writes: events are many and independent.
+	err := l.db.ExecBatched(ctx, insertEvent, e.args()...)
+	return l.logged(ctx, e, err)
+}
+
+// AppendTx appends e inside tx, so that it is committed (or not) with the
+// rest of tx's work: one commit instead of two for a write and its event.
+func (l *Log) AppendTx(ctx context.Context, tx *store.Tx, e Event) error {
+	e = l.complete(e)
+	_, err := tx.Exec(ctx, insertEvent, e.args()...)
+	return l.logged(ctx, e, err)
+}
+
+const insertEvent = `INSERT INTO events (id, domain, type, outcome, reason, flow_id, identity_id, session_id, client_id, ip, user_agent, occurred_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+
+// complete fills in the id and time, and trims what may be too long.
+func (l *Log) complete(e Event) Event {
 	if e.ID == "" {
 		e.ID = uuid.Must(uuid.NewV7()).String()
 	}
@@ -85,21 +104,27 @@ func (l *Log) Append(ctx context.Context, e Event) error {
 	if len(e.UserAgent) > 512 {
 		e.UserAgent = e.UserAgent[:512]
 	}
-	// Group-committed with other writes: events are many and independent.
-	err := l.db.ExecBatched(ctx, `INSERT INTO events (id, domain, type, outcome, reason, flow_id, identity_id, session_id, client_id, ip, user_agent, occurred_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		e.ID, e.Domain, e.Type, e.Outcome, e.Reason, e.FlowID, e.IdentityID, e.SessionID, e.ClientID, e.IP, e.UserAgent, store.Micros(e.OccurredAt))
-	// The events table is the record; the log mirrors refusals and
-	// failures (WARN) and, at debug level, everything — machine tokens
-	// alone can be thousands a second.
+	return e
+}
+
+func (e Event) args() []any {
+	return []any{e.ID, e.Domain, e.Type, e.Outcome, e.Reason, e.FlowID, e.IdentityID, e.SessionID, e.ClientID, e.IP, e.UserAgent, store.Micros(e.OccurredAt)}
+}
+
+// logged mirrors e to the log. The events table is the record; the log
+// mirrors refusals and failures (WARN) and, at debug level, everything —
+// machine tokens alone can be thousands a second.
+func (l *Log) logged(ctx context.Context, e Event, err error) error {
 	level := slog.LevelDebug
 	if e.Outcome != OutcomeSuccess && e.Outcome != OutcomePending {
 		level = slog.LevelWarn
 	}
-	l.logger.LogAttrs(ctx, level, "journey event",
-		slog.String("event", e.Type), slog.String("outcome", e.Outcome), slog.String("reason", e.Reason),
-		slog.String("domain", e.Domain), slog.String("flow_id", e.FlowID), slog.String("identity_id", e.IdentityID),
-		slog.String("session_id", e.SessionID), slog.String("client_id", e.ClientID), slog.String("client_ip", e.IP))
+	if l.logger.Enabled(ctx, level) {
+		l.logger.LogAttrs(ctx, level, "journey event",
+			slog.String("event", e.Type), slog.String("outcome", e.Outcome), slog.String("reason", e.Reason),
+			slog.String("domain", e.Domain), slog.String("flow_id", e.FlowID), slog.String("identity_id", e.IdentityID),
+			slog.String("session_id", e.SessionID), slog.String("client_id", e.ClientID), slog.String("client_ip", e.IP))
+	}
 	if err != nil {
 		l.logger.ErrorContext(ctx, "event: append failed", slog.String("event", e.Type), slog.Any("error", err))
 		return fmt.Errorf("event: append %s: %w", e.Type, err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/foyer-id/foyer/internal/api"
 	"github.com/foyer-id/foyer/internal/client"
+	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/server/servertest"
 	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/store/storetest"
@@ -357,6 +358,11 @@ func TestClientCredentials(t *testing.T) {
 		if claims["client_id"] != c.ID || claims["scope"] != "reports:read" || claims["sub"] != c.ID || claims["iss"] != env.URL ||
 			claims["jti"] == nil || claims["iat"] == nil || claims["exp"] == nil || claims["aud"] == nil {
 			t.Fatalf("claims: %v", claims)
+		}
+		// The issue is an event, committed with the token.
+		issued, err := env.Server.Events.List(context.Background(), event.Query{Type: "oauth.client_credentials"})
+		if err != nil || len(issued) != 1 || issued[0].Outcome != event.OutcomeSuccess || issued[0].ClientID != c.ID {
+			t.Fatalf("oauth.client_credentials events: %+v %v", issued, err)
 		}
 		// RFC 9068: the header says what it is, so it cannot pass for an
 		// ID token.

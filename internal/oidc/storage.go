@@ -223,7 +223,18 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	if err := insertToken(ctx, batched{s.DB}, t, ""); err != nil {
+	if _, machine := req.(*clientCredentialsRequest); machine && s.Events != nil {
+		// A machine token and its event in one commit.
+		err = s.DB.InTxBatched(ctx, func(tx *store.Tx) error {
+			if err := insertToken(ctx, tx, t, ""); err != nil {
+				return err
+			}
+			return s.Events.AppendTx(ctx, tx, s.event(ctx, "oauth.client_credentials", event.OutcomeSuccess, "", "", t.ClientID))
+		})
+	} else {
+		err = insertToken(ctx, batched{s.DB}, t, "")
+	}
+	if err != nil {
 		return "", time.Time{}, err
 	}
 	if err := s.issueAccessJWT(ctx, c, t); err != nil {
@@ -457,7 +468,8 @@ func (s *Storage) ClientCredentialsTokenRequest(ctx context.Context, clientID st
 		}
 		granted = append(granted, sc)
 	}
-	s.emit(ctx, "oauth.client_credentials", event.OutcomeSuccess, "", "", clientID)
+	// The oauth.client_credentials event is written with the token
+	// (CreateAccessToken).
 	return &clientCredentialsRequest{clientID: clientID, scopes: granted}, nil
 }
 
@@ -496,11 +508,16 @@ func (s *Storage) emit(ctx context.Context, typ, outcome, reason, subject, clien
 	if s.Events == nil {
 		return
 	}
+	_ = s.Events.Append(ctx, s.event(ctx, typ, outcome, reason, subject, clientID))
+}
+
+// event describes an event of the request in ctx.
+func (s *Storage) event(ctx context.Context, typ, outcome, reason, subject, clientID string) event.Event {
 	e := event.Event{Domain: s.Domain, Type: typ, Outcome: outcome, Reason: reason, IdentityID: subject, ClientID: clientID}
 	if rs := stateFrom(ctx); rs != nil {
 		e.IP, e.UserAgent = rs.ip, rs.userAgent
 	}
-	_ = s.Events.Append(ctx, e)
+	return e
 }
 
 func (s *Storage) logoutMAC(uri string) string {
