@@ -174,7 +174,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	}
 
 	cookies := ui.Cookies{Secure: !cfg.Dev}
-	pages := &ui.Pages{Flows: flows, Sessions: sessions, Identities: identities, Cookies: cookies, Factors: factors, Passkeys: passkeys, TOTPSetup: *dom.Login.TOTP,
+	pages := &ui.Pages{Flows: flows, Sessions: sessions, Identities: identities, Cookies: cookies, Passkeys: passkeys,
 		ProductName: dom.ProductName, Domain: config.DefaultDomain, Logger: logger}
 	if err := pages.Init(); err != nil {
 		db.Close()

@@ -39,10 +39,6 @@ type Pages struct {
 	Logger      *slog.Logger
 	// Passkeys are the customers' WebAuthn credentials.
 	Passkeys *passkey.Service
-	// TOTPSetup lets customers set up an authenticator app.
-	TOTPSetup bool
-	// Factors are the second factors customers can set up.
-	Factors flow.Factors
 	// OAuth is the OpenID provider whose sign-ins these pages complete.
 	OAuth *foidc.Provider
 

@@ -66,7 +66,7 @@ func (p *Pages) twoFactorPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := view{Title: "Two-factor authentication", SignedIn: true, Identity: ident, Session: s, Action: twoFactorPath, Messages: refusal(r),
-		Extra: map[string]any{"Offered": p.TOTPSetup}}
+		Extra: map[string]any{"Offered": p.Flows.Config.TOTPSetup}}
 	state, err := p.Flows.TOTPState(r.Context(), s.IdentityID)
 	if err != nil {
 		p.fail(w, r, err)
@@ -95,7 +95,7 @@ func (p *Pages) twoFactorPage(w http.ResponseWriter, r *http.Request) {
 // POST /account/two-factor/setup: start setting up an authenticator app
 // (flow.BeginTOTP); the page then shows the QR code and key.
 func (p *Pages) twoFactorSetup(w http.ResponseWriter, r *http.Request) {
-	if !p.TOTPSetup {
+	if !p.Flows.Config.TOTPSetup {
 		p.totpOff(w, r)
 		return
 	}
