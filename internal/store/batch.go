@@ -58,8 +58,11 @@ func (db *DB) runBatches() {
 		// Give the request goroutines that are about to write a moment to
 		// join this commit: under load that turns runs of one-statement
 		// commits into fewer, larger ones; alone, it costs microseconds.
-		runtime.Gosched()
-		db.commitBatch(db.drain(items))
+		for range 3 {
+			runtime.Gosched()
+			items = db.drain(items)
+		}
+		db.commitBatch(items)
 	}
 }
 

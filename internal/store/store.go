@@ -234,22 +234,58 @@ func (db *DB) WriteRow(ctx context.Context, query string, args ...any) *sql.Row 
 type Tx struct {
 	Dialect Dialect
 	tx      *sql.Tx
+	db      *DB
+	unseen  []string // queries to prepare once the transaction is over
+}
+
+// prepared returns query as a statement of the transaction. On SQLite
+// that is the writer connection's cached prepared statement (the writer
+// is one connection, so the transaction runs on it): preparing a statement
+// costs more than running it. A query not prepared yet runs as it is
+// (nil) and is prepared after the transaction, when the connection is
+// free again. PostgreSQL's driver caches statements per connection
+// itself, so there every query runs as it is.
+func (tx *Tx) prepared(ctx context.Context, query string) *sql.Stmt {
+	if tx.Dialect != SQLite {
+		return nil
+	}
+	st, ok := tx.db.writeStmts.Load(query)
+	if !ok {
+		tx.unseen = append(tx.unseen, query)
+		return nil
+	}
+	return tx.tx.StmtContext(ctx, st.(*sql.Stmt))
 }
 
 // Exec runs a statement in the transaction.
 func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	res, err := tx.tx.ExecContext(ctx, query, args...)
+	var res sql.Result
+	var err error
+	if st := tx.prepared(ctx, query); st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = tx.tx.ExecContext(ctx, query, args...)
+	}
 	return res, Classify(err)
 }
 
 // QueryRow runs a query returning at most one row in the transaction.
 func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := tx.prepared(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return tx.tx.QueryRowContext(ctx, query, args...)
 }
 
 // Query runs a query in the transaction.
 func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	rows, err := tx.tx.QueryContext(ctx, query, args...)
+	var rows *sql.Rows
+	var err error
+	if st := tx.prepared(ctx, query); st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = tx.tx.QueryContext(ctx, query, args...)
+	}
 	return rows, Classify(err)
 }
 
@@ -261,7 +297,13 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", Classify(err))
 	}
-	if err := fn(&Tx{Dialect: db.Dialect, tx: sqltx}); err != nil {
+	tx := &Tx{Dialect: db.Dialect, tx: sqltx, db: db}
+	defer func() {
+		for _, q := range tx.unseen {
+			_, _ = db.stmt(ctx, db.write, &db.writeStmts, q)
+		}
+	}()
+	if err := fn(tx); err != nil {
 		_ = sqltx.Rollback()
 		return Classify(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/store/storetest"
@@ -195,6 +196,43 @@ func TestInTxBatched(t *testing.T) {
 		var n int
 		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM throttle`).Scan(&n); err != nil || n != 90 {
 			t.Fatalf("rows = %d, %v (want the 90 that succeeded)", n, err)
+		}
+	})
+}
+
+// Statements in transactions run prepared from the second time on, and a
+// transaction's first use of a statement neither blocks (the one SQLite
+// writer connection is the transaction's) nor changes results.
+func TestTxStatements(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for i := range 3 {
+			err := db.InTx(ctx, func(tx *store.Tx) error {
+				if _, err := tx.Exec(ctx, `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES ($1, 1, 1, 1)`, fmt.Sprint("tx", i)); err != nil {
+					return err
+				}
+				var n int
+				if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM throttle WHERE key LIKE 'tx%'`).Scan(&n); err != nil || n != i+1 {
+					return fmt.Errorf("count in tx = %d, %v", n, err)
+				}
+				rows, err := tx.Query(ctx, `SELECT key FROM throttle WHERE key LIKE 'tx%' ORDER BY key`)
+				if err != nil {
+					return err
+				}
+				defer rows.Close()
+				seen := 0
+				for rows.Next() {
+					seen++
+				}
+				if seen != i+1 {
+					return fmt.Errorf("rows in tx = %d", seen)
+				}
+				return rows.Err()
+			})
+			if err != nil {
+				t.Fatalf("transaction %d: %v", i, err)
+			}
 		}
 	})
 }
