@@ -61,6 +61,8 @@ func TestPasskeyRegisterAndSignIn(t *testing.T) {
 		if m := env.MailTo(t, email, 2); !strings.Contains(m.Text, "passkey") {
 			t.Errorf("security notice after adding a passkey does not mention it: %q\n%s", m.Subject, m.Text)
 		}
+		// The first second factor comes with recovery codes.
+		expectRecoveryCodesOnce(t, ctx, env)
 
 		signOutThenAutofill(t, ctx, env)
 		expectAccount(t, ctx, email)
@@ -111,6 +113,7 @@ func TestPasswordlessSignUpInBrowser(t *testing.T) {
 		}
 		do(t, ctx, "wait for the account page after the passkey sign-up", chromedp.WaitVisible(signOutButton))
 		expectAccount(t, ctx, email)
+		expectRecoveryCodesOnce(t, ctx, env)
 		if creds := authenticatorCredentials(t, ctx, auth); len(creds) != 1 || !creds[0].IsResidentCredential || creds[0].UserName != email {
 			t.Fatalf("authenticator after the sign-up: want one resident credential for %s, got %s", email, describeCredentials(creds))
 		}
@@ -191,6 +194,20 @@ func TestPasskeyWrongRPRejected(t *testing.T) {
 	expectWhoami(t, ctx, env, http.StatusUnauthorized, "")
 	if c := cookie(t, ctx, env.URL, sessionCookie); c != nil {
 		t.Errorf("session cookie set after a refused passkey: %+v", c)
+	}
+}
+
+// expectRecoveryCodesOnce checks that the account page the browser is on
+// shows ten new recovery codes, and that they are gone on the next load.
+func expectRecoveryCodesOnce(t *testing.T, ctx context.Context, env *servertest.Env) {
+	t.Helper()
+	if n := eval[int](t, ctx, `document.querySelectorAll('section.recovery-codes ul.codes li code').length`); n != 10 || !strings.Contains(pageText(ctx), "Save your recovery codes") {
+		t.Fatalf("account page shows %d recovery codes, want 10\n%s", n, pageText(ctx))
+	}
+	open(t, ctx, env.URL+"/account")
+	do(t, ctx, "wait for the account page again", chromedp.WaitVisible(signOutButton))
+	if strings.Contains(pageText(ctx), "Save your recovery codes") {
+		t.Fatalf("recovery codes shown twice:\n%s", pageText(ctx))
 	}
 }
 

@@ -185,10 +185,13 @@ type FlowResponse struct {
 	SessionToken string             `json:"session_token,omitempty"`
 	Session      *session.Session   `json:"session,omitempty"`
 	Identity     *identity.Identity `json:"identity,omitempty"`
+	// RecoveryCodes, shown once: a passwordless sign-up's first second
+	// factor (its passkey) comes with them.
+	RecoveryCodes []string `json:"recovery_codes,omitempty"`
 }
 
 func respond(w http.ResponseWriter, status int, res *flow.Result) {
-	out := FlowResponse{Flow: res.Flow.View(), SessionToken: res.Token, Session: res.Session, Identity: res.Identity}
+	out := FlowResponse{Flow: res.Flow.View(), SessionToken: res.Token, Session: res.Session, Identity: res.Identity, RecoveryCodes: res.RecoveryCodes}
 	writeJSON(w, status, out)
 }
 

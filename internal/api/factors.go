@@ -42,7 +42,7 @@ func (h *Handler) factorFail(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, flow.ErrTOTPEnrolled):
 		problem.Send(w, http.StatusConflict, "totp-enrolled", "An authenticator app is already set up", "Remove it with DELETE /api/totp before setting up another.")
 	case errors.Is(err, flow.ErrTOTPNotEnrolled):
-		problem.Send(w, http.StatusConflict, "totp-not-enrolled", "No authenticator app is set up", "Recovery codes come with an authenticator app: set one up with POST /api/totp.")
+		problem.Send(w, http.StatusConflict, "totp-not-enrolled", "No second factor is set up", "Recovery codes stand in for a second factor: set up an authenticator app (POST /api/totp) or add a passkey first.")
 	case errors.Is(err, flow.ErrTOTPNotPending):
 		problem.Send(w, http.StatusConflict, "totp-not-started", "No set-up to confirm", "Start setting up an authenticator app with POST /api/totp.")
 	default:

@@ -180,10 +180,24 @@ func (h *Handler) passkeyAdd(w http.ResponseWriter, r *http.Request) {
 		problem.Send(w, http.StatusBadRequest, "passkey-invalid", "Passkey not added", "The passkey could not be added.")
 		return
 	}
-	if ident, err := h.Identities.Get(r.Context(), s.Domain, s.IdentityID); err == nil {
-		h.Flows.MethodsChanged(r.Context(), h.client(r), ident, "passkey_added", "a passkey ("+cred.Name+") was added")
+	ident, err := h.Identities.Get(r.Context(), s.Domain, s.IdentityID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
-	writeJSON(w, http.StatusCreated, cred)
+	codes, err := h.Flows.PasskeyAdded(r.Context(), h.client(r), ident, cred.Name)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, AddedPasskey{Credential: cred, RecoveryCodes: codes})
+}
+
+// AddedPasskey answers POST /api/passkeys: the passkey, and the account's
+// new recovery codes when it is the first second factor (shown once).
+type AddedPasskey struct {
+	*passkey.Credential
+	RecoveryCodes []string `json:"recovery_codes,omitempty"`
 }
 
 // GET /api/passkeys (bearer)

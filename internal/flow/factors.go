@@ -28,29 +28,37 @@ var (
 	ErrTOTPNotPending = errors.New("flow: no authenticator set-up to confirm")
 )
 
-// TOTPState is where an account stands with its authenticator app.
+// TOTPState is where an account stands with its authenticator app and
+// recovery codes.
 type TOTPState struct {
 	Enrolled bool
-	// RecoveryCodesRemaining counts the unused recovery codes (0 when
-	// no authenticator app is set up).
+	// SecondFactor is true when the account has a second factor: the
+	// authenticator app or a passkey. Recovery codes stand in for it.
+	SecondFactor bool
+	// RecoveryCodesRemaining counts the unused recovery codes (0 without
+	// a second factor).
 	RecoveryCodesRemaining int
 }
 
-// TOTPState reads whether identityID has a confirmed authenticator app
-// and how many recovery codes it has left.
+// TOTPState reads whether identityID has a confirmed authenticator app,
+// any second factor, and how many recovery codes it has left.
 func (s *Service) TOTPState(ctx context.Context, identityID string) (TOTPState, error) {
 	if s.Factors == nil {
 		return TOTPState{}, nil
 	}
 	enrolled, err := s.Factors.TOTP.Enrolled(ctx, identityID)
-	if err != nil || !enrolled {
+	if err != nil {
+		return TOTPState{}, err
+	}
+	second, err := s.Factors.CanStepUp(ctx, identityID)
+	if err != nil || !second {
 		return TOTPState{}, err
 	}
 	n, err := s.Factors.Recovery.Remaining(ctx, identityID)
 	if err != nil {
 		return TOTPState{}, err
 	}
-	return TOTPState{Enrolled: true, RecoveryCodesRemaining: n}, nil
+	return TOTPState{Enrolled: enrolled, SecondFactor: true, RecoveryCodesRemaining: n}, nil
 }
 
 // PendingTOTP returns the set-up begun for ident and not yet confirmed
@@ -123,13 +131,14 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Client, ident *identity.Ide
 
 // RegenerateRecoveryCodes replaces ident's recovery codes with a new set
 // and returns it (shown once); the old codes stop working. Recovery
-// codes stand in for the authenticator app, so without one it is
-// ErrTOTPNotEnrolled. The customer is mailed a notice.
+// codes stand in for a second factor (the authenticator app or a
+// passkey), so without one it is ErrTOTPNotEnrolled. The customer is
+// mailed a notice.
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c Client, ident *identity.Identity) ([]string, error) {
 	if s.Factors == nil {
 		return nil, ErrTOTPNotEnrolled
 	}
-	enrolled, err := s.Factors.TOTP.Enrolled(ctx, ident.ID)
+	enrolled, err := s.Factors.CanStepUp(ctx, ident.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -145,10 +154,10 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c Client, ident *
 }
 
 // RemoveTOTP turns ident's authenticator app off (or drops a set-up not
-// yet confirmed) and deletes its recovery codes. It is refused with a
-// *RefusedError while the app is the account's only second factor
-// (CheckRemoval). The customer is mailed a notice; removing nothing is
-// not an error.
+// yet confirmed). It is refused with a *RefusedError while the app is the
+// account's only second factor (CheckRemoval), so a passkey remains and
+// the recovery codes stay with it. The customer is mailed a notice;
+// removing nothing is not an error.
 func (s *Service) RemoveTOTP(ctx context.Context, c Client, ident *identity.Identity) error {
 	if err := s.CheckRemoval(ctx, ident.ID, FactorTOTP); err != nil {
 		return err
@@ -159,9 +168,32 @@ func (s *Service) RemoveTOTP(ctx context.Context, c Client, ident *identity.Iden
 	if err := s.Factors.TOTP.Remove(ctx, ident.ID); err != nil && !errors.Is(err, totp.ErrNotEnrolled) {
 		return err
 	}
-	if err := s.Factors.Recovery.Delete(ctx, ident.ID); err != nil {
-		return err
-	}
 	s.MethodsChanged(ctx, c, ident, "totp_disabled", "two-factor authentication was turned off")
 	return nil
+}
+
+// PasskeyAdded records a passkey just added to ident (event and security
+// notice). When it is the account's first second factor — no
+// authenticator app and no other passkey — it also makes the account's
+// recovery codes and returns them, to be shown once.
+func (s *Service) PasskeyAdded(ctx context.Context, c Client, ident *identity.Identity, name string) ([]string, error) {
+	s.MethodsChanged(ctx, c, ident, "passkey_added", "a passkey ("+name+") was added")
+	return s.firstFactorCodes(ctx, ident.ID)
+}
+
+// firstFactorCodes makes recovery codes for an account whose only second
+// factor is the passkey it just got; nil otherwise.
+func (s *Service) firstFactorCodes(ctx context.Context, identityID string) ([]string, error) {
+	if s.Factors == nil || s.Passkeys == nil {
+		return nil, nil
+	}
+	totpOn, err := s.Factors.TOTP.Enrolled(ctx, identityID)
+	if err != nil || totpOn {
+		return nil, err
+	}
+	n, err := s.Passkeys.Count(ctx, identityID)
+	if err != nil || n != 1 {
+		return nil, err
+	}
+	return s.Factors.Recovery.Generate(ctx, identityID)
 }

@@ -159,7 +159,15 @@ func (s *Service) FinishPasskeySignUp(ctx context.Context, f *Flow, c Client, ch
 	if err != nil {
 		return nil, err
 	}
-	return s.completed(ctx, f, c, MethodPasskey, []string{"email_code", MethodPasskey})
+	codes, err := s.firstFactorCodes(ctx, f.IdentityID)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.completed(ctx, f, c, MethodPasskey, []string{"email_code", MethodPasskey})
+	if res != nil {
+		res.RecoveryCodes = codes
+	}
+	return res, err
 }
 
 // ChoosePassword completes a passwordless sign-up in StatePasskey with a

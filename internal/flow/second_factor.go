@@ -152,7 +152,7 @@ func (f Factors) Verify(ctx context.Context, identityID, kind, code string) erro
 			return ErrFactorInvalid
 		}
 	case FactorRecovery:
-		if ok, _ := f.TOTP.Enrolled(ctx, identityID); !ok {
+		if ok, _ := f.CanStepUp(ctx, identityID); !ok {
 			return ErrFactorInvalid // recovery codes stand in for a second factor only
 		}
 		err = f.Recovery.Use(ctx, identityID, code)

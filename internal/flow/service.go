@@ -99,6 +99,9 @@ type Result struct {
 	Token    string
 	Session  *session.Session
 	Identity *identity.Identity
+	// RecoveryCodes are new recovery codes to show the customer once
+	// (a passwordless sign-up makes them with its passkey).
+	RecoveryCodes []string
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }

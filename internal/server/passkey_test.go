@@ -30,10 +30,14 @@ func TestPasskeysThroughAPI(t *testing.T) {
 		var opts api.PasskeyOptions
 		expectStatus(t, env.JSON(t, "POST", "/api/passkeys/options", tok, nil, &opts), 200)
 		resp, soft := auth.Register(opts.Options)
-		var added passkey.Credential
+		var added api.AddedPasskey
 		expectStatus(t, env.JSON(t, "POST", "/api/passkeys", tok, map[string]any{"challenge_id": opts.ChallengeID, "name": "Pixel", "credential": json.RawMessage(resp)}, &added), 201)
-		if added.Name != "Pixel" {
+		if added.Credential == nil || added.Name != "Pixel" {
 			t.Fatalf("added: %+v", added)
+		}
+		// The first second factor comes with the recovery codes.
+		if len(added.RecoveryCodes) != 10 {
+			t.Fatalf("recovery codes with the first passkey: %q", added.RecoveryCodes)
 		}
 		list := env.JSON(t, "GET", "/api/passkeys", tok, nil, nil)
 		if !strings.Contains(list.Body, `"Pixel"`) {
@@ -72,7 +76,11 @@ func TestPasskeysThroughAPI(t *testing.T) {
 		}
 		expectStatus(t, env.JSON(t, "POST", "/api/passkeys/options", fresh.SessionToken, nil, &opts), 200)
 		resp2, _ := auth.Register(opts.Options)
-		expectStatus(t, env.JSON(t, "POST", "/api/passkeys", fresh.SessionToken, map[string]any{"challenge_id": opts.ChallengeID, "name": "Laptop", "credential": json.RawMessage(resp2)}, nil), 201)
+		var second api.AddedPasskey
+		expectStatus(t, env.JSON(t, "POST", "/api/passkeys", fresh.SessionToken, map[string]any{"challenge_id": opts.ChallengeID, "name": "Laptop", "credential": json.RawMessage(resp2)}, &second), 201)
+		if second.RecoveryCodes != nil {
+			t.Fatalf("a second passkey made new recovery codes: %q", second.RecoveryCodes)
+		}
 		expectStatus(t, env.JSON(t, "DELETE", "/api/passkeys/"+added.ID, fresh.SessionToken, nil, nil), 204)
 		expectStatus(t, env.JSON(t, "POST", "/api/passkeys/login/options", "", nil, &lo), 200)
 		expectStatus(t, env.JSON(t, "POST", "/api/passkeys/login", "", map[string]any{"challenge_id": lo.ChallengeID, "credential": json.RawMessage(auth.Get(lo.Options, soft, passkeytest.Tamper{}))}, nil), 400)
@@ -133,6 +141,11 @@ func TestPasswordlessSignUpThroughAPI(t *testing.T) {
 		if done.SessionToken == "" || done.Session.AAL != "aal2" || done.Flow.State != "done" || !done.Identity.Email().Verified {
 			t.Fatalf("signed up: %+v %+v", done.Flow, done.Session)
 		}
+		// The passkey is the account's first second factor: its recovery
+		// codes come with it, once.
+		if len(done.RecoveryCodes) != 10 {
+			t.Fatalf("recovery codes: %q", done.RecoveryCodes)
+		}
 		// The flow is over.
 		expectStatus(t, env.JSON(t, "POST", "/api/registration/"+id+"/passkey/options", "", nil, nil), 409)
 
@@ -146,6 +159,22 @@ func TestPasswordlessSignUpThroughAPI(t *testing.T) {
 		}
 		expectStatus(t, env.JSON(t, "POST", "/api/login", "", nil, &login), 201)
 		expectStatus(t, env.JSON(t, "POST", "/api/login/"+login.Flow.ID, "", map[string]any{"identifier": "una@example.com", "password": goodPassword}, nil), 400)
+
+		// Without the passkey: an emailed code signs in (aal1), and a
+		// recovery code steps up to aal2.
+		expectStatus(t, env.JSON(t, "POST", "/api/login", "", nil, &login), 201)
+		mails := env.MailCount("una@example.com")
+		expectStatus(t, env.JSON(t, "POST", "/api/login/"+login.Flow.ID, "", map[string]any{"identifier": "una@example.com", "method": "code"}, nil), 200)
+		var byCode api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+login.Flow.ID+"/code", "", map[string]any{"code": servertest.CodeFrom(t, env.MailTo(t, "una@example.com", mails+1))}, &byCode), 200)
+		if byCode.Session == nil || byCode.Session.AAL != "aal1" {
+			t.Fatalf("email-code sign-in: %+v", byCode.Session)
+		}
+		var up api.StepUpResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/sessions/step-up", byCode.SessionToken, map[string]any{"kind": "recovery_code", "code": done.RecoveryCodes[0]}, &up), 200)
+		if up.Session.AAL != "aal2" {
+			t.Fatalf("step-up with a recovery code: %+v", up.Session)
+		}
 
 		// Its only passkey is its only way in: removing it is refused.
 		var list struct{ Passkeys []passkey.Credential }

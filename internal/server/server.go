@@ -27,6 +27,7 @@ import (
 	"github.com/foyer-id/foyer/internal/keys"
 	"github.com/foyer-id/foyer/internal/oidc"
 	"github.com/foyer-id/foyer/internal/policy"
+	"github.com/foyer-id/foyer/internal/secretbox"
 	"github.com/foyer-id/foyer/internal/session"
 	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/throttle"
@@ -174,7 +175,12 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	}
 
 	cookies := ui.Cookies{Secure: !cfg.Dev}
-	pages := &ui.Pages{Flows: flows, Sessions: sessions, Identities: identities, Cookies: cookies, Passkeys: passkeys,
+	sealer, err := secretbox.New(secret, "foyer page cookies v1")
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	pages := &ui.Pages{Flows: flows, Sessions: sessions, Identities: identities, Cookies: cookies, Passkeys: passkeys, Sealer: sealer,
 		ProductName: dom.ProductName, Domain: config.DefaultDomain, Logger: logger}
 	if err := pages.Init(); err != nil {
 		db.Close()

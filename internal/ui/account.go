@@ -35,6 +35,9 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
 		}
 		v.Extra["Consents"] = consents
 	}
+	if codes := p.carriedCodes(w, r, s.IdentityID); codes != nil {
+		v.Extra["Codes"] = codes
+	}
 	if p.Passkeys != nil {
 		keys, err := p.Passkeys.List(r.Context(), s.IdentityID)
 		if err != nil {

@@ -32,6 +32,10 @@ func (c Cookies) Session() string { return c.name("foyer_session") }
 // the browser.
 func (c Cookies) CSRF() string { return c.name("foyer_csrf") }
 
+// Codes is the short-lived cookie that carries new recovery codes, sealed,
+// from the request that made them to the page that shows them once.
+func (c Cookies) Codes() string { return c.name("foyer_codes") }
+
 // Device is the long-lived device cookie's name.
 func (c Cookies) Device() string { return c.name("foyer_device") }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/foyer-id/foyer/internal/flow"
 	"github.com/foyer-id/foyer/internal/identity"
 	foidc "github.com/foyer-id/foyer/internal/oidc"
+	"github.com/foyer-id/foyer/internal/secretbox"
 	"github.com/foyer-id/foyer/internal/session"
 )
 
@@ -39,6 +40,9 @@ type Pages struct {
 	Logger      *slog.Logger
 	// Passkeys are the customers' WebAuthn credentials.
 	Passkeys *passkey.Service
+	// Sealer seals what a cookie carries for a moment (new recovery
+	// codes on their way to the account page).
+	Sealer *secretbox.Box
 	// OAuth is the OpenID provider whose sign-ins these pages complete.
 	OAuth *foidc.Provider
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/foyer-id/foyer/internal/credential/passkey"
 	"github.com/foyer-id/foyer/internal/flow"
@@ -117,6 +118,7 @@ func (p *Pages) passkeySignUp(w http.ResponseWriter, r *http.Request) {
 	to := flowURL("/registration", res.Flow)
 	if res.Token != "" {
 		p.startSession(w, r, res.Token, res.Session)
+		p.carryCodes(w, res.Session.IdentityID, res.RecoveryCodes)
 		if to = res.Flow.ReturnTo; to == "" {
 			to = "/account"
 		}
@@ -183,8 +185,38 @@ func (p *Pages) passkeyAdd(w http.ResponseWriter, r *http.Request) {
 		problem.Send(w, http.StatusBadRequest, "passkey-invalid", "Passkey not added", "The passkey could not be added. Try again.")
 		return
 	}
-	p.notify(w, r, ident, "passkey_added", "a passkey ("+cred.Name+") was added")
+	codes, err := p.Flows.PasskeyAdded(r.Context(), p.client(w, r), ident, cred.Name)
+	if err != nil {
+		p.jsonFail(w, r, err)
+		return
+	}
+	p.carryCodes(w, ident.ID, codes)
 	writeJSON(w, map[string]string{"id": cred.ID, "name": cred.Name})
+}
+
+// carryCodes hands new recovery codes to the account page, which the
+// script goes to next and which shows them once: sealed for identityID in
+// a cookie that lives five minutes and is cleared when read.
+func (p *Pages) carryCodes(w http.ResponseWriter, identityID string, codes []string) {
+	if len(codes) == 0 || p.Sealer == nil {
+		return
+	}
+	p.Cookies.set(w, p.Cookies.Codes(), p.Sealer.Seal(identityID, []byte(strings.Join(codes, " "))), time.Now().Add(5*time.Minute))
+}
+
+// carriedCodes returns the recovery codes carried to this page for
+// identityID, and clears the cookie.
+func (p *Pages) carriedCodes(w http.ResponseWriter, r *http.Request, identityID string) []string {
+	ck, err := r.Cookie(p.Cookies.Codes())
+	if err != nil || p.Sealer == nil {
+		return nil
+	}
+	p.Cookies.clear(w, p.Cookies.Codes())
+	plain, err := p.Sealer.Open(identityID, ck.Value)
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(plain))
 }
 
 // freshJSON is requireFresh for the JSON endpoints: instead of

@@ -72,9 +72,12 @@ func (p *Pages) twoFactorPage(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
+	if state.SecondFactor {
+		v.Extra["SecondFactor"], v.Extra["Remaining"] = true, state.RecoveryCodesRemaining
+	}
 	switch {
 	case state.Enrolled:
-		v.Extra["Enrolled"], v.Extra["Remaining"] = true, state.RecoveryCodesRemaining
+		v.Extra["Enrolled"] = true
 	default:
 		e, err := p.Flows.PendingTOTP(r.Context(), ident)
 		if err == nil {
