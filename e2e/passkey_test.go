@@ -126,6 +126,44 @@ func TestPasswordlessSignUpInBrowser(t *testing.T) {
 	})
 }
 
+// An app asks for aal2 (acr_values) while the customer's session is aal1
+// (password): Foyer asks for the missing factor on /stepup, the customer
+// uses their passkey, and the app's ID token says acr aal2 with the
+// passkey among the methods.
+func TestStepUpForAppWithPasskey(t *testing.T) {
+	requireChromium(t)
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, servertest.Localhost())
+		ctx := newTab(t)
+		recordConsole(t, ctx)
+		const email = "pavel@example.com"
+		signUp(t, ctx, env, email, passphrase)
+		addAuthenticator(t, ctx)
+		addPasskey(t, ctx, "Laptop")
+		if s := whoamiSession(t, ctx, env); s.AAL != "aal1" {
+			t.Fatalf("session after a password sign-up: aal %q, want aal1", s.AAL)
+		}
+
+		shop := startRP(t, env, "Shop", true)
+		shop.ACRValues = "aal2"
+		open(t, ctx, shop.URL+"/login")
+		if u := location(t, ctx); "http://"+u.Host != env.URL || u.Path != "/stepup" {
+			t.Fatalf("app asking for aal2: want Foyer's /stepup, got %s\n%s", u, pageText(ctx))
+		}
+		if msg := pressPasskeyButton(t, ctx, passkeyLoginButton, passkeyLoginError); msg != "" {
+			t.Fatalf("step-up with the passkey refused: %q\npage: %s", msg, pageText(ctx))
+		}
+		do(t, ctx, "wait for the app's welcome", chromedp.WaitVisible(chromedp.ID("verified")))
+		got := shop.session(t, 1)
+		if got.Claims.ACR != "aal2" || !slices.Contains(got.Claims.AMR, "passkey") || got.Claims.Email != email {
+			t.Fatalf("ID token after the step-up: acr %q amr %q email %q; want aal2 with passkey", got.Claims.ACR, got.Claims.AMR, got.Claims.Email)
+		}
+		if s := whoamiSession(t, ctx, env); s.AAL != "aal2" {
+			t.Fatalf("Foyer session after the step-up: aal %q", s.AAL)
+		}
+	})
+}
+
 // A passkey removed on the account page no longer signs anyone in, though
 // the authenticator still offers it. (Whether a passkey made for another
 // site is refused is the browser's business, and hard to stage here; a

@@ -43,6 +43,8 @@ type relyingParty struct {
 	// issParam is whether the provider promises the iss parameter of RFC
 	// 9207 on its authorization responses, which the app then requires.
 	issParam bool
+	// ACRValues, when set, is sent as acr_values with every sign-in.
+	ACRValues string
 
 	mu       sync.Mutex
 	pending  map[string]rpAuthorization // by the rpCookie value
@@ -67,10 +69,12 @@ type rpSession struct {
 
 // rpClaims are the ID token claims the app reads.
 type rpClaims struct {
-	Email         string `json:"email"`
-	EmailVerified bool   `json:"email_verified"`
-	Nonce         string `json:"nonce"`
-	AuthTime      int64  `json:"auth_time"`
+	Email         string   `json:"email"`
+	EmailVerified bool     `json:"email_verified"`
+	Nonce         string   `json:"nonce"`
+	AuthTime      int64    `json:"auth_time"`
+	ACR           string   `json:"acr"`
+	AMR           []string `json:"amr"`
 }
 
 // startRP registers a client called name with Foyer, with the app's
@@ -135,7 +139,11 @@ func (rp *relyingParty) login(w http.ResponseWriter, r *http.Request) {
 	rp.pending[id] = a
 	rp.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: rpCookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	http.Redirect(w, r, rp.OAuth.AuthCodeURL(a.state, oauth2.S256ChallengeOption(a.verifier), oidc.Nonce(a.nonce)), http.StatusFound)
+	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(a.verifier), oidc.Nonce(a.nonce)}
+	if rp.ACRValues != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("acr_values", rp.ACRValues))
+	}
+	http.Redirect(w, r, rp.OAuth.AuthCodeURL(a.state, opts...), http.StatusFound)
 }
 
 // GET /callback: check the answer belongs to this browser's sign-in,
