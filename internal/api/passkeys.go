@@ -218,6 +218,47 @@ func (h *Handler) passkeyList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"passkeys": list})
 }
 
+// PATCH /api/passkeys/{id} (bearer): rename a passkey. A name is only a
+// label, so this needs a session but not a fresh sign-in (as on the
+// account page).
+func (h *Handler) passkeyRename(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Name string `json:"name"`
+	}
+	if h.passkeysOff(w) || !h.decode(w, r, &req) {
+		return
+	}
+	s, _ := h.bearer(r)
+	if s == nil {
+		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Send the session token as Authorization: Bearer <token>.")
+		return
+	}
+	err := h.Passkeys.Rename(r.Context(), s.IdentityID, r.PathValue("id"), req.Name)
+	switch {
+	case errors.Is(err, passkey.ErrInvalidName):
+		h.fail(w, r, &flow.InvalidError{Messages: []flow.Message{{Field: "name", ID: "name_invalid", Type: "error", Text: "Choose a name of 1 to 64 characters."}}})
+		return
+	case errors.Is(err, store.ErrNotFound):
+		problem.Send(w, http.StatusNotFound, "passkey-not-found", "No such passkey", "This account has no passkey with that id.")
+		return
+	case err != nil:
+		h.fail(w, r, err)
+		return
+	}
+	list, err := h.Passkeys.List(r.Context(), s.IdentityID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	for _, c := range list {
+		if c.ID == r.PathValue("id") {
+			writeJSON(w, http.StatusOK, c)
+			return
+		}
+	}
+	problem.Send(w, http.StatusNotFound, "passkey-not-found", "No such passkey", "This account has no passkey with that id.")
+}
+
 // DELETE /api/passkeys/{id} (bearer)
 func (h *Handler) passkeyDelete(w http.ResponseWriter, r *http.Request) {
 	if h.passkeysOff(w) {

@@ -43,6 +43,18 @@ func TestPasskeysThroughAPI(t *testing.T) {
 		if !strings.Contains(list.Body, `"Pixel"`) {
 			t.Fatalf("list: %s", list.Body)
 		}
+		// Renamed; a name too long or an unknown id changes nothing.
+		var renamed passkey.Credential
+		expectStatus(t, env.JSON(t, "PATCH", "/api/passkeys/"+added.ID, tok, map[string]any{"name": " Pixel 9 "}, &renamed), 200)
+		if renamed.Name != "Pixel 9" || renamed.ID != added.ID {
+			t.Fatalf("renamed: %+v", renamed)
+		}
+		expectStatus(t, env.JSON(t, "PATCH", "/api/passkeys/"+added.ID, tok, map[string]any{"name": strings.Repeat("x", 65)}, nil), 400)
+		expectStatus(t, env.JSON(t, "PATCH", "/api/passkeys/nope", tok, map[string]any{"name": "x"}, nil), 404)
+		expectStatus(t, env.JSON(t, "PATCH", "/api/passkeys/"+added.ID, "", map[string]any{"name": "x"}, nil), 401)
+		if list := env.JSON(t, "GET", "/api/passkeys", tok, nil, nil); !strings.Contains(list.Body, `"Pixel 9"`) {
+			t.Fatalf("list after rename: %s", list.Body)
+		}
 		if m := env.MailTo(t, "tara@example.com", 2); !strings.Contains(m.Text, "passkey") {
 			t.Fatalf("no notice: %s", m.Text)
 		}
