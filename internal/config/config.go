@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -37,6 +38,13 @@ type Config struct {
 	// Secret keys code hashes and other server-side MACs; at least 32
 	// characters. In dev mode a random one is kept in the data folder.
 	Secret string `yaml:"secret" env:"FOYER_SECRET"`
+
+	// TrustedProxies lists the reverse proxies (addresses or CIDR
+	// prefixes) whose X-Forwarded-For Foyer believes. The client's
+	// address is then the last one in that header not itself a trusted
+	// proxy; from anyone else the header is ignored. Empty: the TCP peer
+	// is the client. In the environment, comma-separated.
+	TrustedProxies []string `yaml:"trusted_proxies" env:"FOYER_TRUSTED_PROXIES"`
 
 	Admin    Admin    `yaml:"admin"`
 	Log      Log      `yaml:"log"`
@@ -260,6 +268,14 @@ func applyEnv(v reflect.Value, env map[string]string) error {
 		switch fv.Kind() {
 		case reflect.String:
 			fv.SetString(val)
+		case reflect.Slice:
+			var list []string
+			for _, item := range strings.Split(val, ",") {
+				if item = strings.TrimSpace(item); item != "" {
+					list = append(list, item)
+				}
+			}
+			fv.Set(reflect.ValueOf(list))
 		case reflect.Bool:
 			b, err := strconv.ParseBool(val)
 			if err != nil {
@@ -279,6 +295,24 @@ func applyEnv(v reflect.Value, env map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// Proxies returns TrustedProxies as prefixes (an address is a /32 or
+// /128).
+func (c *Config) Proxies() ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(c.TrustedProxies))
+	for _, s := range c.TrustedProxies {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an IP address or CIDR prefix such as 10.0.0.0/8", s)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 // Finish fills in what depends on other settings (dev-mode defaults, the
@@ -319,6 +353,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Dev && c.Secret != "" && len(c.Secret) < 32 {
 		bad("secret", "must be at least 32 characters")
+	}
+	if _, err := c.Proxies(); err != nil {
+		bad("trusted_proxies", "%v", err)
 	}
 	if c.Admin.Token != "" && len(c.Admin.Token) < 32 {
 		bad("admin.token", "must be at least 32 characters (or empty to turn the admin API off)")

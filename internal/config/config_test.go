@@ -63,6 +63,8 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"dev: true\n", "FOYER_DEV=maybe", "FOYER_DEV"},
 		{"dev: true\nsesion: {}\n", "", "sesion"},
 		{"dev: true\ndomains: {customers: {flow_lifetime: soon}}\n", "", "not a duration"},
+		{"dev: true\ntrusted_proxies: [10.0.0.0/33]\n", "", "trusted_proxies"},
+		{"dev: true\n", "FOYER_TRUSTED_PROXIES=10.0.0.1, proxy.internal", "trusted_proxies"},
 	}
 	for _, tt := range tests {
 		var env []string
@@ -116,5 +118,19 @@ func TestExampleFile(t *testing.T) {
 	}
 	if c.Password != def.Password || c.Log != def.Log || c.Addr != def.Addr {
 		t.Fatalf("example %+v differs from defaults %+v", c, def)
+	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := Load("", []string{"FOYER_DEV=true", "FOYER_TRUSTED_PROXIES=10.0.0.0/8, 127.0.0.1 ,::1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Proxies()
+	if err != nil || len(got) != 3 || got[0].String() != "10.0.0.0/8" || got[1].String() != "127.0.0.1/32" || got[2].String() != "::1/128" {
+		t.Fatalf("proxies = %v, %v", got, err)
 	}
 }

@@ -226,7 +226,12 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 
 	s := &Server{Config: cfg, DB: db, Logger: logger, Flows: flows, Outbox: outbox, Events: events, Clients: clients, Keys: signing,
 		OIDC: provider, worker: worker, now: now}
-	s.handler = s.middleware(mux)
+	proxies, err := cfg.Proxies()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.handler = clientAddr(proxies, s.middleware(mux))
 	return s, nil
 }
 

@@ -213,9 +213,9 @@ func (p *Pages) client(w http.ResponseWriter, r *http.Request) flow.Client {
 	}
 }
 
-// ClientIP returns the address of the client. Foyer does not trust
-// forwarding headers yet: put it directly behind a TCP load balancer or
-// terminate at Foyer.
+// ClientIP returns the address of the client: the TCP peer, which the
+// server has already replaced with the X-Forwarded-For address when the
+// peer is a trusted proxy (trusted_proxies).
 func ClientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
