@@ -268,11 +268,12 @@ func (h *Handler) passkeyDelete(w http.ResponseWriter, r *http.Request) {
 	if s == nil {
 		return
 	}
-	if err := h.Flows.CheckRemoval(r.Context(), s.IdentityID, flow.MethodPasskey); err != nil {
+	ident, err := h.Identities.Get(r.Context(), s.Domain, s.IdentityID)
+	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	err := h.Passkeys.Delete(r.Context(), s.IdentityID, r.PathValue("id"))
+	err = h.Flows.RemovePasskey(r.Context(), h.client(r), ident, r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
 		problem.Send(w, http.StatusNotFound, "passkey-not-found", "No such passkey", "This account has no passkey with that id.")
 		return
@@ -280,9 +281,6 @@ func (h *Handler) passkeyDelete(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.fail(w, r, err)
 		return
-	}
-	if ident, err := h.Identities.Get(r.Context(), s.Domain, s.IdentityID); err == nil {
-		h.Flows.MethodsChanged(r.Context(), h.client(r), ident, "passkey_removed", "a passkey was removed")
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -2,13 +2,16 @@ package flow
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/foyer-id/foyer/internal/courier"
+	"github.com/foyer-id/foyer/internal/credential/passkey"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/session"
+	"github.com/foyer-id/foyer/internal/store"
 )
 
 // FreshFor is how recent a sign-in must be to change how the customer
@@ -72,7 +75,7 @@ type RefusedError struct {
 
 func (e *RefusedError) Error() string { return "flow: refused: " + e.Message.ID }
 
-// Refusals of CheckRemoval.
+// Refusals of RemovePasskey and RemoveTOTP.
 var (
 	refusedLastMethod = Message{ID: "last_sign_in_method", Type: "error",
 		Text: "This passkey is your only way to sign in. Add another passkey before removing this one."}
@@ -91,44 +94,87 @@ func Refusal(id string) (Message, bool) {
 	return Message{}, false
 }
 
-// CheckRemoval tells whether identityID may remove one of its sign-in
-// methods: what (MethodPasskey or FactorTOTP). An account must keep a way
-// to sign in (a password or a passkey), and an account that has a second
-// factor (an authenticator app or a passkey) keeps at least one, so that
-// it never falls back to a password alone. A refusal is a *RefusedError.
-// Check it right before removing: it reads the methods as they stand.
-func (s *Service) CheckRemoval(ctx context.Context, identityID, what string) error {
-	password, err := s.Identities.HasPassword(ctx, identityID)
+// An account must keep a way to sign in (a password or a passkey), and
+// an account that has a second factor (an authenticator app or a passkey)
+// keeps at least one, so that it never falls back to a password alone.
+// RemovePasskey and RemoveTOTP refuse what would break that with a
+// *RefusedError.
+
+// checkTOTPRemoval refuses turning off the authenticator app while it is
+// the account's only second factor.
+func (s *Service) checkTOTPRemoval(ctx context.Context, identityID string) error {
+	m, err := s.methodsOf(ctx, identityID)
 	if err != nil {
 		return err
 	}
-	passkeys := 0
+	if m.totp && m.passkeys == 0 {
+		return &RefusedError{Message: refusedLastFactor}
+	}
+	return nil
+}
+
+// RemovePasskey removes ident's passkey credID (store.ErrNotFound if it
+// has none such) and tells the customer. When the account's last passkey
+// must stay, the count and the delete are one transaction, so two
+// removals at once cannot leave none.
+func (s *Service) RemovePasskey(ctx context.Context, c Client, ident *identity.Identity, credID string) error {
+	if s.Passkeys == nil {
+		return store.ErrNotFound
+	}
+	m, err := s.methodsOf(ctx, ident.ID)
+	if err != nil {
+		return err
+	}
+	if refusal := m.lastPasskeyRefusal(); refusal != nil {
+		err = s.Passkeys.DeleteUnlessLast(ctx, ident.ID, credID)
+		if errors.Is(err, passkey.ErrLastPasskey) {
+			return &RefusedError{Message: *refusal}
+		}
+	} else {
+		err = s.Passkeys.Delete(ctx, ident.ID, credID)
+	}
+	if err != nil {
+		return err
+	}
+	s.MethodsChanged(ctx, c, ident, "passkey_removed", "a passkey was removed")
+	return nil
+}
+
+// methods is what an account signs in with.
+type methods struct {
+	password bool
+	passkeys int
+	totp     bool
+}
+
+func (s *Service) methodsOf(ctx context.Context, identityID string) (methods, error) {
+	var m methods
+	var err error
+	if m.password, err = s.Identities.HasPassword(ctx, identityID); err != nil {
+		return m, err
+	}
 	if s.Passkeys != nil {
-		if passkeys, err = s.Passkeys.Count(ctx, identityID); err != nil {
-			return err
+		if m.passkeys, err = s.Passkeys.Count(ctx, identityID); err != nil {
+			return m, err
 		}
 	}
-	totp := false
 	if s.SecondFactors != nil {
-		if totp, err = s.SecondFactors.Enrolled(ctx, identityID); err != nil {
-			return err
+		if m.totp, err = s.SecondFactors.Enrolled(ctx, identityID); err != nil {
+			return m, err
 		}
 	}
-	switch what {
-	case MethodPasskey:
-		if passkeys == 0 {
-			return nil // nothing to remove; the caller reports not found
-		}
-		switch {
-		case passkeys == 1 && !password:
-			return &RefusedError{Message: refusedLastMethod}
-		case passkeys == 1 && !totp:
-			return &RefusedError{Message: refusedLastFactor}
-		}
-	case FactorTOTP:
-		if totp && passkeys == 0 {
-			return &RefusedError{Message: refusedLastFactor}
-		}
+	return m, nil
+}
+
+// lastPasskeyRefusal says why the account's last passkey must stay, or
+// nil when it may go: it is the only way in without a password, or the
+// only second factor without an authenticator app.
+func (m methods) lastPasskeyRefusal() *Message {
+	switch {
+	case !m.password:
+		return &refusedLastMethod
+	case !m.totp:
+		return &refusedLastFactor
 	}
 	return nil
 }

@@ -155,11 +155,11 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c Client, ident *
 
 // RemoveTOTP turns ident's authenticator app off (or drops a set-up not
 // yet confirmed). It is refused with a *RefusedError while the app is the
-// account's only second factor (CheckRemoval), so a passkey remains and
+// account's only second factor (checkTOTPRemoval), so a passkey remains and
 // the recovery codes stay with it. The customer is mailed a notice;
 // removing nothing is not an error.
 func (s *Service) RemoveTOTP(ctx context.Context, c Client, ident *identity.Identity) error {
-	if err := s.CheckRemoval(ctx, ident.ID, FactorTOTP); err != nil {
+	if err := s.checkTOTPRemoval(ctx, ident.ID); err != nil {
 		return err
 	}
 	if s.Factors == nil {

@@ -3,7 +3,9 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -272,4 +274,47 @@ func TestClonedPasskeyIsFlaggedAndDecidedByPolicy(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A passwordless account with two passkeys, both removed at once: one
+// removal wins, the other is refused, and a passkey remains.
+func TestConcurrentPasskeyRemovalsKeepOne(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, servertest.Localhost())
+		auth := passkeytest.New(t, env.URL, "localhost")
+		var start api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/registration", "", nil, &start), 201)
+		id := start.Flow.ID
+		expectStatus(t, env.JSON(t, "POST", "/api/registration/"+id, "", map[string]any{"traits": map[string]any{"email": "zed@example.com"}, "method": "passkey"}, nil), 200)
+		code := servertest.CodeFrom(t, env.MailTo(t, "zed@example.com", 1))
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, nil), 200)
+		var opts api.PasskeyOptions
+		expectStatus(t, env.JSON(t, "POST", "/api/registration/"+id+"/passkey/options", "", nil, &opts), 200)
+		resp, _ := auth.Register(opts.Options)
+		var done api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/registration/"+id+"/passkey", "", map[string]any{"challenge_id": opts.ChallengeID, "credential": json.RawMessage(resp)}, &done), 200)
+		tok := done.SessionToken
+		expectStatus(t, env.JSON(t, "POST", "/api/passkeys/options", tok, nil, &opts), 200)
+		resp, _ = auth.Register(opts.Options)
+		expectStatus(t, env.JSON(t, "POST", "/api/passkeys", tok, map[string]any{"challenge_id": opts.ChallengeID, "credential": json.RawMessage(resp)}, nil), 201)
+		var list struct{ Passkeys []passkey.Credential }
+		expectStatus(t, env.JSON(t, "GET", "/api/passkeys", tok, nil, &list), 200)
+		if len(list.Passkeys) != 2 {
+			t.Fatalf("passkeys: %d", len(list.Passkeys))
+		}
+		var wg sync.WaitGroup
+		status := make([]int, 2)
+		for i, c := range list.Passkeys {
+			wg.Go(func() { status[i] = env.JSON(t, "DELETE", "/api/passkeys/"+c.ID, tok, nil, nil).StatusCode })
+		}
+		wg.Wait()
+		slices.Sort(status)
+		if status[0] != 204 || status[1] != 409 {
+			t.Fatalf("two removals at once: %v, want one 204 and one 409", status)
+		}
+		expectStatus(t, env.JSON(t, "GET", "/api/passkeys", tok, nil, &list), 200)
+		if len(list.Passkeys) != 1 {
+			t.Fatalf("passkeys left: %d", len(list.Passkeys))
+		}
+	})
 }

@@ -255,15 +255,11 @@ func (p *Pages) passkeyDelete(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := p.Flows.CheckRemoval(r.Context(), ident.ID, flow.MethodPasskey); err != nil {
+	err := p.Flows.RemovePasskey(r.Context(), p.client(w, r), ident, r.PostForm.Get("id"))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		p.refused(w, r, "/account", err)
 		return
 	}
-	if err := p.Passkeys.Delete(r.Context(), ident.ID, r.PostForm.Get("id")); err != nil && !errors.Is(err, store.ErrNotFound) {
-		p.fail(w, r, err)
-		return
-	}
-	p.notify(w, r, ident, "passkey_removed", "a passkey was removed")
 	seeOther(w, r, "/account")
 }
 
