@@ -57,16 +57,7 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		p.submitFailed(w, r, f, "/login", err, map[string]string{"email": r.PostForm.Get("email")})
 		return
 	}
-	if res.Token == "" {
-		seeOther(w, r, flowURL("/login", res.Flow))
-		return
-	}
-	p.startSession(w, r, res.Token, res.Session)
-	to := res.Flow.ReturnTo
-	if to == "" {
-		to = "/account"
-	}
-	seeOther(w, r, to)
+	p.continueFlow(w, r, res, "/login")
 }
 
 // loginOptions tells the sign-in page which other ways in to offer.

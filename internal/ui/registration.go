@@ -67,7 +67,7 @@ func (p *Pages) registrationSubmit(w http.ResponseWriter, r *http.Request) {
 			p.submitFailed(w, r, f, "/registration", err, nil)
 			return
 		}
-		p.signedUp(w, r, res)
+		p.continueFlow(w, r, res, "/registration")
 		return
 	}
 	traits := map[string]any{"email": r.PostForm.Get("email")}
@@ -102,16 +102,7 @@ func (p *Pages) codeSubmit(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 		p.submitFailed(w, r, f, path, err, nil)
 		return
 	}
-	if res.Token != "" {
-		p.startSession(w, r, res.Token, res.Session)
-		to := res.Flow.ReturnTo
-		if to == "" {
-			to = "/account"
-		}
-		seeOther(w, r, to)
-		return
-	}
-	seeOther(w, r, flowURL(path, res.Flow))
+	p.continueFlow(w, r, res, path)
 }
 
 // factorSubmit handles the second-factor step of a sign-in.
@@ -121,12 +112,7 @@ func (p *Pages) factorSubmit(w http.ResponseWriter, r *http.Request, f *flow.Flo
 		p.submitFailed(w, r, f, path, err, nil)
 		return
 	}
-	p.startSession(w, r, res.Token, res.Session)
-	to := res.Flow.ReturnTo
-	if to == "" {
-		to = "/account"
-	}
-	seeOther(w, r, to)
+	p.continueFlow(w, r, res, path)
 }
 
 // submittedFlow is the start of every journey POST: the flow named in
@@ -152,11 +138,12 @@ func (p *Pages) submittedFlow(w http.ResponseWriter, r *http.Request, typ, path,
 	return f, c, true
 }
 
-// signedUp starts the session of a finished sign-up and sends the
-// customer on.
-func (p *Pages) signedUp(w http.ResponseWriter, r *http.Request, res *flow.Result) {
-	if res.Token == "" { // already completed elsewhere: the flow's page says so
-		seeOther(w, r, flowURL("/registration", res.Flow))
+// continueFlow sends the browser on after a submit: with a session, to
+// where the journey was going (the account page by default); without
+// one, back to the flow's page at path, which shows its next step.
+func (p *Pages) continueFlow(w http.ResponseWriter, r *http.Request, res *flow.Result, path string) {
+	if res.Token == "" {
+		seeOther(w, r, flowURL(path, res.Flow))
 		return
 	}
 	p.startSession(w, r, res.Token, res.Session)
