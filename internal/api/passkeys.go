@@ -139,13 +139,8 @@ func (h *Handler) passkeyAddOptions(w http.ResponseWriter, r *http.Request) {
 	if h.passkeysOff(w) || !h.decode(w, r, &body) {
 		return
 	}
-	s := h.fresh(w, r)
-	if s == nil {
-		return
-	}
-	ident, err := h.Identities.Get(r.Context(), s.Domain, s.IdentityID)
-	if err != nil {
-		h.fail(w, r, err)
+	ident := h.freshIdentity(w, r)
+	if ident == nil {
 		return
 	}
 	email := ident.Email().Value
@@ -163,26 +158,21 @@ func (h *Handler) passkeyAdd(w http.ResponseWriter, r *http.Request) {
 	if h.passkeysOff(w) || !h.decode(w, r, &req) {
 		return
 	}
-	s := h.fresh(w, r)
-	if s == nil {
+	ident := h.freshIdentity(w, r)
+	if ident == nil {
 		return
 	}
 	name := strings.TrimSpace(req.Name)
 	if name == "" {
 		name = passkey.DefaultName
 	}
-	cred, err := h.Passkeys.FinishRegistration(r.Context(), req.ChallengeID, s.IdentityID, name, req.Credential)
+	cred, err := h.Passkeys.FinishRegistration(r.Context(), req.ChallengeID, ident.ID, name, req.Credential)
 	if err != nil {
 		if errors.Is(err, passkey.ErrInvalidName) {
 			h.fail(w, r, &flow.InvalidError{Messages: []flow.Message{{Field: "name", ID: "name_invalid", Type: "error", Text: "Choose a name of at most 64 characters."}}})
 			return
 		}
 		problem.Send(w, http.StatusBadRequest, "passkey-invalid", "Passkey not added", "The passkey could not be added.")
-		return
-	}
-	ident, err := h.Identities.Get(r.Context(), s.Domain, s.IdentityID)
-	if err != nil {
-		h.fail(w, r, err)
 		return
 	}
 	codes, err := h.Flows.PasskeyAdded(r.Context(), h.client(r), ident, cred.Name)
@@ -264,16 +254,11 @@ func (h *Handler) passkeyDelete(w http.ResponseWriter, r *http.Request) {
 	if h.passkeysOff(w) {
 		return
 	}
-	s := h.fresh(w, r)
-	if s == nil {
+	ident := h.freshIdentity(w, r)
+	if ident == nil {
 		return
 	}
-	ident, err := h.Identities.Get(r.Context(), s.Domain, s.IdentityID)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	err = h.Flows.RemovePasskey(r.Context(), h.client(r), ident, r.PathValue("id"))
+	err := h.Flows.RemovePasskey(r.Context(), h.client(r), ident, r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
 		problem.Send(w, http.StatusNotFound, "passkey-not-found", "No such passkey", "This account has no passkey with that id.")
 		return
