@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	texttemplate "text/template"
+	"time"
 )
 
 // Message is a mail to send, before rendering: which template, to whom, and
@@ -30,6 +31,9 @@ type Message struct {
 	// that locale, then for its language ("fr"), then the default (English)
 	// ones. Empty means the default.
 	Locale string
+	// NotAfter, when set, is when the mail stops being worth sending (the
+	// code in it expires): undelivered by then, it is given up.
+	NotAfter time.Time
 }
 
 // Rendered is a Message after rendering: the parts of the mail.

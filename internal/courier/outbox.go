@@ -121,10 +121,14 @@ func (o *Outbox) insert(ctx context.Context, db execer, m Message) (string, erro
 	}
 	id := uuid.NewString()
 	now := store.Micros(o.now())
+	var notAfter sql.NullInt64
+	if !m.NotAfter.IsZero() {
+		notAfter = sql.NullInt64{Int64: store.Micros(m.NotAfter), Valid: true}
+	}
 	_, err = db.Exec(ctx, `INSERT INTO outbox
-		(id, domain, template, recipient, subject, body_text, body_html, status, attempts, next_attempt_at, last_error, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, '', $8)`,
-		id, m.Domain, m.Template, m.To, r.Subject, r.Text, r.HTML, now)
+		(id, domain, template, recipient, subject, body_text, body_html, status, attempts, next_attempt_at, last_error, created_at, not_after)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, '', $8, $9)`,
+		id, m.Domain, m.Template, m.To, r.Subject, r.Text, r.HTML, now, notAfter)
 	if err != nil {
 		return "", fmt.Errorf("courier: enqueue %s: %w", m.Template, err)
 	}
@@ -151,7 +155,7 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]Entry
 			SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1
 			WHERE id IN (
 				SELECT id FROM outbox
-				WHERE status IN ('queued', 'sending') AND next_attempt_at <= $2
+				WHERE status IN ('queued', 'sending') AND next_attempt_at <= $2 AND (not_after IS NULL OR not_after > $2)
 				ORDER BY next_attempt_at
 				LIMIT $3
 				FOR UPDATE SKIP LOCKED)
@@ -163,13 +167,24 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]Entry
 			SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1
 			WHERE id IN (
 				SELECT id FROM outbox
-				WHERE status IN ('queued', 'sending') AND next_attempt_at <= $2
+				WHERE status IN ('queued', 'sending') AND next_attempt_at <= $2 AND (not_after IS NULL OR not_after > $2)
 				ORDER BY next_attempt_at
 				LIMIT $3)
 			RETURNING id, domain, template, recipient, subject, body_text, body_html, attempts, created_at`
 	}
 	var claimed []Entry
 	err := o.db.InTx(ctx, func(tx *store.Tx) error {
+		// Mail past its use is given up, its bodies (the codes) erased
+		// unless KeepBodies.
+		expire := `UPDATE outbox SET status = 'failed', last_error = 'expired before it could be delivered', body_text = '', body_html = ''
+			WHERE status IN ('queued', 'sending') AND not_after <= $1`
+		if o.KeepBodies {
+			expire = `UPDATE outbox SET status = 'failed', last_error = 'expired before it could be delivered'
+			WHERE status IN ('queued', 'sending') AND not_after <= $1`
+		}
+		if _, err := tx.Exec(ctx, expire, store.Micros(now)); err != nil {
+			return err
+		}
 		claimed = claimed[:0]
 		rows, err := tx.Query(ctx, query, store.Micros(now.Add(lease)), store.Micros(now), n)
 		if err != nil {

@@ -254,3 +254,37 @@ func TestErrorTextIsValidUTF8(t *testing.T) {
 		t.Fatalf("errorText gave %d bytes, valid UTF-8 %v", len(got), utf8.ValidString(got))
 	}
 }
+
+// Mail with a NotAfter that is still undelivered by then is given up, its
+// code erased, instead of arriving when the code no longer works.
+func TestExpiredMailIsNotDelivered(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		clk := newClock()
+		o := NewOutbox(db, clk.Now)
+		late := codeMessage("late@example.com", "111111")
+		late.NotAfter = clk.Now().Add(15 * time.Minute)
+		lateID := mustEnqueue(t, o, late)
+		keep := mustEnqueue(t, o, codeMessage("keep@example.com", "222222"))
+		// The first attempt fails and is retried later...
+		got, err := o.Claim(ctx, 10, time.Minute)
+		if err != nil || len(got) != 2 {
+			t.Fatalf("claim = %v, %v", entryIDs(got), err)
+		}
+		for _, e := range got {
+			if err := o.MarkRetry(ctx, e.ID, e.Attempts, errors.New("421 try later"), clk.Now().Add(20*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// ...after the code expired: only the mail without NotAfter goes.
+		clk.Advance(21 * time.Minute)
+		got, err = o.Claim(ctx, 10, time.Minute)
+		if err != nil || len(got) != 1 || got[0].ID != keep {
+			t.Fatalf("claim after expiry = %v, %v; want only %s", entryIDs(got), err, keep)
+		}
+		e := mustGet(t, o, lateID)
+		if e.Status != StatusFailed || !strings.Contains(e.LastError, "expired") || strings.Contains(e.Text, "111111") {
+			t.Fatalf("expired mail: status %s, error %q, body kept: %v", e.Status, e.LastError, strings.Contains(e.Text, "111111"))
+		}
+	})
+}

@@ -228,6 +228,7 @@ func (s *Service) sendCode(ctx context.Context, f *Flow, c Client, template stri
 			"ExpiresInMinutes": int(s.Config.CodeLifetime.Minutes()),
 			"ProductName":      s.Config.ProductName,
 		},
+		NotAfter: now.Add(s.Config.CodeLifetime), // a late code is no use
 	})
 	if err != nil {
 		return fmt.Errorf("flow: queue code mail: %w", err)
