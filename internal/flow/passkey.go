@@ -115,11 +115,8 @@ func (s *Service) BeginPasskeySignUp(ctx context.Context, f *Flow, c Client) (op
 		return nil, "", err
 	}
 	display := f.Data.Email
-	var traits struct {
-		Name string `json:"name"`
-	}
-	if json.Unmarshal(f.Data.Traits, &traits) == nil && traits.Name != "" {
-		display = traits.Name
+	if name := f.traitName(); name != "" {
+		display = name
 	}
 	return s.Passkeys.BeginRegistration(ctx, f.IdentityID, f.Data.Email, display)
 }
@@ -177,11 +174,8 @@ func (s *Service) ChoosePassword(ctx context.Context, f *Flow, c Client, pw stri
 		return nil, ErrWrongState
 	}
 	context := []string{f.Data.Email}
-	var traits struct {
-		Name string `json:"name"`
-	}
-	if json.Unmarshal(f.Data.Traits, &traits) == nil && traits.Name != "" {
-		context = append(context, traits.Name)
+	if name := f.traitName(); name != "" {
+		context = append(context, name)
 	}
 	if err := s.checkPassword(pw, context); err != nil {
 		return nil, err
@@ -214,4 +208,13 @@ func (s *Service) completed(ctx context.Context, f *Flow, c Client, reason strin
 		return nil, err
 	}
 	return result, nil
+}
+
+// traitName is the name the customer gave at sign-up, if any.
+func (f *Flow) traitName() string {
+	var traits struct {
+		Name string `json:"name"`
+	}
+	_ = json.Unmarshal(f.Data.Traits, &traits)
+	return traits.Name
 }
