@@ -162,6 +162,21 @@ func TestPasswordlessSignUpThroughAPI(t *testing.T) {
 		}
 		// The flow is over.
 		expectStatus(t, env.JSON(t, "POST", "/api/registration/"+id+"/passkey/options", "", nil, nil), 409)
+		// Every step left its event, in order; the refused passkey too.
+		events, err := env.Server.Events.List(t.Context(), event.Query{FlowID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var steps []string
+		for _, e := range events {
+			steps = append(steps, e.Type+"/"+e.Outcome)
+		}
+		want := "registration.started/success verification.code_sent/success registration.submitted/pending " +
+			"verification.submitted/success verification.completed/success registration.completed/failure " +
+			"registration.completed/success login.succeeded/success"
+		if got := strings.Join(steps, " "); got != want {
+			t.Fatalf("events:\n got %s\nwant %s", got, want)
+		}
 
 		// The passkey signs in; the account has no password to guess.
 		var lo api.PasskeyOptions
