@@ -39,14 +39,11 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		return nil, errCredentials
 	}
 	netKey, idKey := throttle.NetworkKey("login", c.IP), throttle.IdentifierKey("login", s.Config.Domain+"/"+email)
-	netWait, netFails, err := s.Throttle.Wait(ctx, netKey, s.Config.LoginThrottle)
+	st, err := s.Throttle.Waits(ctx, s.Config.LoginThrottle, netKey, idKey)
 	if err != nil {
 		return nil, err
 	}
-	idWait, idFails, err := s.Throttle.Wait(ctx, idKey, s.Config.LoginThrottle)
-	if err != nil {
-		return nil, err
-	}
+	netWait, netFails, idWait, idFails := st[0].Wait, st[0].Failures, st[1].Wait, st[1].Failures
 	cand, err := s.Identities.FindLogin(ctx, s.Config.Domain, identity.KindEmail, email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err

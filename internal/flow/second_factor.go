@@ -48,14 +48,11 @@ func (s *Service) checkFactor(ctx context.Context, f *Flow, c Client, identityID
 		return invalid("code", "code_format", "Enter the code.")
 	}
 	netKey, idKey := throttle.NetworkKey("factor", c.IP), throttle.IdentifierKey("factor", identityID)
-	netWait, netFails, err := s.Throttle.Wait(ctx, netKey, s.Config.LoginThrottle)
+	st, err := s.Throttle.Waits(ctx, s.Config.LoginThrottle, netKey, idKey)
 	if err != nil {
 		return err
 	}
-	idWait, idFails, err := s.Throttle.Wait(ctx, idKey, s.Config.LoginThrottle)
-	if err != nil {
-		return err
-	}
+	netWait, netFails, idWait, idFails := st[0].Wait, st[0].Failures, st[1].Wait, st[1].Failures
 	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.SecondFactorSubmit, IdentityID: identityID, Signals: policy.Signals{
 		NetworkWait: netWait, IdentifierWait: idWait, NetworkFailures: netFails, IdentifierFailures: idFails,
 	}}, event.SecondFactorSubmitted); err != nil {

@@ -3,11 +3,11 @@ package throttle
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/foyer-id/foyer/internal/store"
@@ -65,21 +65,60 @@ func NewLimiter(db *store.DB, now func() time.Time) *Limiter {
 // key is accepted under rule (0 when it may go ahead), and the current
 // failure count.
 func (l *Limiter) Wait(ctx context.Context, key string, rule Rule) (time.Duration, int, error) {
-	var failures int
-	var last, expires int64
-	err := l.db.QueryRow(ctx, `SELECT failures, last_failure, expires_at FROM throttle WHERE key = $1`, key).Scan(&failures, &last, &expires)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, nil
-	}
+	st, err := l.Waits(ctx, rule, key)
 	if err != nil {
-		return 0, 0, fmt.Errorf("throttle: read: %w", err)
+		return 0, 0, err
 	}
+	return st[0].Wait, st[0].Failures, nil
+}
+
+// State is where one key stands: how long it must still wait, and its
+// recent failures.
+type State struct {
+	Wait     time.Duration
+	Failures int
+}
+
+// Waits is Wait for several keys under one rule, in one query (a sign-in
+// checks its network and its identifier together). The states come in
+// the order of keys.
+func (l *Limiter) Waits(ctx context.Context, rule Rule, keys ...string) ([]State, error) {
+	out := make([]State, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	marks := make([]string, len(keys))
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		marks[i], args[i] = fmt.Sprintf("$%d", i+1), k
+	}
+	rows, err := l.db.Query(ctx, `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key IN (`+strings.Join(marks, ", ")+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("throttle: read: %w", err)
+	}
+	defer rows.Close()
 	now := l.now()
-	if now.UnixMicro() >= expires {
-		return 0, 0, nil
+	for rows.Next() {
+		var key string
+		var failures int
+		var last, expires int64
+		if err := rows.Scan(&key, &failures, &last, &expires); err != nil {
+			return nil, fmt.Errorf("throttle: read: %w", err)
+		}
+		if now.UnixMicro() >= expires {
+			continue
+		}
+		until := store.FromMicros(last).Add(rule.Delay(failures))
+		for i, k := range keys {
+			if k == key {
+				out[i] = State{Wait: max(0, until.Sub(now)), Failures: failures}
+			}
+		}
 	}
-	until := store.FromMicros(last).Add(rule.Delay(failures))
-	return max(0, until.Sub(now)), failures, nil
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("throttle: read: %w", err)
+	}
+	return out, nil
 }
 
 // Fail records one failure on key.

@@ -73,3 +73,30 @@ func TestNetworkKey(t *testing.T) {
 		t.Fatalf("mapped v4 = %s", got)
 	}
 }
+
+// Waits answers for several keys at once, in their order, with zero for
+// keys without failures and for expired ones.
+func TestWaits(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+		l := NewLimiter(db, func() time.Time { return now })
+		r := Rule{Free: 1, Base: time.Second, Max: time.Minute, Window: time.Minute}
+		net, id, other := NetworkKey("login", "203.0.113.7"), IdentifierKey("login", "b@example.com"), IdentifierKey("login", "c@example.com")
+		for range 3 {
+			_ = l.Fail(ctx, id, r)
+		}
+		_ = l.Fail(ctx, net, r)
+		st, err := l.Waits(ctx, r, net, id, other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st[0] != (State{Wait: r.Delay(1), Failures: 1}) || st[1] != (State{Wait: r.Delay(3), Failures: 3}) || st[1].Wait == 0 || st[2] != (State{}) {
+			t.Fatalf("states = %+v", st)
+		}
+		now = now.Add(2 * time.Minute)
+		if st, _ := l.Waits(ctx, r, id, net); st[0] != (State{}) || st[1] != (State{}) {
+			t.Fatalf("after the window: %+v", st)
+		}
+	})
+}
