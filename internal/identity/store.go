@@ -1,11 +1,13 @@
 package identity
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -74,15 +76,49 @@ func scanIdentity(row interface{ Scan(...any) error }) (*Identity, error) {
 	return &id, nil
 }
 
-// Get returns the identity with its identifiers.
+// Get returns the identity with its identifiers, in one query (it runs
+// on every sign-in and token request).
 func (s *Store) Get(ctx context.Context, domain, id string) (*Identity, error) {
-	ident, err := scanIdentity(s.db.QueryRow(ctx, `SELECT `+identityColumns+` FROM identities i WHERE i.id = $1 AND i.domain = $2`, id, domain))
+	rows, err := s.db.Query(ctx, `SELECT `+identityColumns+`, x.id, x.kind, x.value, x.verified_at
+		FROM identities i LEFT JOIN identifiers x ON x.identity_id = i.id
+		WHERE i.id = $1 AND i.domain = $2`, id, domain)
 	if err != nil {
 		return nil, fmt.Errorf("identity: get %s: %w", id, err)
 	}
-	if err := s.loadIdentifiers(ctx, ident); err != nil {
-		return nil, err
+	defer rows.Close()
+	var ident *Identity
+	for rows.Next() {
+		var (
+			row              Identity
+			traits           string
+			created, updated int64
+			xID, kind, value sql.NullString
+			verified         sql.NullInt64
+		)
+		if err := rows.Scan(&row.ID, &row.Domain, &row.State, &row.SchemaID, &traits, &created, &updated, &xID, &kind, &value, &verified); err != nil {
+			return nil, fmt.Errorf("identity: get %s: %w", id, err)
+		}
+		if ident == nil {
+			row.Traits = json.RawMessage(traits)
+			row.CreatedAt, row.UpdatedAt = store.FromMicros(created), store.FromMicros(updated)
+			row.Identifiers = []Identifier{}
+			ident = &row
+		}
+		if xID.Valid {
+			ident.Identifiers = append(ident.Identifiers, Identifier{ID: xID.String, Kind: kind.String, Value: value.String,
+				Verified: verified.Valid, VerifiedAt: store.FromNullMicros(verified)})
+		}
 	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("identity: get %s: %w", id, err)
+	}
+	if ident == nil {
+		return nil, fmt.Errorf("identity: get %s: %w", id, store.ErrNotFound)
+	}
+	// Ordered here, not by SQL, which would sort on every call.
+	slices.SortFunc(ident.Identifiers, func(a, b Identifier) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Value, b.Value))
+	})
 	return ident, nil
 }
 
