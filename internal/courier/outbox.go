@@ -174,17 +174,6 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]Entry
 	}
 	var claimed []Entry
 	err := o.db.InTx(ctx, func(tx *store.Tx) error {
-		// Mail past its use is given up, its bodies (the codes) erased
-		// unless KeepBodies.
-		expire := `UPDATE outbox SET status = 'failed', last_error = 'expired before it could be delivered', body_text = '', body_html = ''
-			WHERE status IN ('queued', 'sending') AND not_after <= $1`
-		if o.KeepBodies {
-			expire = `UPDATE outbox SET status = 'failed', last_error = 'expired before it could be delivered'
-			WHERE status IN ('queued', 'sending') AND not_after <= $1`
-		}
-		if _, err := tx.Exec(ctx, expire, store.Micros(now)); err != nil {
-			return err
-		}
 		claimed = claimed[:0]
 		rows, err := tx.Query(ctx, query, store.Micros(now.Add(lease)), store.Micros(now), n)
 		if err != nil {
@@ -344,6 +333,24 @@ func (o *Outbox) List(ctx context.Context, limit int) ([]Entry, error) {
 		return nil, fmt.Errorf("courier: list: %w", err)
 	}
 	return out, nil
+}
+
+// Expire gives up mail whose NotAfter has passed while it was queued or
+// being sent (Claim no longer hands it out): it is marked failed and its
+// bodies, which hold a code that no longer works, are erased unless
+// KeepBodies. It returns how many it gave up.
+func (o *Outbox) Expire(ctx context.Context) (int64, error) {
+	query := `UPDATE outbox SET status = 'failed', last_error = 'expired before it could be delivered', body_text = '', body_html = ''
+		WHERE status IN ('queued', 'sending') AND not_after <= $1`
+	if o.KeepBodies {
+		query = `UPDATE outbox SET status = 'failed', last_error = 'expired before it could be delivered'
+		WHERE status IN ('queued', 'sending') AND not_after <= $1`
+	}
+	res, err := o.db.Exec(ctx, query, store.Micros(o.now()))
+	if err != nil {
+		return 0, fmt.Errorf("courier: expire: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 // Prune deletes sent and failed entries created more than olderThan ago

@@ -282,6 +282,9 @@ func TestExpiredMailIsNotDelivered(t *testing.T) {
 		if err != nil || len(got) != 1 || got[0].ID != keep {
 			t.Fatalf("claim after expiry = %v, %v; want only %s", entryIDs(got), err, keep)
 		}
+		if n, err := o.Expire(ctx); err != nil || n != 1 {
+			t.Fatalf("Expire = %d, %v; want 1", n, err)
+		}
 		e := mustGet(t, o, lateID)
 		if e.Status != StatusFailed || !strings.Contains(e.LastError, "expired") || strings.Contains(e.Text, "111111") {
 			t.Fatalf("expired mail: status %s, error %q, body kept: %v", e.Status, e.LastError, strings.Contains(e.Text, "111111"))

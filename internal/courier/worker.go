@@ -48,31 +48,35 @@ type Worker struct {
 	// pruning them, checked every PruneInterval; 0 disables pruning.
 	Retention     time.Duration
 	PruneInterval time.Duration
+	// ExpireInterval is how often Tick gives up mail past its NotAfter
+	// (Outbox.Expire); such mail is never claimed meanwhile.
+	ExpireInterval time.Duration
 
-	lastPrune time.Time
+	lastPrune, lastExpire time.Time
 }
 
 // NewWorker returns a Worker with the defaults: 10 attempts, batches of 8,
 // a poll every second, 30 s per attempt, a 5-minute lease, exponential
-// backoff from 5 s to 15 min with jitter, and pruning of entries older
-// than 7 days every hour. It reads the time from the Outbox's clock. A nil
+// backoff from 5 s to 15 min with jitter, expired mail given up every 30 s,
+// and pruning of entries older than 7 days every hour. It reads the time from the Outbox's clock. A nil
 // logger means slog.Default().
 func NewWorker(outbox *Outbox, sender Sender, logger *slog.Logger) *Worker {
 	if logger == nil {
 		logger = slog.Default()
 	}
 	return &Worker{
-		Outbox:        outbox,
-		Sender:        sender,
-		Logger:        logger,
-		MaxAttempts:   10,
-		BatchSize:     8,
-		PollInterval:  time.Second,
-		SendTimeout:   30 * time.Second,
-		Lease:         5 * time.Minute,
-		Backoff:       ExponentialBackoff,
-		Retention:     7 * 24 * time.Hour,
-		PruneInterval: time.Hour,
+		Outbox:         outbox,
+		Sender:         sender,
+		Logger:         logger,
+		MaxAttempts:    10,
+		BatchSize:      8,
+		PollInterval:   time.Second,
+		SendTimeout:    30 * time.Second,
+		Lease:          5 * time.Minute,
+		Backoff:        ExponentialBackoff,
+		Retention:      7 * 24 * time.Hour,
+		PruneInterval:  time.Hour,
+		ExpireInterval: 30 * time.Second,
 	}
 }
 
@@ -136,7 +140,8 @@ func (w *Worker) Run(ctx context.Context) {
 }
 
 // Tick is one round of Run: it delivers due mail in batches until none is
-// left, then prunes old entries when PruneInterval has passed. Tests drive
+// left, then gives up expired mail and prunes old entries when their
+// intervals have passed. Tests drive
 // it (or DeliverDue) directly with a fake clock instead of running Run.
 // Do not call Tick concurrently on one Worker (DeliverDue may be).
 func (w *Worker) Tick(ctx context.Context) error {
@@ -147,6 +152,19 @@ func (w *Worker) Tick(ctx context.Context) error {
 		}
 		if n == 0 || n < w.BatchSize {
 			break
+		}
+	}
+	if w.ExpireInterval > 0 && ctx.Err() == nil {
+		now := w.Outbox.now()
+		if w.lastExpire.IsZero() || now.Sub(w.lastExpire) >= w.ExpireInterval {
+			w.lastExpire = now
+			n, err := w.Outbox.Expire(ctx)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				w.Logger.Warn("courier: gave up mail that expired before delivery", slog.Int64("count", n))
+			}
 		}
 	}
 	if w.Retention > 0 && ctx.Err() == nil {
