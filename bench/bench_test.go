@@ -128,6 +128,7 @@ func TestVerdict(t *testing.T) {
 		{r: Result{Scenario: "register", CeilingPct: 0}, want: false},
 		{r: Result{Scenario: "whoami-wrk", OpsPerSec: 16000, Latency: Latency{P99: 5}}, want: true},
 		{r: Result{Scenario: "whoami-wrk", OpsPerSec: 16000, Latency: Latency{P99: 12}}, want: false},
+		{r: Result{Scenario: "whoami-wrk", OpsPerSec: 10000, Latency: Latency{P99: 12}}, backend: "postgres", want: true},
 		{r: Result{Scenario: "setup"}, want: true},
 		{r: Result{Scenario: "client_credentials-wrk", OpsPerSec: 3100}, want: true},
 		{r: Result{Scenario: "client_credentials-wrk", OpsPerSec: 2900}, want: false},
