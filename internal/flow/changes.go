@@ -34,9 +34,9 @@ const (
 // and the JSON API both decide through it.
 func (s *Service) MethodsChangeNeeds(ctx context.Context, c Client, sess *session.Session) (Reauth, error) {
 	enrolled := false
-	if s.SecondFactors != nil {
+	if s.Factors != nil {
 		var err error
-		if enrolled, err = s.SecondFactors.Enrolled(ctx, sess.IdentityID); err != nil {
+		if enrolled, err = s.Factors.Enrolled(ctx, sess.IdentityID); err != nil {
 			return 0, err
 		}
 	}
@@ -158,8 +158,8 @@ func (s *Service) methodsOf(ctx context.Context, identityID string) (methods, er
 			return m, err
 		}
 	}
-	if s.SecondFactors != nil {
-		if m.totp, err = s.SecondFactors.Enrolled(ctx, identityID); err != nil {
+	if s.Factors != nil {
+		if m.totp, err = s.Factors.Enrolled(ctx, identityID); err != nil {
 			return m, err
 		}
 	}

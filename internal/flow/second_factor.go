@@ -20,24 +20,14 @@ const (
 	FactorRecovery = "recovery_code"
 )
 
-// SecondFactors checks second factors.
-type SecondFactors interface {
-	// Enrolled reports whether the identity set up a second factor.
-	Enrolled(ctx context.Context, identityID string) (bool, error)
-	// Verify checks a code of the given kind, consuming it (TOTP codes
-	// once each, recovery codes for good). A wrong code is
-	// ErrFactorInvalid.
-	Verify(ctx context.Context, identityID, kind, code string) error
-}
-
-// ErrFactorInvalid is what SecondFactors.Verify returns for a wrong,
-// reused or expired code.
+// ErrFactorInvalid is what Factors.Verify returns for a wrong, reused or
+// expired code.
 var ErrFactorInvalid = errors.New("flow: second factor code not valid")
 
 // checkFactor verifies a second-factor code with the same throttling as
 // passwords (per network and per identity), asking the policy first.
 func (s *Service) checkFactor(ctx context.Context, f *Flow, c Client, identityID, kind, code string) error {
-	if s.SecondFactors == nil {
+	if s.Factors == nil {
 		return invalid("", "method_disabled", "Two-factor authentication is not available.")
 	}
 	code = strings.TrimSpace(code)
@@ -58,7 +48,7 @@ func (s *Service) checkFactor(ctx context.Context, f *Flow, c Client, identityID
 	}}, event.SecondFactorSubmitted); err != nil {
 		return err
 	}
-	if err := s.SecondFactors.Verify(ctx, identityID, kind, code); err != nil {
+	if err := s.Factors.Verify(ctx, identityID, kind, code); err != nil {
 		if !errors.Is(err, ErrFactorInvalid) {
 			return err
 		}

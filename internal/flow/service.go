@@ -75,13 +75,9 @@ type Service struct {
 	Events         *event.Log
 	Throttle       *throttle.Limiter
 	Mailer         Mailer
-	// SecondFactors checks authenticator-app and recovery codes; nil
-	// when the domain offers none.
-	SecondFactors SecondFactors
-	// Factors holds the authenticator apps and recovery codes that
-	// customers set up and manage (BeginTOTP, ConfirmTOTP, …); nil
-	// when the domain has none. In production SecondFactors is the
-	// same Factors.
+	// Factors holds the authenticator apps and recovery codes: checked at
+	// sign-in and step-up, set up and managed by customers (BeginTOTP,
+	// ConfirmTOTP, …); nil when the domain has none.
 	Factors *Factors
 	// Passkeys signs customers in (and up) with passkeys; nil when the
 	// domain has them off.
@@ -380,8 +376,8 @@ func (s *Service) signInWith(ctx context.Context, f *Flow, c Client, methods []s
 		return err
 	}
 	enrolled := false
-	if s.SecondFactors != nil {
-		if enrolled, err = s.SecondFactors.Enrolled(ctx, ident.ID); err != nil {
+	if s.Factors != nil {
+		if enrolled, err = s.Factors.Enrolled(ctx, ident.ID); err != nil {
 			return err
 		}
 	}

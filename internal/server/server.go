@@ -166,7 +166,6 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		Events:         events,
 		Throttle:       throttle.NewLimiter(db, now),
 		Mailer:         outbox,
-		SecondFactors:  factors,
 		Factors:        &factors,
 		Passkeys:       passkeys,
 		Secret:         secret,
