@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -330,6 +331,43 @@ func TestConcurrentPasskeyRemovalsKeepOne(t *testing.T) {
 		expectStatus(t, env.JSON(t, "GET", "/api/passkeys", tok, nil, &list), 200)
 		if len(list.Passkeys) != 1 {
 			t.Fatalf("passkeys left: %d", len(list.Passkeys))
+		}
+	})
+}
+
+// On the hosted pages, a passwordless sign-up whose device cannot make a
+// passkey finishes with a password from the passkey step; a weak one is
+// refused there with a message, and the page offers the passkey button
+// (for the script) with the form.
+func TestPasswordlessSignUpPageFallsBackToPassword(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, servertest.Localhost())
+		b := env.NewBrowser(t)
+		if page := b.Get("/registration"); !strings.Contains(page.Body, `name="method" value="passkey"`) {
+			t.Fatalf("sign-up page offers no passkey sign-up:\n%s", page.Body)
+		}
+		loc := location(t, b.Submit("/registration", url.Values{"email": {"wyn@example.com"}, "method": {"passkey"}}))
+		page := b.Get(loc)
+		code := servertest.CodeFrom(t, env.MailTo(t, "wyn@example.com", 1))
+		if got := location(t, b.Post(loc, url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "code": {code}})); got != loc {
+			t.Fatalf("after the code: %q", got)
+		}
+		page = b.Get(loc)
+		if !strings.Contains(page.Body, `id="passkey-create"`) || !strings.Contains(page.Body, `autocomplete="new-password"`) {
+			t.Fatalf("passkey step:\n%s", page.Body)
+		}
+		expectStatus(t, b.Get("/sessions/whoami"), 401)
+		if got := location(t, b.Post(loc, url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "password": {"password"}})); got != loc {
+			t.Fatalf("weak password: %q", got)
+		}
+		if page = b.Get(loc); !strings.Contains(page.Body, `id="password-error"`) {
+			t.Fatalf("no message for a weak password:\n%s", page.Body)
+		}
+		if got := location(t, b.Post(loc, url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "password": {goodPassword}})); got != "/account" {
+			t.Fatalf("password instead of a passkey: %q", got)
+		}
+		if who := b.Get("/sessions/whoami"); !strings.Contains(who.Body, `"wyn@example.com"`) || !strings.Contains(who.Body, `"password"`) {
+			t.Fatalf("whoami: %s", who.Body)
 		}
 	})
 }
