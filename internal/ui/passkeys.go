@@ -34,6 +34,14 @@ type passkeyOptions struct {
 	ChallengeID string          `json:"challenge_id"`
 }
 
+// passkeyCreated is what the script posts after the browser made a
+// passkey: the ceremony's challenge, a name, and the credential.
+type passkeyCreated struct {
+	ChallengeID string          `json:"challenge_id"`
+	Name        string          `json:"name"`
+	Credential  json.RawMessage `json:"credential"`
+}
+
 // POST /passkeys/login/options: a challenge for signing in with any
 // passkey of this site (discoverable credentials, no username).
 func (p *Pages) passkeyLoginOptions(w http.ResponseWriter, r *http.Request) {
@@ -98,11 +106,7 @@ func (p *Pages) passkeySignUpOptions(w http.ResponseWriter, r *http.Request) {
 // POST /registration/passkey?flow=: store the passkey, finish the
 // sign-up and sign in.
 func (p *Pages) passkeySignUp(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		ChallengeID string          `json:"challenge_id"`
-		Name        string          `json:"name"`
-		Credential  json.RawMessage `json:"credential"`
-	}
+	var body passkeyCreated
 	if !p.jsonForm(w, r, &body) {
 		return
 	}
@@ -164,11 +168,7 @@ func (p *Pages) passkeyAddOptions(w http.ResponseWriter, r *http.Request) {
 
 // POST /account/passkeys: store the new passkey.
 func (p *Pages) passkeyAdd(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		ChallengeID string          `json:"challenge_id"`
-		Name        string          `json:"name"`
-		Credential  json.RawMessage `json:"credential"`
-	}
+	var body passkeyCreated
 	if !p.jsonForm(w, r, &body) {
 		return
 	}
