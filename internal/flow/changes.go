@@ -2,11 +2,9 @@ package flow
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/foyer-id/foyer/internal/courier"
-	"github.com/foyer-id/foyer/internal/credential/passkey"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
@@ -114,25 +112,30 @@ func (s *Service) checkTOTPRemoval(ctx context.Context, identityID string) error
 }
 
 // RemovePasskey removes ident's passkey credID (store.ErrNotFound if it
-// has none such) and tells the customer. When the account's last passkey
-// must stay, the count and the delete are one transaction, so two
-// removals at once cannot leave none.
+// has none such) and tells the customer. The check and the removal run
+// under the account's methods lock, so removals at once (of two
+// passkeys, or of a passkey and the authenticator app) cannot together
+// leave what none alone may.
 func (s *Service) RemovePasskey(ctx context.Context, c Client, ident *identity.Identity, credID string) error {
 	if s.Passkeys == nil {
 		return store.ErrNotFound
 	}
-	m, err := s.methodsOf(ctx, ident.ID)
-	if err != nil {
-		return err
-	}
-	if refusal := m.lastPasskeyRefusal(); refusal != nil {
-		err = s.Passkeys.DeleteUnlessLast(ctx, ident.ID, credID)
-		if errors.Is(err, passkey.ErrLastPasskey) {
-			return &RefusedError{Message: *refusal}
+	err := s.Flows.lockMethods(ctx, ident.ID, func() error {
+		m, err := s.methodsOf(ctx, ident.ID)
+		if err != nil {
+			return err
 		}
-	} else {
-		err = s.Passkeys.Delete(ctx, ident.ID, credID)
-	}
+		if refusal := m.lastPasskeyRefusal(); refusal != nil && m.passkeys == 1 {
+			list, err := s.Passkeys.List(ctx, ident.ID)
+			if err != nil {
+				return err
+			}
+			if len(list) == 1 && list[0].ID == credID {
+				return &RefusedError{Message: *refusal}
+			}
+		}
+		return s.Passkeys.Delete(ctx, ident.ID, credID)
+	})
 	if err != nil {
 		return err
 	}

@@ -159,13 +159,19 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c Client, ident *
 // the recovery codes stay with it. The customer is mailed a notice;
 // removing nothing is not an error.
 func (s *Service) RemoveTOTP(ctx context.Context, c Client, ident *identity.Identity) error {
-	if err := s.checkTOTPRemoval(ctx, ident.ID); err != nil {
-		return err
-	}
 	if s.Factors == nil {
 		return nil
 	}
-	if err := s.Factors.TOTP.Remove(ctx, ident.ID); err != nil && !errors.Is(err, totp.ErrNotEnrolled) {
+	err := s.Flows.lockMethods(ctx, ident.ID, func() error { // see RemovePasskey
+		if err := s.checkTOTPRemoval(ctx, ident.ID); err != nil {
+			return err
+		}
+		if err := s.Factors.TOTP.Remove(ctx, ident.ID); err != nil && !errors.Is(err, totp.ErrNotEnrolled) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	s.MethodsChanged(ctx, c, ident, "totp_disabled", "two-factor authentication was turned off")

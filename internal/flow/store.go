@@ -125,6 +125,12 @@ func (s *Store) Fail(ctx context.Context, f *Flow, now time.Time) error {
 	return nil
 }
 
+// lockMethods runs fn holding identityID's lock on changes to its sign-in
+// methods, on every node.
+func (s *Store) lockMethods(ctx context.Context, identityID string, fn func() error) error {
+	return s.db.Lock(ctx, "foyer/methods/"+identityID, fn)
+}
+
 // Prune deletes flows that expired before cutoff (their codes go with
 // them).
 func (s *Store) Prune(ctx context.Context, cutoff time.Time) (int64, error) {

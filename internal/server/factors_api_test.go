@@ -3,7 +3,9 @@ package server_test
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -217,6 +219,53 @@ func TestTOTPSetupOffThroughAPI(t *testing.T) {
 		expectStatus(t, env.JSON(t, "GET", "/api/totp", signedUp.SessionToken, nil, &st), 200)
 		if st.Enrolled {
 			t.Fatalf("status: %+v", st)
+		}
+	})
+}
+
+// An account with an authenticator app and one passkey may drop either,
+// not both: removing both at once leaves one, whichever wins.
+func TestConcurrentFactorRemovalsKeepOne(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, servertest.Localhost())
+		id, code := startAPIRegistration(t, env, "yara@example.com")
+		var signedUp api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, &signedUp), 200)
+		tok := signedUp.SessionToken
+
+		auth := passkeytest.New(t, env.URL, "localhost")
+		var opts api.PasskeyOptions
+		expectStatus(t, env.JSON(t, "POST", "/api/passkeys/options", tok, nil, &opts), 200)
+		resp, _ := auth.Register(opts.Options)
+		var added api.AddedPasskey
+		expectStatus(t, env.JSON(t, "POST", "/api/passkeys", tok, map[string]any{"challenge_id": opts.ChallengeID, "credential": json.RawMessage(resp)}, &added), 201)
+
+		var setup api.TOTPSetup
+		expectStatus(t, env.JSON(t, "POST", "/api/totp", tok, nil, &setup), 200)
+		first, _ := pqtotp.GenerateCode(setup.Secret, env.Clock.Now())
+		expectStatus(t, env.JSON(t, "POST", "/api/totp/confirm", tok, map[string]any{"code": first}, nil), 200)
+		env.Clock.Advance(30 * time.Second)
+		next, _ := pqtotp.GenerateCode(setup.Secret, env.Clock.Now())
+		var up api.StepUpResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/sessions/step-up", tok, map[string]any{"kind": "totp", "code": next}, &up), 200)
+		tok = up.SessionToken
+
+		var wg sync.WaitGroup
+		var totpStatus, passkeyStatus int
+		wg.Go(func() { totpStatus = env.JSON(t, "DELETE", "/api/totp", tok, nil, nil).StatusCode })
+		wg.Go(func() { passkeyStatus = env.JSON(t, "DELETE", "/api/passkeys/"+added.ID, tok, nil, nil).StatusCode })
+		wg.Wait()
+		got := []int{totpStatus, passkeyStatus}
+		slices.Sort(got)
+		if got[0] != 204 || got[1] != 409 {
+			t.Fatalf("app %d, passkey %d: want one 204 and one 409", totpStatus, passkeyStatus)
+		}
+		var st api.TOTPStatus
+		expectStatus(t, env.JSON(t, "GET", "/api/totp", tok, nil, &st), 200)
+		var list struct{ Passkeys []json.RawMessage }
+		expectStatus(t, env.JSON(t, "GET", "/api/passkeys", tok, nil, &list), 200)
+		if st.Enrolled == (len(list.Passkeys) == 1) {
+			t.Fatalf("left: app %v, %d passkeys; want exactly one of them", st.Enrolled, len(list.Passkeys))
 		}
 	})
 }

@@ -60,6 +60,11 @@ type DB struct {
 	// and planning on every call, which is most of a point lookup's cost.
 	readStmts, writeStmts sync.Map // string → *sql.Stmt
 
+	// Lock's: advisory locks through their own pool on PostgreSQL (nil on
+	// SQLite), in-process locks on SQLite.
+	locker *sql.DB
+	locks  lockTable
+
 	batch     chan *batchItem // see ExecBatched
 	batchDone chan struct{}
 	closeOnce sync.Once
@@ -127,7 +132,16 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: connect postgres: %w", err)
 	}
-	return newDB(Postgres, db, db), nil
+	locker, err := sql.Open("pgx", dsn)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open postgres: %w", err)
+	}
+	locker.SetMaxOpenConns(runtime.NumCPU())
+	locker.SetMaxIdleConns(1)
+	d := newDB(Postgres, db, db)
+	d.locker = locker
+	return d, nil
 }
 
 func openSQLite(ctx context.Context, path string) (*DB, error) {
@@ -191,6 +205,9 @@ func (db *DB) Close() error {
 		db.closeErr = db.write.Close()
 		if db.read != db.write {
 			db.closeErr = errors.Join(db.closeErr, db.read.Close())
+		}
+		if db.locker != nil {
+			db.closeErr = errors.Join(db.closeErr, db.locker.Close())
 		}
 	})
 	return db.closeErr

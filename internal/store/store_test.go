@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -234,5 +235,55 @@ func TestTxStatements(t *testing.T) {
 				t.Fatalf("transaction %d: %v", i, err)
 			}
 		}
+	})
+}
+
+// Lock keeps callers with one key out of each other's way, on every
+// connection, and lets other keys run.
+func TestLock(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var inside, most atomic.Int32
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				err := db.Lock(ctx, "k", func() error {
+					n := inside.Add(1)
+					defer inside.Add(-1)
+					for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+					}
+					// Statements inside fn run as usual.
+					_, err := db.Exec(ctx, `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES ($1, 1, 1, 1)
+						ON CONFLICT (key) DO UPDATE SET failures = throttle.failures + 1`, "lock")
+					time.Sleep(5 * time.Millisecond)
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if most.Load() != 1 {
+			t.Fatalf("%d callers held the lock at once", most.Load())
+		}
+		var n int
+		if err := db.QueryRow(ctx, `SELECT failures FROM throttle WHERE key = 'lock'`).Scan(&n); err != nil || n != 8 {
+			t.Fatalf("failures = %d, %v", n, err)
+		}
+		// An error from fn comes back; another key is not held up.
+		boom := errors.New("boom")
+		if err := db.Lock(ctx, "k", func() error { return boom }); !errors.Is(err, boom) {
+			t.Fatalf("Lock = %v, want fn's error", err)
+		}
+		done := make(chan struct{})
+		go func() {
+			_ = db.Lock(ctx, "k", func() error { <-done; return nil })
+		}()
+		time.Sleep(20 * time.Millisecond)
+		if err := db.Lock(ctx, "other", func() error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		close(done)
 	})
 }

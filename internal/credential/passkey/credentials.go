@@ -102,54 +102,6 @@ func (s *Service) Delete(ctx context.Context, identityID, credID string) error {
 	return affectedOne(res, fmt.Sprintf("passkey: delete %s", credID))
 }
 
-// ErrLastPasskey is DeleteUnlessLast's refusal: credID is identityID's
-// only passkey.
-var ErrLastPasskey = errors.New("passkey: the only passkey of the account")
-
-// DeleteUnlessLast is Delete, refused with ErrLastPasskey when credID is
-// identityID's only passkey. The count and the delete happen in one
-// transaction holding the identity's passkeys, so two removals at once
-// cannot both pass the count and leave none.
-func (s *Service) DeleteUnlessLast(ctx context.Context, identityID, credID string) error {
-	op := fmt.Sprintf("passkey: delete %s", credID)
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		lock := `SELECT id FROM webauthn_credentials WHERE identity_id = $1`
-		if tx.Dialect == store.Postgres {
-			lock += ` FOR UPDATE` // SQLite's write transaction already excludes other writers
-		}
-		rows, err := tx.Query(ctx, lock, identityID)
-		if err != nil {
-			return err
-		}
-		n, found := 0, false
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			n++
-			found = found || id == credID
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		switch {
-		case !found:
-			return store.ErrNotFound
-		case n == 1:
-			return ErrLastPasskey
-		}
-		_, err = tx.Exec(ctx, `DELETE FROM webauthn_credentials WHERE id = $1 AND identity_id = $2`, credID, identityID)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	return nil
-}
-
 // affectedOne turns "no row changed" into store.ErrNotFound.
 func affectedOne(res sql.Result, op string) error {
 	n, err := res.RowsAffected()
