@@ -239,7 +239,7 @@ func TestPasskeyWrongRPRejected(t *testing.T) {
 // shows ten new recovery codes, and that they are gone on the next load.
 func expectRecoveryCodesOnce(t *testing.T, ctx context.Context, env *servertest.Env) {
 	t.Helper()
-	if n := eval[int](t, ctx, `document.querySelectorAll('section.recovery-codes ul.codes li code').length`); n != 10 || !strings.Contains(pageText(ctx), "Save your recovery codes") {
+	if n := eval[int](t, ctx, `document.querySelectorAll('section.new-codes ul.recovery-codes li code').length`); n != 10 || !strings.Contains(pageText(ctx), "Save your recovery codes") {
 		t.Fatalf("account page shows %d recovery codes, want 10\n%s", n, pageText(ctx))
 	}
 	open(t, ctx, env.URL+"/account")
