@@ -87,11 +87,6 @@ func (o *Outbox) Notify() {
 	}
 }
 
-// execer is what Enqueue needs from a *store.DB or a *store.Tx.
-type execer interface {
-	Exec(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
 // Enqueue renders m, stores it as queued and due now, wakes the worker and
 // returns the new entry's id. Rendering errors (unknown template, missing
 // Data, bad recipient) are returned before anything is stored.
@@ -111,7 +106,7 @@ func (o *Outbox) EnqueueTx(ctx context.Context, tx *store.Tx, m Message) (string
 	return o.insert(ctx, tx, m)
 }
 
-func (o *Outbox) insert(ctx context.Context, db execer, m Message) (string, error) {
+func (o *Outbox) insert(ctx context.Context, db store.Execer, m Message) (string, error) {
 	if m.Domain == "" {
 		return "", fmt.Errorf("courier: enqueue %s: no domain", m.Template)
 	}
@@ -161,8 +156,8 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]Entry
 				FOR UPDATE SKIP LOCKED)
 			RETURNING id, domain, template, recipient, subject, body_text, body_html, attempts, created_at`
 	default:
-		// SQLite has one writer: the transaction below holds it, so the
-		// select and the update see and change the same rows.
+		// SQLite has one writer: the statement holds it, so its select
+		// and its update see and change the same rows.
 		query = `UPDATE outbox
 			SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1
 			WHERE id IN (
@@ -172,26 +167,23 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]Entry
 				LIMIT $3)
 			RETURNING id, domain, template, recipient, subject, body_text, body_html, attempts, created_at`
 	}
-	var claimed []Entry
-	err := o.db.InTx(ctx, func(tx *store.Tx) error {
-		claimed = claimed[:0]
-		rows, err := tx.Query(ctx, query, store.Micros(now.Add(lease)), store.Micros(now), n)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e := Entry{Status: StatusSending, NextAttemptAt: store.FromMicros(store.Micros(now.Add(lease)))}
-			var created int64
-			if err := rows.Scan(&e.ID, &e.Domain, &e.Template, &e.To, &e.Subject, &e.Text, &e.HTML, &e.Attempts, &created); err != nil {
-				return err
-			}
-			e.CreatedAt = store.FromMicros(created)
-			claimed = append(claimed, e)
-		}
-		return rows.Err()
-	})
+	// One statement, so no transaction: it claims its rows atomically.
+	rows, err := o.db.WriteQuery(ctx, query, store.Micros(now.Add(lease)), store.Micros(now), n)
 	if err != nil {
+		return nil, fmt.Errorf("courier: claim: %w", err)
+	}
+	defer rows.Close()
+	var claimed []Entry
+	for rows.Next() {
+		e := Entry{Status: StatusSending, NextAttemptAt: store.FromMicros(store.Micros(now.Add(lease)))}
+		var created int64
+		if err := rows.Scan(&e.ID, &e.Domain, &e.Template, &e.To, &e.Subject, &e.Text, &e.HTML, &e.Attempts, &created); err != nil {
+			return nil, fmt.Errorf("courier: claim: %w", err)
+		}
+		e.CreatedAt = store.FromMicros(created)
+		claimed = append(claimed, e)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("courier: claim: %w", err)
 	}
 	return claimed, nil

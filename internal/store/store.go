@@ -262,6 +262,19 @@ func (db *DB) WriteRow(ctx context.Context, query string, args ...any) *sql.Row 
 	return st.QueryRowContext(ctx, args...)
 }
 
+// WriteQuery runs a write statement with a RETURNING clause, outside a
+// transaction, that may return many rows. Read and close the rows at
+// once: on SQLite they hold the one writer connection.
+func (db *DB) WriteQuery(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = db.quick(ctx)
+	st, err := db.stmt(ctx, db.write, &db.writeStmts, query)
+	if err != nil {
+		return nil, Classify(err)
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	return rows, Classify(err)
+}
+
 // Tx is a write transaction. It exposes the same methods as DB, all on the
 // transaction.
 type Tx struct {
@@ -323,6 +336,13 @@ func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 		rows, err = tx.tx.QueryContext(ctx, query, args...)
 	}
 	return rows, Classify(err)
+}
+
+// Execer runs a write statement: a *DB (the statement commits on its own)
+// or a *Tx (it commits with the rest of the transaction). Stores take one
+// where a write may join a caller's transaction.
+type Execer interface {
+	Exec(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
 // InTx runs fn in a write transaction and commits it if fn returns nil.
