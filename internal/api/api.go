@@ -148,7 +148,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		problem.Send(w, http.StatusNotFound, "flow-not-found", "No such flow", "Start a new flow.")
 	case errors.Is(err, flow.ErrExpired):
 		problem.Send(w, http.StatusGone, "flow-expired", "The flow expired", "Start a new flow.")
-	case errors.Is(err, flow.ErrWrongState):
+	case errors.Is(err, flow.ErrWrongState), errors.Is(err, flow.ErrChanged):
 		problem.Send(w, http.StatusConflict, "flow-state", "The flow is not at this step", "Fetch the flow to see its current state.")
 	case errors.Is(err, context.Canceled):
 	default:

@@ -100,8 +100,11 @@ var (
 	ErrNotFound   = errors.New("flow: not found")
 	ErrExpired    = errors.New("flow: expired")
 	ErrWrongState = errors.New("flow: not in a state that accepts this")
-	ErrBinding    = errors.New("flow: started in another browser")
-	ErrNoSession  = errors.New("flow: sign in first")
+	// ErrChanged: another request changed the flow since this one read
+	// it (a double submit), so this one's update was not saved.
+	ErrChanged   = errors.New("flow: changed by another request")
+	ErrBinding   = errors.New("flow: started in another browser")
+	ErrNoSession = errors.New("flow: sign in first")
 )
 
 // InvalidError carries field-level feedback for a submit that changed

@@ -98,14 +98,12 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		IdentityID: cand.IdentityID, IdentityState: cand.State, EmailVerified: cand.Verified})
 	if d.Effect == policy.StepUp && len(d.Require) == 1 && d.Require[0] == policy.StepVerifyEmail {
 		f.State = StateVerify
-		if err := s.sendCode(ctx, f, c, "verification_code"); err != nil {
+		msg := info("verify_email_to_continue", "Please verify your email address: we sent a 6-digit code to "+email+".")
+		if err := s.saveWithCode(ctx, f, c, "verification_code", msg, func(tx *store.Tx) error {
+			return s.emitTx(ctx, tx, f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, cand.IdentityID, "")
+		}); err != nil {
 			return nil, err
 		}
-		f.Data.Messages = []Message{info("verify_email_to_continue", "Please verify your email address: we sent a 6-digit code to "+email+".")}
-		if err := s.Flows.Update(ctx, f, now); err != nil {
-			return nil, err
-		}
-		s.emit(ctx, f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, cand.IdentityID, "")
 		return &Result{Flow: f}, nil
 	}
 	result := &Result{Flow: f}

@@ -59,13 +59,11 @@ func (s *Service) RequestLoginCode(ctx context.Context, f *Flow, c Client, ident
 		f.Data.Dead = true // the code is stored but never sent
 	}
 	f.State = StateVerify
-	if err := s.sendCode(ctx, f, c, "login_code"); err != nil {
+	msg := info("login_code_sent", "If "+email+" has an account, we sent a 6-digit sign-in code to it.")
+	if err := s.saveWithCode(ctx, f, c, "login_code", msg, func(tx *store.Tx) error {
+		return s.emitTx(ctx, tx, f, c, event.LoginCodeRequested, event.OutcomePending, "", "", "")
+	}); err != nil {
 		return nil, err
 	}
-	f.Data.Messages = []Message{info("login_code_sent", "If "+email+" has an account, we sent a 6-digit sign-in code to it.")}
-	if err := s.Flows.Update(ctx, f, s.now()); err != nil {
-		return nil, err
-	}
-	s.emit(ctx, f, c, event.LoginCodeRequested, event.OutcomePending, "", "", "")
 	return &Result{Flow: f}, nil
 }

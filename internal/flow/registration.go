@@ -10,6 +10,7 @@ import (
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
+	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/throttle"
 )
 
@@ -124,8 +125,6 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 	}
 	f.Data.Values = map[string]string{"email": email}
 	f.State = StateVerify
-	_ = s.Throttle.Fail(ctx, throttle.NetworkKey("registration", c.IP), s.Config.RegistrationThrottle)
-
 	result := &Result{Flow: f}
 	if !s.Config.RequireVerifiedEmail && !f.Data.Dead && !passwordless {
 		// Sign-up completes at once; verification stays open. (A
@@ -140,31 +139,34 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 		}
 		f.Data.PasswordHash = ""
 	}
-	if err := s.sendRegistrationMail(ctx, f, c); err != nil {
+	// The code, its mail (or the note to the address's owner), the flow,
+	// the sign-up counted against the network and the events commit
+	// together.
+	msg := info("code_sent", "We sent a 6-digit code to "+email+". Enter it to finish signing up.")
+	err = s.saveWithCode(ctx, f, c, "verification_code", msg, func(tx *store.Tx) error {
+		if err := s.Throttle.FailTx(ctx, tx, throttle.NetworkKey("registration", c.IP), s.Config.RegistrationThrottle); err != nil {
+			return err
+		}
+		reason := ""
+		if f.Data.Dead {
+			reason = "identifier_taken"
+			if err := s.mailOwner(ctx, tx, f); err != nil {
+				return err
+			}
+		}
+		return s.emitTx(ctx, tx, f, c, event.RegistrationSubmitted, event.OutcomePending, reason, "", "")
+	})
+	if err != nil {
 		return nil, err
 	}
-	f.Data.Messages = []Message{info("code_sent", "We sent a 6-digit code to "+email+". Enter it to finish signing up.")}
-	if err := s.Flows.Update(ctx, f, now); err != nil {
-		return nil, err
-	}
-	reason := ""
-	if f.Data.Dead {
-		reason = "identifier_taken"
-	}
-	s.emit(ctx, f, c, event.RegistrationSubmitted, event.OutcomePending, reason, "", "")
 	return result, nil
 }
 
-// sendRegistrationMail sends the code, or for a taken address a note to
-// its owner (the code is stored but never sent).
-func (s *Service) sendRegistrationMail(ctx context.Context, f *Flow, c Client) error {
-	if err := s.sendCode(ctx, f, c, "verification_code"); err != nil {
-		return err
-	}
-	if !f.Data.Dead {
-		return nil
-	}
-	_, err := s.Mailer.Enqueue(ctx, courier.Message{
+// mailOwner tells the owner of a taken address that someone tried to sign
+// up with it. The flow goes on as if the address were free: its code is
+// stored but never sent.
+func (s *Service) mailOwner(ctx context.Context, tx *store.Tx, f *Flow) error {
+	_, err := s.Mailer.EnqueueTx(ctx, tx, courier.Message{
 		Domain:   s.Config.Domain,
 		Template: "registration_existing",
 		To:       f.Data.Email,

@@ -25,6 +25,9 @@ import (
 // Mailer queues mail for delivery (courier.Outbox).
 type Mailer interface {
 	Enqueue(ctx context.Context, m courier.Message) (string, error)
+	// EnqueueTx queues m inside tx; call Notify once tx has committed.
+	EnqueueTx(ctx context.Context, tx *store.Tx, m courier.Message) (string, error)
+	Notify()
 }
 
 // Config holds the journey settings of one policy domain.
@@ -169,6 +172,16 @@ func (s *Service) decide(ctx context.Context, f *Flow, c Client, in policy.Input
 }
 
 func (s *Service) emit(ctx context.Context, f *Flow, c Client, typ, outcome, reason, identityID, sessionID string) {
+	_ = s.Events.Append(ctx, s.event(f, c, typ, outcome, reason, identityID, sessionID)) // logged inside; a journey does not fail on it
+}
+
+// emitTx appends the event inside tx, to be committed with the step it
+// records.
+func (s *Service) emitTx(ctx context.Context, tx *store.Tx, f *Flow, c Client, typ, outcome, reason, identityID, sessionID string) error {
+	return s.Events.AppendTx(ctx, tx, s.event(f, c, typ, outcome, reason, identityID, sessionID))
+}
+
+func (s *Service) event(f *Flow, c Client, typ, outcome, reason, identityID, sessionID string) event.Event {
 	e := event.Event{Domain: s.Config.Domain, Type: typ, Outcome: outcome, Reason: reason,
 		IdentityID: identityID, SessionID: sessionID, IP: c.IP, UserAgent: c.UserAgent}
 	if f != nil {
@@ -177,7 +190,7 @@ func (s *Service) emit(ctx context.Context, f *Flow, c Client, typ, outcome, rea
 			e.IdentityID = f.IdentityID
 		}
 	}
-	_ = s.Events.Append(ctx, e) // logged inside; a journey does not fail on it
+	return e
 }
 
 // networkWait reads the throttle for the client's network under rule.
@@ -198,16 +211,20 @@ func (s *Service) newCode() (string, error) {
 	return fmt.Sprintf("%06d", n.Int64()), nil
 }
 
-// sendCode creates a new code for f and mails it to the flow's email with
-// the given template — unless the flow is dead, in which case the code is
-// stored but never sent, so that checking it behaves exactly the same.
-func (s *Service) sendCode(ctx context.Context, f *Flow, c Client, template string) error {
+// sendCode creates a new code for f and queues it, in tx, for the flow's
+// email with the given template — unless the flow is dead, in which case
+// the code is stored but never sent, so that checking it behaves exactly
+// the same. Use saveWithCode, which commits and wakes the courier.
+func (s *Service) sendCode(ctx context.Context, tx *store.Tx, f *Flow, c Client, template string) error {
 	code, err := s.newCode()
 	if err != nil {
 		return err
 	}
 	now := s.now()
-	if err := s.Flows.saveCode(ctx, f.ID, f.Type, codeHash(s.Secret, f.ID, code), now, now.Add(s.Config.CodeLifetime)); err != nil {
+	// A flow's first code has no earlier ones to invalidate: codes and
+	// the flow's count of them commit together.
+	replace := f.Data.CodesSent > 0
+	if err := s.Flows.saveCode(ctx, tx, f.ID, f.Type, codeHash(s.Secret, f.ID, code), replace, now, now.Add(s.Config.CodeLifetime)); err != nil {
 		return err
 	}
 	f.Data.CodesSent++
@@ -215,7 +232,7 @@ func (s *Service) sendCode(ctx context.Context, f *Flow, c Client, template stri
 	if f.Data.Dead {
 		return nil
 	}
-	_, err = s.Mailer.Enqueue(ctx, courier.Message{
+	_, err = s.Mailer.EnqueueTx(ctx, tx, courier.Message{
 		Domain:   s.Config.Domain,
 		Template: template,
 		To:       f.Data.Email,
@@ -229,7 +246,31 @@ func (s *Service) sendCode(ctx context.Context, f *Flow, c Client, template stri
 	if err != nil {
 		return fmt.Errorf("flow: queue code mail: %w", err)
 	}
-	s.emit(ctx, f, c, event.VerificationSent, event.OutcomeSuccess, template, "", "")
+	return s.emitTx(ctx, tx, f, c, event.VerificationSent, event.OutcomeSuccess, template, "", "")
+}
+
+// saveWithCode sends f a new code (see sendCode), shows msg, runs then
+// (if not nil) for whatever else the step writes, and saves it all in one
+// transaction: no code leaves for a flow whose update lost a race (that
+// request gets ErrChanged), and no flow waits for a code never queued.
+func (s *Service) saveWithCode(ctx context.Context, f *Flow, c Client, template string, msg Message, then func(tx *store.Tx) error) error {
+	err := s.Flows.inTx(ctx, func(tx *store.Tx) error {
+		if err := s.sendCode(ctx, tx, f, c, template); err != nil {
+			return err
+		}
+		f.Data.Messages = []Message{msg}
+		if err := s.Flows.UpdateTx(ctx, tx, f, s.now()); err != nil {
+			return err
+		}
+		if then != nil {
+			return then(tx)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.Mailer.Notify()
 	return nil
 }
 
@@ -253,11 +294,7 @@ func (s *Service) Resend(ctx context.Context, f *Flow, c Client) (*Flow, error) 
 	if since := s.now().Sub(f.Data.LastSentAt); since < s.Config.ResendAfter {
 		return nil, invalid("", "code_resend_too_soon", fmt.Sprintf("Please wait %d seconds before asking for another code.", int((s.Config.ResendAfter-since).Seconds())+1))
 	}
-	if err := s.sendCode(ctx, f, c, "verification_code"); err != nil {
-		return nil, err
-	}
-	f.Data.Messages = []Message{info("code_resent", "We sent a new code. Codes sent earlier no longer work.")}
-	if err := s.Flows.Update(ctx, f, s.now()); err != nil {
+	if err := s.saveWithCode(ctx, f, c, "verification_code", info("code_resent", "We sent a new code. Codes sent earlier no longer work."), nil); err != nil {
 		return nil, err
 	}
 	return f, nil

@@ -73,20 +73,29 @@ func (s *Store) Get(ctx context.Context, id string) (*Flow, error) {
 }
 
 // Update saves f if nobody else changed it since it was read (optimistic
-// locking on Version); otherwise it returns store.ErrConflict.
+// locking on Version); otherwise it returns ErrChanged.
 func (s *Store) Update(ctx context.Context, f *Flow, now time.Time) error {
+	return s.update(ctx, s.db, f, now)
+}
+
+// UpdateTx is Update inside tx.
+func (s *Store) UpdateTx(ctx context.Context, tx *store.Tx, f *Flow, now time.Time) error {
+	return s.update(ctx, tx, f, now)
+}
+
+func (s *Store) update(ctx context.Context, db store.Execer, f *Flow, now time.Time) error {
 	data, err := json.Marshal(f.Data)
 	if err != nil {
 		return fmt.Errorf("flow: update: %w", err)
 	}
-	res, err := s.db.Exec(ctx, `UPDATE flows SET state = $1, identity_id = $2, data = $3, version = version + 1, updated_at = $4
+	res, err := db.Exec(ctx, `UPDATE flows SET state = $1, identity_id = $2, data = $3, version = version + 1, updated_at = $4
 		WHERE id = $5 AND version = $6`,
 		f.State, nullString(f.IdentityID), string(data), store.Micros(now), f.ID, f.Version)
 	if err != nil {
 		return fmt.Errorf("flow: update %s: %w", f.ID, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("flow: update %s: %w", f.ID, store.ErrConflict)
+		return fmt.Errorf("flow: update %s: %w", f.ID, ErrChanged)
 	}
 	f.Version++
 	f.UpdatedAt = now
@@ -151,20 +160,25 @@ func codeHash(key []byte, flowID, code string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// saveCode stores a new code for a flow and invalidates earlier ones.
-func (s *Store) saveCode(ctx context.Context, flowID, purpose, hash string, now, expires time.Time) error {
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+// saveCode stores a new code for a flow in tx and, if replace is set,
+// invalidates earlier ones. (checkCode only ever tries the newest live
+// code; invalidating the others keeps the table honest.)
+func (s *Store) saveCode(ctx context.Context, tx *store.Tx, flowID, purpose, hash string, replace bool, now, expires time.Time) error {
+	if replace {
 		if _, err := tx.Exec(ctx, `UPDATE codes SET used_at = $1 WHERE flow_id = $2 AND used_at IS NULL`, store.Micros(now), flowID); err != nil {
-			return err
+			return fmt.Errorf("flow: save code: %w", err)
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO codes (id, flow_id, purpose, code_hash, attempts, created_at, expires_at) VALUES ($1, $2, $3, $4, 0, $5, $6)`,
-			uuid.NewString(), flowID, purpose, hash, store.Micros(now), store.Micros(expires))
-		return err
-	})
-	if err != nil {
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO codes (id, flow_id, purpose, code_hash, attempts, created_at, expires_at) VALUES ($1, $2, $3, $4, 0, $5, $6)`,
+		uuid.NewString(), flowID, purpose, hash, store.Micros(now), store.Micros(expires)); err != nil {
 		return fmt.Errorf("flow: save code: %w", err)
 	}
 	return nil
+}
+
+// inTx runs fn in one write transaction.
+func (s *Store) inTx(ctx context.Context, fn func(tx *store.Tx) error) error {
+	return s.db.InTx(ctx, fn)
 }
 
 // CodeResult is the outcome of checking a code.

@@ -3,6 +3,7 @@ package flow
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -33,7 +34,7 @@ func TestStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.State = StateDone
-		if err := s.Update(ctx, b, now); !errors.Is(err, store.ErrConflict) {
+		if err := s.Update(ctx, b, now); !errors.Is(err, ErrChanged) {
 			t.Fatalf("stale update: %v", err)
 		}
 		// Fail only moves a flow that still waits for a code.
@@ -73,7 +74,9 @@ func TestCheckCode(t *testing.T) {
 		if r, _ := s.checkCode(ctx, key, f.ID, "123456", 5, now); r != CodeMissing {
 			t.Fatalf("no code yet: %v", r)
 		}
-		if err := s.saveCode(ctx, f.ID, "registration", codeHash(key, f.ID, "123456"), now, now.Add(15*time.Minute)); err != nil {
+		if err := s.inTx(ctx, func(tx *store.Tx) error {
+			return s.saveCode(ctx, tx, f.ID, "registration", codeHash(key, f.ID, "123456"), false, now, now.Add(15*time.Minute))
+		}); err != nil {
 			t.Fatal(err)
 		}
 		var stored string
@@ -105,7 +108,9 @@ func TestCheckCode(t *testing.T) {
 			t.Fatalf("%d wins", wins)
 		}
 		// A new code; five wrong attempts exhaust it.
-		_ = s.saveCode(ctx, f.ID, "registration", codeHash(key, f.ID, "654321"), now, now.Add(15*time.Minute))
+		_ = s.inTx(ctx, func(tx *store.Tx) error {
+			return s.saveCode(ctx, tx, f.ID, "registration", codeHash(key, f.ID, "654321"), true, now, now.Add(15*time.Minute))
+		})
 		results := []CodeResult{}
 		for range 6 {
 			r, _ := s.checkCode(ctx, key, f.ID, "111111", 5, now)
@@ -119,6 +124,35 @@ func TestCheckCode(t *testing.T) {
 		}
 		if r, _ := s.checkCode(ctx, key, f.ID, "654321", 5, now); r != CodeExhausted {
 			t.Fatalf("right code after exhaustion: %v", r)
+		}
+	})
+}
+
+func TestSaveCodeReplacesEarlierCodes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := NewStore(db)
+		now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+		f := &Flow{Domain: "customers", Type: TypeVerification, Channel: ChannelAPI, State: StateVerify,
+			CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := s.Create(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		live := func() (n int) {
+			if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM codes WHERE flow_id = $1 AND used_at IS NULL`, f.ID).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		for i, replace := range []bool{false, true, true} {
+			if err := s.inTx(ctx, func(tx *store.Tx) error {
+				return s.saveCode(ctx, tx, f.ID, f.Type, fmt.Sprintf("hash%d", i), replace, now, now.Add(15*time.Minute))
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if n := live(); n != 1 {
+				t.Fatalf("after code %d: %d live codes, want 1", i+1, n)
+			}
 		}
 	})
 }

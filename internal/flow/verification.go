@@ -60,11 +60,7 @@ func (s *Service) SubmitVerificationEmail(ctx context.Context, f *Flow, c Client
 		}
 	}
 	f.State = StateVerify
-	if err := s.sendCode(ctx, f, c, "verification_code"); err != nil {
-		return nil, err
-	}
-	f.Data.Messages = []Message{info("code_sent_if_known", "If "+email+" needs verifying, we sent a 6-digit code to it.")}
-	if err := s.Flows.Update(ctx, f, s.now()); err != nil {
+	if err := s.saveWithCode(ctx, f, c, "verification_code", info("code_sent_if_known", "If "+email+" needs verifying, we sent a 6-digit code to it."), nil); err != nil {
 		return nil, err
 	}
 	return &Result{Flow: f}, nil

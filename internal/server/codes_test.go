@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"strings"
@@ -94,6 +95,61 @@ func TestCodeExpiresAndResend(t *testing.T) {
 	if done.SessionToken == "" {
 		t.Fatal("no session after the resent code")
 	}
+}
+
+// Parallel resends of one flow send one code. Each saves its code, its
+// mail and the flow in one transaction: those that lose the race for the
+// flow leave nothing behind and are told the flow changed (409); those
+// that read it after the winner are told to wait (400).
+func TestParallelResendsSendOneCode(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		const email = "olga@example.com"
+		id, _ := startAPIRegistration(t, env, email)
+		env.Clock.Advance(time.Minute) // past the resend spacing
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		outcomes := map[string]int{}
+		for range 8 {
+			wg.Go(func() {
+				var p api.Problem
+				r := env.JSON(t, "POST", "/api/flows/"+id+"/resend", "", nil, &p)
+				outcome := fmt.Sprint(r.StatusCode)
+				switch {
+				case r.StatusCode == 409:
+					outcome += " " + p.Type
+				case r.StatusCode == 400 && len(p.Errors) == 1:
+					outcome += " " + p.Errors[0].ID
+				}
+				mu.Lock()
+				outcomes[outcome]++
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		lost, late := outcomes["409 https://foyer.dev/problems/flow-state"], outcomes["400 code_resend_too_soon"]
+		if outcomes["200"] != 1 || 1+lost+late != 8 {
+			t.Fatalf("outcomes %v: want one 200, the rest 409 flow-state or 400 code_resend_too_soon", outcomes)
+		}
+		var mails, codes, live int
+		ctx := context.Background()
+		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE recipient = $1`, email).Scan(&mails); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRow(ctx, `SELECT COUNT(*), COUNT(CASE WHEN used_at IS NULL THEN 1 END) FROM codes WHERE flow_id = $1`, id).Scan(&codes, &live); err != nil {
+			t.Fatal(err)
+		}
+		if mails != 2 || codes != 2 || live != 1 {
+			t.Fatalf("after one resend: %d mails, %d codes (%d live); want 2, 2 (1 live)", mails, codes, live)
+		}
+		// The code in the second mail finishes the sign-up.
+		fresh := servertest.CodeFrom(t, env.MailTo(t, email, 2))
+		var done api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": fresh}, &done), 200)
+		if done.SessionToken == "" {
+			t.Fatal("no session after the resent code")
+		}
+	})
 }
 
 // Of 20 parallel submissions of one valid code, exactly one succeeds.

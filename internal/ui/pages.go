@@ -188,6 +188,9 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 			fmt.Sprintf("There were too many attempts. Please try again in %s — or, if you have lost your password, use another way to sign in.", seconds(secs)))
 	case errors.As(err, &denied):
 		p.errorPage(w, r, http.StatusForbidden, "Not allowed", "This action is not allowed for this account. Contact support if you think this is a mistake.")
+	case errors.Is(err, flow.ErrChanged):
+		p.errorPage(w, r, http.StatusConflict, "This page was already sent",
+			"This step was submitted twice, perhaps from another tab. Please go back and reload the page.")
 	case errors.Is(err, context.Canceled):
 		return
 	default:

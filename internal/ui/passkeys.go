@@ -295,7 +295,7 @@ func (p *Pages) jsonFail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &inv):
 		problem.Write(w, http.StatusBadRequest, map[string]any{"type": problem.TypeBase + "invalid-input", "title": "The input is not valid",
 			"status": http.StatusBadRequest, "detail": inv.Messages[0].Text, "errors": inv.Messages})
-	case errors.Is(err, flow.ErrWrongState), errors.Is(err, flow.ErrExpired), errors.Is(err, flow.ErrNotFound), errors.Is(err, flow.ErrBinding):
+	case errors.Is(err, flow.ErrWrongState), errors.Is(err, flow.ErrChanged), errors.Is(err, flow.ErrExpired), errors.Is(err, flow.ErrNotFound), errors.Is(err, flow.ErrBinding):
 		problem.Send(w, http.StatusConflict, "flow-state", "This step is over", "Reload the page and try again.")
 	case errors.As(err, &denied):
 		problem.Send(w, http.StatusForbidden, "denied", "Not allowed", "This sign-in is not allowed for this account.")
