@@ -139,14 +139,14 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 		}
 		f.Data.PasswordHash = ""
 	}
-	// The code, its mail (or the note to the address's owner), the flow,
-	// the sign-up counted against the network and the events commit
-	// together.
+	// Counted against the network on its own, not in the transaction
+	// below: every sign-up from one network updates the same counter row,
+	// and holding its lock until that commit would queue them all.
+	_ = s.Throttle.Fail(ctx, throttle.NetworkKey("registration", c.IP), s.Config.RegistrationThrottle)
+	// The code, its mail (or the note to the address's owner), the flow
+	// and the events commit together.
 	msg := info("code_sent", "We sent a 6-digit code to "+email+". Enter it to finish signing up.")
 	err = s.saveWithCode(ctx, f, c, "verification_code", msg, func(tx *store.Tx) error {
-		if err := s.Throttle.FailTx(ctx, tx, throttle.NetworkKey("registration", c.IP), s.Config.RegistrationThrottle); err != nil {
-			return err
-		}
 		reason := ""
 		if f.Data.Dead {
 			reason = "identifier_taken"

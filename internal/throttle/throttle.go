@@ -123,17 +123,8 @@ func (l *Limiter) Waits(ctx context.Context, rule Rule, keys ...string) ([]State
 
 // Fail records one failure on key.
 func (l *Limiter) Fail(ctx context.Context, key string, rule Rule) error {
-	return l.fail(ctx, l.db, key, rule)
-}
-
-// FailTx is Fail inside tx: the failure counts only if tx commits.
-func (l *Limiter) FailTx(ctx context.Context, tx *store.Tx, key string, rule Rule) error {
-	return l.fail(ctx, tx, key, rule)
-}
-
-func (l *Limiter) fail(ctx context.Context, db store.Execer, key string, rule Rule) error {
 	now := l.now()
-	_, err := db.Exec(ctx, `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES ($1, 1, $2, $3)
+	_, err := l.db.Exec(ctx, `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES ($1, 1, $2, $3)
 		ON CONFLICT (key) DO UPDATE SET
 			failures = CASE WHEN throttle.expires_at <= $2 THEN 1 ELSE throttle.failures + 1 END,
 			last_failure = $2, expires_at = $3`,
