@@ -6,7 +6,8 @@
 #
 # It builds the server and the bench tool once, then runs the phases asked
 # for (default all):
-#   accounts: measures the Argon2id ceiling, then
+#   accounts: (measuring the Argon2id ceiling before each register and login
+#   run; see measure_ceiling)
 #     1. server with bench/config/defaults.yaml (sign-up needs the email
 #        code): register at each concurrency;
 #     2. same database, server with bench/config/no-verification.yaml:
@@ -26,7 +27,8 @@
 #   WRK_THREADS=2  WRK_CONNECTIONS=32 (whoami)  OAUTH_CONCURRENCY=16 (wrk
 #   connections and refresh workers)  HASH_DURATION=10s  CEILING=<hashes/s,
 #   skips measuring it>  ADDR=127.0.0.1:4455  OUT=<results folder, default a
-#   new temp folder>  PG_HOST=127.0.0.1  PG_PORT=5432  PG_USER=postgres
+#   new temp folder>  PG_HOST=127.0.0.1 (or a Unix socket folder such as
+#   /var/run/postgresql)  PG_PORT=5432  PG_USER=postgres
 #   (PGPASSWORD if needed)  KEEP=1 keeps the PostgreSQL database
 set -euo pipefail
 
@@ -134,6 +136,25 @@ bench() {
 	fi
 }
 
+# measure_ceiling NAME: sets $ceiling to the Argon2id hashes/s this machine
+# computes now (bench hash, both cores, the server idle), just before
+# scenario NAME runs: the machine's speed drifts by several percent over a
+# run, so each share is taken of a ceiling measured under the same
+# conditions. CEILING=<hashes/s> pins it instead.
+measure_ceiling() {
+	if [[ -n ${CEILING:-} ]]; then
+		ceiling=$CEILING
+		return
+	fi
+	echo
+	bench "hash-$1" hash -d "$HASH_DURATION" -warmup 2s
+	ceiling=$(sed -n 's/^  "ops_per_sec": \([0-9.]*\),$/\1/p' "$OUT/hash-$1.json" 2>/dev/null || true)
+	if [[ -z $ceiling ]]; then
+		echo "could not measure the hash ceiling" >&2
+		exit 1
+	fi
+}
+
 # wrk_run NAME SCRIPT PATH CONNECTIONS: runs wrk with bench/wrk/SCRIPT
 # against $url/PATH, after a warm-up of $WARMUP, prints wrk's report and the
 # script's summary, and keeps the JSON as $OUT/NAME.json. The script's
@@ -188,32 +209,24 @@ go build -o "$OUT/foyer" ./cmd/foyer
 go build -o "$OUT/bench" ./bench
 echo "binaries in $OUT; $(nproc) CPUs; backend $backend; results in $OUT"
 
-if [[ $phases != oauth ]]; then
-	if [[ -z ${CEILING:-} ]]; then
-		log "Argon2id ceiling (no server running)"
-		bench hash hash -d "$HASH_DURATION" -warmup 2s
-		CEILING=$(sed -n 's/^  "ops_per_sec": \([0-9.]*\),$/\1/p' "$OUT/hash.json" 2>/dev/null || true)
-		if [[ -z $CEILING ]]; then
-			echo "could not measure the hash ceiling" >&2
-			exit 1
-		fi
-	fi
-	echo "ceiling: $CEILING hashes/s"
-fi
-
 if [[ $backend == postgres ]]; then
 	db="foyer_bench_$(date +%Y%m%d_%H%M%S)_$$"
 	log "PostgreSQL database $db"
 	psql -q -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -c "CREATE DATABASE $db" >/dev/null
-	dsn="postgres://$PG_USER@$PG_HOST:$PG_PORT/$db?sslmode=disable"
+	if [[ $PG_HOST == /* ]]; then # a Unix socket folder
+		dsn="postgres://$PG_USER@/$db?host=$PG_HOST&port=$PG_PORT&sslmode=disable"
+	else
+		dsn="postgres://$PG_USER@$PG_HOST:$PG_PORT/$db?sslmode=disable"
+	fi
 fi
 
 if [[ $phases != oauth ]]; then
 	log "sign-ups (server with bench/config/defaults.yaml)"
 	start_server bench/config/defaults.yaml
 	for c in $CONCURRENCY; do
+		measure_ceiling "register-c$c"
 		echo
-		bench "register-c$c" register -url "$url" -c "$c" -d "$DURATION" -warmup "$WARMUP" -ceiling "$CEILING"
+		bench "register-c$c" register -url "$url" -c "$c" -d "$DURATION" -warmup "$WARMUP" -ceiling "$ceiling"
 	done
 	stop_server
 
@@ -222,8 +235,9 @@ if [[ $phases != oauth ]]; then
 	users="$OUT/users.jsonl"
 	bench setup setup -url "$url" -c 8 -n "$USERS" -users "$users"
 	for c in $CONCURRENCY; do
+		measure_ceiling "login-c$c"
 		echo
-		bench "login-c$c" login -url "$url" -users "$users" -c "$c" -d "$DURATION" -warmup "$WARMUP" -ceiling "$CEILING"
+		bench "login-c$c" login -url "$url" -users "$users" -c "$c" -d "$DURATION" -warmup "$WARMUP" -ceiling "$ceiling"
 	done
 	FOYER_USERS="$users" wrk_run whoami-wrk whoami.lua /sessions/whoami "$WRK_CONNECTIONS"
 	stop_server
