@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"sync"
 	"time"
 
@@ -36,6 +37,9 @@ type Registry struct {
 	// made elsewhere (another node, the CLI) show within CacheFor.
 	mu    sync.Mutex
 	cache map[string]cachedClient
+	// origins holds, by domain, PublicOrigins read in the last CacheFor;
+	// any change through this Registry clears it.
+	origins map[string]cachedOrigins
 }
 
 // CacheFor is how long a client read from the database is reused. Short:
@@ -50,6 +54,11 @@ type cachedClient struct {
 	until time.Time // wall clock, not the registry's (test) clock
 }
 
+type cachedOrigins struct {
+	set   map[string]bool
+	until time.Time
+}
+
 // NewRegistry returns a Registry. secret is the server secret (at least
 // 32 bytes; the configuration guarantees it); client secret hashes are
 // keyed with a key derived from it, so changing it invalidates every
@@ -62,7 +71,8 @@ func NewRegistry(db *store.DB, secret []byte, now func() time.Time) *Registry {
 		now = time.Now
 	}
 	key := secretKey(secret)
-	return &Registry{db: db, key: key, dummy: mac(key, "dummy"), now: now, cache: map[string]cachedClient{}}
+	return &Registry{db: db, key: key, dummy: mac(key, "dummy"), now: now,
+		cache: map[string]cachedClient{}, origins: map[string]cachedOrigins{}}
 }
 
 const clientColumns = `id, domain, name, public, first_party, secret_hash, auth_method, redirect_uris,
@@ -179,6 +189,7 @@ func (r *Registry) Create(ctx context.Context, domain string, spec Spec) (*Clien
 			break
 		}
 	}
+	r.forget(c.ID)
 	if err != nil {
 		return nil, "", fmt.Errorf("client: create: %w", err)
 	}
@@ -224,11 +235,47 @@ func (r *Registry) get(ctx context.Context, id string) (*Client, string, error) 
 // only existing clients are cached).
 const maxCached = 10_000
 
-// forget drops id from the cache after a change.
+// forget drops id from the cache after a change, and every domain's
+// origins (the change may add, move or remove one).
 func (r *Registry) forget(id string) {
 	r.mu.Lock()
 	delete(r.cache, id)
+	clear(r.origins)
 	r.mu.Unlock()
+}
+
+// PublicOrigins returns the origins (scheme://host[:port]) of the
+// redirect URIs of domain's public clients: the browser apps that may call
+// the token, revocation and userinfo endpoints from their own pages. Such
+// calls ask for it every time, so it answers from a cache of at most
+// CacheFor, like Get. The map is shared: do not change it.
+func (r *Registry) PublicOrigins(ctx context.Context, domain string) (map[string]bool, error) {
+	now := time.Now()
+	r.mu.Lock()
+	e, ok := r.origins[domain]
+	r.mu.Unlock()
+	if ok && now.Before(e.until) {
+		return e.set, nil
+	}
+	clients, err := r.List(ctx, domain)
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	for _, c := range clients {
+		if !c.Public {
+			continue
+		}
+		for _, uri := range c.RedirectURIs {
+			if u, err := url.Parse(uri); err == nil && u.Host != "" {
+				set[u.Scheme+"://"+u.Host] = true
+			}
+		}
+	}
+	r.mu.Lock()
+	r.origins[domain] = cachedOrigins{set: set, until: now.Add(CacheFor)}
+	r.mu.Unlock()
+	return set, nil
 }
 
 // List returns the clients of domain, oldest first.

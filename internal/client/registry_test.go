@@ -392,3 +392,48 @@ func TestRegistryCache(t *testing.T) {
 		}
 	})
 }
+
+func TestPublicOrigins(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		reg, _ := newTestRegistry(db)
+		other, _ := newTestRegistry(db)
+		spa, _, err := reg.Create(ctx, "customers", Spec{Name: new("spa"), Public: new(true),
+			RedirectURIs: &[]string{"https://spa.example/cb", "http://localhost:3000/cb", "com.example.app:/cb"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := reg.Create(ctx, "customers", webSpec("confidential")); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := reg.Create(ctx, "workforce", Spec{Name: new("staff"), Public: new(true),
+			RedirectURIs: &[]string{"https://staff.example/cb"}}); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]bool{"https://spa.example": true, "http://localhost:3000": true}
+		if got, err := reg.PublicOrigins(ctx, "customers"); err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("origins %v, %v; want %v", got, err, want)
+		}
+		// A change here shows at once; one made elsewhere within CacheFor.
+		if _, err := reg.Update(ctx, spa.ID, Spec{RedirectURIs: &[]string{"https://new.example/cb"}}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := reg.PublicOrigins(ctx, "customers"); !reflect.DeepEqual(got, map[string]bool{"https://new.example": true}) {
+			t.Fatalf("after an update here: %v", got)
+		}
+		if err := other.Delete(ctx, spa.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := reg.PublicOrigins(ctx, "customers"); !got["https://new.example"] {
+			t.Fatalf("within CacheFor of a deletion elsewhere: %v", got)
+		}
+		reg.mu.Lock()
+		e := reg.origins["customers"]
+		e.until = time.Now().Add(-time.Nanosecond)
+		reg.origins["customers"] = e
+		reg.mu.Unlock()
+		if got, _ := reg.PublicOrigins(ctx, "customers"); len(got) != 0 {
+			t.Fatalf("after CacheFor: %v", got)
+		}
+	})
+}
