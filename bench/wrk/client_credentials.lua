@@ -19,21 +19,22 @@
 -- scripts.
 
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
-local oauth = dofile(here .. "oauth.lua")
+local common = dofile(here .. "common.lua")
 
 local script = "client_credentials.lua"
-local auth, id = oauth.basic_auth(script)
+local auth, id = common.basic_auth(script)
 local body = "grant_type=client_credentials"
 local scope = os.getenv("FOYER_SCOPE")
 if scope and scope ~= "" then
-  body = body .. "&scope=" .. oauth.form_escape(scope)
+  body = body .. "&scope=" .. common.form_escape(scope)
 end
 
-oauth.run {
+common.run {
   script = script,
   scenario = "client_credentials-wrk",
-  auth = auth,
-  bodies = { body },
+  method = "POST",
+  headers = common.form_headers(auth),
+  requests = { { body = body } },
   fault = "no-access-token",
   check = function(b)
     if not b:find('"access_token":"', 1, true) then return "no access_token" end

@@ -24,54 +24,26 @@
 -- FOYER_WRK_CONNECTIONS to label the concurrency.
 
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
-local oauth = dofile(here .. "oauth.lua")
+local common = dofile(here .. "common.lua")
 
 local script = "introspect.lua"
 
-local function load_tokens()
-  local tok = os.getenv("FOYER_ACCESS_TOKEN")
-  if tok and tok ~= "" then
-    return { tok }
-  end
-  local path = os.getenv("FOYER_TOKENS")
-  if not path or path == "" then
-    path = (os.getenv("TMPDIR") or "/tmp") .. "/foyer-bench-oauth.jsonl"
-  end
-  local f = io.open(path, "r")
-  if not f then
-    oauth.fail(script, "no token: set FOYER_ACCESS_TOKEN, or FOYER_TOKENS to a file written by `go run ./bench oauth-setup` (tried " .. path .. ")")
-  end
-  local limit = tonumber(os.getenv("FOYER_TOKENS_MAX") or "") or math.huge
-  local tokens = {}
-  for line in f:lines() do
-    local t = line:match('"access_token"%s*:%s*"([^"]+)"')
-    if not t and not line:find("[{%s]") and line ~= "" then
-      t = line -- a bare token
-    end
-    if t then
-      tokens[#tokens + 1] = t
-      if #tokens >= limit then break end
-    end
-  end
-  f:close()
-  if #tokens == 0 then
-    oauth.fail(script, "no access token in " .. path)
-  end
-  return tokens
-end
-
-local auth, id = oauth.basic_auth(script)
-local tokens = load_tokens()
-local bodies = {}
+local auth, id = common.basic_auth(script)
+local tokens = common.load_tokens {
+  script = script, one = "FOYER_ACCESS_TOKEN", file = "FOYER_TOKENS", default = "foyer-bench-oauth.jsonl",
+  field = "access_token", bare = true, writer = "oauth-setup",
+}
+local requests = {}
 for k, t in ipairs(tokens) do
-  bodies[k] = "token=" .. oauth.form_escape(t)
+  requests[k] = { body = "token=" .. common.form_escape(t) }
 end
 
-oauth.run {
+common.run {
   script = script,
   scenario = "introspect-wrk",
-  auth = auth,
-  bodies = bodies,
+  method = "POST",
+  headers = common.form_headers(auth),
+  requests = requests,
   fault = "inactive",
   check = function(b)
     if not b:find('"active":true', 1, true) then return "not active" end

@@ -1,14 +1,15 @@
--- oauth.lua: what the OAuth wrk scripts (client_credentials.lua,
+-- common.lua: what Foyer's wrk scripts (whoami.lua, client_credentials.lua,
 -- introspect.lua) share. Not a wrk script itself: they load it with
 --
---   local oauth = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "oauth.lua")
+--   local common = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")
 --
--- and call oauth.run{...}, which sets up the POST request(s), checks every
--- answer in wrk's response() and prints the summary in done().
+-- and call common.run{...}, which sets up the request(s), checks answers and
+-- prints the summary in done(); common.load_tokens reads the tokens a run
+-- cycles through.
 --
--- Client authentication is HTTP Basic (client_secret_basic) with the id and
--- secret of FOYER_CLIENT_ID and FOYER_CLIENT_SECRET, each form-encoded
--- first as RFC 6749 §2.3.1 asks.
+-- Client authentication for the OAuth scripts (common.basic_auth) is HTTP
+-- Basic (client_secret_basic) with the id and secret of FOYER_CLIENT_ID and
+-- FOYER_CLIENT_SECRET, each form-encoded first as RFC 6749 §2.3.1 asks.
 
 local M = {}
 
@@ -47,6 +48,16 @@ function M.basic_auth(script)
   return "Basic " .. base64(M.form_escape(id) .. ":" .. M.form_escape(secret)), id
 end
 
+-- form_headers returns the headers of a form POST to an OAuth endpoint
+-- with the Authorization value auth.
+function M.form_headers(auth)
+  return {
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+    ["Accept"] = "application/json",
+    ["Authorization"] = auth,
+  }
+end
+
 local function json_string(s)
   return '"' .. s:gsub('[%c"\\]', function(c)
     if c == '"' then return '\\"' end
@@ -59,23 +70,77 @@ local function ms(us)
   return string.format("%.2fms", us / 1000)
 end
 
--- run sets wrk up to POST one of opts.bodies per request (a single body is
--- sent as a static request, wrk's fastest path; several are cycled through,
--- each thread from its own offset) and installs setup, init, request,
--- response and done. opts:
+-- load_tokens returns the tokens to send: the one in the environment
+-- variable opts.one, or else those in the JSON-lines file named by
+-- opts.file (default $TMPDIR/<opts.default>), each line's opts.field (with
+-- opts.bare, a line holding only a token counts too), at most
+-- FOYER_TOKENS_MAX of them. It stops wrk when there is none: a run of
+-- refusals would measure the wrong thing. opts.writer names the bench
+-- scenario that writes the file, for the message.
+function M.load_tokens(opts)
+  local tok = os.getenv(opts.one)
+  if tok and tok ~= "" then
+    return { tok }
+  end
+  local path = os.getenv(opts.file)
+  if not path or path == "" then
+    path = (os.getenv("TMPDIR") or "/tmp") .. "/" .. opts.default
+  end
+  local f = io.open(path, "r")
+  if not f then
+    fail(opts.script, string.format("no token: set %s, or %s to a file written by `go run ./bench %s` (tried %s)",
+      opts.one, opts.file, opts.writer, path))
+  end
+  local limit = tonumber(os.getenv("FOYER_TOKENS_MAX") or "") or math.huge
+  local pattern = '"' .. opts.field .. '"%s*:%s*"([^"]+)"'
+  local tokens = {}
+  for line in f:lines() do
+    local t = line:match(pattern)
+    if not t and opts.bare and not line:find("[{%s]") and line ~= "" then
+      t = line
+    end
+    if t then
+      tokens[#tokens + 1] = t
+      if #tokens >= limit then break end
+    end
+  end
+  f:close()
+  if #tokens == 0 then
+    fail(opts.script, "no token in " .. path)
+  end
+  return tokens
+end
+
+-- run sets wrk up to send one of opts.requests per request (a single one
+-- is sent as a static request, wrk's fastest path; several are cycled
+-- through, each thread from its own offset) and installs setup, init,
+-- request, response and done. opts:
 --   script    the script's file name, for messages
 --   scenario  the name in the summary and the JSON ("…-wrk")
---   bodies    form bodies
+--   method    "GET" (default) or "POST"
+--   headers   headers of every request
+--   requests  the requests, each a table with optional headers and body
 --   check     function(body) returning nil when a 200 answer is right, or
---             a short reason ("inactive") when it is not
+--             a short reason ("inactive") when it is not; fault names
+--             such answers in the summary
 --   note      a note for the JSON form
--- An answer counts as an error when its status is not 200 or check finds
--- fault with it; socket errors count too.
+-- With check, an answer counts as an error when its status is not 200 or
+-- check finds fault with it. Without, no response() is installed (wrk then
+-- reads no bodies, for the lightest requests) and an answer counts as an
+-- error when its status is 400 or more. Socket errors always count.
 function M.run(opts)
-  wrk.method = "POST"
-  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-  wrk.headers["Accept"] = "application/json"
-  wrk.headers["Authorization"] = opts.auth
+  wrk.method = opts.method or "GET"
+  for k, v in pairs(opts.headers or {}) do
+    wrk.headers[k] = v
+  end
+  local function apply(r)
+    for k, v in pairs(r.headers or {}) do
+      wrk.headers[k] = v
+    end
+    if r.body then
+      wrk.body = r.body
+    end
+  end
 
   local threads = {}
   function setup(thread)
@@ -84,8 +149,8 @@ function M.run(opts)
   end
 
   local reqs, i
-  if #opts.bodies == 1 then
-    wrk.body = opts.bodies[1]
+  if #opts.requests == 1 then
+    apply(opts.requests[1])
     function init(args)
       not200, faulty, sample = 0, 0, nil
     end
@@ -93,8 +158,8 @@ function M.run(opts)
     function init(args)
       not200, faulty, sample = 0, 0, nil
       reqs = {}
-      for k, b in ipairs(opts.bodies) do
-        wrk.body = b
+      for k, r in ipairs(opts.requests) do
+        apply(r)
         reqs[k] = wrk.format()
       end
       i = ((offset or 0) * 7919) % #reqs
@@ -106,36 +171,44 @@ function M.run(opts)
   end
 
   local check = opts.check
-  function response(status, headers, body)
-    if status ~= 200 then
-      not200 = not200 + 1
-      if not sample then sample = (tostring(status) .. " " .. (body or ""):sub(1, 160)):gsub("%s+$", "") end
-      return
-    end
-    local why = check(body or "")
-    if why then
-      faulty = faulty + 1
-      if not sample then sample = ("200 " .. why .. ": " .. (body or ""):sub(1, 160)):gsub("%s+$", "") end
+  if check then
+    function response(status, headers, body)
+      if status ~= 200 then
+        not200 = not200 + 1
+        if not sample then sample = (tostring(status) .. " " .. (body or ""):sub(1, 160)):gsub("%s+$", "") end
+        return
+      end
+      local why = check(body or "")
+      if why then
+        faulty = faulty + 1
+        if not sample then sample = ("200 " .. why .. ": " .. (body or ""):sub(1, 160)):gsub("%s+$", "") end
+      end
     end
   end
 
   function done(summary, latency, requests)
+    local e = summary.errors
     local bad, wrong, first = 0, 0, nil
-    for _, t in ipairs(threads) do
-      bad = bad + (t:get("not200") or 0)
-      wrong = wrong + (t:get("faulty") or 0)
-      first = first or t:get("sample")
+    local by
+    if check then
+      for _, t in ipairs(threads) do
+        bad = bad + (t:get("not200") or 0)
+        wrong = wrong + (t:get("faulty") or 0)
+        first = first or t:get("sample")
+      end
+      by = { { "status!=200", bad }, { opts.fault or "wrong-answer", wrong } }
+    else
+      bad = e.status
+      by = { { "status>=400", bad } }
+    end
+    for _, k in ipairs({ "connect", "read", "write", "timeout" }) do
+      by[#by + 1] = { k, e[k] }
     end
     local secs = summary.duration / 1e6
-    local e = summary.errors
     local socket = e.connect + e.read + e.write + e.timeout
     local errors = socket + bad + wrong
     local ok = summary.requests - bad - wrong
     local url = string.format("%s://%s:%s%s", wrk.scheme, wrk.host, wrk.port or "", wrk.path)
-    local by = {
-      { "status!=200", bad }, { opts.fault or "wrong-answer", wrong },
-      { "connect", e.connect }, { "read", e.read }, { "write", e.write }, { "timeout", e.timeout },
-    }
 
     local out = os.getenv("FOYER_WRK_JSON")
     if out and out ~= "" then
