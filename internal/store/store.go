@@ -242,8 +242,13 @@ func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row 
 
 // Query runs a read-only query.
 func (db *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return db.queryOn(ctx, db.read, &db.readStmts, query, args)
+}
+
+// queryOn runs query as a cached prepared statement of pool.
+func (db *DB) queryOn(ctx context.Context, pool *sql.DB, cache *sync.Map, query string, args []any) (*sql.Rows, error) {
 	ctx = db.quick(ctx)
-	st, err := db.stmt(ctx, db.read, &db.readStmts, query)
+	st, err := db.stmt(ctx, pool, cache, query)
 	if err != nil {
 		return nil, Classify(err)
 	}
@@ -266,13 +271,7 @@ func (db *DB) WriteRow(ctx context.Context, query string, args ...any) *sql.Row 
 // transaction, that may return many rows. Read and close the rows at
 // once: on SQLite they hold the one writer connection.
 func (db *DB) WriteQuery(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	ctx = db.quick(ctx)
-	st, err := db.stmt(ctx, db.write, &db.writeStmts, query)
-	if err != nil {
-		return nil, Classify(err)
-	}
-	rows, err := st.QueryContext(ctx, args...)
-	return rows, Classify(err)
+	return db.queryOn(ctx, db.write, &db.writeStmts, query, args)
 }
 
 // Tx is a write transaction. It exposes the same methods as DB, all on the
