@@ -166,6 +166,17 @@ func (h *Handler) client(r *http.Request) flow.Client {
 	return flow.Client{Channel: flow.ChannelAPI, IP: ui.ClientIP(r), UserAgent: r.UserAgent(), DeviceID: r.Header.Get("X-Foyer-Device")}
 }
 
+// authed is bearer for endpoints that need a session: without one it
+// answers 401 and returns nil.
+func (h *Handler) authed(w http.ResponseWriter, r *http.Request) (*session.Session, string) {
+	s, tok := h.bearer(r)
+	if s == nil {
+		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Send the session token as Authorization: Bearer <token>.")
+		return nil, ""
+	}
+	return s, tok
+}
+
 // bearer returns the live session named by the Authorization header.
 func (h *Handler) bearer(r *http.Request) (*session.Session, string) {
 	h2 := r.Header.Get("Authorization")

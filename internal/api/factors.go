@@ -66,9 +66,8 @@ func (h *Handler) freshIdentity(w http.ResponseWriter, r *http.Request) *identit
 
 // GET /api/totp (bearer)
 func (h *Handler) totpStatus(w http.ResponseWriter, r *http.Request) {
-	s, _ := h.bearer(r)
+	s, _ := h.authed(w, r)
 	if s == nil {
-		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Send the session token as Authorization: Bearer <token>.")
 		return
 	}
 	st, err := h.Flows.TOTPState(r.Context(), s.IdentityID)

@@ -208,9 +208,8 @@ func (h *Handler) resend(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
-	sess, tok := h.bearer(r)
+	sess, tok := h.authed(w, r)
 	if sess == nil {
-		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Send the session token as Authorization: Bearer <token>.")
 		return
 	}
 	if err := h.Flows.Logout(r.Context(), tok, h.client(r)); err != nil {

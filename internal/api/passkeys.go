@@ -115,9 +115,8 @@ func (h *Handler) passkeySignUp(w http.ResponseWriter, r *http.Request) {
 // now — passkeys, the authenticator app, recovery codes
 // (flow.MethodsChangeNeeds); otherwise it answers 401 (or 403).
 func (h *Handler) fresh(w http.ResponseWriter, r *http.Request) *session.Session {
-	s, _ := h.bearer(r)
+	s, _ := h.authed(w, r)
 	if s == nil {
-		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Send the session token as Authorization: Bearer <token>.")
 		return nil
 	}
 	need, err := h.Flows.MethodsChangeNeeds(r.Context(), h.client(r), s)
@@ -195,9 +194,8 @@ func (h *Handler) passkeyList(w http.ResponseWriter, r *http.Request) {
 	if h.passkeysOff(w) {
 		return
 	}
-	s, _ := h.bearer(r)
+	s, _ := h.authed(w, r)
 	if s == nil {
-		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Send the session token as Authorization: Bearer <token>.")
 		return
 	}
 	list, err := h.Passkeys.List(r.Context(), s.IdentityID)
@@ -218,12 +216,11 @@ func (h *Handler) passkeyRename(w http.ResponseWriter, r *http.Request) {
 	if h.passkeysOff(w) || !h.decode(w, r, &req) {
 		return
 	}
-	s, _ := h.bearer(r)
+	s, _ := h.authed(w, r)
 	if s == nil {
-		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Send the session token as Authorization: Bearer <token>.")
 		return
 	}
-	err := h.Passkeys.Rename(r.Context(), s.IdentityID, r.PathValue("id"), req.Name)
+	cred, err := h.Passkeys.Rename(r.Context(), s.IdentityID, r.PathValue("id"), req.Name)
 	switch {
 	case errors.Is(err, passkey.ErrInvalidName):
 		h.fail(w, r, &flow.InvalidError{Messages: []flow.Message{{Field: "name", ID: "name_invalid", Type: "error", Text: "Choose a name of 1 to 64 characters."}}})
@@ -235,18 +232,7 @@ func (h *Handler) passkeyRename(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	list, err := h.Passkeys.List(r.Context(), s.IdentityID)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	for _, c := range list {
-		if c.ID == r.PathValue("id") {
-			writeJSON(w, http.StatusOK, c)
-			return
-		}
-	}
-	problem.Send(w, http.StatusNotFound, "passkey-not-found", "No such passkey", "This account has no passkey with that id.")
+	writeJSON(w, http.StatusOK, cred)
 }
 
 // DELETE /api/passkeys/{id} (bearer)

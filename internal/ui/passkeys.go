@@ -242,7 +242,7 @@ func (p *Pages) passkeyRename(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, "/login")
 		return
 	}
-	if err := p.Passkeys.Rename(r.Context(), s.IdentityID, r.PostForm.Get("id"), r.PostForm.Get("name")); err != nil &&
+	if _, err := p.Passkeys.Rename(r.Context(), s.IdentityID, r.PostForm.Get("id"), r.PostForm.Get("name")); err != nil &&
 		!errors.Is(err, store.ErrNotFound) && !errors.Is(err, passkey.ErrInvalidName) {
 		p.fail(w, r, err)
 		return

@@ -75,19 +75,19 @@ func (s *Service) Count(ctx context.Context, identityID string) (int, error) {
 }
 
 // Rename sets the name of identityID's passkey credID (empty means
-// DefaultName). It returns ErrInvalidName for a bad name and
-// store.ErrNotFound if identityID has no such passkey.
-func (s *Service) Rename(ctx context.Context, identityID, credID, name string) error {
+// DefaultName) and returns the passkey. It returns ErrInvalidName for a
+// bad name and store.ErrNotFound if identityID has no such passkey.
+func (s *Service) Rename(ctx context.Context, identityID, credID, name string) (*Credential, error) {
 	name, err := normalizeName(name)
 	if err != nil {
-		return fmt.Errorf("passkey: rename %s: %w", credID, err)
+		return nil, fmt.Errorf("passkey: rename %s: %w", credID, err)
 	}
-	res, err := s.db.Exec(ctx, `UPDATE webauthn_credentials SET name = $3 WHERE id = $1 AND identity_id = $2`,
-		credID, identityID, name)
+	c, err := scanCredential(s.db.WriteRow(ctx, `UPDATE webauthn_credentials SET name = $3 WHERE id = $1 AND identity_id = $2
+		RETURNING `+credentialColumns, credID, identityID, name).Scan)
 	if err != nil {
-		return fmt.Errorf("passkey: rename %s: %w", credID, err)
+		return nil, fmt.Errorf("passkey: rename %s: %w", credID, err)
 	}
-	return affectedOne(res, fmt.Sprintf("passkey: rename %s", credID))
+	return c, nil
 }
 
 // Delete removes identityID's passkey credID; store.ErrNotFound if

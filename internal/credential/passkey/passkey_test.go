@@ -629,20 +629,20 @@ func TestManage(t *testing.T) {
 			t.Fatalf("List = %+v", l)
 		}
 
-		if err := f.svc.Rename(ctx, "alice", a1.ID, " MacBook "); err != nil {
-			t.Fatal(err)
+		if c, err := f.svc.Rename(ctx, "alice", a1.ID, " MacBook "); err != nil || c.ID != a1.ID || c.Name != "MacBook" {
+			t.Fatalf("Rename = %+v, %v", c, err)
 		}
-		if err := f.svc.Rename(ctx, "alice", b1.ID, "mine now"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := f.svc.Rename(ctx, "alice", b1.ID, "mine now"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("renaming someone else's passkey = %v, want ErrNotFound", err)
 		}
-		if err := f.svc.Rename(ctx, "alice", a2.ID, string(make([]rune, passkey.MaxNameLength+1))); !errors.Is(err, passkey.ErrInvalidName) {
+		if _, err := f.svc.Rename(ctx, "alice", a2.ID, string(make([]rune, passkey.MaxNameLength+1))); !errors.Is(err, passkey.ErrInvalidName) {
 			t.Fatalf("long name = %v", err)
 		}
 		long := ""
 		for range passkey.MaxNameLength {
 			long += "é"
 		}
-		if err := f.svc.Rename(ctx, "alice", a2.ID, long); err != nil {
+		if _, err := f.svc.Rename(ctx, "alice", a2.ID, long); err != nil {
 			t.Fatalf("%d-character name: %v", passkey.MaxNameLength, err)
 		}
 		if l := f.list("alice"); l[0].Name != "MacBook" || l[1].Name != long {
