@@ -169,6 +169,10 @@ func (s *Service) methodsOf(ctx context.Context, identityID string) (methods, er
 	return m, nil
 }
 
+// secondFactor reports whether the account has one: the authenticator
+// app or a passkey.
+func (m methods) secondFactor() bool { return m.totp || m.passkeys > 0 }
+
 // lastPasskeyRefusal says why the account's last passkey must stay, or
 // nil when it may go: it is the only way in without a password, or the
 // only second factor without an authenticator app.

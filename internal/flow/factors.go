@@ -46,19 +46,15 @@ func (s *Service) TOTPState(ctx context.Context, identityID string) (TOTPState, 
 	if s.Factors == nil {
 		return TOTPState{}, nil
 	}
-	enrolled, err := s.Factors.TOTP.Enrolled(ctx, identityID)
-	if err != nil {
-		return TOTPState{}, err
-	}
-	second, err := s.Factors.CanStepUp(ctx, identityID)
-	if err != nil || !second {
+	m, err := s.methodsOf(ctx, identityID)
+	if err != nil || !m.secondFactor() {
 		return TOTPState{}, err
 	}
 	n, err := s.Factors.Recovery.Remaining(ctx, identityID)
 	if err != nil {
 		return TOTPState{}, err
 	}
-	return TOTPState{Enrolled: enrolled, SecondFactor: true, RecoveryCodesRemaining: n}, nil
+	return TOTPState{Enrolled: m.totp, SecondFactor: true, RecoveryCodesRemaining: n}, nil
 }
 
 // PendingTOTP returns the set-up begun for ident and not yet confirmed
@@ -193,12 +189,8 @@ func (s *Service) firstFactorCodes(ctx context.Context, identityID string) ([]st
 	if s.Factors == nil || s.Passkeys == nil {
 		return nil, nil
 	}
-	totpOn, err := s.Factors.TOTP.Enrolled(ctx, identityID)
-	if err != nil || totpOn {
-		return nil, err
-	}
-	n, err := s.Passkeys.Count(ctx, identityID)
-	if err != nil || n != 1 {
+	m, err := s.methodsOf(ctx, identityID)
+	if err != nil || m.totp || m.passkeys != 1 {
 		return nil, err
 	}
 	return s.Factors.Recovery.Generate(ctx, identityID)
