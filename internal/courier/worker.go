@@ -57,9 +57,9 @@ type Worker struct {
 
 // NewWorker returns a Worker with the defaults: 10 attempts, batches of 8,
 // a poll every second, 30 s per attempt, a 5-minute lease, exponential
-// backoff from 5 s to 15 min with jitter, expired mail given up every 30 s,
-// and pruning of entries older than 7 days every hour. It reads the time from the Outbox's clock. A nil
-// logger means slog.Default().
+// backoff from 5 s to 15 min with jitter, expired mail given up every
+// 30 s, and pruning of entries older than 7 days every hour. It reads the
+// time from the Outbox's clock. A nil logger means slog.Default().
 func NewWorker(outbox *Outbox, sender Sender, logger *slog.Logger) *Worker {
 	if logger == nil {
 		logger = slog.Default()
@@ -141,8 +141,8 @@ func (w *Worker) Run(ctx context.Context) {
 
 // Tick is one round of Run: it delivers due mail in batches until none is
 // left, then gives up expired mail and prunes old entries when their
-// intervals have passed. Tests drive
-// it (or DeliverDue) directly with a fake clock instead of running Run.
+// intervals have passed. Tests drive it (or DeliverDue) directly with a
+// fake clock instead of running Run.
 // Do not call Tick concurrently on one Worker (DeliverDue may be).
 func (w *Worker) Tick(ctx context.Context) error {
 	for ctx.Err() == nil {
@@ -154,31 +154,38 @@ func (w *Worker) Tick(ctx context.Context) error {
 			break
 		}
 	}
-	if w.ExpireInterval > 0 && ctx.Err() == nil {
-		now := w.Outbox.now()
-		if w.lastExpire.IsZero() || now.Sub(w.lastExpire) >= w.ExpireInterval {
-			w.lastExpire = now
-			n, err := w.Outbox.Expire(ctx)
-			if err != nil {
-				return err
-			}
-			if n > 0 {
-				w.Logger.Warn("courier: gave up mail that expired before delivery", slog.Int64("count", n))
-			}
+	if w.ExpireInterval > 0 {
+		if err := w.periodically(ctx, &w.lastExpire, w.ExpireInterval, w.Outbox.Expire,
+			slog.LevelWarn, "courier: gave up mail that expired before delivery"); err != nil {
+			return err
 		}
 	}
-	if w.Retention > 0 && ctx.Err() == nil {
-		now := w.Outbox.now()
-		if w.lastPrune.IsZero() || now.Sub(w.lastPrune) >= w.PruneInterval {
-			w.lastPrune = now
-			n, err := w.Outbox.Prune(ctx, w.Retention)
-			if err != nil {
-				return err
-			}
-			if n > 0 {
-				w.Logger.Info("courier: pruned old outbox entries", slog.Int64("count", n))
-			}
+	if w.Retention > 0 {
+		prune := func(ctx context.Context) (int64, error) { return w.Outbox.Prune(ctx, w.Retention) }
+		if err := w.periodically(ctx, &w.lastPrune, w.PruneInterval, prune,
+			slog.LevelInfo, "courier: pruned old outbox entries"); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// periodically runs job when interval has passed since *last (and the
+// first time), and logs msg at level with the count of entries job
+// reports, if any.
+func (w *Worker) periodically(ctx context.Context, last *time.Time, interval time.Duration,
+	job func(context.Context) (int64, error), level slog.Level, msg string) error {
+	now := w.Outbox.now()
+	if ctx.Err() != nil || (!last.IsZero() && now.Sub(*last) < interval) {
+		return nil
+	}
+	*last = now
+	n, err := job(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		w.Logger.Log(ctx, level, msg, slog.Int64("count", n))
 	}
 	return nil
 }
