@@ -32,7 +32,7 @@ type Worker struct {
 	// mails this worker sends at once.
 	BatchSize int
 	// PollInterval is how often Run looks for due mail when nothing wakes
-	// it (Enqueue on the same Outbox, or Notify, wakes it at once).
+	// it (Enqueue or Notify on the same Outbox wakes it at once).
 	PollInterval time.Duration
 	// SendTimeout bounds one delivery attempt.
 	SendTimeout time.Duration
@@ -105,11 +105,8 @@ func backoff(attempt int, r float64) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*r))
 }
 
-// Notify wakes Run so it looks for due mail now. It never blocks.
-func (w *Worker) Notify() { w.Outbox.Notify() }
-
-// Run delivers mail until ctx ends: at once when woken by Notify or by an
-// Enqueue on the same Outbox, and every PollInterval otherwise (for mail
+// Run delivers mail until ctx ends: at once when woken by an Enqueue or a
+// Notify on the same Outbox, and every PollInterval otherwise (for mail
 // enqueued on other nodes, and retries). Attempts under way when ctx ends
 // are finished, within SendTimeout, before Run returns. Database errors
 // are logged and retried at the next poll.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -33,21 +32,6 @@ func (r Rule) Delay(n int) time.Duration {
 		d *= 2
 	}
 	return min(d, r.Max)
-}
-
-// Validate reports a rule that cannot work.
-func (r Rule) Validate() error {
-	switch {
-	case r.Free < 1:
-		return errors.New("free must be at least 1")
-	case r.Base <= 0:
-		return errors.New("base must be positive")
-	case r.Max < r.Base:
-		return errors.New("max must be at least base")
-	case r.Window < r.Max:
-		return errors.New("window must be at least max")
-	}
-	return nil
 }
 
 // Limiter keeps failure counts.

@@ -186,8 +186,3 @@ func (p *Pages) twoFactorRemove(w http.ResponseWriter, r *http.Request) {
 	}
 	seeOther(w, r, twoFactorPath)
 }
-
-// notify records a change to how the customer signs in and mails them.
-func (p *Pages) notify(w http.ResponseWriter, r *http.Request, ident *identity.Identity, reason, notice string) {
-	p.Flows.MethodsChanged(r.Context(), p.client(w, r), ident, reason, notice)
-}
