@@ -217,18 +217,31 @@ func TestPasswordlessSignUpThroughAPI(t *testing.T) {
 	})
 }
 
+// provedPasswordless starts a passwordless sign-up for email through the
+// API and enters the mailed code: the flow it returns waits for a passkey
+// (or, as a fallback, a password).
+func provedPasswordless(t *testing.T, env *servertest.Env, email string) string {
+	t.Helper()
+	var start api.FlowResponse
+	expectStatus(t, env.JSON(t, "POST", "/api/registration", "", nil, &start), 201)
+	id := start.Flow.ID
+	expectStatus(t, env.JSON(t, "POST", "/api/registration/"+id, "", map[string]any{
+		"traits": map[string]any{"email": email}, "method": "passkey"}, nil), 200)
+	code := servertest.CodeFrom(t, env.MailTo(t, email, 1))
+	var proved api.FlowResponse
+	expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, &proved), 200)
+	if proved.Flow.State != "passkey" {
+		t.Fatalf("after the code: state %q, want passkey", proved.Flow.State)
+	}
+	return id
+}
+
 // A customer whose device cannot make a passkey picks a password instead,
 // after the email is proved.
 func TestPasswordlessSignUpFallsBackToPassword(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		env := servertest.Start(t, db, servertest.Localhost())
-		var start api.FlowResponse
-		expectStatus(t, env.JSON(t, "POST", "/api/registration", "", nil, &start), 201)
-		id := start.Flow.ID
-		expectStatus(t, env.JSON(t, "POST", "/api/registration/"+id, "", map[string]any{
-			"traits": map[string]any{"email": "vic@example.com"}, "method": "passkey"}, nil), 200)
-		code := servertest.CodeFrom(t, env.MailTo(t, "vic@example.com", 1))
-		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, nil), 200)
+		id := provedPasswordless(t, env, "vic@example.com")
 		r := env.JSON(t, "POST", "/api/registration/"+id, "", map[string]any{"password": "password"}, nil)
 		expectStatus(t, r, 400)
 		if !strings.Contains(r.Body, "password_") {
@@ -298,12 +311,7 @@ func TestConcurrentPasskeyRemovalsKeepOne(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		env := servertest.Start(t, db, servertest.Localhost())
 		auth := passkeytest.New(t, env.URL, "localhost")
-		var start api.FlowResponse
-		expectStatus(t, env.JSON(t, "POST", "/api/registration", "", nil, &start), 201)
-		id := start.Flow.ID
-		expectStatus(t, env.JSON(t, "POST", "/api/registration/"+id, "", map[string]any{"traits": map[string]any{"email": "zed@example.com"}, "method": "passkey"}, nil), 200)
-		code := servertest.CodeFrom(t, env.MailTo(t, "zed@example.com", 1))
-		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, nil), 200)
+		id := provedPasswordless(t, env, "zed@example.com")
 		var opts api.PasskeyOptions
 		expectStatus(t, env.JSON(t, "POST", "/api/registration/"+id+"/passkey/options", "", nil, &opts), 200)
 		resp, _ := auth.Register(opts.Options)
