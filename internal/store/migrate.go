@@ -96,7 +96,7 @@ func (db *DB) MigrateTo(ctx context.Context, version int) ([]string, error) {
 				done = true
 				return nil
 			}
-			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			if err := tx.ExecScript(ctx, m.SQL); err != nil {
 				return err
 			}
 			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,

@@ -275,25 +275,24 @@ func (db *DB) WriteQuery(ctx context.Context, query string, args ...any) (*sql.R
 }
 
 // Tx is a write transaction. It exposes the same methods as DB, all on the
-// transaction.
+// transaction. On PostgreSQL, Exec queues its statement and the queue goes
+// to the server in one round trip when the transaction needs an answer
+// (see pipeline): a statement's error may come from a later call, and
+// InTx returns it in any case.
 type Tx struct {
 	Dialect Dialect
-	tx      *sql.Tx
 	db      *DB
-	unseen  []string // queries to prepare once the transaction is over
+	tx      *sql.Tx   // SQLite
+	unseen  []string  // SQLite: queries to prepare once the transaction is over
+	pg      *pipeline // PostgreSQL
 }
 
-// prepared returns query as a statement of the transaction. On SQLite
-// that is the writer connection's cached prepared statement (the writer
-// is one connection, so the transaction runs on it): preparing a statement
-// costs more than running it. A query not prepared yet runs as it is
-// (nil) and is prepared after the transaction, when the connection is
-// free again. PostgreSQL's driver caches statements per connection
-// itself, so there every query runs as it is.
+// prepared returns query as a statement of the transaction: the writer
+// connection's cached prepared statement (the writer is one connection, so
+// the transaction runs on it), as preparing a statement costs more than
+// running it. A query not prepared yet runs as it is (nil) and is prepared
+// after the transaction, when the connection is free again.
 func (tx *Tx) prepared(ctx context.Context, query string) *sql.Stmt {
-	if tx.Dialect != SQLite {
-		return nil
-	}
 	st, ok := tx.db.writeStmts.Load(query)
 	if !ok {
 		tx.unseen = append(tx.unseen, query)
@@ -302,8 +301,11 @@ func (tx *Tx) prepared(ctx context.Context, query string) *sql.Stmt {
 	return tx.tx.StmtContext(ctx, st.(*sql.Stmt))
 }
 
-// Exec runs a statement in the transaction.
+// Exec runs a statement in the transaction; on PostgreSQL it queues it.
 func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if tx.pg != nil {
+		return tx.pg.exec(ctx, query, args), nil
+	}
 	ctx = tx.db.quick(ctx)
 	var res sql.Result
 	var err error
@@ -315,8 +317,29 @@ func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, 
 	return res, Classify(err)
 }
 
+// ExecScript runs a script of statements without arguments (a
+// migration). Exec takes one statement: on PostgreSQL a statement with
+// arguments cannot hold several.
+func (tx *Tx) ExecScript(ctx context.Context, script string) error {
+	if tx.pg != nil {
+		if err := tx.pg.flush(ctx, false); err != nil {
+			return err
+		}
+		_, err := tx.pg.conn.ExecContext(ctx, script)
+		return Classify(err)
+	}
+	_, err := tx.tx.ExecContext(tx.db.quick(ctx), script)
+	return Classify(err)
+}
+
 // QueryRow runs a query returning at most one row in the transaction.
 func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if tx.pg != nil {
+		// A failed flush aborted the transaction: the query then fails
+		// too, and InTx returns the first error.
+		_ = tx.pg.flush(ctx, false)
+		return tx.pg.conn.QueryRowContext(ctx, query, args...)
+	}
 	ctx = tx.db.quick(ctx)
 	if st := tx.prepared(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
@@ -326,6 +349,13 @@ func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row 
 
 // Query runs a query in the transaction.
 func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if tx.pg != nil {
+		if err := tx.pg.flush(ctx, false); err != nil {
+			return nil, err
+		}
+		rows, err := tx.pg.conn.QueryContext(ctx, query, args...)
+		return rows, Classify(err)
+	}
 	ctx = tx.db.quick(ctx)
 	var rows *sql.Rows
 	var err error
@@ -348,6 +378,9 @@ type Execer interface {
 // Keep fn short and free of slow work (password hashing, network calls):
 // on SQLite every writer waits for it.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	if db.Dialect == Postgres {
+		return db.inPipelinedTx(ctx, fn)
+	}
 	ctx = db.quick(ctx)
 	sqltx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {

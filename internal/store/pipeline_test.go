@@ -1,0 +1,262 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/foyer-id/foyer/internal/store"
+	"github.com/foyer-id/foyer/internal/store/storetest"
+)
+
+const insertThrottle = `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES ($1, 1, 1, 1)`
+
+func countThrottle(t *testing.T, db *store.DB) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(context.Background(), `SELECT COUNT(*) FROM throttle`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A statement that fails undoes the whole transaction, the writes queued
+// before it included, and InTx says why; the connection serves the next
+// transaction as if nothing happened.
+func TestTxFailureUndoesEverything(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if _, err := db.Exec(ctx, insertThrottle, "taken"); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 { // more than once: a connection left mid-transaction would show
+			err := db.InTx(ctx, func(tx *store.Tx) error {
+				for _, key := range []string{"a", "taken", "b"} {
+					if _, err := tx.Exec(ctx, insertThrottle, key); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("InTx = %v, want ErrConflict", err)
+			}
+			if n := countThrottle(t, db); n != 1 {
+				t.Fatalf("rows = %d after a failed transaction, want 1", n)
+			}
+		}
+		if err := db.InTx(ctx, func(tx *store.Tx) error {
+			_, err := tx.Exec(ctx, insertThrottle, "c")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if n := countThrottle(t, db); n != 2 {
+			t.Fatalf("rows = %d, want 2", n)
+		}
+	})
+}
+
+// RowsAffected answers in the middle of a transaction, and a caller that
+// gives up on what it says undoes what it queued before.
+func TestTxRowsAffected(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if _, err := db.Exec(ctx, insertThrottle, "x"); err != nil {
+			t.Fatal(err)
+		}
+		errChanged := errors.New("changed")
+		update := func(key string) error {
+			return db.InTx(ctx, func(tx *store.Tx) error {
+				if _, err := tx.Exec(ctx, insertThrottle, "new-"+key); err != nil {
+					return err
+				}
+				res, err := tx.Exec(ctx, `UPDATE throttle SET failures = failures + 1 WHERE key = $1`, key)
+				if err != nil {
+					return err
+				}
+				if n, err := res.RowsAffected(); err != nil || n != 1 {
+					return fmt.Errorf("%w: %d rows, %v", errChanged, n, err)
+				}
+				_, err = tx.Exec(ctx, insertThrottle, "after-"+key)
+				return err
+			})
+		}
+		if err := update("missing"); !errors.Is(err, errChanged) {
+			t.Fatalf("update of a missing row: %v, want errChanged", err)
+		}
+		if n := countThrottle(t, db); n != 1 {
+			t.Fatalf("rows = %d after the refused update, want 1", n)
+		}
+		if err := update("x"); err != nil {
+			t.Fatal(err)
+		}
+		var failures int
+		if err := db.QueryRow(ctx, `SELECT failures FROM throttle WHERE key = 'x'`).Scan(&failures); err != nil || failures != 2 {
+			t.Fatalf("failures = %d, %v", failures, err)
+		}
+		if n := countThrottle(t, db); n != 3 {
+			t.Fatalf("rows = %d, want 3", n)
+		}
+		// An error of fn's own undoes the queued writes too.
+		boom := errors.New("boom")
+		err := db.InTx(ctx, func(tx *store.Tx) error {
+			if _, err := tx.Exec(ctx, insertThrottle, "never"); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) || countThrottle(t, db) != 3 {
+			t.Fatalf("InTx = %v with %d rows, want boom and 3", err, countThrottle(t, db))
+		}
+	})
+}
+
+// On PostgreSQL a transaction of writes is one round trip, BEGIN and
+// COMMIT included, and a RowsAffected in its middle adds one.
+func TestTxRoundTrips(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newTripCounter(t, u.Host)
+	u.Host = proxy.addr
+	db, err := store.Open(context.Background(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	writes := func(check bool) error {
+		return db.InTx(ctx, func(tx *store.Tx) error {
+			for range 4 {
+				i++
+				res, err := tx.Exec(ctx, insertThrottle, fmt.Sprint("k", i))
+				if err != nil {
+					return err
+				}
+				if check && i%4 == 2 {
+					if n, err := res.RowsAffected(); n != 1 || err != nil {
+						return fmt.Errorf("RowsAffected = %d, %v", n, err)
+					}
+				}
+			}
+			return nil
+		})
+	}
+	for _, check := range []bool{false, true} {
+		if err := writes(check); err != nil { // warms the connection and its statements
+			t.Fatal(err)
+		}
+		before := proxy.trips.Load()
+		if err := writes(check); err != nil {
+			t.Fatal(err)
+		}
+		want := int64(1)
+		if check {
+			want = 2
+		}
+		if got := proxy.trips.Load() - before; got != want {
+			t.Errorf("four inserts (RowsAffected: %v) took %d round trips, want %d", check, got, want)
+		}
+	}
+	if n := countThrottle(t, db); n != 16 {
+		t.Fatalf("rows = %d, want 16", n)
+	}
+}
+
+// tripCounter is a TCP proxy that counts round trips: the times the server
+// starts answering after the client has sent something.
+type tripCounter struct {
+	addr  string
+	trips atomic.Int64
+}
+
+func newTripCounter(t *testing.T, target string) *tripCounter {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tripCounter{addr: ln.Addr().String()}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", target)
+			if err != nil {
+				client.Close()
+				continue
+			}
+			var clientSpoke atomic.Bool
+			pipe := func(dst, src net.Conn, fromServer bool) {
+				defer dst.Close()
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := src.Read(buf)
+					if n > 0 {
+						if fromServer {
+							if clientSpoke.Swap(false) {
+								p.trips.Add(1)
+							}
+						} else {
+							clientSpoke.Store(true)
+						}
+						if _, werr := dst.Write(buf[:n]); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}
+			wg.Go(func() { pipe(server, client, false) })
+			wg.Go(func() { pipe(client, server, true) })
+		}
+	})
+	return p
+}
+
+// BenchmarkInTx is a write transaction of four inserts, the shape of a
+// journey step (a session, two events, the flow).
+func BenchmarkInTx(b *testing.B) {
+	for _, db := range []struct {
+		name string
+		open func(testing.TB) *store.DB
+	}{{"sqlite", storetest.NewSQLite}, {"postgres", storetest.NewPostgres}} {
+		b.Run(db.name, func(b *testing.B) {
+			d := db.open(b)
+			ctx := context.Background()
+			i := 0
+			for b.Loop() {
+				err := d.InTx(ctx, func(tx *store.Tx) error {
+					for range 4 {
+						i++
+						if _, err := tx.Exec(ctx, insertThrottle, fmt.Sprint("b", i)); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
