@@ -91,7 +91,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	f.Data.Email = email
 	f.Data.Methods = []string{"password"}
 	f.Data.AuthenticatedAt = now
-	s.emit(ctx, f, c, event.LoginSubmitted, event.OutcomeSuccess, "", cand.IdentityID, "")
+	submitted := s.record(f, c, event.LoginSubmitted, event.OutcomeSuccess, "", cand.IdentityID, "")
 
 	d := s.Policy.Decide(ctx, policy.Input{Domain: s.Config.Domain, Action: policy.SessionIssue, Time: now, FlowID: f.ID,
 		ClientIP: c.IP, UserAgent: c.UserAgent, DeviceID: c.DeviceID,
@@ -100,6 +100,9 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		f.State = StateVerify
 		msg := info("verify_email_to_continue", "Please verify your email address: we sent a 6-digit code to "+email+".")
 		if err := s.saveWithCode(ctx, f, c, "verification_code", msg, func(tx *store.Tx) error {
+			if err := submitted(ctx, tx); err != nil {
+				return err
+			}
 			return s.emitTx(ctx, tx, f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, cand.IdentityID, "")
 		}); err != nil {
 			return nil, err
@@ -109,10 +112,11 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	result := &Result{Flow: f}
 	f.State = StateDone // signIn may move it on to StateSecondFactor
 	f.Data.Messages = nil
-	if err := s.signIn(ctx, f, c, f.Data.Methods, now, result); err != nil {
+	signedIn, err := s.signIn(ctx, f, c, f.Data.Methods, now, result)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.Flows.Update(ctx, f, now); err != nil {
+	if err := s.save(ctx, f, now, submitted, signedIn); err != nil {
 		return nil, err
 	}
 	return result, nil

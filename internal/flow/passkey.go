@@ -71,13 +71,14 @@ func (s *Service) SignInWithPasskey(ctx context.Context, c Client, challengeID s
 		s.emit(ctx, f, c, event.PasskeyCloned, event.OutcomeFailure, "counter_not_increased", identityID, "")
 		s.Logger.WarnContext(ctx, "flow: passkey signature counter did not increase", "identity_id", identityID, "credential_id", cred.ID)
 	}
-	s.emit(ctx, f, c, event.LoginSubmitted, event.OutcomeSuccess, MethodPasskey, identityID, "")
+	submitted := s.record(f, c, event.LoginSubmitted, event.OutcomeSuccess, MethodPasskey, identityID, "")
 	result := &Result{Flow: f}
 	f.State = StateDone
-	if err := s.signInWith(ctx, f, c, []string{MethodPasskey}, s.now(), policy.Signals{ClonedAuthenticator: cloned}, result); err != nil {
+	signedIn, err := s.signInWith(ctx, f, c, []string{MethodPasskey}, s.now(), policy.Signals{ClonedAuthenticator: cloned}, result)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.Flows.Finish(ctx, f, s.now()); err != nil {
+	if err := s.finish(ctx, f, s.now(), submitted, signedIn); err != nil {
 		return nil, err
 	}
 	return result, nil
@@ -197,14 +198,15 @@ func (s *Service) ChoosePassword(ctx context.Context, f *Flow, c Client, pw stri
 // completed signs in a customer whose sign-up just completed and ends the
 // flow.
 func (s *Service) completed(ctx context.Context, f *Flow, c Client, reason string, methods []string) (*Result, error) {
-	s.emit(ctx, f, c, event.RegistrationCompleted, event.OutcomeSuccess, reason, f.IdentityID, "")
+	completed := s.record(f, c, event.RegistrationCompleted, event.OutcomeSuccess, reason, f.IdentityID, "")
 	f.State = StateDone
 	f.Data.Messages = []Message{info("registration_completed", "Your account is ready.")}
 	result := &Result{Flow: f}
-	if err := s.signIn(ctx, f, c, methods, s.now(), result); err != nil {
+	signedIn, err := s.signIn(ctx, f, c, methods, s.now(), result)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.Flows.Finish(ctx, f, s.now()); err != nil {
+	if err := s.finish(ctx, f, s.now(), completed, signedIn); err != nil {
 		return nil, err
 	}
 	return result, nil

@@ -126,6 +126,7 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 	f.Data.Values = map[string]string{"email": email}
 	f.State = StateVerify
 	result := &Result{Flow: f}
+	var completed, signedIn write
 	if !s.Config.RequireVerifiedEmail && !f.Data.Dead && !passwordless {
 		// Sign-up completes at once; verification stays open. (A
 		// passwordless sign-up always proves its email first: the
@@ -133,8 +134,8 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 		if err := s.Identities.CompleteSignUp(ctx, f.IdentityID, "", traitsJSON, hash, now); err != nil {
 			return nil, err
 		}
-		s.emit(ctx, f, c, event.RegistrationCompleted, event.OutcomeSuccess, "verification_optional", f.IdentityID, "")
-		if err := s.signIn(ctx, f, c, []string{"password"}, now, result); err != nil {
+		completed = s.record(f, c, event.RegistrationCompleted, event.OutcomeSuccess, "verification_optional", f.IdentityID, "")
+		if signedIn, err = s.signIn(ctx, f, c, []string{"password"}, now, result); err != nil {
 			return nil, err
 		}
 		f.Data.PasswordHash = ""
@@ -154,7 +155,10 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 				return err
 			}
 		}
-		return s.emitTx(ctx, tx, f, c, event.RegistrationSubmitted, event.OutcomePending, reason, "", "")
+		if err := s.emitTx(ctx, tx, f, c, event.RegistrationSubmitted, event.OutcomePending, reason, "", ""); err != nil {
+			return err
+		}
+		return runWrites(ctx, tx, []write{completed, signedIn})
 	})
 	if err != nil {
 		return nil, err

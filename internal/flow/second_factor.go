@@ -74,10 +74,11 @@ func (s *Service) SubmitSecondFactor(ctx context.Context, f *Flow, c Client, kin
 	}
 	result := &Result{Flow: f}
 	f.State, f.Data.Messages = StateDone, nil
-	if err := s.signIn(ctx, f, c, append(f.Data.Methods, kind), f.Data.AuthenticatedAt, result); err != nil {
+	signedIn, err := s.signIn(ctx, f, c, append(f.Data.Methods, kind), f.Data.AuthenticatedAt, result)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.Flows.Finish(ctx, f, s.now()); err != nil {
+	if err := s.finish(ctx, f, s.now(), signedIn); err != nil {
 		return nil, err
 	}
 	return result, nil

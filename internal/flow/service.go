@@ -124,10 +124,15 @@ func (s *Service) Start(ctx context.Context, typ string, c Client, returnTo stri
 		UpdatedAt: now,
 		ExpiresAt: now.Add(s.Config.FlowLifetime),
 	}
-	if err := s.Flows.Create(ctx, f); err != nil {
+	err := s.Flows.inTx(ctx, func(tx *store.Tx) error {
+		if err := s.Flows.CreateTx(ctx, tx, f); err != nil {
+			return err
+		}
+		return s.emitTx(ctx, tx, f, c, typ+".started", event.OutcomeSuccess, "", "", "")
+	})
+	if err != nil {
 		return nil, err
 	}
-	s.emit(ctx, f, c, typ+".started", event.OutcomeSuccess, "", "", "")
 	return f, nil
 }
 
@@ -173,6 +178,53 @@ func (s *Service) decide(ctx context.Context, f *Flow, c Client, in policy.Input
 
 func (s *Service) emit(ctx context.Context, f *Flow, c Client, typ, outcome, reason, identityID, sessionID string) {
 	_ = s.Events.Append(ctx, s.event(f, c, typ, outcome, reason, identityID, sessionID)) // logged inside; a journey does not fail on it
+}
+
+// A write is part of a journey step that commits with the step's flow
+// (see save and finish): the session a sign-in issues, the events the step
+// records. One transaction instead of a commit per row: on PostgreSQL its
+// statements travel together (see store.Tx).
+type write func(ctx context.Context, tx *store.Tx) error
+
+// record returns a write that appends an event.
+func (s *Service) record(f *Flow, c Client, typ, outcome, reason, identityID, sessionID string) write {
+	return func(ctx context.Context, tx *store.Tx) error {
+		return s.emitTx(ctx, tx, f, c, typ, outcome, reason, identityID, sessionID)
+	}
+}
+
+// save runs ws and updates f, unless someone else changed it since it was
+// read (ErrChanged), in one transaction.
+func (s *Service) save(ctx context.Context, f *Flow, now time.Time, ws ...write) error {
+	return s.Flows.inTx(ctx, func(tx *store.Tx) error {
+		if err := runWrites(ctx, tx, ws); err != nil {
+			return err
+		}
+		return s.Flows.UpdateTx(ctx, tx, f, now)
+	})
+}
+
+// finish runs ws and saves f in its final state whatever concurrent
+// submits did to it (see Store.Finish), in one transaction.
+func (s *Service) finish(ctx context.Context, f *Flow, now time.Time, ws ...write) error {
+	return s.Flows.inTx(ctx, func(tx *store.Tx) error {
+		if err := runWrites(ctx, tx, ws); err != nil {
+			return err
+		}
+		return s.Flows.FinishTx(ctx, tx, f, now)
+	})
+}
+
+func runWrites(ctx context.Context, tx *store.Tx, ws []write) error {
+	for _, w := range ws {
+		if w == nil {
+			continue
+		}
+		if err := w(ctx, tx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // emitTx appends the event inside tx, to be committed with the step it
@@ -371,17 +423,18 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 			return nil, err
 		}
 	}
-	s.emit(ctx, f, c, event.VerificationCompleted, event.OutcomeSuccess, "", f.IdentityID, "")
+	verified := s.record(f, c, event.VerificationCompleted, event.OutcomeSuccess, "", f.IdentityID, "")
 	f.State = StateDone // signIn may move it on to StateSecondFactor
 	f.Data.PasswordHash = ""
 	f.Data.Messages = []Message{info("email_verified", "Your email address is verified.")}
 	result := &Result{Flow: f}
+	var signedIn write
 	if methods != nil {
-		if err := s.signIn(ctx, f, c, methods, f.Data.AuthenticatedAt, result); err != nil {
+		if signedIn, err = s.signIn(ctx, f, c, methods, f.Data.AuthenticatedAt, result); err != nil {
 			return nil, err
 		}
 	}
-	if err := s.Flows.Finish(ctx, f, now); err != nil {
+	if err := s.finish(ctx, f, now, verified, signedIn); err != nil {
 		return nil, err
 	}
 	return result, nil
@@ -400,52 +453,55 @@ func (s *Service) alreadySignedUp(ctx context.Context, f *Flow) (*Result, error)
 }
 
 // signIn asks the policy whether the identity may have a session and
-// issues one. When the policy asks for the second factor the customer set
-// up, the flow moves to StateSecondFactor instead and out gets no session.
-func (s *Service) signIn(ctx context.Context, f *Flow, c Client, methods []string, authAt time.Time, out *Result) error {
+// returns the write that issues one, to commit with the flow: out gets the
+// session once it has run. When the policy asks for the second factor the
+// customer set up, the flow moves to StateSecondFactor instead and out
+// gets no session.
+func (s *Service) signIn(ctx context.Context, f *Flow, c Client, methods []string, authAt time.Time, out *Result) (write, error) {
 	return s.signInWith(ctx, f, c, methods, authAt, policy.Signals{}, out)
 }
 
 // signInWith is signIn with risk signals for the policy.
-func (s *Service) signInWith(ctx context.Context, f *Flow, c Client, methods []string, authAt time.Time, sig policy.Signals, out *Result) error {
+func (s *Service) signInWith(ctx context.Context, f *Flow, c Client, methods []string, authAt time.Time, sig policy.Signals, out *Result) (write, error) {
 	ident, err := s.Identities.Get(ctx, s.Config.Domain, f.IdentityID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	enrolled := false
 	if s.Factors != nil {
 		if enrolled, err = s.Factors.Enrolled(ctx, ident.ID); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	d, err := s.decide(ctx, f, c, policy.Input{Action: policy.SessionIssue, IdentityID: ident.ID,
 		IdentityState: ident.State, EmailVerified: ident.Email().Verified, SecondFactor: enrolled, Methods: methods, Signals: sig}, event.LoginSucceeded)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if d.Effect == policy.StepUp {
 		if !enrolled || !slices.Contains(d.Require, policy.StepSecondFactor) {
 			s.emit(ctx, f, c, event.LoginSucceeded, event.OutcomeDenied, d.Reason, ident.ID, "")
-			return &DeniedError{Reason: d.Reason}
+			return nil, &DeniedError{Reason: d.Reason}
 		}
 		f.State = StateSecondFactor
 		f.Data.Methods, f.Data.AuthenticatedAt = methods, authAt
 		f.Data.Messages = []Message{info("second_factor_required", "Enter the 6-digit code from your authenticator app, or one of your recovery codes.")}
-		s.emit(ctx, f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, ident.ID, "")
-		return nil
+		return s.record(f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, ident.ID, ""), nil
 	}
 	aal := session.AAL1
 	if policy.HasSecondFactor(methods) {
 		aal = session.AAL2
 	}
-	token, sess, err := s.Sessions.Issue(ctx, session.Params{Domain: s.Config.Domain, IdentityID: ident.ID, Methods: methods, AAL: aal,
-		DeviceID: c.DeviceID, IP: c.IP, UserAgent: c.UserAgent, AuthenticatedAt: authAt})
-	if err != nil {
-		return err
-	}
-	s.emit(ctx, f, c, event.LoginSucceeded, event.OutcomeSuccess, f.Type, ident.ID, sess.ID)
-	out.Token, out.Session, out.Identity = token, sess, ident
-	return nil
+	p := session.Params{Domain: s.Config.Domain, IdentityID: ident.ID, Methods: methods, AAL: aal,
+		DeviceID: c.DeviceID, IP: c.IP, UserAgent: c.UserAgent, AuthenticatedAt: authAt}
+	return func(ctx context.Context, tx *store.Tx) error {
+		token, sess, err := s.Sessions.IssueTx(ctx, tx, p)
+		if err != nil {
+			return err
+		}
+		out.Token, out.Session, out.Identity = token, sess, ident
+		return s.emitTx(ctx, tx, f, c, event.LoginSucceeded, event.OutcomeSuccess, f.Type, ident.ID, sess.ID)
+	}, nil
 }
 
 // Logout revokes the session holding token.

@@ -26,6 +26,15 @@ func NewStore(db *store.DB) *Store { return &Store{db: db} }
 
 // Create inserts a new flow.
 func (s *Store) Create(ctx context.Context, f *Flow) error {
+	return s.create(ctx, s.db, f)
+}
+
+// CreateTx is Create inside tx.
+func (s *Store) CreateTx(ctx context.Context, tx *store.Tx, f *Flow) error {
+	return s.create(ctx, tx, f)
+}
+
+func (s *Store) create(ctx context.Context, db store.Execer, f *Flow) error {
 	if f.ID == "" {
 		f.ID = uuid.NewString() // random (v4): flow ids are handed out and must not be guessable
 	}
@@ -34,7 +43,7 @@ func (s *Store) Create(ctx context.Context, f *Flow) error {
 		return fmt.Errorf("flow: create: %w", err)
 	}
 	f.Version = 1
-	_, err = s.db.Exec(ctx, `INSERT INTO flows (id, domain, type, channel, state, binding, identity_id, return_to, data, version, created_at, updated_at, expires_at)
+	_, err = db.Exec(ctx, `INSERT INTO flows (id, domain, type, channel, state, binding, identity_id, return_to, data, version, created_at, updated_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)`,
 		f.ID, f.Domain, f.Type, f.Channel, f.State, f.Binding, nullString(f.IdentityID), f.ReturnTo, string(data), f.Version,
 		store.Micros(f.CreatedAt), store.Micros(f.ExpiresAt))
@@ -106,11 +115,20 @@ func (s *Store) update(ctx context.Context, db store.Execer, f *Flow, now time.T
 // to it meanwhile: the caller won the race for the flow's one-time code,
 // so its outcome is the flow's outcome.
 func (s *Store) Finish(ctx context.Context, f *Flow, now time.Time) error {
+	return s.finish(ctx, s.db, f, now)
+}
+
+// FinishTx is Finish inside tx.
+func (s *Store) FinishTx(ctx context.Context, tx *store.Tx, f *Flow, now time.Time) error {
+	return s.finish(ctx, tx, f, now)
+}
+
+func (s *Store) finish(ctx context.Context, db store.Execer, f *Flow, now time.Time) error {
 	data, err := json.Marshal(f.Data)
 	if err != nil {
 		return fmt.Errorf("flow: finish: %w", err)
 	}
-	if _, err := s.db.Exec(ctx, `UPDATE flows SET state = $1, identity_id = $2, data = $3, version = version + 1, updated_at = $4 WHERE id = $5`,
+	if _, err := db.Exec(ctx, `UPDATE flows SET state = $1, identity_id = $2, data = $3, version = version + 1, updated_at = $4 WHERE id = $5`,
 		f.State, nullString(f.IdentityID), string(data), store.Micros(now), f.ID); err != nil {
 		return fmt.Errorf("flow: finish %s: %w", f.ID, err)
 	}

@@ -97,6 +97,15 @@ type Params struct {
 
 // Issue creates a session and returns its token, which is never stored.
 func (m *Manager) Issue(ctx context.Context, p Params) (string, *Session, error) {
+	return m.issue(ctx, m.db, p)
+}
+
+// IssueTx is Issue inside tx: the session exists once tx commits.
+func (m *Manager) IssueTx(ctx context.Context, tx *store.Tx, p Params) (string, *Session, error) {
+	return m.issue(ctx, tx, p)
+}
+
+func (m *Manager) issue(ctx context.Context, db store.Execer, p Params) (string, *Session, error) {
 	var raw [32]byte
 	if _, err := io.ReadFull(m.random, raw[:]); err != nil {
 		return "", nil, fmt.Errorf("session: random: %w", err)
@@ -123,7 +132,7 @@ func (m *Manager) Issue(ctx context.Context, p Params) (string, *Session, error)
 	}
 	s.IdleExpiresAt = minTime(now.Add(m.life.Idle), s.ExpiresAt)
 	methods, _ := json.Marshal(s.Methods)
-	_, err := m.db.Exec(ctx, `INSERT INTO sessions (id, domain, token_hash, identity_id, aal, methods, device_id, ip, user_agent,
+	_, err := db.Exec(ctx, `INSERT INTO sessions (id, domain, token_hash, identity_id, aal, methods, device_id, ip, user_agent,
 			authenticated_at, created_at, seen_at, idle_expires_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13)`,
 		s.ID, s.Domain, HashToken(token), s.IdentityID, s.AAL, string(methods), s.DeviceID, s.IP, s.UserAgent,
