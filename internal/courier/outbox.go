@@ -238,9 +238,12 @@ func (o *Outbox) MarkFailed(ctx context.Context, id string, attempt int, cause e
 
 // finish runs an update guarded by the claim (id, status sending, attempt)
 // and turns "no row changed" into ErrConflict, or ErrNotFound when the
-// entry does not exist at all.
+// entry does not exist at all. It commits asynchronously (see
+// store.Tx.AsyncCommit): should a crash of the database server lose the
+// update, the lease runs out and the mail goes again, as it would had the
+// worker died; delivery is at least once either way.
 func (o *Outbox) finish(ctx context.Context, id, query string, args ...any) error {
-	res, err := o.db.Exec(ctx, query, args...)
+	res, err := o.db.ExecAsyncCommit(ctx, query, args...)
 	if err != nil {
 		return err
 	}

@@ -30,32 +30,36 @@ func NewID() string { return uuid.Must(uuid.NewV7()).String() }
 // the identifiers already belongs to an identity in the domain it returns
 // ErrConflict and inserts nothing.
 func (s *Store) CreatePending(ctx context.Context, id *Identity, now time.Time) error {
+	err := s.db.InTx(ctx, func(tx *store.Tx) error { return s.CreatePendingTx(ctx, tx, id, now) })
+	if err != nil {
+		return fmt.Errorf("identity: create: %w", err)
+	}
+	return nil
+}
+
+// CreatePendingTx is CreatePending inside tx. On PostgreSQL a taken
+// identifier shows when tx commits (see store.Tx).
+func (s *Store) CreatePendingTx(ctx context.Context, tx *store.Tx, id *Identity, now time.Time) error {
 	if id.ID == "" {
 		id.ID = NewID()
 	}
 	id.State = StatePending
 	id.CreatedAt, id.UpdatedAt = now, now
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO identities (id, domain, state, schema_id, traits, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $6)`,
-			id.ID, id.Domain, id.State, id.SchemaID, string(id.Traits), store.Micros(now)); err != nil {
-			return err
-		}
-		for i := range id.Identifiers {
-			ident := &id.Identifiers[i]
-			if ident.ID == "" {
-				ident.ID = NewID()
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO identifiers (id, domain, identity_id, kind, value, created_at)
-				VALUES ($1, $2, $3, $4, $5, $6)`,
-				ident.ID, id.Domain, id.ID, ident.Kind, ident.Value, store.Micros(now)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO identities (id, domain, state, schema_id, traits, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $6)`,
+		id.ID, id.Domain, id.State, id.SchemaID, string(id.Traits), store.Micros(now)); err != nil {
 		return fmt.Errorf("identity: create: %w", err)
+	}
+	for i := range id.Identifiers {
+		ident := &id.Identifiers[i]
+		if ident.ID == "" {
+			ident.ID = NewID()
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO identifiers (id, domain, identity_id, kind, value, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`,
+			ident.ID, id.Domain, id.ID, ident.Kind, ident.Value, store.Micros(now)); err != nil {
+			return fmt.Errorf("identity: create: %w", err)
+		}
 	}
 	return nil
 }

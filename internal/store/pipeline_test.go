@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net"
@@ -259,4 +260,55 @@ func BenchmarkInTx(b *testing.B) {
 			}
 		})
 	}
+}
+
+// AsyncCommit changes how a transaction commits on PostgreSQL, for that
+// transaction only; what it writes is there all the same.
+func TestAsyncCommit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		setting := func(q interface{ QueryRow(context.Context, string, ...any) *sql.Row }) string {
+			var v string
+			if err := q.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		err := db.InTx(ctx, func(tx *store.Tx) error {
+			tx.AsyncCommit()
+			if _, err := tx.Exec(ctx, insertThrottle, "a"); err != nil {
+				return err
+			}
+			if db.Dialect == store.Postgres {
+				if v := setting(tx); v != "off" {
+					t.Errorf("synchronous_commit in the transaction = %q, want off", v)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := db.ExecAsyncCommit(ctx, `UPDATE throttle SET failures = 5 WHERE key = $1`, "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := res.RowsAffected(); n != 1 || err != nil {
+			t.Fatalf("RowsAffected = %d, %v", n, err)
+		}
+		if _, err := db.ExecAsyncCommit(ctx, insertThrottle, "a"); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("duplicate insert: %v, want ErrConflict", err)
+		}
+		if db.Dialect == store.Postgres {
+			for range 4 { // every pooled connection is back to the default
+				if v := setting(db); v != "on" {
+					t.Fatalf("synchronous_commit after the transactions = %q, want on", v)
+				}
+			}
+		}
+		var n int
+		if err := db.QueryRow(ctx, `SELECT failures FROM throttle WHERE key = 'a'`).Scan(&n); err != nil || n != 5 {
+			t.Fatalf("failures = %d, %v", n, err)
+		}
+	})
 }
