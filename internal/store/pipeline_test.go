@@ -262,12 +262,17 @@ func BenchmarkInTx(b *testing.B) {
 	}
 }
 
+// rowQuerier is a *store.DB or a *store.Tx.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // AsyncCommit changes how a transaction commits on PostgreSQL, for that
 // transaction only; what it writes is there all the same.
 func TestAsyncCommit(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		setting := func(q interface{ QueryRow(context.Context, string, ...any) *sql.Row }) string {
+		setting := func(q rowQuerier) string {
 			var v string
 			if err := q.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&v); err != nil {
 				t.Fatal(err)
