@@ -150,3 +150,22 @@ func TestVerdict(t *testing.T) {
 		}
 	}
 }
+
+// A run between two hash results is compared with their mean; one with a
+// hash result on one side only keeps its own -ceiling.
+func TestBracketCeilings(t *testing.T) {
+	results := []Result{
+		{Scenario: "hash", OpsPerSec: 90},
+		{Scenario: "register", OpsPerSec: 72, Ceiling: 90, CeilingPct: 80},
+		{Scenario: "hash", OpsPerSec: 70},
+		{Scenario: "login", OpsPerSec: 70, Ceiling: 70, CeilingPct: 100},
+		{Scenario: "whoami-wrk", OpsPerSec: 15000},
+	}
+	bracketCeilings(results)
+	if r := results[1]; r.Ceiling != 80 || r.CeilingPct != 90 {
+		t.Errorf("register: ceiling %v, %v%%; want the mean 80, 90%%", r.Ceiling, r.CeilingPct)
+	}
+	if r := results[3]; r.Ceiling != 70 || r.CeilingPct != 100 {
+		t.Errorf("login: ceiling %v, %v%%; want its own 70, 100%%", r.Ceiling, r.CeilingPct)
+	}
+}

@@ -138,9 +138,10 @@ bench() {
 
 # measure_ceiling NAME: sets $ceiling to the Argon2id hashes/s this machine
 # computes now (bench hash, both cores, the server idle), just before
-# scenario NAME runs: the machine's speed drifts by several percent over a
-# run, so each share is taken of a ceiling measured under the same
-# conditions. CEILING=<hashes/s> pins it instead.
+# scenario NAME runs, and once more after the last run of a group: the
+# machine's speed drifts by several percent over a run, so the report takes
+# each share of the mean of the ceilings measured on either side of it.
+# CEILING=<hashes/s> pins it instead.
 measure_ceiling() {
 	if [[ -n ${CEILING:-} ]]; then
 		ceiling=$CEILING
@@ -228,6 +229,7 @@ if [[ $phases != oauth ]]; then
 		echo
 		bench "register-c$c" register -url "$url" -c "$c" -d "$DURATION" -warmup "$WARMUP" -ceiling "$ceiling"
 	done
+	measure_ceiling "register-end"
 	stop_server
 
 	log "sign-ins and whoami (server with bench/config/no-verification.yaml)"
@@ -239,6 +241,7 @@ if [[ $phases != oauth ]]; then
 		echo
 		bench "login-c$c" login -url "$url" -users "$users" -c "$c" -d "$DURATION" -warmup "$WARMUP" -ceiling "$ceiling"
 	done
+	measure_ceiling "login-end"
 	FOYER_USERS="$users" wrk_run whoami-wrk whoami.lua /sessions/whoami "$WRK_CONNECTIONS"
 	stop_server
 fi
