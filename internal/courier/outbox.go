@@ -167,8 +167,10 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]Entry
 				LIMIT $3)
 			RETURNING id, domain, template, recipient, subject, body_text, body_html, attempts, created_at`
 	}
-	// One statement, so no transaction: it claims its rows atomically.
-	rows, err := o.db.WriteQuery(ctx, query, store.Micros(now.Add(lease)), store.Micros(now), n)
+	// One statement, so no transaction: it claims its rows atomically. It
+	// commits asynchronously (store.DB.Async): should a crash of the
+	// database server lose the claim, the mail is simply due again.
+	rows, err := o.db.Async().WriteQuery(ctx, query, store.Micros(now.Add(lease)), store.Micros(now), n)
 	if err != nil {
 		return nil, fmt.Errorf("courier: claim: %w", err)
 	}
@@ -238,12 +240,12 @@ func (o *Outbox) MarkFailed(ctx context.Context, id string, attempt int, cause e
 
 // finish runs an update guarded by the claim (id, status sending, attempt)
 // and turns "no row changed" into ErrConflict, or ErrNotFound when the
-// entry does not exist at all. It commits asynchronously (see
-// store.Tx.AsyncCommit): should a crash of the database server lose the
+// entry does not exist at all. It commits asynchronously (store.DB.Async):
+// should a crash of the database server lose the
 // update, the lease runs out and the mail goes again, as it would had the
 // worker died; delivery is at least once either way.
 func (o *Outbox) finish(ctx context.Context, id, query string, args ...any) error {
-	res, err := o.db.ExecAsyncCommit(ctx, query, args...)
+	res, err := o.db.Async().Exec(ctx, query, args...)
 	if err != nil {
 		return err
 	}

@@ -95,14 +95,12 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 		ident.Identifiers = append(ident.Identifiers, identity.Identifier{Kind: id.Kind, Value: id.Value})
 	}
 	f.Data.Email = email
-	err = s.Flows.inTx(ctx, func(tx *store.Tx) error {
-		// No need to wait for the disk: this step ends with an ordinary
-		// commit (the code and its mail, below), which makes this one
-		// durable too. Should the database crash before it, the customer
-		// never hears that the sign-up went through, and a pending
-		// identity left behind is finished by whoever next signs up
-		// with the address.
-		tx.AsyncCommit()
+	// No need to wait for the disk: this step ends with an ordinary commit
+	// (the code and its mail, below), which makes this one durable too.
+	// Should the database crash before it, the customer never hears that
+	// the sign-up went through, and a pending identity left behind is
+	// finished by whoever next signs up with the address.
+	err = s.Flows.inAsyncTx(ctx, func(tx *store.Tx) error {
 		return s.Identities.CreatePendingTx(ctx, tx, ident, now)
 	})
 	switch {

@@ -124,10 +124,9 @@ func (s *Service) Start(ctx context.Context, typ string, c Client, returnTo stri
 		UpdatedAt: now,
 		ExpiresAt: now.Add(s.Config.FlowLifetime),
 	}
-	err := s.Flows.inTx(ctx, func(tx *store.Tx) error {
-		// A crash of the database may lose a journey just started: its
-		// next step then asks the customer to start again.
-		tx.AsyncCommit()
+	// A crash of the database may lose a journey just started: its next
+	// step then asks the customer to start again.
+	err := s.Flows.inAsyncTx(ctx, func(tx *store.Tx) error {
 		if err := s.Flows.CreateTx(ctx, tx, f); err != nil {
 			return err
 		}

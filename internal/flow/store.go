@@ -199,6 +199,12 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *store.Tx) error) error {
 	return s.db.InTx(ctx, fn)
 }
 
+// inAsyncTx runs fn in one write transaction that a crash of the database
+// may lose (store.DB.Async).
+func (s *Store) inAsyncTx(ctx context.Context, fn func(tx *store.Tx) error) error {
+	return s.db.Async().InTx(ctx, fn)
+}
+
 // CodeResult is the outcome of checking a code.
 type CodeResult int
 

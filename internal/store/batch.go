@@ -132,6 +132,9 @@ func (db *DB) runAlone(it *batchItem) error {
 
 // runInSavepoint runs fn so that its failure undoes only its own work.
 func runInSavepoint(ctx context.Context, tx *Tx, fn func(tx *Tx) error) error {
+	if tx.pg != nil {
+		tx.pg.block = true // savepoints need BEGIN: no implicit transaction
+	}
 	if _, err := tx.Exec(ctx, "SAVEPOINT batch_item"); err != nil {
 		return err
 	}

@@ -14,8 +14,9 @@ import (
 // queues a statement and returns at once, and the queue travels to the
 // server in one round trip when the transaction next needs an answer — a
 // query, a RowsAffected, or the commit. A transaction of writes alone is
-// then one round trip, BEGIN and COMMIT included, where statements sent one
-// by one would take one each and two more for BEGIN and COMMIT. Each round
+// then one round trip, where statements sent one by one would take one each
+// and two more for BEGIN and COMMIT; it does not even need BEGIN and
+// COMMIT, since the server runs a pipeline as one implicit transaction. Each round
 // trip costs both processes a wake-up and the kernel a loopback or network
 // hop; on a server that also hashes passwords, they are what a journey's
 // database work mostly costs.
@@ -28,6 +29,7 @@ type pipeline struct {
 	conn  *sql.Conn
 	queue []*queued
 	begun bool  // BEGIN has been sent
+	block bool  // a statement needs an explicit transaction block (SAVEPOINT)
 	err   error // the first failure; the transaction is aborted
 }
 
@@ -65,7 +67,9 @@ func (p *pipeline) exec(ctx context.Context, query string, args []any) sql.Resul
 }
 
 // flush sends BEGIN (the first time), the queued statements and, with
-// commit, COMMIT, in one round trip.
+// commit, COMMIT, in one round trip. A transaction that commits in its
+// first flush needs neither: the server runs the statements of one
+// pipeline as an implicit transaction, all or nothing.
 func (p *pipeline) flush(ctx context.Context, commit bool) error {
 	if p.err != nil {
 		return p.err
@@ -75,21 +79,22 @@ func (p *pipeline) flush(ctx context.Context, commit bool) error {
 		// commits without having written or read anything.
 		return nil
 	}
+	implicit := commit && !p.begun && !p.block
 	err := p.conn.Raw(func(driverConn any) error {
 		conn := driverConn.(*stdlib.Conn).Conn()
 		b := &pgx.Batch{}
-		if !p.begun {
+		if !p.begun && !implicit {
 			b.Queue("BEGIN")
 		}
 		for _, q := range p.queue {
 			b.Queue(q.query, q.args...)
 		}
-		if commit {
+		if commit && !implicit {
 			b.Queue("COMMIT")
 		}
 		br := conn.SendBatch(ctx, b)
 		var first error
-		if !p.begun {
+		if !p.begun && !implicit {
 			if _, err := br.Exec(); err != nil {
 				first = err
 			}
@@ -102,7 +107,7 @@ func (p *pipeline) flush(ctx context.Context, commit bool) error {
 				first = err
 			}
 		}
-		if commit {
+		if commit && !implicit {
 			if _, err := br.Exec(); first == nil {
 				first = err
 			}
@@ -130,41 +135,6 @@ func (p *pipeline) rollback(ctx context.Context) {
 		_, err := driverConn.(*stdlib.Conn).Conn().Exec(context.WithoutCancel(ctx), "ROLLBACK")
 		return err
 	})
-}
-
-// AsyncCommit lets tx commit without waiting for its write-ahead log to
-// reach the disk: PostgreSQL's asynchronous commit, which saves the commit
-// its flush (on this project's machine the biggest single cost of a small
-// write). A crash of the database server in the following moment (up to
-// three times wal_writer_delay, 600 ms by default) may lose the
-// transaction, never corrupt or half-apply it, and any later ordinary
-// commit makes it durable too. Use it only for writes a crash may lose: a
-// journey just started, delivery bookkeeping, throttle counts. SQLite,
-// in WAL mode with synchronous=NORMAL, commits this way always.
-func (tx *Tx) AsyncCommit() {
-	if tx.pg != nil {
-		tx.pg.exec(context.Background(), `SET LOCAL synchronous_commit = off`, nil)
-	}
-}
-
-// ExecAsyncCommit runs one write statement in a transaction of its own
-// that commits asynchronously (see Tx.AsyncCommit). On PostgreSQL the
-// statement, its BEGIN, the setting and the COMMIT travel in one round
-// trip, and the result is ready when it returns.
-func (db *DB) ExecAsyncCommit(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if db.Dialect != Postgres {
-		return db.Exec(ctx, query, args...)
-	}
-	var res sql.Result
-	err := db.InTx(ctx, func(tx *Tx) error {
-		tx.AsyncCommit()
-		res, _ = tx.Exec(ctx, query, args...) // queued: its error comes from the commit
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
 }
 
 // inPipelinedTx is InTx on PostgreSQL.

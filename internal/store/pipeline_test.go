@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net"
@@ -262,31 +261,20 @@ func BenchmarkInTx(b *testing.B) {
 	}
 }
 
-// rowQuerier is a *store.DB or a *store.Tx.
-type rowQuerier interface {
-	QueryRow(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// AsyncCommit changes how a transaction commits on PostgreSQL, for that
-// transaction only; what it writes is there all the same.
-func TestAsyncCommit(t *testing.T) {
+// Async writes commit asynchronously on PostgreSQL and are there all the
+// same; db's own connections are not affected.
+func TestAsync(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		setting := func(q rowQuerier) string {
-			var v string
-			if err := q.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&v); err != nil {
-				t.Fatal(err)
-			}
-			return v
-		}
-		err := db.InTx(ctx, func(tx *store.Tx) error {
-			tx.AsyncCommit()
+		async := db.Async()
+		err := async.InTx(ctx, func(tx *store.Tx) error {
 			if _, err := tx.Exec(ctx, insertThrottle, "a"); err != nil {
 				return err
 			}
 			if db.Dialect == store.Postgres {
-				if v := setting(tx); v != "off" {
-					t.Errorf("synchronous_commit in the transaction = %q, want off", v)
+				var v string
+				if err := tx.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&v); err != nil || v != "off" {
+					t.Errorf("synchronous_commit in an Async transaction = %q, %v; want off", v, err)
 				}
 			}
 			return nil
@@ -294,26 +282,37 @@ func TestAsyncCommit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := db.ExecAsyncCommit(ctx, `UPDATE throttle SET failures = 5 WHERE key = $1`, "a")
+		res, err := async.Exec(ctx, `UPDATE throttle SET failures = 5 WHERE key = $1`, "a")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if n, err := res.RowsAffected(); n != 1 || err != nil {
 			t.Fatalf("RowsAffected = %d, %v", n, err)
 		}
-		if _, err := db.ExecAsyncCommit(ctx, insertThrottle, "a"); !errors.Is(err, store.ErrConflict) {
+		if _, err := async.Exec(ctx, insertThrottle, "a"); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("duplicate insert: %v, want ErrConflict", err)
 		}
-		if db.Dialect == store.Postgres {
-			for range 4 { // every pooled connection is back to the default
-				if v := setting(db); v != "on" {
-					t.Fatalf("synchronous_commit after the transactions = %q, want on", v)
-				}
+		if db.Dialect == store.Postgres { // on SQLite Async is db itself
+			if err := async.Close(); err != nil {
+				t.Fatal(err)
 			}
 		}
 		var n int
 		if err := db.QueryRow(ctx, `SELECT failures FROM throttle WHERE key = 'a'`).Scan(&n); err != nil || n != 5 {
-			t.Fatalf("failures = %d, %v", n, err)
+			t.Fatalf("failures = %d, %v (closing the view must leave db open)", n, err)
+		}
+		err = db.InTx(ctx, func(tx *store.Tx) error {
+			var v string
+			if err := tx.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&v); err != nil {
+				return err
+			}
+			if v != "on" && db.Dialect == store.Postgres {
+				t.Errorf("synchronous_commit in an ordinary transaction = %q, want on", v)
+			}
+			return nil
+		})
+		if err != nil && db.Dialect == store.Postgres {
+			t.Fatal(err)
 		}
 	})
 }

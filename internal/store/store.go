@@ -13,8 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
+	"github.com/jackc/pgx/v5/stdlib" // also registers the database/sql driver "pgx"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -58,12 +59,19 @@ type DB struct {
 	// Prepared statements, by pool and query text. Queries are constants
 	// in the code, so the caches stay small; preparing once saves parsing
 	// and planning on every call, which is most of a point lookup's cost.
-	readStmts, writeStmts sync.Map // string → *sql.Stmt
+	readStmts, writeStmts *sync.Map // string → *sql.Stmt
 
 	// Lock's: advisory locks through their own pool on PostgreSQL (nil on
 	// SQLite), in-process locks on SQLite.
 	locker *sql.DB
 	locks  lockTable
+
+	// async is what Async returns: on PostgreSQL a view of this database
+	// whose writes go through connections of their own; db itself on
+	// SQLite. A view (view true) shares everything else with its DB and
+	// leaves closing it to that DB.
+	async *DB
+	view  bool
 
 	batch     chan *batchItem // see ExecBatched
 	batchDone chan struct{}
@@ -72,10 +80,26 @@ type DB struct {
 }
 
 func newDB(d Dialect, write, read *sql.DB) *DB {
-	db := &DB{Dialect: d, write: write, read: read, batch: make(chan *batchItem, maxBatch), batchDone: make(chan struct{})}
+	db := &DB{Dialect: d, write: write, read: read, readStmts: new(sync.Map), writeStmts: new(sync.Map),
+		batch: make(chan *batchItem, maxBatch), batchDone: make(chan struct{})}
+	db.async = db
 	go db.runBatches()
 	return db
 }
+
+// Async returns db for writes that a crash of the database server may
+// lose: they commit without waiting for the write-ahead log to reach the
+// disk (PostgreSQL's asynchronous commit, set on connections of their
+// own). That saves each commit its flush, the biggest single cost of a
+// small write on the machines Foyer is measured on. A crash in the
+// following moment (up to three times wal_writer_delay, 600 ms by default)
+// may lose such a transaction, never corrupt or half-apply it, and any
+// later ordinary commit makes it durable too, since the log is flushed in
+// order. Use it for a journey just started, throttle counts, the courier's
+// bookkeeping, and writes that the same step follows with an ordinary
+// commit. Reads and ExecBatched work as on db. SQLite, in WAL mode with
+// synchronous=NORMAL, commits this way always: there Async returns db.
+func (db *DB) Async() *DB { return db.async }
 
 // quick returns the context for a statement. SQLite statements run in
 // this process in microseconds, so there is nothing to cancel: without a
@@ -139,8 +163,21 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	}
 	locker.SetMaxOpenConns(runtime.NumCPU())
 	locker.SetMaxIdleConns(1)
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		db.Close()
+		locker.Close()
+		return nil, fmt.Errorf("store: open postgres: %w", err)
+	}
+	cfg.RuntimeParams["synchronous_commit"] = "off"
+	async := stdlib.OpenDB(*cfg)
+	async.SetMaxOpenConns(2 * runtime.NumCPU())
+	async.SetMaxIdleConns(2 * runtime.NumCPU())
+	async.SetConnMaxIdleTime(5 * time.Minute)
 	d := newDB(Postgres, db, db)
 	d.locker = locker
+	d.async = &DB{Dialect: Postgres, write: async, read: db, readStmts: d.readStmts, writeStmts: new(sync.Map),
+		locker: locker, view: true, batch: d.batch, batchDone: d.batchDone}
 	return d, nil
 }
 
@@ -191,18 +228,29 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	return newDB(SQLite, write, read), nil
 }
 
-// Close closes every connection; closing twice is harmless.
+// Close closes every connection; closing twice is harmless. Closing an
+// Async view does nothing: its DB owns the connections.
 func (db *DB) Close() error {
+	if db.view {
+		return nil
+	}
 	db.closeOnce.Do(func() {
 		close(db.batch)
 		<-db.batchDone
-		for _, cache := range []*sync.Map{&db.readStmts, &db.writeStmts} {
+		caches := []*sync.Map{db.readStmts, db.writeStmts}
+		if db.async != db {
+			caches = append(caches, db.async.writeStmts)
+		}
+		for _, cache := range caches {
 			cache.Range(func(_, st any) bool {
 				st.(*sql.Stmt).Close()
 				return true
 			})
 		}
-		db.closeErr = db.write.Close()
+		if db.async != db {
+			db.closeErr = db.async.write.Close()
+		}
+		db.closeErr = errors.Join(db.closeErr, db.write.Close())
 		if db.read != db.write {
 			db.closeErr = errors.Join(db.closeErr, db.read.Close())
 		}
@@ -221,7 +269,7 @@ func (db *DB) Ping(ctx context.Context) error {
 // Exec runs a write statement outside a transaction.
 func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx = db.quick(ctx)
-	st, err := db.stmt(ctx, db.write, &db.writeStmts, query)
+	st, err := db.stmt(ctx, db.write, db.writeStmts, query)
 	if err != nil {
 		return nil, Classify(err)
 	}
@@ -232,7 +280,7 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, 
 // QueryRow runs a read-only query returning at most one row.
 func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	ctx = db.quick(ctx)
-	st, err := db.stmt(ctx, db.read, &db.readStmts, query)
+	st, err := db.stmt(ctx, db.read, db.readStmts, query)
 	if err != nil {
 		// Let the error surface from Scan, as database/sql does.
 		return db.read.QueryRowContext(ctx, query, args...)
@@ -242,7 +290,7 @@ func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row 
 
 // Query runs a read-only query.
 func (db *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return db.queryOn(ctx, db.read, &db.readStmts, query, args)
+	return db.queryOn(ctx, db.read, db.readStmts, query, args)
 }
 
 // queryOn runs query as a cached prepared statement of pool.
@@ -260,7 +308,7 @@ func (db *DB) queryOn(ctx context.Context, pool *sql.DB, cache *sync.Map, query 
 // transaction.
 func (db *DB) WriteRow(ctx context.Context, query string, args ...any) *sql.Row {
 	ctx = db.quick(ctx)
-	st, err := db.stmt(ctx, db.write, &db.writeStmts, query)
+	st, err := db.stmt(ctx, db.write, db.writeStmts, query)
 	if err != nil {
 		return db.write.QueryRowContext(ctx, query, args...)
 	}
@@ -271,7 +319,7 @@ func (db *DB) WriteRow(ctx context.Context, query string, args ...any) *sql.Row 
 // transaction, that may return many rows. Read and close the rows at
 // once: on SQLite they hold the one writer connection.
 func (db *DB) WriteQuery(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return db.queryOn(ctx, db.write, &db.writeStmts, query, args)
+	return db.queryOn(ctx, db.write, db.writeStmts, query, args)
 }
 
 // Tx is a write transaction. It exposes the same methods as DB, all on the
@@ -389,7 +437,7 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	tx := &Tx{Dialect: db.Dialect, tx: sqltx, db: db}
 	defer func() {
 		for _, q := range tx.unseen {
-			_, _ = db.stmt(ctx, db.write, &db.writeStmts, q)
+			_, _ = db.stmt(ctx, db.write, db.writeStmts, q)
 		}
 	}()
 	if err := fn(tx); err != nil {

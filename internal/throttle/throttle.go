@@ -105,12 +105,12 @@ func (l *Limiter) Waits(ctx context.Context, rule Rule, keys ...string) ([]State
 	return out, nil
 }
 
-// Fail records one failure on key. Counts commit asynchronously (see
-// store.Tx.AsyncCommit): a crash of the database server may forget the
+// Fail records one failure on key. Counts commit asynchronously
+// (store.DB.Async): a crash of the database server may forget the
 // last moment's, and nothing else.
 func (l *Limiter) Fail(ctx context.Context, key string, rule Rule) error {
 	now := l.now()
-	_, err := l.db.ExecAsyncCommit(ctx, `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES ($1, 1, $2, $3)
+	_, err := l.db.Async().Exec(ctx, `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES ($1, 1, $2, $3)
 		ON CONFLICT (key) DO UPDATE SET
 			failures = CASE WHEN throttle.expires_at <= $2 THEN 1 ELSE throttle.failures + 1 END,
 			last_failure = $2, expires_at = $3`,
@@ -123,7 +123,7 @@ func (l *Limiter) Fail(ctx context.Context, key string, rule Rule) error {
 
 // Reset forgets the failures on key (after a success).
 func (l *Limiter) Reset(ctx context.Context, key string) error {
-	if _, err := l.db.ExecAsyncCommit(ctx, `DELETE FROM throttle WHERE key = $1`, key); err != nil {
+	if _, err := l.db.Async().Exec(ctx, `DELETE FROM throttle WHERE key = $1`, key); err != nil {
 		return fmt.Errorf("throttle: reset: %w", err)
 	}
 	return nil
