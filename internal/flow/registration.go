@@ -147,12 +147,9 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 		}
 		f.Data.PasswordHash = ""
 	}
-	// Counted against the network on its own, not in the transaction
-	// below: every sign-up from one network updates the same counter row,
-	// and holding its lock until that commit would queue them all.
-	_ = s.Throttle.Fail(ctx, throttle.NetworkKey("registration", c.IP), s.Config.RegistrationThrottle)
-	// The code, its mail (or the note to the address's owner), the flow
-	// and the events commit together.
+	// The code, its mail (or the note to the address's owner), the flow,
+	// the events and the sign-up's count against its network commit
+	// together.
 	msg := info("code_sent", "We sent a 6-digit code to "+email+". Enter it to finish signing up.")
 	err = s.saveWithCode(ctx, f, c, "verification_code", msg, func(tx *store.Tx) error {
 		reason := ""
@@ -165,7 +162,13 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 		if err := s.emitTx(ctx, tx, f, c, event.RegistrationSubmitted, event.OutcomePending, reason, "", ""); err != nil {
 			return err
 		}
-		return runWrites(ctx, tx, []write{completed, signedIn})
+		if err := runWrites(ctx, tx, []write{completed, signedIn}); err != nil {
+			return err
+		}
+		// Last, after the flow's version check: every sign-up from one
+		// network updates this one row, and its lock is then held only
+		// while the server runs the rest of the transaction.
+		return s.Throttle.FailTx(ctx, tx, throttle.NetworkKey("registration", c.IP), s.Config.RegistrationThrottle)
 	})
 	if err != nil {
 		return nil, err

@@ -106,11 +106,23 @@ func (l *Limiter) Waits(ctx context.Context, rule Rule, keys ...string) ([]State
 }
 
 // Fail records one failure on key. Counts commit asynchronously
-// (store.DB.Async): a crash of the database server may forget the
-// last moment's, and nothing else.
+// (store.DB.Async): a crash of the database server may forget the last
+// moment's, and nothing else.
 func (l *Limiter) Fail(ctx context.Context, key string, rule Rule) error {
+	return l.fail(ctx, l.db.Async(), key, rule)
+}
+
+// FailTx is Fail inside tx, counted only if tx commits. On PostgreSQL the
+// counter's row stays locked until then, so queue it last (see store.Tx):
+// after the transaction's last read or row count, it waits for no round
+// trip of the client's.
+func (l *Limiter) FailTx(ctx context.Context, tx *store.Tx, key string, rule Rule) error {
+	return l.fail(ctx, tx, key, rule)
+}
+
+func (l *Limiter) fail(ctx context.Context, db store.Execer, key string, rule Rule) error {
 	now := l.now()
-	_, err := l.db.Async().Exec(ctx, `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES ($1, 1, $2, $3)
+	_, err := db.Exec(ctx, `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES ($1, 1, $2, $3)
 		ON CONFLICT (key) DO UPDATE SET
 			failures = CASE WHEN throttle.expires_at <= $2 THEN 1 ELSE throttle.failures + 1 END,
 			last_failure = $2, expires_at = $3`,
