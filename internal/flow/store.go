@@ -84,27 +84,24 @@ func (s *Store) Get(ctx context.Context, id string) (*Flow, error) {
 // Update saves f if nobody else changed it since it was read (optimistic
 // locking on Version); otherwise it returns ErrChanged.
 func (s *Store) Update(ctx context.Context, f *Flow, now time.Time) error {
-	return s.update(ctx, s.db, f, now)
+	return s.inTx(ctx, func(tx *store.Tx) error { return s.UpdateTx(ctx, tx, f, now) })
 }
 
-// UpdateTx is Update inside tx.
+// UpdateTx is Update inside tx: if someone else changed f, tx fails with
+// ErrChanged. On PostgreSQL the check happens when tx commits (see
+// store.Tx.ExecOne), so f shows the new version from the call on, and a
+// caller whose commit fails must not use f again.
 func (s *Store) UpdateTx(ctx context.Context, tx *store.Tx, f *Flow, now time.Time) error {
-	return s.update(ctx, tx, f, now)
-}
-
-func (s *Store) update(ctx context.Context, db store.Execer, f *Flow, now time.Time) error {
 	data, err := json.Marshal(f.Data)
 	if err != nil {
 		return fmt.Errorf("flow: update: %w", err)
 	}
-	res, err := db.Exec(ctx, `UPDATE flows SET state = $1, identity_id = $2, data = $3, version = version + 1, updated_at = $4
+	err = tx.ExecOne(ctx, fmt.Errorf("flow: update %s: %w", f.ID, ErrChanged),
+		`UPDATE flows SET state = $1, identity_id = $2, data = $3, version = version + 1, updated_at = $4
 		WHERE id = $5 AND version = $6`,
 		f.State, nullString(f.IdentityID), string(data), store.Micros(now), f.ID, f.Version)
 	if err != nil {
-		return fmt.Errorf("flow: update %s: %w", f.ID, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("flow: update %s: %w", f.ID, ErrChanged)
+		return err
 	}
 	f.Version++
 	f.UpdatedAt = now

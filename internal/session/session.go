@@ -353,12 +353,10 @@ func (m *Manager) Upgrade(ctx context.Context, token, method, aal string) (strin
 	s.IdleExpiresAt = minTime(now.Add(m.life.Idle), s.ExpiresAt)
 	methods, _ := json.Marshal(s.Methods)
 	err = m.db.InTx(ctx, func(tx *store.Tx) error {
-		res, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`, store.Micros(now), old.ID)
+		// Revoked by someone else meanwhile: ErrInvalid.
+		err := tx.ExecOne(ctx, ErrInvalid, `UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`, store.Micros(now), old.ID)
 		if err != nil {
 			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return ErrInvalid
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO sessions (id, domain, token_hash, identity_id, aal, methods, device_id, ip, user_agent,
 				authenticated_at, created_at, seen_at, idle_expires_at, expires_at)

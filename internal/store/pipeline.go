@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -39,10 +40,16 @@ type queued struct {
 	ctx   context.Context
 	query string
 	args  []any
-	sent  bool
-	rows  int64
-	err   error
+	// ifNotOne is ExecOne's error: the statement is wrapped so that the
+	// server fails the transaction unless it changed exactly one row.
+	ifNotOne error
+	sent     bool
+	rows     int64
+	err      error
 }
+
+// expectOneCode is the SQLSTATE of foyer_expect_one (migration 0007).
+const expectOneCode = "FY001"
 
 // LastInsertId is not supported: PostgreSQL statements use RETURNING.
 func (q *queued) LastInsertId() (int64, error) {
@@ -102,6 +109,10 @@ func (p *pipeline) flush(ctx context.Context, commit bool) error {
 		}
 		for _, q := range p.queue {
 			tag, err := br.Exec()
+			var pgErr *pgconn.PgError
+			if q.ifNotOne != nil && errors.As(err, &pgErr) && pgErr.Code == expectOneCode {
+				err = q.ifNotOne
+			}
 			q.sent, q.rows, q.err = true, tag.RowsAffected(), Classify(err)
 			if first == nil {
 				first = err

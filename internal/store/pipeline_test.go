@@ -117,8 +117,48 @@ func TestTxRowsAffected(t *testing.T) {
 	})
 }
 
-// On PostgreSQL a transaction of writes is one round trip, BEGIN and
-// COMMIT included, and a RowsAffected in its middle adds one.
+// ExecOne fails the transaction, and undoes it, unless its statement
+// changed exactly one row.
+func TestTxExecOne(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if _, err := db.Exec(ctx, insertThrottle, "x"); err != nil {
+			t.Fatal(err)
+		}
+		errStale := errors.New("stale")
+		tries := 0
+		bump := func(key string, from int) error {
+			tries++
+			return db.InTx(ctx, func(tx *store.Tx) error {
+				if _, err := tx.Exec(ctx, insertThrottle, fmt.Sprint("try-", tries)); err != nil {
+					return err
+				}
+				return tx.ExecOne(ctx, errStale, `UPDATE throttle SET failures = failures + 1 WHERE key = $1 AND failures = $2`, key, from)
+			})
+		}
+		if err := bump("x", 1); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			key  string
+			from int
+		}{{"x", 1}, {"missing", 1}} {
+			if err := bump(tc.key, tc.from); !errors.Is(err, errStale) {
+				t.Fatalf("bump(%s, %d) = %v, want errStale", tc.key, tc.from, err)
+			}
+		}
+		if err := bump("x", 2); err != nil {
+			t.Fatal(err)
+		}
+		if n := countThrottle(t, db); n != 3 {
+			t.Fatalf("rows = %d, want 3 (x and the two that went with a successful bump)", n)
+		}
+	})
+}
+
+// On PostgreSQL a transaction of writes is one round trip, and so is one
+// that checks a row count with ExecOne; a RowsAffected in its middle adds
+// one.
 func TestTxRoundTrips(t *testing.T) {
 	dsn := storetest.PostgresDSN(t)
 	u, err := url.Parse(dsn)
@@ -137,15 +177,22 @@ func TestTxRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	i := 0
-	writes := func(check bool) error {
+	writes := func(check string) error {
 		return db.InTx(ctx, func(tx *store.Tx) error {
 			for range 4 {
 				i++
-				res, err := tx.Exec(ctx, insertThrottle, fmt.Sprint("k", i))
+				key := fmt.Sprint("k", i)
+				if check == "ExecOne" && i%4 == 2 {
+					if err := tx.ExecOne(ctx, errors.New("not one"), insertThrottle, key); err != nil {
+						return err
+					}
+					continue
+				}
+				res, err := tx.Exec(ctx, insertThrottle, key)
 				if err != nil {
 					return err
 				}
-				if check && i%4 == 2 {
+				if check == "RowsAffected" && i%4 == 2 {
 					if n, err := res.RowsAffected(); n != 1 || err != nil {
 						return fmt.Errorf("RowsAffected = %d, %v", n, err)
 					}
@@ -154,7 +201,7 @@ func TestTxRoundTrips(t *testing.T) {
 			return nil
 		})
 	}
-	for _, check := range []bool{false, true} {
+	for check, want := range map[string]int64{"": 1, "ExecOne": 1, "RowsAffected": 2} {
 		if err := writes(check); err != nil { // warms the connection and its statements
 			t.Fatal(err)
 		}
@@ -162,16 +209,12 @@ func TestTxRoundTrips(t *testing.T) {
 		if err := writes(check); err != nil {
 			t.Fatal(err)
 		}
-		want := int64(1)
-		if check {
-			want = 2
-		}
 		if got := proxy.trips.Load() - before; got != want {
-			t.Errorf("four inserts (RowsAffected: %v) took %d round trips, want %d", check, got, want)
+			t.Errorf("four inserts (checked with %q) took %d round trips, want %d", check, got, want)
 		}
 	}
-	if n := countThrottle(t, db); n != 16 {
-		t.Fatalf("rows = %d, want 16", n)
+	if n := countThrottle(t, db); n != 24 {
+		t.Fatalf("rows = %d, want 24", n)
 	}
 }
 

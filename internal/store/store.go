@@ -365,6 +365,29 @@ func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, 
 	return res, Classify(err)
 }
 
+// ExecOne runs a write statement (UPDATE, INSERT or DELETE, without
+// RETURNING) that must change exactly one row: otherwise the transaction
+// fails and InTx returns ifNot. It suits optimistic checks such as
+// "UPDATE … WHERE id = $1 AND version = $2". On PostgreSQL the server
+// checks the count (foyer_expect_one), so the statement queues like any
+// other and costs no round trip of its own: ExecOne returns nil there, and
+// ifNot comes from InTx. On SQLite it returns ifNot at once.
+func (tx *Tx) ExecOne(ctx context.Context, ifNot error, query string, args ...any) error {
+	if tx.pg != nil {
+		q := tx.pg.exec(ctx, `WITH changed AS (`+query+` RETURNING 1) SELECT foyer_expect_one(COUNT(*)) FROM changed`, args)
+		q.(*queued).ifNotOne = ifNot
+		return nil
+	}
+	res, err := tx.Exec(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return ifNot
+	}
+	return nil
+}
+
 // ExecScript runs a script of statements without arguments (a
 // migration). Exec takes one statement: on PostgreSQL a statement with
 // arguments cannot hold several.
