@@ -302,29 +302,23 @@ func TestDeleteRemovesTokens(t *testing.T) {
 }
 
 func BenchmarkVerifySecret(b *testing.B) {
-	for _, open := range []struct {
-		name string
-		open func(testing.TB) *store.DB
-	}{{"sqlite", storetest.NewSQLite}, {"postgres", storetest.NewPostgres}} {
-		b.Run(open.name, func(b *testing.B) {
-			db := open.open(b)
-			ctx := context.Background()
-			reg := NewRegistry(db, testSecret, nil)
-			c, secret, err := reg.Create(ctx, "customers", Spec{Name: new("batch"), GrantTypes: &[]string{GrantClientCredentials}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, err := reg.VerifySecret(ctx, c.ID, secret); err != nil {
-						b.Error(err)
-						return
-					}
+	storetest.EachB(b, func(b *testing.B, db *store.DB) {
+		ctx := context.Background()
+		reg := NewRegistry(db, testSecret, nil)
+		c, secret, err := reg.Create(ctx, "customers", Spec{Name: new("batch"), GrantTypes: &[]string{GrantClientCredentials}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := reg.VerifySecret(ctx, c.ID, secret); err != nil {
+					b.Error(err)
+					return
 				}
-			})
+			}
 		})
-	}
+	})
 	b.Run("hmac-only", func(b *testing.B) {
 		key := secretKey(testSecret)
 		s := newSecret()

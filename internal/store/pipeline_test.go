@@ -278,30 +278,24 @@ func newTripCounter(t *testing.T, target string) *tripCounter {
 // BenchmarkInTx is a write transaction of four inserts, the shape of a
 // journey step (a session, two events, the flow).
 func BenchmarkInTx(b *testing.B) {
-	for _, db := range []struct {
-		name string
-		open func(testing.TB) *store.DB
-	}{{"sqlite", storetest.NewSQLite}, {"postgres", storetest.NewPostgres}} {
-		b.Run(db.name, func(b *testing.B) {
-			d := db.open(b)
-			ctx := context.Background()
-			i := 0
-			for b.Loop() {
-				err := d.InTx(ctx, func(tx *store.Tx) error {
-					for range 4 {
-						i++
-						if _, err := tx.Exec(ctx, insertThrottle, fmt.Sprint("b", i)); err != nil {
-							return err
-						}
+	storetest.EachB(b, func(b *testing.B, d *store.DB) {
+		ctx := context.Background()
+		i := 0
+		for b.Loop() {
+			err := d.InTx(ctx, func(tx *store.Tx) error {
+				for range 4 {
+					i++
+					if _, err := tx.Exec(ctx, insertThrottle, fmt.Sprint("b", i)); err != nil {
+						return err
 					}
-					return nil
-				})
-				if err != nil {
-					b.Fatal(err)
 				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
 			}
-		})
-	}
+		}
+	})
 }
 
 // Async writes commit asynchronously on PostgreSQL and are there all the

@@ -347,31 +347,25 @@ func mustB64(t testing.TB, s string) []byte {
 }
 
 func BenchmarkVerify(b *testing.B) {
-	for _, db := range []struct {
-		name string
-		open func(testing.TB) *store.DB
-	}{{"sqlite", storetest.NewSQLite}, {"postgres", storetest.NewPostgres}} {
-		b.Run(db.name, func(b *testing.B) {
-			d := db.open(b)
-			c := newClock(start)
-			s := newStore(b, d, c)
-			addIdentity(b, d, "bench")
-			secret := enrol(b, s, c, "bench")
-			base := c.now()
-			codes := make([]string, b.N)
-			for i := range codes {
-				codes[i] = code(b, secret, base.Add(time.Duration(i+1)*totp.Period))
+	storetest.EachB(b, func(b *testing.B, d *store.DB) {
+		c := newClock(start)
+		s := newStore(b, d, c)
+		addIdentity(b, d, "bench")
+		secret := enrol(b, s, c, "bench")
+		base := c.now()
+		codes := make([]string, b.N)
+		for i := range codes {
+			codes[i] = code(b, secret, base.Add(time.Duration(i+1)*totp.Period))
+		}
+		ctx := context.Background()
+		b.ResetTimer()
+		for i := range b.N {
+			c.set(base.Add(time.Duration(i+1) * totp.Period))
+			if err := s.Verify(ctx, "bench", codes[i]); err != nil {
+				b.Fatal(err)
 			}
-			ctx := context.Background()
-			b.ResetTimer()
-			for i := range b.N {
-				c.set(base.Add(time.Duration(i+1) * totp.Period))
-				if err := s.Verify(ctx, "bench", codes[i]); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // Pending shows an unconfirmed enrolment again, and nothing once

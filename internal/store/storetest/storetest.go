@@ -31,6 +31,14 @@ func Each(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 	t.Run("postgres", func(t *testing.T) { fn(t, NewPostgres(t)) })
 }
 
+// EachB is Each for benchmarks: fn runs as a sub-benchmark once per
+// database, on a fresh one.
+func EachB(b *testing.B, fn func(b *testing.B, db *store.DB)) {
+	b.Helper()
+	b.Run("sqlite", func(b *testing.B) { fn(b, NewSQLite(b)) })
+	b.Run("postgres", func(b *testing.B) { fn(b, NewPostgres(b)) })
+}
+
 // NewSQLite opens a fresh, migrated SQLite database in a temporary folder.
 func NewSQLite(t testing.TB) *store.DB {
 	t.Helper()
