@@ -17,10 +17,10 @@ import (
 // query, a RowsAffected, or the commit. A transaction of writes alone is
 // then one round trip, where statements sent one by one would take one each
 // and two more for BEGIN and COMMIT; it does not even need BEGIN and
-// COMMIT, since the server runs a pipeline as one implicit transaction. Each round
-// trip costs both processes a wake-up and the kernel a loopback or network
-// hop; on a server that also hashes passwords, they are what a journey's
-// database work mostly costs.
+// COMMIT, since the server runs a pipeline as one implicit transaction.
+// Each round trip costs both processes a wake-up and the kernel a loopback
+// or network hop; on a server that also hashes passwords, they are what a
+// journey's database work mostly costs.
 //
 // A queued statement's error is returned by whatever sent it (RowsAffected,
 // a later query, or the commit), and InTx returns it in any case. A failed
