@@ -83,3 +83,45 @@ func TestConcurrentRegistrationsOfDistinctEmails(t *testing.T) {
 		}
 	})
 }
+
+// Parallel submits of one sign-in flow sign in once: one 200, the others
+// 409, and no session row for the losers (a loser's session commits with
+// its flow update, so the flow's version check undoes it).
+func TestParallelSignInSubmitsIssueOneSession(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		const email = "paula@example.com"
+		signUp(t, env, email, goodPassword) // verified, and one browser session
+		var start api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/login", "", nil, &start), 201)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		statuses := map[int]int{}
+		var token string
+		for range 8 {
+			wg.Go(func() {
+				var in api.FlowResponse
+				r := env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": email, "password": goodPassword}, &in)
+				mu.Lock()
+				defer mu.Unlock()
+				statuses[r.StatusCode]++
+				if r.StatusCode == 200 {
+					token = in.SessionToken
+				}
+			})
+		}
+		wg.Wait()
+		if statuses[200] != 1 || statuses[409] != 7 {
+			t.Fatalf("statuses %v: want one 200 and seven 409", statuses)
+		}
+		var who api.WhoamiResponse
+		expectStatus(t, env.JSON(t, "GET", "/sessions/whoami", token, nil, &who), 200)
+		var n int
+		if err := db.QueryRow(t.Context(), `SELECT COUNT(*) FROM sessions WHERE identity_id = $1`, who.Identity.ID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 2 {
+			t.Fatalf("%d sessions, want 2: the sign-up's and the one sign-in's", n)
+		}
+	})
+}
