@@ -99,12 +99,8 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	if d.Effect == policy.StepUp && len(d.Require) == 1 && d.Require[0] == policy.StepVerifyEmail {
 		f.State = StateVerify
 		msg := info("verify_email_to_continue", "Please verify your email address: we sent a 6-digit code to "+email+".")
-		if err := s.saveWithCode(ctx, f, c, "verification_code", msg, func(tx *store.Tx) error {
-			if err := submitted(ctx, tx); err != nil {
-				return err
-			}
-			return s.emitTx(ctx, tx, f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, cand.IdentityID, "")
-		}); err != nil {
+		if err := s.saveWithCode(ctx, f, c, "verification_code", msg, submitted,
+			s.record(f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, cand.IdentityID, "")); err != nil {
 			return nil, err
 		}
 		return &Result{Flow: f}, nil

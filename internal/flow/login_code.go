@@ -60,9 +60,8 @@ func (s *Service) RequestLoginCode(ctx context.Context, f *Flow, c Client, ident
 	}
 	f.State = StateVerify
 	msg := info("login_code_sent", "If "+email+" has an account, we sent a 6-digit sign-in code to it.")
-	if err := s.saveWithCode(ctx, f, c, "login_code", msg, func(tx *store.Tx) error {
-		return s.emitTx(ctx, tx, f, c, event.LoginCodeRequested, event.OutcomePending, "", "", "")
-	}); err != nil {
+	if err := s.saveWithCode(ctx, f, c, "login_code", msg,
+		s.record(f, c, event.LoginCodeRequested, event.OutcomePending, "", "", "")); err != nil {
 		return nil, err
 	}
 	return &Result{Flow: f}, nil

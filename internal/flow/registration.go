@@ -60,12 +60,12 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 		return nil, err
 	}
 	email := ids[0].Value
-	context := []string{email}
+	personal := []string{email} // what the password must not resemble
 	if name, ok := traits["name"].(string); ok {
-		context = append(context, name)
+		personal = append(personal, name)
 	}
 	if !passwordless {
-		if err := s.checkPassword(in.Password, context); err != nil {
+		if err := s.checkPassword(in.Password, personal); err != nil {
 			return nil, err
 		}
 	}
@@ -150,27 +150,21 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 	// The code, its mail (or the note to the address's owner), the flow,
 	// the events and the sign-up's count against its network commit
 	// together.
+	var ws []write
+	reason := ""
+	if f.Data.Dead {
+		reason = "identifier_taken"
+		ws = append(ws, func(ctx context.Context, tx *store.Tx) error { return s.mailOwner(ctx, tx, f) })
+	}
+	ws = append(ws, s.record(f, c, event.RegistrationSubmitted, event.OutcomePending, reason, "", ""), completed, signedIn,
+		// Every sign-up from one network updates this one row; queued
+		// with the rest, its lock is held only while the server runs
+		// the transaction, never across a round trip.
+		func(ctx context.Context, tx *store.Tx) error {
+			return s.Throttle.FailTx(ctx, tx, throttle.NetworkKey("registration", c.IP), s.Config.RegistrationThrottle)
+		})
 	msg := info("code_sent", "We sent a 6-digit code to "+email+". Enter it to finish signing up.")
-	err = s.saveWithCode(ctx, f, c, "verification_code", msg, func(tx *store.Tx) error {
-		reason := ""
-		if f.Data.Dead {
-			reason = "identifier_taken"
-			if err := s.mailOwner(ctx, tx, f); err != nil {
-				return err
-			}
-		}
-		if err := s.emitTx(ctx, tx, f, c, event.RegistrationSubmitted, event.OutcomePending, reason, "", ""); err != nil {
-			return err
-		}
-		if err := runWrites(ctx, tx, []write{completed, signedIn}); err != nil {
-			return err
-		}
-		// Last, after the flow's version check: every sign-up from one
-		// network updates this one row, and its lock is then held only
-		// while the server runs the rest of the transaction.
-		return s.Throttle.FailTx(ctx, tx, throttle.NetworkKey("registration", c.IP), s.Config.RegistrationThrottle)
-	})
-	if err != nil {
+	if err := s.saveWithCode(ctx, f, c, "verification_code", msg, ws...); err != nil {
 		return nil, err
 	}
 	return result, nil

@@ -303,25 +303,14 @@ func (s *Service) sendCode(ctx context.Context, tx *store.Tx, f *Flow, c Client,
 	return s.emitTx(ctx, tx, f, c, event.VerificationSent, event.OutcomeSuccess, template, "", "")
 }
 
-// saveWithCode sends f a new code (see sendCode), shows msg, runs then
-// (if not nil) for whatever else the step writes, and saves it all in one
-// transaction: no code leaves for a flow whose update lost a race (that
-// request gets ErrChanged), and no flow waits for a code never queued.
-func (s *Service) saveWithCode(ctx context.Context, f *Flow, c Client, template string, msg Message, then func(tx *store.Tx) error) error {
-	err := s.Flows.inTx(ctx, func(tx *store.Tx) error {
-		if err := s.sendCode(ctx, tx, f, c, template); err != nil {
-			return err
-		}
-		f.Data.Messages = []Message{msg}
-		if err := s.Flows.UpdateTx(ctx, tx, f, s.now()); err != nil {
-			return err
-		}
-		if then != nil {
-			return then(tx)
-		}
-		return nil
-	})
-	if err != nil {
+// saveWithCode sends f a new code (see sendCode), shows msg, and saves f
+// with ws, whatever else the step writes, in one transaction (see save):
+// no code leaves for a flow whose update lost a race (that request gets
+// ErrChanged), and no flow waits for a code never queued.
+func (s *Service) saveWithCode(ctx context.Context, f *Flow, c Client, template string, msg Message, ws ...write) error {
+	f.Data.Messages = []Message{msg}
+	code := func(ctx context.Context, tx *store.Tx) error { return s.sendCode(ctx, tx, f, c, template) }
+	if err := s.save(ctx, f, s.now(), append([]write{code}, ws...)...); err != nil {
 		return err
 	}
 	s.Mailer.Notify()
@@ -348,7 +337,7 @@ func (s *Service) Resend(ctx context.Context, f *Flow, c Client) (*Flow, error) 
 	if since := s.now().Sub(f.Data.LastSentAt); since < s.Config.ResendAfter {
 		return nil, invalid("", "code_resend_too_soon", fmt.Sprintf("Please wait %d seconds before asking for another code.", int((s.Config.ResendAfter-since).Seconds())+1))
 	}
-	if err := s.saveWithCode(ctx, f, c, "verification_code", info("code_resent", "We sent a new code. Codes sent earlier no longer work."), nil); err != nil {
+	if err := s.saveWithCode(ctx, f, c, "verification_code", info("code_resent", "We sent a new code. Codes sent earlier no longer work.")); err != nil {
 		return nil, err
 	}
 	return f, nil

@@ -60,7 +60,7 @@ func (s *Service) SubmitVerificationEmail(ctx context.Context, f *Flow, c Client
 		}
 	}
 	f.State = StateVerify
-	if err := s.saveWithCode(ctx, f, c, "verification_code", info("code_sent_if_known", "If "+email+" needs verifying, we sent a 6-digit code to it."), nil); err != nil {
+	if err := s.saveWithCode(ctx, f, c, "verification_code", info("code_sent_if_known", "If "+email+" needs verifying, we sent a 6-digit code to it.")); err != nil {
 		return nil, err
 	}
 	return &Result{Flow: f}, nil
