@@ -178,6 +178,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	d.locker = locker
 	d.async = &DB{Dialect: Postgres, write: async, read: db, readStmts: d.readStmts, writeStmts: new(sync.Map),
 		locker: locker, view: true, batch: d.batch, batchDone: d.batchDone}
+	d.async.async = d.async
 	return d, nil
 }
 
@@ -382,7 +383,11 @@ func (tx *Tx) ExecOne(ctx context.Context, ifNot error, query string, args ...an
 	if err != nil {
 		return err
 	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return Classify(err)
+	}
+	if n != 1 {
 		return ifNot
 	}
 	return nil
