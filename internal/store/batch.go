@@ -138,7 +138,9 @@ func runInSavepoint(ctx context.Context, tx *Tx, fn func(tx *Tx) error) error {
 	if _, err := tx.Exec(ctx, "SAVEPOINT batch_item"); err != nil {
 		return err
 	}
+	hooks := len(tx.hooks)
 	if err := fn(tx); err != nil {
+		tx.end(hooks, false)
 		if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT batch_item"); rerr != nil {
 			return rerr
 		}

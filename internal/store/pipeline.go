@@ -156,7 +156,10 @@ func (db *DB) inPipelinedTx(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	defer conn.Close()
 	p := &pipeline{conn: conn}
-	if err := fn(&Tx{Dialect: db.Dialect, db: db, pg: p}); err != nil {
+	tx := &Tx{Dialect: db.Dialect, db: db, pg: p}
+	committed := false
+	defer func() { tx.end(0, committed) }()
+	if err := fn(tx); err != nil {
 		p.rollback(ctx)
 		if p.err != nil {
 			// The statement that failed is the cause of whatever fn
@@ -169,5 +172,6 @@ func (db *DB) inPipelinedTx(ctx context.Context, fn func(tx *Tx) error) error {
 		p.rollback(ctx)
 		return fmt.Errorf("store: commit: %w", err)
 	}
+	committed = true
 	return nil
 }

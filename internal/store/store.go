@@ -334,6 +334,39 @@ type Tx struct {
 	tx      *sql.Tx   // SQLite
 	unseen  []string  // SQLite: queries to prepare once the transaction is over
 	pg      *pipeline // PostgreSQL
+	hooks   []txHook
+}
+
+// txHook is work waiting for a transaction's end.
+type txHook struct {
+	onCommit bool // run after a commit; otherwise after a rollback
+	fn       func()
+}
+
+// AfterCommit registers fn to run once the transaction has committed,
+// before InTx returns: to announce what the transaction made visible. It
+// never runs if the transaction rolls back, nor if the InTxBatched
+// savepoint it was registered in does.
+func (tx *Tx) AfterCommit(fn func()) { tx.hooks = append(tx.hooks, txHook{onCommit: true, fn: fn}) }
+
+// AfterRollback registers fn to run if the transaction does not commit, or
+// if the InTxBatched savepoint it was registered in rolls back, before
+// InTx returns: to give back what the transaction's work reserved. A
+// commit whose outcome is unknown (the connection broke during it) counts
+// as a rollback, so the reserved thing must stay safe should the commit
+// have gone through after all.
+func (tx *Tx) AfterRollback(fn func()) { tx.hooks = append(tx.hooks, txHook{fn: fn}) }
+
+// end runs the hooks registered since the from'th for work that committed
+// or not, and forgets them.
+func (tx *Tx) end(from int, committed bool) {
+	hooks := tx.hooks[from:]
+	tx.hooks = tx.hooks[:from]
+	for _, h := range hooks {
+		if h.onCommit == committed {
+			h.fn()
+		}
+	}
 }
 
 // prepared returns query as a statement of the transaction: the writer
@@ -463,7 +496,9 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 		return fmt.Errorf("store: begin: %w", Classify(err))
 	}
 	tx := &Tx{Dialect: db.Dialect, tx: sqltx, db: db}
+	committed := false
 	defer func() {
+		tx.end(0, committed)
 		for _, q := range tx.unseen {
 			_, _ = db.stmt(ctx, db.write, db.writeStmts, q)
 		}
@@ -475,6 +510,7 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := sqltx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", Classify(err))
 	}
+	committed = true
 	return nil
 }
 

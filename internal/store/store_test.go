@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -285,5 +286,89 @@ func TestLock(t *testing.T) {
 			t.Fatal(err)
 		}
 		close(done)
+	})
+}
+
+// A transaction's AfterCommit hooks run once it commits and its
+// AfterRollback hooks once it does not, whether fn fails, a queued
+// statement fails at the commit (PostgreSQL), or only one InTxBatched item
+// fails.
+func TestTxHooks(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		insert := `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES ($1, 1, 1, 1)`
+		var mu sync.Mutex
+		var ran []string
+		hooks := func(tx *store.Tx, name string) {
+			tx.AfterCommit(func() { mu.Lock(); ran = append(ran, name+" committed"); mu.Unlock() })
+			tx.AfterRollback(func() { mu.Lock(); ran = append(ran, name+" rolled back"); mu.Unlock() })
+		}
+		check := func(want ...string) {
+			t.Helper()
+			mu.Lock()
+			defer mu.Unlock()
+			slices.Sort(ran)
+			slices.Sort(want)
+			if !slices.Equal(ran, want) {
+				t.Fatalf("hooks ran: %q, want %q", ran, want)
+			}
+			ran = nil
+		}
+
+		err := db.InTx(ctx, func(tx *store.Tx) error {
+			hooks(tx, "ok")
+			_, err := tx.Exec(ctx, insert, "a")
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("ok committed")
+
+		boom := errors.New("boom")
+		err = db.InTx(ctx, func(tx *store.Tx) error {
+			hooks(tx, "failed")
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("InTx = %v, want boom", err)
+		}
+		check("failed rolled back")
+
+		// The duplicate fails when it reaches the server: at once on
+		// SQLite, at the commit on PostgreSQL.
+		err = db.InTx(ctx, func(tx *store.Tx) error {
+			hooks(tx, "duplicate")
+			_, err := tx.Exec(ctx, insert, "a")
+			return err
+		})
+		if !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("InTx = %v, want ErrConflict", err)
+		}
+		check("duplicate rolled back")
+
+		var wg sync.WaitGroup
+		for _, key := range []string{"b", "a", "c"} { // "a" is taken
+			wg.Go(func() {
+				_ = db.InTxBatched(ctx, func(tx *store.Tx) error {
+					hooks(tx, key)
+					_, err := tx.Exec(ctx, insert, key)
+					return err
+				})
+			})
+		}
+		wg.Wait()
+		// A batch that fails as a whole (a failed statement aborts a
+		// PostgreSQL transaction) runs each item again on its own; each
+		// run that did not commit has had its rollback hooks.
+		mu.Lock()
+		defer mu.Unlock()
+		n := map[string]int{}
+		for _, r := range ran {
+			n[r]++
+		}
+		if n["a committed"] != 0 || n["a rolled back"] == 0 || n["b committed"] != 1 || n["c committed"] != 1 {
+			t.Fatalf("hooks ran: %q; want a rolled back, and b and c committed once each", ran)
+		}
 	})
 }
