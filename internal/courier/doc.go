@@ -4,15 +4,19 @@
 // that delivers it, the senders (SMTP, or the dev mailbox), and the dev
 // mailbox pages.
 //
-// A flow that needs to send mail calls Outbox.Enqueue: the mail is
-// rendered and written to the outbox table, and a Worker on the same
-// Outbox is woken to deliver it within milliseconds. If the mail server is
-// down or answers with a temporary error, the worker retries with
-// exponential backoff, so a flaky or restarting server loses no mail.
-// Several Foyer nodes may share one database: each mail is claimed by one
-// worker at a time (FOR UPDATE SKIP LOCKED on PostgreSQL, the single
-// writer on SQLite) with a lease, so a node that dies mid-delivery only
-// delays its mail until the lease runs out.
+// A flow that needs to send mail calls Outbox.Enqueue, or EnqueueTx inside
+// its own transaction: the mail is rendered and written to the outbox
+// table and, once the transaction commits, handed over to the Worker
+// running on the same Outbox, which sends it at once. Such mail is stored
+// already claimed for that worker, so it needs no claim query; when the
+// worker has more in hand than it can take, mail is queued instead and the
+// worker is woken to claim it. If the mail server is down or answers with
+// a temporary error, the worker retries with exponential backoff, so a
+// flaky or restarting server loses no mail. Several Foyer nodes may share
+// one database: each mail is claimed by one worker at a time (FOR UPDATE
+// SKIP LOCKED on PostgreSQL, the single writer on SQLite) with a lease, so
+// a node that dies mid-delivery, or before sending the mail handed over to
+// it, only delays its mail until the lease runs out.
 //
 // Mail bodies hold one-time codes, so outside dev mode they are erased
 // from the outbox as soon as the mail is sent or given up on, and they are

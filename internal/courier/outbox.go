@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -64,6 +65,9 @@ type Outbox struct {
 	// Outbox, so the mail leaves at once instead of at the next poll.
 	wake chan struct{}
 
+	mu   sync.Mutex
+	hand *handoff // the running Worker's, if any (see Worker.Run)
+
 	// KeepBodies keeps the bodies of sent and failed mail so the dev
 	// mailbox can show them. Set it in dev mode only: outside dev mode
 	// the bodies hold one-time codes, and they are erased as soon as the
@@ -77,57 +81,162 @@ func NewOutbox(db *store.DB, now func() time.Time) *Outbox {
 	return &Outbox{db: db, now: now, wake: make(chan struct{}, 1)}
 }
 
-// Notify wakes a Worker running on this Outbox so it looks for due mail
-// now. It never blocks. Enqueue calls it; call it after committing a
-// transaction that ran EnqueueTx.
-func (o *Outbox) Notify() {
+// notify wakes a Worker running on this Outbox so it looks for due mail
+// now. It never blocks.
+func (o *Outbox) notify() {
 	select {
 	case o.wake <- struct{}{}:
 	default:
 	}
 }
 
-// Enqueue renders m, stores it as queued and due now, wakes the worker and
-// returns the new entry's id. Rendering errors (unknown template, missing
-// Data, bad recipient) are returned before anything is stored.
-func (o *Outbox) Enqueue(ctx context.Context, m Message) (string, error) {
-	id, err := o.insert(ctx, o.db, m)
-	if err != nil {
-		return "", err
+// A handoff passes mail from the transactions that enqueue it straight to
+// the Worker running on the same Outbox. Such mail is stored already
+// claimed for that worker (sending, attempt 1, leased), and goes to it
+// once the transaction commits, so that it leaves without a claim of its
+// own: one statement less and one round trip less per mail, on the path
+// of every verification code. Should the process die before the mail
+// leaves, its lease runs out and any worker claims it, as when a worker
+// dies mid-delivery.
+//
+// There are only so many slots: each mail holds one from its enqueue
+// until the worker is done with it (or its transaction rolls back). With
+// none free, as when the mail server is slow, mail is queued the usual
+// way, so that any worker may take it.
+type handoff struct {
+	lease time.Duration
+	slots chan struct{} // one token per mail handed over and not yet done
+	mail  chan Entry    // committed mail, for the worker
+}
+
+func newHandoff(n int, lease time.Duration) *handoff {
+	return &handoff{lease: lease, slots: make(chan struct{}, n), mail: make(chan Entry, n)}
+}
+
+func (h *handoff) reserve() bool {
+	select {
+	case h.slots <- struct{}{}:
+		return true
+	default:
+		return false
 	}
-	o.Notify()
-	return id, nil
+}
+
+func (h *handoff) release() { <-h.slots }
+
+// openHandoff starts handing mail over to the caller, a Worker with
+// lease, with room for n mails at once. It returns nil if another Worker
+// takes the handoff already.
+func (o *Outbox) openHandoff(n int, lease time.Duration) *handoff {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.hand != nil {
+		return nil
+	}
+	o.hand = newHandoff(n, lease)
+	return o.hand
+}
+
+// closeHandoff stops handing mail over to h: mail enqueued from now on is
+// queued.
+func (o *Outbox) closeHandoff(h *handoff) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.hand == h {
+		o.hand = nil
+	}
+}
+
+// reserve returns the open handoff with a slot taken, or nil.
+func (o *Outbox) reserve() *handoff {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.hand != nil && o.hand.reserve() {
+		return o.hand
+	}
+	return nil
+}
+
+// Enqueue renders m, stores it as due now, wakes the worker and returns
+// the new entry's id. Rendering errors (unknown template, missing Data,
+// bad recipient) are returned before anything is stored.
+func (o *Outbox) Enqueue(ctx context.Context, m Message) (string, error) {
+	var id string
+	err := o.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		id, err = o.EnqueueTx(ctx, tx, m)
+		return err
+	})
+	return id, err
 }
 
 // EnqueueTx is Enqueue inside tx, so the mail is stored only if the rest of
-// tx commits (for example with the identity it is about). Call Notify after
-// the commit; otherwise the mail leaves at the worker's next poll.
+// tx commits (for example with the identity it is about). Once tx commits,
+// a Worker running on this Outbox delivers it at once.
 func (o *Outbox) EnqueueTx(ctx context.Context, tx *store.Tx, m Message) (string, error) {
-	return o.insert(ctx, tx, m)
+	h := o.reserve()
+	e, err := o.insert(ctx, tx, m, h)
+	if err != nil {
+		if h != nil {
+			h.release()
+		}
+		return "", err
+	}
+	if h == nil {
+		tx.AfterCommit(o.notify)
+		return e.ID, nil
+	}
+	tx.AfterCommit(func() { h.mail <- e }) // never blocks: e holds a slot
+	tx.AfterRollback(h.release)
+	return e.ID, nil
 }
 
-func (o *Outbox) insert(ctx context.Context, db store.Execer, m Message) (string, error) {
+// insert stores m, rendered: queued and due now, or, with h, claimed for
+// h's worker.
+func (o *Outbox) insert(ctx context.Context, tx *store.Tx, m Message, h *handoff) (Entry, error) {
 	if m.Domain == "" {
-		return "", fmt.Errorf("courier: enqueue %s: no domain", m.Template)
+		return Entry{}, fmt.Errorf("courier: enqueue %s: no domain", m.Template)
 	}
 	r, err := Render(m)
 	if err != nil {
-		return "", err
+		return Entry{}, err
 	}
-	id := uuid.NewString()
-	now := store.Micros(o.now())
+	now := o.now()
+	e := Entry{ID: uuid.NewString(), Domain: m.Domain, Template: m.Template, To: m.To,
+		Subject: r.Subject, Text: r.Text, HTML: r.HTML,
+		Status: StatusQueued, NextAttemptAt: now, CreatedAt: now}
+	if h != nil {
+		e.Status, e.Attempts, e.NextAttemptAt = StatusSending, 1, now.Add(h.lease)
+	}
 	var notAfter sql.NullInt64
 	if !m.NotAfter.IsZero() {
 		notAfter = sql.NullInt64{Int64: store.Micros(m.NotAfter), Valid: true}
 	}
-	_, err = db.Exec(ctx, `INSERT INTO outbox
+	_, err = tx.Exec(ctx, `INSERT INTO outbox
 		(id, domain, template, recipient, subject, body_text, body_html, status, attempts, next_attempt_at, last_error, created_at, not_after)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, '', $8, $9)`,
-		id, m.Domain, m.Template, m.To, r.Subject, r.Text, r.HTML, now, notAfter)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '', $11, $12)`,
+		e.ID, e.Domain, e.Template, e.To, e.Subject, e.Text, e.HTML, string(e.Status), e.Attempts,
+		store.Micros(e.NextAttemptAt), store.Micros(e.CreatedAt), notAfter)
 	if err != nil {
-		return "", fmt.Errorf("courier: enqueue %s: %w", m.Template, err)
+		return Entry{}, fmt.Errorf("courier: enqueue %s: %w", m.Template, err)
 	}
-	return id, nil
+	// As read back from the database, to the microsecond.
+	e.NextAttemptAt = store.FromMicros(store.Micros(e.NextAttemptAt))
+	e.CreatedAt = store.FromMicros(store.Micros(e.CreatedAt))
+	return e, nil
+}
+
+// release gives the worker's claim on entry id (attempt number attempt,
+// not started) back: the entry is queued again and due now, as if never
+// claimed.
+func (o *Outbox) release(ctx context.Context, id string, attempt int) error {
+	err := o.finish(ctx, id, `UPDATE outbox SET status = 'queued', attempts = attempts - 1, next_attempt_at = $1
+		WHERE id = $2 AND status = 'sending' AND attempts = $3`,
+		store.Micros(o.now()), id, attempt)
+	if err != nil {
+		return fmt.Errorf("courier: release %s: %w", id, err)
+	}
+	return nil
 }
 
 // Claim marks up to n due entries as sending, leased to the caller until

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -288,6 +289,118 @@ func TestExpiredMailIsNotDelivered(t *testing.T) {
 		e := mustGet(t, o, lateID)
 		if e.Status != StatusFailed || !strings.Contains(e.LastError, "expired") || strings.Contains(e.Text, "111111") {
 			t.Fatalf("expired mail: status %s, error %q, body kept: %v", e.Status, e.LastError, strings.Contains(e.Text, "111111"))
+		}
+	})
+}
+
+// enqueueTx runs EnqueueTx in a transaction that commits unless fail.
+func enqueueTx(t *testing.T, o *Outbox, m Message, fail bool) string {
+	t.Helper()
+	var id string
+	rollback := errors.New("rollback")
+	err := o.db.InTx(context.Background(), func(tx *store.Tx) error {
+		var err error
+		if id, err = o.EnqueueTx(context.Background(), tx, m); err != nil {
+			return err
+		}
+		if fail {
+			return rollback
+		}
+		return nil
+	})
+	if fail != errors.Is(err, rollback) || (!fail && err != nil) {
+		t.Fatalf("InTx = %v", err)
+	}
+	return id
+}
+
+// received returns the mail waiting in h, without waiting.
+func received(h *handoff) []Entry {
+	var got []Entry
+	for {
+		select {
+		case e := <-h.mail:
+			got = append(got, e)
+		default:
+			return got
+		}
+	}
+}
+
+// Mail enqueued while a worker takes the handoff is stored claimed for it
+// and handed over once its transaction commits, with no claim of its own;
+// should the worker never send it, it is due again when the lease runs
+// out. A rolled-back transaction hands nothing over and gives its slot
+// back; with no slot free, mail is queued for any worker to claim.
+func TestHandoff(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		clk := newClock()
+		o := NewOutbox(db, clk.Now)
+		h := o.openHandoff(2, time.Minute)
+		if o.openHandoff(2, time.Minute) != nil {
+			t.Fatal("a second worker took the handoff too")
+		}
+
+		a := enqueueTx(t, o, codeMessage("a@example.com", "1"), false)
+		got := received(h)
+		if len(got) != 1 || got[0].ID != a || got[0].Status != StatusSending || got[0].Attempts != 1 ||
+			got[0].To != "a@example.com" || !strings.Contains(got[0].Text, "1") {
+			t.Fatalf("handed over %+v; want a, claimed, attempt 1", got)
+		}
+		stored := mustGet(t, o, a)
+		if stored.Status != StatusSending || stored.Attempts != 1 || !stored.NextAttemptAt.Equal(clk.Now().Add(time.Minute).Truncate(time.Microsecond)) {
+			t.Fatalf("stored %s, attempt %d, leased until %v; want sending, 1, a minute from now",
+				stored.Status, stored.Attempts, stored.NextAttemptAt)
+		}
+		if got, err := o.Claim(ctx, 10, time.Minute); err != nil || len(got) != 0 {
+			t.Fatalf("Claim = %v, %v; handed-over mail is leased", entryIDs(got), err)
+		}
+
+		// Rolled back: nothing stored, nothing handed over, the slot is
+		// free again.
+		enqueueTx(t, o, codeMessage("gone@example.com", "2"), true)
+		if got := received(h); len(got) != 0 {
+			t.Fatalf("a rolled-back enqueue handed over %v", entryIDs(got))
+		}
+		b := enqueueTx(t, o, codeMessage("b@example.com", "3"), false)
+		// Both slots are taken (a and b are not done): c is queued.
+		c := enqueueTx(t, o, codeMessage("c@example.com", "4"), false)
+		if got := received(h); len(got) != 1 || got[0].ID != b {
+			t.Fatalf("handed over %v, want b", entryIDs(got))
+		}
+		if e := mustGet(t, o, c); e.Status != StatusQueued || e.Attempts != 0 {
+			t.Fatalf("c is %s, attempt %d; want queued", e.Status, e.Attempts)
+		}
+		if got, err := o.Claim(ctx, 10, time.Minute); err != nil || len(got) != 1 || got[0].ID != c {
+			t.Fatalf("Claim = %v, %v; want c", entryIDs(got), err)
+		}
+		if err := o.MarkSent(ctx, c, 1); err != nil {
+			t.Fatal(err)
+		}
+
+		// a is done: its slot is free again.
+		if err := o.MarkSent(ctx, a, 1); err != nil {
+			t.Fatal(err)
+		}
+		h.release()
+		d := enqueueTx(t, o, codeMessage("d@example.com", "5"), false)
+		if got := received(h); len(got) != 1 || got[0].ID != d {
+			t.Fatalf("handed over %v, want d", entryIDs(got))
+		}
+
+		// The worker holding b and d dies: the lease runs out and any
+		// worker claims them, for their second attempt.
+		o.closeHandoff(h)
+		e := enqueueTx(t, o, codeMessage("e@example.com", "6"), false)
+		if mustGet(t, o, e).Status != StatusQueued {
+			t.Fatal("mail was handed over after the handoff closed")
+		}
+		clk.Advance(time.Minute)
+		got, err := o.Claim(ctx, 10, time.Minute)
+		slices.SortFunc(got, func(x, y Entry) int { return strings.Compare(x.To, y.To) })
+		if err != nil || len(got) != 3 || got[0].ID != b || got[0].Attempts != 2 || got[1].ID != d || got[1].Attempts != 2 || got[2].ID != e {
+			t.Fatalf("Claim after the lease = %v, %v; want b and d (attempt 2) and e", entryIDs(got), err)
 		}
 	})
 }

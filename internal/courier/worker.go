@@ -31,8 +31,9 @@ type Worker struct {
 	// BatchSize is how many mails one DeliverDue claims, and so the most
 	// mails this worker sends at once.
 	BatchSize int
-	// PollInterval is how often Run looks for due mail when nothing wakes
-	// it (Enqueue or Notify on the same Outbox wakes it at once).
+	// PollInterval is how often Run looks for due mail in the database
+	// (an Enqueue on the same Outbox also makes it look at once, when the
+	// mail could not be handed over).
 	PollInterval time.Duration
 	// SendTimeout bounds one delivery attempt.
 	SendTimeout time.Duration
@@ -105,11 +106,13 @@ func backoff(attempt int, r float64) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*r))
 }
 
-// Run delivers mail until ctx ends: at once when woken by an Enqueue or a
-// Notify on the same Outbox, and every PollInterval otherwise (for mail
-// enqueued on other nodes, and retries). Attempts under way when ctx ends
-// are finished, within SendTimeout, before Run returns. Database errors
-// are logged and retried at the next poll.
+// Run delivers mail until ctx ends: mail enqueued on this Outbox as soon
+// as its transaction commits (handed over, see handoff), and every
+// PollInterval the due mail in the database (mail enqueued on other
+// nodes, retries, and mail queued while the handoff was full). Attempts
+// under way when ctx ends are finished, within SendTimeout, before Run
+// returns; mail handed over but not yet started is queued again. Database
+// errors are logged and retried at the next poll.
 func (w *Worker) Run(ctx context.Context) {
 	switch w.Sender.(type) {
 	case DevMailboxSender, *DevMailboxSender:
@@ -123,16 +126,77 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 	ticker := time.NewTicker(poll)
 	defer ticker.Stop()
+	// Room for several batches: mail waits there while one is sent.
+	h := w.Outbox.openHandoff(4*max(w.BatchSize, 1), w.Lease)
+	if h != nil {
+		defer w.closeHandoff(ctx, h)
+	} else {
+		h = newHandoff(0, 0) // another Worker has it: nothing comes
+	}
+	tick := true
 	for {
-		if err := w.Tick(ctx); err != nil && ctx.Err() == nil {
-			w.Logger.Error("courier: deliver due mail", slog.String("error", err.Error()))
+		if tick {
+			if err := w.Tick(ctx); err != nil && ctx.Err() == nil {
+				w.Logger.Error("courier: deliver due mail", slog.String("error", err.Error()))
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return
+		case e := <-h.mail:
+			if ctx.Err() != nil {
+				w.giveBack(ctx, e)
+				return
+			}
+			w.deliverHandedOver(ctx, h, e)
+			tick = false
 		case <-w.Outbox.wake:
+			tick = true
 		case <-ticker.C:
+			tick = true
 		}
+	}
+}
+
+// deliverHandedOver sends e and whatever else the handoff holds, up to
+// BatchSize at once, like a claimed batch.
+func (w *Worker) deliverHandedOver(ctx context.Context, h *handoff, e Entry) {
+	batch := []Entry{e}
+collect:
+	for len(batch) < w.BatchSize {
+		select {
+		case e := <-h.mail:
+			batch = append(batch, e)
+		default:
+			break collect
+		}
+	}
+	w.deliverAll(ctx, batch)
+	for range batch {
+		h.release()
+	}
+}
+
+// closeHandoff stops the handoff to this worker and queues again the mail
+// it held, not yet started. Mail whose transaction commits after this
+// waits for its lease to run out.
+func (w *Worker) closeHandoff(ctx context.Context, h *handoff) {
+	w.Outbox.closeHandoff(h)
+	for {
+		select {
+		case e := <-h.mail:
+			w.giveBack(ctx, e)
+		default:
+			return
+		}
+	}
+}
+
+// giveBack queues again handed-over mail this worker will not send.
+func (w *Worker) giveBack(ctx context.Context, e Entry) {
+	if err := w.Outbox.release(context.WithoutCancel(ctx), e.ID, e.Attempts); err != nil {
+		w.Logger.Warn("courier: give back handed-over mail; it leaves when its lease runs out",
+			slog.String("message_id", e.ID), slog.String("error", err.Error()))
 	}
 }
 
@@ -195,19 +259,25 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	w.deliverAll(ctx, entries)
+	return len(entries), nil
+}
+
+// deliverAll makes one attempt for each claimed entry, all at once, and
+// returns when every result is recorded.
+func (w *Worker) deliverAll(ctx context.Context, entries []Entry) {
 	// Attempts already started run to the end even if ctx ends now, so
 	// that the result is recorded instead of waiting out the lease.
 	work := context.WithoutCancel(ctx)
+	if len(entries) == 1 {
+		w.deliver(work, entries[0])
+		return
+	}
 	var wg sync.WaitGroup
 	for _, e := range entries {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w.deliver(work, e)
-		}()
+		wg.Go(func() { w.deliver(work, e) })
 	}
 	wg.Wait()
-	return len(entries), nil
 }
 
 // deliver makes one attempt for a claimed entry and records the result.

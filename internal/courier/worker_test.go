@@ -399,3 +399,54 @@ func TestTickPrunesOldMail(t *testing.T) {
 		}
 	})
 }
+
+// Mail handed over to a worker that stops before sending it is queued
+// again, due at once, as if never claimed; the attempt under way finishes.
+func TestRunQueuesHandedOverMailAgainWhenItStops(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		sending := make(chan string, 10)
+		unblock := make(chan struct{})
+		sender := senderFunc(func(ctx context.Context, m Mail) error {
+			sending <- m.To
+			<-unblock
+			return nil
+		})
+		w := NewWorker(NewOutbox(db, time.Now), sender, slog.New(slog.DiscardHandler))
+		w.BatchSize = 1
+		w.PollInterval = time.Hour
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			w.Run(ctx)
+		}()
+		a := mustEnqueue(t, w.Outbox, codeMessage("a@example.com", "1"))
+		select {
+		case <-sending:
+		case <-waitCtx(t).Done():
+			t.Fatal("a was not sent")
+		}
+		// The worker is busy with a: b and c wait in its handoff.
+		b := mustEnqueue(t, w.Outbox, codeMessage("b@example.com", "2"))
+		c := mustEnqueue(t, w.Outbox, codeMessage("c@example.com", "3"))
+		for _, id := range []string{b, c} {
+			if e := mustGet(t, w.Outbox, id); e.Status != StatusSending || e.Attempts != 1 {
+				t.Fatalf("%s is %s, attempt %d; want handed over", e.To, e.Status, e.Attempts)
+			}
+		}
+		cancel()
+		close(unblock)
+		<-done
+		if e := mustGet(t, w.Outbox, a); e.Status != StatusSent {
+			t.Fatalf("a is %s, want sent", e.Status)
+		}
+		for _, id := range []string{b, c} {
+			if e := mustGet(t, w.Outbox, id); e.Status != StatusQueued || e.Attempts != 0 || e.NextAttemptAt.After(time.Now()) {
+				t.Fatalf("%s is %s, attempt %d, due %v; want queued again, due now", e.To, e.Status, e.Attempts, e.NextAttemptAt)
+			}
+		}
+		if len(sending) != 0 {
+			t.Fatalf("%s was sent after the worker stopped", <-sending)
+		}
+	})
+}

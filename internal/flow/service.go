@@ -25,9 +25,8 @@ import (
 // Mailer queues mail for delivery (courier.Outbox).
 type Mailer interface {
 	Enqueue(ctx context.Context, m courier.Message) (string, error)
-	// EnqueueTx queues m inside tx; call Notify once tx has committed.
+	// EnqueueTx queues m inside tx: it leaves once tx commits.
 	EnqueueTx(ctx context.Context, tx *store.Tx, m courier.Message) (string, error)
-	Notify()
 }
 
 // Config holds the journey settings of one policy domain.
@@ -310,11 +309,7 @@ func (s *Service) sendCode(ctx context.Context, tx *store.Tx, f *Flow, c Client,
 func (s *Service) saveWithCode(ctx context.Context, f *Flow, c Client, template string, msg Message, ws ...write) error {
 	f.Data.Messages = []Message{msg}
 	code := func(ctx context.Context, tx *store.Tx) error { return s.sendCode(ctx, tx, f, c, template) }
-	if err := s.save(ctx, f, s.now(), append([]write{code}, ws...)...); err != nil {
-		return err
-	}
-	s.Mailer.Notify()
-	return nil
+	return s.save(ctx, f, s.now(), append([]write{code}, ws...)...)
 }
 
 // Resend sends a fresh code for a flow waiting for one. The old code stops
