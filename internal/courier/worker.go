@@ -127,11 +127,11 @@ func (w *Worker) Run(ctx context.Context) {
 	ticker := time.NewTicker(poll)
 	defer ticker.Stop()
 	// Room for several batches: mail waits there while one is sent.
+	var handed chan Entry // nil, so never ready, if another Worker has the handoff
 	h := w.Outbox.openHandoff(4*max(w.BatchSize, 1), w.Lease)
 	if h != nil {
+		handed = h.mail
 		defer w.closeHandoff(ctx, h)
-	} else {
-		h = newHandoff(0, 0) // another Worker has it: nothing comes
 	}
 	tick := true
 	for {
@@ -143,7 +143,7 @@ func (w *Worker) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case e := <-h.mail:
+		case e := <-handed:
 			if ctx.Err() != nil {
 				w.giveBack(ctx, e)
 				return

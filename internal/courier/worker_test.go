@@ -325,21 +325,76 @@ func TestConcurrentWorkersDeliverEachMailOnce(t *testing.T) {
 	})
 }
 
-// Run sends a new mail when Enqueue wakes it, long before its next poll.
-func TestRunIsWokenByEnqueue(t *testing.T) {
+// runWorker runs w.Run(ctx) and returns a channel closed once Run has
+// returned.
+func runWorker(ctx context.Context, w *Worker) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.Run(ctx)
+	}()
+	return done
+}
+
+// waitForHandoff waits until Run has opened w's handoff.
+func waitForHandoff(t *testing.T, w *Worker) {
+	t.Helper()
+	ctx := waitCtx(t)
+	for {
+		w.Outbox.mu.Lock()
+		open := w.Outbox.hand != nil
+		w.Outbox.mu.Unlock()
+		if open {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("Run did not open its handoff")
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// Run sends mail enqueued on its Outbox long before its next poll: handed
+// over as its transaction commits, or, when the handoff is full, queued
+// and claimed as soon as the commit wakes the worker.
+func TestRunSendsEnqueuedMailAtOnce(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		srv := smtptest.Start(t)
-		w := NewWorker(NewOutbox(db, time.Now), newSMTPSender(t, srv), slog.New(slog.DiscardHandler))
+		smtp := newSMTPSender(t, srv)
+		hold := make(chan struct{})
+		sender := senderFunc(func(ctx context.Context, m Mail) error {
+			if m.To == "first@example.com" {
+				<-hold
+			}
+			return smtp.Send(ctx, m)
+		})
+		w := NewWorker(NewOutbox(db, time.Now), sender, slog.New(slog.DiscardHandler))
 		w.PollInterval = time.Hour
+		w.BatchSize = 1 // a handoff of 4 mails
 		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			w.Run(ctx)
-		}()
-		for _, to := range []string{"first@example.com", "second@example.com"} {
-			mustEnqueue(t, w.Outbox, codeMessage(to, "1"))
-			if _, err := srv.WaitForMessage(waitCtx(t), to); err != nil {
+		done := runWorker(ctx, w)
+		waitForHandoff(t, w)
+
+		// While the first mail is being sent, it and the next three fill
+		// the handoff; the last two are queued.
+		to := []string{"first@example.com", "b@example.com", "c@example.com", "d@example.com", "e@example.com", "f@example.com"}
+		var ids []string
+		for _, addr := range to {
+			ids = append(ids, mustEnqueue(t, w.Outbox, codeMessage(addr, "1")))
+		}
+		for i, id := range ids {
+			want := StatusSending
+			if i >= 4 {
+				want = StatusQueued
+			}
+			if e := mustGet(t, w.Outbox, id); e.Status != want {
+				t.Fatalf("%s is %s, want %s", e.To, e.Status, want)
+			}
+		}
+		close(hold)
+		for _, addr := range to {
+			if _, err := srv.WaitForMessage(waitCtx(t), addr); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -415,11 +470,7 @@ func TestRunQueuesHandedOverMailAgainWhenItStops(t *testing.T) {
 		w.BatchSize = 1
 		w.PollInterval = time.Hour
 		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			w.Run(ctx)
-		}()
+		done := runWorker(ctx, w)
 		a := mustEnqueue(t, w.Outbox, codeMessage("a@example.com", "1"))
 		select {
 		case <-sending:
