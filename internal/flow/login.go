@@ -2,12 +2,11 @@ package flow
 
 import (
 	"context"
-	"errors"
+	"fmt"
 
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
-	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/throttle"
 )
 
@@ -39,15 +38,19 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		return nil, errCredentials
 	}
 	netKey, idKey := throttle.NetworkKey("login", c.IP), throttle.IdentifierKey("login", s.Config.Domain+"/"+email)
-	st, err := s.Throttle.Waits(ctx, s.Config.LoginThrottle, netKey, idKey)
-	if err != nil {
-		return nil, err
+	// The throttles and the account, in one round trip: both are read
+	// whether or not the identifier is known.
+	var (
+		st   []throttle.State
+		cand *identity.LoginCandidate
+	)
+	r := s.Flows.reads()
+	s.Throttle.WaitsIn(r, s.Config.LoginThrottle, &st, netKey, idKey)
+	s.Identities.FindLoginIn(r, s.Config.Domain, identity.KindEmail, email, &cand)
+	if err := r.Run(ctx); err != nil {
+		return nil, fmt.Errorf("flow: sign-in reads: %w", err)
 	}
 	netWait, netFails, idWait, idFails := st[0].Wait, st[0].Failures, st[1].Wait, st[1].Failures
-	cand, err := s.Identities.FindLogin(ctx, s.Config.Domain, identity.KindEmail, email)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
 	known := false
 	if cand != nil && (idWait > 0 || netWait > 0) {
 		if known, err = s.Sessions.KnownDevice(ctx, c.DeviceID, cand.IdentityID); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/session"
+	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/throttle"
 )
 
@@ -128,6 +129,11 @@ func (f Factors) CanStepUp(ctx context.Context, identityID string) (bool, error)
 // Enrolled reports whether the identity has a confirmed authenticator.
 func (f Factors) Enrolled(ctx context.Context, identityID string) (bool, error) {
 	return f.TOTP.Enrolled(ctx, identityID)
+}
+
+// EnrolledIn adds Enrolled to r.
+func (f Factors) EnrolledIn(r *store.Reads, identityID string, out *bool) {
+	f.TOTP.EnrolledIn(r, identityID, out)
 }
 
 // Verify checks and consumes a code.

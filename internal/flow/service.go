@@ -449,15 +449,15 @@ func (s *Service) signIn(ctx context.Context, f *Flow, c Client, methods []strin
 
 // signInWith is signIn with risk signals for the policy.
 func (s *Service) signInWith(ctx context.Context, f *Flow, c Client, methods []string, authAt time.Time, sig policy.Signals, out *Result) (write, error) {
-	ident, err := s.Identities.Get(ctx, s.Config.Domain, f.IdentityID)
-	if err != nil {
-		return nil, err
-	}
+	var ident *identity.Identity
 	enrolled := false
+	r := s.Flows.reads()
+	s.Identities.GetIn(r, s.Config.Domain, f.IdentityID, &ident)
 	if s.Factors != nil {
-		if enrolled, err = s.Factors.Enrolled(ctx, ident.ID); err != nil {
-			return nil, err
-		}
+		s.Factors.EnrolledIn(r, f.IdentityID, &enrolled)
+	}
+	if err := r.Run(ctx); err != nil {
+		return nil, fmt.Errorf("flow: sign in %s: %w", f.IdentityID, err)
 	}
 	d, err := s.decide(ctx, f, c, policy.Input{Action: policy.SessionIssue, IdentityID: ident.ID,
 		IdentityState: ident.State, EmailVerified: ident.Email().Verified, SecondFactor: enrolled, Methods: methods, Signals: sig}, event.LoginSucceeded)

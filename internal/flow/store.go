@@ -191,6 +191,10 @@ func (s *Store) saveCode(ctx context.Context, tx *store.Tx, flowID, purpose, has
 	return nil
 }
 
+// reads returns an empty batch of reads (see store.Reads): the journeys
+// gather the reads of a step that do not depend on each other.
+func (s *Store) reads() *store.Reads { return s.db.Reads() }
+
 // inTx runs fn in one write transaction.
 func (s *Store) inTx(ctx context.Context, fn func(tx *store.Tx) error) error {
 	return s.db.InTx(ctx, fn)

@@ -66,30 +66,39 @@ func (s *Store) CreatePendingTx(ctx context.Context, tx *store.Tx, id *Identity,
 
 const identityColumns = `i.id, i.domain, i.state, i.schema_id, i.traits, i.created_at, i.updated_at`
 
-func scanIdentity(row interface{ Scan(...any) error }) (*Identity, error) {
-	var (
-		id               Identity
-		traits           string
-		created, updated int64
-	)
-	if err := row.Scan(&id.ID, &id.Domain, &id.State, &id.SchemaID, &traits, &created, &updated); err != nil {
-		return nil, store.Classify(err)
-	}
-	id.Traits = json.RawMessage(traits)
-	id.CreatedAt, id.UpdatedAt = store.FromMicros(created), store.FromMicros(updated)
-	return &id, nil
-}
-
 // Get returns the identity with its identifiers, in one query (it runs
 // on every sign-in and token request).
 func (s *Store) Get(ctx context.Context, domain, id string) (*Identity, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+identityColumns+`, x.id, x.kind, x.value, x.verified_at
-		FROM identities i LEFT JOIN identifiers x ON x.identity_id = i.id
-		WHERE i.id = $1 AND i.domain = $2`, id, domain)
-	if err != nil {
+	var ident *Identity
+	r := s.db.Reads()
+	s.GetIn(r, domain, id, &ident)
+	if err := r.Run(ctx); err != nil {
 		return nil, fmt.Errorf("identity: get %s: %w", id, err)
 	}
-	defer rows.Close()
+	return ident, nil
+}
+
+// GetIn adds Get to r: once r runs, *out is the identity, or r's error
+// wraps ErrNotFound.
+func (s *Store) GetIn(r *store.Reads, domain, id string, out **Identity) {
+	r.Query(func(rows store.Rows) error {
+		ident, err := scanWithIdentifiers(rows)
+		if err != nil {
+			return err
+		}
+		if ident == nil {
+			return fmt.Errorf("identity %s: %w", id, store.ErrNotFound)
+		}
+		*out = ident
+		return nil
+	}, `SELECT `+identityColumns+`, x.id, x.kind, x.value, x.verified_at
+		FROM identities i LEFT JOIN identifiers x ON x.identity_id = i.id
+		WHERE i.id = $1 AND i.domain = $2`, id, domain)
+}
+
+// scanWithIdentifiers reads an identity joined with its identifiers, a
+// row each; nil when there are no rows.
+func scanWithIdentifiers(rows store.Rows) (*Identity, error) {
 	var ident *Identity
 	for rows.Next() {
 		var (
@@ -100,7 +109,7 @@ func (s *Store) Get(ctx context.Context, domain, id string) (*Identity, error) {
 			verified         sql.NullInt64
 		)
 		if err := rows.Scan(&row.ID, &row.Domain, &row.State, &row.SchemaID, &traits, &created, &updated, &xID, &kind, &value, &verified); err != nil {
-			return nil, fmt.Errorf("identity: get %s: %w", id, err)
+			return nil, err
 		}
 		if ident == nil {
 			row.Traits = json.RawMessage(traits)
@@ -113,54 +122,36 @@ func (s *Store) Get(ctx context.Context, domain, id string) (*Identity, error) {
 				Verified: verified.Valid, VerifiedAt: store.FromNullMicros(verified)})
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("identity: get %s: %w", id, err)
+	if ident != nil {
+		// Ordered here, not by SQL, which would sort on every call.
+		slices.SortFunc(ident.Identifiers, func(a, b Identifier) int {
+			return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Value, b.Value))
+		})
 	}
-	if ident == nil {
-		return nil, fmt.Errorf("identity: get %s: %w", id, store.ErrNotFound)
-	}
-	// Ordered here, not by SQL, which would sort on every call.
-	slices.SortFunc(ident.Identifiers, func(a, b Identifier) int {
-		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Value, b.Value))
-	})
 	return ident, nil
 }
 
 // FindByIdentifier returns the identity owning a normalised identifier in a
-// domain, whatever its state.
+// domain, whatever its state, with all its identifiers, in one query.
 func (s *Store) FindByIdentifier(ctx context.Context, domain, kind, value string) (*Identity, error) {
-	ident, err := scanIdentity(s.db.QueryRow(ctx, `SELECT `+identityColumns+`
+	var ident *Identity
+	r := s.db.Reads()
+	r.Query(func(rows store.Rows) error {
+		var err error
+		ident, err = scanWithIdentifiers(rows)
+		return err
+	}, `SELECT `+identityColumns+`, y.id, y.kind, y.value, y.verified_at
 		FROM identifiers x JOIN identities i ON i.id = x.identity_id
-		WHERE x.domain = $1 AND x.kind = $2 AND x.value = $3`, domain, kind, value))
+		LEFT JOIN identifiers y ON y.identity_id = i.id
+		WHERE x.domain = $1 AND x.kind = $2 AND x.value = $3`, domain, kind, value)
+	err := r.Run(ctx)
+	if err == nil && ident == nil {
+		err = store.ErrNotFound
+	}
 	if err != nil {
 		return nil, fmt.Errorf("identity: find %s: %w", kind, err)
 	}
-	if err := s.loadIdentifiers(ctx, ident); err != nil {
-		return nil, err
-	}
 	return ident, nil
-}
-
-func (s *Store) loadIdentifiers(ctx context.Context, ident *Identity) error {
-	rows, err := s.db.Query(ctx, `SELECT id, kind, value, verified_at FROM identifiers WHERE identity_id = $1 ORDER BY kind, value`, ident.ID)
-	if err != nil {
-		return fmt.Errorf("identity: identifiers of %s: %w", ident.ID, err)
-	}
-	defer rows.Close()
-	ident.Identifiers = ident.Identifiers[:0]
-	for rows.Next() {
-		var (
-			x        Identifier
-			verified sql.NullInt64
-		)
-		if err := rows.Scan(&x.ID, &x.Kind, &x.Value, &verified); err != nil {
-			return fmt.Errorf("identity: identifiers of %s: %w", ident.ID, err)
-		}
-		x.VerifiedAt = store.FromNullMicros(verified)
-		x.Verified = verified.Valid
-		ident.Identifiers = append(ident.Identifiers, x)
-	}
-	return rows.Err()
 }
 
 // ErrNotPending is returned by CompleteSignUp when the identity is no
@@ -257,22 +248,42 @@ type LoginCandidate struct {
 // password hash in one query. It returns ErrNotFound for unknown
 // identifiers.
 func (s *Store) FindLogin(ctx context.Context, domain, kind, value string) (*LoginCandidate, error) {
-	var (
-		c        LoginCandidate
-		verified sql.NullInt64
-		hash     sql.NullString
-	)
-	err := s.db.QueryRow(ctx, `SELECT i.id, i.state, x.id, x.verified_at, c.secret
+	var c *LoginCandidate
+	r := s.db.Reads()
+	s.FindLoginIn(r, domain, kind, value, &c)
+	if err := r.Run(ctx); err != nil {
+		return nil, fmt.Errorf("identity: find login: %w", err)
+	}
+	if c == nil {
+		return nil, fmt.Errorf("identity: find login: %w", store.ErrNotFound)
+	}
+	return c, nil
+}
+
+// FindLoginIn adds FindLogin to r: once r runs, *out is the candidate, or
+// nil for an unknown identifier (not an error here, so that the reads
+// added with it still arrive).
+func (s *Store) FindLoginIn(r *store.Reads, domain, kind, value string, out **LoginCandidate) {
+	r.Query(func(rows store.Rows) error {
+		if !rows.Next() {
+			return nil
+		}
+		var (
+			c        LoginCandidate
+			verified sql.NullInt64
+			hash     sql.NullString
+		)
+		if err := rows.Scan(&c.IdentityID, &c.State, &c.IdentifierID, &verified, &hash); err != nil {
+			return err
+		}
+		c.Verified, c.PasswordHash = verified.Valid, hash.String
+		*out = &c
+		return nil
+	}, `SELECT i.id, i.state, x.id, x.verified_at, c.secret
 		FROM identifiers x
 		JOIN identities i ON i.id = x.identity_id
 		LEFT JOIN credentials c ON c.identity_id = i.id AND c.type = 'password'
-		WHERE x.domain = $1 AND x.kind = $2 AND x.value = $3`, domain, kind, value).
-		Scan(&c.IdentityID, &c.State, &c.IdentifierID, &verified, &hash)
-	if err != nil {
-		return nil, fmt.Errorf("identity: find login: %w", store.Classify(err))
-	}
-	c.Verified, c.PasswordHash = verified.Valid, hash.String
-	return &c, nil
+		WHERE x.domain = $1 AND x.kind = $2 AND x.value = $3`, domain, kind, value)
 }
 
 // Count returns the number of identities in a domain, by state.

@@ -81,3 +81,49 @@ func TestStore(t *testing.T) {
 		}
 	})
 }
+
+// The reads a sign-in gathers into one round trip answer as they do one
+// at a time, and an identity comes with all its identifiers whichever one
+// found it.
+func TestStoreReadsTogether(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := NewStore(db)
+		now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		b := pending("customers", "b@example.com")
+		b.Identifiers = append(b.Identifiers, Identifier{Kind: KindEmail, Value: "b.work@example.com"})
+		if err := s.CreatePending(ctx, b, now); err != nil {
+			t.Fatal(err)
+		}
+		both := func(id *Identity) bool {
+			return id != nil && id.ID == b.ID && len(id.Identifiers) == 2 &&
+				id.Identifiers[0].Value == "b.work@example.com" && id.Identifiers[1].Value == "b@example.com"
+		}
+		found, err := s.FindByIdentifier(ctx, "customers", KindEmail, "b.work@example.com")
+		if err != nil || !both(found) {
+			t.Fatalf("FindByIdentifier = %+v, %v; want b with both addresses", found, err)
+		}
+
+		var (
+			got           *Identity
+			known, nobody *LoginCandidate
+		)
+		r := db.Reads()
+		s.GetIn(r, "customers", b.ID, &got)
+		s.FindLoginIn(r, "customers", KindEmail, "nobody@example.com", &nobody)
+		s.FindLoginIn(r, "customers", KindEmail, "b@example.com", &known)
+		if err := r.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if !both(got) || nobody != nil || known == nil || known.IdentityID != b.ID || known.State != StatePending {
+			t.Fatalf("reads = %+v, %+v, %+v; want b, nil, b's candidate", got, nobody, known)
+		}
+
+		// An unknown identity ends the batch with ErrNotFound.
+		s.GetIn(r, "customers", NewID(), &got)
+		s.FindLoginIn(r, "customers", KindEmail, "b@example.com", &known)
+		if err := r.Run(ctx); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("GetIn of an unknown identity: %v, want ErrNotFound", err)
+		}
+	})
+}

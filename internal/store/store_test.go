@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -369,6 +370,78 @@ func TestTxHooks(t *testing.T) {
 		}
 		if n["a committed"] != 0 || n["a rolled back"] == 0 || n["b committed"] != 1 || n["c committed"] != 1 {
 			t.Fatalf("hooks ran: %q; want a rolled back, and b and c committed once each", ran)
+		}
+	})
+}
+
+func TestReads(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		for _, k := range []string{"a", "b", "c"} {
+			if _, err := db.Exec(ctx, `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES ($1, $2, 0, 0)`, k, len(k)+int(k[0]-'a')); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// failures reads the failures of the keys given, in key order.
+		failures := func(r *store.Reads, out *[]int, keys ...string) {
+			marks, args := make([]string, len(keys)), make([]any, len(keys))
+			for i, k := range keys {
+				marks[i], args[i] = fmt.Sprintf("$%d", i+1), k
+			}
+			r.Query(func(rows store.Rows) error {
+				for rows.Next() {
+					var n int
+					if err := rows.Scan(&n); err != nil {
+						return err
+					}
+					*out = append(*out, n)
+				}
+				return nil
+			}, `SELECT failures FROM throttle WHERE key IN (`+strings.Join(marks, ", ")+`) ORDER BY key`, args...)
+		}
+
+		r := db.Reads()
+		var ab, c, none []int
+		failures(r, &ab, "a", "b")
+		failures(r, &none, "x")
+		failures(r, &c, "c")
+		if err := r.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(ab, []int{1, 2}) || !slices.Equal(c, []int{3}) || len(none) != 0 {
+			t.Fatalf("reads = %v, %v, %v; want [1 2], [3], []", ab, c, none)
+		}
+		// Run again: the batch is empty, and runs nothing.
+		if err := r.Run(ctx); err != nil {
+			t.Fatalf("empty Run: %v", err)
+		}
+		// One query alone takes the plain path.
+		var a []int
+		failures(r, &a, "a")
+		if err := r.Run(ctx); err != nil || !slices.Equal(a, []int{1}) {
+			t.Fatalf("one read = %v, %v; want [1]", a, err)
+		}
+
+		// A scan function's error ends Run, and later scans do not run.
+		stop := errors.New("stop")
+		called := false
+		r.Query(func(store.Rows) error { return stop }, `SELECT 1`)
+		r.Query(func(store.Rows) error { called = true; return nil }, `SELECT 2`)
+		if err := r.Run(ctx); !errors.Is(err, stop) || called {
+			t.Fatalf("Run = %v (later scan called: %v), want the scan's error and no later scan", err, called)
+		}
+		// So does a query's, classified like any other.
+		r.Query(func(store.Rows) error { return nil }, `SELECT 1`)
+		r.Query(func(store.Rows) error { return nil }, `SELECT nope FROM throttle`)
+		if err := r.Run(ctx); err == nil {
+			t.Fatal("Run of a broken query: no error")
+		}
+		// The pool is fine afterwards.
+		var b []int
+		failures(r, &b, "b")
+		failures(r, &b, "b")
+		if err := r.Run(ctx); err != nil || !slices.Equal(b, []int{2, 2}) {
+			t.Fatalf("reads after a failure = %v, %v; want [2 2]", b, err)
 		}
 	})
 }

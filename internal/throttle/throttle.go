@@ -67,42 +67,48 @@ type State struct {
 // checks its network and its identifier together). The states come in
 // the order of keys.
 func (l *Limiter) Waits(ctx context.Context, rule Rule, keys ...string) ([]State, error) {
-	out := make([]State, len(keys))
+	var out []State
+	r := l.db.Reads()
+	l.WaitsIn(r, rule, &out, keys...)
+	if err := r.Run(ctx); err != nil {
+		return nil, fmt.Errorf("throttle: read: %w", err)
+	}
+	return out, nil
+}
+
+// WaitsIn adds Waits to r: once r runs, *out holds the states, in the
+// order of keys.
+func (l *Limiter) WaitsIn(r *store.Reads, rule Rule, out *[]State, keys ...string) {
+	*out = make([]State, len(keys))
 	if len(keys) == 0 {
-		return out, nil
+		return
 	}
 	marks := make([]string, len(keys))
 	args := make([]any, len(keys))
 	for i, k := range keys {
 		marks[i], args[i] = fmt.Sprintf("$%d", i+1), k
 	}
-	rows, err := l.db.Query(ctx, `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key IN (`+strings.Join(marks, ", ")+`)`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("throttle: read: %w", err)
-	}
-	defer rows.Close()
-	now := l.now()
-	for rows.Next() {
-		var key string
-		var failures int
-		var last, expires int64
-		if err := rows.Scan(&key, &failures, &last, &expires); err != nil {
-			return nil, fmt.Errorf("throttle: read: %w", err)
-		}
-		if now.UnixMicro() >= expires {
-			continue
-		}
-		until := store.FromMicros(last).Add(rule.Delay(failures))
-		for i, k := range keys {
-			if k == key {
-				out[i] = State{Wait: max(0, until.Sub(now)), Failures: failures}
+	r.Query(func(rows store.Rows) error {
+		now := l.now()
+		for rows.Next() {
+			var key string
+			var failures int
+			var last, expires int64
+			if err := rows.Scan(&key, &failures, &last, &expires); err != nil {
+				return err
+			}
+			if now.UnixMicro() >= expires {
+				continue
+			}
+			until := store.FromMicros(last).Add(rule.Delay(failures))
+			for i, k := range keys {
+				if k == key {
+					(*out)[i] = State{Wait: max(0, until.Sub(now)), Failures: failures}
+				}
 			}
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("throttle: read: %w", err)
-	}
-	return out, nil
+		return nil
+	}, `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key IN (`+strings.Join(marks, ", ")+`)`, args...)
 }
 
 // Fail records one failure on key. Counts commit asynchronously

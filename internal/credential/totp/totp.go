@@ -239,14 +239,27 @@ func (s *Store) Verify(ctx context.Context, identityID, code string) error {
 // Enrolled reports whether the identity has a confirmed authenticator. A
 // pending enrolment does not count.
 func (s *Store) Enrolled(ctx context.Context, identityID string) (bool, error) {
-	var confirmed sql.NullInt64
-	err := s.db.QueryRow(ctx, `SELECT confirmed_at FROM totp_credentials WHERE identity_id = $1`, identityID).Scan(&confirmed)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	} else if err != nil {
-		return false, fmt.Errorf("totp: enrolled %s: %w", identityID, store.Classify(err))
+	var ok bool
+	r := s.db.Reads()
+	s.EnrolledIn(r, identityID, &ok)
+	if err := r.Run(ctx); err != nil {
+		return false, fmt.Errorf("totp: enrolled %s: %w", identityID, err)
 	}
-	return confirmed.Valid, nil
+	return ok, nil
+}
+
+// EnrolledIn adds Enrolled to r: once r runs, *out is the answer.
+func (s *Store) EnrolledIn(r *store.Reads, identityID string, out *bool) {
+	r.Query(func(rows store.Rows) error {
+		var confirmed sql.NullInt64
+		if rows.Next() {
+			if err := rows.Scan(&confirmed); err != nil {
+				return err
+			}
+		}
+		*out = confirmed.Valid
+		return nil
+	}, `SELECT confirmed_at FROM totp_credentials WHERE identity_id = $1`, identityID)
 }
 
 // Remove deletes the identity's authenticator, confirmed or pending. It

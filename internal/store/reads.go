@@ -1,0 +1,109 @@
+package store
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// Rows is what a read's scan function sees: the rows of one query, from
+// database/sql or, in a batch on PostgreSQL, from pgx. Both scan into the
+// same destinations (*string, *int64, sql.NullString, …).
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// Reads gathers independent read-only queries that a step needs together,
+// to run them at once: on PostgreSQL in one round trip (one pipeline on
+// one connection, where one at a time would cost a round trip each), on
+// SQLite one after another, in this process, where there is no round trip
+// to save. Each query's rows go to its own scan function, in the order the
+// queries were added; the queries see no writes made between them.
+//
+// The stores offer their reads as methods that add to a Reads (…In), next
+// to the plain method that runs one alone.
+type Reads struct {
+	db    *DB
+	items []readItem
+}
+
+type readItem struct {
+	query string
+	args  []any
+	scan  func(Rows) error
+}
+
+// Reads returns an empty batch of reads on db.
+func (db *DB) Reads() *Reads { return &Reads{db: db} }
+
+// Query adds a query; scan reads its rows once Run has them. scan's error,
+// like the query's, ends Run with it.
+func (r *Reads) Query(scan func(Rows) error, query string, args ...any) {
+	r.items = append(r.items, readItem{query: query, args: args, scan: scan})
+}
+
+// Run runs the queries added since the last Run and hands each one's rows
+// to its scan function. It returns the first error, after which the scan
+// functions of later queries are not called.
+func (r *Reads) Run(ctx context.Context) error {
+	items := r.items
+	r.items = nil
+	if r.db.Dialect != Postgres || len(items) == 1 {
+		for _, it := range items {
+			if err := r.runOne(ctx, it); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	conn, err := r.db.read.Conn(ctx)
+	if err != nil {
+		return Classify(err)
+	}
+	defer conn.Close()
+	return conn.Raw(func(driverConn any) error {
+		b := &pgx.Batch{}
+		for _, it := range items {
+			b.Queue(it.query, it.args...)
+		}
+		br := driverConn.(*stdlib.Conn).Conn().SendBatch(ctx, b)
+		var first error
+		for _, it := range items {
+			if first != nil {
+				break
+			}
+			rows, err := br.Query()
+			if err == nil {
+				err = it.scan(rows)
+				rows.Close()
+				if rerr := rows.Err(); err == nil {
+					err = rerr
+				}
+			}
+			first = Classify(err)
+		}
+		if err := br.Close(); first == nil && err != nil {
+			first = Classify(err)
+		}
+		return first
+	})
+}
+
+// runOne runs one query as a cached prepared statement of the read pool.
+func (r *Reads) runOne(ctx context.Context, it readItem) error {
+	rows, err := r.db.Query(ctx, it.query, it.args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if err := it.scan(rows); err != nil {
+		return Classify(err)
+	}
+	return Classify(rows.Err())
+}
