@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/foyer-id/foyer/internal/courier"
 	"github.com/foyer-id/foyer/internal/credential/password"
@@ -69,12 +70,21 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 			return nil, err
 		}
 	}
-	wait, n, err := s.networkWait(ctx, "registration", c, s.Config.RegistrationThrottle)
-	if err != nil {
-		return nil, err
+	// The network's sign-ups so far and the address's owner, if it has
+	// one, in one round trip, read alike whether the address is free or
+	// taken.
+	var (
+		st    []throttle.State
+		owner *identity.Identity
+	)
+	r := s.Flows.reads()
+	s.Throttle.WaitsIn(r, s.Config.RegistrationThrottle, &st, throttle.NetworkKey("registration", c.IP))
+	s.Identities.FindByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &owner)
+	if err := r.Run(ctx); err != nil {
+		return nil, fmt.Errorf("flow: sign-up reads: %w", err)
 	}
 	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.RegistrationSubmit,
-		Signals: policy.Signals{NetworkWait: wait, NetworkFailures: n}}, event.RegistrationSubmitted); err != nil {
+		Signals: policy.Signals{NetworkWait: st[0].Wait, NetworkFailures: st[0].Failures}}, event.RegistrationSubmitted); err != nil {
 		return nil, err
 	}
 	// Hash before touching the database: a hash takes tens of
@@ -90,40 +100,7 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 		return nil, err
 	}
 	now := s.now()
-	ident := &identity.Identity{Domain: s.Config.Domain, SchemaID: s.Schema.ID, Traits: traitsJSON}
-	for _, id := range ids {
-		ident.Identifiers = append(ident.Identifiers, identity.Identifier{Kind: id.Kind, Value: id.Value})
-	}
 	f.Data.Email = email
-	// No need to wait for the disk: this step ends with an ordinary commit
-	// (the code and its mail, below), which makes this one durable too.
-	// Should the database crash before it, the customer never hears that
-	// the sign-up went through, and a pending identity left behind is
-	// finished by whoever next signs up with the address.
-	err = s.Flows.inAsyncTx(ctx, func(tx *store.Tx) error {
-		return s.Identities.CreatePendingTx(ctx, tx, ident, now)
-	})
-	switch {
-	case err == nil:
-		f.IdentityID = ident.ID
-		f.Data.IdentifierID = ident.Email().ID
-	case isConflict(err):
-		owner, ferr := s.Identities.FindByIdentifier(ctx, s.Config.Domain, identity.KindEmail, email)
-		if ferr != nil {
-			return nil, ferr
-		}
-		if owner.State == identity.StatePending {
-			// An unfinished sign-up: whoever reads the code finishes it,
-			// with the password chosen in their own flow.
-			f.IdentityID = owner.ID
-			f.Data.IdentifierID = owner.Email().ID
-		} else {
-			f.IdentityID = owner.ID
-			f.Data.Dead = true
-		}
-	default:
-		return nil, err
-	}
 	f.Data.Traits = traitsJSON
 	f.Data.PasswordHash = hash
 	f.Data.Method = MethodPassword
@@ -132,42 +109,107 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 	}
 	f.Data.Values = map[string]string{"email": email}
 	f.State = StateVerify
+
+	// A free address gets its pending identity in the step's one
+	// transaction, with the code and its mail.
+	var create write
+	if owner == nil {
+		ident := &identity.Identity{ID: identity.NewID(), Domain: s.Config.Domain, SchemaID: s.Schema.ID, Traits: traitsJSON}
+		for _, id := range ids {
+			ident.Identifiers = append(ident.Identifiers, identity.Identifier{ID: identity.NewID(), Kind: id.Kind, Value: id.Value})
+		}
+		f.IdentityID, f.Data.IdentifierID = ident.ID, ident.Email().ID
+		create = func(ctx context.Context, tx *store.Tx) error {
+			return s.Identities.CreatePendingTx(ctx, tx, ident, now)
+		}
+	} else {
+		takenBy(f, owner)
+	}
 	result := &Result{Flow: f}
 	var completed, signedIn write
-	if !s.Config.RequireVerifiedEmail && !f.Data.Dead && !passwordless {
+	if !s.Config.RequireVerifiedEmail && !passwordless {
 		// Sign-up completes at once; verification stays open. (A
 		// passwordless sign-up always proves its email first: the
-		// passkey is bound to the account only then.)
-		if err := s.Identities.CompleteSignUp(ctx, f.IdentityID, "", traitsJSON, hash, now); err != nil {
-			return nil, err
+		// passkey is bound to the account only then.) The identity must
+		// exist first. No need to wait for the disk: the step ends with
+		// an ordinary commit, which makes this one durable too.
+		if create != nil {
+			err := s.Flows.inAsyncTx(ctx, func(tx *store.Tx) error { return create(ctx, tx) })
+			if isConflict(err) {
+				err = s.takenMeanwhile(ctx, f)
+			}
+			if err != nil {
+				return nil, err
+			}
+			create = nil
 		}
-		completed = s.record(f, c, event.RegistrationCompleted, event.OutcomeSuccess, "verification_optional", f.IdentityID, "")
-		if signedIn, err = s.signIn(ctx, f, c, []string{"password"}, now, result); err != nil {
-			return nil, err
+		if !f.Data.Dead {
+			if err := s.Identities.CompleteSignUp(ctx, f.IdentityID, "", traitsJSON, hash, now); err != nil {
+				return nil, err
+			}
+			completed = s.record(f, c, event.RegistrationCompleted, event.OutcomeSuccess, "verification_optional", f.IdentityID, "")
+			if signedIn, err = s.signIn(ctx, f, c, []string{"password"}, now, result); err != nil {
+				return nil, err
+			}
+			f.Data.PasswordHash = ""
 		}
-		f.Data.PasswordHash = ""
 	}
-	// The code, its mail (or the note to the address's owner), the flow,
-	// the events and the sign-up's count against its network commit
-	// together.
-	var ws []write
-	reason := ""
-	if f.Data.Dead {
-		reason = "identifier_taken"
-		ws = append(ws, func(ctx context.Context, tx *store.Tx) error { return s.mailOwner(ctx, tx, f) })
+	// The identity, the code and its mail (or the note to the address's
+	// owner), the flow, the events and the sign-up's count against its
+	// network commit together.
+	save := func(create write) error {
+		ws := []write{create}
+		reason := ""
+		if f.Data.Dead {
+			reason = "identifier_taken"
+			ws = append(ws, func(ctx context.Context, tx *store.Tx) error { return s.mailOwner(ctx, tx, f) })
+		}
+		ws = append(ws, s.record(f, c, event.RegistrationSubmitted, event.OutcomePending, reason, "", ""), completed, signedIn,
+			// Every sign-up from one network updates this one row; queued
+			// with the rest, its lock is held only while the server runs
+			// the transaction, never across a round trip.
+			func(ctx context.Context, tx *store.Tx) error {
+				return s.Throttle.FailTx(ctx, tx, throttle.NetworkKey("registration", c.IP), s.Config.RegistrationThrottle)
+			})
+		msg := info("code_sent", "We sent a 6-digit code to "+email+". Enter it to finish signing up.")
+		return s.saveWithCode(ctx, f, c, "verification_code", msg, ws...)
 	}
-	ws = append(ws, s.record(f, c, event.RegistrationSubmitted, event.OutcomePending, reason, "", ""), completed, signedIn,
-		// Every sign-up from one network updates this one row; queued
-		// with the rest, its lock is held only while the server runs
-		// the transaction, never across a round trip.
-		func(ctx context.Context, tx *store.Tx) error {
-			return s.Throttle.FailTx(ctx, tx, throttle.NetworkKey("registration", c.IP), s.Config.RegistrationThrottle)
-		})
-	msg := info("code_sent", "We sent a 6-digit code to "+email+". Enter it to finish signing up.")
-	if err := s.saveWithCode(ctx, f, c, "verification_code", msg, ws...); err != nil {
+	before := *f
+	err = save(create)
+	if create != nil && isConflict(err) {
+		// Another sign-up took the address since it was read: this one
+		// goes on as for any taken address, and answers the same.
+		*f = before
+		if err = s.takenMeanwhile(ctx, f); err == nil {
+			err = save(nil)
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
 	return result, nil
+}
+
+// takenBy points a sign-up flow at the owner of its address. An
+// unfinished sign-up's identity is shared: whoever reads the code
+// finishes it, with the password chosen in their own flow. An account's
+// address makes the flow dead: it runs to the end as if the address were
+// free, and its owner is told instead.
+func takenBy(f *Flow, owner *identity.Identity) {
+	f.IdentityID = owner.ID
+	f.Data.IdentifierID = owner.Email().ID
+	f.Data.Dead = owner.State != identity.StatePending
+}
+
+// takenMeanwhile reads the owner of a sign-up's address that another
+// sign-up took since this one looked, and points f at it (takenBy).
+func (s *Service) takenMeanwhile(ctx context.Context, f *Flow) error {
+	owner, err := s.Identities.FindByIdentifier(ctx, s.Config.Domain, identity.KindEmail, f.Data.Email)
+	if err != nil {
+		return err
+	}
+	takenBy(f, owner)
+	return nil
 }
 
 // mailOwner tells the owner of a taken address that someone tried to sign

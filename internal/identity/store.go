@@ -136,14 +136,7 @@ func scanWithIdentifiers(rows store.Rows) (*Identity, error) {
 func (s *Store) FindByIdentifier(ctx context.Context, domain, kind, value string) (*Identity, error) {
 	var ident *Identity
 	r := s.db.Reads()
-	r.Query(func(rows store.Rows) error {
-		var err error
-		ident, err = scanWithIdentifiers(rows)
-		return err
-	}, `SELECT `+identityColumns+`, y.id, y.kind, y.value, y.verified_at
-		FROM identifiers x JOIN identities i ON i.id = x.identity_id
-		LEFT JOIN identifiers y ON y.identity_id = i.id
-		WHERE x.domain = $1 AND x.kind = $2 AND x.value = $3`, domain, kind, value)
+	s.FindByIdentifierIn(r, domain, kind, value, &ident)
 	err := r.Run(ctx)
 	if err == nil && ident == nil {
 		err = store.ErrNotFound
@@ -152,6 +145,20 @@ func (s *Store) FindByIdentifier(ctx context.Context, domain, kind, value string
 		return nil, fmt.Errorf("identity: find %s: %w", kind, err)
 	}
 	return ident, nil
+}
+
+// FindByIdentifierIn adds FindByIdentifier to r: once r runs, *out is the
+// owner, or nil when the identifier is free (not an error here, so that
+// the reads added with it still arrive).
+func (s *Store) FindByIdentifierIn(r *store.Reads, domain, kind, value string, out **Identity) {
+	r.Query(func(rows store.Rows) error {
+		var err error
+		*out, err = scanWithIdentifiers(rows)
+		return err
+	}, `SELECT `+identityColumns+`, y.id, y.kind, y.value, y.verified_at
+		FROM identifiers x JOIN identities i ON i.id = x.identity_id
+		LEFT JOIN identifiers y ON y.identity_id = i.id
+		WHERE x.domain = $1 AND x.kind = $2 AND x.value = $3`, domain, kind, value)
 }
 
 // ErrNotPending is returned by CompleteSignUp when the identity is no

@@ -28,7 +28,8 @@ func registerAPI(t *testing.T, env *servertest.Env, email string) *servertest.Re
 }
 
 // 100 concurrent registrations of one address, in case variants, create
-// exactly one identity, and every caller sees the same response.
+// exactly one identity, and every caller sees the same response: most of
+// them read the address as free and find it taken when they commit.
 func TestConcurrentRegistrationsOfOneEmail(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		env := servertest.Start(t, db, manySignUps)
