@@ -445,3 +445,49 @@ func TestReads(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkReads is the three point lookups of a step's reads (a flow, a
+// throttle counter, an account), one at a time and together in one Reads.
+func BenchmarkReads(b *testing.B) {
+	storetest.EachB(b, func(b *testing.B, db *store.DB) {
+		ctx := context.Background()
+		for _, k := range []string{"a", "b", "c"} {
+			if _, err := db.Exec(ctx, `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES ($1, 1, 0, 0)`, k); err != nil {
+				b.Fatal(err)
+			}
+		}
+		const q = `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key = $1`
+		scan := func(rows store.Rows) error {
+			for rows.Next() {
+				var key string
+				var failures, last, expires int64
+				if err := rows.Scan(&key, &failures, &last, &expires); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		b.Run("one-at-a-time", func(b *testing.B) {
+			for b.Loop() {
+				for _, k := range []string{"a", "b", "c"} {
+					r := db.Reads()
+					r.Query(scan, q, k)
+					if err := r.Run(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+		b.Run("together", func(b *testing.B) {
+			for b.Loop() {
+				r := db.Reads()
+				for _, k := range []string{"a", "b", "c"} {
+					r.Query(scan, q, k)
+				}
+				if err := r.Run(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}
