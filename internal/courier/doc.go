@@ -16,7 +16,9 @@
 // one database: each mail is claimed by one worker at a time (FOR UPDATE
 // SKIP LOCKED on PostgreSQL, the single writer on SQLite) with a lease, so
 // a node that dies mid-delivery, or before sending the mail handed over to
-// it, only delays its mail until the lease runs out.
+// it, only delays its mail until the lease runs out. Mail with a NotAfter
+// (a code that expires) is given up once it passes, whether it waits in
+// the outbox or in a worker's hands: it is never sent late.
 //
 // Mail bodies hold one-time codes, so outside dev mode they are erased
 // from the outbox as soon as the mail is sent or given up on, and they are

@@ -52,6 +52,8 @@ type Entry struct {
 	LastError string
 	CreatedAt time.Time
 	SentAt    time.Time // zero until sent
+	// NotAfter is when the mail stops being worth sending (zero: never).
+	NotAfter time.Time
 }
 
 // Outbox stores rendered mail until a Worker delivers it. Enqueueing a mail
@@ -208,10 +210,8 @@ func (o *Outbox) insert(ctx context.Context, tx *store.Tx, m Message, h *handoff
 	if h != nil {
 		e.Status, e.Attempts, e.NextAttemptAt = StatusSending, 1, now.Add(h.lease)
 	}
-	var notAfter sql.NullInt64
-	if !m.NotAfter.IsZero() {
-		notAfter = sql.NullInt64{Int64: store.Micros(m.NotAfter), Valid: true}
-	}
+	notAfter := store.NullMicros(m.NotAfter)
+	e.NotAfter = store.FromNullMicros(notAfter)
 	_, err = tx.Exec(ctx, `INSERT INTO outbox
 		(id, domain, template, recipient, subject, body_text, body_html, status, attempts, next_attempt_at, last_error, created_at, not_after)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '', $11, $12)`,
@@ -263,7 +263,7 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]Entry
 				ORDER BY next_attempt_at
 				LIMIT $3
 				FOR UPDATE SKIP LOCKED)
-			RETURNING id, domain, template, recipient, subject, body_text, body_html, attempts, created_at`
+			RETURNING id, domain, template, recipient, subject, body_text, body_html, attempts, created_at, not_after`
 	default:
 		// SQLite has one writer: the statement holds it, so its select
 		// and its update see and change the same rows.
@@ -274,7 +274,7 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]Entry
 				WHERE status IN ('queued', 'sending') AND next_attempt_at <= $2 AND (not_after IS NULL OR not_after > $2)
 				ORDER BY next_attempt_at
 				LIMIT $3)
-			RETURNING id, domain, template, recipient, subject, body_text, body_html, attempts, created_at`
+			RETURNING id, domain, template, recipient, subject, body_text, body_html, attempts, created_at, not_after`
 	}
 	// One statement, so no transaction: it claims its rows atomically. It
 	// commits asynchronously (store.DB.Async): should a crash of the
@@ -288,10 +288,11 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]Entry
 	for rows.Next() {
 		e := Entry{Status: StatusSending, NextAttemptAt: store.FromMicros(store.Micros(now.Add(lease)))}
 		var created int64
-		if err := rows.Scan(&e.ID, &e.Domain, &e.Template, &e.To, &e.Subject, &e.Text, &e.HTML, &e.Attempts, &created); err != nil {
+		var notAfter sql.NullInt64
+		if err := rows.Scan(&e.ID, &e.Domain, &e.Template, &e.To, &e.Subject, &e.Text, &e.HTML, &e.Attempts, &created, &notAfter); err != nil {
 			return nil, fmt.Errorf("courier: claim: %w", err)
 		}
-		e.CreatedAt = store.FromMicros(created)
+		e.CreatedAt, e.NotAfter = store.FromMicros(created), store.FromNullMicros(notAfter)
 		claimed = append(claimed, e)
 	}
 	if err := rows.Err(); err != nil {
@@ -389,17 +390,17 @@ func errorText(err error) string {
 }
 
 const entryColumns = `id, domain, template, recipient, subject, body_text, body_html, status,
-	attempts, next_attempt_at, last_error, created_at, sent_at`
+	attempts, next_attempt_at, last_error, created_at, sent_at, not_after`
 
 func scanEntry(row interface{ Scan(...any) error }) (Entry, error) {
 	var (
-		e             Entry
-		status        string
-		next, created int64
-		sent          sql.NullInt64
+		e              Entry
+		status         string
+		next, created  int64
+		sent, notAfter sql.NullInt64
 	)
 	err := row.Scan(&e.ID, &e.Domain, &e.Template, &e.To, &e.Subject, &e.Text, &e.HTML, &status,
-		&e.Attempts, &next, &e.LastError, &created, &sent)
+		&e.Attempts, &next, &e.LastError, &created, &sent, &notAfter)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -407,6 +408,7 @@ func scanEntry(row interface{ Scan(...any) error }) (Entry, error) {
 	e.NextAttemptAt = store.FromMicros(next)
 	e.CreatedAt = store.FromMicros(created)
 	e.SentAt = store.FromNullMicros(sent)
+	e.NotAfter = store.FromNullMicros(notAfter)
 	return e, nil
 }
 
@@ -446,13 +448,13 @@ func (o *Outbox) List(ctx context.Context, limit int) ([]Entry, error) {
 // bodies, which hold a code that no longer works, are erased unless
 // KeepBodies. It returns how many it gave up.
 func (o *Outbox) Expire(ctx context.Context) (int64, error) {
-	query := `UPDATE outbox SET status = 'failed', last_error = 'expired before it could be delivered', body_text = '', body_html = ''
+	query := `UPDATE outbox SET status = 'failed', last_error = $2, body_text = '', body_html = ''
 		WHERE status IN ('queued', 'sending') AND not_after <= $1`
 	if o.KeepBodies {
-		query = `UPDATE outbox SET status = 'failed', last_error = 'expired before it could be delivered'
+		query = `UPDATE outbox SET status = 'failed', last_error = $2
 		WHERE status IN ('queued', 'sending') AND not_after <= $1`
 	}
-	res, err := o.db.Exec(ctx, query, store.Micros(o.now()))
+	res, err := o.db.Exec(ctx, query, store.Micros(o.now()), errExpired.Error())
 	if err != nil {
 		return 0, fmt.Errorf("courier: expire: %w", err)
 	}

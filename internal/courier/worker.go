@@ -297,6 +297,15 @@ func (w *Worker) deliver(ctx context.Context, e Entry) {
 		return
 	}
 
+	if !e.NotAfter.IsZero() && !w.Outbox.now().Before(e.NotAfter) {
+		// It waited too long (a slow mail server ahead of it): a code
+		// that no longer works is no use to anyone.
+		if w.record(ctx, log, "mail_expired", w.Outbox.MarkFailed(ctx, e.ID, e.Attempts, errExpired)) {
+			log.Warn("courier: mail expired before it could be sent", slog.String("event", "mail_expired"))
+		}
+		return
+	}
+
 	sendCtx, cancel := context.WithTimeout(ctx, w.SendTimeout)
 	err := w.Sender.Send(sendCtx, Mail{
 		To:        e.To,
@@ -329,6 +338,9 @@ func (w *Worker) deliver(ctx context.Context, e Entry) {
 			slog.Time("retry_at", at), slog.String("error", msg))
 	}
 }
+
+// errExpired is the last error of mail given up once past its NotAfter.
+var errExpired = errors.New("expired before it could be delivered")
 
 // record logs a failure to store the result of an attempt and reports
 // whether it was stored.

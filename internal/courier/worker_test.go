@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -498,6 +499,61 @@ func TestRunQueuesHandedOverMailAgainWhenItStops(t *testing.T) {
 		}
 		if len(sending) != 0 {
 			t.Fatalf("%s was sent after the worker stopped", <-sending)
+		}
+	})
+}
+
+// Mail that waited past its NotAfter after it was claimed or handed over
+// (a slow mail server ahead of it) is given up, not sent: a code that no
+// longer works is no use. Mail still in time goes.
+func TestMailPastNotAfterIsNotSent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		clk := newClock()
+		var (
+			mu   sync.Mutex
+			sent []string
+		)
+		w, logs := newTestWorker(t, db, clk, senderFunc(func(ctx context.Context, m Mail) error {
+			mu.Lock()
+			defer mu.Unlock()
+			sent = append(sent, m.To)
+			return nil
+		}))
+		limited := func(to string) Message {
+			m := codeMessage(to, "1")
+			m.NotAfter = clk.Now().Add(15 * time.Minute)
+			return m
+		}
+		// Claimed in time, delivered too late.
+		late := mustEnqueue(t, w.Outbox, limited("late@example.com"))
+		claimed, err := w.Outbox.Claim(ctx, 10, time.Hour)
+		if err != nil || len(claimed) != 1 || !claimed[0].NotAfter.Equal(clk.Now().Add(15*time.Minute)) {
+			t.Fatalf("Claim = %+v, %v; want late, with its NotAfter", claimed, err)
+		}
+		// Handed over in time, delivered too late.
+		h := w.Outbox.openHandoff(4, time.Hour)
+		handed := enqueueTx(t, w.Outbox, limited("handed@example.com"), false)
+		// Handed over, delivered in time.
+		clk.Advance(10 * time.Minute)
+		fresh := enqueueTx(t, w.Outbox, limited("fresh@example.com"), false)
+		clk.Advance(6 * time.Minute)
+		w.deliverAll(ctx, append(claimed, received(h)...))
+		w.Outbox.closeHandoff(h)
+
+		if !slices.Equal(sent, []string{"fresh@example.com"}) {
+			t.Fatalf("sent to %v; want fresh@example.com alone", sent)
+		}
+		for _, id := range []string{late, handed} {
+			if e := mustGet(t, w.Outbox, id); e.Status != StatusFailed || e.LastError != errExpired.Error() || e.Text != "" {
+				t.Fatalf("%s: status %s, last error %q, body %d bytes; want failed, expired, erased", e.To, e.Status, e.LastError, len(e.Text))
+			}
+		}
+		if e := mustGet(t, w.Outbox, fresh); e.Status != StatusSent {
+			t.Fatalf("fresh@example.com: %s, want sent", e.Status)
+		}
+		if !strings.Contains(logs.String(), `"event":"mail_expired"`) {
+			t.Errorf("no mail_expired log:\n%s", logs.String())
 		}
 	})
 }
