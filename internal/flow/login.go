@@ -38,15 +38,22 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		return nil, errCredentials
 	}
 	netKey, idKey := throttle.NetworkKey("login", c.IP), throttle.IdentifierKey("login", s.Config.Domain+"/"+email)
-	// The throttles and the account, in one round trip: both are read
-	// whether or not the identifier is known.
+	// The throttles and the account, with what signing in needs of it,
+	// in one round trip: all are read whether or not the identifier is
+	// known.
 	var (
-		st   []throttle.State
-		cand *identity.LoginCandidate
+		st       []throttle.State
+		cand     *identity.LoginCandidate
+		ident    *identity.Identity
+		enrolled bool
 	)
 	r := s.Flows.reads()
 	s.Throttle.WaitsIn(r, s.Config.LoginThrottle, &st, netKey, idKey)
 	s.Identities.FindLoginIn(r, s.Config.Domain, identity.KindEmail, email, &cand)
+	s.Identities.FindByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &ident)
+	if s.Factors != nil {
+		s.Factors.EnrolledByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &enrolled)
+	}
 	if err := r.Run(ctx); err != nil {
 		return nil, fmt.Errorf("flow: sign-in reads: %w", err)
 	}
@@ -111,7 +118,14 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	result := &Result{Flow: f}
 	f.State = StateDone // signIn may move it on to StateSecondFactor
 	f.Data.Messages = nil
-	signedIn, err := s.signIn(ctx, f, c, f.Data.Methods, now, result)
+	var signedIn write
+	if ident != nil && ident.ID == cand.IdentityID {
+		signedIn, err = s.signInAs(ctx, f, c, ident, enrolled, f.Data.Methods, now, policy.Signals{}, result)
+	} else {
+		// The address changed hands between the reads (they are not one
+		// snapshot): read the identity again.
+		signedIn, err = s.signIn(ctx, f, c, f.Data.Methods, now, result)
+	}
 	if err != nil {
 		return nil, err
 	}

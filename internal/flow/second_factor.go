@@ -136,6 +136,12 @@ func (f Factors) EnrolledIn(r *store.Reads, identityID string, out *bool) {
 	f.TOTP.EnrolledIn(r, identityID, out)
 }
 
+// EnrolledByIdentifierIn adds Enrolled to r for the owner of an
+// identifier.
+func (f Factors) EnrolledByIdentifierIn(r *store.Reads, domain, kind, value string, out *bool) {
+	f.TOTP.EnrolledByIdentifierIn(r, domain, kind, value, out)
+}
+
 // Verify checks and consumes a code.
 func (f Factors) Verify(ctx context.Context, identityID, kind, code string) error {
 	var err error

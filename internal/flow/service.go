@@ -459,6 +459,12 @@ func (s *Service) signInWith(ctx context.Context, f *Flow, c Client, methods []s
 	if err := r.Run(ctx); err != nil {
 		return nil, fmt.Errorf("flow: sign in %s: %w", f.IdentityID, err)
 	}
+	return s.signInAs(ctx, f, c, ident, enrolled, methods, authAt, sig, out)
+}
+
+// signInAs is signInWith for an identity already read, with whether it
+// has an authenticator app.
+func (s *Service) signInAs(ctx context.Context, f *Flow, c Client, ident *identity.Identity, enrolled bool, methods []string, authAt time.Time, sig policy.Signals, out *Result) (write, error) {
 	d, err := s.decide(ctx, f, c, policy.Input{Action: policy.SessionIssue, IdentityID: ident.ID,
 		IdentityState: ident.State, EmailVerified: ident.Email().Verified, SecondFactor: enrolled, Methods: methods, Signals: sig}, event.LoginSucceeded)
 	if err != nil {

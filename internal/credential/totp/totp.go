@@ -262,6 +262,24 @@ func (s *Store) EnrolledIn(r *store.Reads, identityID string, out *bool) {
 	}, `SELECT confirmed_at FROM totp_credentials WHERE identity_id = $1`, identityID)
 }
 
+// EnrolledByIdentifierIn adds to r whether the owner of an identifier (a
+// sign-in's email address) has a confirmed authenticator: once r runs,
+// *out is the answer, false for an unknown identifier. A sign-in reads it
+// with the account, before it knows the identity's id.
+func (s *Store) EnrolledByIdentifierIn(r *store.Reads, domain, kind, value string, out *bool) {
+	r.Query(func(rows store.Rows) error {
+		var confirmed sql.NullInt64
+		if rows.Next() {
+			if err := rows.Scan(&confirmed); err != nil {
+				return err
+			}
+		}
+		*out = confirmed.Valid
+		return nil
+	}, `SELECT t.confirmed_at FROM identifiers x JOIN totp_credentials t ON t.identity_id = x.identity_id
+		WHERE x.domain = $1 AND x.kind = $2 AND x.value = $3`, domain, kind, value)
+}
+
 // Remove deletes the identity's authenticator, confirmed or pending. It
 // returns ErrNotEnrolled when there is none.
 func (s *Store) Remove(ctx context.Context, identityID string) error {
