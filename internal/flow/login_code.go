@@ -2,12 +2,11 @@ package flow
 
 import (
 	"context"
-	"errors"
+	"fmt"
 
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
-	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/throttle"
 )
 
@@ -32,26 +31,27 @@ func (s *Service) RequestLoginCode(ctx context.Context, f *Flow, c Client, ident
 	if err != nil {
 		return nil, invalid("identifier", "identifier_invalid", "Enter a valid email address.")
 	}
-	netWait, netFails, err := s.networkWait(ctx, "code", c, s.Config.CodeThrottle)
-	if err != nil {
-		return nil, err
-	}
+	// The network's and the address's counts and the account, in one
+	// round trip, whether or not the address has an account.
 	idKey := throttle.IdentifierKey("login-code", s.Config.Domain+"/"+email)
-	idWait, idFails, err := s.Throttle.Wait(ctx, idKey, s.Config.CodeSendThrottle)
-	if err != nil {
-		return nil, err
+	var (
+		net, id []throttle.State
+		cand    *identity.LoginCandidate
+	)
+	r := s.Flows.reads()
+	s.Throttle.WaitsIn(r, s.Config.CodeThrottle, &net, throttle.NetworkKey("code", c.IP))
+	s.Throttle.WaitsIn(r, s.Config.CodeSendThrottle, &id, idKey)
+	s.Identities.FindLoginIn(r, s.Config.Domain, identity.KindEmail, email, &cand)
+	if err := r.Run(ctx); err != nil {
+		return nil, fmt.Errorf("flow: sign-in code reads: %w", err)
 	}
 	f.Data.Values = map[string]string{"identifier": email}
 	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.VerificationSend, Signals: policy.Signals{
-		NetworkWait: netWait, NetworkFailures: netFails, IdentifierWait: idWait, IdentifierFailures: idFails,
+		NetworkWait: net[0].Wait, NetworkFailures: net[0].Failures, IdentifierWait: id[0].Wait, IdentifierFailures: id[0].Failures,
 	}}, event.LoginCodeRequested); err != nil {
 		return nil, err
 	}
 	_ = s.Throttle.Fail(ctx, idKey, s.Config.CodeSendThrottle) // every send counts
-	cand, err := s.Identities.FindLogin(ctx, s.Config.Domain, identity.KindEmail, email)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
 	f.Data.Email = email
 	if cand != nil && cand.State == identity.StateActive && cand.Verified {
 		f.IdentityID, f.Data.IdentifierID = cand.IdentityID, cand.IdentifierID
