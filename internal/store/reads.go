@@ -21,7 +21,8 @@ type Rows interface {
 // one connection, where one at a time would cost a round trip each), on
 // SQLite one after another, in this process, where there is no round trip
 // to save. Each query's rows go to its own scan function, in the order the
-// queries were added; the queries see no writes made between them.
+// queries were added. They are not one snapshot: a write committed while
+// they run may show in the later ones only.
 //
 // The stores offer their reads as methods that add to a Reads (…In), next
 // to the plain method that runs one alone.
