@@ -44,13 +44,11 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	var (
 		st       []throttle.State
 		cand     *identity.LoginCandidate
-		ident    *identity.Identity
 		enrolled bool
 	)
 	r := s.Flows.reads()
 	s.Throttle.WaitsIn(r, s.Config.LoginThrottle, &st, netKey, idKey)
 	s.Identities.FindLoginIn(r, s.Config.Domain, identity.KindEmail, email, &cand)
-	s.Identities.FindByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &ident)
 	if s.Factors != nil {
 		s.Factors.EnrolledByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &enrolled)
 	}
@@ -60,7 +58,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	netWait, netFails, idWait, idFails := st[0].Wait, st[0].Failures, st[1].Wait, st[1].Failures
 	known := false
 	if cand != nil && (idWait > 0 || netWait > 0) {
-		if known, err = s.Sessions.KnownDevice(ctx, c.DeviceID, cand.IdentityID); err != nil {
+		if known, err = s.Sessions.KnownDevice(ctx, c.DeviceID, cand.Identity.ID); err != nil {
 			return nil, err
 		}
 	}
@@ -71,18 +69,18 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		return nil, err
 	}
 	ok := false
-	if cand == nil || cand.State != identity.StateActive || cand.PasswordHash == "" {
+	if cand == nil || cand.Identity.State != identity.StateActive || cand.PasswordHash == "" {
 		s.Hasher.VerifyDummy(ctx, in.Password)
 	} else {
 		var rehash bool
 		ok, rehash, err = s.Hasher.Verify(ctx, in.Password, cand.PasswordHash)
 		if err != nil {
-			s.Logger.ErrorContext(ctx, "flow: stored password hash unreadable", "identity_id", cand.IdentityID, "error", err)
+			s.Logger.ErrorContext(ctx, "flow: stored password hash unreadable", "identity_id", cand.Identity.ID, "error", err)
 			ok = false
 		}
 		if ok && rehash {
 			if h, err := s.Hasher.Hash(ctx, in.Password); err == nil {
-				_ = s.Identities.SetPassword(ctx, cand.IdentityID, h, s.now())
+				_ = s.Identities.SetPassword(ctx, cand.Identity.ID, h, s.now())
 			}
 		}
 	}
@@ -96,21 +94,21 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		_ = s.Throttle.Reset(ctx, idKey)
 	}
 	now := s.now()
-	f.IdentityID = cand.IdentityID
-	f.Data.IdentifierID = cand.IdentifierID
+	f.IdentityID = cand.Identity.ID
+	f.Data.IdentifierID = cand.Identifier.ID
 	f.Data.Email = email
 	f.Data.Methods = []string{"password"}
 	f.Data.AuthenticatedAt = now
-	submitted := s.record(f, c, event.LoginSubmitted, event.OutcomeSuccess, "", cand.IdentityID, "")
+	submitted := s.record(f, c, event.LoginSubmitted, event.OutcomeSuccess, "", cand.Identity.ID, "")
 
 	d := s.Policy.Decide(ctx, policy.Input{Domain: s.Config.Domain, Action: policy.SessionIssue, Time: now, FlowID: f.ID,
 		ClientIP: c.IP, UserAgent: c.UserAgent, DeviceID: c.DeviceID,
-		IdentityID: cand.IdentityID, IdentityState: cand.State, EmailVerified: cand.Verified})
+		IdentityID: cand.Identity.ID, IdentityState: cand.Identity.State, EmailVerified: cand.Identifier.Verified})
 	if d.Effect == policy.StepUp && len(d.Require) == 1 && d.Require[0] == policy.StepVerifyEmail {
 		f.State = StateVerify
 		msg := info("verify_email_to_continue", "Please verify your email address: we sent a 6-digit code to "+email+".")
 		if err := s.saveWithCode(ctx, f, c, "verification_code", msg, submitted,
-			s.record(f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, cand.IdentityID, "")); err != nil {
+			s.record(f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, cand.Identity.ID, "")); err != nil {
 			return nil, err
 		}
 		return &Result{Flow: f}, nil
@@ -118,14 +116,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	result := &Result{Flow: f}
 	f.State = StateDone // signIn may move it on to StateSecondFactor
 	f.Data.Messages = nil
-	var signedIn write
-	if ident != nil && ident.ID == cand.IdentityID {
-		signedIn, err = s.signInAs(ctx, f, c, ident, enrolled, f.Data.Methods, now, policy.Signals{}, result)
-	} else {
-		// The address changed hands between the reads (they are not one
-		// snapshot): read the identity again.
-		signedIn, err = s.signIn(ctx, f, c, f.Data.Methods, now, result)
-	}
+	signedIn, err := s.signInAs(ctx, f, c, cand.Identity, enrolled, f.Data.Methods, now, policy.Signals{}, result)
 	if err != nil {
 		return nil, err
 	}

@@ -53,8 +53,8 @@ func (s *Service) RequestLoginCode(ctx context.Context, f *Flow, c Client, ident
 	}
 	_ = s.Throttle.Fail(ctx, idKey, s.Config.CodeSendThrottle) // every send counts
 	f.Data.Email = email
-	if cand != nil && cand.State == identity.StateActive && cand.Verified {
-		f.IdentityID, f.Data.IdentifierID = cand.IdentityID, cand.IdentifierID
+	if cand != nil && cand.Identity.State == identity.StateActive && cand.Identifier.Verified {
+		f.IdentityID, f.Data.IdentifierID = cand.Identity.ID, cand.Identifier.ID
 	} else {
 		f.Data.Dead = true // the code is stored but never sent
 	}

@@ -73,12 +73,13 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 	// The network's sign-ups so far and the address's owner, if it has
 	// one, in one round trip, read alike whether the address is free or
 	// taken.
+	netKey := throttle.NetworkKey("registration", c.IP)
 	var (
 		st    []throttle.State
 		owner *identity.Identity
 	)
 	r := s.Flows.reads()
-	s.Throttle.WaitsIn(r, s.Config.RegistrationThrottle, &st, throttle.NetworkKey("registration", c.IP))
+	s.Throttle.WaitsIn(r, s.Config.RegistrationThrottle, &st, netKey)
 	s.Identities.FindByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &owner)
 	if err := r.Run(ctx); err != nil {
 		return nil, fmt.Errorf("flow: sign-up reads: %w", err)
@@ -169,7 +170,7 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 			// with the rest, its lock is held only while the server runs
 			// the transaction, never across a round trip.
 			func(ctx context.Context, tx *store.Tx) error {
-				return s.Throttle.FailTx(ctx, tx, throttle.NetworkKey("registration", c.IP), s.Config.RegistrationThrottle)
+				return s.Throttle.FailTx(ctx, tx, netKey, s.Config.RegistrationThrottle)
 			})
 		msg := info("code_sent", "We sent a 6-digit code to "+email+". Enter it to finish signing up.")
 		return s.saveWithCode(ctx, f, c, "verification_code", msg, ws...)

@@ -97,8 +97,9 @@ func (s *Store) GetIn(r *store.Reads, domain, id string, out **Identity) {
 }
 
 // scanWithIdentifiers reads an identity joined with its identifiers, a
-// row each; nil when there are no rows.
-func scanWithIdentifiers(rows store.Rows) (*Identity, error) {
+// row each; nil when there are no rows. Columns after the identifier's,
+// the same on every row, go to extra.
+func scanWithIdentifiers(rows store.Rows, extra ...any) (*Identity, error) {
 	var ident *Identity
 	for rows.Next() {
 		var (
@@ -108,7 +109,8 @@ func scanWithIdentifiers(rows store.Rows) (*Identity, error) {
 			xID, kind, value sql.NullString
 			verified         sql.NullInt64
 		)
-		if err := rows.Scan(&row.ID, &row.Domain, &row.State, &row.SchemaID, &traits, &created, &updated, &xID, &kind, &value, &verified); err != nil {
+		dest := append([]any{&row.ID, &row.Domain, &row.State, &row.SchemaID, &traits, &created, &updated, &xID, &kind, &value, &verified}, extra...)
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		if ident == nil {
@@ -244,16 +246,14 @@ func (s *Store) SetPassword(ctx context.Context, identityID, hash string, now ti
 
 // LoginCandidate is what sign-in needs about the owner of an identifier.
 type LoginCandidate struct {
-	IdentityID   string
-	State        string
-	IdentifierID string
-	Verified     bool
-	PasswordHash string // empty when the identity has no password
+	Identity     *Identity  // with all its identifiers
+	Identifier   Identifier // the one signed in with
+	PasswordHash string     // empty when the identity has no password
 }
 
 // FindLogin looks up the identity owning an identifier together with its
-// password hash in one query. It returns ErrNotFound for unknown
-// identifiers.
+// identifiers and password hash, in one query. It returns ErrNotFound for
+// unknown identifiers.
 func (s *Store) FindLogin(ctx context.Context, domain, kind, value string) (*LoginCandidate, error) {
 	var c *LoginCandidate
 	r := s.db.Reads()
@@ -272,23 +272,22 @@ func (s *Store) FindLogin(ctx context.Context, domain, kind, value string) (*Log
 // added with it still arrive).
 func (s *Store) FindLoginIn(r *store.Reads, domain, kind, value string, out **LoginCandidate) {
 	r.Query(func(rows store.Rows) error {
-		if !rows.Next() {
-			return nil
-		}
-		var (
-			c        LoginCandidate
-			verified sql.NullInt64
-			hash     sql.NullString
-		)
-		if err := rows.Scan(&c.IdentityID, &c.State, &c.IdentifierID, &verified, &hash); err != nil {
+		var hash sql.NullString
+		ident, err := scanWithIdentifiers(rows, &hash)
+		if err != nil || ident == nil {
 			return err
 		}
-		c.Verified, c.PasswordHash = verified.Valid, hash.String
-		*out = &c
+		c := &LoginCandidate{Identity: ident, PasswordHash: hash.String}
+		for _, x := range ident.Identifiers {
+			if x.Kind == kind && x.Value == value {
+				c.Identifier = x
+			}
+		}
+		*out = c
 		return nil
-	}, `SELECT i.id, i.state, x.id, x.verified_at, c.secret
-		FROM identifiers x
-		JOIN identities i ON i.id = x.identity_id
+	}, `SELECT `+identityColumns+`, y.id, y.kind, y.value, y.verified_at, c.secret
+		FROM identifiers x JOIN identities i ON i.id = x.identity_id
+		LEFT JOIN identifiers y ON y.identity_id = i.id
 		LEFT JOIN credentials c ON c.identity_id = i.id AND c.type = 'password'
 		WHERE x.domain = $1 AND x.kind = $2 AND x.value = $3`, domain, kind, value)
 }

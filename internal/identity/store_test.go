@@ -62,7 +62,7 @@ func TestStore(t *testing.T) {
 			t.Fatalf("second completion: %v", err)
 		}
 		c, err := s.FindLogin(ctx, "customers", KindEmail, "a@example.com")
-		if err != nil || c.State != StateActive || !c.Verified || c.PasswordHash != "$argon2id$hash" {
+		if err != nil || c.Identity.State != StateActive || !c.Identifier.Verified || c.PasswordHash != "$argon2id$hash" {
 			t.Fatalf("login candidate: %+v, %v", c, err)
 		}
 		if err := s.SetPassword(ctx, a.ID, "$argon2id$new", later); err != nil {
@@ -115,7 +115,8 @@ func TestStoreReadsTogether(t *testing.T) {
 		if err := r.Run(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if !both(got) || nobody != nil || known == nil || known.IdentityID != b.ID || known.State != StatePending {
+		if !both(got) || nobody != nil || known == nil || known.Identity.ID != b.ID || known.Identity.State != StatePending ||
+			known.Identifier.Value != "b@example.com" || !both(known.Identity) {
 			t.Fatalf("reads = %+v, %+v, %+v; want b, nil, b's candidate", got, nobody, known)
 		}
 
