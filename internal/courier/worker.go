@@ -109,7 +109,8 @@ func backoff(attempt int, r float64) time.Duration {
 // Run delivers mail until ctx ends: mail enqueued on this Outbox as soon
 // as its transaction commits (handed over, see handoff), and every
 // PollInterval the due mail in the database (mail enqueued on other
-// nodes, retries, and mail queued while the handoff was full). Attempts
+// nodes, retries, and mail queued while the handoff was full), starting
+// with what is due when it starts. Attempts
 // under way when ctx ends are finished, within SendTimeout, before Run
 // returns; mail handed over but not yet started is queued again. Database
 // errors are logged and retried at the next poll.
@@ -126,6 +127,14 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 	ticker := time.NewTicker(poll)
 	defer ticker.Stop()
+	tick := func() {
+		if err := w.Tick(ctx); err != nil && ctx.Err() == nil {
+			w.Logger.Error("courier: deliver due mail", slog.String("error", err.Error()))
+		}
+	}
+	// What is due already goes first; only then does new mail come
+	// straight here.
+	tick()
 	// Room for several batches: mail waits there while one is sent.
 	var handed chan Entry // nil, so never ready, if another Worker has the handoff
 	h := w.Outbox.openHandoff(4*max(w.BatchSize, 1), w.Lease)
@@ -133,13 +142,7 @@ func (w *Worker) Run(ctx context.Context) {
 		handed = h.mail
 		defer w.closeHandoff(ctx, h)
 	}
-	tick := true
 	for {
-		if tick {
-			if err := w.Tick(ctx); err != nil && ctx.Err() == nil {
-				w.Logger.Error("courier: deliver due mail", slog.String("error", err.Error()))
-			}
-		}
 		select {
 		case <-ctx.Done():
 			return
@@ -149,11 +152,10 @@ func (w *Worker) Run(ctx context.Context) {
 				return
 			}
 			w.deliverHandedOver(ctx, h, e)
-			tick = false
 		case <-w.Outbox.wake:
-			tick = true
+			tick()
 		case <-ticker.C:
-			tick = true
+			tick()
 		}
 	}
 }

@@ -337,7 +337,8 @@ func runWorker(ctx context.Context, w *Worker) <-chan struct{} {
 	return done
 }
 
-// waitForHandoff waits until Run has opened w's handoff.
+// waitForHandoff waits until Run has opened w's handoff, which it does
+// once it has sent what was due when it started.
 func waitForHandoff(t *testing.T, w *Worker) {
 	t.Helper()
 	ctx := waitCtx(t)
@@ -472,6 +473,7 @@ func TestRunQueuesHandedOverMailAgainWhenItStops(t *testing.T) {
 		w.PollInterval = time.Hour
 		ctx, cancel := context.WithCancel(context.Background())
 		done := runWorker(ctx, w)
+		waitForHandoff(t, w)
 		a := mustEnqueue(t, w.Outbox, codeMessage("a@example.com", "1"))
 		select {
 		case <-sending:
