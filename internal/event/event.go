@@ -84,10 +84,16 @@ func (l *Log) Append(ctx context.Context, e Event) error {
 
 // AppendTx appends e inside tx, so that it is committed (or not) with the
 // rest of tx's work: one commit instead of two for a write and its event.
+// It reaches the log only once tx commits: an event that a failed
+// transaction took back, such as the losing one of two concurrent submits
+// of a flow, must not be seen there either.
 func (l *Log) AppendTx(ctx context.Context, tx *store.Tx, e Event) error {
 	e = l.complete(e)
-	_, err := tx.Exec(ctx, insertEvent, e.args()...)
-	return l.logged(ctx, e, err)
+	if _, err := tx.Exec(ctx, insertEvent, e.args()...); err != nil {
+		return l.logged(ctx, e, err)
+	}
+	tx.AfterCommit(func() { l.logged(ctx, e, nil) })
+	return nil
 }
 
 const insertEvent = `INSERT INTO events (id, domain, type, outcome, reason, flow_id, identity_id, session_id, client_id, ip, user_agent, occurred_at)

@@ -2,8 +2,10 @@ package event
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,4 +57,42 @@ func BenchmarkAppend(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestAppendTxLogsOnCommit checks that an event appended in a transaction
+// reaches the log only if the transaction commits, as it reaches the table.
+func TestAppendTxLogsOnCommit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var out strings.Builder
+		logger := slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		l := NewLog(db, logger, time.Now)
+		undone := errors.New("undone")
+		err := db.InTx(ctx, func(tx *store.Tx) error {
+			if err := l.AppendTx(ctx, tx, Event{Domain: "customers", Type: LoginSubmitted, Outcome: OutcomeSuccess, FlowID: "rolled-back"}); err != nil {
+				return err
+			}
+			return undone
+		})
+		if !errors.Is(err, undone) {
+			t.Fatalf("InTx = %v, want %v", err, undone)
+		}
+		err = db.InTx(ctx, func(tx *store.Tx) error {
+			return l.AppendTx(ctx, tx, Event{Domain: "customers", Type: LoginSucceeded, Outcome: OutcomeSuccess, FlowID: "committed"})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		events, err := l.List(ctx, Query{Domain: "customers"})
+		if err != nil || len(events) != 1 || events[0].FlowID != "committed" {
+			t.Fatalf("events = %+v, %v; want the committed one alone", events, err)
+		}
+		logged := out.String()
+		if strings.Contains(logged, "rolled-back") {
+			t.Errorf("the log names the rolled-back event:\n%s", logged)
+		}
+		if strings.Count(logged, "flow_id=committed") != 1 {
+			t.Errorf("the log does not name the committed event once:\n%s", logged)
+		}
+	})
 }
