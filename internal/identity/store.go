@@ -251,25 +251,10 @@ type LoginCandidate struct {
 	PasswordHash string     // empty when the identity has no password
 }
 
-// FindLogin looks up the identity owning an identifier together with its
-// identifiers and password hash, in one query. It returns ErrNotFound for
-// unknown identifiers.
-func (s *Store) FindLogin(ctx context.Context, domain, kind, value string) (*LoginCandidate, error) {
-	var c *LoginCandidate
-	r := s.db.Reads()
-	s.FindLoginIn(r, domain, kind, value, &c)
-	if err := r.Run(ctx); err != nil {
-		return nil, fmt.Errorf("identity: find login: %w", err)
-	}
-	if c == nil {
-		return nil, fmt.Errorf("identity: find login: %w", store.ErrNotFound)
-	}
-	return c, nil
-}
-
-// FindLoginIn adds FindLogin to r: once r runs, *out is the candidate, or
-// nil for an unknown identifier (not an error here, so that the reads
-// added with it still arrive).
+// FindLoginIn adds to r the look-up of the identity owning an identifier,
+// with its identifiers and password hash, in one query: once r runs, *out
+// is the candidate, or nil for an unknown identifier (not an error here, so
+// that the reads added with it still arrive).
 func (s *Store) FindLoginIn(r *store.Reads, domain, kind, value string, out **LoginCandidate) {
 	r.Query(func(rows store.Rows) error {
 		var hash sql.NullString

@@ -24,8 +24,8 @@ type Rows interface {
 // queries were added. They are not one snapshot: a write committed while
 // they run may show in the later ones only.
 //
-// The stores offer their reads as methods that add to a Reads (…In), next
-// to the plain method that runs one alone.
+// The stores offer their reads as methods that add to a Reads (…In), and
+// a plain method that runs one alone where a caller needs it.
 type Reads struct {
 	db    *DB
 	items []readItem
@@ -52,15 +52,12 @@ func (r *Reads) Query(scan func(Rows) error, query string, args ...any) {
 func (r *Reads) Run(ctx context.Context) error {
 	items := r.items
 	r.items = nil
-	if r.db.Dialect != Postgres || len(items) == 1 {
+	if r.db.Dialect != Postgres || len(items) <= 1 {
 		for _, it := range items {
 			if err := r.runOne(ctx, it); err != nil {
 				return err
 			}
 		}
-		return nil
-	}
-	if len(items) == 0 {
 		return nil
 	}
 	conn, err := r.db.read.Conn(ctx)
