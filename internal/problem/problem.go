@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -62,32 +64,38 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, limit int64, co
 		Send(w, http.StatusBadRequest, "malformed-body", "Unreadable body", "The request body could not be read.")
 		return false
 	}
-	if len(strings.TrimSpace(string(body))) == 0 {
-		body = []byte("{}")
+	text := strings.TrimSpace(string(body))
+	if text == "" {
+		text = "{}"
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	// null and other non-objects would decode into dst as nothing.
+	if text[0] != '{' {
+		Send(w, http.StatusBadRequest, "malformed-json", "Malformed JSON", "The body must be a JSON object.")
+		return false
+	}
+	dec := json.NewDecoder(strings.NewReader(text))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		Send(w, http.StatusBadRequest, "malformed-json", "Malformed JSON", describe(err))
 		return false
 	}
-	if dec.More() {
+	// Anything after the object, a stray '}' or ']' included, is an error:
+	// More alone reports false before those.
+	if _, err := dec.Token(); err != io.EOF {
 		Send(w, http.StatusBadRequest, "malformed-json", "Malformed JSON", "The body must hold exactly one JSON object.")
 		return false
 	}
 	return true
 }
 
+// acceptable reports whether the Content-Type ct names application/json or
+// one of extra, in any case and with any parameters (such as charset).
 func acceptable(ct string, extra []string) bool {
-	if strings.HasPrefix(ct, "application/json") {
-		return true
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
 	}
-	for _, e := range extra {
-		if strings.HasPrefix(ct, e) {
-			return true
-		}
-	}
-	return false
+	return mt == "application/json" || slices.Contains(extra, mt)
 }
 
 // describe explains a decoding error without echoing input values.
