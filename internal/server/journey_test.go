@@ -164,3 +164,44 @@ func TestAPIJourney(t *testing.T) {
 		}
 	})
 }
+
+// A hosted form sent again once its step is over (back and resubmit, or a
+// code after the attempts ran out) gets a 303 to the flow's page, which
+// says where the flow stands: never an error, never a change.
+func TestResentFormSeesOther(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		b := env.NewBrowser(t)
+		loc := location(t, b.Submit("/registration", url.Values{"email": {"carol@example.com"}, "password": {goodPassword}}))
+		page := b.Get(loc)
+		csrf := servertest.CSRF(t, page.Body)
+		code := servertest.CodeFrom(t, env.MailTo(t, "carol@example.com", 1))
+		if got := location(t, b.Post(loc, url.Values{"csrf_token": {csrf}, "code": {code}})); got != "/account" {
+			t.Fatalf("after code: Location %q", got)
+		}
+		for _, form := range []url.Values{
+			{"csrf_token": {csrf}, "code": {code}},
+			{"csrf_token": {csrf}, "resend": {"1"}},
+			{"csrf_token": {csrf}, "email": {"carol@example.com"}, "password": {goodPassword}},
+		} {
+			if got := location(t, b.Post(loc, form)); got != loc {
+				t.Fatalf("%v sent again: Location %q, want %q", form, got, loc)
+			}
+		}
+		expectStatus(t, b.Get("/sessions/whoami"), 200)
+
+		// The right code after five wrong ones.
+		b2 := env.NewBrowser(t)
+		loc = location(t, b2.Submit("/registration", url.Values{"email": {"dave@example.com"}, "password": {goodPassword}}))
+		csrf = servertest.CSRF(t, b2.Get(loc).Body)
+		code = servertest.CodeFrom(t, env.MailTo(t, "dave@example.com", 1))
+		for range 5 {
+			location(t, b2.Post(loc, url.Values{"csrf_token": {csrf}, "code": {wrongCode(code)}}))
+		}
+		if got := location(t, b2.Post(loc, url.Values{"csrf_token": {csrf}, "code": {code}})); got != loc {
+			t.Fatalf("code after the attempts ran out: Location %q, want %q", got, loc)
+		}
+		expectStatus(t, b2.Get(loc), 200)
+		expectStatus(t, b2.Get("/sessions/whoami"), 401)
+	})
+}

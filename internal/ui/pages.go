@@ -335,6 +335,13 @@ func notice(text string) []flow.Message {
 // submitFailed stores the feedback of a rejected submit in the flow and
 // sends the browser back to the flow's page (303).
 func (p *Pages) submitFailed(w http.ResponseWriter, r *http.Request, f *flow.Flow, path string, err error, values map[string]string) {
+	if errors.Is(err, flow.ErrWrongState) {
+		// A form sent again after its step was done (back and resubmit,
+		// or a code after the attempts ran out): the flow's page shows
+		// where it stands now.
+		seeOther(w, r, flowURL(path, f))
+		return
+	}
 	var inv *flow.InvalidError
 	if !errors.As(err, &inv) {
 		p.fail(w, r, err)
