@@ -171,10 +171,26 @@ func (h *Handler) client(r *http.Request) flow.Client {
 func (h *Handler) authed(w http.ResponseWriter, r *http.Request) (*session.Session, string) {
 	s, tok := h.bearer(r)
 	if s == nil {
+		code := ""
+		if tok != "" {
+			code = "invalid_token"
+		}
+		challenge(w, code)
 		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Send the session token as Authorization: Bearer <token>.")
 		return nil, ""
 	}
 	return s, tok
+}
+
+// challenge sets the WWW-Authenticate header that every 401 carries (RFC
+// 9110, section 11.6.1). errorCode, if any, says what was wrong with the
+// token sent (RFC 6750, section 3.1; RFC 9470 for a sign-in too old).
+func challenge(w http.ResponseWriter, errorCode string) {
+	v := `Bearer realm="foyer"`
+	if errorCode != "" {
+		v += `, error="` + errorCode + `"`
+	}
+	w.Header().Set("WWW-Authenticate", v)
 }
 
 // bearer returns the live session named by the Authorization header.

@@ -19,7 +19,7 @@ type WhoamiResponse struct {
 func (h *Handler) whoami(w http.ResponseWriter, r *http.Request) {
 	tok := session.TokenFromRequest(r, h.CookieName)
 	if tok == "" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="foyer"`)
+		challenge(w, "")
 		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Sign in first.")
 		return
 	}
@@ -28,7 +28,7 @@ func (h *Handler) whoami(w http.ResponseWriter, r *http.Request) {
 		if err != session.ErrInvalid {
 			h.Logger.ErrorContext(r.Context(), "api: whoami", "error", err)
 		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="foyer", error="invalid_token"`)
+		challenge(w, "invalid_token")
 		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "The session is unknown, expired or revoked.")
 		return
 	}

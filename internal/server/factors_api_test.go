@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -30,7 +31,39 @@ func expectProblem(t *testing.T, r *servertest.Response, status int, kind string
 	if err := json.Unmarshal([]byte(r.Body), &p); err != nil || p.Type != problem.TypeBase+kind {
 		t.Fatalf("want a %s problem, got %s (%v)", kind, r.Body, err)
 	}
+	// Every 401 says how to authenticate (RFC 9110); a session too old
+	// for the change says so (RFC 9470).
+	challenge := r.Header.Get("WWW-Authenticate")
+	if status == http.StatusUnauthorized && (!strings.HasPrefix(challenge, `Bearer realm="foyer"`) ||
+		kind == "reauthenticate" && !strings.Contains(challenge, `error="insufficient_user_authentication"`)) {
+		t.Fatalf("%s %s: 401 with WWW-Authenticate %q", r.Request.Method, r.Request.URL.Path, challenge)
+	}
 	return p
+}
+
+// Every JSON API endpoint that needs a session answers 401 with a bearer
+// challenge, naming a token that was sent but is no good.
+func TestAPIUnauthorizedChallenges(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	endpoints := []struct{ method, path string }{
+		{"GET", "/sessions/whoami"}, {"POST", "/api/logout"}, {"GET", "/api/totp"}, {"DELETE", "/api/totp"},
+		{"POST", "/api/recovery-codes"}, {"POST", "/api/sessions/step-up"},
+	}
+	for _, e := range endpoints {
+		for token, want := range map[string]string{
+			"":                               `Bearer realm="foyer"`,
+			"fys_" + strings.Repeat("x", 43): `Bearer realm="foyer", error="invalid_token"`,
+		} {
+			var body any
+			if e.method == "POST" {
+				body = map[string]any{}
+			}
+			r := env.JSON(t, e.method, e.path, token, body, nil)
+			if r.StatusCode != http.StatusUnauthorized || r.Header.Get("WWW-Authenticate") != want {
+				t.Errorf("%s %s with token %q: %d, WWW-Authenticate %q; want 401, %q", e.method, e.path, token, r.StatusCode, r.Header.Get("WWW-Authenticate"), want)
+			}
+		}
+	}
 }
 
 // apiSignInWithRecoveryCode signs in with the password and a recovery

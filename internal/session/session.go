@@ -296,14 +296,13 @@ func (m *Manager) KnownDevice(ctx context.Context, deviceID, identityID string) 
 }
 
 // TokenFromRequest returns the session token of a request: the
-// "Authorization: Bearer" header first, then the session cookie.
+// "Authorization: Bearer" header first, then the session cookie. Another
+// kind of Authorization header (say Basic, from a proxy in front) does not
+// hide the cookie.
 func TokenFromRequest(r *http.Request, cookieName string) string {
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, tok, ok := strings.Cut(h, " ")
-		if ok && strings.EqualFold(scheme, "Bearer") {
-			return strings.TrimSpace(tok)
-		}
-		return ""
+	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if strings.EqualFold(scheme, "Bearer") {
+		return strings.TrimSpace(tok)
 	}
 	if c, err := r.Cookie(cookieName); err == nil {
 		return c.Value

@@ -107,8 +107,12 @@ func TestTokenFromRequest(t *testing.T) {
 		t.Fatalf("bearer: %q", got)
 	}
 	r.Header.Set("Authorization", "Basic abc")
+	if got := TokenFromRequest(r, "c"); got != "fromcookie" {
+		t.Fatalf("basic and a cookie: %q", got)
+	}
+	r.Header.Set("Authorization", "Bearer")
 	if got := TokenFromRequest(r, "c"); got != "" {
-		t.Fatalf("basic: %q", got)
+		t.Fatalf("an empty bearer: %q", got)
 	}
 }
 
