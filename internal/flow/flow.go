@@ -74,6 +74,9 @@ type Data struct {
 	CodesSent int `json:"codes_sent,omitempty"`
 	// LastSentAt is when the last code was sent.
 	LastSentAt time.Time `json:"last_sent_at,omitzero"`
+	// CodeTemplate is the mail template of the flow's codes (a sign-in
+	// code or an address check), so that a resend sends the same kind.
+	CodeTemplate string `json:"code_template,omitempty"`
 	// Methods used so far (e.g. password), for the session.
 	Methods []string `json:"methods,omitempty"`
 	// AuthenticatedAt is when the first factor passed in a login flow that

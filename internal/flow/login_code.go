@@ -33,14 +33,13 @@ func (s *Service) RequestLoginCode(ctx context.Context, f *Flow, c Client, ident
 	}
 	// The network's and the address's counts and the account, in one
 	// round trip, whether or not the address has an account.
-	idKey := throttle.IdentifierKey("login-code", s.Config.Domain+"/"+email)
 	var (
 		net, id []throttle.State
 		cand    *identity.LoginCandidate
 	)
 	r := s.Flows.reads()
 	s.Throttle.WaitsIn(r, s.Config.CodeThrottle, &net, throttle.NetworkKey("code", c.IP))
-	s.Throttle.WaitsIn(r, s.Config.CodeSendThrottle, &id, idKey)
+	s.Throttle.WaitsIn(r, s.Config.CodeSendThrottle, &id, s.mailKey(email))
 	s.Identities.FindLoginIn(r, s.Config.Domain, identity.KindEmail, email, &cand)
 	if err := r.Run(ctx); err != nil {
 		return nil, fmt.Errorf("flow: sign-in code reads: %w", err)
@@ -51,7 +50,6 @@ func (s *Service) RequestLoginCode(ctx context.Context, f *Flow, c Client, ident
 	}}, event.LoginCodeRequested); err != nil {
 		return nil, err
 	}
-	_ = s.Throttle.Fail(ctx, idKey, s.Config.CodeSendThrottle) // every send counts
 	f.Data.Email = email
 	if cand != nil && cand.Identity.State == identity.StateActive && cand.Identifier.Verified {
 		f.IdentityID, f.Data.IdentifierID = cand.Identity.ID, cand.Identifier.ID

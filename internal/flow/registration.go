@@ -70,16 +70,17 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 			return nil, err
 		}
 	}
-	// The network's sign-ups so far and the address's owner, if it has
-	// one, in one round trip, read alike whether the address is free or
-	// taken.
+	// The network's sign-ups so far, the codes mailed to the address so
+	// far and the address's owner, if it has one, in one round trip, read
+	// alike whether the address is free or taken.
 	netKey := throttle.NetworkKey("registration", c.IP)
 	var (
-		st    []throttle.State
-		owner *identity.Identity
+		st, addr []throttle.State
+		owner    *identity.Identity
 	)
 	r := s.Flows.reads()
 	s.Throttle.WaitsIn(r, s.Config.RegistrationThrottle, &st, netKey)
+	s.Throttle.WaitsIn(r, s.Config.CodeSendThrottle, &addr, s.mailKey(email))
 	s.Identities.FindByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &owner)
 	if err := r.Run(ctx); err != nil {
 		return nil, fmt.Errorf("flow: sign-up reads: %w", err)
@@ -155,6 +156,11 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 			f.Data.PasswordHash = ""
 		}
 	}
+	// An address that has had its share of codes lately gets no more
+	// mail for a while, the owner's note included, but the same answer: a
+	// refusal would only tell a flooder to wait, and would set apart one
+	// of many concurrent sign-ups of an address.
+	mail := addr[0].Wait == 0
 	// The identity, the code and its mail (or the note to the address's
 	// owner), the flow, the events and the sign-up's count against its
 	// network commit together.
@@ -163,7 +169,9 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 		reason := ""
 		if f.Data.Dead {
 			reason = "identifier_taken"
-			ws = append(ws, func(ctx context.Context, tx *store.Tx) error { return s.mailOwner(ctx, tx, f) })
+			if mail {
+				ws = append(ws, func(ctx context.Context, tx *store.Tx) error { return s.mailOwner(ctx, tx, f) })
+			}
 		}
 		ws = append(ws, s.record(f, c, event.RegistrationSubmitted, event.OutcomePending, reason, "", ""), completed, signedIn,
 			// Every sign-up from one network updates this one row; queued
@@ -173,7 +181,7 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 				return s.Throttle.FailTx(ctx, tx, netKey, s.Config.RegistrationThrottle)
 			})
 		msg := info("code_sent", "We sent a 6-digit code to "+email+". Enter it to finish signing up.")
-		return s.saveWithCode(ctx, f, c, "verification_code", msg, ws...)
+		return s.saveWithCodeMailed(ctx, f, c, "verification_code", mail, msg, ws...)
 	}
 	before := *f
 	err = save(create)

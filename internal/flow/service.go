@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -45,7 +46,7 @@ type Config struct {
 	RequireVerifiedEmail bool
 	LoginThrottle        throttle.Rule // per network and per identifier
 	CodeThrottle         throttle.Rule // code entry and sending, per network
-	CodeSendThrottle     throttle.Rule // sign-in codes mailed, per address
+	CodeSendThrottle     throttle.Rule // codes mailed, per address (sign-up, sign-in, verification, resends)
 	// EmailCodeLogin turns on sign-in with a code mailed to the verified
 	// address.
 	EmailCodeLogin       bool
@@ -251,6 +252,12 @@ func (s *Service) networkWait(ctx context.Context, scope string, c Client, rule 
 	return s.Throttle.Wait(ctx, throttle.NetworkKey(scope, c.IP), rule)
 }
 
+// mailKey is the throttle key that counts the codes mailed to an address,
+// whatever the journey: nobody can flood a mailbox with codes.
+func (s *Service) mailKey(email string) string {
+	return throttle.IdentifierKey("code-mail", s.Config.Domain+"/"+email)
+}
+
 // newCode returns a random 6-digit code.
 func (s *Service) newCode() (string, error) {
 	r := s.Random
@@ -267,8 +274,9 @@ func (s *Service) newCode() (string, error) {
 // sendCode creates a new code for f and queues it, in tx, for the flow's
 // email with the given template — unless the flow is dead, in which case
 // the code is stored but never sent, so that checking it behaves exactly
-// the same. Use saveWithCode, which commits and wakes the courier.
-func (s *Service) sendCode(ctx context.Context, tx *store.Tx, f *Flow, c Client, template string) error {
+// the same, or mail is false (the address had its share of codes). Use
+// saveWithCode, which commits and wakes the courier.
+func (s *Service) sendCode(ctx context.Context, tx *store.Tx, f *Flow, c Client, template string, mail bool) error {
 	code, err := s.newCode()
 	if err != nil {
 		return err
@@ -282,6 +290,15 @@ func (s *Service) sendCode(ctx context.Context, tx *store.Tx, f *Flow, c Client,
 	}
 	f.Data.CodesSent++
 	f.Data.LastSentAt = now
+	f.Data.CodeTemplate = template
+	// Every code counts against its address, mailed or not (a dead
+	// flow's), so that the limit says nothing about who has an account.
+	if err := s.Throttle.FailTx(ctx, tx, s.mailKey(f.Data.Email), s.Config.CodeSendThrottle); err != nil {
+		return err
+	}
+	if !mail {
+		return s.emitTx(ctx, tx, f, c, event.VerificationSent, event.OutcomeFailure, "address_limit", "", "")
+	}
 	if f.Data.Dead {
 		return nil
 	}
@@ -307,8 +324,14 @@ func (s *Service) sendCode(ctx context.Context, tx *store.Tx, f *Flow, c Client,
 // no code leaves for a flow whose update lost a race (that request gets
 // ErrChanged), and no flow waits for a code never queued.
 func (s *Service) saveWithCode(ctx context.Context, f *Flow, c Client, template string, msg Message, ws ...write) error {
+	return s.saveWithCodeMailed(ctx, f, c, template, true, msg, ws...)
+}
+
+// saveWithCodeMailed is saveWithCode that mails the code only if mail is
+// true (see sendCode).
+func (s *Service) saveWithCodeMailed(ctx context.Context, f *Flow, c Client, template string, mail bool, msg Message, ws ...write) error {
 	f.Data.Messages = []Message{msg}
-	code := func(ctx context.Context, tx *store.Tx) error { return s.sendCode(ctx, tx, f, c, template) }
+	code := func(ctx context.Context, tx *store.Tx) error { return s.sendCode(ctx, tx, f, c, template, mail) }
 	return s.save(ctx, f, s.now(), append([]write{code}, ws...)...)
 }
 
@@ -318,12 +341,17 @@ func (s *Service) Resend(ctx context.Context, f *Flow, c Client) (*Flow, error) 
 	if f.State != StateVerify {
 		return nil, ErrWrongState
 	}
-	wait, _, err := s.networkWait(ctx, "code", c, s.Config.CodeThrottle)
-	if err != nil {
-		return nil, err
+	// The network's code failures and the address's codes so far, in
+	// one round trip.
+	var net, addr []throttle.State
+	r := s.Flows.reads()
+	s.Throttle.WaitsIn(r, s.Config.CodeThrottle, &net, throttle.NetworkKey("code", c.IP))
+	s.Throttle.WaitsIn(r, s.Config.CodeSendThrottle, &addr, s.mailKey(f.Data.Email))
+	if err := r.Run(ctx); err != nil {
+		return nil, fmt.Errorf("flow: resend reads: %w", err)
 	}
 	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.VerificationSend, IdentityID: f.IdentityID,
-		Signals: policy.Signals{NetworkWait: wait}}, event.VerificationSent); err != nil {
+		Signals: policy.Signals{NetworkWait: net[0].Wait, IdentifierWait: addr[0].Wait, IdentifierFailures: addr[0].Failures}}, event.VerificationSent); err != nil {
 		return nil, err
 	}
 	if f.Data.CodesSent >= s.Config.MaxCodesPerFlow {
@@ -332,7 +360,8 @@ func (s *Service) Resend(ctx context.Context, f *Flow, c Client) (*Flow, error) 
 	if since := s.now().Sub(f.Data.LastSentAt); since < s.Config.ResendAfter {
 		return nil, invalid("", "code_resend_too_soon", fmt.Sprintf("Please wait %d seconds before asking for another code.", int((s.Config.ResendAfter-since).Seconds())+1))
 	}
-	if err := s.saveWithCode(ctx, f, c, "verification_code", info("code_resent", "We sent a new code. Codes sent earlier no longer work.")); err != nil {
+	template := cmp.Or(f.Data.CodeTemplate, "verification_code") // flows from before CodeTemplate
+	if err := s.saveWithCode(ctx, f, c, template, info("code_resent", "We sent a new code. Codes sent earlier no longer work.")); err != nil {
 		return nil, err
 	}
 	return f, nil

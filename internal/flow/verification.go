@@ -3,12 +3,14 @@ package flow
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/session"
 	"github.com/foyer-id/foyer/internal/store"
+	"github.com/foyer-id/foyer/internal/throttle"
 )
 
 // SubmitVerificationEmail starts verifying an address in a verification
@@ -20,15 +22,10 @@ func (s *Service) SubmitVerificationEmail(ctx context.Context, f *Flow, c Client
 	if f.Type != TypeVerification || f.State != StateForm {
 		return nil, ErrWrongState
 	}
-	wait, n, err := s.networkWait(ctx, "code", c, s.Config.CodeThrottle)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.VerificationSend,
-		Signals: policy.Signals{NetworkWait: wait, NetworkFailures: n}}, event.VerificationSent); err != nil {
-		return nil, err
-	}
-	var ident *identity.Identity
+	var (
+		ident *identity.Identity
+		err   error
+	)
 	if sess != nil {
 		if ident, err = s.Identities.Get(ctx, s.Config.Domain, sess.IdentityID); err != nil {
 			return nil, err
@@ -42,6 +39,20 @@ func (s *Service) SubmitVerificationEmail(ctx context.Context, f *Flow, c Client
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
+	}
+	// The network's code failures and the codes mailed to the address so
+	// far, in one round trip.
+	var net, addr []throttle.State
+	r := s.Flows.reads()
+	s.Throttle.WaitsIn(r, s.Config.CodeThrottle, &net, throttle.NetworkKey("code", c.IP))
+	s.Throttle.WaitsIn(r, s.Config.CodeSendThrottle, &addr, s.mailKey(email))
+	if err := r.Run(ctx); err != nil {
+		return nil, fmt.Errorf("flow: verification reads: %w", err)
+	}
+	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.VerificationSend, Signals: policy.Signals{
+		NetworkWait: net[0].Wait, NetworkFailures: net[0].Failures, IdentifierWait: addr[0].Wait, IdentifierFailures: addr[0].Failures,
+	}}, event.VerificationSent); err != nil {
+		return nil, err
 	}
 	f.Data.Email = email
 	f.Data.Values = map[string]string{"email": email}

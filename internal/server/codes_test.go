@@ -266,3 +266,89 @@ func TestSessionLifetimes(t *testing.T) {
 		expectStatus(t, env.JSON(t, "GET", "/sessions/whoami", "", nil, nil), 401)
 	})
 }
+
+// queuedMail counts the mails queued for an address (sent or not yet):
+// unlike the SMTP capture it is exact the moment a request returns.
+func queuedMail(t *testing.T, db *store.DB, to string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(t.Context(), `SELECT count(*) FROM outbox WHERE recipient = $1`, to).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Nobody can flood a mailbox with codes: an address gets 5 codes in a
+// row, whatever the journey, then more wait. Sign-ups still answer alike,
+// for free and taken addresses: only the mail does not go.
+func TestCodeMailsPerAddressAreLimited(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		id, code := startAPIRegistration(t, env, "pia@example.com") // her first code
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, nil), 200)
+
+		signUp := func(email string) (string, string) {
+			var start api.FlowResponse
+			env.JSON(t, "POST", "/api/registration", "", nil, &start)
+			r := env.JSON(t, "POST", "/api/registration/"+start.Flow.ID, "", map[string]any{
+				"traits": map[string]any{"email": email}, "password": goodPassword}, nil)
+			expectStatus(t, r, 200)
+			return start.Flow.ID, r.Status + normalize(r.Body, email)
+		}
+		var answers []string
+		var quinnFlow string
+		for range 7 {
+			_, taken := signUp("pia@example.com")
+			flowID, free := signUp("quinn@example.com")
+			answers = append(answers, taken, free)
+			quinnFlow = flowID
+		}
+		for _, a := range answers[1:] {
+			if a != answers[0] {
+				t.Fatalf("sign-up answers differ:\n%s\n%s", answers[0], a)
+			}
+		}
+		// Pia: her own code and four notes; Quinn: five codes.
+		if p, q := queuedMail(t, db, "pia@example.com"), queuedMail(t, db, "quinn@example.com"); p != 5 || q != 5 {
+			t.Fatalf("mails queued: pia %d, quinn %d; want 5 each", p, q)
+		}
+		// A resend waits too, saying for how long.
+		env.Clock.Advance(31 * time.Second)
+		r := env.JSON(t, "POST", "/api/flows/"+quinnFlow+"/resend", "", map[string]any{}, nil)
+		expectProblem(t, r, 429, "throttled")
+		if r.Header.Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+		// Later the address gets codes again.
+		env.Clock.Advance(time.Hour)
+		signUp("quinn@example.com")
+		if q := queuedMail(t, db, "quinn@example.com"); q != 6 {
+			t.Fatalf("an hour later: %d mails queued for quinn, want 6", q)
+		}
+	})
+}
+
+// A resent code is the same kind of mail as the first: a sign-in code
+// stays a sign-in code, with its warning, not an address check.
+func TestResendKeepsTheMailKind(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	id, code := startAPIRegistration(t, env, "rosa@example.com")
+	expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, nil), 200)
+	signUpMail := env.MailTo(t, "rosa@example.com", 1)
+
+	var start api.FlowResponse
+	env.JSON(t, "POST", "/api/login", "", nil, &start)
+	expectStatus(t, env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": "rosa@example.com", "method": "code"}, nil), 200)
+	first := env.MailTo(t, "rosa@example.com", 2)
+	env.Clock.Advance(31 * time.Second)
+	expectStatus(t, env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/resend", "", map[string]any{}, nil), 200)
+	resent := env.MailTo(t, "rosa@example.com", 3)
+	if first.Subject == signUpMail.Subject || resent.Subject != first.Subject {
+		t.Fatalf("subjects: sign-up %q, sign-in code %q, resent %q", signUpMail.Subject, first.Subject, resent.Subject)
+	}
+	var in api.FlowResponse
+	expectStatus(t, env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/code", "", map[string]any{"code": servertest.CodeFrom(t, resent)}, &in), 200)
+	if in.SessionToken == "" {
+		t.Fatalf("the resent sign-in code did not sign in: %+v", in)
+	}
+}
