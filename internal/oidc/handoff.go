@@ -136,14 +136,35 @@ func (p *Provider) Finish(w http.ResponseWriter, r *http.Request, pd *Pending, s
 		return
 	}
 	p.Storage.emit(ctx, event.OAuthAuthorized, event.OutcomeSuccess, "", sess.IdentityID, pd.Client.ID)
-	op.AuthResponse(a, p.OP, w, r.WithContext(op.ContextWithIssuer(ctx, p.cfg.Issuer)))
+	op.AuthResponse(a, p.OP, seeOtherAfterPost(w, r), r.WithContext(op.ContextWithIssuer(ctx, p.cfg.Issuer)))
 }
 
 // Fail answers the client with an error (to its redirect URI, which the
 // library validated when the request was created).
 func (p *Provider) Fail(w http.ResponseWriter, r *http.Request, pd *Pending, err *oidc.Error) {
-	op.AuthRequestError(w, r.WithContext(op.ContextWithIssuer(r.Context(), p.cfg.Issuer)), pd.Request, err, p.OP)
+	op.AuthRequestError(seeOtherAfterPost(w, r), r.WithContext(op.ContextWithIssuer(r.Context(), p.cfg.Issuer)), pd.Request, err, p.OP)
 }
+
+// seeOtherAfterPost makes the library's redirects (302) that answer a form
+// POST, such as the consent page's, a 303 See Other, as every hosted form
+// POST answers.
+func seeOtherAfterPost(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
+	if r.Method != http.MethodPost {
+		return w
+	}
+	return seeOtherWriter{w}
+}
+
+type seeOtherWriter struct{ http.ResponseWriter }
+
+func (w seeOtherWriter) WriteHeader(code int) {
+	if code == http.StatusFound {
+		code = http.StatusSeeOther
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w seeOtherWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // amrOf maps Foyer's method names to RFC 8176 values, adding "mfa" when
 // more than one kind of factor was used.

@@ -180,6 +180,9 @@ func TestThirdPartyConsent(t *testing.T) {
 		// Deny: the app gets access_denied.
 		deny := p.browser.Post(consentPath, url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "decision": {"deny"}})
 		errorAtClient(t, deny, "access_denied")
+		if deny.StatusCode != http.StatusSeeOther {
+			t.Fatalf("deny answered %d, want 303 as after every form POST", deny.StatusCode)
+		}
 
 		// Allow: the app gets a code, and the consent shows on the account page.
 		r = p.browser.Get(strings.TrimPrefix(p.oauth.AuthCodeURL("s2", oauth2.S256ChallengeOption(verifier), gooidc.Nonce("n")), env.URL))
@@ -187,7 +190,7 @@ func TestThirdPartyConsent(t *testing.T) {
 		page = p.browser.Get(consentPath)
 		allow := p.browser.Post(consentPath, url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "decision": {"allow"}})
 		loc, _ := url.Parse(allow.Header.Get("Location"))
-		if loc.Query().Get("code") == "" {
+		if loc.Query().Get("code") == "" || allow.StatusCode != http.StatusSeeOther {
 			t.Fatalf("allow: %d %s", allow.StatusCode, allow.Header.Get("Location"))
 		}
 		tok, err := p.oauth.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
