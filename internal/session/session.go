@@ -74,7 +74,10 @@ func NewManager(db *store.DB, life Lifetimes, now func() time.Time, random io.Re
 	if random == nil {
 		random = rand.Reader
 	}
-	return &Manager{db: db, life: life, now: now, random: random, touchGap: time.Minute}
+	// Use is written at most once a minute, or, for idle lifetimes under
+	// ten minutes, once a tenth of it, so that a session in use never
+	// runs out for want of a write.
+	return &Manager{db: db, life: life, now: now, random: random, touchGap: min(time.Minute, life.Idle/10)}
 }
 
 // HashToken returns the stored form of a token.

@@ -96,6 +96,31 @@ func TestManager(t *testing.T) {
 	})
 }
 
+// A short idle lifetime is extended by use too: use is written more often
+// than once a minute then.
+func TestShortIdleLifetime(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		newIdentity(t, db, "id-1")
+		now := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+		m := NewManager(db, Lifetimes{Absolute: time.Hour, Idle: 70 * time.Second}, func() time.Time { return now }, nil)
+		tok, _, err := m.Issue(ctx, Params{Domain: "customers", IdentityID: "id-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 10 { // used every 55 s for over nine minutes
+			now = now.Add(55 * time.Second)
+			if _, err := m.Authenticate(ctx, tok); err != nil {
+				t.Fatalf("at %v, 55 s after its last use: %v", now, err)
+			}
+		}
+		now = now.Add(71 * time.Second)
+		if _, err := m.Authenticate(ctx, tok); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("idle for 71 s: %v", err)
+		}
+	})
+}
+
 func TestTokenFromRequest(t *testing.T) {
 	r, _ := http.NewRequest("GET", "/", nil)
 	r.AddCookie(&http.Cookie{Name: "c", Value: "fromcookie"})
