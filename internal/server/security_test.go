@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/foyer-id/foyer/internal/api"
 	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/problem"
 	"github.com/foyer-id/foyer/internal/server/servertest"
 	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/store/storetest"
@@ -52,9 +54,11 @@ func TestCSRF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("cross-site POST: %d", resp.StatusCode)
+	if resp.StatusCode != http.StatusForbidden || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		resp.Header.Get("Content-Security-Policy") == "" || !strings.Contains(string(body), "another website") {
+		t.Fatalf("cross-site POST: %d %v\n%s", resp.StatusCode, resp.Header, body)
 	}
 	// Logout without a token does not sign anyone out.
 	signed := signUp(t, env, "carol@example.com", goodPassword)
@@ -67,6 +71,35 @@ func TestCSRF(t *testing.T) {
 	if env.MailCount("mallory@example.com") != 0 {
 		t.Fatal("refused request sent mail")
 	}
+}
+
+// The JSON APIs answer a path or method they do not have with a problem,
+// like every other error of theirs.
+func TestAPIMissesAreProblems(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	cases := []struct {
+		method, path string
+		status       int
+		kind, allow  string
+	}{
+		{"GET", "/api/login", 405, "method-not-allowed", "POST"},
+		{"DELETE", "/api/flows/00000000-0000-4000-8000-000000000000", 405, "method-not-allowed", "GET, HEAD"},
+		{"POST", "/sessions/whoami", 405, "method-not-allowed", "GET, HEAD"},
+		{"GET", "/api/nope", 404, "not-found", ""},
+		{"GET", "/admin/nope", 404, "not-found", ""},
+	}
+	for _, tc := range cases {
+		var p api.Problem
+		r := env.JSON(t, tc.method, tc.path, "", nil, &p)
+		if r.StatusCode != tc.status || r.Header.Get("Content-Type") != "application/problem+json" || p.Type != problem.TypeBase+tc.kind ||
+			r.Header.Get("Allow") != tc.allow {
+			t.Errorf("%s %s: %d %s Allow %q %+v", tc.method, tc.path, r.StatusCode, r.Header.Get("Content-Type"), r.Header.Get("Allow"), p)
+		}
+	}
+	// Routes with wildcards still get them.
+	var start api.FlowResponse
+	expectStatus(t, env.JSON(t, "POST", "/api/login", "", nil, &start), 201)
+	expectStatus(t, env.JSON(t, "GET", "/api/flows/"+start.Flow.ID, "", nil, nil), 200)
 }
 
 func TestPageSecurityHeaders(t *testing.T) {

@@ -27,6 +27,7 @@ import (
 	"github.com/foyer-id/foyer/internal/keys"
 	"github.com/foyer-id/foyer/internal/oidc"
 	"github.com/foyer-id/foyer/internal/policy"
+	"github.com/foyer-id/foyer/internal/problem"
 	"github.com/foyer-id/foyer/internal/secretbox"
 	"github.com/foyer-id/foyer/internal/session"
 	"github.com/foyer-id/foyer/internal/store"
@@ -230,7 +231,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		db.Close()
 		return nil, err
 	}
-	s.handler = clientAddr(proxies, s.middleware(mux))
+	s.handler = clientAddr(proxies, s.middleware(apiMisses(mux), pages.CrossOriginRefused))
 	return s, nil
 }
 
@@ -264,7 +265,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // middleware adds what every response needs: panic recovery with a safe
 // page, and protection of state-changing browser requests against
 // cross-origin forgery (Sec-Fetch-Site / Origin).
-func (s *Server) middleware(next http.Handler) http.Handler {
+func (s *Server) middleware(next http.Handler, refused http.HandlerFunc) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	// Protocol and JSON endpoints are meant to be called across origins
 	// and authenticate with tokens or client credentials, never with
@@ -273,8 +274,12 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		cop.AddInsecureBypassPattern(pattern)
 	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ui.SecurityHeaders(w.Header())
-		http.Error(w, "Cross-origin request refused.", http.StatusForbidden)
+		if jsonAPI(r.URL.Path) {
+			problem.Send(w, http.StatusForbidden, "cross-origin", "Cross-origin request refused",
+				"The browser said another site sent this request.")
+			return
+		}
+		refused(w, r)
 	}))
 	protected := cop.Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -290,6 +295,51 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		protected.ServeHTTP(w, r)
 	})
 }
+
+// jsonAPI reports whether path belongs to one of the JSON APIs, whose
+// every answer, errors included, is JSON.
+func jsonAPI(path string) bool {
+	return strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/admin/") || strings.HasPrefix(path, "/sessions/")
+}
+
+// apiMisses answers requests to the JSON APIs that match no route (404) or
+// none of a route's methods (405, with Allow) with a problem, as the rest
+// of those APIs answer, rather than the mux's plain text.
+func apiMisses(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !jsonAPI(r.URL.Path) {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r) // which sets the path's wildcards; h would not
+			return
+		}
+		// The mux's own answer says which miss it is; only its status and
+		// Allow header are kept.
+		miss := &missWriter{header: http.Header{}}
+		h.ServeHTTP(miss, r)
+		if allow := miss.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		if miss.status == http.StatusMethodNotAllowed {
+			problem.Send(w, miss.status, "method-not-allowed", "Method not allowed", "This endpoint does not answer "+r.Method+".")
+			return
+		}
+		problem.Send(w, http.StatusNotFound, "not-found", "Not found", "There is no such endpoint.")
+	})
+}
+
+// missWriter keeps the status and headers of the mux's answer to a miss.
+type missWriter struct {
+	header http.Header
+	status int
+}
+
+func (m *missWriter) Header() http.Header         { return m.header }
+func (m *missWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (m *missWriter) WriteHeader(status int)      { m.status = status }
 
 // Run serves on ln and runs the background workers until ctx ends, then
 // shuts down gracefully.

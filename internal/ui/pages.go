@@ -172,6 +172,13 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 }
 
 // errorPage shows a fixed, safe message; details go to the log only.
+// CrossOriginRefused answers a form that another site made the browser
+// send, which cross-origin protection stopped before any handler ran.
+func (p *Pages) CrossOriginRefused(w http.ResponseWriter, r *http.Request) {
+	p.errorPage(w, r, http.StatusForbidden, "Not sent from this site",
+		"This form came from another website, so nothing was done. Go back to the page and try again.")
+}
+
 func (p *Pages) errorPage(w http.ResponseWriter, r *http.Request, status int, title, text string) {
 	p.render(w, r, status, "error", view{Title: title, Messages: []flow.Message{{ID: "error", Type: "error", Text: text}}})
 }
