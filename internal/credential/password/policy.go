@@ -49,7 +49,7 @@ func (p Policy) Validate() error {
 // are ignored.
 //
 // A rejected password gives a *Violation, the first that applies of:
-// ReasonEmpty (nothing but white space), ReasonTooShort, ReasonTooLong (in
+// ReasonInvalidText (not UTF-8), ReasonEmpty (nothing but white space), ReasonTooShort, ReasonTooLong (in
 // code points after NFKC), ReasonCommon (IsCommon) and
 // ReasonSimilarToIdentifier (see below). An invalid p gives p.Validate's
 // error instead, which is not a *Violation.
@@ -69,6 +69,9 @@ func (p Policy) Validate() error {
 func (p Policy) Check(password string, context ...string) error {
 	if err := p.Validate(); err != nil {
 		return err
+	}
+	if !utf8.ValidString(password) {
+		return &Violation{Reason: ReasonInvalidText}
 	}
 	pw := Normalize(password)
 	if strings.TrimSpace(pw) == "" {

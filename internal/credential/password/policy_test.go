@@ -22,6 +22,7 @@ func TestPolicyCheck(t *testing.T) {
 	}{
 		// Length, counted in code points after NFKC.
 		{"empty", def, "", nil, password.ReasonEmpty, 0},
+		{"not UTF-8", def, "\xff\xfe secret passphrase zq", nil, password.ReasonInvalidText, 0},
 		{"only spaces", def, "          ", nil, password.ReasonEmpty, 0},
 		{"only mixed white space", def, " \t\u3000\u00a0  \n ", nil, password.ReasonEmpty, 0},
 		{"too short", def, "kq7#vz", nil, password.ReasonTooShort, 8},
@@ -136,6 +137,7 @@ func TestViolationMessage(t *testing.T) {
 		wantError   string
 	}{
 		{password.Violation{Reason: password.ReasonEmpty}, "Enter a password.", "password: policy: empty"},
+		{password.Violation{Reason: password.ReasonInvalidText}, "This password has characters that are not valid text. Choose a different one.", "password: policy: invalid_text"},
 		{password.Violation{Reason: password.ReasonTooShort, Limit: 8}, "Choose a password of at least 8 characters.", "password: policy: too_short (limit 8)"},
 		{password.Violation{Reason: password.ReasonTooShort, Limit: 1}, "Choose a password of at least 1 character.", "password: policy: too_short (limit 1)"},
 		{password.Violation{Reason: password.ReasonTooLong, Limit: 256}, "Choose a password of at most 256 characters.", "password: policy: too_long (limit 256)"},

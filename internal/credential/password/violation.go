@@ -7,6 +7,10 @@ import "fmt"
 const (
 	// ReasonEmpty: the password is empty or only white space.
 	ReasonEmpty = "empty"
+	// ReasonInvalidText: the password is not valid UTF-8. No browser or
+	// JSON client sends that (JSON decoders turn such bytes into U+FFFD),
+	// so it could never be typed again the same way.
+	ReasonInvalidText = "invalid_text"
 	// ReasonTooShort: fewer code points than Policy.MinLength.
 	ReasonTooShort = "too_short"
 	// ReasonTooLong: more code points than Policy.MaxLength.
@@ -44,6 +48,8 @@ func (v *Violation) Message() string {
 	switch v.Reason {
 	case ReasonEmpty:
 		return "Enter a password."
+	case ReasonInvalidText:
+		return "This password has characters that are not valid text. Choose a different one."
 	case ReasonTooShort:
 		return fmt.Sprintf("Choose a password of at least %s.", characters(v.Limit))
 	case ReasonTooLong:
