@@ -57,8 +57,14 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	}
 	netWait, netFails, idWait, idFails := st[0].Wait, st[0].Failures, st[1].Wait, st[1].Failures
 	known := false
-	if cand != nil && (idWait > 0 || netWait > 0) {
-		if known, err = s.Sessions.KnownDevice(ctx, c.DeviceID, cand.Identity.ID); err != nil {
+	if idWait > 0 || netWait > 0 {
+		// Asked for an unknown address too (of no identity), so that a
+		// throttled answer takes as long whether or not the account exists.
+		id := ""
+		if cand != nil {
+			id = cand.Identity.ID
+		}
+		if known, err = s.Sessions.KnownDevice(ctx, c.DeviceID, id); err != nil {
 			return nil, err
 		}
 	}
