@@ -72,7 +72,7 @@ func (p *Provider) Next(ctx context.Context, pd *Pending, sess *session.Session)
 		// that prompt=login and max_age=0 are satisfied by signing in
 		// again, not by a loop).
 		limit := now.Add(-time.Duration(*a.Request.MaxAge) * time.Second)
-		fresh = !sess.AuthenticatedAt.Before(limit) || !sess.AuthenticatedAt.Before(a.CreatedAt.Truncate(time.Second))
+		fresh = !sess.AuthenticatedAt.Before(limit) || !sess.AuthenticatedAt.Before(a.CreatedAt)
 	}
 	if !fresh {
 		if none {

@@ -138,7 +138,16 @@ func TestMaxAgeAndPromptLogin(t *testing.T) {
 			t.Fatalf("SSO without sign-in expected, got %q", loc)
 		}
 		// max_age=0 (and prompt=login) force signing in again: the login page
-		// shows up, and auth_time moves forward.
+		// shows up, and auth_time moves forward. Also within the second of
+		// the last sign-in.
+		for _, opt := range []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("max_age", "0"), oauth2.SetAuthURLParam("prompt", "login")} {
+			env.Clock.Advance(time.Millisecond)
+			r := p.browser.Get(strings.TrimPrefix(p.oauth.AuthCodeURL(random(), opt, oauth2.S256ChallengeOption(verifier)), env.URL))
+			next := p.browser.Get(r.Header.Get("Location"))
+			if loc := next.Header.Get("Location"); !strings.HasPrefix(loc, "/login") {
+				t.Fatalf("re-authentication expected at once, got %q", loc)
+			}
+		}
 		env.Clock.Advance(5 * time.Second)
 		for _, opt := range []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("max_age", "0"), oauth2.SetAuthURLParam("prompt", "login")} {
 			r := p.browser.Get(strings.TrimPrefix(p.oauth.AuthCodeURL(random(), opt, oauth2.S256ChallengeOption(verifier)), env.URL))
