@@ -160,7 +160,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if !c.devSet && c.config == "" && !hasEnv(environ, "FOYER_CONFIG") && !hasEnv(environ, "FOYER_DEV") {
+	if impliedDev(&c, environ) {
 		// No configuration at all: the newcomer's one command.
 		c.dev, c.devSet = true, true
 	}
@@ -208,8 +208,35 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	fmt.Fprintf(stdout, "Foyer %s (%s mode) is running at %s\n", version(), mode, cfg.PublicURL)
 	if cfg.Dev && cfg.SMTP.URL == "" {
 		fmt.Fprintf(stdout, "  sign up:  %s/registration\n  mailbox:  %s/dev/mailbox\n", cfg.PublicURL, cfg.PublicURL)
+		if !loopback(ln.Addr()) {
+			logger.Warn("dev mode on a non-loopback address: anyone who can reach it reads every mail, codes included, at /dev/mailbox", "addr", ln.Addr().String())
+		}
 	}
 	return srv.Run(ctx, ln)
+}
+
+// loopback reports whether a listener's address is reachable only from
+// this machine.
+func loopback(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
+
+// impliedDev reports whether nothing is configured at all — no --dev,
+// no configuration file, and none of the settings only a real deployment
+// makes (its secret, public URL or mail server) in the environment — so
+// that the command runs in dev mode. A deployment configured by
+// environment variables alone must never get dev mode's open mailbox.
+func impliedDev(c *common, environ []string) bool {
+	if c.devSet || c.config != "" {
+		return false
+	}
+	for _, key := range []string{"FOYER_CONFIG", "FOYER_DEV", "FOYER_SECRET", "FOYER_PUBLIC_URL", "FOYER_SMTP_URL"} {
+		if hasEnv(environ, key) {
+			return false
+		}
+	}
+	return true
 }
 
 func hasEnv(environ []string, key string) bool {
@@ -268,7 +295,7 @@ func migrate(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 // server keeps in <data>/secret. It refuses a missing SQLite file (which
 // opening would create empty) and an unmigrated schema.
 func openServerDB(ctx context.Context, c *common, environ []string) (*store.DB, []byte, error) {
-	if !c.devSet && c.config == "" && !hasEnv(environ, "FOYER_CONFIG") && !hasEnv(environ, "FOYER_DEV") {
+	if impliedDev(c, environ) {
 		c.dev, c.devSet = true, true
 	}
 	dev := false

@@ -67,6 +67,22 @@ func TestServeRefusesBadConfig(t *testing.T) {
 	}
 }
 
+// A deployment configured by environment variables alone is production,
+// never dev mode with its open mailbox: with a secret or a public URL and
+// no mail server it refuses to start, naming what is missing.
+func TestServeEnvOnlyIsProduction(t *testing.T) {
+	for _, env := range [][]string{
+		{"FOYER_PUBLIC_URL=https://id.example.com", "FOYER_SECRET=" + strings.Repeat("k", 32)},
+		{"FOYER_SECRET=" + strings.Repeat("k", 32)},
+		{"FOYER_PUBLIC_URL=https://id.example.com"},
+	} {
+		code, out, errOut := run(t, append(env, "FOYER_ADDR=127.0.0.1:0"), "serve", "--data", t.TempDir())
+		if code != 1 || !strings.Contains(errOut, "smtp.url") || strings.Contains(out, "dev mode") {
+			t.Errorf("%v: exit %d\n%s%s", env, code, out, errOut)
+		}
+	}
+}
+
 // The README's quick start: `foyer serve` with no configuration at all
 // starts in dev mode on SQLite, with the mailbox, and answers.
 func TestServeQuickStart(t *testing.T) {
