@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -86,6 +88,12 @@ type Password struct {
 	// MaxConcurrent caps simultaneous hashes (0 = number of CPUs).
 	MaxConcurrent int `yaml:"max_concurrent" env:"FOYER_PASSWORD_MAX_CONCURRENT"`
 }
+
+// Limits of the Argon2id parameters, as password.Params.Validate has them.
+const (
+	maxPasswordMemoryKiB  = 2 * 1024 * 1024
+	maxPasswordIterations = 64
+)
 
 // Domain configures one policy domain: its identity schema, journeys and
 // lifetimes.
@@ -222,12 +230,15 @@ func Load(path string, environ []string) (*Config, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(raw))
 		dec.KnownFields(true)
 		if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("config: %s: %w", path, err)
+			return nil, fmt.Errorf("config: %s: %w", path, yamlError(err, nil))
 		}
 		*c = f.Config
 		for name, node := range f.Domains {
 			d := DefaultDomainConfig()
 			if err := node.Decode(d); err != nil {
+				return nil, fmt.Errorf("config: %s: domains.%s: %w", path, name, yamlError(err, nil))
+			}
+			if err := knownFields(&node, DefaultDomainConfig()); err != nil {
 				return nil, fmt.Errorf("config: %s: domains.%s: %w", path, name, err)
 			}
 			c.Domains[name] = d
@@ -237,6 +248,65 @@ func Load(path string, environ []string) (*Config, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	return c, nil
+}
+
+// knownFields reports a key in node that into has no field for: Node.Decode
+// ignores them, so node is decoded again strictly from its own YAML.
+func knownFields(node *yaml.Node, into any) error {
+	raw, err := yaml.Marshal(node)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(into); err != nil && !errors.Is(err, io.EOF) {
+		return yamlError(err, node)
+	}
+	return nil
+}
+
+var unknownFieldRE = regexp.MustCompile(`^line (\d+): field (\S+) not found in type .*$`)
+
+// yamlError words the YAML decoder's errors for people: an unknown key is
+// named as such, not with a Go type. With node, the line of such a key is
+// looked up in it (the error's own line is that of a re-encoding).
+func yamlError(err error, node *yaml.Node) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		msgs[i] = m
+		if sub := unknownFieldRE.FindStringSubmatch(m); sub != nil {
+			line := sub[1]
+			if node != nil {
+				line = "?"
+				if k := findKey(node, sub[2]); k != nil {
+					line = strconv.Itoa(k.Line)
+				}
+			}
+			msgs[i] = fmt.Sprintf("line %s: unknown key %q", line, sub[2])
+		}
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+// findKey returns the first mapping key named name in node, depth first.
+func findKey(node *yaml.Node, name string) *yaml.Node {
+	if node.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			if node.Content[i].Value == name {
+				return node.Content[i]
+			}
+		}
+	}
+	for _, n := range node.Content {
+		if k := findKey(n, name); k != nil {
+			return k
+		}
+	}
+	return nil
 }
 
 func envMap(environ []string) map[string]string {
@@ -286,6 +356,9 @@ func applyEnv(v reflect.Value, env map[string]string) error {
 			n, err := strconv.ParseInt(val, 10, 64)
 			if err != nil || n < 0 {
 				return fmt.Errorf("%s: %q is not a whole number", name, val)
+			}
+			if fv.Kind() == reflect.Int && fv.OverflowInt(n) || fv.Kind() != reflect.Int && fv.OverflowUint(uint64(n)) {
+				return fmt.Errorf("%s: %q is too large", name, val)
 			}
 			if fv.Kind() == reflect.Int {
 				fv.SetInt(n)
@@ -380,12 +453,17 @@ func (c *Config) Validate() error {
 	}
 	if c.SMTP.From == "" {
 		bad("smtp.from", "must not be empty")
+	} else if _, err := mail.ParseAddress(c.SMTP.From); err != nil {
+		bad("smtp.from", "%q is not an address like \"Shop <id@shop.example>\"", c.SMTP.From)
 	}
-	if c.Password.MemoryKiB < 1024 {
-		bad("password.memory_kib", "must be at least 1024")
+	// The bounds are password.Params.Validate's (a test keeps them so):
+	// past them every sign-up would fail, and sign-ins of unknown
+	// addresses would skip the dummy hash.
+	if c.Password.MemoryKiB < 1024 || c.Password.MemoryKiB > maxPasswordMemoryKiB {
+		bad("password.memory_kib", "must be between 1024 and %d (2 GiB)", maxPasswordMemoryKiB)
 	}
-	if c.Password.Iterations < 1 {
-		bad("password.iterations", "must be at least 1")
+	if c.Password.Iterations < 1 || c.Password.Iterations > maxPasswordIterations {
+		bad("password.iterations", "must be between 1 and %d", maxPasswordIterations)
 	}
 	if c.Password.Parallelism < 1 {
 		bad("password.parallelism", "must be at least 1")

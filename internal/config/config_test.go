@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/foyer-id/foyer/internal/credential/password"
 )
 
 func write(t *testing.T, body string) string {
@@ -61,7 +63,13 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"dev: true\ndomains: {customers: {verification: {max_attempts: 50}}}\n", "", "domains.customers.verification.max_attempts"},
 		{"dev: true\ndomains: {workforce: {}}\n", "", "domains.workforce"},
 		{"dev: true\n", "FOYER_DEV=maybe", "FOYER_DEV"},
-		{"dev: true\nsesion: {}\n", "", "sesion"},
+		{"dev: true\nsesion: {}\n", "", `line 2: unknown key "sesion"`},
+		{"dev: true\ndomains:\n  customers:\n    sesion: {lifetime: 1h}\n", "", `domains.customers: line 4: unknown key "sesion"`},
+		{"dev: true\ndomains:\n  customers:\n    session:\n      lifetim: 1h\n", "", `domains.customers: line 5: unknown key "lifetim"`},
+		{"dev: true\nsmtp: {from: garbage}\n", "", "smtp.from"},
+		{"dev: true\npassword: {memory_kib: 4000000000}\n", "", "password.memory_kib"},
+		{"dev: true\npassword: {iterations: 100000}\n", "", "password.iterations"},
+		{"dev: true\n", "FOYER_PASSWORD_MEMORY_KIB=4294968320", "FOYER_PASSWORD_MEMORY_KIB"},
 		{"dev: true\ndomains: {customers: {flow_lifetime: soon}}\n", "", "not a duration"},
 		{"dev: true\ntrusted_proxies: [10.0.0.0/33]\n", "", "trusted_proxies"},
 		{"dev: true\n", "FOYER_TRUSTED_PROXIES=10.0.0.1, proxy.internal", "trusted_proxies"},
@@ -78,6 +86,22 @@ func TestValidateNamesTheKey(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.key) {
 			t.Errorf("%q: error %v, want it to name %q", tt.file, err, tt.key)
 		}
+	}
+}
+
+// The configuration's Argon2id limits are the hasher's: a configuration
+// that loads can always hash.
+func TestPasswordLimitsMatchTheHasher(t *testing.T) {
+	p := password.DefaultParams()
+	p.Memory, p.Iterations = maxPasswordMemoryKiB, maxPasswordIterations
+	if err := p.Validate(); err != nil {
+		t.Fatalf("the configuration's maxima: %v", err)
+	}
+	more, longer := p, p
+	more.Memory++
+	longer.Iterations++
+	if more.Validate() == nil || longer.Validate() == nil {
+		t.Error("the hasher takes parameters past the configuration's maxima")
 	}
 }
 
