@@ -73,20 +73,28 @@ func (db *DB) MigrateTo(ctx context.Context, version int) ([]string, error) {
 	if version > 0 && version < len(all) {
 		all = all[:version]
 	}
-	if _, err := db.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY,
-		name TEXT NOT NULL,
-		applied_at BIGINT NOT NULL)`); err != nil {
+	// Under the lock too: PostgreSQL's CREATE TABLE IF NOT EXISTS is not
+	// safe against a concurrent one (both may try to create the table's
+	// type, and one fails).
+	err = db.InTx(ctx, func(tx *Tx) error {
+		if err := migrationLock(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version INTEGER PRIMARY KEY,
+			name TEXT NOT NULL,
+			applied_at BIGINT NOT NULL)`)
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: create schema_migrations: %w", err)
 	}
 	var applied []string
 	for _, m := range all {
 		done := false
 		err := db.InTx(ctx, func(tx *Tx) error {
-			if db.Dialect == Postgres {
-				if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(4455001)`); err != nil {
-					return err
-				}
+			if err := migrationLock(ctx, tx); err != nil {
+				return err
 			}
 			var n int
 			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, m.Version).Scan(&n); err != nil {
@@ -111,6 +119,16 @@ func (db *DB) MigrateTo(ctx context.Context, version int) ([]string, error) {
 		}
 	}
 	return applied, nil
+}
+
+// migrationLock serialises migrations across processes for the rest of
+// tx: a PostgreSQL advisory lock; SQLite's single writer needs none.
+func migrationLock(ctx context.Context, tx *Tx) error {
+	if tx.Dialect != Postgres {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(4455001)`)
+	return err
 }
 
 // SchemaVersion returns the highest applied migration version (0 when none).

@@ -34,6 +34,52 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	})
 }
 
+// Several processes may migrate one fresh database at once (say, every
+// node of a deployment at start): each ends up with the whole schema and
+// none fails.
+func TestMigrateConcurrentlyOnAFreshDatabase(t *testing.T) {
+	dsns := map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return filepath.Join(t.TempDir(), "foyer.db") },
+		"postgres": func(t *testing.T) string { return storetest.PostgresDSN(t) },
+	}
+	for name, dsn := range dsns {
+		t.Run(name, func(t *testing.T) {
+			dsn := dsn(t)
+			ctx := context.Background()
+			var wg sync.WaitGroup
+			errs := make(chan error, 4)
+			for range 4 {
+				wg.Go(func() {
+					db, err := store.Open(ctx, dsn)
+					if err != nil {
+						errs <- err
+						return
+					}
+					defer db.Close()
+					_, err = db.Migrate(ctx)
+					errs <- err
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			db, err := store.Open(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			all, _ := store.Migrations(db.Dialect)
+			if v, err := db.SchemaVersion(ctx); err != nil || v != len(all) {
+				t.Fatalf("schema version %d, %v; want %d", v, err, len(all))
+			}
+		})
+	}
+}
+
 func TestClassify(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
