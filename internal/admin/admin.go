@@ -62,7 +62,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 			w.Header().Set("Cache-Control", "no-store")
 			if h.Token == "" {
 				// Off: look exactly like a route that does not exist.
-				http.NotFound(w, r)
+				problem.NotFound(w)
 				return
 			}
 			if !public && !h.authorized(w, r) {

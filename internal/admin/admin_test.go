@@ -55,7 +55,7 @@ func (a *testAPI) do(method, path, auth, body string) *httptest.ResponseRecorder
 	ct := rec.Header().Get("Content-Type")
 	switch {
 	case rec.Code == http.StatusNoContent:
-	case rec.Code >= 400 && rec.Code != http.StatusNotFound && ct != "application/problem+json":
+	case rec.Code >= 400 && ct != "application/problem+json":
 		a.t.Errorf("%s %s: %d with Content-Type %q", method, path, rec.Code, ct)
 	}
 	a.bodies = append(a.bodies, rec.Body.String())
@@ -78,7 +78,8 @@ func decodeBody[T any](t *testing.T, rec *httptest.ResponseRecorder) T {
 
 func TestAuth(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		// Off: every route answers a plain 404, with or without a token.
+		// Off: every route answers the 404 problem of a path that does not
+		// exist, with or without a token.
 		off := newTestAPI(t, db, "")
 		for _, route := range Routes {
 			method, path, _ := strings.Cut(route, " ")

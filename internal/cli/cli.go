@@ -160,6 +160,9 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q: serve takes only flags (see foyer serve --help)", fs.Arg(0))
+	}
 	if impliedDev(&c, environ) {
 		// No configuration at all: the newcomer's one command.
 		c.dev, c.devSet = true, true
@@ -259,6 +262,9 @@ func migrate(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("migrate: unexpected argument %q", fs.Arg(0))
 	}
 	cfg, err := c.load(environ, func(cfg *config.Config) {
 		// migrate needs only the database: do not insist on serving settings.

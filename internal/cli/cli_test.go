@@ -67,6 +67,17 @@ func TestServeRefusesBadConfig(t *testing.T) {
 	}
 }
 
+// A stray argument is refused, not ignored: `foyer serve config.yaml`
+// must not quietly start on the defaults.
+func TestStrayArgumentsAreRefused(t *testing.T) {
+	for _, args := range [][]string{{"serve", "foyer.yaml"}, {"migrate", "now"}} {
+		code, _, errOut := run(t, nil, append(args, "--data", t.TempDir())...)
+		if code == 0 || !strings.Contains(errOut, "unexpected argument") {
+			t.Errorf("%v: exit %d, %q", args, code, errOut)
+		}
+	}
+}
+
 // A deployment configured by environment variables alone is production,
 // never dev mode with its open mailbox: with a secret or a public URL and
 // no mail server it refuses to start, naming what is missing.

@@ -402,6 +402,9 @@ func (c *Config) Finish() error {
 		c.PublicURL = "http://" + strings.Replace(host, "127.0.0.1", "localhost", 1)
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	// A token read from a file or a secret store often ends in a newline,
+	// which no client would send.
+	c.Admin.Token = strings.TrimSpace(c.Admin.Token)
 	return c.Validate()
 }
 
@@ -418,6 +421,8 @@ func (c *Config) Validate() error {
 		bad("public_url", "must be set outside dev mode (FOYER_PUBLIC_URL), e.g. https://id.example.com")
 	} else if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		bad("public_url", "%q must be an absolute http(s) URL without query or fragment", c.PublicURL)
+	} else if u.Path != "" {
+		bad("public_url", "%q must have no path: Foyer serves from the root of its host (e.g. https://id.example.com)", c.PublicURL)
 	} else if !c.Dev && u.Scheme != "https" {
 		bad("public_url", "must use https outside dev mode")
 	}

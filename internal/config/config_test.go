@@ -67,6 +67,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"dev: true\ndomains:\n  customers:\n    sesion: {lifetime: 1h}\n", "", `domains.customers: line 4: unknown key "sesion"`},
 		{"dev: true\ndomains:\n  customers:\n    session:\n      lifetim: 1h\n", "", `domains.customers: line 5: unknown key "lifetim"`},
 		{"dev: true\nsmtp: {from: garbage}\n", "", "smtp.from"},
+		{"dev: true\npublic_url: https://id.example.com/auth\n", "", "public_url"},
 		{"dev: true\npassword: {memory_kib: 4000000000}\n", "", "password.memory_kib"},
 		{"dev: true\npassword: {iterations: 100000}\n", "", "password.iterations"},
 		{"dev: true\n", "FOYER_PASSWORD_MEMORY_KIB=4294968320", "FOYER_PASSWORD_MEMORY_KIB"},
@@ -86,6 +87,19 @@ func TestValidateNamesTheKey(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.key) {
 			t.Errorf("%q: error %v, want it to name %q", tt.file, err, tt.key)
 		}
+	}
+}
+
+// An admin token read from a file keeps no trailing newline, which no
+// client would send.
+func TestAdminTokenIsTrimmed(t *testing.T) {
+	token := strings.Repeat("t", 40)
+	c, err := Load("", []string{"FOYER_DEV=true", "FOYER_ADMIN_TOKEN=" + token + "\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Finish(); err != nil || c.Admin.Token != token {
+		t.Fatalf("token %q, %v", c.Admin.Token, err)
 	}
 }
 

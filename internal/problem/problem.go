@@ -42,6 +42,11 @@ func Send(w http.ResponseWriter, status int, kind, title, detail string) {
 	Write(w, status, Details{Type: TypeBase + kind, Title: title, Status: status, Detail: detail})
 }
 
+// NotFound answers a path that names no endpoint.
+func NotFound(w http.ResponseWriter) {
+	Send(w, http.StatusNotFound, "not-found", "Not found", "There is no such endpoint.")
+}
+
 // DecodeJSON reads r's body into dst strictly and answers a problem
 // itself when it cannot (415, 413, 400); it reports whether dst is good.
 // An empty body is an empty object. contentTypes lists the media types

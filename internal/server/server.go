@@ -327,7 +327,7 @@ func apiMisses(mux *http.ServeMux) http.Handler {
 			problem.Send(w, miss.status, "method-not-allowed", "Method not allowed", "This endpoint does not answer "+r.Method+".")
 			return
 		}
-		problem.Send(w, http.StatusNotFound, "not-found", "Not found", "There is no such endpoint.")
+		problem.NotFound(w)
 	})
 }
 
