@@ -78,5 +78,26 @@ func TestClientCredentialsWithPrivateKeyJWT(t *testing.T) {
 		if status, _ := token(expired); status != 401 {
 			t.Errorf("expired: %d", status)
 		}
+
+		// Introspection and revocation hold assertions to the same rules
+		// before the library checks them: Foyer's own refusal is JSON.
+		_, tok := token(assertion(env.URL, 2*time.Minute, "jti-7"))
+		auth := func(path, a string) (int, map[string]any) {
+			return postForm(t, env.URL+path, "", "", url.Values{"token": {tok["access_token"].(string)},
+				"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {a}})
+		}
+		a8 := assertion(env.URL, 2*time.Minute, "jti-8")
+		auth("/oauth/introspect", a8) // its first use
+		for _, path := range []string{"/oauth/introspect", "/revoke"} {
+			for name, a := range map[string]string{
+				"replayed": a8,
+				"too long": assertion(env.URL, 2*time.Hour, "jti-9-"+path),
+				"no jti":   assertion(env.URL, 2*time.Minute, ""),
+			} {
+				if status, out := auth(path, a); status != 401 || out["error"] != "invalid_client" {
+					t.Errorf("%s, %s: %d %v", path, name, status, out)
+				}
+			}
+		}
 	})
 }

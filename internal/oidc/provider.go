@@ -204,9 +204,38 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 				p.clientCredentialsWithAssertion(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
 				return
 			}
+			if !p.assertionFresh(w, r) {
+				return
+			}
+		case pathIntrospect, pathRevoke:
+			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+			if err := r.ParseForm(); err != nil {
+				writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the request body could not be read")
+				return
+			}
+			if !p.assertionFresh(w, r) {
+				return
+			}
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
 	})
+}
+
+// assertionFresh holds a client assertion that the library will check
+// (every use but the client_credentials grant, which Foyer serves itself)
+// to Foyer's rules first: short-lived, with a jti, never replayed. The
+// library checks signature and audience (the issuer) again. It answers
+// 401 and reports false for an assertion that fails.
+func (p *Provider) assertionFresh(w http.ResponseWriter, r *http.Request) bool {
+	a := r.PostForm.Get("client_assertion")
+	if a == "" {
+		return true
+	}
+	if _, err := p.verifyAssertion(r.Context(), a); err != nil {
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", err.Error())
+		return false
+	}
+	return true
 }
 
 func contains(list []string, s string) bool {
