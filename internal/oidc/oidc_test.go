@@ -292,6 +292,9 @@ func postForm(t *testing.T, u, user, pass string, form url.Values) (int, map[str
 	if resp.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("%s: Cache-Control %q", u, resp.Header.Get("Cache-Control"))
 	}
+	if resp.StatusCode == http.StatusUnauthorized && resp.Header.Get("WWW-Authenticate") != `Basic realm="foyer"` {
+		t.Errorf("%s: 401 with WWW-Authenticate %q", u, resp.Header.Get("WWW-Authenticate"))
+	}
 	return resp.StatusCode, out
 }
 
@@ -480,4 +483,26 @@ func TestFormPostResponseMode(t *testing.T) {
 			t.Fatalf("exchange of the posted code: %v", err)
 		}
 	})
+}
+
+// UserInfo's 401s carry a bearer challenge, naming a token that is no good.
+func TestUserInfoChallenge(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	for token, want := range map[string]string{
+		"":     `Bearer realm="foyer"`,
+		"junk": `Bearer realm="foyer", error="invalid_token"`,
+	} {
+		req, _ := http.NewRequest("GET", env.URL+"/userinfo", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") != want {
+			t.Errorf("token %q: %d, WWW-Authenticate %q; want 401, %q", token, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), want)
+		}
+	}
 }

@@ -181,6 +181,7 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
+		w = challenging(w, r)
 		rs := &requestState{ip: p.cfg.ClientIP(r), userAgent: r.UserAgent()}
 		switch r.URL.Path {
 		case pathAuthorize:
@@ -220,6 +221,38 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
 	})
 }
+
+// challenging makes every 401 of the library's endpoints carry the
+// WWW-Authenticate header HTTP requires (RFC 9110, section 11.6.1): Basic
+// where clients authenticate (RFC 6749, section 5.2), Bearer at UserInfo
+// (RFC 6750, section 3).
+func challenging(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
+	switch r.URL.Path {
+	case pathToken, pathIntrospect, pathRevoke:
+		return challengeWriter{w, `Basic realm="foyer"`}
+	case pathUserinfo:
+		c := `Bearer realm="foyer"`
+		if r.Header.Get("Authorization") != "" || r.URL.Query().Has("access_token") {
+			c += `, error="invalid_token"`
+		}
+		return challengeWriter{w, c}
+	}
+	return w
+}
+
+type challengeWriter struct {
+	http.ResponseWriter
+	challenge string
+}
+
+func (c challengeWriter) WriteHeader(code int) {
+	if code == http.StatusUnauthorized && c.Header().Get("WWW-Authenticate") == "" {
+		c.Header().Set("WWW-Authenticate", c.challenge)
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c challengeWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 // assertionFresh holds a client assertion that the library will check
 // (every use but the client_credentials grant, which Foyer serves itself)
