@@ -2,9 +2,12 @@ package oidc
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -74,6 +77,15 @@ func (p *Provider) Next(ctx context.Context, pd *Pending, sess *session.Session)
 		limit := now.Add(-time.Duration(*a.Request.MaxAge) * time.Second)
 		fresh = !sess.AuthenticatedAt.Before(limit) || !sess.AuthenticatedAt.Before(a.CreatedAt)
 	}
+	if fresh && a.Request.IDTokenHint != "" && sess.AuthenticatedAt.Before(a.CreatedAt) {
+		// The app names the customer it expects (the library verified the
+		// hint when the request came in). A session of someone else, from
+		// before this request, does not answer it; one signed in during
+		// the request does, whoever it is: the customer chose.
+		if sub := hintSubject(a.Request.IDTokenHint); sub != "" && sub != sess.IdentityID {
+			fresh = false
+		}
+	}
 	if !fresh {
 		if none {
 			return 0, oidc.ErrLoginRequired()
@@ -116,6 +128,26 @@ func (p *Provider) Next(ctx context.Context, pd *Pending, sess *session.Session)
 		}
 	}
 	return StepDone, nil
+}
+
+// hintSubject returns the sub of an id_token_hint the library has already
+// verified (when the request arrived, before it was stored), or "".
+func hintSubject(hint string) string {
+	parts := strings.Split(hint, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var claims struct {
+		Subject string `json:"sub"`
+	}
+	if json.Unmarshal(payload, &claims) != nil {
+		return ""
+	}
+	return claims.Subject
 }
 
 // Finish records who signed in for the request, asks the policy, and

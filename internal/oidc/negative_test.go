@@ -89,6 +89,40 @@ func TestAuthorizeRequestErrors(t *testing.T) {
 	})
 }
 
+// An id_token_hint naming another customer than the one signed in is not
+// answered silently for the one signed in (OIDC Core 3.1.2.1).
+func TestIDTokenHintOfSomeoneElse(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	signUp(t, env, "ann@example.com")
+	signUp(t, env, "ben@example.com")
+	p := newRP(t, env, client.Spec{FirstParty: ptr(true)})
+	ctx := context.Background()
+	code, verifier, _ := p.authorize("ann@example.com")
+	tok, err := p.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	annHint := tok.Extra("id_token").(string)
+
+	// Ann's own hint, in her browser: answered at once.
+	r := p.start(p.params(map[string]string{"prompt": "none", "id_token_hint": annHint}))
+	if next := r.Header.Get("Location"); strings.HasPrefix(next, "/") {
+		r = p.browser.Get(next)
+	}
+	if loc, _ := url.Parse(r.Header.Get("Location")); loc == nil || loc.Query().Get("code") == "" {
+		t.Fatalf("own hint: %d %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	// Ann's hint in Ben's browser: login_required, not a code for Ben.
+	ben := newRP(t, env, client.Spec{FirstParty: ptr(true)})
+	ben.authorize("ben@example.com")
+	ben.client, ben.oauth = p.client, p.oauth
+	r = ben.start(ben.params(map[string]string{"prompt": "none", "id_token_hint": annHint}))
+	if next := r.Header.Get("Location"); strings.HasPrefix(next, "/") {
+		r = ben.browser.Get(next)
+	}
+	errorAtClient(t, r, "login_required")
+}
+
 func TestPKCEDowngradeAndVerifier(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		env := servertest.Start(t, db)
