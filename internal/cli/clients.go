@@ -177,7 +177,7 @@ var clientsHelp = map[string]string{
 Registers a client and prints it as JSON. A confidential client using
 client_secret_basic or client_secret_post gets a secret, printed once in
 "client_secret": store it now. Defaults: confidential, client_secret_basic,
-grants authorization_code + refresh_token, scopes openid profile email phone
+grants authorization_code + refresh_token, scopes openid profile email
 offline_access, JWT access tokens signed with ES256, access and ID tokens
 10 minutes (client_credentials-only clients: 5), refresh tokens 30 days.
 `,
@@ -273,7 +273,7 @@ func (f *specFlags) register(fs *flag.FlagSet, update bool) {
 	fs.Var(&f.grants, "grant", "grant type: authorization_code, refresh_token, client_credentials; repeat for several (default authorization_code and refresh_token)")
 	fs.StringVar(&f.authMethod, "auth-method", "", "token endpoint authentication: client_secret_basic (default), client_secret_post, private_key_jwt, none (public)")
 	fs.StringVar(&f.jwksFile, "jwks-file", "", "JSON Web Key Set file with the client's public keys, for private_key_jwt")
-	fs.Var(&f.scopes, "scope", "allowed scope; repeat or separate with spaces (default openid profile email phone offline_access)")
+	fs.Var(&f.scopes, "scope", "allowed scope; repeat or separate with spaces (default openid profile email offline_access)")
 	fs.StringVar(&f.accessToken, "access-token", "", "access token format: jwt (default) or opaque")
 	fs.StringVar(&f.alg, "alg", "", "signing algorithm for ID and JWT access tokens: ES256 (default), RS256, EdDSA")
 	fs.DurationVar(&f.accessTTL, "access-token-ttl", 0, "access token lifetime, 1m to 1h (default 10m; 5m for client_credentials-only clients)")

@@ -48,7 +48,7 @@ const (
 
 // Defaults applied by Create to unset fields.
 var (
-	DefaultScopes     = []string{"openid", "profile", "email", "phone", "offline_access"}
+	DefaultScopes     = []string{"openid", "profile", "email", "offline_access"}
 	DefaultGrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
 )
 

@@ -76,6 +76,10 @@ func TestAuthorizeRequestErrors(t *testing.T) {
 		// PKCE: plain is refused, and public clients must send S256.
 		errorAtClient(t, p.start(p.params(map[string]string{"code_challenge_method": "plain"})), "invalid_request")
 		errorAtClient(t, pub.start(pub.params(map[string]string{"code_challenge": "", "code_challenge_method": ""})), "invalid_request")
+		// Response modes other than query and form_post, and requests by
+		// reference, are refused, not ignored.
+		errorAtClient(t, p.start(p.params(map[string]string{"response_mode": "jwt"})), "invalid_request")
+		errorAtClient(t, p.start(p.params(map[string]string{"request_uri": "https://rp.example/requests/1"})), "request_uri_not_supported")
 		// Implicit flow is not offered.
 		errorAtClient(t, p.start(p.params(map[string]string{"response_type": "token"})), "unauthorized_client")
 		// prompt=none without a session.

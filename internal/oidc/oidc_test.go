@@ -406,6 +406,8 @@ func TestDiscovery(t *testing.T) {
 			"response_types_supported":         "[code]",
 			"code_challenge_methods_supported": "[S256]",
 			"grant_types_supported":            "[authorization_code refresh_token client_credentials]",
+			"response_modes_supported":         "[query form_post]",
+			"scopes_supported":                 "[openid profile email offline_access]",
 		}
 		for k, v := range want {
 			if got := strings.Trim(strings.ReplaceAll(fmtValue(d[k]), "\"", ""), " "); got != v {
@@ -415,6 +417,15 @@ func TestDiscovery(t *testing.T) {
 		for _, k := range []string{"jwks_uri", "userinfo_endpoint", "introspection_endpoint", "revocation_endpoint", "end_session_endpoint", "acr_values_supported"} {
 			if d[k] == nil {
 				t.Errorf("discovery lacks %s", k)
+			}
+		}
+		if d["request_parameter_supported"] == true || d["request_uri_parameter_supported"] == true {
+			t.Error("discovery claims request objects")
+		}
+		// Only claims Foyer fills in.
+		for _, c := range []string{"phone_number", "address", "given_name", "picture"} {
+			if strings.Contains(fmtValue(d["claims_supported"]), c) {
+				t.Errorf("claims_supported lists %s", c)
 			}
 		}
 	})

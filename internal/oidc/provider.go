@@ -25,6 +25,7 @@ type requestState struct {
 	alg       string         // the client's signing algorithm
 	client    *client.Client // the client, once read
 	verifier  bool           // the token request carried a code_verifier
+	byRef     bool           // the authorization request came by reference (request_uri)
 	ip        string
 	userAgent string
 }
@@ -186,6 +187,7 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 		switch r.URL.Path {
 		case pathAuthorize:
 			rs.binding = p.cfg.Binding(w, r)
+			rs.byRef = r.FormValue("request_uri") != ""
 		case pathToken:
 			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 			if err := r.ParseForm(); err != nil {
@@ -304,6 +306,12 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	d.DeviceAuthorizationEndpoint = ""
 	d.CheckSessionIframe = ""
 	d.IDTokenSigningAlgValuesSupported = []string{"ES256", "RS256", "EdDSA"}
+	// What the claims code (claims.go) can fill in, not the library's
+	// list of every standard scope and claim.
+	d.ScopesSupported = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess}
+	d.ClaimsSupported = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash",
+		"email", "email_verified", "name"}
+	d.RequestURIParameterSupported = false
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(d)

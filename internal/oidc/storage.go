@@ -93,6 +93,14 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	if req.ResponseType != oidc.ResponseTypeCode {
 		return nil, &oidc.Error{ErrorType: "unsupported_response_type", Description: "only response_type=code is supported"}
 	}
+	switch req.ResponseMode {
+	case "", oidc.ResponseModeQuery, oidc.ResponseModeFormPost:
+	default:
+		return nil, oidc.ErrInvalidRequest().WithDescription("response_mode must be query or form_post")
+	}
+	if rs.byRef {
+		return nil, &oidc.Error{ErrorType: "request_uri_not_supported", Description: "send the request's parameters themselves, not a request_uri"}
+	}
 	switch {
 	case req.CodeChallenge == "" && c.Public:
 		return nil, oidc.ErrInvalidRequest().WithDescription("PKCE is required: send code_challenge with code_challenge_method=S256")

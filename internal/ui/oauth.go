@@ -97,8 +97,6 @@ func scopeTexts(scopes []string) []string {
 			out = append(out, "See your email address")
 		case oidc.ScopeProfile:
 			out = append(out, "See your name")
-		case oidc.ScopePhone:
-			out = append(out, "See your phone number")
 		case oidc.ScopeOfflineAccess:
 			out = append(out, "Stay connected while you are away")
 		default:
