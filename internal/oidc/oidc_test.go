@@ -240,6 +240,14 @@ func TestRefreshGrace(t *testing.T) {
 		if err != nil {
 			t.Fatalf("retry within grace: %v", err)
 		}
+		// The lost pair is dead, its access token included.
+		ctx := context.Background()
+		if _, err := p.provider.UserInfo(ctx, oauth2.StaticTokenSource(lost)); err == nil {
+			t.Fatal("the lost pair's access token still works")
+		}
+		if _, err := p.provider.UserInfo(ctx, oauth2.StaticTokenSource(retry)); err != nil {
+			t.Fatalf("the retried pair's access token: %v", err)
+		}
 		if _, err := p.refresh(retry.RefreshToken); err != nil {
 			t.Fatalf("the retried pair does not work: %v", err)
 		}

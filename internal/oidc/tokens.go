@@ -234,6 +234,12 @@ func (s *tokens) rotate(ctx context.Context, oldRaw string, access, refresh *tok
 			if n, _ := res.RowsAffected(); n != 1 {
 				return errRefreshReused
 			}
+			// And the access token that came with it.
+			if _, err := tx.Exec(ctx, `UPDATE oauth_tokens SET revoked_at = $1
+				WHERE family_id = $2 AND kind = $3 AND created_at = $4 AND revoked_at IS NULL`,
+				store.Micros(now), old.FamilyID, kindAccess, store.Micros(old.UsedAt)); err != nil {
+				return err
+			}
 		} else {
 			res, err := tx.Exec(ctx, `UPDATE oauth_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL`, store.Micros(now), old.ID)
 			if err != nil {
