@@ -127,6 +127,28 @@ func TestIDTokenHintOfSomeoneElse(t *testing.T) {
 	errorAtClient(t, r, "login_required")
 }
 
+// A native app's loopback redirect may differ from the registered one in
+// its port only (RFC 8252, sections 7.3 and 8.3).
+func TestLoopbackRedirectPortOnly(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	p := newRP(t, env, client.Spec{Public: ptr(true), RedirectURIs: &[]string{"http://127.0.0.1:9999/cb"},
+		PostLogoutRedirectURIs: &[]string{"http://127.0.0.1:9999/bye"}})
+	bye := p.browser.Get("/end_session?" + url.Values{"client_id": {p.client.ID}, "post_logout_redirect_uri": {"https://127.0.0.1:1234/bye"}}.Encode())
+	if bye.StatusCode != http.StatusBadRequest {
+		t.Errorf("post-logout redirect of another scheme: %d %q", bye.StatusCode, bye.Header.Get("Location"))
+	}
+	ok := p.start(p.params(map[string]string{"redirect_uri": "http://127.0.0.1:1234/cb"}))
+	if !strings.HasPrefix(ok.Header.Get("Location"), "/oauth/continue") {
+		t.Fatalf("another port: %d %q", ok.StatusCode, ok.Header.Get("Location"))
+	}
+	for _, uri := range []string{"https://127.0.0.1:1234/cb", "http://localhost:1234/cb", "http://[::1]:1234/cb",
+		"http://127.5.5.5/cb", "http://evil.example@127.0.0.1:1234/cb", "http://127.0.0.1:1234/other"} {
+		if r := p.start(p.params(map[string]string{"redirect_uri": uri})); r.StatusCode != http.StatusBadRequest || r.Header.Get("Location") != "" {
+			t.Errorf("%s: %d %q", uri, r.StatusCode, r.Header.Get("Location"))
+		}
+	}
+}
+
 func TestPKCEDowngradeAndVerifier(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		env := servertest.Start(t, db)

@@ -186,8 +186,19 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 		rs := &requestState{ip: p.cfg.ClientIP(r), userAgent: r.UserAgent()}
 		switch r.URL.Path {
 		case pathAuthorize:
+			if !p.loopbackRegistered(r.Context(), r.FormValue("client_id"), r.FormValue("redirect_uri"), false) {
+				w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+				http.Error(w, "This redirect_uri is not registered for this application.", http.StatusBadRequest)
+				return
+			}
 			rs.binding = p.cfg.Binding(w, r)
 			rs.byRef = r.FormValue("request_uri") != ""
+		case pathEndSession:
+			if !p.loopbackRegistered(r.Context(), r.FormValue("client_id"), r.FormValue("post_logout_redirect_uri"), true) {
+				w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+				http.Error(w, "This post_logout_redirect_uri is not registered for this application.", http.StatusBadRequest)
+				return
+			}
 		case pathToken:
 			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 			if err := r.ParseForm(); err != nil {
@@ -222,6 +233,37 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
 	})
+}
+
+// loopbackRegistered holds a loopback redirect_uri to RFC 8252 (sections
+// 7.3 and 8.3): the library lets a native app's loopback redirect differ
+// from the registered one in anything but path and query; only the port
+// may. Other redirect URIs it reports as registered, for the library to
+// check. logout picks the client's post-logout redirect URIs.
+func (p *Provider) loopbackRegistered(ctx context.Context, clientID, redirectURI string, logout bool) bool {
+	u, loopback := op.HTTPLoopbackOrLocalhost(redirectURI)
+	if !loopback || clientID == "" {
+		return true
+	}
+	c, err := p.Storage.clientOf(ctx, clientID)
+	if err != nil {
+		return true // the library answers for an unknown client
+	}
+	registered := c.RedirectURIs
+	if logout {
+		registered = c.PostLogoutRedirectURIs
+	}
+	for _, reg := range registered {
+		if reg == redirectURI {
+			return true
+		}
+		r, ok := op.HTTPLoopbackOrLocalhost(reg)
+		if ok && c.Public && r.Scheme == u.Scheme && r.Hostname() == u.Hostname() && r.User == nil && u.User == nil &&
+			r.Path == u.Path && r.RawQuery == u.RawQuery {
+			return true
+		}
+	}
+	return false
 }
 
 // challenging makes every 401 of the library's endpoints carry the
