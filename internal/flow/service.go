@@ -252,6 +252,21 @@ func (s *Service) networkWait(ctx context.Context, scope string, c Client, rule 
 	return s.Throttle.Wait(ctx, throttle.NetworkKey(scope, c.IP), rule)
 }
 
+// codeSendSignals reads, in one round trip, what the policy weighs before
+// a code is mailed to email: the network's code failures and the codes
+// mailed to the address lately.
+func (s *Service) codeSendSignals(ctx context.Context, c Client, email string) (policy.Signals, error) {
+	var net, addr []throttle.State
+	r := s.Flows.reads()
+	s.Throttle.WaitsIn(r, s.Config.CodeThrottle, &net, throttle.NetworkKey("code", c.IP))
+	s.Throttle.WaitsIn(r, s.Config.CodeSendThrottle, &addr, s.mailKey(email))
+	if err := r.Run(ctx); err != nil {
+		return policy.Signals{}, fmt.Errorf("flow: code throttle reads: %w", err)
+	}
+	return policy.Signals{NetworkWait: net[0].Wait, NetworkFailures: net[0].Failures,
+		IdentifierWait: addr[0].Wait, IdentifierFailures: addr[0].Failures}, nil
+}
+
 // mailKey is the throttle key that counts the codes mailed to an address,
 // whatever the journey: nobody can flood a mailbox with codes.
 func (s *Service) mailKey(email string) string {
@@ -341,17 +356,11 @@ func (s *Service) Resend(ctx context.Context, f *Flow, c Client) (*Flow, error) 
 	if f.State != StateVerify {
 		return nil, ErrWrongState
 	}
-	// The network's code failures and the address's codes so far, in
-	// one round trip.
-	var net, addr []throttle.State
-	r := s.Flows.reads()
-	s.Throttle.WaitsIn(r, s.Config.CodeThrottle, &net, throttle.NetworkKey("code", c.IP))
-	s.Throttle.WaitsIn(r, s.Config.CodeSendThrottle, &addr, s.mailKey(f.Data.Email))
-	if err := r.Run(ctx); err != nil {
-		return nil, fmt.Errorf("flow: resend reads: %w", err)
+	signals, err := s.codeSendSignals(ctx, c, f.Data.Email)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.VerificationSend, IdentityID: f.IdentityID,
-		Signals: policy.Signals{NetworkWait: net[0].Wait, IdentifierWait: addr[0].Wait, IdentifierFailures: addr[0].Failures}}, event.VerificationSent); err != nil {
+	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.VerificationSend, IdentityID: f.IdentityID, Signals: signals}, event.VerificationSent); err != nil {
 		return nil, err
 	}
 	if f.Data.CodesSent >= s.Config.MaxCodesPerFlow {

@@ -3,14 +3,12 @@ package flow
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/session"
 	"github.com/foyer-id/foyer/internal/store"
-	"github.com/foyer-id/foyer/internal/throttle"
 )
 
 // SubmitVerificationEmail starts verifying an address in a verification
@@ -40,18 +38,11 @@ func (s *Service) SubmitVerificationEmail(ctx context.Context, f *Flow, c Client
 			return nil, err
 		}
 	}
-	// The network's code failures and the codes mailed to the address so
-	// far, in one round trip.
-	var net, addr []throttle.State
-	r := s.Flows.reads()
-	s.Throttle.WaitsIn(r, s.Config.CodeThrottle, &net, throttle.NetworkKey("code", c.IP))
-	s.Throttle.WaitsIn(r, s.Config.CodeSendThrottle, &addr, s.mailKey(email))
-	if err := r.Run(ctx); err != nil {
-		return nil, fmt.Errorf("flow: verification reads: %w", err)
+	signals, err := s.codeSendSignals(ctx, c, email)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.VerificationSend, Signals: policy.Signals{
-		NetworkWait: net[0].Wait, NetworkFailures: net[0].Failures, IdentifierWait: addr[0].Wait, IdentifierFailures: addr[0].Failures,
-	}}, event.VerificationSent); err != nil {
+	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.VerificationSend, Signals: signals}, event.VerificationSent); err != nil {
 		return nil, err
 	}
 	f.Data.Email = email
