@@ -326,6 +326,12 @@ func TestIntrospectionAndRevocation(t *testing.T) {
 		if got := introspect(tok.AccessToken); got["active"] != true || got["client_id"] != p.client.ID || got["scope"] == nil {
 			t.Fatalf("introspection: %v", got)
 		}
+		// The token parameter is required.
+		for _, path := range []string{"/oauth/introspect", "/revoke"} {
+			if status, out := postForm(t, env.URL+path, p.client.ID, p.secret, url.Values{}); status != 400 || out["error"] != "invalid_request" {
+				t.Errorf("%s without a token: %d %v", path, status, out)
+			}
+		}
 		// Another client may not look at it.
 		other := newRP(t, env, client.Spec{Name: ptr("Other")})
 		if status, out := postForm(t, env.URL+"/oauth/introspect", other.client.ID, other.secret, url.Values{"token": {tok.AccessToken}}); status != 200 || out["active"] != false {
@@ -504,9 +510,18 @@ func TestFormPostResponseMode(t *testing.T) {
 	})
 }
 
-// UserInfo's 401s carry a bearer challenge, naming a token that is no good.
+// UserInfo's 401s carry a bearer challenge, naming a token that is no good;
+// a token in the URL is refused.
 func TestUserInfoChallenge(t *testing.T) {
 	env := servertest.Start(t, storetest.NewSQLite(t))
+	resp, err := http.Get(env.URL + "/userinfo?access_token=junk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("token in the URL: %d", resp.StatusCode)
+	}
 	for token, want := range map[string]string{
 		"":     `Bearer realm="foyer"`,
 		"junk": `Bearer realm="foyer", error="invalid_token"`,

@@ -227,7 +227,18 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 				writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the request body could not be read")
 				return
 			}
+			if r.PostForm.Get("token") == "" { // REQUIRED (RFC 7662, section 2.1; RFC 7009, section 2.1)
+				writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the token parameter is missing")
+				return
+			}
 			if !p.assertionFresh(w, r) {
+				return
+			}
+		case pathUserinfo:
+			// A token in the URL ends up in logs and histories (RFC 6750,
+			// section 2.3; RFC 9700): only the header is taken.
+			if r.URL.Query().Has("access_token") {
+				writeOAuthError(w, http.StatusBadRequest, "invalid_request", "send the access token as Authorization: Bearer <token>, not in the URL")
 				return
 			}
 		}
