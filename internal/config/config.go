@@ -230,13 +230,13 @@ func Load(path string, environ []string) (*Config, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(raw))
 		dec.KnownFields(true)
 		if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("config: %s: %w", path, yamlError(err, nil))
+			return nil, fmt.Errorf("config: %s: %w", path, withKeys(yamlError(err, nil), raw))
 		}
 		*c = f.Config
 		for name, node := range f.Domains {
 			d := DefaultDomainConfig()
 			if err := node.Decode(d); err != nil {
-				return nil, fmt.Errorf("config: %s: domains.%s: %w", path, name, yamlError(err, nil))
+				return nil, fmt.Errorf("config: %s: %w", path, withKeys(yamlError(err, nil), raw))
 			}
 			if err := knownFields(&node, DefaultDomainConfig()); err != nil {
 				return nil, fmt.Errorf("config: %s: domains.%s: %w", path, name, err)
@@ -290,6 +290,57 @@ func yamlError(err error, node *yaml.Node) error {
 		}
 	}
 	return errors.New(strings.Join(msgs, "; "))
+}
+
+var lineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// withKeys names the key of each "line N: …" in err, such as a value of
+// the wrong type, from the file raw: "password.memory_kib (line 7): …".
+func withKeys(err error, raw []byte) error {
+	var root yaml.Node
+	if yaml.Unmarshal(raw, &root) != nil {
+		return err
+	}
+	msgs := strings.Split(err.Error(), "; ")
+	for i, m := range msgs {
+		sub := lineRE.FindStringSubmatch(m)
+		if sub == nil || strings.HasPrefix(sub[2], "unknown key") {
+			continue
+		}
+		n, _ := strconv.Atoi(sub[1])
+		if key := keyAt(&root, n, ""); key != "" {
+			msgs[i] = fmt.Sprintf("%s (line %d): %s", key, n, sub[2])
+		}
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+// keyAt returns the dotted path of the first key, depth first, whose value
+// starts on line, or "".
+func keyAt(node *yaml.Node, line int, prefix string) string {
+	switch node.Kind {
+	case yaml.DocumentNode:
+		for _, n := range node.Content {
+			if k := keyAt(n, line, prefix); k != "" {
+				return k
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			key, value := node.Content[i], node.Content[i+1]
+			path := key.Value
+			if prefix != "" {
+				path = prefix + "." + key.Value
+			}
+			if value.Kind != yaml.MappingNode && value.Line == line {
+				return path
+			}
+			if k := keyAt(value, line, path); k != "" {
+				return k
+			}
+		}
+	}
+	return ""
 }
 
 // findKey returns the first mapping key named name in node, depth first.
