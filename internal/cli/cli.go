@@ -225,17 +225,18 @@ func loopback(a net.Addr) bool {
 	return ok && tcp.IP.IsLoopback()
 }
 
-// impliedDev reports whether nothing is configured at all — no --dev,
-// no configuration file, and none of the settings only a real deployment
-// makes (its secret, public URL or mail server) in the environment — so
-// that the command runs in dev mode. A deployment configured by
-// environment variables alone must never get dev mode's open mailbox.
+// impliedDev reports whether the command runs in dev mode for want of any
+// configuration: no --dev, no configuration file, and no https public URL
+// in the environment. Only a real deployment has one (dev mode serves
+// http), and one configured by environment variables alone must never get
+// dev mode's open mailbox. A developer may still set a mail server or a
+// secret for dev mode.
 func impliedDev(c *common, environ []string) bool {
-	if c.devSet || c.config != "" {
+	if c.devSet || c.config != "" || hasEnv(environ, "FOYER_CONFIG") || hasEnv(environ, "FOYER_DEV") {
 		return false
 	}
-	for _, key := range []string{"FOYER_CONFIG", "FOYER_DEV", "FOYER_SECRET", "FOYER_PUBLIC_URL", "FOYER_SMTP_URL"} {
-		if hasEnv(environ, key) {
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, "FOYER_PUBLIC_URL="); ok && strings.HasPrefix(strings.ToLower(strings.TrimSpace(v)), "https://") {
 			return false
 		}
 	}

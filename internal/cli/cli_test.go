@@ -67,6 +67,32 @@ func TestServeRefusesBadConfig(t *testing.T) {
 	}
 }
 
+// Without a configuration file, dev mode is what a developer gets, also
+// with a real mail server or a secret of their own; an https public URL
+// means a deployment.
+func TestImpliedDev(t *testing.T) {
+	for env, want := range map[string]bool{
+		"":                                     true,
+		"FOYER_SMTP_URL=smtp://127.0.0.1:2525": true,
+		"FOYER_SECRET=" + strings.Repeat("k", 32): true,
+		"FOYER_PUBLIC_URL=http://localhost:4455":  true,
+		"FOYER_PUBLIC_URL=https://id.example.com": false,
+		"FOYER_CONFIG=/etc/foyer.yaml":            false,
+		"FOYER_DEV=false":                         false,
+	} {
+		var environ []string
+		if env != "" {
+			environ = []string{env}
+		}
+		if got := impliedDev(&common{}, environ); got != want {
+			t.Errorf("%q: dev mode %v, want %v", env, got, want)
+		}
+	}
+	if impliedDev(&common{config: "foyer.yaml"}, nil) || impliedDev(&common{devSet: true}, nil) {
+		t.Error("a --config or --dev flag still implied dev mode")
+	}
+}
+
 // A stray argument is refused, not ignored: `foyer serve config.yaml`
 // must not quietly start on the defaults.
 func TestStrayArgumentsAreRefused(t *testing.T) {
@@ -79,13 +105,12 @@ func TestStrayArgumentsAreRefused(t *testing.T) {
 }
 
 // A deployment configured by environment variables alone is production,
-// never dev mode with its open mailbox: with a secret or a public URL and
-// no mail server it refuses to start, naming what is missing.
+// never dev mode with its open mailbox: with its https public URL and no
+// mail server it refuses to start, naming what is missing.
 func TestServeEnvOnlyIsProduction(t *testing.T) {
 	for _, env := range [][]string{
 		{"FOYER_PUBLIC_URL=https://id.example.com", "FOYER_SECRET=" + strings.Repeat("k", 32)},
-		{"FOYER_SECRET=" + strings.Repeat("k", 32)},
-		{"FOYER_PUBLIC_URL=https://id.example.com"},
+		{"FOYER_PUBLIC_URL=HTTPS://id.example.com"},
 	} {
 		code, out, errOut := run(t, append(env, "FOYER_ADDR=127.0.0.1:0"), "serve", "--data", t.TempDir())
 		if code != 1 || !strings.Contains(errOut, "smtp.url") || strings.Contains(out, "dev mode") {
