@@ -302,44 +302,50 @@ func jsonAPI(path string) bool {
 	return strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/admin/") || strings.HasPrefix(path, "/sessions/")
 }
 
-// apiMisses answers requests to the JSON APIs that match no route (404) or
-// none of a route's methods (405, with Allow) with a problem, as the rest
-// of those APIs answer, rather than the mux's plain text.
-func apiMisses(mux *http.ServeMux) http.Handler {
+// apiMisses turns the mux's own plain-text answers under the JSON APIs —
+// 404 for a path with no route, 405 (with Allow) for a method a route
+// lacks — into problems, as the rest of those APIs answer. The handlers
+// there answer only with problems, so a plain-text 404 or 405 is the
+// mux's; the route is matched once, by the mux.
+func apiMisses(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !jsonAPI(r.URL.Path) {
-			mux.ServeHTTP(w, r)
-			return
+		if jsonAPI(r.URL.Path) {
+			w = &missWriter{ResponseWriter: w, method: r.Method}
 		}
-		h, pattern := mux.Handler(r)
-		if pattern != "" {
-			mux.ServeHTTP(w, r) // which sets the path's wildcards; h would not
-			return
-		}
-		// The mux's own answer says which miss it is; only its status and
-		// Allow header are kept.
-		miss := &missWriter{header: http.Header{}}
-		h.ServeHTTP(miss, r)
-		if allow := miss.header.Get("Allow"); allow != "" {
-			w.Header().Set("Allow", allow)
-		}
-		if miss.status == http.StatusMethodNotAllowed {
-			problem.Send(w, miss.status, "method-not-allowed", "Method not allowed", "This endpoint does not answer "+r.Method+".")
-			return
-		}
-		problem.NotFound(w)
+		next.ServeHTTP(w, r)
 	})
 }
 
-// missWriter keeps the status and headers of the mux's answer to a miss.
+// missWriter answers the mux's plain-text 404 and 405 with problems and
+// drops the text that follows.
 type missWriter struct {
-	header http.Header
-	status int
+	http.ResponseWriter
+	method   string
+	replaced bool
 }
 
-func (m *missWriter) Header() http.Header         { return m.header }
-func (m *missWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (m *missWriter) WriteHeader(status int)      { m.status = status }
+func (m *missWriter) WriteHeader(status int) {
+	plain := strings.HasPrefix(m.Header().Get("Content-Type"), "text/plain")
+	switch {
+	case plain && status == http.StatusMethodNotAllowed:
+		problem.Send(m.ResponseWriter, status, "method-not-allowed", "Method not allowed", "This endpoint does not answer "+m.method+".")
+	case plain && status == http.StatusNotFound:
+		problem.NotFound(m.ResponseWriter)
+	default:
+		m.ResponseWriter.WriteHeader(status)
+		return
+	}
+	m.replaced = true
+}
+
+func (m *missWriter) Write(b []byte) (int, error) {
+	if m.replaced {
+		return len(b), nil
+	}
+	return m.ResponseWriter.Write(b)
+}
+
+func (m *missWriter) Unwrap() http.ResponseWriter { return m.ResponseWriter }
 
 // Run serves on ln and runs the background workers until ctx ends, then
 // shuts down gracefully.

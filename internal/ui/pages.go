@@ -171,7 +171,6 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 	_, _ = w.Write(buf.Bytes())
 }
 
-// errorPage shows a fixed, safe message; details go to the log only.
 // CrossOriginRefused answers a form that another site made the browser
 // send, which cross-origin protection stopped before any handler ran.
 func (p *Pages) CrossOriginRefused(w http.ResponseWriter, r *http.Request) {
@@ -179,6 +178,7 @@ func (p *Pages) CrossOriginRefused(w http.ResponseWriter, r *http.Request) {
 		"This form came from another website, so nothing was done. Go back to the page and try again.")
 }
 
+// errorPage shows a fixed, safe message; details go to the log only.
 func (p *Pages) errorPage(w http.ResponseWriter, r *http.Request, status int, title, text string) {
 	p.render(w, r, status, "error", view{Title: title, Messages: []flow.Message{{ID: "error", Type: "error", Text: text}}})
 }
