@@ -171,15 +171,21 @@ func (h *Handler) client(r *http.Request) flow.Client {
 func (h *Handler) authed(w http.ResponseWriter, r *http.Request) (*session.Session, string) {
 	s, tok := h.bearer(r)
 	if s == nil {
-		code := ""
-		if tok != "" {
-			code = "invalid_token"
-		}
-		challenge(w, code)
-		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Send the session token as Authorization: Bearer <token>.")
+		unauthenticated(w, tok != "", "Send the session token as Authorization: Bearer <token>.")
 		return nil, ""
 	}
 	return s, tok
+}
+
+// unauthenticated answers 401 for a request without a live session, with
+// its challenge: badToken says it sent a token, which is no good.
+func unauthenticated(w http.ResponseWriter, badToken bool, detail string) {
+	code := ""
+	if badToken {
+		code = "invalid_token"
+	}
+	challenge(w, code)
+	problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", detail)
 }
 
 // challenge sets the WWW-Authenticate header that every 401 carries (RFC

@@ -257,14 +257,12 @@ func (h *Handler) stepUp(w http.ResponseWriter, r *http.Request) {
 	}
 	_, tok := h.bearer(r)
 	if tok == "" {
-		challenge(w, "")
-		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Send the session token as Authorization: Bearer <token>.")
+		unauthenticated(w, false, "Send the session token as Authorization: Bearer <token>.")
 		return
 	}
 	newToken, s, err := h.Flows.StepUp(r.Context(), h.client(r), tok, req.Kind, req.Code)
 	if errors.Is(err, flow.ErrNoSession) {
-		challenge(w, "invalid_token")
-		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "The session is unknown, expired or revoked.")
+		unauthenticated(w, true, "The session is unknown, expired or revoked.")
 		return
 	}
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/foyer-id/foyer/internal/identity"
-	"github.com/foyer-id/foyer/internal/problem"
 	"github.com/foyer-id/foyer/internal/session"
 )
 
@@ -19,8 +18,7 @@ type WhoamiResponse struct {
 func (h *Handler) whoami(w http.ResponseWriter, r *http.Request) {
 	tok := session.TokenFromRequest(r, h.CookieName)
 	if tok == "" {
-		challenge(w, "")
-		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "Sign in first.")
+		unauthenticated(w, false, "Sign in first.")
 		return
 	}
 	s, ident, err := h.Sessions.Whoami(r.Context(), tok)
@@ -28,8 +26,7 @@ func (h *Handler) whoami(w http.ResponseWriter, r *http.Request) {
 		if err != session.ErrInvalid {
 			h.Logger.ErrorContext(r.Context(), "api: whoami", "error", err)
 		}
-		challenge(w, "invalid_token")
-		problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", "The session is unknown, expired or revoked.")
+		unauthenticated(w, true, "The session is unknown, expired or revoked.")
 		return
 	}
 	writeJSON(w, http.StatusOK, WhoamiResponse{Session: s, Identity: ident})
