@@ -7,7 +7,6 @@ import (
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
-	"github.com/foyer-id/foyer/internal/throttle"
 )
 
 // MethodCode names sign-in with a one-time code mailed to the customer's
@@ -33,21 +32,15 @@ func (s *Service) RequestLoginCode(ctx context.Context, f *Flow, c Client, ident
 	}
 	// The network's and the address's counts and the account, in one
 	// round trip, whether or not the address has an account.
-	var (
-		net, id []throttle.State
-		cand    *identity.LoginCandidate
-	)
+	var cand *identity.LoginCandidate
 	r := s.Flows.reads()
-	s.Throttle.WaitsIn(r, s.Config.CodeThrottle, &net, throttle.NetworkKey("code", c.IP))
-	s.Throttle.WaitsIn(r, s.Config.CodeSendThrottle, &id, s.mailKey(email))
+	signals := s.codeSendReads(r, c, email)
 	s.Identities.FindLoginIn(r, s.Config.Domain, identity.KindEmail, email, &cand)
 	if err := r.Run(ctx); err != nil {
 		return nil, fmt.Errorf("flow: sign-in code reads: %w", err)
 	}
 	f.Data.Values = map[string]string{"identifier": email}
-	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.VerificationSend, Signals: policy.Signals{
-		NetworkWait: net[0].Wait, NetworkFailures: net[0].Failures, IdentifierWait: id[0].Wait, IdentifierFailures: id[0].Failures,
-	}}, event.LoginCodeRequested); err != nil {
+	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.VerificationSend, Signals: signals()}, event.LoginCodeRequested); err != nil {
 		return nil, err
 	}
 	f.Data.Email = email

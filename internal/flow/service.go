@@ -252,19 +252,27 @@ func (s *Service) networkWait(ctx context.Context, scope string, c Client, rule 
 	return s.Throttle.Wait(ctx, throttle.NetworkKey(scope, c.IP), rule)
 }
 
-// codeSendSignals reads, in one round trip, what the policy weighs before
-// a code is mailed to email: the network's code failures and the codes
-// mailed to the address lately.
-func (s *Service) codeSendSignals(ctx context.Context, c Client, email string) (policy.Signals, error) {
+// codeSendReads adds to r what the policy weighs before a code is mailed
+// to email: the network's code failures and the codes mailed to the
+// address lately. Once r has run, the returned func gives them as signals.
+func (s *Service) codeSendReads(r *store.Reads, c Client, email string) func() policy.Signals {
 	var net, addr []throttle.State
-	r := s.Flows.reads()
 	s.Throttle.WaitsIn(r, s.Config.CodeThrottle, &net, throttle.NetworkKey("code", c.IP))
 	s.Throttle.WaitsIn(r, s.Config.CodeSendThrottle, &addr, s.mailKey(email))
+	return func() policy.Signals {
+		return policy.Signals{NetworkWait: net[0].Wait, NetworkFailures: net[0].Failures,
+			IdentifierWait: addr[0].Wait, IdentifierFailures: addr[0].Failures}
+	}
+}
+
+// codeSendSignals runs codeSendReads alone.
+func (s *Service) codeSendSignals(ctx context.Context, c Client, email string) (policy.Signals, error) {
+	r := s.Flows.reads()
+	signals := s.codeSendReads(r, c, email)
 	if err := r.Run(ctx); err != nil {
 		return policy.Signals{}, fmt.Errorf("flow: code throttle reads: %w", err)
 	}
-	return policy.Signals{NetworkWait: net[0].Wait, NetworkFailures: net[0].Failures,
-		IdentifierWait: addr[0].Wait, IdentifierFailures: addr[0].Failures}, nil
+	return signals(), nil
 }
 
 // mailKey is the throttle key that counts the codes mailed to an address,
