@@ -184,27 +184,29 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 		}
 		w = challenging(w, r)
 		rs := &requestState{ip: p.cfg.ClientIP(r), userAgent: r.UserAgent()}
+		// Where clients authenticate, the form is read here, within bounds.
+		clientAuth := r.URL.Path == pathToken || r.URL.Path == pathIntrospect || r.URL.Path == pathRevoke
+		if clientAuth {
+			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+			if err := r.ParseForm(); err != nil {
+				writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the request body could not be read")
+				return
+			}
+		}
 		switch r.URL.Path {
 		case pathAuthorize:
 			if !p.loopbackRegistered(r.Context(), r.FormValue("client_id"), r.FormValue("redirect_uri"), false) {
-				w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-				http.Error(w, "This redirect_uri is not registered for this application.", http.StatusBadRequest)
+				refuseRedirect(w, "redirect_uri")
 				return
 			}
 			rs.binding = p.cfg.Binding(w, r)
 			rs.byRef = r.FormValue("request_uri") != ""
 		case pathEndSession:
 			if !p.loopbackRegistered(r.Context(), r.FormValue("client_id"), r.FormValue("post_logout_redirect_uri"), true) {
-				w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-				http.Error(w, "This post_logout_redirect_uri is not registered for this application.", http.StatusBadRequest)
+				refuseRedirect(w, "post_logout_redirect_uri")
 				return
 			}
 		case pathToken:
-			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-			if err := r.ParseForm(); err != nil {
-				writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the request body could not be read")
-				return
-			}
 			if g := r.PostForm.Get("grant_type"); refusedGrants[g] {
 				writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "grant type "+g+" is not supported")
 				return
@@ -218,20 +220,9 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 				p.clientCredentialsWithAssertion(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
 				return
 			}
-			if !p.assertionFresh(w, r) {
-				return
-			}
 		case pathIntrospect, pathRevoke:
-			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-			if err := r.ParseForm(); err != nil {
-				writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the request body could not be read")
-				return
-			}
 			if r.PostForm.Get("token") == "" { // REQUIRED (RFC 7662, section 2.1; RFC 7009, section 2.1)
 				writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the token parameter is missing")
-				return
-			}
-			if !p.assertionFresh(w, r) {
 				return
 			}
 		case pathUserinfo:
@@ -241,6 +232,9 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 				writeOAuthError(w, http.StatusBadRequest, "invalid_request", "send the access token as Authorization: Bearer <token>, not in the URL")
 				return
 			}
+		}
+		if clientAuth && !p.assertionFresh(w, r) {
+			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
 	})
@@ -275,6 +269,13 @@ func (p *Provider) loopbackRegistered(ctx context.Context, clientID, redirectURI
 		}
 	}
 	return false
+}
+
+// refuseRedirect answers an authorization or logout request whose
+// redirect (the param named) is not registered: a page, never a redirect.
+func refuseRedirect(w http.ResponseWriter, param string) {
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	http.Error(w, "This "+param+" is not registered for this application.", http.StatusBadRequest)
 }
 
 // challenging makes every 401 of the library's endpoints carry the
