@@ -23,8 +23,10 @@ import (
 const maxAssertionLifetime = 10 * time.Minute
 
 // assertionAlgs are the signature algorithms accepted on client
-// assertions.
-var assertionAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.ES384, jose.ES512, jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512, jose.EdDSA}
+// assertions, and advertised as such in discovery: those the library also
+// accepts where it checks an assertion again (the code and refresh grants,
+// revocation).
+var assertionAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.PS256}
 
 // verifyAssertion authenticates a client by private_key_jwt (RFC 7523):
 // signed by one of the client's registered keys, iss = sub = client_id,

@@ -21,15 +21,12 @@ func (s *Storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInf
 	return s.fillUserinfo(ctx, info, req.GetSubject(), scopes)
 }
 
-// SetUserinfoFromToken answers the UserInfo endpoint for a live access
-// token.
+// SetUserinfoFromToken is part of the library's Storage; Foyer serves
+// UserInfo itself (resource.go), so it answers only for completeness.
 func (s *Storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
 	t, err := s.tokens.byID(ctx, tokenID)
-	if err != nil || !s.tokens.active(t) || t.Subject != subject {
+	if err != nil || !s.tokens.active(t) || t.Subject != subject || t.SessionID == "" {
 		return oidc.ErrAccessDenied().WithDescription("the access token is not active")
-	}
-	if t.SessionID == "" {
-		return oidc.ErrAccessDenied().WithDescription("the access token does not belong to a person")
 	}
 	return s.fillUserinfo(ctx, info, subject, t.Scopes)
 }
@@ -58,24 +55,16 @@ func (s *Storage) fillUserinfo(ctx context.Context, info *oidc.UserInfo, subject
 	return nil
 }
 
-// SetIntrospectionFromToken answers RFC 7662 introspection for a live
-// token. Only the client the token was issued to may introspect it.
+// SetIntrospectionFromToken is part of the library's Storage; Foyer
+// serves introspection itself (resource.go), so it answers only for
+// completeness.
 func (s *Storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
 	t, err := s.tokens.byID(ctx, tokenID)
 	if err != nil || !s.tokens.active(t) || t.Subject != subject || t.ClientID != clientID {
 		return errors.New("inactive")
 	}
-	resp.Active = true
-	resp.Scope = t.Scopes
-	resp.ClientID = t.ClientID
-	resp.Subject = t.Subject
-	resp.Audience = t.Audience
-	resp.Expiration = oidc.FromTime(t.ExpiresAt)
-	resp.IssuedAt = oidc.FromTime(t.CreatedAt)
+	describeToken(resp, t)
 	resp.TokenType = oidc.BearerToken
-	if t.SessionID != "" {
-		resp.Claims = map[string]any{"auth_time": t.AuthTime.Unix(), "acr": t.ACR}
-	}
 	return nil
 }
 

@@ -416,12 +416,15 @@ func TestDiscovery(t *testing.T) {
 		var d map[string]any
 		_ = json.NewDecoder(resp.Body).Decode(&d)
 		want := map[string]string{
-			"issuer":                           env.URL,
-			"response_types_supported":         "[code]",
-			"code_challenge_methods_supported": "[S256]",
-			"grant_types_supported":            "[authorization_code refresh_token client_credentials]",
-			"response_modes_supported":         "[query form_post]",
-			"scopes_supported":                 "[openid profile email offline_access]",
+			"issuer":                                                   env.URL,
+			"response_types_supported":                                 "[code]",
+			"code_challenge_methods_supported":                         "[S256]",
+			"grant_types_supported":                                    "[authorization_code refresh_token client_credentials]",
+			"response_modes_supported":                                 "[query form_post]",
+			"scopes_supported":                                         "[openid profile email offline_access]",
+			"introspection_endpoint_auth_methods_supported":            "[client_secret_basic client_secret_post private_key_jwt]",
+			"token_endpoint_auth_signing_alg_values_supported":         "[ES256 RS256 PS256]",
+			"introspection_endpoint_auth_signing_alg_values_supported": "[ES256 RS256 PS256]",
 		}
 		for k, v := range want {
 			if got := strings.Trim(strings.ReplaceAll(fmtValue(d[k]), "\"", ""), " "); got != v {

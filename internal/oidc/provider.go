@@ -233,6 +233,14 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 				return
 			}
 		}
+		switch r.URL.Path {
+		case pathIntrospect:
+			p.introspect(w, r)
+			return
+		case pathUserinfo:
+			p.userinfo(w, r)
+			return
+		}
 		if clientAuth && !p.assertionFresh(w, r) {
 			return
 		}
@@ -278,20 +286,13 @@ func refuseRedirect(w http.ResponseWriter, param string) {
 	http.Error(w, "This "+param+" is not registered for this application.", http.StatusBadRequest)
 }
 
-// challenging makes every 401 of the library's endpoints carry the
-// WWW-Authenticate header HTTP requires (RFC 9110, section 11.6.1): Basic
-// where clients authenticate (RFC 6749, section 5.2), Bearer at UserInfo
-// (RFC 6750, section 3).
+// challenging makes every 401 where clients authenticate carry the
+// WWW-Authenticate header HTTP requires (RFC 9110, section 11.6.1; RFC
+// 6749, section 5.2). UserInfo sets its Bearer challenges itself.
 func challenging(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
 	switch r.URL.Path {
 	case pathToken, pathIntrospect, pathRevoke:
 		return challengeWriter{w, `Basic realm="foyer"`}
-	case pathUserinfo:
-		c := `Bearer realm="foyer"`
-		if r.Header.Get("Authorization") != "" || r.URL.Query().Has("access_token") {
-			c += `, error="invalid_token"`
-		}
-		return challengeWriter{w, c}
 	}
 	return w
 }
@@ -355,6 +356,16 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
 	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodPrivateKeyJWT, oidc.AuthMethodNone}
+	// Introspection is Foyer's own (resource.go): no public clients, but
+	// client_secret_post as well.
+	d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodPrivateKeyJWT}
+	algs := make([]string, len(assertionAlgs))
+	for i, a := range assertionAlgs {
+		algs[i] = string(a)
+	}
+	d.TokenEndpointAuthSigningAlgValuesSupported = algs
+	d.IntrospectionEndpointAuthSigningAlgValuesSupported = algs
+	d.RevocationEndpointAuthSigningAlgValuesSupported = algs
 	d.ACRValuesSupported = []string{session.AAL1, session.AAL2}
 	d.RequestParameterSupported = false
 	d.DeviceAuthorizationEndpoint = ""
