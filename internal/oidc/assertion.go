@@ -31,11 +31,12 @@ var assertionAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.PS256
 // verifyAssertion authenticates a client by private_key_jwt (RFC 7523):
 // signed by one of the client's registered keys, iss = sub = client_id,
 // aud naming the issuer or the token endpoint, short-lived, and with a jti
-// never seen before (replays are refused).
-func (p *Provider) verifyAssertion(ctx context.Context, assertion string) (*client.Client, error) {
+// never seen before (replays are refused). It returns the client and the
+// audience it accepted.
+func (p *Provider) verifyAssertion(ctx context.Context, assertion string) (c *client.Client, aud string, err error) {
 	jws, err := jose.ParseSigned(assertion, assertionAlgs)
 	if err != nil || len(jws.Signatures) != 1 {
-		return nil, errors.New("client assertion is not a signed JWT")
+		return nil, "", errors.New("client assertion is not a signed JWT")
 	}
 	var claims struct {
 		Issuer   string        `json:"iss"`
@@ -47,14 +48,14 @@ func (p *Provider) verifyAssertion(ctx context.Context, assertion string) (*clie
 	}
 	raw := jws.UnsafePayloadWithoutVerification()
 	if err := json.Unmarshal(raw, &claims); err != nil {
-		return nil, errors.New("client assertion claims are not JSON")
+		return nil, "", errors.New("client assertion claims are not JSON")
 	}
 	if claims.Issuer == "" || claims.Issuer != claims.Subject {
-		return nil, errors.New("client assertion: iss and sub must both be the client_id")
+		return nil, "", errors.New("client assertion: iss and sub must both be the client_id")
 	}
-	c, err := p.Storage.Clients.Get(ctx, claims.Issuer)
+	c, err = p.Storage.Clients.Get(ctx, claims.Issuer)
 	if err != nil || c.AuthMethod != client.AuthMethodPrivateKeyJWT || c.JWKS == nil {
-		return nil, errors.New("client assertion: unknown client or not a private_key_jwt client")
+		return nil, "", errors.New("client assertion: unknown client or not a private_key_jwt client")
 	}
 	kid := jws.Signatures[0].Header.KeyID
 	var verified bool
@@ -68,33 +69,38 @@ func (p *Provider) verifyAssertion(ctx context.Context, assertion string) (*clie
 		}
 	}
 	if !verified {
-		return nil, errors.New("client assertion: signature does not match a registered key")
+		return nil, "", errors.New("client assertion: signature does not match a registered key")
 	}
 	now := p.Storage.Now()
 	exp, iat := claims.Expiry.AsTime(), claims.IssuedAt.AsTime()
 	switch {
 	case claims.Expiry == 0 || !now.Before(exp):
-		return nil, errors.New("client assertion expired")
+		return nil, "", errors.New("client assertion expired")
 	case exp.Sub(now) > maxAssertionLifetime:
-		return nil, errors.New("client assertion lives too long")
+		return nil, "", errors.New("client assertion lives too long")
 	case claims.IssuedAt != 0 && (now.Sub(iat) > maxAssertionLifetime || iat.Sub(now) > time.Minute):
-		return nil, errors.New("client assertion issued at a wrong time")
+		return nil, "", errors.New("client assertion issued at a wrong time")
 	case claims.JTI == "":
-		return nil, errors.New("client assertion has no jti")
+		return nil, "", errors.New("client assertion has no jti")
 	}
 	tokenURL := strings.TrimRight(p.cfg.Issuer, "/") + pathToken
-	if !slices.Contains(claims.Audience, p.cfg.Issuer) && !slices.Contains(claims.Audience, tokenURL) {
-		return nil, errors.New("client assertion audience must be the issuer or the token endpoint")
+	switch {
+	case slices.Contains(claims.Audience, p.cfg.Issuer):
+		aud = p.cfg.Issuer
+	case slices.Contains(claims.Audience, tokenURL):
+		aud = tokenURL
+	default:
+		return nil, "", errors.New("client assertion audience must be the issuer or the token endpoint")
 	}
 	_, err = p.Storage.DB.Exec(ctx, `INSERT INTO oauth_assertions (jti, client_id, expires_at) VALUES ($1, $2, $3)`,
 		c.ID+"/"+claims.JTI, c.ID, store.Micros(exp))
 	if errors.Is(err, store.ErrConflict) {
-		return nil, errors.New("client assertion replayed")
+		return nil, "", errors.New("client assertion replayed")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("oidc: record assertion: %w", err)
+		return nil, "", fmt.Errorf("oidc: record assertion: %w", err)
 	}
-	return c, nil
+	return c, aud, nil
 }
 
 // clientCredentialsWithAssertion serves the client_credentials grant for
@@ -105,7 +111,7 @@ func (p *Provider) clientCredentialsWithAssertion(w http.ResponseWriter, r *http
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "client_assertion_type must be "+oidc.ClientAssertionTypeJWTAssertion)
 		return
 	}
-	c, err := p.verifyAssertion(ctx, r.PostForm.Get("client_assertion"))
+	c, _, err := p.verifyAssertion(ctx, r.PostForm.Get("client_assertion"))
 	if err != nil {
 		p.Storage.emit(ctx, "oauth.client_credentials", "failure", "invalid_client_assertion", "", "")
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", err.Error())

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
@@ -98,6 +99,64 @@ func TestClientCredentialsWithPrivateKeyJWT(t *testing.T) {
 					t.Errorf("%s, %s: %d %v", path, name, status, out)
 				}
 			}
+		}
+	})
+}
+
+// A private_key_jwt web app signs in people with the code flow, refreshes
+// and revokes, with the token endpoint as its assertions' audience (what
+// OpenID Connect Core, section 9, recommends) or the issuer.
+func TestCodeFlowWithPrivateKeyJWT(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		signUp(t, env, "heidi@example.com")
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+		p := newRP(t, env, client.Spec{FirstParty: ptr(true), AuthMethod: ptr("private_key_jwt"), JWKS: jwks})
+		signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", "k1"))
+		n := 0
+		assertion := func(aud string) string {
+			n++
+			now := env.Clock.Now()
+			s, err := jwt.Signed(signer).Claims(jwt.Claims{Issuer: p.client.ID, Subject: p.client.ID, Audience: jwt.Audience{aud},
+				Expiry: jwt.NewNumericDate(now.Add(time.Minute)), IssuedAt: jwt.NewNumericDate(now), ID: "jti-" + strconv.Itoa(n)}).Serialize()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		post := func(path, aud string, form url.Values) (int, map[string]any) {
+			form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+			form.Set("client_assertion", assertion(aud))
+			return postForm(t, env.URL+path, "", "", form)
+		}
+		for _, aud := range []string{env.URL + "/oauth/token", env.URL} {
+			code, verifier, _ := p.authorize("heidi@example.com")
+			status, tok := post("/oauth/token", aud, url.Values{"grant_type": {"authorization_code"}, "code": {code},
+				"redirect_uri": {redirectURI}, "code_verifier": {verifier}})
+			if status != 200 || tok["id_token"] == nil || tok["refresh_token"] == nil {
+				t.Fatalf("audience %s: code exchange: %d %v", aud, status, tok)
+			}
+			status, next := post("/oauth/token", aud, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}})
+			if status != 200 || next["access_token"] == nil {
+				t.Fatalf("audience %s: refresh: %d %v", aud, status, next)
+			}
+			rt := next["refresh_token"].(string)
+			if status, out := post("/oauth/introspect", aud, url.Values{"token": {rt}}); status != 200 || out["active"] != true {
+				t.Fatalf("audience %s: introspection: %d %v", aud, status, out)
+			}
+			if status, out := post("/revoke", aud, url.Values{"token": {rt}}); status != 200 {
+				t.Fatalf("audience %s: revocation: %d %v", aud, status, out)
+			}
+			if status, out := post("/oauth/introspect", aud, url.Values{"token": {rt}}); status != 200 || out["active"] != false {
+				t.Fatalf("audience %s: after revocation: %d %v", aud, status, out)
+			}
+		}
+		// Any other audience is refused, before and by the library alike.
+		code, verifier, _ := p.authorize("heidi@example.com")
+		if status, out := post("/oauth/token", env.URL+"/oauth/introspect", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {redirectURI}, "code_verifier": {verifier}}); status != 401 || out["error"] != "invalid_client" {
+			t.Fatalf("wrong audience: %d %v", status, out)
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -241,10 +242,25 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 			p.userinfo(w, r)
 			return
 		}
-		if clientAuth && !p.assertionFresh(w, r) {
-			return
+		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, rs))
+		if clientAuth && r.PostForm.Get("client_assertion") != "" {
+			aud, ok := p.assertionFresh(w, r)
+			if !ok {
+				return
+			}
+			if aud != p.cfg.Issuer {
+				// The library checks the assertion again, with the issuer
+				// as the only audience it knows.
+				served := assertionAudience{p.OP, aud}
+				if r.URL.Path == pathToken {
+					op.Exchange(w, r, served)
+				} else {
+					op.Revoke(w, r, served)
+				}
+				return
+			}
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -314,18 +330,29 @@ func (c challengeWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter 
 // assertionFresh holds a client assertion that the library will check
 // (every use but the client_credentials grant, which Foyer serves itself)
 // to Foyer's rules first: short-lived, with a jti, never replayed. The
-// library checks signature and audience (the issuer) again. It answers
-// 401 and reports false for an assertion that fails.
-func (p *Provider) assertionFresh(w http.ResponseWriter, r *http.Request) bool {
-	a := r.PostForm.Get("client_assertion")
-	if a == "" {
-		return true
-	}
-	if _, err := p.verifyAssertion(r.Context(), a); err != nil {
+// library checks signature and audience again. It answers 401 and reports
+// false for an assertion that fails, and returns the audience it accepted.
+func (p *Provider) assertionFresh(w http.ResponseWriter, r *http.Request) (aud string, ok bool) {
+	_, aud, err := p.verifyAssertion(r.Context(), r.PostForm.Get("client_assertion"))
+	if err != nil {
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", err.Error())
-		return false
+		return "", false
 	}
-	return true
+	return aud, true
+}
+
+// assertionAudience is the provider as the library's token and
+// revocation handlers see it once Foyer has verified a client assertion
+// addressed to the token endpoint, as OpenID Connect Core (section 9)
+// recommends: the library's own verifier would accept only the issuer as
+// the audience.
+type assertionAudience struct {
+	*op.Provider
+	aud string
+}
+
+func (a assertionAudience) JWTProfileVerifier(context.Context) *op.JWTProfileVerifier {
+	return op.NewJWTProfileVerifier(a.Storage(), a.aud, time.Hour, time.Second)
 }
 
 func contains(list []string, s string) bool {

@@ -86,7 +86,7 @@ func (p *Provider) authenticateClient(r *http.Request) (*client.Client, error) {
 		if r.PostForm.Get("client_assertion_type") != oidc.ClientAssertionTypeJWTAssertion {
 			return nil, errors.New("client_assertion_type must be " + oidc.ClientAssertionTypeJWTAssertion)
 		}
-		c, err := p.verifyAssertion(ctx, assertion)
+		c, _, err := p.verifyAssertion(ctx, assertion)
 		if err == nil && r.PostForm.Has("client_id") && r.PostForm.Get("client_id") != c.ID {
 			return nil, errors.New("client_id does not match the client assertion")
 		}
