@@ -198,6 +198,40 @@ func TestOIDCConsentInBrowser(t *testing.T) {
 	}
 }
 
+// response_mode=form_post in a real browser: Foyer's page posts its answer
+// to the app, under the page's Content-Security-Policy, both when the
+// customer refuses (the error is posted too, not put in a redirect) and
+// when they allow.
+func TestOIDCFormPostInBrowser(t *testing.T) {
+	requireChromium(t)
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	const email = "quinn@example.com"
+	ctx := newTab(t)
+	signUp(t, ctx, env, email, passphrase)
+	partner := startRP(t, env, "Partner Rewards", false)
+	partner.ResponseMode = "form_post"
+
+	ctx = freshContext(t, ctx)
+	open(t, ctx, partner.URL+"/login")
+	typeInto(t, ctx, emailField, email)
+	typeInto(t, ctx, curPasswordField, passphrase)
+	clickAndWait(t, ctx, signInButton) // to the consent page
+	do(t, ctx, "refuse, and wait for the app's answer", chromedp.Click(denyButton), chromedp.WaitVisible(chromedp.ID("rp-error")))
+	if u := location(t, ctx); u.Scheme+"://"+u.Host != partner.URL || u.Path != "/callback" || u.RawQuery != "" {
+		t.Fatalf("refusal answered at %s, want a POST to the app's /callback", u)
+	}
+	if text := pageText(ctx); !strings.Contains(text, "access_denied") {
+		t.Fatalf("the app did not get access_denied:\n%s", text)
+	}
+
+	open(t, ctx, partner.URL+"/login") // still signed in at Foyer: the consent page again
+	do(t, ctx, "allow, and wait for the app's welcome", chromedp.Click(allowButton), chromedp.WaitVisible(chromedp.ID("verified")))
+	if u := location(t, ctx); u.RawQuery != "" {
+		t.Fatalf("the code came in the URL: %s", u)
+	}
+	expectWelcome(t, ctx, partner, http.StatusOK, 1, email)
+}
+
 // isOAuthError reports whether err is an error answer from the token
 // endpoint with the given code.
 func isOAuthError(err error, code string) bool {

@@ -45,6 +45,9 @@ type relyingParty struct {
 	issParam bool
 	// ACRValues, when set, is sent as acr_values with every sign-in.
 	ACRValues string
+	// ResponseMode, when set, is sent as response_mode: "form_post" has
+	// the answer posted to /callback.
+	ResponseMode string
 
 	mu       sync.Mutex
 	pending  map[string]rpAuthorization // by the rpCookie value
@@ -118,6 +121,7 @@ func startRP(t *testing.T, env *servertest.Env, name string, firstParty bool) *r
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /login", rp.login)
 	mux.HandleFunc("GET /callback", rp.callback)
+	mux.HandleFunc("POST /callback", rp.callback)
 	srv.Config.Handler = mux
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -142,6 +146,9 @@ func (rp *relyingParty) login(w http.ResponseWriter, r *http.Request) {
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(a.verifier), oidc.Nonce(a.nonce)}
 	if rp.ACRValues != "" {
 		opts = append(opts, oauth2.SetAuthURLParam("acr_values", rp.ACRValues))
+	}
+	if rp.ResponseMode != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("response_mode", rp.ResponseMode))
 	}
 	http.Redirect(w, r, rp.OAuth.AuthCodeURL(a.state, opts...), http.StatusFound)
 }
@@ -173,7 +180,11 @@ func (rp *relyingParty) finish(r *http.Request) (*rpSession, error) {
 	a, ok := rp.pending[c.Value]
 	delete(rp.pending, c.Value) // one answer per sign-in
 	rp.mu.Unlock()
-	q := r.URL.Query()
+	// The answer is in the query, or with form_post in the body.
+	if err := r.ParseForm(); err != nil {
+		return nil, fmt.Errorf("read the answer: %w", err)
+	}
+	q := r.Form
 	switch {
 	case !ok:
 		return nil, errors.New("unknown sign-in")

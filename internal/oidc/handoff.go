@@ -1,11 +1,15 @@
 package oidc
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -172,8 +176,21 @@ func (p *Provider) Finish(w http.ResponseWriter, r *http.Request, pd *Pending, s
 }
 
 // Fail answers the client with an error (to its redirect URI, which the
-// library validated when the request was created).
+// library validated when the request was created), the way the request
+// asked for its response: the library redirects even for form_post, and
+// its form_post page carries no error fields.
 func (p *Provider) Fail(w http.ResponseWriter, r *http.Request, pd *Pending, err *oidc.Error) {
+	if a := pd.Request; a.GetResponseMode() == oidc.ResponseModeFormPost {
+		params := url.Values{"error": {string(err.ErrorType)}}
+		if err.Description != "" {
+			params.Set("error_description", err.Description)
+		}
+		if a.GetState() != "" {
+			params.Set("state", a.GetState())
+		}
+		formPost(w, a.GetRedirectURI(), params)
+		return
+	}
 	op.AuthRequestError(seeOtherAfterPost(w, r), r.WithContext(op.ContextWithIssuer(r.Context(), p.cfg.Issuer)), pd.Request, err, p.OP)
 }
 
@@ -221,4 +238,44 @@ func amrOf(methods []string) []string {
 		add("mfa")
 	}
 	return out
+}
+
+// formPostScript submits the page's one form as soon as it loads; the page
+// allows this script only, by its hash.
+const formPostScript = `document.forms[0].submit()`
+
+var (
+	formPostPage = template.Must(template.New("form_post").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Returning to the app</title></head>
+<body><form method="post" action="{{.Action}}">
+{{range $name, $values := .Params}}{{range $values}}<input type="hidden" name="{{$name}}" value="{{.}}">
+{{end}}{{end}}<noscript><button type="submit">Continue to the app</button></noscript>
+</form><script>` + formPostScript + `</script></body></html>
+`))
+	formPostCSP = func() string {
+		sum := sha256.Sum256([]byte(formPostScript))
+		return "default-src 'none'; script-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; frame-ancestors 'none'; base-uri 'none'"
+	}()
+)
+
+// formPost answers an authorization request in response_mode=form_post
+// (OAuth 2.0 Form Post Response Mode): a page that posts params to the
+// client's redirect URI, which is registered and so trusted as a URL
+// whatever its scheme.
+func formPost(w http.ResponseWriter, redirectURI string, params url.Values) {
+	var buf bytes.Buffer
+	if err := formPostPage.Execute(&buf, struct {
+		Action template.URL
+		Params url.Values
+	}{template.URL(redirectURI), params}); err != nil {
+		http.Error(w, "the response could not be written", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", formPostCSP)
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(http.StatusOK)
+	_, _ = buf.WriteTo(w)
 }
