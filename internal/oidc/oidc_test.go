@@ -439,6 +439,15 @@ func TestDiscovery(t *testing.T) {
 		if d["request_parameter_supported"] == true || d["request_uri_parameter_supported"] == true {
 			t.Error("discovery claims request objects")
 		}
+		// The public keys may be cached for a while; nothing else may.
+		keys, err := http.Get(env.URL + "/keys")
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys.Body.Close()
+		if keys.StatusCode != 200 || keys.Header.Get("Cache-Control") != "public, max-age=300" || keys.Header.Get("Pragma") != "" {
+			t.Errorf("JWKS: %d, Cache-Control %q, Pragma %q", keys.StatusCode, keys.Header.Get("Cache-Control"), keys.Header.Get("Pragma"))
+		}
 		// Only claims Foyer fills in.
 		for _, c := range []string{"phone_number", "address", "given_name", "picture"} {
 			if strings.Contains(fmtValue(d["claims_supported"]), c) {

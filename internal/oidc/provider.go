@@ -15,6 +15,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/foyer-id/foyer/internal/client"
+	"github.com/foyer-id/foyer/internal/keys"
 	"github.com/foyer-id/foyer/internal/session"
 	"github.com/foyer-id/foyer/internal/store"
 )
@@ -132,8 +133,13 @@ func NewProvider(cfg Config, st *Storage) (*Provider, error) {
 		SupportedClaims:         []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "azp", "email", "email_verified", "name", "updated_at"},
 	}
 	p := &Provider{Storage: st, Consents: &Consents{DB: st.DB, Now: st.Now}, cfg: cfg}
+	// The library verifies Foyer's own JWTs (access tokens at UserInfo,
+	// introspection and revocation; ID token hints) with RS256, ES256 and
+	// PS256 only unless told: every algorithm a client may sign with.
 	opts := []op.Option{op.WithHttpInterceptors(p.intercept), op.WithCORSOptions(nil), op.WithCrypto(newAccessTokenCrypto(key, &st.signedAccess)),
-		op.WithAccessTokenKeySet(newVerifiedCache(&op.OpenIDKeySet{Storage: st}, st.Now))}
+		op.WithAccessTokenKeySet(newVerifiedCache(&op.OpenIDKeySet{Storage: st}, st.Now)),
+		op.WithAccessTokenVerifierOpts(op.WithSupportedAccessTokenSigningAlgorithms(keys.Algorithms()...)),
+		op.WithIDTokenHintVerifierOpts(op.WithSupportedIDTokenHintSigningAlgorithms(keys.Algorithms()...))}
 	if cfg.Insecure {
 		opts = append(opts, op.WithAllowInsecure())
 	}
@@ -157,12 +163,19 @@ func (p *Provider) Mount(mux *http.ServeMux) {
 }
 
 // intercept runs before every library endpoint: it restricts methods,
-// forbids caching, refuses grants Foyer does not offer, and records the
-// request state the storage needs.
+// forbids caching (but of the public keys), refuses grants Foyer does not
+// offer, and records the request state the storage needs.
 func (p *Provider) intercept(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Pragma", "no-cache")
+		if r.URL.Path == pathKeys {
+			// Relying parties and resource servers may keep the JWKS a
+			// while: a new key is published a day before it signs
+			// (docs/oidc.md).
+			w.Header().Set("Cache-Control", "public, max-age=300")
+		} else {
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("Pragma", "no-cache")
+		}
 		allowed, ok := methods[r.URL.Path]
 		if !ok {
 			next.ServeHTTP(w, r)
@@ -397,12 +410,12 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	d.RequestParameterSupported = false
 	d.DeviceAuthorizationEndpoint = ""
 	d.CheckSessionIframe = ""
-	d.IDTokenSigningAlgValuesSupported = []string{"ES256", "RS256", "EdDSA"}
+	d.IDTokenSigningAlgValuesSupported = keys.Algorithms()
 	// What the claims code (claims.go) can fill in, not the library's
 	// list of every standard scope and claim.
 	d.ScopesSupported = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess}
 	d.ClaimsSupported = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash",
-		"email", "email_verified", "name"}
+		"email", "email_verified", "name", "updated_at"}
 	d.RequestURIParameterSupported = false
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Content-Type", "application/json")

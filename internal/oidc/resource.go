@@ -28,7 +28,10 @@ import (
 // and learns about the tokens issued to it; any other token is inactive.
 func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	c, err := p.authenticateClient(r)
-	if err != nil {
+	if errors.Is(err, errManyMethods) {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	} else if err != nil {
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", err.Error())
 		return
 	}
@@ -76,7 +79,7 @@ func (p *Provider) authenticateClient(r *http.Request) (*client.Client, error) {
 	assertion := r.PostForm.Get("client_assertion")
 	posted := r.PostForm.Has("client_secret")
 	if n := btoi(basic) + btoi(assertion != "") + btoi(posted); n > 1 {
-		return nil, errors.New("use one client authentication method, not several")
+		return nil, errManyMethods
 	} else if n == 0 {
 		return nil, errors.New("client authentication is required")
 	}
@@ -109,6 +112,10 @@ func (p *Provider) authenticateClient(r *http.Request) (*client.Client, error) {
 	return c, nil
 }
 
+// errManyMethods refuses a request that authenticates its client in more
+// than one way (RFC 6749, section 2.3).
+var errManyMethods = errors.New("use one client authentication method, not several")
+
 func btoi(b bool) int {
 	if b {
 		return 1
@@ -122,7 +129,11 @@ func btoi(b bool) int {
 // with OpenID Connect (a machine client's token, a token without the
 // openid scope) gets 403 insufficient_scope.
 func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
-	raw := bearerToken(w, r)
+	raw, err := bearerToken(w, r)
+	if err != nil {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
 	if raw == "" {
 		// No token: a challenge without an error code (RFC 6750, section 3.1).
 		w.Header().Set("WWW-Authenticate", `Bearer realm="foyer"`)
@@ -132,7 +143,6 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id, subject, ok := p.accessTokenRef(ctx, raw)
 	var t *token
-	var err error
 	if ok {
 		t, err = p.Storage.tokens.byID(ctx, id)
 	}
@@ -158,23 +168,30 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 
 // bearerToken returns the access token of a UserInfo request: from the
 // Authorization header, or a POST's form body (RFC 6750, sections 2.1 and
-// 2.2); "" if there is none. A token in the URL was refused before.
-func bearerToken(w http.ResponseWriter, r *http.Request) string {
+// 2.2); "" if there is none. A token in the URL was refused before, and
+// one sent both ways is refused here.
+func bearerToken(w http.ResponseWriter, r *http.Request) (string, error) {
+	var header string
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, token, _ := strings.Cut(h, " ")
-		if !strings.EqualFold(scheme, "Bearer") {
-			return ""
+		if strings.EqualFold(scheme, "Bearer") {
+			header = strings.TrimSpace(token)
 		}
-		return strings.TrimSpace(token)
 	}
-	if r.Method != http.MethodPost {
-		return ""
+	if r.Method != http.MethodPost || r.Header.Get("Content-Type") == "" {
+		return header, nil
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
-		return ""
+		return "", errors.New("the request body could not be read")
 	}
-	return r.PostForm.Get("access_token")
+	if !r.PostForm.Has("access_token") {
+		return header, nil
+	}
+	if r.Header.Get("Authorization") != "" {
+		return "", errors.New("send the access token one way only")
+	}
+	return r.PostForm.Get("access_token"), nil
 }
 
 // accessTokenRef reads an access token as the library issued it: an

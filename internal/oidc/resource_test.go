@@ -74,9 +74,10 @@ func TestIntrospectionOfRefreshTokens(t *testing.T) {
 		if status, out := postForm(t, env.URL+"/oauth/introspect", p.client.ID, "wrong", url.Values{"token": {tok.AccessToken}}); status != 401 || out["error"] != "invalid_client" {
 			t.Errorf("wrong Basic secret: %d %v", status, out)
 		}
-		// One method at a time (RFC 6749, section 2.3).
+		// One method at a time (RFC 6749, section 2.3), refused as at the
+		// token endpoint.
 		if status, out := postForm(t, env.URL+"/oauth/introspect", p.client.ID, p.secret,
-			url.Values{"token": {tok.AccessToken}, "client_id": {p.client.ID}, "client_secret": {p.secret}}); status != 401 || out["error"] != "invalid_client" {
+			url.Values{"token": {tok.AccessToken}, "client_id": {p.client.ID}, "client_secret": {p.secret}}); status != 400 || out["error"] != "invalid_request" {
 			t.Errorf("two methods: %d %v", status, out)
 		}
 	})
@@ -143,6 +144,18 @@ func TestUserInfoErrors(t *testing.T) {
 				t.Errorf("%s with a revoked token: %d %q %v", method, status, challenge, out)
 			}
 		}
+		// A token sent two ways at once is refused (RFC 6750, section 2).
+		req, _ := http.NewRequest("POST", env.URL+"/userinfo", strings.NewReader(url.Values{"access_token": {tok.AccessToken}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		both, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		both.Body.Close()
+		if both.StatusCode != 400 {
+			t.Errorf("token in the header and the body: %d", both.StatusCode)
+		}
 		// A POST without a token gets a challenge without an error code.
 		resp, err := http.Post(env.URL+"/userinfo", "application/x-www-form-urlencoded", strings.NewReader(""))
 		if err != nil {
@@ -151,6 +164,42 @@ func TestUserInfoErrors(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Bearer realm="foyer"` {
 			t.Errorf("no token: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+	})
+}
+
+// Whatever algorithm a client's tokens are signed with, Foyer reads them
+// back: its access tokens at UserInfo, introspection and revocation, its ID
+// tokens as hints at logout.
+func TestTokensOfEverySigningAlgorithm(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		signUp(t, env, "ivan@example.com")
+		for _, alg := range []string{"ES256", "RS256", "EdDSA"} {
+			p := newRP(t, env, client.Spec{Name: ptr("App " + alg), FirstParty: ptr(true), SigningAlg: ptr(alg),
+				PostLogoutRedirectURIs: &[]string{"https://shop.example/bye"}})
+			code, verifier, _ := p.authorize("ivan@example.com")
+			tok, err := p.oauth.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
+			if err != nil {
+				t.Fatalf("%s: %v", alg, err)
+			}
+			if _, err := p.provider.UserInfo(context.Background(), oauth2.StaticTokenSource(tok)); err != nil {
+				t.Errorf("%s: userinfo: %v", alg, err)
+			}
+			introspect := func() any {
+				_, out := postForm(t, env.URL+"/oauth/introspect", p.client.ID, p.secret, url.Values{"token": {tok.AccessToken}})
+				return out["active"]
+			}
+			if got := introspect(); got != true {
+				t.Errorf("%s: introspection: active %v", alg, got)
+			}
+			if status, _ := postForm(t, env.URL+"/revoke", p.client.ID, p.secret, url.Values{"token": {tok.AccessToken}}); status != 200 || introspect() != false {
+				t.Errorf("%s: revocation: %d, then active %v", alg, status, introspect())
+			}
+			r := p.browser.Get("/end_session?" + url.Values{"id_token_hint": {tok.Extra("id_token").(string)}, "post_logout_redirect_uri": {"https://shop.example/bye"}}.Encode())
+			if !strings.HasPrefix(r.Header.Get("Location"), "/logout?") {
+				t.Errorf("%s: end_session with the ID token as hint: %d %q %s", alg, r.StatusCode, r.Header.Get("Location"), r.Body)
+			}
 		}
 	})
 }
