@@ -257,6 +257,31 @@ func TestRefreshGrace(t *testing.T) {
 	})
 }
 
+// The grace is for one retry: the rotated token presented a third time is
+// reuse, and the family dies, the retried pair included.
+func TestRefreshGraceOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		signUp(t, env, "cyril@example.com")
+		p := newRP(t, env, client.Spec{FirstParty: ptr(true)})
+		code, verifier, _ := p.authorize("cyril@example.com")
+		first, _ := p.oauth.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
+		if _, err := p.refresh(first.RefreshToken); err != nil {
+			t.Fatal(err)
+		}
+		retry, err := p.refresh(first.RefreshToken)
+		if err != nil {
+			t.Fatalf("retry within grace: %v", err)
+		}
+		if _, err := p.refresh(first.RefreshToken); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+			t.Fatalf("a second retry within grace: %v", err)
+		}
+		if _, err := p.refresh(retry.RefreshToken); err == nil {
+			t.Fatal("the family survived a second retry")
+		}
+	})
+}
+
 func TestParallelCodeRedemption(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		env := servertest.Start(t, db)

@@ -240,6 +240,11 @@ func (s *tokens) rotate(ctx context.Context, oldRaw string, access, refresh *tok
 				store.Micros(now), old.FamilyID, kindAccess, store.Micros(old.UsedAt)); err != nil {
 				return err
 			}
+			// The grace is spent: the old token presented once more is a
+			// revoked token, which is reuse.
+			if _, err := tx.Exec(ctx, `UPDATE oauth_tokens SET revoked_at = $1 WHERE id = $2`, store.Micros(now), old.ID); err != nil {
+				return err
+			}
 		} else {
 			res, err := tx.Exec(ctx, `UPDATE oauth_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL`, store.Micros(now), old.ID)
 			if err != nil {
