@@ -16,8 +16,13 @@ func (s *Storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 	return nil
 }
 
-// SetUserinfoFromRequest fills the ID token's claims.
+// SetUserinfoFromRequest fills the ID token's claims. The library takes
+// acr only from an authorization request; an ID token issued on refresh
+// gets it here, from the token family's sign-in.
 func (s *Storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
+	if r, ok := req.(*refreshRequest); ok && r.t.ACR != "" {
+		info.AppendClaims("acr", r.t.ACR)
+	}
 	return s.fillUserinfo(ctx, info, req.GetSubject(), scopes)
 }
 

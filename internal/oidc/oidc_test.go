@@ -207,6 +207,20 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 		if err != nil || second.RefreshToken == first.RefreshToken || second.AccessToken == "" {
 			t.Fatalf("rotation: %v", err)
 		}
+		// The new ID token says how the customer signed in, as the first did.
+		rawID, _ := second.Extra("id_token").(string)
+		idt, err := p.verifier.Verify(ctx, rawID)
+		if err != nil {
+			t.Fatalf("ID token on refresh: %v", err)
+		}
+		var claims struct {
+			ACR      string   `json:"acr"`
+			AMR      []string `json:"amr"`
+			AuthTime int64    `json:"auth_time"`
+		}
+		if err := idt.Claims(&claims); err != nil || claims.ACR != "aal1" || len(claims.AMR) == 0 || claims.AuthTime == 0 {
+			t.Fatalf("ID token claims on refresh: %+v %v", claims, err)
+		}
 		third, err := p.refresh(second.RefreshToken)
 		if err != nil {
 			t.Fatalf("second rotation: %v", err)
