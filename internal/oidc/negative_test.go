@@ -335,6 +335,12 @@ func TestEndSession(t *testing.T) {
 		if who := p.browser.Get("/sessions/whoami"); who.StatusCode != 401 {
 			t.Fatal("Foyer session survived RP-initiated logout")
 		}
+		// state without a post_logout_redirect_uri leads nowhere but
+		// Foyer's logout page.
+		r = p.browser.Get("/end_session?" + url.Values{"state": {"alone"}}.Encode())
+		if got := r.Header.Get("Location"); got != "/logout" {
+			t.Fatalf("end_session with state only: %d %q", r.StatusCode, got)
+		}
 		// A forged redirect on the logout page is ignored.
 		forged := env.NewBrowser(t)
 		fp := forged.Get("/logout?post_logout_redirect_uri=https://evil.example/&sig=AAAA")

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -421,8 +420,6 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(d)
 }
-
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
 // Prune deletes expired authorization requests and tokens.
 func (p *Provider) Prune(ctx context.Context) error {

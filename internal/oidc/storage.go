@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -327,11 +328,14 @@ func (s *Storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSe
 		}
 	}
 	to := s.LogoutURL
-	if req.RedirectURI != "" {
+	// Without a post_logout_redirect_uri the library still hands over its
+	// state, on an empty default URI ("?state=…"): only a registered URI,
+	// which is absolute, is followed.
+	if u, err := url.Parse(req.RedirectURI); err == nil && u.Scheme != "" {
 		// The library checked the URI against the client's registered
 		// ones; the MAC lets the logout page trust it without turning
 		// into an open redirect.
-		to += "?post_logout_redirect_uri=" + urlQueryEscape(req.RedirectURI) + "&sig=" + s.logoutMAC(req.RedirectURI)
+		to += "?post_logout_redirect_uri=" + url.QueryEscape(req.RedirectURI) + "&sig=" + s.logoutMAC(req.RedirectURI)
 	}
 	return to, nil
 }
