@@ -172,26 +172,45 @@ func (p *Provider) Finish(w http.ResponseWriter, r *http.Request, pd *Pending, s
 		return
 	}
 	p.Storage.emit(ctx, event.OAuthAuthorized, event.OutcomeSuccess, "", sess.IdentityID, pd.Client.ID)
-	op.AuthResponse(a, p.OP, seeOtherAfterPost(w, r), r.WithContext(op.ContextWithIssuer(ctx, p.cfg.Issuer)))
+	resp, err := op.BuildAuthResponseCodeResponsePayload(op.ContextWithIssuer(ctx, p.cfg.Issuer), a, p.OP)
+	if err != nil {
+		p.Fail(w, r, pd, oidc.ErrServerError().WithDescription("the code could not be issued"))
+		return
+	}
+	p.answer(seeOtherAfterPost(w, r), r, a.GetRedirectURI(), a.GetResponseType(), a.GetResponseMode(), resp)
 }
 
 // Fail answers the client with an error (to its redirect URI, which the
-// library validated when the request was created), the way the request
-// asked for its response: the library redirects even for form_post, and
-// its form_post page carries no error fields.
+// library validated when the request was created).
 func (p *Provider) Fail(w http.ResponseWriter, r *http.Request, pd *Pending, err *oidc.Error) {
-	if a := pd.Request; a.GetResponseMode() == oidc.ResponseModeFormPost {
-		params := url.Values{"error": {string(err.ErrorType)}}
-		if err.Description != "" {
-			params.Set("error_description", err.Description)
+	a := pd.Request
+	err.State = a.GetState()
+	p.answer(seeOtherAfterPost(w, r), r, a.GetRedirectURI(), a.GetResponseType(), a.GetResponseMode(), err)
+}
+
+// answer sends an authorization response (the code, or an error) to a
+// registered redirect URI the way the request asked: a page that posts it
+// for form_post (OAuth 2.0 Form Post Response Mode), else a redirect with
+// it in the query. The library's own answers are not used: it redirects
+// errors even for form_post, its form_post page has no error fields, no
+// security headers, and breaks a custom-scheme redirect URI.
+func (p *Provider) answer(w http.ResponseWriter, r *http.Request, redirectURI string, rt oidc.ResponseType, mode oidc.ResponseMode, response any) {
+	if mode == oidc.ResponseModeFormPost {
+		params := url.Values{}
+		if err := p.OP.Encoder().Encode(response, params); err != nil {
+			http.Error(w, "the response could not be written", http.StatusInternalServerError)
+			return
 		}
-		if a.GetState() != "" {
-			params.Set("state", a.GetState())
-		}
-		formPost(w, a.GetRedirectURI(), params)
+		formPost(w, redirectURI, params)
 		return
 	}
-	op.AuthRequestError(seeOtherAfterPost(w, r), r.WithContext(op.ContextWithIssuer(r.Context(), p.cfg.Issuer)), pd.Request, err, p.OP)
+	to, err := op.AuthResponseURL(redirectURI, rt, mode, response, p.OP.Encoder())
+	if err != nil {
+		http.Error(w, "the response could not be written", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, to, http.StatusFound)
 }
 
 // seeOtherAfterPost makes the library's redirects (302) that answer a form
@@ -276,6 +295,7 @@ func formPost(w http.ResponseWriter, redirectURI string, params url.Values) {
 	h.Set("Content-Security-Policy", formPostCSP)
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	_, _ = buf.WriteTo(w)
 }

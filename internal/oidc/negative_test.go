@@ -80,8 +80,21 @@ func TestAuthorizeRequestErrors(t *testing.T) {
 		// reference, are refused, not ignored.
 		errorAtClient(t, p.start(p.params(map[string]string{"response_mode": "jwt"})), "invalid_request")
 		errorAtClient(t, p.start(p.params(map[string]string{"request_uri": "https://rp.example/requests/1"})), "request_uri_not_supported")
-		// Implicit flow is not offered.
-		errorAtClient(t, p.start(p.params(map[string]string{"response_type": "token"})), "unauthorized_client")
+		// Implicit and hybrid flows are not offered, nor is anything else
+		// but code (RFC 6749, section 4.1.2.1); state comes back.
+		for _, rt := range []string{"token", "code id_token", "bogus"} {
+			r := p.start(p.params(map[string]string{"response_type": rt, "state": "s-" + rt}))
+			errorAtClient(t, r, "unsupported_response_type")
+			if loc, _ := url.Parse(r.Header.Get("Location")); loc.Query().Get("state") != "s-"+rt {
+				t.Errorf("response_type %s: state not returned: %s", rt, loc)
+			}
+		}
+		// A malformed max_age is an invalid request, answered at the client.
+		errorAtClient(t, p.start(p.params(map[string]string{"max_age": "abc"})), "invalid_request")
+		// Never at an unregistered redirect URI, though.
+		if r := p.start(p.params(map[string]string{"response_type": "token", "redirect_uri": "https://evil.example/callback"})); strings.Contains(r.Header.Get("Location"), "evil.example") {
+			t.Errorf("unsupported response type answered at an unregistered redirect URI: %s", r.Header.Get("Location"))
+		}
 		// prompt=none without a session.
 		r := p.start(p.params(map[string]string{"prompt": "none"}))
 		if r.StatusCode == http.StatusFound || r.StatusCode == http.StatusSeeOther {

@@ -512,51 +512,62 @@ func fmtValue(v any) string {
 
 var (
 	formPostAction = regexp.MustCompile(`<form method="post" action="([^"]+)">`)
-	formPostField  = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)"\s*/>`)
+	formPostField  = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)"\s*/?>`)
 )
 
 // response_mode=form_post: the code comes back in a page that posts it to
-// the redirect URI (never in the URL), and exchanges like any other.
+// the redirect URI (never in the URL), and exchanges like any other; a
+// native app's custom-scheme redirect URI works too. The page runs only its
+// own script.
 func TestFormPostResponseMode(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		env := servertest.Start(t, db)
 		signUp(t, env, "fern@example.com")
-		p := newRP(t, env, client.Spec{FirstParty: ptr(true)})
-		state, verifier := random(), oauth2.GenerateVerifier()
-		next := p.oauth.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("response_mode", "form_post"))
-		var page *servertest.Response
-		for range 10 {
-			u, _ := url.Parse(next)
-			path := strings.TrimPrefix(next, env.URL)
-			if strings.HasPrefix(path, "/login") {
-				page = p.browser.Submit(path, url.Values{"email": {"fern@example.com"}, "password": {password}, "return_to": {u.Query().Get("return_to")}})
-			} else {
-				page = p.browser.Get(path)
+		for _, spec := range []client.Spec{
+			{FirstParty: ptr(true)},
+			{Name: ptr("Native"), FirstParty: ptr(true), Public: ptr(true), RedirectURIs: &[]string{"com.example.app:/callback"}},
+		} {
+			p := newRP(t, env, spec)
+			p.oauth.RedirectURL = p.client.RedirectURIs[0]
+			state, verifier := random(), oauth2.GenerateVerifier()
+			next := p.oauth.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("response_mode", "form_post"))
+			var page *servertest.Response
+			for range 10 {
+				u, _ := url.Parse(next)
+				path := strings.TrimPrefix(next, env.URL)
+				if strings.HasPrefix(path, "/login") {
+					page = p.browser.Submit(path, url.Values{"email": {"fern@example.com"}, "password": {password}, "return_to": {u.Query().Get("return_to")}})
+				} else {
+					page = p.browser.Get(path)
+				}
+				if page.StatusCode != http.StatusFound && page.StatusCode != http.StatusSeeOther {
+					break
+				}
+				next = page.Header.Get("Location")
+				if strings.HasPrefix(next, p.oauth.RedirectURL) {
+					t.Fatalf("form_post answered with a redirect: %s", next)
+				}
 			}
-			if page.StatusCode != http.StatusFound && page.StatusCode != http.StatusSeeOther {
-				break
+			if page.StatusCode != http.StatusOK || !strings.HasPrefix(page.Header.Get("Content-Type"), "text/html") {
+				t.Fatalf("form_post answer: %d %s\n%s", page.StatusCode, page.Header.Get("Content-Type"), page.Body)
 			}
-			next = page.Header.Get("Location")
-			if strings.HasPrefix(next, redirectURI) {
-				t.Fatalf("form_post answered with a redirect: %s", next)
+			if csp := page.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'sha256-") || !strings.Contains(csp, "frame-ancestors 'none'") {
+				t.Errorf("form_post page CSP %q", csp)
 			}
-		}
-		if page.StatusCode != http.StatusOK || !strings.HasPrefix(page.Header.Get("Content-Type"), "text/html") {
-			t.Fatalf("form_post answer: %d %s\n%s", page.StatusCode, page.Header.Get("Content-Type"), page.Body)
-		}
-		if m := formPostAction.FindStringSubmatch(page.Body); m == nil || m[1] != redirectURI {
-			t.Fatalf("form_post page posts to %v\n%s", m, page.Body)
-		}
-		fields := map[string]string{}
-		for _, m := range formPostField.FindAllStringSubmatch(page.Body, -1) {
-			fields[m[1]] = m[2]
-		}
-		if fields["state"] != state || fields["code"] == "" {
-			t.Fatalf("form_post fields: %v\n%s", fields, page.Body)
-		}
-		tok, err := p.oauth.Exchange(context.Background(), fields["code"], oauth2.VerifierOption(verifier))
-		if err != nil || tok.Extra("id_token") == nil {
-			t.Fatalf("exchange of the posted code: %v", err)
+			if m := formPostAction.FindStringSubmatch(page.Body); m == nil || m[1] != p.oauth.RedirectURL {
+				t.Fatalf("form_post page posts to %v\n%s", m, page.Body)
+			}
+			fields := map[string]string{}
+			for _, m := range formPostField.FindAllStringSubmatch(page.Body, -1) {
+				fields[m[1]] = m[2]
+			}
+			if fields["state"] != state || fields["code"] == "" {
+				t.Fatalf("form_post fields: %v\n%s", fields, page.Body)
+			}
+			tok, err := p.oauth.Exchange(context.Background(), fields["code"], oauth2.VerifierOption(verifier))
+			if err != nil || tok.Extra("id_token") == nil {
+				t.Fatalf("exchange of the posted code: %v", err)
+			}
 		}
 	})
 }

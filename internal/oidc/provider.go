@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -212,6 +214,9 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 				refuseRedirect(w, "redirect_uri")
 				return
 			}
+			if p.refuseAuthorization(w, r) {
+				return
+			}
 			rs.binding = p.cfg.Binding(w, r)
 			rs.byRef = r.FormValue("request_uri") != ""
 		case pathEndSession:
@@ -305,6 +310,39 @@ func (p *Provider) loopbackRegistered(ctx context.Context, clientID, redirectURI
 		}
 	}
 	return false
+}
+
+// refuseAuthorization answers, at the client's redirect URI, the
+// authorization requests the library would answer with the wrong error: a
+// response_type other than code (it says unauthorized_client, RFC 6749
+// section 4.1.2.1 says unsupported_response_type), and a max_age that is
+// not a number of seconds (it answers a plain-text page with its own
+// internals). It reports whether it answered. Requests whose redirect URI
+// is not registered are left to the library, which never redirects them.
+func (p *Provider) refuseAuthorization(w http.ResponseWriter, r *http.Request) bool {
+	var refusal *oidc.Error
+	rt := r.FormValue("response_type")
+	if rt != "" && rt != string(oidc.ResponseTypeCode) {
+		refusal = &oidc.Error{ErrorType: "unsupported_response_type", Description: "only response_type=code is supported"}
+	} else if ma := r.FormValue("max_age"); ma != "" {
+		if _, err := strconv.ParseUint(ma, 10, 31); err != nil {
+			refusal = oidc.ErrInvalidRequest().WithDescription("max_age must be a number of seconds")
+		}
+	}
+	if refusal == nil {
+		return false
+	}
+	redirectURI := r.FormValue("redirect_uri")
+	c, err := p.Storage.clientOf(r.Context(), r.FormValue("client_id"))
+	if err != nil || redirectURI == "" {
+		return false
+	}
+	if _, loopback := op.HTTPLoopbackOrLocalhost(redirectURI); !slices.Contains(c.RedirectURIs, redirectURI) && !loopback {
+		return false // loopback URIs were checked by loopbackRegistered
+	}
+	refusal.State = r.FormValue("state")
+	p.answer(w, r, redirectURI, oidc.ResponseType(rt), oidc.ResponseMode(r.FormValue("response_mode")), refusal)
+	return true
 }
 
 // refuseRedirect answers an authorization or logout request whose
