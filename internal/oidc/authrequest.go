@@ -155,29 +155,51 @@ func (s *authRequests) saveCode(ctx context.Context, id, code string, ttl time.D
 	return nil
 }
 
-// redeem consumes a code atomically: of parallel redemptions exactly one
-// gets the request. A second redemption returns ErrCodeReused with the
-// request id, so the caller can revoke what the first one produced.
-func (s *authRequests) redeem(ctx context.Context, code string) (*AuthRequest, string, error) {
-	now := s.now()
-	h := hashValue(code)
-	a, err := scanAuthRequest(s.db.WriteRow(ctx, `UPDATE oauth_auth_requests SET code_used_at = $1
-		WHERE code_hash = $2 AND code_used_at IS NULL AND code_expires_at > $1
-		RETURNING `+authRequestColumns, store.Micros(now), h))
-	if err == nil {
-		return a, "", nil
+// byCode returns the request a live, unused code was issued for. The code
+// is used up only when tokens are issued for it (consume), once the client
+// has authenticated and proved its PKCE verifier: a failed exchange leaves
+// it to its client. A code already used returns ErrCodeReused with the
+// request id, so the caller can revoke what it produced.
+func (s *authRequests) byCode(ctx context.Context, code string) (*AuthRequest, string, error) {
+	var used, expires sql.NullInt64
+	var a *AuthRequest
+	row := s.db.QueryRow(ctx, `SELECT `+authRequestColumns+`, code_used_at, code_expires_at FROM oauth_auth_requests WHERE code_hash = $1`, hashValue(code))
+	a, err := scanAuthRequest(scanWith{row, []any{&used, &expires}})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, "", fmt.Errorf("oidc: unknown code: %w", store.ErrNotFound)
+	case err != nil:
+		return nil, "", fmt.Errorf("oidc: read code: %w", err)
+	case used.Valid:
+		return nil, a.ID, ErrCodeReused
+	case !expires.Valid || !s.now().Before(store.FromMicros(expires.Int64)):
+		return nil, "", fmt.Errorf("oidc: expired code: %w", store.ErrNotFound)
 	}
-	if !errors.Is(err, store.ErrNotFound) {
-		return nil, "", fmt.Errorf("oidc: redeem code: %w", err)
-	}
-	var id string
-	var used sql.NullInt64
-	err = s.db.QueryRow(ctx, `SELECT id, code_used_at FROM oauth_auth_requests WHERE code_hash = $1`, h).Scan(&id, &used)
-	if err == nil && used.Valid {
-		return nil, id, ErrCodeReused
-	}
-	return nil, "", fmt.Errorf("oidc: unknown or expired code: %w", store.ErrNotFound)
+	return a, "", nil
 }
+
+// consume uses up the code of request id in tx, as its tokens are issued:
+// of parallel exchanges of one code exactly one gets there; the others get
+// ErrCodeReused.
+func (s *authRequests) consume(ctx context.Context, tx *store.Tx, id string) error {
+	now := store.Micros(s.now())
+	res, err := tx.Exec(ctx, `UPDATE oauth_auth_requests SET code_used_at = $1 WHERE id = $2 AND code_used_at IS NULL AND code_expires_at > $1`, now, id)
+	if err != nil {
+		return fmt.Errorf("oidc: use code: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return ErrCodeReused
+	}
+	return nil
+}
+
+// scanWith scans a row into a scanner's destinations and then extra ones.
+type scanWith struct {
+	row   interface{ Scan(...any) error }
+	extra []any
+}
+
+func (s scanWith) Scan(dest ...any) error { return s.row.Scan(append(dest, s.extra...)...) }
 
 func (s *authRequests) prune(ctx context.Context) (int64, error) {
 	res, err := s.db.Exec(ctx, `DELETE FROM oauth_auth_requests WHERE expires_at < $1`, store.Micros(s.now().Add(-time.Hour)))

@@ -296,6 +296,50 @@ func TestRefreshGraceOnce(t *testing.T) {
 	})
 }
 
+// An exchange that fails (wrong secret, wrong or missing verifier, another
+// client) leaves the code to its client: whoever sees a code in transit
+// cannot spend it. Unknown codes with bad credentials get invalid_client.
+func TestFailedExchangeKeepsCode(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		signUp(t, env, "dora@example.com")
+		p := newRP(t, env, client.Spec{FirstParty: ptr(true)})
+		other := newRP(t, env, client.Spec{Name: ptr("Other")})
+		code, verifier, _ := p.authorize("dora@example.com")
+		exchange := func(id, secret string, form url.Values) (int, map[string]any) {
+			form.Set("grant_type", "authorization_code")
+			form.Set("redirect_uri", redirectURI)
+			return postForm(t, env.URL+"/oauth/token", id, secret, form)
+		}
+		for name, try := range map[string]func() (int, map[string]any){
+			"wrong secret": func() (int, map[string]any) {
+				return exchange(p.client.ID, "fcs_wrong", url.Values{"code": {code}, "code_verifier": {verifier}})
+			},
+			"wrong verifier": func() (int, map[string]any) {
+				return exchange(p.client.ID, p.secret, url.Values{"code": {code}, "code_verifier": {verifier + "x"}})
+			},
+			"no verifier": func() (int, map[string]any) { return exchange(p.client.ID, p.secret, url.Values{"code": {code}}) },
+			"another client": func() (int, map[string]any) {
+				return exchange(other.client.ID, other.secret, url.Values{"code": {code}, "code_verifier": {verifier}})
+			},
+			"no authentication": func() (int, map[string]any) {
+				return exchange("", "", url.Values{"code": {code}, "code_verifier": {verifier}, "client_id": {p.client.ID}})
+			},
+		} {
+			if status, out := try(); status == 200 {
+				t.Fatalf("%s: exchanged: %v", name, out)
+			}
+		}
+		if status, out := exchange(p.client.ID, p.secret, url.Values{"code": {code}, "code_verifier": {verifier}}); status != 200 || out["access_token"] == nil {
+			t.Fatalf("the client's own exchange after the failed ones: %d %v", status, out)
+		}
+		// Bad client credentials are reported as such, whatever the code.
+		if status, out := exchange(p.client.ID, "fcs_wrong", url.Values{"code": {"made-up"}, "code_verifier": {verifier}}); status != 401 || out["error"] != "invalid_client" {
+			t.Fatalf("made-up code, wrong secret: %d %v", status, out)
+		}
+	})
+}
+
 func TestParallelCodeRedemption(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		env := servertest.Start(t, db)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -238,6 +239,9 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 				p.clientCredentialsWithAssertion(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, rs)))
 				return
 			}
+			if r.PostForm.Get("client_assertion") == "" && !p.tokenClientAllowed(w, r, rs) {
+				return
+			}
 		case pathIntrospect, pathRevoke:
 			if r.PostForm.Get("token") == "" { // REQUIRED (RFC 7662, section 2.1; RFC 7009, section 2.1)
 				writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the token parameter is missing")
@@ -376,6 +380,40 @@ func (c challengeWriter) WriteHeader(code int) {
 }
 
 func (c challengeWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// tokenClientAllowed authenticates a token request's client by its secret,
+// when it sends one, before the library reads the code or refresh token:
+// wrong credentials are invalid_client whatever the grant (RFC 6749,
+// section 5.2), and a client may use only the grants registered for it
+// (unauthorized_client, where the library would answer invalid_client for
+// client_credentials). Public clients and assertions are left to the
+// library and assertionFresh. It answers and reports false to stop.
+func (p *Provider) tokenClientAllowed(w http.ResponseWriter, r *http.Request, rs *requestState) bool {
+	c, err := p.authenticateClient(r)
+	switch {
+	case errors.Is(err, errManyMethods):
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return false
+	case err != nil:
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", err.Error())
+		return false
+	case c == nil:
+		return true
+	}
+	if g := r.PostForm.Get("grant_type"); knownGrants[g] && !c.HasGrant(g) {
+		writeOAuthError(w, http.StatusBadRequest, "unauthorized_client", "the grant type "+g+" is not allowed for this client")
+		return false
+	}
+	rs.client = c
+	return true
+}
+
+// knownGrants are the grant types Foyer serves.
+var knownGrants = map[string]bool{
+	string(oidc.GrantTypeCode):              true,
+	string(oidc.GrantTypeRefreshToken):      true,
+	string(oidc.GrantTypeClientCredentials): true,
+}
 
 // assertionFresh holds a client assertion that the library will check
 // (every use but the client_credentials grant, which Foyer serves itself)

@@ -28,11 +28,15 @@ import (
 // and learns about the tokens issued to it; any other token is inactive.
 func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	c, err := p.authenticateClient(r)
-	if errors.Is(err, errManyMethods) {
+	switch {
+	case errors.Is(err, errManyMethods):
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", err.Error())
 		return
-	} else if err != nil {
+	case err != nil:
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", err.Error())
+		return
+	case c == nil: // public clients cannot introspect (RFC 7662, section 2.1)
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client authentication is required")
 		return
 	}
 	ctx := r.Context()
@@ -70,10 +74,9 @@ func describeToken(resp *oidc.IntrospectionResponse, t *token) {
 	}
 }
 
-// authenticateClient authenticates the client of a request to the
-// introspection endpoint, by exactly one of client_secret_basic,
-// client_secret_post and private_key_jwt. Public clients cannot
-// introspect (RFC 7662, section 2.1).
+// authenticateClient authenticates the client of a request by exactly one
+// of client_secret_basic, client_secret_post and private_key_jwt. A
+// request that carries none of them gets nil and no error.
 func (p *Provider) authenticateClient(r *http.Request) (*client.Client, error) {
 	id, secret, basic := r.BasicAuth()
 	assertion := r.PostForm.Get("client_assertion")
@@ -81,7 +84,7 @@ func (p *Provider) authenticateClient(r *http.Request) (*client.Client, error) {
 	if n := btoi(basic) + btoi(assertion != "") + btoi(posted); n > 1 {
 		return nil, errManyMethods
 	} else if n == 0 {
-		return nil, errors.New("client authentication is required")
+		return nil, nil
 	}
 	ctx := r.Context()
 	switch {

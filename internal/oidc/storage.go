@@ -135,14 +135,13 @@ func (s *Storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 	return a, nil
 }
 
-// AuthRequestByCode redeems a code once. A second redemption revokes the
-// tokens the first one produced.
+// AuthRequestByCode looks a code up for an exchange; the tokens' commit
+// uses it up (codeUsed). A code presented after its use revokes the tokens
+// it produced.
 func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	a, reusedID, err := s.requests.redeem(ctx, code)
+	a, reusedID, err := s.requests.byCode(ctx, code)
 	if errors.Is(err, ErrCodeReused) {
-		_ = s.tokens.revokeAuthRequest(ctx, reusedID)
-		s.emit(ctx, "oauth.code_reused", event.OutcomeDenied, "code_reused", "", "")
-		return nil, oidc.ErrInvalidGrant().WithDescription("the authorization code was already used")
+		return nil, s.codeReused(ctx, reusedID)
 	}
 	if err != nil {
 		return nil, oidc.ErrInvalidGrant().WithDescription("unknown or expired authorization code")
@@ -152,6 +151,34 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 		return nil, oidc.ErrInvalidGrant().WithDescription("code_verifier sent but the authorization request had no code_challenge")
 	}
 	return a, nil
+}
+
+// codeReused revokes the tokens issued for an authorization request whose
+// code was presented again (RFC 6749, section 4.1.2), and answers the
+// exchange.
+func (s *Storage) codeReused(ctx context.Context, authRequestID string) *oidc.Error {
+	_ = s.tokens.revokeAuthRequest(ctx, authRequestID)
+	s.emit(ctx, "oauth.code_reused", event.OutcomeDenied, "code_reused", "", "")
+	return oidc.ErrInvalidGrant().WithDescription("the authorization code was already used")
+}
+
+// codeUsed, run in the transaction that stores a code exchange's tokens,
+// uses the code up: of parallel exchanges one commits, and the others
+// are reuse.
+func (s *Storage) codeUsed(ctx context.Context, tx *store.Tx, req op.TokenRequest) error {
+	if a, ok := req.(*AuthRequest); ok {
+		return s.requests.consume(ctx, tx, a.ID)
+	}
+	return nil
+}
+
+// tokensFailed answers a failed commit of tokens: a code that another
+// exchange used first is reuse.
+func (s *Storage) tokensFailed(ctx context.Context, req op.TokenRequest, err error) error {
+	if a, ok := req.(*AuthRequest); ok && errors.Is(err, ErrCodeReused) {
+		return s.codeReused(ctx, a.ID)
+	}
+	return err
 }
 
 // SaveAuthCode attaches the (only) code to a completed request.
@@ -232,7 +259,12 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	if _, machine := req.(*clientCredentialsRequest); machine && s.Events != nil {
+	switch req.(type) {
+	case *clientCredentialsRequest:
+		if s.Events == nil {
+			err = insertToken(ctx, batched{s.DB}, t, "")
+			break
+		}
 		// A machine token and its event in one commit.
 		err = s.DB.InTxBatched(ctx, func(tx *store.Tx) error {
 			if err := insertToken(ctx, tx, t, ""); err != nil {
@@ -240,11 +272,19 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 			}
 			return s.Events.AppendTx(ctx, tx, s.event(ctx, "oauth.client_credentials", event.OutcomeSuccess, "", "", t.ClientID))
 		})
-	} else {
+	case *AuthRequest:
+		// The token and the use of its code in one commit.
+		err = s.DB.InTxBatched(ctx, func(tx *store.Tx) error {
+			if err := s.codeUsed(ctx, tx, req); err != nil {
+				return err
+			}
+			return insertToken(ctx, tx, t, "")
+		})
+	default:
 		err = insertToken(ctx, batched{s.DB}, t, "")
 	}
 	if err != nil {
-		return "", time.Time{}, err
+		return "", time.Time{}, s.tokensFailed(ctx, req, err)
 	}
 	if err := s.issueAccessJWT(ctx, c, t); err != nil {
 		return "", time.Time{}, err
@@ -267,13 +307,16 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		refresh.ExpiresAt = refresh.FamilyExpiresAt
 		access.FamilyExpiresAt = refresh.FamilyExpiresAt
 		err := s.DB.InTxBatched(ctx, func(tx *store.Tx) error {
+			if err := s.codeUsed(ctx, tx, req); err != nil {
+				return err
+			}
 			if err := insertToken(ctx, tx, access, ""); err != nil {
 				return err
 			}
 			return insertToken(ctx, tx, &refresh, raw)
 		})
 		if err != nil {
-			return "", "", time.Time{}, err
+			return "", "", time.Time{}, s.tokensFailed(ctx, req, err)
 		}
 		if err := s.issueAccessJWT(ctx, c, access); err != nil {
 			return "", "", time.Time{}, err
