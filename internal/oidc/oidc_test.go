@@ -485,6 +485,16 @@ func TestClientCredentials(t *testing.T) {
 				t.Fatalf("grant %s: %d %v", g, status, out)
 			}
 		}
+		// A web app authenticates fine but may not use a grant it is not
+		// registered for (RFC 6749, section 5.2), nor may the machine
+		// client use the code grant.
+		web := newRP(t, env, client.Spec{Name: ptr("Web")})
+		if status, out := postForm(t, env.URL+"/oauth/token", web.client.ID, web.secret, url.Values{"grant_type": {"client_credentials"}}); status != 400 || out["error"] != "unauthorized_client" {
+			t.Fatalf("client_credentials for a web app: %d %v", status, out)
+		}
+		if status, out := postForm(t, env.URL+"/oauth/token", c.ID, secret, url.Values{"grant_type": {"authorization_code"}, "code": {"x"}}); status != 400 || out["error"] != "unauthorized_client" {
+			t.Fatalf("authorization_code for a machine client: %d %v", status, out)
+		}
 	})
 }
 
