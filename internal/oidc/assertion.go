@@ -129,7 +129,11 @@ func (p *Provider) clientCredentialsWithAssertion(w http.ResponseWriter, r *http
 		rs.alg = c.SigningAlg
 	}
 	req, err := p.Storage.ClientCredentialsTokenRequest(ctx, c.ID, strings.Fields(r.PostForm.Get("scope")))
-	if err != nil {
+	var refusal *oidc.Error
+	if errors.As(err, &refusal) && refusal.ErrorType == oidc.InvalidScope {
+		writeOAuthError(w, http.StatusBadRequest, string(refusal.ErrorType), refusal.Description)
+		return
+	} else if err != nil {
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "")
 		return
 	}

@@ -485,6 +485,14 @@ func TestClientCredentials(t *testing.T) {
 				t.Fatalf("grant %s: %d %v", g, status, out)
 			}
 		}
+		// Only scopes the client may not have: invalid_scope. Some of them:
+		// the allowed ones, said in the response.
+		if status, out := postForm(t, env.URL+"/oauth/token", c.ID, secret, url.Values{"grant_type": {"client_credentials"}, "scope": {"admin openid"}}); status != 400 || out["error"] != "invalid_scope" {
+			t.Fatalf("only disallowed scopes: %d %v", status, out)
+		}
+		if status, out := postForm(t, env.URL+"/oauth/token", c.ID, secret, url.Values{"grant_type": {"client_credentials"}, "scope": {"admin reports:read"}}); status != 200 || out["scope"] != "reports:read" {
+			t.Fatalf("some disallowed scopes: %d %v", status, out)
+		}
 		// A web app authenticates fine but may not use a grant it is not
 		// registered for (RFC 6749, section 5.2), nor may the machine
 		// client use the code grant.

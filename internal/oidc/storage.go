@@ -509,19 +509,29 @@ func (r *clientCredentialsRequest) GetSubject() string    { return r.clientID }
 func (r *clientCredentialsRequest) GetAudience() []string { return []string{r.clientID} }
 func (r *clientCredentialsRequest) GetScopes() []string   { return r.scopes }
 
-// ClientCredentialsTokenRequest keeps only the scopes the client may have;
-// OpenID scopes make no sense without a person.
+// ClientCredentialsTokenRequest keeps only the scopes the client may have.
 func (s *Storage) ClientCredentialsTokenRequest(ctx context.Context, clientID string, scopes []string) (op.TokenRequest, error) {
 	c, err := s.clientOf(ctx, clientID)
 	if err != nil {
 		return nil, err
 	}
+	// The scopes asked for that the client may have; the OpenID scopes make
+	// no sense without a person and are dropped. Asking only for scopes it
+	// may not have is invalid_scope (RFC 6749, section 5.2); asking for
+	// none gets none.
 	var granted []string
+	asked := false
 	for _, sc := range scopes {
-		if sc == oidc.ScopeOpenID || sc == oidc.ScopeOfflineAccess || !slices.Contains(c.Scopes, sc) {
+		if sc == oidc.ScopeOpenID || sc == oidc.ScopeOfflineAccess {
 			continue
 		}
-		granted = append(granted, sc)
+		asked = true
+		if slices.Contains(c.Scopes, sc) {
+			granted = append(granted, sc)
+		}
+	}
+	if asked && len(granted) == 0 {
+		return nil, oidc.ErrInvalidScope().WithDescription("none of the requested scopes is allowed for this client")
 	}
 	// The oauth.client_credentials event is written with the token
 	// (CreateAccessToken).
