@@ -27,14 +27,17 @@ const (
 )
 
 // MethodsChangeNeeds tells whether sess may change sign-in methods now:
-// signed in within FreshFor, and at aal2 when a second factor is set up.
-// The policy is asked too; a refusal is a *DeniedError. The hosted pages
-// and the JSON API both decide through it.
+// signed in within FreshFor, and at aal2 when the account has anything
+// that raises a session to aal2 — an authenticator app or a passkey.
+// Otherwise a password (or an emailed code) alone could replace the
+// account's passkeys, or make recovery codes and step up with them. The
+// policy is asked too; a refusal is a *DeniedError. The hosted pages and
+// the JSON API both decide through it.
 func (s *Service) MethodsChangeNeeds(ctx context.Context, c Client, sess *session.Session) (Reauth, error) {
 	enrolled := false
 	if s.Factors != nil {
 		var err error
-		if enrolled, err = s.Factors.Enrolled(ctx, sess.IdentityID); err != nil {
+		if enrolled, err = s.Factors.CanStepUp(ctx, sess.IdentityID); err != nil {
 			return 0, err
 		}
 	}

@@ -21,6 +21,20 @@ const (
 	FactorRecovery = "recovery_code"
 )
 
+// What a wrong second-factor code is told, by kind.
+const (
+	totpCodeInvalid     = "That code is not right. Codes from your app change every 30 seconds; each works once."
+	recoveryCodeInvalid = "That recovery code is not right, or it was used already. Each recovery code works once."
+)
+
+// FactorInvalidText is the message for a wrong code of kind.
+func FactorInvalidText(kind string) string {
+	if kind == FactorRecovery {
+		return recoveryCodeInvalid
+	}
+	return totpCodeInvalid
+}
+
 // ErrFactorInvalid is what Factors.Verify returns for a wrong, reused or
 // expired code.
 var ErrFactorInvalid = errors.New("flow: second factor code not valid")
@@ -56,7 +70,7 @@ func (s *Service) checkFactor(ctx context.Context, f *Flow, c Client, identityID
 		_ = s.Throttle.Fail(ctx, netKey, s.Config.LoginThrottle)
 		_ = s.Throttle.Fail(ctx, idKey, s.Config.LoginThrottle)
 		s.emit(ctx, f, c, event.SecondFactorSubmitted, event.OutcomeFailure, kind+"_invalid", identityID, "")
-		return invalid("code", "code_invalid", "That code is not right. Codes from your app change every 30 seconds; each works once.")
+		return invalid("code", "code_invalid", FactorInvalidText(kind))
 	}
 	if idFails > 0 {
 		_ = s.Throttle.Reset(ctx, idKey)

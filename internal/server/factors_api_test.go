@@ -272,6 +272,11 @@ func TestConcurrentFactorRemovalsKeepOne(t *testing.T) {
 		resp, _ := auth.Register(opts.Options)
 		var added api.AddedPasskey
 		expectStatus(t, env.JSON(t, "POST", "/api/passkeys", tok, map[string]any{"challenge_id": opts.ChallengeID, "credential": json.RawMessage(resp)}, &added), 201)
+		// With a passkey, changes need aal2: a recovery code raises the
+		// password's session.
+		var raised api.StepUpResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/sessions/step-up", tok, map[string]any{"kind": "recovery_code", "code": added.RecoveryCodes[0]}, &raised), 200)
+		tok = raised.SessionToken
 
 		var setup api.TOTPSetup
 		expectStatus(t, env.JSON(t, "POST", "/api/totp", tok, nil, &setup), 200)

@@ -379,3 +379,42 @@ func TestPasswordlessSignUpPageFallsBackToPassword(t *testing.T) {
 		}
 	})
 }
+
+// On an account with a passkey, the password alone does not change how the
+// customer signs in: a fresh password session may not add or remove
+// passkeys, set up an app, or make recovery codes (which would then step
+// it up); a recovery code the customer kept, or the passkey, raises it.
+func TestPasswordAloneCannotReplacePasskeys(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, servertest.Localhost())
+		auth := passkeytest.New(t, env.URL, "localhost")
+		id, code := startAPIRegistration(t, env, "uma@example.com")
+		var signedUp api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, &signedUp), 200)
+		var opts api.PasskeyOptions
+		expectStatus(t, env.JSON(t, "POST", "/api/passkeys/options", signedUp.SessionToken, nil, &opts), 200)
+		resp, _ := auth.Register(opts.Options)
+		var added api.AddedPasskey
+		expectStatus(t, env.JSON(t, "POST", "/api/passkeys", signedUp.SessionToken, map[string]any{"challenge_id": opts.ChallengeID, "credential": json.RawMessage(resp)}, &added), 201)
+
+		// Someone with the password signs in: aal1, just now.
+		var start, in api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/login", "", nil, &start), 201)
+		expectStatus(t, env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": "uma@example.com", "password": goodPassword}, &in), 200)
+		if in.SessionToken == "" || in.Session.AAL != "aal1" {
+			t.Fatalf("password sign-in: %+v", in)
+		}
+		for _, req := range []struct{ method, path string }{
+			{"POST", "/api/recovery-codes"},
+			{"POST", "/api/passkeys/options"},
+			{"DELETE", "/api/passkeys/" + added.ID},
+			{"POST", "/api/totp"},
+		} {
+			expectProblem(t, env.JSON(t, req.method, req.path, in.SessionToken, nil, nil), 401, "reauthenticate")
+		}
+		// The owner's recovery code raises the session; then it may.
+		var up api.StepUpResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/sessions/step-up", in.SessionToken, map[string]any{"kind": "recovery_code", "code": added.RecoveryCodes[0]}, &up), 200)
+		expectStatus(t, env.JSON(t, "POST", "/api/passkeys/options", up.SessionToken, nil, nil), 200)
+	})
+}

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"html"
 	"net/url"
 	"regexp"
 	"strings"
@@ -294,4 +295,45 @@ func TestLastSecondFactorStays(t *testing.T) {
 			t.Fatalf("the app is still on:\n%s", page.Body)
 		}
 	})
+}
+
+// A wrong code on the step-up page shows the page again with the error on
+// the field that was used, also when an aal2 session is asked to confirm
+// afresh (fresh=1) before a sensitive change; a wrong recovery code is
+// reported on the recovery-code field, and likewise at sign-in.
+func TestWrongStepUpCodeIsShown(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	b := signUp(t, env, "vera@example.com", goodPassword)
+	secret, _ := enrolTOTP(t, env, b)
+	env.Clock.Advance(30 * time.Second)
+	code, _ := pqtotp.GenerateCode(secret, env.Clock.Now())
+	page := b.Get("/stepup")
+	location(t, b.Post("/stepup", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "kind": {"totp"}, "code": {code}}))
+
+	// At aal2 now; a sensitive change asks to confirm afresh.
+	start := "/stepup?" + url.Values{"fresh": {"1"}, "return_to": {"/account/two-factor"}}.Encode()
+	for kind, field := range map[string]string{"totp": "code", "recovery_code": "recovery"} {
+		page := b.Get(start)
+		m := regexp.MustCompile(`<form method="post" action="([^"]+)"`).FindStringSubmatch(page.Body)
+		if m == nil {
+			t.Fatalf("no form on the step-up page:\n%s", page.Body)
+		}
+		loc := location(t, b.Post(html.UnescapeString(m[1]), url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "kind": {kind}, "code": {"000000"}}))
+		shown := b.Get(loc)
+		if shown.StatusCode != 200 || !strings.Contains(shown.Body, `id="`+field+`-error"`) || !strings.Contains(shown.Body, `aria-describedby="`+field+`-error"`) {
+			t.Fatalf("%s: a wrong code led to %q (%d) without its error on #%s:\n%s", kind, loc, shown.StatusCode, field, shown.Body)
+		}
+		if !strings.Contains(shown.Body, "fresh=1") {
+			t.Fatalf("%s: the page after a wrong code no longer asks afresh:\n%s", kind, shown.Body)
+		}
+	}
+
+	// At sign-in, a wrong recovery code is shown on its own field.
+	other := env.NewBrowser(t)
+	loc := location(t, other.Submit("/login", url.Values{"email": {"vera@example.com"}, "password": {goodPassword}}))
+	step := other.Get(loc)
+	back := location(t, other.Post(loc, url.Values{"csrf_token": {servertest.CSRF(t, step.Body)}, "kind": {"recovery_code"}, "code": {"wrong-wrong"}}))
+	if shown := other.Get(back); !strings.Contains(shown.Body, `id="recovery-error"`) || strings.Contains(shown.Body, `id="code-error"`) || !strings.Contains(shown.Body, "<details class=\"secondary\" open>") {
+		t.Fatalf("wrong recovery code at sign-in:\n%s", shown.Body)
+	}
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -107,7 +108,17 @@ func (p *Pages) codeSubmit(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 
 // factorSubmit handles the second-factor step of a sign-in.
 func (p *Pages) factorSubmit(w http.ResponseWriter, r *http.Request, f *flow.Flow, c flow.Client, path string) {
-	res, err := p.Flows.SubmitSecondFactor(r.Context(), f, c, r.PostForm.Get("kind"), r.PostForm.Get("code"))
+	kind := r.PostForm.Get("kind")
+	res, err := p.Flows.SubmitSecondFactor(r.Context(), f, c, kind, r.PostForm.Get("code"))
+	var inv *flow.InvalidError
+	if errors.As(err, &inv) && kind == flow.FactorRecovery {
+		// The page has a field of its own for recovery codes.
+		for i := range inv.Messages {
+			if inv.Messages[i].Field == "code" {
+				inv.Messages[i].Field = "recovery"
+			}
+		}
+	}
 	if err != nil {
 		p.submitFailed(w, r, f, path, err, nil)
 		return

@@ -18,19 +18,36 @@ func (p *Pages) stepUpPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login?"+url.Values{"return_to": {"/stepup?return_to=" + url.QueryEscape(returnTo)}}.Encode(), http.StatusSeeOther)
 		return
 	}
-	if s.AAL == session.AAL2 && returnTo != "" && r.URL.Query().Get("fresh") == "" {
+	q := r.URL.Query()
+	failed := q.Get("error")
+	if s.AAL == session.AAL2 && returnTo != "" && q.Get("fresh") == "" && failed == "" {
 		http.Redirect(w, r, returnTo, http.StatusSeeOther)
 		return
 	}
-	v := view{Title: "Confirm it's you", SignedIn: true, ReturnTo: returnTo, Action: "/stepup?" + url.Values{"return_to": {returnTo}}.Encode(),
+	// The form posts back here with fresh kept: a wrong code must show
+	// this page again, not the page it was to lead to.
+	action := url.Values{"return_to": {returnTo}}
+	if q.Get("fresh") != "" {
+		action.Set("fresh", "1")
+	}
+	v := view{Title: "Confirm it's you", SignedIn: true, ReturnTo: returnTo, Action: "/stepup?" + action.Encode(),
 		Extra: map[string]any{}}
 	if p.Passkeys != nil {
 		if n, err := p.Passkeys.Count(r.Context(), s.IdentityID); err == nil && n > 0 {
 			v.Extra["Passkeys"] = true
 		}
 	}
-	if msg := r.URL.Query().Get("error"); msg != "" {
-		v.Messages = []flow.Message{{Field: "code", ID: "code_invalid", Type: "error", Text: "That code is not right. Codes from your app change every 30 seconds; each works once."}}
+	if f := p.Flows.Factors; f == nil {
+		v.Extra["NoTOTP"] = true
+	} else if on, err := f.Enrolled(r.Context(), s.IdentityID); err == nil && !on {
+		v.Extra["NoTOTP"] = true
+	}
+	switch failed {
+	case flow.FactorRecovery:
+		v.Messages = []flow.Message{{Field: "recovery", ID: "code_invalid", Type: "error", Text: flow.FactorInvalidText(flow.FactorRecovery)}}
+	case "":
+	default:
+		v.Messages = []flow.Message{{Field: "code", ID: "code_invalid", Type: "error", Text: flow.FactorInvalidText(flow.FactorTOTP)}}
 	}
 	p.render(w, r, http.StatusOK, "second_factor", v)
 }
@@ -46,7 +63,11 @@ func (p *Pages) stepUpSubmit(w http.ResponseWriter, r *http.Request) {
 	token, s, err := p.Flows.StepUp(r.Context(), p.client(w, r), ck.Value, r.PostForm.Get("kind"), r.PostForm.Get("code"))
 	if err != nil {
 		if isInvalid(err) {
-			seeOther(w, r, "/stepup?"+url.Values{"return_to": {returnTo}, "error": {"code"}, "fresh": {r.URL.Query().Get("fresh")}}.Encode())
+			back := url.Values{"return_to": {returnTo}, "error": {r.PostForm.Get("kind")}}
+			if r.URL.Query().Get("fresh") != "" {
+				back.Set("fresh", "1")
+			}
+			seeOther(w, r, "/stepup?"+back.Encode())
 			return
 		}
 		if err == flow.ErrNoSession {
