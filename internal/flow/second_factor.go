@@ -110,7 +110,11 @@ func (s *Service) StepUp(ctx context.Context, c Client, token, kind, code string
 		return "", nil, err
 	}
 	newToken, upgraded, err := s.Sessions.Upgrade(ctx, token, kind, session.AAL2)
-	if err != nil {
+	if errors.Is(err, session.ErrInvalid) {
+		// Revoked or rotated meanwhile, by a step-up sent at the same
+		// time: the token is no good any more.
+		return "", nil, ErrNoSession
+	} else if err != nil {
 		return "", nil, err
 	}
 	s.emit(ctx, nil, c, event.SessionSteppedUp, event.OutcomeSuccess, kind, sess.IdentityID, upgraded.ID)

@@ -307,3 +307,34 @@ func TestConcurrentFactorRemovalsKeepOne(t *testing.T) {
 		}
 	})
 }
+
+// Two step-ups of one session at once: one raises it, the other finds its
+// token replaced (401), never a server error.
+func TestConcurrentStepUps(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, servertest.Localhost())
+		id, code := startAPIRegistration(t, env, "wanda@example.com")
+		var signedUp api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, &signedUp), 200)
+		var setup api.TOTPSetup
+		expectStatus(t, env.JSON(t, "POST", "/api/totp", signedUp.SessionToken, nil, &setup), 200)
+		first, _ := pqtotp.GenerateCode(setup.Secret, env.Clock.Now())
+		var confirmed api.RecoveryCodes
+		expectStatus(t, env.JSON(t, "POST", "/api/totp/confirm", signedUp.SessionToken, map[string]any{"code": first}, &confirmed), 200)
+		codes := confirmed.RecoveryCodes
+		// A session at aal1 to raise: the sign-up's, before any step-up.
+		tok := signedUp.SessionToken
+		var wg sync.WaitGroup
+		statuses := make([]int, 2)
+		for i := range 2 {
+			wg.Go(func() {
+				statuses[i] = env.JSON(t, "POST", "/api/sessions/step-up", tok, map[string]any{"kind": "recovery_code", "code": codes[i]}, nil).StatusCode
+			})
+		}
+		wg.Wait()
+		slices.Sort(statuses)
+		if statuses[0] != 200 || statuses[1] != 401 {
+			t.Fatalf("concurrent step-ups: %v, want one 200 and one 401", statuses)
+		}
+	})
+}
