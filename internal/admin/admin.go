@@ -44,8 +44,17 @@ var Routes = []string{
 	"POST /admin/clients/{id}/secret",
 }
 
-// Mount registers the admin API on mux.
+// Mount registers the admin API on mux. Without a token the API is off:
+// every /admin/ path, whatever the method, answers like one that does not
+// exist (no 405 with an Allow header that would give the routes away).
 func (h *Handler) Mount(mux *http.ServeMux) {
+	if h.Token == "" {
+		mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "no-store")
+			problem.NotFound(w)
+		})
+		return
+	}
 	handlers := map[string]http.HandlerFunc{
 		"GET /admin/openapi.yaml":         h.openapi,
 		"GET /admin/clients":              h.listClients,
@@ -60,11 +69,6 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 		public := route == "GET /admin/openapi.yaml" // documentation only
 		mux.HandleFunc(route, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Cache-Control", "no-store")
-			if h.Token == "" {
-				// Off: look exactly like a route that does not exist.
-				problem.NotFound(w)
-				return
-			}
 			if !public && !h.authorized(w, r) {
 				return
 			}

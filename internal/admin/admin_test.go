@@ -79,8 +79,13 @@ func decodeBody[T any](t *testing.T, rec *httptest.ResponseRecorder) T {
 func TestAuth(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		// Off: every route answers the 404 problem of a path that does not
-		// exist, with or without a token.
+		// exist, with or without a token, and so does a wrong method.
 		off := newTestAPI(t, db, "")
+		for _, method := range []string{"PUT", "DELETE", "POST"} {
+			if rec := off.do(method, "/admin/openapi.yaml", "", ""); rec.Code != http.StatusNotFound || rec.Header().Get("Allow") != "" {
+				t.Errorf("off: %s /admin/openapi.yaml: %d, Allow %q", method, rec.Code, rec.Header().Get("Allow"))
+			}
+		}
 		for _, route := range Routes {
 			method, path, _ := strings.Cut(route, " ")
 			path = strings.ReplaceAll(path, "{id}", "abc")

@@ -116,7 +116,7 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 	case flow.MethodCode:
 		res, err = h.Flows.RequestLoginCode(r.Context(), f, h.client(r), req.Identifier)
 	default:
-		problem.Send(w, http.StatusBadRequest, "invalid-input", "Unknown method", `method must be "password" or "code".`)
+		h.fail(w, r, &flow.InvalidError{Messages: []flow.Message{{Field: "method", ID: "method_invalid", Type: "error", Text: `Choose the method "password" or "code".`}}})
 		return
 	}
 	if err != nil {
@@ -153,7 +153,13 @@ func (h *Handler) submitVerification(w http.ResponseWriter, r *http.Request) {
 	if f == nil {
 		return
 	}
-	sess, _ := h.bearer(r)
+	// A token is optional here (it names the address to verify), but one
+	// that is sent must be good.
+	sess, tok := h.bearer(r)
+	if sess == nil && tok != "" {
+		unauthenticated(w, true, "The session token is not valid; send a live one or none.")
+		return
+	}
 	res, err := h.Flows.SubmitVerificationEmail(r.Context(), f, h.client(r), req.Email, sess)
 	if err != nil {
 		h.fail(w, r, err)

@@ -152,14 +152,20 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c Client, ident *
 // RemoveTOTP turns ident's authenticator app off (or drops a set-up not
 // yet confirmed). It is refused with a *RefusedError while the app is the
 // account's only second factor (checkTOTPRemoval), so a passkey remains and
-// the recovery codes stay with it. The customer is mailed a notice;
-// removing nothing is not an error.
+// the recovery codes stay with it. Turning an app off mails the customer a
+// notice; removing nothing, or a set-up never confirmed, is not an error
+// and tells nobody anything.
 func (s *Service) RemoveTOTP(ctx context.Context, c Client, ident *identity.Identity) error {
 	if s.Factors == nil {
 		return nil
 	}
+	wasOn := false
 	err := s.Flows.lockMethods(ctx, ident.ID, func() error { // see RemovePasskey
 		if err := s.checkTOTPRemoval(ctx, ident.ID); err != nil {
+			return err
+		}
+		var err error
+		if wasOn, err = s.Factors.TOTP.Enrolled(ctx, ident.ID); err != nil {
 			return err
 		}
 		if err := s.Factors.TOTP.Remove(ctx, ident.ID); err != nil && !errors.Is(err, totp.ErrNotEnrolled) {
@@ -167,7 +173,7 @@ func (s *Service) RemoveTOTP(ctx context.Context, c Client, ident *identity.Iden
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil || !wasOn {
 		return err
 	}
 	s.MethodsChanged(ctx, c, ident, "totp_disabled", "two-factor authentication was turned off")

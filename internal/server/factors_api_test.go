@@ -338,3 +338,21 @@ func TestConcurrentStepUps(t *testing.T) {
 		}
 	})
 }
+
+// Turning off an authenticator app that was never on changes nothing and
+// mails nobody a notice that something was turned off.
+func TestRemovingNoAppSendsNoNotice(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	id, code := startAPIRegistration(t, env, "xena@example.com")
+	var signedUp api.FlowResponse
+	expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, &signedUp), 200)
+	expectStatus(t, env.JSON(t, "DELETE", "/api/totp", signedUp.SessionToken, nil, nil), 204)
+	// A set-up begun and dropped was never on either.
+	expectStatus(t, env.JSON(t, "POST", "/api/totp", signedUp.SessionToken, nil, nil), 200)
+	expectStatus(t, env.JSON(t, "DELETE", "/api/totp", signedUp.SessionToken, nil, nil), 204)
+	// The notice goes with the change's event, written before the answer.
+	changes, err := env.Server.Events.List(t.Context(), event.Query{Type: event.MethodsChanged})
+	if err != nil || len(changes) != 0 {
+		t.Fatalf("changes recorded (and noticed) for an app that was never on: %+v %v", changes, err)
+	}
+}

@@ -53,6 +53,9 @@ func TestPasskeysThroughAPI(t *testing.T) {
 			t.Fatalf("renamed: %+v", renamed)
 		}
 		expectStatus(t, env.JSON(t, "PATCH", "/api/passkeys/"+added.ID, tok, map[string]any{"name": strings.Repeat("x", 65)}, nil), 400)
+		for _, blank := range []map[string]any{{}, {"name": ""}, {"name": "   "}} {
+			expectStatus(t, env.JSON(t, "PATCH", "/api/passkeys/"+added.ID, tok, blank, nil), 400)
+		}
 		expectStatus(t, env.JSON(t, "PATCH", "/api/passkeys/nope", tok, map[string]any{"name": "x"}, nil), 404)
 		expectStatus(t, env.JSON(t, "PATCH", "/api/passkeys/"+added.ID, "", map[string]any{"name": "x"}, nil), 401)
 		if list := env.JSON(t, "GET", "/api/passkeys", tok, nil, nil); !strings.Contains(list.Body, `"Pixel 9"`) {

@@ -355,3 +355,22 @@ func TestLongUnicodePasswords(t *testing.T) {
 	expectStatus(t, env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": "uc@example.com",
 		"password": "five fish swim in the café " + strings.Repeat("z", 40)}, nil), 200)
 }
+
+// An unknown sign-in method is a field error like any other, and a bad
+// bearer token is refused where a token is optional too.
+func TestAPIMethodAndOptionalToken(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	var start api.FlowResponse
+	env.JSON(t, "POST", "/api/login", "", nil, &start)
+	p := expectProblem(t, env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": "a@example.com", "method": "sms"}, nil), 400, "invalid-input")
+	if len(p.Errors) != 1 || p.Errors[0].Field != "method" {
+		t.Fatalf("unknown method: %+v", p)
+	}
+	var v api.FlowResponse
+	env.JSON(t, "POST", "/api/verification", "", nil, &v)
+	r := env.JSON(t, "POST", "/api/verification/"+v.Flow.ID, "fys_bogus", map[string]any{"email": "a@example.com"}, nil)
+	expectProblem(t, r, 401, "unauthenticated")
+	if !strings.Contains(r.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Fatalf("challenge %q", r.Header.Get("WWW-Authenticate"))
+	}
+}

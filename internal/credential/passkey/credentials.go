@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/foyer-id/foyer/internal/store"
 )
@@ -74,10 +75,13 @@ func (s *Service) Count(ctx context.Context, identityID string) (int, error) {
 	return n, nil
 }
 
-// Rename sets the name of identityID's passkey credID (empty means
-// DefaultName) and returns the passkey. It returns ErrInvalidName for a
-// bad name and store.ErrNotFound if identityID has no such passkey.
+// Rename sets the name of identityID's passkey credID and returns the
+// passkey. It returns ErrInvalidName for a bad or blank name and
+// store.ErrNotFound if identityID has no such passkey.
 func (s *Service) Rename(ctx context.Context, identityID, credID, name string) (*Credential, error) {
+	if strings.TrimSpace(name) == "" {
+		return nil, fmt.Errorf("passkey: rename %s: %w", credID, ErrInvalidName)
+	}
 	name, err := normalizeName(name)
 	if err != nil {
 		return nil, fmt.Errorf("passkey: rename %s: %w", credID, err)
