@@ -411,6 +411,10 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	}
 	switch res {
 	case CodeOK:
+	case CodeSpent:
+		// Submitted twice at once (or again after it was used): the flow
+		// has moved on.
+		return nil, ErrWrongState
 	case CodeWrong, CodeMissing:
 		_ = s.Throttle.Fail(ctx, throttle.NetworkKey("code", c.IP), s.Config.CodeThrottle)
 		s.emit(ctx, f, c, event.VerificationSubmitted, event.OutcomeFailure, "code_invalid", "", "")

@@ -216,6 +216,7 @@ const (
 	CodeExhausted            // no attempts left: the flow must restart
 	CodeExpired              // the code expired: ask for a new one
 	CodeMissing              // no live code for this flow
+	CodeSpent                // the flow's latest code was used, by this or a parallel submit
 )
 
 // checkCode spends one attempt on the flow's live code and consumes it if
@@ -233,6 +234,14 @@ func (s *Store) checkCode(ctx context.Context, key []byte, flowID, code string, 
 		  AND used_at IS NULL
 		RETURNING id, code_hash, attempts, expires_at`, flowID).Scan(&id, &hash, &attempts, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
+		var spent int
+		err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM codes WHERE flow_id = $1 AND used_at IS NOT NULL`, flowID).Scan(&spent)
+		if err != nil {
+			return 0, fmt.Errorf("flow: check code: %w", err)
+		}
+		if spent > 0 {
+			return CodeSpent, nil
+		}
 		return CodeMissing, nil
 	}
 	if err != nil {
@@ -255,7 +264,7 @@ func (s *Store) checkCode(ctx context.Context, key []byte, flowID, code string, 
 		return 0, fmt.Errorf("flow: consume code: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
-		return CodeMissing, nil
+		return CodeSpent, nil
 	}
 	return CodeOK, nil
 }

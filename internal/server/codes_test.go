@@ -160,20 +160,26 @@ func TestCodeIsSingleUseUnderConcurrency(t *testing.T) {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		tokens := 0
+		statuses := map[int]int{}
 		for range 20 {
 			wg.Go(func() {
 				var res api.FlowResponse
-				env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, &res)
+				r := env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, &res)
 				mu.Lock()
 				if res.SessionToken != "" {
 					tokens++
 				}
+				statuses[r.StatusCode]++
 				mu.Unlock()
 			})
 		}
 		wg.Wait()
 		if tokens != 1 {
 			t.Fatalf("%d sessions from one code", tokens)
+		}
+		// The others were a step already done (409), never a wrong code.
+		if statuses[200] != 1 || statuses[409] != 19 {
+			t.Fatalf("statuses %v, want one 200 and 409s", statuses)
 		}
 	})
 }
