@@ -87,6 +87,9 @@ func TestAPIMissesAreProblems(t *testing.T) {
 		{"POST", "/sessions/whoami", 405, "method-not-allowed", "GET, HEAD"},
 		{"GET", "/api/nope", 404, "not-found", ""},
 		{"GET", "/admin/nope", 404, "not-found", ""},
+		{"GET", "/api", 404, "not-found", ""},
+		{"POST", "/sessions", 404, "not-found", ""},
+		{"GET", "/admin", 404, "not-found", ""},
 	}
 	for _, tc := range cases {
 		var p api.Problem

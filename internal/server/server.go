@@ -299,7 +299,12 @@ func (s *Server) middleware(next http.Handler, refused http.HandlerFunc) http.Ha
 // jsonAPI reports whether path belongs to one of the JSON APIs, whose
 // every answer, errors included, is JSON.
 func jsonAPI(path string) bool {
-	return strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/admin/") || strings.HasPrefix(path, "/sessions/")
+	for _, root := range []string{"/api", "/admin", "/sessions"} {
+		if rest, ok := strings.CutPrefix(path, root); ok && (rest == "" || rest[0] == '/') {
+			return true
+		}
+	}
+	return false
 }
 
 // apiMisses turns the mux's own plain-text answers under the JSON APIs —
