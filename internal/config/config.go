@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/mail"
 	"net/netip"
 	"net/url"
@@ -182,13 +183,17 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // D returns the time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
+// defaultFrom is the sender of dev mode's mail; a deployment's is at its
+// public host (Finish) unless smtp.from says otherwise.
+const defaultFrom = "Foyer <no-reply@localhost>"
+
 // Default returns the built-in configuration (not yet dev-adjusted).
 func Default() *Config {
 	return &Config{
 		Addr: "127.0.0.1:4455",
 		Data: "data",
 		Log:  Log{Level: "info", Format: "json"},
-		SMTP: SMTP{From: "Foyer <no-reply@localhost>"},
+		SMTP: SMTP{From: defaultFrom},
 		Password: Password{
 			MemoryKiB: 19456, Iterations: 2, Parallelism: 1,
 		},
@@ -453,6 +458,13 @@ func (c *Config) Finish() error {
 		c.PublicURL = "http://" + strings.Replace(host, "127.0.0.1", "localhost", 1)
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.SMTP.From == defaultFrom && !c.Dev {
+		// Mail from localhost fails SPF and DMARC: a deployment sends from
+		// its public host unless told otherwise.
+		if u, err := url.Parse(c.PublicURL); err == nil && strings.Contains(u.Hostname(), ".") && net.ParseIP(u.Hostname()) == nil {
+			c.SMTP.From = "Foyer <no-reply@" + u.Hostname() + ">"
+		}
+	}
 	// A token read from a file or a secret store often ends in a newline,
 	// which no client would send.
 	c.Admin.Token = strings.TrimSpace(c.Admin.Token)
@@ -509,8 +521,12 @@ func (c *Config) Validate() error {
 	}
 	if c.SMTP.From == "" {
 		bad("smtp.from", "must not be empty")
-	} else if _, err := mail.ParseAddress(c.SMTP.From); err != nil {
+	} else if a, err := mail.ParseAddress(c.SMTP.From); err != nil {
 		bad("smtp.from", "%q is not an address like \"Shop <id@shop.example>\"", c.SMTP.From)
+	} else if local, domain, _ := strings.Cut(a.Address, "@"); !isASCII(local) {
+		bad("smtp.from", "the part before @ must be ASCII: not every mail server takes UTF-8 addresses")
+	} else if !c.Dev && (!strings.Contains(domain, ".") || strings.EqualFold(domain, "localhost")) {
+		bad("smtp.from", "must be an address at your own domain outside dev mode (FOYER_SMTP_FROM): mail from %s fails SPF and DMARC checks", domain)
 	}
 	// The bounds are password.Params.Validate's (a test keeps them so):
 	// past them every sign-up would fail, and sign-ins of unknown
@@ -556,6 +572,8 @@ func (d *Domain) validate(prefix string, bad func(key, format string, args ...an
 	}
 	if d.Verification.CodeLifetime > Duration(time.Hour) {
 		bad(prefix+".verification.code_lifetime", "must be at most 1h: codes are short-lived")
+	} else if d.Verification.CodeLifetime > 0 && d.Verification.CodeLifetime < Duration(time.Minute) {
+		bad(prefix+".verification.code_lifetime", "must be at least 1m: a mailed code needs time to arrive (and the mail says it in minutes)")
 	}
 	if d.Verification.MaxAttempts < 1 || d.Verification.MaxAttempts > 10 {
 		bad(prefix+".verification.max_attempts", "must be between 1 and 10")
@@ -594,4 +612,13 @@ func (d *Domain) validate(prefix string, bad func(key, format string, args ...an
 	if d.ProductName == "" {
 		bad(prefix+".product_name", "must not be empty")
 	}
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

@@ -61,6 +61,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"dev: true\nsmtp: {url: 'http://mail'}\n", "", "smtp.url"},
 		{"dev: true\ndomains: {customers: {session: {idle_timeout: 0s}}}\n", "", "domains.customers.session.idle_timeout"},
 		{"dev: true\ndomains: {customers: {verification: {max_attempts: 50}}}\n", "", "domains.customers.verification.max_attempts"},
+		{"dev: true\ndomains: {customers: {verification: {code_lifetime: 30s}}}\n", "", "domains.customers.verification.code_lifetime"},
 		{"dev: true\ndomains: {workforce: {}}\n", "", "domains.workforce"},
 		{"dev: true\n", "FOYER_DEV=maybe", "FOYER_DEV"},
 		{"dev: true\nsesion: {}\n", "", `line 2: unknown key "sesion"`},
@@ -173,5 +174,30 @@ func TestTrustedProxies(t *testing.T) {
 	got, err := c.Proxies()
 	if err != nil || len(got) != 3 || got[0].String() != "10.0.0.0/8" || got[1].String() != "127.0.0.1/32" || got[2].String() != "::1/128" {
 		t.Fatalf("proxies = %v, %v", got, err)
+	}
+}
+
+// A deployment mails from its own host unless smtp.from says otherwise,
+// never from localhost, and never from a non-ASCII local part.
+func TestSMTPFromOutsideDevMode(t *testing.T) {
+	prod := []string{"FOYER_PUBLIC_URL=https://id.shop.example", "FOYER_SMTP_URL=smtps://relay.example:465", "FOYER_SECRET=" + strings.Repeat("s", 40)}
+	c, err := Load("", prod)
+	if err == nil {
+		err = c.Finish()
+	}
+	if err != nil || c.SMTP.From != "Foyer <no-reply@id.shop.example>" {
+		t.Fatalf("derived From %q, %v", c.SMTP.From, err)
+	}
+	for from, want := range map[string]string{
+		"no-reply@localhost":      "fails SPF",
+		"Shop <zoë@shop.example>": "must be ASCII",
+	} {
+		c, err := Load("", append(prod, "FOYER_SMTP_FROM="+from))
+		if err == nil {
+			err = c.Finish()
+		}
+		if err == nil || !strings.Contains(err.Error(), "smtp.from") || !strings.Contains(err.Error(), want) {
+			t.Errorf("FOYER_SMTP_FROM=%s: %v", from, err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 )
 
 // Mail is one rendered mail handed to a Sender.
@@ -18,6 +19,10 @@ type Mail struct {
 	// same across retries so that receivers can drop duplicates. Without
 	// an "@", SMTPSender completes it with the domain of the From address.
 	MessageID string
+	// Date is when the mail was written (queued), for its Date header
+	// (RFC 5322, section 3.6.1): a mail delivered late does not pass for
+	// the newest. Zero means now.
+	Date time.Time
 }
 
 // Sender delivers one mail. An error means the mail was not delivered: the

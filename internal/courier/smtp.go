@@ -14,6 +14,7 @@ import (
 
 	"github.com/wneessen/go-mail"
 	"github.com/wneessen/go-mail/smtp"
+	"golang.org/x/net/idna"
 )
 
 // SMTPSender delivers mail to one SMTP server (a relay or a mail service),
@@ -30,6 +31,10 @@ type SMTPSender struct {
 	fromDomain string
 	redacted   string
 	timeout    time.Duration
+	// HELO is the name the sender greets the server with (EHLO): the
+	// host's fully qualified name, which relays may insist on (RFC 5321,
+	// section 4.1.1.1). Empty means the machine's host name.
+	HELO string
 }
 
 // NewSMTPSender returns a Sender for the server named by rawURL, sending
@@ -107,6 +112,12 @@ func NewSMTPSender(rawURL, from string) (*SMTPSender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("courier: SMTP From address %q is not a valid address", from)
 	}
+	// An internationalised domain goes out in its ASCII form, in the
+	// envelope, the From header and the Message-ID alike.
+	local, domain, _ := strings.Cut(addr.Address, "@")
+	if ascii, err := idna.Lookup.ToASCII(domain); err == nil {
+		addr.Address = local + "@" + ascii
+	}
 	s.from = addr.String()
 	s.fromDomain = domainOf(addr.Address)
 	return s, nil
@@ -123,7 +134,8 @@ func domainOf(address string) string {
 }
 
 // Send delivers m in one SMTP transaction. Rejections that retrying cannot
-// fix (the server refused the recipient with a 5xx code) are Permanent.
+// fix (a 5xx reply to the sender, a recipient or the content) are
+// Permanent.
 func (s *SMTPSender) Send(ctx context.Context, m Mail) error {
 	msg, err := s.message(m)
 	if err != nil {
@@ -146,6 +158,9 @@ func (s *SMTPSender) Send(ctx context.Context, m Mail) error {
 	if s.hasAuth {
 		opts = append(opts, mail.WithSMTPAuthCustom(&plainOrLogin{user: s.user, password: s.password, host: s.host}))
 	}
+	if s.HELO != "" {
+		opts = append(opts, mail.WithHELO(s.HELO))
+	}
 	client, err := mail.NewClient(s.host, opts...)
 	if err != nil {
 		return fmt.Errorf("courier: smtp: %w", err)
@@ -159,15 +174,22 @@ func (s *SMTPSender) Send(ctx context.Context, m Mail) error {
 	if err == nil {
 		return errors.New("courier: smtp: mail not accepted")
 	}
+	// A 5xx reply to the mail itself (its sender, recipient or content)
+	// is final: the same request must not be repeated (RFC 5321, section
+	// 4.2.1). Failures to connect or authenticate are the relay's or the
+	// configuration's, and worth retrying.
 	var se *mail.SendError
-	if errors.As(err, &se) && se.Reason == mail.ErrSMTPRcptTo && !se.IsTemp() && se.ErrorCode() >= 500 {
-		return Permanent(fmt.Errorf("courier: smtp: %w", err))
+	if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
+		switch se.Reason {
+		case mail.ErrSMTPMailFrom, mail.ErrSMTPRcptTo, mail.ErrSMTPData, mail.ErrSMTPDataClose:
+			return Permanent(fmt.Errorf("courier: smtp: %w", err))
+		}
 	}
 	return fmt.Errorf("courier: smtp: %w", err)
 }
 
 func (s *SMTPSender) message(m Mail) (*mail.Msg, error) {
-	msg := mail.NewMsg()
+	msg := mail.NewMsg(mail.WithNoDefaultUserAgent()) // no X-Mailer naming the library
 	from := s.from
 	if m.From != "" {
 		from = m.From
@@ -188,7 +210,11 @@ func (s *SMTPSender) message(m Mail) (*mail.Msg, error) {
 	} else {
 		msg.SetMessageID()
 	}
-	msg.SetDate()
+	if m.Date.IsZero() {
+		msg.SetDate()
+	} else {
+		msg.SetDateWithValue(m.Date)
+	}
 	// RFC 3834: automatic mail; asks vacation responders not to answer.
 	msg.SetGenHeader("Auto-Submitted", "auto-generated")
 	msg.SetBodyString(mail.TypeTextPlain, m.Text)

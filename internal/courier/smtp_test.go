@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wneessen/go-mail/smtp"
 
@@ -110,6 +111,61 @@ func TestSMTPSenderTextOnlyAndMessageID(t *testing.T) {
 	// terminator.
 	if m.From != "other@example.org" || m.Subject != "Grüße" || m.Text != "only text\n.dot\n" || m.HTML != "" || m.MessageID != "x@id.example" {
 		t.Fatalf("got From %q, Subject %q, Text %q, HTML %q, Message-ID %q", m.From, m.Subject, m.Text, m.HTML, m.MessageID)
+	}
+}
+
+// The Date header is when the mail was written, the greeting names the
+// configured host, and no header names the mail library.
+func TestSMTPSenderHeaders(t *testing.T) {
+	srv := smtptest.Start(t)
+	s := newSMTPSender(t, srv)
+	s.HELO = "id.example.com"
+	written := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+	if err := s.Send(context.Background(), Mail{To: "a@example.com", Subject: "Hi", Text: "x", Date: written}); err != nil {
+		t.Fatal(err)
+	}
+	m := srv.Messages()[0]
+	if d, err := m.Header.Date(); err != nil || !d.Equal(written) {
+		t.Errorf("Date %v (%v), want %v", d, err, written)
+	}
+	if m.Helo != "id.example.com" {
+		t.Errorf("EHLO %q", m.Helo)
+	}
+	for _, h := range []string{"X-Mailer", "User-Agent"} {
+		if v := m.Header.Get(h); v != "" {
+			t.Errorf("%s: %q", h, v)
+		}
+	}
+}
+
+// A From address at an internationalised domain goes out in ASCII.
+func TestSMTPSenderIDNFrom(t *testing.T) {
+	srv := smtptest.Start(t)
+	s, err := NewSMTPSender(srv.URL(), "Bücher <no-reply@bücher.example>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(context.Background(), Mail{To: "a@example.com", Subject: "Hi", Text: "x", MessageID: "m1"}); err != nil {
+		t.Fatal(err)
+	}
+	m := srv.Messages()[0]
+	if m.MailFrom != "no-reply@xn--bcher-kva.example" || m.From != "no-reply@xn--bcher-kva.example" || m.MessageID != "m1@xn--bcher-kva.example" {
+		t.Fatalf("MAIL FROM %q, From %q, Message-ID %q", m.MailFrom, m.From, m.MessageID)
+	}
+}
+
+// A 5xx refusal of the mail's content is final: the mail is not offered
+// again; a 4xx one is worth retrying.
+func TestSMTPSenderPermanentRefusals(t *testing.T) {
+	srv := smtptest.Start(t)
+	s := newSMTPSender(t, srv)
+	srv.RejectNextData(1)
+	if err := s.Send(context.Background(), Mail{To: "a@example.com", Subject: "Hi", Text: "x"}); err == nil || !IsPermanent(err) {
+		t.Errorf("554 after the data: %v, want a permanent error", err)
+	}
+	srv.FailNextData(1)
+	if err := s.Send(context.Background(), Mail{To: "a@example.com", Subject: "Hi", Text: "x"}); err == nil || IsPermanent(err) {
+		t.Errorf("451 after the data: %v, want a temporary error", err)
 	}
 }
 

@@ -315,6 +315,7 @@ func (w *Worker) deliver(ctx context.Context, e Entry) {
 		Text:      e.Text,
 		HTML:      e.HTML,
 		MessageID: e.ID,
+		Date:      e.CreatedAt,
 	})
 	cancel()
 	if err == nil {

@@ -95,10 +95,13 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	outbox := courier.NewOutbox(db, now)
 	var sender courier.Sender
 	if cfg.SMTP.URL != "" {
-		if sender, err = courier.NewSMTPSender(cfg.SMTP.URL, cfg.SMTP.From); err != nil {
+		smtp, err := courier.NewSMTPSender(cfg.SMTP.URL, cfg.SMTP.From)
+		if err != nil {
 			db.Close()
 			return nil, fmt.Errorf("smtp.url: %w", err)
 		}
+		smtp.HELO = heloName(cfg.PublicURL)
+		sender = smtp
 	} else {
 		// Dev mode without SMTP: mail stays in the built-in mailbox.
 		outbox.KeepBodies = true
@@ -305,6 +308,21 @@ func jsonAPI(path string) bool {
 		}
 	}
 	return false
+}
+
+// heloName is the name Foyer greets mail servers with: its public host
+// name when it has one (a relay may refuse a name that is not fully
+// qualified), else "" for the machine's host name.
+func heloName(publicURL string) string {
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return ""
+	}
+	host := u.Hostname()
+	if host == "" || net.ParseIP(host) != nil || !strings.Contains(host, ".") {
+		return ""
+	}
+	return host
 }
 
 // apiMisses turns the mux's own plain-text answers under the JSON APIs —

@@ -19,6 +19,8 @@ type Message struct {
 	RcptTo   []string
 	// AuthUser is the user the client authenticated as, if any.
 	AuthUser string
+	// Helo is the name the client greeted with (EHLO or HELO).
+	Helo string
 
 	// From and To are the addresses of the From and To headers.
 	From string

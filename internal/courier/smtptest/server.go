@@ -23,16 +23,17 @@ type Server struct {
 	t    testing.TB
 	addr string // host:port, fixed for the server's life (Restart reuses it)
 
-	mu       sync.Mutex
-	ln       net.Listener // nil while closed
-	conns    map[net.Conn]struct{}
-	messages []Message
-	arrived  chan struct{} // closed and replaced when a message arrives
-	failRcpt int
-	failData int
-	user     string // AUTH required when set
-	password string
-	wg       sync.WaitGroup
+	mu         sync.Mutex
+	ln         net.Listener // nil while closed
+	conns      map[net.Conn]struct{}
+	messages   []Message
+	arrived    chan struct{} // closed and replaced when a message arrives
+	failRcpt   int
+	failData   int
+	rejectData int
+	user       string // AUTH required when set
+	password   string
+	wg         sync.WaitGroup
 }
 
 // Start starts a server on 127.0.0.1 with a free port, and closes it when
@@ -86,6 +87,14 @@ func (s *Server) FailNextData(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failData = n
+}
+
+// RejectNextData makes the server take the data of the next n mails and
+// then refuse them for good ("554 5.6.0").
+func (s *Server) RejectNextData(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rejectData = n
 }
 
 // Messages returns the mails accepted so far, oldest first.
@@ -195,6 +204,7 @@ type session struct {
 	r        *textproto.Reader
 	conn     net.Conn
 	helo     bool
+	heloName string
 	authUser string
 	from     string
 	hasFrom  bool
@@ -233,7 +243,7 @@ func (ss *session) command(verb, arg string) bool {
 	s := ss.s
 	switch verb {
 	case "EHLO":
-		ss.helo = true
+		ss.helo, ss.heloName = true, arg
 		ss.reset()
 		lines := []string{"250-smtptest greets " + arg, "250-8BITMIME", "250-SMTPUTF8"}
 		s.mu.Lock()
@@ -243,7 +253,7 @@ func (ss *session) command(verb, arg string) bool {
 		s.mu.Unlock()
 		ss.reply(append(lines, "250 HELP")...)
 	case "HELO":
-		ss.helo = true
+		ss.helo, ss.heloName = true, arg
 		ss.reset()
 		ss.reply("250 smtptest")
 	case "AUTH":
@@ -296,11 +306,15 @@ func (ss *session) command(verb, arg string) bool {
 			ss.reply("451 4.3.0 Temporary failure, mail not accepted")
 			return true
 		}
+		if s.takeFault(&s.rejectData) {
+			ss.reply("554 5.6.0 Content rejected")
+			return true
+		}
 		m, err := parse(raw)
 		if err != nil {
 			s.t.Errorf("smtptest: the client sent a mail that does not parse: %v\n%s", err, raw)
 		}
-		m.MailFrom, m.RcptTo, m.AuthUser = from, rcpts, ss.authUser
+		m.MailFrom, m.RcptTo, m.AuthUser, m.Helo = from, rcpts, ss.authUser, ss.heloName
 		s.mu.Lock()
 		s.messages = append(s.messages, m)
 		close(s.arrived)
