@@ -348,6 +348,22 @@ func (o *Outbox) MarkFailed(ctx context.Context, id string, attempt int, cause e
 	return nil
 }
 
+// SupersedeTx gives up, in tx, the mail id if it is still waiting to be
+// sent (queued, or between retries): a newer mail replaces it, such as a
+// new code that makes the old one useless. A mail being sent right now, or
+// sent already, is left alone. Nothing to give up is not an error.
+func (o *Outbox) SupersedeTx(ctx context.Context, tx *store.Tx, id string) error {
+	query := `UPDATE outbox SET status = 'failed', last_error = 'superseded by a newer mail', body_text = '', body_html = ''
+		WHERE id = $1 AND status = 'queued'`
+	if o.KeepBodies {
+		query = `UPDATE outbox SET status = 'failed', last_error = 'superseded by a newer mail' WHERE id = $1 AND status = 'queued'`
+	}
+	if _, err := tx.Exec(ctx, query, id); err != nil {
+		return fmt.Errorf("courier: supersede %s: %w", id, err)
+	}
+	return nil
+}
+
 // finish runs an update guarded by the claim (id, status sending, attempt)
 // and turns "no row changed" into ErrConflict, or ErrNotFound when the
 // entry does not exist at all. It commits asynchronously (store.DB.Async):

@@ -77,6 +77,9 @@ type Data struct {
 	// CodeTemplate is the mail template of the flow's codes (a sign-in
 	// code or an address check), so that a resend sends the same kind.
 	CodeTemplate string `json:"code_template,omitempty"`
+	// CodeMailID is the outbox entry of the latest code's mail, given up
+	// when a newer code replaces it before it left.
+	CodeMailID string `json:"code_mail_id,omitempty"`
 	// Methods used so far (e.g. password), for the session.
 	Methods []string `json:"methods,omitempty"`
 	// AuthenticatedAt is when the first factor passed in a login flow that

@@ -28,6 +28,8 @@ type Mailer interface {
 	Enqueue(ctx context.Context, m courier.Message) (string, error)
 	// EnqueueTx queues m inside tx: it leaves once tx commits.
 	EnqueueTx(ctx context.Context, tx *store.Tx, m courier.Message) (string, error)
+	// SupersedeTx gives up, inside tx, a queued mail that has not left.
+	SupersedeTx(ctx context.Context, tx *store.Tx, id string) error
 }
 
 // Config holds the journey settings of one policy domain.
@@ -325,7 +327,15 @@ func (s *Service) sendCode(ctx context.Context, tx *store.Tx, f *Flow, c Client,
 	if f.Data.Dead {
 		return nil
 	}
-	_, err = s.Mailer.EnqueueTx(ctx, tx, courier.Message{
+	// The previous code's mail, if it is still waiting (a mail server
+	// was down), would arrive after this one with a code that no longer
+	// works.
+	if replace && f.Data.CodeMailID != "" {
+		if err := s.Mailer.SupersedeTx(ctx, tx, f.Data.CodeMailID); err != nil {
+			return err
+		}
+	}
+	f.Data.CodeMailID, err = s.Mailer.EnqueueTx(ctx, tx, courier.Message{
 		Domain:   s.Config.Domain,
 		Template: template,
 		To:       f.Data.Email,

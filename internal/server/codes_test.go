@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/foyer-id/foyer/internal/api"
+	"github.com/foyer-id/foyer/internal/courier"
 	"github.com/foyer-id/foyer/internal/server/servertest"
 	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/store/storetest"
@@ -357,4 +358,49 @@ func TestResendKeepsTheMailKind(t *testing.T) {
 	if in.SessionToken == "" {
 		t.Fatalf("the resent sign-in code did not sign in: %+v", in)
 	}
+}
+
+// A code mail still waiting for a mail server that was down is given up
+// when a new code replaces it: otherwise it would arrive after the new
+// one, the newest mail in the inbox, with a code that no longer works.
+func TestReplacedCodeMailIsGivenUp(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		env.SMTP.FailNext(1) // the first code's first attempt
+		var start api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/registration", "", nil, &start), 201)
+		expectStatus(t, env.JSON(t, "POST", "/api/registration/"+start.Flow.ID, "", map[string]any{
+			"traits": map[string]any{"email": "yves@example.com"}, "password": goodPassword}, nil), 200)
+		entries := func() []courier.Entry {
+			t.Helper()
+			list, err := env.Server.Outbox.List(t.Context(), 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return list
+		}
+		// Wait for the failed attempt: the mail waits for its retry.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if l := entries(); len(l) == 1 && l[0].Status == courier.StatusQueued && l[0].Attempts == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the first code mail did not fail once: %+v", entries())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		env.Clock.Advance(31 * time.Second)
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/resend", "", map[string]any{}, nil), 200)
+		second := env.MailTo(t, "yves@example.com", 1)
+		l := entries()
+		if len(l) != 2 || l[1].Status != courier.StatusFailed || !strings.Contains(l[1].LastError, "superseded") {
+			t.Fatalf("the replaced mail: %+v", l)
+		}
+		// Only the new code was delivered, and it works.
+		if n := env.MailCount("yves@example.com"); n != 1 {
+			t.Fatalf("%d mails delivered", n)
+		}
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/code", "", map[string]any{"code": servertest.CodeFrom(t, second)}, nil), 200)
+	})
 }
