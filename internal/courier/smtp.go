@@ -43,7 +43,9 @@ type SMTPSender struct {
 //
 //	smtp://[user:password@]host[:port]   plain SMTP, port 25 by default,
 //	                                     upgraded with STARTTLS when the
-//	                                     server offers it
+//	                                     server offers it (its certificate
+//	                                     checked only when a password is
+//	                                     to be sent)
 //	smtps://[user:password@]host[:port]  implicit TLS, port 465 by default
 //
 // Special characters in the user or password must be percent-encoded.
@@ -145,9 +147,14 @@ func (s *SMTPSender) Send(ctx context.Context, m Mail) error {
 		mail.WithPort(s.port),
 		mail.WithTimeout(s.timeout),
 		mail.WithTLSConfig(&tls.Config{
-			ServerName:         s.host,
-			MinVersion:         tls.VersionTLS12,
-			InsecureSkipVerify: s.skipVerify, // skip_verify=true: dev relays only
+			ServerName: s.host,
+			MinVersion: tls.VersionTLS12,
+			// skip_verify=true: dev relays only. Opportunistic STARTTLS to
+			// a relay Foyer sends no password to encrypts without
+			// authenticating the relay (RFC 7435), as MTAs do: a local
+			// relay's certificate is often self-signed, and refusing it
+			// would stop all mail where plain text was the alternative.
+			InsecureSkipVerify: s.skipVerify || (!s.implicit && !s.hasAuth),
 		}),
 	}
 	if s.implicit {

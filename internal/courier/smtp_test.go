@@ -154,6 +154,32 @@ func TestSMTPSenderIDNFrom(t *testing.T) {
 	}
 }
 
+// Opportunistic STARTTLS encrypts even to a relay with a self-signed
+// certificate, but a password goes only to a relay whose certificate
+// checks out.
+func TestSMTPSenderOpportunisticTLS(t *testing.T) {
+	srv := smtptest.Start(t)
+	srv.OfferSTARTTLS()
+	s := newSMTPSender(t, srv)
+	if err := s.Send(context.Background(), Mail{To: "a@example.com", Subject: "Hi", Text: "x"}); err != nil {
+		t.Fatalf("to a self-signed relay: %v", err)
+	}
+	if m := srv.Messages()[0]; !m.TLS {
+		t.Fatal("the mail went in plain text")
+	}
+	srv.RequireAuth("user", "secret")
+	withAuth, err := NewSMTPSender(srv.URL(), "no-reply@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := withAuth.Send(context.Background(), Mail{To: "a@example.com", Subject: "Hi", Text: "x"}); err == nil {
+		t.Fatal("a password went to a relay whose certificate does not check out")
+	}
+	if n := len(srv.Messages()); n != 1 {
+		t.Fatalf("%d mails", n)
+	}
+}
+
 // A 5xx refusal of the mail's content is final: the mail is not offered
 // again; a 4xx one is worth retrying.
 func TestSMTPSenderPermanentRefusals(t *testing.T) {

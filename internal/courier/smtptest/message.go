@@ -21,6 +21,8 @@ type Message struct {
 	AuthUser string
 	// Helo is the name the client greeted with (EHLO or HELO).
 	Helo string
+	// TLS says the mail came over a connection upgraded with STARTTLS.
+	TLS bool
 
 	// From and To are the addresses of the From and To headers.
 	From string

@@ -4,10 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/textproto"
 	"net/url"
@@ -31,7 +38,8 @@ type Server struct {
 	failRcpt   int
 	failData   int
 	rejectData int
-	user       string // AUTH required when set
+	tls        *tls.Config // STARTTLS offered when set (OfferSTARTTLS)
+	user       string      // AUTH required when set
 	password   string
 	wg         sync.WaitGroup
 }
@@ -87,6 +95,25 @@ func (s *Server) FailNextData(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failData = n
+}
+
+// OfferSTARTTLS makes the server offer STARTTLS (RFC 3207) with a
+// self-signed certificate, as many local relays do.
+func (s *Server) OfferSTARTTLS() {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		s.t.Fatalf("smtptest: key: %v", err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "smtptest"},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		s.t.Fatalf("smtptest: certificate: %v", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tls = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
 }
 
 // RejectNextData makes the server take the data of the next n mails and
@@ -205,6 +232,7 @@ type session struct {
 	conn     net.Conn
 	helo     bool
 	heloName string
+	tls      bool // the session switched to TLS
 	authUser string
 	from     string
 	hasFrom  bool
@@ -249,6 +277,9 @@ func (ss *session) command(verb, arg string) bool {
 		s.mu.Lock()
 		if s.user != "" {
 			lines = append(lines, "250-AUTH PLAIN LOGIN")
+		}
+		if s.tls != nil && !ss.tls {
+			lines = append(lines, "250-STARTTLS")
 		}
 		s.mu.Unlock()
 		ss.reply(append(lines, "250 HELP")...)
@@ -314,7 +345,7 @@ func (ss *session) command(verb, arg string) bool {
 		if err != nil {
 			s.t.Errorf("smtptest: the client sent a mail that does not parse: %v\n%s", err, raw)
 		}
-		m.MailFrom, m.RcptTo, m.AuthUser, m.Helo = from, rcpts, ss.authUser, ss.heloName
+		m.MailFrom, m.RcptTo, m.AuthUser, m.Helo, m.TLS = from, rcpts, ss.authUser, ss.heloName, ss.tls
 		s.mu.Lock()
 		s.messages = append(s.messages, m)
 		close(s.arrived)
@@ -330,7 +361,22 @@ func (ss *session) command(verb, arg string) bool {
 	case "VRFY":
 		ss.reply("252 2.1.5 Cannot VRFY user")
 	case "STARTTLS":
-		ss.reply("502 5.5.1 STARTTLS not offered")
+		s.mu.Lock()
+		cfg := s.tls
+		s.mu.Unlock()
+		if cfg == nil || ss.tls {
+			ss.reply("502 5.5.1 STARTTLS not offered")
+			return true
+		}
+		ss.reply("220 2.0.0 Ready to start TLS")
+		tc := tls.Server(ss.conn, cfg)
+		if err := tc.Handshake(); err != nil {
+			return false
+		}
+		// A new session on the encrypted connection (RFC 3207, section 4.2).
+		ss.conn, ss.w, ss.r = tc, bufio.NewWriter(tc), textproto.NewReader(bufio.NewReader(tc))
+		ss.tls, ss.helo, ss.authUser = true, false, ""
+		ss.reset()
 	case "QUIT":
 		ss.reply("221 2.0.0 Bye")
 		return false
