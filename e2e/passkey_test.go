@@ -67,7 +67,7 @@ func TestPasskeyRegisterAndSignIn(t *testing.T) {
 		signOutThenAutofill(t, ctx, env)
 		expectAccount(t, ctx, email)
 		expectHttpOnlySession(t, ctx, env)
-		if text := pageText(ctx); !strings.Contains(text, "with passkey") {
+		if text := pageText(ctx); !strings.Contains(text, "with a passkey") {
 			t.Errorf("account page does not say the session came from a passkey:\n%s", text)
 		}
 		if item := passkeyListItem(t, ctx, "Test key"); !strings.Contains(item, "last used") {

@@ -220,7 +220,7 @@ func TestLoginThrottleWithoutLockout(t *testing.T) {
 			}
 		}
 		expectStatus(t, last, 429)
-		if last.Header.Get("Retry-After") == "" || !strings.Contains(last.Body, "too many attempts") {
+		if last.Header.Get("Retry-After") == "" || !strings.Contains(last.Body, "too many attempts") || !strings.Contains(last.Body, `href="/login"`) {
 			t.Fatalf("throttle page: %v\n%s", last.Header, last.Body)
 		}
 		// The API says the same with a problem.

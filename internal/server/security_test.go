@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/foyer-id/foyer/internal/api"
+	"github.com/foyer-id/foyer/internal/config"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/problem"
 	"github.com/foyer-id/foyer/internal/server/servertest"
@@ -375,5 +376,25 @@ func TestAPIMethodAndOptionalToken(t *testing.T) {
 	expectProblem(t, r, 401, "unauthenticated")
 	if !strings.Contains(r.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
 		t.Fatalf("challenge %q", r.Header.Get("WWW-Authenticate"))
+	}
+}
+
+// The hosted pages say what the domain's settings and the account's state
+// are: the password bounds configured, an address already verified, and
+// no passkey controls that need a script the browser may not run.
+func TestPagesFollowSettingsAndState(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t), servertest.Localhost(), func(c *config.Config) {
+		c.Domains[config.DefaultDomain].PasswordMinLength = 15
+	})
+	page := env.NewBrowser(t).Get("/registration").Body
+	if !strings.Contains(page, `minlength="15"`) || !strings.Contains(page, `maxlength="256"`) || !strings.Contains(page, "15 to 256 characters") {
+		t.Fatalf("registration page does not show the configured bounds:\n%s", page)
+	}
+	b := signUp(t, env, "zora@example.com", strings.Repeat("correct horse ", 2))
+	if v := b.Get("/verification").Body; strings.Contains(v, "Send code") || !strings.Contains(v, "is verified") {
+		t.Fatalf("verification page for a verified address:\n%s", v)
+	}
+	if a := b.Get("/account").Body; !strings.Contains(a, `<div id="passkey-name-field" hidden>`) || !strings.Contains(a, "with your password and a code sent by email") {
+		t.Fatalf("account page:\n%s", a)
 	}
 }

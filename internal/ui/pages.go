@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/foyer-id/foyer/internal/credential/passkey"
+	"github.com/foyer-id/foyer/internal/credential/password"
 	"github.com/foyer-id/foyer/internal/flow"
 	"github.com/foyer-id/foyer/internal/identity"
 	foidc "github.com/foyer-id/foyer/internal/oidc"
@@ -63,6 +64,7 @@ func (p *Pages) Init() error {
 		}
 		t, err := template.New("layout.html").Funcs(template.FuncMap{
 			"fieldError": fieldError,
+			"methodName": methodName,
 			"formError":  formMessages,
 			"traits":     traitsOf,
 		}).ParseFS(templateFS, "templates/layout.html", name)
@@ -149,6 +151,9 @@ type view struct {
 	ReturnTo    string
 	Action      string
 	Extra       map[string]any
+	// Password is the domain's password policy, for new-password fields'
+	// bounds and hints.
+	Password password.Policy
 }
 
 func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
@@ -157,6 +162,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 		panic("ui: no template " + name)
 	}
 	v.ProductName = p.ProductName
+	v.Password = p.Flows.PasswordPolicy
 	v.CSRF = maskToken(p.Cookies.browserSecret(w, r))
 	p.Cookies.deviceID(w, r) // set before any form is posted, so submits set no cookies
 	var buf bytes.Buffer
@@ -191,8 +197,12 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &throttled):
 		secs := int(throttled.RetryAfter.Seconds()) + 1
 		w.Header().Set("Retry-After", fmt.Sprint(secs))
-		p.errorPage(w, r, http.StatusTooManyRequests, "Please wait a moment",
-			fmt.Sprintf("There were too many attempts. Please try again in %s — or, if you have lost your password, use another way to sign in.", seconds(secs)))
+		// The sign-in page offers the other ways in (a code by email, a
+		// passkey), which the text points to.
+		p.render(w, r, http.StatusTooManyRequests, "error", view{Title: "Please wait a moment",
+			Messages: []flow.Message{{ID: "error", Type: "error", Text: fmt.Sprintf(
+				"There were too many attempts. Please try again in %s — or, if you have lost your password, use another way to sign in.", seconds(secs))}},
+			Extra: map[string]any{"Link": "/login", "LinkText": "Sign in another way"}})
 	case errors.As(err, &denied):
 		p.errorPage(w, r, http.StatusForbidden, "Not allowed", "This action is not allowed for this account. Contact support if you think this is a mistake.")
 	case errors.Is(err, flow.ErrChanged):
@@ -291,6 +301,23 @@ func safeReturnTo(raw string) string {
 // seeOther answers a form POST.
 func seeOther(w http.ResponseWriter, r *http.Request, to string) {
 	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// methodName says a sign-in method (session.Methods) in words.
+func methodName(m string) string {
+	switch m {
+	case "password":
+		return "your password"
+	case "email_code":
+		return "a code sent by email"
+	case "totp":
+		return "your authenticator app"
+	case "recovery_code":
+		return "a recovery code"
+	case "passkey":
+		return "a passkey"
+	}
+	return m
 }
 
 func fieldError(msgs []flow.Message, field string) string {

@@ -60,6 +60,8 @@ func Production() Option {
 	return func(c *config.Config) {
 		c.Dev = false
 		c.Secret = strings.Repeat("s", 40)
+		// The public URL is an address here, which gives mail no domain.
+		c.SMTP.From = "Foyer <no-reply@foyer.example>"
 	}
 }
 

@@ -59,6 +59,20 @@
     });
   }
   function show(el, msg) { if (el && msg) { el.textContent = msg; el.hidden = false; } }
+  // failure says what went wrong in the customer's words: the browser's
+  // own messages are for developers; Foyer's (from post) are meant to be
+  // read.
+  function failure(e, fallback) {
+    if (typeof DOMException !== "undefined" && e instanceof DOMException) {
+      switch (e.name) {
+        case "InvalidStateError": return "This device already has a passkey for your account.";
+        case "NotAllowedError": return "The passkey request was cancelled or timed out. Please try again.";
+        case "SecurityError": return "Passkeys are not available on this page.";
+      }
+      return fallback;
+    }
+    return (e && e.message) || fallback;
+  }
 
   if (!window.PublicKeyCredential) return;
 
@@ -82,7 +96,7 @@
       .catch(function (e) {
         // Autofill fails quietly: the customer has not asked for anything.
         if (mediation === "conditional" || controller.signal.aborted || e.name === "AbortError") return;
-        show(err, e.message || "Signing in with a passkey did not work.");
+        show(err, failure(e, "Signing in with a passkey did not work."));
       });
   }
   if (login) {
@@ -116,13 +130,15 @@
           return post(create.getAttribute("data-finish"), { challenge_id: o.challenge_id, credential: credentialJSON(cred) });
         });
       }).then(function (res) { window.location.assign(res.redirect); })
-        .catch(function (e) { show(err, e.message || "The passkey could not be created."); });
+        .catch(function (e) { show(err, failure(e, "The passkey could not be created.")); });
     });
   }
 
   var add = document.getElementById("passkey-add");
   if (add) {
     add.hidden = false;
+    var nameField = document.getElementById("passkey-name-field");
+    if (nameField) nameField.hidden = false;
     add.addEventListener("click", function () {
       var err = document.getElementById("passkey-add-error");
       var name = document.getElementById("passkey-name");
@@ -131,7 +147,7 @@
           return post("/account/passkeys", { challenge_id: o.challenge_id, name: name ? name.value : "", credential: credentialJSON(cred) });
         });
       }).then(function () { window.location.reload(); })
-        .catch(function (e) { show(err, e.message || "The passkey could not be added."); });
+        .catch(function (e) { show(err, failure(e, "The passkey could not be added.")); });
     });
   }
 })();
