@@ -135,16 +135,25 @@ func (s *Store) finish(ctx context.Context, db store.Execer, f *Flow, now time.T
 }
 
 // Fail moves f to StateFailed only if it is still waiting for a code, so
-// a losing concurrent submit never undoes a winner's outcome.
+// a losing concurrent submit never undoes a winner's outcome; otherwise
+// it returns ErrWrongState.
 func (s *Store) Fail(ctx context.Context, f *Flow, now time.Time) error {
 	f.State = StateFailed
 	data, err := json.Marshal(f.Data)
 	if err != nil {
 		return fmt.Errorf("flow: fail: %w", err)
 	}
-	if _, err := s.db.Exec(ctx, `UPDATE flows SET state = $1, data = $2, version = version + 1, updated_at = $3 WHERE id = $4 AND state = $5`,
-		StateFailed, string(data), store.Micros(now), f.ID, StateVerify); err != nil {
+	res, err := s.db.Exec(ctx, `UPDATE flows SET state = $1, data = $2, version = version + 1, updated_at = $3 WHERE id = $4 AND state = $5`,
+		StateFailed, string(data), store.Micros(now), f.ID, StateVerify)
+	if err != nil {
 		return fmt.Errorf("flow: fail %s: %w", f.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("flow: fail %s: %w", f.ID, err)
+	} else if n == 0 {
+		// A parallel submit moved the flow on (a right code, say): it
+		// is not failed, and this submit is too late for its step.
+		return ErrWrongState
 	}
 	return nil
 }

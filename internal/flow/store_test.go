@@ -45,8 +45,8 @@ func TestStore(t *testing.T) {
 		}
 		stale, _ := s.Get(ctx, f.ID)
 		stale.State = StateVerify
-		if err := s.Fail(ctx, stale, now); err != nil {
-			t.Fatal(err)
+		if err := s.Fail(ctx, stale, now); !errors.Is(err, ErrWrongState) {
+			t.Fatalf("failing a finished flow: %v", err)
 		}
 		if g, _ := s.Get(ctx, f.ID); g.State != StateDone {
 			t.Fatalf("Fail undid a finished flow: %s", g.State)

@@ -398,3 +398,47 @@ func TestPagesFollowSettingsAndState(t *testing.T) {
 		t.Fatalf("account page:\n%s", a)
 	}
 }
+
+// Where browsers go, a path or method Foyer does not have, and an app's
+// sign-in link that is not valid, get the hosted error page in Foyer's
+// words, with its security headers; endpoints for programs keep theirs.
+func TestBrowserMissesGetPages(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		text         string
+	}{
+		{"GET", "/nothing", 404, "Page not found"},
+		{"DELETE", "/login", 405, "Not possible here"},
+		{"GET", "/authorize?client_id=nope&redirect_uri=https://evil.example/cb&response_type=code&scope=openid", 400, "Request not valid"},
+		{"GET", "/end_session?post_logout_redirect_uri=https://evil.example/&client_id=nope", 400, "Request not valid"},
+	} {
+		req, _ := http.NewRequest(tc.method, env.URL+tc.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+			!strings.Contains(string(body), tc.text) || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+			t.Errorf("%s %s: %d %s\n%s", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+		if strings.Contains(string(body), "evil.example") || strings.Contains(string(body), "unable to") {
+			t.Errorf("%s %s: the page repeats the request or the library's words:\n%s", tc.method, tc.path, body)
+		}
+		if tc.status == 405 && resp.Header.Get("Allow") == "" {
+			t.Errorf("%s %s: 405 without Allow", tc.method, tc.path)
+		}
+	}
+	// A program's endpoint answers as before.
+	resp, err := http.Get(env.URL + "/oauth/token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("GET /oauth/token: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}

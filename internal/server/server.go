@@ -202,11 +202,12 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		return nil, err
 	}
 	provider, err := oidc.NewProvider(oidc.Config{
-		Issuer:   cfg.PublicURL,
-		Insecure: strings.HasPrefix(cfg.PublicURL, "http://"),
-		Secret:   secret,
-		Binding:  pages.BrowserBinding,
-		ClientIP: ui.ClientIP,
+		Issuer:    cfg.PublicURL,
+		Insecure:  strings.HasPrefix(cfg.PublicURL, "http://"),
+		Secret:    secret,
+		Binding:   pages.BrowserBinding,
+		ClientIP:  ui.ClientIP,
+		ErrorPage: pages.ErrorPage,
 	}, &oidc.Storage{DB: db, Domain: config.DefaultDomain, Clients: clients, Keys: signing, Identities: identities,
 		Events: events, Policy: flows.Policy, Factors: factors, Logger: logger, Now: now, LogoutURL: "/logout"})
 	if err != nil {
@@ -234,7 +235,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		db.Close()
 		return nil, err
 	}
-	s.handler = clientAddr(proxies, s.middleware(apiMisses(mux), pages.CrossOriginRefused))
+	s.handler = clientAddr(proxies, s.middleware(misses(mux, pages.ErrorPage), pages.CrossOriginRefused))
 	return s, nil
 }
 
@@ -325,38 +326,59 @@ func heloName(publicURL string) string {
 	return host
 }
 
-// apiMisses turns the mux's own plain-text answers under the JSON APIs —
-// 404 for a path with no route, 405 (with Allow) for a method a route
-// lacks — into problems, as the rest of those APIs answer. The handlers
-// there answer only with problems, so a plain-text 404 or 405 is the
-// mux's; the route is matched once, by the mux.
-func apiMisses(next http.Handler) http.Handler {
+// misses turns the mux's own plain-text answers — 404 for a path with no
+// route, 405 (with Allow) for a method a route lacks — into what the rest
+// of the path's part of Foyer answers: problems under the JSON APIs, the
+// hosted error page (page) where browsers go. The handlers there answer
+// only with problems or pages, so a plain-text 404 or 405 is the mux's;
+// the route is matched once, by the mux. The protocol endpoints machines
+// call keep their own answers.
+func misses(next http.Handler, page func(http.ResponseWriter, *http.Request, int)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if jsonAPI(r.URL.Path) {
+		switch {
+		case jsonAPI(r.URL.Path):
 			w = &missWriter{ResponseWriter: w, method: r.Method}
+		case !machinePath(r.URL.Path):
+			w = &missWriter{ResponseWriter: w, method: r.Method, page: func(w http.ResponseWriter, status int) { page(w, r, status) }}
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// missWriter answers the mux's plain-text 404 and 405 with problems and
-// drops the text that follows.
+// machinePath reports whether path is an OAuth or OpenID endpoint for
+// programs, not browsers.
+func machinePath(path string) bool {
+	switch path {
+	case "/userinfo", "/revoke", "/keys":
+		return true
+	}
+	return strings.HasPrefix(path, "/oauth/") || strings.HasPrefix(path, "/.well-known/")
+}
+
+// missWriter answers the mux's plain-text 404 and 405 with problems, or
+// with page when set, and drops the text that follows.
 type missWriter struct {
 	http.ResponseWriter
 	method   string
+	page     func(http.ResponseWriter, int)
 	replaced bool
 }
 
 func (m *missWriter) WriteHeader(status int) {
 	plain := strings.HasPrefix(m.Header().Get("Content-Type"), "text/plain")
 	switch {
-	case plain && status == http.StatusMethodNotAllowed:
-		problem.Send(m.ResponseWriter, status, "method-not-allowed", "Method not allowed", "This endpoint does not answer "+m.method+".")
-	case plain && status == http.StatusNotFound:
-		problem.NotFound(m.ResponseWriter)
-	default:
+	case !plain || (status != http.StatusNotFound && status != http.StatusMethodNotAllowed):
 		m.ResponseWriter.WriteHeader(status)
 		return
+	case m.page != nil:
+		h := m.Header()
+		h.Del("Content-Type")
+		h.Del("X-Content-Type-Options")
+		m.page(m.ResponseWriter, status)
+	case status == http.StatusMethodNotAllowed:
+		problem.Send(m.ResponseWriter, status, "method-not-allowed", "Method not allowed", "This endpoint does not answer "+m.method+".")
+	default:
+		problem.NotFound(m.ResponseWriter)
 	}
 	m.replaced = true
 }

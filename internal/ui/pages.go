@@ -177,6 +177,22 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 	_, _ = w.Write(buf.Bytes())
 }
 
+// ErrorPage answers a request the hosted pages cannot serve with the
+// hosted error page for status, in fixed words: 404 and 405 for paths and
+// methods Foyer does not have, 400 for a sign-in or sign-out request from
+// an app that is not valid (an unknown app, an unregistered redirect).
+func (p *Pages) ErrorPage(w http.ResponseWriter, r *http.Request, status int) {
+	switch status {
+	case http.StatusNotFound:
+		p.errorPage(w, r, status, "Page not found", "There is no page at this address. Check the link, or start from the beginning.")
+	case http.StatusMethodNotAllowed:
+		p.errorPage(w, r, status, "Not possible here", "This page cannot be used that way. Start from the beginning.")
+	default:
+		p.errorPage(w, r, status, "Request not valid",
+			"This link from an app is not valid: the app is unknown, or it asked to return somewhere it did not register. Go back to the app and try again, or contact its support.")
+	}
+}
+
 // CrossOriginRefused answers a form that another site made the browser
 // send, which cross-origin protection stopped before any handler ran.
 func (p *Pages) CrossOriginRefused(w http.ResponseWriter, r *http.Request) {
