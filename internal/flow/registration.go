@@ -52,24 +52,34 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 	if traits == nil {
 		traits = map[string]any{}
 	}
+	// Every field's problem is reported at once, not one per submit.
+	var problems []Message
 	ids, err := s.Schema.Validate(traits)
+	var personal []string // what the password must not resemble
 	if err != nil {
 		var te *identity.TraitError
-		if errors.As(err, &te) {
-			return nil, invalid(te.Trait, "trait_invalid", traitText(te))
+		if !errors.As(err, &te) {
+			return nil, err
 		}
-		return nil, err
+		problems = append(problems, errorMsg(te.Trait, "trait_invalid", traitText(te)))
+	} else {
+		personal = append(personal, ids[0].Value)
 	}
-	email := ids[0].Value
-	personal := []string{email} // what the password must not resemble
 	if name, ok := traits["name"].(string); ok {
 		personal = append(personal, name)
 	}
 	if !passwordless {
-		if err := s.checkPassword(in.Password, personal); err != nil {
+		var inv *InvalidError
+		if err := s.checkPassword(in.Password, personal); errors.As(err, &inv) {
+			problems = append(problems, inv.Messages...)
+		} else if err != nil {
 			return nil, err
 		}
 	}
+	if len(problems) > 0 {
+		return nil, &InvalidError{Messages: problems}
+	}
+	email := ids[0].Value
 	// The network's sign-ups so far, the codes mailed to the address so
 	// far and the address's owner, if it has one, in one round trip, read
 	// alike whether the address is free or taken.

@@ -442,3 +442,29 @@ func TestBrowserMissesGetPages(t *testing.T) {
 		t.Errorf("GET /oauth/token: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 }
+
+// A sign-up form with several problems names them all at once, and the
+// first field in trouble takes the focus.
+func TestRegistrationReportsEveryProblem(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	b := env.NewBrowser(t)
+	page := b.Get(location(t, b.Submit("/registration", url.Values{"email": {"not-an-address"}, "password": {"short"}}))).Body
+	if !strings.Contains(page, `id="email-error"`) || !strings.Contains(page, `id="password-error"`) {
+		t.Fatalf("both problems not shown:\n%s", page)
+	}
+	autofocus := regexp.MustCompile(`<input id="(\w+)"[^>]* autofocus>`)
+	if m := autofocus.FindAllStringSubmatch(page, -1); len(m) != 1 || m[0][1] != "email" {
+		t.Fatalf("autofocus on %v, want the email field only", m)
+	}
+	page = b.Get(location(t, b.Submit("/registration", url.Values{"email": {"ok@example.com"}, "password": {"short"}}))).Body
+	if m := autofocus.FindAllStringSubmatch(page, -1); len(m) != 1 || m[0][1] != "password" {
+		t.Fatalf("autofocus on %v, want the password field only", m)
+	}
+	// The API reports both too.
+	var start api.FlowResponse
+	env.JSON(t, "POST", "/api/registration", "", nil, &start)
+	p := expectProblem(t, env.JSON(t, "POST", "/api/registration/"+start.Flow.ID, "", map[string]any{"traits": map[string]any{"email": "nope"}, "password": "short"}, nil), 400, "invalid-input")
+	if len(p.Errors) != 2 {
+		t.Fatalf("API errors: %+v", p.Errors)
+	}
+}

@@ -64,6 +64,7 @@ func (p *Pages) Init() error {
 		}
 		t, err := template.New("layout.html").Funcs(template.FuncMap{
 			"fieldError": fieldError,
+			"focus":      focus,
 			"methodName": methodName,
 			"formError":  formMessages,
 			"traits":     traitsOf,
@@ -334,6 +335,18 @@ func methodName(m string) string {
 		return "a passkey"
 	}
 	return m
+}
+
+// focus reports whether the form's field should take the focus: the
+// first field with an error, or, when none has one, the first field
+// (first is that field's name).
+func focus(msgs []flow.Message, field, first string) bool {
+	for _, m := range msgs {
+		if m.Type == "error" && m.Field != "" {
+			return m.Field == field
+		}
+	}
+	return field == first
 }
 
 func fieldError(msgs []flow.Message, field string) string {
