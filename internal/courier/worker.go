@@ -28,8 +28,9 @@ type Worker struct {
 	// MaxAttempts is how many delivery attempts a mail gets before it is
 	// marked failed.
 	MaxAttempts int
-	// BatchSize is how many mails one DeliverDue claims, and so the most
-	// mails this worker sends at once.
+	// BatchSize is how many mails one DeliverDue claims and sends at
+	// once. Run sends up to BatchSize handed-over mails at once beside the
+	// batch of a poll.
 	BatchSize int
 	// PollInterval is how often Run looks for due mail in the database
 	// (an Enqueue on the same Outbox also makes it look at once, when the
@@ -135,6 +136,27 @@ func (w *Worker) Run(ctx context.Context) {
 	// What is due already goes first; only then does new mail come
 	// straight here.
 	tick()
+	// From here on no delivery holds up another: one slow mail server
+	// answer (up to SendTimeout) must not keep a code mail waiting. Each
+	// handed-over mail is sent on its own, at most BatchSize at once, and
+	// the polls run beside them, one at a time. Attempts under way finish
+	// before Run returns.
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
+	slots := make(chan struct{}, max(w.BatchSize, 1))
+	ticked := make(chan struct{}, 1)
+	ticking, again := false, false
+	startTick := func() {
+		if ticking {
+			again = true // look again once this round is done
+			return
+		}
+		ticking = true
+		inflight.Go(func() {
+			tick()
+			ticked <- struct{}{}
+		})
+	}
 	// Room for several batches: mail waits there while one is sent.
 	var handed chan Entry // nil, so never ready, if another Worker has the handoff
 	h := w.Outbox.openHandoff(4*max(w.BatchSize, 1), w.Lease)
@@ -147,35 +169,30 @@ func (w *Worker) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case e := <-handed:
-			if ctx.Err() != nil {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
 				w.giveBack(ctx, e)
 				return
 			}
-			w.deliverHandedOver(ctx, h, e)
+			inflight.Go(func() {
+				defer func() { <-slots }()
+				// Attempts already started run to the end even if ctx
+				// ends now, so that the result is recorded.
+				w.deliver(context.WithoutCancel(ctx), e)
+				h.release()
+			})
+		case <-ticked:
+			ticking = false
+			if again {
+				again = false
+				startTick()
+			}
 		case <-w.Outbox.wake:
-			tick()
+			startTick()
 		case <-ticker.C:
-			tick()
+			startTick()
 		}
-	}
-}
-
-// deliverHandedOver sends e and whatever else the handoff holds, up to
-// BatchSize at once, like a claimed batch.
-func (w *Worker) deliverHandedOver(ctx context.Context, h *handoff, e Entry) {
-	batch := []Entry{e}
-collect:
-	for len(batch) < w.BatchSize {
-		select {
-		case e := <-h.mail:
-			batch = append(batch, e)
-		default:
-			break collect
-		}
-	}
-	w.deliverAll(ctx, batch)
-	for range batch {
-		h.release()
 	}
 }
 

@@ -559,3 +559,37 @@ func TestMailPastNotAfterIsNotSent(t *testing.T) {
 		}
 	})
 }
+
+// A slow mail server answer for one mail does not hold up the others:
+// mail enqueued while it hangs is sent meanwhile.
+func TestSlowDeliveryHoldsUpNoOther(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		srv := smtptest.Start(t)
+		smtp := newSMTPSender(t, srv)
+		hold, started := make(chan struct{}), make(chan struct{})
+		sender := senderFunc(func(ctx context.Context, m Mail) error {
+			if m.To == "slow@example.com" {
+				close(started)
+				<-hold
+			}
+			return smtp.Send(ctx, m)
+		})
+		w := NewWorker(NewOutbox(db, time.Now), sender, slog.New(slog.DiscardHandler))
+		w.PollInterval = time.Hour
+		ctx, cancel := context.WithCancel(context.Background())
+		done := runWorker(ctx, w)
+		waitForHandoff(t, w)
+		mustEnqueue(t, w.Outbox, codeMessage("slow@example.com", "1"))
+		<-started // the slow one hangs now
+		mustEnqueue(t, w.Outbox, codeMessage("quick@example.com", "2"))
+		if _, err := srv.WaitForMessage(waitCtx(t), "quick@example.com"); err != nil {
+			t.Fatalf("the quick mail waited for the slow one: %v", err)
+		}
+		close(hold)
+		if _, err := srv.WaitForMessage(waitCtx(t), "slow@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		<-done
+	})
+}
