@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/foyer-id/foyer/internal/api"
+	"github.com/foyer-id/foyer/internal/client"
 	"github.com/foyer-id/foyer/internal/config"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/problem"
@@ -468,3 +469,47 @@ func TestRegistrationReportsEveryProblem(t *testing.T) {
 		t.Fatalf("API errors: %+v", p.Errors)
 	}
 }
+
+// A single-page app on its own origin — registered as a public client —
+// may call the self-service API from the browser (CORS, without
+// credentials); any other origin gets no CORS answer.
+func TestSelfServiceCORS(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	pub := true
+	if _, _, err := env.Server.Clients.Create(t.Context(), "customers", client.Spec{Name: ptrTo("SPA"), Public: &pub,
+		RedirectURIs: &[]string{"https://spa.example/callback"}}); err != nil {
+		t.Fatal(err)
+	}
+	do := func(method, path, origin string, preflight bool) *http.Response {
+		req, _ := http.NewRequest(method, env.URL+path, nil)
+		req.Header.Set("Origin", origin)
+		if preflight {
+			req.Header.Set("Access-Control-Request-Method", "POST")
+			req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	r := do("OPTIONS", "/api/registration", "https://spa.example", true)
+	if r.StatusCode != 204 || r.Header.Get("Access-Control-Allow-Origin") != "https://spa.example" ||
+		!strings.Contains(r.Header.Get("Access-Control-Allow-Headers"), "Authorization") || r.Header.Get("Access-Control-Allow-Credentials") != "" {
+		t.Fatalf("preflight: %d %v", r.StatusCode, r.Header)
+	}
+	if r := do("POST", "/api/registration", "https://spa.example", false); r.StatusCode != 201 || r.Header.Get("Access-Control-Allow-Origin") != "https://spa.example" {
+		t.Fatalf("request: %d %v", r.StatusCode, r.Header)
+	}
+	if r := do("GET", "/sessions/whoami", "https://spa.example", false); r.Header.Get("Access-Control-Allow-Origin") != "https://spa.example" {
+		t.Fatalf("whoami: %d %v", r.StatusCode, r.Header)
+	}
+	for _, path := range []string{"/api/registration", "/admin/clients"} {
+		if r := do("OPTIONS", path, "https://evil.example", true); r.Header.Get("Access-Control-Allow-Origin") != "" || r.StatusCode == 204 {
+			t.Fatalf("%s, another origin: %d %v", path, r.StatusCode, r.Header)
+		}
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -296,8 +296,39 @@ func (s *Server) middleware(next http.Handler, refused http.HandlerFunc) http.Ha
 				http.Error(w, "Internal error.", http.StatusInternalServerError)
 			}
 		}()
+		if origin := r.Header.Get("Origin"); origin != "" && selfService(r.URL.Path) && s.allowOrigin(w, r, origin) &&
+			r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			w.WriteHeader(http.StatusNoContent) // a preflight, answered
+			return
+		}
 		protected.ServeHTTP(w, r)
 	})
+}
+
+// selfService reports whether path is part of the self-service JSON API,
+// which single-page apps call from their own origin.
+func selfService(path string) bool {
+	return strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/sessions/")
+}
+
+// allowOrigin answers CORS for the self-service API when origin is one a
+// public client (a single-page app) of the domain redirects to, the same
+// origins the OAuth endpoints allow, and reports whether it did. The API
+// authenticates with bearer tokens, never cookies, so no credentials are
+// allowed.
+func (s *Server) allowOrigin(w http.ResponseWriter, r *http.Request, origin string) bool {
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	origins, err := s.Clients.PublicOrigins(r.Context(), config.DefaultDomain)
+	if err != nil || !origins[origin] {
+		return false
+	}
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Foyer-Device")
+	h.Set("Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate, Location")
+	h.Set("Access-Control-Max-Age", "600")
+	return true
 }
 
 // jsonAPI reports whether path belongs to one of the JSON APIs, whose
