@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/foyer-id/foyer/internal/courier"
 	"github.com/foyer-id/foyer/internal/credential/password"
@@ -261,6 +262,9 @@ func (s *Service) checkPassword(pw string, context []string) error {
 }
 
 func traitText(te *identity.TraitError) string {
+	if te.Trait == "email" && strings.HasPrefix(te.Message, "must be a valid") {
+		return "Enter a valid email address." // as sign-in and verification say
+	}
 	label := te.Trait
 	switch te.Trait {
 	case "email":

@@ -450,8 +450,8 @@ func TestRegistrationReportsEveryProblem(t *testing.T) {
 	env := servertest.Start(t, storetest.NewSQLite(t))
 	b := env.NewBrowser(t)
 	page := b.Get(location(t, b.Submit("/registration", url.Values{"email": {"not-an-address"}, "password": {"short"}}))).Body
-	if !strings.Contains(page, `id="email-error"`) || !strings.Contains(page, `id="password-error"`) {
-		t.Fatalf("both problems not shown:\n%s", page)
+	if !strings.Contains(page, `id="email-error"`) || !strings.Contains(page, `id="password-error"`) || !strings.Contains(page, "Enter a valid email address.") {
+		t.Fatalf("both problems not shown, in the words sign-in uses:\n%s", page)
 	}
 	autofocus := regexp.MustCompile(`<input id="(\w+)"[^>]* autofocus>`)
 	if m := autofocus.FindAllStringSubmatch(page, -1); len(m) != 1 || m[0][1] != "email" {
@@ -460,6 +460,11 @@ func TestRegistrationReportsEveryProblem(t *testing.T) {
 	page = b.Get(location(t, b.Submit("/registration", url.Values{"email": {"ok@example.com"}, "password": {"short"}}))).Body
 	if m := autofocus.FindAllStringSubmatch(page, -1); len(m) != 1 || m[0][1] != "password" {
 		t.Fatalf("autofocus on %v, want the password field only", m)
+	}
+	// The code page says how long the code lives, as the mail does.
+	page = b.Get(location(t, b.Submit("/registration", url.Values{"email": {"ok@example.com"}, "password": {goodPassword}}))).Body
+	if !strings.Contains(page, "expires in 15 minutes") {
+		t.Fatalf("code page:\n%s", page)
 	}
 	// The API reports both too.
 	var start api.FlowResponse

@@ -155,6 +155,8 @@ type view struct {
 	// Password is the domain's password policy, for new-password fields'
 	// bounds and hints.
 	Password password.Policy
+	// CodeMinutes is how long a mailed code lives, as the mail says it.
+	CodeMinutes int
 }
 
 func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
@@ -164,6 +166,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 	}
 	v.ProductName = p.ProductName
 	v.Password = p.Flows.PasswordPolicy
+	v.CodeMinutes = int(p.Flows.Config.CodeLifetime.Minutes())
 	v.CSRF = maskToken(p.Cookies.browserSecret(w, r))
 	p.Cookies.deviceID(w, r) // set before any form is posted, so submits set no cookies
 	var buf bytes.Buffer
