@@ -76,11 +76,13 @@ func describeToken(resp *oidc.IntrospectionResponse, t *token) {
 
 // authenticateClient authenticates the client of a request by exactly one
 // of client_secret_basic, client_secret_post and private_key_jwt. A
-// request that carries none of them gets nil and no error.
+// request that carries none of them gets nil and no error; so does an
+// empty secret, which some libraries send for public clients.
 func (p *Provider) authenticateClient(r *http.Request) (*client.Client, error) {
 	id, secret, basic := r.BasicAuth()
+	basic = basic && secret != ""
 	assertion := r.PostForm.Get("client_assertion")
-	posted := r.PostForm.Has("client_secret")
+	posted := r.PostForm.Get("client_secret") != ""
 	if n := btoi(basic) + btoi(assertion != "") + btoi(posted); n > 1 {
 		return nil, errManyMethods
 	} else if n == 0 {

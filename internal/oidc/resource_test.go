@@ -203,3 +203,19 @@ func TestTokensOfEverySigningAlgorithm(t *testing.T) {
 		}
 	})
 }
+
+// A public client that sends its id with an empty secret (as some client
+// libraries do) is a public client, not one that failed to authenticate.
+func TestPublicClientWithEmptySecret(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		signUp(t, env, "jane@example.com")
+		p := newRP(t, env, client.Spec{FirstParty: ptr(true), Public: ptr(true)})
+		code, verifier, _ := p.authorize("jane@example.com")
+		status, out := postForm(t, env.URL+"/oauth/token", p.client.ID, "", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {redirectURI}, "code_verifier": {verifier}, "client_secret": {""}})
+		if status != 200 || out["access_token"] == nil {
+			t.Fatalf("public client, empty secret: %d %v", status, out)
+		}
+	})
+}
