@@ -113,7 +113,14 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	if d.Effect == policy.StepUp && len(d.Require) == 1 && d.Require[0] == policy.StepVerifyEmail {
 		f.State = StateVerify
 		msg := info("verify_email_to_continue", "Please verify your email address: we sent a 6-digit code to "+email+".")
-		if err := s.saveWithCode(ctx, f, c, "verification_code", msg, submitted,
+		// Past the address's share of code mails the code is made but not
+		// mailed, as at sign-up (this read is off the usual path: only
+		// unverified accounts come here).
+		signals, err := s.codeSendSignals(ctx, c, email)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.saveWithCodeMailed(ctx, f, c, "verification_code", signals.IdentifierWait == 0, msg, submitted,
 			s.record(f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, cand.Identity.ID, "")); err != nil {
 			return nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/foyer-id/foyer/internal/api"
+	"github.com/foyer-id/foyer/internal/config"
 	"github.com/foyer-id/foyer/internal/courier"
 	"github.com/foyer-id/foyer/internal/server/servertest"
 	"github.com/foyer-id/foyer/internal/store"
@@ -409,5 +410,33 @@ func TestReplacedCodeMailIsGivenUp(t *testing.T) {
 			t.Fatalf("%d mails delivered", n)
 		}
 		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/code", "", map[string]any{"code": servertest.CodeFrom(t, second)}, nil), 200)
+	})
+}
+
+// A password sign-in of an account whose address is not verified mails a
+// code, within the address's share of code mails like every other.
+func TestUnverifiedSignInCodesAreLimited(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		// Signed up while the domain did not ask for verification...
+		no := false
+		secret := func(c *config.Config) { c.Secret = strings.Repeat("k", 40) } // one server secret for both servers
+		before := servertest.Start(t, db, secret, func(c *config.Config) { c.Domains[config.DefaultDomain].Registration.RequireVerification = &no })
+		var start api.FlowResponse
+		expectStatus(t, before.JSON(t, "POST", "/api/registration", "", nil, &start), 201)
+		expectStatus(t, before.JSON(t, "POST", "/api/registration/"+start.Flow.ID, "", map[string]any{
+			"traits": map[string]any{"email": "rhea@example.com"}, "password": goodPassword}, nil), 200)
+		// ...and signing in now that it does: each sign-in asks for a code.
+		env := servertest.Start(t, db, secret)
+		for range 8 {
+			var in, out api.FlowResponse
+			expectStatus(t, env.JSON(t, "POST", "/api/login", "", nil, &in), 201)
+			expectStatus(t, env.JSON(t, "POST", "/api/login/"+in.Flow.ID, "", map[string]any{"identifier": "rhea@example.com", "password": goodPassword}, &out), 200)
+			if out.Flow.State != "verify" {
+				t.Fatalf("sign-in of an unverified account: %+v", out.Flow)
+			}
+		}
+		if n := queuedMail(t, db, "rhea@example.com"); n != 5 {
+			t.Fatalf("%d code mails for eight sign-ins, want 5", n)
+		}
 	})
 }
