@@ -348,10 +348,12 @@ func (o *Outbox) MarkFailed(ctx context.Context, id string, attempt int, cause e
 	return nil
 }
 
-// SupersedeTx gives up, in tx, the mail id if it is still waiting to be
-// sent (queued, or between retries): a newer mail replaces it, such as a
-// new code that makes the old one useless. A mail being sent right now, or
-// sent already, is left alone. Nothing to give up is not an error.
+// SupersedeTx gives up, in tx, the mail id if it is still waiting in the
+// database to be sent (queued, or between retries): a newer mail replaces
+// it, such as a new code that makes the old one useless. A mail a worker
+// holds already — being sent, or handed over and about to be, ahead of
+// the newer one — is left alone, as is one sent. Nothing to give up is not
+// an error.
 func (o *Outbox) SupersedeTx(ctx context.Context, tx *store.Tx, id string) error {
 	query := `UPDATE outbox SET status = 'failed', last_error = 'superseded by a newer mail', body_text = '', body_html = ''
 		WHERE id = $1 AND status = 'queued'`

@@ -136,8 +136,7 @@ func domainOf(address string) string {
 }
 
 // Send delivers m in one SMTP transaction. Rejections that retrying cannot
-// fix (a 5xx reply to the sender, a recipient or the content) are
-// Permanent.
+// fix (a 5xx reply to a recipient or the content) are Permanent.
 func (s *SMTPSender) Send(ctx context.Context, m Mail) error {
 	msg, err := s.message(m)
 	if err != nil {
@@ -181,14 +180,16 @@ func (s *SMTPSender) Send(ctx context.Context, m Mail) error {
 	if err == nil {
 		return errors.New("courier: smtp: mail not accepted")
 	}
-	// A 5xx reply to the mail itself (its sender, recipient or content)
-	// is final: the same request must not be repeated (RFC 5321, section
-	// 4.2.1). Failures to connect or authenticate are the relay's or the
-	// configuration's, and worth retrying.
+	// A 5xx reply to the mail itself (a recipient, or the content) is
+	// final: the same request must not be repeated (RFC 5321, section
+	// 4.2.1). A refusal of the sender (MAIL FROM) usually says the relay
+	// wants authentication, TLS or another From address: configuration,
+	// which the operator fixes, so it is retried, as failures to connect
+	// or authenticate are.
 	var se *mail.SendError
 	if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
 		switch se.Reason {
-		case mail.ErrSMTPMailFrom, mail.ErrSMTPRcptTo, mail.ErrSMTPData, mail.ErrSMTPDataClose:
+		case mail.ErrSMTPRcptTo, mail.ErrSMTPData, mail.ErrSMTPDataClose:
 			return Permanent(fmt.Errorf("courier: smtp: %w", err))
 		}
 	}

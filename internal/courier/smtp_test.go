@@ -193,6 +193,12 @@ func TestSMTPSenderPermanentRefusals(t *testing.T) {
 	if err := s.Send(context.Background(), Mail{To: "a@example.com", Subject: "Hi", Text: "x"}); err == nil || IsPermanent(err) {
 		t.Errorf("451 after the data: %v, want a temporary error", err)
 	}
+	// A refused sender is the configuration's problem (here: the relay
+	// wants authentication), which the operator fixes: retried.
+	srv.RequireAuth("user", "secret")
+	if err := s.Send(context.Background(), Mail{To: "a@example.com", Subject: "Hi", Text: "x"}); err == nil || IsPermanent(err) {
+		t.Errorf("530 to MAIL FROM: %v, want a temporary error", err)
+	}
 }
 
 // Implicit TLS against a server that speaks plain SMTP fails: smtps://

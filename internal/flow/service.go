@@ -316,6 +316,15 @@ func (s *Service) sendCode(ctx context.Context, tx *store.Tx, f *Flow, c Client,
 	f.Data.CodesSent++
 	f.Data.LastSentAt = now
 	f.Data.CodeTemplate = template
+	// The previous code's mail, if it is still waiting (a mail server
+	// was down), would arrive after this one's with a code that no longer
+	// works: it is given up, whether or not this code is mailed.
+	if replace && f.Data.CodeMailID != "" {
+		if err := s.Mailer.SupersedeTx(ctx, tx, f.Data.CodeMailID); err != nil {
+			return err
+		}
+		f.Data.CodeMailID = ""
+	}
 	// Every code counts against its address, mailed or not (a dead
 	// flow's), so that the limit says nothing about who has an account.
 	if err := s.Throttle.FailTx(ctx, tx, s.mailKey(f.Data.Email), s.Config.CodeSendThrottle); err != nil {
@@ -326,14 +335,6 @@ func (s *Service) sendCode(ctx context.Context, tx *store.Tx, f *Flow, c Client,
 	}
 	if f.Data.Dead {
 		return nil
-	}
-	// The previous code's mail, if it is still waiting (a mail server
-	// was down), would arrive after this one with a code that no longer
-	// works.
-	if replace && f.Data.CodeMailID != "" {
-		if err := s.Mailer.SupersedeTx(ctx, tx, f.Data.CodeMailID); err != nil {
-			return err
-		}
 	}
 	f.Data.CodeMailID, err = s.Mailer.EnqueueTx(ctx, tx, courier.Message{
 		Domain:   s.Config.Domain,

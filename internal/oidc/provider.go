@@ -265,6 +265,7 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 			// A token in the URL ends up in logs and histories (RFC 6750,
 			// section 2.3; RFC 9700): only the header is taken.
 			if r.URL.Query().Has("access_token") {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="foyer", error="invalid_request"`)
 				writeOAuthError(w, http.StatusBadRequest, "invalid_request", "send the access token as Authorization: Bearer <token>, not in the URL")
 				return
 			}

@@ -136,6 +136,7 @@ func btoi(b bool) int {
 func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	raw, err := bearerToken(w, r)
 	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="foyer", error="invalid_request"`)
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", err.Error())
 		return
 	}

@@ -153,8 +153,8 @@ func TestUserInfoErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		both.Body.Close()
-		if both.StatusCode != 400 {
-			t.Errorf("token in the header and the body: %d", both.StatusCode)
+		if both.StatusCode != 400 || both.Header.Get("WWW-Authenticate") != `Bearer realm="foyer", error="invalid_request"` {
+			t.Errorf("token in the header and the body: %d, WWW-Authenticate %q", both.StatusCode, both.Header.Get("WWW-Authenticate"))
 		}
 		// A POST without a token gets a challenge without an error code.
 		resp, err := http.Post(env.URL+"/userinfo", "application/x-www-form-urlencoded", strings.NewReader(""))

@@ -82,8 +82,10 @@ type Input struct {
 	IdentityID    string
 	IdentityState string
 	EmailVerified bool
-	// SecondFactor is true when the identity has a second factor
-	// (authenticator app) set up.
+	// SecondFactor is true when the identity has a second factor: for
+	// session.issue an authenticator app (asked for at sign-in); for
+	// methods.change an authenticator app or a passkey (either raises a
+	// session to aal2).
 	SecondFactor bool
 	// Methods are the authentication methods passed so far.
 	Methods []string
