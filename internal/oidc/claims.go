@@ -29,11 +29,22 @@ func (s *Storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInf
 // SetUserinfoFromToken is part of the library's Storage; Foyer serves
 // UserInfo itself (resource.go), so it answers only for completeness.
 func (s *Storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
-	t, err := s.tokens.byID(ctx, tokenID)
-	if err != nil || !s.tokens.active(t) || t.Subject != subject || t.SessionID == "" {
+	t, ok := s.liveAccess(ctx, tokenID, subject)
+	if !ok || t.SessionID == "" {
 		return oidc.ErrAccessDenied().WithDescription("the access token is not active")
 	}
 	return s.fillUserinfo(ctx, info, subject, t.Scopes)
+}
+
+// liveAccess returns the access token tokenID if it is live and was
+// issued to subject: what UserInfo and introspection both ask of a token
+// read back from its string (Provider.accessTokenRef).
+func (s *Storage) liveAccess(ctx context.Context, tokenID, subject string) (*token, bool) {
+	t, err := s.tokens.byID(ctx, tokenID)
+	if err != nil || t.Kind != kindAccess || !s.tokens.active(t) || t.Subject != subject {
+		return nil, false
+	}
+	return t, true
 }
 
 // fillUserinfo sets the claims the scopes allow: sub always; email and
@@ -64,12 +75,11 @@ func (s *Storage) fillUserinfo(ctx context.Context, info *oidc.UserInfo, subject
 // serves introspection itself (resource.go), so it answers only for
 // completeness.
 func (s *Storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
-	t, err := s.tokens.byID(ctx, tokenID)
-	if err != nil || !s.tokens.active(t) || t.Subject != subject || t.ClientID != clientID {
+	t, ok := s.liveAccess(ctx, tokenID, subject)
+	if !ok || t.ClientID != clientID {
 		return errors.New("inactive")
 	}
 	describeToken(resp, t)
-	resp.TokenType = oidc.BearerToken
 	return nil
 }
 

@@ -261,14 +261,6 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 				writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the token parameter is missing")
 				return
 			}
-		case pathUserinfo:
-			// A token in the URL ends up in logs and histories (RFC 6750,
-			// section 2.3; RFC 9700): only the header is taken.
-			if r.URL.Query().Has("access_token") {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="foyer", error="invalid_request"`)
-				writeOAuthError(w, http.StatusBadRequest, "invalid_request", "send the access token as Authorization: Bearer <token>, not in the URL")
-				return
-			}
 		}
 		switch r.URL.Path {
 		case pathIntrospect:
@@ -437,14 +429,10 @@ func (c challengeWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter 
 // library and assertionFresh. It answers and reports false to stop.
 func (p *Provider) tokenClientAllowed(w http.ResponseWriter, r *http.Request, rs *requestState) bool {
 	c, err := p.authenticateClient(r)
-	switch {
-	case errors.Is(err, errManyMethods):
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", err.Error())
+	if refuseClient(w, err) {
 		return false
-	case err != nil:
-		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", err.Error())
-		return false
-	case c == nil:
+	}
+	if c == nil {
 		return true
 	}
 	if g := r.PostForm.Get("grant_type"); knownGrants[g] && !c.HasGrant(g) {

@@ -28,14 +28,10 @@ import (
 // and learns about the tokens issued to it; any other token is inactive.
 func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	c, err := p.authenticateClient(r)
-	switch {
-	case errors.Is(err, errManyMethods):
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", err.Error())
+	if refuseClient(w, err) {
 		return
-	case err != nil:
-		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", err.Error())
-		return
-	case c == nil: // public clients cannot introspect (RFC 7662, section 2.1)
+	}
+	if c == nil { // public clients cannot introspect (RFC 7662, section 2.1)
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client authentication is required")
 		return
 	}
@@ -49,20 +45,20 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 		if err == nil && p.Storage.tokens.active(t) && t.UsedAt.IsZero() && t.ClientID == c.ID {
 			describeToken(resp, t)
 		}
-	} else if id, subject, ok := p.accessTokenRef(ctx, raw); ok {
-		if t, err := p.Storage.tokens.byID(ctx, id); err == nil && t.Kind == kindAccess &&
-			p.Storage.tokens.active(t) && t.Subject == subject && t.ClientID == c.ID {
-			describeToken(resp, t)
-			resp.TokenType = oidc.BearerToken
-		}
+	} else if t, ok := p.liveAccessToken(ctx, raw); ok && t.ClientID == c.ID {
+		describeToken(resp, t)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(resp)
 }
 
-// describeToken fills an introspection response for an active token.
+// describeToken fills an introspection response for an active token;
+// token_type names access tokens' type only (RFC 7662, section 2.2).
 func describeToken(resp *oidc.IntrospectionResponse, t *token) {
 	resp.Active = true
+	if t.Kind == kindAccess {
+		resp.TokenType = oidc.BearerToken
+	}
 	resp.Scope = t.Scopes
 	resp.ClientID = t.ClientID
 	resp.Subject = t.Subject
@@ -117,6 +113,21 @@ func (p *Provider) authenticateClient(r *http.Request) (*client.Client, error) {
 	return c, nil
 }
 
+// refuseClient answers a failed client authentication (authenticateClient's
+// error, if any) and reports whether it did: several methods at once are
+// an invalid request, anything else an invalid client.
+func refuseClient(w http.ResponseWriter, err error) bool {
+	switch {
+	case errors.Is(err, errManyMethods):
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", err.Error())
+	case err != nil:
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", err.Error())
+	default:
+		return false
+	}
+	return true
+}
+
 // errManyMethods refuses a request that authenticates its client in more
 // than one way (RFC 6749, section 2.3).
 var errManyMethods = errors.New("use one client authentication method, not several")
@@ -147,12 +158,8 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	id, subject, ok := p.accessTokenRef(ctx, raw)
-	var t *token
-	if ok {
-		t, err = p.Storage.tokens.byID(ctx, id)
-	}
-	if !ok || err != nil || t.Kind != kindAccess || !p.Storage.tokens.active(t) || t.Subject != subject {
+	t, ok := p.liveAccessToken(ctx, raw)
+	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="foyer", error="invalid_token"`)
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_token", "the access token is not active")
 		return
@@ -163,7 +170,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info := &oidc.UserInfo{}
-	if err := p.Storage.fillUserinfo(ctx, info, subject, t.Scopes); err != nil {
+	if err := p.Storage.fillUserinfo(ctx, info, t.Subject, t.Scopes); err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="foyer", error="invalid_token"`)
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_token", "the access token's subject is gone")
 		return
@@ -174,9 +181,13 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 
 // bearerToken returns the access token of a UserInfo request: from the
 // Authorization header, or a POST's form body (RFC 6750, sections 2.1 and
-// 2.2); "" if there is none. A token in the URL was refused before, and
-// one sent both ways is refused here.
+// 2.2); "" if there is none. A token in the URL is refused: it ends up in
+// logs and histories (RFC 6750, section 2.3; RFC 9700). So is one sent
+// both ways.
 func bearerToken(w http.ResponseWriter, r *http.Request) (string, error) {
+	if r.URL.Query().Has("access_token") {
+		return "", errors.New("send the access token as Authorization: Bearer <token>, not in the URL")
+	}
 	var header string
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, token, _ := strings.Cut(h, " ")
@@ -198,6 +209,16 @@ func bearerToken(w http.ResponseWriter, r *http.Request) (string, error) {
 		return "", errors.New("send the access token one way only")
 	}
 	return r.PostForm.Get("access_token"), nil
+}
+
+// liveAccessToken reads an access token back from its string and returns
+// it if it is live (Storage.liveAccess).
+func (p *Provider) liveAccessToken(ctx context.Context, raw string) (*token, bool) {
+	id, subject, ok := p.accessTokenRef(ctx, raw)
+	if !ok {
+		return nil, false
+	}
+	return p.Storage.liveAccess(ctx, id, subject)
 }
 
 // accessTokenRef reads an access token as the library issued it: an
