@@ -55,10 +55,6 @@ type Config struct {
 	Binding func(http.ResponseWriter, *http.Request) string
 	// ClientIP returns the client's address.
 	ClientIP func(*http.Request) string
-	// ErrorPage, when set, answers in a browser what the library would
-	// answer there in plain text (an authorization or logout request that
-	// cannot be redirected back to its app): a hosted page for status.
-	ErrorPage func(w http.ResponseWriter, r *http.Request, status int)
 }
 
 // Provider is Foyer's OpenID provider.
@@ -203,9 +199,6 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 			return
 		}
 		w = challenging(w, r)
-		if (r.URL.Path == pathAuthorize || r.URL.Path == pathEndSession) && p.cfg.ErrorPage != nil {
-			w = &pageWriter{ResponseWriter: w, r: r, page: p.cfg.ErrorPage}
-		}
 		rs := &requestState{ip: p.cfg.ClientIP(r), userAgent: r.UserAgent()}
 		// Where clients authenticate, the form is read here, within bounds.
 		clientAuth := r.URL.Path == pathToken || r.URL.Path == pathIntrospect || r.URL.Path == pathRevoke
@@ -358,42 +351,12 @@ func (p *Provider) refuseAuthorization(w http.ResponseWriter, r *http.Request) b
 
 // refuseRedirect answers an authorization or logout request whose
 // redirect (the param named) is not registered: a page, never a redirect.
+// In Foyer's server a browser sees the hosted error page instead of its
+// text, as for the library's own refusals there (server.misses).
 func refuseRedirect(w http.ResponseWriter, param string) {
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 	http.Error(w, "This "+param+" is not registered for this application.", http.StatusBadRequest)
 }
-
-// pageWriter turns the plain-text error answers of browser-facing
-// endpoints (the library's, and refuseRedirect's) into the hosted error
-// page, dropping their text: the browser shows Foyer's page, in its words.
-type pageWriter struct {
-	http.ResponseWriter
-	r        *http.Request
-	page     func(http.ResponseWriter, *http.Request, int)
-	replaced bool
-}
-
-func (p *pageWriter) WriteHeader(status int) {
-	if status >= 400 && strings.HasPrefix(p.Header().Get("Content-Type"), "text/plain") {
-		h := p.Header()
-		h.Del("Content-Type")
-		h.Del("Content-Security-Policy")
-		h.Del("X-Content-Type-Options")
-		p.page(p.ResponseWriter, p.r, status)
-		p.replaced = true
-		return
-	}
-	p.ResponseWriter.WriteHeader(status)
-}
-
-func (p *pageWriter) Write(b []byte) (int, error) {
-	if p.replaced {
-		return len(b), nil
-	}
-	return p.ResponseWriter.Write(b)
-}
-
-func (p *pageWriter) Unwrap() http.ResponseWriter { return p.ResponseWriter }
 
 // challenging makes every 401 where clients authenticate carry the
 // WWW-Authenticate header HTTP requires (RFC 9110, section 11.6.1; RFC

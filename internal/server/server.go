@@ -202,12 +202,11 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		return nil, err
 	}
 	provider, err := oidc.NewProvider(oidc.Config{
-		Issuer:    cfg.PublicURL,
-		Insecure:  strings.HasPrefix(cfg.PublicURL, "http://"),
-		Secret:    secret,
-		Binding:   pages.BrowserBinding,
-		ClientIP:  ui.ClientIP,
-		ErrorPage: pages.ErrorPage,
+		Issuer:   cfg.PublicURL,
+		Insecure: strings.HasPrefix(cfg.PublicURL, "http://"),
+		Secret:   secret,
+		Binding:  pages.BrowserBinding,
+		ClientIP: ui.ClientIP,
 	}, &oidc.Storage{DB: db, Domain: config.DefaultDomain, Clients: clients, Keys: signing, Identities: identities,
 		Events: events, Policy: flows.Policy, Factors: factors, Logger: logger, Now: now, LogoutURL: "/logout"})
 	if err != nil {
@@ -357,13 +356,14 @@ func heloName(publicURL string) string {
 	return host
 }
 
-// misses turns the mux's own plain-text answers — 404 for a path with no
-// route, 405 (with Allow) for a method a route lacks — into what the rest
-// of the path's part of Foyer answers: problems under the JSON APIs, the
-// hosted error page (page) where browsers go. The handlers there answer
-// only with problems or pages, so a plain-text 404 or 405 is the mux's;
-// the route is matched once, by the mux. The protocol endpoints machines
-// call keep their own answers.
+// misses turns plain-text error answers into what the rest of the path's
+// part of Foyer answers. Under the JSON APIs the mux's own 404 (no route)
+// and 405 (a method the route lacks, with Allow) become problems: the
+// handlers there answer only with problems, so plain text there is the
+// mux's. Where browsers go, any plain-text 4xx — the mux's, or the OpenID
+// library's refusal of an app's sign-in or sign-out link — becomes the
+// hosted error page, in Foyer's words. The endpoints programs call keep
+// their own answers. The route is matched once, by the mux.
 func misses(next http.Handler, page func(http.ResponseWriter, *http.Request, int)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
@@ -376,18 +376,18 @@ func misses(next http.Handler, page func(http.ResponseWriter, *http.Request, int
 	})
 }
 
-// machinePath reports whether path is an OAuth or OpenID endpoint for
-// programs, not browsers.
+// machinePath reports whether path is an endpoint for programs, not
+// browsers: OAuth and OpenID endpoints, health checks.
 func machinePath(path string) bool {
 	switch path {
 	case "/userinfo", "/revoke", "/keys":
 		return true
 	}
-	return strings.HasPrefix(path, "/oauth/") || strings.HasPrefix(path, "/.well-known/")
+	return strings.HasPrefix(path, "/oauth/") || strings.HasPrefix(path, "/.well-known/") || strings.HasPrefix(path, "/health/")
 }
 
-// missWriter answers the mux's plain-text 404 and 405 with problems, or
-// with page when set, and drops the text that follows.
+// missWriter answers plain-text errors with problems, or with page when
+// set (see misses), and drops the text that follows.
 type missWriter struct {
 	http.ResponseWriter
 	method   string
@@ -397,13 +397,15 @@ type missWriter struct {
 
 func (m *missWriter) WriteHeader(status int) {
 	plain := strings.HasPrefix(m.Header().Get("Content-Type"), "text/plain")
+	miss := status == http.StatusNotFound || status == http.StatusMethodNotAllowed
 	switch {
-	case !plain || (status != http.StatusNotFound && status != http.StatusMethodNotAllowed):
+	case !plain || (m.page == nil && !miss) || status < 400 || status >= 500:
 		m.ResponseWriter.WriteHeader(status)
 		return
 	case m.page != nil:
 		h := m.Header()
 		h.Del("Content-Type")
+		h.Del("Content-Security-Policy")
 		h.Del("X-Content-Type-Options")
 		m.page(m.ResponseWriter, status)
 	case status == http.StatusMethodNotAllowed:
