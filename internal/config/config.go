@@ -458,12 +458,10 @@ func (c *Config) Finish() error {
 		c.PublicURL = "http://" + strings.Replace(host, "127.0.0.1", "localhost", 1)
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
-	if c.SMTP.From == defaultFrom && !c.Dev {
+	if host := c.PublicHost(); c.SMTP.From == defaultFrom && !c.Dev && host != "" {
 		// Mail from localhost fails SPF and DMARC: a deployment sends from
 		// its public host unless told otherwise.
-		if u, err := url.Parse(c.PublicURL); err == nil && strings.Contains(u.Hostname(), ".") && net.ParseIP(u.Hostname()) == nil {
-			c.SMTP.From = "Foyer <no-reply@" + u.Hostname() + ">"
-		}
+		c.SMTP.From = "Foyer <no-reply@" + host + ">"
 	}
 	// A token read from a file or a secret store often ends in a newline,
 	// which no client would send.
@@ -612,6 +610,22 @@ func (d *Domain) validate(prefix string, bad func(key, format string, args ...an
 	if d.ProductName == "" {
 		bad(prefix+".product_name", "must not be empty")
 	}
+}
+
+// PublicHost is the host name of the public URL when it is a domain name
+// (id.example.com), for what must name Foyer's domain: the default mail
+// sender, the mail server greeting. It is "" for an address or a name
+// that is not fully qualified (localhost).
+func (c *Config) PublicHost() string {
+	u, err := url.Parse(c.PublicURL)
+	if err != nil {
+		return ""
+	}
+	host := u.Hostname()
+	if !strings.Contains(host, ".") || net.ParseIP(host) != nil {
+		return ""
+	}
+	return host
 }
 
 func isASCII(s string) bool {

@@ -201,3 +201,18 @@ func TestSMTPFromOutsideDevMode(t *testing.T) {
 		}
 	}
 }
+
+// PublicHost names Foyer's domain only when the public URL has one.
+func TestPublicHost(t *testing.T) {
+	for url, want := range map[string]string{
+		"https://id.shop.example":      "id.shop.example",
+		"https://id.shop.example:8443": "id.shop.example",
+		"http://localhost:4455":        "",
+		"http://127.0.0.1:4455":        "",
+		"https://[2001:db8::1]":        "",
+	} {
+		if got := (&Config{PublicURL: url}).PublicHost(); got != want {
+			t.Errorf("%s: %q, want %q", url, got, want)
+		}
+	}
+}

@@ -100,7 +100,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 			db.Close()
 			return nil, fmt.Errorf("smtp.url: %w", err)
 		}
-		smtp.HELO = heloName(cfg.PublicURL)
+		smtp.HELO = cfg.PublicHost() // "": the machine's host name
 		sender = smtp
 	} else {
 		// Dev mode without SMTP: mail stays in the built-in mailbox.
@@ -339,21 +339,6 @@ func jsonAPI(path string) bool {
 		}
 	}
 	return false
-}
-
-// heloName is the name Foyer greets mail servers with: its public host
-// name when it has one (a relay may refuse a name that is not fully
-// qualified), else "" for the machine's host name.
-func heloName(publicURL string) string {
-	u, err := url.Parse(publicURL)
-	if err != nil {
-		return ""
-	}
-	host := u.Hostname()
-	if host == "" || net.ParseIP(host) != nil || !strings.Contains(host, ".") {
-		return ""
-	}
-	return host
 }
 
 // misses turns plain-text error answers into what the rest of the path's
