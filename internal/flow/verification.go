@@ -2,13 +2,12 @@ package flow
 
 import (
 	"context"
-	"errors"
+	"fmt"
 
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/session"
-	"github.com/foyer-id/foyer/internal/store"
 )
 
 // SubmitVerificationEmail starts verifying an address in a verification
@@ -20,29 +19,28 @@ func (s *Service) SubmitVerificationEmail(ctx context.Context, f *Flow, c Client
 	if f.Type != TypeVerification || f.State != StateForm {
 		return nil, ErrWrongState
 	}
-	var (
-		ident *identity.Identity
-		err   error
-	)
+	var ident *identity.Identity
+	r := s.Flows.reads()
 	if sess != nil {
+		var err error
 		if ident, err = s.Identities.Get(ctx, s.Config.Domain, sess.IdentityID); err != nil {
 			return nil, err
 		}
 		email = ident.Email().Value
 	} else {
+		var err error
 		if email, err = identity.NormalizeEmail(email); err != nil {
 			return nil, invalid("email", "email_invalid", "Enter a valid email address.")
 		}
-		ident, err = s.Identities.FindByIdentifier(ctx, s.Config.Domain, identity.KindEmail, email)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
+		// The owner, if any, with the code-mail counts below, in one
+		// round trip, read alike whether the address has an account.
+		s.Identities.FindByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &ident)
 	}
-	signals, err := s.codeSendSignals(ctx, c, email)
-	if err != nil {
-		return nil, err
+	signals := s.codeSendReads(r, c, email)
+	if err := r.Run(ctx); err != nil {
+		return nil, fmt.Errorf("flow: verification reads: %w", err)
 	}
-	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.VerificationSend, Signals: signals}, event.VerificationSent); err != nil {
+	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.VerificationSend, Signals: signals()}, event.VerificationSent); err != nil {
 		return nil, err
 	}
 	f.Data.Email = email
