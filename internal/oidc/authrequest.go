@@ -162,7 +162,6 @@ func (s *authRequests) saveCode(ctx context.Context, id, code string, ttl time.D
 // request id, so the caller can revoke what it produced.
 func (s *authRequests) byCode(ctx context.Context, code string) (*AuthRequest, string, error) {
 	var used, expires sql.NullInt64
-	var a *AuthRequest
 	row := s.db.QueryRow(ctx, `SELECT `+authRequestColumns+`, code_used_at, code_expires_at FROM oauth_auth_requests WHERE code_hash = $1`, hashValue(code))
 	a, err := scanAuthRequest(scanWith{row, []any{&used, &expires}})
 	switch {
