@@ -73,6 +73,12 @@ func TestPasskeyRegisterAndSignIn(t *testing.T) {
 		if item := passkeyListItem(t, ctx, "Test key"); !strings.Contains(item, "last used") {
 			t.Errorf("passkey not marked as used after the sign-in: %q", item)
 		}
+		// The same authenticator again: the browser refuses it (the
+		// account's passkey is excluded), and the page says so in words
+		// rather than the browser's message for developers.
+		if msg := pressPasskeyButton(t, ctx, passkeyAddButton, passkeyAddError); msg != "This device already has a passkey for your account." {
+			t.Errorf("adding a second passkey on the same device: %q", msg)
+		}
 
 		expectWhoami(t, ctx, env, http.StatusOK, email)
 		s := whoamiSession(t, ctx, env)
