@@ -79,6 +79,16 @@ func TestPasskeyRegisterAndSignIn(t *testing.T) {
 		if msg := pressPasskeyButton(t, ctx, passkeyAddButton, passkeyAddError); msg != "This device already has a passkey for your account." {
 			t.Errorf("adding a second passkey on the same device: %q", msg)
 		}
+		// Renaming: a blank name is not sent (the browser says why); a
+		// name is.
+		const renameField = chromedp.CSS(`form[action="/account/passkeys/rename"] input[name=name]`)
+		do(t, ctx, "wait for the rename field", chromedp.WaitVisible(renameField))
+		if eval[bool](t, ctx, `(() => { const f = document.querySelector('form[action="/account/passkeys/rename"] input[name=name]'); f.value = ""; return f.checkValidity(); })()`) {
+			t.Error("a blank passkey name would be sent")
+		}
+		typeInto(t, ctx, renameField, "Work laptop")
+		clickAndWait(t, ctx, chromedp.CSS(`form[action="/account/passkeys/rename"] button[type=submit]`))
+		do(t, ctx, "wait for the new name", chromedp.WaitVisible(passkeyListed("Work laptop")))
 
 		expectWhoami(t, ctx, env, http.StatusOK, email)
 		s := whoamiSession(t, ctx, env)
