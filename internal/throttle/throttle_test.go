@@ -2,6 +2,8 @@ package throttle
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,6 +99,163 @@ func TestWaits(t *testing.T) {
 		now = now.Add(2 * time.Minute)
 		if st, _ := l.Waits(ctx, r, id, net); st[0] != (State{}) || st[1] != (State{}) {
 			t.Fatalf("after the window: %+v", st)
+		}
+	})
+}
+
+// burst runs fn n times at once, released together at a barrier, and
+// waits for all of them.
+func burst(n int, fn func(i int)) {
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+}
+
+// A burst of simultaneous attempts reserves exactly what the rule lets
+// through, however the requests interleave, and refused attempts are not
+// counted: the count is the attempts taken.
+func TestReserveBurst(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+		l := NewLimiter(db, clock)
+		r := Rule{Free: 5, Base: time.Second, Max: 8 * time.Second, Window: time.Minute}
+		key := NetworkKey("login", "198.51.100.9")
+
+		var taken, refused atomic.Int32
+		burst(40, func(int) {
+			st, err := l.Reserve(ctx, r, key)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if st[0].Taken {
+				taken.Add(1)
+			} else if st[0].Wait > 0 {
+				refused.Add(1)
+			}
+		})
+		if taken.Load() != 5 || refused.Load() != 35 {
+			t.Fatalf("taken %d, refused %d; want 5 and 35", taken.Load(), refused.Load())
+		}
+		if _, n, _ := l.Wait(ctx, key, r); n != 5 {
+			t.Fatalf("count %d after the burst, want 5 (refusals are not counted)", n)
+		}
+		// The fifth count asks for Base; once it has passed, one more
+		// attempt of the next burst goes ahead, and then two seconds.
+		advance(time.Second)
+		taken.Store(0)
+		burst(20, func(int) {
+			if st, err := l.Reserve(ctx, r, key); err == nil && st[0].Taken {
+				taken.Add(1)
+			}
+		})
+		if taken.Load() != 1 {
+			t.Fatalf("after the delay %d attempts went ahead, want 1", taken.Load())
+		}
+		if d, n, _ := l.Wait(ctx, key, r); n != 6 || d != 2*time.Second {
+			t.Fatalf("wait %v count %d, want 2s and 6", d, n)
+		}
+		// The window forgets; the count starts again at one.
+		advance(2 * time.Minute)
+		if st, err := l.Reserve(ctx, r, key); err != nil || !st[0].Taken || st[0].Failures != 1 {
+			t.Fatalf("after the window: %+v, %v", st, err)
+		}
+	})
+}
+
+// Reserve answers several keys in their order; a key that must wait is
+// refused while the others are taken.
+func TestReserveKeys(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+		l := NewLimiter(db, func() time.Time { return now })
+		r := Rule{Free: 1, Base: time.Minute, Max: time.Hour, Window: time.Hour}
+		net, id := NetworkKey("login", "203.0.113.7"), IdentifierKey("login", "b@example.com")
+		if err := l.Fail(ctx, id, r); err != nil {
+			t.Fatal(err)
+		}
+		st, err := l.Reserve(ctx, r, net, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st[0].Taken || st[0].Failures != 1 || st[1].Taken || st[1].Wait != time.Minute || st[1].Failures != 1 {
+			t.Fatalf("states = %+v", st)
+		}
+		// Duplicates are one key.
+		if st, err := l.Reserve(ctx, Rule{Free: 10, Window: time.Hour}, net, net); err != nil || !st[0].Taken || !st[1].Taken || st[0].Failures != 2 {
+			t.Fatalf("duplicate keys: %+v, %v", st, err)
+		}
+	})
+}
+
+// An attempt's counts settle by its outcome: a failure keeps them (and
+// counts the keys it went past), a success gives them back and forgets
+// the keys named, a cancelled attempt gives them back.
+func TestAttempt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+		l := NewLimiter(db, func() time.Time { return now })
+		r := Rule{Free: 3, Base: time.Minute, Max: time.Hour, Window: time.Hour}
+		net, id := NetworkKey("login", "203.0.113.8"), IdentifierKey("login", "d@example.com")
+		count := func(key string) int {
+			t.Helper()
+			_, n, err := l.Wait(ctx, key, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		for range 2 {
+			a, err := l.Begin(ctx, r, net, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Failed(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if count(net) != 2 || count(id) != 2 {
+			t.Fatalf("after two failures: %d, %d", count(net), count(id))
+		}
+		a, _ := l.Begin(ctx, r, net, id)
+		if err := a.Succeeded(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if count(net) != 2 || count(id) != 0 {
+			t.Fatalf("after a success: network %d (want 2), address %d (want 0)", count(net), count(id))
+		}
+		a, _ = l.Begin(ctx, r, net)
+		if err := a.Cancel(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if count(net) != 2 {
+			t.Fatalf("after a cancelled attempt: %d", count(net))
+		}
+		// Past the free attempts, a key that must wait is refused; an
+		// attempt let through anyway (a known device) counts on failure.
+		_ = l.Fail(ctx, net, r)
+		a, _ = l.Begin(ctx, r, net)
+		if a.States[0].Taken {
+			t.Fatalf("a key that must wait was taken: %+v", a.States[0])
+		}
+		if err := a.Failed(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if count(net) != 4 {
+			t.Fatalf("a failure past the wait counted %d, want 4", count(net))
 		}
 	})
 }
