@@ -10,8 +10,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/foyer-id/foyer/internal/challenge"
 	"github.com/foyer-id/foyer/internal/credential/passkey"
-
 	"github.com/foyer-id/foyer/internal/flow"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/problem"
@@ -114,6 +114,9 @@ type Problem struct {
 	Detail     string         `json:"detail,omitempty"`
 	Errors     []flow.Message `json:"errors,omitempty"`
 	RetryAfter int            `json:"retry_after,omitempty"`
+	// Challenge is the proof of work to solve before trying again
+	// (challenge-required).
+	Challenge *challenge.Challenge `json:"challenge,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -129,9 +132,17 @@ func writeProblem(w http.ResponseWriter, p Problem) { problem.Write(w, p.Status,
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var inv *flow.InvalidError
 	var throttled *flow.ThrottledError
+	var challenged *flow.ChallengeError
 	var denied *flow.DeniedError
 	var refused *flow.RefusedError
 	switch {
+	case errors.As(err, &challenged):
+		// Solve it and send the request again with the answer; or wait.
+		secs := int(challenged.RetryAfter.Seconds()) + 1
+		w.Header().Set("Retry-After", fmt.Sprint(secs))
+		writeProblem(w, Problem{Type: problem.TypeBase + "challenge-required", Title: "Solve the challenge first", Status: http.StatusTooManyRequests,
+			RetryAfter: secs, Challenge: &challenged.Challenge,
+			Detail: "Many attempts came from this network. Solve the challenge and send the request again with X-Foyer-Challenge and X-Foyer-Challenge-Solution, or wait."})
 	case errors.As(err, &inv):
 		writeProblem(w, Problem{Type: problem.TypeBase + "invalid-input", Title: "The input is not valid", Status: http.StatusBadRequest, Errors: inv.Messages})
 	case errors.As(err, &throttled):
@@ -163,7 +174,8 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, dst any) bool {
 }
 
 func (h *Handler) client(r *http.Request) flow.Client {
-	return flow.Client{Channel: flow.ChannelAPI, IP: ui.ClientIP(r), UserAgent: r.UserAgent(), DeviceID: r.Header.Get("X-Foyer-Device")}
+	return flow.Client{Channel: flow.ChannelAPI, IP: ui.ClientIP(r), UserAgent: r.UserAgent(), DeviceID: r.Header.Get("X-Foyer-Device"),
+		Proof: challenge.Proof{Token: r.Header.Get("X-Foyer-Challenge"), Solution: r.Header.Get("X-Foyer-Challenge-Solution")}}
 }
 
 // authed is bearer for endpoints that need a session: without one it
@@ -184,14 +196,14 @@ func unauthenticated(w http.ResponseWriter, badToken bool, detail string) {
 	if badToken {
 		code = "invalid_token"
 	}
-	challenge(w, code)
+	wwwAuthenticate(w, code)
 	problem.Send(w, http.StatusUnauthorized, "unauthenticated", "No valid session", detail)
 }
 
-// challenge sets the WWW-Authenticate header that every 401 carries (RFC
+// wwwAuthenticate sets the WWW-Authenticate header that every 401 carries (RFC
 // 9110, section 11.6.1). errorCode, if any, says what was wrong with the
 // token sent (RFC 6750, section 3.1; RFC 9470 for a sign-in too old).
-func challenge(w http.ResponseWriter, errorCode string) {
+func wwwAuthenticate(w http.ResponseWriter, errorCode string) {
 	v := `Bearer realm="foyer"`
 	if errorCode != "" {
 		v += `, error="` + errorCode + `"`

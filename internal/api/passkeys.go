@@ -125,7 +125,7 @@ func (h *Handler) fresh(w http.ResponseWriter, r *http.Request) *session.Session
 		return nil
 	}
 	if need != flow.ReauthNone {
-		challenge(w, "insufficient_user_authentication")
+		wwwAuthenticate(w, "insufficient_user_authentication")
 		problem.Send(w, http.StatusUnauthorized, "reauthenticate", "Please confirm it's you",
 			"Sign in again (or step up with POST /api/sessions/step-up) within 10 minutes before changing how you sign in.")
 		return nil

@@ -40,7 +40,10 @@ const (
 	OutcomeFailure   = "failure"
 	OutcomeDenied    = "denied"
 	OutcomeThrottled = "throttled"
-	OutcomePending   = "pending"
+	// OutcomeChallenged: the client was asked to solve a proof-of-work
+	// challenge first (its network made too many attempts).
+	OutcomeChallenged = "challenged"
+	OutcomePending    = "pending"
 )
 
 // Event is one step of a journey.

@@ -20,9 +20,11 @@ var errCredentials = invalid("", "credentials_invalid", "The email address or pa
 
 // SubmitLogin checks an identifier and password. Unknown identifiers cost
 // the same hash as known ones and give the same answer. Failures are
-// throttled per network and per identifier, never locked out; a device the
-// customer signed in from before is not held back by the per-identifier
-// delay.
+// counted per network and per identifier, never locked out: past its
+// free failures an address waits, and a network is challenged (see
+// policy.Default), so one failing customer behind a shared address does
+// not refuse the others' right passwords; a device the customer signed in
+// from before is held back by neither.
 func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginInput) (*Result, error) {
 	if f.Type != TypeLogin || f.State != StateForm {
 		return nil, ErrWrongState
@@ -37,17 +39,14 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	if len(in.Password) > 4096 {
 		return nil, errCredentials
 	}
-	netKey, idKey := throttle.NetworkKey("login", c.IP), throttle.IdentifierKey("login", s.Config.Domain+"/"+email)
-	// The throttles and the account, with what signing in needs of it,
-	// in one round trip: all are read whether or not the identifier is
-	// known.
+	idKey := throttle.IdentifierKey("login", s.Config.Domain+"/"+email)
+	// The account, with what signing in needs of it, in one round trip,
+	// read whether or not the identifier is known.
 	var (
-		st       []throttle.State
 		cand     *identity.LoginCandidate
 		enrolled bool
 	)
 	r := s.Flows.reads()
-	s.Throttle.WaitsIn(r, s.Config.LoginThrottle, &st, netKey, idKey)
 	s.Identities.FindLoginIn(r, s.Config.Domain, identity.KindEmail, email, &cand)
 	if s.Factors != nil {
 		s.Factors.EnrolledByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &enrolled)
@@ -55,23 +54,18 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	if err := r.Run(ctx); err != nil {
 		return nil, fmt.Errorf("flow: sign-in reads: %w", err)
 	}
-	netWait, netFails, idWait, idFails := st[0].Wait, st[0].Failures, st[1].Wait, st[1].Failures
-	known := false
-	if idWait > 0 || netWait > 0 {
-		// Asked for an unknown address too (of no identity), so that a
-		// throttled answer takes as long whether or not the account exists.
-		id := ""
-		if cand != nil {
-			id = cand.Identity.ID
-		}
-		if known, err = s.Sessions.KnownDevice(ctx, c.DeviceID, id); err != nil {
-			return nil, err
-		}
+	owner := ""
+	if cand != nil {
+		owner = cand.Identity.ID
+	}
+	// The attempt is counted on the network and the address before the
+	// hash, atomically, and given back if it succeeds.
+	g, err := s.reserve(ctx, c, policy.LoginSubmit, idKey, owner)
+	if err != nil {
+		return nil, err
 	}
 	f.Data.Values = map[string]string{"identifier": email}
-	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.LoginSubmit, Signals: policy.Signals{
-		NetworkWait: netWait, IdentifierWait: idWait, NetworkFailures: netFails, IdentifierFailures: idFails, KnownDevice: known,
-	}}, event.LoginSubmitted); err != nil {
+	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.LoginSubmit}, event.LoginSubmitted); err != nil {
 		return nil, err
 	}
 	ok := false
@@ -91,14 +85,11 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		}
 	}
 	if !ok {
-		_ = s.Throttle.Fail(ctx, netKey, s.Config.LoginThrottle)
-		_ = s.Throttle.Fail(ctx, idKey, s.Config.LoginThrottle)
+		g.failed(ctx)
 		s.emit(ctx, f, c, event.LoginSubmitted, event.OutcomeFailure, "invalid_credentials", "", "")
 		return nil, errCredentials
 	}
-	if idFails > 0 {
-		_ = s.Throttle.Reset(ctx, idKey)
-	}
+	g.succeeded(ctx, idKey)
 	now := s.now()
 	f.IdentityID = cand.Identity.ID
 	f.Data.IdentifierID = cand.Identifier.ID
@@ -116,11 +107,11 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		// Past the address's share of code mails the code is made but not
 		// mailed, as at sign-up (this read is off the usual path: only
 		// unverified accounts come here).
-		signals, err := s.codeSendSignals(ctx, c, email)
+		g, err := s.reserveCodeSendAlone(ctx, c, email, cand.Identity.ID)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.saveWithCodeMailed(ctx, f, c, "verification_code", signals.IdentifierWait == 0, msg, submitted,
+		if err := s.saveWithCodeMailed(ctx, f, c, "verification_code", g.mailAllowed(ctx), msg, submitted,
 			s.record(f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, cand.Identity.ID, "")); err != nil {
 			return nil, err
 		}

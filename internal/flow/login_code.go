@@ -30,17 +30,27 @@ func (s *Service) RequestLoginCode(ctx context.Context, f *Flow, c Client, ident
 	if err != nil {
 		return nil, invalid("identifier", "identifier_invalid", "Enter a valid email address.")
 	}
-	// The network's and the address's counts and the account, in one
-	// round trip, whether or not the address has an account.
+	// The network's code failures and the account, in one round trip,
+	// whether or not the address has an account; then the code is
+	// counted against the address.
 	var cand *identity.LoginCandidate
 	r := s.Flows.reads()
-	signals := s.codeSendReads(r, c, email)
+	net := s.codeNetworkIn(r, c)
 	s.Identities.FindLoginIn(r, s.Config.Domain, identity.KindEmail, email, &cand)
 	if err := r.Run(ctx); err != nil {
 		return nil, fmt.Errorf("flow: sign-in code reads: %w", err)
 	}
+	owner := ""
+	if cand != nil {
+		owner = cand.Identity.ID
+	}
+	wait, n := net()
+	g, err := s.reserveCodeSend(ctx, c, email, owner, wait, n)
+	if err != nil {
+		return nil, err
+	}
 	f.Data.Values = map[string]string{"identifier": email}
-	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.VerificationSend, Signals: signals()}, event.LoginCodeRequested); err != nil {
+	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.VerificationSend}, event.LoginCodeRequested); err != nil {
 		return nil, err
 	}
 	f.Data.Email = email
@@ -53,6 +63,7 @@ func (s *Service) RequestLoginCode(ctx context.Context, f *Flow, c Client, ident
 	msg := info("login_code_sent", "If "+email+" has an account, we sent a 6-digit sign-in code to it.")
 	if err := s.saveWithCode(ctx, f, c, "login_code", msg,
 		s.record(f, c, event.LoginCodeRequested, event.OutcomePending, "", "", "")); err != nil {
+		g.cancel(ctx)
 		return nil, err
 	}
 	return &Result{Flow: f}, nil

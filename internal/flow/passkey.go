@@ -27,18 +27,17 @@ var PasskeyChallengeRule = throttle.Rule{Free: 600, Base: time.Second, Max: time
 // credential, or a signature that does not check out.
 var ErrPasskeyRefused = errors.New("flow: passkey not accepted")
 
-// AllowPasskeyChallenge reports whether the client's network may get
-// another passkey challenge, and counts it.
+// AllowPasskeyChallenge counts a passkey challenge against the client's
+// network, atomically, and refuses it when the network must wait.
 func (s *Service) AllowPasskeyChallenge(ctx context.Context, c Client) error {
-	key := throttle.NetworkKey("passkey", c.IP)
-	wait, _, err := s.Throttle.Wait(ctx, key, PasskeyChallengeRule)
+	st, err := s.Throttle.Reserve(ctx, PasskeyChallengeRule, throttle.NetworkKey("passkey", c.IP))
 	if err != nil {
 		return err
 	}
-	if wait > 0 {
-		return &ThrottledError{RetryAfter: wait}
+	if !st[0].Taken {
+		return &ThrottledError{RetryAfter: st[0].Wait}
 	}
-	return s.Throttle.Fail(ctx, key, PasskeyChallengeRule)
+	return nil
 }
 
 // SignInWithPasskey checks the answer to a passkey sign-in challenge

@@ -13,7 +13,6 @@ import (
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/store"
-	"github.com/foyer-id/foyer/internal/throttle"
 )
 
 // MethodPassword names signing up or in with a password.
@@ -81,30 +80,45 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 		return nil, &InvalidError{Messages: problems}
 	}
 	email := ids[0].Value
-	// The network's sign-ups so far, the codes mailed to the address so
-	// far and the address's owner, if it has one, in one round trip, read
-	// alike whether the address is free or taken.
-	netKey := throttle.NetworkKey("registration", c.IP)
-	var (
-		st, addr []throttle.State
-		owner    *identity.Identity
-	)
+	// The network's code failures and the address's owner, if it has
+	// one, in one round trip, read alike whether the address is free or
+	// taken.
+	var owner *identity.Identity
 	r := s.Flows.reads()
-	s.Throttle.WaitsIn(r, s.Config.RegistrationThrottle, &st, netKey)
-	s.Throttle.WaitsIn(r, s.Config.CodeSendThrottle, &addr, s.mailKey(email))
+	net := s.codeNetworkIn(r, c)
 	s.Identities.FindByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &owner)
 	if err := r.Run(ctx); err != nil {
 		return nil, fmt.Errorf("flow: sign-up reads: %w", err)
 	}
-	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.RegistrationSubmit,
-		Signals: policy.Signals{NetworkWait: st[0].Wait, NetworkFailures: st[0].Failures}}, event.RegistrationSubmitted); err != nil {
+	// The sign-up counts against its network before any work, atomically,
+	// and stays counted: a network's sign-ups are what the rule limits.
+	g, err := s.reserve(ctx, c, policy.RegistrationSubmit, "", "")
+	if err != nil {
 		return nil, err
+	}
+	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.RegistrationSubmit}, event.RegistrationSubmitted); err != nil {
+		return nil, err
+	}
+	// So does its mail, against the address (see reserveCodeSend), when
+	// one may go: a code, or the note to the owner of a taken address. A
+	// sign-up that completes at once mails nothing.
+	var mailGuard *guard
+	if s.Config.RequireVerifiedEmail || passwordless || (owner != nil && owner.State != identity.StatePending) {
+		ownerID := ""
+		if owner != nil {
+			ownerID = owner.ID
+		}
+		wait, n := net()
+		if mailGuard, err = s.reserveCodeSend(ctx, c, email, ownerID, wait, n); err != nil {
+			return nil, err
+		}
 	}
 	// Hash before touching the database: a hash takes tens of
 	// milliseconds and must never hold a transaction open.
 	hash := ""
 	if !passwordless {
 		if hash, err = s.Hasher.Hash(ctx, in.Password); err != nil {
+			mailGuard.cancel(ctx)
 			return nil, err
 		}
 	}
@@ -123,14 +137,24 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 	f.Data.Values = map[string]string{"email": email}
 	f.State = StateVerify
 
+	result := &Result{Flow: f}
+	// An address that has had its share of codes lately gets no more
+	// mail for a while, the owner's note included, but the same answer: a
+	// refusal would only tell a flooder to wait, and would set apart one
+	// of many concurrent sign-ups of an address.
+	mail := mailGuard != nil && mailGuard.mailAllowed(ctx)
+	if !s.Config.RequireVerifiedEmail && !passwordless {
+		// Sign-up completes at once, and the address is verified when the
+		// customer chooses to (or a journey needs it): no code now. (A
+		// passwordless sign-up always proves its email first: the
+		// passkey is bound to the account only then.)
+		return s.signUpAtOnce(ctx, f, c, ids, owner, mail, result)
+	}
 	// A free address gets its pending identity in the step's one
 	// transaction, with the code and its mail.
 	var create write
 	if owner == nil {
-		ident := &identity.Identity{ID: identity.NewID(), Domain: s.Config.Domain, SchemaID: s.Schema.ID, Traits: traitsJSON}
-		for _, id := range ids {
-			ident.Identifiers = append(ident.Identifiers, identity.Identifier{ID: identity.NewID(), Kind: id.Kind, Value: id.Value})
-		}
+		ident := s.newIdentity(ids, traitsJSON)
 		f.IdentityID, f.Data.IdentifierID = ident.ID, ident.Email().ID
 		create = func(ctx context.Context, tx *store.Tx) error {
 			return s.Identities.CreatePendingTx(ctx, tx, ident, now)
@@ -138,43 +162,30 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 	} else {
 		takenBy(f, owner)
 	}
-	result := &Result{Flow: f}
-	var completed, signedIn write
-	if !s.Config.RequireVerifiedEmail && !passwordless {
-		// Sign-up completes at once; verification stays open. (A
-		// passwordless sign-up always proves its email first: the
-		// passkey is bound to the account only then.) The identity must
-		// exist first. No need to wait for the disk: the step ends with
-		// an ordinary commit, which makes this one durable too.
-		if create != nil {
-			err := s.Flows.inAsyncTx(ctx, func(tx *store.Tx) error { return create(ctx, tx) })
-			if isConflict(err) {
-				err = s.takenMeanwhile(ctx, f)
-			}
-			if err != nil {
-				return nil, err
-			}
-			create = nil
-		}
-		if !f.Data.Dead {
-			if err := s.Identities.CompleteSignUp(ctx, f.IdentityID, "", traitsJSON, hash, now); err != nil {
-				return nil, err
-			}
-			completed = s.record(f, c, event.RegistrationCompleted, event.OutcomeSuccess, "verification_optional", f.IdentityID, "")
-			if signedIn, err = s.signIn(ctx, f, c, []string{"password"}, now, result); err != nil {
-				return nil, err
-			}
-			f.Data.PasswordHash = ""
-		}
+	if err := s.saveSignUp(ctx, f, c, mail, create); err != nil {
+		mailGuard.cancel(ctx)
+		return nil, err
 	}
-	// An address that has had its share of codes lately gets no more
-	// mail for a while, the owner's note included, but the same answer: a
-	// refusal would only tell a flooder to wait, and would set apart one
-	// of many concurrent sign-ups of an address.
-	mail := addr[0].Wait == 0
-	// The identity, the code and its mail (or the note to the address's
-	// owner), the flow, the events and the sign-up's count against its
-	// network commit together.
+	return result, nil
+}
+
+// newIdentity makes a new identity of the domain's schema with the
+// identifiers and traits of a sign-up.
+func (s *Service) newIdentity(ids []identity.Identifier, traits json.RawMessage) *identity.Identity {
+	ident := &identity.Identity{ID: identity.NewID(), Domain: s.Config.Domain, SchemaID: s.Schema.ID, Traits: traits}
+	for _, id := range ids {
+		ident.Identifiers = append(ident.Identifiers, identity.Identifier{ID: identity.NewID(), Kind: id.Kind, Value: id.Value})
+	}
+	return ident
+}
+
+// saveSignUp saves a sign-up that waits for its code: create (the pending
+// identity of a free address, or nil), the code and its mail — or, for an
+// address with an account, the note to its owner — the flow and the
+// events, in one transaction. Should another sign-up take the address
+// meanwhile, the identity's insert fails, and the step goes on as for any
+// taken address, with the same answer.
+func (s *Service) saveSignUp(ctx context.Context, f *Flow, c Client, mail bool, create write) error {
 	save := func(create write) error {
 		ws := []write{create}
 		reason := ""
@@ -184,24 +195,78 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 				ws = append(ws, func(ctx context.Context, tx *store.Tx) error { return s.mailOwner(ctx, tx, f) })
 			}
 		}
-		ws = append(ws, s.record(f, c, event.RegistrationSubmitted, event.OutcomePending, reason, "", ""), completed, signedIn,
-			// Every sign-up from one network updates this one row; queued
-			// with the rest, its lock is held only while the server runs
-			// the transaction, never across a round trip.
-			func(ctx context.Context, tx *store.Tx) error {
-				return s.Throttle.FailTx(ctx, tx, netKey, s.Config.RegistrationThrottle)
-			})
-		msg := info("code_sent", "We sent a 6-digit code to "+email+". Enter it to finish signing up.")
+		ws = append(ws, s.record(f, c, event.RegistrationSubmitted, event.OutcomePending, reason, "", ""))
+		msg := info("code_sent", "We sent a 6-digit code to "+f.Data.Email+". Enter it to finish signing up.")
 		return s.saveWithCodeMailed(ctx, f, c, "verification_code", mail, msg, ws...)
 	}
 	before := *f
-	err = save(create)
+	err := save(create)
 	if create != nil && isConflict(err) {
-		// Another sign-up took the address since it was read: this one
-		// goes on as for any taken address, and answers the same.
 		*f = before
 		if err = s.takenMeanwhile(ctx, f); err == nil {
 			err = save(nil)
+		}
+	}
+	return err
+}
+
+// signUpAtOnce finishes a sign-up that needs no proof of its address: a
+// free address becomes an active account, signed in, in one transaction
+// with the flow and its events; an unfinished sign-up of the address is
+// completed with this one's password. An address with an account goes on
+// as when verification is required — a code that completes nothing, and
+// a note to its owner — since nobody may sign in to another's account.
+func (s *Service) signUpAtOnce(ctx context.Context, f *Flow, c Client, ids []identity.Identifier, owner *identity.Identity, mail bool, result *Result) (*Result, error) {
+	now := s.now()
+	before := *f
+	var (
+		ident  *identity.Identity
+		create write
+	)
+	if owner == nil {
+		ident = s.newIdentity(ids, f.Data.Traits)
+		f.IdentityID, f.Data.IdentifierID = ident.ID, ident.Email().ID
+		hash := f.Data.PasswordHash
+		create = func(ctx context.Context, tx *store.Tx) error {
+			return s.Identities.CreateActiveTx(ctx, tx, ident, hash, now)
+		}
+	} else {
+		takenBy(f, owner)
+		if f.Data.Dead {
+			return result, s.saveSignUp(ctx, f, c, mail, nil)
+		}
+		err := s.Identities.CompleteSignUp(ctx, f.IdentityID, "", f.Data.Traits, f.Data.PasswordHash, now)
+		if errors.Is(err, identity.ErrNotPending) {
+			// Finished by another sign-up meanwhile: an account now.
+			*f = before
+			if err = s.takenMeanwhile(ctx, f); err == nil {
+				err = s.saveSignUp(ctx, f, c, mail, nil)
+			}
+			return result, err
+		}
+		if err != nil {
+			return nil, err
+		}
+		ident = owner
+	}
+	ident.State = identity.StateActive
+	f.State = StateDone // signIn may move it on to StateSecondFactor
+	f.Data.PasswordHash = ""
+	f.Data.Messages = []Message{info("registration_completed", "Welcome! Your account is ready. You can verify your email address any time from your account.")}
+	signedIn, err := s.signInAs(ctx, f, c, ident, false, []string{"password"}, now, policy.Signals{}, result)
+	if err != nil {
+		return nil, err
+	}
+	err = s.save(ctx, f, now, create,
+		s.record(f, c, event.RegistrationSubmitted, event.OutcomePending, "", "", ""),
+		s.record(f, c, event.RegistrationCompleted, event.OutcomeSuccess, "verification_optional", f.IdentityID, ""),
+		signedIn)
+	if create != nil && isConflict(err) {
+		// Another sign-up took the address since it was read: this one
+		// goes on as for any taken address.
+		*f, *result = before, Result{Flow: f}
+		if err = s.takenMeanwhile(ctx, f); err == nil {
+			err = s.saveSignUp(ctx, f, c, mail, nil)
 		}
 	}
 	if err != nil {

@@ -52,29 +52,24 @@ func (s *Service) checkFactor(ctx context.Context, f *Flow, c Client, identityID
 	if code == "" || len(code) > 64 {
 		return invalid("code", "code_format", "Enter the code.")
 	}
-	netKey, idKey := throttle.NetworkKey("factor", c.IP), throttle.IdentifierKey("factor", identityID)
-	st, err := s.Throttle.Waits(ctx, s.Config.LoginThrottle, netKey, idKey)
+	idKey := throttle.IdentifierKey("factor", identityID)
+	g, err := s.reserve(ctx, c, policy.SecondFactorSubmit, idKey, identityID)
 	if err != nil {
 		return err
 	}
-	netWait, netFails, idWait, idFails := st[0].Wait, st[0].Failures, st[1].Wait, st[1].Failures
-	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.SecondFactorSubmit, IdentityID: identityID, Signals: policy.Signals{
-		NetworkWait: netWait, IdentifierWait: idWait, NetworkFailures: netFails, IdentifierFailures: idFails,
-	}}, event.SecondFactorSubmitted); err != nil {
+	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.SecondFactorSubmit, IdentityID: identityID}, event.SecondFactorSubmitted); err != nil {
 		return err
 	}
 	if err := s.Factors.Verify(ctx, identityID, kind, code); err != nil {
 		if !errors.Is(err, ErrFactorInvalid) {
+			g.cancel(ctx)
 			return err
 		}
-		_ = s.Throttle.Fail(ctx, netKey, s.Config.LoginThrottle)
-		_ = s.Throttle.Fail(ctx, idKey, s.Config.LoginThrottle)
+		g.failed(ctx)
 		s.emit(ctx, f, c, event.SecondFactorSubmitted, event.OutcomeFailure, kind+"_invalid", identityID, "")
 		return invalid("code", "code_invalid", FactorInvalidText(kind))
 	}
-	if idFails > 0 {
-		_ = s.Throttle.Reset(ctx, idKey)
-	}
+	g.succeeded(ctx, idKey)
 	s.emit(ctx, f, c, event.SecondFactorSubmitted, event.OutcomeSuccess, kind, identityID, "")
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/foyer-id/foyer/internal/challenge"
 	"github.com/foyer-id/foyer/internal/courier"
 	"github.com/foyer-id/foyer/internal/credential/passkey"
 	"github.com/foyer-id/foyer/internal/credential/password"
@@ -48,7 +49,11 @@ type Config struct {
 	RequireVerifiedEmail bool
 	LoginThrottle        throttle.Rule // per network and per identifier
 	CodeThrottle         throttle.Rule // code entry and sending, per network
-	CodeSendThrottle     throttle.Rule // codes mailed, per address (sign-up, sign-in, verification, resends)
+	// CodeSendThrottle counts the codes mailed to an address (sign-up,
+	// sign-in, verification, resends) as asked from one network;
+	// CodeSendAddressThrottle counts them from everywhere, looser.
+	CodeSendThrottle        throttle.Rule
+	CodeSendAddressThrottle throttle.Rule
 	// EmailCodeLogin turns on sign-in with a code mailed to the verified
 	// address.
 	EmailCodeLogin       bool
@@ -65,6 +70,9 @@ type Client struct {
 	IP        string
 	UserAgent string
 	DeviceID  string
+	// Proof is a solved challenge the request carries, if any (see
+	// ChallengeError).
+	Proof challenge.Proof
 }
 
 // Service runs the journeys.
@@ -87,10 +95,13 @@ type Service struct {
 	// Passkeys signs customers in (and up) with passkeys; nil when the
 	// domain has them off.
 	Passkeys *passkey.Service
-	Secret   []byte // keys the code HMAC
-	Logger   *slog.Logger
-	Now      func() time.Time
-	Random   io.Reader
+	// Challenges makes and checks the proof-of-work challenges the
+	// policy asks of busy networks; nil turns challenges into waits.
+	Challenges *challenge.Issuer
+	Secret     []byte // keys the code HMAC
+	Logger     *slog.Logger
+	Now        func() time.Time
+	Random     io.Reader
 }
 
 // Result is what a submit produced: the flow as it now stands, and a
@@ -173,6 +184,12 @@ func (s *Service) decide(ctx context.Context, f *Flow, c Client, in policy.Input
 	case policy.Throttle:
 		s.emit(ctx, f, c, eventType, event.OutcomeThrottled, d.Reason, in.IdentityID, "")
 		return d, &ThrottledError{RetryAfter: d.RetryAfter}
+	case policy.Challenge:
+		s.emit(ctx, f, c, eventType, event.OutcomeChallenged, d.Reason, in.IdentityID, "")
+		if s.Challenges == nil { // nobody to make one: the client waits
+			return d, &ThrottledError{RetryAfter: d.RetryAfter}
+		}
+		return d, &ChallengeError{Difficulty: d.Difficulty, RetryAfter: d.RetryAfter}
 	case policy.Deny:
 		s.emit(ctx, f, c, eventType, event.OutcomeDenied, d.Reason, in.IdentityID, "")
 		return d, &DeniedError{Reason: d.Reason}
@@ -249,32 +266,25 @@ func (s *Service) event(f *Flow, c Client, typ, outcome, reason, identityID, ses
 	return e
 }
 
-// networkWait reads the throttle for the client's network under rule.
-func (s *Service) networkWait(ctx context.Context, scope string, c Client, rule throttle.Rule) (time.Duration, int, error) {
-	return s.Throttle.Wait(ctx, throttle.NetworkKey(scope, c.IP), rule)
+// codeNetworkIn adds to r the read of the client's network's code-entry
+// failures, which the policy weighs before a code is mailed. Once r has
+// run, the returned func gives their wait and count.
+func (s *Service) codeNetworkIn(r *store.Reads, c Client) func() (time.Duration, int) {
+	scope, rule := s.networkLimit(policy.VerificationSend)
+	var net []throttle.State
+	s.Throttle.WaitsIn(r, rule, &net, throttle.NetworkKey(scope, c.IP))
+	return func() (time.Duration, int) { return net[0].Wait, net[0].Failures }
 }
 
-// codeSendReads adds to r what the policy weighs before a code is mailed
-// to email: the network's code failures and the codes mailed to the
-// address lately. Once r has run, the returned func gives them as signals.
-func (s *Service) codeSendReads(r *store.Reads, c Client, email string) func() policy.Signals {
-	var net, addr []throttle.State
-	s.Throttle.WaitsIn(r, s.Config.CodeThrottle, &net, throttle.NetworkKey("code", c.IP))
-	s.Throttle.WaitsIn(r, s.Config.CodeSendThrottle, &addr, s.mailKey(email))
-	return func() policy.Signals {
-		return policy.Signals{NetworkWait: net[0].Wait, NetworkFailures: net[0].Failures,
-			IdentifierWait: addr[0].Wait, IdentifierFailures: addr[0].Failures}
-	}
-}
-
-// codeSendSignals runs codeSendReads alone.
-func (s *Service) codeSendSignals(ctx context.Context, c Client, email string) (policy.Signals, error) {
+// reserveCodeSendAlone is reserveCodeSend for a step with no other reads.
+func (s *Service) reserveCodeSendAlone(ctx context.Context, c Client, email, ownerID string) (*guard, error) {
 	r := s.Flows.reads()
-	signals := s.codeSendReads(r, c, email)
+	net := s.codeNetworkIn(r, c)
 	if err := r.Run(ctx); err != nil {
-		return policy.Signals{}, fmt.Errorf("flow: code throttle reads: %w", err)
+		return nil, fmt.Errorf("flow: code throttle reads: %w", err)
 	}
-	return signals(), nil
+	wait, n := net()
+	return s.reserveCodeSend(ctx, c, email, ownerID, wait, n)
 }
 
 // mailKey is the throttle key that counts the codes mailed to an address,
@@ -325,11 +335,9 @@ func (s *Service) sendCode(ctx context.Context, tx *store.Tx, f *Flow, c Client,
 		}
 		f.Data.CodeMailID = ""
 	}
-	// Every code counts against its address, mailed or not (a dead
-	// flow's), so that the limit says nothing about who has an account.
-	if err := s.Throttle.FailTx(ctx, tx, s.mailKey(f.Data.Email), s.Config.CodeSendThrottle); err != nil {
-		return err
-	}
+	// The code was counted against its address before (reserveCodeSend),
+	// mailed or not (a dead flow's), so that the limit says nothing about
+	// who has an account.
 	if !mail {
 		return s.emitTx(ctx, tx, f, c, event.VerificationSent, event.OutcomeFailure, "address_limit", "", "")
 	}
@@ -375,21 +383,22 @@ func (s *Service) Resend(ctx context.Context, f *Flow, c Client) (*Flow, error) 
 	if f.State != StateVerify {
 		return nil, ErrWrongState
 	}
-	signals, err := s.codeSendSignals(ctx, c, f.Data.Email)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.VerificationSend, IdentityID: f.IdentityID, Signals: signals}, event.VerificationSent); err != nil {
-		return nil, err
-	}
 	if f.Data.CodesSent >= s.Config.MaxCodesPerFlow {
 		return nil, invalid("", "code_resend_limit", "No more codes can be sent for this attempt. Please start again.")
 	}
 	if since := s.now().Sub(f.Data.LastSentAt); since < s.Config.ResendAfter {
 		return nil, invalid("", "code_resend_too_soon", fmt.Sprintf("Please wait %d seconds before asking for another code.", int((s.Config.ResendAfter-since).Seconds())+1))
 	}
+	g, err := s.reserveCodeSendAlone(ctx, c, f.Data.Email, f.IdentityID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.VerificationSend, IdentityID: f.IdentityID}, event.VerificationSent); err != nil {
+		return nil, err
+	}
 	template := cmp.Or(f.Data.CodeTemplate, "verification_code") // flows from before CodeTemplate
 	if err := s.saveWithCode(ctx, f, c, template, info("code_resent", "We sent a new code. Codes sent earlier no longer work.")); err != nil {
+		g.cancel(ctx)
 		return nil, err
 	}
 	return f, nil
@@ -405,16 +414,20 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	if !validCodeShape(code) {
 		return nil, invalid("code", "code_format", "Enter the 6-digit code from the email.")
 	}
-	wait, n, err := s.networkWait(ctx, "code", c, s.Config.CodeThrottle)
+	// Counted on the network, and on the address: wrong codes in a row
+	// for one address, across its flows, slow down (NIST SP 800-63B
+	// 5.2.2), never lock; a right one forgets them.
+	addrKey := throttle.IdentifierKey("code", s.Config.Domain+"/"+f.Data.Email)
+	g, err := s.reserve(ctx, c, policy.VerificationSubmit, addrKey, f.IdentityID)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.VerificationSubmit, IdentityID: f.IdentityID,
-		Signals: policy.Signals{NetworkWait: wait, NetworkFailures: n}}, event.VerificationSubmitted); err != nil {
+	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.VerificationSubmit, IdentityID: f.IdentityID}, event.VerificationSubmitted); err != nil {
 		return nil, err
 	}
 	res, err := s.Flows.checkCode(ctx, s.Secret, f.ID, code, s.Config.MaxCodeAttempts, s.now())
 	if err != nil {
+		g.cancel(ctx)
 		return nil, err
 	}
 	if res == CodeOK && f.Data.Dead {
@@ -422,19 +435,22 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	}
 	switch res {
 	case CodeOK:
+		g.succeeded(ctx, addrKey)
 	case CodeSpent:
+		g.cancel(ctx)
 		// Submitted twice at once (or again after it was used): the flow
 		// has moved on.
 		return nil, ErrWrongState
 	case CodeWrong, CodeMissing:
-		_ = s.Throttle.Fail(ctx, throttle.NetworkKey("code", c.IP), s.Config.CodeThrottle)
+		g.failed(ctx)
 		s.emit(ctx, f, c, event.VerificationSubmitted, event.OutcomeFailure, "code_invalid", "", "")
 		return nil, invalid("code", "code_invalid", "That code is not right. Check the latest email and try again.")
 	case CodeExpired:
+		g.cancel(ctx)
 		s.emit(ctx, f, c, event.VerificationSubmitted, event.OutcomeFailure, "code_expired", "", "")
 		return nil, invalid("code", "code_expired", "That code has expired. Ask for a new one.")
 	default: // attempts used up: this flow is over
-		_ = s.Throttle.Fail(ctx, throttle.NetworkKey("code", c.IP), s.Config.CodeThrottle)
+		g.failed(ctx)
 		f.Data.PasswordHash = ""
 		f.Data.Messages = []Message{errorMsg("", "code_attempts_exhausted", "Too many wrong codes. Please start again.")}
 		if err := s.Flows.Fail(ctx, f, s.now()); err != nil {

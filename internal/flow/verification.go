@@ -36,11 +36,20 @@ func (s *Service) SubmitVerificationEmail(ctx context.Context, f *Flow, c Client
 		// round trip, read alike whether the address has an account.
 		s.Identities.FindByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &ident)
 	}
-	signals := s.codeSendReads(r, c, email)
+	net := s.codeNetworkIn(r, c)
 	if err := r.Run(ctx); err != nil {
 		return nil, fmt.Errorf("flow: verification reads: %w", err)
 	}
-	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.VerificationSend, Signals: signals()}, event.VerificationSent); err != nil {
+	owner := ""
+	if ident != nil {
+		owner = ident.ID
+	}
+	wait, n := net()
+	g, err := s.reserveCodeSend(ctx, c, email, owner, wait, n)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.VerificationSend}, event.VerificationSent); err != nil {
 		return nil, err
 	}
 	f.Data.Email = email
@@ -51,6 +60,7 @@ func (s *Service) SubmitVerificationEmail(ctx context.Context, f *Flow, c Client
 	} else {
 		f.Data.Dead = true
 		if sess != nil && ident != nil && ident.Email().Verified {
+			g.cancel(ctx) // no code goes
 			f.State = StateDone
 			f.Data.Messages = []Message{info("email_already_verified", "Your email address is already verified.")}
 			if err := s.Flows.Update(ctx, f, s.now()); err != nil {
@@ -61,6 +71,7 @@ func (s *Service) SubmitVerificationEmail(ctx context.Context, f *Flow, c Client
 	}
 	f.State = StateVerify
 	if err := s.saveWithCode(ctx, f, c, "verification_code", info("code_sent_if_known", "If "+email+" needs verifying, we sent a 6-digit code to it.")); err != nil {
+		g.cancel(ctx)
 		return nil, err
 	}
 	return &Result{Flow: f}, nil

@@ -40,10 +40,22 @@ func (s *Store) CreatePending(ctx context.Context, id *Identity, now time.Time) 
 // CreatePendingTx is CreatePending inside tx. On PostgreSQL a taken
 // identifier shows when tx commits (see store.Tx).
 func (s *Store) CreatePendingTx(ctx context.Context, tx *store.Tx, id *Identity, now time.Time) error {
+	return s.create(ctx, tx, id, StatePending, "", now)
+}
+
+// CreateActiveTx inserts a new identity that is active at once, with its
+// identifiers (none verified) and its password hash (if not empty), inside
+// tx: a sign-up that needs no proof of its address. A taken identifier
+// fails tx with store.ErrConflict.
+func (s *Store) CreateActiveTx(ctx context.Context, tx *store.Tx, id *Identity, passwordHash string, now time.Time) error {
+	return s.create(ctx, tx, id, StateActive, passwordHash, now)
+}
+
+func (s *Store) create(ctx context.Context, tx *store.Tx, id *Identity, state, passwordHash string, now time.Time) error {
 	if id.ID == "" {
 		id.ID = NewID()
 	}
-	id.State = StatePending
+	id.State = state
 	id.CreatedAt, id.UpdatedAt = now, now
 	if _, err := tx.Exec(ctx, `INSERT INTO identities (id, domain, state, schema_id, traits, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $6)`,
@@ -58,6 +70,12 @@ func (s *Store) CreatePendingTx(ctx context.Context, tx *store.Tx, id *Identity,
 		if _, err := tx.Exec(ctx, `INSERT INTO identifiers (id, domain, identity_id, kind, value, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6)`,
 			ident.ID, id.Domain, id.ID, ident.Kind, ident.Value, store.Micros(now)); err != nil {
+			return fmt.Errorf("identity: create: %w", err)
+		}
+	}
+	if passwordHash != "" {
+		if _, err := tx.Exec(ctx, `INSERT INTO credentials (id, identity_id, type, secret, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)`,
+			NewID(), id.ID, CredentialPassword, passwordHash, store.Micros(now)); err != nil {
 			return fmt.Errorf("identity: create: %w", err)
 		}
 	}

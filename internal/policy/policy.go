@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"math/bits"
 	"time"
 )
 
@@ -39,6 +40,9 @@ const (
 	Deny     Effect = "deny"
 	StepUp   Effect = "step_up"
 	Throttle Effect = "throttle"
+	// Challenge asks the client to solve a proof-of-work challenge of
+	// Decision.Difficulty and try again (see package challenge).
+	Challenge Effect = "challenge"
 )
 
 // Steps a decision may require before the action completes.
@@ -105,6 +109,10 @@ type Signals struct {
 	// KnownDevice is true when the device has held a session of the
 	// identity before.
 	KnownDevice bool
+	// ChallengeSolved is true when the request carries a solved
+	// proof-of-work challenge made for its network and action, not
+	// used before.
+	ChallengeSolved bool
 	// ClonedAuthenticator is true when a passkey's signature verified
 	// but its signature counter did not go up: the authenticator may
 	// have been copied.
@@ -117,6 +125,9 @@ type Decision struct {
 	Reason     string
 	Require    []string
 	RetryAfter time.Duration
+	// Difficulty is what a Challenge asks: leading zero bits of the
+	// proof of work.
+	Difficulty int
 	// Policy names the policy (and version) that decided, for the event
 	// log and for replay.
 	Policy string
@@ -131,9 +142,17 @@ type Decider interface {
 }
 
 // Default is the built-in customer policy:
-//   - throttle when the client's network or the identifier tried must
-//     still wait — unless the request comes from a device the customer
-//     has signed in from before (so an attacker cannot lock the owner out);
+//   - let a device the customer has signed in from before through every
+//     limit but the second factor's (so an attacker cannot lock the owner
+//     out);
+//   - throttle when the identifier tried (an address, an account) must
+//     still wait;
+//   - challenge when the client's network must still wait, unless the
+//     request carries a solved challenge: many customers may share one
+//     address (a carrier NAT, an office), and one of them failing, or an
+//     attacker among them, must not refuse the others' right answers —
+//     each attempt costs a moment of work instead, which grows with the
+//     network's failures;
 //   - ask for email verification before a session when the domain
 //     requires verified email (RequireVerifiedEmail) and it is not verified;
 //   - ask for the second factor at sign-in when the customer set one up;
@@ -147,6 +166,20 @@ type Default struct {
 	// backwards still sign in. Some authenticators get counters wrong;
 	// an operator who sees only those in the event log may allow them.
 	AllowClonedPasskeys bool
+	// ChallengeBits is the difficulty of the first challenge a network
+	// gets (leading zero bits of SHA-256: about 2^bits hashes, a fraction
+	// of a second in a browser at 16); 0 means 16. Each doubling of the
+	// network's failures adds a bit, up to ChallengeBits+6.
+	ChallengeBits int
+}
+
+// difficulty is the challenge for a network with failures.
+func (p Default) difficulty(failures int) int {
+	base := p.ChallengeBits
+	if base <= 0 {
+		base = 16
+	}
+	return base + min(bits.Len(uint(max(failures, 0))/8), 6)
 }
 
 // Name identifies the policy in decisions.
@@ -160,9 +193,16 @@ func (p Default) Decide(_ context.Context, in Input) Decision {
 		// A device that has held a session of this identity before is
 		// the owner's (its cookie came from a successful sign-in): it is
 		// not held back, so nobody can lock the owner out.
-		if !in.Signals.KnownDevice && max(in.Signals.NetworkWait, in.Signals.IdentifierWait) > 0 {
-			wait := max(in.Signals.NetworkWait, in.Signals.IdentifierWait)
-			return Decision{Effect: Throttle, Reason: "too_many_attempts", RetryAfter: wait, Policy: defaultName}
+		sig := in.Signals
+		switch {
+		case sig.KnownDevice && in.Action != SecondFactorSubmit:
+			// Not for the second factor: it is what stands between a
+			// stolen password and the account, on any device.
+		case sig.IdentifierWait > 0:
+			return Decision{Effect: Throttle, Reason: "too_many_attempts", RetryAfter: sig.IdentifierWait, Policy: defaultName}
+		case sig.NetworkWait > 0 && !sig.ChallengeSolved:
+			return Decision{Effect: Challenge, Reason: "network_busy", RetryAfter: sig.NetworkWait,
+				Difficulty: p.difficulty(sig.NetworkFailures), Policy: defaultName}
 		}
 	}
 	switch in.Action {

@@ -15,7 +15,13 @@ func TestDefault(t *testing.T) {
 		reason string
 	}{
 		{"plain login", Input{Action: LoginSubmit}, Allow, ""},
-		{"network throttled", Input{Action: LoginSubmit, Signals: Signals{NetworkWait: time.Second}}, Throttle, "too_many_attempts"},
+		{"busy network challenged", Input{Action: LoginSubmit, Signals: Signals{NetworkWait: time.Second}}, Challenge, "network_busy"},
+		{"busy network, challenge solved", Input{Action: LoginSubmit, Signals: Signals{NetworkWait: time.Second, ChallengeSolved: true}}, Allow, ""},
+		{"identifier throttled on a busy network", Input{Action: LoginSubmit, Signals: Signals{NetworkWait: time.Second, IdentifierWait: time.Second, ChallengeSolved: true}}, Throttle, "too_many_attempts"},
+		{"busy network at sign-up", Input{Action: RegistrationSubmit, Signals: Signals{NetworkWait: time.Second}}, Challenge, "network_busy"},
+		{"address limit for codes", Input{Action: VerificationSend, Signals: Signals{IdentifierWait: time.Minute}}, Throttle, "too_many_attempts"},
+		{"known device does not pass the second factor's limit", Input{Action: SecondFactorSubmit, Signals: Signals{IdentifierWait: time.Second, KnownDevice: true}}, Throttle, "too_many_attempts"},
+		{"owner's device past the address limit", Input{Action: VerificationSend, Signals: Signals{IdentifierWait: time.Minute, KnownDevice: true}}, Allow, ""},
 		{"identifier throttled", Input{Action: LoginSubmit, Signals: Signals{IdentifierWait: time.Second}}, Throttle, "too_many_attempts"},
 		{"known device passes identifier throttle", Input{Action: LoginSubmit, Signals: Signals{IdentifierWait: time.Second, KnownDevice: true}}, Allow, ""},
 		{"known device passes network throttle", Input{Action: LoginSubmit, Signals: Signals{NetworkWait: time.Second, KnownDevice: true}}, Allow, ""},
@@ -39,5 +45,24 @@ func TestDefault(t *testing.T) {
 	cloned := Input{Action: SessionIssue, IdentityState: "active", Methods: []string{"passkey"}, Signals: Signals{ClonedAuthenticator: true}}
 	if d := (Default{AllowClonedPasskeys: true}).Decide(context.Background(), cloned); !d.Allowed() {
 		t.Errorf("cloned passkey refused though allowed: %+v", d)
+	}
+}
+
+// A challenge grows harder with the network's failures, within bounds.
+func TestChallengeDifficulty(t *testing.T) {
+	p := Default{}
+	last := 0
+	for _, n := range []int{0, 8, 16, 64, 1000, 1 << 30} {
+		d := p.Decide(context.Background(), Input{Action: LoginSubmit, Signals: Signals{NetworkWait: time.Second, NetworkFailures: n}})
+		if d.Effect != Challenge || d.Difficulty < last || d.Difficulty < 16 || d.Difficulty > 22 || d.RetryAfter != time.Second {
+			t.Fatalf("%d failures: %+v (previous difficulty %d)", n, d, last)
+		}
+		last = d.Difficulty
+	}
+	if last != 22 {
+		t.Fatalf("difficulty tops out at %d, want 22", last)
+	}
+	if d := (Default{ChallengeBits: 4}).Decide(context.Background(), Input{Action: LoginSubmit, Signals: Signals{NetworkWait: time.Second}}); d.Difficulty != 4 {
+		t.Fatalf("ChallengeBits 4 gave %d", d.Difficulty)
 	}
 }

@@ -421,10 +421,15 @@ func TestUnverifiedSignInCodesAreLimited(t *testing.T) {
 		no := false
 		secret := func(c *config.Config) { c.Secret = strings.Repeat("k", 40) } // one server secret for both servers
 		before := servertest.Start(t, db, secret, func(c *config.Config) { c.Domains[config.DefaultDomain].Registration.RequireVerification = &no })
-		var start api.FlowResponse
+		var start, signedUp api.FlowResponse
 		expectStatus(t, before.JSON(t, "POST", "/api/registration", "", nil, &start), 201)
 		expectStatus(t, before.JSON(t, "POST", "/api/registration/"+start.Flow.ID, "", map[string]any{
-			"traits": map[string]any{"email": "rhea@example.com"}, "password": goodPassword}, nil), 200)
+			"traits": map[string]any{"email": "rhea@example.com"}, "password": goodPassword}, &signedUp), 200)
+		// (which signs her in at once, and mails nothing: she verifies
+		// her address when she chooses)
+		if signedUp.Flow.State != "done" || signedUp.SessionToken == "" || queuedMail(t, db, "rhea@example.com") != 0 {
+			t.Fatalf("sign-up without verification: %+v, %d mails", signedUp.Flow, queuedMail(t, db, "rhea@example.com"))
+		}
 		// ...and signing in now that it does: each sign-in asks for a code.
 		env := servertest.Start(t, db, secret)
 		for range 8 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/foyer-id/foyer/internal/admin"
 	"github.com/foyer-id/foyer/internal/api"
+	"github.com/foyer-id/foyer/internal/challenge"
 	"github.com/foyer-id/foyer/internal/client"
 	"github.com/foyer-id/foyer/internal/config"
 	"github.com/foyer-id/foyer/internal/courier"
@@ -144,21 +145,22 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	loginRule := throttle.Rule{Free: dom.Login.FreeFailures, Base: dom.Login.Delay.D(), Max: dom.Login.MaxDelay.D(), Window: max(dom.Login.MaxDelay.D(), time.Hour)}
 	flows := &flow.Service{
 		Config: flow.Config{
-			Domain:               config.DefaultDomain,
-			ProductName:          dom.ProductName,
-			PublicURL:            cfg.PublicURL,
-			FlowLifetime:         dom.FlowLifetime.D(),
-			CodeLifetime:         dom.Verification.CodeLifetime.D(),
-			MaxCodeAttempts:      dom.Verification.MaxAttempts,
-			MaxCodesPerFlow:      dom.Verification.MaxCodes,
-			ResendAfter:          dom.Verification.ResendAfter.D(),
-			RequireVerifiedEmail: *dom.Registration.RequireVerification,
-			LoginThrottle:        loginRule,
-			CodeThrottle:         throttle.Rule{Free: 20, Base: time.Second, Max: 5 * time.Minute, Window: time.Hour},
-			CodeSendThrottle:     throttle.Rule{Free: 5, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
-			EmailCodeLogin:       *dom.Login.EmailCode,
-			RegistrationThrottle: throttle.Rule{Free: dom.Registration.PerNetwork, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
-			TOTPSetup:            *dom.Login.TOTP,
+			Domain:                  config.DefaultDomain,
+			ProductName:             dom.ProductName,
+			PublicURL:               cfg.PublicURL,
+			FlowLifetime:            dom.FlowLifetime.D(),
+			CodeLifetime:            dom.Verification.CodeLifetime.D(),
+			MaxCodeAttempts:         dom.Verification.MaxAttempts,
+			MaxCodesPerFlow:         dom.Verification.MaxCodes,
+			ResendAfter:             dom.Verification.ResendAfter.D(),
+			RequireVerifiedEmail:    *dom.Registration.RequireVerification,
+			LoginThrottle:           loginRule,
+			CodeThrottle:            throttle.Rule{Free: 20, Base: time.Second, Max: 5 * time.Minute, Window: time.Hour},
+			CodeSendThrottle:        throttle.Rule{Free: 5, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
+			CodeSendAddressThrottle: throttle.Rule{Free: 20, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
+			EmailCodeLogin:          *dom.Login.EmailCode,
+			RegistrationThrottle:    throttle.Rule{Free: dom.Registration.PerNetwork, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
+			TOTPSetup:               *dom.Login.TOTP,
 		},
 		Flows:          flow.NewStore(db),
 		Identities:     identities,
@@ -172,6 +174,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		Mailer:         outbox,
 		Factors:        &factors,
 		Passkeys:       passkeys,
+		Challenges:     challenge.NewIssuer(secret, now),
 		Secret:         secret,
 		Logger:         logger,
 		Now:            now,
@@ -324,7 +327,7 @@ func (s *Server) allowOrigin(w http.ResponseWriter, r *http.Request, origin stri
 	}
 	h.Set("Access-Control-Allow-Origin", origin)
 	h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE")
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Foyer-Device")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Foyer-Device, X-Foyer-Challenge, X-Foyer-Challenge-Solution")
 	h.Set("Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate, Location")
 	h.Set("Access-Control-Max-Age", "600")
 	return true

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/foyer-id/foyer/internal/flow"
+	"github.com/foyer-id/foyer/internal/policy"
 )
 
 // GET /login: the sign-in form (or the code step of a sign-in that needs
@@ -16,7 +17,7 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if f == nil {
 		v := view{Title: "Sign in", Messages: notice(note), ReturnTo: safeReturnTo(r.URL.Query().Get("return_to")), Action: "/login",
-			Extra: p.loginOptions()}
+			Extra: p.loginOptions(), Challenge: p.challenge(w, r, policy.LoginSubmit)}
 		if hint := r.URL.Query().Get("login_hint"); hint != "" && len(hint) <= 254 {
 			v.Values = map[string]string{"email": hint}
 		}

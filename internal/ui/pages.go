@@ -15,11 +15,13 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/foyer-id/foyer/internal/challenge"
 	"github.com/foyer-id/foyer/internal/credential/passkey"
 	"github.com/foyer-id/foyer/internal/credential/password"
 	"github.com/foyer-id/foyer/internal/flow"
 	"github.com/foyer-id/foyer/internal/identity"
 	foidc "github.com/foyer-id/foyer/internal/oidc"
+	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/secretbox"
 	"github.com/foyer-id/foyer/internal/session"
 )
@@ -157,6 +159,9 @@ type view struct {
 	Password password.Policy
 	// CodeMinutes is how long a mailed code lives, as the mail says it.
 	CodeMinutes int
+	// Challenge, when set, is the proof of work the page's forms must
+	// carry: the browser solves it (assets/challenge.js).
+	Challenge *challenge.Challenge
 }
 
 func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
@@ -212,6 +217,7 @@ func (p *Pages) errorPage(w http.ResponseWriter, r *http.Request, status int, ti
 // fail maps a journey error to what the customer sees.
 func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var throttled *flow.ThrottledError
+	var challenged *flow.ChallengeError
 	var denied *flow.DeniedError
 	switch {
 	case errors.As(err, &throttled):
@@ -223,6 +229,15 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 			Messages: []flow.Message{{ID: "error", Type: "error", Text: fmt.Sprintf(
 				"There were too many attempts. Please try again in %s — or, if you have lost your password, use another way to sign in.", seconds(secs))}},
 			Extra: map[string]any{"Link": "/login", "LinkText": "Sign in another way"}})
+	case errors.As(err, &challenged):
+		// Only where a step has no page of its own to show the challenge
+		// on (a step-up): the page it came from asks for one up front.
+		secs := int(challenged.RetryAfter.Seconds()) + 1
+		w.Header().Set("Retry-After", fmt.Sprint(secs))
+		back := safeReturnTo(r.URL.RequestURI())
+		p.render(w, r, http.StatusTooManyRequests, "error", view{Title: "One more moment",
+			Messages: []flow.Message{{ID: "challenge_required", Type: "error", Text: challengeText}},
+			Extra:    map[string]any{"Link": back, "LinkText": "Go back and try again"}})
 	case errors.As(err, &denied):
 		p.errorPage(w, r, http.StatusForbidden, "Not allowed", "This action is not allowed for this account. Contact support if you think this is a mistake.")
 	case errors.Is(err, flow.ErrChanged):
@@ -242,7 +257,8 @@ func (p *Pages) BrowserBinding(w http.ResponseWriter, r *http.Request) string {
 	return binding(p.Cookies.browserSecret(w, r))
 }
 
-// client describes the browser making r.
+// client describes the browser making r, with the solved challenge its
+// form carries, if any.
 func (p *Pages) client(w http.ResponseWriter, r *http.Request) flow.Client {
 	return flow.Client{
 		Channel:   flow.ChannelBrowser,
@@ -250,7 +266,24 @@ func (p *Pages) client(w http.ResponseWriter, r *http.Request) flow.Client {
 		IP:        ClientIP(r),
 		UserAgent: r.UserAgent(),
 		DeviceID:  p.Cookies.deviceID(w, r),
+		Proof:     challenge.Proof{Token: r.PostForm.Get("challenge_token"), Solution: r.PostForm.Get("challenge_solution")},
 	}
+}
+
+// challengeText tells a customer why the page asks their browser for a
+// moment of work.
+const challengeText = "Many attempts came from your network lately, so your browser does a quick check before it sends the form. It happens by itself: send the form again."
+
+// challenge returns the proof of work the client's network owes before
+// its next attempt at action, if any, for the page to carry. A failure to
+// read it is logged: the page shows without one, and the step asks.
+func (p *Pages) challenge(w http.ResponseWriter, r *http.Request, action policy.Action) *challenge.Challenge {
+	ch, err := p.Flows.Challenge(r.Context(), p.client(w, r), action)
+	if err != nil {
+		p.Logger.WarnContext(r.Context(), "ui: challenge not read", "error", err)
+		return nil
+	}
+	return ch
 }
 
 // ClientIP returns the address of the client: the TCP peer, which the
@@ -409,11 +442,18 @@ func (p *Pages) submitFailed(w http.ResponseWriter, r *http.Request, f *flow.Flo
 		return
 	}
 	var inv *flow.InvalidError
-	if !errors.As(err, &inv) {
+	var challenged *flow.ChallengeError
+	switch {
+	case errors.As(err, &challenged):
+		// The flow's page asks for the challenge, which the browser
+		// solves; the customer sends the form again.
+		f.Data.Messages = []flow.Message{{ID: "challenge_required", Type: "error", Text: challengeText}}
+	case errors.As(err, &inv):
+		f.Data.Messages = inv.Messages
+	default:
 		p.fail(w, r, err)
 		return
 	}
-	f.Data.Messages = inv.Messages
 	f.Data.Values = values
 	if uerr := p.Flows.Flows.Update(r.Context(), f, p.Flows.Now()); uerr != nil {
 		p.fail(w, r, uerr)

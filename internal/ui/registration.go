@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/foyer-id/foyer/internal/flow"
+	"github.com/foyer-id/foyer/internal/policy"
 )
 
 // GET /registration: the sign-up form, or the code form of a sign-up in
@@ -23,7 +24,8 @@ func (p *Pages) registrationPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.render(w, r, http.StatusOK, "registration", view{Title: "Create your account", Messages: notice(note),
-			ReturnTo: safeReturnTo(r.URL.Query().Get("return_to")), Action: "/registration", Extra: p.loginOptions()})
+			ReturnTo: safeReturnTo(r.URL.Query().Get("return_to")), Action: "/registration", Extra: p.loginOptions(),
+			Challenge: p.challenge(w, r, policy.RegistrationSubmit)})
 		return
 	}
 	p.renderFlow(w, r, f, "/registration", "Create your account")
@@ -36,9 +38,11 @@ func (p *Pages) renderFlow(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 	switch f.State {
 	case flow.StateVerify:
 		data.Title = "Check your email"
+		data.Challenge = p.challenge(w, r, policy.VerificationSubmit)
 		p.render(w, r, http.StatusOK, "code", data)
 	case flow.StateSecondFactor:
 		data.Title = "Two-factor authentication"
+		data.Challenge = p.challenge(w, r, policy.SecondFactorSubmit)
 		p.render(w, r, http.StatusOK, "second_factor", data)
 	case flow.StatePasskey:
 		data.Title = "Create your passkey"
@@ -48,8 +52,16 @@ func (p *Pages) renderFlow(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 		p.render(w, r, http.StatusOK, "done", data)
 	default:
 		data.Extra = p.loginOptions()
+		data.Challenge = p.challenge(w, r, formAction[f.Type])
 		p.render(w, r, http.StatusOK, strings.TrimPrefix(path, "/"), data)
 	}
+}
+
+// formAction is the decision a flow's first form leads to.
+var formAction = map[string]policy.Action{
+	flow.TypeLogin:        policy.LoginSubmit,
+	flow.TypeRegistration: policy.RegistrationSubmit,
+	flow.TypeVerification: policy.VerificationSend,
 }
 
 // POST /registration: submit the sign-up form, or the code.

@@ -5,6 +5,7 @@ import (
 	"net/url"
 
 	"github.com/foyer-id/foyer/internal/flow"
+	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/session"
 )
 
@@ -49,6 +50,7 @@ func (p *Pages) stepUpPage(w http.ResponseWriter, r *http.Request) {
 	default:
 		v.Messages = []flow.Message{{Field: "code", ID: "code_invalid", Type: "error", Text: flow.FactorInvalidText(flow.FactorTOTP)}}
 	}
+	v.Challenge = p.challenge(w, r, policy.SecondFactorSubmit)
 	p.render(w, r, http.StatusOK, "second_factor", v)
 }
 
