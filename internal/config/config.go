@@ -49,10 +49,11 @@ type Config struct {
 	// is the client. In the environment, comma-separated.
 	TrustedProxies []string `yaml:"trusted_proxies" env:"FOYER_TRUSTED_PROXIES"`
 
-	Admin    Admin    `yaml:"admin"`
-	Log      Log      `yaml:"log"`
-	SMTP     SMTP     `yaml:"smtp"`
-	Password Password `yaml:"password"`
+	Admin     Admin     `yaml:"admin"`
+	Log       Log       `yaml:"log"`
+	SMTP      SMTP      `yaml:"smtp"`
+	Password  Password  `yaml:"password"`
+	Retention Retention `yaml:"retention"`
 	// Domains configures each policy domain. Only "customers" exists now.
 	Domains map[string]*Domain `yaml:"-"`
 }
@@ -90,6 +91,21 @@ type Password struct {
 	MaxConcurrent int `yaml:"max_concurrent" env:"FOYER_PASSWORD_MAX_CONCURRENT"`
 }
 
+// Retention says how long records that have served their purpose are
+// kept before the server deletes them; 0 keeps them for ever.
+type Retention struct {
+	// Events is the journey event log (funnels, audit, replay).
+	Events Duration `yaml:"events"`
+	// Sessions counts from a session's end (expiry, idle timeout or
+	// sign-out). An ended session still tells that its device is known:
+	// a device unused for longer is a new one again.
+	Sessions Duration `yaml:"sessions"`
+	// PendingIdentities are sign-ups whose code was never entered; their
+	// address is free again once they go. At least twice the longest
+	// flow lifetime, so that no live sign-up loses its account.
+	PendingIdentities Duration `yaml:"pending_identities"`
+}
+
 // Limits of the Argon2id parameters, as password.Params.Validate has them.
 const (
 	maxPasswordMemoryKiB  = 2 * 1024 * 1024
@@ -111,6 +127,9 @@ type Domain struct {
 	Login        Login        `yaml:"login"`
 	// FlowLifetime bounds how long a journey may take.
 	FlowLifetime Duration `yaml:"flow_lifetime"`
+	// FlowsPerNetwork is how many journeys one network may start per 10
+	// minutes before each next one waits (every flow is a stored row).
+	FlowsPerNetwork int `yaml:"flows_per_network"`
 	// PasswordMinLength and PasswordMaxLength bound password length in
 	// characters. NIST SP 800-63B rev 4 asks for 15 when the password is
 	// the only factor; 8 is the floor when it is used with another.
@@ -197,6 +216,11 @@ func Default() *Config {
 		Password: Password{
 			MemoryKiB: 19456, Iterations: 2, Parallelism: 1,
 		},
+		Retention: Retention{
+			Events:            Duration(90 * 24 * time.Hour),
+			Sessions:          Duration(90 * 24 * time.Hour),
+			PendingIdentities: Duration(7 * 24 * time.Hour),
+		},
 		Domains: map[string]*Domain{DefaultDomain: DefaultDomainConfig()},
 	}
 }
@@ -211,6 +235,7 @@ func DefaultDomainConfig() *Domain {
 		Verification:      Verification{CodeLifetime: Duration(15 * time.Minute), MaxAttempts: 5, MaxCodes: 5, ResendAfter: Duration(30 * time.Second)},
 		Login:             Login{EmailCode: &yes, TOTP: &yes, Passkeys: &yes, FreeFailures: 5, Delay: Duration(time.Second), MaxDelay: Duration(5 * time.Minute)},
 		FlowLifetime:      Duration(time.Hour),
+		FlowsPerNetwork:   1000,
 		PasswordMinLength: 8,
 		PasswordMaxLength: 256,
 	}
@@ -541,6 +566,17 @@ func (c *Config) Validate() error {
 	if c.Password.MaxConcurrent < 0 {
 		bad("password.max_concurrent", "must not be negative")
 	}
+	for key, v := range map[string]Duration{"retention.events": c.Retention.Events, "retention.sessions": c.Retention.Sessions,
+		"retention.pending_identities": c.Retention.PendingIdentities} {
+		if v < 0 || (v > 0 && v < Duration(time.Hour)) {
+			bad(key, "must be at least 1h, or 0 to keep for ever")
+		}
+	}
+	for name, d := range c.Domains {
+		if p := c.Retention.PendingIdentities; p > 0 && d != nil && p < 2*d.FlowLifetime {
+			bad("retention.pending_identities", "must be at least twice domains.%s.flow_lifetime, so that no sign-up in progress loses its account", name)
+		}
+	}
 	if len(c.Domains) == 0 || c.Domains[DefaultDomain] == nil {
 		bad("domains", "must configure the %q domain", DefaultDomain)
 	}
@@ -590,6 +626,9 @@ func (d *Domain) validate(prefix string, bad func(key, format string, args ...an
 	}
 	if d.Registration.PerNetwork < 1 {
 		bad(prefix+".registration.per_network", "must be at least 1")
+	}
+	if d.FlowsPerNetwork < 1 {
+		bad(prefix+".flows_per_network", "must be at least 1")
 	}
 	for _, b := range []**bool{&d.Login.EmailCode, &d.Login.TOTP, &d.Login.Passkeys} {
 		if *b == nil {

@@ -64,6 +64,9 @@ var catalog = map[string]templateSpec{
 	"security_notice": {
 		required: []string{"Change", "AccountURL", "ProductName"},
 	},
+	"sign_in_notice": {
+		required: []string{"Device", "When", "Network", "AccountURL", "ProductName"},
+	},
 	"registration_existing": {
 		required: []string{"LoginURL", "ProductName"},
 		optional: []string{"RecoveryURL"},

@@ -28,6 +28,9 @@ var renderCases = []struct {
 		"LoginURL": "https://id.acme.test/login", "RecoveryURL": "https://id.acme.test/recovery", "ProductName": "Acme"}}},
 	{"security_notice", Message{Template: "security_notice", To: "alice@example.com", Data: map[string]any{
 		"Change": "two-factor authentication was turned on", "AccountURL": "https://id.acme.test/account", "ProductName": "Acme"}}},
+	{"sign_in_notice", Message{Template: "sign_in_notice", To: "alice@example.com", Data: map[string]any{
+		"Device": "Firefox on Linux", "When": "5 Dec 2026 10:04 UTC", "Network": "198.51.100.7",
+		"AccountURL": "https://id.acme.test/account", "ProductName": "Acme"}}},
 }
 
 // TestRenderGolden compares each rendered mail with its golden file; run

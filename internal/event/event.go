@@ -187,3 +187,13 @@ func (l *Log) List(ctx context.Context, q Query) ([]Event, error) {
 	}
 	return out, rows.Err()
 }
+
+// Prune deletes the events that occurred before cutoff, in batches.
+func (l *Log) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
+	n, err := l.db.DeleteInBatches(ctx, `DELETE FROM events WHERE seq IN
+		(SELECT seq FROM events WHERE occurred_at < $2 ORDER BY occurred_at LIMIT $1)`, store.Micros(cutoff))
+	if err != nil {
+		return n, fmt.Errorf("event: prune: %w", err)
+	}
+	return n, nil
+}

@@ -39,6 +39,8 @@ func (s *Service) networkLimit(action policy.Action) (scope string, rule throttl
 		return "factor", s.Config.LoginThrottle
 	case policy.RegistrationSubmit:
 		return "registration", s.Config.RegistrationThrottle
+	case policy.FlowStart:
+		return "flow", s.Config.FlowStartThrottle
 	}
 	return "code", s.Config.CodeThrottle
 }

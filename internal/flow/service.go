@@ -58,6 +58,7 @@ type Config struct {
 	// address.
 	EmailCodeLogin       bool
 	RegistrationThrottle throttle.Rule // sign-ups per network
+	FlowStartThrottle    throttle.Rule // journeys started per network
 	// TOTPSetup lets customers set up an authenticator app. Off, no new
 	// set-ups begin; apps already set up keep protecting sign-in.
 	TOTPSetup bool
@@ -125,6 +126,14 @@ func (s *Service) Start(ctx context.Context, typ string, c Client, returnTo stri
 	default:
 		return nil, fmt.Errorf("flow: unknown type %q", typ)
 	}
+	// Each journey is a stored row: a network's starts are counted.
+	g, err := s.reserve(ctx, c, policy.FlowStart, "", "")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.decideGuarded(ctx, g, nil, c, policy.Input{Action: policy.FlowStart}, typ+".started"); err != nil {
+		return nil, err
+	}
 	now := s.now()
 	f := &Flow{
 		Domain:    s.Config.Domain,
@@ -139,7 +148,7 @@ func (s *Service) Start(ctx context.Context, typ string, c Client, returnTo stri
 	}
 	// A crash of the database may lose a journey just started: its next
 	// step then asks the customer to start again.
-	err := s.Flows.inAsyncTx(ctx, func(tx *store.Tx) error {
+	err = s.Flows.inAsyncTx(ctx, func(tx *store.Tx) error {
 		if err := s.Flows.CreateTx(ctx, tx, f); err != nil {
 			return err
 		}
@@ -465,6 +474,7 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	}
 	now := s.now()
 	var methods []string
+	known := false
 	switch f.Type {
 	case TypeRegistration:
 		err := s.Identities.CompleteSignUp(ctx, f.IdentityID, f.Data.IdentifierID, f.Data.Traits, f.Data.PasswordHash, now)
@@ -481,6 +491,9 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 			return nil, err
 		}
 		methods = append(f.Data.Methods, "email_code")
+		if known, err = s.Sessions.KnownDevice(ctx, c.DeviceID, f.IdentityID); err != nil {
+			return nil, err
+		}
 	case TypeVerification:
 		if err := s.Identities.MarkVerified(ctx, f.IdentityID, f.Data.IdentifierID, now); err != nil {
 			return nil, err
@@ -491,13 +504,20 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	f.Data.PasswordHash = ""
 	f.Data.Messages = []Message{info("email_verified", "Your email address is verified.")}
 	result := &Result{Flow: f}
-	var signedIn write
+	var signedIn, notice write
 	if methods != nil {
 		if signedIn, err = s.signIn(ctx, f, c, methods, f.Data.AuthenticatedAt, result); err != nil {
 			return nil, err
 		}
 	}
-	if err := s.finish(ctx, f, now, verified, signedIn); err != nil {
+	if f.Type == TypeLogin && f.State == StateDone && !known {
+		// A sign-in by a code to the address, on a device new to the
+		// account, is announced to the address. (It ends no other
+		// session: a customer signing in on a second device keeps the
+		// first.)
+		notice = s.signInNotice(f, c, now)
+	}
+	if err := s.finish(ctx, f, now, verified, signedIn, notice); err != nil {
 		return nil, err
 	}
 	return result, nil

@@ -304,3 +304,16 @@ func (s *Store) Count(ctx context.Context, domain, state string) (int, error) {
 	}
 	return n, nil
 }
+
+// PrunePending deletes the sign-ups created before cutoff whose code was
+// never entered, with their identifiers and credentials: their addresses
+// are free again. Keep cutoff well before the start of any live flow
+// (config: retention.pending_identities ≥ 2 × flow_lifetime).
+func (s *Store) PrunePending(ctx context.Context, cutoff time.Time) (int64, error) {
+	n, err := s.db.DeleteInBatches(ctx, `DELETE FROM identities WHERE id IN
+		(SELECT id FROM identities WHERE state = 'pending' AND created_at < $2 LIMIT $1)`, store.Micros(cutoff))
+	if err != nil {
+		return n, fmt.Errorf("identity: prune pending: %w", err)
+	}
+	return n, nil
+}

@@ -11,6 +11,8 @@ type Action string
 
 // The decision points of the first journeys.
 const (
+	// FlowStart: a journey (flow) is about to start; each is a stored row.
+	FlowStart          Action = "flow.start"
 	RegistrationSubmit Action = "registration.submit"
 	VerificationSend   Action = "verification.send"
 	VerificationSubmit Action = "verification.submit"
@@ -142,6 +144,7 @@ type Decider interface {
 }
 
 // Default is the built-in customer policy:
+//   - throttle the start of journeys from a network past its share;
 //   - let a device the customer has signed in from before through every
 //     limit but the second factor's (so an attacker cannot lock the owner
 //     out);
@@ -188,6 +191,11 @@ const defaultName = "builtin/default@1"
 // Decide implements Decider.
 func (p Default) Decide(_ context.Context, in Input) Decision {
 	d := Decision{Effect: Allow, Policy: defaultName}
+	if in.Action == FlowStart && in.Signals.NetworkWait > 0 && !in.Signals.KnownDevice {
+		// Starting is cheap to ask for and costs a row: past its share a
+		// network waits. The limit is generous; journeys under way go on.
+		return Decision{Effect: Throttle, Reason: "too_many_flows", RetryAfter: in.Signals.NetworkWait, Policy: defaultName}
+	}
 	switch in.Action {
 	case LoginSubmit, RegistrationSubmit, VerificationSend, VerificationSubmit, SecondFactorSubmit:
 		// A device that has held a session of this identity before is

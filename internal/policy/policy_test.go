@@ -15,6 +15,8 @@ func TestDefault(t *testing.T) {
 		reason string
 	}{
 		{"plain login", Input{Action: LoginSubmit}, Allow, ""},
+		{"flow start", Input{Action: FlowStart}, Allow, ""},
+		{"flow starts past the network's share", Input{Action: FlowStart, Signals: Signals{NetworkWait: time.Second}}, Throttle, "too_many_flows"},
 		{"busy network challenged", Input{Action: LoginSubmit, Signals: Signals{NetworkWait: time.Second}}, Challenge, "network_busy"},
 		{"busy network, challenge solved", Input{Action: LoginSubmit, Signals: Signals{NetworkWait: time.Second, ChallengeSolved: true}}, Allow, ""},
 		{"identifier throttled on a busy network", Input{Action: LoginSubmit, Signals: Signals{NetworkWait: time.Second, IdentifierWait: time.Second, ChallengeSolved: true}}, Throttle, "too_many_attempts"},

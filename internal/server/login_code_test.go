@@ -34,6 +34,12 @@ func TestEmailCodeSignIn(t *testing.T) {
 		if in.SessionToken == "" || len(in.Session.Methods) != 1 || in.Session.Methods[0] != "email_code" {
 			t.Fatalf("code sign-in: %+v", in.Session)
 		}
+		// A code proves only the mailbox: a sign-in by code on a device new
+		// to the account is announced to the address.
+		notice := env.MailTo(t, "nora@example.com", 3)
+		if notice.Subject != "New sign-in to your Foyer account" || !strings.Contains(notice.Text, "from network 127.0.0.1") {
+			t.Fatalf("sign-in notice: %s\n%s", notice.Subject, notice.Text)
+		}
 
 		// Hosted page: the same, with the "email me a code" button.
 		b := env.NewBrowser(t)
@@ -46,11 +52,26 @@ func TestEmailCodeSignIn(t *testing.T) {
 		if !strings.Contains(codePage.Body, `autocomplete="one-time-code"`) {
 			t.Fatalf("code page:\n%s", codePage.Body)
 		}
-		c := servertest.CodeFrom(t, env.MailTo(t, "nora@example.com", 3))
+		c := servertest.CodeFrom(t, env.MailTo(t, "nora@example.com", 4))
 		if got := location(t, b.Post(loc, url.Values{"csrf_token": {servertest.CSRF(t, codePage.Body)}, "code": {c}})); got != "/account" {
 			t.Fatalf("after code: %q", got)
 		}
 		expectStatus(t, b.Get("/sessions/whoami"), 200)
+		if m := env.MailTo(t, "nora@example.com", 5); m.Subject != "New sign-in to your Foyer account" || !strings.Contains(m.Text, "Go-http-client") {
+			t.Fatalf("notice of the browser's sign-in: %s\n%s", m.Subject, m.Text)
+		}
+		// Signing in by code again on that browser, now known: no notice.
+		b.Submit("/logout", url.Values{})
+		page = b.Get("/login")
+		loc = location(t, b.Post("/login", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "email": {"nora@example.com"}, "method": {"code"}}))
+		codePage = b.Get(loc)
+		c = servertest.CodeFrom(t, env.MailTo(t, "nora@example.com", 6))
+		if got := location(t, b.Post(loc, url.Values{"csrf_token": {servertest.CSRF(t, codePage.Body)}, "code": {c}})); got != "/account" {
+			t.Fatalf("after the second code: %q", got)
+		}
+		if n := queuedMail(t, db, "nora@example.com"); n != 6 {
+			t.Fatalf("%d mails queued, want 6: a known device's sign-in is not announced", n)
+		}
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 
 func manySignUps(c *config.Config) {
 	c.Domains[config.DefaultDomain].Registration.PerNetwork = 100000
+	c.Domains[config.DefaultDomain].FlowsPerNetwork = 100000
 }
 
 // registerAPI runs one API registration and returns the submit response.

@@ -160,6 +160,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 			CodeSendAddressThrottle: throttle.Rule{Free: 20, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
 			EmailCodeLogin:          *dom.Login.EmailCode,
 			RegistrationThrottle:    throttle.Rule{Free: dom.Registration.PerNetwork, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
+			FlowStartThrottle:       throttle.Rule{Free: dom.FlowsPerNetwork, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
 			TOTPSetup:               *dom.Login.TOTP,
 		},
 		Flows:          flow.NewStore(db),
@@ -449,7 +450,10 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// prune deletes expired flows and throttle counters every few minutes.
+// prune deletes what has served its purpose every few minutes: expired
+// flows, throttle counters, passkey challenges and OAuth state, and, past
+// their retention (config: retention), events, ended sessions and
+// abandoned sign-ups.
 func (s *Server) prune(ctx context.Context) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
@@ -458,17 +462,48 @@ func (s *Server) prune(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := s.Flows.Flows.Prune(ctx, s.now().Add(-time.Hour)); err != nil {
-				s.Logger.Warn("prune flows", "error", err)
-			} else if n > 0 {
-				s.Logger.Debug("pruned flows", "count", n)
+			s.PruneOnce(ctx)
+		}
+	}
+}
+
+// PruneOnce runs one round of pruning (see prune). Each part logs its own
+// failure and the others go on.
+func (s *Server) PruneOnce(ctx context.Context) {
+	type part struct {
+		what string
+		run  func() (int64, error)
+	}
+	now := s.now()
+	parts := []part{
+		{"flows", func() (int64, error) { return s.Flows.Flows.Prune(ctx, now.Add(-time.Hour)) }},
+		{"throttle counters", func() (int64, error) { return s.Flows.Throttle.Prune(ctx) }},
+		{"oauth state", func() (int64, error) { return 0, s.OIDC.Prune(ctx) }},
+	}
+	if s.Flows.Passkeys != nil {
+		parts = append(parts, part{"passkey challenges", func() (int64, error) { return s.Flows.Passkeys.Prune(ctx) }})
+	}
+	keep := s.Config.Retention
+	for _, r := range []struct {
+		what  string
+		keep  config.Duration
+		prune func(context.Context, time.Time) (int64, error)
+	}{
+		{"events", keep.Events, s.Events.Prune},
+		{"ended sessions", keep.Sessions, s.Flows.Sessions.Prune},
+		{"abandoned sign-ups", keep.PendingIdentities, s.Flows.Identities.PrunePending},
+	} {
+		if r.keep > 0 { // 0 keeps them for ever
+			parts = append(parts, part{r.what, func() (int64, error) { return r.prune(ctx, now.Add(-r.keep.D())) }})
+		}
+	}
+	for _, p := range parts {
+		if n, err := p.run(); err != nil {
+			if ctx.Err() == nil {
+				s.Logger.Warn("prune "+p.what, "error", err)
 			}
-			if _, err := s.Flows.Throttle.Prune(ctx); err != nil {
-				s.Logger.Warn("prune throttle", "error", err)
-			}
-			if err := s.OIDC.Prune(ctx); err != nil {
-				s.Logger.Warn("prune oauth state", "error", err)
-			}
+		} else if n > 0 {
+			s.Logger.Debug("pruned "+p.what, "count", n)
 		}
 	}
 }

@@ -375,3 +375,20 @@ func (m *Manager) Upgrade(ctx context.Context, token, method, aal string) (strin
 	}
 	return newToken, &s, nil
 }
+
+// Prune deletes the sessions that ended before cutoff: idle or past their
+// lifetime, or signed out. Until then an ended session still tells that
+// its device is known (KnownDevice).
+func (m *Manager) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
+	idle, err := m.db.DeleteInBatches(ctx, `DELETE FROM sessions WHERE token_hash IN
+		(SELECT token_hash FROM sessions WHERE idle_expires_at < $2 LIMIT $1)`, store.Micros(cutoff))
+	if err != nil {
+		return idle, fmt.Errorf("session: prune: %w", err)
+	}
+	revoked, err := m.db.DeleteInBatches(ctx, `DELETE FROM sessions WHERE token_hash IN
+		(SELECT token_hash FROM sessions WHERE revoked_at < $2 LIMIT $1)`, store.Micros(cutoff))
+	if err != nil {
+		return idle + revoked, fmt.Errorf("session: prune: %w", err)
+	}
+	return idle + revoked, nil
+}

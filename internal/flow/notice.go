@@ -1,0 +1,67 @@
+package flow
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/foyer-id/foyer/internal/courier"
+	"github.com/foyer-id/foyer/internal/store"
+)
+
+// signInNotice returns the write that mails the owner of f's address that
+// someone signed in with a code sent to it, on a device that had not
+// signed in to the account before. A code proves only the mailbox: should
+// someone else read it, the owner learns of it, with what to do.
+func (s *Service) signInNotice(f *Flow, c Client, at time.Time) write {
+	return func(ctx context.Context, tx *store.Tx) error {
+		_, err := s.Mailer.EnqueueTx(ctx, tx, courier.Message{Domain: s.Config.Domain, Template: "sign_in_notice", To: f.Data.Email,
+			Data: map[string]any{
+				"Device":      describeDevice(c.UserAgent),
+				"When":        at.UTC().Format("2 Jan 2006 15:04 MST"),
+				"Network":     c.IP,
+				"AccountURL":  s.Config.PublicURL + "/account",
+				"ProductName": s.Config.ProductName,
+			}})
+		return err
+	}
+}
+
+// describeDevice names a browser and its system from a User-Agent in a
+// few words ("Firefox on Linux"), for a customer reading a notice.
+func describeDevice(ua string) string {
+	browser := ""
+	for _, b := range []struct{ token, name string }{
+		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"SamsungBrowser/", "Samsung Internet"}, {"Firefox/", "Firefox"},
+		{"FxiOS/", "Firefox"}, {"CriOS/", "Chrome"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"},
+	} {
+		if strings.Contains(ua, b.token) {
+			browser = b.name
+			break
+		}
+	}
+	system := ""
+	for _, o := range []struct{ token, name string }{
+		{"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Android", "Android"}, {"CrOS", "ChromeOS"},
+		{"Windows", "Windows"}, {"Mac OS X", "macOS"}, {"Linux", "Linux"},
+	} {
+		if strings.Contains(ua, o.token) {
+			system = o.name
+			break
+		}
+	}
+	switch {
+	case browser != "" && system != "":
+		return browser + " on " + system
+	case browser != "":
+		return browser
+	case system != "":
+		return "a browser on " + system
+	case ua != "":
+		if len(ua) > 60 {
+			ua = ua[:60] + "…"
+		}
+		return "an app (" + ua + ")"
+	}
+	return "an unknown device"
+}
