@@ -93,10 +93,9 @@ func (p *Pages) registrationSubmit(w http.ResponseWriter, r *http.Request) {
 		p.submitFailed(w, r, f, "/registration", err, map[string]string{"email": r.PostForm.Get("email"), "name": r.PostForm.Get("name")})
 		return
 	}
-	if res.Token != "" {
-		p.startSession(w, r, res.Token, res.Session)
-	}
-	seeOther(w, r, flowURL("/registration", res.Flow))
+	// Signed in at once (verification optional): on to the account or
+	// the app; otherwise to the code step.
+	p.continueFlow(w, r, res, "/registration")
 }
 
 // codeSubmit handles the code step of any flow: a code, or a request for a
