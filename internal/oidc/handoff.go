@@ -65,11 +65,62 @@ func (p *Provider) Pending(ctx context.Context, id, binding string) (*Pending, e
 	return &Pending{Request: a, Client: c}, nil
 }
 
-// Next decides what the request needs, given the browser's session (nil
+// Decision is the customer's answer on the consent page, if any.
+type Decision int
+
+// Decisions.
+const (
+	NoDecision Decision = iota // not an answer to the consent page
+	Allow                      // the customer allows the app
+	Deny                       // the customer refuses
+)
+
+// Continue moves an authorization request on for the browser's session
+// (nil when signed out), and is the only way to answer one. It runs next,
+// where every check lives — prompt, max_age, id_token_hint, the client's
+// assurance requirement, policy — and answers the client when nothing is
+// left to ask: with a code, or with an error. Then it returns StepDone;
+// otherwise it writes nothing and returns the step the browser must take.
+//
+// d is the customer's answer on the consent page. It settles a consent
+// step and nothing else: when the request needs a sign-in, a fresh
+// sign-in or a second factor first, that step is returned as for any
+// visit, and no code is issued. An error means nothing was written and
+// the caller answers it.
+func (p *Provider) Continue(w http.ResponseWriter, r *http.Request, pd *Pending, sess *session.Session, d Decision) (Step, error) {
+	ctx := r.Context()
+	step, oerr := p.next(ctx, pd, sess)
+	if oerr != nil {
+		p.fail(w, r, pd, oerr)
+		return StepDone, nil
+	}
+	if step == StepConsent || step == StepDone {
+		// Everything but consent is settled.
+		switch d {
+		case Deny:
+			p.fail(w, r, pd, oidc.ErrAccessDenied().WithDescription("the customer did not allow access"))
+			return StepDone, nil
+		case Allow:
+			if step == StepConsent {
+				if err := p.GrantConsent(ctx, sess.IdentityID, pd.Client.ID, pd.Request.GetScopes()); err != nil {
+					return 0, err
+				}
+				step = StepDone
+			}
+		}
+	}
+	if step != StepDone {
+		return step, nil
+	}
+	p.finish(w, r, pd, sess)
+	return StepDone, nil
+}
+
+// next decides what the request needs, given the browser's session (nil
 // when signed out): prompt, max_age, the client's assurance requirement
 // and consent. prompt=none turns every interactive step into an error
 // for the client.
-func (p *Provider) Next(ctx context.Context, pd *Pending, sess *session.Session) (Step, *oidc.Error) {
+func (p *Provider) next(ctx context.Context, pd *Pending, sess *session.Session) (Step, *oidc.Error) {
 	a, now := pd.Request, p.Storage.Now()
 	prompts := a.Request.Prompt
 	none := slices.Contains(prompts, oidc.PromptNone)
@@ -154,35 +205,36 @@ func hintSubject(hint string) string {
 	return claims.Subject
 }
 
-// Finish records who signed in for the request, asks the policy, and
-// answers the client (a redirect with the code, or a form_post page).
-func (p *Provider) Finish(w http.ResponseWriter, r *http.Request, pd *Pending, sess *session.Session) {
+// finish records who signed in for the request, asks the policy, and
+// answers the client (a redirect with the code, or a form_post page). Only
+// Continue calls it, once next has found nothing left to ask.
+func (p *Provider) finish(w http.ResponseWriter, r *http.Request, pd *Pending, sess *session.Session) {
 	ctx := r.Context()
 	a := pd.Request
 	dec := p.Storage.Policy.Decide(ctx, policy.Input{Domain: p.Storage.Domain, Action: policy.AuthorizeApp, Time: p.Storage.Now(),
 		IdentityID: sess.IdentityID, ClientID: pd.Client.ID, ClientIP: p.cfg.ClientIP(r), UserAgent: r.UserAgent(), FlowID: a.ID})
 	if !dec.Allowed() {
 		p.Storage.emit(ctx, event.OAuthAuthorized, event.OutcomeDenied, dec.Reason, sess.IdentityID, pd.Client.ID)
-		p.Fail(w, r, pd, oidc.ErrAccessDenied().WithDescription("not allowed by policy"))
+		p.fail(w, r, pd, oidc.ErrAccessDenied().WithDescription("not allowed by policy"))
 		return
 	}
 	a.Subject, a.SessionID, a.AuthTime, a.AMR, a.ACR = sess.IdentityID, sess.ID, sess.AuthenticatedAt, amrOf(sess.Methods), sess.AAL
 	if err := p.Storage.requests.complete(ctx, a); err != nil {
-		p.Fail(w, r, pd, oidc.ErrInvalidRequest().WithDescription("this authorization request was already answered"))
+		p.fail(w, r, pd, oidc.ErrInvalidRequest().WithDescription("this authorization request was already answered"))
 		return
 	}
 	p.Storage.emit(ctx, event.OAuthAuthorized, event.OutcomeSuccess, "", sess.IdentityID, pd.Client.ID)
 	resp, err := op.BuildAuthResponseCodeResponsePayload(op.ContextWithIssuer(ctx, p.cfg.Issuer), a, p.OP)
 	if err != nil {
-		p.Fail(w, r, pd, oidc.ErrServerError().WithDescription("the code could not be issued"))
+		p.fail(w, r, pd, oidc.ErrServerError().WithDescription("the code could not be issued"))
 		return
 	}
 	p.answer(seeOtherAfterPost(w, r), r, a.GetRedirectURI(), a.GetResponseType(), a.GetResponseMode(), resp)
 }
 
-// Fail answers the client with an error (to its redirect URI, which the
+// fail answers the client with an error (to its redirect URI, which the
 // library validated when the request was created).
-func (p *Provider) Fail(w http.ResponseWriter, r *http.Request, pd *Pending, err *oidc.Error) {
+func (p *Provider) fail(w http.ResponseWriter, r *http.Request, pd *Pending, err *oidc.Error) {
 	a := pd.Request
 	err.State = a.GetState()
 	p.answer(seeOtherAfterPost(w, r), r, a.GetRedirectURI(), a.GetResponseType(), a.GetResponseMode(), err)
