@@ -124,6 +124,8 @@ func NewProvider(cfg Config, st *Storage) (*Provider, error) {
 	key := sha256.Sum256(append([]byte("foyer opaque access tokens v1\x00"), cfg.Secret...))
 	logoutKey := sha256.Sum256(append([]byte("foyer logout redirect v1\x00"), cfg.Secret...))
 	st.logoutKey = logoutKey[:]
+	rotationKey := sha256.Sum256(append([]byte("foyer refresh rotation v1\x00"), cfg.Secret...))
+	st.tokens.rotationKey = rotationKey[:]
 	opCfg := &op.Config{
 		CryptoKey:               key,
 		CodeMethodS256:          true,

@@ -46,6 +46,11 @@ type Storage struct {
 	// LogoutURL is where end_session sends the browser to end the Foyer
 	// session (the hosted logout confirmation).
 	LogoutURL string
+	// EndOfflineGrants ends offline grants (tokens with the scope
+	// offline_access) with the session they were issued in, as every
+	// other token ends; by default they outlive it, which is what
+	// offline_access asks for.
+	EndOfflineGrants bool
 
 	requests  *authRequests
 	tokens    *tokens
@@ -58,7 +63,7 @@ type Storage struct {
 // init prepares the internal stores.
 func (s *Storage) init() {
 	s.requests = &authRequests{db: s.DB, now: s.Now}
-	s.tokens = &tokens{db: s.DB, now: s.Now}
+	s.tokens = &tokens{db: s.DB, now: s.Now, endOffline: s.EndOfflineGrants}
 }
 
 // Lifetimes fixed by the protocol.
@@ -301,8 +306,8 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	}
 	refresh := *access
 	refresh.ID, refresh.Kind = "", kindRefresh
-	raw := newRefreshValue()
 	if current == "" {
+		raw := newRefreshValue()
 		refresh.FamilyExpiresAt = access.CreatedAt.Add(c.RefreshTokenTTL.D())
 		refresh.ExpiresAt = refresh.FamilyExpiresAt
 		access.FamilyExpiresAt = refresh.FamilyExpiresAt
@@ -323,6 +328,7 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		}
 		return access.ID, raw, access.ExpiresAt, nil
 	}
+	raw := s.tokens.successorValue(current)
 	if err := s.tokens.rotate(ctx, current, access, &refresh, raw); err != nil {
 		if errors.Is(err, errRefreshReused) {
 			s.emit(ctx, "oauth.refresh_reused", event.OutcomeDenied, "refresh_token_reused", access.Subject, access.ClientID)
@@ -350,10 +356,20 @@ func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, raw string) (o
 		s.emit(ctx, "oauth.refresh_reused", event.OutcomeDenied, "refresh_token_reused", t.Subject, t.ClientID)
 		return nil, op.ErrInvalidRefreshToken
 	}
-	if !now.Before(t.ExpiresAt) {
+	if !now.Before(t.ExpiresAt) || s.tokens.sessionEnded(t, now) {
 		return nil, op.ErrInvalidRefreshToken
 	}
 	return &refreshRequest{t: t}, nil
+}
+
+// FollowSession moves the tokens issued in session from to session to,
+// which replaces it for the same customer (a step-up, or signing in again
+// in the same browser): they end with the session that carries on.
+func (s *Storage) FollowSession(ctx context.Context, db store.Execer, from, to, identityID string) error {
+	if _, err := db.Exec(ctx, `UPDATE oauth_tokens SET session_id = $1 WHERE subject = $2 AND session_id = $3`, to, identityID, from); err != nil {
+		return fmt.Errorf("oidc: tokens follow session: %w", err)
+	}
+	return nil
 }
 
 // TerminateSession revokes the tokens of a subject at a client.
