@@ -11,14 +11,15 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/foyer-id/foyer/internal/client"
 	"github.com/foyer-id/foyer/internal/event"
+	"github.com/foyer-id/foyer/internal/keys"
 	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/session"
 )
@@ -188,22 +189,27 @@ func (p *Provider) next(ctx context.Context, pd *Pending, sess *session.Session)
 // hintSubject returns the sub of an id_token_hint the library has already
 // verified (when the request arrived, before it was stored), or "".
 func hintSubject(hint string) string {
-	parts := strings.Split(hint, ".")
-	if len(parts) != 3 {
-		return ""
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	jws, err := jose.ParseSignedCompact(hint, idTokenAlgs)
 	if err != nil {
 		return ""
 	}
 	var claims struct {
 		Subject string `json:"sub"`
 	}
-	if json.Unmarshal(payload, &claims) != nil {
+	if json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &claims) != nil {
 		return ""
 	}
 	return claims.Subject
 }
+
+// idTokenAlgs are the algorithms Foyer signs ID tokens with.
+var idTokenAlgs = func() []jose.SignatureAlgorithm {
+	var out []jose.SignatureAlgorithm
+	for _, a := range keys.Algorithms() {
+		out = append(out, jose.SignatureAlgorithm(a))
+	}
+	return out
+}()
 
 // finish records who signed in for the request, asks the policy, and
 // answers the client (a redirect with the code, or a form_post page). Only

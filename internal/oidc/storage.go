@@ -126,7 +126,7 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	now := s.Now()
 	a := &AuthRequest{Domain: s.Domain, Request: *req, BrowserHash: rs.binding, CreatedAt: now, ExpiresAt: now.Add(authRequestLifetime)}
 	if err := s.requests.create(ctx, a); err != nil {
-		return nil, err
+		return nil, s.internal(ctx, "create auth request", err)
 	}
 	return a, nil
 }
@@ -178,12 +178,12 @@ func (s *Storage) codeUsed(ctx context.Context, tx *store.Tx, req op.TokenReques
 }
 
 // tokensFailed answers a failed commit of tokens: a code that another
-// exchange used first is reuse.
+// exchange used first is reuse; anything else is Foyer's failure.
 func (s *Storage) tokensFailed(ctx context.Context, req op.TokenRequest, err error) error {
 	if a, ok := req.(*AuthRequest); ok && errors.Is(err, ErrCodeReused) {
 		return s.codeReused(ctx, a.ID)
 	}
-	return err
+	return s.internal(ctx, "store tokens", err)
 }
 
 // SaveAuthCode attaches the (only) code to a completed request.
@@ -233,7 +233,7 @@ func (s *Storage) newAccess(ctx context.Context, req op.TokenRequest) (*token, *
 	}
 	c, err := s.clientOf(ctx, clientID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, s.internal(ctx, "token's client", err)
 	}
 	if s.Policy != nil {
 		in := policy.Input{Domain: s.Domain, Action: policy.TokenIssue, Time: now, ClientID: clientID}
@@ -292,7 +292,7 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 		return "", time.Time{}, s.tokensFailed(ctx, req, err)
 	}
 	if err := s.issueAccessJWT(ctx, c, t); err != nil {
-		return "", time.Time{}, err
+		return "", time.Time{}, s.internal(ctx, "sign access token", err)
 	}
 	return t.ID, t.ExpiresAt, nil
 }
@@ -324,19 +324,23 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 			return "", "", time.Time{}, s.tokensFailed(ctx, req, err)
 		}
 		if err := s.issueAccessJWT(ctx, c, access); err != nil {
-			return "", "", time.Time{}, err
+			return "", "", time.Time{}, s.internal(ctx, "sign access token", err)
 		}
 		return access.ID, raw, access.ExpiresAt, nil
 	}
 	raw := s.tokens.successorValue(current)
 	if err := s.tokens.rotate(ctx, current, access, &refresh, raw); err != nil {
-		if errors.Is(err, errRefreshReused) {
+		switch {
+		case errors.Is(err, errRefreshReused):
 			s.emit(ctx, "oauth.refresh_reused", event.OutcomeDenied, "refresh_token_reused", access.Subject, access.ClientID)
+		case !errors.Is(err, store.ErrNotFound):
+			// Not the token's fault: the client must keep it and retry.
+			return "", "", time.Time{}, s.internal(ctx, "rotate refresh token", err)
 		}
 		return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
 	}
 	if err := s.issueAccessJWT(ctx, c, access); err != nil {
-		return "", "", time.Time{}, err
+		return "", "", time.Time{}, s.internal(ctx, "sign access token", err)
 	}
 	return access.ID, raw, access.ExpiresAt, nil
 }
@@ -346,8 +350,11 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 // family.
 func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, raw string) (op.RefreshTokenRequest, error) {
 	t, err := s.tokens.byRefresh(ctx, raw)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, op.ErrInvalidRefreshToken
+	}
+	if err != nil {
+		return nil, s.internal(ctx, "read refresh token", err)
 	}
 	now := s.Now()
 	reused := !t.RevokedAt.IsZero() || (!t.UsedAt.IsZero() && now.Sub(t.UsedAt) > refreshGrace)
@@ -383,7 +390,7 @@ func (s *Storage) TerminateSession(ctx context.Context, userID, clientID string)
 func (s *Storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
 	if req.UserID != "" && req.ClientID != "" {
 		if err := s.tokens.revokeSubjectClient(ctx, req.UserID, req.ClientID); err != nil {
-			return "", err
+			return "", s.internal(ctx, "end session", err)
 		}
 	}
 	to := s.LogoutURL
@@ -447,7 +454,7 @@ func (s *Storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
 	}
 	k, err := s.Keys.Signer(ctx, alg)
 	if err != nil {
-		return nil, err
+		return nil, s.internal(ctx, "signing key", err)
 	}
 	return k, nil
 }
@@ -461,7 +468,7 @@ func (s *Storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorith
 func (s *Storage) KeySet(ctx context.Context) ([]op.Key, error) {
 	ks, err := s.Keys.PublicKeys(ctx)
 	if err != nil {
-		return nil, err
+		return nil, s.internal(ctx, "key set", err)
 	}
 	out := make([]op.Key, 0, len(ks))
 	for _, k := range ks {
@@ -480,7 +487,7 @@ func (s *Storage) GetClientByClientID(ctx context.Context, id string) (op.Client
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, errors.New("unknown client")
 		}
-		return nil, oidc.ErrServerError()
+		return nil, s.internal(ctx, "client", err)
 	}
 	if rs := stateFrom(ctx); rs != nil {
 		rs.alg = c.SigningAlg
@@ -491,6 +498,9 @@ func (s *Storage) GetClientByClientID(ctx context.Context, id string) (op.Client
 // AuthorizeClientIDSecret checks a client secret (constant time, keyed hash).
 func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string) error {
 	if _, err := s.Clients.VerifySecret(ctx, id, secret); err != nil {
+		if !errors.Is(err, client.ErrInvalidCredentials) {
+			return s.internal(ctx, "client secret", err)
+		}
 		return errors.New("invalid client credentials")
 	}
 	return nil
@@ -501,6 +511,9 @@ func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string
 func (s *Storage) ClientCredentials(ctx context.Context, id, secret string) (op.Client, error) {
 	c, err := s.Clients.VerifySecret(ctx, id, secret)
 	if err != nil {
+		if !errors.Is(err, client.ErrInvalidCredentials) {
+			return nil, s.internal(ctx, "client secret", err)
+		}
 		return nil, errors.New("invalid client credentials")
 	}
 	if rs := stateFrom(ctx); rs != nil {
@@ -529,7 +542,7 @@ func (r *clientCredentialsRequest) GetScopes() []string   { return r.scopes }
 func (s *Storage) ClientCredentialsTokenRequest(ctx context.Context, clientID string, scopes []string) (op.TokenRequest, error) {
 	c, err := s.clientOf(ctx, clientID)
 	if err != nil {
-		return nil, err
+		return nil, s.internal(ctx, "client credentials' client", err)
 	}
 	// The scopes asked for that the client may have; the OpenID scopes make
 	// no sense without a person and are dropped. Asking only for scopes it
@@ -558,8 +571,11 @@ func (s *Storage) ClientCredentialsTokenRequest(ctx context.Context, clientID st
 // private_key_jwt.
 func (s *Storage) GetKeyByIDAndClientID(ctx context.Context, keyID, clientID string) (*jose.JSONWebKey, error) {
 	c, err := s.clientOf(ctx, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errors.New("unknown client")
+	}
 	if err != nil {
-		return nil, err
+		return nil, s.internal(ctx, "client's keys", err)
 	}
 	if c.AuthMethod != client.AuthMethodPrivateKeyJWT || c.JWKS == nil {
 		return nil, errors.New("client has no registered keys")
@@ -584,6 +600,38 @@ func (s *Storage) ValidateJWTProfileScopes(context.Context, string, []string) ([
 
 // Health reports whether the database answers.
 func (s *Storage) Health(ctx context.Context) error { return s.DB.Ping(ctx) }
+
+// internal turns a failure of Foyer's own (the database, the keys) into
+// what the library may pass on to a client: server_error without a
+// description, for the library would describe any other error with its
+// text; and where the library would answer it as the client's fault
+// (invalid_grant, invalid_client), failingWriter answers server_error
+// instead. The failure itself goes to the log. Protocol errors
+// (*oidc.Error) pass through.
+func (s *Storage) internal(ctx context.Context, what string, err error) error {
+	var oe *oidc.Error
+	if err == nil || errors.As(err, &oe) {
+		return err
+	}
+	s.logInternal(ctx, what, err)
+	if rs := stateFrom(ctx); rs != nil {
+		rs.failed = true
+	}
+	return oidc.ErrServerError()
+}
+
+// logInternal logs a failure of Foyer's own; a request that its client
+// abandoned is no error of the server's.
+func (s *Storage) logInternal(ctx context.Context, what string, err error) {
+	if s.Logger == nil {
+		return
+	}
+	level := slog.LevelError
+	if ctx.Err() != nil {
+		level = slog.LevelDebug
+	}
+	s.Logger.Log(ctx, level, "oidc: internal error", slog.String("op", what), slog.Any("error", err))
+}
 
 func (s *Storage) emit(ctx context.Context, typ, outcome, reason, subject, clientID string) {
 	if s.Events == nil {
