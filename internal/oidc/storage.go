@@ -2,13 +2,9 @@ package oidc
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -384,28 +380,6 @@ func (s *Storage) TerminateSession(ctx context.Context, userID, clientID string)
 	return s.tokens.revokeSubjectClient(ctx, userID, clientID)
 }
 
-// TerminateSessionFromRequest ends the client's tokens and sends the
-// browser through Foyer's logout page, which ends the Foyer session and
-// then continues to the client's post_logout_redirect_uri.
-func (s *Storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
-	if req.UserID != "" && req.ClientID != "" {
-		if err := s.tokens.revokeSubjectClient(ctx, req.UserID, req.ClientID); err != nil {
-			return "", s.internal(ctx, "end session", err)
-		}
-	}
-	to := s.LogoutURL
-	// Without a post_logout_redirect_uri the library still hands over its
-	// state, on an empty default URI ("?state=…"): only a registered URI,
-	// which is absolute, is followed.
-	if u, err := url.Parse(req.RedirectURI); err == nil && u.Scheme != "" {
-		// The library checked the URI against the client's registered
-		// ones; the MAC lets the logout page trust it without turning
-		// into an open redirect.
-		to += "?post_logout_redirect_uri=" + url.QueryEscape(req.RedirectURI) + "&sig=" + s.logoutMAC(req.RedirectURI)
-	}
-	return to, nil
-}
-
 // RevokeToken revokes an access token (by id) or a refresh token (by
 // value, with its whole family). Tokens of other clients are left alone,
 // as RFC 7009 asks.
@@ -647,19 +621,4 @@ func (s *Storage) event(ctx context.Context, typ, outcome, reason, subject, clie
 		e.IP, e.UserAgent = rs.ip, rs.userAgent
 	}
 	return e
-}
-
-func (s *Storage) logoutMAC(uri string) string {
-	m := hmac.New(sha256.New, s.logoutKey)
-	m.Write([]byte(uri))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// LogoutRedirect returns the post-logout redirect handed over by
-// end_session, if its MAC is right.
-func (s *Storage) LogoutRedirect(uri, sig string) (string, bool) {
-	if uri == "" || !hmac.Equal([]byte(sig), []byte(s.logoutMAC(uri))) {
-		return "", false
-	}
-	return uri, true
 }
