@@ -48,9 +48,10 @@ type Storage struct {
 	// offline_access asks for.
 	EndOfflineGrants bool
 
-	requests  *authRequests
-	tokens    *tokens
-	logoutKey []byte // MACs post-logout redirects handed to the logout page
+	requests      *authRequests
+	tokens        *tokens
+	machineEvents machineEvents
+	logoutKey     []byte // MACs post-logout redirects handed to the logout page
 	// signedAccess holds JWT access tokens just signed, by token id, until
 	// the library turns the id into the token string (access_jwt.go).
 	signedAccess sync.Map
@@ -247,7 +248,9 @@ func (s *Storage) newAccess(ctx context.Context, req op.TokenRequest) (*token, *
 	t.ClientID = clientID
 	t.ExpiresAt = now.Add(c.AccessTokenTTL.D())
 	t.FamilyExpiresAt = t.ExpiresAt
-	if t.FamilyID == "" {
+	if t.SessionID != "" {
+		// A person's tokens form a family (refresh rotation, reuse
+		// detection); a machine's token stands alone.
 		t.FamilyID = newFamilyID()
 	}
 	return t, c, nil
@@ -262,7 +265,8 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 	}
 	switch req.(type) {
 	case *clientCredentialsRequest:
-		if s.Events == nil {
+		e := s.event(ctx, "oauth.client_credentials", event.OutcomeSuccess, "", "", t.ClientID)
+		if s.Events == nil || !s.machineEvents.take(e, t.CreatedAt) {
 			err = insertToken(ctx, batched{s.DB}, t, "")
 			break
 		}
@@ -271,8 +275,11 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 			if err := insertToken(ctx, tx, t, ""); err != nil {
 				return err
 			}
-			return s.Events.AppendTx(ctx, tx, s.event(ctx, "oauth.client_credentials", event.OutcomeSuccess, "", "", t.ClientID))
+			return s.Events.AppendTx(ctx, tx, e)
 		})
+		if err != nil {
+			s.machineEvents.giveBack(e, t.CreatedAt)
+		}
 	case *AuthRequest:
 		// The token and the use of its code in one commit.
 		err = s.DB.InTxBatched(ctx, func(tx *store.Tx) error {

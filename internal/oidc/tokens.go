@@ -11,11 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
+	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/store"
 )
 
@@ -196,6 +198,9 @@ func (s *tokens) active(t *token) bool {
 // revokeFamily revokes every token of a family (refresh reuse, revocation
 // of a refresh token).
 func (s *tokens) revokeFamily(ctx context.Context, familyID string) error {
+	if familyID == "" { // a machine token: no family
+		return nil
+	}
 	_, err := s.db.Exec(ctx, `UPDATE oauth_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL`, store.Micros(s.now()), familyID)
 	if err != nil {
 		return fmt.Errorf("oidc: revoke family: %w", err)
@@ -334,12 +339,67 @@ func (s *tokens) lookupAndRevokeFamily(ctx context.Context, raw string) error {
 	return s.revokeFamily(ctx, t.FamilyID)
 }
 
+// tokenRetention is how long a token row is kept once it has expired (a
+// refresh token's expiry is its family's): nothing reads it any more, and
+// a little slack spares nodes whose clocks run behind.
+const tokenRetention = 5 * time.Minute
+
+// prune deletes the tokens that expired more than tokenRetention ago.
 func (s *tokens) prune(ctx context.Context) (int64, error) {
-	res, err := s.db.Exec(ctx, `DELETE FROM oauth_tokens WHERE family_expires_at < $1 AND expires_at < $1`, store.Micros(s.now().Add(-24*time.Hour)))
+	res, err := s.db.Exec(ctx, `DELETE FROM oauth_tokens WHERE expires_at < $1`, store.Micros(s.now().Add(-tokenRetention)))
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// machineEventWindow is how often, at most, a machine client's tokens
+// from one network are recorded in the event log on one node.
+const machineEventWindow = time.Minute
+
+// machineEvents keeps the event log from recording every client_credentials
+// token — machines can ask for thousands a second, and an event per token
+// doubled the storage and the writes of each. It remembers which clients
+// and networks got an oauth.client_credentials event in the current
+// window on this node: the first token of each in a window commits the
+// event with it, the others none.
+type machineEvents struct {
+	mu     sync.Mutex
+	window time.Time
+	seen   map[string]struct{} // client id and network
+}
+
+func machineEventKey(e event.Event) string { return e.ClientID + " " + e.IP }
+
+// take reports whether e, of a token issued at now, is the first of its
+// client and network in now's window, and if so takes the window's event
+// for it.
+func (m *machineEvents) take(e event.Event, now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if w := now.Truncate(machineEventWindow); !w.Equal(m.window) {
+		m.window = w
+		clear(m.seen)
+	}
+	if m.seen == nil {
+		m.seen = map[string]struct{}{}
+	}
+	key := machineEventKey(e)
+	if _, seen := m.seen[key]; seen {
+		return false
+	}
+	m.seen[key] = struct{}{}
+	return true
+}
+
+// giveBack returns the event take gave for a token that was not stored,
+// so that the next token records it.
+func (m *machineEvents) giveBack(e event.Event, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if now.Truncate(machineEventWindow).Equal(m.window) {
+		delete(m.seen, machineEventKey(e))
+	}
 }
 
 func newFamilyID() string { return uuid.Must(uuid.NewV7()).String() }
