@@ -22,6 +22,7 @@ import (
 	"github.com/foyer-id/foyer/internal/keys"
 	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/session"
+	"github.com/foyer-id/foyer/internal/store"
 )
 
 // Step is what an authorization request needs next from the browser.
@@ -157,6 +158,7 @@ func (p *Provider) next(ctx context.Context, pd *Pending, sess *session.Session)
 		if p.Storage.Factors != nil {
 			var err error
 			if enrolled, err = p.Storage.Factors.CanStepUp(ctx, sess.IdentityID); err != nil {
+				p.Storage.logInternal(ctx, "second factors", err)
 				return 0, oidc.ErrServerError()
 			}
 		}
@@ -174,6 +176,7 @@ func (p *Provider) next(ctx context.Context, pd *Pending, sess *session.Session)
 	if !pd.Client.FirstParty {
 		covered, err := p.Consents.Covers(ctx, sess.IdentityID, pd.Client.ID, a.GetScopes())
 		if err != nil {
+			p.Storage.logInternal(ctx, "consent", err)
 			return 0, oidc.ErrServerError()
 		}
 		if !covered || slices.Contains(prompts, oidc.PromptConsent) {
@@ -225,13 +228,18 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, pd *Pending, s
 		return
 	}
 	a.Subject, a.SessionID, a.AuthTime, a.AMR, a.ACR = sess.IdentityID, sess.ID, sess.AuthenticatedAt, amrOf(sess.Methods), sess.AAL
-	if err := p.Storage.requests.complete(ctx, a); err != nil {
+	if err := p.Storage.requests.complete(ctx, a); errors.Is(err, store.ErrConflict) {
 		p.fail(w, r, pd, oidc.ErrInvalidRequest().WithDescription("this authorization request was already answered"))
+		return
+	} else if err != nil {
+		p.Storage.logInternal(ctx, "complete auth request", err)
+		p.fail(w, r, pd, oidc.ErrServerError())
 		return
 	}
 	p.Storage.emit(ctx, event.OAuthAuthorized, event.OutcomeSuccess, "", sess.IdentityID, pd.Client.ID)
 	resp, err := op.BuildAuthResponseCodeResponsePayload(op.ContextWithIssuer(ctx, p.cfg.Issuer), a, p.OP)
 	if err != nil {
+		p.Storage.logInternal(ctx, "issue code", err)
 		p.fail(w, r, pd, oidc.ErrServerError().WithDescription("the code could not be issued"))
 		return
 	}
