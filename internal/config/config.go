@@ -137,10 +137,15 @@ type Domain struct {
 	PasswordMaxLength int `yaml:"password_max_length"`
 }
 
-// Session lifetimes.
+// Session lifetimes, and what ends with a session.
 type Session struct {
 	Lifetime    Duration `yaml:"lifetime"`     // absolute, from sign-in
 	IdleTimeout Duration `yaml:"idle_timeout"` // since last use
+	// KeepOfflineGrants lets the tokens of apps that asked for
+	// offline_access (refresh tokens, and the access tokens issued with
+	// them) outlive the session they were issued in; every other app
+	// token ends with its session. Off, offline grants end with it too.
+	KeepOfflineGrants *bool `yaml:"keep_offline_grants"`
 }
 
 // Registration settings.
@@ -230,7 +235,7 @@ func DefaultDomainConfig() *Domain {
 	yes := true
 	return &Domain{
 		ProductName:       "Foyer",
-		Session:           Session{Lifetime: Duration(30 * 24 * time.Hour), IdleTimeout: Duration(7 * 24 * time.Hour)},
+		Session:           Session{Lifetime: Duration(30 * 24 * time.Hour), IdleTimeout: Duration(7 * 24 * time.Hour), KeepOfflineGrants: &yes},
 		Registration:      Registration{RequireVerification: &yes, PerNetwork: 100},
 		Verification:      Verification{CodeLifetime: Duration(15 * time.Minute), MaxAttempts: 5, MaxCodes: 5, ResendAfter: Duration(30 * time.Second)},
 		Login:             Login{EmailCode: &yes, TOTP: &yes, Passkeys: &yes, FreeFailures: 5, Delay: Duration(time.Second), MaxDelay: Duration(5 * time.Minute)},
@@ -630,7 +635,7 @@ func (d *Domain) validate(prefix string, bad func(key, format string, args ...an
 	if d.FlowsPerNetwork < 1 {
 		bad(prefix+".flows_per_network", "must be at least 1")
 	}
-	for _, b := range []**bool{&d.Login.EmailCode, &d.Login.TOTP, &d.Login.Passkeys} {
+	for _, b := range []**bool{&d.Login.EmailCode, &d.Login.TOTP, &d.Login.Passkeys, &d.Session.KeepOfflineGrants} {
 		if *b == nil {
 			yes := true
 			*b = &yes

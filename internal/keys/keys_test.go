@@ -283,7 +283,7 @@ func TestNewManagerRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := keys.Rotation{PublishBefore: 24 * time.Hour, RetainAfter: 7 * 24 * time.Hour, CacheFor: 30 * time.Second}
+	want := keys.Rotation{PublishBefore: 24 * time.Hour, RetainAfter: 7 * 24 * time.Hour, CacheFor: 5 * time.Second}
 	if got := m.Rotation(); got != want {
 		t.Fatalf("defaults %+v, want %+v", got, want)
 	}

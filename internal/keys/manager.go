@@ -30,7 +30,8 @@ type Rotation struct {
 	// CacheFor is how long a Manager keeps the active signing keys and the
 	// JWKS in memory before reading them again. It is also how long other
 	// nodes may take to see a change, so it is added to both windows
-	// above. Default 30s.
+	// above. Default 5s: an emergency rotation (Immediate) reaches every
+	// node that quickly, for one read of the keys per node every 5 s.
 	CacheFor time.Duration
 }
 
@@ -38,7 +39,7 @@ type Rotation struct {
 const (
 	DefaultPublishBefore = 24 * time.Hour
 	DefaultRetainAfter   = 7 * 24 * time.Hour
-	DefaultCacheFor      = 30 * time.Second
+	DefaultCacheFor      = 5 * time.Second
 )
 
 func (r Rotation) withDefaults() (Rotation, error) {

@@ -34,7 +34,7 @@ var assertionAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.PS256
 // never seen before (replays are refused). It returns the client and the
 // audience it accepted.
 func (p *Provider) verifyAssertion(ctx context.Context, assertion string) (c *client.Client, aud string, err error) {
-	jws, err := jose.ParseSigned(assertion, assertionAlgs)
+	jws, err := jose.ParseSignedCompact(assertion, assertionAlgs)
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, "", errors.New("client assertion is not a signed JWT")
 	}
@@ -54,6 +54,9 @@ func (p *Provider) verifyAssertion(ctx context.Context, assertion string) (c *cl
 		return nil, "", errors.New("client assertion: iss and sub must both be the client_id")
 	}
 	c, err = p.Storage.Clients.Get(ctx, claims.Issuer)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, "", fmt.Errorf("%w: client of an assertion: %w", errInternal, err)
+	}
 	if err != nil || c.AuthMethod != client.AuthMethodPrivateKeyJWT || c.JWKS == nil {
 		return nil, "", errors.New("client assertion: unknown client or not a private_key_jwt client")
 	}
@@ -98,7 +101,7 @@ func (p *Provider) verifyAssertion(ctx context.Context, assertion string) (c *cl
 		return nil, "", errors.New("client assertion replayed")
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("oidc: record assertion: %w", err)
+		return nil, "", fmt.Errorf("%w: record assertion: %w", errInternal, err)
 	}
 	return c, aud, nil
 }
@@ -113,8 +116,10 @@ func (p *Provider) clientCredentialsWithAssertion(w http.ResponseWriter, r *http
 	}
 	c, _, err := p.verifyAssertion(ctx, r.PostForm.Get("client_assertion"))
 	if err != nil {
-		p.Storage.emit(ctx, "oauth.client_credentials", "failure", "invalid_client_assertion", "", "")
-		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", err.Error())
+		if !errors.Is(err, errInternal) {
+			p.Storage.emit(ctx, "oauth.client_credentials", "failure", "invalid_client_assertion", "", "")
+		}
+		p.refuseClient(w, r, err)
 		return
 	}
 	if id := r.PostForm.Get("client_id"); id != "" && id != c.ID {
@@ -134,13 +139,13 @@ func (p *Provider) clientCredentialsWithAssertion(w http.ResponseWriter, r *http
 		writeOAuthError(w, http.StatusBadRequest, string(refusal.ErrorType), refusal.Description)
 		return
 	} else if err != nil {
-		writeOAuthError(w, http.StatusInternalServerError, "server_error", "")
+		p.internalError(w, r, err)
 		return
 	}
 	ctx = op.ContextWithIssuer(ctx, p.cfg.Issuer)
 	resp, err := op.CreateClientCredentialsTokenResponse(ctx, req, p.OP, &opClient{c: c})
 	if err != nil {
-		writeOAuthError(w, http.StatusInternalServerError, "server_error", "")
+		p.internalError(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

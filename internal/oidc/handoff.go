@@ -11,16 +11,18 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/foyer-id/foyer/internal/client"
 	"github.com/foyer-id/foyer/internal/event"
+	"github.com/foyer-id/foyer/internal/keys"
 	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/session"
+	"github.com/foyer-id/foyer/internal/store"
 )
 
 // Step is what an authorization request needs next from the browser.
@@ -65,11 +67,62 @@ func (p *Provider) Pending(ctx context.Context, id, binding string) (*Pending, e
 	return &Pending{Request: a, Client: c}, nil
 }
 
-// Next decides what the request needs, given the browser's session (nil
+// Decision is the customer's answer on the consent page, if any.
+type Decision int
+
+// Decisions.
+const (
+	NoDecision Decision = iota // not an answer to the consent page
+	Allow                      // the customer allows the app
+	Deny                       // the customer refuses
+)
+
+// Continue moves an authorization request on for the browser's session
+// (nil when signed out), and is the only way to answer one. It runs next,
+// where every check lives — prompt, max_age, id_token_hint, the client's
+// assurance requirement, policy — and answers the client when nothing is
+// left to ask: with a code, or with an error. Then it returns StepDone;
+// otherwise it writes nothing and returns the step the browser must take.
+//
+// d is the customer's answer on the consent page. It settles a consent
+// step and nothing else: when the request needs a sign-in, a fresh
+// sign-in or a second factor first, that step is returned as for any
+// visit, and no code is issued. An error means nothing was written and
+// the caller answers it.
+func (p *Provider) Continue(w http.ResponseWriter, r *http.Request, pd *Pending, sess *session.Session, d Decision) (Step, error) {
+	ctx := r.Context()
+	step, oerr := p.next(ctx, pd, sess)
+	if oerr != nil {
+		p.fail(w, r, pd, oerr)
+		return StepDone, nil
+	}
+	if step == StepConsent || step == StepDone {
+		// Everything but consent is settled.
+		switch d {
+		case Deny:
+			p.fail(w, r, pd, oidc.ErrAccessDenied().WithDescription("the customer did not allow access"))
+			return StepDone, nil
+		case Allow:
+			if step == StepConsent {
+				if err := p.GrantConsent(ctx, sess.IdentityID, pd.Client.ID, pd.Request.GetScopes()); err != nil {
+					return 0, err
+				}
+				step = StepDone
+			}
+		}
+	}
+	if step != StepDone {
+		return step, nil
+	}
+	p.finish(w, r, pd, sess)
+	return StepDone, nil
+}
+
+// next decides what the request needs, given the browser's session (nil
 // when signed out): prompt, max_age, the client's assurance requirement
 // and consent. prompt=none turns every interactive step into an error
 // for the client.
-func (p *Provider) Next(ctx context.Context, pd *Pending, sess *session.Session) (Step, *oidc.Error) {
+func (p *Provider) next(ctx context.Context, pd *Pending, sess *session.Session) (Step, *oidc.Error) {
 	a, now := pd.Request, p.Storage.Now()
 	prompts := a.Request.Prompt
 	none := slices.Contains(prompts, oidc.PromptNone)
@@ -105,6 +158,7 @@ func (p *Provider) Next(ctx context.Context, pd *Pending, sess *session.Session)
 		if p.Storage.Factors != nil {
 			var err error
 			if enrolled, err = p.Storage.Factors.CanStepUp(ctx, sess.IdentityID); err != nil {
+				p.Storage.logInternal(ctx, "second factors", err)
 				return 0, oidc.ErrServerError()
 			}
 		}
@@ -122,6 +176,7 @@ func (p *Provider) Next(ctx context.Context, pd *Pending, sess *session.Session)
 	if !pd.Client.FirstParty {
 		covered, err := p.Consents.Covers(ctx, sess.IdentityID, pd.Client.ID, a.GetScopes())
 		if err != nil {
+			p.Storage.logInternal(ctx, "consent", err)
 			return 0, oidc.ErrServerError()
 		}
 		if !covered || slices.Contains(prompts, oidc.PromptConsent) {
@@ -137,52 +192,63 @@ func (p *Provider) Next(ctx context.Context, pd *Pending, sess *session.Session)
 // hintSubject returns the sub of an id_token_hint the library has already
 // verified (when the request arrived, before it was stored), or "".
 func hintSubject(hint string) string {
-	parts := strings.Split(hint, ".")
-	if len(parts) != 3 {
-		return ""
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	jws, err := jose.ParseSignedCompact(hint, idTokenAlgs)
 	if err != nil {
 		return ""
 	}
 	var claims struct {
 		Subject string `json:"sub"`
 	}
-	if json.Unmarshal(payload, &claims) != nil {
+	if json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &claims) != nil {
 		return ""
 	}
 	return claims.Subject
 }
 
-// Finish records who signed in for the request, asks the policy, and
-// answers the client (a redirect with the code, or a form_post page).
-func (p *Provider) Finish(w http.ResponseWriter, r *http.Request, pd *Pending, sess *session.Session) {
+// idTokenAlgs are the algorithms Foyer signs ID tokens with.
+var idTokenAlgs = func() []jose.SignatureAlgorithm {
+	var out []jose.SignatureAlgorithm
+	for _, a := range keys.Algorithms() {
+		out = append(out, jose.SignatureAlgorithm(a))
+	}
+	return out
+}()
+
+// finish records who signed in for the request, asks the policy, and
+// answers the client (a redirect with the code, or a form_post page). Only
+// Continue calls it, once next has found nothing left to ask.
+func (p *Provider) finish(w http.ResponseWriter, r *http.Request, pd *Pending, sess *session.Session) {
 	ctx := r.Context()
 	a := pd.Request
 	dec := p.Storage.Policy.Decide(ctx, policy.Input{Domain: p.Storage.Domain, Action: policy.AuthorizeApp, Time: p.Storage.Now(),
 		IdentityID: sess.IdentityID, ClientID: pd.Client.ID, ClientIP: p.cfg.ClientIP(r), UserAgent: r.UserAgent(), FlowID: a.ID})
 	if !dec.Allowed() {
 		p.Storage.emit(ctx, event.OAuthAuthorized, event.OutcomeDenied, dec.Reason, sess.IdentityID, pd.Client.ID)
-		p.Fail(w, r, pd, oidc.ErrAccessDenied().WithDescription("not allowed by policy"))
+		p.fail(w, r, pd, oidc.ErrAccessDenied().WithDescription("not allowed by policy"))
 		return
 	}
 	a.Subject, a.SessionID, a.AuthTime, a.AMR, a.ACR = sess.IdentityID, sess.ID, sess.AuthenticatedAt, amrOf(sess.Methods), sess.AAL
-	if err := p.Storage.requests.complete(ctx, a); err != nil {
-		p.Fail(w, r, pd, oidc.ErrInvalidRequest().WithDescription("this authorization request was already answered"))
+	if err := p.Storage.requests.complete(ctx, a); errors.Is(err, store.ErrConflict) {
+		p.fail(w, r, pd, oidc.ErrInvalidRequest().WithDescription("this authorization request was already answered"))
+		return
+	} else if err != nil {
+		p.Storage.logInternal(ctx, "complete auth request", err)
+		p.fail(w, r, pd, oidc.ErrServerError())
 		return
 	}
 	p.Storage.emit(ctx, event.OAuthAuthorized, event.OutcomeSuccess, "", sess.IdentityID, pd.Client.ID)
 	resp, err := op.BuildAuthResponseCodeResponsePayload(op.ContextWithIssuer(ctx, p.cfg.Issuer), a, p.OP)
 	if err != nil {
-		p.Fail(w, r, pd, oidc.ErrServerError().WithDescription("the code could not be issued"))
+		p.Storage.logInternal(ctx, "issue code", err)
+		p.fail(w, r, pd, oidc.ErrServerError().WithDescription("the code could not be issued"))
 		return
 	}
 	p.answer(seeOtherAfterPost(w, r), r, a.GetRedirectURI(), a.GetResponseType(), a.GetResponseMode(), resp)
 }
 
-// Fail answers the client with an error (to its redirect URI, which the
+// fail answers the client with an error (to its redirect URI, which the
 // library validated when the request was created).
-func (p *Provider) Fail(w http.ResponseWriter, r *http.Request, pd *Pending, err *oidc.Error) {
+func (p *Provider) fail(w http.ResponseWriter, r *http.Request, pd *Pending, err *oidc.Error) {
 	a := pd.Request
 	err.State = a.GetState()
 	p.answer(seeOtherAfterPost(w, r), r, a.GetRedirectURI(), a.GetResponseType(), a.GetResponseMode(), err)

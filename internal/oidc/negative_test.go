@@ -2,8 +2,10 @@ package oidc_test
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -340,8 +342,11 @@ func TestEndSession(t *testing.T) {
 			t.Fatalf("end_session: %d %q", r.StatusCode, logout)
 		}
 		page := p.browser.Get(logout)
-		done := p.browser.Post("/logout", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)},
-			"post_logout_redirect_uri": {servertest.Field(t, page.Body, "post_logout_redirect_uri")}, "sig": {servertest.Field(t, page.Body, "sig")}})
+		// Nothing ends before the customer confirms.
+		if !p.introspect(tok.RefreshToken) {
+			t.Fatal("end_session ended tokens before the customer confirmed")
+		}
+		done := p.browser.Post("/logout", hiddenFields(page.Body))
 		if got := done.Header.Get("Location"); got != "https://shop.example/bye?state=xyz" {
 			t.Fatalf("after logout: %q", got)
 		}
@@ -362,6 +367,68 @@ func TestEndSession(t *testing.T) {
 		}
 		if _, err := p.refresh(tok.RefreshToken); err == nil {
 			t.Fatal("tokens survived end_session")
+		}
+	})
+}
+
+// hiddenFields returns a page's form: its hidden inputs, the CSRF token
+// among them.
+func hiddenFields(page string) url.Values {
+	v := url.Values{}
+	for _, m := range hiddenInput.FindAllStringSubmatch(page, -1) {
+		v.Add(m[1], html.UnescapeString(m[2]))
+	}
+	return v
+}
+
+var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)"`)
+
+// An app's logout with an ID token — even an expired one — ends nothing
+// until the customer confirms it, signed in as the one the token names:
+// no cookie, or someone else's session, and the app's tokens stay.
+func TestEndSessionNeedsTheCustomersConfirmation(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		signUp(t, env, "kai@example.com")
+		signUp(t, env, "lea@example.com")
+		p := newRP(t, env, client.Spec{FirstParty: ptr(true), PostLogoutRedirectURIs: &[]string{"https://shop.example/bye"}})
+		tok := p.tokens("kai@example.com")
+		hint := tok.Extra("id_token").(string)
+		env.Clock.Advance(time.Hour) // the ID token has expired
+		end := "/end_session?" + url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {"https://shop.example/bye"}}.Encode()
+
+		// No cookie: straight back to the app, nothing ended.
+		stranger := env.NewBrowser(t)
+		r := stranger.Get(end)
+		if r = stranger.Get(r.Header.Get("Location")); r.Header.Get("Location") != "https://shop.example/bye" {
+			t.Fatalf("end_session without a session: %d %q", r.StatusCode, r.Header.Get("Location"))
+		}
+		if !p.introspect(tok.RefreshToken) {
+			t.Fatal("end_session with an expired hint and no cookie ended the app's tokens")
+		}
+		// Someone else confirms in their browser: they are signed out,
+		// Kai's tokens stay.
+		lea := newRP(t, env, client.Spec{FirstParty: ptr(true)})
+		lea.tokens("lea@example.com")
+		r = lea.browser.Get(end)
+		page := lea.browser.Get(r.Header.Get("Location"))
+		if done := lea.browser.Post("/logout", hiddenFields(page.Body)); done.Header.Get("Location") != "https://shop.example/bye" {
+			t.Fatalf("someone else's confirmation: %d %q", done.StatusCode, done.Header.Get("Location"))
+		}
+		if !p.introspect(tok.RefreshToken) {
+			t.Fatal("someone else's confirmation ended Kai's tokens")
+		}
+		// Kai confirms: the app's tokens end, the offline grant too.
+		r = p.browser.Get(end)
+		page = p.browser.Get(r.Header.Get("Location"))
+		if !p.introspect(tok.RefreshToken) {
+			t.Fatal("the sign-out page ended tokens before Kai confirmed")
+		}
+		if done := p.browser.Post("/logout", hiddenFields(page.Body)); done.Header.Get("Location") != "https://shop.example/bye" {
+			t.Fatalf("Kai's confirmation: %d %q", done.StatusCode, done.Header.Get("Location"))
+		}
+		if p.introspect(tok.RefreshToken) {
+			t.Fatal("Kai's confirmed logout left the app's tokens alive")
 		}
 	})
 }

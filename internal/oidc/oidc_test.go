@@ -237,8 +237,9 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	})
 }
 
-// A client that lost the response retries with the same refresh token
-// within the grace period and gets a fresh pair; the lost one is dead.
+// A client that lost the answer retries with the same refresh token
+// within the grace period and gets the same successor; once that has been
+// used, the old token is reuse and the family dies.
 func TestRefreshGrace(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		env := servertest.Start(t, db)
@@ -250,48 +251,80 @@ func TestRefreshGrace(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		env.Clock.Advance(5 * time.Second)
 		retry, err := p.refresh(first.RefreshToken)
 		if err != nil {
 			t.Fatalf("retry within grace: %v", err)
 		}
-		// The lost pair is dead, its access token included.
+		if retry.RefreshToken != lost.RefreshToken {
+			t.Fatal("a retry within the grace got another successor")
+		}
 		ctx := context.Background()
-		if _, err := p.provider.UserInfo(ctx, oauth2.StaticTokenSource(lost)); err == nil {
-			t.Fatal("the lost pair's access token still works")
+		for _, tok := range []*oauth2.Token{lost, retry} {
+			if _, err := p.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err != nil {
+				t.Fatalf("the successor's access token: %v", err)
+			}
 		}
-		if _, err := p.provider.UserInfo(ctx, oauth2.StaticTokenSource(retry)); err != nil {
-			t.Fatalf("the retried pair's access token: %v", err)
+		next, err := p.refresh(retry.RefreshToken)
+		if err != nil {
+			t.Fatalf("the successor does not work: %v", err)
 		}
-		if _, err := p.refresh(retry.RefreshToken); err != nil {
-			t.Fatalf("the retried pair does not work: %v", err)
+		// The successor is used: the first token, even within the grace,
+		// is reuse, and the whole family dies.
+		if _, err := p.refresh(first.RefreshToken); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+			t.Fatalf("the first token after its successor was used: %v", err)
 		}
-		if _, err := p.refresh(lost.RefreshToken); err == nil {
-			t.Fatal("the replaced token still works")
+		if _, err := p.refresh(next.RefreshToken); err == nil {
+			t.Fatal("the family survived reuse")
+		}
+		if _, err := p.provider.UserInfo(ctx, oauth2.StaticTokenSource(next)); err == nil {
+			t.Fatal("the family's access token survived reuse")
 		}
 	})
 }
 
-// The grace is for one retry: the rotated token presented a third time is
-// reuse, and the family dies, the retried pair included.
-func TestRefreshGraceOnce(t *testing.T) {
+// Simultaneous presentations of one refresh token — a client's retries,
+// or tabs refreshing at once — all get the same successor, whichever
+// commits first, on either database; the family lives on.
+func TestRefreshBurstGetsOneSuccessor(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		env := servertest.Start(t, db)
-		signUp(t, env, "cyril@example.com")
+		signUp(t, env, "cleo@example.com")
 		p := newRP(t, env, client.Spec{FirstParty: ptr(true)})
-		code, verifier, _ := p.authorize("cyril@example.com")
-		first, _ := p.oauth.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
-		if _, err := p.refresh(first.RefreshToken); err != nil {
+		code, verifier, _ := p.authorize("cleo@example.com")
+		first, err := p.oauth.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
+		if err != nil {
 			t.Fatal(err)
 		}
-		retry, err := p.refresh(first.RefreshToken)
-		if err != nil {
-			t.Fatalf("retry within grace: %v", err)
+		const n = 6
+		var (
+			wg      sync.WaitGroup
+			release = make(chan struct{})
+			got     [n]*oauth2.Token
+			errs    [n]error
+		)
+		for i := range n {
+			wg.Go(func() {
+				<-release
+				got[i], errs[i] = p.refresh(first.RefreshToken)
+			})
 		}
-		if _, err := p.refresh(first.RefreshToken); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
-			t.Fatalf("a second retry within grace: %v", err)
+		close(release)
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("presentation %d of %d: %v", i+1, n, errs[i])
+			}
+			if got[i].RefreshToken != got[0].RefreshToken {
+				t.Fatalf("presentation %d got another successor", i+1)
+			}
 		}
-		if _, err := p.refresh(retry.RefreshToken); err == nil {
-			t.Fatal("the family survived a second retry")
+		ctx := context.Background()
+		if _, err := p.provider.UserInfo(ctx, oauth2.StaticTokenSource(got[n-1])); err != nil {
+			t.Fatalf("the successor's access token: %v", err)
+		}
+		if _, err := p.refresh(got[0].RefreshToken); err != nil {
+			t.Fatalf("the family died in the burst: %v", err)
 		}
 	})
 }

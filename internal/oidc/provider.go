@@ -30,6 +30,7 @@ type requestState struct {
 	client    *client.Client // the client, once read
 	verifier  bool           // the token request carried a code_verifier
 	byRef     bool           // the authorization request came by reference (request_uri)
+	failed    bool           // the storage met a failure of its own (Storage.internal)
 	ip        string
 	userAgent string
 }
@@ -124,6 +125,8 @@ func NewProvider(cfg Config, st *Storage) (*Provider, error) {
 	key := sha256.Sum256(append([]byte("foyer opaque access tokens v1\x00"), cfg.Secret...))
 	logoutKey := sha256.Sum256(append([]byte("foyer logout redirect v1\x00"), cfg.Secret...))
 	st.logoutKey = logoutKey[:]
+	rotationKey := sha256.Sum256(append([]byte("foyer refresh rotation v1\x00"), cfg.Secret...))
+	st.tokens.rotationKey = rotationKey[:]
 	opCfg := &op.Config{
 		CryptoKey:               key,
 		CodeMethodS256:          true,
@@ -198,14 +201,21 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		w = challenging(w, r)
 		rs := &requestState{ip: p.cfg.ClientIP(r), userAgent: r.UserAgent()}
+		w = &failingWriter{ResponseWriter: challenging(w, r), rs: rs}
 		// Where clients authenticate, the form is read here, within bounds.
 		clientAuth := r.URL.Path == pathToken || r.URL.Path == pathIntrospect || r.URL.Path == pathRevoke
 		if clientAuth {
 			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 			if err := r.ParseForm(); err != nil {
 				writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the request body could not be read")
+				return
+			}
+			// One client, authenticated one way (RFC 6749, section 2.3):
+			// the library would take an assertion and ignore another
+			// client's Basic credentials beside it.
+			if clientAuthMethods(r) > 1 {
+				p.refuseClient(w, r, errManyMethods)
 				return
 			}
 		}
@@ -369,6 +379,36 @@ func challenging(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
 	return w
 }
 
+// failingWriter answers server_error, without a description, in place of
+// the error the library writes once the storage has met a failure of its
+// own (Storage.internal): the library would call it invalid_grant or
+// invalid_client, and a client would drop a token or credentials that are
+// fine. Redirects (errors at a client's redirect URI) pass unchanged.
+type failingWriter struct {
+	http.ResponseWriter
+	rs      *requestState
+	swallow bool
+}
+
+func (f *failingWriter) WriteHeader(code int) {
+	if f.rs.failed && code >= 400 {
+		f.swallow = true
+		f.Header().Del("Content-Length")
+		writeOAuthError(f.ResponseWriter, http.StatusInternalServerError, "server_error", "")
+		return
+	}
+	f.ResponseWriter.WriteHeader(code)
+}
+
+func (f *failingWriter) Write(b []byte) (int, error) {
+	if f.swallow {
+		return len(b), nil
+	}
+	return f.ResponseWriter.Write(b)
+}
+
+func (f *failingWriter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
+
 type challengeWriter struct {
 	http.ResponseWriter
 	challenge string
@@ -392,7 +432,7 @@ func (c challengeWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter 
 // library and assertionFresh. It answers and reports false to stop.
 func (p *Provider) tokenClientAllowed(w http.ResponseWriter, r *http.Request, rs *requestState) bool {
 	c, err := p.authenticateClient(r)
-	if refuseClient(w, err) {
+	if p.refuseClient(w, r, err) {
 		return false
 	}
 	if c == nil {
@@ -420,8 +460,7 @@ var knownGrants = map[string]bool{
 // false for an assertion that fails, and returns the audience it accepted.
 func (p *Provider) assertionFresh(w http.ResponseWriter, r *http.Request) (aud string, ok bool) {
 	_, aud, err := p.verifyAssertion(r.Context(), r.PostForm.Get("client_assertion"))
-	if err != nil {
-		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", err.Error())
+	if p.refuseClient(w, r, err) {
 		return "", false
 	}
 	return aud, true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -28,7 +29,7 @@ import (
 // and learns about the tokens issued to it; any other token is inactive.
 func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	c, err := p.authenticateClient(r)
-	if refuseClient(w, err) {
+	if p.refuseClient(w, r, err) {
 		return
 	}
 	if c == nil { // public clients cannot introspect (RFC 7662, section 2.1)
@@ -78,8 +79,7 @@ func (p *Provider) authenticateClient(r *http.Request) (*client.Client, error) {
 	id, secret, basic := r.BasicAuth()
 	basic = basic && secret != ""
 	assertion := r.PostForm.Get("client_assertion")
-	posted := r.PostForm.Get("client_secret") != ""
-	if n := btoi(basic) + btoi(assertion != "") + btoi(posted); n > 1 {
+	if n := clientAuthMethods(r); n > 1 {
 		return nil, errManyMethods
 	} else if n == 0 {
 		return nil, nil
@@ -107,19 +107,25 @@ func (p *Provider) authenticateClient(r *http.Request) (*client.Client, error) {
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
 	c, err := p.Storage.Clients.VerifySecret(ctx, id, secret)
-	if err != nil {
+	if errors.Is(err, client.ErrInvalidCredentials) {
 		return nil, errors.New("client authentication failed")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errInternal, err)
 	}
 	return c, nil
 }
 
 // refuseClient answers a failed client authentication (authenticateClient's
 // error, if any) and reports whether it did: several methods at once are
-// an invalid request, anything else an invalid client.
-func refuseClient(w http.ResponseWriter, err error) bool {
+// an invalid request, a failure of Foyer's own a server error (logged,
+// never described to the client), anything else an invalid client.
+func (p *Provider) refuseClient(w http.ResponseWriter, r *http.Request, err error) bool {
 	switch {
 	case errors.Is(err, errManyMethods):
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", err.Error())
+	case errors.Is(err, errInternal):
+		p.internalError(w, r, err)
 	case err != nil:
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", err.Error())
 	default:
@@ -131,6 +137,26 @@ func refuseClient(w http.ResponseWriter, err error) bool {
 // errManyMethods refuses a request that authenticates its client in more
 // than one way (RFC 6749, section 2.3).
 var errManyMethods = errors.New("use one client authentication method, not several")
+
+// errInternal marks a failure of Foyer's own (the database) while
+// authenticating a client: the client gets server_error and no more.
+var errInternal = errors.New("oidc: internal error")
+
+// internalError logs err and answers server_error, without a description:
+// what went wrong inside is for the log alone.
+func (p *Provider) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	p.Storage.logInternal(r.Context(), r.URL.Path, err)
+	writeOAuthError(w, http.StatusInternalServerError, "server_error", "")
+}
+
+// clientAuthMethods counts the ways a request authenticates its client:
+// client_secret_basic (an empty secret, which some libraries send for
+// public clients, does not count), client_secret_post and
+// private_key_jwt. The request's form must have been parsed.
+func clientAuthMethods(r *http.Request) int {
+	_, secret, basic := r.BasicAuth()
+	return btoi(basic && secret != "") + btoi(r.PostForm.Get("client_assertion") != "") + btoi(r.PostForm.Get("client_secret") != "")
+}
 
 func btoi(b bool) int {
 	if b {

@@ -2,13 +2,9 @@ package oidc
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -46,10 +42,16 @@ type Storage struct {
 	// LogoutURL is where end_session sends the browser to end the Foyer
 	// session (the hosted logout confirmation).
 	LogoutURL string
+	// EndOfflineGrants ends offline grants (tokens with the scope
+	// offline_access) with the session they were issued in, as every
+	// other token ends; by default they outlive it, which is what
+	// offline_access asks for.
+	EndOfflineGrants bool
 
-	requests  *authRequests
-	tokens    *tokens
-	logoutKey []byte // MACs post-logout redirects handed to the logout page
+	requests      *authRequests
+	tokens        *tokens
+	machineEvents machineEvents
+	logoutKey     []byte // MACs post-logout redirects handed to the logout page
 	// signedAccess holds JWT access tokens just signed, by token id, until
 	// the library turns the id into the token string (access_jwt.go).
 	signedAccess sync.Map
@@ -58,7 +60,7 @@ type Storage struct {
 // init prepares the internal stores.
 func (s *Storage) init() {
 	s.requests = &authRequests{db: s.DB, now: s.Now}
-	s.tokens = &tokens{db: s.DB, now: s.Now}
+	s.tokens = &tokens{db: s.DB, now: s.Now, endOffline: s.EndOfflineGrants}
 }
 
 // Lifetimes fixed by the protocol.
@@ -121,7 +123,7 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	now := s.Now()
 	a := &AuthRequest{Domain: s.Domain, Request: *req, BrowserHash: rs.binding, CreatedAt: now, ExpiresAt: now.Add(authRequestLifetime)}
 	if err := s.requests.create(ctx, a); err != nil {
-		return nil, err
+		return nil, s.internal(ctx, "create auth request", err)
 	}
 	return a, nil
 }
@@ -173,12 +175,12 @@ func (s *Storage) codeUsed(ctx context.Context, tx *store.Tx, req op.TokenReques
 }
 
 // tokensFailed answers a failed commit of tokens: a code that another
-// exchange used first is reuse.
+// exchange used first is reuse; anything else is Foyer's failure.
 func (s *Storage) tokensFailed(ctx context.Context, req op.TokenRequest, err error) error {
 	if a, ok := req.(*AuthRequest); ok && errors.Is(err, ErrCodeReused) {
 		return s.codeReused(ctx, a.ID)
 	}
-	return err
+	return s.internal(ctx, "store tokens", err)
 }
 
 // SaveAuthCode attaches the (only) code to a completed request.
@@ -228,7 +230,7 @@ func (s *Storage) newAccess(ctx context.Context, req op.TokenRequest) (*token, *
 	}
 	c, err := s.clientOf(ctx, clientID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, s.internal(ctx, "token's client", err)
 	}
 	if s.Policy != nil {
 		in := policy.Input{Domain: s.Domain, Action: policy.TokenIssue, Time: now, ClientID: clientID}
@@ -246,7 +248,9 @@ func (s *Storage) newAccess(ctx context.Context, req op.TokenRequest) (*token, *
 	t.ClientID = clientID
 	t.ExpiresAt = now.Add(c.AccessTokenTTL.D())
 	t.FamilyExpiresAt = t.ExpiresAt
-	if t.FamilyID == "" {
+	if t.SessionID != "" {
+		// A person's tokens form a family (refresh rotation, reuse
+		// detection); a machine's token stands alone.
 		t.FamilyID = newFamilyID()
 	}
 	return t, c, nil
@@ -261,7 +265,8 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 	}
 	switch req.(type) {
 	case *clientCredentialsRequest:
-		if s.Events == nil {
+		e := s.event(ctx, "oauth.client_credentials", event.OutcomeSuccess, "", "", t.ClientID)
+		if s.Events == nil || !s.machineEvents.take(e, t.CreatedAt) {
 			err = insertToken(ctx, batched{s.DB}, t, "")
 			break
 		}
@@ -270,8 +275,11 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 			if err := insertToken(ctx, tx, t, ""); err != nil {
 				return err
 			}
-			return s.Events.AppendTx(ctx, tx, s.event(ctx, "oauth.client_credentials", event.OutcomeSuccess, "", "", t.ClientID))
+			return s.Events.AppendTx(ctx, tx, e)
 		})
+		if err != nil {
+			s.machineEvents.giveBack(e, t.CreatedAt)
+		}
 	case *AuthRequest:
 		// The token and the use of its code in one commit.
 		err = s.DB.InTxBatched(ctx, func(tx *store.Tx) error {
@@ -287,7 +295,7 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 		return "", time.Time{}, s.tokensFailed(ctx, req, err)
 	}
 	if err := s.issueAccessJWT(ctx, c, t); err != nil {
-		return "", time.Time{}, err
+		return "", time.Time{}, s.internal(ctx, "sign access token", err)
 	}
 	return t.ID, t.ExpiresAt, nil
 }
@@ -301,8 +309,8 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	}
 	refresh := *access
 	refresh.ID, refresh.Kind = "", kindRefresh
-	raw := newRefreshValue()
 	if current == "" {
+		raw := newRefreshValue()
 		refresh.FamilyExpiresAt = access.CreatedAt.Add(c.RefreshTokenTTL.D())
 		refresh.ExpiresAt = refresh.FamilyExpiresAt
 		access.FamilyExpiresAt = refresh.FamilyExpiresAt
@@ -319,18 +327,23 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 			return "", "", time.Time{}, s.tokensFailed(ctx, req, err)
 		}
 		if err := s.issueAccessJWT(ctx, c, access); err != nil {
-			return "", "", time.Time{}, err
+			return "", "", time.Time{}, s.internal(ctx, "sign access token", err)
 		}
 		return access.ID, raw, access.ExpiresAt, nil
 	}
+	raw := s.tokens.successorValue(current)
 	if err := s.tokens.rotate(ctx, current, access, &refresh, raw); err != nil {
-		if errors.Is(err, errRefreshReused) {
+		switch {
+		case errors.Is(err, errRefreshReused):
 			s.emit(ctx, "oauth.refresh_reused", event.OutcomeDenied, "refresh_token_reused", access.Subject, access.ClientID)
+		case !errors.Is(err, store.ErrNotFound):
+			// Not the token's fault: the client must keep it and retry.
+			return "", "", time.Time{}, s.internal(ctx, "rotate refresh token", err)
 		}
 		return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
 	}
 	if err := s.issueAccessJWT(ctx, c, access); err != nil {
-		return "", "", time.Time{}, err
+		return "", "", time.Time{}, s.internal(ctx, "sign access token", err)
 	}
 	return access.ID, raw, access.ExpiresAt, nil
 }
@@ -340,8 +353,11 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 // family.
 func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, raw string) (op.RefreshTokenRequest, error) {
 	t, err := s.tokens.byRefresh(ctx, raw)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, op.ErrInvalidRefreshToken
+	}
+	if err != nil {
+		return nil, s.internal(ctx, "read refresh token", err)
 	}
 	now := s.Now()
 	reused := !t.RevokedAt.IsZero() || (!t.UsedAt.IsZero() && now.Sub(t.UsedAt) > refreshGrace)
@@ -350,37 +366,25 @@ func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, raw string) (o
 		s.emit(ctx, "oauth.refresh_reused", event.OutcomeDenied, "refresh_token_reused", t.Subject, t.ClientID)
 		return nil, op.ErrInvalidRefreshToken
 	}
-	if !now.Before(t.ExpiresAt) {
+	if !now.Before(t.ExpiresAt) || s.tokens.sessionEnded(t, now) {
 		return nil, op.ErrInvalidRefreshToken
 	}
 	return &refreshRequest{t: t}, nil
 }
 
+// FollowSession moves the tokens issued in session from to session to,
+// which replaces it for the same customer (a step-up, or signing in again
+// in the same browser): they end with the session that carries on.
+func (s *Storage) FollowSession(ctx context.Context, db store.Execer, from, to, identityID string) error {
+	if _, err := db.Exec(ctx, `UPDATE oauth_tokens SET session_id = $1 WHERE subject = $2 AND session_id = $3`, to, identityID, from); err != nil {
+		return fmt.Errorf("oidc: tokens follow session: %w", err)
+	}
+	return nil
+}
+
 // TerminateSession revokes the tokens of a subject at a client.
 func (s *Storage) TerminateSession(ctx context.Context, userID, clientID string) error {
 	return s.tokens.revokeSubjectClient(ctx, userID, clientID)
-}
-
-// TerminateSessionFromRequest ends the client's tokens and sends the
-// browser through Foyer's logout page, which ends the Foyer session and
-// then continues to the client's post_logout_redirect_uri.
-func (s *Storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
-	if req.UserID != "" && req.ClientID != "" {
-		if err := s.tokens.revokeSubjectClient(ctx, req.UserID, req.ClientID); err != nil {
-			return "", err
-		}
-	}
-	to := s.LogoutURL
-	// Without a post_logout_redirect_uri the library still hands over its
-	// state, on an empty default URI ("?state=…"): only a registered URI,
-	// which is absolute, is followed.
-	if u, err := url.Parse(req.RedirectURI); err == nil && u.Scheme != "" {
-		// The library checked the URI against the client's registered
-		// ones; the MAC lets the logout page trust it without turning
-		// into an open redirect.
-		to += "?post_logout_redirect_uri=" + url.QueryEscape(req.RedirectURI) + "&sig=" + s.logoutMAC(req.RedirectURI)
-	}
-	return to, nil
 }
 
 // RevokeToken revokes an access token (by id) or a refresh token (by
@@ -431,7 +435,7 @@ func (s *Storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
 	}
 	k, err := s.Keys.Signer(ctx, alg)
 	if err != nil {
-		return nil, err
+		return nil, s.internal(ctx, "signing key", err)
 	}
 	return k, nil
 }
@@ -445,7 +449,7 @@ func (s *Storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorith
 func (s *Storage) KeySet(ctx context.Context) ([]op.Key, error) {
 	ks, err := s.Keys.PublicKeys(ctx)
 	if err != nil {
-		return nil, err
+		return nil, s.internal(ctx, "key set", err)
 	}
 	out := make([]op.Key, 0, len(ks))
 	for _, k := range ks {
@@ -464,7 +468,7 @@ func (s *Storage) GetClientByClientID(ctx context.Context, id string) (op.Client
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, errors.New("unknown client")
 		}
-		return nil, oidc.ErrServerError()
+		return nil, s.internal(ctx, "client", err)
 	}
 	if rs := stateFrom(ctx); rs != nil {
 		rs.alg = c.SigningAlg
@@ -475,6 +479,9 @@ func (s *Storage) GetClientByClientID(ctx context.Context, id string) (op.Client
 // AuthorizeClientIDSecret checks a client secret (constant time, keyed hash).
 func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string) error {
 	if _, err := s.Clients.VerifySecret(ctx, id, secret); err != nil {
+		if !errors.Is(err, client.ErrInvalidCredentials) {
+			return s.internal(ctx, "client secret", err)
+		}
 		return errors.New("invalid client credentials")
 	}
 	return nil
@@ -485,6 +492,9 @@ func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string
 func (s *Storage) ClientCredentials(ctx context.Context, id, secret string) (op.Client, error) {
 	c, err := s.Clients.VerifySecret(ctx, id, secret)
 	if err != nil {
+		if !errors.Is(err, client.ErrInvalidCredentials) {
+			return nil, s.internal(ctx, "client secret", err)
+		}
 		return nil, errors.New("invalid client credentials")
 	}
 	if rs := stateFrom(ctx); rs != nil {
@@ -513,7 +523,7 @@ func (r *clientCredentialsRequest) GetScopes() []string   { return r.scopes }
 func (s *Storage) ClientCredentialsTokenRequest(ctx context.Context, clientID string, scopes []string) (op.TokenRequest, error) {
 	c, err := s.clientOf(ctx, clientID)
 	if err != nil {
-		return nil, err
+		return nil, s.internal(ctx, "client credentials' client", err)
 	}
 	// The scopes asked for that the client may have; the OpenID scopes make
 	// no sense without a person and are dropped. Asking only for scopes it
@@ -542,8 +552,11 @@ func (s *Storage) ClientCredentialsTokenRequest(ctx context.Context, clientID st
 // private_key_jwt.
 func (s *Storage) GetKeyByIDAndClientID(ctx context.Context, keyID, clientID string) (*jose.JSONWebKey, error) {
 	c, err := s.clientOf(ctx, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errors.New("unknown client")
+	}
 	if err != nil {
-		return nil, err
+		return nil, s.internal(ctx, "client's keys", err)
 	}
 	if c.AuthMethod != client.AuthMethodPrivateKeyJWT || c.JWKS == nil {
 		return nil, errors.New("client has no registered keys")
@@ -569,6 +582,38 @@ func (s *Storage) ValidateJWTProfileScopes(context.Context, string, []string) ([
 // Health reports whether the database answers.
 func (s *Storage) Health(ctx context.Context) error { return s.DB.Ping(ctx) }
 
+// internal turns a failure of Foyer's own (the database, the keys) into
+// what the library may pass on to a client: server_error without a
+// description, for the library would describe any other error with its
+// text; and where the library would answer it as the client's fault
+// (invalid_grant, invalid_client), failingWriter answers server_error
+// instead. The failure itself goes to the log. Protocol errors
+// (*oidc.Error) pass through.
+func (s *Storage) internal(ctx context.Context, what string, err error) error {
+	var oe *oidc.Error
+	if err == nil || errors.As(err, &oe) {
+		return err
+	}
+	s.logInternal(ctx, what, err)
+	if rs := stateFrom(ctx); rs != nil {
+		rs.failed = true
+	}
+	return oidc.ErrServerError()
+}
+
+// logInternal logs a failure of Foyer's own; a request that its client
+// abandoned is no error of the server's.
+func (s *Storage) logInternal(ctx context.Context, what string, err error) {
+	if s.Logger == nil {
+		return
+	}
+	level := slog.LevelError
+	if ctx.Err() != nil {
+		level = slog.LevelDebug
+	}
+	s.Logger.Log(ctx, level, "oidc: internal error", slog.String("op", what), slog.Any("error", err))
+}
+
 func (s *Storage) emit(ctx context.Context, typ, outcome, reason, subject, clientID string) {
 	if s.Events == nil {
 		return
@@ -583,19 +628,4 @@ func (s *Storage) event(ctx context.Context, typ, outcome, reason, subject, clie
 		e.IP, e.UserAgent = rs.ip, rs.userAgent
 	}
 	return e
-}
-
-func (s *Storage) logoutMAC(uri string) string {
-	m := hmac.New(sha256.New, s.logoutKey)
-	m.Write([]byte(uri))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// LogoutRedirect returns the post-logout redirect handed over by
-// end_session, if its MAC is right.
-func (s *Storage) LogoutRedirect(uri, sig string) (string, bool) {
-	if uri == "" || !hmac.Equal([]byte(sig), []byte(s.logoutMAC(uri))) {
-		return "", false
-	}
-	return uri, true
 }

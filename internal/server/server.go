@@ -212,12 +212,14 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		Binding:  pages.BrowserBinding,
 		ClientIP: ui.ClientIP,
 	}, &oidc.Storage{DB: db, Domain: config.DefaultDomain, Clients: clients, Keys: signing, Identities: identities,
-		Events: events, Policy: flows.Policy, Factors: factors, Logger: logger, Now: now, LogoutURL: "/logout"})
+		Events: events, Policy: flows.Policy, Factors: factors, Logger: logger, Now: now, LogoutURL: "/logout",
+		EndOfflineGrants: dom.Session.KeepOfflineGrants != nil && !*dom.Session.KeepOfflineGrants})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	pages.OAuth = provider
+	sessions.Replaced = provider.Storage.FollowSession // apps' tokens follow a session through step-up and sign-in again
 	apiHandler := &api.Handler{Flows: flows, Sessions: sessions, Identities: identities, Domain: config.DefaultDomain,
 		CookieName: cookies.Session(), Logger: logger, Passkeys: passkeys}
 

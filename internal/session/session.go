@@ -66,6 +66,11 @@ type Manager struct {
 	now      func() time.Time
 	random   io.Reader
 	touchGap time.Duration
+	// Replaced, when set, is told in the same transaction that session
+	// to took over from session from for the same identity (a step-up,
+	// or a sign-in again in the same browser, Replace), so that what is
+	// bound to a session — apps' tokens — carries on with it.
+	Replaced func(ctx context.Context, db store.Execer, from, to, identityID string) error
 }
 
 // NewManager returns a Manager. random is the source of session tokens
@@ -272,6 +277,29 @@ func (m *Manager) Revoke(ctx context.Context, token string) (*Session, error) {
 	return &Session{ID: id, IdentityID: identityID}, nil
 }
 
+// Replace ends the session holding oldToken, which a new sign-in (next)
+// replaces in the same browser. When both are the same identity's, next
+// carries on where the old one stopped (Replaced); another identity's
+// sign-in ends it as a sign-out would.
+func (m *Manager) Replace(ctx context.Context, oldToken string, next *Session) error {
+	err := m.db.InTx(ctx, func(tx *store.Tx) error {
+		var id, identityID string
+		err := tx.QueryRow(ctx, `UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL RETURNING id, identity_id`,
+			store.Micros(m.now()), HashToken(oldToken)).Scan(&id, &identityID)
+		if errors.Is(err, sql.ErrNoRows) || err == nil && (identityID != next.IdentityID || m.Replaced == nil) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return m.Replaced(ctx, tx, id, next.ID, identityID)
+	})
+	if err != nil {
+		return fmt.Errorf("session: replace: %w", err)
+	}
+	return nil
+}
+
 // RevokeIdentity ends every session of an identity.
 func (m *Manager) RevokeIdentity(ctx context.Context, identityID string) (int, error) {
 	res, err := m.db.Exec(ctx, `UPDATE sessions SET revoked_at = $1 WHERE identity_id = $2 AND revoked_at IS NULL`,
@@ -365,7 +393,10 @@ func (m *Manager) Upgrade(ctx context.Context, token, method, aal string) (strin
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10, $12, $13)`,
 			s.ID, s.Domain, HashToken(newToken), s.IdentityID, s.AAL, string(methods), s.DeviceID, s.IP, s.UserAgent,
 			store.Micros(now), store.Micros(s.CreatedAt), store.Micros(s.IdleExpiresAt), store.Micros(s.ExpiresAt))
-		return err
+		if err != nil || m.Replaced == nil {
+			return err
+		}
+		return m.Replaced(ctx, tx, old.ID, s.ID, s.IdentityID)
 	})
 	if errors.Is(err, ErrInvalid) {
 		return "", nil, ErrInvalid

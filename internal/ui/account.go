@@ -3,6 +3,8 @@ package ui
 import (
 	"net/http"
 	"net/url"
+
+	foidc "github.com/foyer-id/foyer/internal/oidc"
 )
 
 // GET /: the account page when signed in, else sign-in.
@@ -50,31 +52,35 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // GET /logout: a confirmation page (signing out changes state, so it
-// needs a POST).
+// needs a POST). An app's logout (end_session) comes with its hand-over,
+// which the form carries along.
 func (p *Pages) logoutPage(w http.ResponseWriter, r *http.Request) {
 	v := view{Title: "Sign out", SignedIn: p.currentSession(r) != nil}
-	if to, ok := p.postLogout(r.URL.Query()); ok {
-		if !v.SignedIn {
+	if l, ok := p.appLogout(r.URL.Query()); ok {
+		if !v.SignedIn && l.RedirectURI != "" {
 			// Nothing to end here: go straight back to the app.
-			http.Redirect(w, r, to, http.StatusSeeOther)
+			http.Redirect(w, r, l.RedirectURI, http.StatusSeeOther)
 			return
 		}
-		v.Extra = map[string]any{"Continue": r.URL.Query().Get("post_logout_redirect_uri"), "Sig": r.URL.Query().Get("sig")}
+		v.Extra = map[string]any{"Logout": p.OAuth.Storage.LogoutFields(l)}
 	}
 	p.render(w, r, http.StatusOK, "logout", v)
 }
 
-// postLogout returns the app's post-logout redirect handed over by the
-// provider's end_session endpoint, if it carries a valid MAC.
-func (p *Pages) postLogout(q url.Values) (string, bool) {
+// appLogout returns the app's logout handed over by the provider's
+// end_session endpoint, if it carries a valid MAC.
+func (p *Pages) appLogout(q url.Values) (foidc.Logout, bool) {
 	if p.OAuth == nil {
-		return "", false
+		return foidc.Logout{}, false
 	}
-	return p.OAuth.Storage.LogoutRedirect(q.Get("post_logout_redirect_uri"), q.Get("sig"))
+	return p.OAuth.Storage.LogoutFrom(q)
 }
 
-// POST /logout: revoke the session server-side and clear the cookie.
+// POST /logout: revoke the session server-side and clear the cookie; for
+// an app's logout, confirmed here, end the app's tokens of the customer
+// signed in.
 func (p *Pages) logoutSubmit(w http.ResponseWriter, r *http.Request) {
+	sess := p.currentSession(r)
 	if ck, err := r.Cookie(p.Cookies.Session()); err == nil {
 		if err := p.Flows.Logout(r.Context(), ck.Value, p.client(w, r)); err != nil {
 			p.fail(w, r, err)
@@ -82,9 +88,17 @@ func (p *Pages) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.Cookies.clear(w, p.Cookies.Session())
-	if to, ok := p.postLogout(r.PostForm); ok {
-		seeOther(w, r, to)
-		return
+	if l, ok := p.appLogout(r.PostForm); ok {
+		if sess != nil {
+			if err := p.OAuth.Storage.EndLogout(r.Context(), l, sess.IdentityID); err != nil {
+				p.fail(w, r, err)
+				return
+			}
+		}
+		if l.RedirectURI != "" {
+			seeOther(w, r, l.RedirectURI)
+			return
+		}
 	}
 	seeOther(w, r, "/login")
 }

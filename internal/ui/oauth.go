@@ -34,14 +34,29 @@ func (p *Pages) oauthPending(w http.ResponseWriter, r *http.Request) *foidc.Pend
 
 // GET /oauth/continue?id=
 func (p *Pages) oauthContinue(w http.ResponseWriter, r *http.Request) {
+	p.oauthStep(w, r, foidc.NoDecision)
+}
+
+// POST /oauth/continue?id=: the consent answer. It passes the same checks
+// as the GET (Provider.Continue): allowing an app answers the consent
+// step only, never a sign-in or second factor the request still needs.
+func (p *Pages) oauthConsent(w http.ResponseWriter, r *http.Request) {
+	d := foidc.Deny
+	if r.PostForm.Get("decision") == "allow" {
+		d = foidc.Allow
+	}
+	p.oauthStep(w, r, d)
+}
+
+// oauthStep moves the request on and shows the browser its next step.
+func (p *Pages) oauthStep(w http.ResponseWriter, r *http.Request, d foidc.Decision) {
 	pd := p.oauthPending(w, r)
 	if pd == nil {
 		return
 	}
-	sess := p.currentSession(r)
-	step, oerr := p.OAuth.Next(r.Context(), pd, sess)
-	if oerr != nil {
-		p.OAuth.Fail(w, r, pd, oerr)
+	step, err := p.OAuth.Continue(w, r, pd, p.currentSession(r), d)
+	if err != nil {
+		p.fail(w, r, err)
 		return
 	}
 	back := foidc.ContinuePath + "?id=" + url.QueryEscape(pd.Request.ID)
@@ -59,31 +74,7 @@ func (p *Pages) oauthContinue(w http.ResponseWriter, r *http.Request) {
 	case foidc.StepConsent:
 		p.render(w, r, http.StatusOK, "consent", view{Title: "Allow " + pd.Client.Name + "?", SignedIn: true, Action: back,
 			Extra: map[string]any{"Client": pd.Client.Name, "Scopes": scopeTexts(pd.Request.GetScopes())}})
-	case foidc.StepDone:
-		p.OAuth.Finish(w, r, pd, sess)
 	}
-}
-
-// POST /oauth/continue?id=: the consent answer.
-func (p *Pages) oauthConsent(w http.ResponseWriter, r *http.Request) {
-	pd := p.oauthPending(w, r)
-	if pd == nil {
-		return
-	}
-	sess := p.currentSession(r)
-	if sess == nil {
-		http.Redirect(w, r, foidc.ContinuePath+"?id="+url.QueryEscape(pd.Request.ID), http.StatusSeeOther)
-		return
-	}
-	if r.PostForm.Get("decision") != "allow" {
-		p.OAuth.Fail(w, r, pd, oidc.ErrAccessDenied().WithDescription("the customer did not allow access"))
-		return
-	}
-	if err := p.OAuth.GrantConsent(r.Context(), sess.IdentityID, pd.Client.ID, pd.Request.GetScopes()); err != nil {
-		p.fail(w, r, err)
-		return
-	}
-	p.OAuth.Finish(w, r, pd, sess)
 }
 
 // scopeTexts explains scopes in words.

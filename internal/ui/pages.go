@@ -328,11 +328,11 @@ func (p *Pages) currentSession(r *http.Request) *session.Session {
 	return s
 }
 
-// startSession sets the session cookie, revoking the browser's previous
-// session so every sign-in gets a new session id.
+// startSession sets the session cookie, ending the browser's previous
+// session so every sign-in gets a new session id (session.Replace).
 func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, token string, s *session.Session) {
 	if ck, err := r.Cookie(p.Cookies.Session()); err == nil && ck.Value != token {
-		_, _ = p.Sessions.Revoke(r.Context(), ck.Value)
+		_ = p.Sessions.Replace(r.Context(), ck.Value, s)
 	}
 	p.Cookies.set(w, p.Cookies.Session(), token, s.ExpiresAt)
 }
