@@ -7,6 +7,7 @@ import (
 
 	"github.com/foyer-id/foyer/internal/challenge"
 	"github.com/foyer-id/foyer/internal/policy"
+	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/throttle"
 )
 
@@ -17,7 +18,7 @@ import (
 // atomic (throttle.Limiter.Reserve), so a burst of simultaneous attempts
 // cannot all pass on the count from before the burst.
 type guard struct {
-	attempts []*throttle.Attempt
+	attempt *throttle.Attempt
 	// scope is the network's key: a challenge is made for it, and only
 	// a request from that network and for that action can answer it.
 	scope   string
@@ -51,19 +52,21 @@ func (s *Service) networkLimit(action policy.Action) (scope string, rule throttl
 // wait, whether the device has held a session of ownerID (the account
 // tried, "" for none: asked all the same, so a throttled answer takes as
 // long whether or not an account exists) and whether the request solved
-// the network's challenge.
-func (s *Service) reserve(ctx context.Context, c Client, action policy.Action, key, ownerID string) (*guard, error) {
+// the network's challenge. Extra counts the step keeps (a sign-up's mail)
+// are reserved in the same statement, into the guard's attempt, for the
+// step to settle apart (Attempt.Only).
+func (s *Service) reserve(ctx context.Context, c Client, action policy.Action, key, ownerID string, extra ...throttle.Item) (*guard, error) {
 	scope, rule := s.networkLimit(action)
 	g := &guard{scope: throttle.NetworkKey(scope, c.IP)}
-	keys := []string{g.scope}
+	items := []throttle.Item{{Key: g.scope, Rule: rule}}
 	if key != "" {
-		keys = append(keys, key)
+		items = append(items, throttle.Item{Key: key, Rule: rule})
 	}
-	a, err := s.Throttle.Begin(ctx, rule, keys...)
+	a, err := s.Throttle.BeginEach(ctx, append(items, extra...)...)
 	if err != nil {
 		return nil, err
 	}
-	g.attempts = append(g.attempts, a)
+	g.attempt = a
 	g.signals.NetworkWait, g.signals.NetworkFailures = a.States[0].Wait, a.States[0].Failures
 	if key != "" {
 		g.signals.IdentifierWait, g.signals.IdentifierFailures = a.States[1].Wait, a.States[1].Failures
@@ -136,61 +139,66 @@ func (s *Service) decideGuarded(ctx context.Context, g *guard, f *Flow, c Client
 
 // failed settles g after a failed attempt: it counts on every key.
 func (g *guard) failed(ctx context.Context) {
-	for _, a := range g.attempts {
-		_ = a.Failed(ctx) // a count lost to a database error is not worth failing the step
-	}
+	_ = g.attempt.Failed(ctx) // a count lost to a database error is not worth failing the step
 }
 
 // succeeded settles g after a successful attempt: the counts are given
 // back, and the keys in forget lose their failures.
 func (g *guard) succeeded(ctx context.Context, forget ...string) {
-	for _, a := range g.attempts {
-		_ = a.Succeeded(ctx, forget...)
+	_ = g.attempt.Succeeded(ctx, forget...)
+}
+
+// succeededWrite is succeeded as a write of the step's transaction, which
+// costs the step no round trip of its own; should the transaction not
+// commit, the counts stay, as for a failure.
+func (g *guard) succeededWrite(forget ...string) write {
+	return func(ctx context.Context, tx *store.Tx) error {
+		return g.attempt.SucceededTx(ctx, tx, forget...)
 	}
 }
 
 // cancel gives the counts back: the attempt did not take place. A nil
 // guard has nothing to give back.
 func (g *guard) cancel(ctx context.Context) {
-	if g == nil {
-		return
-	}
-	for _, a := range g.attempts {
-		_ = a.Cancel(ctx)
+	if g != nil {
+		_ = g.attempt.Cancel(ctx)
 	}
 }
 
-// reserveCodeSend counts a code about to be mailed to email, before it is
-// made, on two keys: the address as asked from the client's network, and
-// the address from anywhere, under a looser rule. A network can so use up
-// its own share of an address's codes and no one else's, while many
-// networks together still cannot flood a mailbox; a device that has held
-// a session of the address's owner (ownerID) passes both. A code past the
-// limit is not counted: asking again and again cannot keep an address at
-// its limit. netWait and netFailures are the network's code-entry
-// failures (read with the step's other reads), which the policy weighs
-// too.
-func (s *Service) reserveCodeSend(ctx context.Context, c Client, email, ownerID string, netWait time.Duration, netFailures int) (*guard, error) {
+// codeSendItems are the counts a code mailed to email is reserved on: the
+// address as asked from the client's network, and the address from
+// anywhere, under a looser rule. A network can so use up its own share of
+// an address's codes and no one else's, while many networks together
+// still cannot flood a mailbox.
+func (s *Service) codeSendItems(c Client, email string) []throttle.Item {
 	scope, _ := s.networkLimit(policy.VerificationSend)
-	g := &guard{scope: throttle.NetworkKey(scope, c.IP)}
+	pair := throttle.IdentifierKey("code-mail-from", s.Config.Domain+"/"+email+"/"+throttle.NetworkKey(scope, c.IP))
+	return []throttle.Item{{Key: pair, Rule: s.Config.CodeSendThrottle}, {Key: s.mailKey(email), Rule: s.Config.CodeSendAddressThrottle}}
+}
+
+// reserveCodeSend counts a code about to be mailed to email, before it is
+// made (see codeSendItems). A device that has held a session of the
+// address's owner (ownerID) passes both counts, and a code past a limit
+// is not counted: asking again and again cannot keep an address at its
+// limit. netWait and netFailures are the network's code-entry failures
+// (read with the step's other reads), which the policy weighs too.
+func (s *Service) reserveCodeSend(ctx context.Context, c Client, email, ownerID string, netWait time.Duration, netFailures int) (*guard, error) {
+	a, err := s.Throttle.BeginEach(ctx, s.codeSendItems(c, email)...)
+	if err != nil {
+		return nil, err
+	}
+	return s.codeSendGuard(ctx, c, a, ownerID, netWait, netFailures)
+}
+
+// codeSendGuard is the guard of a code send reserved as a (see
+// reserveCodeSend).
+func (s *Service) codeSendGuard(ctx context.Context, c Client, a *throttle.Attempt, ownerID string, netWait time.Duration, netFailures int) (*guard, error) {
+	scope, _ := s.networkLimit(policy.VerificationSend)
+	g := &guard{scope: throttle.NetworkKey(scope, c.IP), attempt: a}
 	g.signals.NetworkWait, g.signals.NetworkFailures = netWait, netFailures
-	pair := throttle.IdentifierKey("code-mail-from", s.Config.Domain+"/"+email+"/"+g.scope)
-	for _, k := range []struct {
-		key  string
-		rule throttle.Rule
-	}{{pair, s.Config.CodeSendThrottle}, {s.mailKey(email), s.Config.CodeSendAddressThrottle}} {
-		a, err := s.Throttle.Begin(ctx, k.rule, k.key)
-		if err != nil {
-			g.cancel(ctx)
-			return nil, err
-		}
-		g.attempts = append(g.attempts, a)
-		st := a.States[0]
+	for _, st := range a.States {
 		g.signals.IdentifierFailures = max(g.signals.IdentifierFailures, st.Failures)
-		if !st.Taken {
-			g.signals.IdentifierWait = st.Wait
-			break // held back already: the wider count need not move
-		}
+		g.signals.IdentifierWait = max(g.signals.IdentifierWait, st.Wait)
 	}
 	if err := s.weigh(ctx, c, g, ownerID); err != nil {
 		g.cancel(ctx)

@@ -89,7 +89,9 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		s.emit(ctx, f, c, event.LoginSubmitted, event.OutcomeFailure, "invalid_credentials", "", "")
 		return nil, errCredentials
 	}
-	g.succeeded(ctx, idKey)
+	// The counts are given back (and the address's failures forgotten)
+	// with the step's writes.
+	settled := g.succeededWrite(idKey)
 	now := s.now()
 	f.IdentityID = cand.Identity.ID
 	f.Data.IdentifierID = cand.Identifier.ID
@@ -107,11 +109,11 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		// Past the address's share of code mails the code is made but not
 		// mailed, as at sign-up (this read is off the usual path: only
 		// unverified accounts come here).
-		g, err := s.reserveCodeSendAlone(ctx, c, email, cand.Identity.ID)
+		mailGuard, err := s.reserveCodeSendAlone(ctx, c, email, cand.Identity.ID)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.saveWithCodeMailed(ctx, f, c, "verification_code", g.mailAllowed(ctx), msg, submitted,
+		if err := s.saveWithCodeMailed(ctx, f, c, "verification_code", mailGuard.mailAllowed(ctx), msg, submitted, settled,
 			s.record(f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, cand.Identity.ID, "")); err != nil {
 			return nil, err
 		}
@@ -124,7 +126,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	if err != nil {
 		return nil, err
 	}
-	if err := s.save(ctx, f, now, submitted, signedIn); err != nil {
+	if err := s.save(ctx, f, now, submitted, signedIn, settled); err != nil {
 		return nil, err
 	}
 	return result, nil

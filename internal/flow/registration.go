@@ -13,6 +13,7 @@ import (
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/store"
+	"github.com/foyer-id/foyer/internal/throttle"
 )
 
 // MethodPassword names signing up or in with a password.
@@ -92,24 +93,29 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 	}
 	// The sign-up counts against its network before any work, atomically,
 	// and stays counted: a network's sign-ups are what the rule limits.
-	g, err := s.reserve(ctx, c, policy.RegistrationSubmit, "", "")
+	// So does its mail against the address (see reserveCodeSend), when one
+	// may go — a code, or the note to the owner of a taken address; a
+	// sign-up that completes at once mails nothing. One statement reserves
+	// both.
+	var mailItems []throttle.Item
+	if mails := s.Config.RequireVerifiedEmail || passwordless || (owner != nil && owner.State != identity.StatePending); mails {
+		mailItems = s.codeSendItems(c, email)
+	}
+	g, err := s.reserve(ctx, c, policy.RegistrationSubmit, "", "", mailItems...)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.RegistrationSubmit}, event.RegistrationSubmitted); err != nil {
 		return nil, err
 	}
-	// So does its mail, against the address (see reserveCodeSend), when
-	// one may go: a code, or the note to the owner of a taken address. A
-	// sign-up that completes at once mails nothing.
 	var mailGuard *guard
-	if s.Config.RequireVerifiedEmail || passwordless || (owner != nil && owner.State != identity.StatePending) {
+	if mailItems != nil {
 		ownerID := ""
 		if owner != nil {
 			ownerID = owner.ID
 		}
 		wait, n := net()
-		if mailGuard, err = s.reserveCodeSend(ctx, c, email, ownerID, wait, n); err != nil {
+		if mailGuard, err = s.codeSendGuard(ctx, c, g.attempt.Only(mailItems[0].Key, mailItems[1].Key), ownerID, wait, n); err != nil {
 			return nil, err
 		}
 	}

@@ -444,7 +444,6 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	}
 	switch res {
 	case CodeOK:
-		g.succeeded(ctx, addrKey)
 	case CodeSpent:
 		g.cancel(ctx)
 		// Submitted twice at once (or again after it was used): the flow
@@ -469,7 +468,11 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 		return &Result{Flow: f}, nil
 	}
 	s.emit(ctx, f, c, event.VerificationSubmitted, event.OutcomeSuccess, "", "", "")
+	// The right code gives the counts back and forgets the address's
+	// wrong ones, with the step's writes.
+	settled := g.succeededWrite(addrKey)
 	if f.Type == TypeRegistration && f.Data.Method == MethodPasskey {
+		g.succeeded(ctx, addrKey)
 		return s.awaitPasskey(ctx, f, c)
 	}
 	now := s.now()
@@ -479,6 +482,7 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	case TypeRegistration:
 		err := s.Identities.CompleteSignUp(ctx, f.IdentityID, f.Data.IdentifierID, f.Data.Traits, f.Data.PasswordHash, now)
 		if errors.Is(err, identity.ErrNotPending) {
+			g.succeeded(ctx, addrKey)
 			return s.alreadySignedUp(ctx, f)
 		}
 		if err != nil {
@@ -517,7 +521,7 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 		// first.)
 		notice = s.signInNotice(f, c, now)
 	}
-	if err := s.finish(ctx, f, now, verified, signedIn, notice); err != nil {
+	if err := s.finish(ctx, f, now, verified, signedIn, notice, settled); err != nil {
 		return nil, err
 	}
 	return result, nil

@@ -83,14 +83,24 @@ func (l *Limiter) Waits(ctx context.Context, rule Rule, keys ...string) ([]State
 // WaitsIn adds Waits to r: once r runs, *out holds the states, in the
 // order of keys.
 func (l *Limiter) WaitsIn(r *store.Reads, rule Rule, out *[]State, keys ...string) {
-	*out = make([]State, len(keys))
-	if len(keys) == 0 {
+	items := make([]Item, len(keys))
+	for i, k := range keys {
+		items[i] = Item{Key: k, Rule: rule}
+	}
+	l.statesIn(r, items, out)
+}
+
+// statesIn adds to r the read of where each item's key stands under its
+// rule: once r runs, *out holds the states, in the order of items.
+func (l *Limiter) statesIn(r *store.Reads, items []Item, out *[]State) {
+	*out = make([]State, len(items))
+	if len(items) == 0 {
 		return
 	}
-	marks := make([]string, len(keys))
-	args := make([]any, len(keys))
-	for i, k := range keys {
-		marks[i], args[i] = fmt.Sprintf("$%d", i+1), k
+	marks := make([]string, len(items))
+	args := make([]any, len(items))
+	for i, it := range items {
+		marks[i], args[i] = fmt.Sprintf("$%d", i+1), it.Key
 	}
 	r.Query(func(rows store.Rows) error {
 		now := l.now()
@@ -104,9 +114,9 @@ func (l *Limiter) WaitsIn(r *store.Reads, rule Rule, out *[]State, keys ...strin
 			if now.UnixMicro() >= expires {
 				continue
 			}
-			until := store.FromMicros(last).Add(rule.Delay(failures))
-			for i, k := range keys {
-				if k == key {
+			for i, it := range items {
+				if it.Key == key {
+					until := store.FromMicros(last).Add(it.Rule.Delay(failures))
 					(*out)[i] = State{Wait: max(0, until.Sub(now)), Failures: failures}
 				}
 			}
@@ -127,27 +137,50 @@ func (l *Limiter) WaitsIn(r *store.Reads, rule Rule, out *[]State, keys ...strin
 // failure keeps it, a success gives it back. Counts commit
 // asynchronously (store.DB.Async), as Fail's do.
 func (l *Limiter) Reserve(ctx context.Context, rule Rule, keys ...string) ([]State, error) {
-	out := make([]State, len(keys))
-	if len(keys) == 0 {
+	items := make([]Item, len(keys))
+	for i, k := range keys {
+		items[i] = Item{Key: k, Rule: rule}
+	}
+	return l.ReserveEach(ctx, items...)
+}
+
+// Item is a key and the rule it is counted under.
+type Item struct {
+	Key  string
+	Rule Rule
+}
+
+// ReserveEach is Reserve for keys under rules of their own (an address
+// counted from one network and from everywhere), still in one statement.
+// A key given twice is counted once, under its first rule.
+func (l *Limiter) ReserveEach(ctx context.Context, items ...Item) ([]State, error) {
+	out := make([]State, len(items))
+	if len(items) == 0 {
 		return out, nil
 	}
 	now := l.now()
 	// One row per key, locked in the order of the keys so that two
 	// reservations of the same keys cannot deadlock on PostgreSQL.
-	sorted := slices.Clone(keys)
-	slices.Sort(sorted)
-	sorted = slices.Compact(sorted)
-	args := []any{store.Micros(now), store.Micros(now.Add(rule.Window)), rule.Free, rule.Base.Microseconds(), rule.Max.Microseconds()}
+	sorted := slices.Clone(items)
+	slices.SortStableFunc(sorted, func(a, b Item) int { return strings.Compare(a.Key, b.Key) })
+	sorted = slices.CompactFunc(sorted, func(a, b Item) bool { return a.Key == b.Key })
+	pg := l.db.Dialect == store.Postgres
+	args := []any{store.Micros(now)}
 	rows := make([]string, len(sorted))
-	for i, k := range sorted {
-		args = append(args, k)
-		rows[i] = fmt.Sprintf("($%d, 1, $1, $2)", len(args))
+	conds := make([]string, len(sorted))
+	for i, it := range sorted {
+		args = append(args, it.Key, store.Micros(now.Add(it.Rule.Window)), it.Rule.Free, it.Rule.Base.Microseconds(), it.Rule.Max.Microseconds())
+		n := len(args) - 4 // $n key, $n+1 expiry, $n+2 Free, $n+3 Base, $n+4 Max
+		rows[i] = fmt.Sprintf("($%d, 1, $1, $%d)", n, n+1)
+		conds[i] = fmt.Sprintf(mayTake(pg), n, n+2, n+3, n+4)
 	}
-	q := reserveSQLite
-	if l.db.Dialect == store.Postgres {
-		q = reservePostgres
-	}
-	res, err := l.db.Async().WriteQuery(ctx, fmt.Sprintf(q, strings.Join(rows, ", ")), args...)
+	q := fmt.Sprintf(`INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES %s
+		ON CONFLICT (key) DO UPDATE SET
+			failures = CASE WHEN throttle.expires_at <= %s THEN 1 ELSE throttle.failures + 1 END,
+			last_failure = excluded.last_failure, expires_at = excluded.expires_at
+		WHERE throttle.expires_at <= %[2]s OR %[3]s
+		RETURNING key, failures`, strings.Join(rows, ", "), nowArg(pg), strings.Join(conds, " OR "))
+	res, err := l.db.Async().WriteQuery(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("throttle: reserve: %w", err)
 	}
@@ -165,24 +198,26 @@ func (l *Limiter) Reserve(ctx context.Context, rule Rule, keys ...string) ([]Sta
 	if err := res.Err(); err != nil {
 		return nil, fmt.Errorf("throttle: reserve: %w", err)
 	}
-	var refused []string
-	for i, k := range keys {
-		if n, ok := taken[k]; ok {
+	var refused []Item
+	for i, it := range items {
+		if n, ok := taken[it.Key]; ok {
 			out[i] = State{Taken: true, Failures: n}
 		} else {
-			refused = append(refused, k)
+			refused = append(refused, it)
 		}
 	}
 	if len(refused) == 0 {
 		return out, nil
 	}
 	// Only a refusal costs a second statement: how long it must wait.
-	st, err := l.Waits(ctx, rule, refused...)
-	if err != nil {
-		return nil, err
+	var st []State
+	r := l.db.Reads()
+	l.statesIn(r, refused, &st)
+	if err := r.Run(ctx); err != nil {
+		return nil, fmt.Errorf("throttle: read: %w", err)
 	}
-	for i, k := range keys {
-		if j := slices.Index(refused, k); j >= 0 {
+	for i, it := range items {
+		if j := slices.IndexFunc(refused, func(r Item) bool { return r.Key == it.Key }); j >= 0 {
 			out[i] = st[j]
 			// Expired or paid off between the two statements: still
 			// refused, and asked to wait a moment rather than nothing.
@@ -192,57 +227,68 @@ func (l *Limiter) Reserve(ctx context.Context, rule Rule, keys ...string) ([]Sta
 	return out, nil
 }
 
-// The reservation, in each dialect: insert the key's first count, or add
-// one to a count that need not wait (its window is over, it is within
-// the free attempts, or its delay since the last attempt has passed); a
-// key that must wait is left alone and returns no row. The delay after n
-// counts is Rule.Delay's: min(Max, Base·2^(n−Free)) from Free on.
-// Arguments: $1 now, $2 expiry, $3 Free, $4 Base and $5 Max in
-// microseconds, then the keys.
-const (
-	reserveSQLite = `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES %s
-		ON CONFLICT (key) DO UPDATE SET
-			failures = CASE WHEN throttle.expires_at <= $1 THEN 1 ELSE throttle.failures + 1 END,
-			last_failure = $1, expires_at = $2
-		WHERE throttle.expires_at <= $1 OR throttle.failures < $3 OR $4 <= 0
-			OR throttle.last_failure + min($5, $4 * power(2, min(throttle.failures - $3, 62))) <= $1
-		RETURNING key, failures`
-	reservePostgres = `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES %s
-		ON CONFLICT (key) DO UPDATE SET
-			failures = CASE WHEN throttle.expires_at <= $1::bigint THEN 1 ELSE throttle.failures + 1 END,
-			last_failure = $1, expires_at = $2
-		WHERE throttle.expires_at <= $1::bigint OR throttle.failures < $3::bigint OR $4::bigint <= 0
-			OR throttle.last_failure + LEAST($5::float8, $4::float8 * power(2, LEAST(throttle.failures - $3::bigint, 62))) <= $1::bigint
-		RETURNING key, failures`
-)
-
-// Release gives back one count that Reserve took on key: the attempt
-// succeeded, or never happened.
-func (l *Limiter) Release(ctx context.Context, key string) error {
-	if _, err := l.db.Async().Exec(ctx, `UPDATE throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0`, key); err != nil {
-		return fmt.Errorf("throttle: release: %w", err)
+// mayTake is the condition, in each dialect, under which an existing
+// count of key $1 may take one more now: it is within the free attempts,
+// the rule has no delay, or its delay since the last attempt has passed.
+// The delay after n counts is Rule.Delay's, min(Max, Base·2^(n−Free))
+// from Free on. Its verbs are the argument numbers of the key, Free, Base
+// and Max (microseconds); $1 is now.
+func mayTake(pg bool) string {
+	if pg {
+		return `(throttle.key = $%d AND (throttle.failures < $%[2]d::bigint OR $%[3]d::bigint <= 0
+			OR throttle.last_failure + LEAST($%[4]d::float8, $%[3]d::float8 * power(2, LEAST(throttle.failures - $%[2]d::bigint, 62))) <= $1::bigint))`
 	}
-	return nil
+	return `(throttle.key = $%d AND (throttle.failures < $%[2]d OR $%[3]d <= 0
+			OR throttle.last_failure + min($%[4]d, $%[3]d * power(2, min(throttle.failures - $%[2]d, 62))) <= $1))`
+}
+
+// nowArg is the first argument, now, typed where PostgreSQL needs it.
+func nowArg(pg bool) string {
+	if pg {
+		return "$1::bigint"
+	}
+	return "$1"
 }
 
 // Attempt is one attempt guarded by counts on several keys (a sign-in's
 // network and address): what Reserve answered for each, and how to settle
 // the counts once the outcome is known.
 type Attempt struct {
-	l    *Limiter
-	rule Rule
-	keys []string
+	l     *Limiter
+	items []Item
 	// States are Reserve's answers, in the order of the keys.
 	States []State
 }
 
 // Begin reserves an attempt on keys under rule (see Reserve).
 func (l *Limiter) Begin(ctx context.Context, rule Rule, keys ...string) (*Attempt, error) {
-	st, err := l.Reserve(ctx, rule, keys...)
+	items := make([]Item, len(keys))
+	for i, k := range keys {
+		items[i] = Item{Key: k, Rule: rule}
+	}
+	return l.BeginEach(ctx, items...)
+}
+
+// BeginEach reserves an attempt on keys under rules of their own (see
+// ReserveEach).
+func (l *Limiter) BeginEach(ctx context.Context, items ...Item) (*Attempt, error) {
+	st, err := l.ReserveEach(ctx, items...)
 	if err != nil {
 		return nil, err
 	}
-	return &Attempt{l: l, rule: rule, keys: keys, States: st}, nil
+	return &Attempt{l: l, items: items, States: st}, nil
+}
+
+// Only returns the part of a that counts keys, to settle on its own.
+func (a *Attempt) Only(keys ...string) *Attempt {
+	part := &Attempt{l: a.l}
+	for i, it := range a.items {
+		if slices.Contains(keys, it.Key) {
+			part.items = append(part.items, it)
+			part.States = append(part.States, a.States[i])
+		}
+	}
+	return part
 }
 
 // Failed counts the attempt as a failure on every key. Keys it was taken
@@ -250,9 +296,9 @@ func (l *Limiter) Begin(ctx context.Context, rule Rule, keys ...string) (*Attemp
 // they had to wait: the policy let a known device through) are counted
 // now.
 func (a *Attempt) Failed(ctx context.Context) error {
-	for i, k := range a.keys {
+	for i, it := range a.items {
 		if !a.States[i].Taken {
-			if err := a.l.Fail(ctx, k, a.rule); err != nil {
+			if err := a.l.Fail(ctx, it.Key, it.Rule); err != nil {
 				return err
 			}
 		}
@@ -263,26 +309,36 @@ func (a *Attempt) Failed(ctx context.Context) error {
 // Succeeded gives back the attempt's counts: a success is not a failure.
 // The keys in forget lose their whole count (an address signed in to).
 func (a *Attempt) Succeeded(ctx context.Context, forget ...string) error {
-	for i, k := range a.keys {
-		switch {
-		case slices.Contains(forget, k):
-			if a.States[i].Taken || a.States[i].Failures > 0 {
-				if err := a.l.Reset(ctx, k); err != nil {
-					return err
-				}
-			}
-		case a.States[i].Taken:
-			if err := a.l.Release(ctx, k); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return a.settle(ctx, a.l.db.Async(), forget)
+}
+
+// SucceededTx is Succeeded inside tx, with the step's other writes: on
+// PostgreSQL it costs no round trip of its own.
+func (a *Attempt) SucceededTx(ctx context.Context, tx *store.Tx, forget ...string) error {
+	return a.settle(ctx, tx, forget)
 }
 
 // Cancel gives back the counts of an attempt that did not take place (the
 // policy refused it).
 func (a *Attempt) Cancel(ctx context.Context) error { return a.Succeeded(ctx) }
+
+func (a *Attempt) settle(ctx context.Context, db store.Execer, forget []string) error {
+	for i, it := range a.items {
+		var err error
+		switch {
+		case slices.Contains(forget, it.Key):
+			if a.States[i].Taken || a.States[i].Failures > 0 {
+				_, err = db.Exec(ctx, `DELETE FROM throttle WHERE key = $1`, it.Key)
+			}
+		case a.States[i].Taken:
+			_, err = db.Exec(ctx, `UPDATE throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0`, it.Key)
+		}
+		if err != nil {
+			return fmt.Errorf("throttle: settle: %w", err)
+		}
+	}
+	return nil
+}
 
 // Fail records one failure on key. Counts commit asynchronously
 // (store.DB.Async): a crash of the database server may forget the last

@@ -259,3 +259,29 @@ func TestAttempt(t *testing.T) {
 		}
 	})
 }
+
+// ReserveEach counts keys under rules of their own in one statement: each
+// key takes or refuses by its own rule.
+func TestReserveEach(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+		l := NewLimiter(db, func() time.Time { return now })
+		tight := Rule{Free: 1, Base: time.Minute, Max: time.Hour, Window: time.Hour}
+		loose := Rule{Free: 3, Base: time.Minute, Max: time.Hour, Window: time.Hour}
+		pair, addr := IdentifierKey("m", "net/a@example.com"), IdentifierKey("m", "a@example.com")
+		items := []Item{{Key: pair, Rule: tight}, {Key: addr, Rule: loose}}
+		for i, want := range [][2]bool{{true, true}, {false, true}, {false, true}, {false, false}} {
+			st, err := l.ReserveEach(ctx, items...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st[0].Taken != want[0] || st[1].Taken != want[1] {
+				t.Fatalf("reservation %d: %+v, want taken %v", i+1, st, want)
+			}
+			if !st[0].Taken && st[0].Wait != time.Minute {
+				t.Fatalf("reservation %d: the tight key waits %v, want 1m", i+1, st[0].Wait)
+			}
+		}
+	})
+}
