@@ -16,15 +16,21 @@ import (
 	"testing"
 
 	"github.com/foyer-id/foyer/internal/store"
+	"github.com/foyer-id/foyer/internal/testsuites"
 )
 
 // PostgresEnv is the environment variable holding the PostgreSQL DSN for
 // tests.
 const PostgresEnv = "FOYER_TEST_POSTGRES_DSN"
 
+// RequirePostgresEnv, set to "require" (or 1), makes a missing
+// FOYER_TEST_POSTGRES_DSN a failure instead of a skip. CI sets it.
+const RequirePostgresEnv = "FOYER_TEST_POSTGRES"
+
 // Each runs fn as a subtest once per database: "sqlite", and "postgres"
 // when FOYER_TEST_POSTGRES_DSN is set. Without it the PostgreSQL subtest is
-// skipped with a message saying so.
+// skipped with a message saying so (a failure with
+// FOYER_TEST_POSTGRES=require).
 func Each(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 	t.Helper()
 	t.Run("sqlite", func(t *testing.T) { fn(t, NewSQLite(t)) })
@@ -60,7 +66,8 @@ func PostgresDSN(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(PostgresEnv)
 	if base == "" {
-		t.Skip("PostgreSQL tests skipped: set " + PostgresEnv + " (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run them")
+		testsuites.Skip(t, "PostgreSQL tests", "set "+PostgresEnv+" (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run them",
+			RequirePostgresEnv+"=require")
 	}
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
