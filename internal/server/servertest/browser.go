@@ -99,7 +99,10 @@ func (b *Browser) Cookie(name string) string {
 }
 
 // JSON sends a JSON request with an optional bearer token and decodes the
-// answer into out (if not nil).
+// answer into out (if not nil). It may run on any goroutine (tests send
+// bursts of requests at once): a request that fails, or an answer that
+// does not decode, fails the test with t.Errorf, and the Response then
+// has status 0.
 func (e *Env) JSON(t testing.TB, method, path, token string, body any, out any) *Response {
 	t.Helper()
 	var r io.Reader
@@ -120,13 +123,15 @@ func (e *Env) JSON(t testing.TB, method, path, token string, body any, out any) 
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		// t.Fatal must not be called off the test's own goroutine.
+		t.Errorf("%s %s: %v", method, path, err)
+		return &Response{Response: &http.Response{Header: http.Header{}}}
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	if out != nil && len(raw) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
+			t.Errorf("%s %s: decode %s: %v", method, path, raw, err)
 		}
 	}
 	return &Response{Response: resp, Body: string(raw)}
