@@ -20,7 +20,6 @@ type Proxy struct {
 
 	mu      sync.Mutex
 	resumed chan struct{} // closed while forwarding; open while stalled
-	held    chan struct{} // signalled when a stall holds bytes back
 	conns   map[net.Conn]struct{}
 	wg      sync.WaitGroup
 }
@@ -33,8 +32,7 @@ func StartProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{t: t, ln: ln, target: target, resumed: make(chan struct{}), held: make(chan struct{}, 1),
-		conns: map[net.Conn]struct{}{}}
+	p := &Proxy{t: t, ln: ln, target: target, resumed: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 	close(p.resumed)
 	p.wg.Go(p.accept)
 	t.Cleanup(func() {
@@ -83,11 +81,6 @@ func (p *Proxy) Resume() {
 	}
 }
 
-// Held is signalled each time the stall holds back bytes that a client
-// sent: a test waits on it to know that a request has reached the
-// database and is waiting for its answer.
-func (p *Proxy) Held() <-chan struct{} { return p.held }
-
 // Cut closes every connection open now, both ways; new ones are
 // accepted as before.
 func (p *Proxy) Cut() {
@@ -113,14 +106,14 @@ func (p *Proxy) accept() {
 		p.mu.Lock()
 		p.conns[client], p.conns[server] = struct{}{}, struct{}{}
 		p.mu.Unlock()
-		p.wg.Go(func() { p.pipe(server, client, true) })
-		p.wg.Go(func() { p.pipe(client, server, false) })
+		p.wg.Go(func() { p.pipe(server, client) })
+		p.wg.Go(func() { p.pipe(client, server) })
 	}
 }
 
 // pipe copies from src to dst, holding each read back while the proxy is
-// stalled. fromClient says src is the client side.
-func (p *Proxy) pipe(dst, src net.Conn, fromClient bool) {
+// stalled.
+func (p *Proxy) pipe(dst, src net.Conn) {
 	defer dst.Close()
 	defer src.Close()
 	buf := make([]byte, 32<<10)
@@ -130,17 +123,7 @@ func (p *Proxy) pipe(dst, src net.Conn, fromClient bool) {
 			p.mu.Lock()
 			resumed := p.resumed
 			p.mu.Unlock()
-			select {
-			case <-resumed:
-			default:
-				if fromClient {
-					select {
-					case p.held <- struct{}{}:
-					default:
-					}
-				}
-				<-resumed
-			}
+			<-resumed
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
