@@ -166,9 +166,12 @@ func (db *DB) stmt(ctx context.Context, pool *sql.DB, cache *sync.Map, query str
 }
 
 // Open connects to the database named by dsn. A dsn starting with
-// postgres:// or postgresql:// opens PostgreSQL; anything else is a SQLite
-// file path, optionally prefixed with sqlite:// or sqlite:. The database is
-// not migrated; call Migrate.
+// postgres:// or postgresql:// opens PostgreSQL, with Foyer's bounds on
+// waiting where the DSN sets none (DefaultConnectTimeout,
+// DefaultStatementTimeout); an unreachable or silent server fails Open
+// within the connect timeout, with an error Unavailable recognises.
+// Anything else is a SQLite file path, optionally prefixed with sqlite://
+// or sqlite:. The database is not migrated; call Migrate.
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		return openPostgres(ctx, dsn)
