@@ -84,7 +84,7 @@ func expectUnavailable(t *testing.T, what string, a answer, wantType string) {
 // again, so does Foyer.
 func TestStalledPostgresAnswers503(t *testing.T) {
 	db, proxy := storetest.NewPostgresBehindProxy(t, nil)
-	env := servertest.Start(t, db, requestTimeout(time.Second))
+	env := servertest.Start(t, db, requestTimeout(2*time.Second))
 	id, code := startAPIRegistration(t, env, "stall@example.com")
 	var done api.FlowResponse
 	expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, &done), 200)
@@ -136,7 +136,7 @@ func TestStalledPostgresAnswers503(t *testing.T) {
 // cannot write.
 func TestStuckSQLiteWriterAnswers503(t *testing.T) {
 	db := storetest.NewSQLite(t)
-	env := servertest.Start(t, db, requestTimeout(500*time.Millisecond))
+	env := servertest.Start(t, db, requestTimeout(time.Second))
 	b := env.NewBrowser(t)
 	b.HTTP.Timeout = patient.Timeout
 	flowPage := location(t, b.Submit("/registration", url.Values{"email": {"page@example.com"}, "password": {goodPassword}}))
