@@ -15,6 +15,8 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/foyer-id/foyer/internal/testsuites"
 )
 
 const (
@@ -62,11 +64,8 @@ func requireChromium(t *testing.T) string {
 	if path != "" {
 		return path
 	}
-	msg := "Chromium not found (tried " + tried + "): install it (apt-get install chromium) or set " + chromiumEnv
-	if os.Getenv(requireBrowserEnv) == "1" {
-		t.Fatal(msg + "; this is a failure because " + requireBrowserEnv + "=1")
-	}
-	t.Skip(msg + "; set " + requireBrowserEnv + "=1 to make this a failure")
+	testsuites.Skip(t, "browser tests", "Chromium not found (tried "+tried+"): install it (apt-get install chromium) or set "+chromiumEnv,
+		requireBrowserEnv+"=1")
 	return ""
 }
 

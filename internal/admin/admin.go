@@ -144,7 +144,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 			"Public and private_key_jwt clients do not authenticate with a secret; change auth_method first.")
 	case errors.Is(err, store.ErrConflict):
 		problem.Send(w, http.StatusConflict, "conflict", "Conflict", "The client was changed at the same time; try again.")
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled) || errors.Is(r.Context().Err(), context.Canceled):
+		h.logger().DebugContext(r.Context(), "admin: client gone", "path", r.URL.Path, "error", err)
+	case store.Unavailable(err):
+		h.logger().WarnContext(r.Context(), "admin: database unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
+		problem.Unavailable(w)
 	default:
 		h.logger().ErrorContext(r.Context(), "admin: request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		problem.Send(w, http.StatusInternalServerError, "internal", "Internal error", "Something went wrong on our side.")

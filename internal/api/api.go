@@ -16,6 +16,7 @@ import (
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/problem"
 	"github.com/foyer-id/foyer/internal/session"
+	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/ui"
 )
 
@@ -161,7 +162,12 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		problem.Send(w, http.StatusGone, "flow-expired", "The flow expired", "Start a new flow.")
 	case errors.Is(err, flow.ErrWrongState), errors.Is(err, flow.ErrChanged):
 		problem.Send(w, http.StatusConflict, "flow-state", "The flow is not at this step", "Fetch the flow to see its current state.")
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled) || errors.Is(r.Context().Err(), context.Canceled):
+		// The client went away: nobody reads the answer, and it is no fault.
+		h.Logger.DebugContext(r.Context(), "api: client gone", "path", r.URL.Path, "error", err)
+	case store.Unavailable(err):
+		h.Logger.WarnContext(r.Context(), "api: database unavailable", "path", r.URL.Path, "error", err)
+		problem.Unavailable(w)
 	default:
 		h.Logger.ErrorContext(r.Context(), "api: request failed", "path", r.URL.Path, "error", err)
 		problem.Send(w, http.StatusInternalServerError, "internal", "Internal error", "Something went wrong on our side.")
@@ -181,7 +187,11 @@ func (h *Handler) client(r *http.Request) flow.Client {
 // authed is bearer for endpoints that need a session: without one it
 // answers 401 and returns nil.
 func (h *Handler) authed(w http.ResponseWriter, r *http.Request) (*session.Session, string) {
-	s, tok := h.bearer(r)
+	s, tok, err := h.authenticate(r)
+	if store.Unavailable(err) {
+		h.fail(w, r, err)
+		return nil, ""
+	}
 	if s == nil {
 		unauthenticated(w, tok != "", "Send the session token as Authorization: Bearer <token>.")
 		return nil, ""
@@ -213,17 +223,24 @@ func wwwAuthenticate(w http.ResponseWriter, errorCode string) {
 
 // bearer returns the live session named by the Authorization header.
 func (h *Handler) bearer(r *http.Request) (*session.Session, string) {
+	s, tok, _ := h.authenticate(r)
+	return s, tok
+}
+
+// authenticate is bearer with the reason there is no session: the
+// store's error when it could not tell.
+func (h *Handler) authenticate(r *http.Request) (*session.Session, string, error) {
 	h2 := r.Header.Get("Authorization")
 	scheme, tok, ok := strings.Cut(h2, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return nil, ""
+		return nil, "", nil
 	}
 	tok = strings.TrimSpace(tok)
 	s, err := h.Sessions.Authenticate(r.Context(), tok)
 	if err != nil {
-		return nil, tok
+		return nil, tok, err
 	}
-	return s, tok
+	return s, tok, nil
 }
 
 // FlowResponse is a flow and, when the journey signed in, the session.

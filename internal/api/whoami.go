@@ -22,10 +22,12 @@ func (h *Handler) whoami(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s, ident, err := h.Sessions.Whoami(r.Context(), tok)
+	if err != nil && err != session.ErrInvalid {
+		// The store could not tell: not a reason to sign anybody out.
+		h.fail(w, r, err)
+		return
+	}
 	if err != nil {
-		if err != session.ErrInvalid {
-			h.Logger.ErrorContext(r.Context(), "api: whoami", "error", err)
-		}
 		unauthenticated(w, true, "The session is unknown, expired or revoked.")
 		return
 	}

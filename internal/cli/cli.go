@@ -163,7 +163,8 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected argument %q: serve takes only flags (see foyer serve --help)", fs.Arg(0))
 	}
-	if impliedDev(&c, environ) {
+	implied := impliedDev(&c, environ)
+	if implied {
 		// No configuration at all: the newcomer's one command.
 		c.dev, c.devSet = true, true
 	}
@@ -189,6 +190,15 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	if implied && !loopback(ln.Addr()) {
+		// Dev mode nobody asked for must not open the mailbox, codes
+		// and all, to the network.
+		ln.Close()
+		return fmt.Errorf("refusing to start in dev mode on %s, which other machines can reach: dev mode shows every mail, codes included, "+
+			"to anyone at /dev/mailbox, and no configuration asked for it. Listen on this machine only (--addr 127.0.0.1:4455); "+
+			"or configure a deployment (FOYER_PUBLIC_URL=https://…, FOYER_SECRET, FOYER_SMTP_URL, or --config); "+
+			"or, if dev mode there is what you want, say so with --dev (FOYER_DEV=true, or dev: true in the configuration file)", ln.Addr())
 	}
 	if cfg.Dev && strings.HasSuffix(cfg.Addr, ":0") {
 		cfg.Addr = ln.Addr().String()

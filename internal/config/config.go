@@ -49,6 +49,11 @@ type Config struct {
 	// is the client. In the environment, comma-separated.
 	TrustedProxies []string `yaml:"trusted_proxies" env:"FOYER_TRUSTED_PROXIES"`
 
+	// RequestTimeout bounds the work of one request: a request still
+	// waiting for the database when it passes gets 503 with Retry-After.
+	RequestTimeout Duration `yaml:"request_timeout" env:"FOYER_REQUEST_TIMEOUT"`
+
+	HSTS      HSTS      `yaml:"hsts"`
 	Admin     Admin     `yaml:"admin"`
 	Log       Log       `yaml:"log"`
 	SMTP      SMTP      `yaml:"smtp"`
@@ -56,6 +61,37 @@ type Config struct {
 	Retention Retention `yaml:"retention"`
 	// Domains configures each policy domain. Only "customers" exists now.
 	Domains map[string]*Domain `yaml:"-"`
+}
+
+// HSTS configures the Strict-Transport-Security header, sent outside dev
+// mode when the public URL is https: browsers that saw it reach Foyer only
+// over https for MaxAge seconds.
+type HSTS struct {
+	// MaxAge in seconds; 0 tells browsers to forget an earlier header
+	// (how HSTS is turned off).
+	MaxAge int `yaml:"max_age" env:"FOYER_HSTS_MAX_AGE"`
+	// IncludeSubdomains extends it to every subdomain of the public
+	// host: only when all of them serve https.
+	IncludeSubdomains bool `yaml:"include_subdomains" env:"FOYER_HSTS_INCLUDE_SUBDOMAINS"`
+	// Preload asks browsers' preload lists to include the host (it needs
+	// IncludeSubdomains and a MaxAge of a year; submit the host at
+	// hstspreload.org). Leaving a preload list takes months.
+	Preload bool `yaml:"preload" env:"FOYER_HSTS_PRELOAD"`
+}
+
+// hstsYear is a year in seconds, the max-age HSTS preload lists want.
+const hstsYear = 365 * 24 * 60 * 60
+
+// Header returns the Strict-Transport-Security value.
+func (h HSTS) Header() string {
+	v := "max-age=" + strconv.Itoa(h.MaxAge)
+	if h.IncludeSubdomains {
+		v += "; includeSubDomains"
+	}
+	if h.Preload {
+		v += "; preload"
+	}
+	return v
 }
 
 // Admin configures the admin API (/admin/…).
@@ -214,10 +250,12 @@ const defaultFrom = "Foyer <no-reply@localhost>"
 // Default returns the built-in configuration (not yet dev-adjusted).
 func Default() *Config {
 	return &Config{
-		Addr: "127.0.0.1:4455",
-		Data: "data",
-		Log:  Log{Level: "info", Format: "json"},
-		SMTP: SMTP{From: defaultFrom},
+		Addr:           "127.0.0.1:4455",
+		Data:           "data",
+		RequestTimeout: Duration(10 * time.Second),
+		HSTS:           HSTS{MaxAge: hstsYear},
+		Log:            Log{Level: "info", Format: "json"},
+		SMTP:           SMTP{From: defaultFrom},
 		Password: Password{
 			MemoryKiB: 19456, Iterations: 2, Parallelism: 1,
 		},
@@ -421,6 +459,15 @@ func applyEnv(v reflect.Value, env map[string]string) error {
 		if name == "" || !ok {
 			continue
 		}
+		switch {
+		case fv.Type() == reflect.TypeOf(Duration(0)):
+			d, err := time.ParseDuration(val)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a duration like 10s or 1m", name, val)
+			}
+			fv.SetInt(int64(d))
+			continue
+		}
 		switch fv.Kind() {
 		case reflect.String:
 			fv.SetString(val)
@@ -525,6 +572,15 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.Proxies(); err != nil {
 		bad("trusted_proxies", "%v", err)
+	}
+	if c.RequestTimeout <= 0 || c.RequestTimeout.D() >= MaxRequestTimeout {
+		bad("request_timeout", "must be a positive duration below %s (the server's write timeout), such as 10s", MaxRequestTimeout)
+	}
+	if c.HSTS.MaxAge < 0 {
+		bad("hsts.max_age", "must not be negative (0 turns HSTS off)")
+	}
+	if c.HSTS.Preload && (!c.HSTS.IncludeSubdomains || c.HSTS.MaxAge < hstsYear) {
+		bad("hsts.preload", "needs hsts.include_subdomains and an hsts.max_age of at least %d (a year), as preload lists require", hstsYear)
 	}
 	if c.Admin.Token != "" && len(c.Admin.Token) < 32 {
 		bad("admin.token", "must be at least 32 characters (or empty to turn the admin API off)")
@@ -654,6 +710,17 @@ func (d *Domain) validate(prefix string, bad func(key, format string, args ...an
 	if d.ProductName == "" {
 		bad(prefix+".product_name", "must not be empty")
 	}
+}
+
+// MaxRequestTimeout bounds request_timeout: an answer must still be
+// written before the HTTP server's write timeout (60 s) cuts the
+// connection.
+const MaxRequestTimeout = 55 * time.Second
+
+// SendHSTS reports whether responses carry Strict-Transport-Security:
+// outside dev mode, when the public URL is https.
+func (c *Config) SendHSTS() bool {
+	return !c.Dev && strings.HasPrefix(c.PublicURL, "https://")
 }
 
 // PublicHost is the host name of the public URL when it is a domain name

@@ -78,6 +78,12 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"dev: true\ndomains: {customers: {flow_lifetime: soon}}\n", "", "domains.customers.flow_lifetime (line 2): \"soon\" is not a duration"},
 		{"dev: true\ntrusted_proxies: [10.0.0.0/33]\n", "", "trusted_proxies"},
 		{"dev: true\n", "FOYER_TRUSTED_PROXIES=10.0.0.1, proxy.internal", "trusted_proxies"},
+		{"dev: true\nrequest_timeout: 0s\n", "", "request_timeout"},
+		{"dev: true\nrequest_timeout: 2m\n", "", "request_timeout"},
+		{"dev: true\n", "FOYER_REQUEST_TIMEOUT=soon", "FOYER_REQUEST_TIMEOUT"},
+		{"dev: true\nhsts: {max_age: -1}\n", "", "hsts.max_age"},
+		{"dev: true\nhsts: {preload: true}\n", "", "hsts.preload"},
+		{"dev: true\nhsts: {preload: true, include_subdomains: true, max_age: 600}\n", "", "hsts.preload"},
 	}
 	for _, tt := range tests {
 		var env []string
@@ -215,5 +221,35 @@ func TestPublicHost(t *testing.T) {
 		if got := (&Config{PublicURL: url}).PublicHost(); got != want {
 			t.Errorf("%s: %q, want %q", url, got, want)
 		}
+	}
+}
+
+// request_timeout and the HSTS settings come from the file or the
+// environment; HSTS goes out only outside dev mode, over https.
+func TestRequestTimeoutAndHSTS(t *testing.T) {
+	c, err := Load(write(t, "dev: true\nrequest_timeout: 3s\nhsts: {max_age: 600}\n"),
+		[]string{"FOYER_HSTS_INCLUDE_SUBDOMAINS=true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if c.RequestTimeout.D() != 3*time.Second || c.HSTS.Header() != "max-age=600; includeSubDomains" || c.SendHSTS() {
+		t.Fatalf("request_timeout %s, HSTS %q, sent in dev mode: %v", c.RequestTimeout.D(), c.HSTS.Header(), c.SendHSTS())
+	}
+	c, err = Load("", []string{"FOYER_REQUEST_TIMEOUT=750ms", "FOYER_HSTS_PRELOAD=true", "FOYER_HSTS_INCLUDE_SUBDOMAINS=true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.PublicURL, c.Secret, c.SMTP.URL = "https://id.example.com", strings.Repeat("s", 32), "smtp://mail.example.com:25"
+	if err := c.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if c.RequestTimeout.D() != 750*time.Millisecond || !c.SendHSTS() || c.HSTS.Header() != "max-age=31536000; includeSubDomains; preload" {
+		t.Fatalf("request_timeout %s, HSTS %q sent %v", c.RequestTimeout.D(), c.HSTS.Header(), c.SendHSTS())
+	}
+	if d := Default(); d.RequestTimeout.D() != 10*time.Second || d.HSTS.Header() != "max-age=31536000" {
+		t.Fatalf("defaults: request_timeout %s, HSTS %q", d.RequestTimeout.D(), d.HSTS.Header())
 	}
 }

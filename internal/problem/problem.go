@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -40,6 +41,20 @@ func Write(w http.ResponseWriter, status int, body any) {
 // Send writes a plain problem of the given kind (the last part of its type).
 func Send(w http.ResponseWriter, status int, kind, title, detail string) {
 	Write(w, status, Details{Type: TypeBase + kind, Title: title, Status: status, Detail: detail})
+}
+
+// RetryAfter is how long, in seconds, an answer that Foyer is
+// unavailable asks the client to wait before trying again.
+const RetryAfter = 5
+
+// Unavailable answers 503 with Retry-After: Foyer cannot do the work now
+// (its database did not answer in time, refused, or cannot write), and
+// the same request may well work shortly. Nothing about the cause goes
+// out; the log has it.
+func Unavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", strconv.Itoa(RetryAfter))
+	Send(w, http.StatusServiceUnavailable, "unavailable", "Temporarily unavailable",
+		"The service cannot complete this request right now. Try again in a few seconds.")
 }
 
 // NotFound answers a path that names no endpoint.

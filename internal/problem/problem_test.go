@@ -85,3 +85,18 @@ func TestSend(t *testing.T) {
 		t.Fatalf("%d %v %+v", w.Code, w.Header(), p)
 	}
 }
+
+// An outage is a 503 problem of its own, with Retry-After, that says
+// nothing of the cause.
+func TestUnavailable(t *testing.T) {
+	rec := httptest.NewRecorder()
+	Unavailable(rec)
+	var p Details
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "5" ||
+		rec.Header().Get("Content-Type") != "application/problem+json" || p.Type != TypeBase+"unavailable" || p.Status != 503 {
+		t.Fatalf("%d %v %+v", rec.Code, rec.Header(), p)
+	}
+}

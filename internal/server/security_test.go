@@ -518,3 +518,29 @@ func TestSelfServiceCORS(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// Outside dev mode, with an https public URL, every answer carries
+// Strict-Transport-Security as configured; dev mode sends none.
+func TestHSTS(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opts []servertest.Option
+		want string
+	}{
+		{"dev mode", nil, ""},
+		{"production", []servertest.Option{servertest.Production()}, "max-age=31536000"},
+		{"production, configured", []servertest.Option{servertest.Production(), func(c *config.Config) {
+			c.HSTS = config.HSTS{MaxAge: 63072000, IncludeSubdomains: true, Preload: true}
+		}}, "max-age=63072000; includeSubDomains; preload"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env := servertest.Start(t, storetest.NewSQLite(t), tt.opts...)
+			b := env.NewBrowser(t)
+			for _, path := range []string{"/login", "/health/alive", "/api/openapi.yaml", "/no-such-page"} {
+				if got := b.Get(path).Header.Get("Strict-Transport-Security"); got != tt.want {
+					t.Errorf("%s: Strict-Transport-Security %q, want %q", path, got, tt.want)
+				}
+			}
+		})
+	}
+}

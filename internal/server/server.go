@@ -49,7 +49,10 @@ type Server struct {
 	OIDC    *oidc.Provider
 	handler http.Handler
 	worker  *courier.Worker
+	health  *health
 	now     func() time.Time
+	// hsts is the Strict-Transport-Security value; "" sends none.
+	hsts string
 }
 
 // Options are the injectable parts of a Server (tests set them).
@@ -227,20 +230,24 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	pages.Mount(mux)
 	apiHandler.Mount(mux)
 	provider.Mount(mux)
-	health{db: db}.Mount(mux)
+	probes := &health{db: db, now: now, logger: logger}
+	probes.Mount(mux)
 	(&admin.Handler{Clients: clients, Domain: config.DefaultDomain, Token: cfg.Admin.Token, Logger: logger}).Mount(mux)
 	if cfg.Dev && cfg.SMTP.URL == "" {
 		(&courier.DevMailbox{Outbox: outbox}).Mount(mux)
 	}
 
 	s := &Server{Config: cfg, DB: db, Logger: logger, Flows: flows, Outbox: outbox, Events: events, Clients: clients, Keys: signing,
-		OIDC: provider, worker: worker, now: now}
+		OIDC: provider, worker: worker, health: probes, now: now}
+	if cfg.SendHSTS() {
+		s.hsts = cfg.HSTS.Header()
+	}
 	proxies, err := cfg.Proxies()
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	s.handler = clientAddr(proxies, s.middleware(misses(mux, pages.ErrorPage), pages.CrossOriginRefused))
+	s.handler = clientAddr(proxies, s.middleware(s.outages(misses(mux, pages.ErrorPage), pages.Unavailable), pages.CrossOriginRefused))
 	return s, nil
 }
 
@@ -271,9 +278,11 @@ func prepareSchema(ctx context.Context, db *store.DB, dev bool, logger *slog.Log
 // Handler returns the HTTP handler (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// middleware adds what every response needs: panic recovery with a safe
-// page, and protection of state-changing browser requests against
-// cross-origin forgery (Sec-Fetch-Site / Origin).
+// middleware adds what every request and response needs: a deadline
+// (request_timeout), after which a request still waiting for the database
+// gets 503; Strict-Transport-Security outside dev mode over https; panic
+// recovery with a safe page; and protection of state-changing browser
+// requests against cross-origin forgery (Sec-Fetch-Site / Origin).
 func (s *Server) middleware(next http.Handler, refused http.HandlerFunc) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	// Protocol and JSON endpoints are meant to be called across origins
@@ -291,7 +300,14 @@ func (s *Server) middleware(next http.Handler, refused http.HandlerFunc) http.Ha
 		refused(w, r)
 	}))
 	protected := cop.Handler(next)
+	timeout := s.Config.RequestTimeout.D()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+		if s.hsts != "" {
+			w.Header().Set("Strict-Transport-Security", s.hsts)
+		}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {

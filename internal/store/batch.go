@@ -26,28 +26,42 @@ type batchItem struct {
 // with other callers' statements. It returns once the statement is
 // committed (or failed). Use it for independent inserts that need no
 // result: each statement's failure is reported to its caller alone.
+//
+// The caller waits no longer than ctx's deadline (or the store's): past
+// it, it gets an error Unavailable recognises, and the statement is
+// dropped unless its commit has begun.
 func (db *DB) ExecBatched(ctx context.Context, query string, args ...any) error {
-	it := &batchItem{ctx: ctx, query: query, args: args, done: make(chan error, 1)}
-	select {
-	case db.batch <- it:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return <-it.done
+	ctx, cancel := db.bounded(ctx)
+	defer cancel()
+	return db.enqueue(ctx, &batchItem{ctx: ctx, query: query, args: args, done: make(chan error, 1)})
 }
 
 // InTxBatched runs fn in a transaction that may be shared with other
 // callers' work, inside its own savepoint: if fn fails, only its own
 // changes are undone and only its caller sees the error. fn must be short
 // and touch only the database; it runs on the batch goroutine.
+// The caller waits as for ExecBatched.
 func (db *DB) InTxBatched(ctx context.Context, fn func(tx *Tx) error) error {
-	it := &batchItem{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	ctx, cancel := db.bounded(ctx)
+	defer cancel()
+	return db.enqueue(ctx, &batchItem{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+// enqueue hands it to the batch goroutine and waits for its result, or
+// for ctx to end. An item whose context has ended by the time its batch
+// runs is skipped; one whose commit began goes on without its caller.
+func (db *DB) enqueue(ctx context.Context, it *batchItem) error {
 	select {
 	case db.batch <- it:
 	case <-ctx.Done():
-		return ctx.Err()
+		return Classify(ctx.Err())
 	}
-	return <-it.done
+	select {
+	case err := <-it.done:
+		return err
+	case <-ctx.Done():
+		return Classify(ctx.Err())
+	}
 }
 
 // runBatches is the one goroutine that commits batched writes.

@@ -15,33 +15,51 @@ import (
 // On PostgreSQL the lock is a transaction-scoped advisory lock, held by a
 // transaction on a small pool of its own, so that callers waiting for a
 // lock never take the connections fn needs. SQLite serves one process:
-// there it is an in-process lock. Keep fn short.
+// there it is an in-process lock. Either way a caller waits no longer
+// than ctx's deadline (or the store's, when ctx has none) and then gets an
+// error that Unavailable recognises. Keep fn short.
 func (db *DB) Lock(ctx context.Context, key string, fn func() error) error {
+	ctx, cancel := db.bounded(ctx)
+	defer cancel()
 	if db.locker == nil {
-		mu := &db.locks[stripe(key)]
-		mu.Lock()
-		defer mu.Unlock()
+		held := db.locks.stripe(key)
+		select {
+		case held <- struct{}{}:
+		case <-ctx.Done():
+			return fmt.Errorf("store: lock %s: %w", key, Classify(ctx.Err()))
+		}
+		defer func() { <-held }()
 		return fn()
 	}
 	tx, err := db.locker.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: lock %s: %w", key, err)
+		return fmt.Errorf("store: lock %s: %w", key, Classify(err))
 	}
 	defer func() { _ = tx.Rollback() }() // a no-op after Commit
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, key); err != nil {
-		return fmt.Errorf("store: lock %s: %w", key, err)
+		return fmt.Errorf("store: lock %s: %w", key, Classify(err))
 	}
 	if err := fn(); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return Classify(tx.Commit())
 }
 
-// lockTable holds the in-process locks keys share on SQLite.
-type lockTable [64]sync.Mutex
+// lockTable holds the in-process locks keys share on SQLite: a key holds
+// its stripe while the channel holds a token.
+type lockTable struct {
+	once    sync.Once
+	stripes [64]chan struct{}
+}
 
-func stripe(key string) int {
+// stripe returns the lock of key's stripe.
+func (l *lockTable) stripe(key string) chan struct{} {
+	l.once.Do(func() {
+		for i := range l.stripes {
+			l.stripes[i] = make(chan struct{}, 1)
+		}
+	})
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(key))
-	return int(h.Sum32() % uint32(len(lockTable{})))
+	return l.stripes[h.Sum32()%uint32(len(l.stripes))]
 }

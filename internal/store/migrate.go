@@ -73,6 +73,11 @@ func (db *DB) MigrateTo(ctx context.Context, version int) ([]string, error) {
 	if version > 0 && version < len(all) {
 		all = all[:version]
 	}
+	// A migration takes as long as it takes (an index on a big table), and
+	// waits for another process's: no deadline from the store, none on
+	// the server (see migrationLock). Opening the database was bounded,
+	// and the caller's ctx still is.
+	ctx = context.WithValue(ctx, unbounded{}, true)
 	// Under the lock too: PostgreSQL's CREATE TABLE IF NOT EXISTS is not
 	// safe against a concurrent one (both may try to create the table's
 	// type, and one fails).
@@ -122,10 +127,14 @@ func (db *DB) MigrateTo(ctx context.Context, version int) ([]string, error) {
 }
 
 // migrationLock serialises migrations across processes for the rest of
-// tx: a PostgreSQL advisory lock; SQLite's single writer needs none.
+// tx: a PostgreSQL advisory lock, after lifting the statement timeout for
+// the transaction; SQLite's single writer needs none.
 func migrationLock(ctx context.Context, tx *Tx) error {
 	if tx.Dialect != Postgres {
 		return nil
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
+		return err
 	}
 	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(4455001)`)
 	return err

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -142,11 +143,18 @@ func (p *pipeline) rollback(ctx context.Context) {
 	if !p.begun {
 		return
 	}
+	// Even when ctx has ended; but a connection that stopped answering
+	// must not hold the caller up: past the bound, the driver closes it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
 	_ = p.conn.Raw(func(driverConn any) error {
-		_, err := driverConn.(*stdlib.Conn).Conn().Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		_, err := driverConn.(*stdlib.Conn).Conn().Exec(ctx, "ROLLBACK")
 		return err
 	})
 }
+
+// rollbackTimeout bounds the ROLLBACK of a failed transaction.
+const rollbackTimeout = 2 * time.Second
 
 // inPipelinedTx is InTx on PostgreSQL.
 func (db *DB) inPipelinedTx(ctx context.Context, fn func(tx *Tx) error) error {

@@ -60,6 +60,8 @@ func (r *Reads) Run(ctx context.Context) error {
 		}
 		return nil
 	}
+	ctx, cancel := r.db.bounded(ctx)
+	defer cancel()
 	conn, err := r.db.read.Conn(ctx)
 	if err != nil {
 		return Classify(err)

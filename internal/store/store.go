@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib" // also registers the database/sql driver "pgx"
 	"modernc.org/sqlite"
@@ -73,15 +72,19 @@ type DB struct {
 	async *DB
 	view  bool
 
+	// timeout bounds a call whose context has no deadline (see bounded);
+	// 0 leaves such calls unbounded.
+	timeout time.Duration
+
 	batch     chan *batchItem // see ExecBatched
 	batchDone chan struct{}
 	closeOnce sync.Once
 	closeErr  error
 }
 
-func newDB(d Dialect, write, read *sql.DB) *DB {
+func newDB(d Dialect, write, read *sql.DB, timeout time.Duration) *DB {
 	db := &DB{Dialect: d, write: write, read: read, readStmts: new(sync.Map), writeStmts: new(sync.Map),
-		batch: make(chan *batchItem, maxBatch), batchDone: make(chan struct{})}
+		timeout: timeout, batch: make(chan *batchItem, maxBatch), batchDone: make(chan struct{})}
 	db.async = db
 	go db.runBatches()
 	return db
@@ -101,15 +104,48 @@ func newDB(d Dialect, write, read *sql.DB) *DB {
 // synchronous=NORMAL, commits this way always: there Async returns db.
 func (db *DB) Async() *DB { return db.async }
 
-// quick returns the context for a statement. SQLite statements run in
-// this process in microseconds, so there is nothing to cancel: without a
-// Done channel neither database/sql nor the driver starts watching the
-// context, which on the hottest reads (whoami, every token request) costs
-// more than the query. PostgreSQL statements keep the caller's context.
+// quick returns the context for a read, or for a statement inside a
+// SQLite transaction. SQLite statements run in this process in
+// microseconds, so there is nothing to cancel: without a Done channel
+// neither database/sql nor the driver starts watching the context, which
+// on the hottest reads (whoami, every token request) costs more than the
+// query. (A SQLite write outside a transaction, or a transaction's start,
+// keeps its deadline: it may have to wait for the one writer.) PostgreSQL
+// statements keep the caller's context, bounded (see boundedRows).
 func (db *DB) quick(ctx context.Context) context.Context {
 	if db.Dialect == SQLite {
 		return context.WithoutCancel(ctx)
 	}
+	return db.boundedRows(ctx)
+}
+
+// unbounded marks a context whose calls get no deadline from the store
+// (migrations, which take as long as they take).
+type unbounded struct{}
+
+// bounded returns ctx with a deadline db.timeout from now when it has
+// none, so that no call waits forever for a database that stopped
+// answering: a request's context has its own deadline already (the
+// server gives every request one); background work and commands get this
+// one. Call cancel once the work is done.
+func (db *DB) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if db.timeout <= 0 || ctx.Value(unbounded{}) != nil {
+		return ctx, func() {}
+	}
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, db.timeout)
+}
+
+// boundedRows is bounded for a statement whose rows are read after the
+// method returns (QueryRow, Query): the context must outlive the call, so
+// nobody can cancel it early. One given a deadline here lets go of its
+// timer when the deadline passes, which bounds what it holds; callers
+// with a deadline of their own (every request) get none.
+func (db *DB) boundedRows(ctx context.Context) context.Context {
+	ctx, cancel := db.bounded(ctx)
+	_ = cancel // released at its deadline; see above
 	return ctx
 }
 
@@ -130,9 +166,12 @@ func (db *DB) stmt(ctx context.Context, pool *sql.DB, cache *sync.Map, query str
 }
 
 // Open connects to the database named by dsn. A dsn starting with
-// postgres:// or postgresql:// opens PostgreSQL; anything else is a SQLite
-// file path, optionally prefixed with sqlite:// or sqlite:. The database is
-// not migrated; call Migrate.
+// postgres:// or postgresql:// opens PostgreSQL, with Foyer's bounds on
+// waiting where the DSN sets none (DefaultConnectTimeout,
+// DefaultStatementTimeout); an unreachable or silent server fails Open
+// within the connect timeout, with an error Unavailable recognises.
+// Anything else is a SQLite file path, optionally prefixed with sqlite://
+// or sqlite:. The database is not migrated; call Migrate.
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		return openPostgres(ctx, dsn)
@@ -145,42 +184,41 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 }
 
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
-	db, err := sql.Open("pgx", dsn)
+	cfg, timeouts, err := postgresConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open postgres: %w", err)
 	}
+	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(4 * runtime.NumCPU())
 	db.SetMaxIdleConns(4 * runtime.NumCPU())
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: connect postgres: %w", err)
-	}
-	locker, err := sql.Open("pgx", dsn)
+	pingCtx, cancel := context.WithTimeout(ctx, timeouts.connect+timeouts.statement)
+	err = db.PingContext(pingCtx)
+	cancel()
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("store: open postgres: %w", err)
+		return nil, connectError(cfg, timeouts, err)
 	}
+	locker := stdlib.OpenDB(*cfg)
 	locker.SetMaxOpenConns(runtime.NumCPU())
 	locker.SetMaxIdleConns(1)
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		db.Close()
-		locker.Close()
-		return nil, fmt.Errorf("store: open postgres: %w", err)
-	}
-	cfg.RuntimeParams["synchronous_commit"] = "off"
-	async := stdlib.OpenDB(*cfg)
+	asyncCfg := cfg.Copy()
+	asyncCfg.RuntimeParams["synchronous_commit"] = "off"
+	async := stdlib.OpenDB(*asyncCfg)
 	async.SetMaxOpenConns(2 * runtime.NumCPU())
 	async.SetMaxIdleConns(2 * runtime.NumCPU())
 	async.SetConnMaxIdleTime(5 * time.Minute)
-	d := newDB(Postgres, db, db)
+	d := newDB(Postgres, db, db, timeouts.statement)
 	d.locker = locker
 	d.async = &DB{Dialect: Postgres, write: async, read: db, readStmts: d.readStmts, writeStmts: new(sync.Map),
-		locker: locker, view: true, batch: d.batch, batchDone: d.batchDone}
+		locker: locker, timeout: d.timeout, view: true, batch: d.batch, batchDone: d.batchDone}
 	d.async.async = d.async
 	return d, nil
 }
+
+// sqliteBusyTimeout is how long a SQLite connection waits for a lock
+// another process holds (another Foyer command on the same file).
+const sqliteBusyTimeout = 10 * time.Second
 
 func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if dir := filepath.Dir(path); dir != "" {
@@ -190,9 +228,8 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	pragmas := url.Values{}
 	for _, p := range []string{
-		"journal_mode(WAL)",
+		fmt.Sprintf("busy_timeout(%d)", sqliteBusyTimeout.Milliseconds()),
 		"synchronous(NORMAL)",
-		"busy_timeout(10000)",
 		"foreign_keys(ON)",
 		"temp_store(MEMORY)",
 		"cache_size(-16000)",
@@ -211,9 +248,9 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
-	if err := write.PingContext(ctx); err != nil {
+	if err := useWAL(ctx, write); err != nil {
 		write.Close()
-		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+		return nil, fmt.Errorf("store: open sqlite %s: %w", path, Classify(err))
 	}
 	pragmas.Add("_pragma", "query_only(ON)")
 	read, err := sql.Open("sqlite", base+pragmas.Encode())
@@ -226,7 +263,40 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxIdleTime(0)
 	read.SetConnMaxLifetime(0)
-	return newDB(SQLite, write, read), nil
+	return newDB(SQLite, write, read, DefaultStatementTimeout), nil
+}
+
+// useWAL puts the database file in WAL mode, which lasts: every later
+// connection, the readers' too, finds it so. On a new file that several
+// processes open at once, the switch may fail at once with SQLITE_BUSY
+// whatever the busy timeout: it needs the write lock while its statement
+// holds a read lock, and SQLite does not wait there, as two such
+// switches waiting for each other would deadlock. It is tried again
+// then, until the busy timeout or ctx ends.
+func useWAL(ctx context.Context, write *sql.DB) error {
+	ctx, cancel := context.WithTimeout(ctx, sqliteBusyTimeout)
+	defer cancel()
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		var mode string
+		err := write.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode)
+		if err == nil {
+			if !strings.EqualFold(mode, "wal") {
+				return fmt.Errorf("journal mode is %s, not wal", mode)
+			}
+			return nil
+		}
+		var sqlErr *sqlite.Error
+		if !errors.As(err, &sqlErr) || sqlErr.Code()&0xff != sqlite3.SQLITE_BUSY {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("switch to WAL mode: another process holds the database: %w (%w)", ctx.Err(), err)
+		case <-t.C:
+		}
+	}
 }
 
 // Close closes every connection; closing twice is harmless. Closing an
@@ -264,12 +334,16 @@ func (db *DB) Close() error {
 
 // Ping checks that the database answers; used by the readiness probe.
 func (db *DB) Ping(ctx context.Context) error {
-	return db.read.PingContext(ctx)
+	ctx, cancel := db.bounded(ctx)
+	defer cancel()
+	return Classify(db.read.PingContext(ctx))
 }
 
-// Exec runs a write statement outside a transaction.
+// Exec runs a write statement outside a transaction. On SQLite it waits
+// for the one writer no longer than ctx's deadline (or the store's).
 func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	ctx = db.quick(ctx)
+	ctx, cancel := db.bounded(ctx)
+	defer cancel()
 	st, err := db.stmt(ctx, db.write, db.writeStmts, query)
 	if err != nil {
 		return nil, Classify(err)
@@ -308,7 +382,7 @@ func (db *DB) queryOn(ctx context.Context, pool *sql.DB, cache *sync.Map, query 
 // WriteRow runs a write statement with a RETURNING clause outside a
 // transaction.
 func (db *DB) WriteRow(ctx context.Context, query string, args ...any) *sql.Row {
-	ctx = db.quick(ctx)
+	ctx = db.boundedRows(ctx)
 	st, err := db.stmt(ctx, db.write, db.writeStmts, query)
 	if err != nil {
 		return db.write.QueryRowContext(ctx, query, args...)
@@ -320,7 +394,13 @@ func (db *DB) WriteRow(ctx context.Context, query string, args ...any) *sql.Row 
 // transaction, that may return many rows. Read and close the rows at
 // once: on SQLite they hold the one writer connection.
 func (db *DB) WriteQuery(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return db.queryOn(ctx, db.write, db.writeStmts, query, args)
+	ctx = db.boundedRows(ctx)
+	st, err := db.stmt(ctx, db.write, db.writeStmts, query)
+	if err != nil {
+		return nil, Classify(err)
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	return rows, Classify(err)
 }
 
 // Tx is a write transaction. It exposes the same methods as DB, all on the
@@ -385,10 +465,10 @@ func (tx *Tx) prepared(ctx context.Context, query string) *sql.Stmt {
 
 // Exec runs a statement in the transaction; on PostgreSQL it queues it.
 func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = tx.db.quick(ctx)
 	if tx.pg != nil {
 		return tx.pg.exec(ctx, query, args), nil
 	}
-	ctx = tx.db.quick(ctx)
 	var res sql.Result
 	var err error
 	if st := tx.prepared(ctx, query); st != nil {
@@ -408,7 +488,7 @@ func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, 
 // ifNot comes from InTx. On SQLite it returns ifNot at once.
 func (tx *Tx) ExecOne(ctx context.Context, ifNot error, query string, args ...any) error {
 	if tx.pg != nil {
-		q := tx.pg.exec(ctx, `WITH changed AS (`+query+` RETURNING 1) SELECT foyer_expect_one(COUNT(*)) FROM changed`, args)
+		q := tx.pg.exec(tx.db.quick(ctx), `WITH changed AS (`+query+` RETURNING 1) SELECT foyer_expect_one(COUNT(*)) FROM changed`, args)
 		q.(*queued).ifNotOne = ifNot
 		return nil
 	}
@@ -430,6 +510,7 @@ func (tx *Tx) ExecOne(ctx context.Context, ifNot error, query string, args ...an
 // migration). Exec takes one statement: on PostgreSQL a statement with
 // arguments cannot hold several.
 func (tx *Tx) ExecScript(ctx context.Context, script string) error {
+	ctx = tx.db.quick(ctx)
 	if tx.pg != nil {
 		if err := tx.pg.flush(ctx, false); err != nil {
 			return err
@@ -437,19 +518,19 @@ func (tx *Tx) ExecScript(ctx context.Context, script string) error {
 		_, err := tx.pg.conn.ExecContext(ctx, script)
 		return Classify(err)
 	}
-	_, err := tx.tx.ExecContext(tx.db.quick(ctx), script)
+	_, err := tx.tx.ExecContext(ctx, script)
 	return Classify(err)
 }
 
 // QueryRow runs a query returning at most one row in the transaction.
 func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = tx.db.quick(ctx)
 	if tx.pg != nil {
 		// A failed flush aborted the transaction: the query then fails
 		// too, and InTx returns the first error.
 		_ = tx.pg.flush(ctx, false)
 		return tx.pg.conn.QueryRowContext(ctx, query, args...)
 	}
-	ctx = tx.db.quick(ctx)
 	if st := tx.prepared(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -458,6 +539,7 @@ func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row 
 
 // Query runs a query in the transaction.
 func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = tx.db.quick(ctx)
 	if tx.pg != nil {
 		if err := tx.pg.flush(ctx, false); err != nil {
 			return nil, err
@@ -465,7 +547,6 @@ func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 		rows, err := tx.pg.conn.QueryContext(ctx, query, args...)
 		return rows, Classify(err)
 	}
-	ctx = tx.db.quick(ctx)
 	var rows *sql.Rows
 	var err error
 	if st := tx.prepared(ctx, query); st != nil {
@@ -487,10 +568,14 @@ type Execer interface {
 // Keep fn short and free of slow work (password hashing, network calls):
 // on SQLite every writer waits for it.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	ctx, cancel := db.bounded(ctx)
+	defer cancel()
 	if db.Dialect == Postgres {
 		return db.inPipelinedTx(ctx, fn)
 	}
-	ctx = db.quick(ctx)
+	// The transaction waits for the one writer no longer than ctx allows,
+	// and a deadline that passes during it rolls it back; its statements
+	// themselves run without watching ctx (see quick).
 	sqltx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", Classify(err))
@@ -500,7 +585,7 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	defer func() {
 		tx.end(0, committed)
 		for _, q := range tx.unseen {
-			_, _ = db.stmt(ctx, db.write, db.writeStmts, q)
+			_, _ = db.stmt(db.quick(ctx), db.write, db.writeStmts, q)
 		}
 	}()
 	if err := fn(tx); err != nil {
@@ -515,14 +600,19 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 // Classify maps driver errors to the sentinel errors: a uniqueness or
-// primary-key violation becomes ErrConflict and sql.ErrNoRows becomes
-// ErrNotFound. The driver error stays in the chain for the logs.
+// primary-key violation becomes ErrConflict, sql.ErrNoRows becomes
+// ErrNotFound, and an error that means the database is unavailable (see
+// Unavailable) becomes ErrUnavailable. The driver error stays in the
+// chain for the logs.
 func Classify(err error) error {
-	if err == nil || errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
+	if err == nil || errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnavailable) {
 		return err
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	if Unavailable(err) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {

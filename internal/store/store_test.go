@@ -291,10 +291,13 @@ func TestTxStatements(t *testing.T) {
 func TestLock(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
+		// A burst of callers released at once: never two inside fn.
 		var inside, most atomic.Int32
 		var wg sync.WaitGroup
+		start := make(chan struct{})
 		for range 8 {
 			wg.Go(func() {
+				<-start
 				err := db.Lock(ctx, "k", func() error {
 					n := inside.Add(1)
 					defer inside.Add(-1)
@@ -303,7 +306,6 @@ func TestLock(t *testing.T) {
 					// Statements inside fn run as usual.
 					_, err := db.Exec(ctx, `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES ($1, 1, 1, 1)
 						ON CONFLICT (key) DO UPDATE SET failures = throttle.failures + 1`, "lock")
-					time.Sleep(5 * time.Millisecond)
 					return err
 				})
 				if err != nil {
@@ -311,6 +313,7 @@ func TestLock(t *testing.T) {
 				}
 			})
 		}
+		close(start)
 		wg.Wait()
 		if most.Load() != 1 {
 			t.Fatalf("%d callers held the lock at once", most.Load())
@@ -319,20 +322,25 @@ func TestLock(t *testing.T) {
 		if err := db.QueryRow(ctx, `SELECT failures FROM throttle WHERE key = 'lock'`).Scan(&n); err != nil || n != 8 {
 			t.Fatalf("failures = %d, %v", n, err)
 		}
-		// An error from fn comes back; another key is not held up.
+		// An error from fn comes back; another key is not held up while
+		// "k" is held.
 		boom := errors.New("boom")
 		if err := db.Lock(ctx, "k", func() error { return boom }); !errors.Is(err, boom) {
 			t.Fatalf("Lock = %v, want fn's error", err)
 		}
-		done := make(chan struct{})
+		holding, release := make(chan struct{}), make(chan struct{})
+		done := make(chan error, 1)
 		go func() {
-			_ = db.Lock(ctx, "k", func() error { <-done; return nil })
+			done <- db.Lock(ctx, "k", func() error { close(holding); <-release; return nil })
 		}()
-		time.Sleep(20 * time.Millisecond)
+		<-holding
 		if err := db.Lock(ctx, "other", func() error { return nil }); err != nil {
 			t.Fatal(err)
 		}
-		close(done)
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	})
 }
 

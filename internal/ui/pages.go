@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/foyer-id/foyer/internal/challenge"
@@ -22,8 +23,10 @@ import (
 	"github.com/foyer-id/foyer/internal/identity"
 	foidc "github.com/foyer-id/foyer/internal/oidc"
 	"github.com/foyer-id/foyer/internal/policy"
+	"github.com/foyer-id/foyer/internal/problem"
 	"github.com/foyer-id/foyer/internal/secretbox"
 	"github.com/foyer-id/foyer/internal/session"
+	"github.com/foyer-id/foyer/internal/store"
 )
 
 //go:embed templates/*.html
@@ -202,6 +205,16 @@ func (p *Pages) ErrorPage(w http.ResponseWriter, r *http.Request, status int) {
 	}
 }
 
+// Unavailable answers 503 with Retry-After and a page that asks the
+// customer to try again shortly: Foyer cannot do the work now (its
+// database did not answer in time, or cannot write), and the same step
+// will likely work in a moment.
+func (p *Pages) Unavailable(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", strconv.Itoa(problem.RetryAfter))
+	p.errorPage(w, r, http.StatusServiceUnavailable, "Please try again shortly",
+		"We cannot complete this right now. Nothing is lost: wait a few seconds, then go back and try again.")
+}
+
 // CrossOriginRefused answers a form that another site made the browser
 // send, which cross-origin protection stopped before any handler ran.
 func (p *Pages) CrossOriginRefused(w http.ResponseWriter, r *http.Request) {
@@ -243,8 +256,12 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, flow.ErrChanged):
 		p.errorPage(w, r, http.StatusConflict, "This page was already sent",
 			"This step was submitted twice, perhaps from another tab. Please go back and reload the page.")
-	case errors.Is(err, context.Canceled):
-		return
+	case errors.Is(err, context.Canceled) || errors.Is(r.Context().Err(), context.Canceled):
+		// The browser went away: nobody reads the answer, and it is no fault.
+		p.Logger.DebugContext(r.Context(), "ui: client gone", "path", r.URL.Path, "error", err)
+	case store.Unavailable(err):
+		p.Logger.WarnContext(r.Context(), "ui: database unavailable", "path", r.URL.Path, "error", err)
+		p.Unavailable(w, r)
 	default:
 		p.Logger.ErrorContext(r.Context(), "ui: journey failed", "path", r.URL.Path, "error", err)
 		p.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again.")

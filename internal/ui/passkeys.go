@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -299,6 +300,11 @@ func (p *Pages) jsonFail(w http.ResponseWriter, r *http.Request, err error) {
 		problem.Send(w, http.StatusConflict, "flow-state", "This step is over", "Reload the page and try again.")
 	case errors.As(err, &denied):
 		problem.Send(w, http.StatusForbidden, "denied", "Not allowed", "This sign-in is not allowed for this account.")
+	case errors.Is(r.Context().Err(), context.Canceled):
+		p.Logger.DebugContext(r.Context(), "ui: client gone", "path", r.URL.Path, "error", err)
+	case store.Unavailable(err):
+		p.Logger.WarnContext(r.Context(), "ui: database unavailable", "path", r.URL.Path, "error", err)
+		problem.Unavailable(w)
 	default:
 		p.Logger.ErrorContext(r.Context(), "ui: passkey request failed", "error", err)
 		problem.Send(w, http.StatusInternalServerError, "internal", "Internal error", "Something went wrong on our side.")

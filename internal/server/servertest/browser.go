@@ -99,7 +99,10 @@ func (b *Browser) Cookie(name string) string {
 }
 
 // JSON sends a JSON request with an optional bearer token and decodes the
-// answer into out (if not nil).
+// answer into out (if not nil). It may run on any goroutine (tests send
+// bursts of requests at once): a request that fails, or an answer that
+// does not decode, fails the test with t.Errorf, and the Response then
+// has status 0.
 func (e *Env) JSON(t testing.TB, method, path, token string, body any, out any) *Response {
 	t.Helper()
 	h := http.Header{}
@@ -110,9 +113,7 @@ func (e *Env) JSON(t testing.TB, method, path, token string, body any, out any) 
 }
 
 // JSONWith is JSON with request headers of the caller's (a device id, a
-// solved challenge, X-Forwarded-For behind a trusted proxy). It may run
-// off the test's goroutine: failures are reported with t.Error and an
-// empty Response.
+// solved challenge, X-Forwarded-For behind a trusted proxy).
 func (e *Env) JSONWith(t testing.TB, method, path string, h http.Header, body any, out any) *Response {
 	t.Helper()
 	var r io.Reader
@@ -133,7 +134,8 @@ func (e *Env) JSONWith(t testing.TB, method, path string, h http.Header, body an
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Error(err)
+		// t.Fatal must not be called off the test's own goroutine.
+		t.Errorf("%s %s: %v", method, path, err)
 		return &Response{Response: &http.Response{Header: http.Header{}}}
 	}
 	defer resp.Body.Close()

@@ -5,6 +5,7 @@
 package servertest
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -50,6 +51,33 @@ type Env struct {
 	SMTP   *smtptest.Server
 	Clock  *Clock
 	DB     *store.DB
+	// Logs holds what the server logged, every level.
+	Logs *Logs
+}
+
+// Logs keeps a server's log lines (slog's text format) for a test to
+// read; with FOYER_TEST_LOG set they go to standard error as well.
+type Logs struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	extra io.Writer
+}
+
+// Write adds log output.
+func (l *Logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.extra != nil {
+		_, _ = l.extra.Write(p)
+	}
+	return l.buf.Write(p)
+}
+
+// String returns everything logged so far.
+func (l *Logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // Option adjusts the configuration before the server starts.
@@ -97,12 +125,12 @@ func Start(t testing.TB, db *store.DB, opts ...Option) *Env {
 	if err := cfg.Finish(); err != nil {
 		t.Fatal(err)
 	}
-	var logOut io.Writer = io.Discard
+	logs := &Logs{}
 	if os.Getenv("FOYER_TEST_LOG") != "" {
-		logOut = os.Stderr
+		logs.extra = os.Stderr
 	}
 	srv, err := server.New(context.Background(), cfg, server.Options{
-		Logger: slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:    clock.Now,
 		DB:     db,
 	})
@@ -125,7 +153,7 @@ func Start(t testing.TB, db *store.DB, opts ...Option) *Env {
 	if strings.HasPrefix(cfg.PublicURL, "http://localhost:") {
 		base = cfg.PublicURL
 	}
-	return &Env{URL: base, Server: srv, Config: cfg, SMTP: mail, Clock: clock, DB: db}
+	return &Env{URL: base, Server: srv, Config: cfg, SMTP: mail, Clock: clock, DB: db, Logs: logs}
 }
 
 var codeRE = regexp.MustCompile(`\b(\d{6})\b`)

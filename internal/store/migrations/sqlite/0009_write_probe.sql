@@ -1,0 +1,7 @@
+-- write_probe holds nothing between checks: store.DB.CheckWrite inserts a
+-- row and deletes it in one transaction, to learn whether the database
+-- can still commit a write that needs new space (readiness).
+CREATE TABLE write_probe (
+    id TEXT PRIMARY KEY,
+    filler BLOB NOT NULL
+);
