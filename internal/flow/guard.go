@@ -3,6 +3,7 @@ package flow
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/foyer-id/foyer/internal/challenge"
@@ -21,8 +22,11 @@ type guard struct {
 	attempt *throttle.Attempt
 	// scope is the network's key: a challenge is made for it, and only
 	// a request from that network and for that action can answer it.
-	scope   string
-	signals policy.Signals
+	scope string
+	// identifier is true when the attempt counts an address or account
+	// too, after the network.
+	identifier bool
+	signals    policy.Signals
 }
 
 // spentRule keeps a solved challenge's id for as long as the challenge
@@ -56,26 +60,41 @@ func (s *Service) networkLimit(action policy.Action) (scope string, rule throttl
 // are reserved in the same statement, into the guard's attempt, for the
 // step to settle apart (Attempt.Only).
 func (s *Service) reserve(ctx context.Context, c Client, action policy.Action, key, ownerID string, extra ...throttle.Item) (*guard, error) {
+	r := s.Flows.reads()
+	g := s.reserveIn(r, c, action, key, extra...)
+	if err := r.Run(ctx); err != nil {
+		return nil, fmt.Errorf("flow: reserve: %w", err)
+	}
+	return g, s.ready(ctx, c, g, ownerID)
+}
+
+// reserveIn adds reserve's reservation to r, so that it travels with the
+// step's reads; once r has run, ready completes the guard.
+func (s *Service) reserveIn(r *store.Reads, c Client, action policy.Action, key string, extra ...throttle.Item) *guard {
 	scope, rule := s.networkLimit(action)
-	g := &guard{scope: throttle.NetworkKey(scope, c.IP)}
+	g := &guard{scope: throttle.NetworkKey(scope, c.IP), identifier: key != ""}
 	items := []throttle.Item{{Key: g.scope, Rule: rule}}
 	if key != "" {
 		items = append(items, throttle.Item{Key: key, Rule: rule})
 	}
-	a, err := s.Throttle.BeginEach(ctx, append(items, extra...)...)
-	if err != nil {
-		return nil, err
-	}
-	g.attempt = a
-	g.signals.NetworkWait, g.signals.NetworkFailures = a.States[0].Wait, a.States[0].Failures
-	if key != "" {
-		g.signals.IdentifierWait, g.signals.IdentifierFailures = a.States[1].Wait, a.States[1].Failures
+	g.attempt = s.Throttle.BeginEachIn(r, append(items, extra...)...)
+	return g
+}
+
+// ready completes a guard whose reservation has run: its signals, and the
+// weighing of what matters only when something must wait (see weigh). On
+// an error the counts are given back.
+func (s *Service) ready(ctx context.Context, c Client, g *guard, ownerID string) error {
+	st := g.attempt.States
+	g.signals.NetworkWait, g.signals.NetworkFailures = st[0].Wait, st[0].Failures
+	if g.identifier {
+		g.signals.IdentifierWait, g.signals.IdentifierFailures = st[1].Wait, st[1].Failures
 	}
 	if err := s.weigh(ctx, c, g, ownerID); err != nil {
 		g.cancel(ctx)
-		return nil, err
+		return err
 	}
-	return g, nil
+	return nil
 }
 
 // weigh adds to g's signals what matters only when something must wait:

@@ -46,7 +46,11 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		cand     *identity.LoginCandidate
 		enrolled bool
 	)
+	// The attempt is counted on the network and the address before the
+	// hash, atomically, and given back if it succeeds; the reservation
+	// travels with the reads.
 	r := s.Flows.reads()
+	g := s.reserveIn(r, c, policy.LoginSubmit, idKey)
 	s.Identities.FindLoginIn(r, s.Config.Domain, identity.KindEmail, email, &cand)
 	if s.Factors != nil {
 		s.Factors.EnrolledByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &enrolled)
@@ -58,10 +62,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	if cand != nil {
 		owner = cand.Identity.ID
 	}
-	// The attempt is counted on the network and the address before the
-	// hash, atomically, and given back if it succeeds.
-	g, err := s.reserve(ctx, c, policy.LoginSubmit, idKey, owner)
-	if err != nil {
+	if err := s.ready(ctx, c, g, owner); err != nil {
 		return nil, err
 	}
 	f.Data.Values = map[string]string{"identifier": email}

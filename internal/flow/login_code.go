@@ -30,12 +30,13 @@ func (s *Service) RequestLoginCode(ctx context.Context, f *Flow, c Client, ident
 	if err != nil {
 		return nil, invalid("identifier", "identifier_invalid", "Enter a valid email address.")
 	}
-	// The network's code failures and the account, in one round trip,
-	// whether or not the address has an account; then the code is
-	// counted against the address.
+	// The network's code failures, the code counted against the address
+	// and the account, in one round trip, whether or not the address has
+	// an account.
 	var cand *identity.LoginCandidate
 	r := s.Flows.reads()
 	net := s.codeNetworkIn(r, c)
+	a := s.Throttle.BeginEachIn(r, s.codeSendItems(c, email)...)
 	s.Identities.FindLoginIn(r, s.Config.Domain, identity.KindEmail, email, &cand)
 	if err := r.Run(ctx); err != nil {
 		return nil, fmt.Errorf("flow: sign-in code reads: %w", err)
@@ -45,7 +46,7 @@ func (s *Service) RequestLoginCode(ctx context.Context, f *Flow, c Client, ident
 		owner = cand.Identity.ID
 	}
 	wait, n := net()
-	g, err := s.reserveCodeSend(ctx, c, email, owner, wait, n)
+	g, err := s.codeSendGuard(ctx, c, a, owner, wait, n)
 	if err != nil {
 		return nil, err
 	}

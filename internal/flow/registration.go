@@ -81,43 +81,47 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 		return nil, &InvalidError{Messages: problems}
 	}
 	email := ids[0].Value
-	// The network's code failures and the address's owner, if it has
-	// one, in one round trip, read alike whether the address is free or
-	// taken.
+	// The sign-up counts against its network before any work, atomically,
+	// and stays counted: a network's sign-ups are what the rule limits.
+	// So does its mail against the address (see reserveCodeSend) — a code,
+	// or the note to the owner of a taken address. Both reservations, the
+	// network's code failures and the address's owner, if it has one,
+	// travel in one round trip, read alike whether the address is free or
+	// taken. (A sign-up that completes at once mails only the owner of a
+	// taken address: its mail is counted once the owner is known.)
 	var owner *identity.Identity
+	var mailItems []throttle.Item
+	always := s.Config.RequireVerifiedEmail || passwordless
+	if always {
+		mailItems = s.codeSendItems(c, email)
+	}
 	r := s.Flows.reads()
 	net := s.codeNetworkIn(r, c)
+	g := s.reserveIn(r, c, policy.RegistrationSubmit, "", mailItems...)
 	s.Identities.FindByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &owner)
 	if err := r.Run(ctx); err != nil {
 		return nil, fmt.Errorf("flow: sign-up reads: %w", err)
 	}
-	// The sign-up counts against its network before any work, atomically,
-	// and stays counted: a network's sign-ups are what the rule limits.
-	// So does its mail against the address (see reserveCodeSend), when one
-	// may go — a code, or the note to the owner of a taken address; a
-	// sign-up that completes at once mails nothing. One statement reserves
-	// both.
-	var mailItems []throttle.Item
-	if mails := s.Config.RequireVerifiedEmail || passwordless || (owner != nil && owner.State != identity.StatePending); mails {
-		mailItems = s.codeSendItems(c, email)
-	}
-	g, err := s.reserve(ctx, c, policy.RegistrationSubmit, "", "", mailItems...)
-	if err != nil {
+	if err := s.ready(ctx, c, g, ""); err != nil {
 		return nil, err
 	}
 	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.RegistrationSubmit}, event.RegistrationSubmitted); err != nil {
 		return nil, err
 	}
 	var mailGuard *guard
-	if mailItems != nil {
-		ownerID := ""
-		if owner != nil {
-			ownerID = owner.ID
-		}
-		wait, n := net()
-		if mailGuard, err = s.codeSendGuard(ctx, c, g.attempt.Only(mailItems[0].Key, mailItems[1].Key), ownerID, wait, n); err != nil {
-			return nil, err
-		}
+	ownerID := ""
+	if owner != nil {
+		ownerID = owner.ID
+	}
+	wait, n := net()
+	switch {
+	case always:
+		mailGuard, err = s.codeSendGuard(ctx, c, g.attempt.Only(mailItems[0].Key, mailItems[1].Key), ownerID, wait, n)
+	case owner != nil && owner.State != identity.StatePending:
+		mailGuard, err = s.reserveCodeSend(ctx, c, email, ownerID, wait, n)
+	}
+	if err != nil {
+		return nil, err
 	}
 	// Hash before touching the database: a hash takes tens of
 	// milliseconds and must never hold a transaction open.

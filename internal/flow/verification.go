@@ -37,6 +37,7 @@ func (s *Service) SubmitVerificationEmail(ctx context.Context, f *Flow, c Client
 		s.Identities.FindByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &ident)
 	}
 	net := s.codeNetworkIn(r, c)
+	a := s.Throttle.BeginEachIn(r, s.codeSendItems(c, email)...)
 	if err := r.Run(ctx); err != nil {
 		return nil, fmt.Errorf("flow: verification reads: %w", err)
 	}
@@ -45,7 +46,7 @@ func (s *Service) SubmitVerificationEmail(ctx context.Context, f *Flow, c Client
 		owner = ident.ID
 	}
 	wait, n := net()
-	g, err := s.reserveCodeSend(ctx, c, email, owner, wait, n)
+	g, err := s.codeSendGuard(ctx, c, a, owner, wait, n)
 	if err != nil {
 		return nil, err
 	}

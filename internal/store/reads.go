@@ -26,15 +26,21 @@ type Rows interface {
 //
 // The stores offer their reads as methods that add to a Reads (…In), and
 // a plain method that runs one alone where a caller needs it.
+//
+// A step may add one kind of write too (Write): a counter it must take
+// before the reads' results matter (a throttle reservation), so that the
+// reservation costs no round trip of its own.
 type Reads struct {
-	db    *DB
-	items []readItem
+	db     *DB
+	items  []readItem
+	writes bool
 }
 
 type readItem struct {
 	query string
 	args  []any
 	scan  func(Rows) error
+	write bool
 }
 
 // Reads returns an empty batch of reads on db.
@@ -46,13 +52,25 @@ func (r *Reads) Query(scan func(Rows) error, query string, args ...any) {
 	r.items = append(r.items, readItem{query: query, args: args, scan: scan})
 }
 
+// Write adds a write statement with a RETURNING clause, whose rows go to
+// scan like a query's. It commits as a write of the Async view does
+// (without waiting for the disk): use it only for writes a crash may lose,
+// such as throttle counts. On PostgreSQL a Reads with a write runs on the
+// Async view's connections, as one implicit transaction, so the write's
+// row locks last until the batch's last read has run; on SQLite the write
+// goes to the writer connection in its turn.
+func (r *Reads) Write(scan func(Rows) error, query string, args ...any) {
+	r.items = append(r.items, readItem{query: query, args: args, scan: scan, write: true})
+	r.writes = true
+}
+
 // Run runs the queries added since the last Run and hands each one's rows
 // to its scan function. It returns the first error, after which the scan
 // functions of later queries are not called.
 func (r *Reads) Run(ctx context.Context) error {
-	items := r.items
-	r.items = nil
-	if r.db.Dialect != Postgres || len(items) <= 1 {
+	items, writes := r.items, r.writes
+	r.items, r.writes = nil, false
+	if r.db.Dialect != Postgres || (len(items) <= 1 && !writes) {
 		for _, it := range items {
 			if err := r.runOne(ctx, it); err != nil {
 				return err
@@ -62,7 +80,11 @@ func (r *Reads) Run(ctx context.Context) error {
 	}
 	ctx, cancel := r.db.bounded(ctx)
 	defer cancel()
-	conn, err := r.db.read.Conn(ctx)
+	pool := r.db.read
+	if writes {
+		pool = r.db.async.write
+	}
+	conn, err := pool.Conn(ctx)
 	if err != nil {
 		return Classify(err)
 	}
@@ -97,7 +119,11 @@ func (r *Reads) Run(ctx context.Context) error {
 
 // runOne runs one query as a cached prepared statement of the read pool.
 func (r *Reads) runOne(ctx context.Context, it readItem) error {
-	rows, err := r.db.Query(ctx, it.query, it.args...)
+	query := r.db.Query
+	if it.write {
+		query = r.db.async.WriteQuery
+	}
+	rows, err := query(ctx, it.query, it.args...)
 	if err != nil {
 		return err
 	}

@@ -205,8 +205,10 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	asyncCfg := cfg.Copy()
 	asyncCfg.RuntimeParams["synchronous_commit"] = "off"
 	async := stdlib.OpenDB(*asyncCfg)
-	async.SetMaxOpenConns(2 * runtime.NumCPU())
-	async.SetMaxIdleConns(2 * runtime.NumCPU())
+	// As many as the main pool: a step's reads travel here with its
+	// throttle reservation (Reads.Write).
+	async.SetMaxOpenConns(4 * runtime.NumCPU())
+	async.SetMaxIdleConns(4 * runtime.NumCPU())
 	async.SetConnMaxIdleTime(5 * time.Minute)
 	d := newDB(Postgres, db, db, timeouts.statement)
 	d.locker = locker

@@ -2,6 +2,7 @@ package throttle
 
 import (
 	"context"
+	"database/sql"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -97,11 +98,6 @@ func (l *Limiter) statesIn(r *store.Reads, items []Item, out *[]State) {
 	if len(items) == 0 {
 		return
 	}
-	marks := make([]string, len(items))
-	args := make([]any, len(items))
-	for i, it := range items {
-		marks[i], args[i] = fmt.Sprintf("$%d", i+1), it.Key
-	}
 	r.Query(func(rows store.Rows) error {
 		now := l.now()
 		for rows.Next() {
@@ -122,7 +118,7 @@ func (l *Limiter) statesIn(r *store.Reads, items []Item, out *[]State) {
 			}
 		}
 		return nil
-	}, `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key IN (`+strings.Join(marks, ", ")+`)`, args...)
+	}, `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key IN (`+marks(len(items))+`)`, keyArgs(items)...)
 }
 
 // Reserve counts one attempt on each key before the work it guards (a
@@ -154,9 +150,22 @@ type Item struct {
 // counted from one network and from everywhere), still in one statement.
 // A key given twice is counted once, under its first rule.
 func (l *Limiter) ReserveEach(ctx context.Context, items ...Item) ([]State, error) {
-	out := make([]State, len(items))
+	var out []State
+	r := l.db.Reads()
+	l.ReserveEachIn(r, &out, items...)
+	if err := r.Run(ctx); err != nil {
+		return nil, fmt.Errorf("throttle: reserve: %w", err)
+	}
+	return out, nil
+}
+
+// ReserveEachIn adds ReserveEach to r (see store.Reads.Write), so that a
+// step's reservation travels with its reads: once r runs, *out holds the
+// states, in the order of items.
+func (l *Limiter) ReserveEachIn(r *store.Reads, out *[]State, items ...Item) {
+	*out = make([]State, len(items))
 	if len(items) == 0 {
-		return out, nil
+		return
 	}
 	now := l.now()
 	// One row per key, locked in the order of the keys so that two
@@ -168,63 +177,119 @@ func (l *Limiter) ReserveEach(ctx context.Context, items ...Item) ([]State, erro
 	args := []any{store.Micros(now)}
 	rows := make([]string, len(sorted))
 	conds := make([]string, len(sorted))
+	keys := make([]string, len(sorted))
 	for i, it := range sorted {
 		args = append(args, it.Key, store.Micros(now.Add(it.Rule.Window)), it.Rule.Free, it.Rule.Base.Microseconds(), it.Rule.Max.Microseconds())
 		n := len(args) - 4 // $n key, $n+1 expiry, $n+2 Free, $n+3 Base, $n+4 Max
 		rows[i] = fmt.Sprintf("($%d, 1, $1, $%d)", n, n+1)
 		conds[i] = fmt.Sprintf(mayTake(pg), n, n+2, n+3, n+4)
+		keys[i] = fmt.Sprintf("($%d::text)", n)
 	}
-	q := fmt.Sprintf(`INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES %s
+	upsert := fmt.Sprintf(`INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES %s
 		ON CONFLICT (key) DO UPDATE SET
 			failures = CASE WHEN throttle.expires_at <= %s THEN 1 ELSE throttle.failures + 1 END,
 			last_failure = excluded.last_failure, expires_at = excluded.expires_at
 		WHERE throttle.expires_at <= %[2]s OR %[3]s
 		RETURNING key, failures`, strings.Join(rows, ", "), nowArg(pg), strings.Join(conds, " OR "))
-	res, err := l.db.Async().WriteQuery(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("throttle: reserve: %w", err)
-	}
 	taken := map[string]int{}
-	for res.Next() {
-		var key string
-		var failures int
-		if err := res.Scan(&key, &failures); err != nil {
-			res.Close()
-			return nil, fmt.Errorf("throttle: reserve: %w", err)
+	refused := map[string]State{}
+	settle := func() {
+		for i, it := range items {
+			if n, ok := taken[it.Key]; ok {
+				(*out)[i] = State{Taken: true, Failures: n}
+				continue
+			}
+			st := refused[it.Key]
+			// Expired or paid off while the statement ran: still refused,
+			// and asked to wait a moment rather than nothing.
+			st.Wait = max(st.Wait, time.Second)
+			(*out)[i] = st
 		}
-		taken[key] = failures
 	}
-	res.Close()
-	if err := res.Err(); err != nil {
-		return nil, fmt.Errorf("throttle: reserve: %w", err)
+	// A refused key's state: where it stands under its rule.
+	state := func(key string, failures int, last, expires int64) State {
+		now := l.now()
+		if now.UnixMicro() >= expires {
+			return State{}
+		}
+		for _, it := range items {
+			if it.Key == key {
+				return State{Wait: max(0, store.FromMicros(last).Add(it.Rule.Delay(failures)).Sub(now)), Failures: failures}
+			}
+		}
+		return State{}
 	}
-	var refused []Item
+	if pg {
+		// The reservation and the state of every key in one statement:
+		// the main query reads throttle as it was before the upsert,
+		// which for a refused key (left alone) is as it is.
+		r.Write(func(rs store.Rows) error {
+			for rs.Next() {
+				var key string
+				var took, failures, last, expires sql.NullInt64
+				if err := rs.Scan(&key, &took, &failures, &last, &expires); err != nil {
+					return err
+				}
+				if took.Valid {
+					taken[key] = int(took.Int64)
+				} else if failures.Valid {
+					refused[key] = state(key, int(failures.Int64), last.Int64, expires.Int64)
+				}
+			}
+			settle()
+			return nil
+		}, fmt.Sprintf(`WITH taken AS (%s)
+			SELECT v.key, taken.failures, throttle.failures, throttle.last_failure, throttle.expires_at
+			FROM (VALUES %s) v (key) LEFT JOIN taken ON taken.key = v.key LEFT JOIN throttle ON throttle.key = v.key`,
+			upsert, strings.Join(keys, ", ")), args...)
+		return
+	}
+	// SQLite has no writes in WITH: the upsert, then the keys as they
+	// stand, one after the other on the one writer (no round trip).
+	r.Write(func(rs store.Rows) error {
+		for rs.Next() {
+			var key string
+			var failures int
+			if err := rs.Scan(&key, &failures); err != nil {
+				return err
+			}
+			taken[key] = failures
+		}
+		return nil
+	}, upsert, args...)
+	r.Write(func(rs store.Rows) error {
+		for rs.Next() {
+			var key string
+			var failures int
+			var last, expires int64
+			if err := rs.Scan(&key, &failures, &last, &expires); err != nil {
+				return err
+			}
+			if _, ok := taken[key]; !ok {
+				refused[key] = state(key, failures, last, expires)
+			}
+		}
+		settle()
+		return nil
+	}, `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key IN (`+marks(len(sorted))+`)`, keyArgs(sorted)...)
+}
+
+// marks returns "$1, $2, …, $n".
+func marks(n int) string {
+	m := make([]string, n)
+	for i := range m {
+		m[i] = fmt.Sprintf("$%d", i+1)
+	}
+	return strings.Join(m, ", ")
+}
+
+// keyArgs returns the items' keys as statement arguments.
+func keyArgs(items []Item) []any {
+	args := make([]any, len(items))
 	for i, it := range items {
-		if n, ok := taken[it.Key]; ok {
-			out[i] = State{Taken: true, Failures: n}
-		} else {
-			refused = append(refused, it)
-		}
+		args[i] = it.Key
 	}
-	if len(refused) == 0 {
-		return out, nil
-	}
-	// Only a refusal costs a second statement: how long it must wait.
-	var st []State
-	r := l.db.Reads()
-	l.statesIn(r, refused, &st)
-	if err := r.Run(ctx); err != nil {
-		return nil, fmt.Errorf("throttle: read: %w", err)
-	}
-	for i, it := range items {
-		if j := slices.IndexFunc(refused, func(r Item) bool { return r.Key == it.Key }); j >= 0 {
-			out[i] = st[j]
-			// Expired or paid off between the two statements: still
-			// refused, and asked to wait a moment rather than nothing.
-			out[i].Wait = max(out[i].Wait, time.Second)
-		}
-	}
-	return out, nil
+	return args
 }
 
 // mayTake is the condition, in each dialect, under which an existing
@@ -272,11 +337,20 @@ func (l *Limiter) Begin(ctx context.Context, rule Rule, keys ...string) (*Attemp
 // BeginEach reserves an attempt on keys under rules of their own (see
 // ReserveEach).
 func (l *Limiter) BeginEach(ctx context.Context, items ...Item) (*Attempt, error) {
-	st, err := l.ReserveEach(ctx, items...)
-	if err != nil {
-		return nil, err
+	r := l.db.Reads()
+	a := l.BeginEachIn(r, items...)
+	if err := r.Run(ctx); err != nil {
+		return nil, fmt.Errorf("throttle: reserve: %w", err)
 	}
-	return &Attempt{l: l, items: items, States: st}, nil
+	return a, nil
+}
+
+// BeginEachIn adds BeginEach to r: the attempt's States are there once r
+// has run.
+func (l *Limiter) BeginEachIn(r *store.Reads, items ...Item) *Attempt {
+	a := &Attempt{l: l, items: items}
+	l.ReserveEachIn(r, &a.States, items...)
+	return a
 }
 
 // Only returns the part of a that counts keys, to settle on its own.
