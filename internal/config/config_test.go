@@ -78,6 +78,8 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"dev: true\ndomains: {customers: {flow_lifetime: soon}}\n", "", "domains.customers.flow_lifetime (line 2): \"soon\" is not a duration"},
 		{"dev: true\ntrusted_proxies: [10.0.0.0/33]\n", "", "trusted_proxies"},
 		{"dev: true\n", "FOYER_TRUSTED_PROXIES=10.0.0.1, proxy.internal", "trusted_proxies"},
+		{"dev: true\nnode_id: 'node a'\n", "", "node_id"},
+		{"dev: true\n", "FOYER_NODE_ID=" + strings.Repeat("n", 101), "node_id"},
 	}
 	for _, tt := range tests {
 		var env []string
