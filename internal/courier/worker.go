@@ -412,7 +412,7 @@ func (w *Worker) deliver(ctx context.Context, e Entry) {
 	switch s, err := w.Outbox.begin(ctx, e, w.Outbox.now().Add(w.SendTimeout)); {
 	case err != nil:
 		log.Error("courier: check mail before sending; it leaves when its lease runs out",
-			slog.String("event", "mail_retry"), slog.String("error", err.Error()))
+			slog.String("event", "mail_check_failed"), slog.String("error", err.Error()))
 		return
 	case s == unwanted:
 		log.Info("courier: mail given up or taken over meanwhile, not sent", slog.String("event", "mail_dropped"))
