@@ -170,6 +170,7 @@ func (h *Handler) submitVerification(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) getFlow(w http.ResponseWriter, r *http.Request) {
 	if f := h.loadAny(w, r); f != nil {
+		h.Flows.NoteDelivery(r.Context(), f) // a code that will not arrive says so
 		respond(w, http.StatusOK, &flow.Result{Flow: f})
 	}
 }

@@ -41,6 +41,12 @@ type Config struct {
 	// Secret keys code hashes and other server-side MACs; at least 32
 	// characters. In dev mode a random one is kept in the data folder.
 	Secret string `yaml:"secret" env:"FOYER_SECRET"`
+	// NodeID names this process among the nodes sharing the database,
+	// the same across its restarts: a restarted node takes back at once
+	// the mail it held when it stopped. Empty: kept in <data>/node-id,
+	// created on first start, when the data folder is in use (see
+	// LoadNodeID).
+	NodeID string `yaml:"node_id" env:"FOYER_NODE_ID"`
 
 	// TrustedProxies lists the reverse proxies (addresses or CIDR
 	// prefixes) whose X-Forwarded-For Foyer believes. The client's
@@ -581,6 +587,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HSTS.Preload && (!c.HSTS.IncludeSubdomains || c.HSTS.MaxAge < hstsYear) {
 		bad("hsts.preload", "needs hsts.include_subdomains and an hsts.max_age of at least %d (a year), as preload lists require", hstsYear)
+	}
+	if len(c.NodeID) > maxNodeID || strings.ContainsFunc(c.NodeID, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		bad("node_id", "must be at most %d characters, without spaces or control characters", maxNodeID)
 	}
 	if c.Admin.Token != "" && len(c.Admin.Token) < 32 {
 		bad("admin.token", "must be at least 32 characters (or empty to turn the admin API off)")

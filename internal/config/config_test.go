@@ -84,6 +84,8 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"dev: true\nhsts: {max_age: -1}\n", "", "hsts.max_age"},
 		{"dev: true\nhsts: {preload: true}\n", "", "hsts.preload"},
 		{"dev: true\nhsts: {preload: true, include_subdomains: true, max_age: 600}\n", "", "hsts.preload"},
+		{"dev: true\nnode_id: 'node a'\n", "", "node_id"},
+		{"dev: true\n", "FOYER_NODE_ID=" + strings.Repeat("n", 101), "node_id"},
 	}
 	for _, tt := range tests {
 		var env []string

@@ -12,13 +12,23 @@
 // worker has more in hand than it can take, mail is queued instead and the
 // worker is woken to claim it. If the mail server is down or answers with
 // a temporary error, the worker retries with exponential backoff, so a
-// flaky or restarting server loses no mail. Several Foyer nodes may share
-// one database: each mail is claimed by one worker at a time (FOR UPDATE
-// SKIP LOCKED on PostgreSQL, the single writer on SQLite) with a lease, so
-// a node that dies mid-delivery, or before sending the mail handed over to
-// it, only delays its mail until the lease runs out. Mail with a NotAfter
-// (a code that expires) is given up once it passes, whether it waits in
-// the outbox or in a worker's hands: it is never sent late.
+// flaky or restarting server loses no mail; once the server answers again,
+// the first success makes the mail waiting for a retry due at once.
+// Several Foyer nodes may share one database: each mail is claimed by one
+// worker at a time (FOR UPDATE SKIP LOCKED on PostgreSQL, the single
+// writer on SQLite) with a lease, marked with the claiming node's name
+// (Outbox.Node). A node that dies mid-delivery, or before sending the mail
+// handed over to it, takes that mail back as soon as it starts again under
+// the same name; another node takes it when the lease runs out. Mail with
+// a NotAfter (a code that expires) is given up once it passes, whether it
+// waits in the outbox or in a worker's hands: it is never sent late.
+//
+// A newer code gives up the mail of the code it replaces (SupersedeTx),
+// even one a worker holds already: just before each attempt the worker
+// checks that its mail is still wanted, and it sends nothing to an address
+// while an attempt of another mail to it may still be under way, so a
+// customer never receives an old code after a newer one. Outbox.Fate tells
+// a page whether a mail was given up, so that it stops saying it was sent.
 //
 // Mail bodies hold one-time codes, so outside dev mode they are erased
 // from the outbox as soon as the mail is sent or given up on, and they are
@@ -28,6 +38,7 @@
 // Wiring, in the server:
 //
 //	outbox := courier.NewOutbox(db, time.Now)
+//	outbox.Node = nodeID // the same after a restart, one per process
 //	sender, err := courier.NewSMTPSender(cfg.SMTPURL, cfg.MailFrom) // or courier.DevMailboxSender{Logger: log} in dev mode
 //	worker := courier.NewWorker(outbox, sender, log)
 //	go worker.Run(ctx)

@@ -3,6 +3,7 @@ package courier
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -70,6 +71,16 @@ type Outbox struct {
 	mu   sync.Mutex
 	hand *handoff // the running Worker's, if any (see Worker.Run)
 
+	// Node names this process among those sharing the database. Mail
+	// this Outbox claims, or hands over to its Worker, is marked with it,
+	// so that a process started again under the same name takes that
+	// mail back at once (see Reclaim) instead of waiting for the lease.
+	// Give each process its own name that survives a restart (the server
+	// derives it from the data folder, or takes it from the
+	// configuration); NewOutbox sets a random one, which no later process
+	// will have. Set it before use.
+	Node string
+
 	// KeepBodies keeps the bodies of sent and failed mail so the dev
 	// mailbox can show them. Set it in dev mode only: outside dev mode
 	// the bodies hold one-time codes, and they are erased as soon as the
@@ -80,7 +91,7 @@ type Outbox struct {
 // NewOutbox returns an Outbox on db that reads the time from now. Bodies
 // are erased after delivery; set KeepBodies in dev mode.
 func NewOutbox(db *store.DB, now func() time.Time) *Outbox {
-	return &Outbox{db: db, now: now, wake: make(chan struct{}, 1)}
+	return &Outbox{db: db, now: now, wake: make(chan struct{}, 1), Node: "process-" + uuid.NewString()}
 }
 
 // notify wakes a Worker running on this Outbox so it looks for due mail
@@ -207,16 +218,18 @@ func (o *Outbox) insert(ctx context.Context, tx *store.Tx, m Message, h *handoff
 	e := Entry{ID: uuid.NewString(), Domain: m.Domain, Template: m.Template, To: m.To,
 		Subject: r.Subject, Text: r.Text, HTML: r.HTML,
 		Status: StatusQueued, NextAttemptAt: now, CreatedAt: now}
+	claimedBy := ""
 	if h != nil {
 		e.Status, e.Attempts, e.NextAttemptAt = StatusSending, 1, now.Add(h.lease)
+		claimedBy = o.Node
 	}
 	notAfter := store.NullMicros(m.NotAfter)
 	e.NotAfter = store.FromNullMicros(notAfter)
 	_, err = tx.Exec(ctx, `INSERT INTO outbox
-		(id, domain, template, recipient, subject, body_text, body_html, status, attempts, next_attempt_at, last_error, created_at, not_after)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '', $11, $12)`,
+		(id, domain, template, recipient, subject, body_text, body_html, status, attempts, next_attempt_at, last_error, created_at, not_after, claimed_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '', $11, $12, $13)`,
 		e.ID, e.Domain, e.Template, e.To, e.Subject, e.Text, e.HTML, string(e.Status), e.Attempts,
-		store.Micros(e.NextAttemptAt), store.Micros(e.CreatedAt), notAfter)
+		store.Micros(e.NextAttemptAt), store.Micros(e.CreatedAt), notAfter, claimedBy)
 	if err != nil {
 		return Entry{}, fmt.Errorf("courier: enqueue %s: %w", m.Template, err)
 	}
@@ -230,7 +243,7 @@ func (o *Outbox) insert(ctx context.Context, tx *store.Tx, m Message, h *handoff
 // not started) back: the entry is queued again and due now, as if never
 // claimed.
 func (o *Outbox) release(ctx context.Context, id string, attempt int) error {
-	err := o.finish(ctx, id, `UPDATE outbox SET status = 'queued', attempts = attempts - 1, next_attempt_at = $1
+	err := o.finish(ctx, id, `UPDATE outbox SET status = 'queued', attempts = attempts - 1, next_attempt_at = $1, sending_until = NULL
 		WHERE id = $2 AND status = 'sending' AND attempts = $3`,
 		store.Micros(o.now()), id, attempt)
 	if err != nil {
@@ -239,8 +252,9 @@ func (o *Outbox) release(ctx context.Context, id string, attempt int) error {
 	return nil
 }
 
-// Claim marks up to n due entries as sending, leased to the caller until
-// now+lease, and returns them with Attempts counting this attempt. Due
+// Claim marks up to n due entries as sending, leased to the caller (this
+// Outbox's Node) until now+lease, and returns them with Attempts counting
+// this attempt. Due
 // entries are queued ones whose next attempt has come, and sending ones
 // whose lease has run out (their worker died). Entries claimed by one
 // caller are not returned to another until the lease runs out, whatever
@@ -256,7 +270,7 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]Entry
 		// SKIP LOCKED: concurrent claimers on other nodes take other rows
 		// instead of waiting for, or taking, these.
 		query = `UPDATE outbox
-			SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1
+			SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1, claimed_by = $4
 			WHERE id IN (
 				SELECT id FROM outbox
 				WHERE status IN ('queued', 'sending') AND next_attempt_at <= $2 AND (not_after IS NULL OR not_after > $2)
@@ -268,7 +282,7 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]Entry
 		// SQLite has one writer: the statement holds it, so its select
 		// and its update see and change the same rows.
 		query = `UPDATE outbox
-			SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1
+			SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1, claimed_by = $4
 			WHERE id IN (
 				SELECT id FROM outbox
 				WHERE status IN ('queued', 'sending') AND next_attempt_at <= $2 AND (not_after IS NULL OR not_after > $2)
@@ -279,7 +293,7 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]Entry
 	// One statement, so no transaction: it claims its rows atomically. It
 	// commits asynchronously (store.DB.Async): should a crash of the
 	// database server lose the claim, the mail is simply due again.
-	rows, err := o.db.Async().WriteQuery(ctx, query, store.Micros(now.Add(lease)), store.Micros(now), n)
+	rows, err := o.db.Async().WriteQuery(ctx, query, store.Micros(now.Add(lease)), store.Micros(now), n, o.Node)
 	if err != nil {
 		return nil, fmt.Errorf("courier: claim: %w", err)
 	}
@@ -304,12 +318,14 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]Entry
 // MarkSent records that attempt number attempt of entry id was accepted by
 // the mail server, and erases the bodies unless KeepBodies is set. It
 // returns store.ErrConflict when the claim was lost: the lease ran out and
-// another worker claimed the entry again.
+// another worker claimed the entry again, or the mail was given up
+// meanwhile (replaced by a newer one, or expired; the error then also
+// matches errGivenUp).
 func (o *Outbox) MarkSent(ctx context.Context, id string, attempt int) error {
-	query := `UPDATE outbox SET status = 'sent', sent_at = $1, last_error = '', body_text = '', body_html = ''
+	query := `UPDATE outbox SET status = 'sent', sent_at = $1, last_error = '', body_text = '', body_html = '', sending_until = NULL
 		WHERE id = $2 AND status = 'sending' AND attempts = $3`
 	if o.KeepBodies {
-		query = `UPDATE outbox SET status = 'sent', sent_at = $1, last_error = ''
+		query = `UPDATE outbox SET status = 'sent', sent_at = $1, last_error = '', sending_until = NULL
 			WHERE id = $2 AND status = 'sending' AND attempts = $3`
 	}
 	if err := o.finish(ctx, id, query, store.Micros(o.now()), id, attempt); err != nil {
@@ -322,7 +338,7 @@ func (o *Outbox) MarkSent(ctx context.Context, id string, attempt int) error {
 // cause and queues the entry again for at. It returns store.ErrConflict
 // when the claim was lost.
 func (o *Outbox) MarkRetry(ctx context.Context, id string, attempt int, cause error, at time.Time) error {
-	err := o.finish(ctx, id, `UPDATE outbox SET status = 'queued', next_attempt_at = $1, last_error = $4
+	err := o.finish(ctx, id, `UPDATE outbox SET status = 'queued', next_attempt_at = $1, last_error = $4, sending_until = NULL
 		WHERE id = $2 AND status = 'sending' AND attempts = $3`,
 		store.Micros(at), id, attempt, errorText(cause))
 	if err != nil {
@@ -336,10 +352,10 @@ func (o *Outbox) MarkRetry(ctx context.Context, id string, attempt int, cause er
 // unless KeepBodies is set. It returns store.ErrConflict when the claim
 // was lost.
 func (o *Outbox) MarkFailed(ctx context.Context, id string, attempt int, cause error) error {
-	query := `UPDATE outbox SET status = 'failed', next_attempt_at = $1, last_error = $4, body_text = '', body_html = ''
+	query := `UPDATE outbox SET status = 'failed', next_attempt_at = $1, last_error = $4, body_text = '', body_html = '', sending_until = NULL
 		WHERE id = $2 AND status = 'sending' AND attempts = $3`
 	if o.KeepBodies {
-		query = `UPDATE outbox SET status = 'failed', next_attempt_at = $1, last_error = $4
+		query = `UPDATE outbox SET status = 'failed', next_attempt_at = $1, last_error = $4, sending_until = NULL
 			WHERE id = $2 AND status = 'sending' AND attempts = $3`
 	}
 	if err := o.finish(ctx, id, query, store.Micros(o.now()), id, attempt, errorText(cause)); err != nil {
@@ -348,23 +364,33 @@ func (o *Outbox) MarkFailed(ctx context.Context, id string, attempt int, cause e
 	return nil
 }
 
-// SupersedeTx gives up, in tx, the mail id if it is still waiting in the
-// database to be sent (queued, or between retries): a newer mail replaces
-// it, such as a new code that makes the old one useless. A mail a worker
-// holds already — being sent, or handed over and about to be, ahead of
-// the newer one — is left alone, as is one sent. Nothing to give up is not
-// an error.
+// SupersedeTx gives up, in tx, the mail id unless it is sent already or
+// given up: a newer mail replaces it, such as a new code that makes the
+// old one useless. That holds for a mail a worker holds too (claimed, or
+// handed over to it): the worker checks that its mail is still wanted
+// just before it sends it (see Worker), and sends nothing to the address
+// while an attempt of the old mail may still be on the wire, so the old
+// mail never arrives after the newer one. Nothing to give up is not an
+// error.
 func (o *Outbox) SupersedeTx(ctx context.Context, tx *store.Tx, id string) error {
-	query := `UPDATE outbox SET status = 'failed', last_error = 'superseded by a newer mail', body_text = '', body_html = ''
-		WHERE id = $1 AND status = 'queued'`
+	query := `UPDATE outbox SET status = 'failed', last_error = $2, body_text = '', body_html = ''
+		WHERE id = $1 AND status IN ('queued', 'sending')`
 	if o.KeepBodies {
-		query = `UPDATE outbox SET status = 'failed', last_error = 'superseded by a newer mail' WHERE id = $1 AND status = 'queued'`
+		query = `UPDATE outbox SET status = 'failed', last_error = $2 WHERE id = $1 AND status IN ('queued', 'sending')`
 	}
-	if _, err := tx.Exec(ctx, query, id); err != nil {
+	if _, err := tx.Exec(ctx, query, id, errSuperseded.Error()); err != nil {
 		return fmt.Errorf("courier: supersede %s: %w", id, err)
 	}
 	return nil
 }
+
+// errSuperseded is the last error of mail given up for a newer one.
+var errSuperseded = errors.New("superseded by a newer mail")
+
+// errGivenUp is matched, with store.ErrConflict, by the result of an
+// attempt whose mail was given up while the attempt ran: superseded or
+// expired. Its worker did nothing wrong.
+var errGivenUp = errors.New("the mail was given up meanwhile")
 
 // finish runs an update guarded by the claim (id, status sending, attempt)
 // and turns "no row changed" into ErrConflict, or ErrNotFound when the
@@ -384,12 +410,174 @@ func (o *Outbox) finish(ctx context.Context, id, query string, args ...any) erro
 	if n == 1 {
 		return nil
 	}
-	var one int
-	err = o.db.QueryRow(ctx, `SELECT 1 FROM outbox WHERE id = $1`, id).Scan(&one)
+	var status, lastError string
+	err = o.db.QueryRow(ctx, `SELECT status, last_error FROM outbox WHERE id = $1`, id).Scan(&status, &lastError)
 	if err != nil {
 		return store.Classify(err)
 	}
+	if Status(status) == StatusFailed && (lastError == errSuperseded.Error() || lastError == errExpired.Error()) {
+		return fmt.Errorf("%w: %w (%s)", store.ErrConflict, errGivenUp, lastError)
+	}
 	return fmt.Errorf("%w: the claim was lost (lease ran out)", store.ErrConflict)
+}
+
+// An attempt's start, as begin tells it.
+type start int
+
+const (
+	// started: the attempt is under way until its deadline; send.
+	started start = iota
+	// unwanted: the mail was given up (superseded, expired) or the claim
+	// lost; send nothing.
+	unwanted
+	// held: an attempt of another mail to the same address may be on
+	// the wire; the mail is queued again for after it.
+	held
+)
+
+// recheckHeld is how soon mail held back behind another mail's attempt
+// (see begin) is looked at again, at the latest.
+const recheckHeld = time.Second
+
+// errHeld is the last error of mail held back behind an earlier mail's
+// attempt.
+var errHeld = errors.New("waiting for an earlier mail to the same address")
+
+// begin checks, just before attempt e.Attempts of e is made, that the
+// mail is still wanted and still claimed by the caller, and that no
+// attempt of another mail to the same address is under way; if so it
+// records the attempt as under way until deadline (no later attempt to
+// the address starts before then, unless this one ends first). Mail that
+// must wait for another's attempt is queued again, not counting this
+// attempt, to be looked at again within recheckHeld or when the other
+// attempt's deadline passes, whichever comes first.
+func (o *Outbox) begin(ctx context.Context, e Entry, deadline time.Time) (start, error) {
+	now := o.now()
+	res, err := o.db.Async().Exec(ctx, `UPDATE outbox SET sending_until = $1
+		WHERE id = $2 AND status = 'sending' AND attempts = $3
+		AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.recipient = $4 AND o.sending_until > $5 AND o.id <> $2)`,
+		store.Micros(deadline), e.ID, e.Attempts, e.To, store.Micros(now))
+	if err != nil {
+		return unwanted, fmt.Errorf("courier: begin %s: %w", e.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return unwanted, fmt.Errorf("courier: begin %s: %w", e.ID, err)
+	} else if n == 1 {
+		return started, nil
+	}
+	// Not wanted any more, or held back: which?
+	var (
+		status   string
+		attempts int
+		busy     sql.NullInt64
+	)
+	err = o.db.QueryRow(ctx, `SELECT status, attempts,
+		(SELECT max(o.sending_until) FROM outbox o WHERE o.recipient = outbox.recipient AND o.sending_until > $2 AND o.id <> outbox.id)
+		FROM outbox WHERE id = $1`, e.ID, store.Micros(now)).Scan(&status, &attempts, &busy)
+	if errors.Is(err, sql.ErrNoRows) {
+		return unwanted, nil
+	}
+	if err != nil {
+		return unwanted, fmt.Errorf("courier: begin %s: %w", e.ID, err)
+	}
+	if Status(status) != StatusSending || attempts != e.Attempts {
+		return unwanted, nil
+	}
+	at := now.Add(recheckHeld)
+	if busy.Valid && store.FromMicros(busy.Int64).Before(at) {
+		at = store.FromMicros(busy.Int64)
+	}
+	err = o.finish(ctx, e.ID, `UPDATE outbox SET status = 'queued', attempts = attempts - 1, next_attempt_at = $1, last_error = $4
+		WHERE id = $2 AND status = 'sending' AND attempts = $3`,
+		store.Micros(at), e.ID, e.Attempts, errHeld.Error())
+	switch {
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
+		return unwanted, nil
+	case err != nil:
+		return unwanted, fmt.Errorf("courier: hold %s: %w", e.ID, err)
+	}
+	return held, nil
+}
+
+// endAttempt records that attempt number attempt of entry id is no longer
+// under way, when its result could not be recorded (the mail was given up
+// meanwhile): mail to the same address need not wait for its deadline.
+func (o *Outbox) endAttempt(ctx context.Context, id string, attempt int) error {
+	if _, err := o.db.Async().Exec(ctx, `UPDATE outbox SET sending_until = NULL
+		WHERE id = $1 AND attempts = $2 AND sending_until IS NOT NULL`, id, attempt); err != nil {
+		return fmt.Errorf("courier: end attempt %s: %w", id, err)
+	}
+	return nil
+}
+
+// Reclaim takes back the mail a former process under this Outbox's Node
+// claimed or was handed, and could not finish: a worker calls it as it
+// starts, so that mail held by the process it replaces leaves at once
+// instead of when the lease runs out. It ends the lease of that mail: now
+// for mail not yet tried, and when the attempt's deadline has passed for
+// mail whose attempt was under way, so that it is not sent twice should
+// that process still be running. The next claim counts a new attempt, so
+// a former holder that still runs sends none of it (begin sees its claim
+// lost): two running processes under one Node move mail between them
+// without sending it twice, but each Node should be one process. It
+// returns how many mails it took back.
+func (o *Outbox) Reclaim(ctx context.Context) (int64, error) {
+	now := store.Micros(o.now())
+	res, err := o.db.Exec(ctx, `UPDATE outbox
+		SET next_attempt_at = CASE WHEN sending_until IS NULL OR sending_until < $1 THEN $1 ELSE sending_until END
+		WHERE status = 'sending' AND claimed_by = $2`, now, o.Node)
+	if err != nil {
+		return 0, fmt.Errorf("courier: reclaim: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("courier: reclaim: %w", err)
+	}
+	return n, nil
+}
+
+// resume makes the mail waiting for a retry after a failed attempt due
+// now: delivery works again, so the backoff that spaced out its attempts
+// has no reason left. It returns how many mails it made due.
+func (o *Outbox) resume(ctx context.Context) (int64, error) {
+	now := store.Micros(o.now())
+	res, err := o.db.Async().Exec(ctx, `UPDATE outbox SET next_attempt_at = $1
+		WHERE status = 'queued' AND next_attempt_at > $1 AND last_error <> ''`, now)
+	if err != nil {
+		return 0, fmt.Errorf("courier: resume: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("courier: resume: %w", err)
+	}
+	return n, nil
+}
+
+// Fate is what became of a mail, without its content.
+type Fate struct {
+	Status Status
+	// SentAt is when the mail server accepted the mail; zero until then.
+	SentAt time.Time
+	// GivenUp is true when the mail will never be delivered: refused for
+	// good, out of attempts, or expired. A mail replaced by a newer one
+	// (SupersedeTx) is failed but not given up in this sense.
+	GivenUp bool
+}
+
+// Fate returns what became of mail id, or store.ErrNotFound (never
+// stored, or pruned).
+func (o *Outbox) Fate(ctx context.Context, id string) (Fate, error) {
+	var (
+		status, lastError string
+		sent              sql.NullInt64
+	)
+	err := o.db.QueryRow(ctx, `SELECT status, last_error, sent_at FROM outbox WHERE id = $1`, id).Scan(&status, &lastError, &sent)
+	if err != nil {
+		return Fate{}, fmt.Errorf("courier: fate of %s: %w", id, store.Classify(err))
+	}
+	f := Fate{Status: Status(status), SentAt: store.FromNullMicros(sent)}
+	f.GivenUp = f.Status == StatusFailed && lastError != errSuperseded.Error()
+	return f, nil
 }
 
 // maxErrorText bounds the stored last_error.

@@ -27,6 +27,10 @@ type Mail struct {
 
 // Sender delivers one mail. An error means the mail was not delivered: the
 // Worker tries again later, unless the error is permanent (see Permanent).
+// A temporary error counts as a sign that the mail server cannot be
+// reached or does not serve, unless it is Deferred: the Worker then makes
+// the mail held back by such errors due at once when a delivery succeeds
+// again.
 type Sender interface {
 	Send(ctx context.Context, m Mail) error
 }
@@ -51,6 +55,31 @@ func Permanent(err error) error {
 func IsPermanent(err error) bool {
 	var p permanentError
 	return errors.As(err, &p)
+}
+
+// deferredError marks a temporary failure of one mail only.
+type deferredError struct{ err error }
+
+func (e deferredError) Error() string { return e.err.Error() }
+func (e deferredError) Unwrap() error { return e.err }
+
+// Deferred wraps err to tell the Worker that the mail server works but put
+// this mail off for now (a 4xx reply to its recipient, as greylisting
+// gives): the mail is retried after its backoff as usual, but the failure
+// says nothing of the server, so the next success does not make mail
+// waiting for a retry due at once. A nil err stays nil.
+func Deferred(err error) error {
+	if err == nil {
+		return nil
+	}
+	return deferredError{err}
+}
+
+// IsDeferred reports whether err, or an error it wraps, was made by
+// Deferred.
+func IsDeferred(err error) bool {
+	var d deferredError
+	return errors.As(err, &d)
 }
 
 // DevMailboxSender is the Sender for dev mode when no SMTP server is

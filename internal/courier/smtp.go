@@ -186,12 +186,17 @@ func (s *SMTPSender) Send(ctx context.Context, m Mail) error {
 	// wants authentication, TLS or another From address: configuration,
 	// which the operator fixes, so it is retried, as failures to connect
 	// or authenticate are.
+	// A 4xx reply to the recipient puts off this mail only (greylisting,
+	// a full mailbox): the server itself works.
 	var se *mail.SendError
 	if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
 		switch se.Reason {
 		case mail.ErrSMTPRcptTo, mail.ErrSMTPData, mail.ErrSMTPDataClose:
 			return Permanent(fmt.Errorf("courier: smtp: %w", err))
 		}
+	}
+	if se != nil && se.Reason == mail.ErrSMTPRcptTo && se.ErrorCode() >= 400 && se.ErrorCode() < 500 {
+		return Deferred(fmt.Errorf("courier: smtp: %w", err))
 	}
 	return fmt.Errorf("courier: smtp: %w", err)
 }

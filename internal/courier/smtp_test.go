@@ -201,6 +201,36 @@ func TestSMTPSenderPermanentRefusals(t *testing.T) {
 	}
 }
 
+// A temporary refusal of the recipient (greylisting) puts off that mail
+// alone: Deferred. Any other temporary failure — the server away, or
+// refusing the mail after its data — says the server does not serve.
+func TestSMTPSenderDeferredRefusals(t *testing.T) {
+	srv := smtptest.Start(t)
+	s := newSMTPSender(t, srv)
+	send := func() error {
+		return s.Send(context.Background(), Mail{To: "a@example.com", Subject: "Hi", Text: "x"})
+	}
+	srv.FailNext(1)
+	if err := send(); err == nil || !IsDeferred(err) || IsPermanent(err) {
+		t.Errorf("451 to RCPT TO: %v, want a deferred, temporary error", err)
+	}
+	srv.FailNextData(1)
+	if err := send(); err == nil || IsDeferred(err) || IsPermanent(err) {
+		t.Errorf("451 after the data: %v, want a temporary error, not deferred", err)
+	}
+	srv.RejectRecipient("a@example.com")
+	if err := send(); err == nil || !IsPermanent(err) || IsDeferred(err) {
+		t.Errorf("550 to RCPT TO: %v, want a permanent error", err)
+	}
+	srv.Close()
+	if err := send(); err == nil || IsDeferred(err) || IsPermanent(err) {
+		t.Errorf("server away: %v, want a temporary error, not deferred", err)
+	}
+	if IsDeferred(nil) || Deferred(nil) != nil {
+		t.Error("Deferred(nil) is not nil")
+	}
+}
+
 // Implicit TLS against a server that speaks plain SMTP fails: smtps://
 // never falls back to plain text.
 func TestSMTPSSenderNeedsTLS(t *testing.T) {

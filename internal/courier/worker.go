@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/foyer-id/foyer/internal/store"
@@ -17,6 +18,15 @@ import (
 // entries in batches, sends them concurrently, and marks each sent or
 // schedules a retry with exponential backoff. Any number of workers, in
 // one process or on several nodes, may run on one database.
+//
+// Just before each attempt the worker checks that the mail is still
+// wanted (a newer mail may have replaced it, see Outbox.SupersedeTx) and
+// that no attempt of another mail to the same address is under way, so
+// that a customer never gets an old code after a newer one. After a
+// failure that says the mail server is away (any temporary error but a
+// Deferred one), the next successful delivery makes the mail waiting for
+// a retry due at once: the queue drains as soon as the server is back
+// instead of when each mail's backoff runs out.
 //
 // Set the fields before calling Run or DeliverDue and do not change them
 // afterwards; NewWorker fills in the defaults.
@@ -29,14 +39,15 @@ type Worker struct {
 	// marked failed.
 	MaxAttempts int
 	// BatchSize is how many mails one DeliverDue claims and sends at
-	// once. Run sends up to BatchSize handed-over mails at once beside the
-	// batch of a poll.
+	// once. Run sends up to BatchSize handed-over mails at once, and up
+	// to BatchSize mails it claimed beside them.
 	BatchSize int
 	// PollInterval is how often Run looks for due mail in the database
 	// (an Enqueue on the same Outbox also makes it look at once, when the
 	// mail could not be handed over).
 	PollInterval time.Duration
-	// SendTimeout bounds one delivery attempt.
+	// SendTimeout bounds one delivery attempt. No other mail to the same
+	// address leaves while an attempt may still be under way.
 	SendTimeout time.Duration
 	// Lease is how long a claimed mail stays reserved for this worker.
 	// After it runs out another worker may claim the mail again, so it
@@ -55,6 +66,11 @@ type Worker struct {
 	ExpireInterval time.Duration
 
 	lastPrune, lastExpire time.Time
+	// resumed is true while no attempt has failed for want of the mail
+	// server since the mail waiting for a retry was last made due. It
+	// starts false, so that the first success also resumes what a former
+	// process left waiting.
+	resumed atomic.Bool
 }
 
 // NewWorker returns a Worker with the defaults: 10 attempts, batches of 8,
@@ -107,14 +123,24 @@ func backoff(attempt int, r float64) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*r))
 }
 
-// Run delivers mail until ctx ends: mail enqueued on this Outbox as soon
-// as its transaction commits (handed over, see handoff), and every
-// PollInterval the due mail in the database (mail enqueued on other
-// nodes, retries, and mail queued while the handoff was full), starting
-// with what is due when it starts. Attempts
-// under way when ctx ends are finished, within SendTimeout, before Run
-// returns; mail handed over but not yet started is queued again. Database
-// errors are logged and retried at the next poll.
+// Run delivers mail until ctx ends. It first takes back the mail a
+// former process under the same Outbox.Node held (Outbox.Reclaim). Then
+// it delivers mail enqueued on this Outbox as soon as its transaction
+// commits (handed over, see handoff), and every PollInterval the due mail
+// in the database (mail enqueued on other nodes, retries, and mail queued
+// while the handoff was full).
+//
+// No delivery holds up another, and nothing holds up the loop: each mail
+// is sent on its own, up to BatchSize handed-over mails and BatchSize
+// claimed ones at once; handed-over mail beyond that waits its turn in
+// memory (it is leased to this worker), and a poll claims only as many
+// mails as there are free slots for, so a mail server that hangs keeps
+// no mail waiting that another node could send, and stops neither the
+// polls nor the expiry of mail nor the handoff.
+//
+// Attempts under way when ctx ends are finished, within SendTimeout,
+// before Run returns; mail handed over or claimed but not yet started is
+// queued again. Database errors are logged and retried at the next poll.
 func (w *Worker) Run(ctx context.Context) {
 	switch w.Sender.(type) {
 	case DevMailboxSender, *DevMailboxSender:
@@ -122,108 +148,158 @@ func (w *Worker) Run(ctx context.Context) {
 			w.Logger.Warn("courier: the dev mailbox sender is used but the outbox erases bodies after delivery; set Outbox.KeepBodies in dev mode")
 		}
 	}
+	if n, err := w.Outbox.Reclaim(ctx); err != nil {
+		if ctx.Err() == nil {
+			w.Logger.Error("courier: take back the mail of a former process; it leaves when its lease runs out",
+				slog.String("error", err.Error()))
+		}
+	} else if n > 0 {
+		w.Logger.Info("courier: took back the mail a former process of this node held",
+			slog.String("event", "mail_reclaimed"), slog.String("node", w.Outbox.Node), slog.Int64("count", n))
+	}
 	poll := w.PollInterval
 	if poll <= 0 {
 		poll = time.Second
 	}
 	ticker := time.NewTicker(poll)
 	defer ticker.Stop()
-	tick := func() {
-		if err := w.Tick(ctx); err != nil && ctx.Err() == nil {
-			w.Logger.Error("courier: deliver due mail", slog.String("error", err.Error()))
-		}
-	}
-	// What is due already goes first; only then does new mail come
-	// straight here.
-	tick()
-	// From here on no delivery holds up another: one slow mail server
-	// answer (up to SendTimeout) must not keep a code mail waiting. Each
-	// handed-over mail is sent on its own, at most BatchSize at once, and
-	// the polls run beside them, one at a time. Attempts under way finish
-	// before Run returns.
+
+	size := max(w.BatchSize, 1)
 	var inflight sync.WaitGroup
-	defer inflight.Wait()
-	slots := make(chan struct{}, max(w.BatchSize, 1))
-	ticked := make(chan struct{}, 1)
-	ticking, again := false, false
-	startTick := func() {
-		if ticking {
-			again = true // look again once this round is done
+	// Free send slots, for handed-over and for claimed mail. Each
+	// delivery reports on its done channel, which has room for every
+	// slot so that it never blocks.
+	handedFree, claimedFree := size, size
+	handedDone, claimedDone := make(chan struct{}, size), make(chan struct{}, size)
+	var waiting []Entry // handed over, waiting for a slot
+	type claim struct {
+		asked   int
+		entries []Entry
+	}
+	claimed := make(chan claim, 1)
+	// One poll at a time. again: look again once it is done; more: the
+	// last poll took all it could, so more may be due.
+	polling, again, more := false, false, false
+	startPoll := func() {
+		if polling {
+			again = true
 			return
 		}
-		ticking = true
+		polling, again = true, false
+		n := claimedFree
+		claimedFree -= n
+		inflight.Go(func() { claimed <- claim{n, w.poll(ctx, n)} })
+	}
+	send := func(e Entry, done chan<- struct{}, after func()) {
 		inflight.Go(func() {
-			tick()
-			ticked <- struct{}{}
+			// Attempts already started run to the end even if ctx ends
+			// now, so that the result is recorded.
+			w.deliver(context.WithoutCancel(ctx), e)
+			if after != nil {
+				after()
+			}
+			done <- struct{}{}
 		})
 	}
-	// Room for several batches: mail waits there while one is sent.
+
 	var handed chan Entry // nil, so never ready, if another Worker has the handoff
-	h := w.Outbox.openHandoff(4*max(w.BatchSize, 1), w.Lease)
+	h := w.Outbox.openHandoff(4*size, w.Lease)
 	if h != nil {
 		handed = h.mail
-		defer w.closeHandoff(ctx, h)
 	}
-	for {
+	startPoll() // what is due already
+	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
-			return
 		case e := <-handed:
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				w.giveBack(ctx, e)
-				return
+			waiting = append(waiting, e)
+		case <-handedDone:
+			handedFree++
+		case <-claimedDone:
+			claimedFree++
+			if more {
+				startPoll()
 			}
-			inflight.Go(func() {
-				defer func() { <-slots }()
-				// Attempts already started run to the end even if ctx
-				// ends now, so that the result is recorded.
-				w.deliver(context.WithoutCancel(ctx), e)
-				h.release()
-			})
-		case <-ticked:
-			ticking = false
-			if again {
-				again = false
-				startTick()
+		case c := <-claimed:
+			polling = false
+			claimedFree += c.asked - len(c.entries)
+			more = c.asked == 0 || len(c.entries) == c.asked
+			for i, e := range c.entries {
+				if ctx.Err() != nil {
+					w.giveBackAll(ctx, c.entries[i:])
+					claimedFree += len(c.entries) - i
+					break
+				}
+				send(e, claimedDone, nil)
+			}
+			if again || (more && claimedFree > 0) {
+				startPoll()
 			}
 		case <-w.Outbox.wake:
-			startTick()
+			startPoll()
 		case <-ticker.C:
-			startTick()
+			startPoll()
+		}
+		for ctx.Err() == nil && handedFree > 0 && len(waiting) > 0 {
+			handedFree--
+			send(waiting[0], handedDone, h.release)
+			waiting = waiting[1:]
+		}
+	}
+
+	// Stopping: nothing new starts; what was handed over or claimed and
+	// not started is queued again, due now.
+	if h != nil {
+		w.Outbox.closeHandoff(h)
+	drain:
+		for {
+			select {
+			case e := <-h.mail:
+				waiting = append(waiting, e)
+			default:
+				break drain
+			}
+		}
+	}
+	w.giveBackAll(ctx, waiting)
+	if polling {
+		w.giveBackAll(ctx, (<-claimed).entries)
+	}
+	inflight.Wait()
+}
+
+// poll is one round of Run's polling: it claims up to n due mails (none
+// when every slot is taken), then gives up expired mail and prunes old
+// entries when their intervals have passed. Errors are logged.
+func (w *Worker) poll(ctx context.Context, n int) []Entry {
+	entries, err := w.Outbox.Claim(ctx, n, w.Lease)
+	if err != nil && ctx.Err() == nil {
+		w.Logger.Error("courier: claim due mail", slog.String("error", err.Error()))
+	}
+	if err := w.housekeep(ctx); err != nil && ctx.Err() == nil {
+		w.Logger.Error("courier: expire and prune mail", slog.String("error", err.Error()))
+	}
+	return entries
+}
+
+// giveBackAll queues again mail this worker holds but will not send:
+// handed over or claimed, not started. Mail whose transaction commits
+// after the handoff closed waits until this node's next start (Reclaim)
+// or until its lease runs out.
+func (w *Worker) giveBackAll(ctx context.Context, entries []Entry) {
+	for _, e := range entries {
+		if err := w.Outbox.release(context.WithoutCancel(ctx), e.ID, e.Attempts); err != nil {
+			w.Logger.Warn("courier: give back mail not sent; it leaves when its lease runs out",
+				slog.String("message_id", e.ID), slog.String("error", err.Error()))
 		}
 	}
 }
 
-// closeHandoff stops the handoff to this worker and queues again the mail
-// it held, not yet started. Mail whose transaction commits after this
-// waits for its lease to run out.
-func (w *Worker) closeHandoff(ctx context.Context, h *handoff) {
-	w.Outbox.closeHandoff(h)
-	for {
-		select {
-		case e := <-h.mail:
-			w.giveBack(ctx, e)
-		default:
-			return
-		}
-	}
-}
-
-// giveBack queues again handed-over mail this worker will not send.
-func (w *Worker) giveBack(ctx context.Context, e Entry) {
-	if err := w.Outbox.release(context.WithoutCancel(ctx), e.ID, e.Attempts); err != nil {
-		w.Logger.Warn("courier: give back handed-over mail; it leaves when its lease runs out",
-			slog.String("message_id", e.ID), slog.String("error", err.Error()))
-	}
-}
-
-// Tick is one round of Run: it delivers due mail in batches until none is
-// left, then gives up expired mail and prunes old entries when their
-// intervals have passed. Tests drive it (or DeliverDue) directly with a
-// fake clock instead of running Run.
-// Do not call Tick concurrently on one Worker (DeliverDue may be).
+// Tick delivers due mail in batches until none is left, then gives up
+// expired mail and prunes old entries when their intervals have passed.
+// Tests drive it (or DeliverDue) directly with a fake clock instead of
+// running Run. Do not call Tick concurrently on one Worker, nor while it
+// runs Run (DeliverDue may be).
 func (w *Worker) Tick(ctx context.Context) error {
 	for ctx.Err() == nil {
 		n, err := w.DeliverDue(ctx)
@@ -234,6 +310,12 @@ func (w *Worker) Tick(ctx context.Context) error {
 			break
 		}
 	}
+	return w.housekeep(ctx)
+}
+
+// housekeep gives up expired mail and prunes old entries when their
+// intervals have passed.
+func (w *Worker) housekeep(ctx context.Context) error {
 	if w.ExpireInterval > 0 {
 		if err := w.periodically(ctx, &w.lastExpire, w.ExpireInterval, w.Outbox.Expire,
 			slog.LevelWarn, "courier: gave up mail that expired before delivery"); err != nil {
@@ -310,7 +392,7 @@ func (w *Worker) deliver(ctx context.Context, e Entry) {
 	if e.Attempts > w.MaxAttempts {
 		// Its last attempt's worker died holding the lease.
 		cause := errors.New("courier: no attempts left (the last attempt did not report back)")
-		if w.record(ctx, log, "mail_failed", w.Outbox.MarkFailed(ctx, e.ID, e.Attempts, cause)) {
+		if w.record(ctx, log, e, "mail_failed", w.Outbox.MarkFailed(ctx, e.ID, e.Attempts, cause)) {
 			log.Error("courier: mail failed, giving up", slog.String("event", "mail_failed"), slog.String("error", cause.Error()))
 		}
 		return
@@ -319,9 +401,24 @@ func (w *Worker) deliver(ctx context.Context, e Entry) {
 	if !e.NotAfter.IsZero() && !w.Outbox.now().Before(e.NotAfter) {
 		// It waited too long (a slow mail server ahead of it): a code
 		// that no longer works is no use to anyone.
-		if w.record(ctx, log, "mail_expired", w.Outbox.MarkFailed(ctx, e.ID, e.Attempts, errExpired)) {
+		if w.record(ctx, log, e, "mail_expired", w.Outbox.MarkFailed(ctx, e.ID, e.Attempts, errExpired)) {
 			log.Warn("courier: mail expired before it could be sent", slog.String("event", "mail_expired"))
 		}
+		return
+	}
+
+	// Still wanted, still ours, and no other mail on the wire to the
+	// address: from here until the deadline the attempt is under way.
+	switch s, err := w.Outbox.begin(ctx, e, w.Outbox.now().Add(w.SendTimeout)); {
+	case err != nil:
+		log.Error("courier: check mail before sending; it leaves when its lease runs out",
+			slog.String("event", "mail_check_failed"), slog.String("error", err.Error()))
+		return
+	case s == unwanted:
+		log.Info("courier: mail given up or taken over meanwhile, not sent", slog.String("event", "mail_dropped"))
+		return
+	case s == held:
+		log.Info("courier: mail waits for an earlier mail to the same address", slog.String("event", "mail_held"))
 		return
 	}
 
@@ -336,9 +433,10 @@ func (w *Worker) deliver(ctx context.Context, e Entry) {
 	})
 	cancel()
 	if err == nil {
-		if w.record(ctx, log, "mail_sent", w.Outbox.MarkSent(ctx, e.ID, e.Attempts)) {
+		if w.record(ctx, log, e, "mail_sent", w.Outbox.MarkSent(ctx, e.ID, e.Attempts)) {
 			log.Info("courier: mail sent", slog.String("event", "mail_sent"))
 		}
+		w.resume(ctx)
 		return
 	}
 	// The error may quote the recipient (servers often do); the logs
@@ -346,28 +444,53 @@ func (w *Worker) deliver(ctx context.Context, e Entry) {
 	msg := redact(err.Error(), e.To)
 	cause := errors.New(msg)
 	if IsPermanent(err) || e.Attempts >= w.MaxAttempts {
-		if w.record(ctx, log, "mail_failed", w.Outbox.MarkFailed(ctx, e.ID, e.Attempts, cause)) {
+		if w.record(ctx, log, e, "mail_failed", w.Outbox.MarkFailed(ctx, e.ID, e.Attempts, cause)) {
 			log.Error("courier: mail failed, giving up", slog.String("event", "mail_failed"),
 				slog.Bool("permanent", IsPermanent(err)), slog.String("error", msg))
 		}
 		return
 	}
 	at := w.Outbox.now().Add(w.Backoff(e.Attempts))
-	if w.record(ctx, log, "mail_retry", w.Outbox.MarkRetry(ctx, e.ID, e.Attempts, cause, at)) {
+	if w.record(ctx, log, e, "mail_retry", w.Outbox.MarkRetry(ctx, e.ID, e.Attempts, cause, at)) {
 		log.Warn("courier: mail not sent, will retry", slog.String("event", "mail_retry"),
 			slog.Time("retry_at", at), slog.String("error", msg))
+	}
+	if !IsDeferred(err) {
+		// The server is away: once it is back, what waits goes at once.
+		w.resumed.Store(false)
+	}
+}
+
+// resume makes the mail waiting for a retry due at once, after a success,
+// when an attempt failed for want of the server since the last time.
+func (w *Worker) resume(ctx context.Context) {
+	if w.resumed.Swap(true) {
+		return
+	}
+	n, err := w.Outbox.resume(ctx)
+	switch {
+	case err != nil:
+		w.resumed.Store(false)
+		w.Logger.Warn("courier: make mail waiting for a retry due", slog.String("error", err.Error()))
+	case n > 0:
+		w.Logger.Info("courier: delivery works again; mail waiting for a retry goes now",
+			slog.String("event", "mail_resumed"), slog.Int64("count", n))
+		w.Outbox.notify()
 	}
 }
 
 // errExpired is the last error of mail given up once past its NotAfter.
 var errExpired = errors.New("expired before it could be delivered")
 
-// record logs a failure to store the result of an attempt and reports
-// whether it was stored.
-func (w *Worker) record(ctx context.Context, log *slog.Logger, event string, err error) bool {
+// record logs a failure to store the result of an attempt at e and
+// reports whether it was stored.
+func (w *Worker) record(ctx context.Context, log *slog.Logger, e Entry, event string, err error) bool {
 	switch {
 	case err == nil:
 		return true
+	case errors.Is(err, errGivenUp):
+		// Replaced by a newer mail or expired while the attempt ran.
+		log.Info("courier: mail given up while it was being sent", slog.String("event", event), slog.String("error", err.Error()))
 	case errors.Is(err, store.ErrConflict):
 		// Another worker claimed the mail after this one's lease ran
 		// out; it may be delivered twice. Lease is too short.
@@ -376,6 +499,12 @@ func (w *Worker) record(ctx context.Context, log *slog.Logger, event string, err
 	default:
 		log.ErrorContext(ctx, "courier: record delivery result", slog.String("event", event),
 			slog.String("error", fmt.Sprint(err)))
+		return false
+	}
+	// The attempt is over all the same: mail to the address need not
+	// wait for its deadline.
+	if err := w.Outbox.endAttempt(ctx, e.ID, e.Attempts); err != nil {
+		log.Warn("courier: record the end of an attempt", slog.String("error", err.Error()))
 	}
 	return false
 }

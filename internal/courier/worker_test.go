@@ -16,16 +16,46 @@ import (
 	"github.com/foyer-id/foyer/internal/store/storetest"
 )
 
-// logBuffer collects log output from concurrent deliveries.
+// logBuffer collects log output from concurrent deliveries, and lets a
+// test wait for a line.
 type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	written chan struct{} // closed and replaced on each write
 }
 
 func (b *logBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.written != nil {
+		close(b.written)
+		b.written = nil
+	}
 	return b.buf.Write(p)
+}
+
+// waitFor waits until the logs hold s at least n times: a worker's event
+// ("event":"mail_held") is how a test learns that it got so far.
+func (b *logBuffer) waitFor(t *testing.T, s string, n int) {
+	t.Helper()
+	ctx := waitCtx(t)
+	for {
+		b.mu.Lock()
+		if strings.Count(b.buf.String(), s) >= n {
+			b.mu.Unlock()
+			return
+		}
+		if b.written == nil {
+			b.written = make(chan struct{})
+		}
+		written := b.written
+		b.mu.Unlock()
+		select {
+		case <-written:
+		case <-ctx.Done():
+			t.Fatalf("no %d× %s in the logs:\n%s", n, s, b.String())
+		}
+	}
 }
 
 func (b *logBuffer) String() string {
@@ -366,9 +396,7 @@ func TestRunSendsEnqueuedMailAtOnce(t *testing.T) {
 		smtp := newSMTPSender(t, srv)
 		hold := make(chan struct{})
 		sender := senderFunc(func(ctx context.Context, m Mail) error {
-			if m.To == "first@example.com" {
-				<-hold
-			}
+			<-hold
 			return smtp.Send(ctx, m)
 		})
 		w := NewWorker(NewOutbox(db, time.Now), sender, slog.New(slog.DiscardHandler))
@@ -379,19 +407,21 @@ func TestRunSendsEnqueuedMailAtOnce(t *testing.T) {
 		waitForHandoff(t, w)
 
 		// While the first mail is being sent, it and the next three fill
-		// the handoff; the last two are queued.
+		// the handoff; the last two are queued, and the commit wakes the
+		// worker, which claims one of them at once (one slot for claimed
+		// mail).
 		to := []string{"first@example.com", "b@example.com", "c@example.com", "d@example.com", "e@example.com", "f@example.com"}
 		var ids []string
 		for _, addr := range to {
 			ids = append(ids, mustEnqueue(t, w.Outbox, codeMessage(addr, "1")))
 		}
+		if n := len(w.Outbox.hand.slots); n != 4 {
+			t.Fatalf("%d mails handed over, want 4", n)
+		}
 		for i, id := range ids {
-			want := StatusSending
-			if i >= 4 {
-				want = StatusQueued
-			}
-			if e := mustGet(t, w.Outbox, id); e.Status != want {
-				t.Fatalf("%s is %s, want %s", e.To, e.Status, want)
+			e := mustGet(t, w.Outbox, id)
+			if (i < 4 && (e.Status != StatusSending || e.Attempts != 1)) || (i >= 4 && e.Status != StatusQueued && e.Status != StatusSending) {
+				t.Fatalf("%s is %s, attempt %d", e.To, e.Status, e.Attempts)
 			}
 		}
 		close(hold)

@@ -80,6 +80,9 @@ type Data struct {
 	// CodeMailID is the outbox entry of the latest code's mail, given up
 	// when a newer code replaces it before it left.
 	CodeMailID string `json:"code_mail_id,omitempty"`
+	// NoticeMailID is the outbox entry of the note a dead sign-up mails
+	// to the address's owner instead of its code (see NoteDelivery).
+	NoticeMailID string `json:"notice_mail_id,omitempty"`
 	// Methods used so far (e.g. password), for the session.
 	Methods []string `json:"methods,omitempty"`
 	// AuthenticatedAt is when the first factor passed in a login flow that

@@ -29,8 +29,10 @@ type Mailer interface {
 	Enqueue(ctx context.Context, m courier.Message) (string, error)
 	// EnqueueTx queues m inside tx: it leaves once tx commits.
 	EnqueueTx(ctx context.Context, tx *store.Tx, m courier.Message) (string, error)
-	// SupersedeTx gives up, inside tx, a queued mail that has not left.
+	// SupersedeTx gives up, inside tx, a mail that has not left.
 	SupersedeTx(ctx context.Context, tx *store.Tx, id string) error
+	// Fate tells what became of a mail (see NoteDelivery).
+	Fate(ctx context.Context, id string) (courier.Fate, error)
 }
 
 // Config holds the journey settings of one policy domain.

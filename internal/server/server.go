@@ -97,6 +97,16 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	}
 
 	outbox := courier.NewOutbox(db, now)
+	node, err := cfg.LoadNodeID()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if node != "" {
+		outbox.Node = node
+	} else {
+		logger.Info("courier: this node has no name of its own (node_id, or a data folder): mail it holds when it stops waits for its lease (5 minutes)")
+	}
 	var sender courier.Sender
 	if cfg.SMTP.URL != "" {
 		smtp, err := courier.NewSMTPSender(cfg.SMTP.URL, cfg.SMTP.From)

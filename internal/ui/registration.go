@@ -33,6 +33,7 @@ func (p *Pages) registrationPage(w http.ResponseWriter, r *http.Request) {
 
 // renderFlow shows a flow's current step on its page.
 func (p *Pages) renderFlow(w http.ResponseWriter, r *http.Request, f *flow.Flow, path, title string) {
+	p.Flows.NoteDelivery(r.Context(), f) // a code that will not arrive says so
 	v := f.View()
 	data := view{Title: title, Flow: &v, Messages: v.Messages, Values: f.Data.Values, Action: flowURL(path, f), ReturnTo: f.ReturnTo}
 	switch f.State {

@@ -7,7 +7,8 @@
 // It stands in for a mail relay in end-to-end tests, with no mocks: the
 // code under test dials it over TCP like any mail server. Faults are
 // injected the way a real relay produces them: FailNext answers 451 to the
-// next recipients, FailNextData rejects the next mails after their data,
+// next recipients, RejectRecipient refuses an address for good (550),
+// FailNextData and RejectNextData refuse the next mails after their data,
 // and Close followed by Restart makes the server go away and come back on
 // the same port.
 //

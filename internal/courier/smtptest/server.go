@@ -38,8 +38,9 @@ type Server struct {
 	failRcpt   int
 	failData   int
 	rejectData int
-	tls        *tls.Config // STARTTLS offered when set (OfferSTARTTLS)
-	user       string      // AUTH required when set
+	rejectRcpt map[string]bool // lower-case addresses refused for good
+	tls        *tls.Config     // STARTTLS offered when set (OfferSTARTTLS)
+	user       string          // AUTH required when set
 	password   string
 	wg         sync.WaitGroup
 }
@@ -89,6 +90,18 @@ func (s *Server) FailNext(n int) {
 	s.failRcpt = n
 }
 
+// RejectRecipient makes the server refuse every mail to address (any
+// case) for good, answering "550 5.1.1" to its RCPT TO, as a relay does
+// for a mailbox that does not exist.
+func (s *Server) RejectRecipient(address string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rejectRcpt == nil {
+		s.rejectRcpt = map[string]bool{}
+	}
+	s.rejectRcpt[strings.ToLower(address)] = true
+}
+
 // FailNextData makes the server take the data of the next n mails and then
 // answer "451 4.3.0" and discard them.
 func (s *Server) FailNextData(n int) {
@@ -134,19 +147,33 @@ func (s *Server) Messages() []Message {
 // WaitForMessage returns the first accepted mail for to (an envelope
 // recipient or To address, any case), waiting for it until ctx ends.
 func (s *Server) WaitForMessage(ctx context.Context, to string) (Message, error) {
+	got, err := s.WaitForMessages(ctx, to, 1)
+	if err != nil {
+		return Message{}, err
+	}
+	return got[0], nil
+}
+
+// WaitForMessages returns the first n accepted mails for to (an envelope
+// recipient or To address, any case), in the order they arrived, waiting
+// for them until ctx ends.
+func (s *Server) WaitForMessages(ctx context.Context, to string, n int) ([]Message, error) {
 	for {
+		var got []Message
 		s.mu.Lock()
 		for _, m := range s.messages {
-			if m.isFor(to) {
-				s.mu.Unlock()
-				return m, nil
+			if m.isFor(to) && len(got) < n {
+				got = append(got, m)
 			}
 		}
 		arrived := s.arrived
 		s.mu.Unlock()
+		if len(got) == n {
+			return got, nil
+		}
 		select {
 		case <-ctx.Done():
-			return Message{}, fmt.Errorf("smtptest: no mail for %s: %w", to, ctx.Err())
+			return got, fmt.Errorf("smtptest: %d of %d mails for %s: %w", len(got), n, to, ctx.Err())
 		case <-arrived:
 		}
 	}
@@ -314,6 +341,8 @@ func (ss *session) command(verb, arg string) bool {
 			ss.reply("503 5.5.1 MAIL first")
 		case !ok || addr == "":
 			ss.reply("501 5.5.4 Syntax: RCPT TO:<address>")
+		case s.rejected(addr):
+			ss.reply("550 5.1.1 <" + addr + ">: no such user")
 		case s.takeFault(&s.failRcpt):
 			ss.reply("451 4.3.0 Temporary failure, try again later")
 		default:
@@ -384,6 +413,13 @@ func (ss *session) command(verb, arg string) bool {
 		ss.reply("502 5.5.2 Command not recognized")
 	}
 	return true
+}
+
+// rejected reports whether mail to address is refused (RejectRecipient).
+func (s *Server) rejected(address string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rejectRcpt[strings.ToLower(address)]
 }
 
 // takeFault consumes one injected fault from counter, reporting whether

@@ -82,6 +82,13 @@ func TestFaultsAndRestart(t *testing.T) {
 	if n := len(srv.Messages()); n != 0 {
 		t.Fatalf("%d messages kept after failures", n)
 	}
+	srv.RejectRecipient("Gone@Example.com")
+	if err := send("gone@example.com"); err == nil || !strings.Contains(err.Error(), "550") {
+		t.Fatalf("to a rejected recipient: %v, want a 550", err)
+	}
+	if err := send("gone@example.com"); err == nil || !strings.Contains(err.Error(), "550") {
+		t.Fatalf("to a rejected recipient again: %v, want a 550", err)
+	}
 	srv.Close()
 	if err := send("x@example.com"); err == nil {
 		t.Fatal("send to a closed server succeeded")

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/foyer-id/foyer/internal/config"
+	"github.com/foyer-id/foyer/internal/courier"
 	"github.com/foyer-id/foyer/internal/courier/smtptest"
 	"github.com/foyer-id/foyer/internal/server"
 	"github.com/foyer-id/foyer/internal/store"
@@ -190,7 +191,46 @@ func CodeFrom(t testing.TB, m smtptest.Message) string {
 	return c[1]
 }
 
-// MailCount returns how many mails went to an address so far.
+// Outbox returns the mail the server stored for an address (any case;
+// "" for every address), oldest first, whatever became of it: queued,
+// being sent, sent or given up. A journey stores its mail with the rest of its step, so right after
+// a request this tells whether the request mailed anything; delivery is
+// asynchronous, and MailCount may not count a mail yet.
+func (e *Env) Outbox(t testing.TB, to string) []courier.Entry {
+	t.Helper()
+	list, err := e.Server.Outbox.List(context.Background(), 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []courier.Entry
+	for i := len(list) - 1; i >= 0; i-- {
+		if to == "" || strings.EqualFold(list[i].To, to) {
+			out = append(out, list[i])
+		}
+	}
+	return out
+}
+
+// WaitForOutbox waits until the mail stored for an address satisfies done
+// (the first one failed, say), and returns it.
+func (e *Env) WaitForOutbox(t testing.TB, to string, done func([]courier.Entry) bool) []courier.Entry {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := e.Outbox(t, to)
+		if done(got) {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the mail to %s never got so far: %+v", to, got)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// MailCount returns how many mails went to an address so far. It counts
+// delivered mail, which arrives after the request that sent it; to learn
+// that a request mailed nothing, read the Outbox.
 func (e *Env) MailCount(to string) int {
 	n := 0
 	for _, m := range e.SMTP.Messages() {
