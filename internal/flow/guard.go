@@ -196,21 +196,25 @@ func (s *Service) codeSendItems(c Client, email string) []throttle.Item {
 }
 
 // reserveCodeSend counts a code about to be mailed to email, before it is
-// made (see codeSendItems). A device that has held a session of the
-// address's owner (ownerID) passes both counts, and a code past a limit
-// is not counted: asking again and again cannot keep an address at its
-// limit. netWait and netFailures are the network's code-entry failures
-// (read with the step's other reads), which the policy weighs too.
-func (s *Service) reserveCodeSend(ctx context.Context, c Client, email, ownerID string, netWait time.Duration, netFailures int) (*guard, error) {
-	a, err := s.Throttle.BeginEach(ctx, s.codeSendItems(c, email)...)
-	if err != nil {
-		return nil, err
+// made (see codeSendItems), in one round trip with the read of the
+// network's code-entry failures, which the policy weighs too. A device
+// that has held a session of the address's owner (ownerID) passes both
+// counts, and a code past a limit is not counted: asking again and again
+// cannot keep an address at its limit.
+func (s *Service) reserveCodeSend(ctx context.Context, c Client, email, ownerID string) (*guard, error) {
+	r := s.Flows.reads()
+	net := s.codeNetworkIn(r, c)
+	a := s.Throttle.BeginEachIn(r, s.codeSendItems(c, email)...)
+	if err := r.Run(ctx); err != nil {
+		return nil, fmt.Errorf("flow: code send reservation: %w", err)
 	}
-	return s.codeSendGuard(ctx, c, a, ownerID, netWait, netFailures)
+	wait, n := net()
+	return s.codeSendGuard(ctx, c, a, ownerID, wait, n)
 }
 
 // codeSendGuard is the guard of a code send reserved as a (see
-// reserveCodeSend).
+// reserveCodeSend), for the network's code-entry failures netWait and
+// netFailures.
 func (s *Service) codeSendGuard(ctx context.Context, c Client, a *throttle.Attempt, ownerID string, netWait time.Duration, netFailures int) (*guard, error) {
 	scope, _ := s.networkLimit(policy.VerificationSend)
 	g := &guard{scope: throttle.NetworkKey(scope, c.IP), attempt: a}

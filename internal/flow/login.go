@@ -110,7 +110,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		// Past the address's share of code mails the code is made but not
 		// mailed, as at sign-up (this read is off the usual path: only
 		// unverified accounts come here).
-		mailGuard, err := s.reserveCodeSendAlone(ctx, c, email, cand.Identity.ID)
+		mailGuard, err := s.reserveCodeSend(ctx, c, email, cand.Identity.ID)
 		if err != nil {
 			return nil, err
 		}

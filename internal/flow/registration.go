@@ -113,12 +113,12 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 	if owner != nil {
 		ownerID = owner.ID
 	}
-	wait, n := net()
 	switch {
 	case always:
+		wait, n := net()
 		mailGuard, err = s.codeSendGuard(ctx, c, g.attempt.Only(mailItems[0].Key, mailItems[1].Key), ownerID, wait, n)
 	case owner != nil && owner.State != identity.StatePending:
-		mailGuard, err = s.reserveCodeSend(ctx, c, email, ownerID, wait, n)
+		mailGuard, err = s.reserveCodeSend(ctx, c, email, ownerID)
 	}
 	if err != nil {
 		return nil, err

@@ -287,17 +287,6 @@ func (s *Service) codeNetworkIn(r *store.Reads, c Client) func() (time.Duration,
 	return func() (time.Duration, int) { return net[0].Wait, net[0].Failures }
 }
 
-// reserveCodeSendAlone is reserveCodeSend for a step with no other reads.
-func (s *Service) reserveCodeSendAlone(ctx context.Context, c Client, email, ownerID string) (*guard, error) {
-	r := s.Flows.reads()
-	net := s.codeNetworkIn(r, c)
-	if err := r.Run(ctx); err != nil {
-		return nil, fmt.Errorf("flow: code throttle reads: %w", err)
-	}
-	wait, n := net()
-	return s.reserveCodeSend(ctx, c, email, ownerID, wait, n)
-}
-
 // mailKey is the throttle key that counts the codes mailed to an address,
 // whatever the journey: nobody can flood a mailbox with codes.
 func (s *Service) mailKey(email string) string {
@@ -400,7 +389,7 @@ func (s *Service) Resend(ctx context.Context, f *Flow, c Client) (*Flow, error) 
 	if since := s.now().Sub(f.Data.LastSentAt); since < s.Config.ResendAfter {
 		return nil, invalid("", "code_resend_too_soon", fmt.Sprintf("Please wait %d seconds before asking for another code.", int((s.Config.ResendAfter-since).Seconds())+1))
 	}
-	g, err := s.reserveCodeSendAlone(ctx, c, f.Data.Email, f.IdentityID)
+	g, err := s.reserveCodeSend(ctx, c, f.Data.Email, f.IdentityID)
 	if err != nil {
 		return nil, err
 	}
