@@ -107,18 +107,24 @@ func (l *Limiter) statesIn(r *store.Reads, items []Item, out *[]State) {
 			if err := rows.Scan(&key, &failures, &last, &expires); err != nil {
 				return err
 			}
-			if now.UnixMicro() >= expires {
-				continue
-			}
 			for i, it := range items {
 				if it.Key == key {
-					until := store.FromMicros(last).Add(it.Rule.Delay(failures))
-					(*out)[i] = State{Wait: max(0, until.Sub(now)), Failures: failures}
+					(*out)[i] = it.Rule.state(now, failures, last, expires)
 				}
 			}
 		}
 		return nil
 	}, `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key IN (`+marks(len(items))+`)`, keyArgs(items)...)
+}
+
+// state is where a key stands at now under r, from its row: failures
+// counted, the last at last, forgotten at expires (Unix microseconds).
+func (r Rule) state(now time.Time, failures int, last, expires int64) State {
+	if now.UnixMicro() >= expires {
+		return State{}
+	}
+	until := store.FromMicros(last).Add(r.Delay(failures))
+	return State{Wait: max(0, until.Sub(now)), Failures: failures}
 }
 
 // Reserve counts one attempt on each key before the work it guards (a
@@ -208,13 +214,9 @@ func (l *Limiter) ReserveEachIn(r *store.Reads, out *[]State, items ...Item) {
 	}
 	// A refused key's state: where it stands under its rule.
 	state := func(key string, failures int, last, expires int64) State {
-		now := l.now()
-		if now.UnixMicro() >= expires {
-			return State{}
-		}
 		for _, it := range items {
 			if it.Key == key {
-				return State{Wait: max(0, store.FromMicros(last).Add(it.Rule.Delay(failures)).Sub(now)), Failures: failures}
+				return it.Rule.state(l.now(), failures, last, expires)
 			}
 		}
 		return State{}
