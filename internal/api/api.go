@@ -180,8 +180,25 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, dst any) bool {
 }
 
 func (h *Handler) client(r *http.Request) flow.Client {
-	return flow.Client{Channel: flow.ChannelAPI, IP: ui.ClientIP(r), UserAgent: r.UserAgent(), DeviceID: r.Header.Get("X-Foyer-Device"),
+	return flow.Client{Channel: flow.ChannelAPI, IP: ui.ClientIP(r), UserAgent: r.UserAgent(), DeviceID: deviceID(r.Header.Get("X-Foyer-Device")),
 		Proof: challenge.Proof{Token: r.Header.Get("X-Foyer-Challenge"), Solution: r.Header.Get("X-Foyer-Challenge-Solution")}}
+}
+
+// deviceID is the device id an app sends in X-Foyer-Device: a random
+// value it keeps for the installation, of 22 to 128 characters of
+// base64url (128 bits or more). Anything else is no device id: a
+// guessable one would make any device "known".
+func deviceID(v string) string {
+	if len(v) < 22 || len(v) > 128 {
+		return ""
+	}
+	for i := range len(v) {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return ""
+		}
+	}
+	return v
 }
 
 // authed is bearer for endpoints that need a session: without one it

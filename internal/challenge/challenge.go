@@ -23,6 +23,12 @@ const Lifetime = 5 * time.Minute
 // for ever.
 const MaxDifficulty = 32
 
+// Slack is how many bits less than a network is asked now a challenge
+// made for it earlier may have, and still answer: its difficulty may rise
+// while a customer types, but challenges collected in bulk while it was
+// low are no answer once it is high.
+const Slack = 2
+
 // Challenge is what a client must solve.
 type Challenge struct {
 	// Token is the sealed challenge, sent back with the solution.
@@ -91,29 +97,29 @@ type Proof struct {
 }
 
 // Check verifies that p solves a challenge this Issuer made for scope and
-// that it has not expired. It returns the challenge's id (to spend once)
-// and its expiry (after which the id may be forgotten). The difficulty is
-// the one the challenge was made with: a network whose attempts went on
-// meanwhile asks more of its next challenges, not of one being solved.
-func (i *Issuer) Check(scope string, p Proof) (id string, expires time.Time, err error) {
+// that it has not expired. It returns the challenge's id (to spend once),
+// the difficulty it was made with (for the caller to weigh against what it
+// asks now, see Slack) and its expiry (after which the id may be
+// forgotten).
+func (i *Issuer) Check(scope string, p Proof) (id string, difficulty int, expires time.Time, err error) {
 	if len(p.Token) > 2*tokenLen || len(p.Solution) == 0 || len(p.Solution) > 20 {
-		return "", time.Time{}, ErrInvalid
+		return "", 0, time.Time{}, ErrInvalid
 	}
 	b, err := base64.RawURLEncoding.DecodeString(p.Token)
 	if err != nil || len(b) != tokenLen || b[0] != 1 {
-		return "", time.Time{}, ErrInvalid
+		return "", 0, time.Time{}, ErrInvalid
 	}
 	if !hmac.Equal(b[payloadLen:], i.mac(b[:payloadLen], scope)) {
-		return "", time.Time{}, ErrInvalid
+		return "", 0, time.Time{}, ErrInvalid
 	}
 	expires = time.Unix(int64(binary.BigEndian.Uint64(b[1+idLen:])), 0).UTC()
 	if !i.now().Before(expires) {
-		return "", time.Time{}, ErrExpired
+		return "", 0, time.Time{}, ErrExpired
 	}
 	if _, err := strconv.ParseUint(p.Solution, 10, 64); err != nil || !Solves(p.Token, p.Solution, int(b[payloadLen-1])) {
-		return "", time.Time{}, ErrInvalid
+		return "", 0, time.Time{}, ErrInvalid
 	}
-	return base64.RawURLEncoding.EncodeToString(b[1 : 1+idLen]), expires, nil
+	return base64.RawURLEncoding.EncodeToString(b[1 : 1+idLen]), int(b[payloadLen-1]), expires, nil
 }
 
 // Solves reports whether nonce solves token at difficulty.

@@ -17,12 +17,12 @@ func TestSolveAndCheck(t *testing.T) {
 	if !Solves(c.Token, sol, 12) {
 		t.Fatalf("Solve gave %q, which does not solve the challenge", sol)
 	}
-	id, exp, err := iss.Check("login:ip:192.0.2.1", Proof{Token: c.Token, Solution: sol})
-	if err != nil || id == "" || !exp.Equal(c.ExpiresAt) {
-		t.Fatalf("Check = %q, %v, %v", id, exp, err)
+	id, d, exp, err := iss.Check("login:ip:192.0.2.1", Proof{Token: c.Token, Solution: sol})
+	if err != nil || id == "" || d != 12 || !exp.Equal(c.ExpiresAt) {
+		t.Fatalf("Check = %q, %d, %v, %v", id, d, exp, err)
 	}
 	// Two challenges never share an id.
-	if id2, _, _ := iss.Check("login:ip:192.0.2.1", Proof{Token: iss.New("login:ip:192.0.2.1", 1).Token, Solution: "0"}); id2 == id {
+	if id2, _, _, _ := iss.Check("login:ip:192.0.2.1", Proof{Token: iss.New("login:ip:192.0.2.1", 1).Token, Solution: "0"}); id2 == id {
 		t.Fatal("two challenges share an id")
 	}
 }
@@ -55,12 +55,12 @@ func TestCheckRefuses(t *testing.T) {
 		if name == "another scope" {
 			s = "login:ip:192.0.2.2"
 		}
-		if _, _, err := iss.Check(s, p); err != ErrInvalid {
+		if _, _, _, err := iss.Check(s, p); err != ErrInvalid {
 			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
 		}
 	}
 	now = now.Add(Lifetime)
-	if _, _, err := iss.Check(scope, Proof{Token: c.Token, Solution: sol}); err != ErrExpired {
+	if _, _, _, err := iss.Check(scope, Proof{Token: c.Token, Solution: sol}); err != ErrExpired {
 		t.Errorf("expired: err = %v", err)
 	}
 }
@@ -80,7 +80,7 @@ func BenchmarkCheck(b *testing.B) {
 	c := iss.New("s", 8)
 	p := Proof{Token: c.Token, Solution: Solve(c)}
 	for b.Loop() {
-		if _, _, err := iss.Check("s", p); err != nil {
+		if _, _, _, err := iss.Check("s", p); err != nil {
 			b.Fatal(err)
 		}
 	}

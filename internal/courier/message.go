@@ -66,6 +66,7 @@ var catalog = map[string]templateSpec{
 	},
 	"sign_in_notice": {
 		required: []string{"Device", "When", "Network", "AccountURL", "ProductName"},
+		optional: []string{"FirstStepOnly"},
 	},
 	"registration_existing": {
 		required: []string{"LoginURL", "ProductName"},

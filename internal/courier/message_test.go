@@ -31,6 +31,9 @@ var renderCases = []struct {
 	{"sign_in_notice", Message{Template: "sign_in_notice", To: "alice@example.com", Data: map[string]any{
 		"Device": "Firefox on Linux", "When": "5 Dec 2026 10:04 UTC", "Network": "198.51.100.7",
 		"AccountURL": "https://id.acme.test/account", "ProductName": "Acme"}}},
+	{"sign_in_notice_first_step", Message{Template: "sign_in_notice", To: "alice@example.com", Data: map[string]any{
+		"FirstStepOnly": true, "Device": "Safari on iPhone", "When": "5 Dec 2026 10:04 UTC", "Network": "198.51.100.7",
+		"AccountURL": "https://id.acme.test/account", "ProductName": "Acme"}}},
 }
 
 // TestRenderGolden compares each rendered mail with its golden file; run

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/foyer-id/foyer/internal/challenge"
 )
 
 // Flow types.
@@ -92,6 +94,9 @@ type Data struct {
 	Messages []Message `json:"messages,omitempty"`
 	// Values are non-secret values from the last submit, to refill the form.
 	Values map[string]string `json:"values,omitempty"`
+	// Challenge is the proof of work the last submit was refused for,
+	// which the flow's page carries for the browser to solve.
+	Challenge *challenge.Challenge `json:"challenge,omitempty"`
 }
 
 // Message is a piece of feedback for the customer, tied to a form field

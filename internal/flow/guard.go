@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/foyer-id/foyer/internal/challenge"
@@ -17,16 +18,17 @@ import (
 // client's network and on what it tries (an address, an account), and
 // the signals the policy weighs. The reservation comes first and is
 // atomic (throttle.Limiter.Reserve), so a burst of simultaneous attempts
-// cannot all pass on the count from before the burst.
+// cannot all pass on the count from before the burst; the account's
+// count is gated on the network's (throttle.Item.Gated), so attempts
+// refused at the network never touch it.
 type guard struct {
-	attempt *throttle.Attempt
-	// scope is the network's key: a challenge is made for it, and only
-	// a request from that network and for that action can answer it.
-	scope string
-	// identifier is true when the attempt counts an address or account
-	// too, after the network.
-	identifier bool
-	signals    policy.Signals
+	attempts []*throttle.Attempt
+	action   policy.Action
+	// rule is the action's rule, for the keys weigh may reserve later.
+	rule throttle.Rule
+	// key is the address's or account's count, "" for none.
+	key     string
+	signals policy.Signals
 }
 
 // spentRule keeps a solved challenge's id for as long as the challenge
@@ -50,15 +52,20 @@ func (s *Service) networkLimit(action policy.Action) (scope string, rule throttl
 	return "code", s.Config.CodeThrottle
 }
 
+// challengeScope is what a challenge is made for: the client's network,
+// whatever the step. A solved one answers one request from it.
+func challengeScope(c Client) string { return throttle.NetworkKey("challenge", c.IP) }
+
 // reserve reserves an attempt at action on the client's network and, under
-// the same rule, on key when it is not "" (the address or account tried),
-// and gathers the signals: the waits and counts, and, when something must
-// wait, whether the device has held a session of ownerID (the account
-// tried, "" for none: asked all the same, so a throttled answer takes as
-// long whether or not an account exists) and whether the request solved
-// the network's challenge. Extra counts the step keeps (a sign-up's mail)
-// are reserved in the same statement, into the guard's attempt, for the
-// step to settle apart (Attempt.Only).
+// the same rule, on key when it is not "" (the address or account tried,
+// counted only if the network lets the attempt through), and gathers the
+// signals: the waits and counts, and, when something must wait, whether
+// the device has held a session of ownerID (the account tried, "" for
+// none: asked all the same, so a throttled answer takes as long whether
+// or not an account exists) and whether the request solved a challenge.
+// Extra counts the step keeps (a sign-up's mail) are reserved in the same
+// statement, into the guard's first attempt, for the step to settle apart
+// (Attempt.Only).
 func (s *Service) reserve(ctx context.Context, c Client, action policy.Action, key, ownerID string, extra ...throttle.Item) (*guard, error) {
 	r := s.Flows.reads()
 	g := s.reserveIn(r, c, action, key, extra...)
@@ -72,12 +79,12 @@ func (s *Service) reserve(ctx context.Context, c Client, action policy.Action, k
 // step's reads; once r has run, ready completes the guard.
 func (s *Service) reserveIn(r *store.Reads, c Client, action policy.Action, key string, extra ...throttle.Item) *guard {
 	scope, rule := s.networkLimit(action)
-	g := &guard{scope: throttle.NetworkKey(scope, c.IP), identifier: key != ""}
-	items := []throttle.Item{{Key: g.scope, Rule: rule}}
+	g := &guard{action: action, rule: rule, key: key}
+	items := []throttle.Item{{Key: throttle.NetworkKey(scope, c.IP), Rule: rule}}
 	if key != "" {
-		items = append(items, throttle.Item{Key: key, Rule: rule})
+		items = append(items, throttle.Item{Key: key, Rule: rule, Gated: true})
 	}
-	g.attempt = s.Throttle.BeginEachIn(r, append(items, extra...)...)
+	g.attempts = []*throttle.Attempt{s.Throttle.BeginEachIn(r, append(items, extra...)...)}
 	return g
 }
 
@@ -85,9 +92,9 @@ func (s *Service) reserveIn(r *store.Reads, c Client, action policy.Action, key 
 // weighing of what matters only when something must wait (see weigh). On
 // an error the counts are given back.
 func (s *Service) ready(ctx context.Context, c Client, g *guard, ownerID string) error {
-	st := g.attempt.States
+	st := g.attempts[0].States
 	g.signals.NetworkWait, g.signals.NetworkFailures = st[0].Wait, st[0].Failures
-	if g.identifier {
+	if g.key != "" {
 		g.signals.IdentifierWait, g.signals.IdentifierFailures = st[1].Wait, st[1].Failures
 	}
 	if err := s.weigh(ctx, c, g, ownerID); err != nil {
@@ -97,44 +104,81 @@ func (s *Service) ready(ctx context.Context, c Client, g *guard, ownerID string)
 	return nil
 }
 
-// weigh adds to g's signals what matters only when something must wait:
-// whether the device is the owner's, and whether the request solved the
-// network's challenge (spending it).
+// weigh adds to g's signals what matters only when something must wait.
+// A device that has held a session of ownerID passes the limits, but
+// counts on a key of its own (so a leaked device id is worth a few
+// attempts, not unlimited ones). Otherwise a solved challenge is checked
+// and spent; the account's count, which a busy network kept closed, is
+// then reserved for the attempt it lets through.
 func (s *Service) weigh(ctx context.Context, c Client, g *guard, ownerID string) error {
 	sig := &g.signals
-	if sig.NetworkWait == 0 && sig.IdentifierWait == 0 {
+	if sig.NetworkWait == 0 && sig.IdentifierWait == 0 && sig.IdentifierWideWait == 0 {
 		return nil
 	}
 	known, err := s.Sessions.KnownDevice(ctx, c.DeviceID, ownerID)
 	if err != nil {
 		return err
 	}
-	sig.KnownDevice = known
-	if sig.NetworkWait > 0 && !known && c.Proof.Token != "" {
-		solved, err := s.spendProof(ctx, g.scope, c.Proof)
-		if err != nil {
-			return err
-		}
-		sig.ChallengeSolved = solved
+	if known {
+		sig.KnownDevice = true
+		key := throttle.IdentifierKey("device", string(g.action)+"/"+ownerID+"/"+c.DeviceID)
+		return s.reserveMore(ctx, g, key, &sig.DeviceWait)
+	}
+	if c.Proof.Token == "" || (sig.NetworkWait == 0 && sig.IdentifierWideWait == 0) {
+		return nil
+	}
+	if sig.ChallengeSolved, err = s.spendProof(ctx, c, g, c.Proof); err != nil || !sig.ChallengeSolved {
+		return err
+	}
+	if g.key != "" && !g.attempts[0].States[1].Taken && sig.IdentifierWait == 0 {
+		return s.reserveMore(ctx, g, g.key, &sig.IdentifierWait)
 	}
 	return nil
 }
 
-// spendProof checks a solved challenge for scope and uses it up: each
-// answers one attempt.
-func (s *Service) spendProof(ctx context.Context, scope string, p challenge.Proof) (bool, error) {
+// reserveMore reserves key under g's rule for g's attempt, and sets *wait
+// to how long it must wait when it is refused.
+func (s *Service) reserveMore(ctx context.Context, g *guard, key string, wait *time.Duration) error {
+	a, err := s.Throttle.Begin(ctx, g.rule, key)
+	if err != nil {
+		return err
+	}
+	g.attempts = append(g.attempts, a)
+	*wait = a.States[0].Wait
+	return nil
+}
+
+// spendProof checks a solved challenge made for the client's network and
+// uses it up: each answers one request. A challenge made when the network
+// asked much less than it asks now (collected in bulk early) is no answer.
+func (s *Service) spendProof(ctx context.Context, c Client, g *guard, p challenge.Proof) (bool, error) {
 	if s.Challenges == nil {
 		return false, nil
 	}
-	id, _, err := s.Challenges.Check(scope, p)
+	id, difficulty, _, err := s.Challenges.Check(challengeScope(c), p)
 	if err != nil {
 		return false, nil // not a proof: the client is asked again
+	}
+	if asked := s.difficulty(ctx, c, g.action, g.signals); difficulty < asked-challenge.Slack {
+		return false, nil
 	}
 	st, err := s.Throttle.Reserve(ctx, spentRule, "challenge:"+id)
 	if err != nil {
 		return false, err
 	}
 	return st[0].Taken, nil
+}
+
+// difficulty is what the policy would ask of a challenge for action with
+// signals, unsolved; 0 when it would ask none. The policy is pure: asking
+// it records nothing.
+func (s *Service) difficulty(ctx context.Context, c Client, action policy.Action, sig policy.Signals) int {
+	sig.ChallengeSolved, sig.KnownDevice = false, false
+	d := s.Policy.Decide(ctx, policy.Input{Domain: s.Config.Domain, Action: action, Time: s.now(), ClientIP: c.IP, Signals: sig})
+	if d.Effect != policy.Challenge {
+		return 0
+	}
+	return d.Difficulty
 }
 
 // decideGuarded asks the policy about a guarded step with the guard's
@@ -150,7 +194,7 @@ func (s *Service) decideGuarded(ctx context.Context, g *guard, f *Flow, c Client
 		g.cancel(ctx)
 		var ce *ChallengeError
 		if errors.As(err, &ce) && s.Challenges != nil {
-			ce.Challenge = s.Challenges.New(g.scope, d.Difficulty)
+			ce.Challenge = s.Challenges.New(challengeScope(c), d.Difficulty)
 		}
 	}
 	return d, err
@@ -158,13 +202,17 @@ func (s *Service) decideGuarded(ctx context.Context, g *guard, f *Flow, c Client
 
 // failed settles g after a failed attempt: it counts on every key.
 func (g *guard) failed(ctx context.Context) {
-	_ = g.attempt.Failed(ctx) // a count lost to a database error is not worth failing the step
+	for _, a := range g.attempts {
+		_ = a.Failed(ctx) // a count lost to a database error is not worth failing the step
+	}
 }
 
 // succeeded settles g after a successful attempt: the counts are given
 // back, and the keys in forget lose their failures.
 func (g *guard) succeeded(ctx context.Context, forget ...string) {
-	_ = g.attempt.Succeeded(ctx, forget...)
+	for _, a := range g.attempts {
+		_ = a.Succeeded(ctx, forget...)
+	}
 }
 
 // succeededWrite is succeeded as a write of the step's transaction, which
@@ -172,35 +220,47 @@ func (g *guard) succeeded(ctx context.Context, forget ...string) {
 // commit, the counts stay, as for a failure.
 func (g *guard) succeededWrite(forget ...string) write {
 	return func(ctx context.Context, tx *store.Tx) error {
-		return g.attempt.SucceededTx(ctx, tx, forget...)
+		for _, a := range g.attempts {
+			if err := a.SucceededTx(ctx, tx, forget...); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 }
 
 // cancel gives the counts back: the attempt did not take place. A nil
 // guard has nothing to give back.
 func (g *guard) cancel(ctx context.Context) {
-	if g != nil {
-		_ = g.attempt.Cancel(ctx)
+	if g == nil {
+		return
+	}
+	for _, a := range g.attempts {
+		_ = a.Cancel(ctx)
 	}
 }
 
 // codeSendItems are the counts a code mailed to email is reserved on: the
-// address as asked from the client's network, and the address from
-// anywhere, under a looser rule. A network can so use up its own share of
-// an address's codes and no one else's, while many networks together
-// still cannot flood a mailbox.
+// address as asked from the client's network, and — only if that one lets
+// it through — the address from anywhere, under a looser rule. A network
+// can so use up its own share of an address's codes and no one else's,
+// while many networks together still cannot flood a mailbox. The address
+// is counted without a sub-address ("+tag"), which mail servers deliver
+// to the same mailbox.
 func (s *Service) codeSendItems(c Client, email string) []throttle.Item {
 	scope, _ := s.networkLimit(policy.VerificationSend)
-	pair := throttle.IdentifierKey("code-mail-from", s.Config.Domain+"/"+email+"/"+throttle.NetworkKey(scope, c.IP))
-	return []throttle.Item{{Key: pair, Rule: s.Config.CodeSendThrottle}, {Key: s.mailKey(email), Rule: s.Config.CodeSendAddressThrottle}}
+	box := mailbox(email)
+	pair := throttle.IdentifierKey("code-mail-from", s.Config.Domain+"/"+box+"/"+throttle.NetworkKey(scope, c.IP))
+	return []throttle.Item{{Key: pair, Rule: s.Config.CodeSendThrottle},
+		{Key: throttle.IdentifierKey("code-mail", s.Config.Domain+"/"+box), Rule: s.Config.CodeSendAddressThrottle, Gated: true}}
 }
 
 // reserveCodeSend counts a code about to be mailed to email, before it is
 // made (see codeSendItems), in one round trip with the read of the
 // network's code-entry failures, which the policy weighs too. A device
 // that has held a session of the address's owner (ownerID) passes both
-// counts, and a code past a limit is not counted: asking again and again
-// cannot keep an address at its limit.
+// counts within its own, and a code past a limit is not counted: asking
+// again and again cannot keep an address at its limit.
 func (s *Service) reserveCodeSend(ctx context.Context, c Client, email, ownerID string) (*guard, error) {
 	r := s.Flows.reads()
 	net := s.codeNetworkIn(r, c)
@@ -214,14 +274,15 @@ func (s *Service) reserveCodeSend(ctx context.Context, c Client, email, ownerID 
 
 // codeSendGuard is the guard of a code send reserved as a (see
 // reserveCodeSend), for the network's code-entry failures netWait and
-// netFailures.
+// netFailures. The address counted from its network is a limit that
+// waits; counted from everywhere, one that asks for a challenge.
 func (s *Service) codeSendGuard(ctx context.Context, c Client, a *throttle.Attempt, ownerID string, netWait time.Duration, netFailures int) (*guard, error) {
-	scope, _ := s.networkLimit(policy.VerificationSend)
-	g := &guard{scope: throttle.NetworkKey(scope, c.IP), attempt: a}
+	g := &guard{action: policy.VerificationSend, rule: s.Config.CodeSendThrottle, attempts: []*throttle.Attempt{a}}
 	g.signals.NetworkWait, g.signals.NetworkFailures = netWait, netFailures
-	for _, st := range a.States {
-		g.signals.IdentifierFailures = max(g.signals.IdentifierFailures, st.Failures)
-		g.signals.IdentifierWait = max(g.signals.IdentifierWait, st.Wait)
+	pair, wide := a.States[0], a.States[1]
+	g.signals.IdentifierWait, g.signals.IdentifierFailures = pair.Wait, max(pair.Failures, wide.Failures)
+	if pair.Taken {
+		g.signals.IdentifierWideWait = wide.Wait
 	}
 	if err := s.weigh(ctx, c, g, ownerID); err != nil {
 		g.cancel(ctx)
@@ -231,11 +292,13 @@ func (s *Service) codeSendGuard(ctx context.Context, c Client, a *throttle.Attem
 }
 
 // mailAllowed reports whether a code send that the step does not refuse
-// (a sign-up answers alike either way) may go out: the address is within
-// its limits, or the device is its owner's. A code held back is not
-// counted.
-func (g *guard) mailAllowed(ctx context.Context) bool {
-	if g.signals.IdentifierWait == 0 || g.signals.KnownDevice {
+// (a sign-up answers alike either way) may go out, as the policy would
+// allow a code request: the address is within its limits, or the device
+// is its owner's, or the request solved a challenge. A code held back is
+// not counted.
+func (g *guard) mailAllowed(ctx context.Context, s *Service, c Client) bool {
+	if d := s.Policy.Decide(ctx, policy.Input{Domain: s.Config.Domain, Action: policy.VerificationSend, Time: s.now(),
+		ClientIP: c.IP, Signals: g.signals}); d.Allowed() {
 		return true
 	}
 	g.cancel(ctx)
@@ -243,9 +306,9 @@ func (g *guard) mailAllowed(ctx context.Context) bool {
 }
 
 // ChallengeError says the policy asks the client to solve a proof-of-work
-// challenge and try again (its network has made too many attempts). The
-// answer goes with the next attempt (Client.Proof); without one the client
-// may instead wait RetryAfter.
+// challenge and try again (its network, or many networks together, made
+// too many attempts). The answer goes with the next request
+// (Client.Proof); without one the client may instead wait RetryAfter.
 type ChallengeError struct {
 	Challenge  challenge.Challenge
 	Difficulty int
@@ -255,27 +318,47 @@ type ChallengeError struct {
 func (e *ChallengeError) Error() string { return "flow: challenge required" }
 
 // Challenge returns a challenge for the client's network when the policy
-// would ask one of its next attempt at action, and nil when it would not:
-// a page offers it up front, so that the browser solves it while the
-// customer types. Showing a page is not a decision: nothing is recorded.
-func (s *Service) Challenge(ctx context.Context, c Client, action policy.Action) (*challenge.Challenge, error) {
+// would ask one of its next attempt at any of actions, and nil when it
+// would not: a page offers it up front, so that the browser solves it
+// while the customer types. Showing a page is not a decision: nothing is
+// recorded.
+func (s *Service) Challenge(ctx context.Context, c Client, actions ...policy.Action) (*challenge.Challenge, error) {
 	if s.Challenges == nil {
 		return nil, nil
 	}
-	scope, rule := s.networkLimit(action)
-	key := throttle.NetworkKey(scope, c.IP)
-	st, err := s.Throttle.Waits(ctx, rule, key)
-	if err != nil {
+	var items []throttle.Item
+	for _, action := range actions {
+		scope, rule := s.networkLimit(action)
+		items = append(items, throttle.Item{Key: throttle.NetworkKey(scope, c.IP), Rule: rule})
+	}
+	var st []throttle.State
+	r := s.Flows.reads()
+	s.Throttle.StatesIn(r, &st, items...)
+	if err := r.Run(ctx); err != nil {
 		return nil, err
 	}
-	if st[0].Wait == 0 {
+	difficulty := 0
+	for i, action := range actions {
+		if st[i].Wait > 0 {
+			difficulty = max(difficulty, s.difficulty(ctx, c, action, policy.Signals{NetworkWait: st[i].Wait, NetworkFailures: st[i].Failures}))
+		}
+	}
+	if difficulty == 0 {
 		return nil, nil
 	}
-	d := s.Policy.Decide(ctx, policy.Input{Domain: s.Config.Domain, Action: action, Time: s.now(), ClientIP: c.IP,
-		Signals: policy.Signals{NetworkWait: st[0].Wait, NetworkFailures: st[0].Failures}})
-	if d.Effect != policy.Challenge {
-		return nil, nil
-	}
-	ch := s.Challenges.New(key, d.Difficulty)
+	ch := s.Challenges.New(challengeScope(c), difficulty)
 	return &ch, nil
+}
+
+// mailbox is an address as its mailbox: without a sub-address ("+tag" in
+// the local part), which mail servers deliver to the same mailbox.
+func mailbox(email string) string {
+	local, domain, ok := strings.Cut(email, "@")
+	if !ok {
+		return email
+	}
+	if base, _, tagged := strings.Cut(local, "+"); tagged && base != "" {
+		local = base
+	}
+	return local + "@" + domain
 }

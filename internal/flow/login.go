@@ -114,7 +114,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		if err != nil {
 			return nil, err
 		}
-		if err := s.saveWithCodeMailed(ctx, f, c, "verification_code", mailGuard.mailAllowed(ctx), msg, submitted, settled,
+		if err := s.saveWithCodeMailed(ctx, f, c, "verification_code", mailGuard.mailAllowed(ctx, s, c), msg, submitted, settled,
 			s.record(f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, cand.Identity.ID, "")); err != nil {
 			return nil, err
 		}

@@ -11,17 +11,19 @@ import (
 
 // signInNotice returns the write that mails the owner of f's address that
 // someone signed in with a code sent to it, on a device that had not
-// signed in to the account before. A code proves only the mailbox: should
-// someone else read it, the owner learns of it, with what to do.
-func (s *Service) signInNotice(f *Flow, c Client, at time.Time) write {
+// signed in to the account before — or, with firstStep, got as far as the
+// second factor. A code proves only the mailbox: should someone else read
+// it, the owner learns of it, with what to do.
+func (s *Service) signInNotice(f *Flow, c Client, at time.Time, firstStep bool) write {
 	return func(ctx context.Context, tx *store.Tx) error {
 		_, err := s.Mailer.EnqueueTx(ctx, tx, courier.Message{Domain: s.Config.Domain, Template: "sign_in_notice", To: f.Data.Email,
 			Data: map[string]any{
-				"Device":      describeDevice(c.UserAgent),
-				"When":        at.UTC().Format("2 Jan 2006 15:04 MST"),
-				"Network":     c.IP,
-				"AccountURL":  s.Config.PublicURL + "/account",
-				"ProductName": s.Config.ProductName,
+				"FirstStepOnly": firstStep,
+				"Device":        describeDevice(c.UserAgent),
+				"When":          at.UTC().Format("2 Jan 2006 15:04 MST"),
+				"Network":       c.IP,
+				"AccountURL":    s.Config.PublicURL + "/account",
+				"ProductName":   s.Config.ProductName,
 			}})
 		return err
 	}
@@ -57,11 +59,8 @@ func describeDevice(ua string) string {
 		return browser
 	case system != "":
 		return "a browser on " + system
-	case ua != "":
-		if len(ua) > 60 {
-			ua = ua[:60] + "…"
-		}
-		return "an app (" + ua + ")"
 	}
-	return "an unknown device"
+	// Nothing of a User-Agent that names no known browser goes into the
+	// mail: it is the sender's free text.
+	return "an app or device we could not identify"
 }

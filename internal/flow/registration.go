@@ -116,7 +116,7 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 	switch {
 	case always:
 		wait, n := net()
-		mailGuard, err = s.codeSendGuard(ctx, c, g.attempt.Only(mailItems[0].Key, mailItems[1].Key), ownerID, wait, n)
+		mailGuard, err = s.codeSendGuard(ctx, c, g.attempts[0].Only(mailItems[0].Key, mailItems[1].Key), ownerID, wait, n)
 	case owner != nil && owner.State != identity.StatePending:
 		mailGuard, err = s.reserveCodeSend(ctx, c, email, ownerID)
 	}
@@ -152,7 +152,7 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 	// mail for a while, the owner's note included, but the same answer: a
 	// refusal would only tell a flooder to wait, and would set apart one
 	// of many concurrent sign-ups of an address.
-	mail := mailGuard != nil && mailGuard.mailAllowed(ctx)
+	mail := mailGuard != nil && mailGuard.mailAllowed(ctx, s, c)
 	if !s.Config.RequireVerifiedEmail && !passwordless {
 		// Sign-up completes at once, and the address is verified when the
 		// customer chooses to (or a journey needs it): no code now. (A

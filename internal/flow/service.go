@@ -287,12 +287,6 @@ func (s *Service) codeNetworkIn(r *store.Reads, c Client) func() (time.Duration,
 	return func() (time.Duration, int) { return net[0].Wait, net[0].Failures }
 }
 
-// mailKey is the throttle key that counts the codes mailed to an address,
-// whatever the journey: nobody can flood a mailbox with codes.
-func (s *Service) mailKey(email string) string {
-	return throttle.IdentifierKey("code-mail", s.Config.Domain+"/"+email)
-}
-
 // newCode returns a random 6-digit code.
 func (s *Service) newCode() (string, error) {
 	r := s.Random
@@ -417,7 +411,14 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	// Counted on the network, and on the address: wrong codes in a row
 	// for one address, across its flows, slow down (NIST SP 800-63B
 	// 5.2.2), never lock; a right one forgets them.
-	addrKey := throttle.IdentifierKey("code", s.Config.Domain+"/"+f.Data.Email)
+	// A flow that can complete nothing (a sign-up with an account's
+	// address) counts apart: its codes are not the owner's, and nobody
+	// should spend the owner's tries through it.
+	scope := "code"
+	if f.Data.Dead {
+		scope = "code-dead"
+	}
+	addrKey := throttle.IdentifierKey(scope, s.Config.Domain+"/"+f.Data.Email)
 	g, err := s.reserve(ctx, c, policy.VerificationSubmit, addrKey, f.IdentityID)
 	if err != nil {
 		return nil, err
@@ -467,31 +468,28 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 		return s.awaitPasskey(ctx, f, c)
 	}
 	now := s.now()
-	var methods []string
-	known := false
+	// What the code completes commits with the step: the account's
+	// sign-up, or the address's verification.
+	var (
+		methods  []string
+		complete write
+	)
 	switch f.Type {
 	case TypeRegistration:
-		err := s.Identities.CompleteSignUp(ctx, f.IdentityID, f.Data.IdentifierID, f.Data.Traits, f.Data.PasswordHash, now)
-		if errors.Is(err, identity.ErrNotPending) {
-			g.succeeded(ctx, addrKey)
-			return s.alreadySignedUp(ctx, f)
+		hash := f.Data.PasswordHash // the flow forgets it below
+		complete = func(ctx context.Context, tx *store.Tx) error {
+			if err := s.Identities.CompleteSignUpTx(ctx, tx, f.IdentityID, f.Data.IdentifierID, f.Data.Traits, hash, now); err != nil {
+				return err
+			}
+			return s.emitTx(ctx, tx, f, c, event.RegistrationCompleted, event.OutcomeSuccess, "", f.IdentityID, "")
 		}
-		if err != nil {
-			return nil, err
-		}
-		s.emit(ctx, f, c, event.RegistrationCompleted, event.OutcomeSuccess, "", f.IdentityID, "")
 		methods = []string{"password", "email_code"}
 	case TypeLogin:
-		if err := s.Identities.MarkVerified(ctx, f.IdentityID, f.Data.IdentifierID, now); err != nil {
-			return nil, err
-		}
 		methods = append(f.Data.Methods, "email_code")
-		if known, err = s.Sessions.KnownDevice(ctx, c.DeviceID, f.IdentityID); err != nil {
-			return nil, err
-		}
-	case TypeVerification:
-		if err := s.Identities.MarkVerified(ctx, f.IdentityID, f.Data.IdentifierID, now); err != nil {
-			return nil, err
+		fallthrough
+	default:
+		complete = func(ctx context.Context, tx *store.Tx) error {
+			return s.Identities.MarkVerifiedTx(ctx, tx, f.IdentityID, f.Data.IdentifierID, now)
 		}
 	}
 	verified := s.record(f, c, event.VerificationCompleted, event.OutcomeSuccess, "", f.IdentityID, "")
@@ -501,18 +499,49 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	result := &Result{Flow: f}
 	var signedIn, notice write
 	if methods != nil {
-		if signedIn, err = s.signIn(ctx, f, c, methods, f.Data.AuthenticatedAt, result); err != nil {
+		// The account as it will be once this step commits, whether the
+		// device has signed in to it before, in one round trip.
+		var (
+			ident           *identity.Identity
+			enrolled, known bool
+		)
+		r := s.Flows.reads()
+		s.Identities.GetIn(r, s.Config.Domain, f.IdentityID, &ident)
+		if s.Factors != nil {
+			s.Factors.EnrolledIn(r, f.IdentityID, &enrolled)
+		}
+		s.Sessions.KnownDeviceIn(r, c.DeviceID, f.IdentityID, &known)
+		if err := r.Run(ctx); err != nil {
+			return nil, fmt.Errorf("flow: sign in %s: %w", f.IdentityID, err)
+		}
+		if f.Type == TypeRegistration {
+			ident.State, ident.Traits = identity.StateActive, f.Data.Traits
+		}
+		for i := range ident.Identifiers {
+			if ident.Identifiers[i].ID == f.Data.IdentifierID && !ident.Identifiers[i].Verified {
+				ident.Identifiers[i].Verified, ident.Identifiers[i].VerifiedAt = true, now
+			}
+		}
+		if signedIn, err = s.signInAs(ctx, f, c, ident, enrolled, methods, f.Data.AuthenticatedAt, policy.Signals{}, result); err != nil {
 			return nil, err
 		}
+		if f.Type == TypeLogin && !known {
+			// A code proves only the mailbox: its use on a device new to
+			// the account is announced to the address — also when the
+			// sign-in still waits for the second factor. (It ends no
+			// other session: a customer signing in on a second device
+			// keeps the first.)
+			notice = s.signInNotice(f, c, now, f.State == StateSecondFactor)
+		}
 	}
-	if f.Type == TypeLogin && f.State == StateDone && !known {
-		// A sign-in by a code to the address, on a device new to the
-		// account, is announced to the address. (It ends no other
-		// session: a customer signing in on a second device keeps the
-		// first.)
-		notice = s.signInNotice(f, c, now)
+	err = s.finish(ctx, f, now, complete, verified, signedIn, notice, settled)
+	if errors.Is(err, identity.ErrNotPending) {
+		// Another flow of the address completed the sign-up first (the
+		// same inbox answered two codes).
+		g.succeeded(ctx, addrKey)
+		return s.alreadySignedUp(ctx, f)
 	}
-	if err := s.finish(ctx, f, now, verified, signedIn, notice, settled); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return result, nil

@@ -191,24 +191,7 @@ var ErrNotPending = errors.New("identity: sign-up already completed")
 // if the identity is not pending any more.
 func (s *Store) CompleteSignUp(ctx context.Context, identityID, verifiedID string, traits json.RawMessage, passwordHash string, now time.Time) error {
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		res, err := tx.Exec(ctx, `UPDATE identities SET state = $1, traits = $2, updated_at = $3 WHERE id = $4 AND state = $5`,
-			StateActive, string(traits), store.Micros(now), identityID, StatePending)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotPending
-		}
-		if verifiedID != "" {
-			if _, err := tx.Exec(ctx, `UPDATE identifiers SET verified_at = $1 WHERE id = $2 AND identity_id = $3 AND verified_at IS NULL`,
-				store.Micros(now), verifiedID, identityID); err != nil {
-				return err
-			}
-		}
-		if passwordHash != "" {
-			return setCredential(ctx, tx, identityID, CredentialPassword, passwordHash, now)
-		}
-		return nil
+		return s.CompleteSignUpTx(ctx, tx, identityID, verifiedID, traits, passwordHash, now)
 	})
 	if err != nil {
 		return fmt.Errorf("identity: complete sign-up %s: %w", identityID, err)
@@ -216,10 +199,45 @@ func (s *Store) CompleteSignUp(ctx context.Context, identityID, verifiedID strin
 	return nil
 }
 
+// CompleteSignUpTx is CompleteSignUp inside tx, with the step's other
+// writes: should the identity not be pending any more, tx fails with
+// ErrNotPending (on PostgreSQL when it commits; its statements travel
+// together, see store.Tx.ExecOne).
+func (s *Store) CompleteSignUpTx(ctx context.Context, tx *store.Tx, identityID, verifiedID string, traits json.RawMessage, passwordHash string, now time.Time) error {
+	if err := tx.ExecOne(ctx, ErrNotPending, `UPDATE identities SET state = $1, traits = $2, updated_at = $3 WHERE id = $4 AND state = $5`,
+		StateActive, string(traits), store.Micros(now), identityID, StatePending); err != nil {
+		return err
+	}
+	if verifiedID != "" {
+		if err := s.MarkVerifiedTx(ctx, tx, identityID, verifiedID, now); err != nil {
+			return err
+		}
+	}
+	if passwordHash == "" {
+		return nil
+	}
+	// A pending identity has no password yet (sign-up keeps it in the
+	// flow), but a retried step must not fail on one.
+	_, err := tx.Exec(ctx, `INSERT INTO credentials (id, identity_id, type, secret, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)
+		ON CONFLICT (identity_id) WHERE type = 'password' DO UPDATE SET secret = excluded.secret, updated_at = excluded.updated_at`,
+		NewID(), identityID, CredentialPassword, passwordHash, store.Micros(now))
+	return err
+}
+
 // MarkVerified records that the owner of an identity proved control of
 // one of its identifiers.
 func (s *Store) MarkVerified(ctx context.Context, identityID, identifierID string, now time.Time) error {
 	_, err := s.db.Exec(ctx, `UPDATE identifiers SET verified_at = $1 WHERE id = $2 AND identity_id = $3 AND verified_at IS NULL`,
+		store.Micros(now), identifierID, identityID)
+	if err != nil {
+		return fmt.Errorf("identity: verify %s: %w", identifierID, err)
+	}
+	return nil
+}
+
+// MarkVerifiedTx is MarkVerified inside tx.
+func (s *Store) MarkVerifiedTx(ctx context.Context, tx *store.Tx, identityID, identifierID string, now time.Time) error {
+	_, err := tx.Exec(ctx, `UPDATE identifiers SET verified_at = $1 WHERE id = $2 AND identity_id = $3 AND verified_at IS NULL`,
 		store.Micros(now), identifierID, identityID)
 	if err != nil {
 		return fmt.Errorf("identity: verify %s: %w", identifierID, err)

@@ -108,9 +108,20 @@ type Signals struct {
 	// NetworkFailures and IdentifierFailures are the recent failure counts.
 	NetworkFailures    int
 	IdentifierFailures int
+	// IdentifierWideWait is the remaining delay of the identifier counted
+	// from every network (the codes mailed to an address from anywhere):
+	// many networks together. It is answered with a challenge, not a wait,
+	// so that the owner on a new device still gets through.
+	IdentifierWideWait time.Duration
 	// KnownDevice is true when the device has held a session of the
 	// identity before.
 	KnownDevice bool
+	// DeviceWait is the remaining delay of a known device's own count on
+	// the identity: a known device passes the identity's and the
+	// network's limits, but has one of its own, so that a device id that
+	// leaked (a shared computer, a guessable id) is no key to unlimited
+	// attempts.
+	DeviceWait time.Duration
 	// ChallengeSolved is true when the request carries a solved
 	// proof-of-work challenge made for its network and action, not
 	// used before.
@@ -147,9 +158,11 @@ type Decider interface {
 //   - throttle the start of journeys from a network past its share;
 //   - let a device the customer has signed in from before through every
 //     limit but the second factor's (so an attacker cannot lock the owner
-//     out);
+//     out), within a limit of its own;
 //   - throttle when the identifier tried (an address, an account) must
 //     still wait;
+//   - challenge when the identifier counted from every network must
+//     wait (codes mailed to one address from many networks);
 //   - challenge when the client's network must still wait, unless the
 //     request carries a solved challenge: many customers may share one
 //     address (a carrier NAT, an office), and one of them failing, or an
@@ -206,10 +219,17 @@ func (p Default) Decide(_ context.Context, in Input) Decision {
 		case sig.KnownDevice && in.Action != SecondFactorSubmit:
 			// Not for the second factor: it is what stands between a
 			// stolen password and the account, on any device.
+			if sig.DeviceWait > 0 {
+				return Decision{Effect: Throttle, Reason: "too_many_attempts", RetryAfter: sig.DeviceWait, Policy: defaultName}
+			}
 		case sig.IdentifierWait > 0:
 			return Decision{Effect: Throttle, Reason: "too_many_attempts", RetryAfter: sig.IdentifierWait, Policy: defaultName}
-		case sig.NetworkWait > 0 && !sig.ChallengeSolved:
-			return Decision{Effect: Challenge, Reason: "network_busy", RetryAfter: sig.NetworkWait,
+		case (sig.NetworkWait > 0 || sig.IdentifierWideWait > 0) && !sig.ChallengeSolved:
+			reason := "network_busy"
+			if sig.NetworkWait == 0 {
+				reason = "identifier_busy"
+			}
+			return Decision{Effect: Challenge, Reason: reason, RetryAfter: max(sig.NetworkWait, sig.IdentifierWideWait),
 				Difficulty: p.difficulty(sig.NetworkFailures), Policy: defaultName}
 		}
 	}

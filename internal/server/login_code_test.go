@@ -57,7 +57,7 @@ func TestEmailCodeSignIn(t *testing.T) {
 			t.Fatalf("after code: %q", got)
 		}
 		expectStatus(t, b.Get("/sessions/whoami"), 200)
-		if m := env.MailTo(t, "nora@example.com", 5); m.Subject != "New sign-in to your Foyer account" || !strings.Contains(m.Text, "Go-http-client") {
+		if m := env.MailTo(t, "nora@example.com", 5); m.Subject != "New sign-in to your Foyer account" || !strings.Contains(m.Text, "an app or device we could not identify") {
 			t.Fatalf("notice of the browser's sign-in: %s\n%s", m.Subject, m.Text)
 		}
 		// Signing in by code again on that browser, now known: no notice.
@@ -97,4 +97,26 @@ func TestEmailCodeNoEnumerationAndLimits(t *testing.T) {
 		last = ask("olga@example.com")
 	}
 	expectStatus(t, last, 429)
+}
+
+// A code sign-in that stops at the second factor is announced too: whoever
+// reads the mail but lacks the second factor leaves a trace.
+func TestCodeSignInStoppedAtTheSecondFactorIsAnnounced(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		b := signUp(t, env, "tia@example.com", goodPassword)
+		enrolTOTP(t, env, b) // mail 2: the security notice
+		var start, sent api.FlowResponse
+		env.JSON(t, "POST", "/api/login", "", nil, &start)
+		expectStatus(t, env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": "tia@example.com", "method": "code"}, &sent), 200)
+		code := servertest.CodeFrom(t, env.MailTo(t, "tia@example.com", 3))
+		var in api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/code", "", map[string]any{"code": code}, &in), 200)
+		if in.Flow.State != "second_factor" || in.SessionToken != "" {
+			t.Fatalf("a code sign-in of an account with an authenticator app: %+v", in.Flow)
+		}
+		if m := env.MailTo(t, "tia@example.com", 4); !strings.Contains(m.Text, "to start signing in") || !strings.Contains(m.Text, "second factor") {
+			t.Fatalf("notice: %s\n%s", m.Subject, m.Text)
+		}
+	})
 }

@@ -22,15 +22,19 @@ import (
 // names its client's network in X-Forwarded-For.
 func behindProxy(c *config.Config) { c.TrustedProxies = []string{"127.0.0.1"} }
 
-// from returns request headers for a client at ip, with a device id when
-// device is not "".
+// from returns request headers for a client at ip, with the device id of
+// the device named when device is not "".
 func from(ip, device string) http.Header {
 	h := http.Header{"X-Forwarded-For": {ip}}
 	if device != "" {
-		h.Set("X-Foyer-Device", device)
+		h.Set("X-Foyer-Device", deviceID(device))
 	}
 	return h
 }
+
+// deviceID is a well-formed device id (22+ base64url characters) for a
+// device name.
+func deviceID(name string) string { return name + "-device-id-0123456789" }
 
 // burst sends n requests at once, released together at a barrier, and
 // returns how many answered each status.

@@ -73,6 +73,7 @@ func postgresConfig(dsn string) (*pgx.ConnConfig, postgresTimeouts, error) {
 	}
 	dialer := &net.Dialer{KeepAliveConfig: postgresKeepAlive}
 	cfg.DialFunc = dialer.DialContext
+	cfg.Tracer = roundTripTracer{}
 	return cfg, t, nil
 }
 

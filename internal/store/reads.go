@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -41,6 +42,7 @@ type readItem struct {
 	args  []any
 	scan  func(Rows) error
 	write bool
+	do    func(ctx context.Context) error
 }
 
 // Reads returns an empty batch of reads on db.
@@ -64,13 +66,22 @@ func (r *Reads) Write(scan func(Rows) error, query string, args ...any) {
 	r.writes = true
 }
 
+// Do adds a step of Go code that runs in its turn, for what SQLite cannot
+// say in one statement (it has no writes inside WITH): between its
+// statements, which cost no round trip there, the code decides. A Reads
+// with a Do runs its items one by one on PostgreSQL too, so a store that
+// wants one round trip there adds one statement instead.
+func (r *Reads) Do(fn func(ctx context.Context) error) {
+	r.items = append(r.items, readItem{do: fn})
+}
+
 // Run runs the queries added since the last Run and hands each one's rows
 // to its scan function. It returns the first error, after which the scan
 // functions of later queries are not called.
 func (r *Reads) Run(ctx context.Context) error {
 	items, writes := r.items, r.writes
 	r.items, r.writes = nil, false
-	if r.db.Dialect != Postgres || (len(items) <= 1 && !writes) {
+	if r.db.Dialect != Postgres || (len(items) <= 1 && !writes) || slices.ContainsFunc(items, func(it readItem) bool { return it.do != nil }) {
 		for _, it := range items {
 			if err := r.runOne(ctx, it); err != nil {
 				return err
@@ -119,6 +130,9 @@ func (r *Reads) Run(ctx context.Context) error {
 
 // runOne runs one query as a cached prepared statement of the read pool.
 func (r *Reads) runOne(ctx context.Context, it readItem) error {
+	if it.do != nil {
+		return it.do(ctx)
+	}
 	query := r.db.Query
 	if it.write {
 		query = r.db.async.WriteQuery

@@ -66,6 +66,9 @@ type State struct {
 	// Taken is true when Reserve counted an attempt on the key: it need
 	// not wait, and Wait is 0.
 	Taken bool
+	// seq numbers the reservation that took the key, so that giving it
+	// back restores the key's time only if no later one moved it.
+	seq int64
 }
 
 // Waits is Wait for several keys under one rule, in one query (a sign-in
@@ -88,12 +91,12 @@ func (l *Limiter) WaitsIn(r *store.Reads, rule Rule, out *[]State, keys ...strin
 	for i, k := range keys {
 		items[i] = Item{Key: k, Rule: rule}
 	}
-	l.statesIn(r, items, out)
+	l.StatesIn(r, out, items...)
 }
 
-// statesIn adds to r the read of where each item's key stands under its
+// StatesIn adds to r the read of where each item's key stands under its
 // rule: once r runs, *out holds the states, in the order of items.
-func (l *Limiter) statesIn(r *store.Reads, items []Item, out *[]State) {
+func (l *Limiter) StatesIn(r *store.Reads, out *[]State, items ...Item) {
 	*out = make([]State, len(items))
 	if len(items) == 0 {
 		return
@@ -150,6 +153,11 @@ func (l *Limiter) Reserve(ctx context.Context, rule Rule, keys ...string) ([]Sta
 type Item struct {
 	Key  string
 	Rule Rule
+	// Gated keys are taken only if every key of the reservation that is
+	// not gated was: an account's count moves only for an attempt its
+	// network lets through, so that attempts refused at the network (in
+	// flight, by the hundred) never crowd the account's free ones.
+	Gated bool
 }
 
 // ReserveEach is Reserve for keys under rules of their own (an address
@@ -179,36 +187,39 @@ func (l *Limiter) ReserveEachIn(r *store.Reads, out *[]State, items ...Item) {
 	sorted := slices.Clone(items)
 	slices.SortStableFunc(sorted, func(a, b Item) int { return strings.Compare(a.Key, b.Key) })
 	sorted = slices.CompactFunc(sorted, func(a, b Item) bool { return a.Key == b.Key })
+	var open, gated []Item
+	for _, it := range sorted {
+		if it.Gated {
+			gated = append(gated, it)
+		} else {
+			open = append(open, it)
+		}
+	}
+	if len(open) == 0 {
+		open, gated = gated, nil
+	}
 	pg := l.db.Dialect == store.Postgres
 	args := []any{store.Micros(now)}
-	rows := make([]string, len(sorted))
-	conds := make([]string, len(sorted))
-	keys := make([]string, len(sorted))
-	for i, it := range sorted {
-		args = append(args, it.Key, store.Micros(now.Add(it.Rule.Window)), it.Rule.Free, it.Rule.Base.Microseconds(), it.Rule.Max.Microseconds())
-		n := len(args) - 4 // $n key, $n+1 expiry, $n+2 Free, $n+3 Base, $n+4 Max
-		rows[i] = fmt.Sprintf("($%d, 1, $1, $%d)", n, n+1)
-		conds[i] = fmt.Sprintf(mayTake(pg), n, n+2, n+3, n+4)
-		keys[i] = fmt.Sprintf("($%d::text)", n)
-	}
-	upsert := fmt.Sprintf(`INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES %s
-		ON CONFLICT (key) DO UPDATE SET
-			failures = CASE WHEN throttle.expires_at <= %s THEN 1 ELSE throttle.failures + 1 END,
-			last_failure = excluded.last_failure, expires_at = excluded.expires_at
-		WHERE throttle.expires_at <= %[2]s OR %[3]s
-		RETURNING key, failures`, strings.Join(rows, ", "), nowArg(pg), strings.Join(conds, " OR "))
-	taken := map[string]int{}
+	taken := map[string]State{}
 	refused := map[string]State{}
 	settle := func() {
+		gateOpen := true
+		for _, it := range open {
+			if _, ok := taken[it.Key]; !ok {
+				gateOpen = false
+			}
+		}
 		for i, it := range items {
-			if n, ok := taken[it.Key]; ok {
-				(*out)[i] = State{Taken: true, Failures: n}
+			if st, ok := taken[it.Key]; ok {
+				(*out)[i] = st
 				continue
 			}
 			st := refused[it.Key]
-			// Expired or paid off while the statement ran: still refused,
-			// and asked to wait a moment rather than nothing.
-			st.Wait = max(st.Wait, time.Second)
+			if !it.Gated || gateOpen {
+				// Expired or paid off while the statement ran: still
+				// refused, and asked to wait a moment rather than nothing.
+				st.Wait = max(st.Wait, time.Second)
+			}
 			(*out)[i] = st
 		}
 	}
@@ -222,44 +233,79 @@ func (l *Limiter) ReserveEachIn(r *store.Reads, out *[]State, items ...Item) {
 		return State{}
 	}
 	if pg {
-		// The reservation and the state of every key in one statement:
-		// the main query reads throttle as it was before the upsert,
-		// which for a refused key (left alone) is as it is.
+		// The reservation and the state of every key in one statement.
+		// The gated keys' upsert reads what the open keys' returned; the
+		// main query reads throttle as it was before both, which for a
+		// refused key (left alone) is as it is.
+		q := `WITH open AS (` + l.upsert(pg, &args, open, nil) + `)`
+		join := `LEFT JOIN open ON open.key = v.key`
+		took := `open.failures, open.seq`
+		if len(gated) > 0 {
+			q += `, gated AS (` + l.upsert(pg, &args, gated, open) + `)`
+			join += ` LEFT JOIN gated ON gated.key = v.key`
+			took = `COALESCE(open.failures, gated.failures), COALESCE(open.seq, gated.seq)`
+		}
+		keys := make([]string, len(sorted))
+		for i, it := range sorted {
+			args = append(args, it.Key)
+			keys[i] = fmt.Sprintf("($%d::text)", len(args))
+		}
+		q += ` SELECT v.key, ` + took + `, t.failures, t.last_failure, t.expires_at
+			FROM (VALUES ` + strings.Join(keys, ", ") + `) v (key) ` + join + ` LEFT JOIN throttle t ON t.key = v.key`
 		r.Write(func(rs store.Rows) error {
 			for rs.Next() {
 				var key string
-				var took, failures, last, expires sql.NullInt64
-				if err := rs.Scan(&key, &took, &failures, &last, &expires); err != nil {
+				var tookN, seq, failures, last, expires sql.NullInt64
+				if err := rs.Scan(&key, &tookN, &seq, &failures, &last, &expires); err != nil {
 					return err
 				}
-				if took.Valid {
-					taken[key] = int(took.Int64)
-				} else if failures.Valid {
+				switch {
+				case tookN.Valid:
+					taken[key] = State{Taken: true, Failures: int(tookN.Int64), seq: seq.Int64}
+				case failures.Valid:
 					refused[key] = state(key, int(failures.Int64), last.Int64, expires.Int64)
 				}
 			}
 			settle()
 			return nil
-		}, fmt.Sprintf(`WITH taken AS (%s)
-			SELECT v.key, taken.failures, throttle.failures, throttle.last_failure, throttle.expires_at
-			FROM (VALUES %s) v (key) LEFT JOIN taken ON taken.key = v.key LEFT JOIN throttle ON throttle.key = v.key`,
-			upsert, strings.Join(keys, ", ")), args...)
+		}, q, args...)
 		return
 	}
-	// SQLite has no writes in WITH: the upsert, then the keys as they
-	// stand, one after the other on the one writer (no round trip).
-	r.Write(func(rs store.Rows) error {
-		for rs.Next() {
-			var key string
-			var failures int
-			if err := rs.Scan(&key, &failures); err != nil {
+	// SQLite has no writes inside WITH: the open keys' upsert, the gated
+	// keys' if every open one was taken, then the keys as they stand, one
+	// after the other on the one writer (no round trip to save).
+	r.Do(func(ctx context.Context) error {
+		take := func(set []Item) error {
+			args := []any{store.Micros(now)}
+			rs, err := l.db.Async().WriteQuery(ctx, l.upsert(pg, &args, set, nil), args...)
+			if err != nil {
 				return err
 			}
-			taken[key] = failures
+			defer rs.Close()
+			for rs.Next() {
+				var key string
+				var failures int
+				var seq int64
+				if err := rs.Scan(&key, &failures, &seq); err != nil {
+					return err
+				}
+				taken[key] = State{Taken: true, Failures: failures, seq: seq}
+			}
+			return rs.Err()
 		}
-		return nil
-	}, upsert, args...)
-	r.Write(func(rs store.Rows) error {
+		if err := take(open); err != nil {
+			return err
+		}
+		if len(gated) > 0 && len(taken) == len(open) {
+			if err := take(gated); err != nil {
+				return err
+			}
+		}
+		rs, err := l.db.Async().WriteQuery(ctx, `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key IN (`+marks(len(sorted))+`)`, keyArgs(sorted)...)
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
 		for rs.Next() {
 			var key string
 			var failures int
@@ -271,9 +317,44 @@ func (l *Limiter) ReserveEachIn(r *store.Reads, out *[]State, items ...Item) {
 				refused[key] = state(key, failures, last, expires)
 			}
 		}
+		if err := rs.Err(); err != nil {
+			return err
+		}
 		settle()
 		return nil
-	}, `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key IN (`+marks(len(sorted))+`)`, keyArgs(sorted)...)
+	})
+}
+
+// upsert is the statement that takes each of set's keys that need not
+// wait — the key's first count, or one more — and returns them with their
+// count and reservation number; a key that must wait is left alone and
+// returns no row. It appends its arguments to *args ($1 is now). With
+// after (PostgreSQL), the keys are taken only if the CTE "open" returned
+// every one of after's.
+func (l *Limiter) upsert(pg bool, args *[]any, set, after []Item) string {
+	rows := make([]string, len(set))
+	conds := make([]string, len(set))
+	for i, it := range set {
+		*args = append(*args, it.Key, store.Micros(store.FromMicros((*args)[0].(int64)).Add(it.Rule.Window)), it.Rule.Free, it.Rule.Base.Microseconds(), it.Rule.Max.Microseconds())
+		n := len(*args) - 4 // $n key, $n+1 expiry, $n+2 Free, $n+3 Base, $n+4 Max
+		rows[i] = fmt.Sprintf("($%d, 1, $1, $%d, 1)", n, n+1)
+		if pg {
+			rows[i] = fmt.Sprintf("($%d::text, 1::bigint, $1::bigint, $%d::bigint, 1::bigint)", n, n+1)
+		}
+		conds[i] = fmt.Sprintf(mayTake(pg), n, n+2, n+3, n+4)
+	}
+	source := `VALUES ` + strings.Join(rows, ", ")
+	if after != nil {
+		source = fmt.Sprintf(`SELECT * FROM (VALUES %s) g (key, failures, last_failure, expires_at, seq) WHERE (SELECT COUNT(*) FROM open) = %d`,
+			strings.Join(rows, ", "), len(after))
+	}
+	return fmt.Sprintf(`INSERT INTO throttle (key, failures, last_failure, expires_at, seq) %s
+		ON CONFLICT (key) DO UPDATE SET
+			failures = CASE WHEN throttle.expires_at <= %s THEN 1 ELSE throttle.failures + 1 END,
+			last_failure = excluded.last_failure, expires_at = excluded.expires_at,
+			seq = throttle.seq + 1, prev_last = throttle.last_failure, prev_expires = throttle.expires_at
+		WHERE throttle.expires_at <= %[2]s OR %[3]s
+		RETURNING key, failures, seq`, source, nowArg(pg), strings.Join(conds, " OR "))
 }
 
 // marks returns "$1, $2, …, $n".
@@ -401,13 +482,18 @@ func (a *Attempt) Cancel(ctx context.Context) error { return a.Succeeded(ctx) }
 func (a *Attempt) settle(ctx context.Context, db store.Execer, forget []string) error {
 	for i, it := range a.items {
 		var err error
-		switch {
+		switch st := a.States[i]; {
 		case slices.Contains(forget, it.Key):
-			if a.States[i].Taken || a.States[i].Failures > 0 {
+			if st.Taken || st.Failures > 0 {
 				_, err = db.Exec(ctx, `DELETE FROM throttle WHERE key = $1`, it.Key)
 			}
-		case a.States[i].Taken:
-			_, err = db.Exec(ctx, `UPDATE throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0`, it.Key)
+		case st.Taken:
+			// One count less, and the key's time as it was before this
+			// reservation unless a later one has moved it since.
+			_, err = db.Exec(ctx, `UPDATE throttle SET failures = failures - 1,
+					last_failure = CASE WHEN seq = $2 THEN prev_last ELSE last_failure END,
+					expires_at = CASE WHEN seq = $2 THEN prev_expires ELSE expires_at END
+				WHERE key = $1 AND failures > 0`, it.Key, st.seq)
 		}
 		if err != nil {
 			return fmt.Errorf("throttle: settle: %w", err)
@@ -433,10 +519,11 @@ func (l *Limiter) FailTx(ctx context.Context, tx *store.Tx, key string, rule Rul
 
 func (l *Limiter) fail(ctx context.Context, db store.Execer, key string, rule Rule) error {
 	now := l.now()
-	_, err := db.Exec(ctx, `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES ($1, 1, $2, $3)
+	_, err := db.Exec(ctx, `INSERT INTO throttle (key, failures, last_failure, expires_at, seq) VALUES ($1, 1, $2, $3, 1)
 		ON CONFLICT (key) DO UPDATE SET
 			failures = CASE WHEN throttle.expires_at <= $2 THEN 1 ELSE throttle.failures + 1 END,
-			last_failure = $2, expires_at = $3`,
+			last_failure = $2, expires_at = $3,
+			seq = throttle.seq + 1, prev_last = throttle.last_failure, prev_expires = throttle.expires_at`,
 		key, store.Micros(now), store.Micros(now.Add(rule.Window)))
 	if err != nil {
 		return fmt.Errorf("throttle: fail: %w", err)

@@ -285,3 +285,88 @@ func TestReserveEach(t *testing.T) {
 		}
 	})
 }
+
+// A gated key is counted only for an attempt every open key let through:
+// attempts refused at the network leave the account's count alone.
+func TestGatedKeys(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+		l := NewLimiter(db, func() time.Time { return now })
+		r := Rule{Free: 2, Base: time.Minute, Max: time.Hour, Window: time.Hour}
+		loose := Rule{Free: 5, Base: time.Minute, Max: time.Hour, Window: time.Hour}
+		net, acct := NetworkKey("login", "203.0.113.9"), IdentifierKey("login", "g@example.com")
+		items := []Item{{Key: net, Rule: r}, {Key: acct, Rule: loose, Gated: true}}
+		for range 2 {
+			if st, err := l.ReserveEach(ctx, items...); err != nil || !st[0].Taken || !st[1].Taken {
+				t.Fatalf("within the free attempts: %+v, %v", st, err)
+			}
+		}
+		var taken atomic.Int32
+		burst(30, func(int) {
+			if st, err := l.ReserveEach(ctx, items...); err == nil && (st[0].Taken || st[1].Taken) {
+				taken.Add(1)
+			}
+		})
+		if taken.Load() != 0 {
+			t.Fatalf("%d attempts took a key past the network's limit", taken.Load())
+		}
+		if _, n, _ := l.Wait(ctx, acct, loose); n != 2 {
+			t.Fatalf("the account counts %d, want 2: refused attempts must not move it", n)
+		}
+		st, _ := l.ReserveEach(ctx, items...)
+		if st[1].Taken || st[1].Wait != 0 {
+			t.Fatalf("a gated key behind a closed gate: %+v (its own wait is none)", st[1])
+		}
+	})
+}
+
+// Giving a count back restores the key's time when no later reservation
+// moved it: a success does not re-arm a busy key's wait, nor push its
+// window forward.
+func TestGivingBackRestoresTheTime(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+		l := NewLimiter(db, clock)
+		r := Rule{Free: 2, Base: time.Minute, Max: time.Hour, Window: time.Hour}
+		key := NetworkKey("login", "203.0.113.10")
+		for range 3 {
+			_ = l.Fail(ctx, key, r)
+		}
+		advance(2 * time.Minute) // the wait (2m after the third) has passed
+		a, err := l.Begin(ctx, r, key)
+		if err != nil || !a.States[0].Taken {
+			t.Fatalf("after the wait: %+v, %v", a.States, err)
+		}
+		if err := a.Succeeded(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if d, n, _ := l.Wait(ctx, key, r); d != 0 || n != 3 {
+			t.Fatalf("after a success: wait %v, count %d; want none and 3", d, n)
+		}
+		// The window still ends an hour after the last real failure.
+		advance(59 * time.Minute)
+		if _, n, _ := l.Wait(ctx, key, r); n != 0 {
+			t.Fatalf("the window moved: count %d an hour after the last failure", n)
+		}
+		// A later reservation's time is not undone by an earlier one's.
+		for range 3 {
+			_ = l.Fail(ctx, key, r)
+		}
+		advance(3 * time.Minute)
+		first, _ := l.Begin(ctx, r, key)
+		advance(10 * time.Minute)
+		second, _ := l.Begin(ctx, r, key)
+		if !first.States[0].Taken || !second.States[0].Taken {
+			t.Fatalf("reservations: %+v %+v", first.States, second.States)
+		}
+		_ = first.Cancel(ctx)
+		if d, n, _ := l.Wait(ctx, key, r); n != 4 || d != r.Delay(4) {
+			t.Fatalf("after the first gave back: wait %v, count %d; want %v from the second's time, and 4", d, n, r.Delay(4))
+		}
+	})
+}

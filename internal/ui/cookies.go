@@ -78,6 +78,9 @@ func (c Cookies) deviceID(w http.ResponseWriter, r *http.Request) string {
 	}
 	v := randomToken()
 	c.set(w, c.Device(), v, time.Now().AddDate(1, 0, 0))
+	// Make it visible to the rest of this request too: one device, one
+	// cookie, however often the request asks.
+	r.AddCookie(&http.Cookie{Name: c.Device(), Value: v})
 	return v
 }
 

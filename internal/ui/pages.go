@@ -292,10 +292,15 @@ func (p *Pages) client(w http.ResponseWriter, r *http.Request) flow.Client {
 const challengeText = "Many attempts came from your network lately, so your browser does a quick check before it sends the form. It happens by itself: send the form again."
 
 // challenge returns the proof of work the client's network owes before
-// its next attempt at action, if any, for the page to carry. A failure to
-// read it is logged: the page shows without one, and the step asks.
-func (p *Pages) challenge(w http.ResponseWriter, r *http.Request, action policy.Action) *challenge.Challenge {
-	ch, err := p.Flows.Challenge(r.Context(), p.client(w, r), action)
+// its next attempt at any of actions, if any, for the page to carry: the
+// one a submit of flow f was just refused for (still alive), or a new one
+// when the network's counts call for it. A failure to read them is
+// logged: the page shows without one, and the step asks.
+func (p *Pages) challenge(w http.ResponseWriter, r *http.Request, f *flow.Flow, actions ...policy.Action) *challenge.Challenge {
+	if f != nil && f.Data.Challenge != nil && p.Flows.Now().Before(f.Data.Challenge.ExpiresAt) {
+		return f.Data.Challenge
+	}
+	ch, err := p.Flows.Challenge(r.Context(), p.client(w, r), actions...)
 	if err != nil {
 		p.Logger.WarnContext(r.Context(), "ui: challenge not read", "error", err)
 		return nil
@@ -462,11 +467,13 @@ func (p *Pages) submitFailed(w http.ResponseWriter, r *http.Request, f *flow.Flo
 	var challenged *flow.ChallengeError
 	switch {
 	case errors.As(err, &challenged):
-		// The flow's page asks for the challenge, which the browser
+		// The flow's page carries the challenge, which the browser
 		// solves; the customer sends the form again.
 		f.Data.Messages = []flow.Message{{ID: "challenge_required", Type: "error", Text: challengeText}}
+		f.Data.Challenge = &challenged.Challenge
 	case errors.As(err, &inv):
 		f.Data.Messages = inv.Messages
+		f.Data.Challenge = nil
 	default:
 		p.fail(w, r, err)
 		return

@@ -25,7 +25,7 @@ func (p *Pages) registrationPage(w http.ResponseWriter, r *http.Request) {
 		}
 		p.render(w, r, http.StatusOK, "registration", view{Title: "Create your account", Messages: notice(note),
 			ReturnTo: safeReturnTo(r.URL.Query().Get("return_to")), Action: "/registration", Extra: p.loginOptions(),
-			Challenge: p.challenge(w, r, policy.RegistrationSubmit)})
+			Challenge: p.challenge(w, r, nil, policy.RegistrationSubmit)})
 		return
 	}
 	p.renderFlow(w, r, f, "/registration", "Create your account")
@@ -39,11 +39,11 @@ func (p *Pages) renderFlow(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 	switch f.State {
 	case flow.StateVerify:
 		data.Title = "Check your email"
-		data.Challenge = p.challenge(w, r, policy.VerificationSubmit)
+		data.Challenge = p.challenge(w, r, f, policy.VerificationSubmit, policy.VerificationSend)
 		p.render(w, r, http.StatusOK, "code", data)
 	case flow.StateSecondFactor:
 		data.Title = "Two-factor authentication"
-		data.Challenge = p.challenge(w, r, policy.SecondFactorSubmit)
+		data.Challenge = p.challenge(w, r, f, policy.SecondFactorSubmit)
 		p.render(w, r, http.StatusOK, "second_factor", data)
 	case flow.StatePasskey:
 		data.Title = "Create your passkey"
@@ -53,16 +53,16 @@ func (p *Pages) renderFlow(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 		p.render(w, r, http.StatusOK, "done", data)
 	default:
 		data.Extra = p.loginOptions()
-		data.Challenge = p.challenge(w, r, formAction[f.Type])
+		data.Challenge = p.challenge(w, r, f, formActions[f.Type]...)
 		p.render(w, r, http.StatusOK, strings.TrimPrefix(path, "/"), data)
 	}
 }
 
-// formAction is the decision a flow's first form leads to.
-var formAction = map[string]policy.Action{
-	flow.TypeLogin:        policy.LoginSubmit,
-	flow.TypeRegistration: policy.RegistrationSubmit,
-	flow.TypeVerification: policy.VerificationSend,
+// formActions are the decisions a flow's first form leads to.
+var formActions = map[string][]policy.Action{
+	flow.TypeLogin:        {policy.LoginSubmit, policy.VerificationSend},
+	flow.TypeRegistration: {policy.RegistrationSubmit},
+	flow.TypeVerification: {policy.VerificationSend},
 }
 
 // POST /registration: submit the sign-up form, or the code.

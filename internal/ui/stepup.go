@@ -50,7 +50,7 @@ func (p *Pages) stepUpPage(w http.ResponseWriter, r *http.Request) {
 	default:
 		v.Messages = []flow.Message{{Field: "code", ID: "code_invalid", Type: "error", Text: flow.FactorInvalidText(flow.FactorTOTP)}}
 	}
-	v.Challenge = p.challenge(w, r, policy.SecondFactorSubmit)
+	v.Challenge = p.challenge(w, r, nil, policy.SecondFactorSubmit)
 	p.render(w, r, http.StatusOK, "second_factor", v)
 }
 

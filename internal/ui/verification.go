@@ -15,7 +15,7 @@ func (p *Pages) verificationPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f == nil {
-		v := view{Title: "Verify your email", Messages: notice(note), Action: "/verification", Challenge: p.challenge(w, r, policy.VerificationSend)}
+		v := view{Title: "Verify your email", Messages: notice(note), Action: "/verification", Challenge: p.challenge(w, r, nil, policy.VerificationSend)}
 		if s := p.currentSession(r); s != nil {
 			if ident, err := p.Identities.Get(r.Context(), p.Domain, s.IdentityID); err == nil {
 				v.SignedIn, v.Identity = true, ident

@@ -1,0 +1,240 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/foyer-id/foyer/internal/api"
+	"github.com/foyer-id/foyer/internal/challenge"
+	"github.com/foyer-id/foyer/internal/config"
+	"github.com/foyer-id/foyer/internal/server/servertest"
+	"github.com/foyer-id/foyer/internal/store"
+	"github.com/foyer-id/foyer/internal/store/storetest"
+	"github.com/foyer-id/foyer/internal/throttle"
+)
+
+// makeBusy fails eight sign-ins from ip with addresses nobody has: its
+// network must then wait, and is challenged.
+func makeBusy(t *testing.T, env *servertest.Env, ip string) {
+	t.Helper()
+	for i := range 8 {
+		var start api.FlowResponse
+		env.JSONWith(t, "POST", "/api/login", from(ip, ""), nil, &start)
+		env.JSONWith(t, "POST", "/api/login/"+start.Flow.ID, from(ip, ""),
+			map[string]any{"identifier": fmt.Sprintf("nobody%d@example.com", i), "password": "wrong wrong wrong"}, nil)
+	}
+}
+
+// signInFrom signs in over the API from headers h and returns the answer.
+func signInFrom(t *testing.T, env *servertest.Env, h map[string][]string, email, password string) (*servertest.Response, api.Problem) {
+	t.Helper()
+	var start api.FlowResponse
+	env.JSONWith(t, "POST", "/api/login", h, nil, &start)
+	var p api.Problem
+	r := env.JSONWith(t, "POST", "/api/login/"+start.Flow.ID, h, map[string]any{"identifier": email, "password": password}, &p)
+	return r, p
+}
+
+// loginCount is an address's sign-in count.
+func loginCount(t *testing.T, env *servertest.Env, email string) int {
+	t.Helper()
+	_, n, err := env.Server.Flows.Throttle.Wait(t.Context(), throttle.IdentifierKey("login", config.DefaultDomain+"/"+email), env.Server.Flows.Config.LoginThrottle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Attempts a busy network makes without solving its challenge never reach
+// the account they name: neither in flight nor after, so nobody can crowd
+// an account's free attempts, or push its window forward, for free.
+func TestRefusedAttemptsLeaveTheAccountAlone(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, behindProxy)
+		signUp(t, env, "vic@example.com", goodPassword)
+		makeBusy(t, env, "198.51.100.90")
+		statuses := burst(60, func(int) *servertest.Response {
+			r, _ := signInFrom(t, env, from("198.51.100.90", ""), "vic@example.com", "guess guess guess")
+			return r
+		})
+		if statuses[429] != 60 {
+			t.Fatalf("statuses %v: every unsolved attempt is challenged", statuses)
+		}
+		if n := loginCount(t, env, "vic@example.com"); n != 0 {
+			t.Fatalf("the account counts %d attempts it never saw", n)
+		}
+		r, _ := signInFrom(t, env, from("192.0.2.90", ""), "vic@example.com", goodPassword)
+		expectStatus(t, r, 200)
+	})
+}
+
+// A success from a busy network whose wait is over gives its count back
+// with the network's time: the next customer behind it is not challenged.
+func TestSuccessDoesNotRearmABusyNetwork(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, behindProxy)
+		signUp(t, env, "ana@example.com", goodPassword)
+		signUp(t, env, "ben@example.com", goodPassword)
+		makeBusy(t, env, "198.51.100.91")
+		env.Clock.Advance(time.Minute) // past the network's wait
+		r, _ := signInFrom(t, env, from("198.51.100.91", ""), "ana@example.com", goodPassword)
+		expectStatus(t, r, 200)
+		r, _ = signInFrom(t, env, from("198.51.100.91", ""), "ben@example.com", goodPassword)
+		expectStatus(t, r, 200)
+	})
+}
+
+// A known device passes the account's limit, but within a limit of its
+// own: a device id that leaked is worth a few guesses, not unlimited ones.
+func TestKnownDeviceHasALimitOfItsOwn(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, behindProxy)
+		id, code := startAPIRegistration(t, env, "kim@example.com")
+		expectStatus(t, env.JSONWith(t, "POST", "/api/flows/"+id+"/code", from("192.0.2.30", "kim-laptop"), map[string]any{"code": code}, nil), 200)
+		checked := 0
+		for i := range 30 {
+			// From many networks, so that no network limit is reached.
+			r, _ := signInFrom(t, env, from(fmt.Sprintf("203.0.113.%d", i), "kim-laptop"), "kim@example.com", "guess guess guess")
+			if r.StatusCode == 400 {
+				checked++
+			}
+		}
+		free := env.Config.Domains[config.DefaultDomain].Login.FreeFailures
+		if checked != 2*free {
+			t.Fatalf("%d guesses checked with a known device id, want %d (the account's and the device's free ones)", checked, 2*free)
+		}
+	})
+}
+
+// Codes to one address from many networks do not lock its owner out on a
+// new device: past the address's overall limit a request is asked for a
+// challenge, which the owner's browser (or app) solves.
+func TestManyNetworksChallengeCodesRatherThanRefuse(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, behindProxy)
+		signUp(t, env, "liv@example.com", goodPassword)
+		requestCode := func(h map[string][]string) (*servertest.Response, api.Problem) {
+			var start api.FlowResponse
+			env.JSONWith(t, "POST", "/api/login", h, nil, &start)
+			var p api.Problem
+			r := env.JSONWith(t, "POST", "/api/login/"+start.Flow.ID, h, map[string]any{"identifier": "liv@example.com", "method": "code"}, &p)
+			return r, p
+		}
+		for i := range 5 {
+			for range 5 {
+				requestCode(from(fmt.Sprintf("203.0.113.%d", 50+i), ""))
+			}
+		}
+		before := queuedMail(t, db, "liv@example.com")
+		r, p := requestCode(from("192.0.2.60", ""))
+		expectProblem(t, r, 429, "challenge-required")
+		solved := from("192.0.2.60", "")
+		solved.Set("X-Foyer-Challenge", p.Challenge.Token)
+		solved.Set("X-Foyer-Challenge-Solution", challenge.Solve(*p.Challenge))
+		r, _ = requestCode(solved)
+		expectStatus(t, r, 200)
+		if got := queuedMail(t, db, "liv@example.com"); got != before+1 {
+			t.Fatalf("%d mails after the solved request, want %d", got, before+1)
+		}
+		// Sub-addresses are the same mailbox, and count as one.
+		for i := range 10 {
+			var start api.FlowResponse
+			env.JSONWith(t, "POST", "/api/registration", from("198.51.100.61", ""), nil, &start)
+			env.JSONWith(t, "POST", "/api/registration/"+start.Flow.ID, from("198.51.100.61", ""),
+				map[string]any{"traits": map[string]any{"email": fmt.Sprintf("zoe+%d@example.com", i)}, "password": goodPassword}, nil)
+		}
+		var sub int
+		if err := db.QueryRow(t.Context(), `SELECT COUNT(*) FROM outbox WHERE recipient LIKE 'zoe+%'`).Scan(&sub); err != nil || sub != 5 {
+			t.Fatalf("%d mails to one mailbox's sub-addresses, want 5 (%v)", sub, err)
+		}
+	})
+}
+
+// Wrong codes in sign-ups that can never complete (an account's address)
+// are not the owner's: they do not slow the owner's own codes.
+func TestCodesOfDeadSignUpsAreNotTheOwners(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, behindProxy)
+		signUp(t, env, "ola@example.com", goodPassword)
+		for i := range 5 {
+			ip := fmt.Sprintf("203.0.113.%d", 70+i)
+			var start api.FlowResponse
+			env.JSONWith(t, "POST", "/api/registration", from(ip, ""), nil, &start)
+			env.JSONWith(t, "POST", "/api/registration/"+start.Flow.ID, from(ip, ""),
+				map[string]any{"traits": map[string]any{"email": "ola@example.com"}, "method": "passkey"}, nil)
+			for range 5 {
+				env.JSONWith(t, "POST", "/api/flows/"+start.Flow.ID+"/code", from(ip, ""), map[string]any{"code": "000000"}, nil)
+			}
+		}
+		var start api.FlowResponse
+		env.JSONWith(t, "POST", "/api/login", from("192.0.2.80", ""), nil, &start)
+		expectStatus(t, env.JSONWith(t, "POST", "/api/login/"+start.Flow.ID, from("192.0.2.80", ""),
+			map[string]any{"identifier": "ola@example.com", "method": "code"}, nil), 200)
+		code := servertest.CodeFrom(t, env.MailTo(t, "ola@example.com", 2))
+		expectStatus(t, env.JSONWith(t, "POST", "/api/flows/"+start.Flow.ID+"/code", from("192.0.2.80", ""), map[string]any{"code": code}, nil), 200)
+	})
+}
+
+// Challenges collected while a network asked little are no answer once
+// it asks much more.
+func TestHarvestedChallengesGoStale(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, behindProxy)
+		signUp(t, env, "ivy@example.com", goodPassword)
+		makeBusy(t, env, "198.51.100.92")
+		_, p := signInFrom(t, env, from("198.51.100.92", ""), "ivy@example.com", goodPassword)
+		if p.Challenge == nil {
+			t.Fatal("no challenge from a busy network")
+		}
+		early := *p.Challenge
+		// The network fails hundreds of times more (with answers).
+		key := throttle.NetworkKey("login", "198.51.100.92")
+		for range 300 {
+			if err := env.Server.Flows.Throttle.Fail(context.Background(), key, env.Server.Flows.Config.LoginThrottle); err != nil {
+				t.Fatal(err)
+			}
+		}
+		h := from("198.51.100.92", "")
+		h.Set("X-Foyer-Challenge", early.Token)
+		h.Set("X-Foyer-Challenge-Solution", challenge.Solve(early))
+		r, now := signInFrom(t, env, h, "ivy@example.com", goodPassword)
+		expectProblem(t, r, 429, "challenge-required")
+		if now.Challenge.Difficulty <= early.Difficulty+challenge.Slack {
+			t.Fatalf("difficulty %d then %d", early.Difficulty, now.Challenge.Difficulty)
+		}
+	})
+}
+
+// The sign-in page carries a challenge when the network is busy with
+// codes, for its "email me a code" button; a request refused for one
+// comes back to a page that carries it.
+func TestSignInPageCarriesTheCodeChallenge(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		signUp(t, env, "uma@example.com", goodPassword)
+		// Wrong codes from this network, past its free ones.
+		key := throttle.NetworkKey("code", "127.0.0.1")
+		for range 25 {
+			if err := env.Server.Flows.Throttle.Fail(context.Background(), key, env.Server.Flows.Config.CodeThrottle); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b := env.NewBrowser(t)
+		page := b.Get("/login")
+		if !strings.Contains(page.Body, `id="foyer-challenge"`) {
+			t.Fatalf("the sign-in page of a network busy with codes carries no challenge:\n%s", page.Body)
+		}
+		loc := location(t, b.Post("/login", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "email": {"uma@example.com"}, "method": {"code"}}))
+		again := b.Get(loc)
+		ch := challenge.Challenge{Token: attr(t, again.Body, "data-token"), Difficulty: atoi(attr(t, again.Body, "data-difficulty"))}
+		next := location(t, b.Post(loc, url.Values{"csrf_token": {servertest.CSRF(t, again.Body)}, "email": {"uma@example.com"}, "method": {"code"},
+			"challenge_token": {ch.Token}, "challenge_solution": {challenge.Solve(ch)}}))
+		if codePage := b.Get(next); !strings.Contains(codePage.Body, `autocomplete="one-time-code"`) {
+			t.Fatalf("after the solved request:\n%s", codePage.Body)
+		}
+	})
+}
