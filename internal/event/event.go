@@ -67,9 +67,10 @@ type Event struct {
 // Log appends events to the database and mirrors them to the structured
 // log with stable field names.
 type Log struct {
-	db     *store.DB
-	logger *slog.Logger
-	now    func() time.Time
+	db      *store.DB
+	logger  *slog.Logger
+	now     func() time.Time
+	sampled sampler
 }
 
 // NewLog returns a Log.

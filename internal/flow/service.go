@@ -191,12 +191,14 @@ func (s *Service) decide(ctx context.Context, f *Flow, c Client, in policy.Input
 	}
 	in.ClientIP, in.UserAgent, in.DeviceID = c.IP, c.UserAgent, c.DeviceID
 	d := s.Policy.Decide(ctx, in)
+	// Waits and challenges come in floods that cost their sender nothing:
+	// they are recorded sampled (event.Log.AppendSampled).
 	switch d.Effect {
 	case policy.Throttle:
-		s.emit(ctx, f, c, eventType, event.OutcomeThrottled, d.Reason, in.IdentityID, "")
+		_ = s.Events.AppendSampled(ctx, s.event(f, c, eventType, event.OutcomeThrottled, d.Reason, in.IdentityID, ""))
 		return d, &ThrottledError{RetryAfter: d.RetryAfter}
 	case policy.Challenge:
-		s.emit(ctx, f, c, eventType, event.OutcomeChallenged, d.Reason, in.IdentityID, "")
+		_ = s.Events.AppendSampled(ctx, s.event(f, c, eventType, event.OutcomeChallenged, d.Reason, in.IdentityID, ""))
 		if s.Challenges == nil { // nobody to make one: the client waits
 			return d, &ThrottledError{RetryAfter: d.RetryAfter}
 		}

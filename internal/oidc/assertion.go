@@ -117,7 +117,10 @@ func (p *Provider) clientCredentialsWithAssertion(w http.ResponseWriter, r *http
 	c, _, err := p.verifyAssertion(ctx, r.PostForm.Get("client_assertion"))
 	if err != nil {
 		if !errors.Is(err, errInternal) {
-			p.Storage.emit(ctx, "oauth.client_credentials", "failure", "invalid_client_assertion", "", "")
+			// Anyone may send a bad assertion, as fast as they like: sampled.
+			if p.Storage.Events != nil {
+				_ = p.Storage.Events.AppendSampled(ctx, p.Storage.event(ctx, "oauth.client_credentials", "failure", "invalid_client_assertion", "", ""))
+			}
 		}
 		p.refuseClient(w, r, err)
 		return

@@ -20,6 +20,7 @@ import (
 	"github.com/foyer-id/foyer/internal/keys"
 	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/store"
+	"github.com/foyer-id/foyer/internal/throttle"
 )
 
 // Storage implements op.Storage (and the optional client-credentials,
@@ -47,6 +48,10 @@ type Storage struct {
 	// other token ends; by default they outlive it, which is what
 	// offline_access asks for.
 	EndOfflineGrants bool
+	// Throttle, when set, counts the authorization requests each network
+	// starts under AuthorizeRule: each is a stored row.
+	Throttle      *throttle.Limiter
+	AuthorizeRule throttle.Rule
 
 	requests      *authRequests
 	tokens        *tokens
@@ -120,6 +125,15 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		return nil, oidc.ErrInvalidScope().WithDescription("the openid scope is required")
 	}
 	req.Scopes = scopes
+	if s.Throttle != nil {
+		st, err := s.Throttle.Reserve(ctx, s.AuthorizeRule, throttle.NetworkKey("authorize", rs.ip))
+		if err != nil {
+			return nil, s.internal(ctx, "count an authorization request", err)
+		}
+		if !st[0].Taken {
+			return nil, &oidc.Error{ErrorType: "temporarily_unavailable", Description: "too many sign-ins were started from this network; try again shortly"}
+		}
+	}
 	now := s.Now()
 	a := &AuthRequest{Domain: s.Domain, Request: *req, BrowserHash: rs.binding, CreatedAt: now, ExpiresAt: now.Add(authRequestLifetime)}
 	if err := s.requests.create(ctx, a); err != nil {

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -235,6 +236,37 @@ func TestSignInPageCarriesTheCodeChallenge(t *testing.T) {
 			"challenge_token": {ch.Token}, "challenge_solution": {challenge.Solve(ch)}}))
 		if codePage := b.Get(next); !strings.Contains(codePage.Body, `autocomplete="one-time-code"`) {
 			t.Fatalf("after the solved request:\n%s", codePage.Body)
+		}
+	})
+}
+
+// Refusals that cost their sender nothing (a wait, a challenge, a bad
+// client assertion) are recorded sampled: a flood from one address cannot
+// fill the event log.
+func TestRefusalFloodsAreSampled(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, behindProxy, func(c *config.Config) {
+			c.Domains[config.DefaultDomain].FlowsPerNetwork = 2
+		})
+		statuses := burst(100, func(int) *servertest.Response {
+			return env.JSONWith(t, "POST", "/api/login", from("198.51.100.95", ""), nil, nil)
+		})
+		if statuses[429] != 98 {
+			t.Fatalf("statuses %v", statuses)
+		}
+		if n := countEvents(t, env, "login.started", "throttled", "too_many_flows"); n < 1 || n > 10 {
+			t.Fatalf("%d refusals of one address recorded within a minute, want 1 to 10", n)
+		}
+		for range 50 {
+			r, err := http.PostForm(env.URL+"/oauth/token", url.Values{"grant_type": {"client_credentials"},
+				"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {"x"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Body.Close()
+		}
+		if n := countEvents(t, env, "oauth.client_credentials", "failure", "invalid_client_assertion"); n < 1 || n > 10 {
+			t.Fatalf("%d bad assertions of one address recorded within a minute, want 1 to 10", n)
 		}
 	})
 }

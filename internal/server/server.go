@@ -226,6 +226,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		ClientIP: ui.ClientIP,
 	}, &oidc.Storage{DB: db, Domain: config.DefaultDomain, Clients: clients, Keys: signing, Identities: identities,
 		Events: events, Policy: flows.Policy, Factors: factors, Logger: logger, Now: now, LogoutURL: "/logout",
+		Throttle: flows.Throttle, AuthorizeRule: flows.Config.FlowStartThrottle,
 		EndOfflineGrants: dom.Session.KeepOfflineGrants != nil && !*dom.Session.KeepOfflineGrants})
 	if err != nil {
 		db.Close()
