@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -218,6 +221,11 @@ func (r *Registry) get(ctx context.Context, id string) (*Client, string, error) 
 		c := e.c
 		return &c, e.hash, nil
 	}
+	if !plausibleID(id) {
+		// Anyone may name a client: what no client can be called is no
+		// client, not a query (PostgreSQL refuses NUL and invalid UTF-8).
+		return nil, "", store.ErrNotFound
+	}
 	c, hash, err := scanClient(r.db.QueryRow(ctx, `SELECT `+clientColumns+` FROM oauth_clients WHERE id = $1`, id))
 	if err != nil {
 		return nil, "", err
@@ -229,6 +237,12 @@ func (r *Registry) get(ctx context.Context, id string) (*Client, string, error) 
 	r.cache[id] = cachedClient{c: *c, hash: hash, until: now.Add(CacheFor)}
 	r.mu.Unlock()
 	return c, hash, nil
+}
+
+// plausibleID reports whether id could name a client: printable UTF-8 of
+// at most 255 bytes.
+func plausibleID(id string) bool {
+	return id != "" && len(id) <= 255 && utf8.ValidString(id) && !strings.ContainsFunc(id, unicode.IsControl)
 }
 
 // maxCached bounds the cache (ids are tried by anyone who asks for a token;

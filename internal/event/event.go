@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -112,8 +113,10 @@ func (l *Log) complete(e Event) Event {
 	if e.OccurredAt.IsZero() {
 		e.OccurredAt = l.now()
 	}
+	// A header is the sender's bytes: PostgreSQL takes valid UTF-8 only.
+	e.UserAgent = strings.ToValidUTF8(e.UserAgent, "\uFFFD")
 	if len(e.UserAgent) > 512 {
-		e.UserAgent = e.UserAgent[:512]
+		e.UserAgent = strings.ToValidUTF8(e.UserAgent[:512], "")
 	}
 	return e
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -85,6 +86,8 @@ func (p *Provider) verifyAssertion(ctx context.Context, assertion string) (c *cl
 		return nil, "", errors.New("client assertion issued at a wrong time")
 	case claims.JTI == "":
 		return nil, "", errors.New("client assertion has no jti")
+	case len(claims.JTI) > 255 || !utf8.ValidString(claims.JTI) || strings.ContainsRune(claims.JTI, 0):
+		return nil, "", errors.New("client assertion jti is not a short printable string")
 	}
 	tokenURL := strings.TrimRight(p.cfg.Issuer, "/") + pathToken
 	switch {

@@ -270,3 +270,30 @@ func TestRefusalFloodsAreSampled(t *testing.T) {
 		}
 	})
 }
+
+// What a client sends that no row can hold (bytes that are not UTF-8 in a
+// User-Agent, a NUL in a client id) is not a server error on either
+// database.
+func TestMalformedInputIsNoServerError(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		h := http.Header{"User-Agent": {"bad \xff\xfe agent"}}
+		var start api.FlowResponse
+		expectStatus(t, env.JSONWith(t, "POST", "/api/registration", h, nil, &start), 201)
+		expectStatus(t, env.JSONWith(t, "POST", "/api/registration/"+start.Flow.ID, h,
+			map[string]any{"traits": map[string]any{"email": "ux@example.com"}, "password": goodPassword}, nil), 200)
+		code := servertest.CodeFrom(t, env.MailTo(t, "ux@example.com", 1))
+		expectStatus(t, env.JSONWith(t, "POST", "/api/flows/"+start.Flow.ID+"/code", h, map[string]any{"code": code}, nil), 200)
+		req, _ := http.NewRequest("POST", env.URL+"/oauth/token", strings.NewReader("grant_type=client_credentials"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("a\x00b", "secret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("a NUL in a client id: %d, want 401", resp.StatusCode)
+		}
+	})
+}

@@ -360,11 +360,15 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
+// truncate keeps at most n bytes of s, as valid UTF-8: what a client sent
+// in a header may be neither short nor UTF-8, and PostgreSQL takes only
+// UTF-8.
 func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= n {
 		return s
 	}
-	return s[:n]
+	return strings.ToValidUTF8(s[:n], "")
 }
 
 // Upgrade records an extra authentication on a live session — a step-up —
