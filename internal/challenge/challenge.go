@@ -26,8 +26,8 @@ const MaxDifficulty = 32
 // Slack is how many bits less than a network is asked now a challenge
 // made for it earlier may have, and still answer: its difficulty may rise
 // while a customer types, but challenges collected in bulk while it was
-// low are no answer once it is high.
-const Slack = 2
+// low are no answer once it is higher.
+const Slack = 1
 
 // Challenge is what a client must solve.
 type Challenge struct {

@@ -318,14 +318,44 @@ type ChallengeError struct {
 func (e *ChallengeError) Error() string { return "flow: challenge required" }
 
 // Challenge returns a challenge for the client's network when the policy
-// would ask one of its next attempt at any of actions, and nil when it
-// would not: a page offers it up front, so that the browser solves it
-// while the customer types. Showing a page is not a decision: nothing is
-// recorded.
-func (s *Service) Challenge(ctx context.Context, c Client, actions ...policy.Action) (*challenge.Challenge, error) {
+// would ask one of its next attempt at any of actions, with how long the
+// network must otherwise wait, and nil when it would not: a page offers it
+// up front, so that the browser solves it while the customer types.
+// Showing a page is not a decision: nothing is recorded.
+func (s *Service) Challenge(ctx context.Context, c Client, actions ...policy.Action) (*challenge.Challenge, time.Duration, error) {
+	if s.Challenges == nil {
+		return nil, 0, nil
+	}
+	difficulty, wait, err := s.networkDifficulty(ctx, c, actions...)
+	if err != nil || difficulty == 0 {
+		return nil, 0, err
+	}
+	ch := s.Challenges.New(challengeScope(c), difficulty)
+	return &ch, wait, nil
+}
+
+// FreshChallenge returns a new challenge for the client's network, for a
+// page whose challenge expired before its form was sent (GET /challenge):
+// as hard as the network's busiest count asks, and at least the first
+// difficulty. Making one stores nothing.
+func (s *Service) FreshChallenge(ctx context.Context, c Client) (*challenge.Challenge, error) {
 	if s.Challenges == nil {
 		return nil, nil
 	}
+	actions := []policy.Action{policy.LoginSubmit, policy.RegistrationSubmit, policy.VerificationSubmit, policy.SecondFactorSubmit}
+	difficulty, _, err := s.networkDifficulty(ctx, c, actions...)
+	if err != nil {
+		return nil, err
+	}
+	difficulty = max(difficulty, s.difficulty(ctx, c, policy.LoginSubmit, policy.Signals{NetworkWait: time.Second}))
+	ch := s.Challenges.New(challengeScope(c), difficulty)
+	return &ch, nil
+}
+
+// networkDifficulty is what the policy would ask of the client's network
+// for the busiest of actions, and how long that network must otherwise
+// wait; 0 when none is busy.
+func (s *Service) networkDifficulty(ctx context.Context, c Client, actions ...policy.Action) (int, time.Duration, error) {
 	var items []throttle.Item
 	for _, action := range actions {
 		scope, rule := s.networkLimit(action)
@@ -335,19 +365,16 @@ func (s *Service) Challenge(ctx context.Context, c Client, actions ...policy.Act
 	r := s.Flows.reads()
 	s.Throttle.StatesIn(r, &st, items...)
 	if err := r.Run(ctx); err != nil {
-		return nil, err
+		return 0, 0, err
 	}
-	difficulty := 0
+	difficulty, wait := 0, time.Duration(0)
 	for i, action := range actions {
 		if st[i].Wait > 0 {
 			difficulty = max(difficulty, s.difficulty(ctx, c, action, policy.Signals{NetworkWait: st[i].Wait, NetworkFailures: st[i].Failures}))
+			wait = max(wait, st[i].Wait)
 		}
 	}
-	if difficulty == 0 {
-		return nil, nil
-	}
-	ch := s.Challenges.New(challengeScope(c), difficulty)
-	return &ch, nil
+	return difficulty, wait, nil
 }
 
 // mailbox is an address as its mailbox: without a sub-address ("+tag" in

@@ -183,9 +183,12 @@ type Default struct {
 	// an operator who sees only those in the event log may allow them.
 	AllowClonedPasskeys bool
 	// ChallengeBits is the difficulty of the first challenge a network
-	// gets (leading zero bits of SHA-256: about 2^bits hashes, a fraction
-	// of a second in a browser at 16); 0 means 16. Each doubling of the
-	// network's failures adds a bit, up to ChallengeBits+6.
+	// gets (leading zero bits of SHA-256: about 2^bits hashes, a tenth of
+	// a second in a desktop browser at 16, a few tenths on a slow phone);
+	// 0 means 16. Each doubling of the network's failures adds a bit, up
+	// to ChallengeBits+3: every bit doubles a customer's wait as much as an
+	// attacker's, and a phone hashes tens of times slower than an
+	// attacker's native code.
 	ChallengeBits int
 }
 
@@ -195,7 +198,7 @@ func (p Default) difficulty(failures int) int {
 	if base <= 0 {
 		base = 16
 	}
-	return base + min(bits.Len(uint(max(failures, 0))/8), 6)
+	return base + min(bits.Len(uint(max(failures, 0))/8), 3)
 }
 
 // Name identifies the policy in decisions.

@@ -59,13 +59,13 @@ func TestChallengeDifficulty(t *testing.T) {
 	last := 0
 	for _, n := range []int{0, 8, 16, 64, 1000, 1 << 30} {
 		d := p.Decide(context.Background(), Input{Action: LoginSubmit, Signals: Signals{NetworkWait: time.Second, NetworkFailures: n}})
-		if d.Effect != Challenge || d.Difficulty < last || d.Difficulty < 16 || d.Difficulty > 22 || d.RetryAfter != time.Second {
+		if d.Effect != Challenge || d.Difficulty < last || d.Difficulty < 16 || d.Difficulty > 19 || d.RetryAfter != time.Second {
 			t.Fatalf("%d failures: %+v (previous difficulty %d)", n, d, last)
 		}
 		last = d.Difficulty
 	}
-	if last != 22 {
-		t.Fatalf("difficulty tops out at %d, want 22", last)
+	if last != 19 {
+		t.Fatalf("difficulty tops out at %d, want 19", last)
 	}
 	if d := (Default{ChallengeBits: 4}).Decide(context.Background(), Input{Action: LoginSubmit, Signals: Signals{NetworkWait: time.Second}}); d.Difficulty != 4 {
 		t.Fatalf("ChallengeBits 4 gave %d", d.Difficulty)

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -294,6 +295,34 @@ func TestMalformedInputIsNoServerError(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("a NUL in a client id: %d, want 401", resp.StatusCode)
+		}
+	})
+}
+
+// A page whose challenge expired asks GET /challenge for a new one, which
+// answers a sign-in from the same network.
+func TestFreshChallengeEndpoint(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		signUp(t, env, "noa@example.com", goodPassword)
+		b := env.NewBrowser(t)
+		for i := range 8 {
+			b.Submit("/login", url.Values{"email": {fmt.Sprintf("nobody%d@example.com", i)}, "password": {"wrong wrong wrong"}})
+		}
+		r := b.Get("/challenge")
+		expectStatus(t, r, 200)
+		if r.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("Cache-Control %q", r.Header.Get("Cache-Control"))
+		}
+		var ch challenge.Challenge
+		if err := json.Unmarshal([]byte(r.Body), &ch); err != nil || ch.Token == "" || ch.Difficulty < 16 {
+			t.Fatalf("GET /challenge: %s (%v)", r.Body, err)
+		}
+		page := b.Get("/login")
+		done := b.Post("/login", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "email": {"noa@example.com"}, "password": {goodPassword},
+			"challenge_token": {ch.Token}, "challenge_solution": {challenge.Solve(ch)}})
+		if got := location(t, done); got != "/account" {
+			t.Fatalf("with the new challenge's answer: %q", got)
 		}
 	})
 }

@@ -96,6 +96,8 @@ func TestStalledPostgresAnswers503(t *testing.T) {
 	b := env.NewBrowser(t)
 	b.HTTP.Timeout = patient.Timeout
 	flowPage := location(t, b.Submit("/registration", url.Values{"email": {"page@example.com"}, "password": {goodPassword}}))
+	signedIn := signUp(t, env, "acct@example.com", goodPassword)
+	signedIn.HTTP.Timeout = patient.Timeout
 	env.Clock.Advance(10 * time.Second) // past readiness's last check
 
 	proxy.Stall()
@@ -103,6 +105,9 @@ func TestStalledPostgresAnswers503(t *testing.T) {
 	expectUnavailable(t, "whoami", send(t, "GET", env.URL+"/sessions/whoami", "", "", tok), "application/problem+json")
 	page := answerOf(b.Get(flowPage))
 	expectUnavailable(t, "sign-up page", page, "text/html")
+	// A signed-in customer is not told they are signed out.
+	expectUnavailable(t, "account page", answerOf(signedIn.Get("/account")), "text/html")
+	expectUnavailable(t, "sign-out page", answerOf(signedIn.Get("/logout")), "text/html")
 	if !strings.Contains(page.body, "try again shortly") {
 		t.Errorf("the page does not ask to try again shortly:\n%s", page.body)
 	}

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -542,5 +543,23 @@ func TestHSTS(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Moving between sign-in and sign-up keeps the way back to the app.
+func TestSignInAndSignUpLinksKeepReturnTo(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	b := env.NewBrowser(t)
+	const back = "/oauth/continue?id=0b9d2a9e-3d7c-4d39-8d4e-2b1d5c6a7f80"
+	for path, other := range map[string]string{"/login": "/registration", "/registration": "/login"} {
+		page := b.Get(path + "?return_to=" + url.QueryEscape(back))
+		m := regexp.MustCompile(`href="(` + regexp.QuoteMeta(other) + `[^"]*)"`).FindStringSubmatch(page.Body)
+		if m == nil {
+			t.Fatalf("%s: no link to %s:\n%s", path, other, page.Body)
+		}
+		u, err := url.Parse(html.UnescapeString(m[1]))
+		if err != nil || u.Query().Get("return_to") != back {
+			t.Fatalf("%s: the link to %s is %q, which drops return_to", path, other, m[1])
+		}
 	}
 }

@@ -9,7 +9,11 @@ import (
 
 // GET /: the account page when signed in, else sign-in.
 func (p *Pages) home(w http.ResponseWriter, r *http.Request) {
-	if p.currentSession(r) != nil {
+	s, ok := p.currentSession(w, r)
+	if !ok {
+		return
+	}
+	if s != nil {
 		http.Redirect(w, r, "/account", http.StatusSeeOther)
 		return
 	}
@@ -18,7 +22,10 @@ func (p *Pages) home(w http.ResponseWriter, r *http.Request) {
 
 // GET /account: who is signed in.
 func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
-	s := p.currentSession(r)
+	s, ok := p.currentSession(w, r)
+	if !ok {
+		return
+	}
 	if s == nil {
 		http.Redirect(w, r, "/login?return_to="+url.QueryEscape("/account"), http.StatusSeeOther)
 		return
@@ -55,7 +62,11 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
 // needs a POST). An app's logout (end_session) comes with its hand-over,
 // which the form carries along.
 func (p *Pages) logoutPage(w http.ResponseWriter, r *http.Request) {
-	v := view{Title: "Sign out", SignedIn: p.currentSession(r) != nil}
+	s, ok := p.currentSession(w, r)
+	if !ok {
+		return
+	}
+	v := view{Title: "Sign out", SignedIn: s != nil}
 	if l, ok := p.appLogout(r.URL.Query()); ok {
 		if !v.SignedIn && l.RedirectURI != "" {
 			// Nothing to end here: go straight back to the app.
@@ -80,7 +91,10 @@ func (p *Pages) appLogout(q url.Values) (foidc.Logout, bool) {
 // an app's logout, confirmed here, end the app's tokens of the customer
 // signed in.
 func (p *Pages) logoutSubmit(w http.ResponseWriter, r *http.Request) {
-	sess := p.currentSession(r)
+	sess, ok := p.currentSession(w, r)
+	if !ok {
+		return
+	}
 	if ck, err := r.Cookie(p.Cookies.Session()); err == nil {
 		if err := p.Flows.Logout(r.Context(), ck.Value, p.client(w, r)); err != nil {
 			p.fail(w, r, err)

@@ -17,7 +17,8 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if f == nil {
 		v := view{Title: "Sign in", Messages: notice(note), ReturnTo: safeReturnTo(r.URL.Query().Get("return_to")), Action: "/login",
-			Extra: p.loginOptions(), Challenge: p.challenge(w, r, nil, policy.LoginSubmit, policy.VerificationSend)}
+			Extra: p.loginOptions()}
+		p.challenge(w, r, &v, nil, policy.LoginSubmit, policy.VerificationSend)
 		if hint := r.URL.Query().Get("login_hint"); hint != "" && len(hint) <= 254 {
 			v.Values = map[string]string{"email": hint}
 		}

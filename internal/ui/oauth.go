@@ -54,7 +54,11 @@ func (p *Pages) oauthStep(w http.ResponseWriter, r *http.Request, d foidc.Decisi
 	if pd == nil {
 		return
 	}
-	step, err := p.OAuth.Continue(w, r, pd, p.currentSession(r), d)
+	sess, ok := p.currentSession(w, r)
+	if !ok {
+		return
+	}
+	step, err := p.OAuth.Continue(w, r, pd, sess, d)
 	if err != nil {
 		p.fail(w, r, err)
 		return
@@ -99,7 +103,10 @@ func scopeTexts(scopes []string) []string {
 
 // POST /account/consents: withdraw an app's access.
 func (p *Pages) consentRevoke(w http.ResponseWriter, r *http.Request) {
-	sess := p.currentSession(r)
+	sess, ok := p.currentSession(w, r)
+	if !ok {
+		return
+	}
 	if sess == nil {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return

@@ -100,6 +100,7 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.Handle("POST /logout", p.form(p.logoutSubmit))
 	mux.HandleFunc("GET /account", p.accountPage)
 	mux.HandleFunc("GET /stepup", p.stepUpPage)
+	mux.HandleFunc("GET /challenge", p.freshChallenge)
 	if p.Passkeys != nil {
 		mux.HandleFunc("POST /passkeys/login/options", p.passkeyLoginOptions)
 		mux.HandleFunc("POST /passkeys/login", p.passkeyLogin)
@@ -163,8 +164,10 @@ type view struct {
 	// CodeMinutes is how long a mailed code lives, as the mail says it.
 	CodeMinutes int
 	// Challenge, when set, is the proof of work the page's forms must
-	// carry: the browser solves it (assets/challenge.js).
-	Challenge *challenge.Challenge
+	// carry: the browser solves it (assets/challenge.js). ChallengeWait is
+	// how many minutes a browser without JavaScript waits instead.
+	Challenge     *challenge.Challenge
+	ChallengeWait int
 }
 
 func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
@@ -241,7 +244,7 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 		p.render(w, r, http.StatusTooManyRequests, "error", view{Title: "Please wait a moment",
 			Messages: []flow.Message{{ID: "error", Type: "error", Text: fmt.Sprintf(
 				"There were too many attempts. Please try again in %s — or, if you have lost your password, use another way to sign in.", seconds(secs))}},
-			Extra: map[string]any{"Link": "/login", "LinkText": "Sign in another way"}})
+			Extra: map[string]any{"Link": loginLink(r), "LinkText": "Sign in another way"}})
 	case errors.As(err, &challenged):
 		// Only where a step has no page of its own to show the challenge
 		// on (a step-up): the page it came from asks for one up front.
@@ -289,23 +292,23 @@ func (p *Pages) client(w http.ResponseWriter, r *http.Request) flow.Client {
 
 // challengeText tells a customer why the page asks their browser for a
 // moment of work.
-const challengeText = "Many attempts came from your network lately, so your browser does a quick check before it sends the form. It happens by itself: send the form again."
+const challengeText = "Many attempts came from your network lately, so your browser must do a quick check before this form can go. Please send it again."
 
-// challenge returns the proof of work the client's network owes before
-// its next attempt at any of actions, if any, for the page to carry: the
-// one a submit of flow f was just refused for (still alive), or a new one
-// when the network's counts call for it. A failure to read them is
-// logged: the page shows without one, and the step asks.
-func (p *Pages) challenge(w http.ResponseWriter, r *http.Request, f *flow.Flow, actions ...policy.Action) *challenge.Challenge {
-	if f != nil && f.Data.Challenge != nil && p.Flows.Now().Before(f.Data.Challenge.ExpiresAt) {
-		return f.Data.Challenge
-	}
-	ch, err := p.Flows.Challenge(r.Context(), p.client(w, r), actions...)
+// challenge sets v's challenge: the proof of work the client's network
+// owes before its next attempt at any of actions, if any, for the page to
+// carry — the one a submit of flow f was just refused for (still alive),
+// or a new one when the network's counts call for it — and how long the
+// network must otherwise wait, for a browser without JavaScript. A failure
+// to read them is logged: the page shows without one, and the step asks.
+func (p *Pages) challenge(w http.ResponseWriter, r *http.Request, v *view, f *flow.Flow, actions ...policy.Action) {
+	ch, wait, err := p.Flows.Challenge(r.Context(), p.client(w, r), actions...)
 	if err != nil {
 		p.Logger.WarnContext(r.Context(), "ui: challenge not read", "error", err)
-		return nil
 	}
-	return ch
+	if f != nil && f.Data.Challenge != nil && p.Flows.Now().Before(f.Data.Challenge.ExpiresAt) {
+		ch = f.Data.Challenge
+	}
+	v.Challenge, v.ChallengeWait = ch, int(wait.Minutes())+1
 }
 
 // ClientIP returns the address of the client: the TCP peer, which the
@@ -337,17 +340,30 @@ func (p *Pages) form(next http.HandlerFunc) http.Handler {
 	})
 }
 
-// currentSession returns the browser's live session, if any.
-func (p *Pages) currentSession(r *http.Request) *session.Session {
+// currentSessionErr is currentSession for a caller that maps errors itself.
+func (p *Pages) currentSessionErr(r *http.Request) (*session.Session, error) {
 	ck, err := r.Cookie(p.Cookies.Session())
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	s, err := p.Sessions.Authenticate(r.Context(), ck.Value)
-	if err != nil {
-		return nil
+	if errors.Is(err, session.ErrInvalid) {
+		return nil, nil
 	}
-	return s
+	return s, err
+}
+
+// currentSession returns the browser's live session, if any. When the
+// database cannot say (an outage), it answers the "try again shortly"
+// page itself and returns false: a signed-in customer must not be told
+// they are signed out.
+func (p *Pages) currentSession(w http.ResponseWriter, r *http.Request) (*session.Session, bool) {
+	s, err := p.currentSessionErr(r)
+	if err != nil {
+		p.fail(w, r, err)
+		return nil, false
+	}
+	return s, true
 }
 
 // startSession sets the session cookie, ending the browser's previous
@@ -357,6 +373,15 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, token strin
 		_ = p.Sessions.Replace(r.Context(), ck.Value, s)
 	}
 	p.Cookies.set(w, p.Cookies.Session(), token, s.ExpiresAt)
+}
+
+// loginLink is the sign-in page, with the request's return_to (the app
+// the customer came from) kept.
+func loginLink(r *http.Request) string {
+	if to := safeReturnTo(r.FormValue("return_to")); to != "" {
+		return "/login?" + url.Values{"return_to": {to}}.Encode()
+	}
+	return "/login"
 }
 
 // safeReturnTo keeps only local paths, so return_to cannot redirect

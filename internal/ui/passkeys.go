@@ -238,7 +238,10 @@ func (p *Pages) freshJSON(w http.ResponseWriter, r *http.Request) (*identity.Ide
 
 // POST /account/passkeys/rename and /account/passkeys/delete (forms).
 func (p *Pages) passkeyRename(w http.ResponseWriter, r *http.Request) {
-	s := p.currentSession(r)
+	s, ok := p.currentSession(w, r)
+	if !ok {
+		return
+	}
 	if s == nil {
 		seeOther(w, r, "/login")
 		return

@@ -19,13 +19,18 @@ func (p *Pages) registrationPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f == nil {
-		if s := p.currentSession(r); s != nil && note == "" {
+		s, ok := p.currentSession(w, r)
+		if !ok {
+			return
+		}
+		if s != nil && note == "" {
 			http.Redirect(w, r, "/account", http.StatusSeeOther)
 			return
 		}
-		p.render(w, r, http.StatusOK, "registration", view{Title: "Create your account", Messages: notice(note),
-			ReturnTo: safeReturnTo(r.URL.Query().Get("return_to")), Action: "/registration", Extra: p.loginOptions(),
-			Challenge: p.challenge(w, r, nil, policy.RegistrationSubmit)})
+		v := view{Title: "Create your account", Messages: notice(note),
+			ReturnTo: safeReturnTo(r.URL.Query().Get("return_to")), Action: "/registration", Extra: p.loginOptions()}
+		p.challenge(w, r, &v, nil, policy.RegistrationSubmit)
+		p.render(w, r, http.StatusOK, "registration", v)
 		return
 	}
 	p.renderFlow(w, r, f, "/registration", "Create your account")
@@ -39,11 +44,11 @@ func (p *Pages) renderFlow(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 	switch f.State {
 	case flow.StateVerify:
 		data.Title = "Check your email"
-		data.Challenge = p.challenge(w, r, f, policy.VerificationSubmit, policy.VerificationSend)
+		p.challenge(w, r, &data, f, policy.VerificationSubmit, policy.VerificationSend)
 		p.render(w, r, http.StatusOK, "code", data)
 	case flow.StateSecondFactor:
 		data.Title = "Two-factor authentication"
-		data.Challenge = p.challenge(w, r, f, policy.SecondFactorSubmit)
+		p.challenge(w, r, &data, f, policy.SecondFactorSubmit)
 		p.render(w, r, http.StatusOK, "second_factor", data)
 	case flow.StatePasskey:
 		data.Title = "Create your passkey"
@@ -53,7 +58,7 @@ func (p *Pages) renderFlow(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 		p.render(w, r, http.StatusOK, "done", data)
 	default:
 		data.Extra = p.loginOptions()
-		data.Challenge = p.challenge(w, r, f, formActions[f.Type]...)
+		p.challenge(w, r, &data, f, formActions[f.Type]...)
 		p.render(w, r, http.StatusOK, strings.TrimPrefix(path, "/"), data)
 	}
 }

@@ -14,7 +14,10 @@ import (
 // app that requires it.
 func (p *Pages) stepUpPage(w http.ResponseWriter, r *http.Request) {
 	returnTo := safeReturnTo(r.URL.Query().Get("return_to"))
-	s := p.currentSession(r)
+	s, ok := p.currentSession(w, r)
+	if !ok {
+		return
+	}
 	if s == nil {
 		http.Redirect(w, r, "/login?"+url.Values{"return_to": {"/stepup?return_to=" + url.QueryEscape(returnTo)}}.Encode(), http.StatusSeeOther)
 		return
@@ -50,7 +53,7 @@ func (p *Pages) stepUpPage(w http.ResponseWriter, r *http.Request) {
 	default:
 		v.Messages = []flow.Message{{Field: "code", ID: "code_invalid", Type: "error", Text: flow.FactorInvalidText(flow.FactorTOTP)}}
 	}
-	v.Challenge = p.challenge(w, r, nil, policy.SecondFactorSubmit)
+	p.challenge(w, r, &v, nil, policy.SecondFactorSubmit)
 	p.render(w, r, http.StatusOK, "second_factor", v)
 }
 

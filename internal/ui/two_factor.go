@@ -18,7 +18,10 @@ const twoFactorPath = "/account/two-factor"
 // in (flow.MethodsChangeNeeds). It returns where to send the browser when
 // it may not yet ("" when it may).
 func (p *Pages) freshness(w http.ResponseWriter, r *http.Request) (*session.Session, *identity.Identity, string, error) {
-	s := p.currentSession(r)
+	s, err := p.currentSessionErr(r)
+	if err != nil {
+		return nil, nil, "", err
+	}
 	if s == nil {
 		return nil, nil, "/login?" + url.Values{"return_to": {twoFactorPath}}.Encode(), nil
 	}
@@ -55,7 +58,10 @@ func (p *Pages) requireFresh(w http.ResponseWriter, r *http.Request) (*session.S
 // GET /account/two-factor: set up, confirm or manage the authenticator app
 // and recovery codes.
 func (p *Pages) twoFactorPage(w http.ResponseWriter, r *http.Request) {
-	s := p.currentSession(r)
+	s, ok := p.currentSession(w, r)
+	if !ok {
+		return
+	}
 	if s == nil {
 		http.Redirect(w, r, "/login?"+url.Values{"return_to": {twoFactorPath}}.Encode(), http.StatusSeeOther)
 		return

@@ -15,8 +15,13 @@ func (p *Pages) verificationPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f == nil {
-		v := view{Title: "Verify your email", Messages: notice(note), Action: "/verification", Challenge: p.challenge(w, r, nil, policy.VerificationSend)}
-		if s := p.currentSession(r); s != nil {
+		v := view{Title: "Verify your email", Messages: notice(note), Action: "/verification"}
+		p.challenge(w, r, &v, nil, policy.VerificationSend)
+		s, ok := p.currentSession(w, r)
+		if !ok {
+			return
+		}
+		if s != nil {
 			if ident, err := p.Identities.Get(r.Context(), p.Domain, s.IdentityID); err == nil {
 				v.SignedIn, v.Identity = true, ident
 			}
@@ -41,7 +46,11 @@ func (p *Pages) verificationSubmit(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, flowURL("/verification", f))
 		return
 	}
-	res, err := p.Flows.SubmitVerificationEmail(r.Context(), f, c, r.PostForm.Get("email"), p.currentSession(r))
+	sess, ok := p.currentSession(w, r)
+	if !ok {
+		return
+	}
+	res, err := p.Flows.SubmitVerificationEmail(r.Context(), f, c, r.PostForm.Get("email"), sess)
 	if err != nil {
 		p.submitFailed(w, r, f, "/verification", err, map[string]string{"email": r.PostForm.Get("email")})
 		return

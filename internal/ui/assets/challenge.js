@@ -1,17 +1,15 @@
 // The proof of work Foyer asks of a browser when its network has made
 // many attempts (see internal/challenge): find a nonce such that
 // SHA-256(token + ":" + nonce) starts with `difficulty` zero bits. The page
-// carries the challenge; this script solves it in the background while the
-// customer types, and puts the answer into every form on the page. A form
-// sent before the answer is ready waits for it. Without JavaScript the
-// form goes without an answer, and the page says how long to wait instead.
+// carries the challenge; this script solves it in the background (in a
+// worker, so that it goes on while the customer is in another tab reading
+// their mail) while the customer types, and puts the answer into every
+// form on the page. A form sent before the answer is ready waits for it,
+// and says how far along it is. A challenge that expires first is swapped
+// for a new one (GET /challenge). Without JavaScript the form goes without
+// an answer, and the page says how long to wait instead.
 (function () {
   "use strict";
-  var el = document.getElementById("foyer-challenge");
-  if (!el) return;
-  var token = el.getAttribute("data-token");
-  var difficulty = parseInt(el.getAttribute("data-difficulty"), 10);
-  var status = document.getElementById("foyer-challenge-status");
 
   // SHA-256 (FIPS 180-4) over ASCII strings, small and synchronous: the
   // search hashes millions of short strings, where crypto.subtle's
@@ -80,33 +78,100 @@
     }
     return n;
   }
-
   // A known answer first: a browser whose arithmetic differs would
   // otherwise search for ever.
   var abc = digest("abc", H0, 0);
-  if (abc[0] !== 0xba7816bf || abc[7] !== 0xf20015ad) return;
+  var sound = abc[0] === 0xba7816bf && abc[7] === 0xf20015ad;
 
-  var prefix = token + ":", skip = prefix.length - (prefix.length % 64), mid = new Uint32Array(H0);
-  var pre = new Uint8Array(skip);
-  for (var i = 0; i < skip; i++) pre[i] = prefix.charCodeAt(i);
-  for (var b = 0; b < skip; b += 64) compress(mid, pre, b);
-
-  var solution = null, waiting = [], nonce = 0;
-  function step() {
-    var until = Date.now() + 40; // stay responsive: the customer is typing
-    while (Date.now() < until) {
-      for (var k = 0; k < 2000; k++, nonce++) {
-        if (zeroBits(digest(prefix + nonce, mid, skip)) >= difficulty) {
-          solution = String(nonce);
-          return done();
+  // solver searches nonces from 0 for token at difficulty, a batch at a
+  // time: step(n) tries n more and returns the answer once found.
+  function solver(token, difficulty) {
+    var prefix = token + ":", skip = prefix.length - (prefix.length % 64), mid = new Uint32Array(H0);
+    var pre = new Uint8Array(skip);
+    for (var i = 0; i < skip; i++) pre[i] = prefix.charCodeAt(i);
+    for (var b = 0; b < skip; b += 64) compress(mid, pre, b);
+    var nonce = 0;
+    return {
+      tried: function () { return nonce; },
+      step: function (n) {
+        for (var end = nonce + n; nonce < end; nonce++) {
+          if (zeroBits(digest(prefix + nonce, mid, skip)) >= difficulty) return String(nonce);
         }
+        return null;
+      }
+    };
+  }
+
+  // In a worker: solve what the page posts, telling it how far along.
+  if (typeof document === "undefined") {
+    self.onmessage = function (e) {
+      var s = solver(e.data.token, e.data.difficulty), found = null;
+      while (found === null) {
+        found = s.step(1 << 14);
+        self.postMessage({ token: e.data.token, tried: s.tried(), solution: found });
+      }
+    };
+    return;
+  }
+
+  var el = document.getElementById("foyer-challenge");
+  if (!el || !sound) return;
+  var status = document.getElementById("foyer-challenge-status");
+  var here = document.currentScript && document.currentScript.src;
+  var current = { token: el.getAttribute("data-token"), difficulty: parseInt(el.getAttribute("data-difficulty"), 10),
+    expires: parseInt(el.getAttribute("data-expires"), 10) };
+  var solution = null, waiting = [], worker = null, tried = 0;
+
+  function say(text) {
+    if (!status) return;
+    status.textContent = text;
+    status.hidden = false;
+  }
+  function progress() {
+    // Expected tries are 2^difficulty; the last stretch is shown as 95%.
+    var p = Math.min(95, Math.floor(100 * tried / Math.pow(2, current.difficulty)));
+    say("One moment: your browser is finishing a quick check before it sends the form (" + p + "%).");
+  }
+  function solve() {
+    solution = null;
+    tried = 0;
+    if (worker) worker.terminate();
+    worker = null;
+    if (typeof Worker === "function" && here) {
+      try {
+        worker = new Worker(here);
+        worker.onmessage = function (e) {
+          if (e.data.token !== current.token) return;
+          tried = e.data.tried;
+          if (e.data.solution !== null) done(e.data.solution);
+          else if (waiting.length) progress();
+        };
+        worker.onerror = function () { worker = null; inPage(); };
+        worker.postMessage({ token: current.token, difficulty: current.difficulty });
+        return;
+      } catch (err) {
+        worker = null;
       }
     }
-    setTimeout(step, 0);
+    inPage();
   }
-  function done() {
+  // Without workers: on the page, in slices, to stay responsive.
+  function inPage() {
+    var s = solver(current.token, current.difficulty), token = current.token;
+    (function step() {
+      if (token !== current.token) return;
+      var until = Date.now() + 40, found = null;
+      while (found === null && Date.now() < until) found = s.step(2000);
+      tried = s.tried();
+      if (found !== null) return done(found);
+      if (waiting.length) progress();
+      setTimeout(step, 0);
+    })();
+  }
+  function done(found) {
+    solution = found;
     document.querySelectorAll('form[method="post"]').forEach(function (form) {
-      [["challenge_token", token], ["challenge_solution", solution]].forEach(function (kv) {
+      [["challenge_token", current.token], ["challenge_solution", solution]].forEach(function (kv) {
         var input = form.querySelector('input[name="' + kv[0] + '"]');
         if (!input) {
           input = document.createElement("input");
@@ -117,19 +182,35 @@
         input.value = kv[1];
       });
     });
-    if (status) status.textContent = "Ready.";
-    waiting.forEach(function (form) {
+    if (waiting.length) say("Your browser's check is done: sending the form.");
+    var forms = waiting;
+    waiting = [];
+    forms.forEach(function (form) {
       if (form.requestSubmit) form.requestSubmit(form.foyerSubmitter || undefined); else form.submit();
     });
   }
+  // A challenge about to expire is swapped for a new one.
+  function renew() {
+    return fetch("/challenge", { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.status === 200 ? r.json() : null; })
+      .then(function (c) {
+        if (!c) return;
+        current = { token: c.token, difficulty: c.difficulty, expires: Date.parse(c.expires_at) };
+        solve();
+      })
+      .catch(function () {});
+  }
+  function fresh() { return Date.now() < current.expires - 15000; }
   document.querySelectorAll('form[method="post"]').forEach(function (form) {
     form.addEventListener("submit", function (e) {
-      if (solution !== null) return;
+      if (solution !== null && fresh()) return;
       e.preventDefault();
       form.foyerSubmitter = e.submitter;
       if (waiting.indexOf(form) < 0) waiting.push(form);
-      if (status) status.textContent = "One moment: your browser is checking in before it sends the form.";
+      if (!fresh()) renew();
+      progress();
     });
   });
-  setTimeout(step, 0);
+  setInterval(function () { if (!fresh()) renew(); }, 30000);
+  solve();
 })();
