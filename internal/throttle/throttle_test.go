@@ -321,10 +321,11 @@ func TestGatedKeys(t *testing.T) {
 	})
 }
 
-// Giving a count back restores the key's time when no later reservation
-// moved it: a success does not re-arm a busy key's wait, nor push its
-// window forward.
-func TestGivingBackRestoresTheTime(t *testing.T) {
+// An attempt's key holds a place while the attempt runs and counts only
+// its failure: a burst gets no more than its places at once, successes
+// cost nothing (nor move the key's time, so a success never re-arms a
+// wait), and places of attempts that never ended lapse.
+func TestAttemptsHoldPlaces(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		var mu sync.Mutex
@@ -332,41 +333,67 @@ func TestGivingBackRestoresTheTime(t *testing.T) {
 		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 		advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 		l := NewLimiter(db, clock)
-		r := Rule{Free: 2, Base: time.Minute, Max: time.Hour, Window: time.Hour}
+		r := Rule{Free: 2, Base: time.Minute, Max: time.Hour, Window: time.Hour, InFlight: 3}
 		key := NetworkKey("login", "203.0.113.10")
+
+		var attempts []*Attempt
+		var mu2 sync.Mutex
+		burst(20, func(int) {
+			a, err := l.Begin(ctx, r, key)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if a.States[0].Taken {
+				mu2.Lock()
+				attempts = append(attempts, a)
+				mu2.Unlock()
+			} else if a.States[0].Wait != time.Second {
+				t.Errorf("a refusal for want of a place waits %v, want 1s", a.States[0].Wait)
+			}
+		})
+		if len(attempts) != 3 {
+			t.Fatalf("%d attempts under way at once, want 3", len(attempts))
+		}
+		for _, a := range attempts {
+			_ = a.Succeeded(ctx)
+		}
+		if d, n, _ := l.Wait(ctx, key, r); d != 0 || n != 0 {
+			t.Fatalf("after three successes: wait %v, count %d", d, n)
+		}
+		// Two failures, the free ones: then a wait of 1m.
+		for range 2 {
+			a, _ := l.Begin(ctx, r, key)
+			if !a.States[0].Taken {
+				t.Fatalf("refused before the failures: %+v", a.States[0])
+			}
+			_ = a.Failed(ctx)
+		}
+		if d, n, _ := l.Wait(ctx, key, r); d != time.Minute || n != 2 {
+			t.Fatalf("after two failures: wait %v, count %d", d, n)
+		}
+		if a, _ := l.Begin(ctx, r, key); a.States[0].Taken {
+			t.Fatal("taken during the wait")
+		}
+		// Once the wait is over, a success does not re-arm it.
+		advance(time.Minute)
+		a, _ := l.Begin(ctx, r, key)
+		_ = a.Succeeded(ctx)
+		if a2, _ := l.Begin(ctx, r, key); !a2.States[0].Taken {
+			t.Fatalf("a success re-armed the wait: %+v", a2.States[0])
+		} else {
+			_ = a2.Cancel(ctx)
+		}
+		// Places taken by attempts that never end lapse.
 		for range 3 {
-			_ = l.Fail(ctx, key, r)
+			_, _ = l.Begin(ctx, r, key)
 		}
-		advance(2 * time.Minute) // the wait (2m after the third) has passed
-		a, err := l.Begin(ctx, r, key)
-		if err != nil || !a.States[0].Taken {
-			t.Fatalf("after the wait: %+v, %v", a.States, err)
+		if a, _ := l.Begin(ctx, r, key); a.States[0].Taken {
+			t.Fatal("a fourth place")
 		}
-		if err := a.Succeeded(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if d, n, _ := l.Wait(ctx, key, r); d != 0 || n != 3 {
-			t.Fatalf("after a success: wait %v, count %d; want none and 3", d, n)
-		}
-		// The window still ends an hour after the last real failure.
-		advance(59 * time.Minute)
-		if _, n, _ := l.Wait(ctx, key, r); n != 0 {
-			t.Fatalf("the window moved: count %d an hour after the last failure", n)
-		}
-		// A later reservation's time is not undone by an earlier one's.
-		for range 3 {
-			_ = l.Fail(ctx, key, r)
-		}
-		advance(3 * time.Minute)
-		first, _ := l.Begin(ctx, r, key)
-		advance(10 * time.Minute)
-		second, _ := l.Begin(ctx, r, key)
-		if !first.States[0].Taken || !second.States[0].Taken {
-			t.Fatalf("reservations: %+v %+v", first.States, second.States)
-		}
-		_ = first.Cancel(ctx)
-		if d, n, _ := l.Wait(ctx, key, r); n != 4 || d != r.Delay(4) {
-			t.Fatalf("after the first gave back: wait %v, count %d; want %v from the second's time, and 4", d, n, r.Delay(4))
+		advance(inFlightFor)
+		if a, _ := l.Begin(ctx, r, key); !a.States[0].Taken {
+			t.Fatal("places of attempts that never ended did not lapse")
 		}
 	})
 }
