@@ -155,7 +155,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&opt.json, "json", false, "print the result as JSON")
 	fs.StringVar(&opt.jsonOut, "json-out", "", "also write the result as JSON to this file (for bench report)")
 	fs.DurationVar(&opt.timeout, "timeout", 30*time.Second, "timeout of one HTTP request")
-	fs.StringVar(&opt.runID, "run", "", "run id in the addresses bench+<run>-<n>@example.com (default random)")
+	fs.StringVar(&opt.runID, "run", "", "run id in the addresses bench-<run>-<n>@example.com (default random)")
 	fs.Float64Var(&opt.ceiling, "ceiling", 0, "Argon2id ceiling in hashes/s (from the hash scenario); register and login then also print their share of it")
 	fs.StringVar(&opt.tokensPath, "tokens", filepath.Join(os.TempDir(), "foyer-bench-oauth.jsonl"), "OAuth tokens file: written by oauth-setup, read and updated by refresh (JSON lines: email, refresh_token, access_token)")
 	// The environment is read after parsing, so that -h never prints a
