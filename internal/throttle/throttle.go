@@ -3,12 +3,12 @@ package throttle
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/foyer-id/foyer/internal/store"
@@ -190,7 +190,8 @@ func (l *Limiter) ReserveEach(ctx context.Context, items ...Item) ([]State, erro
 
 // ReserveEachIn adds ReserveEach to r (see store.Reads.Write), so that a
 // step's reservation travels with its reads: once r runs, *out holds the
-// states, in the order of items.
+// states, in the order of items. The items must all count events, or all
+// attempts (Rule.InFlight).
 func (l *Limiter) ReserveEachIn(r *store.Reads, out *[]State, items ...Item) {
 	*out = make([]State, len(items))
 	if len(items) == 0 {
@@ -213,10 +214,46 @@ func (l *Limiter) ReserveEachIn(r *store.Reads, out *[]State, items ...Item) {
 	if len(open) == 0 {
 		open, gated = gated, nil
 	}
+	attempts := items[0].Rule.InFlight > 0
+	for _, it := range items {
+		if (it.Rule.InFlight > 0) != attempts {
+			panic("throttle: a reservation counts events or attempts, not both")
+		}
+	}
 	pg := l.db.Dialect == store.Postgres
 	taken := map[string]int{}
 	refused := map[string]State{}
-	settle := func() {
+	// The taken keys come back from the upserts; the state of the others
+	// from a read that follows them (in the same batch on PostgreSQL,
+	// where it sees what they did, which for a refused key is nothing).
+	scanTaken := func(rs store.Rows) error {
+		for rs.Next() {
+			var key string
+			var failures int
+			if err := rs.Scan(&key, &failures); err != nil {
+				return err
+			}
+			taken[key] = failures
+		}
+		return nil
+	}
+	scanStates := func(rs store.Rows) error {
+		for rs.Next() {
+			var key string
+			var failures int
+			var last, expires int64
+			if err := rs.Scan(&key, &failures, &last, &expires); err != nil {
+				return err
+			}
+			if _, ok := taken[key]; ok {
+				continue
+			}
+			for _, it := range items {
+				if it.Key == key {
+					refused[key] = it.Rule.state(l.now(), failures, last, expires)
+				}
+			}
+		}
 		gateOpen := true
 		for _, it := range open {
 			if _, ok := taken[it.Key]; !ok {
@@ -236,56 +273,13 @@ func (l *Limiter) ReserveEachIn(r *store.Reads, out *[]State, items ...Item) {
 			}
 			(*out)[i] = st
 		}
+		return nil
 	}
-	// A refused key's state: where it stands under its rule.
-	state := func(key string, failures int, last, expires int64) State {
-		for _, it := range items {
-			if it.Key == key {
-				return it.Rule.state(l.now(), failures, last, expires)
-			}
-		}
-		return State{}
-	}
+	states := `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key IN (` + marks(len(sorted)) + `)`
 	if pg {
-		// The reservation and the state of every key in one statement.
-		// The gated keys' upsert reads what the open keys' returned; the
-		// main query reads throttle as it was before both, which for a
-		// refused key (left alone) is as it is.
-		args := []any{store.Micros(now), store.Micros(now.Add(inFlightFor))}
-		q := `WITH open AS (` + upsert(pg, &args, open, nil) + `)`
-		join := `LEFT JOIN open ON open.key = v.key`
-		took := `open.failures`
-		if len(gated) > 0 {
-			q += `, gated AS (` + upsert(pg, &args, gated, open) + `)`
-			join += ` LEFT JOIN gated ON gated.key = v.key`
-			took = `COALESCE(open.failures, gated.failures)`
-		}
-		keys := make([]string, len(sorted))
-		for i, it := range sorted {
-			args = append(args, it.Key)
-			keys[i] = fmt.Sprintf("($%d::text)", len(args))
-		}
-		// ($2 is named here too, typed, for reservations without attempts.)
-		q += ` SELECT v.key, ` + took + `, t.failures, t.last_failure, t.expires_at
-			FROM (VALUES ` + strings.Join(keys, ", ") + `) v (key) ` + join + ` LEFT JOIN throttle t ON t.key = v.key
-			WHERE $2::bigint > 0`
-		r.Write(func(rs store.Rows) error {
-			for rs.Next() {
-				var key string
-				var tookN, failures, last, expires sql.NullInt64
-				if err := rs.Scan(&key, &tookN, &failures, &last, &expires); err != nil {
-					return err
-				}
-				switch {
-				case tookN.Valid:
-					taken[key] = int(tookN.Int64)
-				case failures.Valid:
-					refused[key] = state(key, int(failures.Int64), last.Int64, expires.Int64)
-				}
-			}
-			settle()
-			return nil
-		}, q, args...)
+		args := reserveArgs(now, attempts, open, gated)
+		r.Write(scanTaken, reserveSQL(pg, attempts, len(open), len(gated)), args...)
+		r.Query(scanStates, states, keyArgs(sorted)...)
 		return
 	}
 	// SQLite has no writes inside WITH: the open keys' upsert, the gated
@@ -293,19 +287,13 @@ func (l *Limiter) ReserveEachIn(r *store.Reads, out *[]State, items ...Item) {
 	// after the other on the one writer (no round trip to save).
 	r.Do(func(ctx context.Context) error {
 		take := func(set []Item) error {
-			args := []any{store.Micros(now), store.Micros(now.Add(inFlightFor))}
-			rs, err := l.db.Async().WriteQuery(ctx, upsert(pg, &args, set, nil), args...)
+			rs, err := l.db.Async().WriteQuery(ctx, reserveSQL(pg, attempts, len(set), 0), reserveArgs(now, attempts, set, nil)...)
 			if err != nil {
 				return err
 			}
 			defer rs.Close()
-			for rs.Next() {
-				var key string
-				var failures int
-				if err := rs.Scan(&key, &failures); err != nil {
-					return err
-				}
-				taken[key] = failures
+			if err := scanTaken(rs); err != nil {
+				return err
 			}
 			return rs.Err()
 		}
@@ -317,77 +305,105 @@ func (l *Limiter) ReserveEachIn(r *store.Reads, out *[]State, items ...Item) {
 				return err
 			}
 		}
-		rs, err := l.db.Async().WriteQuery(ctx, `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key IN (`+marks(len(sorted))+`)`, keyArgs(sorted)...)
+		rs, err := l.db.Async().WriteQuery(ctx, states, keyArgs(sorted)...)
 		if err != nil {
 			return err
 		}
 		defer rs.Close()
-		for rs.Next() {
-			var key string
-			var failures int
-			var last, expires int64
-			if err := rs.Scan(&key, &failures, &last, &expires); err != nil {
-				return err
-			}
-			if _, ok := taken[key]; !ok {
-				refused[key] = state(key, failures, last, expires)
-			}
-		}
-		if err := rs.Err(); err != nil {
+		if err := scanStates(rs); err != nil {
 			return err
 		}
-		settle()
-		return nil
+		return rs.Err()
 	})
 }
 
-// upsert is the statement that takes each of set's keys that need not
-// wait and have a place — a new row, or one more count or place — and
-// returns them with their count; a key that must wait is left alone and
-// returns no row. It appends its arguments to *args ($1 is now, $2 when an
-// attempt's place lapses). With after (PostgreSQL), the keys are taken
-// only if the CTE "open" returned every one of after's.
+// reserveArgs are the arguments of reserveSQL: $1 now, for attempts $2
+// when their places lapse, then for each key of open and then gated its
+// key, window's end, Free, Base and Max (microseconds), and for attempts
+// InFlight.
+func reserveArgs(now time.Time, attempts bool, open, gated []Item) []any {
+	args := []any{store.Micros(now)}
+	if attempts {
+		args = append(args, store.Micros(now.Add(inFlightFor)))
+	}
+	for _, it := range append(slices.Clip(open), gated...) {
+		args = append(args, it.Key, store.Micros(now.Add(it.Rule.Window)), it.Rule.Free, it.Rule.Base.Microseconds(), it.Rule.Max.Microseconds())
+		if attempts {
+			args = append(args, it.Rule.InFlight)
+		}
+	}
+	return args
+}
+
+// reserveSQLs caches reserveSQL's statements, one per shape.
+var reserveSQLs sync.Map
+
+// reserveSQL is the statement that takes each key that need not wait and
+// has a place — a new row, or one more count or place — and returns the
+// taken keys with their count; a key that must wait is left alone. With
+// gated keys (PostgreSQL), they are taken only if every open key was, in
+// the same statement (SQLite runs the two upserts one after the other).
 //
-// An event's key (InFlight 0) counts at once: one more, the last now. An
-// attempt's key (InFlight > 0) takes a place: pending goes up, and the
-// count and its time stay (a window over forgets them).
-func upsert(pg bool, args *[]any, set, after []Item) string {
-	rows := make([]string, len(set))
-	conds := make([]string, len(set))
-	now := store.FromMicros((*args)[0].(int64))
-	for i, it := range set {
-		*args = append(*args, it.Key, store.Micros(now.Add(it.Rule.Window)), it.Rule.Free, it.Rule.Base.Microseconds(), it.Rule.Max.Microseconds(), it.Rule.InFlight)
-		n := len(*args) - 5 // $n key, $n+1 expiry, $n+2 Free, $n+3 Base, $n+4 Max, $n+5 InFlight
-		// An event's new row counts it; an attempt's holds its place.
-		count, last, pending, until := "1", "$1", "0", "0"
-		if it.Rule.InFlight > 0 {
-			count, last, pending, until = "0", "0", "1", "$2"
-		}
-		rows[i] = fmt.Sprintf("($%d, %s, %s, $%d, %s, %s)", n, count, last, n+1, pending, until)
-		if pg {
-			rows[i] = fmt.Sprintf("($%d::text, %s::bigint, %s::bigint, $%d::bigint, %s::bigint, %s::bigint)", n, count, last, n+1, pending, until)
-		}
-		conds[i] = fmt.Sprintf(mayTake(pg), n, n+2, n+3, n+4, n+5)
+// An event's key counts at once: one more, the last now. An attempt's key
+// takes a place (pending), and its count and time stay; a window over
+// forgets them.
+func reserveSQL(pg, attempts bool, open, gated int) string {
+	shape := fmt.Sprint(pg, attempts, open, gated)
+	if q, ok := reserveSQLs.Load(shape); ok {
+		return q.(string)
 	}
-	source := `VALUES ` + strings.Join(rows, ", ")
-	if after != nil {
-		source = fmt.Sprintf(`SELECT * FROM (VALUES %s) g (key, failures, last_failure, expires_at, pending, pending_until) WHERE (SELECT COUNT(*) FROM open) = %d`,
-			strings.Join(rows, ", "), len(after))
+	per, first := 5, 2 // arguments per key, and the first key's
+	if attempts {
+		per, first = 6, 3
 	}
-	now1 := nowArg(pg)
-	// excluded.pending tells an attempt's key (1) from an event's (0).
-	return fmt.Sprintf(`INSERT INTO throttle (key, failures, last_failure, expires_at, pending, pending_until) %s
-		ON CONFLICT (key) DO UPDATE SET
-			failures = CASE WHEN throttle.expires_at <= %[2]s THEN excluded.failures
-				WHEN excluded.pending = 0 THEN throttle.failures + 1 ELSE throttle.failures END,
-			last_failure = CASE WHEN excluded.pending = 0 THEN excluded.last_failure
-				WHEN throttle.expires_at <= %[2]s THEN 0 ELSE throttle.last_failure END,
-			expires_at = CASE WHEN excluded.pending = 0 OR throttle.expires_at <= %[2]s THEN excluded.expires_at ELSE throttle.expires_at END,
-			pending = CASE WHEN excluded.pending = 0 THEN throttle.pending
-				WHEN throttle.pending_until <= %[2]s THEN 1 ELSE throttle.pending + 1 END,
-			pending_until = CASE WHEN excluded.pending = 0 THEN throttle.pending_until ELSE excluded.pending_until END
-		WHERE %[3]s
-		RETURNING key, failures`, source, now1, strings.Join(conds, " OR "))
+	now := nowArg(pg)
+	upsert := func(from, n int, after int) string {
+		rows := make([]string, n)
+		conds := make([]string, n)
+		for i := range n {
+			k := first + (from+i)*per // $k key, $k+1 end, $k+2 Free, $k+3 Base, $k+4 Max, $k+5 InFlight
+			switch {
+			case attempts && pg:
+				rows[i] = fmt.Sprintf("($%d::text, 0::bigint, 0::bigint, $%d::bigint, 1::bigint, $2::bigint)", k, k+1)
+			case attempts:
+				rows[i] = fmt.Sprintf("($%d, 0, 0, $%d, 1, $2)", k, k+1)
+			case pg:
+				rows[i] = fmt.Sprintf("($%d::text, 1::bigint, $1::bigint, $%d::bigint, 0::bigint, 0::bigint)", k, k+1)
+			default:
+				rows[i] = fmt.Sprintf("($%d, 1, $1, $%d, 0, 0)", k, k+1)
+			}
+			places := 0
+			if attempts {
+				places = k + 5
+			}
+			conds[i] = mayTake(pg, k, k+2, k+3, k+4, places)
+		}
+		source := `VALUES ` + strings.Join(rows, ", ")
+		if after > 0 {
+			source = fmt.Sprintf(`SELECT * FROM (VALUES %s) g (key, failures, last_failure, expires_at, pending, pending_until)
+				WHERE (SELECT COUNT(*) FROM open) = %d`, strings.Join(rows, ", "), after)
+		}
+		set := `failures = CASE WHEN throttle.expires_at <= ` + now + ` THEN 1 ELSE throttle.failures + 1 END,
+			last_failure = excluded.last_failure, expires_at = excluded.expires_at`
+		if attempts {
+			set = `failures = CASE WHEN throttle.expires_at <= ` + now + ` THEN 0 ELSE throttle.failures END,
+			last_failure = CASE WHEN throttle.expires_at <= ` + now + ` THEN 0 ELSE throttle.last_failure END,
+			expires_at = CASE WHEN throttle.expires_at <= ` + now + ` THEN excluded.expires_at ELSE throttle.expires_at END,
+			pending = CASE WHEN throttle.pending_until <= ` + now + ` THEN 1 ELSE throttle.pending + 1 END,
+			pending_until = excluded.pending_until`
+		}
+		return `INSERT INTO throttle (key, failures, last_failure, expires_at, pending, pending_until) ` + source + `
+		ON CONFLICT (key) DO UPDATE SET ` + set + `
+		WHERE ` + strings.Join(conds, " OR ") + `
+		RETURNING key, failures`
+	}
+	q := upsert(0, open, 0)
+	if gated > 0 {
+		q = `WITH open AS (` + q + `), gated AS (` + upsert(open, gated, open) + `)
+		SELECT key, failures FROM open UNION ALL SELECT key, failures FROM gated`
+	}
+	reserveSQLs.Store(shape, q)
+	return q
 }
 
 // marks returns "$1, $2, …, $n".
@@ -408,22 +424,29 @@ func keyArgs(items []Item) []any {
 	return args
 }
 
-// mayTake is the condition, in each dialect, under which an existing key
-// may be taken now: its window is over, or it is within its free counts,
-// the rule has no delay, or its delay since the last count has passed —
-// and, for an attempt's key, it has a place free (or its places lapsed).
-// The delay after n counts is Rule.Delay's, min(Max, Base·2^(n−Free))
-// from Free on. Its verbs are the argument numbers of the key, Free,
-// Base, Max (microseconds) and InFlight; $1 is now.
-func mayTake(pg bool) string {
+// mayTake is the condition, in each dialect, under which key $key may be
+// taken now: its window is over, or it is within its free counts, the rule
+// has no delay, or its delay since the last count has passed — and, when
+// places is not 0 (an attempt's key), it has one of $places places free
+// (or its places lapsed). The delay after n counts is Rule.Delay's,
+// min(Max, Base·2^(n−Free)) from Free on. $1 is now.
+func mayTake(pg bool, key, free, base, maxDelay, places int) string {
 	if pg {
-		return `(throttle.key = $%d AND (throttle.expires_at <= $1::bigint OR throttle.failures < $%[2]d::bigint OR $%[3]d::bigint <= 0
-			OR throttle.last_failure + LEAST($%[4]d::float8, $%[3]d::float8 * power(2, LEAST(throttle.failures - $%[2]d::bigint, 62))) <= $1::bigint)
-			AND ($%[5]d::bigint = 0 OR throttle.pending < $%[5]d::bigint OR throttle.pending_until <= $1::bigint))`
+		c := fmt.Sprintf(`(throttle.key = $%d AND (throttle.expires_at <= $1::bigint OR throttle.failures < $%[2]d::bigint OR $%[3]d::bigint <= 0
+			OR throttle.last_failure + LEAST($%[4]d::float8, $%[3]d::float8 * power(2, LEAST(throttle.failures - $%[2]d::bigint, 62))) <= $1::bigint)`,
+			key, free, base, maxDelay)
+		if places > 0 {
+			c += fmt.Sprintf(` AND (throttle.pending < $%d::bigint OR throttle.pending_until <= $1::bigint)`, places)
+		}
+		return c + `)`
 	}
-	return `(throttle.key = $%d AND (throttle.expires_at <= $1 OR throttle.failures < $%[2]d OR $%[3]d <= 0
-			OR throttle.last_failure + min($%[4]d, $%[3]d * power(2, min(throttle.failures - $%[2]d, 62))) <= $1)
-			AND ($%[5]d = 0 OR throttle.pending < $%[5]d OR throttle.pending_until <= $1))`
+	c := fmt.Sprintf(`(throttle.key = $%d AND (throttle.expires_at <= $1 OR throttle.failures < $%[2]d OR $%[3]d <= 0
+			OR throttle.last_failure + min($%[4]d, $%[3]d * power(2, min(throttle.failures - $%[2]d, 62))) <= $1)`,
+		key, free, base, maxDelay)
+	if places > 0 {
+		c += fmt.Sprintf(` AND (throttle.pending < $%d OR throttle.pending_until <= $1)`, places)
+	}
+	return c + `)`
 }
 
 // nowArg is the first argument, now, typed where PostgreSQL needs it.
