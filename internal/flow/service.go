@@ -128,14 +128,14 @@ func (s *Service) Start(ctx context.Context, typ string, c Client, returnTo stri
 	default:
 		return nil, fmt.Errorf("flow: unknown type %q", typ)
 	}
-	// Each journey is a stored row: a network's starts are counted.
-	g, err := s.reserve(ctx, c, policy.FlowStart, "", "")
-	if err != nil {
+	// Each journey is a stored row: a network's starts are counted, in the
+	// transaction that stores it, which fails if the network must wait;
+	// the policy is asked again with how long.
+	if _, err := s.decide(ctx, nil, c, policy.Input{Action: policy.FlowStart}, typ+".started"); err != nil {
 		return nil, err
 	}
-	if _, err := s.decideGuarded(ctx, g, nil, c, policy.Input{Action: policy.FlowStart}, typ+".started"); err != nil {
-		return nil, err
-	}
+	scope, rule := s.networkLimit(policy.FlowStart)
+	count := throttle.Item{Key: throttle.NetworkKey(scope, c.IP), Rule: rule}
 	now := s.now()
 	f := &Flow{
 		Domain:    s.Config.Domain,
@@ -150,17 +150,39 @@ func (s *Service) Start(ctx context.Context, typ string, c Client, returnTo stri
 	}
 	// A crash of the database may lose a journey just started: its next
 	// step then asks the customer to start again.
-	err = s.Flows.inAsyncTx(ctx, func(tx *store.Tx) error {
-		if err := s.Flows.CreateTx(ctx, tx, f); err != nil {
-			return err
+	create := func(counted bool) error {
+		return s.Flows.inAsyncTx(ctx, func(tx *store.Tx) error {
+			if counted {
+				if err := s.Throttle.TakeTx(ctx, tx, errNetworkBusy, count); err != nil {
+					return err
+				}
+			}
+			if err := s.Flows.CreateTx(ctx, tx, f); err != nil {
+				return err
+			}
+			return s.emitTx(ctx, tx, f, c, typ+".started", event.OutcomeSuccess, "", "", "")
+		})
+	}
+	err := create(true)
+	if errors.Is(err, errNetworkBusy) {
+		st, rerr := s.Throttle.Waits(ctx, rule, count.Key)
+		if rerr != nil {
+			return nil, rerr
 		}
-		return s.emitTx(ctx, tx, f, c, typ+".started", event.OutcomeSuccess, "", "", "")
-	})
+		sig := policy.Signals{NetworkWait: max(st[0].Wait, time.Second), NetworkFailures: st[0].Failures}
+		if _, err := s.decide(ctx, nil, c, policy.Input{Action: policy.FlowStart, Signals: sig}, typ+".started"); err != nil {
+			return nil, err
+		}
+		err = create(false) // let through all the same: not counted
+	}
 	if err != nil {
 		return nil, err
 	}
 	return f, nil
 }
+
+// errNetworkBusy fails a journey's start whose network must wait.
+var errNetworkBusy = errors.New("flow: the network has started its share of journeys")
 
 // Load returns a flow the client may continue: it must exist, belong to
 // the domain, come from the same channel and (for browsers) the same

@@ -317,6 +317,19 @@ func (l *Limiter) ReserveEachIn(r *store.Reads, out *[]State, items ...Item) {
 	})
 }
 
+// TakeTx counts an event on item's key inside tx, and fails tx with
+// ifBusy when the key must wait (on PostgreSQL when tx commits: the check
+// travels with tx's other statements, see store.Tx.ExecOne). The step
+// that stores what it counts (a journey started) thus costs no round
+// trip of its own; one that finds the key busy reads how long with State.
+func (l *Limiter) TakeTx(ctx context.Context, tx *store.Tx, ifBusy error, item Item) error {
+	if item.Rule.InFlight > 0 {
+		panic("throttle: TakeTx counts events, not attempts")
+	}
+	pg := l.db.Dialect == store.Postgres
+	return tx.ExecOne(ctx, ifBusy, reserveSQL(pg, false, -1, 0), reserveArgs(l.now(), false, []Item{item}, nil)...)
+}
+
 // reserveArgs are the arguments of reserveSQL: $1 now, for attempts $2
 // when their places lapse, then for each key of open and then gated its
 // key, window's end, Free, Base and Max (microseconds), and for attempts
@@ -394,12 +407,16 @@ func reserveSQL(pg, attempts bool, open, gated int) string {
 		}
 		return `INSERT INTO throttle (key, failures, last_failure, expires_at, pending, pending_until) ` + source + `
 		ON CONFLICT (key) DO UPDATE SET ` + set + `
-		WHERE ` + strings.Join(conds, " OR ") + `
-		RETURNING key, failures`
+		WHERE ` + strings.Join(conds, " OR ")
 	}
-	q := upsert(0, open, 0)
+	if open < 0 { // takeTx's: one event's key, nothing returned
+		q := upsert(0, 1, 0)
+		reserveSQLs.Store(shape, q)
+		return q
+	}
+	q := upsert(0, open, 0) + ` RETURNING key, failures`
 	if gated > 0 {
-		q = `WITH open AS (` + q + `), gated AS (` + upsert(open, gated, open) + `)
+		q = `WITH open AS (` + q + `), gated AS (` + upsert(open, gated, open) + ` RETURNING key, failures)
 		SELECT key, failures FROM open UNION ALL SELECT key, failures FROM gated`
 	}
 	reserveSQLs.Store(shape, q)
