@@ -109,6 +109,10 @@ func (s *Service) reserveIn(r *store.Reads, c Client, action policy.Action, key 
 // weighing of what matters only when something must wait (see weigh). On
 // an error the counts are given back.
 func (s *Service) ready(ctx context.Context, c Client, g *guard, ownerID string) error {
+	if err := g.attempts[0].Explain(ctx); err != nil {
+		g.cancel(ctx)
+		return err
+	}
 	st := g.attempts[0].States
 	g.signals.NetworkWait, g.signals.NetworkFailures = st[0].Wait, st[0].Failures
 	if g.key != "" {
@@ -225,24 +229,14 @@ func (g *guard) failed(ctx context.Context) {
 }
 
 // succeeded settles g after a successful attempt: the counts are given
-// back, and the keys in forget lose their failures.
+// back, and the keys in forget lose their failures. It runs on its own
+// (an asynchronous commit), after the step's transaction: a network's
+// counter is one row that every sign-in from it updates, and inside the
+// step's transaction its lock would be held until that transaction's
+// commit reached the disk.
 func (g *guard) succeeded(ctx context.Context, forget ...string) {
 	for _, a := range g.attempts {
 		_ = a.Succeeded(ctx, forget...)
-	}
-}
-
-// succeededWrite is succeeded as a write of the step's transaction, which
-// costs the step no round trip of its own; should the transaction not
-// commit, the counts stay, as for a failure.
-func (g *guard) succeededWrite(forget ...string) write {
-	return func(ctx context.Context, tx *store.Tx) error {
-		for _, a := range g.attempts {
-			if err := a.SucceededTx(ctx, tx, forget...); err != nil {
-				return err
-			}
-		}
-		return nil
 	}
 }
 
@@ -295,6 +289,10 @@ func (s *Service) reserveCodeSend(ctx context.Context, c Client, email, ownerID 
 // waits; counted from everywhere, one that asks for a challenge.
 func (s *Service) codeSendGuard(ctx context.Context, c Client, a *throttle.Attempt, ownerID string, netWait time.Duration, netFailures int) (*guard, error) {
 	g := &guard{action: policy.VerificationSend, rule: s.Config.CodeSendThrottle, attempts: []*throttle.Attempt{a}}
+	if err := a.Explain(ctx); err != nil {
+		g.cancel(ctx)
+		return nil, err
+	}
 	g.signals.NetworkWait, g.signals.NetworkFailures = netWait, netFailures
 	pair, wide := a.States[0], a.States[1]
 	g.signals.IdentifierWait, g.signals.IdentifierFailures = pair.Wait, max(pair.Failures, wide.Failures)

@@ -90,9 +90,9 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		s.emit(ctx, f, c, event.LoginSubmitted, event.OutcomeFailure, "invalid_credentials", "", "")
 		return nil, errCredentials
 	}
-	// The counts are given back (and the address's failures forgotten)
-	// with the step's writes.
-	settled := g.succeededWrite(idKey)
+	// The counts are given back, and the address's failures forgotten,
+	// once the step's writes commit (see guard.succeeded).
+	defer g.succeeded(ctx, idKey)
 	now := s.now()
 	f.IdentityID = cand.Identity.ID
 	f.Data.IdentifierID = cand.Identifier.ID
@@ -114,7 +114,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		if err != nil {
 			return nil, err
 		}
-		if err := s.saveWithCodeMailed(ctx, f, c, "verification_code", mailGuard.mailAllowed(ctx, s, c), msg, submitted, settled,
+		if err := s.saveWithCodeMailed(ctx, f, c, "verification_code", mailGuard.mailAllowed(ctx, s, c), msg, submitted,
 			s.record(f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, cand.Identity.ID, "")); err != nil {
 			return nil, err
 		}
@@ -127,7 +127,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	if err != nil {
 		return nil, err
 	}
-	if err := s.save(ctx, f, now, submitted, signedIn, settled); err != nil {
+	if err := s.save(ctx, f, now, submitted, signedIn); err != nil {
 		return nil, err
 	}
 	return result, nil

@@ -485,10 +485,9 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	}
 	s.emit(ctx, f, c, event.VerificationSubmitted, event.OutcomeSuccess, "", "", "")
 	// The right code gives the counts back and forgets the address's
-	// wrong ones, with the step's writes.
-	settled := g.succeededWrite(addrKey)
+	// wrong ones (see guard.succeeded).
+	defer g.succeeded(ctx, addrKey)
 	if f.Type == TypeRegistration && f.Data.Method == MethodPasskey {
-		g.succeeded(ctx, addrKey)
 		return s.awaitPasskey(ctx, f, c)
 	}
 	now := s.now()
@@ -558,11 +557,10 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 			notice = s.signInNotice(f, c, now, f.State == StateSecondFactor)
 		}
 	}
-	err = s.finish(ctx, f, now, complete, verified, signedIn, notice, settled)
+	err = s.finish(ctx, f, now, complete, verified, signedIn, notice)
 	if errors.Is(err, identity.ErrNotPending) {
 		// Another flow of the address completed the sign-up first (the
 		// same inbox answered two codes).
-		g.succeeded(ctx, addrKey)
 		return s.alreadySignedUp(ctx, f)
 	}
 	if err != nil {

@@ -193,6 +193,14 @@ func (l *Limiter) ReserveEach(ctx context.Context, items ...Item) ([]State, erro
 // states, in the order of items. The items must all count events, or all
 // attempts (Rule.InFlight).
 func (l *Limiter) ReserveEachIn(r *store.Reads, out *[]State, items ...Item) {
+	l.reserveIn(r, out, nil, items...)
+}
+
+// reserveIn is ReserveEachIn. With later not nil, on PostgreSQL the keys
+// refused are only listed there (their indexes in items), with a wait
+// to be told by Explain: the common case, where every key is taken, then
+// reads nothing more.
+func (l *Limiter) reserveIn(r *store.Reads, out *[]State, later *[]int, items ...Item) {
 	*out = make([]State, len(items))
 	if len(items) == 0 {
 		return
@@ -278,8 +286,24 @@ func (l *Limiter) ReserveEachIn(r *store.Reads, out *[]State, items ...Item) {
 	states := `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key IN (` + marks(len(sorted)) + `)`
 	if pg {
 		args := reserveArgs(now, attempts, open, gated)
-		r.Write(scanTaken, reserveSQL(pg, attempts, len(open), len(gated)), args...)
-		r.Query(scanStates, states, keyArgs(sorted)...)
+		if later == nil {
+			r.Write(scanTaken, reserveSQL(pg, attempts, len(open), len(gated)), args...)
+			r.Query(scanStates, states, keyArgs(sorted)...)
+			return
+		}
+		r.Write(func(rs store.Rows) error {
+			if err := scanTaken(rs); err != nil {
+				return err
+			}
+			for i, it := range items {
+				if n, ok := taken[it.Key]; ok {
+					(*out)[i] = State{Taken: true, Failures: n}
+				} else {
+					(*later) = append(*later, i)
+				}
+			}
+			return nil
+		}, reserveSQL(pg, attempts, len(open), len(gated)), args...)
 		return
 	}
 	// SQLite has no writes inside WITH: the open keys' upsert, the gated
@@ -482,6 +506,8 @@ type Attempt struct {
 	items []Item
 	// States are Reserve's answers, in the order of the keys.
 	States []State
+	// later lists the keys refused whose waits Explain has yet to read.
+	later []int
 }
 
 // Begin reserves an attempt on keys under rule (see Reserve).
@@ -501,15 +527,54 @@ func (l *Limiter) BeginEach(ctx context.Context, items ...Item) (*Attempt, error
 	if err := r.Run(ctx); err != nil {
 		return nil, fmt.Errorf("throttle: reserve: %w", err)
 	}
+	if err := a.Explain(ctx); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
 // BeginEachIn adds BeginEach to r: the attempt's States are there once r
-// has run.
+// has run, and Explain has told the refused keys' waits.
 func (l *Limiter) BeginEachIn(r *store.Reads, items ...Item) *Attempt {
 	a := &Attempt{l: l, items: items}
-	l.ReserveEachIn(r, &a.States, items...)
+	l.reserveIn(r, &a.States, &a.later, items...)
 	return a
+}
+
+// Explain reads how long the keys an attempt begun with BeginEachIn was
+// refused must wait, and their counts: one read, only when something was
+// refused (on SQLite the reservation told already).
+func (a *Attempt) Explain(ctx context.Context) error {
+	if len(a.later) == 0 {
+		return nil
+	}
+	later := a.later
+	a.later = nil
+	items := make([]Item, len(later))
+	for j, i := range later {
+		items[j] = a.items[i]
+	}
+	var st []State
+	r := a.l.db.Reads()
+	a.l.StatesIn(r, &st, items...)
+	if err := r.Run(ctx); err != nil {
+		return fmt.Errorf("throttle: explain: %w", err)
+	}
+	gateOpen := true
+	for i, it := range a.items {
+		if !it.Gated && !a.States[i].Taken {
+			gateOpen = false
+		}
+	}
+	for j, i := range later {
+		if !a.items[i].Gated || gateOpen {
+			// Refused for its places, or expired or paid off meanwhile:
+			// asked to wait a moment rather than nothing.
+			st[j].Wait = max(st[j].Wait, busyWait)
+		}
+		a.States[i] = st[j]
+	}
+	return nil
 }
 
 // Only returns the part of a that counts keys, to settle on its own.
@@ -552,30 +617,62 @@ func (a *Attempt) Succeeded(ctx context.Context, forget ...string) error {
 	return a.settle(ctx, a.l.db.Async(), forget)
 }
 
-// SucceededTx is Succeeded inside tx, with the step's other writes: on
-// PostgreSQL it costs no round trip of its own.
-func (a *Attempt) SucceededTx(ctx context.Context, tx *store.Tx, forget ...string) error {
-	return a.settle(ctx, tx, forget)
-}
-
 // Cancel settles an attempt that did not take place (the policy refused
 // it): what it took is given back.
 func (a *Attempt) Cancel(ctx context.Context) error { return a.Succeeded(ctx) }
 
 func (a *Attempt) settle(ctx context.Context, db store.Execer, forget []string) error {
+	// What each key needs: to be forgotten, to give its place back, or
+	// its count.
+	var gone, freed, back []any
 	for i, it := range a.items {
-		var err error
 		switch st := a.States[i]; {
 		case slices.Contains(forget, it.Key):
 			if st.Taken || st.Failures > 0 {
-				_, err = db.Exec(ctx, `DELETE FROM throttle WHERE key = $1`, it.Key)
+				gone = append(gone, it.Key)
 			}
 		case st.Taken && it.Rule.InFlight > 0:
-			_, err = db.Exec(ctx, `UPDATE throttle SET pending = pending - 1 WHERE key = $1 AND pending > 0`, it.Key)
+			freed = append(freed, it.Key)
 		case st.Taken:
-			_, err = db.Exec(ctx, `UPDATE throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0`, it.Key)
+			back = append(back, it.Key)
 		}
-		if err != nil {
+	}
+	parts := []struct {
+		keys []any
+		stmt string
+	}{
+		{gone, `DELETE FROM throttle WHERE key IN (%s)`},
+		{freed, `UPDATE throttle SET pending = pending - 1 WHERE key IN (%s) AND pending > 0`},
+		{back, `UPDATE throttle SET failures = failures - 1 WHERE key IN (%s) AND failures > 0`},
+	}
+	if a.l.db.Dialect == store.Postgres {
+		// One statement, one round trip: the parts as writes in WITH.
+		var ctes []string
+		var args []any
+		for _, p := range parts {
+			if len(p.keys) == 0 {
+				continue
+			}
+			marks := make([]string, len(p.keys))
+			for j := range p.keys {
+				args = append(args, p.keys[j])
+				marks[j] = fmt.Sprintf("$%d", len(args))
+			}
+			ctes = append(ctes, fmt.Sprintf("s%d AS (%s)", len(ctes), fmt.Sprintf(p.stmt, strings.Join(marks, ", "))))
+		}
+		if len(ctes) == 0 {
+			return nil
+		}
+		if _, err := db.Exec(ctx, `WITH `+strings.Join(ctes, ", ")+` SELECT 1`, args...); err != nil {
+			return fmt.Errorf("throttle: settle: %w", err)
+		}
+		return nil
+	}
+	for _, p := range parts {
+		if len(p.keys) == 0 {
+			continue
+		}
+		if _, err := db.Exec(ctx, fmt.Sprintf(p.stmt, marks(len(p.keys))), p.keys...); err != nil {
 			return fmt.Errorf("throttle: settle: %w", err)
 		}
 	}
