@@ -33,9 +33,9 @@ type guard struct {
 
 // How many attempts (passwords, codes) may be under way at once: on a
 // network, where many customers may sign in together (a carrier NAT, an
-// office), and on an account or a device, where two are a double submit.
-// A burst of failures thus gets at most this many checks past a key's
-// free ones before the key's count stops it.
+// office), on each node; and on an account, an address or a device, where
+// two are a double submit. A burst of failures thus gets at most this
+// many checks past a key's free ones before the key's count stops it.
 const (
 	networkInFlight    = 64
 	identifierInFlight = 2
@@ -80,6 +80,7 @@ func (s *Service) reserve(ctx context.Context, c Client, action policy.Action, k
 	r := s.Flows.reads()
 	g := s.reserveIn(r, c, action, key, extra...)
 	if err := r.Run(ctx); err != nil {
+		g.end()
 		return nil, fmt.Errorf("flow: reserve: %w", err)
 	}
 	return g, s.ready(ctx, c, g, ownerID)
@@ -89,15 +90,20 @@ func (s *Service) reserve(ctx context.Context, c Client, action policy.Action, k
 // step's reads; once r has run, ready completes the guard.
 func (s *Service) reserveIn(r *store.Reads, c Client, action policy.Action, key string, extra ...throttle.Item) *guard {
 	scope, rule := s.networkLimit(action)
-	netRule, keyRule := rule, rule
+	keyRule := rule
+	network := throttle.Item{Key: throttle.NetworkKey(scope, c.IP), Rule: rule}
 	switch action {
 	case policy.LoginSubmit, policy.SecondFactorSubmit, policy.VerificationSubmit:
-		// Attempts whose failures count (a password, a code): they hold a
-		// place while they run, and only a failure is counted.
-		netRule.InFlight, keyRule.InFlight = networkInFlight, identifierInFlight
+		// Attempts whose failures count (a password, a code): each key
+		// holds a place while one runs, and counts it only if it fails.
+		// The network is watched: its places are kept in this node's
+		// memory and its row written only by a failure, so that a crowd
+		// signing in behind one address shares no row.
+		keyRule.InFlight = identifierInFlight
+		network.Rule.InFlight, network.Watch = networkInFlight, true
 	}
 	g := &guard{action: action, rule: keyRule, key: key}
-	items := []throttle.Item{{Key: throttle.NetworkKey(scope, c.IP), Rule: netRule}}
+	items := []throttle.Item{network}
 	if key != "" {
 		items = append(items, throttle.Item{Key: key, Rule: keyRule, Gated: true})
 	}
@@ -229,14 +235,35 @@ func (g *guard) failed(ctx context.Context) {
 }
 
 // succeeded settles g after a successful attempt: the counts are given
-// back, and the keys in forget lose their failures. It runs on its own
-// (an asynchronous commit), after the step's transaction: a network's
-// counter is one row that every sign-in from it updates, and inside the
-// step's transaction its lock would be held until that transaction's
-// commit reached the disk.
+// back, and the keys in forget lose their failures.
 func (g *guard) succeeded(ctx context.Context, forget ...string) {
 	for _, a := range g.attempts {
 		_ = a.Succeeded(ctx, forget...)
+	}
+}
+
+// succeededWrite is succeeded as a write of the step's transaction, which
+// costs the step no round trip of its own; should the transaction not
+// commit, the counts stay, as for a failure. Only the account's or
+// address's row is written: the network is watched (see reserveIn), so a
+// crowd signing in behind one address holds no shared lock until its
+// commits reach the disk.
+func (g *guard) succeededWrite(forget ...string) write {
+	return func(ctx context.Context, tx *store.Tx) error {
+		for _, a := range g.attempts {
+			if err := a.SucceededTx(ctx, tx, forget...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// end ends g's attempts on this node, settled or not (see
+// throttle.Attempt.End): a step that reserved defers it.
+func (g *guard) end() {
+	for _, a := range g.attempts {
+		a.End()
 	}
 }
 

@@ -51,6 +51,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	// travels with the reads.
 	r := s.Flows.reads()
 	g := s.reserveIn(r, c, policy.LoginSubmit, idKey)
+	defer g.end()
 	s.Identities.FindLoginIn(r, s.Config.Domain, identity.KindEmail, email, &cand)
 	if s.Factors != nil {
 		s.Factors.EnrolledByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &enrolled)
@@ -91,8 +92,8 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		return nil, errCredentials
 	}
 	// The counts are given back, and the address's failures forgotten,
-	// once the step's writes commit (see guard.succeeded).
-	defer g.succeeded(ctx, idKey)
+	// with the step's writes.
+	settled := g.succeededWrite(idKey)
 	now := s.now()
 	f.IdentityID = cand.Identity.ID
 	f.Data.IdentifierID = cand.Identifier.ID
@@ -114,7 +115,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		if err != nil {
 			return nil, err
 		}
-		if err := s.saveWithCodeMailed(ctx, f, c, "verification_code", mailGuard.mailAllowed(ctx, s, c), msg, submitted,
+		if err := s.saveWithCodeMailed(ctx, f, c, "verification_code", mailGuard.mailAllowed(ctx, s, c), msg, submitted, settled,
 			s.record(f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, cand.Identity.ID, "")); err != nil {
 			return nil, err
 		}
@@ -127,7 +128,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	if err != nil {
 		return nil, err
 	}
-	if err := s.save(ctx, f, now, submitted, signedIn); err != nil {
+	if err := s.save(ctx, f, now, submitted, signedIn, settled); err != nil {
 		return nil, err
 	}
 	return result, nil

@@ -57,6 +57,7 @@ func (s *Service) checkFactor(ctx context.Context, f *Flow, c Client, identityID
 	if err != nil {
 		return err
 	}
+	defer g.end()
 	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.SecondFactorSubmit, IdentityID: identityID}, event.SecondFactorSubmitted); err != nil {
 		return err
 	}

@@ -447,6 +447,7 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	if err != nil {
 		return nil, err
 	}
+	defer g.end()
 	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.VerificationSubmit, IdentityID: f.IdentityID}, event.VerificationSubmitted); err != nil {
 		return nil, err
 	}
@@ -485,9 +486,10 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	}
 	s.emit(ctx, f, c, event.VerificationSubmitted, event.OutcomeSuccess, "", "", "")
 	// The right code gives the counts back and forgets the address's
-	// wrong ones (see guard.succeeded).
-	defer g.succeeded(ctx, addrKey)
+	// wrong ones, with the step's writes.
+	settled := g.succeededWrite(addrKey)
 	if f.Type == TypeRegistration && f.Data.Method == MethodPasskey {
+		g.succeeded(ctx, addrKey)
 		return s.awaitPasskey(ctx, f, c)
 	}
 	now := s.now()
@@ -557,10 +559,11 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 			notice = s.signInNotice(f, c, now, f.State == StateSecondFactor)
 		}
 	}
-	err = s.finish(ctx, f, now, complete, verified, signedIn, notice)
+	err = s.finish(ctx, f, now, complete, verified, signedIn, notice, settled)
 	if errors.Is(err, identity.ErrNotPending) {
 		// Another flow of the address completed the sign-up first (the
 		// same inbox answered two codes).
+		g.succeeded(ctx, addrKey)
 		return s.alreadySignedUp(ctx, f)
 	}
 	if err != nil {

@@ -60,11 +60,52 @@ const busyWait = time.Second
 type Limiter struct {
 	db  *store.DB
 	now func() time.Time
+
+	// The places of watched keys' attempts under way on this node (see
+	// Item.Watch), by key.
+	mu     sync.Mutex
+	local  map[string][]place
+	placed uint64 // the last place's id
+}
+
+// place is one attempt's place on a watched key, given back by the
+// attempt, or lapsed at until.
+type place struct {
+	id    uint64
+	until time.Time
 }
 
 // NewLimiter returns a Limiter on db.
 func NewLimiter(db *store.DB, now func() time.Time) *Limiter {
-	return &Limiter{db: db, now: now}
+	return &Limiter{db: db, now: now, local: map[string][]place{}}
+}
+
+// enter takes one of the n places of key on this node, and returns its id;
+// ok is false when all are taken (places held past inFlightFor lapse).
+func (l *Limiter) enter(key string, n int) (id uint64, ok bool) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	held := slices.DeleteFunc(l.local[key], func(p place) bool { return !now.Before(p.until) })
+	if len(held) >= n {
+		l.local[key] = held
+		return 0, false
+	}
+	l.placed++
+	l.local[key] = append(held, place{id: l.placed, until: now.Add(inFlightFor)})
+	return l.placed, true
+}
+
+// leave gives back the place id of key.
+func (l *Limiter) leave(key string, id uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	held := slices.DeleteFunc(l.local[key], func(p place) bool { return p.id == id })
+	if len(held) == 0 {
+		delete(l.local, key)
+	} else {
+		l.local[key] = held
+	}
 }
 
 // State is where one key stands: how long it must still wait, and its
@@ -151,10 +192,18 @@ type Item struct {
 	Key  string
 	Rule Rule
 	// Gated keys are taken only if every key of the reservation that is
-	// not gated was: an account's count moves only for an attempt its
-	// network lets through, so that attempts refused at the network (in
-	// flight, by the hundred) never crowd the account's places.
+	// neither gated nor watched was.
 	Gated bool
+	// Watch keys are not taken, only looked at: the reservation takes
+	// nothing while one of them must wait, and a failure counts on them
+	// (Attempt.Failed). A network watched for a sign-in is thus written
+	// only when a sign-in from it fails — a crowd signing in behind one
+	// address updates no shared row — and attempts it refuses never touch
+	// the account's places. A watched key's places for attempts under way
+	// (Rule.InFlight, with BeginEach) are kept by each node in its memory:
+	// a burst runs at most InFlight attempts at once on each node, and
+	// their failures count in the database, for every node.
+	Watch bool
 }
 
 // Reserve takes each key for one attempt before the work it guards (a
@@ -193,14 +242,15 @@ func (l *Limiter) ReserveEach(ctx context.Context, items ...Item) ([]State, erro
 // states, in the order of items. The items must all count events, or all
 // attempts (Rule.InFlight).
 func (l *Limiter) ReserveEachIn(r *store.Reads, out *[]State, items ...Item) {
-	l.reserveIn(r, out, nil, items...)
+	l.reserveIn(r, out, nil, nil, items...)
 }
 
 // reserveIn is ReserveEachIn. With later not nil, on PostgreSQL the keys
 // refused are only listed there (their indexes in items), with a wait
 // to be told by Explain: the common case, where every key is taken, then
-// reads nothing more.
-func (l *Limiter) reserveIn(r *store.Reads, out *[]State, later *[]int, items ...Item) {
+// reads nothing more. The watched keys in full have no place left on
+// this node: nothing is taken, and every key's state is read.
+func (l *Limiter) reserveIn(r *store.Reads, out *[]State, later *[]int, full []string, items ...Item) {
 	*out = make([]State, len(items))
 	if len(items) == 0 {
 		return
@@ -211,29 +261,29 @@ func (l *Limiter) reserveIn(r *store.Reads, out *[]State, later *[]int, items ..
 	sorted := slices.Clone(items)
 	slices.SortStableFunc(sorted, func(a, b Item) int { return strings.Compare(a.Key, b.Key) })
 	sorted = slices.CompactFunc(sorted, func(a, b Item) bool { return a.Key == b.Key })
-	var open, gated []Item
+	var watched, open, gated []Item
 	for _, it := range sorted {
-		if it.Gated {
+		switch {
+		case it.Watch:
+			watched = append(watched, it)
+		case it.Gated:
 			gated = append(gated, it)
-		} else {
+		default:
 			open = append(open, it)
 		}
 	}
 	if len(open) == 0 {
 		open, gated = gated, nil
 	}
-	attempts := items[0].Rule.InFlight > 0
-	for _, it := range items {
+	attempts := len(open) > 0 && open[0].Rule.InFlight > 0
+	for _, it := range append(slices.Clip(open), gated...) {
 		if (it.Rule.InFlight > 0) != attempts {
 			panic("throttle: a reservation counts events or attempts, not both")
 		}
 	}
 	pg := l.db.Dialect == store.Postgres
 	taken := map[string]int{}
-	refused := map[string]State{}
-	// The taken keys come back from the upserts; the state of the others
-	// from a read that follows them (in the same batch on PostgreSQL,
-	// where it sees what they did, which for a refused key is nothing).
+	seen := map[string]State{}
 	scanTaken := func(rs store.Rows) error {
 		for rs.Next() {
 			var key string
@@ -253,65 +303,97 @@ func (l *Limiter) reserveIn(r *store.Reads, out *[]State, later *[]int, items ..
 			if err := rs.Scan(&key, &failures, &last, &expires); err != nil {
 				return err
 			}
-			if _, ok := taken[key]; ok {
-				continue
-			}
 			for _, it := range items {
 				if it.Key == key {
-					refused[key] = it.Rule.state(l.now(), failures, last, expires)
+					seen[key] = it.Rule.state(l.now(), failures, last, expires)
 				}
 			}
-		}
-		gateOpen := true
-		for _, it := range open {
-			if _, ok := taken[it.Key]; !ok {
-				gateOpen = false
-			}
-		}
-		for i, it := range items {
-			if n, ok := taken[it.Key]; ok {
-				(*out)[i] = State{Taken: true, Failures: n}
-				continue
-			}
-			st := refused[it.Key]
-			if !it.Gated || gateOpen {
-				// Refused for its places, or expired or paid off while the
-				// statement ran: asked to wait a moment rather than nothing.
-				st.Wait = max(st.Wait, busyWait)
-			}
-			(*out)[i] = st
 		}
 		return nil
 	}
-	states := `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key IN (` + marks(len(sorted)) + `)`
-	if pg {
-		args := reserveArgs(now, attempts, open, gated)
-		if later == nil {
-			r.Write(scanTaken, reserveSQL(pg, attempts, len(open), len(gated)), args...)
-			r.Query(scanStates, states, keyArgs(sorted)...)
-			return
+	// settle fills *out once the keys are taken and the states read; a
+	// key neither taken nor read goes to *later for Explain.
+	settle := func(explained bool) {
+		for i, it := range items {
+			switch n, ok := taken[it.Key]; {
+			case ok:
+				(*out)[i] = State{Taken: true, Failures: n}
+			case it.Watch || explained:
+				(*out)[i] = seen[it.Key]
+			default:
+				*later = append(*later, i)
+			}
 		}
-		r.Write(func(rs store.Rows) error {
-			if err := scanTaken(rs); err != nil {
+		if explained || later == nil {
+			refusedWaits(items, *out, nil)
+		}
+	}
+	if len(full) > 0 {
+		r.Query(func(rs store.Rows) error {
+			if err := scanStates(rs); err != nil {
 				return err
 			}
-			for i, it := range items {
-				if n, ok := taken[it.Key]; ok {
-					(*out)[i] = State{Taken: true, Failures: n}
-				} else {
-					(*later) = append(*later, i)
-				}
+			for _, key := range full {
+				st := seen[key]
+				st.Wait = max(st.Wait, busyWait)
+				seen[key] = st
 			}
+			settle(true)
 			return nil
-		}, reserveSQL(pg, attempts, len(open), len(gated)), args...)
+		}, `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key IN (`+marks(len(sorted))+`)`, keyArgs(sorted)...)
 		return
 	}
-	// SQLite has no writes inside WITH: the open keys' upsert, the gated
-	// keys' if every open one was taken, then the keys as they stand, one
-	// after the other on the one writer (no round trip to save).
+	reads := sorted // the states to read with the reservation
+	if later != nil {
+		reads = watched
+	}
+	states := `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key IN (` + marks(len(reads)) + `)`
+	if pg {
+		// One batch: the reservation, then the states it needs, which
+		// see what it did (for a key it refused, nothing).
+		if len(open) > 0 {
+			r.Write(func(rs store.Rows) error {
+				if err := scanTaken(rs); err != nil {
+					return err
+				}
+				if len(reads) == 0 {
+					settle(later == nil)
+				}
+				return nil
+			}, reserveSQL(pg, attempts, len(open), len(gated), len(watched)), reserveArgs(now, attempts, open, gated, watched)...)
+		}
+		if len(reads) > 0 {
+			r.Query(func(rs store.Rows) error {
+				if err := scanStates(rs); err != nil {
+					return err
+				}
+				settle(later == nil)
+				return nil
+			}, states, keyArgs(reads)...)
+		}
+		return
+	}
+	// SQLite has no writes inside WITH: the watched keys' states, the open
+	// keys' upsert if none of them must wait, the gated keys' if every
+	// open one was taken, then the others' states, one after the other on
+	// the one writer (no round trip to save).
 	r.Do(func(ctx context.Context) error {
+		read := func(set []Item) error {
+			if len(set) == 0 {
+				return nil
+			}
+			rs, err := l.db.Async().WriteQuery(ctx, `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key IN (`+marks(len(set))+`)`, keyArgs(set)...)
+			if err != nil {
+				return err
+			}
+			defer rs.Close()
+			if err := scanStates(rs); err != nil {
+				return err
+			}
+			return rs.Err()
+		}
 		take := func(set []Item) error {
-			rs, err := l.db.Async().WriteQuery(ctx, reserveSQL(pg, attempts, len(set), 0), reserveArgs(now, attempts, set, nil)...)
+			rs, err := l.db.Async().WriteQuery(ctx, reserveSQL(pg, attempts, len(set), 0, 0), reserveArgs(now, attempts, set, nil, nil)...)
 			if err != nil {
 				return err
 			}
@@ -321,24 +403,69 @@ func (l *Limiter) reserveIn(r *store.Reads, out *[]State, later *[]int, items ..
 			}
 			return rs.Err()
 		}
-		if err := take(open); err != nil {
+		if err := read(watched); err != nil {
 			return err
 		}
-		if len(gated) > 0 && len(taken) == len(open) {
-			if err := take(gated); err != nil {
+		if watchOpen(watched, seen) && len(open) > 0 {
+			if err := take(open); err != nil {
 				return err
 			}
+			if len(gated) > 0 && len(taken) == len(open) {
+				if err := take(gated); err != nil {
+					return err
+				}
+			}
 		}
-		rs, err := l.db.Async().WriteQuery(ctx, states, keyArgs(sorted)...)
-		if err != nil {
+		var rest []Item
+		for _, it := range sorted {
+			if _, ok := taken[it.Key]; !ok && !it.Watch {
+				rest = append(rest, it)
+			}
+		}
+		if err := read(rest); err != nil {
 			return err
 		}
-		defer rs.Close()
-		if err := scanStates(rs); err != nil {
-			return err
-		}
-		return rs.Err()
+		settle(true)
+		return nil
 	})
+}
+
+// watchOpen reports whether none of the watched keys must wait.
+func watchOpen(watched []Item, seen map[string]State) bool {
+	for _, it := range watched {
+		if seen[it.Key].Wait > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// refusedWaits gives the keys refused on their own account (not for a
+// watched or open key that held them back) a wait of at least a moment:
+// they were refused for want of a place, or expired or paid off while the
+// statement ran. Only the keys at the indexes in which are looked at (all
+// when which is nil).
+func refusedWaits(items []Item, st []State, which []int) {
+	watchedOK, openTaken := true, true
+	for i, it := range items {
+		switch {
+		case it.Watch && st[i].Wait > 0:
+			watchedOK = false
+		case !it.Watch && !it.Gated && !st[i].Taken:
+			openTaken = false
+		}
+	}
+	for i, it := range items {
+		if which != nil && !slices.Contains(which, i) {
+			continue
+		}
+		if it.Watch || st[i].Taken {
+			continue
+		}
+		if (it.Gated && watchedOK && openTaken) || (!it.Gated && watchedOK) {
+			st[i].Wait = max(st[i].Wait, busyWait)
+		}
+	}
 }
 
 // TakeTx counts an event on item's key inside tx, and fails tx with
@@ -351,14 +478,14 @@ func (l *Limiter) TakeTx(ctx context.Context, tx *store.Tx, ifBusy error, item I
 		panic("throttle: TakeTx counts events, not attempts")
 	}
 	pg := l.db.Dialect == store.Postgres
-	return tx.ExecOne(ctx, ifBusy, reserveSQL(pg, false, -1, 0), reserveArgs(l.now(), false, []Item{item}, nil)...)
+	return tx.ExecOne(ctx, ifBusy, reserveSQL(pg, false, -1, 0, 0), reserveArgs(l.now(), false, []Item{item}, nil, nil)...)
 }
 
 // reserveArgs are the arguments of reserveSQL: $1 now, for attempts $2
 // when their places lapse, then for each key of open and then gated its
 // key, window's end, Free, Base and Max (microseconds), and for attempts
-// InFlight.
-func reserveArgs(now time.Time, attempts bool, open, gated []Item) []any {
+// InFlight, then for each watched key its key, Free, Base and Max.
+func reserveArgs(now time.Time, attempts bool, open, gated, watched []Item) []any {
 	args := []any{store.Micros(now)}
 	if attempts {
 		args = append(args, store.Micros(now.Add(inFlightFor)))
@@ -369,6 +496,9 @@ func reserveArgs(now time.Time, attempts bool, open, gated []Item) []any {
 			args = append(args, it.Rule.InFlight)
 		}
 	}
+	for _, it := range watched {
+		args = append(args, it.Key, it.Rule.Free, it.Rule.Base.Microseconds(), it.Rule.Max.Microseconds())
+	}
 	return args
 }
 
@@ -378,14 +508,15 @@ var reserveSQLs sync.Map
 // reserveSQL is the statement that takes each key that need not wait and
 // has a place — a new row, or one more count or place — and returns the
 // taken keys with their count; a key that must wait is left alone. With
-// gated keys (PostgreSQL), they are taken only if every open key was, in
-// the same statement (SQLite runs the two upserts one after the other).
+// watched keys (PostgreSQL), nothing is taken while one of them must
+// wait; with gated keys, they are taken only if every open key was, in
+// the same statement (SQLite runs these steps one after the other).
 //
 // An event's key counts at once: one more, the last now. An attempt's key
 // takes a place (pending), and its count and time stay; a window over
 // forgets them.
-func reserveSQL(pg, attempts bool, open, gated int) string {
-	shape := fmt.Sprint(pg, attempts, open, gated)
+func reserveSQL(pg, attempts bool, open, gated, watched int) string {
+	shape := fmt.Sprint(pg, attempts, open, gated, watched)
 	if q, ok := reserveSQLs.Load(shape); ok {
 		return q.(string)
 	}
@@ -394,6 +525,13 @@ func reserveSQL(pg, attempts bool, open, gated int) string {
 		per, first = 6, 3
 	}
 	now := nowArg(pg)
+	// None of the watched keys may wait: its window is over, it is within
+	// its free counts, or its delay since the last has passed.
+	var watch []string
+	for i := range watched {
+		k := first + (open+gated)*per + i*4 // $k key, $k+1 Free, $k+2 Base, $k+3 Max
+		watch = append(watch, fmt.Sprintf(`NOT EXISTS (SELECT 1 FROM throttle w WHERE %s)`, mustWait(pg, k, k+1, k+2, k+3)))
+	}
 	upsert := func(from, n int, after int) string {
 		rows := make([]string, n)
 		conds := make([]string, n)
@@ -416,9 +554,15 @@ func reserveSQL(pg, attempts bool, open, gated int) string {
 			conds[i] = mayTake(pg, k, k+2, k+3, k+4, places)
 		}
 		source := `VALUES ` + strings.Join(rows, ", ")
+		var where []string
 		if after > 0 {
-			source = fmt.Sprintf(`SELECT * FROM (VALUES %s) g (key, failures, last_failure, expires_at, pending, pending_until)
-				WHERE (SELECT COUNT(*) FROM open) = %d`, strings.Join(rows, ", "), after)
+			where = append(where, fmt.Sprintf(`(SELECT COUNT(*) FROM open) = %d`, after))
+		} else {
+			where = watch
+		}
+		if len(where) > 0 {
+			source = fmt.Sprintf(`SELECT * FROM (VALUES %s) g (key, failures, last_failure, expires_at, pending, pending_until) WHERE %s`,
+				strings.Join(rows, ", "), strings.Join(where, " AND "))
 		}
 		set := `failures = CASE WHEN throttle.expires_at <= ` + now + ` THEN 1 ELSE throttle.failures + 1 END,
 			last_failure = excluded.last_failure, expires_at = excluded.expires_at`
@@ -490,6 +634,21 @@ func mayTake(pg bool, key, free, base, maxDelay, places int) string {
 	return c + `)`
 }
 
+// mustWait is the condition, in each dialect, under which the row w of
+// key $key must still wait: its window is not over, it is past its free
+// counts, the rule has a delay, and the delay since its last count has
+// not passed (see mayTake). $1 is now.
+func mustWait(pg bool, key, free, base, maxDelay int) string {
+	if pg {
+		return fmt.Sprintf(`w.key = $%d AND w.expires_at > $1::bigint AND w.failures >= $%[2]d::bigint AND $%[3]d::bigint > 0
+			AND w.last_failure + LEAST($%[4]d::float8, $%[3]d::float8 * power(2, LEAST(w.failures - $%[2]d::bigint, 62))) > $1::bigint`,
+			key, free, base, maxDelay)
+	}
+	return fmt.Sprintf(`w.key = $%d AND w.expires_at > $1 AND w.failures >= $%[2]d AND $%[3]d > 0
+			AND w.last_failure + min($%[4]d, $%[3]d * power(2, min(w.failures - $%[2]d, 62))) > $1`,
+		key, free, base, maxDelay)
+}
+
 // nowArg is the first argument, now, typed where PostgreSQL needs it.
 func nowArg(pg bool) string {
 	if pg {
@@ -508,6 +667,24 @@ type Attempt struct {
 	States []State
 	// later lists the keys refused whose waits Explain has yet to read.
 	later []int
+	// places are the places the attempt holds on this node (see
+	// Item.Watch), given back once it is settled.
+	places []heldPlace
+}
+
+type heldPlace struct {
+	key string
+	id  uint64
+}
+
+// End gives back the places a holds on this node (see Item.Watch), for
+// an attempt over without being settled (a step that failed on an error).
+// Settling does it too; it may be called more than once.
+func (a *Attempt) End() {
+	for _, p := range a.places {
+		a.l.leave(p.key, p.id)
+	}
+	a.places = nil
 }
 
 // Begin reserves an attempt on keys under rule (see Reserve).
@@ -525,9 +702,11 @@ func (l *Limiter) BeginEach(ctx context.Context, items ...Item) (*Attempt, error
 	r := l.db.Reads()
 	a := l.BeginEachIn(r, items...)
 	if err := r.Run(ctx); err != nil {
+		a.End()
 		return nil, fmt.Errorf("throttle: reserve: %w", err)
 	}
 	if err := a.Explain(ctx); err != nil {
+		a.End()
 		return nil, err
 	}
 	return a, nil
@@ -537,7 +716,21 @@ func (l *Limiter) BeginEach(ctx context.Context, items ...Item) (*Attempt, error
 // has run, and Explain has told the refused keys' waits.
 func (l *Limiter) BeginEachIn(r *store.Reads, items ...Item) *Attempt {
 	a := &Attempt{l: l, items: items}
-	l.reserveIn(r, &a.States, &a.later, items...)
+	var full []string
+	for _, it := range items {
+		if !it.Watch || it.Rule.InFlight == 0 {
+			continue
+		}
+		if id, ok := l.enter(it.Key, it.Rule.InFlight); ok {
+			a.places = append(a.places, heldPlace{it.Key, id})
+		} else {
+			full = append(full, it.Key)
+		}
+	}
+	if len(full) > 0 {
+		a.End() // the attempt does not run: it holds nothing
+	}
+	l.reserveIn(r, &a.States, &a.later, full, items...)
 	return a
 }
 
@@ -560,20 +753,10 @@ func (a *Attempt) Explain(ctx context.Context) error {
 	if err := r.Run(ctx); err != nil {
 		return fmt.Errorf("throttle: explain: %w", err)
 	}
-	gateOpen := true
-	for i, it := range a.items {
-		if !it.Gated && !a.States[i].Taken {
-			gateOpen = false
-		}
-	}
 	for j, i := range later {
-		if !a.items[i].Gated || gateOpen {
-			// Refused for its places, or expired or paid off meanwhile:
-			// asked to wait a moment rather than nothing.
-			st[j].Wait = max(st[j].Wait, busyWait)
-		}
 		a.States[i] = st[j]
 	}
+	refusedWaits(a.items, a.States, later)
 	return nil
 }
 
@@ -594,6 +777,7 @@ func (a *Attempt) Only(keys ...string) *Attempt {
 // already; a key the attempt went past without taking it (the policy let
 // a known device through) counts it now.
 func (a *Attempt) Failed(ctx context.Context) error {
+	a.End()
 	for i, it := range a.items {
 		var err error
 		switch {
@@ -617,11 +801,18 @@ func (a *Attempt) Succeeded(ctx context.Context, forget ...string) error {
 	return a.settle(ctx, a.l.db.Async(), forget)
 }
 
+// SucceededTx is Succeeded inside tx, with the step's other writes: on
+// PostgreSQL it costs no round trip of its own.
+func (a *Attempt) SucceededTx(ctx context.Context, tx *store.Tx, forget ...string) error {
+	return a.settle(ctx, tx, forget)
+}
+
 // Cancel settles an attempt that did not take place (the policy refused
 // it): what it took is given back.
 func (a *Attempt) Cancel(ctx context.Context) error { return a.Succeeded(ctx) }
 
 func (a *Attempt) settle(ctx context.Context, db store.Execer, forget []string) error {
+	a.End()
 	// What each key needs: to be forgotten, to give its place back, or
 	// its count.
 	var gone, freed, back []any

@@ -2,6 +2,7 @@ package throttle
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -394,6 +395,159 @@ func TestAttemptsHoldPlaces(t *testing.T) {
 		advance(inFlightFor)
 		if a, _ := l.Begin(ctx, r, key); !a.States[0].Taken {
 			t.Fatal("places of attempts that never ended did not lapse")
+		}
+	})
+}
+
+// A watched key is read, not written: successes leave no trace on it, a
+// failure counts on it, and while it must wait the reservation takes
+// nothing — the keys behind it are left alone, and told no wait of their
+// own.
+func TestWatchedKeys(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+		l := NewLimiter(db, func() time.Time { return now })
+		netRule := Rule{Free: 2, Base: time.Minute, Max: time.Hour, Window: time.Hour}
+		acctRule := netRule
+		acctRule.InFlight = 2
+		net := NetworkKey("login", "203.0.113.11")
+		items := func(account string) []Item {
+			return []Item{{Key: net, Rule: netRule, Watch: true}, {Key: IdentifierKey("login", account), Rule: acctRule, Gated: true}}
+		}
+		rows := func(key string) (n int) {
+			if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM throttle WHERE key = $1`, key).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		// Begun both ways: on its own, and within a step's reads.
+		begin := func(account string) *Attempt {
+			t.Helper()
+			if account[0] == 'r' {
+				r := db.Reads()
+				a := l.BeginEachIn(r, items(account)...)
+				if err := r.Run(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if err := a.Explain(ctx); err != nil {
+					t.Fatal(err)
+				}
+				return a
+			}
+			a, err := l.BeginEach(ctx, items(account)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a
+		}
+		for _, account := range []string{"a@example.com", "reads-a@example.com"} {
+			a := begin(account)
+			if a.States[0].Taken || !a.States[1].Taken {
+				t.Fatalf("%s: %+v, want the account taken and the network only watched", account, a.States)
+			}
+			if err := a.Succeeded(ctx, IdentifierKey("login", account)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := rows(net); n != 0 {
+			t.Fatalf("successes wrote the watched network's row (%d rows)", n)
+		}
+		// Two failures on two accounts: the network's free ones.
+		for _, account := range []string{"b@example.com", "c@example.com"} {
+			if err := begin(account).Failed(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if d, n, _ := l.Wait(ctx, net, netRule); d != time.Minute || n != 2 {
+			t.Fatalf("the network after two failures: wait %v, count %d", d, n)
+		}
+		for _, account := range []string{"d@example.com", "reads-d@example.com"} {
+			a := begin(account)
+			if a.States[1].Taken || a.States[0].Wait != time.Minute || a.States[1].Wait != 0 {
+				t.Fatalf("%s behind a network that must wait: %+v", account, a.States)
+			}
+			if n := rows(IdentifierKey("login", account)); n != 0 {
+				t.Fatalf("%s: a refused attempt wrote the account's row", account)
+			}
+		}
+		now = now.Add(time.Minute)
+		if a := begin("e@example.com"); !a.States[1].Taken {
+			t.Fatalf("once the network's wait is over: %+v", a.States)
+		}
+	})
+}
+
+// A watched key's attempts under way hold places in the node's memory: a
+// burst runs no more than InFlight at once, the others are refused for a
+// moment and touch no row, a settled or ended attempt gives its place
+// back, and a place never given back lapses.
+func TestWatchedKeysHoldPlacesOnTheNode(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		l := NewLimiter(db, clock)
+		netRule := Rule{Free: 50, Base: time.Minute, Max: time.Hour, Window: time.Hour, InFlight: 3}
+		acctRule := Rule{Free: 5, Base: time.Minute, Max: time.Hour, Window: time.Hour, InFlight: 2}
+		net := NetworkKey("login", "203.0.113.12")
+		items := func(i int) []Item {
+			return []Item{{Key: net, Rule: netRule, Watch: true}, {Key: IdentifierKey("login", fmt.Sprint(i, "@example.com")), Rule: acctRule, Gated: true}}
+		}
+		var (
+			mu2      sync.Mutex
+			running  []*Attempt
+			accounts int
+		)
+		burst(20, func(i int) {
+			a, err := l.BeginEach(ctx, items(i)...)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu2.Lock()
+			defer mu2.Unlock()
+			switch {
+			case a.States[1].Taken:
+				running = append(running, a)
+			case a.States[0].Wait != busyWait || a.States[1].Wait != 0:
+				t.Errorf("attempt %d refused with %+v, want the network busy a moment", i, a.States)
+			}
+		})
+		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM throttle`).Scan(&accounts); err != nil {
+			t.Fatal(err)
+		}
+		if len(running) != 3 || accounts != 3 {
+			t.Fatalf("%d attempts under way, %d rows written; want 3 and 3", len(running), accounts)
+		}
+		// A failure, a success and an attempt ended on an error each give
+		// their place back; ending twice gives back nothing more.
+		_ = running[0].Failed(ctx)
+		_ = running[1].Succeeded(ctx)
+		running[2].End()
+		running[2].End()
+		var again []*Attempt
+		for i := 100; i < 104; i++ {
+			a, err := l.BeginEach(ctx, items(i)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.States[1].Taken {
+				again = append(again, a)
+			}
+		}
+		if len(again) != 3 {
+			t.Fatalf("%d places given back, want 3", len(again))
+		}
+		if a, _ := l.BeginEach(ctx, items(200)...); a.States[0].Failures != 1 {
+			t.Fatalf("a refusal tells the network's count: %+v, want 1 failure", a.States[0])
+		}
+		mu.Lock()
+		now = now.Add(inFlightFor)
+		mu.Unlock()
+		if a, _ := l.BeginEach(ctx, items(300)...); !a.States[1].Taken {
+			t.Fatalf("places never given back did not lapse: %+v", a.States)
 		}
 	})
 }
