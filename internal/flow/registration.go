@@ -197,7 +197,15 @@ func (s *Service) newIdentity(ids []identity.Identifier, traits json.RawMessage)
 // meanwhile, the identity's insert fails, and the step goes on as for any
 // taken address, with the same answer.
 func (s *Service) saveSignUp(ctx context.Context, f *Flow, c Client, mail bool, create write) error {
+	now := s.now()
 	save := func(create write) error {
+		if create == nil && !f.Data.Dead {
+			// An unfinished sign-up of the address, shared: kept from the
+			// pruner for as long as this one may need it.
+			create = func(ctx context.Context, tx *store.Tx) error {
+				return s.Identities.KeepPendingTx(ctx, tx, f.IdentityID, now)
+			}
+		}
 		ws := []write{create}
 		reason := ""
 		if f.Data.Dead {

@@ -323,13 +323,21 @@ func (s *Store) Count(ctx context.Context, domain, state string) (int, error) {
 	return n, nil
 }
 
-// PrunePending deletes the sign-ups created before cutoff whose code was
+// KeepPendingTx marks the unfinished sign-up id as in use again at now,
+// inside tx: a new sign-up of its address shares it (see PrunePending).
+func (s *Store) KeepPendingTx(ctx context.Context, tx *store.Tx, id string, now time.Time) error {
+	_, err := tx.Exec(ctx, `UPDATE identities SET updated_at = $2 WHERE id = $1 AND state = 'pending'`, id, store.Micros(now))
+	return err
+}
+
+// PrunePending deletes the sign-ups last used (created, or shared by a new
+// sign-up of the address: KeepPendingTx) before cutoff whose code was
 // never entered, with their identifiers and credentials: their addresses
 // are free again. Keep cutoff well before the start of any live flow
 // (config: retention.pending_identities ≥ 2 × flow_lifetime).
 func (s *Store) PrunePending(ctx context.Context, cutoff time.Time) (int64, error) {
 	n, err := s.db.DeleteInBatches(ctx, `DELETE FROM identities WHERE id IN
-		(SELECT id FROM identities WHERE state = 'pending' AND created_at < $2 LIMIT $1)`, store.Micros(cutoff))
+		(SELECT id FROM identities WHERE state = 'pending' AND updated_at < $2 LIMIT $1)`, store.Micros(cutoff))
 	if err != nil {
 		return n, fmt.Errorf("identity: prune pending: %w", err)
 	}

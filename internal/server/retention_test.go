@@ -75,6 +75,23 @@ func TestPruneByRetention(t *testing.T) {
 	})
 }
 
+// An unfinished sign-up that a new sign-up of its address shares is not
+// abandoned: the pruner leaves it to the new one, whose code completes it.
+func TestPruneSparesASharedSignUp(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, servertest.Localhost())
+		startAPIRegistration(t, env, "back@example.com")
+		env.Clock.Advance(env.Config.Retention.PendingIdentities.D() + time.Hour)
+		id, code := startAPIRegistration(t, env, "back@example.com")
+		env.Server.PruneOnce(t.Context())
+		var done api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, &done), 200)
+		if done.SessionToken == "" || count(t, db, "identities", "state = 'active'") != 1 {
+			t.Fatalf("the shared sign-up was not completed: %+v", done)
+		}
+	})
+}
+
 // Retention 0 keeps records for ever.
 func TestRetentionZeroKeeps(t *testing.T) {
 	env := servertest.Start(t, storetest.NewSQLite(t), func(c *config.Config) { c.Retention = config.Retention{} })
