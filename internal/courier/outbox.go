@@ -671,14 +671,11 @@ func (o *Outbox) Expire(ctx context.Context) (int64, error) {
 // and returns how many it deleted. Queued and sending entries are kept
 // whatever their age.
 func (o *Outbox) Prune(ctx context.Context, olderThan time.Duration) (int64, error) {
-	res, err := o.db.Exec(ctx, `DELETE FROM outbox WHERE status IN ('sent', 'failed') AND created_at < $1`,
+	n, err := o.db.DeleteInBatches(ctx, `DELETE FROM outbox WHERE id IN
+		(SELECT id FROM outbox WHERE status IN ('sent', 'failed') AND created_at < $2 LIMIT $1)`,
 		store.Micros(o.now().Add(-olderThan)))
 	if err != nil {
-		return 0, fmt.Errorf("courier: prune: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("courier: prune: %w", err)
+		return n, fmt.Errorf("courier: prune: %w", err)
 	}
 	return n, nil
 }

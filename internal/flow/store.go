@@ -165,13 +165,14 @@ func (s *Store) lockMethods(ctx context.Context, identityID string, fn func() er
 }
 
 // Prune deletes flows that expired before cutoff (their codes go with
-// them).
+// them), in batches.
 func (s *Store) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
-	res, err := s.db.Exec(ctx, `DELETE FROM flows WHERE expires_at < $1`, store.Micros(cutoff))
+	n, err := s.db.DeleteInBatches(ctx, `DELETE FROM flows WHERE id IN
+		(SELECT id FROM flows WHERE expires_at < $2 LIMIT $1)`, store.Micros(cutoff))
 	if err != nil {
-		return 0, fmt.Errorf("flow: prune: %w", err)
+		return n, fmt.Errorf("flow: prune: %w", err)
 	}
-	return res.RowsAffected()
+	return n, nil
 }
 
 // codeHash is the stored form of a code: HMAC-SHA256 over the flow id and

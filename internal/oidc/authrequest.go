@@ -201,9 +201,6 @@ type scanWith struct {
 func (s scanWith) Scan(dest ...any) error { return s.row.Scan(append(dest, s.extra...)...) }
 
 func (s *authRequests) prune(ctx context.Context) (int64, error) {
-	res, err := s.db.Exec(ctx, `DELETE FROM oauth_auth_requests WHERE expires_at < $1`, store.Micros(s.now().Add(-time.Hour)))
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
+	return s.db.DeleteInBatches(ctx, `DELETE FROM oauth_auth_requests WHERE id IN
+		(SELECT id FROM oauth_auth_requests WHERE expires_at < $2 LIMIT $1)`, store.Micros(s.now().Add(-time.Hour)))
 }

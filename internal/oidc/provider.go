@@ -542,6 +542,7 @@ func (p *Provider) Prune(ctx context.Context) error {
 	if _, err := p.Storage.tokens.prune(ctx); err != nil {
 		return err
 	}
-	_, err := p.Storage.DB.Exec(ctx, `DELETE FROM oauth_assertions WHERE expires_at < $1`, store.Micros(p.Storage.Now()))
+	_, err := p.Storage.DB.DeleteInBatches(ctx, `DELETE FROM oauth_assertions WHERE jti IN
+		(SELECT jti FROM oauth_assertions WHERE expires_at < $2 LIMIT $1)`, store.Micros(p.Storage.Now()))
 	return err
 }

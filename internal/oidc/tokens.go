@@ -344,28 +344,18 @@ func (s *tokens) lookupAndRevokeFamily(ctx context.Context, raw string) error {
 // a little slack spares nodes whose clocks run behind.
 const tokenRetention = 5 * time.Minute
 
-// prune deletes the tokens that expired more than tokenRetention ago, a
-// few thousand at a time: machines may have had millions since the last
-// prune, and one statement deleting them all would hold SQLite's writer
-// (or PostgreSQL's locks) that long.
+// prune deletes the tokens that expired more than tokenRetention ago, in
+// batches: machines may have had millions since the last prune, and one
+// statement deleting them all would hold SQLite's writer (or PostgreSQL's
+// locks) that long.
 func (s *tokens) prune(ctx context.Context) (int64, error) {
-	cutoff := store.Micros(s.now().Add(-tokenRetention))
-	var total int64
-	for {
-		res, err := s.db.Exec(ctx, `DELETE FROM oauth_tokens WHERE id IN (SELECT id FROM oauth_tokens WHERE expires_at < $1 LIMIT $2)`, cutoff, pruneBatch)
-		if err != nil {
-			return total, fmt.Errorf("oidc: prune tokens: %w", err)
-		}
-		n, _ := res.RowsAffected()
-		total += n
-		if n < pruneBatch {
-			return total, nil
-		}
+	n, err := s.db.DeleteInBatches(ctx, `DELETE FROM oauth_tokens WHERE id IN
+		(SELECT id FROM oauth_tokens WHERE expires_at < $2 LIMIT $1)`, store.Micros(s.now().Add(-tokenRetention)))
+	if err != nil {
+		return n, fmt.Errorf("oidc: prune tokens: %w", err)
 	}
+	return n, nil
 }
-
-// pruneBatch is how many tokens one pruning statement deletes.
-const pruneBatch = 5000
 
 // machineEventWindow is how often, at most, a machine client's tokens
 // from one network are recorded in the event log on one node.

@@ -63,9 +63,10 @@ func (s *Service) consumeChallenge(ctx context.Context, id, kind, identityID str
 // Prune deletes challenges that expired unfinished and returns how many.
 // Call it periodically.
 func (s *Service) Prune(ctx context.Context) (int64, error) {
-	res, err := s.db.Exec(ctx, `DELETE FROM webauthn_challenges WHERE expires_at <= $1`, store.Micros(s.now()))
+	n, err := s.db.DeleteInBatches(ctx, `DELETE FROM webauthn_challenges WHERE id IN
+		(SELECT id FROM webauthn_challenges WHERE expires_at <= $2 LIMIT $1)`, store.Micros(s.now()))
 	if err != nil {
-		return 0, fmt.Errorf("passkey: prune challenges: %w", err)
+		return n, fmt.Errorf("passkey: prune challenges: %w", err)
 	}
-	return res.RowsAffected()
+	return n, nil
 }
