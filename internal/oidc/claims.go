@@ -8,6 +8,8 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/foyer-id/foyer/internal/store"
 )
 
 // SetUserinfoFromScopes is deprecated in the library; claims are set from
@@ -29,31 +31,49 @@ func (s *Storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInf
 // SetUserinfoFromToken is part of the library's Storage; Foyer serves
 // UserInfo itself (resource.go), so it answers only for completeness.
 func (s *Storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
-	t, ok := s.liveAccess(ctx, tokenID, subject)
-	if !ok || t.SessionID == "" {
+	t, err := s.liveAccess(ctx, tokenID, subject)
+	if err != nil {
+		return err
+	}
+	if t == nil || t.SessionID == "" {
 		return oidc.ErrAccessDenied().WithDescription("the access token is not active")
 	}
 	return s.fillUserinfo(ctx, info, subject, t.Scopes)
 }
 
 // liveAccess returns the access token tokenID if it is live and was
-// issued to subject: what UserInfo and introspection both ask of a token
-// read back from its string (Provider.accessTokenRef).
-func (s *Storage) liveAccess(ctx context.Context, tokenID, subject string) (*token, bool) {
+// issued to subject, and nil if not: what UserInfo and introspection both
+// ask of a token read back from its string (Provider.accessTokenRef). An
+// error says the store could not tell (an outage), not that the token is
+// dead.
+func (s *Storage) liveAccess(ctx context.Context, tokenID, subject string) (*token, error) {
 	t, err := s.tokens.byID(ctx, tokenID)
-	if err != nil || t.Kind != kindAccess || !s.tokens.active(t) || t.Subject != subject {
-		return nil, false
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
 	}
-	return t, true
+	if err != nil {
+		return nil, err
+	}
+	if t.Kind != kindAccess || !s.tokens.active(t) || t.Subject != subject {
+		return nil, nil
+	}
+	return t, nil
 }
+
+// errSubjectGone is fillUserinfo's answer for a subject that no longer
+// exists.
+var errSubjectGone = errors.New("oidc: the subject is gone")
 
 // fillUserinfo sets the claims the scopes allow: sub always; email and
 // email_verified for "email"; name for "profile".
 func (s *Storage) fillUserinfo(ctx context.Context, info *oidc.UserInfo, subject string, scopes []string) error {
 	info.Subject = subject
 	ident, err := s.Identities.Get(ctx, s.Domain, subject)
+	if errors.Is(err, store.ErrNotFound) {
+		return errSubjectGone
+	}
 	if err != nil {
-		return errors.New("unknown subject")
+		return err
 	}
 	traits := map[string]any{}
 	_ = json.Unmarshal(ident.Traits, &traits)
@@ -75,8 +95,11 @@ func (s *Storage) fillUserinfo(ctx context.Context, info *oidc.UserInfo, subject
 // serves introspection itself (resource.go), so it answers only for
 // completeness.
 func (s *Storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
-	t, ok := s.liveAccess(ctx, tokenID, subject)
-	if !ok || t.ClientID != clientID {
+	t, err := s.liveAccess(ctx, tokenID, subject)
+	if err != nil {
+		return err
+	}
+	if t == nil || t.ClientID != clientID {
 		return errors.New("inactive")
 	}
 	describeToken(resp, t)

@@ -46,8 +46,17 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 		if err == nil && p.Storage.tokens.active(t) && t.UsedAt.IsZero() && t.ClientID == c.ID {
 			describeToken(resp, t)
 		}
-	} else if t, ok := p.liveAccessToken(ctx, raw); ok && t.ClientID == c.ID {
-		describeToken(resp, t)
+	} else {
+		t, err := p.liveAccessToken(ctx, raw)
+		if err != nil {
+			// Not "inactive": the resource server would end a live
+			// customer's session over an outage.
+			p.internalError(w, r, err)
+			return
+		}
+		if t != nil && t.ClientID == c.ID {
+			describeToken(resp, t)
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(resp)
@@ -184,8 +193,12 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	t, ok := p.liveAccessToken(ctx, raw)
-	if !ok {
+	t, err := p.liveAccessToken(ctx, raw)
+	if err != nil {
+		p.internalError(w, r, err)
+		return
+	}
+	if t == nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="foyer", error="invalid_token"`)
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_token", "the access token is not active")
 		return
@@ -197,6 +210,10 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	info := &oidc.UserInfo{}
 	if err := p.Storage.fillUserinfo(ctx, info, t.Subject, t.Scopes); err != nil {
+		if !errors.Is(err, errSubjectGone) {
+			p.internalError(w, r, err)
+			return
+		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="foyer", error="invalid_token"`)
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_token", "the access token's subject is gone")
 		return
@@ -238,29 +255,37 @@ func bearerToken(w http.ResponseWriter, r *http.Request) (string, error) {
 }
 
 // liveAccessToken reads an access token back from its string and returns
-// it if it is live (Storage.liveAccess).
-func (p *Provider) liveAccessToken(ctx context.Context, raw string) (*token, bool) {
-	id, subject, ok := p.accessTokenRef(ctx, raw)
-	if !ok {
-		return nil, false
+// it if it is live, nil if not (Storage.liveAccess).
+func (p *Provider) liveAccessToken(ctx context.Context, raw string) (*token, error) {
+	id, subject, ok, err := p.accessTokenRef(ctx, raw)
+	if !ok || err != nil {
+		return nil, err
 	}
 	return p.Storage.liveAccess(ctx, id, subject)
 }
 
 // accessTokenRef reads an access token as the library issued it: an
 // opaque token decrypts to "tokenID:subject"; a JWT must carry a valid
-// signature by one of the provider's keys.
-func (p *Provider) accessTokenRef(ctx context.Context, raw string) (id, subject string, ok bool) {
+// signature by one of the provider's keys. An error says the keys could
+// not be read (an outage), not that the token is no token.
+func (p *Provider) accessTokenRef(ctx context.Context, raw string) (id, subject string, ok bool, err error) {
 	if raw == "" {
-		return "", "", false
+		return "", "", false, nil
 	}
 	if plain, err := p.OP.Crypto().Decrypt(raw); err == nil {
 		id, subject, ok = strings.Cut(plain, ":")
-		return id, subject, ok && !strings.Contains(subject, ":")
+		return id, subject, ok && !strings.Contains(subject, ":"), nil
 	}
 	claims, err := op.VerifyAccessToken[*oidc.AccessTokenClaims](ctx, raw, p.OP.AccessTokenVerifier(ctx))
 	if err != nil {
-		return "", "", false
+		// The library does not say why; a key set that cannot be read
+		// (cached for moments, so this costs a bad token nothing more
+		// when the database is up) is why as far as the client is
+		// concerned.
+		if _, kerr := p.Storage.Keys.PublicKeys(ctx); kerr != nil {
+			return "", "", false, kerr
+		}
+		return "", "", false, nil
 	}
-	return claims.JWTID, claims.Subject, true
+	return claims.JWTID, claims.Subject, true, nil
 }

@@ -89,9 +89,18 @@ func TestStalledPostgresAnswers503(t *testing.T) {
 	var done api.FlowResponse
 	expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, &done), 200)
 	tok := done.SessionToken
-	if _, _, err := env.Server.Clients.Create(t.Context(), "customers", client.Spec{Name: ptrTo("job"),
-		GrantTypes: &[]string{client.GrantClientCredentials}}); err != nil {
+	job, secret, err := env.Server.Clients.Create(t.Context(), "customers", client.Spec{Name: ptrTo("job"),
+		GrantTypes: &[]string{client.GrantClientCredentials}})
+	if err != nil {
 		t.Fatal(err)
+	}
+	var issued struct {
+		AccessToken string `json:"access_token"`
+	}
+	tr := send(t, "POST", env.URL+"/oauth/token", "application/x-www-form-urlencoded",
+		url.Values{"grant_type": {"client_credentials"}, "client_id": {job.ID}, "client_secret": {secret}}.Encode(), "")
+	if err := json.Unmarshal([]byte(tr.body), &issued); err != nil || issued.AccessToken == "" {
+		t.Fatalf("client_credentials token: %d %s", tr.status, tr.body)
 	}
 	b := env.NewBrowser(t)
 	b.HTTP.Timeout = patient.Timeout
@@ -124,6 +133,8 @@ func TestStalledPostgresAnswers503(t *testing.T) {
 	} else if token.status >= 500 {
 		t.Errorf("token endpoint: %d %s; want 503 or a client error", token.status, token.body)
 	}
+	// A live token is not called dead because the store cannot read it.
+	expectUnavailable(t, "userinfo", send(t, "GET", env.URL+"/userinfo", "", "", issued.AccessToken), "application/json")
 	expectUnavailable(t, "readiness", send(t, "GET", env.URL+"/health/ready", "", "", ""), "application/json")
 
 	proxy.Resume()
