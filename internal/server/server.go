@@ -280,7 +280,10 @@ func prepareSchema(ctx context.Context, db *store.DB, dev bool, logger *slog.Log
 		return err
 	}
 	v, err := db.SchemaVersion(ctx)
-	if err != nil || v < len(all) {
+	if err != nil {
+		return err
+	}
+	if v < len(all) {
 		return fmt.Errorf("database schema is at version %d, this Foyer needs %d: run `foyer migrate` first", v, len(all))
 	}
 	return nil

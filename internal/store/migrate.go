@@ -140,10 +140,19 @@ func migrationLock(ctx context.Context, tx *Tx) error {
 	return err
 }
 
-// SchemaVersion returns the highest applied migration version (0 when none).
+// SchemaVersion returns the highest applied migration version (0 when
+// none, or on a database never migrated). An error is the database's: it
+// could not be read.
 func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	exists := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`
+	if db.Dialect == Postgres {
+		exists = `SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE tablename = 'schema_migrations' AND schemaname = ANY (current_schemas(false))`
+	}
 	var v int
-	err := db.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	err := db.QueryRow(ctx, exists).Scan(&v)
+	if err == nil && v > 0 {
+		err = db.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("store: schema version: %w", Classify(err))
 	}

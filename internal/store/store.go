@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -171,16 +173,40 @@ func (db *DB) stmt(ctx context.Context, pool *sql.DB, cache *sync.Map, query str
 // DefaultStatementTimeout); an unreachable or silent server fails Open
 // within the connect timeout, with an error Unavailable recognises.
 // Anything else is a SQLite file path, optionally prefixed with sqlite://
-// or sqlite:. The database is not migrated; call Migrate.
+// or sqlite: — except what looks like another database's URL or a
+// PostgreSQL key=value string, which is refused rather than taken for a
+// file name. The database is not migrated; call Migrate.
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		return openPostgres(ctx, dsn)
+	}
+	if err := notSQLite(dsn); err != nil {
+		return nil, err
 	}
 	path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:")
 	if path == "" {
 		return nil, errors.New("store: empty database path")
 	}
 	return openSQLite(ctx, path)
+}
+
+// urlScheme matches the scheme of a URL ("mysql://").
+var urlScheme = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://`)
+
+// notSQLite refuses a dsn that is meant for a database other than a
+// SQLite file: a URL of another scheme, or PostgreSQL's key=value form.
+func notSQLite(dsn string) error {
+	if m := urlScheme.FindStringSubmatch(dsn); m != nil && m[1] != "sqlite" && m[1] != "file" {
+		return fmt.Errorf("store: unsupported database URL %q: use postgres://… for PostgreSQL or a file path for SQLite", m[1]+"://…")
+	}
+	fields := strings.Fields(dsn)
+	for _, f := range fields {
+		key, _, ok := strings.Cut(f, "=")
+		if ok && slices.Contains([]string{"host", "hostaddr", "port", "dbname", "user", "password", "sslmode"}, key) {
+			return errors.New("store: a PostgreSQL DSN must be a URL (postgres://user@host:5432/dbname?sslmode=…), not key=value pairs")
+		}
+	}
+	return nil
 }
 
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {

@@ -46,6 +46,16 @@ func TestMigrateConcurrentlyOnAFreshDatabase(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dsn := dsn(t)
 			ctx := context.Background()
+			// Never migrated: version 0, which is no error (foyer serve
+			// asks for foyer migrate).
+			fresh, err := store.Open(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v, err := fresh.SchemaVersion(ctx); err != nil || v != 0 {
+				t.Fatalf("a fresh database's schema version: %d, %v; want 0", v, err)
+			}
+			fresh.Close()
 			var wg sync.WaitGroup
 			errs := make(chan error, 4)
 			for range 4 {
@@ -544,4 +554,33 @@ func BenchmarkReads(b *testing.B) {
 			}
 		})
 	})
+}
+
+// A DSN meant for another database is refused, not taken for the name of
+// a SQLite file to create.
+func TestOpenRefusesOtherDatabases(t *testing.T) {
+	for _, dsn := range []string{
+		"mysql://root@localhost/foyer",
+		"pgx://localhost/foyer",
+		"host=localhost dbname=foyer user=postgres",
+		"dbname=foyer",
+	} {
+		db, err := store.Open(context.Background(), dsn)
+		if err == nil {
+			db.Close()
+			t.Errorf("Open(%q) opened a SQLite file", dsn)
+		}
+	}
+	for _, dsn := range []string{
+		filepath.Join(t.TempDir(), "foyer.db"),
+		"sqlite://" + filepath.Join(t.TempDir(), "foyer.db"),
+		filepath.Join(t.TempDir(), "a=b.db"),
+	} {
+		db, err := store.Open(context.Background(), dsn)
+		if err != nil {
+			t.Errorf("Open(%q): %v", dsn, err)
+			continue
+		}
+		db.Close()
+	}
 }
