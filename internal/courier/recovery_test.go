@@ -448,3 +448,23 @@ func TestFate(t *testing.T) {
 		}
 	})
 }
+
+// Mail held back by an outage leaves once the server is back, even when
+// no new mail comes to show it: the worker probes the server meanwhile.
+func TestProbeResumesMailWhenTheServerIsBack(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		srv := smtptest.Start(t)
+		srv.Close()
+		w, logs := newRunWorker(db, "", newSMTPSender(t, srv))
+		w.Backoff = func(int) time.Duration { return time.Hour }
+		w.PollInterval = time.Hour
+		w.ProbeInterval = 10 * time.Millisecond
+		startRun(t, w)
+		mustEnqueue(t, w.Outbox, codeMessage("alone@example.com", "1"))
+		logs.waitFor(t, `"event":"mail_retry"`, 1)
+		srv.Restart()
+		if _, err := srv.WaitForMessage(waitCtx(t), "alone@example.com"); err != nil {
+			t.Fatalf("%v (the lone mail waits out its backoff)", err)
+		}
+	})
+}

@@ -35,6 +35,14 @@ type Sender interface {
 	Send(ctx context.Context, m Mail) error
 }
 
+// A Prober is a Sender that can tell whether its server serves without
+// sending mail (SMTPSender connects and greets it). After an outage the
+// Worker probes it, so that mail held back by the outage leaves as soon
+// as the server is back, even when no new mail comes to show it.
+type Prober interface {
+	Probe(ctx context.Context) error
+}
+
 // permanentError marks a failure that retrying cannot fix.
 type permanentError struct{ err error }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	netmail "net/mail"
 	"net/url"
 	"slices"
@@ -135,28 +136,53 @@ func domainOf(address string) string {
 	return "localhost"
 }
 
-// Send delivers m in one SMTP transaction. Rejections that retrying cannot
-// fix (a 5xx reply to a recipient or the content) are Permanent.
-func (s *SMTPSender) Send(ctx context.Context, m Mail) error {
-	msg, err := s.message(m)
-	if err != nil {
-		return Permanent(fmt.Errorf("courier: smtp: build message: %w", err))
+// client returns a client for one connection to the server, and done to
+// call once it is over.
+func (s *SMTPSender) client(ctx context.Context) (client *mail.Client, done func(), err error) {
+	tlsConfig := &tls.Config{
+		ServerName: s.host,
+		MinVersion: tls.VersionTLS12,
+		// skip_verify=true: dev relays only. Opportunistic STARTTLS to
+		// a relay Foyer sends no password to encrypts without
+		// authenticating the relay (RFC 7435), as MTAs do: a local
+		// relay's certificate is often self-signed, and refusing it
+		// would stop all mail where plain text was the alternative.
+		InsecureSkipVerify: s.skipVerify || (!s.implicit && !s.hasAuth),
+	}
+	// The library gives each command its own timeout, so a server that
+	// answers slowly enough could hold an attempt for many of them: the
+	// connection is closed when ctx ends, which ends the attempt there,
+	// whatever command it is in.
+	var closers []func() bool
+	done = func() {
+		for _, stop := range closers {
+			stop()
+		}
+	}
+	dial := func(dialCtx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		var conn net.Conn
+		var err error
+		if s.implicit {
+			conn, err = (&tls.Dialer{NetDialer: &d, Config: tlsConfig}).DialContext(dialCtx, network, addr)
+		} else {
+			conn, err = d.DialContext(dialCtx, network, addr)
+		}
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, context.AfterFunc(ctx, func() { conn.Close() }))
+		return conn, nil
 	}
 	opts := []mail.Option{
 		mail.WithPort(s.port),
 		mail.WithTimeout(s.timeout),
-		mail.WithTLSConfig(&tls.Config{
-			ServerName: s.host,
-			MinVersion: tls.VersionTLS12,
-			// skip_verify=true: dev relays only. Opportunistic STARTTLS to
-			// a relay Foyer sends no password to encrypts without
-			// authenticating the relay (RFC 7435), as MTAs do: a local
-			// relay's certificate is often self-signed, and refusing it
-			// would stop all mail where plain text was the alternative.
-			InsecureSkipVerify: s.skipVerify || (!s.implicit && !s.hasAuth),
-		}),
+		mail.WithTLSConfig(tlsConfig),
+		mail.WithDialContextFunc(dial),
 	}
 	if s.implicit {
+		// Implicit TLS comes from dial; the library must not try
+		// STARTTLS on top of it.
 		opts = append(opts, mail.WithSSL())
 	} else {
 		opts = append(opts, mail.WithTLSPolicy(mail.TLSOpportunistic))
@@ -167,10 +193,40 @@ func (s *SMTPSender) Send(ctx context.Context, m Mail) error {
 	if s.HELO != "" {
 		opts = append(opts, mail.WithHELO(s.HELO))
 	}
-	client, err := mail.NewClient(s.host, opts...)
+	client, err = mail.NewClient(s.host, opts...)
 	if err != nil {
+		return nil, nil, fmt.Errorf("courier: smtp: %w", err)
+	}
+	return client, done, nil
+}
+
+// Probe connects to the server, greets it (with STARTTLS and
+// authentication as configured) and says goodbye, sending no mail: the
+// Worker asks whether the server is back after an outage.
+func (s *SMTPSender) Probe(ctx context.Context) error {
+	client, done, err := s.client(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := client.DialWithContext(ctx); err != nil {
 		return fmt.Errorf("courier: smtp: %w", err)
 	}
+	return client.Close()
+}
+
+// Send delivers m in one SMTP transaction. Rejections that retrying cannot
+// fix (a 5xx reply to a recipient or the content) are Permanent.
+func (s *SMTPSender) Send(ctx context.Context, m Mail) error {
+	msg, err := s.message(m)
+	if err != nil {
+		return Permanent(fmt.Errorf("courier: smtp: build message: %w", err))
+	}
+	client, done, err := s.client(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	err = client.DialAndSendWithContext(ctx, msg)
 	if msg.IsDelivered() {
 		// The server took the mail; a failure after that (RSET, QUIT)

@@ -1,7 +1,10 @@
 package courier
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"net"
 	"net/url"
 	"strings"
 	"testing"
@@ -274,5 +277,48 @@ func TestPlainOrLoginAuth(t *testing.T) {
 				t.Fatalf("Start = %q, %v; want %q", mech, err, tc.mech)
 			}
 		})
+	}
+}
+
+// A server that stops answering in the middle of a command holds an
+// attempt only until the attempt's context ends, not for the library's
+// timeout of each command in turn.
+func TestSMTPSenderStopsWhenItsContextEnds(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	greeted := make(chan struct{})
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = io.WriteString(c, "220 slow.example ESMTP\r\n")
+		line, _ := bufio.NewReader(c).ReadString('\n') // EHLO, never answered
+		if strings.HasPrefix(line, "EHLO") {
+			close(greeted)
+		}
+		_, _ = io.Copy(io.Discard, c)
+	}()
+	s, err := NewSMTPSender("smtp://"+ln.Addr().String(), "no-reply@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.timeout = time.Hour // each command's own: only the context can end the attempt
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Send(ctx, Mail{To: "a@example.com", Subject: "hi", Text: "x"}) }()
+	<-greeted
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Send succeeded against a server that never answered")
+		}
+	case <-time.After(time.Minute): // a guard against a hang, not a measure
+		t.Fatal("Send still waits for the server after its context ended")
 	}
 }

@@ -64,6 +64,9 @@ type Worker struct {
 	// ExpireInterval is how often Tick gives up mail past its NotAfter
 	// (Outbox.Expire); such mail is never claimed meanwhile.
 	ExpireInterval time.Duration
+	// ProbeInterval is how often Run asks a Sender that is a Prober
+	// whether its server is back, while mail waits for it.
+	ProbeInterval time.Duration
 
 	lastPrune, lastExpire time.Time
 	// resumed is true while no attempt has failed for want of the mail
@@ -76,7 +79,8 @@ type Worker struct {
 // NewWorker returns a Worker with the defaults: 10 attempts, batches of 8,
 // a poll every second, 30 s per attempt, a 5-minute lease, exponential
 // backoff from 5 s to 15 min with jitter, expired mail given up every
-// 30 s, and pruning of entries older than 7 days every hour. It reads the
+// 30 s, the server probed every 10 s after an outage, and pruning of
+// entries older than 7 days every hour. It reads the
 // time from the Outbox's clock. A nil logger means slog.Default().
 func NewWorker(outbox *Outbox, sender Sender, logger *slog.Logger) *Worker {
 	if logger == nil {
@@ -95,6 +99,7 @@ func NewWorker(outbox *Outbox, sender Sender, logger *slog.Logger) *Worker {
 		Retention:      7 * 24 * time.Hour,
 		PruneInterval:  time.Hour,
 		ExpireInterval: 30 * time.Second,
+		ProbeInterval:  10 * time.Second,
 	}
 }
 
@@ -163,6 +168,17 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 	ticker := time.NewTicker(poll)
 	defer ticker.Stop()
+	// After an outage, until a success: is the server back? One probe
+	// at a time.
+	var probeTick <-chan time.Time
+	prober, _ := w.Sender.(Prober)
+	if prober != nil && w.ProbeInterval > 0 {
+		t := time.NewTicker(w.ProbeInterval)
+		defer t.Stop()
+		probeTick = t.C
+	}
+	probing := false
+	probed := make(chan struct{}, 1)
 
 	size := max(w.BatchSize, 1)
 	var inflight sync.WaitGroup
@@ -239,6 +255,18 @@ func (w *Worker) Run(ctx context.Context) {
 			startPoll()
 		case <-ticker.C:
 			startPoll()
+		case <-probeTick:
+			if !probing && !w.resumed.Load() {
+				probing = true
+				inflight.Go(func() {
+					if w.probe(ctx, prober) {
+						w.resume(ctx)
+					}
+					probed <- struct{}{}
+				})
+			}
+		case <-probed:
+			probing = false
 		}
 		for ctx.Err() == nil && handedFree > 0 && len(waiting) > 0 {
 			handedFree--
@@ -266,6 +294,19 @@ func (w *Worker) Run(ctx context.Context) {
 		w.giveBackAll(ctx, (<-claimed).entries)
 	}
 	inflight.Wait()
+}
+
+// probe asks p whether the mail server serves again, within SendTimeout.
+func (w *Worker) probe(ctx context.Context, p Prober) bool {
+	ctx, cancel := context.WithTimeout(ctx, w.SendTimeout)
+	defer cancel()
+	if err := p.Probe(ctx); err != nil {
+		if ctx.Err() == nil {
+			w.Logger.Debug("courier: the mail server does not serve yet", slog.String("error", err.Error()))
+		}
+		return false
+	}
+	return true
 }
 
 // poll is one round of Run's polling: it claims up to n due mails (none
