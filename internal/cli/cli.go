@@ -198,7 +198,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		return fmt.Errorf("refusing to start in dev mode on %s, which other machines can reach: dev mode shows every mail, codes included, "+
 			"to anyone at /dev/mailbox, and no configuration asked for it. Listen on this machine only (--addr 127.0.0.1:4455); "+
 			"or configure a deployment (FOYER_PUBLIC_URL=https://…, FOYER_SECRET, FOYER_SMTP_URL, or --config); "+
-			"or, if dev mode there is what you want, say so with --dev (FOYER_DEV=true, or dev: true in the configuration file)", ln.Addr())
+			"or, if dev mode there is what you want, say so with --dev (FOYER_DEV=true, or dev: true in the configuration file)", describeAddr(ln.Addr()))
 	}
 	if cfg.Dev && strings.HasSuffix(cfg.Addr, ":0") {
 		cfg.Addr = ln.Addr().String()
@@ -230,6 +230,15 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 
 // loopback reports whether a listener's address is reachable only from
 // this machine.
+// describeAddr names a listening address for a person: "every address of
+// this machine, port 4455" rather than "[::]:4455".
+func describeAddr(a net.Addr) string {
+	if tcp, ok := a.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		return fmt.Sprintf("every address of this machine, port %d", tcp.Port)
+	}
+	return a.String()
+}
+
 func loopback(a net.Addr) bool {
 	tcp, ok := a.(*net.TCPAddr)
 	return ok && tcp.IP.IsLoopback()

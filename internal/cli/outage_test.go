@@ -66,7 +66,7 @@ func TestServeRefusesImpliedDevOffLoopback(t *testing.T) {
 		code := Main(ctx, args, env, &outBuf, &errBuf)
 		cancel()
 		out, errOut := outBuf.String(), errBuf.String()
-		if code != 1 || !strings.Contains(errOut, "refusing to start in dev mode") || !strings.Contains(errOut, "--dev") ||
+		if code != 1 || !strings.Contains(errOut, "refusing to start in dev mode on every address of this machine, port") || !strings.Contains(errOut, "--dev") ||
 			!strings.Contains(errOut, "127.0.0.1") || strings.Contains(out, "running") {
 			t.Errorf("%v %v: exit %d\n%s%s", env, args, code, out, errOut)
 		}

@@ -622,8 +622,11 @@ func (s *Storage) logInternal(ctx context.Context, what string, err error) {
 		return
 	}
 	level := slog.LevelError
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil: // the client is gone
 		level = slog.LevelDebug
+	case store.Unavailable(err): // an outage, which readiness reports
+		level = slog.LevelWarn
 	}
 	s.Logger.Log(ctx, level, "oidc: internal error", slog.String("op", what), slog.Any("error", err))
 }

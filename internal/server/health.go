@@ -78,7 +78,11 @@ func (h *health) fresh(ctx context.Context, maxAge time.Duration) (reason string
 	}
 	switch {
 	case err != nil && (h.err == nil || h.checked.IsZero()):
-		h.logger.WarnContext(ctx, "not ready: the database is "+reason, "error", err)
+		what := reason // "cannot write"
+		if reason == "unreachable" {
+			what = "is unreachable"
+		}
+		h.logger.WarnContext(ctx, "not ready: the database "+what, "error", err)
 	case err == nil && h.err != nil:
 		h.logger.InfoContext(ctx, "ready again: the database answers and writes")
 	}

@@ -302,7 +302,7 @@ const challengeText = "Many attempts came from your network lately, so your brow
 // to read them is logged: the page shows without one, and the step asks.
 func (p *Pages) challenge(w http.ResponseWriter, r *http.Request, v *view, f *flow.Flow, actions ...policy.Action) {
 	ch, wait, err := p.Flows.Challenge(r.Context(), p.client(w, r), actions...)
-	if err != nil {
+	if err != nil && r.Context().Err() == nil { // not when the client is gone
 		p.Logger.WarnContext(r.Context(), "ui: challenge not read", "error", err)
 	}
 	if f != nil && f.Data.Challenge != nil && p.Flows.Now().Before(f.Data.Challenge.ExpiresAt) {
