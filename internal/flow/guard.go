@@ -19,8 +19,9 @@ import (
 // the signals the policy weighs. The reservation comes first and is
 // atomic (throttle.Limiter.Reserve), so a burst of simultaneous attempts
 // cannot all pass on the count from before the burst; the account's
-// count is gated on the network's (throttle.Item.Gated), so attempts
-// refused at the network never touch it.
+// count is taken only if the network lets the attempt through
+// (throttle.Item.Gated, or behind a watched network, throttle.Item.Watch),
+// so attempts refused at the network never touch it.
 type guard struct {
 	attempts []*throttle.Attempt
 	action   policy.Action
