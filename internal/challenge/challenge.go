@@ -70,7 +70,7 @@ const (
 )
 
 // New makes a challenge of difficulty for scope (which the answer must
-// come from: a network and an action).
+// come from: a network).
 func (i *Issuer) New(scope string, difficulty int) Challenge {
 	difficulty = min(max(difficulty, 1), MaxDifficulty)
 	exp := i.now().Add(Lifetime).Truncate(time.Second)

@@ -228,8 +228,6 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	return srv.Run(ctx, ln)
 }
 
-// loopback reports whether a listener's address is reachable only from
-// this machine.
 // describeAddr names a listening address for a person: "every address of
 // this machine, port 4455" rather than "[::]:4455".
 func describeAddr(a net.Addr) string {
@@ -239,6 +237,8 @@ func describeAddr(a net.Addr) string {
 	return a.String()
 }
 
+// loopback reports whether a listener's address is reachable only from
+// this machine.
 func loopback(a net.Addr) bool {
 	tcp, ok := a.(*net.TCPAddr)
 	return ok && tcp.IP.IsLoopback()

@@ -588,7 +588,7 @@ func (c *Config) Validate() error {
 	if c.HSTS.Preload && (!c.HSTS.IncludeSubdomains || c.HSTS.MaxAge < hstsYear) {
 		bad("hsts.preload", "needs hsts.include_subdomains and an hsts.max_age of at least %d (a year), as preload lists require", hstsYear)
 	}
-	if len(c.NodeID) > maxNodeID || strings.ContainsFunc(c.NodeID, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+	if !validNodeID(c.NodeID) {
 		bad("node_id", "must be at most %d characters, without spaces or control characters", maxNodeID)
 	}
 	if c.Admin.Token != "" && len(c.Admin.Token) < 32 {

@@ -32,7 +32,7 @@ func (c *Config) LoadNodeID() (string, error) {
 	for range 2 {
 		if b, err := os.ReadFile(path); err == nil {
 			id := strings.TrimSpace(string(b))
-			if id == "" || len(id) > maxNodeID || strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			if id == "" || !validNodeID(id) {
 				return "", fmt.Errorf("node_id: %s does not hold a node name (at most %d characters, no spaces)", path, maxNodeID)
 			}
 			return id, nil
@@ -46,27 +46,47 @@ func (c *Config) LoadNodeID() (string, error) {
 		host, _ := os.Hostname()
 		id := "node-" + hex.EncodeToString(raw[:])
 		if host = strings.Map(func(r rune) rune {
-			if r <= ' ' || r == 0x7f {
+			if nodeIDControl(r) {
 				return -1
 			}
 			return r
 		}, host); host != "" && len(host) <= 60 {
 			id = host + "-" + hex.EncodeToString(raw[:])
 		}
-		// O_EXCL: when two processes start at once, one writes and the
-		// other reads what it wrote.
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		// Written whole to a file of its own, then linked into place,
+		// which fails if the name exists: when two processes start at
+		// once, one name wins, and the other reads it whole.
+		err := writeNew(path, id+"\n")
 		if errors.Is(err, os.ErrExist) {
 			continue
 		}
 		if err != nil {
 			return "", fmt.Errorf("data: write node id: %w", err)
 		}
-		_, werr := f.WriteString(id + "\n")
-		if err := errors.Join(werr, f.Close()); err != nil {
-			return "", fmt.Errorf("data: write node id: %w", err)
-		}
 		return id, nil
 	}
 	return "", fmt.Errorf("node_id: could not read %s", path)
 }
+
+// writeNew creates path holding text, whole or not at all: it fails with
+// os.ErrExist if path exists.
+func writeNew(path, text string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.WriteString(text)
+	if err := errors.Join(werr, tmp.Sync(), tmp.Close()); err != nil {
+		return err
+	}
+	return os.Link(tmp.Name(), path)
+}
+
+// validNodeID reports whether id may name a node: at most maxNodeID
+// characters, without spaces or control characters.
+func validNodeID(id string) bool {
+	return len(id) <= maxNodeID && !strings.ContainsFunc(id, nodeIDControl)
+}
+
+func nodeIDControl(r rune) bool { return r <= ' ' || r == 0x7f }

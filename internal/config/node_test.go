@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -49,5 +50,35 @@ func TestLoadNodeID(t *testing.T) {
 	}
 	if _, err := other.LoadNodeID(); err == nil || !strings.Contains(err.Error(), "node_id") {
 		t.Fatalf("a damaged node-id file: %v, want an error naming node_id", err)
+	}
+}
+
+// Nodes started at once on one fresh folder agree on its name: none reads
+// the file before its name is in it.
+func TestLoadNodeIDAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	const n = 16
+	var (
+		start = make(chan struct{})
+		wg    sync.WaitGroup
+		ids   [n]string
+		errs  [n]error
+	)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			c := &Config{Data: dir}
+			ids[i], errs[i] = c.LoadNodeID()
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || ids[i] == "" || ids[i] != ids[0] {
+			t.Fatalf("node %d: %q, %v; node 0: %q", i, ids[i], errs[i], ids[0])
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*.tmp")); len(left) != 0 {
+		t.Fatalf("files left behind: %v", left)
 	}
 }

@@ -61,7 +61,7 @@ type Worker struct {
 	// pruning them, checked every PruneInterval; 0 disables pruning.
 	Retention     time.Duration
 	PruneInterval time.Duration
-	// ExpireInterval is how often Tick gives up mail past its NotAfter
+	// ExpireInterval is how often Run gives up mail past its NotAfter
 	// (Outbox.Expire); such mail is never claimed meanwhile.
 	ExpireInterval time.Duration
 	// ProbeInterval is how often Run asks a Sender that is a Prober

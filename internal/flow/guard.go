@@ -147,15 +147,18 @@ func (s *Service) weigh(ctx context.Context, c Client, g *guard, ownerID string)
 	if err != nil {
 		return err
 	}
-	if known {
-		sig.KnownDevice = true
+	sig.KnownDevice = known
+	// Not for the second factor, which stands between a stolen password
+	// and the account on any device (policy.Default): there a known
+	// device answers the challenge like any other.
+	if known && g.action != policy.SecondFactorSubmit {
 		key := throttle.IdentifierKey("device", string(g.action)+"/"+ownerID+"/"+c.DeviceID)
 		return s.reserveMore(ctx, g, key, &sig.DeviceWait)
 	}
 	if c.Proof.Token == "" || (sig.NetworkWait == 0 && sig.IdentifierWideWait == 0) {
 		return nil
 	}
-	if sig.ChallengeSolved, err = s.spendProof(ctx, c, g, c.Proof); err != nil || !sig.ChallengeSolved {
+	if sig.ChallengeSolved, err = s.spendProof(ctx, c, g); err != nil || !sig.ChallengeSolved {
 		return err
 	}
 	if g.key != "" && !g.attempts[0].States[1].Taken && sig.IdentifierWait == 0 {
@@ -179,11 +182,11 @@ func (s *Service) reserveMore(ctx context.Context, g *guard, key string, wait *t
 // spendProof checks a solved challenge made for the client's network and
 // uses it up: each answers one request. A challenge made when the network
 // asked much less than it asks now (collected in bulk early) is no answer.
-func (s *Service) spendProof(ctx context.Context, c Client, g *guard, p challenge.Proof) (bool, error) {
+func (s *Service) spendProof(ctx context.Context, c Client, g *guard) (bool, error) {
 	if s.Challenges == nil {
 		return false, nil
 	}
-	id, difficulty, _, err := s.Challenges.Check(challengeScope(c), p)
+	id, difficulty, _, err := s.Challenges.Check(challengeScope(c), c.Proof)
 	if err != nil {
 		return false, nil // not a proof: the client is asked again
 	}
@@ -245,7 +248,7 @@ func (g *guard) succeeded(ctx context.Context, forget ...string) {
 
 // succeededWrite is succeeded as a write of the step's transaction, which
 // costs the step no round trip of its own; should the transaction not
-// commit, the counts stay, as for a failure. Only the account's or
+// commit, the step gives the counts back (cancel). Only the account's or
 // address's row is written: the network is watched (see reserveIn), so a
 // crowd signing in behind one address holds no shared lock until its
 // commits reach the disk.

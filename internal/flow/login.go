@@ -113,10 +113,13 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		// unverified accounts come here).
 		mailGuard, err := s.reserveCodeSend(ctx, c, email, cand.Identity.ID)
 		if err != nil {
+			g.cancel(ctx)
 			return nil, err
 		}
 		if err := s.saveWithCodeMailed(ctx, f, c, "verification_code", mailGuard.mailAllowed(ctx, s, c), msg, submitted, settled,
 			s.record(f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, cand.Identity.ID, "")); err != nil {
+			mailGuard.cancel(ctx)
+			g.cancel(ctx)
 			return nil, err
 		}
 		return &Result{Flow: f}, nil
@@ -126,9 +129,11 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	f.Data.Messages = nil
 	signedIn, err := s.signInAs(ctx, f, c, cand.Identity, enrolled, f.Data.Methods, now, policy.Signals{}, result)
 	if err != nil {
+		g.cancel(ctx)
 		return nil, err
 	}
 	if err := s.save(ctx, f, now, submitted, signedIn, settled); err != nil {
+		g.cancel(ctx)
 		return nil, err
 	}
 	return result, nil

@@ -159,7 +159,11 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 		// customer chooses to (or a journey needs it): no code now. (A
 		// passwordless sign-up always proves its email first: the
 		// passkey is bound to the account only then.)
-		return s.signUpAtOnce(ctx, f, c, ids, owner, mail, result)
+		res, err := s.signUpAtOnce(ctx, f, c, ids, owner, mail, result)
+		if err != nil {
+			mailGuard.cancel(ctx)
+		}
+		return res, err
 	}
 	// A free address gets its pending identity in the step's one
 	// transaction, with the code and its mail.

@@ -537,6 +537,7 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 		}
 		s.Sessions.KnownDeviceIn(r, c.DeviceID, f.IdentityID, &known)
 		if err := r.Run(ctx); err != nil {
+			g.cancel(ctx)
 			return nil, fmt.Errorf("flow: sign in %s: %w", f.IdentityID, err)
 		}
 		if f.Type == TypeRegistration {
@@ -548,6 +549,7 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 			}
 		}
 		if signedIn, err = s.signInAs(ctx, f, c, ident, enrolled, methods, f.Data.AuthenticatedAt, policy.Signals{}, result); err != nil {
+			g.cancel(ctx)
 			return nil, err
 		}
 		if f.Type == TypeLogin && !known {
@@ -567,6 +569,7 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 		return s.alreadySignedUp(ctx, f)
 	}
 	if err != nil {
+		g.cancel(ctx)
 		return nil, err
 	}
 	return result, nil

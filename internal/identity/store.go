@@ -224,18 +224,8 @@ func (s *Store) CompleteSignUpTx(ctx context.Context, tx *store.Tx, identityID, 
 	return err
 }
 
-// MarkVerified records that the owner of an identity proved control of
-// one of its identifiers.
-func (s *Store) MarkVerified(ctx context.Context, identityID, identifierID string, now time.Time) error {
-	_, err := s.db.Exec(ctx, `UPDATE identifiers SET verified_at = $1 WHERE id = $2 AND identity_id = $3 AND verified_at IS NULL`,
-		store.Micros(now), identifierID, identityID)
-	if err != nil {
-		return fmt.Errorf("identity: verify %s: %w", identifierID, err)
-	}
-	return nil
-}
-
-// MarkVerifiedTx is MarkVerified inside tx.
+// MarkVerifiedTx records, inside tx, that the owner of an identity proved
+// control of one of its identifiers.
 func (s *Store) MarkVerifiedTx(ctx context.Context, tx *store.Tx, identityID, identifierID string, now time.Time) error {
 	_, err := tx.Exec(ctx, `UPDATE identifiers SET verified_at = $1 WHERE id = $2 AND identity_id = $3 AND verified_at IS NULL`,
 		store.Micros(now), identifierID, identityID)

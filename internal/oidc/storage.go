@@ -56,7 +56,7 @@ type Storage struct {
 	requests      *authRequests
 	tokens        *tokens
 	machineEvents machineEvents
-	logoutKey     []byte // MACs post-logout redirects handed to the logout page
+	logoutKey     []byte // MACs the logout handed to the logout page: redirect, client_id and sub
 	// signedAccess holds JWT access tokens just signed, by token id, until
 	// the library turns the id into the token string (access_jwt.go).
 	signedAccess sync.Map

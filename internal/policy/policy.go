@@ -123,8 +123,7 @@ type Signals struct {
 	// attempts.
 	DeviceWait time.Duration
 	// ChallengeSolved is true when the request carries a solved
-	// proof-of-work challenge made for its network and action, not
-	// used before.
+	// proof-of-work challenge made for its network, not used before.
 	ChallengeSolved bool
 	// ClonedAuthenticator is true when a passkey's signature verified
 	// but its signature counter did not go up: the authenticator may

@@ -17,12 +17,15 @@ import (
 	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/store/storetest"
 	"github.com/foyer-id/foyer/internal/throttle"
+	pqtotp "github.com/pquerna/otp/totp"
 )
 
 // makeBusy fails eight sign-ins from ip with addresses nobody has: its
-// network must then wait, and is challenged.
+// network must then wait, and is challenged. The wait is a second: the
+// clock stops, so that it lasts until the test moves the clock on.
 func makeBusy(t *testing.T, env *servertest.Env, ip string) {
 	t.Helper()
+	env.Clock.Stop()
 	for i := range 8 {
 		var start api.FlowResponse
 		env.JSONWith(t, "POST", "/api/login", from(ip, ""), nil, &start)
@@ -109,6 +112,54 @@ func TestKnownDeviceHasALimitOfItsOwn(t *testing.T) {
 		if checked != 2*free {
 			t.Fatalf("%d guesses checked with a known device id, want %d (the account's and the device's free ones)", checked, 2*free)
 		}
+	})
+}
+
+// The second factor is asked of every device when its network is busy,
+// the owner's own too: a known device answers the challenge like any
+// other, and is then let through.
+func TestKnownDeviceAnswersTheSecondFactorsChallenge(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, behindProxy)
+		const email = "kit@example.com"
+		id, code := startAPIRegistration(t, env, email)
+		var signedUp api.FlowResponse
+		expectStatus(t, env.JSONWith(t, "POST", "/api/flows/"+id+"/code", from("192.0.2.40", "kit-laptop"), map[string]any{"code": code}, &signedUp), 200)
+		var setup api.TOTPSetup
+		expectStatus(t, env.JSON(t, "POST", "/api/totp", signedUp.SessionToken, nil, &setup), 200)
+		first, _ := pqtotp.GenerateCode(setup.Secret, env.Clock.Now())
+		var codes api.RecoveryCodes
+		expectStatus(t, env.JSON(t, "POST", "/api/totp/confirm", signedUp.SessionToken, map[string]any{"code": first}, &codes), 200)
+
+		// Second factors failed from the network: it must wait (and the
+		// clock stops, so that it does while the test works).
+		const busy = "203.0.113.41"
+		env.Clock.Stop()
+		for range 8 {
+			if err := env.Server.Flows.Throttle.Fail(t.Context(), throttle.NetworkKey("factor", busy), env.Server.Flows.Config.LoginThrottle); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var start, half api.FlowResponse
+		env.JSONWith(t, "POST", "/api/login", from(busy, "kit-laptop"), nil, &start)
+		expectStatus(t, env.JSONWith(t, "POST", "/api/login/"+start.Flow.ID, from(busy, "kit-laptop"),
+			map[string]any{"identifier": email, "password": goodPassword}, &half), 200)
+		if half.Flow.State != "second_factor" {
+			t.Fatalf("sign-in did not ask for the second factor: %+v", half)
+		}
+		submit := func(h http.Header) (*servertest.Response, api.Problem) {
+			var p api.Problem
+			r := env.JSONWith(t, "POST", "/api/flows/"+start.Flow.ID+"/second-factor", h,
+				map[string]any{"kind": "recovery_code", "code": codes.RecoveryCodes[0]}, &p)
+			return r, p
+		}
+		r, p := submit(from(busy, "kit-laptop"))
+		expectProblem(t, r, 429, "challenge-required")
+		solved := from(busy, "kit-laptop")
+		solved.Set("X-Foyer-Challenge", p.Challenge.Token)
+		solved.Set("X-Foyer-Challenge-Solution", challenge.Solve(*p.Challenge))
+		r, _ = submit(solved)
+		expectStatus(t, r, 200)
 	})
 }
 

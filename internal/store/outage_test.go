@@ -208,6 +208,24 @@ func TestOpenStalledPostgres(t *testing.T) {
 	}
 }
 
+// A DSN that turns the bounds off (0) waits for the server as long as it
+// takes: it is not refused at once.
+func TestPostgresBoundsTurnedOff(t *testing.T) {
+	u, err := url.Parse(storetest.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("connect_timeout", "0")
+	q.Set("statement_timeout", "0")
+	u.RawQuery = q.Encode()
+	db, err := store.Open(t.Context(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+}
+
 // The bounds Foyer sets where the DSN says nothing, and the DSN's own.
 func TestPostgresConfig(t *testing.T) {
 	cfg, timeouts, err := store.PostgresConfig("postgres://u@db.example:5432/foyer")

@@ -218,7 +218,12 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	db.SetMaxOpenConns(4 * runtime.NumCPU())
 	db.SetMaxIdleConns(4 * runtime.NumCPU())
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	pingCtx, cancel := context.WithTimeout(ctx, timeouts.connect+timeouts.statement)
+	// A DSN may turn either bound off (0): the ping then waits as long as
+	// it takes.
+	pingCtx, cancel := context.WithCancel(ctx)
+	if timeouts.connect > 0 && timeouts.statement > 0 {
+		pingCtx, cancel = context.WithTimeout(ctx, timeouts.connect+timeouts.statement)
+	}
 	err = db.PingContext(pingCtx)
 	cancel()
 	if err != nil {

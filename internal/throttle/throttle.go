@@ -577,7 +577,7 @@ func reserveSQL(pg, attempts bool, open, gated, watched int) string {
 		ON CONFLICT (key) DO UPDATE SET ` + set + `
 		WHERE ` + strings.Join(conds, " OR ")
 	}
-	if open < 0 { // takeTx's: one event's key, nothing returned
+	if open < 0 { // TakeTx's: one event's key, nothing returned
 		q := upsert(0, 1, 0)
 		reserveSQLs.Store(shape, q)
 		return q
