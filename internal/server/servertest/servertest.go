@@ -24,16 +24,21 @@ import (
 	"github.com/foyer-id/foyer/internal/store"
 )
 
-// Clock is a settable clock, real time plus an offset.
+// Clock is a settable clock, real time plus an offset, until it is
+// stopped.
 type Clock struct {
-	mu     sync.Mutex
-	offset time.Duration
+	mu      sync.Mutex
+	offset  time.Duration
+	stopped time.Time // the time it shows once stopped (see Stop)
 }
 
 // Now returns the clock's time.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !c.stopped.IsZero() {
+		return c.stopped
+	}
 	return time.Now().Add(c.offset)
 }
 
@@ -41,6 +46,20 @@ func (c *Clock) Now() time.Time {
 func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.offset += d
+	if !c.stopped.IsZero() {
+		c.stopped = c.stopped.Add(d)
+	}
+	c.mu.Unlock()
+}
+
+// Stop stops the clock at its time: from then on only Advance moves it. A
+// test whose waits (a throttle's second) must last while it works, however
+// slow a loaded machine makes it, stops the clock first.
+func (c *Clock) Stop() {
+	c.mu.Lock()
+	if c.stopped.IsZero() {
+		c.stopped = time.Now().Add(c.offset)
+	}
 	c.mu.Unlock()
 }
 
