@@ -623,7 +623,7 @@ func (s *Storage) logInternal(ctx context.Context, what string, err error) {
 	}
 	level := slog.LevelError
 	switch {
-	case ctx.Err() != nil: // the client is gone
+	case errors.Is(ctx.Err(), context.Canceled): // the client is gone
 		level = slog.LevelDebug
 	case store.Unavailable(err): // an outage, which readiness reports
 		level = slog.LevelWarn
