@@ -40,6 +40,9 @@ type Registry struct {
 	// made elsewhere (another node, the CLI) show within CacheFor.
 	mu    sync.Mutex
 	cache map[string]cachedClient
+	// ticks is the clock of the cache's ages: time.Now, whatever now is
+	// (the clock stored times come from); tests replace it.
+	ticks func() time.Time
 	// origins holds, by domain, PublicOrigins read in the last CacheFor;
 	// any change through this Registry clears it.
 	origins map[string]cachedOrigins
@@ -74,7 +77,7 @@ func NewRegistry(db *store.DB, secret []byte, now func() time.Time) *Registry {
 		now = time.Now
 	}
 	key := secretKey(secret)
-	return &Registry{db: db, key: key, dummy: mac(key, "dummy"), now: now,
+	return &Registry{db: db, key: key, dummy: mac(key, "dummy"), now: now, ticks: time.Now,
 		cache: map[string]cachedClient{}, origins: map[string]cachedOrigins{}}
 }
 
@@ -213,7 +216,7 @@ func (r *Registry) Get(ctx context.Context, id string) (*Client, error) {
 
 // get returns a copy of the client and its secret hash.
 func (r *Registry) get(ctx context.Context, id string) (*Client, string, error) {
-	now := time.Now()
+	now := r.ticks()
 	r.mu.Lock()
 	e, ok := r.cache[id]
 	r.mu.Unlock()
@@ -264,7 +267,7 @@ func (r *Registry) forget(id string) {
 // calls ask for it every time, so it answers from a cache of at most
 // CacheFor, like Get. The map is shared: do not change it.
 func (r *Registry) PublicOrigins(ctx context.Context, domain string) (map[string]bool, error) {
-	now := time.Now()
+	now := r.ticks()
 	r.mu.Lock()
 	e, ok := r.origins[domain]
 	r.mu.Unlock()
