@@ -30,6 +30,9 @@ type guard struct {
 	// key is the address's or account's count, "" for none.
 	key     string
 	signals policy.Signals
+	// settled is set once the counts are settled by failed, succeeded or
+	// cancel (not by succeededWrite, whose transaction may not commit).
+	settled bool
 }
 
 // How many attempts (passwords, codes) may be under way at once: on a
@@ -81,7 +84,7 @@ func (s *Service) reserve(ctx context.Context, c Client, action policy.Action, k
 	r := s.Flows.reads()
 	g := s.reserveIn(r, c, action, key, extra...)
 	if err := r.Run(ctx); err != nil {
-		g.end()
+		g.end(ctx, err)
 		return nil, fmt.Errorf("flow: reserve: %w", err)
 	}
 	return g, s.ready(ctx, c, g, ownerID)
@@ -233,6 +236,7 @@ func (s *Service) decideGuarded(ctx context.Context, g *guard, f *Flow, c Client
 
 // failed settles g after a failed attempt: it counts on every key.
 func (g *guard) failed(ctx context.Context) {
+	g.settled = true
 	for _, a := range g.attempts {
 		_ = a.Failed(ctx) // a count lost to a database error is not worth failing the step
 	}
@@ -241,6 +245,7 @@ func (g *guard) failed(ctx context.Context) {
 // succeeded settles g after a successful attempt: the counts are given
 // back, and the keys in forget lose their failures.
 func (g *guard) succeeded(ctx context.Context, forget ...string) {
+	g.settled = true
 	for _, a := range g.attempts {
 		_ = a.Succeeded(ctx, forget...)
 	}
@@ -248,7 +253,7 @@ func (g *guard) succeeded(ctx context.Context, forget ...string) {
 
 // succeededWrite is succeeded as a write of the step's transaction, which
 // costs the step no round trip of its own; should the transaction not
-// commit, the step gives the counts back (cancel). Only the account's or
+// commit, the step ends on its error and end gives the counts back. Only the account's or
 // address's row is written: the network is watched (see reserveIn), so a
 // crowd signing in behind one address holds no shared lock until its
 // commits reach the disk.
@@ -263,9 +268,16 @@ func (g *guard) succeededWrite(forget ...string) write {
 	}
 }
 
-// end ends g's attempts on this node, settled or not (see
-// throttle.Attempt.End): a step that reserved defers it.
-func (g *guard) end() {
+// end closes the guard of a step that ended with err: a step that
+// reserved defers it. Its attempts end on this node (see
+// throttle.Attempt.End); and if the step failed on an error before its
+// counts were settled (a save that lost a race, a read that failed), they
+// are given back — the attempt did not complete, and its places must not
+// wait to lapse.
+func (g *guard) end(ctx context.Context, err error) {
+	if err != nil && !g.settled {
+		g.cancel(context.WithoutCancel(ctx))
+	}
 	for _, a := range g.attempts {
 		a.End()
 	}
@@ -277,6 +289,7 @@ func (g *guard) cancel(ctx context.Context) {
 	if g == nil {
 		return
 	}
+	g.settled = true
 	for _, a := range g.attempts {
 		_ = a.Cancel(ctx)
 	}

@@ -25,7 +25,7 @@ var errCredentials = invalid("", "credentials_invalid", "The email address or pa
 // policy.Default), so one failing customer behind a shared address does
 // not refuse the others' right passwords; a device the customer signed in
 // from before is held back by neither.
-func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginInput) (*Result, error) {
+func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginInput) (_ *Result, err error) {
 	if f.Type != TypeLogin || f.State != StateForm {
 		return nil, ErrWrongState
 	}
@@ -51,7 +51,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	// travels with the reads.
 	r := s.Flows.reads()
 	g := s.reserveIn(r, c, policy.LoginSubmit, idKey)
-	defer g.end()
+	defer func() { g.end(ctx, err) }()
 	s.Identities.FindLoginIn(r, s.Config.Domain, identity.KindEmail, email, &cand)
 	if s.Factors != nil {
 		s.Factors.EnrolledByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &enrolled)
@@ -113,13 +113,11 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		// unverified accounts come here).
 		mailGuard, err := s.reserveCodeSend(ctx, c, email, cand.Identity.ID)
 		if err != nil {
-			g.cancel(ctx)
 			return nil, err
 		}
 		if err := s.saveWithCodeMailed(ctx, f, c, "verification_code", mailGuard.mailAllowed(ctx, s, c), msg, submitted, settled,
 			s.record(f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, cand.Identity.ID, "")); err != nil {
 			mailGuard.cancel(ctx)
-			g.cancel(ctx)
 			return nil, err
 		}
 		return &Result{Flow: f}, nil
@@ -129,11 +127,9 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	f.Data.Messages = nil
 	signedIn, err := s.signInAs(ctx, f, c, cand.Identity, enrolled, f.Data.Methods, now, policy.Signals{}, result)
 	if err != nil {
-		g.cancel(ctx)
 		return nil, err
 	}
 	if err := s.save(ctx, f, now, submitted, signedIn, settled); err != nil {
-		g.cancel(ctx)
 		return nil, err
 	}
 	return result, nil

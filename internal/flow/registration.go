@@ -98,7 +98,6 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 	r := s.Flows.reads()
 	net := s.codeNetworkIn(r, c)
 	g := s.reserveIn(r, c, policy.RegistrationSubmit, "", mailItems...)
-	defer g.end()
 	s.Identities.FindByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &owner)
 	if err := r.Run(ctx); err != nil {
 		return nil, fmt.Errorf("flow: sign-up reads: %w", err)

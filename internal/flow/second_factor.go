@@ -41,7 +41,7 @@ var ErrFactorInvalid = errors.New("flow: second factor code not valid")
 
 // checkFactor verifies a second-factor code with the same throttling as
 // passwords (per network and per identity), asking the policy first.
-func (s *Service) checkFactor(ctx context.Context, f *Flow, c Client, identityID, kind, code string) error {
+func (s *Service) checkFactor(ctx context.Context, f *Flow, c Client, identityID, kind, code string) (err error) {
 	if s.Factors == nil {
 		return invalid("", "method_disabled", "Two-factor authentication is not available.")
 	}
@@ -57,14 +57,13 @@ func (s *Service) checkFactor(ctx context.Context, f *Flow, c Client, identityID
 	if err != nil {
 		return err
 	}
-	defer g.end()
+	defer func() { g.end(ctx, err) }()
 	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.SecondFactorSubmit, IdentityID: identityID}, event.SecondFactorSubmitted); err != nil {
 		return err
 	}
 	if err := s.Factors.Verify(ctx, identityID, kind, code); err != nil {
 		if !errors.Is(err, ErrFactorInvalid) {
-			g.cancel(ctx)
-			return err
+			return err // the counts go back with the guard (end)
 		}
 		g.failed(ctx)
 		s.emit(ctx, f, c, event.SecondFactorSubmitted, event.OutcomeFailure, kind+"_invalid", identityID, "")

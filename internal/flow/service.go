@@ -425,7 +425,7 @@ func (s *Service) Resend(ctx context.Context, f *Flow, c Client) (*Flow, error) 
 // SubmitCode checks a code for a flow in StateVerify and, when it is right,
 // finishes what the flow was waiting for: completing sign-up, signing in,
 // or marking the address verified.
-func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string) (*Result, error) {
+func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string) (_ *Result, err error) {
 	if f.State != StateVerify {
 		return nil, ErrWrongState
 	}
@@ -447,14 +447,13 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	if err != nil {
 		return nil, err
 	}
-	defer g.end()
+	defer func() { g.end(ctx, err) }()
 	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.VerificationSubmit, IdentityID: f.IdentityID}, event.VerificationSubmitted); err != nil {
 		return nil, err
 	}
 	res, err := s.Flows.checkCode(ctx, s.Secret, f.ID, code, s.Config.MaxCodeAttempts, s.now())
 	if err != nil {
-		g.cancel(ctx)
-		return nil, err
+		return nil, err // the counts go back with the guard (end)
 	}
 	if res == CodeOK && f.Data.Dead {
 		res = CodeWrong // a code that cannot complete anything is simply wrong
@@ -537,7 +536,6 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 		}
 		s.Sessions.KnownDeviceIn(r, c.DeviceID, f.IdentityID, &known)
 		if err := r.Run(ctx); err != nil {
-			g.cancel(ctx)
 			return nil, fmt.Errorf("flow: sign in %s: %w", f.IdentityID, err)
 		}
 		if f.Type == TypeRegistration {
@@ -549,7 +547,6 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 			}
 		}
 		if signedIn, err = s.signInAs(ctx, f, c, ident, enrolled, methods, f.Data.AuthenticatedAt, policy.Signals{}, result); err != nil {
-			g.cancel(ctx)
 			return nil, err
 		}
 		if f.Type == TypeLogin && !known {
@@ -569,7 +566,6 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 		return s.alreadySignedUp(ctx, f)
 	}
 	if err != nil {
-		g.cancel(ctx)
 		return nil, err
 	}
 	return result, nil
