@@ -144,11 +144,7 @@ func (l *Limiter) Waits(ctx context.Context, rule Rule, keys ...string) ([]State
 // WaitsIn adds Waits to r: once r runs, *out holds the states, in the
 // order of keys.
 func (l *Limiter) WaitsIn(r *store.Reads, rule Rule, out *[]State, keys ...string) {
-	items := make([]Item, len(keys))
-	for i, k := range keys {
-		items[i] = Item{Key: k, Rule: rule}
-	}
-	l.StatesIn(r, out, items...)
+	l.StatesIn(r, out, itemsFor(rule, keys)...)
 }
 
 // StatesIn adds to r the read of where each item's key stands under its
@@ -159,22 +155,32 @@ func (l *Limiter) StatesIn(r *store.Reads, out *[]State, items ...Item) {
 		return
 	}
 	r.Query(func(rows store.Rows) error {
-		now := l.now()
-		for rows.Next() {
-			var key string
-			var failures int
-			var last, expires int64
-			if err := rows.Scan(&key, &failures, &last, &expires); err != nil {
-				return err
-			}
-			for i, it := range items {
-				if it.Key == key {
-					(*out)[i] = it.Rule.state(now, failures, last, expires)
-				}
+		return scanStates(rows, items, l.now(), func(i int, st State) { (*out)[i] = st })
+	}, statesSQL(len(items)), keyArgs(items)...)
+}
+
+// statesSQL reads the rows of n keys, $1 to $n, for scanStates.
+func statesSQL(n int) string {
+	return `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key IN (` + marks(n) + `)`
+}
+
+// scanStates reads the rows of statesSQL and tells found where each
+// item (by its index) whose key has a row stands under its rule at now.
+func scanStates(rows store.Rows, items []Item, now time.Time, found func(i int, st State)) error {
+	for rows.Next() {
+		var key string
+		var failures int
+		var last, expires int64
+		if err := rows.Scan(&key, &failures, &last, &expires); err != nil {
+			return err
+		}
+		for i, it := range items {
+			if it.Key == key {
+				found(i, it.Rule.state(now, failures, last, expires))
 			}
 		}
-		return nil
-	}, `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key IN (`+marks(len(items))+`)`, keyArgs(items)...)
+	}
+	return nil
 }
 
 // state is where a key stands at now under r, from its row: its count,
@@ -217,11 +223,7 @@ type Item struct {
 // What follows the work decides what the count becomes (see Attempt).
 // Counts commit asynchronously (store.DB.Async), as Fail's do.
 func (l *Limiter) Reserve(ctx context.Context, rule Rule, keys ...string) ([]State, error) {
-	items := make([]Item, len(keys))
-	for i, k := range keys {
-		items[i] = Item{Key: k, Rule: rule}
-	}
-	return l.ReserveEach(ctx, items...)
+	return l.ReserveEach(ctx, itemsFor(rule, keys)...)
 }
 
 // ReserveEach is Reserve for keys under rules of their own (an address
@@ -295,21 +297,8 @@ func (l *Limiter) reserveIn(r *store.Reads, out *[]State, later *[]int, full []s
 		}
 		return nil
 	}
-	scanStates := func(rs store.Rows) error {
-		for rs.Next() {
-			var key string
-			var failures int
-			var last, expires int64
-			if err := rs.Scan(&key, &failures, &last, &expires); err != nil {
-				return err
-			}
-			for _, it := range items {
-				if it.Key == key {
-					seen[key] = it.Rule.state(l.now(), failures, last, expires)
-				}
-			}
-		}
-		return nil
+	readStates := func(rs store.Rows) error {
+		return scanStates(rs, items, l.now(), func(i int, st State) { seen[items[i].Key] = st })
 	}
 	// settle fills *out once the keys are taken and the states read; a
 	// key neither taken nor read goes to *later for Explain.
@@ -330,7 +319,7 @@ func (l *Limiter) reserveIn(r *store.Reads, out *[]State, later *[]int, full []s
 	}
 	if len(full) > 0 {
 		r.Query(func(rs store.Rows) error {
-			if err := scanStates(rs); err != nil {
+			if err := readStates(rs); err != nil {
 				return err
 			}
 			for _, key := range full {
@@ -340,14 +329,13 @@ func (l *Limiter) reserveIn(r *store.Reads, out *[]State, later *[]int, full []s
 			}
 			settle(true)
 			return nil
-		}, `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key IN (`+marks(len(sorted))+`)`, keyArgs(sorted)...)
+		}, statesSQL(len(sorted)), keyArgs(sorted)...)
 		return
 	}
 	reads := sorted // the states to read with the reservation
 	if later != nil {
 		reads = watched
 	}
-	states := `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key IN (` + marks(len(reads)) + `)`
 	if pg {
 		// One batch: the reservation, then the states it needs, which
 		// see what it did (for a key it refused, nothing).
@@ -364,12 +352,12 @@ func (l *Limiter) reserveIn(r *store.Reads, out *[]State, later *[]int, full []s
 		}
 		if len(reads) > 0 {
 			r.Query(func(rs store.Rows) error {
-				if err := scanStates(rs); err != nil {
+				if err := readStates(rs); err != nil {
 					return err
 				}
 				settle(later == nil)
 				return nil
-			}, states, keyArgs(reads)...)
+			}, statesSQL(len(reads)), keyArgs(reads)...)
 		}
 		return
 	}
@@ -382,12 +370,12 @@ func (l *Limiter) reserveIn(r *store.Reads, out *[]State, later *[]int, full []s
 			if len(set) == 0 {
 				return nil
 			}
-			rs, err := l.db.Async().WriteQuery(ctx, `SELECT key, failures, last_failure, expires_at FROM throttle WHERE key IN (`+marks(len(set))+`)`, keyArgs(set)...)
+			rs, err := l.db.Async().WriteQuery(ctx, statesSQL(len(set)), keyArgs(set)...)
 			if err != nil {
 				return err
 			}
 			defer rs.Close()
-			if err := scanStates(rs); err != nil {
+			if err := readStates(rs); err != nil {
 				return err
 			}
 			return rs.Err()
@@ -592,12 +580,24 @@ func reserveSQL(pg, attempts bool, open, gated, watched int) string {
 }
 
 // marks returns "$1, $2, …, $n".
-func marks(n int) string {
+func marks(n int) string { return marksFrom(1, n) }
+
+// marksFrom returns "$first, …, $(first+n-1)".
+func marksFrom(first, n int) string {
 	m := make([]string, n)
 	for i := range m {
-		m[i] = fmt.Sprintf("$%d", i+1)
+		m[i] = fmt.Sprintf("$%d", first+i)
 	}
 	return strings.Join(m, ", ")
+}
+
+// itemsFor returns keys as items under one rule.
+func itemsFor(rule Rule, keys []string) []Item {
+	items := make([]Item, len(keys))
+	for i, k := range keys {
+		items[i] = Item{Key: k, Rule: rule}
+	}
+	return items
 }
 
 // keyArgs returns the items' keys as statement arguments.
@@ -689,11 +689,7 @@ func (a *Attempt) End() {
 
 // Begin reserves an attempt on keys under rule (see Reserve).
 func (l *Limiter) Begin(ctx context.Context, rule Rule, keys ...string) (*Attempt, error) {
-	items := make([]Item, len(keys))
-	for i, k := range keys {
-		items[i] = Item{Key: k, Rule: rule}
-	}
-	return l.BeginEach(ctx, items...)
+	return l.BeginEach(ctx, itemsFor(rule, keys)...)
 }
 
 // BeginEach reserves an attempt on keys under rules of their own (see
@@ -844,12 +840,8 @@ func (a *Attempt) settle(ctx context.Context, db store.Execer, forget []string) 
 			if len(p.keys) == 0 {
 				continue
 			}
-			marks := make([]string, len(p.keys))
-			for j := range p.keys {
-				args = append(args, p.keys[j])
-				marks[j] = fmt.Sprintf("$%d", len(args))
-			}
-			ctes = append(ctes, fmt.Sprintf("s%d AS (%s)", len(ctes), fmt.Sprintf(p.stmt, strings.Join(marks, ", "))))
+			ctes = append(ctes, fmt.Sprintf("s%d AS (%s)", len(ctes), fmt.Sprintf(p.stmt, marksFrom(len(args)+1, len(p.keys)))))
+			args = append(args, p.keys...)
 		}
 		if len(ctes) == 0 {
 			return nil
