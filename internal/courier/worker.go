@@ -155,7 +155,7 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 	if n, err := w.Outbox.Reclaim(ctx); err != nil {
 		if ctx.Err() == nil {
-			w.Logger.Log(ctx, dbLevel(err), "courier: take back the mail of a former process; it leaves when its lease runs out",
+			w.Logger.Log(ctx, store.LogLevel(ctx, err), "courier: take back the mail of a former process; it leaves when its lease runs out",
 				slog.String("error", err.Error()))
 		}
 	} else if n > 0 {
@@ -315,10 +315,10 @@ func (w *Worker) probe(ctx context.Context, p Prober) bool {
 func (w *Worker) poll(ctx context.Context, n int) []Entry {
 	entries, err := w.Outbox.Claim(ctx, n, w.Lease)
 	if err != nil && ctx.Err() == nil {
-		w.Logger.Log(ctx, dbLevel(err), "courier: claim due mail", slog.String("error", err.Error()))
+		w.Logger.Log(ctx, store.LogLevel(ctx, err), "courier: claim due mail", slog.String("error", err.Error()))
 	}
 	if err := w.housekeep(ctx); err != nil && ctx.Err() == nil {
-		w.Logger.Log(ctx, dbLevel(err), "courier: expire and prune mail", slog.String("error", err.Error()))
+		w.Logger.Log(ctx, store.LogLevel(ctx, err), "courier: expire and prune mail", slog.String("error", err.Error()))
 	}
 	return entries
 }
@@ -452,7 +452,7 @@ func (w *Worker) deliver(ctx context.Context, e Entry) {
 	// address: from here until the deadline the attempt is under way.
 	switch s, err := w.Outbox.begin(ctx, e, w.Outbox.now().Add(w.SendTimeout)); {
 	case err != nil:
-		log.Log(ctx, dbLevel(err), "courier: check mail before sending; it leaves when its lease runs out",
+		log.Log(ctx, store.LogLevel(ctx, err), "courier: check mail before sending; it leaves when its lease runs out",
 			slog.String("event", "mail_check_failed"), slog.String("error", err.Error()))
 		return
 	case s == unwanted:
@@ -538,7 +538,7 @@ func (w *Worker) record(ctx context.Context, log *slog.Logger, e Entry, event st
 		log.Warn("courier: lease lost during delivery; the mail may be sent twice (raise Worker.Lease)",
 			slog.String("event", event), slog.String("error", err.Error()))
 	default:
-		log.Log(ctx, dbLevel(err), "courier: record delivery result", slog.String("event", event),
+		log.Log(ctx, store.LogLevel(ctx, err), "courier: record delivery result", slog.String("event", event),
 			slog.String("error", fmt.Sprint(err)))
 		return false
 	}
@@ -548,16 +548,6 @@ func (w *Worker) record(ctx context.Context, log *slog.Logger, e Entry, event st
 		log.Warn("courier: record the end of an attempt", slog.String("error", err.Error()))
 	}
 	return false
-}
-
-// dbLevel is the level to log a database error at: a warning when the
-// database is unavailable (an outage, which readiness reports, and which
-// the worker rides out), an error otherwise.
-func dbLevel(err error) slog.Level {
-	if store.Unavailable(err) {
-		return slog.LevelWarn
-	}
-	return slog.LevelError
 }
 
 // redact replaces every occurrence of address in s, in any case, with

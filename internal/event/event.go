@@ -2,7 +2,6 @@ package event
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -140,17 +139,7 @@ func (l *Log) logged(ctx context.Context, e Event, err error) error {
 			slog.String("session_id", e.SessionID), slog.String("client_id", e.ClientID), slog.String("client_ip", e.IP))
 	}
 	if err != nil {
-		// A client that went away cancels its request's writes: no fault.
-		// An outage is the operator's to see, at WARN; anything else is a
-		// bug.
-		level := slog.LevelError
-		switch {
-		case errors.Is(err, context.Canceled):
-			level = slog.LevelDebug
-		case store.Unavailable(err):
-			level = slog.LevelWarn
-		}
-		l.logger.LogAttrs(ctx, level, "event: append failed", slog.String("event", e.Type), slog.Any("error", err))
+		l.logger.LogAttrs(ctx, store.LogLevel(ctx, err), "event: append failed", slog.String("event", e.Type), slog.Any("error", err))
 		return fmt.Errorf("event: append %s: %w", e.Type, err)
 	}
 	return nil

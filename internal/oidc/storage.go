@@ -621,14 +621,7 @@ func (s *Storage) logInternal(ctx context.Context, what string, err error) {
 	if s.Logger == nil {
 		return
 	}
-	level := slog.LevelError
-	switch {
-	case errors.Is(ctx.Err(), context.Canceled): // the client is gone
-		level = slog.LevelDebug
-	case store.Unavailable(err): // an outage, which readiness reports
-		level = slog.LevelWarn
-	}
-	s.Logger.Log(ctx, level, "oidc: internal error", slog.String("op", what), slog.Any("error", err))
+	s.Logger.Log(ctx, store.LogLevel(ctx, err), "oidc: internal error", slog.String("op", what), slog.Any("error", err))
 }
 
 func (s *Storage) emit(ctx context.Context, typ, outcome, reason, subject, clientID string) {

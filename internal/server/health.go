@@ -71,18 +71,15 @@ func (h *health) fresh(ctx context.Context, maxAge time.Duration) (reason string
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
 	defer cancel()
+	var said string // what the log says of the database
 	if err = h.db.Ping(ctx); err != nil {
-		reason = "unreachable"
+		reason, said = "unreachable", "is unreachable"
 	} else if err = h.db.CheckWrite(ctx); err != nil {
-		reason = "cannot write"
+		reason, said = "cannot write", "cannot write"
 	}
 	switch {
 	case err != nil && (h.err == nil || h.checked.IsZero()):
-		what := reason // "cannot write"
-		if reason == "unreachable" {
-			what = "is unreachable"
-		}
-		h.logger.WarnContext(ctx, "not ready: the database "+what, "error", err)
+		h.logger.WarnContext(ctx, "not ready: the database "+said, "error", err)
 	case err == nil && h.err != nil:
 		h.logger.InfoContext(ctx, "ready again: the database answers and writes")
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"syscall"
@@ -81,4 +82,19 @@ func unavailableSQLState(code string) bool {
 		return true
 	}
 	return false
+}
+
+// LogLevel is the level to log err at, met while serving ctx: debug when
+// the work was cancelled (a client that went away: nobody reads the
+// answer, and it is no fault), a warning when the database is unavailable
+// (an outage, which readiness reports, also when it ran a request out of
+// time), an error otherwise (a bug).
+func LogLevel(ctx context.Context, err error) slog.Level {
+	switch {
+	case errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled):
+		return slog.LevelDebug
+	case Unavailable(err):
+		return slog.LevelWarn
+	}
+	return slog.LevelError
 }
