@@ -29,6 +29,22 @@ func newRunWorker(db *store.DB, node string, sender Sender) (*Worker, *logBuffer
 	return NewWorker(o, sender, slog.New(slog.NewJSONHandler(logs, nil))), logs
 }
 
+// runDuringOutage runs a worker whose mail server is down (srv, closed),
+// with retries and polls an hour apart, so that only a resume sends the
+// mail that waits for the server, and a probe of the server every probe
+// (0: none).
+func runDuringOutage(t *testing.T, db *store.DB, probe time.Duration) (*smtptest.Server, *Worker, *logBuffer) {
+	t.Helper()
+	srv := smtptest.Start(t)
+	srv.Close()
+	w, logs := newRunWorker(db, "", newSMTPSender(t, srv))
+	w.Backoff = func(int) time.Duration { return time.Hour }
+	w.PollInterval = time.Hour
+	w.ProbeInterval = probe
+	startRun(t, w)
+	return srv, w, logs
+}
+
 // startRun runs w until the test ends (or until the returned stop is
 // called, which waits for Run to return).
 func startRun(t *testing.T, w *Worker) (stop func()) {
@@ -349,12 +365,7 @@ func TestHangingServerStopsNoPolls(t *testing.T) {
 // for a retry due at once, instead of when its backoff runs out.
 func TestSuccessResumesMailWaitingForTheServer(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		srv := smtptest.Start(t)
-		srv.Close()
-		w, logs := newRunWorker(db, "", newSMTPSender(t, srv))
-		w.Backoff = func(int) time.Duration { return time.Hour }
-		w.PollInterval = time.Hour
-		startRun(t, w)
+		srv, w, logs := runDuringOutage(t, db, 0)
 		waiting := []string{"a@example.com", "b@example.com", "c@example.com"}
 		for _, to := range waiting {
 			mustEnqueue(t, w.Outbox, codeMessage(to, "1"))
@@ -453,13 +464,7 @@ func TestFate(t *testing.T) {
 // no new mail comes to show it: the worker probes the server meanwhile.
 func TestProbeResumesMailWhenTheServerIsBack(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		srv := smtptest.Start(t)
-		srv.Close()
-		w, logs := newRunWorker(db, "", newSMTPSender(t, srv))
-		w.Backoff = func(int) time.Duration { return time.Hour }
-		w.PollInterval = time.Hour
-		w.ProbeInterval = 10 * time.Millisecond
-		startRun(t, w)
+		srv, w, logs := runDuringOutage(t, db, 10*time.Millisecond)
 		mustEnqueue(t, w.Outbox, codeMessage("alone@example.com", "1"))
 		logs.waitFor(t, `"event":"mail_retry"`, 1)
 		srv.Restart()

@@ -99,8 +99,7 @@ func TestKnownDeviceHasALimitOfItsOwn(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		env := servertest.Start(t, db, behindProxy)
 		env.Clock.Stop() // its waits last while the test works, however loaded the machine
-		id, code := startAPIRegistration(t, env, "kim@example.com")
-		expectStatus(t, env.JSONWith(t, "POST", "/api/flows/"+id+"/code", from("192.0.2.30", "kim-laptop"), map[string]any{"code": code}, nil), 200)
+		signUpOn(t, env, "kim@example.com", from("192.0.2.30", "kim-laptop"))
 		checked := 0
 		for i := range 30 {
 			// From many networks, so that no network limit is reached.
@@ -123,9 +122,7 @@ func TestKnownDeviceAnswersTheSecondFactorsChallenge(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		env := servertest.Start(t, db, behindProxy)
 		const email = "kit@example.com"
-		id, code := startAPIRegistration(t, env, email)
-		var signedUp api.FlowResponse
-		expectStatus(t, env.JSONWith(t, "POST", "/api/flows/"+id+"/code", from("192.0.2.40", "kit-laptop"), map[string]any{"code": code}, &signedUp), 200)
+		signedUp := signUpOn(t, env, email, from("192.0.2.40", "kit-laptop"))
 		var setup api.TOTPSetup
 		expectStatus(t, env.JSON(t, "POST", "/api/totp", signedUp.SessionToken, nil, &setup), 200)
 		first, _ := pqtotp.GenerateCode(setup.Secret, env.Clock.Now())

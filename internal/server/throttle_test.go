@@ -32,6 +32,18 @@ func from(ip, device string) http.Header {
 	return h
 }
 
+// signUpOn signs up email over the API and enters its code with headers
+// h (a network, a device): that device then holds a session of the
+// account, and is the owner's known device. It returns the code step's
+// answer.
+func signUpOn(t *testing.T, env *servertest.Env, email string, h http.Header) api.FlowResponse {
+	t.Helper()
+	id, code := startAPIRegistration(t, env, email)
+	var done api.FlowResponse
+	expectStatus(t, env.JSONWith(t, "POST", "/api/flows/"+id+"/code", h, map[string]any{"code": code}, &done), 200)
+	return done
+}
+
 // deviceID is a well-formed device id (22+ base64url characters) for a
 // device name.
 func deviceID(name string) string { return name + "-device-id-0123456789" }
@@ -164,9 +176,7 @@ func TestSignUpsCannotLockAnAddressOutOfCodes(t *testing.T) {
 		env := servertest.Start(t, db, behindProxy)
 		const victim = "vera@example.com"
 		// Vera's account, signed up and in over the API from her phone.
-		id, code := startAPIRegistration(t, env, victim)
-		var done api.FlowResponse
-		expectStatus(t, env.JSONWith(t, "POST", "/api/flows/"+id+"/code", from("192.0.2.10", "vera-phone"), map[string]any{"code": code}, &done), 200)
+		done := signUpOn(t, env, victim, from("192.0.2.10", "vera-phone"))
 		expectStatus(t, env.JSON(t, "POST", "/api/logout", done.SessionToken, map[string]any{}, nil), 204)
 
 		signUpFrom := func(ip string) {
@@ -223,8 +233,7 @@ func TestBusyNetworkChallengesInsteadOfRefusing(t *testing.T) {
 		env := servertest.Start(t, db, behindProxy)
 		const office = "198.51.100.77"
 		// Omar signs up from the office, on his laptop.
-		id, code := startAPIRegistration(t, env, "omar@example.com")
-		expectStatus(t, env.JSONWith(t, "POST", "/api/flows/"+id+"/code", from(office, "omar-laptop"), map[string]any{"code": code}, nil), 200)
+		signUpOn(t, env, "omar@example.com", from(office, "omar-laptop"))
 		signUp(t, env, "lena@example.com", goodPassword)
 
 		// Someone at the office fails eight times, with made-up accounts
