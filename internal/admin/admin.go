@@ -7,6 +7,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
+	"github.com/foyer-id/foyer/internal/decision"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -25,7 +26,9 @@ var OpenAPI []byte
 // Handler serves the admin API of one policy domain.
 type Handler struct {
 	Clients *client.Registry
-	Domain  string
+	// Decisions is where the policy's decisions are recorded.
+	Decisions *decision.Log
+	Domain    string
 	// Token is the admin bearer token (admin.token, FOYER_ADMIN_TOKEN).
 	// Empty turns the admin API off: every route answers 404.
 	Token        string
@@ -42,6 +45,7 @@ var Routes = []string{
 	"PATCH /admin/clients/{id}",
 	"DELETE /admin/clients/{id}",
 	"POST /admin/clients/{id}/secret",
+	"GET /admin/decisions",
 }
 
 // Mount registers the admin API on mux. Without a token the API is off:
@@ -63,6 +67,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 		"PATCH /admin/clients/{id}":       h.updateClient,
 		"DELETE /admin/clients/{id}":      h.deleteClient,
 		"POST /admin/clients/{id}/secret": h.rotateSecret,
+		"GET /admin/decisions":            h.listDecisions,
 	}
 	for _, route := range Routes {
 		next := handlers[route]

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/foyer-id/foyer/internal/client"
+	"github.com/foyer-id/foyer/internal/decision"
 	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/store/storetest"
 )
@@ -21,15 +22,18 @@ type testAPI struct {
 	t   *testing.T
 	mux *http.ServeMux
 	reg *client.Registry
+	// decisions is the record the API reads decisions from.
+	decisions *decision.Log
 	// bodies collects every response body, to check where secrets appear.
 	bodies []string
 }
 
 func newTestAPI(t *testing.T, db *store.DB, token string) *testAPI {
 	reg := client.NewRegistry(db, []byte("0123456789abcdef0123456789abcdef"), nil)
+	decisions := decision.NewLog(db)
 	mux := http.NewServeMux()
-	(&Handler{Clients: reg, Domain: "customers", Token: token, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}).Mount(mux)
-	return &testAPI{t: t, mux: mux, reg: reg}
+	(&Handler{Clients: reg, Decisions: decisions, Domain: "customers", Token: token, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}).Mount(mux)
+	return &testAPI{t: t, mux: mux, reg: reg, decisions: decisions}
 }
 
 // do sends a request with the admin token (auth "" means none) and checks

@@ -138,6 +138,9 @@ type Password struct {
 type Retention struct {
 	// Events is the journey event log (funnels, audit, replay).
 	Events Duration `yaml:"events"`
+	// Decisions are the policy's decisions with the input each saw
+	// (shadow policies, replay, audit).
+	Decisions Duration `yaml:"decisions"`
 	// Sessions counts from a session's end (expiry, idle timeout or
 	// sign-out). An ended session still tells that its device is known:
 	// a device unused for longer is a new one again.
@@ -267,6 +270,7 @@ func Default() *Config {
 		},
 		Retention: Retention{
 			Events:            Duration(90 * 24 * time.Hour),
+			Decisions:         Duration(90 * 24 * time.Hour),
 			Sessions:          Duration(90 * 24 * time.Hour),
 			PendingIdentities: Duration(7 * 24 * time.Hour),
 		},
@@ -636,7 +640,8 @@ func (c *Config) Validate() error {
 	if c.Password.MaxConcurrent < 0 {
 		bad("password.max_concurrent", "must not be negative")
 	}
-	for key, v := range map[string]Duration{"retention.events": c.Retention.Events, "retention.sessions": c.Retention.Sessions,
+	for key, v := range map[string]Duration{"retention.events": c.Retention.Events, "retention.decisions": c.Retention.Decisions,
+		"retention.sessions":           c.Retention.Sessions,
 		"retention.pending_identities": c.Retention.PendingIdentities} {
 		if v < 0 || (v > 0 && v < Duration(time.Hour)) {
 			bad(key, "must be at least 1h, or 0 to keep for ever")

@@ -28,12 +28,22 @@ type sampler struct {
 // address are recorded a minute on each node, so a flood cannot fill the
 // database or the log. The first of a minute say what the rest would.
 func (l *Log) AppendSampled(ctx context.Context, e Event) error {
-	if !l.sample(e) {
-		l.logger.LogAttrs(ctx, slog.LevelDebug, "journey event not recorded (sampled)",
-			slog.String("event", e.Type), slog.String("outcome", e.Outcome), slog.String("reason", e.Reason), slog.String("client_ip", e.IP))
+	if !l.Sample(ctx, e) {
 		return nil
 	}
 	return l.Append(ctx, e)
+}
+
+// Sample reports whether an event that comes in floods is to be recorded
+// (see AppendSampled), for a caller that records it with more (its
+// decision) in one transaction. An event left out is logged at debug.
+func (l *Log) Sample(ctx context.Context, e Event) bool {
+	if l.sample(e) {
+		return true
+	}
+	l.logger.LogAttrs(ctx, slog.LevelDebug, "journey event not recorded (sampled)",
+		slog.String("event", e.Type), slog.String("outcome", e.Outcome), slog.String("reason", e.Reason), slog.String("client_ip", e.IP))
+	return false
 }
 
 func (l *Log) sample(e Event) bool {

@@ -48,11 +48,12 @@ func (s *Service) MethodsChangeNeeds(ctx context.Context, c Client, sess *sessio
 	case stale:
 		return ReauthSignIn, nil
 	}
-	if _, err := s.decide(ctx, nil, c, policy.Input{Action: policy.MethodsChange, IdentityID: sess.IdentityID,
-		SecondFactor: enrolled, Methods: sess.Methods}, event.MethodsChanged); err != nil {
+	_, rec, err := s.decideRecord(ctx, nil, c, policy.Input{Action: policy.MethodsChange, IdentityID: sess.IdentityID,
+		SessionID: sess.ID, SecondFactor: enrolled, Methods: sess.Methods}, event.MethodsChanged)
+	if err != nil {
 		return 0, err
 	}
-	return ReauthNone, nil
+	return ReauthNone, s.Decisions.Append(ctx, rec)
 }
 
 // MethodsChanged records a change to how the customer signs in (reason:

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/foyer-id/foyer/internal/challenge"
+	"github.com/foyer-id/foyer/internal/decision"
 )
 
 // Flow types.
@@ -50,6 +51,11 @@ type Flow struct {
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	ExpiresAt  time.Time
+
+	// decided are the step's decisions about the flow not written yet:
+	// they go with the step's next write of an event or of the flow, in
+	// its transaction (see Service.writeDecided).
+	decided []decision.Record
 }
 
 // Data is the journey's private working state. It never leaves the

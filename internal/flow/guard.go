@@ -208,7 +208,7 @@ func (s *Service) spendProof(ctx context.Context, c Client, g *guard) (bool, err
 // it records nothing.
 func (s *Service) difficulty(ctx context.Context, c Client, action policy.Action, sig policy.Signals) int {
 	sig.ChallengeSolved, sig.KnownDevice = false, false
-	d := s.Policy.Decide(ctx, policy.Input{Domain: s.Config.Domain, Action: action, Time: s.now(), ClientIP: c.IP, Signals: sig})
+	d := s.Point.Policy.Decide(ctx, policy.Input{Domain: s.Config.Domain, Action: action, Time: s.now(), ClientIP: c.IP, Signals: sig})
 	if d.Effect != policy.Challenge {
 		return 0
 	}
@@ -350,14 +350,16 @@ func (s *Service) codeSendGuard(ctx context.Context, c Client, a *throttle.Attem
 	return g, nil
 }
 
-// mailAllowed reports whether a code send that the step does not refuse
-// (a sign-up answers alike either way) may go out, as the policy would
-// allow a code request: the address is within its limits, or the device
-// is its owner's, or the request solved a challenge. A code held back is
-// not counted.
-func (g *guard) mailAllowed(ctx context.Context, s *Service, c Client) bool {
-	if d := s.Policy.Decide(ctx, policy.Input{Domain: s.Config.Domain, Action: policy.VerificationSend, Time: s.now(),
-		ClientIP: c.IP, Signals: g.signals}); d.Allowed() {
+// mailAllowed reports whether a code send of f's step that the step does
+// not refuse (a sign-up answers alike either way) may go out, as the
+// policy decides a code request: the address is within its limits, or
+// the device is its owner's, or the request solved a challenge. The
+// decision is recorded with the step; a code held back is not counted.
+func (s *Service) mailAllowed(ctx context.Context, g *guard, f *Flow, c Client) bool {
+	d, rec := s.Point.Decide(ctx, policy.Input{Action: policy.VerificationSend, FlowID: f.ID, IdentityID: f.IdentityID,
+		ClientIP: c.IP, UserAgent: c.UserAgent, DeviceID: c.DeviceID, Signals: g.signals})
+	f.decided = append(f.decided, rec)
+	if d.Allowed() {
 		return true
 	}
 	g.cancel(ctx)

@@ -102,9 +102,12 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	f.Data.AuthenticatedAt = now
 	submitted := s.record(f, c, event.LoginSubmitted, event.OutcomeSuccess, "", cand.Identity.ID, "")
 
-	d := s.Policy.Decide(ctx, policy.Input{Domain: s.Config.Domain, Action: policy.SessionIssue, Time: now, FlowID: f.ID,
-		ClientIP: c.IP, UserAgent: c.UserAgent, DeviceID: c.DeviceID,
-		IdentityID: cand.Identity.ID, IdentityState: cand.Identity.State, EmailVerified: cand.Identifier.Verified})
+	// Asked once: the answer either sends a code to verify the address
+	// first, or is carried out by issueAs.
+	d, err := s.decideSession(ctx, f, c, cand.Identity, enrolled, f.Data.Methods, policy.Signals{})
+	if err != nil {
+		return nil, err
+	}
 	if d.Effect == policy.StepUp && len(d.Require) == 1 && d.Require[0] == policy.StepVerifyEmail {
 		f.State = StateVerify
 		msg := info("verify_email_to_continue", "Please verify your email address: we sent a 6-digit code to "+email+".")
@@ -115,7 +118,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		if err != nil {
 			return nil, err
 		}
-		if err := s.saveWithCodeMailed(ctx, f, c, "verification_code", mailGuard.mailAllowed(ctx, s, c), msg, submitted, settled,
+		if err := s.saveWithCodeMailed(ctx, f, c, "verification_code", s.mailAllowed(ctx, mailGuard, f, c), msg, submitted, settled,
 			s.record(f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, cand.Identity.ID, "")); err != nil {
 			mailGuard.cancel(ctx)
 			return nil, err
@@ -125,7 +128,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	result := &Result{Flow: f}
 	f.State = StateDone // signIn may move it on to StateSecondFactor
 	f.Data.Messages = nil
-	signedIn, err := s.signInAs(ctx, f, c, cand.Identity, enrolled, f.Data.Methods, now, policy.Signals{}, result)
+	signedIn, err := s.issueAs(ctx, f, c, d, cand.Identity, enrolled, f.Data.Methods, now, result)
 	if err != nil {
 		return nil, err
 	}

@@ -152,7 +152,7 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 	// mail for a while, the owner's note included, but the same answer: a
 	// refusal would only tell a flooder to wait, and would set apart one
 	// of many concurrent sign-ups of an address.
-	mail := mailGuard != nil && mailGuard.mailAllowed(ctx, s, c)
+	mail := mailGuard != nil && s.mailAllowed(ctx, mailGuard, f, c)
 	if !s.Config.RequireVerifiedEmail && !passwordless {
 		// Sign-up completes at once, and the address is verified when the
 		// customer chooses to (or a journey needs it): no code now. (A

@@ -40,7 +40,8 @@ func FactorInvalidText(kind string) string {
 var ErrFactorInvalid = errors.New("flow: second factor code not valid")
 
 // checkFactor verifies a second-factor code with the same throttling as
-// passwords (per network and per identity), asking the policy first.
+// passwords (per network and per identity), asking the policy first; f is
+// nil for a step-up of a live session.
 func (s *Service) checkFactor(ctx context.Context, f *Flow, c Client, identityID, kind, code string) (err error) {
 	if s.Factors == nil {
 		return invalid("", "method_disabled", "Two-factor authentication is not available.")
@@ -51,6 +52,11 @@ func (s *Service) checkFactor(ctx context.Context, f *Flow, c Client, identityID
 	}
 	if code == "" || len(code) > 64 {
 		return invalid("code", "code_format", "Enter the code.")
+	}
+	if f == nil {
+		// A step-up of a live session has no flow: an empty one holds
+		// the step's decision until its event is written.
+		f = &Flow{}
 	}
 	idKey := throttle.IdentifierKey("factor", identityID)
 	g, err := s.reserve(ctx, c, policy.SecondFactorSubmit, idKey, identityID)

@@ -16,6 +16,7 @@ import (
 	"github.com/foyer-id/foyer/internal/courier"
 	"github.com/foyer-id/foyer/internal/credential/passkey"
 	"github.com/foyer-id/foyer/internal/credential/password"
+	"github.com/foyer-id/foyer/internal/decision"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
@@ -87,10 +88,13 @@ type Service struct {
 	Sessions       *session.Manager
 	Hasher         *password.Hasher
 	PasswordPolicy password.Policy
-	Policy         policy.Decider
-	Events         *event.Log
-	Throttle       *throttle.Limiter
-	Mailer         Mailer
+	// Point is where every decision of the journeys is made (the OpenID
+	// provider shares it), and Decisions where each is recorded.
+	Point     *decision.Point
+	Decisions *decision.Log
+	Events    *event.Log
+	Throttle  *throttle.Limiter
+	Mailer    Mailer
 	// Factors holds the authenticator apps and recovery codes: checked at
 	// sign-in and step-up, set up and managed by customers (BeginTOTP,
 	// ConfirmTOTP, …); nil when the domain has none.
@@ -128,12 +132,6 @@ func (s *Service) Start(ctx context.Context, typ string, c Client, returnTo stri
 	default:
 		return nil, fmt.Errorf("flow: unknown type %q", typ)
 	}
-	// Each journey is a stored row: a network's starts are counted, in the
-	// transaction that stores it, which fails if the network must wait;
-	// the policy is asked again with how long.
-	if _, err := s.decide(ctx, nil, c, policy.Input{Action: policy.FlowStart}, typ+".started"); err != nil {
-		return nil, err
-	}
 	scope, rule := s.networkLimit(policy.FlowStart)
 	count := throttle.Item{Key: throttle.NetworkKey(scope, c.IP), Rule: rule}
 	now := s.now()
@@ -147,6 +145,13 @@ func (s *Service) Start(ctx context.Context, typ string, c Client, returnTo stri
 		CreatedAt: now,
 		UpdatedAt: now,
 		ExpiresAt: now.Add(s.Config.FlowLifetime),
+	}
+	// Each journey is a stored row: a network's starts are counted, in the
+	// transaction that stores it, which fails if the network must wait;
+	// the policy is then asked again with how long, and that decision
+	// stands in place of the first.
+	if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.FlowStart}, typ+".started"); err != nil {
+		return nil, err
 	}
 	// A crash of the database may lose a journey just started: its next
 	// step then asks the customer to start again.
@@ -170,7 +175,8 @@ func (s *Service) Start(ctx context.Context, typ string, c Client, returnTo stri
 			return nil, rerr
 		}
 		sig := policy.Signals{NetworkWait: max(st[0].Wait, time.Second), NetworkFailures: st[0].Failures}
-		if _, err := s.decide(ctx, nil, c, policy.Input{Action: policy.FlowStart, Signals: sig}, typ+".started"); err != nil {
+		f.decided = nil
+		if _, err := s.decide(ctx, f, c, policy.Input{Action: policy.FlowStart, Signals: sig}, typ+".started"); err != nil {
 			return nil, err
 		}
 		err = create(false) // let through all the same: not counted
@@ -204,36 +210,93 @@ func (s *Service) Load(ctx context.Context, id, typ string, c Client) (*Flow, er
 	return f, nil
 }
 
-// decide asks the policy decision point and turns throttle and deny
-// answers into errors, after recording them as events.
+// decide asks the decision point about in for the step of f and the
+// client, and keeps the record on f, to be written with the step's next
+// event or save of f, in its transaction: a step and the decision behind
+// it are kept together or not at all. Throttle, challenge and deny
+// answers become errors, recorded at once with their event.
 func (s *Service) decide(ctx context.Context, f *Flow, c Client, in policy.Input, eventType string) (policy.Decision, error) {
-	in.Domain, in.Time = s.Config.Domain, s.now()
+	d, rec, err := s.decideRecord(ctx, f, c, in, eventType)
+	if err == nil {
+		f.decided = append(f.decided, rec)
+	}
+	return d, err
+}
+
+// decideRecord is decide for a step without a flow (f nil: signing out,
+// changing sign-in methods), which writes rec itself (emit, or
+// Decisions.Append) when the answer is not an error.
+func (s *Service) decideRecord(ctx context.Context, f *Flow, c Client, in policy.Input, eventType string) (policy.Decision, decision.Record, error) {
 	if f != nil {
 		in.FlowID = f.ID
 	}
 	in.ClientIP, in.UserAgent, in.DeviceID = c.IP, c.UserAgent, c.DeviceID
-	d := s.Policy.Decide(ctx, in)
+	d, rec := s.Point.Decide(ctx, in)
 	// Waits and challenges come in floods that cost their sender nothing:
-	// they are recorded sampled (event.Log.AppendSampled).
+	// they are recorded sampled, their decision with their event
+	// (event.Log.Sample).
 	switch d.Effect {
 	case policy.Throttle:
-		_ = s.Events.AppendSampled(ctx, s.event(f, c, eventType, event.OutcomeThrottled, d.Reason, in.IdentityID, ""))
-		return d, &ThrottledError{RetryAfter: d.RetryAfter}
+		s.emitSampled(ctx, f, c, rec, eventType, event.OutcomeThrottled, d.Reason, in.IdentityID)
+		return d, rec, &ThrottledError{RetryAfter: d.RetryAfter}
 	case policy.Challenge:
-		_ = s.Events.AppendSampled(ctx, s.event(f, c, eventType, event.OutcomeChallenged, d.Reason, in.IdentityID, ""))
+		s.emitSampled(ctx, f, c, rec, eventType, event.OutcomeChallenged, d.Reason, in.IdentityID)
 		if s.Challenges == nil { // nobody to make one: the client waits
-			return d, &ThrottledError{RetryAfter: d.RetryAfter}
+			return d, rec, &ThrottledError{RetryAfter: d.RetryAfter}
 		}
-		return d, &ChallengeError{Difficulty: d.Difficulty, RetryAfter: d.RetryAfter}
+		return d, rec, &ChallengeError{Difficulty: d.Difficulty, RetryAfter: d.RetryAfter}
 	case policy.Deny:
-		s.emit(ctx, f, c, eventType, event.OutcomeDenied, d.Reason, in.IdentityID, "")
-		return d, &DeniedError{Reason: d.Reason}
+		s.emit(ctx, f, c, eventType, event.OutcomeDenied, d.Reason, in.IdentityID, "", rec)
+		return d, rec, &DeniedError{Reason: d.Reason}
 	}
-	return d, nil
+	return d, rec, nil
 }
 
-func (s *Service) emit(ctx context.Context, f *Flow, c Client, typ, outcome, reason, identityID, sessionID string) {
-	_ = s.Events.Append(ctx, s.event(f, c, typ, outcome, reason, identityID, sessionID)) // logged inside; a journey does not fail on it
+// emitSampled records a refusal that comes in floods, with its decision
+// rec, if the event log samples it (event.Log.Sample).
+func (s *Service) emitSampled(ctx context.Context, f *Flow, c Client, rec decision.Record, typ, outcome, reason, identityID string) {
+	if e := s.event(f, c, typ, outcome, reason, identityID, ""); s.Events.Sample(ctx, e) {
+		s.emit(ctx, f, c, typ, outcome, reason, identityID, "", rec)
+	}
+}
+
+// emit records an event of f's step (f may be nil) with the decisions
+// behind it — recs, and those f keeps — in one transaction. A failure is
+// logged inside; a journey does not fail on it.
+func (s *Service) emit(ctx context.Context, f *Flow, c Client, typ, outcome, reason, identityID, sessionID string, recs ...decision.Record) {
+	e := s.event(f, c, typ, outcome, reason, identityID, sessionID)
+	if len(recs) == 0 && (f == nil || len(f.decided) == 0) {
+		_ = s.Events.Append(ctx, e)
+		return
+	}
+	_ = s.Flows.db.InTxBatched(ctx, func(tx *store.Tx) error {
+		if err := s.writeDecided(ctx, tx, f, recs...); err != nil {
+			return err
+		}
+		return s.Events.AppendTx(ctx, tx, e)
+	})
+}
+
+// writeDecided writes recs and the decisions f keeps inside tx, and
+// forgets f's unless tx rolls back.
+func (s *Service) writeDecided(ctx context.Context, tx *store.Tx, f *Flow, recs ...decision.Record) error {
+	if f != nil && len(f.decided) > 0 {
+		kept := f.decided
+		f.decided = nil
+		tx.AfterRollback(func() { f.decided = append(kept, f.decided...) })
+		for _, r := range kept {
+			if r.FlowID == "" { // decided before the flow was stored
+				r.FlowID, r.Input.FlowID = f.ID, f.ID
+			}
+			recs = append(recs, r)
+		}
+	}
+	for _, r := range recs {
+		if err := s.Decisions.AppendTx(ctx, tx, r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // A write is part of a journey step that commits with the step's flow
@@ -256,6 +319,9 @@ func (s *Service) save(ctx context.Context, f *Flow, now time.Time, ws ...write)
 		if err := runWrites(ctx, tx, ws); err != nil {
 			return err
 		}
+		if err := s.writeDecided(ctx, tx, f); err != nil {
+			return err
+		}
 		return s.Flows.UpdateTx(ctx, tx, f, now)
 	})
 }
@@ -265,6 +331,9 @@ func (s *Service) save(ctx context.Context, f *Flow, now time.Time, ws ...write)
 func (s *Service) finish(ctx context.Context, f *Flow, now time.Time, ws ...write) error {
 	return s.Flows.inTx(ctx, func(tx *store.Tx) error {
 		if err := runWrites(ctx, tx, ws); err != nil {
+			return err
+		}
+		if err := s.writeDecided(ctx, tx, f); err != nil {
 			return err
 		}
 		return s.Flows.FinishTx(ctx, tx, f, now)
@@ -286,6 +355,9 @@ func runWrites(ctx context.Context, tx *store.Tx, ws []write) error {
 // emitTx appends the event inside tx, to be committed with the step it
 // records.
 func (s *Service) emitTx(ctx context.Context, tx *store.Tx, f *Flow, c Client, typ, outcome, reason, identityID, sessionID string) error {
+	if err := s.writeDecided(ctx, tx, f); err != nil {
+		return err
+	}
 	return s.Events.AppendTx(ctx, tx, s.event(f, c, typ, outcome, reason, identityID, sessionID))
 }
 
@@ -610,11 +682,23 @@ func (s *Service) signInWith(ctx context.Context, f *Flow, c Client, methods []s
 // signInAs is signInWith for an identity already read, with whether it
 // has an authenticator app.
 func (s *Service) signInAs(ctx context.Context, f *Flow, c Client, ident *identity.Identity, enrolled bool, methods []string, authAt time.Time, sig policy.Signals, out *Result) (write, error) {
-	d, err := s.decide(ctx, f, c, policy.Input{Action: policy.SessionIssue, IdentityID: ident.ID,
-		IdentityState: ident.State, EmailVerified: ident.Email().Verified, SecondFactor: enrolled, Methods: methods, Signals: sig}, event.LoginSucceeded)
+	d, err := s.decideSession(ctx, f, c, ident, enrolled, methods, sig)
 	if err != nil {
 		return nil, err
 	}
+	return s.issueAs(ctx, f, c, d, ident, enrolled, methods, authAt, out)
+}
+
+// decideSession asks whether ident, with an authenticator app if
+// enrolled, may have a session after methods.
+func (s *Service) decideSession(ctx context.Context, f *Flow, c Client, ident *identity.Identity, enrolled bool, methods []string, sig policy.Signals) (policy.Decision, error) {
+	return s.decide(ctx, f, c, policy.Input{Action: policy.SessionIssue, IdentityID: ident.ID,
+		IdentityState: ident.State, EmailVerified: ident.Email().Verified, SecondFactor: enrolled, Methods: methods, Signals: sig}, event.LoginSucceeded)
+}
+
+// issueAs carries out d, a session.issue decision about ident (see
+// signInAs).
+func (s *Service) issueAs(ctx context.Context, f *Flow, c Client, d policy.Decision, ident *identity.Identity, enrolled bool, methods []string, authAt time.Time, out *Result) (write, error) {
 	if d.Effect == policy.StepUp {
 		if !enrolled || !slices.Contains(d.Require, policy.StepSecondFactor) {
 			s.emit(ctx, f, c, event.LoginSucceeded, event.OutcomeDenied, d.Reason, ident.ID, "")
@@ -643,16 +727,22 @@ func (s *Service) signInAs(ctx context.Context, f *Flow, c Client, ident *identi
 
 // Logout revokes the session holding token.
 func (s *Service) Logout(ctx context.Context, token string, c Client) error {
-	if _, err := s.decide(ctx, nil, c, policy.Input{Action: policy.Logout}, event.Logout); err != nil {
+	_, rec, err := s.decideRecord(ctx, nil, c, policy.Input{Action: policy.Logout}, event.Logout)
+	if err != nil {
 		return err
 	}
 	sess, err := s.Sessions.Revoke(ctx, token)
 	if err != nil {
 		return err
 	}
-	if sess != nil {
-		s.emit(ctx, nil, c, event.Logout, event.OutcomeSuccess, "", sess.IdentityID, sess.ID)
+	if sess == nil { // nothing to sign out of: the decision is kept alone
+		if err := s.Decisions.Append(ctx, rec); err != nil {
+			s.Logger.WarnContext(ctx, "flow: sign-out decision not recorded", "error", err)
+		}
+		return nil
 	}
+	rec.IdentityID, rec.Input.IdentityID, rec.Input.SessionID = sess.IdentityID, sess.IdentityID, sess.ID
+	s.emit(ctx, nil, c, event.Logout, event.OutcomeSuccess, "", sess.IdentityID, sess.ID, rec)
 	return nil
 }
 

@@ -220,10 +220,11 @@ var idTokenAlgs = func() []jose.SignatureAlgorithm {
 func (p *Provider) finish(w http.ResponseWriter, r *http.Request, pd *Pending, sess *session.Session) {
 	ctx := r.Context()
 	a := pd.Request
-	dec := p.Storage.Policy.Decide(ctx, policy.Input{Domain: p.Storage.Domain, Action: policy.AuthorizeApp, Time: p.Storage.Now(),
-		IdentityID: sess.IdentityID, ClientID: pd.Client.ID, ClientIP: p.cfg.ClientIP(r), UserAgent: r.UserAgent(), FlowID: a.ID})
+	dec, rec := p.Storage.Point.Decide(ctx, policy.Input{Action: policy.AuthorizeApp, Time: p.Storage.Now(),
+		IdentityID: sess.IdentityID, SessionID: sess.ID, ClientID: pd.Client.ID, ClientIP: p.cfg.ClientIP(r), UserAgent: r.UserAgent(),
+		FlowID: a.ID, Methods: sess.Methods})
 	if !dec.Allowed() {
-		p.Storage.emit(ctx, event.OAuthAuthorized, event.OutcomeDenied, dec.Reason, sess.IdentityID, pd.Client.ID)
+		p.Storage.emit(ctx, event.OAuthAuthorized, event.OutcomeDenied, dec.Reason, sess.IdentityID, pd.Client.ID, rec)
 		p.fail(w, r, pd, oidc.ErrAccessDenied().WithDescription("not allowed by policy"))
 		return
 	}
@@ -236,7 +237,7 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, pd *Pending, s
 		p.fail(w, r, pd, oidc.ErrServerError())
 		return
 	}
-	p.Storage.emit(ctx, event.OAuthAuthorized, event.OutcomeSuccess, "", sess.IdentityID, pd.Client.ID)
+	p.Storage.emit(ctx, event.OAuthAuthorized, event.OutcomeSuccess, "", sess.IdentityID, pd.Client.ID, rec)
 	resp, err := op.BuildAuthResponseCodeResponsePayload(op.ContextWithIssuer(ctx, p.cfg.Issuer), a, p.OP)
 	if err != nil {
 		p.Storage.logInternal(ctx, "issue code", err)

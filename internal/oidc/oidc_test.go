@@ -20,6 +20,7 @@ import (
 
 	"github.com/foyer-id/foyer/internal/api"
 	"github.com/foyer-id/foyer/internal/client"
+	"github.com/foyer-id/foyer/internal/decision"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/server/servertest"
 	"github.com/foyer-id/foyer/internal/store"
@@ -169,6 +170,22 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 		}
 		if tok.RefreshToken == "" || !strings.HasPrefix(tok.RefreshToken, "fyr_") {
 			t.Fatalf("refresh token %q", tok.RefreshToken)
+		}
+		// The app's authorization and the token were each decided once,
+		// and recorded with the app and the session they were for.
+		recs, err := env.Server.Decisions.List(ctx, decision.Query{ClientID: p.client.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var decided []string
+		for _, r := range recs {
+			decided = append(decided, string(r.Action)+"/"+string(r.Effect))
+			if r.IdentityID != idt.Subject || r.Input.SessionID == "" {
+				t.Fatalf("record lacks its context: %+v", r)
+			}
+		}
+		if got := strings.Join(decided, " "); got != "oauth.authorize/allow token.issue/allow" {
+			t.Fatalf("decisions for the app: %s", got)
 		}
 
 		// UserInfo with the access token.

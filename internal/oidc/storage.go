@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/foyer-id/foyer/internal/decision"
 	"log/slog"
 	"slices"
 	"strings"
@@ -32,7 +33,11 @@ type Storage struct {
 	Keys       *keys.Manager
 	Identities *identity.Store
 	Events     *event.Log
-	Policy     policy.Decider
+	// Point is where the provider's decisions are made (the journeys
+	// share it); nil allows every token. Each decision is recorded with
+	// the step it let happen.
+	Point     *decision.Point
+	Decisions *decision.Log
 	// Factors tells whether a customer can step up to aal2 (an
 	// authenticator app or a passkey); nil when the domain offers none.
 	Factors interface {
@@ -246,18 +251,20 @@ func (s *Storage) newAccess(ctx context.Context, req op.TokenRequest) (*token, *
 	if err != nil {
 		return nil, nil, s.internal(ctx, "token's client", err)
 	}
-	if s.Policy != nil {
-		in := policy.Input{Domain: s.Domain, Action: policy.TokenIssue, Time: now, ClientID: clientID}
+	if s.Point != nil {
+		in := policy.Input{Action: policy.TokenIssue, Time: now, ClientID: clientID, SessionID: t.SessionID}
 		if t.SessionID != "" {
 			in.IdentityID = t.Subject
 		}
 		if rs := stateFrom(ctx); rs != nil {
 			in.ClientIP, in.UserAgent = rs.ip, rs.userAgent
 		}
-		if d := s.Policy.Decide(ctx, in); !d.Allowed() {
-			s.emit(ctx, "oauth.token_denied", event.OutcomeDenied, d.Reason, in.IdentityID, clientID)
+		d, rec := s.Point.Decide(ctx, in)
+		if !d.Allowed() {
+			s.emit(ctx, "oauth.token_denied", event.OutcomeDenied, d.Reason, in.IdentityID, clientID, rec)
 			return nil, nil, oidc.ErrAccessDenied().WithDescription("not allowed by policy")
 		}
+		t.decided = &rec
 	}
 	t.ClientID = clientID
 	t.ExpiresAt = now.Add(c.AccessTokenTTL.D())
@@ -281,6 +288,9 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 	case *clientCredentialsRequest:
 		e := s.event(ctx, "oauth.client_credentials", event.OutcomeSuccess, "", "", t.ClientID)
 		if s.Events == nil || !s.machineEvents.take(e, t.CreatedAt) {
+			// A machine's tokens can be thousands a second: like their
+			// event, their decision is recorded once a window per client.
+			t.decided = nil
 			err = insertToken(ctx, batched{s.DB}, t, "")
 			break
 		}
@@ -322,7 +332,7 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		return "", "", time.Time{}, err
 	}
 	refresh := *access
-	refresh.ID, refresh.Kind = "", kindRefresh
+	refresh.ID, refresh.Kind, refresh.decided = "", kindRefresh, nil // the decision goes with the access token
 	if current == "" {
 		raw := newRefreshValue()
 		refresh.FamilyExpiresAt = access.CreatedAt.Add(c.RefreshTokenTTL.D())
@@ -624,11 +634,25 @@ func (s *Storage) logInternal(ctx context.Context, what string, err error) {
 	s.Logger.Log(ctx, store.LogLevel(ctx, err), "oidc: internal error", slog.String("op", what), slog.Any("error", err))
 }
 
-func (s *Storage) emit(ctx context.Context, typ, outcome, reason, subject, clientID string) {
+// emit records an event of the request in ctx, with the decisions behind
+// it (recs) in the same transaction.
+func (s *Storage) emit(ctx context.Context, typ, outcome, reason, subject, clientID string, recs ...decision.Record) {
 	if s.Events == nil {
 		return
 	}
-	_ = s.Events.Append(ctx, s.event(ctx, typ, outcome, reason, subject, clientID))
+	e := s.event(ctx, typ, outcome, reason, subject, clientID)
+	if len(recs) == 0 {
+		_ = s.Events.Append(ctx, e)
+		return
+	}
+	_ = s.DB.InTxBatched(ctx, func(tx *store.Tx) error {
+		for _, r := range recs {
+			if err := s.Decisions.AppendTx(ctx, tx, r); err != nil {
+				return err
+			}
+		}
+		return s.Events.AppendTx(ctx, tx, e)
+	})
 }
 
 // event describes an event of the request in ctx.

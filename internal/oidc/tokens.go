@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/foyer-id/foyer/internal/decision"
 	"slices"
 	"sync"
 	"time"
@@ -59,6 +60,10 @@ type token struct {
 	// sessionEnds is when the session the token was issued in ended or
 	// will end; zero for tokens of no session.
 	sessionEnds time.Time
+	// decided is the token.issue decision that let the token be issued,
+	// written with it (insertToken); nil once written, or for a machine
+	// token whose decision is not recorded (see CreateAccessToken).
+	decided *decision.Record
 }
 
 // RefreshTokenRequest implements op.RefreshTokenRequest.
@@ -120,6 +125,9 @@ func insertToken(ctx context.Context, q execer, t *token, raw string) error {
 		store.Micros(t.ExpiresAt), store.Micros(t.FamilyExpiresAt))
 	if err != nil {
 		return fmt.Errorf("oidc: store %s token: %w", t.Kind, err)
+	}
+	if t.decided != nil {
+		return decision.Insert(ctx, q, *t.decided)
 	}
 	return nil
 }

@@ -70,65 +70,68 @@ func HasSecondFactor(methods []string) bool {
 	return false
 }
 
-// Input is the context of one decision.
+// Input is the context of one decision. It is recorded with the decision
+// (package decision) as compact JSON: Domain, Action and Time are the
+// record's own columns, and empty fields are left out.
 type Input struct {
-	Domain string
-	Action Action
-	Time   time.Time
+	Domain string    `json:"-"`
+	Action Action    `json:"-"`
+	Time   time.Time `json:"-"`
 
-	FlowID    string
-	ClientIP  string
-	UserAgent string
-	DeviceID  string
+	FlowID    string `json:"flow,omitempty"`
+	SessionID string `json:"session,omitempty"`
+	ClientIP  string `json:"ip,omitempty"`
+	UserAgent string `json:"ua,omitempty"`
+	DeviceID  string `json:"device,omitempty"`
 
 	// ClientID is the app (OAuth client) the decision is about, if any.
-	ClientID string
+	ClientID string `json:"client,omitempty"`
 
 	// Identity, when known.
-	IdentityID    string
-	IdentityState string
-	EmailVerified bool
+	IdentityID    string `json:"identity,omitempty"`
+	IdentityState string `json:"state,omitempty"`
+	EmailVerified bool   `json:"verified,omitempty"`
 	// SecondFactor is true when the identity has a second factor: for
 	// session.issue an authenticator app (asked for at sign-in); for
 	// methods.change an authenticator app or a passkey (either raises a
 	// session to aal2).
-	SecondFactor bool
+	SecondFactor bool `json:"second_factor,omitempty"`
 	// Methods are the authentication methods passed so far.
-	Methods []string
+	Methods []string `json:"methods,omitempty"`
 
-	Signals Signals
+	Signals Signals `json:"signals,omitzero"`
 }
 
 // Signals are the risk facts gathered before the decision.
 type Signals struct {
 	// NetworkWait and IdentifierWait are the remaining throttle delays for
 	// the client's network and the identifier tried.
-	NetworkWait    time.Duration
-	IdentifierWait time.Duration
+	NetworkWait    time.Duration `json:"network_wait,omitempty"`
+	IdentifierWait time.Duration `json:"identifier_wait,omitempty"`
 	// NetworkFailures and IdentifierFailures are the recent failure counts.
-	NetworkFailures    int
-	IdentifierFailures int
+	NetworkFailures    int `json:"network_failures,omitempty"`
+	IdentifierFailures int `json:"identifier_failures,omitempty"`
 	// IdentifierWideWait is the remaining delay of the identifier counted
 	// from every network (the codes mailed to an address from anywhere):
 	// many networks together. It is answered with a challenge, not a wait,
 	// so that the owner on a new device still gets through.
-	IdentifierWideWait time.Duration
+	IdentifierWideWait time.Duration `json:"identifier_wide_wait,omitempty"`
 	// KnownDevice is true when the device has held a session of the
 	// identity before.
-	KnownDevice bool
+	KnownDevice bool `json:"known_device,omitempty"`
 	// DeviceWait is the remaining delay of a known device's own count on
 	// the identity: a known device passes the identity's and the
 	// network's limits, but has one of its own, so that a device id that
 	// leaked (a shared computer, a guessable id) is no key to unlimited
 	// attempts.
-	DeviceWait time.Duration
+	DeviceWait time.Duration `json:"device_wait,omitempty"`
 	// ChallengeSolved is true when the request carries a solved
 	// proof-of-work challenge made for its network, not used before.
-	ChallengeSolved bool
+	ChallengeSolved bool `json:"challenge_solved,omitempty"`
 	// ClonedAuthenticator is true when a passkey's signature verified
 	// but its signature counter did not go up: the authenticator may
 	// have been copied.
-	ClonedAuthenticator bool
+	ClonedAuthenticator bool `json:"cloned_authenticator,omitempty"`
 }
 
 // Decision is the answer.

@@ -22,6 +22,7 @@ import (
 	"github.com/foyer-id/foyer/internal/credential/password"
 	"github.com/foyer-id/foyer/internal/credential/recovery"
 	"github.com/foyer-id/foyer/internal/credential/totp"
+	"github.com/foyer-id/foyer/internal/decision"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/flow"
 	"github.com/foyer-id/foyer/internal/identity"
@@ -38,19 +39,21 @@ import (
 
 // Server is a configured Foyer node.
 type Server struct {
-	Config  *config.Config
-	DB      *store.DB
-	Logger  *slog.Logger
-	Flows   *flow.Service
-	Outbox  *courier.Outbox
-	Events  *event.Log
-	Clients *client.Registry
-	Keys    *keys.Manager
-	OIDC    *oidc.Provider
-	handler http.Handler
-	worker  *courier.Worker
-	health  *health
-	now     func() time.Time
+	Config *config.Config
+	DB     *store.DB
+	Logger *slog.Logger
+	Flows  *flow.Service
+	Outbox *courier.Outbox
+	Events *event.Log
+	// Decisions holds the record of every policy decision.
+	Decisions *decision.Log
+	Clients   *client.Registry
+	Keys      *keys.Manager
+	OIDC      *oidc.Provider
+	handler   http.Handler
+	worker    *courier.Worker
+	health    *health
+	now       func() time.Time
 	// hsts is the Strict-Transport-Security value; "" sends none.
 	hsts string
 }
@@ -156,6 +159,10 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	}
 	factors := flow.Factors{TOTP: totps, Recovery: recoveryCodes, Passkeys: passkeys}
 	loginRule := throttle.Rule{Free: dom.Login.FreeFailures, Base: dom.Login.Delay.D(), Max: dom.Login.MaxDelay.D(), Window: max(dom.Login.MaxDelay.D(), time.Hour)}
+	// One decision point for the journeys and the OpenID provider.
+	point := &decision.Point{Domain: config.DefaultDomain, Now: now,
+		Policy: policy.Default{RequireVerifiedEmail: *dom.Registration.RequireVerification, AllowClonedPasskeys: dom.Login.AllowClonedPasskeys}}
+	decisions := decision.NewLog(db)
 	flows := &flow.Service{
 		Config: flow.Config{
 			Domain:                  config.DefaultDomain,
@@ -182,7 +189,8 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		Sessions:       sessions,
 		Hasher:         hasher,
 		PasswordPolicy: password.Policy{MinLength: dom.PasswordMinLength, MaxLength: dom.PasswordMaxLength},
-		Policy:         policy.Default{RequireVerifiedEmail: *dom.Registration.RequireVerification, AllowClonedPasskeys: dom.Login.AllowClonedPasskeys},
+		Point:          point,
+		Decisions:      decisions,
 		Events:         events,
 		Throttle:       throttle.NewLimiter(db, now),
 		Mailer:         outbox,
@@ -225,7 +233,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		Binding:  pages.BrowserBinding,
 		ClientIP: ui.ClientIP,
 	}, &oidc.Storage{DB: db, Domain: config.DefaultDomain, Clients: clients, Keys: signing, Identities: identities,
-		Events: events, Policy: flows.Policy, Factors: factors, Logger: logger, Now: now, LogoutURL: "/logout",
+		Events: events, Point: point, Decisions: decisions, Factors: factors, Logger: logger, Now: now, LogoutURL: "/logout",
 		Throttle: flows.Throttle, AuthorizeRule: flows.Config.FlowStartThrottle,
 		EndOfflineGrants: dom.Session.KeepOfflineGrants != nil && !*dom.Session.KeepOfflineGrants})
 	if err != nil {
@@ -243,13 +251,13 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	provider.Mount(mux)
 	probes := &health{db: db, now: now, logger: logger}
 	probes.Mount(mux)
-	(&admin.Handler{Clients: clients, Domain: config.DefaultDomain, Token: cfg.Admin.Token, Logger: logger}).Mount(mux)
+	(&admin.Handler{Clients: clients, Decisions: decisions, Domain: config.DefaultDomain, Token: cfg.Admin.Token, Logger: logger}).Mount(mux)
 	if cfg.Dev && cfg.SMTP.URL == "" {
 		(&courier.DevMailbox{Outbox: outbox}).Mount(mux)
 	}
 
 	s := &Server{Config: cfg, DB: db, Logger: logger, Flows: flows, Outbox: outbox, Events: events, Clients: clients, Keys: signing,
-		OIDC: provider, worker: worker, health: probes, now: now}
+		OIDC: provider, Decisions: decisions, worker: worker, health: probes, now: now}
 	if cfg.SendHSTS() {
 		s.hsts = cfg.HSTS.Header()
 	}
@@ -522,6 +530,7 @@ func (s *Server) PruneOnce(ctx context.Context) {
 		prune func(context.Context, time.Time) (int64, error)
 	}{
 		{"events", keep.Events, s.Events.Prune},
+		{"decisions", keep.Decisions, s.Decisions.Prune},
 		{"ended sessions", keep.Sessions, s.Flows.Sessions.Prune},
 		{"abandoned sign-ups", keep.PendingIdentities, s.Flows.Identities.PrunePending},
 	} {
