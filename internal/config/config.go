@@ -172,6 +172,14 @@ type Domain struct {
 	Login        Login        `yaml:"login"`
 	// FlowLifetime bounds how long a journey may take.
 	FlowLifetime Duration `yaml:"flow_lifetime"`
+	// FreshFor is how recent a sign-in must be for a session to change
+	// how the customer signs in (authenticator apps, recovery codes,
+	// passkeys); older, it signs in (or steps up) again.
+	FreshFor Duration `yaml:"fresh_for"`
+	// AppsRequireAAL is the assurance level the domain's apps require of
+	// a sign-in when their registration says nothing: "" or aal1 for one
+	// factor, aal2 for two.
+	AppsRequireAAL string `yaml:"apps_require_aal"`
 	// FlowsPerNetwork is how many journeys one network may start per 10
 	// minutes before each next one waits (every flow is a stored row).
 	FlowsPerNetwork int `yaml:"flows_per_network"`
@@ -288,6 +296,7 @@ func DefaultDomainConfig() *Domain {
 		Verification:      Verification{CodeLifetime: Duration(15 * time.Minute), MaxAttempts: 5, MaxCodes: 5, ResendAfter: Duration(30 * time.Second)},
 		Login:             Login{EmailCode: &yes, TOTP: &yes, Passkeys: &yes, FreeFailures: 5, Delay: Duration(time.Second), MaxDelay: Duration(5 * time.Minute)},
 		FlowLifetime:      Duration(time.Hour),
+		FreshFor:          Duration(10 * time.Minute),
 		FlowsPerNetwork:   1000,
 		PasswordMinLength: 8,
 		PasswordMaxLength: 256,
@@ -704,6 +713,14 @@ func (d *Domain) validate(prefix string, bad func(key, format string, args ...an
 	}
 	if d.FlowsPerNetwork < 1 {
 		bad(prefix+".flows_per_network", "must be at least 1")
+	}
+	if d.FreshFor < Duration(time.Minute) || d.FreshFor > Duration(24*time.Hour) {
+		bad(prefix+".fresh_for", "must be between 1m and 24h")
+	}
+	switch d.AppsRequireAAL {
+	case "", "aal1", "aal2":
+	default:
+		bad(prefix+".apps_require_aal", "must be aal1 or aal2")
 	}
 	for _, b := range []**bool{&d.Login.EmailCode, &d.Login.TOTP, &d.Login.Passkeys, &d.Session.KeepOfflineGrants} {
 		if *b == nil {

@@ -85,6 +85,9 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"dev: true\nhsts: {preload: true}\n", "", "hsts.preload"},
 		{"dev: true\nhsts: {preload: true, include_subdomains: true, max_age: 600}\n", "", "hsts.preload"},
 		{"dev: true\nnode_id: 'node a'\n", "", "node_id"},
+		{"dev: true\ndomains: {customers: {fresh_for: 10s}}\n", "", "domains.customers.fresh_for"},
+		{"dev: true\ndomains: {customers: {apps_require_aal: aal3}}\n", "", "domains.customers.apps_require_aal"},
+		{"dev: true\nretention: {decisions: 5m}\n", "", "retention.decisions"},
 		{"dev: true\n", "FOYER_NODE_ID=" + strings.Repeat("n", 101), "node_id"},
 	}
 	for _, tt := range tests {

@@ -2,7 +2,6 @@ package flow
 
 import (
 	"context"
-	"time"
 
 	"github.com/foyer-id/foyer/internal/courier"
 	"github.com/foyer-id/foyer/internal/event"
@@ -11,10 +10,6 @@ import (
 	"github.com/foyer-id/foyer/internal/session"
 	"github.com/foyer-id/foyer/internal/store"
 )
-
-// FreshFor is how recent a sign-in must be to change how the customer
-// signs in (authenticator apps, recovery codes, passkeys).
-const FreshFor = 10 * time.Minute
 
 // Reauth is what a session lacks before it may change sign-in methods.
 type Reauth int
@@ -26,13 +21,14 @@ const (
 	ReauthStepUp               // step up with the second factor
 )
 
-// MethodsChangeNeeds tells whether sess may change sign-in methods now:
-// signed in within FreshFor, and at aal2 when the account has anything
-// that raises a session to aal2 — an authenticator app or a passkey.
-// Otherwise a password (or an emailed code) alone could replace the
-// account's passkeys, or make recovery codes and step up with them. The
-// policy is asked too; a refusal is a *DeniedError. The hosted pages and
-// the JSON API both decide through it.
+// MethodsChangeNeeds tells whether sess may change sign-in methods now,
+// as the policy decides methods.change (policy.Default: signed in
+// recently, and at aal2 when the account has anything that raises a
+// session to aal2 — an authenticator app or a passkey; otherwise a
+// password or an emailed code alone could replace the account's
+// passkeys, or make recovery codes and step up with them). A refusal is
+// a *DeniedError. The hosted pages and the JSON API both decide through
+// it; the decision is recorded.
 func (s *Service) MethodsChangeNeeds(ctx context.Context, c Client, sess *session.Session) (Reauth, error) {
 	enrolled := false
 	if s.Factors != nil {
@@ -41,19 +37,24 @@ func (s *Service) MethodsChangeNeeds(ctx context.Context, c Client, sess *sessio
 			return 0, err
 		}
 	}
-	stale := s.now().Sub(sess.AuthenticatedAt) > FreshFor
-	switch {
-	case enrolled && (sess.AAL != session.AAL2 || stale):
-		return ReauthStepUp, nil
-	case stale:
-		return ReauthSignIn, nil
-	}
-	_, rec, err := s.decideRecord(ctx, nil, c, policy.Input{Action: policy.MethodsChange, IdentityID: sess.IdentityID,
-		SessionID: sess.ID, SecondFactor: enrolled, Methods: sess.Methods}, event.MethodsChanged)
+	d, rec, err := s.decideRecord(ctx, nil, c, policy.Input{Action: policy.MethodsChange, IdentityID: sess.IdentityID,
+		SessionID: sess.ID, SecondFactor: enrolled, Methods: sess.Methods, AAL: sess.AAL, AuthenticatedAt: sess.AuthenticatedAt}, event.MethodsChanged)
 	if err != nil {
 		return 0, err
 	}
-	return ReauthNone, s.Decisions.Append(ctx, rec)
+	if err := s.Decisions.Append(ctx, rec); err != nil {
+		return 0, err
+	}
+	if d.Effect != policy.StepUp {
+		return ReauthNone, nil
+	}
+	switch stateFor(d.Require) {
+	case StateSecondFactor:
+		return ReauthStepUp, nil
+	case StateForm: // a new sign-in
+		return ReauthSignIn, nil
+	}
+	return 0, &DeniedError{Reason: d.Reason}
 }
 
 // MethodsChanged records a change to how the customer signs in (reason:

@@ -3,10 +3,14 @@ package flow
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/foyer-id/foyer/internal/challenge"
 	"github.com/foyer-id/foyer/internal/decision"
+	"github.com/foyer-id/foyer/internal/policy"
 )
 
 // Flow types.
@@ -36,6 +40,78 @@ const (
 	StateFailed  = "failed" // attempts used up; start again
 )
 
+// transitions is each flow type's table of states: the states a flow may
+// move to from each (staying is always allowed). Saving a flow checks its
+// move against it (ErrTransition), so the journeys' code cannot take a
+// flow where its type does not go.
+var transitions = map[string]map[string][]string{
+	TypeRegistration: {
+		// A sign-up completes at once, or waits for its code; a
+		// passwordless one then waits for its passkey.
+		StateForm:    {StateVerify, StateDone, StateSecondFactor},
+		StateVerify:  {StatePasskey, StateDone, StateSecondFactor, StateFailed},
+		StatePasskey: {StateDone},
+	},
+	TypeLogin: {
+		// A sign-in may first verify the address, then ask for the
+		// second factor.
+		StateForm:         {StateVerify, StateSecondFactor, StateDone},
+		StateVerify:       {StateSecondFactor, StateDone, StateFailed},
+		StateSecondFactor: {StateDone},
+	},
+	TypeVerification: {
+		StateForm:   {StateVerify},
+		StateVerify: {StateDone, StateFailed},
+	},
+}
+
+// stepStates maps each step a decision may require (policy.Step…) to the
+// state that serves it: a flow waits there until the step is done. A
+// sign-in again is served by a new sign-in, from its form.
+var stepStates = map[string]string{
+	policy.StepVerifyEmail:    StateVerify,
+	policy.StepSecondFactor:   StateSecondFactor,
+	policy.StepReauthenticate: StateForm,
+}
+
+// stateFor is the state that serves the first of the steps a decision
+// requires, "" for none or one no journey serves.
+func stateFor(require []string) string {
+	if len(require) == 0 {
+		return ""
+	}
+	return stepStates[require[0]]
+}
+
+// CheckSteps returns an error naming each step the policy may require
+// that no journey serves (policy.Stepper): a configuration error, found
+// when the server starts rather than met as a refusal.
+func CheckSteps(p policy.Decider) error {
+	st, ok := p.(policy.Stepper)
+	if !ok {
+		return nil
+	}
+	var unknown []string
+	for _, step := range st.Steps() {
+		if _, ok := stepStates[step]; !ok {
+			unknown = append(unknown, step)
+		}
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("flow: the policy may require steps no journey serves: %s", strings.Join(unknown, ", "))
+	}
+	return nil
+}
+
+// canMove reports whether a flow of typ may go from one state to another.
+func canMove(typ, from, to string) bool {
+	return from == to || slices.Contains(transitions[typ][from], to)
+}
+
+// ErrTransition is a save that would move a flow where its type does not
+// go: a bug in a journey, refused rather than stored.
+var ErrTransition = errors.New("flow: state change not in the flow type's table")
+
 // Flow is one journey in progress.
 type Flow struct {
 	ID         string
@@ -56,6 +132,8 @@ type Flow struct {
 	// they go with the step's next write of an event or of the flow, in
 	// its transaction (see Service.writeDecided).
 	decided []decision.Record
+	// saved is State as stored, which a save moves from (canMove).
+	saved string
 }
 
 // Data is the journey's private working state. It never leaves the

@@ -55,15 +55,15 @@ var spentRule = throttle.Rule{Free: 1, Base: challenge.Lifetime, Max: challenge.
 func (s *Service) networkLimit(action policy.Action) (scope string, rule throttle.Rule) {
 	switch action {
 	case policy.LoginSubmit:
-		return "login", s.Config.LoginThrottle
+		return "login", s.limits().Login
 	case policy.SecondFactorSubmit:
-		return "factor", s.Config.LoginThrottle
+		return "factor", s.limits().Login
 	case policy.RegistrationSubmit:
-		return "registration", s.Config.RegistrationThrottle
+		return "registration", s.limits().Registration
 	case policy.FlowStart:
-		return "flow", s.Config.FlowStartThrottle
+		return "flow", s.limits().FlowStart
 	}
-	return "code", s.Config.CodeThrottle
+	return "code", s.limits().Code
 }
 
 // challengeScope is what a challenge is made for: the client's network,
@@ -306,8 +306,8 @@ func (s *Service) codeSendItems(c Client, email string) []throttle.Item {
 	scope, _ := s.networkLimit(policy.VerificationSend)
 	box := mailbox(email)
 	pair := throttle.IdentifierKey("code-mail-from", s.Config.Domain+"/"+box+"/"+throttle.NetworkKey(scope, c.IP))
-	return []throttle.Item{{Key: pair, Rule: s.Config.CodeSendThrottle},
-		{Key: throttle.IdentifierKey("code-mail", s.Config.Domain+"/"+box), Rule: s.Config.CodeSendAddressThrottle, Gated: true}}
+	return []throttle.Item{{Key: pair, Rule: s.limits().CodeSend},
+		{Key: throttle.IdentifierKey("code-mail", s.Config.Domain+"/"+box), Rule: s.limits().CodeSendAddress, Gated: true}}
 }
 
 // reserveCodeSend counts a code about to be mailed to email, before it is
@@ -332,7 +332,7 @@ func (s *Service) reserveCodeSend(ctx context.Context, c Client, email, ownerID 
 // netFailures. The address counted from its network is a limit that
 // waits; counted from everywhere, one that asks for a challenge.
 func (s *Service) codeSendGuard(ctx context.Context, c Client, a *throttle.Attempt, ownerID string, netWait time.Duration, netFailures int) (*guard, error) {
-	g := &guard{action: policy.VerificationSend, rule: s.Config.CodeSendThrottle, attempts: []*throttle.Attempt{a}}
+	g := &guard{action: policy.VerificationSend, rule: s.limits().CodeSend, attempts: []*throttle.Attempt{a}}
 	if err := a.Explain(ctx); err != nil {
 		g.cancel(ctx)
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/foyer-id/foyer/internal/decision"
 	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/store/storetest"
@@ -21,7 +22,10 @@ func TestGuardEndGivesBackAnUnsettledStep(t *testing.T) {
 		ctx := context.Background()
 		now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 		rule := throttle.Rule{Free: 5, Base: time.Second, Max: time.Minute, Window: time.Hour}
-		s := &Service{Config: Config{Domain: "customers", LoginThrottle: rule}, Flows: NewStore(db),
+		limits := policy.DefaultLimits()
+		limits.Login = rule
+		s := &Service{Config: Config{Domain: "customers"}, Flows: NewStore(db),
+			Point:    &decision.Point{Domain: "customers", Policy: policy.Default{Limits: limits}, Now: func() time.Time { return now }},
 			Throttle: throttle.NewLimiter(db, func() time.Time { return now })}
 		c := Client{Channel: ChannelAPI, IP: "192.0.2.1"}
 		key := throttle.IdentifierKey("factor", "id-1")

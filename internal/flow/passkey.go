@@ -56,7 +56,7 @@ func (s *Service) SignInWithPasskey(ctx context.Context, c Client, challengeID s
 	identityID, cred, err := s.Passkeys.FinishLogin(ctx, challengeID, response)
 	cloned := errors.Is(err, passkey.ErrCloned)
 	if err != nil && !cloned {
-		_ = s.Throttle.Fail(ctx, throttle.NetworkKey("login", c.IP), s.Config.LoginThrottle)
+		_ = s.Throttle.Fail(ctx, throttle.NetworkKey("login", c.IP), s.limits().Login)
 		s.emit(ctx, nil, c, event.LoginSubmitted, event.OutcomeFailure, "passkey_invalid", identityID, "")
 		s.Logger.DebugContext(ctx, "flow: passkey refused", "error", err)
 		return nil, ErrPasskeyRefused

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
-	"slices"
 	"time"
 
 	"github.com/foyer-id/foyer/internal/challenge"
@@ -38,30 +37,18 @@ type Mailer interface {
 
 // Config holds the journey settings of one policy domain.
 type Config struct {
-	Domain          string
-	ProductName     string
-	PublicURL       string // base URL for links in mail
-	FlowLifetime    time.Duration
-	CodeLifetime    time.Duration
-	MaxCodeAttempts int
-	MaxCodesPerFlow int
-	ResendAfter     time.Duration
+	Domain       string
+	ProductName  string
+	PublicURL    string // base URL for links in mail
+	FlowLifetime time.Duration
+	CodeLifetime time.Duration
 	// RequireVerifiedEmail makes sign-up complete (and sign-in succeed)
 	// only once the email is verified. With it off, sign-up signs the
 	// customer in at once and verification is offered but optional.
 	RequireVerifiedEmail bool
-	LoginThrottle        throttle.Rule // per network and per identifier
-	CodeThrottle         throttle.Rule // code entry and sending, per network
-	// CodeSendThrottle counts the codes mailed to an address (sign-up,
-	// sign-in, verification, resends) as asked from one network;
-	// CodeSendAddressThrottle counts them from everywhere, looser.
-	CodeSendThrottle        throttle.Rule
-	CodeSendAddressThrottle throttle.Rule
 	// EmailCodeLogin turns on sign-in with a code mailed to the verified
 	// address.
-	EmailCodeLogin       bool
-	RegistrationThrottle throttle.Rule // sign-ups per network
-	FlowStartThrottle    throttle.Rule // journeys started per network
+	EmailCodeLogin bool
 	// TOTPSetup lets customers set up an authenticator app. Off, no new
 	// set-ups begin; apps already set up keep protecting sign-in.
 	TOTPSetup bool
@@ -124,6 +111,14 @@ type Result struct {
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }
+
+// limits are the policy's counts and code bounds (policy.Limited).
+func (s *Service) limits() policy.Limits {
+	if l, ok := s.Point.Policy.(policy.Limited); ok {
+		return l.JourneyLimits()
+	}
+	return policy.DefaultLimits()
+}
 
 // Start creates a flow of the given type for a client.
 func (s *Service) Start(ctx context.Context, typ string, c Client, returnTo string) (*Flow, error) {
@@ -473,11 +468,11 @@ func (s *Service) Resend(ctx context.Context, f *Flow, c Client) (*Flow, error) 
 	if f.State != StateVerify {
 		return nil, ErrWrongState
 	}
-	if f.Data.CodesSent >= s.Config.MaxCodesPerFlow {
+	if f.Data.CodesSent >= s.limits().MaxCodesPerFlow {
 		return nil, invalid("", "code_resend_limit", "No more codes can be sent for this attempt. Please start again.")
 	}
-	if since := s.now().Sub(f.Data.LastSentAt); since < s.Config.ResendAfter {
-		return nil, invalid("", "code_resend_too_soon", fmt.Sprintf("Please wait %d seconds before asking for another code.", int((s.Config.ResendAfter-since).Seconds())+1))
+	if since, after := s.now().Sub(f.Data.LastSentAt), s.limits().ResendAfter; since < after {
+		return nil, invalid("", "code_resend_too_soon", fmt.Sprintf("Please wait %d seconds before asking for another code.", int((after-since).Seconds())+1))
 	}
 	g, err := s.reserveCodeSend(ctx, c, f.Data.Email, f.IdentityID)
 	if err != nil {
@@ -523,7 +518,7 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.VerificationSubmit, IdentityID: f.IdentityID}, event.VerificationSubmitted); err != nil {
 		return nil, err
 	}
-	res, err := s.Flows.checkCode(ctx, s.Secret, f.ID, code, s.Config.MaxCodeAttempts, s.now())
+	res, err := s.Flows.checkCode(ctx, s.Secret, f.ID, code, s.limits().MaxCodeAttempts, s.now())
 	if err != nil {
 		return nil, err // the counts go back with the guard (end)
 	}
@@ -700,7 +695,10 @@ func (s *Service) decideSession(ctx context.Context, f *Flow, c Client, ident *i
 // signInAs).
 func (s *Service) issueAs(ctx context.Context, f *Flow, c Client, d policy.Decision, ident *identity.Identity, enrolled bool, methods []string, authAt time.Time, out *Result) (write, error) {
 	if d.Effect == policy.StepUp {
-		if !enrolled || !slices.Contains(d.Require, policy.StepSecondFactor) {
+		// The step the policy requires, served from its state (stepStates);
+		// the sign-ins that come here serve the second factor. (A password
+		// sign-in serves email verification before, in SubmitLogin.)
+		if stateFor(d.Require) != StateSecondFactor || !enrolled {
 			s.emit(ctx, f, c, event.LoginSucceeded, event.OutcomeDenied, d.Reason, ident.ID, "")
 			return nil, &DeniedError{Reason: d.Reason}
 		}

@@ -50,6 +50,7 @@ func (s *Store) create(ctx context.Context, db store.Execer, f *Flow) error {
 	if err != nil {
 		return fmt.Errorf("flow: create: %w", err)
 	}
+	f.saved = f.State
 	return nil
 }
 
@@ -78,6 +79,7 @@ func (s *Store) Get(ctx context.Context, id string) (*Flow, error) {
 	}
 	f.IdentityID = identityID.String
 	f.CreatedAt, f.UpdatedAt, f.ExpiresAt = store.FromMicros(created), store.FromMicros(updated), store.FromMicros(expires)
+	f.saved = f.State
 	return &f, nil
 }
 
@@ -92,6 +94,9 @@ func (s *Store) Update(ctx context.Context, f *Flow, now time.Time) error {
 // store.Tx.ExecOne), so f shows the new version from the call on, and a
 // caller whose commit fails must not use f again.
 func (s *Store) UpdateTx(ctx context.Context, tx *store.Tx, f *Flow, now time.Time) error {
+	if err := f.checkMove(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(f.Data)
 	if err != nil {
 		return fmt.Errorf("flow: update: %w", err)
@@ -104,7 +109,7 @@ func (s *Store) UpdateTx(ctx context.Context, tx *store.Tx, f *Flow, now time.Ti
 		return err
 	}
 	f.Version++
-	f.UpdatedAt = now
+	f.UpdatedAt, f.saved = now, f.State
 	return nil
 }
 
@@ -121,6 +126,9 @@ func (s *Store) FinishTx(ctx context.Context, tx *store.Tx, f *Flow, now time.Ti
 }
 
 func (s *Store) finish(ctx context.Context, db store.Execer, f *Flow, now time.Time) error {
+	if err := f.checkMove(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(f.Data)
 	if err != nil {
 		return fmt.Errorf("flow: finish: %w", err)
@@ -130,7 +138,15 @@ func (s *Store) finish(ctx context.Context, db store.Execer, f *Flow, now time.T
 		return fmt.Errorf("flow: finish %s: %w", f.ID, err)
 	}
 	f.Version++
-	f.UpdatedAt = now
+	f.UpdatedAt, f.saved = now, f.State
+	return nil
+}
+
+// checkMove refuses a save that moves f where its type does not go.
+func (f *Flow) checkMove() error {
+	if !canMove(f.Type, f.saved, f.State) {
+		return fmt.Errorf("%w: %s from %q to %q", ErrTransition, f.Type, f.saved, f.State)
+	}
 	return nil
 }
 
@@ -139,6 +155,9 @@ func (s *Store) finish(ctx context.Context, db store.Execer, f *Flow, now time.T
 // it returns ErrWrongState.
 func (s *Store) Fail(ctx context.Context, f *Flow, now time.Time) error {
 	f.State = StateFailed
+	if err := f.checkMove(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(f.Data)
 	if err != nil {
 		return fmt.Errorf("flow: fail: %w", err)

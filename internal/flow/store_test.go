@@ -37,14 +37,14 @@ func TestStore(t *testing.T) {
 		if err := s.Update(ctx, b, now); !errors.Is(err, ErrChanged) {
 			t.Fatalf("stale update: %v", err)
 		}
-		// Fail only moves a flow that still waits for a code.
+		// Fail only moves a flow that still waits for a code: not one a
+		// parallel submit finished since it was read.
+		stale, _ := s.Get(ctx, f.ID)
 		done, _ := s.Get(ctx, f.ID)
 		done.State = StateDone
 		if err := s.Finish(ctx, done, now); err != nil {
 			t.Fatal(err)
 		}
-		stale, _ := s.Get(ctx, f.ID)
-		stale.State = StateVerify
 		if err := s.Fail(ctx, stale, now); !errors.Is(err, ErrWrongState) {
 			t.Fatalf("failing a finished flow: %v", err)
 		}

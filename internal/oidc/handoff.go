@@ -18,6 +18,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/foyer-id/foyer/internal/client"
+	"github.com/foyer-id/foyer/internal/decision"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/keys"
 	"github.com/foyer-id/foyer/internal/policy"
@@ -91,7 +92,7 @@ const (
 // the caller answers it.
 func (p *Provider) Continue(w http.ResponseWriter, r *http.Request, pd *Pending, sess *session.Session, d Decision) (Step, error) {
 	ctx := r.Context()
-	step, oerr := p.next(ctx, pd, sess)
+	step, rec, oerr := p.next(r, pd, sess)
 	if oerr != nil {
 		p.fail(w, r, pd, oerr)
 		return StepDone, nil
@@ -100,6 +101,7 @@ func (p *Provider) Continue(w http.ResponseWriter, r *http.Request, pd *Pending,
 		// Everything but consent is settled.
 		switch d {
 		case Deny:
+			p.Storage.record(ctx, *rec)
 			p.fail(w, r, pd, oidc.ErrAccessDenied().WithDescription("the customer did not allow access"))
 			return StepDone, nil
 		case Allow:
@@ -112,17 +114,25 @@ func (p *Provider) Continue(w http.ResponseWriter, r *http.Request, pd *Pending,
 		}
 	}
 	if step != StepDone {
+		if rec != nil { // allowed, and the customer has a consent to give
+			p.Storage.record(ctx, *rec)
+		}
 		return step, nil
 	}
-	p.finish(w, r, pd, sess)
+	p.finish(w, r, pd, sess, *rec)
 	return StepDone, nil
 }
 
 // next decides what the request needs, given the browser's session (nil
-// when signed out): prompt, max_age, the client's assurance requirement
-// and consent. prompt=none turns every interactive step into an error
-// for the client.
-func (p *Provider) next(ctx context.Context, pd *Pending, sess *session.Session) (Step, *oidc.Error) {
+// when signed out): prompt, max_age and id_token_hint (the protocol's
+// rules), then the policy (oauth.authorize: the app's assurance
+// requirement, and whatever else it weighs), then consent. prompt=none
+// turns every interactive step into an error for the client. A signed-in
+// customer's request is decided once a visit: a refusal or a step-up is
+// recorded here; an allow comes back with its record, for the caller to
+// write with what it does.
+func (p *Provider) next(r *http.Request, pd *Pending, sess *session.Session) (Step, *decision.Record, *oidc.Error) {
+	ctx, ip, userAgent := r.Context(), p.cfg.ClientIP(r), r.UserAgent()
 	a, now := pd.Request, p.Storage.Now()
 	prompts := a.Request.Prompt
 	none := slices.Contains(prompts, oidc.PromptNone)
@@ -145,48 +155,60 @@ func (p *Provider) next(ctx context.Context, pd *Pending, sess *session.Session)
 	}
 	if !fresh {
 		if none {
-			return 0, oidc.ErrLoginRequired()
+			return 0, nil, oidc.ErrLoginRequired()
 		}
 		if sess == nil && slices.Contains(prompts, promptCreate) {
-			return StepRegister, nil
+			return StepRegister, nil, nil
 		}
-		return StepLogin, nil
+		return StepLogin, nil, nil
 	}
-	required := pd.Client.RequireAAL == session.AAL2
-	if (required || slices.Contains(a.Request.ACRValues, session.AAL2)) && sess.AAL != session.AAL2 {
-		enrolled := false
-		if p.Storage.Factors != nil {
-			var err error
-			if enrolled, err = p.Storage.Factors.CanStepUp(ctx, sess.IdentityID); err != nil {
-				p.Storage.logInternal(ctx, "second factors", err)
-				return 0, oidc.ErrServerError()
-			}
+	// The app's assurance requirement, and the request's wish for two
+	// factors, are the policy's to weigh (policy.Default).
+	enrolled := false
+	if p.Storage.Factors != nil && sess.AAL != session.AAL2 {
+		var err error
+		if enrolled, err = p.Storage.Factors.CanStepUp(ctx, sess.IdentityID); err != nil {
+			p.Storage.logInternal(ctx, "second factors", err)
+			return 0, nil, oidc.ErrServerError()
 		}
-		switch {
-		case enrolled && none:
-			return 0, oidc.ErrInteractionRequired().WithDescription("two-factor authentication is needed")
-		case enrolled:
-			return StepStepUp, nil
-		case required:
-			return 0, oidc.ErrAccessDenied().WithDescription("this application requires two-factor authentication; set it up on your account page")
+	}
+	requested := ""
+	if slices.Contains(a.Request.ACRValues, session.AAL2) {
+		requested = session.AAL2
+	}
+	dec, rec := p.Storage.Point.Decide(ctx, policy.Input{Action: policy.AuthorizeApp, Time: now, FlowID: a.ID,
+		IdentityID: sess.IdentityID, SessionID: sess.ID, ClientID: pd.Client.ID, ClientIP: ip, UserAgent: userAgent,
+		Methods: sess.Methods, AAL: sess.AAL, AuthenticatedAt: sess.AuthenticatedAt, SecondFactor: enrolled,
+		ClientAAL: pd.Client.RequireAAL, RequestedAAL: requested})
+	switch {
+	case dec.Effect == policy.StepUp && slices.Equal(dec.Require, []string{policy.StepSecondFactor}):
+		p.Storage.record(ctx, rec)
+		if none {
+			return 0, nil, oidc.ErrInteractionRequired().WithDescription("two-factor authentication is needed")
 		}
-		// acr_values is a wish, not a demand: the customer has no
-		// second factor, so the app gets aal1 and sees it in acr.
+		return StepStepUp, nil, nil
+	case !dec.Allowed():
+		p.Storage.emit(ctx, event.OAuthAuthorized, event.OutcomeDenied, dec.Reason, sess.IdentityID, pd.Client.ID, rec)
+		if dec.Reason == "second_factor_not_set_up" {
+			return 0, nil, oidc.ErrAccessDenied().WithDescription("this application requires two-factor authentication; set it up on your account page")
+		}
+		return 0, nil, oidc.ErrAccessDenied().WithDescription("not allowed by policy")
 	}
 	if !pd.Client.FirstParty {
 		covered, err := p.Consents.Covers(ctx, sess.IdentityID, pd.Client.ID, a.GetScopes())
 		if err != nil {
 			p.Storage.logInternal(ctx, "consent", err)
-			return 0, oidc.ErrServerError()
+			return 0, nil, oidc.ErrServerError()
 		}
 		if !covered || slices.Contains(prompts, oidc.PromptConsent) {
 			if none {
-				return 0, &oidc.Error{ErrorType: "consent_required", Description: "the customer has not allowed this application"}
+				p.Storage.record(ctx, rec)
+				return 0, nil, &oidc.Error{ErrorType: "consent_required", Description: "the customer has not allowed this application"}
 			}
-			return StepConsent, nil
+			return StepConsent, &rec, nil
 		}
 	}
-	return StepDone, nil
+	return StepDone, &rec, nil
 }
 
 // hintSubject returns the sub of an id_token_hint the library has already
@@ -214,20 +236,13 @@ var idTokenAlgs = func() []jose.SignatureAlgorithm {
 	return out
 }()
 
-// finish records who signed in for the request, asks the policy, and
-// answers the client (a redirect with the code, or a form_post page). Only
-// Continue calls it, once next has found nothing left to ask.
-func (p *Provider) finish(w http.ResponseWriter, r *http.Request, pd *Pending, sess *session.Session) {
+// finish records who signed in for the request and answers the client (a
+// redirect with the code, or a form_post page), writing rec, the policy's
+// allow, with the authorization's event. Only Continue calls it, once
+// next has found nothing left to ask.
+func (p *Provider) finish(w http.ResponseWriter, r *http.Request, pd *Pending, sess *session.Session, rec decision.Record) {
 	ctx := r.Context()
 	a := pd.Request
-	dec, rec := p.Storage.Point.Decide(ctx, policy.Input{Action: policy.AuthorizeApp, Time: p.Storage.Now(),
-		IdentityID: sess.IdentityID, SessionID: sess.ID, ClientID: pd.Client.ID, ClientIP: p.cfg.ClientIP(r), UserAgent: r.UserAgent(),
-		FlowID: a.ID, Methods: sess.Methods})
-	if !dec.Allowed() {
-		p.Storage.emit(ctx, event.OAuthAuthorized, event.OutcomeDenied, dec.Reason, sess.IdentityID, pd.Client.ID, rec)
-		p.fail(w, r, pd, oidc.ErrAccessDenied().WithDescription("not allowed by policy"))
-		return
-	}
 	a.Subject, a.SessionID, a.AuthTime, a.AMR, a.ACR = sess.IdentityID, sess.ID, sess.AuthenticatedAt, amrOf(sess.Methods), sess.AAL
 	if err := p.Storage.requests.complete(ctx, a); errors.Is(err, store.ErrConflict) {
 		p.fail(w, r, pd, oidc.ErrInvalidRequest().WithDescription("this authorization request was already answered"))

@@ -2,6 +2,9 @@ package oidc_test
 
 import (
 	"context"
+	"github.com/foyer-id/foyer/internal/config"
+	"github.com/foyer-id/foyer/internal/decision"
+	"github.com/foyer-id/foyer/internal/policy"
 	"net/url"
 	"regexp"
 	"slices"
@@ -60,15 +63,37 @@ func TestACRValuesStepUp(t *testing.T) {
 	})
 }
 
-// A client that requires aal2 refuses a customer without a second factor.
+// A client that requires aal2 refuses a customer without a second factor:
+// the policy's decision, recorded with its reason. So does every app of a
+// domain whose apps require aal2 (apps_require_aal), unless the app says
+// otherwise.
 func TestClientRequiringAAL2(t *testing.T) {
-	env := servertest.Start(t, storetest.NewSQLite(t))
-	signUp(t, env, "vic@example.com")
-	p := newRP(t, env, client.Spec{FirstParty: ptr(true), RequireAAL: ptr("aal2")})
-	state := random()
-	back := p.follow(p.oauth.AuthCodeURL(state, oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), "vic@example.com")
-	if back.Query().Get("error") != "access_denied" {
-		t.Fatalf("want access_denied, got %s", back)
+	for _, tc := range []struct {
+		name   string
+		domain string
+		app    *string
+		denied bool
+	}{
+		{"app requires aal2", "", ptr("aal2"), true},
+		{"domain's apps require aal2", "aal2", nil, true},
+		{"app says aal1 in an aal2 domain", "aal2", ptr("aal1"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := servertest.Start(t, storetest.NewSQLite(t), func(c *config.Config) { c.Domains[config.DefaultDomain].AppsRequireAAL = tc.domain })
+			signUp(t, env, "vic@example.com")
+			p := newRP(t, env, client.Spec{FirstParty: ptr(true), RequireAAL: tc.app})
+			back := p.follow(p.oauth.AuthCodeURL(random(), oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), "vic@example.com")
+			if denied := back.Query().Get("error") == "access_denied"; denied != tc.denied {
+				t.Fatalf("denied %v, want %v: %s", denied, tc.denied, back)
+			}
+			recs, err := env.Server.Decisions.List(t.Context(), decision.Query{ClientID: p.client.ID, Action: policy.AuthorizeApp})
+			if err != nil || len(recs) != 1 {
+				t.Fatalf("authorize decisions: %+v, %v", recs, err)
+			}
+			if r := recs[0]; tc.denied && (r.Effect != policy.Deny || r.Reason != "second_factor_not_set_up" || r.Input.AAL != "aal1") {
+				t.Fatalf("record: %+v", r)
+			}
+		})
 	}
 }
 

@@ -634,6 +634,14 @@ func (s *Storage) logInternal(ctx context.Context, what string, err error) {
 	s.Logger.Log(ctx, store.LogLevel(ctx, err), "oidc: internal error", slog.String("op", what), slog.Any("error", err))
 }
 
+// record writes a decision that no event of the request goes with (a
+// step-up asked for, a consent page shown); a failure is logged.
+func (s *Storage) record(ctx context.Context, rec decision.Record) {
+	if err := s.Decisions.Append(ctx, rec); err != nil {
+		s.logInternal(ctx, "record decision", err)
+	}
+}
+
 // emit records an event of the request in ctx, with the decisions behind
 // it (recs) in the same transaction.
 func (s *Storage) emit(ctx context.Context, typ, outcome, reason, subject, clientID string, recs ...decision.Record) {

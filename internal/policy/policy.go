@@ -4,6 +4,8 @@ import (
 	"context"
 	"math/bits"
 	"time"
+
+	"github.com/foyer-id/foyer/internal/throttle"
 )
 
 // Action names a decision point.
@@ -47,11 +49,76 @@ const (
 	Challenge Effect = "challenge"
 )
 
-// Steps a decision may require before the action completes.
+// Steps a decision may require before the action completes. Each journey
+// serves them from a state of its own (flow's table of states); a policy
+// that may require a step no journey serves is refused at start
+// (Stepper).
 const (
 	StepVerifyEmail  = "verify_email"
 	StepSecondFactor = "second_factor"
+	// StepReauthenticate: sign in again (a session too old for what it
+	// asks).
+	StepReauthenticate = "reauthenticate"
 )
+
+// Stepper is a policy that says which steps its decisions may require,
+// so that one no journey can serve is found at start, not met as a
+// refusal.
+type Stepper interface {
+	Steps() []string
+}
+
+// Limits are the counts and waits the journeys keep for a policy: the
+// throttle rules (free failures, then doubling waits) and the bounds on
+// emailed codes. The journeys count; the policy decides what the counts
+// mean.
+type Limits struct {
+	// Login counts password and second-factor attempts, per network and
+	// per account.
+	Login throttle.Rule
+	// Code counts code entry and sending per network.
+	Code throttle.Rule
+	// CodeSend counts the codes mailed to an address as asked from one
+	// network; CodeSendAddress from everywhere, looser.
+	CodeSend        throttle.Rule
+	CodeSendAddress throttle.Rule
+	// Registration counts sign-ups per network.
+	Registration throttle.Rule
+	// FlowStart counts journeys (and authorization requests) started per
+	// network: each is a stored row.
+	FlowStart throttle.Rule
+	// MaxCodeAttempts is how many wrong codes one code survives;
+	// MaxCodesPerFlow how many codes a journey may send, each at least
+	// ResendAfter after the one before.
+	MaxCodeAttempts int
+	MaxCodesPerFlow int
+	ResendAfter     time.Duration
+}
+
+// DefaultLimits are the limits of a domain that sets none.
+func DefaultLimits() Limits {
+	return Limits{
+		Login:           throttle.Rule{Free: 5, Base: time.Second, Max: 5 * time.Minute, Window: time.Hour},
+		Code:            throttle.Rule{Free: 20, Base: time.Second, Max: 5 * time.Minute, Window: time.Hour},
+		CodeSend:        throttle.Rule{Free: 5, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
+		CodeSendAddress: throttle.Rule{Free: 20, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
+		Registration:    throttle.Rule{Free: 100, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
+		FlowStart:       throttle.Rule{Free: 1000, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
+		MaxCodeAttempts: 5,
+		MaxCodesPerFlow: 5,
+		ResendAfter:     30 * time.Second,
+	}
+}
+
+// Limited is a policy that sets the journeys' limits; for one that does
+// not, they are DefaultLimits.
+type Limited interface {
+	JourneyLimits() Limits
+}
+
+// AAL2 is the assurance level of two factors (NIST SP 800-63B), the only
+// one above the first a policy asks for.
+const AAL2 = "aal2"
 
 // SecondFactorMethods are the methods that give two factors: a second
 // factor, or a passkey with user verification (possession of the device
@@ -98,6 +165,15 @@ type Input struct {
 	SecondFactor bool `json:"second_factor,omitempty"`
 	// Methods are the authentication methods passed so far.
 	Methods []string `json:"methods,omitempty"`
+	// AAL is the assurance level of the session the decision is about,
+	// and AuthenticatedAt when it last proved a factor.
+	AAL             string    `json:"aal,omitempty"`
+	AuthenticatedAt time.Time `json:"auth_at,omitzero"`
+	// ClientAAL is the assurance level the app requires of every sign-in
+	// ("" for the domain's policy), RequestedAAL what this request asked
+	// for (acr_values: a wish, not a demand).
+	ClientAAL    string `json:"client_aal,omitempty"`
+	RequestedAAL string `json:"requested_aal,omitempty"`
 
 	Signals Signals `json:"signals,omitzero"`
 }
@@ -171,6 +247,13 @@ type Decider interface {
 //     attacker among them, must not refuse the others' right answers —
 //     each attempt costs a moment of work instead, which grows with the
 //     network's failures;
+//   - let a session change how the customer signs in only when it signed
+//     in within FreshFor, and at aal2 when the customer has a second
+//     factor (otherwise a stolen password could replace the passkeys);
+//   - send a customer to an app only at the assurance the app requires
+//     (its own, or AppAAL for the domain's apps): with the second factor
+//     when the customer has one, refused when not; a request's own wish
+//     for aal2 (acr_values) asks for the second factor when there is one;
 //   - ask for email verification before a session when the domain
 //     requires verified email (RequireVerifiedEmail) and it is not verified;
 //   - ask for the second factor at sign-in when the customer set one up;
@@ -192,6 +275,36 @@ type Default struct {
 	// attacker's, and a phone hashes tens of times slower than an
 	// attacker's native code.
 	ChallengeBits int
+	// Limits are the journeys' counts and code bounds; zero means
+	// DefaultLimits.
+	Limits Limits
+	// FreshFor is how recent a sign-in must be to change how the customer
+	// signs in; 0 means 10 minutes.
+	FreshFor time.Duration
+	// AppAAL is the assurance level the domain's apps require when they
+	// say nothing themselves: "" (or aal1) for one factor, aal2 for two.
+	AppAAL string
+}
+
+// JourneyLimits implements Limited.
+func (p Default) JourneyLimits() Limits {
+	if p.Limits == (Limits{}) {
+		return DefaultLimits()
+	}
+	return p.Limits
+}
+
+// Steps implements Stepper.
+func (p Default) Steps() []string {
+	return []string{StepVerifyEmail, StepSecondFactor, StepReauthenticate}
+}
+
+// freshFor is FreshFor or its default.
+func (p Default) freshFor() time.Duration {
+	if p.FreshFor <= 0 {
+		return 10 * time.Minute
+	}
+	return p.FreshFor
 }
 
 // difficulty is the challenge for a network with failures.
@@ -239,6 +352,30 @@ func (p Default) Decide(_ context.Context, in Input) Decision {
 		}
 	}
 	switch in.Action {
+	case MethodsChange:
+		stale := in.AuthenticatedAt.IsZero() || in.Time.Sub(in.AuthenticatedAt) > p.freshFor()
+		switch {
+		case in.SecondFactor && in.AAL != AAL2:
+			return Decision{Effect: StepUp, Reason: "second_factor_required", Require: []string{StepSecondFactor}, Policy: defaultName}
+		case in.SecondFactor && stale:
+			return Decision{Effect: StepUp, Reason: "sign_in_not_fresh", Require: []string{StepSecondFactor}, Policy: defaultName}
+		case stale:
+			return Decision{Effect: StepUp, Reason: "sign_in_not_fresh", Require: []string{StepReauthenticate}, Policy: defaultName}
+		}
+	case AuthorizeApp:
+		required := in.ClientAAL == AAL2 || (in.ClientAAL == "" && p.AppAAL == AAL2)
+		if (required || in.RequestedAAL == AAL2) && in.AAL != AAL2 {
+			switch {
+			case in.SecondFactor && required:
+				return Decision{Effect: StepUp, Reason: "app_requires_aal2", Require: []string{StepSecondFactor}, Policy: defaultName}
+			case in.SecondFactor:
+				return Decision{Effect: StepUp, Reason: "aal2_requested", Require: []string{StepSecondFactor}, Policy: defaultName}
+			case required:
+				return Decision{Effect: Deny, Reason: "second_factor_not_set_up", Policy: defaultName}
+			}
+			// acr_values is a wish: without a second factor the app gets
+			// aal1, and sees it in acr.
+		}
 	case SessionIssue:
 		if in.IdentityState == "disabled" {
 			return Decision{Effect: Deny, Reason: "identity_disabled", Policy: defaultName}

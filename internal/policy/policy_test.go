@@ -71,3 +71,85 @@ func TestChallengeDifficulty(t *testing.T) {
 		t.Fatalf("ChallengeBits 4 gave %d", d.Difficulty)
 	}
 }
+
+// Changing how one signs in needs a fresh sign-in, at aal2 when the
+// customer has a second factor; the freshness is the policy's parameter.
+func TestMethodsChangeFreshness(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	change := func(p Default, aal string, age time.Duration, second bool) Decision {
+		return p.Decide(context.Background(), Input{Action: MethodsChange, Time: now, AAL: aal, AuthenticatedAt: now.Add(-age), SecondFactor: second})
+	}
+	tests := []struct {
+		name    string
+		p       Default
+		aal     string
+		age     time.Duration
+		second  bool
+		effect  Effect
+		require string
+	}{
+		{"fresh, one factor, none set up", Default{}, "aal1", 9 * time.Minute, false, Allow, ""},
+		{"stale, one factor", Default{}, "aal1", 11 * time.Minute, false, StepUp, StepReauthenticate},
+		{"fresh aal1 with a second factor", Default{}, "aal1", time.Minute, true, StepUp, StepSecondFactor},
+		{"stale aal2", Default{}, "aal2", 11 * time.Minute, true, StepUp, StepSecondFactor},
+		{"fresh aal2", Default{}, "aal2", time.Minute, true, Allow, ""},
+		{"fresher rule", Default{FreshFor: 2 * time.Minute}, "aal1", 3 * time.Minute, false, StepUp, StepReauthenticate},
+		{"looser rule", Default{FreshFor: time.Hour}, "aal1", 30 * time.Minute, false, Allow, ""},
+	}
+	for _, tt := range tests {
+		d := change(tt.p, tt.aal, tt.age, tt.second)
+		if d.Effect != tt.effect || (tt.require != "" && (len(d.Require) != 1 || d.Require[0] != tt.require)) {
+			t.Errorf("%s: got %+v, want %s %s", tt.name, d, tt.effect, tt.require)
+		}
+	}
+	if d := (Default{}).Decide(context.Background(), Input{Action: MethodsChange, Time: now}); d.Effect != StepUp {
+		t.Errorf("a session that never proved a factor may change methods: %+v", d)
+	}
+}
+
+// An app's assurance requirement (its own, or the domain's for its apps)
+// is the policy's: two factors when the customer has them, a refusal when
+// not; a request's wish for aal2 asks only when it can be met.
+func TestAuthorizeAppAssurance(t *testing.T) {
+	authorize := func(p Default, client, requested, aal string, second bool) Decision {
+		return p.Decide(context.Background(), Input{Action: AuthorizeApp, ClientAAL: client, RequestedAAL: requested, AAL: aal, SecondFactor: second})
+	}
+	tests := []struct {
+		name         string
+		p            Default
+		client, wish string
+		aal          string
+		second       bool
+		effect       Effect
+		reason       string
+	}{
+		{"no requirement", Default{}, "", "", "aal1", false, Allow, ""},
+		{"app requires aal2, customer has a factor", Default{}, "aal2", "", "aal1", true, StepUp, "app_requires_aal2"},
+		{"app requires aal2, customer has none", Default{}, "aal2", "", "aal1", false, Deny, "second_factor_not_set_up"},
+		{"app requires aal2, session has it", Default{}, "aal2", "", "aal2", true, Allow, ""},
+		{"wish for aal2 with a factor", Default{}, "", "aal2", "aal1", true, StepUp, "aal2_requested"},
+		{"wish for aal2 without", Default{}, "", "aal2", "aal1", false, Allow, ""},
+		{"domain's apps require aal2", Default{AppAAL: "aal2"}, "", "", "aal1", true, StepUp, "app_requires_aal2"},
+		{"an app says aal1 in an aal2 domain", Default{AppAAL: "aal2"}, "aal1", "", "aal1", true, Allow, ""},
+	}
+	for _, tt := range tests {
+		d := authorize(tt.p, tt.client, tt.wish, tt.aal, tt.second)
+		if d.Effect != tt.effect || d.Reason != tt.reason {
+			t.Errorf("%s: got %+v, want %s/%s", tt.name, d, tt.effect, tt.reason)
+		}
+	}
+}
+
+// The journeys' limits are the policy's parameters, with defaults.
+func TestJourneyLimits(t *testing.T) {
+	if got := (Default{}).JourneyLimits(); got != DefaultLimits() {
+		t.Fatalf("zero limits = %+v", got)
+	}
+	l := DefaultLimits()
+	l.MaxCodeAttempts = 3
+	if got := (Default{Limits: l}).JourneyLimits(); got.MaxCodeAttempts != 3 {
+		t.Fatalf("limits = %+v", got)
+	}
+	var _ Limited = Default{}
+	var _ Stepper = Default{}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/foyer-id/foyer/internal/api"
 	"github.com/foyer-id/foyer/internal/challenge"
 	"github.com/foyer-id/foyer/internal/config"
+	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/server/servertest"
 	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/store/storetest"
@@ -47,7 +48,7 @@ func signInFrom(t *testing.T, env *servertest.Env, h map[string][]string, email,
 // loginCount is an address's sign-in count.
 func loginCount(t *testing.T, env *servertest.Env, email string) int {
 	t.Helper()
-	_, n, err := env.Server.Flows.Throttle.Wait(t.Context(), throttle.IdentifierKey("login", config.DefaultDomain+"/"+email), env.Server.Flows.Config.LoginThrottle)
+	_, n, err := env.Server.Flows.Throttle.Wait(t.Context(), throttle.IdentifierKey("login", config.DefaultDomain+"/"+email), limitsOf(env).Login)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +135,7 @@ func TestKnownDeviceAnswersTheSecondFactorsChallenge(t *testing.T) {
 		const busy = "203.0.113.41"
 		env.Clock.Stop()
 		for range 8 {
-			if err := env.Server.Flows.Throttle.Fail(t.Context(), throttle.NetworkKey("factor", busy), env.Server.Flows.Config.LoginThrottle); err != nil {
+			if err := env.Server.Flows.Throttle.Fail(t.Context(), throttle.NetworkKey("factor", busy), limitsOf(env).Login); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -245,7 +246,7 @@ func TestHarvestedChallengesGoStale(t *testing.T) {
 		// The network fails hundreds of times more (with answers).
 		key := throttle.NetworkKey("login", "198.51.100.92")
 		for range 300 {
-			if err := env.Server.Flows.Throttle.Fail(context.Background(), key, env.Server.Flows.Config.LoginThrottle); err != nil {
+			if err := env.Server.Flows.Throttle.Fail(context.Background(), key, limitsOf(env).Login); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -270,7 +271,7 @@ func TestSignInPageCarriesTheCodeChallenge(t *testing.T) {
 		// Wrong codes from this network, past its free ones.
 		key := throttle.NetworkKey("code", "127.0.0.1")
 		for range 25 {
-			if err := env.Server.Flows.Throttle.Fail(context.Background(), key, env.Server.Flows.Config.CodeThrottle); err != nil {
+			if err := env.Server.Flows.Throttle.Fail(context.Background(), key, limitsOf(env).Code); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -376,4 +377,9 @@ func TestFreshChallengeEndpoint(t *testing.T) {
 			t.Fatalf("with the new challenge's answer: %q", got)
 		}
 	})
+}
+
+// limitsOf returns the rules the server counts under.
+func limitsOf(env *servertest.Env) policy.Limits {
+	return env.Server.Flows.Point.Policy.(policy.Limited).JourneyLimits()
 }

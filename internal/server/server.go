@@ -160,28 +160,34 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	factors := flow.Factors{TOTP: totps, Recovery: recoveryCodes, Passkeys: passkeys}
 	loginRule := throttle.Rule{Free: dom.Login.FreeFailures, Base: dom.Login.Delay.D(), Max: dom.Login.MaxDelay.D(), Window: max(dom.Login.MaxDelay.D(), time.Hour)}
 	// One decision point for the journeys and the OpenID provider.
-	point := &decision.Point{Domain: config.DefaultDomain, Now: now,
-		Policy: policy.Default{RequireVerifiedEmail: *dom.Registration.RequireVerification, AllowClonedPasskeys: dom.Login.AllowClonedPasskeys}}
+	builtin := policy.Default{RequireVerifiedEmail: *dom.Registration.RequireVerification, AllowClonedPasskeys: dom.Login.AllowClonedPasskeys,
+		FreshFor: dom.FreshFor.D(), AppAAL: dom.AppsRequireAAL, Limits: policy.Limits{
+			Login:           loginRule,
+			Code:            throttle.Rule{Free: 20, Base: time.Second, Max: 5 * time.Minute, Window: time.Hour},
+			CodeSend:        throttle.Rule{Free: 5, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
+			CodeSendAddress: throttle.Rule{Free: 20, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
+			Registration:    throttle.Rule{Free: dom.Registration.PerNetwork, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
+			FlowStart:       throttle.Rule{Free: dom.FlowsPerNetwork, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
+			MaxCodeAttempts: dom.Verification.MaxAttempts,
+			MaxCodesPerFlow: dom.Verification.MaxCodes,
+			ResendAfter:     dom.Verification.ResendAfter.D(),
+		}}
+	if err := flow.CheckSteps(builtin); err != nil {
+		db.Close()
+		return nil, err
+	}
+	point := &decision.Point{Domain: config.DefaultDomain, Now: now, Policy: builtin}
 	decisions := decision.NewLog(db)
 	flows := &flow.Service{
 		Config: flow.Config{
-			Domain:                  config.DefaultDomain,
-			ProductName:             dom.ProductName,
-			PublicURL:               cfg.PublicURL,
-			FlowLifetime:            dom.FlowLifetime.D(),
-			CodeLifetime:            dom.Verification.CodeLifetime.D(),
-			MaxCodeAttempts:         dom.Verification.MaxAttempts,
-			MaxCodesPerFlow:         dom.Verification.MaxCodes,
-			ResendAfter:             dom.Verification.ResendAfter.D(),
-			RequireVerifiedEmail:    *dom.Registration.RequireVerification,
-			LoginThrottle:           loginRule,
-			CodeThrottle:            throttle.Rule{Free: 20, Base: time.Second, Max: 5 * time.Minute, Window: time.Hour},
-			CodeSendThrottle:        throttle.Rule{Free: 5, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
-			CodeSendAddressThrottle: throttle.Rule{Free: 20, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
-			EmailCodeLogin:          *dom.Login.EmailCode,
-			RegistrationThrottle:    throttle.Rule{Free: dom.Registration.PerNetwork, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
-			FlowStartThrottle:       throttle.Rule{Free: dom.FlowsPerNetwork, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
-			TOTPSetup:               *dom.Login.TOTP,
+			Domain:               config.DefaultDomain,
+			ProductName:          dom.ProductName,
+			PublicURL:            cfg.PublicURL,
+			FlowLifetime:         dom.FlowLifetime.D(),
+			CodeLifetime:         dom.Verification.CodeLifetime.D(),
+			RequireVerifiedEmail: *dom.Registration.RequireVerification,
+			EmailCodeLogin:       *dom.Login.EmailCode,
+			TOTPSetup:            *dom.Login.TOTP,
 		},
 		Flows:          flow.NewStore(db),
 		Identities:     identities,
@@ -234,7 +240,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		ClientIP: ui.ClientIP,
 	}, &oidc.Storage{DB: db, Domain: config.DefaultDomain, Clients: clients, Keys: signing, Identities: identities,
 		Events: events, Point: point, Decisions: decisions, Factors: factors, Logger: logger, Now: now, LogoutURL: "/logout",
-		Throttle: flows.Throttle, AuthorizeRule: flows.Config.FlowStartThrottle,
+		Throttle: flows.Throttle, AuthorizeRule: builtin.Limits.FlowStart,
 		EndOfflineGrants: dom.Session.KeepOfflineGrants != nil && !*dom.Session.KeepOfflineGrants})
 	if err != nil {
 		db.Close()
