@@ -59,6 +59,11 @@ type Config struct {
 	// waiting for the database when it passes gets 503 with Retry-After.
 	RequestTimeout Duration `yaml:"request_timeout" env:"FOYER_REQUEST_TIMEOUT"`
 
+	// GeoIP names the MaxMind-format databases (GeoLite2 or GeoIP2 City
+	// or Country, and ASN) that place client addresses for the risk
+	// signals: paths, comma-separated. Empty: networks only.
+	GeoIP GeoIP `yaml:"geoip"`
+
 	HSTS      HSTS      `yaml:"hsts"`
 	Admin     Admin     `yaml:"admin"`
 	Log       Log       `yaml:"log"`
@@ -67,6 +72,22 @@ type Config struct {
 	Retention Retention `yaml:"retention"`
 	// Domains configures each policy domain. Only "customers" exists now.
 	Domains map[string]*Domain `yaml:"-"`
+}
+
+// GeoIP configures where client addresses are looked up.
+type GeoIP struct {
+	Database string `yaml:"database" env:"FOYER_GEOIP_DATABASE"`
+}
+
+// Databases returns the GeoIP database paths.
+func (g GeoIP) Databases() []string {
+	var out []string
+	for _, p := range strings.Split(g.Database, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // HSTS configures the Strict-Transport-Security header, sent outside dev

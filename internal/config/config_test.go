@@ -258,3 +258,18 @@ func TestRequestTimeoutAndHSTS(t *testing.T) {
 		t.Fatalf("defaults: request_timeout %s, HSTS %q", d.RequestTimeout.D(), d.HSTS.Header())
 	}
 }
+
+// GeoIP databases are a comma-separated list, from the file or the
+// environment.
+func TestGeoIPDatabases(t *testing.T) {
+	c, err := Load(write(t, "dev: true\ngeoip: {database: /a/city.mmdb}\n"), []string{"FOYER_GEOIP_DATABASE= /x/city.mmdb , /x/asn.mmdb,"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.GeoIP.Databases(); len(got) != 2 || got[0] != "/x/city.mmdb" || got[1] != "/x/asn.mmdb" {
+		t.Fatalf("databases = %q", got)
+	}
+	if got := (GeoIP{}).Databases(); got != nil {
+		t.Fatalf("none = %q", got)
+	}
+}

@@ -29,10 +29,13 @@ var renderCases = []struct {
 	{"security_notice", Message{Template: "security_notice", To: "alice@example.com", Data: map[string]any{
 		"Change": "two-factor authentication was turned on", "AccountURL": "https://id.acme.test/account", "ProductName": "Acme"}}},
 	{"sign_in_notice", Message{Template: "sign_in_notice", To: "alice@example.com", Data: map[string]any{
-		"Device": "Firefox on Linux", "When": "5 Dec 2026 10:04 UTC", "Network": "198.51.100.7",
+		"ByCode": true, "FirstStepOnly": false, "Device": "Firefox on Linux", "When": "5 Dec 2026 10:04 UTC", "Network": "198.51.100.7",
 		"AccountURL": "https://id.acme.test/account", "ProductName": "Acme"}}},
 	{"sign_in_notice_first_step", Message{Template: "sign_in_notice", To: "alice@example.com", Data: map[string]any{
-		"FirstStepOnly": true, "Device": "Safari on iPhone", "When": "5 Dec 2026 10:04 UTC", "Network": "198.51.100.7",
+		"ByCode": true, "FirstStepOnly": true, "Device": "Safari on iPhone", "When": "5 Dec 2026 10:04 UTC", "Network": "198.51.100.7",
+		"AccountURL": "https://id.acme.test/account", "ProductName": "Acme"}}},
+	{"sign_in_notice_new_device", Message{Template: "sign_in_notice", To: "alice@example.com", Data: map[string]any{
+		"ByCode": false, "FirstStepOnly": false, "Device": "Chrome on Android", "When": "5 Dec 2026 10:04 UTC", "Network": "198.51.100.7",
 		"AccountURL": "https://id.acme.test/account", "ProductName": "Acme"}}},
 }
 

@@ -72,6 +72,7 @@ var stepStates = map[string]string{
 	policy.StepVerifyEmail:    StateVerify,
 	policy.StepSecondFactor:   StateSecondFactor,
 	policy.StepReauthenticate: StateForm,
+	policy.StepEmailCode:      StateVerify,
 }
 
 // stateFor is the state that serves the first of the steps a decision

@@ -146,7 +146,7 @@ func (s *Service) weigh(ctx context.Context, c Client, g *guard, ownerID string)
 	if sig.NetworkWait == 0 && sig.IdentifierWait == 0 && sig.IdentifierWideWait == 0 {
 		return nil
 	}
-	known, err := s.Sessions.KnownDevice(ctx, c.DeviceID, ownerID)
+	known, err := s.Devices.Known(ctx, c.DeviceID, ownerID)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
+	"github.com/foyer-id/foyer/internal/risk"
 	"github.com/foyer-id/foyer/internal/throttle"
 )
 
@@ -45,6 +46,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	var (
 		cand     *identity.LoginCandidate
 		enrolled bool
+		history  []risk.Device
 	)
 	// The attempt is counted on the network and the address before the
 	// hash, atomically, and given back if it succeeds; the reservation
@@ -56,6 +58,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	if s.Factors != nil {
 		s.Factors.EnrolledByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &enrolled)
 	}
+	s.Devices.HistoryByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &history)
 	if err := r.Run(ctx); err != nil {
 		return nil, fmt.Errorf("flow: sign-in reads: %w", err)
 	}
@@ -104,21 +107,27 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 
 	// Asked once: the answer either sends a code to verify the address
 	// first, or is carried out by issueAs.
-	d, err := s.decideSession(ctx, f, c, cand.Identity, enrolled, f.Data.Methods, policy.Signals{})
+	sig := s.withRisk(c, history, policy.Signals{})
+	d, err := s.decideSession(ctx, f, c, cand.Identity, enrolled, f.Data.Methods, sig)
 	if err != nil {
 		return nil, err
 	}
-	if d.Effect == policy.StepUp && len(d.Require) == 1 && d.Require[0] == policy.StepVerifyEmail {
+	if d.Effect == policy.StepUp && stateFor(d.Require) == StateVerify {
+		// An address to verify, or a sign-in unlike the customer's that
+		// a code from the mailbox must confirm: both are served by a code.
 		f.State = StateVerify
-		msg := info("verify_email_to_continue", "Please verify your email address: we sent a 6-digit code to "+email+".")
+		template, msg := "verification_code", info("verify_email_to_continue", "Please verify your email address: we sent a 6-digit code to "+email+".")
+		if d.Require[0] == policy.StepEmailCode {
+			template, msg = "login_code", info("confirm_sign_in", "We don't recognise this sign-in. To confirm it's you, enter the 6-digit code we sent to "+email+".")
+		}
 		// Past the address's share of code mails the code is made but not
 		// mailed, as at sign-up (this read is off the usual path: only
-		// unverified accounts come here).
+		// unverified accounts and unusual sign-ins come here).
 		mailGuard, err := s.reserveCodeSend(ctx, c, email, cand.Identity.ID)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.saveWithCodeMailed(ctx, f, c, "verification_code", s.mailAllowed(ctx, mailGuard, f, c), msg, submitted, settled,
+		if err := s.saveWithCodeMailed(ctx, f, c, template, s.mailAllowed(ctx, mailGuard, f, c), msg, submitted, settled,
 			s.record(f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, cand.Identity.ID, "")); err != nil {
 			mailGuard.cancel(ctx)
 			return nil, err
@@ -128,7 +137,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	result := &Result{Flow: f}
 	f.State = StateDone // signIn may move it on to StateSecondFactor
 	f.Data.Messages = nil
-	signedIn, err := s.issueAs(ctx, f, c, d, cand.Identity, enrolled, f.Data.Methods, now, result)
+	signedIn, err := s.issueAs(ctx, f, c, d, cand.Identity, enrolled, f.Data.Methods, now, sig, result)
 	if err != nil {
 		return nil, err
 	}

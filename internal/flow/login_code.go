@@ -9,6 +9,10 @@ import (
 	"github.com/foyer-id/foyer/internal/policy"
 )
 
+// MethodEmailCode is signing in (or proving the mailbox) with a code mailed
+// to the address.
+const MethodEmailCode = "email_code"
+
 // MethodCode names sign-in with a one-time code mailed to the customer's
 // verified address (no password).
 const MethodCode = "code"

@@ -2,10 +2,10 @@ package flow
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/foyer-id/foyer/internal/courier"
+	"github.com/foyer-id/foyer/internal/risk"
 	"github.com/foyer-id/foyer/internal/store"
 )
 
@@ -14,10 +14,11 @@ import (
 // signed in to the account before — or, with firstStep, got as far as the
 // second factor. A code proves only the mailbox: should someone else read
 // it, the owner learns of it, with what to do.
-func (s *Service) signInNotice(f *Flow, c Client, at time.Time, firstStep bool) write {
+func (s *Service) signInNotice(f *Flow, c Client, at time.Time, byCode, firstStep bool) write {
 	return func(ctx context.Context, tx *store.Tx) error {
 		_, err := s.Mailer.EnqueueTx(ctx, tx, courier.Message{Domain: s.Config.Domain, Template: "sign_in_notice", To: f.Data.Email,
 			Data: map[string]any{
+				"ByCode":        byCode,
 				"FirstStepOnly": firstStep,
 				"Device":        describeDevice(c.UserAgent),
 				"When":          at.UTC().Format("2 Jan 2006 15:04 MST"),
@@ -32,33 +33,8 @@ func (s *Service) signInNotice(f *Flow, c Client, at time.Time, firstStep bool) 
 // describeDevice names a browser and its system from a User-Agent in a
 // few words ("Firefox on Linux"), for a customer reading a notice.
 func describeDevice(ua string) string {
-	browser := ""
-	for _, b := range []struct{ token, name string }{
-		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"SamsungBrowser/", "Samsung Internet"}, {"Firefox/", "Firefox"},
-		{"FxiOS/", "Firefox"}, {"CriOS/", "Chrome"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"},
-	} {
-		if strings.Contains(ua, b.token) {
-			browser = b.name
-			break
-		}
-	}
-	system := ""
-	for _, o := range []struct{ token, name string }{
-		{"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Android", "Android"}, {"CrOS", "ChromeOS"},
-		{"Windows", "Windows"}, {"Mac OS X", "macOS"}, {"Linux", "Linux"},
-	} {
-		if strings.Contains(ua, o.token) {
-			system = o.name
-			break
-		}
-	}
-	switch {
-	case browser != "" && system != "":
-		return browser + " on " + system
-	case browser != "":
-		return browser
-	case system != "":
-		return "a browser on " + system
+	if family := risk.Family(ua); family != "" {
+		return family
 	}
 	// Nothing of a User-Agent that names no known browser goes into the
 	// mail: it is the sender's free text.

@@ -160,7 +160,7 @@ func (s *Service) FinishPasskeySignUp(ctx context.Context, f *Flow, c Client, ch
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.completed(ctx, f, c, MethodPasskey, []string{"email_code", MethodPasskey})
+	res, err := s.completed(ctx, f, c, MethodPasskey, []string{MethodEmailCode, MethodPasskey})
 	if res != nil {
 		res.RecoveryCodes = codes
 	}
@@ -191,7 +191,7 @@ func (s *Service) ChoosePassword(ctx context.Context, f *Flow, c Client, pw stri
 	if err != nil {
 		return nil, err
 	}
-	return s.completed(ctx, f, c, MethodPassword, []string{MethodPassword, "email_code"})
+	return s.completed(ctx, f, c, MethodPassword, []string{MethodPassword, MethodEmailCode})
 }
 
 // completed signs in a customer whose sign-up just completed and ends the

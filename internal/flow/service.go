@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/foyer-id/foyer/internal/challenge"
@@ -19,6 +20,7 @@ import (
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
+	"github.com/foyer-id/foyer/internal/risk"
 	"github.com/foyer-id/foyer/internal/session"
 	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/throttle"
@@ -68,8 +70,13 @@ type Client struct {
 
 // Service runs the journeys.
 type Service struct {
-	Config         Config
-	Flows          *Store
+	Config Config
+	Flows  *Store
+	// Devices are the devices each identity signed in from, and GeoIP
+	// where client addresses are (nil: networks only): the risk signals
+	// of a sign-in (package risk).
+	Devices        *risk.Devices
+	GeoIP          *risk.GeoIP
 	Identities     *identity.Store
 	Schema         *identity.Schema
 	Sessions       *session.Manager
@@ -574,9 +581,9 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 			}
 			return s.emitTx(ctx, tx, f, c, event.RegistrationCompleted, event.OutcomeSuccess, "", f.IdentityID, "")
 		}
-		methods = []string{"password", "email_code"}
+		methods = []string{MethodPassword, MethodEmailCode}
 	case TypeLogin:
-		methods = append(f.Data.Methods, "email_code")
+		methods = append(f.Data.Methods, MethodEmailCode)
 		fallthrough
 	default:
 		complete = func(ctx context.Context, tx *store.Tx) error {
@@ -593,15 +600,16 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 		// The account as it will be once this step commits, whether the
 		// device has signed in to it before, in one round trip.
 		var (
-			ident           *identity.Identity
-			enrolled, known bool
+			ident    *identity.Identity
+			enrolled bool
+			history  []risk.Device
 		)
 		r := s.Flows.reads()
 		s.Identities.GetIn(r, s.Config.Domain, f.IdentityID, &ident)
 		if s.Factors != nil {
 			s.Factors.EnrolledIn(r, f.IdentityID, &enrolled)
 		}
-		s.Sessions.KnownDeviceIn(r, c.DeviceID, f.IdentityID, &known)
+		s.Devices.HistoryIn(r, f.IdentityID, &history)
 		if err := r.Run(ctx); err != nil {
 			return nil, fmt.Errorf("flow: sign in %s: %w", f.IdentityID, err)
 		}
@@ -613,16 +621,17 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 				ident.Identifiers[i].Verified, ident.Identifiers[i].VerifiedAt = true, now
 			}
 		}
-		if signedIn, err = s.signInAs(ctx, f, c, ident, enrolled, methods, f.Data.AuthenticatedAt, policy.Signals{}, result); err != nil {
+		sig := s.withRisk(c, history, policy.Signals{})
+		if signedIn, err = s.signInAs(ctx, f, c, ident, enrolled, methods, f.Data.AuthenticatedAt, sig, result); err != nil {
 			return nil, err
 		}
-		if f.Type == TypeLogin && !known {
+		if f.Type == TypeLogin && !sig.KnownDevice {
 			// A code proves only the mailbox: its use on a device new to
 			// the account is announced to the address — also when the
 			// sign-in still waits for the second factor. (It ends no
 			// other session: a customer signing in on a second device
 			// keeps the first.)
-			notice = s.signInNotice(f, c, now, f.State == StateSecondFactor)
+			notice = s.signInNotice(f, c, now, true, f.State == StateSecondFactor)
 		}
 	}
 	err = s.finish(ctx, f, now, complete, verified, signedIn, notice, settled)
@@ -659,29 +668,48 @@ func (s *Service) signIn(ctx context.Context, f *Flow, c Client, methods []strin
 	return s.signInWith(ctx, f, c, methods, authAt, policy.Signals{}, out)
 }
 
-// signInWith is signIn with risk signals for the policy.
+// signInWith is signIn with signals for the policy (a passkey's), to
+// which the identity's devices add theirs (withRisk): the identity, its
+// second factor and its devices are read in one round trip.
 func (s *Service) signInWith(ctx context.Context, f *Flow, c Client, methods []string, authAt time.Time, sig policy.Signals, out *Result) (write, error) {
-	var ident *identity.Identity
+	var (
+		ident   *identity.Identity
+		history []risk.Device
+	)
 	enrolled := false
 	r := s.Flows.reads()
 	s.Identities.GetIn(r, s.Config.Domain, f.IdentityID, &ident)
 	if s.Factors != nil {
 		s.Factors.EnrolledIn(r, f.IdentityID, &enrolled)
 	}
+	s.Devices.HistoryIn(r, f.IdentityID, &history)
 	if err := r.Run(ctx); err != nil {
 		return nil, fmt.Errorf("flow: sign in %s: %w", f.IdentityID, err)
 	}
-	return s.signInAs(ctx, f, c, ident, enrolled, methods, authAt, sig, out)
+	return s.signInAs(ctx, f, c, ident, enrolled, methods, authAt, s.withRisk(c, history, sig), out)
 }
 
 // signInAs is signInWith for an identity already read, with whether it
-// has an authenticator app.
+// has an authenticator app and the signals with their risk (withRisk).
 func (s *Service) signInAs(ctx context.Context, f *Flow, c Client, ident *identity.Identity, enrolled bool, methods []string, authAt time.Time, sig policy.Signals, out *Result) (write, error) {
 	d, err := s.decideSession(ctx, f, c, ident, enrolled, methods, sig)
 	if err != nil {
 		return nil, err
 	}
-	return s.issueAs(ctx, f, c, d, ident, enrolled, methods, authAt, out)
+	return s.issueAs(ctx, f, c, d, ident, enrolled, methods, authAt, sig, out)
+}
+
+// withRisk adds to sig what an identity's devices (history, most recent
+// first) say of a sign-in from c: a known device, a new country or
+// network, the speed of travel since the last sign-in (risk.Assess), with
+// the client's country and autonomous system when a GeoIP database
+// knows them.
+func (s *Service) withRisk(c Client, history []risk.Device, sig policy.Signals) policy.Signals {
+	here := s.GeoIP.Lookup(c.IP)
+	a := risk.Assess(history, c.DeviceID, here, s.now())
+	sig.KnownDevice, sig.NewCountry, sig.NewNetwork, sig.FirstDevice, sig.TravelKmh = a.KnownDevice, a.NewCountry, a.NewNetwork, a.FirstDevice, a.TravelKmh
+	sig.Country, sig.ASN = here.Country, here.ASN
+	return sig
 }
 
 // decideSession asks whether ident, with an authenticator app if
@@ -693,7 +721,11 @@ func (s *Service) decideSession(ctx context.Context, f *Flow, c Client, ident *i
 
 // issueAs carries out d, a session.issue decision about ident (see
 // signInAs).
-func (s *Service) issueAs(ctx context.Context, f *Flow, c Client, d policy.Decision, ident *identity.Identity, enrolled bool, methods []string, authAt time.Time, out *Result) (write, error) {
+//
+// A session's device is recorded as the identity's, at the client's
+// place; a sign-in from a device new to the account is announced to the
+// customer (a code sign-in announces itself, see SubmitCode).
+func (s *Service) issueAs(ctx context.Context, f *Flow, c Client, d policy.Decision, ident *identity.Identity, enrolled bool, methods []string, authAt time.Time, sig policy.Signals, out *Result) (write, error) {
 	if d.Effect == policy.StepUp {
 		// The step the policy requires, served from its state (stepStates);
 		// the sign-ins that come here serve the second factor. (A password
@@ -713,10 +745,25 @@ func (s *Service) issueAs(ctx context.Context, f *Flow, c Client, d policy.Decis
 	}
 	p := session.Params{Domain: s.Config.Domain, IdentityID: ident.ID, Methods: methods, AAL: aal,
 		DeviceID: c.DeviceID, IP: c.IP, UserAgent: c.UserAgent, AuthenticatedAt: authAt}
+	now := s.now()
+	device := risk.Device{IdentityID: ident.ID, DeviceID: c.DeviceID, LastSeen: now, UserAgent: risk.Family(c.UserAgent), Place: s.GeoIP.Lookup(c.IP)}
+	var notice write
+	if f.Type == TypeLogin && !sig.KnownDevice && !slices.Contains(methods, MethodEmailCode) {
+		f.Data.Email = cmp.Or(f.Data.Email, ident.Email().Value)
+		notice = s.signInNotice(f, c, now, false, false)
+	}
 	return func(ctx context.Context, tx *store.Tx) error {
 		token, sess, err := s.Sessions.IssueTx(ctx, tx, p)
 		if err != nil {
 			return err
+		}
+		if err := s.Devices.SeenTx(ctx, tx, device); err != nil {
+			return err
+		}
+		if notice != nil {
+			if err := notice(ctx, tx); err != nil {
+				return err
+			}
 		}
 		out.Token, out.Session, out.Identity = token, sess, ident
 		return s.emitTx(ctx, tx, f, c, event.LoginSucceeded, event.OutcomeSuccess, f.Type, ident.ID, sess.ID)

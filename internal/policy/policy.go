@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"math/bits"
+	"slices"
 	"time"
 
 	"github.com/foyer-id/foyer/internal/throttle"
@@ -59,6 +60,10 @@ const (
 	// StepReauthenticate: sign in again (a session too old for what it
 	// asks).
 	StepReauthenticate = "reauthenticate"
+	// StepEmailCode: prove the mailbox with a code mailed to the
+	// verified address (a sign-in that looks unlike the customer's, by a
+	// customer with no second factor).
+	StepEmailCode = "email_code"
 )
 
 // Stepper is a policy that says which steps its decisions may require,
@@ -208,6 +213,19 @@ type Signals struct {
 	// but its signature counter did not go up: the authenticator may
 	// have been copied.
 	ClonedAuthenticator bool `json:"cloned_authenticator,omitempty"`
+
+	// Where the client is (package risk), at a sign-in: its country and
+	// autonomous system when a GeoIP database knows them; whether the
+	// identity has signed in from that country, or that network, before
+	// (false when it has no history to compare with); FirstDevice when it
+	// has signed in from no device yet; and TravelKmh, the speed it would
+	// have travelled at from its last sign-in's place (0 when unknown).
+	Country     string  `json:"country,omitempty"`
+	ASN         uint    `json:"asn,omitempty"`
+	NewCountry  bool    `json:"new_country,omitempty"`
+	NewNetwork  bool    `json:"new_network,omitempty"`
+	FirstDevice bool    `json:"first_device,omitempty"`
+	TravelKmh   float64 `json:"travel_kmh,omitempty"`
 }
 
 // Decision is the answer.
@@ -256,6 +274,10 @@ type Decider interface {
 //     for aal2 (acr_values) asks for the second factor when there is one;
 //   - ask for email verification before a session when the domain
 //     requires verified email (RequireVerifiedEmail) and it is not verified;
+//   - at sign-in, on a new device in a new country or after impossible
+//     travel (faster than MaxTravelKmh since the last sign-in), ask for
+//     the second factor, or a code mailed to the customer's address when
+//     there is none — unless the sign-in already used one, or a passkey;
 //   - ask for the second factor at sign-in when the customer set one up;
 //   - deny disabled identities;
 //   - deny a sign-in with a passkey whose authenticator looks cloned,
@@ -284,6 +306,32 @@ type Default struct {
 	// AppAAL is the assurance level the domain's apps require when they
 	// say nothing themselves: "" (or aal1) for one factor, aal2 for two.
 	AppAAL string
+	// MaxTravelKmh is the fastest a customer travels between sign-ins:
+	// faster is impossible travel; 0 means 1000 km/h (an airliner's
+	// cruise, plus the slack of GeoIP coordinates).
+	MaxTravelKmh float64
+}
+
+// riskOf names what makes a sign-in look unlike the customer's, "" for
+// nothing: a new device in a new country, or impossible travel.
+func (p Default) riskOf(sig Signals) string {
+	limit := p.MaxTravelKmh
+	if limit <= 0 {
+		limit = 1000
+	}
+	switch {
+	case sig.TravelKmh > limit:
+		return "impossible_travel"
+	case !sig.KnownDevice && sig.NewCountry:
+		return "new_device_new_country"
+	}
+	return ""
+}
+
+// strongMethod reports whether methods include one that a password thief
+// does not have: a second factor, a passkey, or a code from the mailbox.
+func strongMethod(methods []string) bool {
+	return HasSecondFactor(methods) || slices.Contains(methods, "email_code")
 }
 
 // JourneyLimits implements Limited.
@@ -296,7 +344,7 @@ func (p Default) JourneyLimits() Limits {
 
 // Steps implements Stepper.
 func (p Default) Steps() []string {
-	return []string{StepVerifyEmail, StepSecondFactor, StepReauthenticate}
+	return []string{StepVerifyEmail, StepSecondFactor, StepReauthenticate, StepEmailCode}
 }
 
 // freshFor is FreshFor or its default.
@@ -385,6 +433,15 @@ func (p Default) Decide(_ context.Context, in Input) Decision {
 		}
 		if p.RequireVerifiedEmail && !in.EmailVerified {
 			return Decision{Effect: StepUp, Reason: "email_not_verified", Require: []string{StepVerifyEmail}, Policy: defaultName}
+		}
+		// A sign-in unlike the customer's asks for the strongest proof the
+		// customer has: the second factor, or a code from the mailbox.
+		if reason := p.riskOf(in.Signals); reason != "" && !strongMethod(in.Methods) {
+			step := StepEmailCode
+			if in.SecondFactor {
+				step = StepSecondFactor
+			}
+			return Decision{Effect: StepUp, Reason: reason, Require: []string{step}, Policy: defaultName}
 		}
 		// A customer who set up a second factor chose to be asked for it.
 		if in.SecondFactor && !HasSecondFactor(in.Methods) {

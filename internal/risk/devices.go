@@ -55,6 +55,33 @@ func (d *Devices) HistoryByIdentifierIn(r *store.Reads, domain, kind, value stri
 		ORDER BY last_seen_at DESC LIMIT $4`, domain, kind, value, HistoryLimit)
 }
 
+// Known reports whether deviceID has signed in to identityID before (a
+// session was issued to it): the throttles let the owner through from a
+// device they have used, so that an attacker cannot lock them out.
+func (d *Devices) Known(ctx context.Context, deviceID, identityID string) (bool, error) {
+	var known bool
+	r := d.db.Reads()
+	d.KnownIn(r, deviceID, identityID, &known)
+	if err := r.Run(ctx); err != nil {
+		return false, fmt.Errorf("risk: known device: %w", err)
+	}
+	return known, nil
+}
+
+// KnownIn adds Known to r: once r runs, *out says.
+func (d *Devices) KnownIn(r *store.Reads, deviceID, identityID string, out *bool) {
+	*out = false
+	if deviceID == "" {
+		return
+	}
+	r.Query(func(rows store.Rows) error {
+		for rows.Next() {
+			*out = true
+		}
+		return nil
+	}, `SELECT 1 FROM devices WHERE identity_id = $1 AND device_id = $2`, identityID, deviceID)
+}
+
 func scanDevices(out *[]Device) func(store.Rows) error {
 	*out = nil
 	return func(rows store.Rows) error {
@@ -177,17 +204,15 @@ func distanceKm(a, b Place) float64 {
 	return 2 * earthKm * math.Asin(math.Min(1, math.Sqrt(h)))
 }
 
-// Family names a User-Agent's browser (or app) and system, briefly:
-// "Firefox on Linux", "Safari on iOS"; "" for none.
-func Family(userAgent string) string {
-	ua := strings.ToLower(userAgent)
-	if ua == "" {
-		return ""
-	}
-	browser := "Other"
+// Family names a User-Agent's browser and system in a few words
+// ("Firefox on Linux", "Safari on iPhone"), "" for one that names no known
+// browser or system: the rest of the header is its sender's free text,
+// and goes nowhere a customer reads.
+func Family(ua string) string {
+	browser := ""
 	for _, b := range []struct{ token, name string }{
-		{"edg/", "Edge"}, {"opr/", "Opera"}, {"firefox/", "Firefox"}, {"fxios/", "Firefox"}, {"crios/", "Chrome"},
-		{"chrome/", "Chrome"}, {"chromium/", "Chromium"}, {"safari/", "Safari"}, {"curl/", "curl"},
+		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"SamsungBrowser/", "Samsung Internet"}, {"Firefox/", "Firefox"},
+		{"FxiOS/", "Firefox"}, {"CriOS/", "Chrome"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"},
 	} {
 		if strings.Contains(ua, b.token) {
 			browser = b.name
@@ -195,17 +220,22 @@ func Family(userAgent string) string {
 		}
 	}
 	system := ""
-	for _, s := range []struct{ token, name string }{
-		{"iphone", "iOS"}, {"ipad", "iOS"}, {"android", "Android"}, {"windows", "Windows"},
-		{"mac os x", "macOS"}, {"cros", "ChromeOS"}, {"linux", "Linux"},
+	for _, o := range []struct{ token, name string }{
+		{"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Android", "Android"}, {"CrOS", "ChromeOS"},
+		{"Windows", "Windows"}, {"Mac OS X", "macOS"}, {"Linux", "Linux"},
 	} {
-		if strings.Contains(ua, s.token) {
-			system = s.name
+		if strings.Contains(ua, o.token) {
+			system = o.name
 			break
 		}
 	}
-	if system == "" {
+	switch {
+	case browser != "" && system != "":
+		return browser + " on " + system
+	case browser != "":
 		return browser
+	case system != "":
+		return "a browser on " + system
 	}
-	return browser + " on " + system
+	return ""
 }

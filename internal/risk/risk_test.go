@@ -106,6 +106,14 @@ func TestDevices(t *testing.T) {
 		if err := r.Run(ctx); err != nil || len(unknown) != 0 {
 			t.Fatalf("unknown identifier = %+v, %v", unknown, err)
 		}
+		for device, want := range map[string]bool{"laptop": true, "phone": true, "tablet": false, "": false} {
+			if known, err := d.Known(ctx, device, "id-1"); err != nil || known != want {
+				t.Fatalf("Known(%q) = %v, %v", device, known, err)
+			}
+		}
+		if known, _ := d.Known(ctx, "laptop", "id-2"); known {
+			t.Fatal("a device is known to another identity")
+		}
 		if n, err := d.Prune(ctx, base.Add(90*time.Minute)); err != nil || n != 1 {
 			t.Fatalf("Prune = %d, %v", n, err)
 		}
@@ -144,12 +152,14 @@ func TestAssess(t *testing.T) {
 func TestFamily(t *testing.T) {
 	for ua, want := range map[string]string{
 		"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0":                                                                  "Firefox on Linux",
-		"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1": "Safari on iOS",
 		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0":           "Edge on Windows",
-		"Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36":                            "Chrome on Android",
-		"curl/8.5.0":  "curl",
-		"":            "",
-		"ShopApp/2.1": "Other",
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1": "Safari on iPhone",
+		"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36":                   "Chrome on Android",
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15":                   "Safari on macOS",
+		"Dalvik/2.1.0 (Linux; U; Android 14)":                   "a browser on Android",
+		"shop-ios/4.2 CFNetwork":                                "",
+		"IT Security: all is fine, see https://evil.example/ok": "",
+		"": "",
 	} {
 		if got := risk.Family(ua); got != want {
 			t.Errorf("Family(%q) = %q, want %q", ua, got, want)

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"testing"
@@ -76,18 +77,20 @@ func TestStorageGrowthPerJourney(t *testing.T) {
 				t.Errorf("%s: %d bytes each, more than %d", journey, bytes, bound)
 			}
 		}
+		// Each customer signs up, and then in, on a device of their own.
+		device := func(i int) http.Header { return http.Header{"X-Foyer-Device": {deviceID(fmt.Sprintf("grow%03d", i))}} }
 		var tokens []string
 		bytes, tables := growth(t, db, n, func(i int) {
 			id, code := startAPIRegistration(t, env, fmt.Sprintf("grow%03d@example.com", i))
 			var done api.FlowResponse
-			expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, &done), 200)
+			expectStatus(t, env.JSONWith(t, "POST", "/api/flows/"+id+"/code", device(i), map[string]any{"code": code}, &done), 200)
 			tokens = append(tokens, done.SessionToken)
 		})
 		report("sign-up with its code", 16<<10, bytes, tables)
 		bytes, tables = growth(t, db, n, func(i int) {
 			var start api.FlowResponse
-			expectStatus(t, env.JSON(t, "POST", "/api/login", "", nil, &start), 201)
-			expectStatus(t, env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{
+			expectStatus(t, env.JSONWith(t, "POST", "/api/login", device(i), nil, &start), 201)
+			expectStatus(t, env.JSONWith(t, "POST", "/api/login/"+start.Flow.ID, device(i), map[string]any{
 				"identifier": fmt.Sprintf("grow%03d@example.com", i), "password": goodPassword}, nil), 200)
 		})
 		report("sign-in", 8<<10, bytes, tables)

@@ -30,6 +30,7 @@ import (
 	"github.com/foyer-id/foyer/internal/oidc"
 	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/problem"
+	"github.com/foyer-id/foyer/internal/risk"
 	"github.com/foyer-id/foyer/internal/secretbox"
 	"github.com/foyer-id/foyer/internal/session"
 	"github.com/foyer-id/foyer/internal/store"
@@ -178,6 +179,11 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	}
 	point := &decision.Point{Domain: config.DefaultDomain, Now: now, Policy: builtin}
 	decisions := decision.NewLog(db)
+	geoip, err := risk.OpenGeoIP(cfg.GeoIP.Databases()...)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("geoip.database: %w", err)
+	}
 	flows := &flow.Service{
 		Config: flow.Config{
 			Domain:               config.DefaultDomain,
@@ -190,6 +196,8 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 			TOTPSetup:            *dom.Login.TOTP,
 		},
 		Flows:          flow.NewStore(db),
+		Devices:        risk.NewDevices(db),
+		GeoIP:          geoip,
 		Identities:     identities,
 		Schema:         schema,
 		Sessions:       sessions,
@@ -538,6 +546,7 @@ func (s *Server) PruneOnce(ctx context.Context) {
 		{"events", keep.Events, s.Events.Prune},
 		{"decisions", keep.Decisions, s.Decisions.Prune},
 		{"ended sessions", keep.Sessions, s.Flows.Sessions.Prune},
+		{"devices unused", keep.Sessions, s.Flows.Devices.Prune},
 		{"abandoned sign-ups", keep.PendingIdentities, s.Flows.Identities.PrunePending},
 	} {
 		if r.keep > 0 { // 0 keeps them for ever
@@ -572,4 +581,4 @@ func (s *Server) rotateKeys(ctx context.Context) {
 }
 
 // Close releases the database.
-func (s *Server) Close() error { return s.DB.Close() }
+func (s *Server) Close() error { return errors.Join(s.Flows.GeoIP.Close(), s.DB.Close()) }

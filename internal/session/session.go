@@ -311,33 +311,6 @@ func (m *Manager) RevokeIdentity(ctx context.Context, identityID string) (int, e
 	return int(n), nil
 }
 
-// KnownDevice reports whether a device has held a session of the identity
-// before: the sign-in throttle lets the owner through from a device they
-// have used, so an attacker cannot lock them out.
-func (m *Manager) KnownDevice(ctx context.Context, deviceID, identityID string) (bool, error) {
-	var known bool
-	r := m.db.Reads()
-	m.KnownDeviceIn(r, deviceID, identityID, &known)
-	if err := r.Run(ctx); err != nil {
-		return false, fmt.Errorf("session: known device: %w", err)
-	}
-	return known, nil
-}
-
-// KnownDeviceIn adds KnownDevice to r: once r runs, *out says.
-func (m *Manager) KnownDeviceIn(r *store.Reads, deviceID, identityID string, out *bool) {
-	*out = false
-	if deviceID == "" {
-		return
-	}
-	r.Query(func(rows store.Rows) error {
-		for rows.Next() {
-			*out = true
-		}
-		return nil
-	}, `SELECT 1 FROM sessions WHERE device_id = $1 AND identity_id = $2 LIMIT 1`, deviceID, identityID)
-}
-
 // TokenFromRequest returns the session token of a request: the
 // "Authorization: Bearer" header first, then the session cookie. Another
 // kind of Authorization header (say Basic, from a proxy in front) does not
