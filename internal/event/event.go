@@ -30,7 +30,11 @@ const (
 	// PasskeyCloned flags a passkey whose signature verified but whose
 	// signature counter did not go up (a copied authenticator?); the
 	// policy then decides the sign-in.
-	PasskeyCloned   = "passkey.cloned"
+	PasskeyCloned = "passkey.cloned"
+	// FailureSpike: sign-in failures across the site rose far above
+	// their recent rate (credential stuffing from many sources); the
+	// reason gives the rates.
+	FailureSpike    = "risk.failure_spike"
 	Logout          = "session.logout"
 	OAuthAuthorized = "oauth.authorized"
 )

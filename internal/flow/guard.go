@@ -9,6 +9,7 @@ import (
 
 	"github.com/foyer-id/foyer/internal/challenge"
 	"github.com/foyer-id/foyer/internal/policy"
+	"github.com/foyer-id/foyer/internal/risk"
 	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/throttle"
 )
@@ -33,6 +34,8 @@ type guard struct {
 	// settled is set once the counts are settled by failed, succeeded or
 	// cancel (not by succeededWrite, whose transaction may not commit).
 	settled bool
+	// velocity counts the site's failed passwords.
+	velocity *risk.Velocity
 }
 
 // How many attempts (passwords, codes) may be under way at once: on a
@@ -106,7 +109,7 @@ func (s *Service) reserveIn(r *store.Reads, c Client, action policy.Action, key 
 		keyRule.InFlight = identifierInFlight
 		network.Rule.InFlight, network.Watch = networkInFlight, true
 	}
-	g := &guard{action: action, rule: keyRule, key: key}
+	g := &guard{action: action, rule: keyRule, key: key, velocity: s.Velocity}
 	items := []throttle.Item{network}
 	if key != "" {
 		items = append(items, throttle.Item{Key: key, Rule: keyRule, Gated: true})
@@ -128,6 +131,9 @@ func (s *Service) ready(ctx context.Context, c Client, g *guard, ownerID string)
 	if g.key != "" {
 		g.signals.IdentifierWait, g.signals.IdentifierFailures = st[1].Wait, st[1].Failures
 	}
+	if g.action == policy.LoginSubmit {
+		g.signals.SiteSpike, g.signals.SiteFailures = s.Velocity.Spike()
+	}
 	if err := s.weigh(ctx, c, g, ownerID); err != nil {
 		g.cancel(ctx)
 		return err
@@ -143,7 +149,7 @@ func (s *Service) ready(ctx context.Context, c Client, g *guard, ownerID string)
 // then reserved for the attempt it lets through.
 func (s *Service) weigh(ctx context.Context, c Client, g *guard, ownerID string) error {
 	sig := &g.signals
-	if sig.NetworkWait == 0 && sig.IdentifierWait == 0 && sig.IdentifierWideWait == 0 {
+	if sig.NetworkWait == 0 && sig.IdentifierWait == 0 && sig.IdentifierWideWait == 0 && !sig.SiteSpike {
 		return nil
 	}
 	known, err := s.Devices.Known(ctx, c.DeviceID, ownerID)
@@ -158,7 +164,7 @@ func (s *Service) weigh(ctx context.Context, c Client, g *guard, ownerID string)
 		key := throttle.IdentifierKey("device", string(g.action)+"/"+ownerID+"/"+c.DeviceID)
 		return s.reserveMore(ctx, g, key, &sig.DeviceWait)
 	}
-	if c.Proof.Token == "" || (sig.NetworkWait == 0 && sig.IdentifierWideWait == 0) {
+	if c.Proof.Token == "" || (sig.NetworkWait == 0 && sig.IdentifierWideWait == 0 && !sig.SiteSpike) {
 		return nil
 	}
 	if sig.ChallengeSolved, err = s.spendProof(ctx, c, g); err != nil || !sig.ChallengeSolved {
@@ -234,9 +240,13 @@ func (s *Service) decideGuarded(ctx context.Context, g *guard, f *Flow, c Client
 	return d, err
 }
 
-// failed settles g after a failed attempt: it counts on every key.
+// failed settles g after a failed attempt: it counts on every key, and a
+// failed password on the site's failure rate (risk.Velocity).
 func (g *guard) failed(ctx context.Context) {
 	g.settled = true
+	if g.action == policy.LoginSubmit {
+		g.velocity.Failed()
+	}
 	for _, a := range g.attempts {
 		_ = a.Failed(ctx) // a count lost to a database error is not worth failing the step
 	}

@@ -3,6 +3,7 @@ package flow
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/foyer-id/foyer/internal/credential/passkey"
@@ -110,6 +111,11 @@ func (s *Service) StepUp(ctx context.Context, c Client, token, kind, code string
 	if err := s.checkFactor(ctx, nil, c, sess.IdentityID, kind, code); err != nil {
 		return "", nil, err
 	}
+	_, rec, err := s.decideRecord(ctx, nil, c, policy.Input{Action: policy.SessionStepUp, IdentityID: sess.IdentityID, SessionID: sess.ID,
+		Methods: append(slices.Clone(sess.Methods), kind), AAL: sess.AAL, AuthenticatedAt: sess.AuthenticatedAt}, event.SessionSteppedUp)
+	if err != nil {
+		return "", nil, err
+	}
 	newToken, upgraded, err := s.Sessions.Upgrade(ctx, token, kind, session.AAL2)
 	if errors.Is(err, session.ErrInvalid) {
 		// Revoked or rotated meanwhile, by a step-up sent at the same
@@ -118,7 +124,7 @@ func (s *Service) StepUp(ctx context.Context, c Client, token, kind, code string
 	} else if err != nil {
 		return "", nil, err
 	}
-	s.emit(ctx, nil, c, event.SessionSteppedUp, event.OutcomeSuccess, kind, sess.IdentityID, upgraded.ID)
+	s.emit(ctx, nil, c, event.SessionSteppedUp, event.OutcomeSuccess, kind, sess.IdentityID, upgraded.ID, rec)
 	return newToken, upgraded, nil
 }
 

@@ -75,8 +75,10 @@ type Service struct {
 	// Devices are the devices each identity signed in from, and GeoIP
 	// where client addresses are (nil: networks only): the risk signals
 	// of a sign-in (package risk).
-	Devices        *risk.Devices
-	GeoIP          *risk.GeoIP
+	Devices *risk.Devices
+	GeoIP   *risk.GeoIP
+	// Velocity tells a spike of the site's sign-in failures (nil: none).
+	Velocity       *risk.Velocity
 	Identities     *identity.Store
 	Schema         *identity.Schema
 	Sessions       *session.Manager

@@ -28,6 +28,9 @@ const (
 	// SecondFactorSubmit: a second-factor code (authenticator app,
 	// recovery code) is submitted.
 	SecondFactorSubmit Action = "second_factor.submit"
+	// SessionStepUp: a live session is about to be raised to aal2 by a
+	// second factor the customer just passed.
+	SessionStepUp Action = "session.step_up"
 	// MethodsChange: a customer is about to add or remove a way of
 	// signing in (authenticator app, recovery codes, passkey).
 	MethodsChange Action = "methods.change"
@@ -206,6 +209,12 @@ type Signals struct {
 	// leaked (a shared computer, a guessable id) is no key to unlimited
 	// attempts.
 	DeviceWait time.Duration `json:"device_wait,omitempty"`
+	// SiteSpike is true while sign-in failures across the whole site
+	// spike far above their recent rate (package risk, Velocity): stuffing
+	// spread over many sources, each too quiet for its own network's
+	// limit. SiteFailures is the busiest recent minute's count.
+	SiteSpike    bool `json:"site_spike,omitempty"`
+	SiteFailures int  `json:"site_failures,omitempty"`
 	// ChallengeSolved is true when the request carries a solved
 	// proof-of-work challenge made for its network, not used before.
 	ChallengeSolved bool `json:"challenge_solved,omitempty"`
@@ -259,6 +268,8 @@ type Decider interface {
 //     still wait;
 //   - challenge when the identifier counted from every network must
 //     wait (codes mailed to one address from many networks);
+//   - challenge every sign-in attempt from a device not known to the
+//     account while the site's failures spike (SiteSpike);
 //   - challenge when the client's network must still wait, unless the
 //     request carries a solved challenge: many customers may share one
 //     address (a carrier NAT, an office), and one of them failing, or an
@@ -390,10 +401,16 @@ func (p Default) Decide(_ context.Context, in Input) Decision {
 			}
 		case sig.IdentifierWait > 0:
 			return Decision{Effect: Throttle, Reason: "too_many_attempts", RetryAfter: sig.IdentifierWait, Policy: defaultName}
-		case (sig.NetworkWait > 0 || sig.IdentifierWideWait > 0) && !sig.ChallengeSolved:
+		case (sig.NetworkWait > 0 || sig.IdentifierWideWait > 0 || (in.Action == LoginSubmit && sig.SiteSpike)) && !sig.ChallengeSolved:
 			reason := "network_busy"
-			if sig.NetworkWait == 0 {
+			switch {
+			case sig.NetworkWait > 0:
+			case sig.IdentifierWideWait > 0:
 				reason = "identifier_busy"
+			default:
+				// Stuffing from many sources: every password tried on a
+				// device new to its account costs a moment of work.
+				reason = "site_under_attack"
 			}
 			return Decision{Effect: Challenge, Reason: reason, RetryAfter: max(sig.NetworkWait, sig.IdentifierWideWait),
 				Difficulty: p.difficulty(sig.NetworkFailures), Policy: defaultName}

@@ -86,7 +86,7 @@ func TestStorageGrowthPerJourney(t *testing.T) {
 			expectStatus(t, env.JSONWith(t, "POST", "/api/flows/"+id+"/code", device(i), map[string]any{"code": code}, &done), 200)
 			tokens = append(tokens, done.SessionToken)
 		})
-		report("sign-up with its code", 16<<10, bytes, tables)
+		report("sign-up with its code", 20<<10, bytes, tables) // with its decisions and its device
 		bytes, tables = growth(t, db, n, func(i int) {
 			var start api.FlowResponse
 			expectStatus(t, env.JSONWith(t, "POST", "/api/login", device(i), nil, &start), 201)

@@ -197,6 +197,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		},
 		Flows:          flow.NewStore(db),
 		Devices:        risk.NewDevices(db),
+		Velocity:       risk.NewVelocity(db, node, config.DefaultDomain, events, logger, now),
 		GeoIP:          geoip,
 		Identities:     identities,
 		Schema:         schema,
@@ -486,6 +487,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { s.worker.Run(bg) })
 	wg.Go(func() { s.prune(bg) })
 	wg.Go(func() { s.rotateKeys(bg) })
+	wg.Go(func() { s.Flows.Velocity.Run(bg) })
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var err error
@@ -532,6 +534,7 @@ func (s *Server) PruneOnce(ctx context.Context) {
 	parts := []part{
 		{"flows", func() (int64, error) { return s.Flows.Flows.Prune(ctx, now.Add(-time.Hour)) }},
 		{"throttle counters", func() (int64, error) { return s.Flows.Throttle.Prune(ctx) }},
+		{"site failure counts", func() (int64, error) { return s.Flows.Velocity.Prune(ctx, now.Add(-24*time.Hour)) }},
 		{"oauth state", func() (int64, error) { return 0, s.OIDC.Prune(ctx) }},
 	}
 	if s.Flows.Passkeys != nil {

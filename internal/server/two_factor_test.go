@@ -15,6 +15,7 @@ import (
 	"github.com/foyer-id/foyer/internal/api"
 	"github.com/foyer-id/foyer/internal/config"
 	"github.com/foyer-id/foyer/internal/credential/passkey/passkeytest"
+	"github.com/foyer-id/foyer/internal/decision"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/server/servertest"
 	"github.com/foyer-id/foyer/internal/store"
@@ -186,6 +187,18 @@ func TestStepUpRotatesSession(t *testing.T) {
 	expectStatus(t, env.JSON(t, "POST", "/api/sessions/step-up", old, map[string]any{"kind": "totp", "code": code}, &up), 200)
 	if up.SessionToken == "" || up.SessionToken == old || up.Session.AAL != "aal2" {
 		t.Fatalf("step-up: %+v", up)
+	}
+	// The factor and the step-up were each decided once, and recorded.
+	steps, err := env.Server.Decisions.List(t.Context(), decision.Query{IdentityID: up.Session.IdentityID, From: env.Clock.Now().Add(-time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acts []string
+	for _, d := range steps {
+		acts = append(acts, string(d.Action)+"/"+string(d.Effect))
+	}
+	if got := strings.Join(acts, " "); !strings.HasSuffix(got, "second_factor.submit/allow session.step_up/allow") {
+		t.Fatalf("step-up decisions: %s", got)
 	}
 	expectStatus(t, env.JSON(t, "GET", "/sessions/whoami", old, nil, nil), 401)
 	expectStatus(t, env.JSON(t, "GET", "/sessions/whoami", up.SessionToken, nil, nil), 200)
