@@ -99,6 +99,11 @@ type problem struct {
 // call sends one request, records its latency under step in t, and decodes
 // a 2xx answer into out. Any other answer is a *failure.
 func (c *client) call(ctx context.Context, t *tally, step, method, path, token string, in, out any) error {
+	return c.callFrom(ctx, t, step, method, path, token, "", in, out)
+}
+
+// callFrom is call from a device (X-Foyer-Device; "" for none).
+func (c *client) callFrom(ctx context.Context, t *tally, step, method, path, token, device string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -117,6 +122,9 @@ func (c *client) call(ctx context.Context, t *tally, step, method, path, token s
 	req.Header.Set("Accept", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if device != "" {
+		req.Header.Set("X-Foyer-Device", device)
 	}
 	start := time.Now()
 	t.requests++
@@ -177,10 +185,11 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// startFlow creates a flow of kind (registration, login) and returns its id.
-func (c *client) startFlow(ctx context.Context, t *tally, kind string) (string, error) {
+// startFlow creates a flow of kind (registration, login) from a device
+// and returns its id.
+func (c *client) startFlow(ctx context.Context, t *tally, kind, device string) (string, error) {
 	var fr flowResponse
-	if err := c.call(ctx, t, "start", http.MethodPost, "/api/"+kind, "", struct{}{}, &fr); err != nil {
+	if err := c.callFrom(ctx, t, "start", http.MethodPost, "/api/"+kind, "", device, struct{}{}, &fr); err != nil {
 		return "", err
 	}
 	if fr.Flow.ID == "" || fr.Flow.State != "form" {
@@ -195,16 +204,16 @@ type registrationBody struct {
 	Password string            `json:"password"`
 }
 
-// register signs up email with password: it starts a registration flow and
-// submits it. It returns the flow after the submit.
-func (c *client) register(ctx context.Context, t *tally, email, password string) (*flowResponse, error) {
-	id, err := c.startFlow(ctx, t, "registration")
+// register signs up email with password from a device: it starts a
+// registration flow and submits it. It returns the flow after the submit.
+func (c *client) register(ctx context.Context, t *tally, email, password, device string) (*flowResponse, error) {
+	id, err := c.startFlow(ctx, t, "registration", device)
 	if err != nil {
 		return nil, err
 	}
 	var fr flowResponse
 	body := registrationBody{Traits: map[string]string{"email": email}, Password: password}
-	if err := c.call(ctx, t, "submit", http.MethodPost, "/api/registration/"+id, "", body, &fr); err != nil {
+	if err := c.callFrom(ctx, t, "submit", http.MethodPost, "/api/registration/"+id, "", device, body, &fr); err != nil {
 		return nil, err
 	}
 	return &fr, nil
@@ -216,14 +225,14 @@ type loginBody struct {
 	Password   string `json:"password"`
 }
 
-// login signs in and returns the session token.
-func (c *client) login(ctx context.Context, t *tally, email, password string) (string, error) {
-	id, err := c.startFlow(ctx, t, "login")
+// login signs in from a device and returns the session token.
+func (c *client) login(ctx context.Context, t *tally, email, password, device string) (string, error) {
+	id, err := c.startFlow(ctx, t, "login", device)
 	if err != nil {
 		return "", err
 	}
 	var fr flowResponse
-	if err := c.call(ctx, t, "submit", http.MethodPost, "/api/login/"+id, "", loginBody{Identifier: email, Password: password}, &fr); err != nil {
+	if err := c.callFrom(ctx, t, "submit", http.MethodPost, "/api/login/"+id, "", device, loginBody{Identifier: email, Password: password}, &fr); err != nil {
 		return "", err
 	}
 	if fr.SessionToken == "" {

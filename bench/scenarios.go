@@ -21,7 +21,7 @@ func email(runID string, seq int) string {
 // require_verification off also signs the customer in, which is fine too.
 func registerOp(c *client, runID string) operation {
 	return func(ctx context.Context, seq int, t *tally) error {
-		fr, err := c.register(ctx, t, email(runID, seq), newPassword())
+		fr, err := c.register(ctx, t, email(runID, seq), newPassword(), newDevice())
 		if err != nil {
 			return err
 		}
@@ -36,8 +36,8 @@ func registerOp(c *client, runID string) operation {
 // not require verification, or sign-up does not sign in.
 func setupOp(c *client, runID string, users []*user) operation {
 	return func(ctx context.Context, seq int, t *tally) error {
-		u := &user{Email: email(runID, seq), Password: newPassword()}
-		fr, err := c.register(ctx, t, u.Email, u.Password)
+		u := &user{Email: email(runID, seq), Password: newPassword(), Device: newDevice()}
+		fr, err := c.register(ctx, t, u.Email, u.Password, u.Device)
 		if err != nil {
 			return err
 		}
@@ -51,11 +51,12 @@ func setupOp(c *client, runID string, users []*user) operation {
 	}
 }
 
-// loginOp signs in the users in turn; each sign-in makes a new session.
+// loginOp signs in the users in turn, each from the device it signed up
+// on (a returning customer); each sign-in makes a new session.
 func loginOp(c *client, users []*user) operation {
 	return func(ctx context.Context, seq int, t *tally) error {
 		u := users[seq%len(users)]
-		_, err := c.login(ctx, t, u.Email, u.Password)
+		_, err := c.login(ctx, t, u.Email, u.Password, u.Device)
 		return err
 	}
 }

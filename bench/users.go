@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,19 @@ type user struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
 	Token    string `json:"token"`
+	// Device is the id the user's app keeps (X-Foyer-Device): a sign-in
+	// from it is a returning customer's, on a device the account knows.
+	Device string `json:"device,omitempty"`
+}
+
+// newDevice returns a device id as an app makes one: 128 random bits in
+// base64url.
+func newDevice() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // newPassword returns 20 random ASCII letters (about 114 bits): never on a

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -189,6 +190,22 @@ func TestBrowserDeviceCookie(t *testing.T) {
 		}
 		if b.Cookie("foyer_device") == other.Cookie("foyer_device") || other.Cookie("foyer_device") == "" {
 			t.Fatal("two browsers share a device id")
+		}
+		// A device cookie is signed: a browser that sends the known
+		// device's id without its signature (or with another) is a new
+		// device, and gets an id of its own.
+		id, _, _ := strings.Cut(b.Cookie("foyer_device"), ".")
+		u, _ := url.Parse(env.URL)
+		for i, forged := range []string{id, id + ".AAAAAAAAAAAAAAAAAAAAAA", id + "."} {
+			fake := env.NewBrowser(t)
+			fake.HTTP.Jar.SetCookies(u, []*http.Cookie{{Name: "foyer_device", Value: forged, Path: "/"}})
+			signIn(fake)
+			if n := noticesTo(t, env, email); n != 2+i {
+				t.Fatalf("a forged device cookie %q passed for the known device (%d notices)", forged, n)
+			}
+			if got, _, _ := strings.Cut(fake.Cookie("foyer_device"), "."); got == id {
+				t.Fatal("the forged id was kept")
+			}
 		}
 	})
 }

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -217,7 +219,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		Now:            now,
 	}
 
-	cookies := ui.Cookies{Secure: !cfg.Dev}
+	cookies := ui.Cookies{Secure: !cfg.Dev, DeviceKey: deviceKey(secret)}
 	sealer, err := secretbox.New(secret, "foyer page cookies v1")
 	if err != nil {
 		db.Close()
@@ -585,3 +587,11 @@ func (s *Server) rotateKeys(ctx context.Context) {
 
 // Close releases the database.
 func (s *Server) Close() error { return errors.Join(s.Flows.GeoIP.Close(), s.DB.Close()) }
+
+// deviceKey derives the key that signs device cookies from the server
+// secret.
+func deviceKey(secret []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("foyer device cookie key v1"))
+	return m.Sum(nil)
+}

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -16,6 +17,8 @@ import (
 // them to Foyer's exact origin.
 type Cookies struct {
 	Secure bool
+	// DeviceKey signs the device cookie (see deviceID).
+	DeviceKey []byte
 }
 
 func (c Cookies) name(base string) string {
@@ -71,17 +74,31 @@ func (c Cookies) browserSecret(w http.ResponseWriter, r *http.Request) string {
 	return v
 }
 
-// deviceID returns the browser's device id, creating it when missing.
+// deviceID returns the browser's device id, creating it when missing. The
+// cookie holds the id and its HMAC under DeviceKey: a browser keeps the id
+// Foyer gave it, and cannot make one up (an unsigned or altered cookie is
+// a new device, and gets a new id).
 func (c Cookies) deviceID(w http.ResponseWriter, r *http.Request) string {
-	if ck, err := r.Cookie(c.Device()); err == nil && len(ck.Value) == 43 {
-		return ck.Value
+	if ck, err := r.Cookie(c.Device()); err == nil {
+		if id, tag, ok := strings.Cut(ck.Value, "."); ok && len(id) == 43 && subtle.ConstantTimeCompare([]byte(tag), []byte(c.deviceTag(id))) == 1 {
+			return id
+		}
 	}
-	v := randomToken()
+	id := randomToken()
+	v := id + "." + c.deviceTag(id)
 	c.set(w, c.Device(), v, time.Now().AddDate(1, 0, 0))
 	// Make it visible to the rest of this request too: one device, one
 	// cookie, however often the request asks.
 	r.AddCookie(&http.Cookie{Name: c.Device(), Value: v})
-	return v
+	return id
+}
+
+// deviceTag is the device cookie's signature of id: HMAC-SHA256 under
+// DeviceKey, 128 bits of it.
+func (c Cookies) deviceTag(id string) string {
+	m := hmac.New(sha256.New, c.DeviceKey)
+	m.Write([]byte("foyer device v1\x00" + id))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
 }
 
 // binding is what a flow stores to recognise its browser: a hash of the
