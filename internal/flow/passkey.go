@@ -16,28 +16,29 @@ import (
 // MethodPasskey names sign-in (and sign-up) with a passkey.
 const MethodPasskey = "passkey"
 
-// PasskeyChallengeRule limits passkey challenges per network (each is a
-// stored row). The sign-in page asks for one on every view when the
-// browser offers passkeys in autofill, so many customers behind one
-// address need room.
-var PasskeyChallengeRule = throttle.Rule{Free: 600, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute}
-
 // ErrPasskeyRefused is a passkey assertion that did not verify: wrong
 // origin, RP ID or challenge, a replayed challenge, an unknown
 // credential, or a signature that does not check out.
 var ErrPasskeyRefused = errors.New("flow: passkey not accepted")
 
 // AllowPasskeyChallenge counts a passkey challenge against the client's
-// network, atomically, and refuses it when the network must wait.
+// network, atomically (under the policy's Limits.PasskeyChallenge), and
+// asks the policy (passkey.challenge) whether to make it; the decision is
+// recorded.
 func (s *Service) AllowPasskeyChallenge(ctx context.Context, c Client) error {
-	st, err := s.Throttle.Reserve(ctx, PasskeyChallengeRule, throttle.NetworkKey("passkey", c.IP))
+	st, err := s.Throttle.Reserve(ctx, s.limits().PasskeyChallenge, throttle.NetworkKey("passkey", c.IP))
 	if err != nil {
 		return err
 	}
+	var sig policy.Signals
 	if !st[0].Taken {
-		return &ThrottledError{RetryAfter: st[0].Wait}
+		sig.NetworkWait, sig.NetworkFailures = max(st[0].Wait, time.Second), st[0].Failures
 	}
-	return nil
+	_, rec, err := s.decideRecord(ctx, nil, c, policy.Input{Action: policy.PasskeyChallenge, Signals: sig}, "passkey.challenge")
+	if err != nil {
+		return err
+	}
+	return s.Decisions.Append(ctx, rec)
 }
 
 // SignInWithPasskey checks the answer to a passkey sign-in challenge

@@ -28,6 +28,9 @@ const (
 	// SecondFactorSubmit: a second-factor code (authenticator app,
 	// recovery code) is submitted.
 	SecondFactorSubmit Action = "second_factor.submit"
+	// PasskeyChallenge: a passkey sign-in challenge is about to be made
+	// (a stored row; the sign-in page asks for one on every view).
+	PasskeyChallenge Action = "passkey.challenge"
 	// SessionStepUp: a live session is about to be raised to aal2 by a
 	// second factor the customer just passed.
 	SessionStepUp Action = "session.step_up"
@@ -95,6 +98,10 @@ type Limits struct {
 	// FlowStart counts journeys (and authorization requests) started per
 	// network: each is a stored row.
 	FlowStart throttle.Rule
+	// PasskeyChallenge counts passkey sign-in challenges per network: each
+	// is a stored row, and a page with passkey autofill asks for one on
+	// every view, so many customers behind one address need room.
+	PasskeyChallenge throttle.Rule
 	// MaxCodeAttempts is how many wrong codes one code survives;
 	// MaxCodesPerFlow how many codes a journey may send, each at least
 	// ResendAfter after the one before.
@@ -106,15 +113,16 @@ type Limits struct {
 // DefaultLimits are the limits of a domain that sets none.
 func DefaultLimits() Limits {
 	return Limits{
-		Login:           throttle.Rule{Free: 5, Base: time.Second, Max: 5 * time.Minute, Window: time.Hour},
-		Code:            throttle.Rule{Free: 20, Base: time.Second, Max: 5 * time.Minute, Window: time.Hour},
-		CodeSend:        throttle.Rule{Free: 5, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
-		CodeSendAddress: throttle.Rule{Free: 20, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
-		Registration:    throttle.Rule{Free: 100, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
-		FlowStart:       throttle.Rule{Free: 1000, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
-		MaxCodeAttempts: 5,
-		MaxCodesPerFlow: 5,
-		ResendAfter:     30 * time.Second,
+		Login:            throttle.Rule{Free: 5, Base: time.Second, Max: 5 * time.Minute, Window: time.Hour},
+		Code:             throttle.Rule{Free: 20, Base: time.Second, Max: 5 * time.Minute, Window: time.Hour},
+		CodeSend:         throttle.Rule{Free: 5, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
+		CodeSendAddress:  throttle.Rule{Free: 20, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
+		Registration:     throttle.Rule{Free: 100, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
+		FlowStart:        throttle.Rule{Free: 1000, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
+		PasskeyChallenge: throttle.Rule{Free: 600, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
+		MaxCodeAttempts:  5,
+		MaxCodesPerFlow:  5,
+		ResendAfter:      30 * time.Second,
 	}
 }
 
@@ -381,6 +389,9 @@ const defaultName = "builtin/default@1"
 // Decide implements Decider.
 func (p Default) Decide(_ context.Context, in Input) Decision {
 	d := Decision{Effect: Allow, Policy: defaultName}
+	if in.Action == PasskeyChallenge && in.Signals.NetworkWait > 0 {
+		return Decision{Effect: Throttle, Reason: "too_many_challenges", RetryAfter: in.Signals.NetworkWait, Policy: defaultName}
+	}
 	if in.Action == FlowStart && in.Signals.NetworkWait > 0 && !in.Signals.KnownDevice {
 		// Starting is cheap to ask for and costs a row: past its share a
 		// network waits. The limit is generous; journeys under way go on.

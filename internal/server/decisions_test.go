@@ -6,6 +6,7 @@ import (
 
 	"github.com/foyer-id/foyer/internal/api"
 	"github.com/foyer-id/foyer/internal/decision"
+	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/server/servertest"
 	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/store/storetest"
@@ -81,4 +82,24 @@ func TestEveryDecisionIsRecorded(t *testing.T) {
 			t.Fatalf("sign-out record's session %q, want %q", last.Input.SessionID, signedIn.Session.ID)
 		}
 	})
+}
+
+// A passkey sign-in challenge is a decision of the policy too: a network
+// has room for 600 in ten minutes, then waits; each answer is recorded.
+func TestPasskeyChallengeIsDecided(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t), servertest.Localhost())
+	limit := limitsOf(env).PasskeyChallenge.Free
+	for i := range limit {
+		if r := env.JSON(t, "POST", "/api/passkeys/login/options", "", nil, nil); r.StatusCode != 200 {
+			t.Fatalf("challenge %d: %d", i, r.StatusCode)
+		}
+	}
+	r := env.JSON(t, "POST", "/api/passkeys/login/options", "", nil, nil)
+	if r.StatusCode != 429 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("past the network's share: %d", r.StatusCode)
+	}
+	recs, err := env.Server.Decisions.List(t.Context(), decision.Query{Action: policy.PasskeyChallenge})
+	if err != nil || len(recs) != limit+1 || recs[0].Effect != policy.Allow || recs[limit].Effect != policy.Throttle || recs[limit].Reason != "too_many_challenges" {
+		t.Fatalf("%d records, %v", len(recs), err)
+	}
 }

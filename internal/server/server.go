@@ -165,15 +165,16 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	// One decision point for the journeys and the OpenID provider.
 	builtin := policy.Default{RequireVerifiedEmail: *dom.Registration.RequireVerification, AllowClonedPasskeys: dom.Login.AllowClonedPasskeys,
 		FreshFor: dom.FreshFor.D(), AppAAL: dom.AppsRequireAAL, Limits: policy.Limits{
-			Login:           loginRule,
-			Code:            throttle.Rule{Free: 20, Base: time.Second, Max: 5 * time.Minute, Window: time.Hour},
-			CodeSend:        throttle.Rule{Free: 5, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
-			CodeSendAddress: throttle.Rule{Free: 20, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
-			Registration:    throttle.Rule{Free: dom.Registration.PerNetwork, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
-			FlowStart:       throttle.Rule{Free: dom.FlowsPerNetwork, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
-			MaxCodeAttempts: dom.Verification.MaxAttempts,
-			MaxCodesPerFlow: dom.Verification.MaxCodes,
-			ResendAfter:     dom.Verification.ResendAfter.D(),
+			Login:            loginRule,
+			Code:             throttle.Rule{Free: 20, Base: time.Second, Max: 5 * time.Minute, Window: time.Hour},
+			CodeSend:         throttle.Rule{Free: 5, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
+			CodeSendAddress:  throttle.Rule{Free: 20, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
+			Registration:     throttle.Rule{Free: dom.Registration.PerNetwork, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
+			FlowStart:        throttle.Rule{Free: dom.FlowsPerNetwork, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
+			PasskeyChallenge: policy.DefaultLimits().PasskeyChallenge,
+			MaxCodeAttempts:  dom.Verification.MaxAttempts,
+			MaxCodesPerFlow:  dom.Verification.MaxCodes,
+			ResendAfter:      dom.Verification.ResendAfter.D(),
 		}}
 	if err := flow.CheckSteps(builtin); err != nil {
 		db.Close()
