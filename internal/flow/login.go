@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/foyer-id/foyer/internal/credential/password"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
@@ -107,7 +108,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 
 	// Asked once: the answer either sends a code to verify the address
 	// first, or is carried out by issueAs.
-	sig := s.withRisk(c, history, policy.Signals{})
+	sig := s.withRisk(c, history, policy.Signals{BreachedPassword: password.IsCommon(in.Password)})
 	d, err := s.decideSession(ctx, f, c, cand.Identity, enrolled, f.Data.Methods, sig)
 	if err != nil {
 		return nil, err

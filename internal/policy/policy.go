@@ -217,6 +217,9 @@ type Signals struct {
 	// leaked (a shared computer, a guessable id) is no key to unlimited
 	// attempts.
 	DeviceWait time.Duration `json:"device_wait,omitempty"`
+	// BreachedPassword is true when the password a sign-in passed with is
+	// on the list of breached and common passwords.
+	BreachedPassword bool `json:"breached_password,omitempty"`
 	// SiteSpike is true while sign-in failures across the whole site
 	// spike far above their recent rate (package risk, Velocity): stuffing
 	// spread over many sources, each too quiet for its own network's

@@ -209,3 +209,39 @@ func TestBrowserDeviceCookie(t *testing.T) {
 		}
 	})
 }
+
+// A password on the breached and common list, passed at sign-in (an
+// account from before the list, or imported), is a signal the decision
+// records.
+func TestBreachedPasswordAtSignIn(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	owner := signUpOn(t, env, "old@example.com", from("", "laptop"))
+	hash, err := env.Server.Flows.Hasher.Hash(t.Context(), "password123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Server.Flows.Identities.SetPassword(t.Context(), owner.Identity.ID, hash, env.Clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := signInFrom(t, env, from("", "laptop"), "old@example.com", goodPassword)
+	expectStatus(t, r, 400) // the old password no longer works
+	r, _ = signInFrom(t, env, from("", "laptop"), "old@example.com", "password123")
+	expectStatus(t, r, 200)
+	recs := sessionDecisions(t, env, owner.Identity.ID)
+	if !recs[len(recs)-1].Input.Signals.BreachedPassword {
+		t.Fatalf("a breached password was not flagged: %+v", recs[len(recs)-1])
+	}
+	hash, err = env.Server.Flows.Hasher.Hash(t.Context(), goodPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Server.Flows.Identities.SetPassword(t.Context(), owner.Identity.ID, hash, env.Clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	r, _ = signInFrom(t, env, from("", "laptop"), "old@example.com", goodPassword)
+	expectStatus(t, r, 200)
+	recs = sessionDecisions(t, env, owner.Identity.ID)
+	if recs[len(recs)-1].Input.Signals.BreachedPassword {
+		t.Fatal("a strong password was flagged")
+	}
+}
