@@ -108,7 +108,11 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 
 	// Asked once: the answer either sends a code to verify the address
 	// first, or is carried out by issueAs.
-	sig := s.withRisk(c, history, policy.Signals{BreachedPassword: password.IsCommon(in.Password)})
+	// The account's recent failures (from the reservation) go with it:
+	// the right password right after wrong ones, on a new device, may be
+	// a guess that hit.
+	sig := s.withRisk(c, history, policy.Signals{BreachedPassword: password.IsCommon(in.Password),
+		IdentifierFailures: g.signals.IdentifierFailures})
 	d, err := s.decideSession(ctx, f, c, cand.Identity, enrolled, f.Data.Methods, sig)
 	if err != nil {
 		return nil, err

@@ -296,8 +296,9 @@ type Decider interface {
 //     for aal2 (acr_values) asks for the second factor when there is one;
 //   - ask for email verification before a session when the domain
 //     requires verified email (RequireVerifiedEmail) and it is not verified;
-//   - at sign-in, on a new device in a new country or after impossible
-//     travel (faster than MaxTravelKmh since the last sign-in), ask for
+//   - at sign-in, on a new device in a new country or after failed
+//     passwords on the account, or after impossible travel (faster than
+//     MaxTravelKmh since the last sign-in), ask for
 //     the second factor, or a code mailed to the customer's address when
 //     there is none — unless the sign-in already used one, or a passkey;
 //   - ask for the second factor at sign-in when the customer set one up;
@@ -334,8 +335,13 @@ type Default struct {
 	MaxTravelKmh float64
 }
 
+// riskyFailures is how many recent failed passwords on an account make
+// its right password, on a device new to it, worth confirming.
+const riskyFailures = 3
+
 // riskOf names what makes a sign-in look unlike the customer's, "" for
-// nothing: a new device in a new country, or impossible travel.
+// nothing: impossible travel, a new device in a new country, or a new
+// device right after failed passwords on the account (a guess that hit).
 func (p Default) riskOf(sig Signals) string {
 	limit := p.MaxTravelKmh
 	if limit <= 0 {
@@ -346,6 +352,8 @@ func (p Default) riskOf(sig Signals) string {
 		return "impossible_travel"
 	case !sig.KnownDevice && sig.NewCountry:
 		return "new_device_new_country"
+	case !sig.KnownDevice && sig.IdentifierFailures >= riskyFailures:
+		return "recent_failures"
 	}
 	return ""
 }

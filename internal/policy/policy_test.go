@@ -153,3 +153,41 @@ func TestJourneyLimits(t *testing.T) {
 	var _ Limited = Default{}
 	var _ Stepper = Default{}
 }
+
+// A sign-in unlike the customer's asks for the strongest proof they have,
+// once: impossible travel, a new device in a new country, or a new device
+// right after failed passwords.
+func TestSignInRisk(t *testing.T) {
+	p := Default{}
+	issue := func(sig Signals, second bool, methods ...string) Decision {
+		return p.Decide(context.Background(), Input{Action: SessionIssue, IdentityState: "active", EmailVerified: true,
+			SecondFactor: second, Methods: append([]string{"password"}, methods...), Signals: sig})
+	}
+	tests := []struct {
+		name    string
+		sig     Signals
+		second  bool
+		methods []string
+		effect  Effect
+		reason  string
+		require string
+	}{
+		{"known device at home", Signals{KnownDevice: true}, false, nil, Allow, "", ""},
+		{"new device, same country", Signals{}, false, nil, Allow, "", ""},
+		{"new device, new country", Signals{NewCountry: true}, false, nil, StepUp, "new_device_new_country", StepEmailCode},
+		{"known device, new country", Signals{KnownDevice: true, NewCountry: true}, false, nil, Allow, "", ""},
+		{"impossible travel, known device", Signals{KnownDevice: true, TravelKmh: 5000}, false, nil, StepUp, "impossible_travel", StepEmailCode},
+		{"a plane is possible", Signals{TravelKmh: 800}, false, nil, Allow, "", ""},
+		{"new device after failures", Signals{IdentifierFailures: 3}, false, nil, StepUp, "recent_failures", StepEmailCode},
+		{"known device after failures", Signals{KnownDevice: true, IdentifierFailures: 9}, false, nil, Allow, "", ""},
+		{"with a second factor", Signals{NewCountry: true}, true, nil, StepUp, "new_device_new_country", StepSecondFactor},
+		{"the code was given", Signals{NewCountry: true}, false, []string{"email_code"}, Allow, "", ""},
+		{"a passkey", Signals{TravelKmh: 5000}, false, []string{"passkey"}, Allow, "", ""},
+	}
+	for _, tt := range tests {
+		d := issue(tt.sig, tt.second, tt.methods...)
+		if d.Effect != tt.effect || d.Reason != tt.reason || (tt.require != "" && (len(d.Require) != 1 || d.Require[0] != tt.require)) {
+			t.Errorf("%s: got %+v, want %s/%s %s", tt.name, d, tt.effect, tt.reason, tt.require)
+		}
+	}
+}

@@ -245,3 +245,30 @@ func TestBreachedPasswordAtSignIn(t *testing.T) {
 		t.Fatal("a strong password was flagged")
 	}
 }
+
+// The right password right after wrong ones, on a device new to the
+// account, may be a guess that hit: it is confirmed with a code from the
+// mailbox. The owner's known device goes through.
+func TestRightPasswordAfterFailuresOnANewDevice(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		env.Clock.Stop()
+		const email = "guess@example.com"
+		signUpOn(t, env, email, from("", "laptop"))
+		for range 3 {
+			r, _ := signInFrom(t, env, from("", "burner"), email, "wrong password 1!")
+			expectStatus(t, r, 400)
+		}
+		var start, step api.FlowResponse
+		env.JSONWith(t, "POST", "/api/login", from("", "burner"), nil, &start)
+		expectStatus(t, env.JSONWith(t, "POST", "/api/login/"+start.Flow.ID, from("", "burner"),
+			map[string]any{"identifier": email, "password": goodPassword}, &step), 200)
+		if step.SessionToken != "" || step.Flow.State != "verify" {
+			t.Fatalf("a guess that hit was let in: %+v", step)
+		}
+		r, p := signInFrom(t, env, from("", "laptop"), email, goodPassword)
+		if r.StatusCode != 200 {
+			t.Fatalf("the owner's laptop: %d %+v", r.StatusCode, p)
+		}
+	})
+}
