@@ -273,12 +273,15 @@ func (s *Service) emit(ctx context.Context, f *Flow, c Client, typ, outcome, rea
 		_ = s.Events.Append(ctx, e)
 		return
 	}
-	_ = s.Flows.db.InTxBatched(ctx, func(tx *store.Tx) error {
+	err := s.Flows.db.InTxBatched(ctx, func(tx *store.Tx) error {
 		if err := s.writeDecided(ctx, tx, f, recs...); err != nil {
 			return err
 		}
 		return s.Events.AppendTx(ctx, tx, e)
 	})
+	if err != nil {
+		s.Logger.Log(ctx, store.LogLevel(ctx, err), "flow: event and its decisions not recorded", "event", typ, "error", err)
+	}
 }
 
 // writeDecided writes recs and the decisions f keeps inside tx, and

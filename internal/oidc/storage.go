@@ -653,7 +653,7 @@ func (s *Storage) emit(ctx context.Context, typ, outcome, reason, subject, clien
 		_ = s.Events.Append(ctx, e)
 		return
 	}
-	_ = s.DB.InTxBatched(ctx, func(tx *store.Tx) error {
+	err := s.DB.InTxBatched(ctx, func(tx *store.Tx) error {
 		for _, r := range recs {
 			if err := s.Decisions.AppendTx(ctx, tx, r); err != nil {
 				return err
@@ -661,6 +661,9 @@ func (s *Storage) emit(ctx context.Context, typ, outcome, reason, subject, clien
 		}
 		return s.Events.AppendTx(ctx, tx, e)
 	})
+	if err != nil {
+		s.logInternal(ctx, "record event and its decisions", err)
+	}
 }
 
 // event describes an event of the request in ctx.
