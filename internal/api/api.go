@@ -15,6 +15,7 @@ import (
 	"github.com/foyer-id/foyer/internal/flow"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/problem"
+	"github.com/foyer-id/foyer/internal/risk"
 	"github.com/foyer-id/foyer/internal/session"
 	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/ui"
@@ -36,6 +37,10 @@ type Handler struct {
 	MaxBodyBytes int64
 	// Passkeys is nil when passkeys are off.
 	Passkeys *passkey.Service
+	// Proofs checks the device proofs (DPoP header) native apps send;
+	// PublicURL is the base of the URLs they sign (htu).
+	Proofs    *risk.DeviceProofs
+	PublicURL string
 }
 
 // Routes lists every route the handler mounts, for the OpenAPI sync test.
@@ -103,7 +108,35 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 		"POST /api/logout":                            h.logout,
 	}
 	for _, route := range Routes {
-		mux.HandleFunc(route, handlers[route])
+		mux.HandleFunc(route, h.fromDevice(handlers[route]))
+	}
+}
+
+// deviceKey is the request context's key for a proven device id.
+type deviceKey struct{}
+
+// fromDevice checks the device proof a request carries (the DPoP header;
+// see risk.DeviceProofs) before next runs, and hands next the proven
+// device's id. A request with a proof that does not hold is refused with
+// 400 and changes nothing; one without a proof goes on as it is.
+func (h *Handler) fromDevice(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		proof := r.Header.Get("DPoP")
+		if proof == "" || h.Proofs == nil {
+			next(w, r)
+			return
+		}
+		id, err := h.Proofs.Check(r.Context(), proof, r.Method, strings.TrimSuffix(h.PublicURL, "/")+r.URL.Path)
+		if errors.Is(err, risk.ErrDeviceProof) {
+			writeProblem(w, Problem{Type: problem.TypeBase + "invalid-device-proof", Title: "The device proof is not valid",
+				Status: http.StatusBadRequest, Detail: err.Error()})
+			return
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), deviceKey{}, id)))
 	}
 }
 
@@ -179,8 +212,14 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, dst any) bool {
 	return problem.DecodeJSON(w, r, dst, h.MaxBodyBytes)
 }
 
+// client describes the request's client. Its device is the one a device
+// proof proved (fromDevice), else the id in X-Foyer-Device.
 func (h *Handler) client(r *http.Request) flow.Client {
-	return flow.Client{Channel: flow.ChannelAPI, IP: ui.ClientIP(r), UserAgent: r.UserAgent(), DeviceID: deviceID(r.Header.Get("X-Foyer-Device")),
+	device, proven := r.Context().Value(deviceKey{}).(string)
+	if !proven {
+		device = deviceID(r.Header.Get("X-Foyer-Device"))
+	}
+	return flow.Client{Channel: flow.ChannelAPI, IP: ui.ClientIP(r), UserAgent: r.UserAgent(), DeviceID: device,
 		Proof: challenge.Proof{Token: r.Header.Get("X-Foyer-Challenge"), Solution: r.Header.Get("X-Foyer-Challenge-Solution")}}
 }
 

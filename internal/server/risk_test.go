@@ -44,7 +44,7 @@ func withGeoIP(t *testing.T) servertest.Option {
 // oldest first.
 func sessionDecisions(t *testing.T, env *servertest.Env, identityID string) []decision.Record {
 	t.Helper()
-	recs, err := env.Server.Decisions.List(t.Context(), decision.Query{IdentityID: identityID, Action: policy.SessionIssue})
+	recs, err := env.Server.Decisions.List(t.Context(), sessionQuery(identityID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,4 +271,9 @@ func TestRightPasswordAfterFailuresOnANewDevice(t *testing.T) {
 			t.Fatalf("the owner's laptop: %d %+v", r.StatusCode, p)
 		}
 	})
+}
+
+// sessionQuery selects an identity's session decisions.
+func sessionQuery(identityID string) decision.Query {
+	return decision.Query{IdentityID: identityID, Action: policy.SessionIssue}
 }

@@ -261,6 +261,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	pages.OAuth = provider
 	sessions.Replaced = provider.Storage.FollowSession // apps' tokens follow a session through step-up and sign-in again
 	apiHandler := &api.Handler{Flows: flows, Sessions: sessions, Identities: identities, Domain: config.DefaultDomain,
+		Proofs: &risk.DeviceProofs{Throttle: flows.Throttle, Now: now}, PublicURL: cfg.PublicURL,
 		CookieName: cookies.Session(), Logger: logger, Passkeys: passkeys}
 
 	mux := http.NewServeMux()
