@@ -2,6 +2,8 @@ package decision
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -37,6 +39,17 @@ type Point struct {
 	Domain string
 	Policy policy.Decider
 	Now    func() time.Time
+	// Version names the policy's settings (see Version): it follows the
+	// policy's own name in each record, so that a record says not only
+	// which policy decided but with which parameters.
+	Version string
+}
+
+// Version returns a short, stable name of a policy's settings: the first
+// 8 bytes of the SHA-256 of their Go syntax, in hex.
+func Version(settings any) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%#v", settings)))
+	return hex.EncodeToString(sum[:8])
 }
 
 // Decide asks the policy about in and returns its answer and the record
@@ -49,8 +62,12 @@ func (p *Point) Decide(ctx context.Context, in policy.Input) (policy.Decision, R
 		in.Time = p.Now().UTC()
 	}
 	d := p.Policy.Decide(ctx, in)
+	name := d.Policy
+	if p.Version != "" {
+		name += "#" + p.Version
+	}
 	return d, Record{At: in.Time, Domain: in.Domain, Action: in.Action, IdentityID: in.IdentityID, FlowID: in.FlowID,
-		ClientID: in.ClientID, Effect: d.Effect, Reason: d.Reason, Require: d.Require, Policy: d.Policy, Input: in}
+		ClientID: in.ClientID, Effect: d.Effect, Reason: d.Reason, Require: d.Require, Policy: name, Input: in}
 }
 
 // Log keeps decision records.

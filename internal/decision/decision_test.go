@@ -133,3 +133,16 @@ func TestRecordIsCompact(t *testing.T) {
 		t.Fatalf("input is %d bytes: %s", len(in), in)
 	}
 }
+
+// A record names the policy and the version of its settings: the same
+// settings, the same version; other settings, another.
+func TestPolicyVersion(t *testing.T) {
+	a, b := policy.Default{RequireVerifiedEmail: true}, policy.Default{RequireVerifiedEmail: true}
+	if Version(a) != Version(b) || Version(a) == Version(policy.Default{}) || len(Version(a)) != 16 {
+		t.Fatalf("versions %s %s %s", Version(a), Version(b), Version(policy.Default{}))
+	}
+	p := &Point{Domain: "customers", Policy: a, Version: Version(a), Now: time.Now}
+	if _, rec := p.Decide(context.Background(), policy.Input{Action: policy.Logout}); rec.Policy != "builtin/default@1#"+Version(a) {
+		t.Fatalf("record's policy %q", rec.Policy)
+	}
+}

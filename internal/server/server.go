@@ -180,7 +180,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		db.Close()
 		return nil, err
 	}
-	point := &decision.Point{Domain: config.DefaultDomain, Now: now, Policy: builtin}
+	point := &decision.Point{Domain: config.DefaultDomain, Now: now, Policy: builtin, Version: decision.Version(builtin)}
 	decisions := decision.NewLog(db)
 	geoip, err := risk.OpenGeoIP(cfg.GeoIP.Databases()...)
 	if err != nil {
@@ -387,7 +387,7 @@ func (s *Server) allowOrigin(w http.ResponseWriter, r *http.Request, origin stri
 	}
 	h.Set("Access-Control-Allow-Origin", origin)
 	h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE")
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Foyer-Device, X-Foyer-Challenge, X-Foyer-Challenge-Solution")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, DPoP, X-Foyer-Device, X-Foyer-Challenge, X-Foyer-Challenge-Solution")
 	h.Set("Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate, Location")
 	h.Set("Access-Control-Max-Age", "600")
 	return true
