@@ -36,6 +36,12 @@ type guard struct {
 	settled bool
 	// velocity counts the site's failed passwords.
 	velocity *risk.Velocity
+	// spread is the client network's count of accounts that began failing
+	// from it (a sign-in's), read with the reservation, and limiter where
+	// a failure adds to it; nil for other steps.
+	spread     []throttle.State
+	spreadItem throttle.Item
+	limiter    *throttle.Limiter
 }
 
 // How many attempts (passwords, codes) may be under way at once: on a
@@ -110,6 +116,13 @@ func (s *Service) reserveIn(r *store.Reads, c Client, action policy.Action, key 
 		network.Rule.InFlight, network.Watch = networkInFlight, true
 	}
 	g := &guard{action: action, rule: keyRule, key: key, velocity: s.Velocity}
+	if action == policy.LoginSubmit {
+		// Window and all, the spread counts under the sign-in's rule,
+		// without its waits: the policy weighs the count itself.
+		g.spreadItem = throttle.Item{Key: throttle.NetworkKey("login-spread", c.IP), Rule: throttle.Rule{Free: 1 << 30, Window: rule.Window}}
+		g.limiter = s.Throttle
+		s.Throttle.StatesIn(r, &g.spread, g.spreadItem)
+	}
 	items := []throttle.Item{network}
 	if key != "" {
 		items = append(items, throttle.Item{Key: key, Rule: keyRule, Gated: true})
@@ -133,6 +146,7 @@ func (s *Service) ready(ctx context.Context, c Client, g *guard, ownerID string)
 	}
 	if g.action == policy.LoginSubmit {
 		g.signals.SiteSpike, g.signals.SiteFailures = s.Velocity.Spike()
+		g.signals.NetworkSpread = g.spread[0].Failures
 	}
 	if err := s.weigh(ctx, c, g, ownerID); err != nil {
 		g.cancel(ctx)
@@ -149,7 +163,7 @@ func (s *Service) ready(ctx context.Context, c Client, g *guard, ownerID string)
 // then reserved for the attempt it lets through.
 func (s *Service) weigh(ctx context.Context, c Client, g *guard, ownerID string) error {
 	sig := &g.signals
-	if sig.NetworkWait == 0 && sig.IdentifierWait == 0 && sig.IdentifierWideWait == 0 && !sig.SiteSpike {
+	if sig.NetworkWait == 0 && sig.IdentifierWait == 0 && sig.IdentifierWideWait == 0 && !sig.SiteSpike && !s.spreading(sig) {
 		return nil
 	}
 	known, err := s.Devices.Known(ctx, c.DeviceID, ownerID)
@@ -164,7 +178,7 @@ func (s *Service) weigh(ctx context.Context, c Client, g *guard, ownerID string)
 		key := throttle.IdentifierKey("device", string(g.action)+"/"+ownerID+"/"+c.DeviceID)
 		return s.reserveMore(ctx, g, key, &sig.DeviceWait)
 	}
-	if c.Proof.Token == "" || (sig.NetworkWait == 0 && sig.IdentifierWideWait == 0 && !sig.SiteSpike) {
+	if c.Proof.Token == "" || (sig.NetworkWait == 0 && sig.IdentifierWideWait == 0 && !sig.SiteSpike && !s.spreading(sig)) {
 		return nil
 	}
 	if sig.ChallengeSolved, err = s.spendProof(ctx, c, g); err != nil || !sig.ChallengeSolved {
@@ -174,6 +188,19 @@ func (s *Service) weigh(ctx context.Context, c Client, g *guard, ownerID string)
 		return s.reserveMore(ctx, g, g.key, &sig.IdentifierWait)
 	}
 	return nil
+}
+
+// spreading reports whether the policy would challenge the network for
+// the spread of its failures over accounts (policy.Signals.NetworkSpread),
+// as if nothing else were odd: then, as for a wait, whether the device is
+// known and whether the request solved a challenge matter.
+func (s *Service) spreading(sig *policy.Signals) bool {
+	if sig.NetworkSpread == 0 {
+		return false
+	}
+	probe := policy.Signals{NetworkSpread: sig.NetworkSpread}
+	d := s.Point.Policy.Decide(context.Background(), policy.Input{Domain: s.Config.Domain, Action: policy.LoginSubmit, Signals: probe})
+	return d.Effect == policy.Challenge
 }
 
 // reserveMore reserves key under g's rule for g's attempt, and sets *wait
@@ -241,11 +268,17 @@ func (s *Service) decideGuarded(ctx context.Context, g *guard, f *Flow, c Client
 }
 
 // failed settles g after a failed attempt: it counts on every key, and a
-// failed password on the site's failure rate (risk.Velocity).
+// failed password on the site's failure rate (risk.Velocity) and, when
+// its account had not failed lately, on its network's spread.
 func (g *guard) failed(ctx context.Context) {
 	g.settled = true
 	if g.action == policy.LoginSubmit {
 		g.velocity.Failed()
+		if g.signals.IdentifierFailures == 0 && g.limiter != nil {
+			// An account that had not failed lately begins failing from
+			// this network: one more in its spread.
+			_ = g.limiter.Fail(ctx, g.spreadItem.Key, g.spreadItem.Rule)
+		}
 	}
 	for _, a := range g.attempts {
 		_ = a.Failed(ctx) // a count lost to a database error is not worth failing the step

@@ -203,6 +203,11 @@ type Signals struct {
 	// NetworkFailures and IdentifierFailures are the recent failure counts.
 	NetworkFailures    int `json:"network_failures,omitempty"`
 	IdentifierFailures int `json:"identifier_failures,omitempty"`
+	// NetworkSpread is how many distinct accounts (or addresses) began
+	// failing from the client's network lately: a password sprayed over
+	// many accounts from one source — credential stuffing — where one
+	// customer mistyping fails on one.
+	NetworkSpread int `json:"network_spread,omitempty"`
 	// IdentifierWideWait is the remaining delay of the identifier counted
 	// from every network (the codes mailed to an address from anywhere):
 	// many networks together. It is answered with a challenge, not a wait,
@@ -280,7 +285,8 @@ type Decider interface {
 //   - challenge when the identifier counted from every network must
 //     wait (codes mailed to one address from many networks);
 //   - challenge every sign-in attempt from a device not known to the
-//     account while the site's failures spike (SiteSpike);
+//     account while the site's failures spike (SiteSpike), or from a
+//     network where many accounts began failing (NetworkSpread);
 //   - challenge when the client's network must still wait, unless the
 //     request carries a solved challenge: many customers may share one
 //     address (a carrier NAT, an office), and one of them failing, or an
@@ -329,6 +335,10 @@ type Default struct {
 	// AppAAL is the assurance level the domain's apps require when they
 	// say nothing themselves: "" (or aal1) for one factor, aal2 for two.
 	AppAAL string
+	// SpreadLimit is how many distinct accounts may begin failing from one
+	// network (within the login rule's window) before every sign-in
+	// attempt from it is challenged; 0 means 10.
+	SpreadLimit int
 	// MaxTravelKmh is the fastest a customer travels between sign-ins:
 	// faster is impossible travel; 0 means 1000 km/h (an airliner's
 	// cruise, plus the slack of GeoIP coordinates).
@@ -377,6 +387,14 @@ func (p Default) Steps() []string {
 	return []string{StepVerifyEmail, StepSecondFactor, StepReauthenticate, StepEmailCode}
 }
 
+// spreadLimit is SpreadLimit or its default.
+func (p Default) spreadLimit() int {
+	if p.SpreadLimit <= 0 {
+		return 10
+	}
+	return p.SpreadLimit
+}
+
 // freshFor is FreshFor or its default.
 func (p Default) freshFor() time.Duration {
 	if p.FreshFor <= 0 {
@@ -423,12 +441,16 @@ func (p Default) Decide(_ context.Context, in Input) Decision {
 			}
 		case sig.IdentifierWait > 0:
 			return Decision{Effect: Throttle, Reason: "too_many_attempts", RetryAfter: sig.IdentifierWait, Policy: defaultName}
-		case (sig.NetworkWait > 0 || sig.IdentifierWideWait > 0 || (in.Action == LoginSubmit && sig.SiteSpike)) && !sig.ChallengeSolved:
+		case (sig.NetworkWait > 0 || sig.IdentifierWideWait > 0 || (in.Action == LoginSubmit && (sig.SiteSpike || sig.NetworkSpread >= p.spreadLimit()))) && !sig.ChallengeSolved:
 			reason := "network_busy"
 			switch {
 			case sig.NetworkWait > 0:
 			case sig.IdentifierWideWait > 0:
 				reason = "identifier_busy"
+			case sig.NetworkSpread >= p.spreadLimit():
+				// Many accounts failing from one source: each attempt
+				// from it costs a moment of work, whatever its own count.
+				reason = "credential_stuffing"
 			default:
 				// Stuffing from many sources: every password tried on a
 				// device new to its account costs a moment of work.

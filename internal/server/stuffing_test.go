@@ -10,6 +10,7 @@ import (
 
 	"github.com/foyer-id/foyer/internal/api"
 	"github.com/foyer-id/foyer/internal/challenge"
+	"github.com/foyer-id/foyer/internal/config"
 	"github.com/foyer-id/foyer/internal/decision"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/policy"
@@ -169,5 +170,39 @@ func TestCredentialStuffing(t *testing.T) {
 		slices.Sort(owned)
 		t.Logf("%s: the owner signed in %d times during the attack; p50 %v, p99 %v, max %v", db.Dialect, len(owned),
 			owned[len(owned)/2], owned[len(owned)*99/100], owned[len(owned)-1])
+	})
+}
+
+// Where an operator gave networks many free failures (customers behind a
+// few large NATs), a source whose failures spread over many accounts is
+// still challenged — that is stuffing — while one customer mistyping a
+// password again and again, behind another address, is not.
+func TestNetworkSpreadIsChallenged(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db, behindProxy, func(c *config.Config) {
+			c.Domains[config.DefaultDomain].Login.FreeFailures = 100
+		})
+		env.Clock.Stop()
+		for i := range 10 {
+			r, p := signInFrom(t, env, from("203.0.113.99", ""), fmt.Sprintf("sprayed%02d@example.com", i), "Winter2026!")
+			if r.StatusCode != http.StatusBadRequest {
+				t.Fatalf("account %d: %d %+v", i, r.StatusCode, p)
+			}
+		}
+		r, p := signInFrom(t, env, from("203.0.113.99", ""), "sprayed10@example.com", "Winter2026!")
+		if r.StatusCode != http.StatusTooManyRequests || p.Challenge == nil {
+			t.Fatalf("the eleventh account from the source: %d %+v", r.StatusCode, p)
+		}
+		for i := range 12 {
+			if r, p := signInFrom(t, env, from("198.51.100.42", ""), "mistyped@example.com", fmt.Sprintf("Almost%02d!", i)); r.StatusCode != http.StatusBadRequest {
+				t.Fatalf("mistyping %d: %d %+v", i, r.StatusCode, p)
+			}
+		}
+		recs, err := env.Server.Decisions.List(t.Context(), decision.Query{Action: policy.LoginSubmit})
+		if err != nil || !slices.ContainsFunc(recs, func(d decision.Record) bool {
+			return d.Reason == "credential_stuffing" && d.Input.Signals.NetworkSpread == 10
+		}) {
+			t.Fatalf("no credential_stuffing decision (%d records, %v)", len(recs), err)
+		}
 	})
 }
