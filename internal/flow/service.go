@@ -714,12 +714,18 @@ func (s *Service) withRisk(c Client, history []risk.Device, sig policy.Signals) 
 	a := risk.Assess(history, c.DeviceID, here, s.now())
 	sig.KnownDevice, sig.NewCountry, sig.NewNetwork, sig.FirstDevice, sig.TravelKmh = a.KnownDevice, a.NewCountry, a.NewNetwork, a.FirstDevice, a.TravelKmh
 	sig.Country, sig.ASN = here.Country, here.ASN
+	if len(history) > 0 {
+		sig.SinceLastSignIn = s.now().Sub(history[0].LastSeen)
+	}
 	return sig
 }
 
 // decideSession asks whether ident, with an authenticator app if
 // enrolled, may have a session after methods.
 func (s *Service) decideSession(ctx context.Context, f *Flow, c Client, ident *identity.Identity, enrolled bool, methods []string, sig policy.Signals) (policy.Decision, error) {
+	if !ident.CreatedAt.IsZero() {
+		sig.AccountAge = s.now().Sub(ident.CreatedAt)
+	}
 	return s.decide(ctx, f, c, policy.Input{Action: policy.SessionIssue, IdentityID: ident.ID,
 		IdentityState: ident.State, EmailVerified: ident.Email().Verified, SecondFactor: enrolled, Methods: methods, Signals: sig}, event.LoginSucceeded)
 }

@@ -222,6 +222,12 @@ type Signals struct {
 	// leaked (a shared computer, a guessable id) is no key to unlimited
 	// attempts.
 	DeviceWait time.Duration `json:"device_wait,omitempty"`
+	// AccountAge is how long ago the identity was created, and
+	// SinceLastSignIn how long ago a device last signed in to it (0 for
+	// none): a sign-in to an account dormant for months reads apart from
+	// one to an account in daily use.
+	AccountAge      time.Duration `json:"account_age,omitempty"`
+	SinceLastSignIn time.Duration `json:"since_last_sign_in,omitempty"`
 	// BreachedPassword is true when the password a sign-in passed with is
 	// on the list of breached and common passwords.
 	BreachedPassword bool `json:"breached_password,omitempty"`

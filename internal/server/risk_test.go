@@ -89,6 +89,10 @@ func TestRiskSignals(t *testing.T) {
 		if n := noticesTo(t, env, email); n != 0 {
 			t.Fatalf("%d notices for the known device", n)
 		}
+		if sig := last.Input.Signals; sig.SinceLastSignIn < time.Hour || sig.SinceLastSignIn > time.Hour+time.Minute ||
+			sig.AccountAge < time.Hour || sig.AccountAge > time.Hour+time.Minute {
+			t.Fatalf("an hour after sign-up: since last sign-in %v, account age %v", sig.SinceLastSignIn, sig.AccountAge)
+		}
 
 		// A new phone in Lyon an hour later: same country, a plausible
 		// trip; let in, and the customer is told.
