@@ -63,6 +63,9 @@ func (s *Service) MethodsChangeNeeds(ctx context.Context, c Client, sess *sessio
 // cannot be queued is logged, not fatal.
 func (s *Service) MethodsChanged(ctx context.Context, c Client, ident *identity.Identity, reason, notice string) {
 	s.emit(ctx, nil, c, event.MethodsChanged, event.OutcomeSuccess, reason, ident.ID, "")
+	if err := s.Identities.MethodsChanged(ctx, ident.ID, s.now()); err != nil {
+		s.Logger.ErrorContext(ctx, "flow: methods change not noted for the risk signals", "identity_id", ident.ID, "error", err)
+	}
 	_, err := s.Mailer.Enqueue(ctx, courier.Message{Domain: s.Config.Domain, Template: "security_notice", To: ident.Email().Value,
 		Data: map[string]any{"Change": notice, "AccountURL": s.Config.PublicURL + "/account", "ProductName": s.Config.ProductName}})
 	if err != nil {

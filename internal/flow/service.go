@@ -726,6 +726,9 @@ func (s *Service) decideSession(ctx context.Context, f *Flow, c Client, ident *i
 	if !ident.CreatedAt.IsZero() {
 		sig.AccountAge = s.now().Sub(ident.CreatedAt)
 	}
+	if !ident.MethodsChangedAt.IsZero() {
+		sig.SinceMethodsChange = s.now().Sub(ident.MethodsChangedAt)
+	}
 	return s.decide(ctx, f, c, policy.Input{Action: policy.SessionIssue, IdentityID: ident.ID,
 		IdentityState: ident.State, EmailVerified: ident.Email().Verified, SecondFactor: enrolled, Methods: methods, Signals: sig}, event.LoginSucceeded)
 }

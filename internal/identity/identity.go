@@ -22,6 +22,9 @@ type Identity struct {
 	Identifiers []Identifier    `json:"identifiers"`
 	CreatedAt   time.Time       `json:"created_at"`
 	UpdatedAt   time.Time       `json:"updated_at"`
+	// MethodsChangedAt is when the identity last changed how it signs in
+	// (zero for never): a risk signal, not shown.
+	MethodsChangedAt time.Time `json:"-"`
 }
 
 // Identifier is a normalised, unique-per-domain handle of an identity

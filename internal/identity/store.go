@@ -82,7 +82,7 @@ func (s *Store) create(ctx context.Context, tx *store.Tx, id *Identity, state, p
 	return nil
 }
 
-const identityColumns = `i.id, i.domain, i.state, i.schema_id, i.traits, i.created_at, i.updated_at`
+const identityColumns = `i.id, i.domain, i.state, i.schema_id, i.traits, i.created_at, i.updated_at, i.methods_changed_at`
 
 // Get returns the identity with its identifiers, in one query (it runs
 // on every sign-in and token request).
@@ -124,16 +124,20 @@ func scanWithIdentifiers(rows store.Rows, extra ...any) (*Identity, error) {
 			row              Identity
 			traits           string
 			created, updated int64
+			methods          int64
 			xID, kind, value sql.NullString
 			verified         sql.NullInt64
 		)
-		dest := append([]any{&row.ID, &row.Domain, &row.State, &row.SchemaID, &traits, &created, &updated, &xID, &kind, &value, &verified}, extra...)
+		dest := append([]any{&row.ID, &row.Domain, &row.State, &row.SchemaID, &traits, &created, &updated, &methods, &xID, &kind, &value, &verified}, extra...)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		if ident == nil {
 			row.Traits = json.RawMessage(traits)
 			row.CreatedAt, row.UpdatedAt = store.FromMicros(created), store.FromMicros(updated)
+			if methods != 0 {
+				row.MethodsChangedAt = store.FromMicros(methods)
+			}
 			row.Identifiers = []Identifier{}
 			ident = &row
 		}
@@ -260,6 +264,14 @@ func setCredential(ctx context.Context, tx *store.Tx, identityID, typ, secret st
 }
 
 // SetPassword replaces (or adds) the identity's password hash.
+// MethodsChanged records that identityID changed how it signs in at now.
+func (s *Store) MethodsChanged(ctx context.Context, identityID string, now time.Time) error {
+	if _, err := s.db.Exec(ctx, `UPDATE identities SET methods_changed_at = $1 WHERE id = $2`, store.Micros(now), identityID); err != nil {
+		return fmt.Errorf("identity: methods changed %s: %w", identityID, err)
+	}
+	return nil
+}
+
 func (s *Store) SetPassword(ctx context.Context, identityID, hash string, now time.Time) error {
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		return setCredential(ctx, tx, identityID, CredentialPassword, hash, now)

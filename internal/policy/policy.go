@@ -228,6 +228,9 @@ type Signals struct {
 	// one to an account in daily use.
 	AccountAge      time.Duration `json:"account_age,omitempty"`
 	SinceLastSignIn time.Duration `json:"since_last_sign_in,omitempty"`
+	// SinceMethodsChange is how long ago the identity last changed how it
+	// signs in (0 for never): a takeover often adds its own factor first.
+	SinceMethodsChange time.Duration `json:"since_methods_change,omitempty"`
 	// BreachedPassword is true when the password a sign-in passed with is
 	// on the list of breached and common passwords.
 	BreachedPassword bool `json:"breached_password,omitempty"`

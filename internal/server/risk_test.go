@@ -281,3 +281,27 @@ func TestRightPasswordAfterFailuresOnANewDevice(t *testing.T) {
 func sessionQuery(identityID string) decision.Query {
 	return decision.Query{IdentityID: identityID, Action: policy.SessionIssue}
 }
+
+// A recent change of how the account signs in is a signal of the next
+// sign-in.
+func TestMethodsChangeSignal(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		owner := signUpOn(t, env, "changed@example.com", from("", "laptop"))
+		r, _ := signInFrom(t, env, from("", "laptop"), "changed@example.com", goodPassword)
+		expectStatus(t, r, 200)
+		recs := sessionDecisions(t, env, owner.Identity.ID)
+		if got := recs[len(recs)-1].Input.Signals.SinceMethodsChange; got != 0 {
+			t.Fatalf("no change yet, signal %v", got)
+		}
+		if err := env.Server.Flows.Identities.MethodsChanged(t.Context(), owner.Identity.ID, env.Clock.Now().Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		r, _ = signInFrom(t, env, from("", "laptop"), "changed@example.com", goodPassword)
+		expectStatus(t, r, 200)
+		recs = sessionDecisions(t, env, owner.Identity.ID)
+		if got := recs[len(recs)-1].Input.Signals.SinceMethodsChange; got < time.Hour || got > time.Hour+time.Minute {
+			t.Fatalf("an hour after a change, signal %v", got)
+		}
+	})
+}
