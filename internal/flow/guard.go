@@ -42,6 +42,10 @@ type guard struct {
 	spread     []throttle.State
 	spreadItem throttle.Item
 	limiter    *throttle.Limiter
+	// known, when not nil, says whether the device is the owner's, from
+	// the devices the step read already (a sign-in's): weigh then reads
+	// nothing more.
+	known *bool
 }
 
 // How many attempts (passwords, codes) may be under way at once: on a
@@ -163,12 +167,20 @@ func (s *Service) ready(ctx context.Context, c Client, g *guard, ownerID string)
 // then reserved for the attempt it lets through.
 func (s *Service) weigh(ctx context.Context, c Client, g *guard, ownerID string) error {
 	sig := &g.signals
-	if sig.NetworkWait == 0 && sig.IdentifierWait == 0 && sig.IdentifierWideWait == 0 && !sig.SiteSpike && !s.spreading(sig) {
+	// What a solved challenge answers: a busy network or address, a site
+	// under attack, a network spraying accounts.
+	challengeable := sig.NetworkWait > 0 || sig.IdentifierWideWait > 0 || sig.SiteSpike || s.spreading(ctx, sig)
+	if !challengeable && sig.IdentifierWait == 0 {
 		return nil
 	}
-	known, err := s.Devices.Known(ctx, c.DeviceID, ownerID)
-	if err != nil {
-		return err
+	var known bool
+	if g.known != nil {
+		known = *g.known
+	} else {
+		var err error
+		if known, err = s.Devices.Known(ctx, c.DeviceID, ownerID); err != nil {
+			return err
+		}
 	}
 	sig.KnownDevice = known
 	// Not for the second factor, which stands between a stolen password
@@ -178,9 +190,10 @@ func (s *Service) weigh(ctx context.Context, c Client, g *guard, ownerID string)
 		key := throttle.IdentifierKey("device", string(g.action)+"/"+ownerID+"/"+c.DeviceID)
 		return s.reserveMore(ctx, g, key, &sig.DeviceWait)
 	}
-	if c.Proof.Token == "" || (sig.NetworkWait == 0 && sig.IdentifierWideWait == 0 && !sig.SiteSpike && !s.spreading(sig)) {
+	if c.Proof.Token == "" || !challengeable {
 		return nil
 	}
+	var err error
 	if sig.ChallengeSolved, err = s.spendProof(ctx, c, g); err != nil || !sig.ChallengeSolved {
 		return err
 	}
@@ -194,12 +207,12 @@ func (s *Service) weigh(ctx context.Context, c Client, g *guard, ownerID string)
 // the spread of its failures over accounts (policy.Signals.NetworkSpread),
 // as if nothing else were odd: then, as for a wait, whether the device is
 // known and whether the request solved a challenge matter.
-func (s *Service) spreading(sig *policy.Signals) bool {
+func (s *Service) spreading(ctx context.Context, sig *policy.Signals) bool {
 	if sig.NetworkSpread == 0 {
 		return false
 	}
 	probe := policy.Signals{NetworkSpread: sig.NetworkSpread}
-	d := s.Point.Policy.Decide(context.Background(), policy.Input{Domain: s.Config.Domain, Action: policy.LoginSubmit, Signals: probe})
+	d := s.Point.Policy.Decide(ctx, policy.Input{Domain: s.Config.Domain, Action: policy.LoginSubmit, Signals: probe})
 	return d.Effect == policy.Challenge
 }
 

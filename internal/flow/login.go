@@ -67,6 +67,8 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	if cand != nil {
 		owner = cand.Identity.ID
 	}
+	known := risk.KnownIn(history, c.DeviceID) // read with the account: weigh reads no more
+	g.known = &known
 	if err := s.ready(ctx, c, g, owner); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -158,6 +159,12 @@ type Assessment struct {
 	FirstDevice bool
 }
 
+// KnownIn reports whether deviceID is among the devices of history (an
+// identity's most recent, see HistoryLimit).
+func KnownIn(history []Device, deviceID string) bool {
+	return deviceID != "" && slices.ContainsFunc(history, func(d Device) bool { return d.DeviceID == deviceID })
+}
+
 // nearKm is how far apart two places may be and still count as one:
 // GeoIP coordinates are those of a city or a region, often tens of
 // kilometres off.
@@ -169,10 +176,8 @@ func Assess(history []Device, deviceID string, here Place, now time.Time) Assess
 	a := Assessment{FirstDevice: len(history) == 0}
 	countries, networks := 0, 0
 	seenCountry, seenNetwork := false, false
+	a.KnownDevice = KnownIn(history, deviceID)
 	for _, dev := range history {
-		if deviceID != "" && dev.DeviceID == deviceID {
-			a.KnownDevice = true
-		}
 		if dev.Place.Country != "" {
 			countries++
 			seenCountry = seenCountry || dev.Place.Country == here.Country
