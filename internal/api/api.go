@@ -53,6 +53,8 @@ var Routes = []string{
 	"POST /api/registration/{id}/passkey",
 	"POST /api/login",
 	"POST /api/login/{id}",
+	"POST /api/recovery",
+	"POST /api/recovery/{id}",
 	"POST /api/verification",
 	"POST /api/verification/{id}",
 	"GET /api/flows/{id}",
@@ -72,6 +74,11 @@ var Routes = []string{
 	"POST /api/totp/confirm",
 	"DELETE /api/totp",
 	"POST /api/recovery-codes",
+	"POST /api/settings/password",
+	"PATCH /api/settings/traits",
+	"GET /api/sessions",
+	"DELETE /api/sessions",
+	"DELETE /api/sessions/{id}",
 	"POST /api/logout",
 }
 
@@ -86,6 +93,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 		"POST /api/registration/{id}/passkey":         h.passkeySignUp,
 		"POST /api/login":                             h.start(flow.TypeLogin),
 		"POST /api/login/{id}":                        h.submitLogin,
+		"POST /api/recovery":                          h.start(flow.TypeRecovery),
+		"POST /api/recovery/{id}":                     h.submitRecovery,
 		"POST /api/verification":                      h.startVerification,
 		"POST /api/verification/{id}":                 h.submitVerification,
 		"GET /api/flows/{id}":                         h.getFlow,
@@ -105,6 +114,11 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 		"POST /api/totp/confirm":                      h.totpConfirm,
 		"DELETE /api/totp":                            h.totpRemove,
 		"POST /api/recovery-codes":                    h.recoveryCodesRegenerate,
+		"POST /api/settings/password":                 h.changePassword,
+		"PATCH /api/settings/traits":                  h.changeTraits,
+		"GET /api/sessions":                           h.listSessions,
+		"DELETE /api/sessions":                        h.revokeSessions,
+		"DELETE /api/sessions/{id}":                   h.revokeSessions,
 		"POST /api/logout":                            h.logout,
 	}
 	for _, route := range Routes {

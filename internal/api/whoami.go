@@ -11,6 +11,10 @@ import (
 type WhoamiResponse struct {
 	Session  *session.Session   `json:"session"`
 	Identity *identity.Identity `json:"identity"`
+	// RecentlyRecovered is true while the account is in the cool-off
+	// after a recovery (until identity.restricted_until): an app may
+	// hold back what the account should not do yet.
+	RecentlyRecovered bool `json:"recently_recovered"`
 }
 
 // GET /sessions/whoami: the session and identity behind a bearer token or
@@ -31,5 +35,5 @@ func (h *Handler) whoami(w http.ResponseWriter, r *http.Request) {
 		unauthenticated(w, true, "The session is unknown, expired or revoked.")
 		return
 	}
-	writeJSON(w, http.StatusOK, WhoamiResponse{Session: s, Identity: ident})
+	writeJSON(w, http.StatusOK, WhoamiResponse{Session: s, Identity: ident, RecentlyRecovered: ident.Restricted(h.Flows.Now())})
 }

@@ -191,6 +191,7 @@ type Domain struct {
 	Registration Registration `yaml:"registration"`
 	Verification Verification `yaml:"verification"`
 	Login        Login        `yaml:"login"`
+	Recovery     Recovery     `yaml:"recovery"`
 	// FlowLifetime bounds how long a journey may take.
 	FlowLifetime Duration `yaml:"flow_lifetime"`
 	// FreshFor is how recent a sign-in must be for a session to change
@@ -220,6 +221,18 @@ type Session struct {
 	// them) outlive the session they were issued in; every other app
 	// token ends with its session. Off, offline grants end with it too.
 	KeepOfflineGrants *bool `yaml:"keep_offline_grants"`
+}
+
+// Recovery settings: a customer who lost the password proves the
+// account's verified address (or a recovery code) and sets a new one.
+type Recovery struct {
+	// Enabled turns recovery on (the default); off, /recovery is gone.
+	Enabled *bool `yaml:"enabled"`
+	// CoolOff is how long a recovered account stays restricted: signed
+	// in, but unable to change its email address, remove a factor or make
+	// a passkey its only way in — unless the customer presents a factor
+	// enrolled before the recovery.
+	CoolOff Duration `yaml:"cool_off"`
 }
 
 // Registration settings.
@@ -316,6 +329,7 @@ func DefaultDomainConfig() *Domain {
 		Registration:      Registration{RequireVerification: &yes, PerNetwork: 100},
 		Verification:      Verification{CodeLifetime: Duration(15 * time.Minute), MaxAttempts: 5, MaxCodes: 5, ResendAfter: Duration(30 * time.Second)},
 		Login:             Login{EmailCode: &yes, TOTP: &yes, Passkeys: &yes, FreeFailures: 5, Delay: Duration(time.Second), MaxDelay: Duration(5 * time.Minute)},
+		Recovery:          Recovery{Enabled: &yes, CoolOff: Duration(72 * time.Hour)},
 		FlowLifetime:      Duration(time.Hour),
 		FreshFor:          Duration(10 * time.Minute),
 		FlowsPerNetwork:   1000,
@@ -743,7 +757,10 @@ func (d *Domain) validate(prefix string, bad func(key, format string, args ...an
 	default:
 		bad(prefix+".apps_require_aal", "must be aal1 or aal2")
 	}
-	for _, b := range []**bool{&d.Login.EmailCode, &d.Login.TOTP, &d.Login.Passkeys, &d.Session.KeepOfflineGrants} {
+	if d.Recovery.CoolOff < 0 || d.Recovery.CoolOff > Duration(30*24*time.Hour) {
+		bad(prefix+".recovery.cool_off", "must be between 0 and 720h")
+	}
+	for _, b := range []**bool{&d.Login.EmailCode, &d.Login.TOTP, &d.Login.Passkeys, &d.Session.KeepOfflineGrants, &d.Recovery.Enabled} {
 		if *b == nil {
 			yes := true
 			*b = &yes

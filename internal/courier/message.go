@@ -61,6 +61,9 @@ var catalog = map[string]templateSpec{
 		required: []string{"Code", "ExpiresInMinutes", "ProductName"},
 		optional: []string{"Link"},
 	},
+	"recovery_code": {
+		required: []string{"Code", "ExpiresInMinutes", "ProductName"},
+	},
 	"security_notice": {
 		required: []string{"Change", "AccountURL", "ProductName"},
 	},

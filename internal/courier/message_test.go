@@ -22,6 +22,8 @@ var renderCases = []struct {
 		"Link": "https://id.acme.test/verify?flow=f1&code=428197"}}},
 	{"login_code", Message{Template: "login_code", To: "alice@example.com", Data: map[string]any{
 		"Code": "903114", "ExpiresInMinutes": 10, "ProductName": "Acme"}}},
+	{"recovery_code", Message{Template: "recovery_code", To: "alice@example.com", Data: map[string]any{
+		"Code": "551902", "ExpiresInMinutes": 15, "ProductName": "Acme"}}},
 	{"registration_existing", Message{Template: "registration_existing", To: "alice@example.com", Data: map[string]any{
 		"LoginURL": "https://id.acme.test/login", "ProductName": "Acme"}}},
 	{"registration_existing_recovery", Message{Template: "registration_existing", To: "alice@example.com", Data: map[string]any{

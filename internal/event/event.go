@@ -34,7 +34,21 @@ const (
 	// FailureSpike: sign-in failures across the site rose far above
 	// their recent rate (credential stuffing from many sources); the
 	// reason gives the rates.
-	FailureSpike    = "risk.failure_spike"
+	FailureSpike = "risk.failure_spike"
+	// Recovery: started; an address (or a recovery code) submitted; a
+	// code mailed; a code checked (success, or failure by reason); and
+	// completed with a new password (the reason names the channel).
+	RecoveryStarted       = "recovery.started"
+	RecoveryRequested     = "recovery.requested"
+	RecoveryCodeSent      = "recovery.code_sent"
+	RecoveryCodeSubmitted = "recovery.code_submitted"
+	RecoveryCompleted     = "recovery.completed"
+	// SettingsChanged: a signed-in customer changed the password, the
+	// traits or the email address (the reason says which).
+	SettingsChanged = "settings.changed"
+	// SessionsRevoked: a customer signed out another device, or every
+	// other one.
+	SessionsRevoked = "session.revoked"
 	Logout          = "session.logout"
 	OAuthAuthorized = "oauth.authorized"
 )

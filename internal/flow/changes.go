@@ -57,6 +57,54 @@ func (s *Service) MethodsChangeNeeds(ctx context.Context, c Client, sess *sessio
 	return 0, &DeniedError{Reason: d.Reason}
 }
 
+// mayChange asks the policy whether ident may make change now
+// (account.change, policy.Change…), with the session that asks if there
+// is one: in the cool-off after a recovery (identity.Restricted) what
+// would lock the owner out is refused with a *RefusedError saying so; a
+// change that needs a fresher sign-in is a *ReauthError. The decision is
+// recorded.
+func (s *Service) mayChange(ctx context.Context, c Client, ident *identity.Identity, sess *session.Session, change string, methods []string) error {
+	in := policy.Input{Action: policy.AccountChange, IdentityID: ident.ID, Change: change, Methods: methods,
+		Signals: policy.Signals{RecentlyRecovered: ident.Restricted(s.now())}}
+	if sess != nil {
+		in.SessionID, in.AAL, in.AuthenticatedAt = sess.ID, sess.AAL, sess.AuthenticatedAt
+		if s.Factors != nil && change == policy.ChangeEmail {
+			var err error
+			if in.SecondFactor, err = s.Factors.CanStepUp(ctx, ident.ID); err != nil {
+				return err
+			}
+		}
+	}
+	d, rec, err := s.decideRecord(ctx, nil, c, in, event.SettingsChanged)
+	if err != nil {
+		return restrictedRefusal(err)
+	}
+	if err := s.Decisions.Append(ctx, rec); err != nil {
+		return err
+	}
+	if d.Effect == policy.StepUp {
+		return &ReauthError{Need: reauthFor(d.Require)}
+	}
+	return nil
+}
+
+// ReauthError says a change needs the session to sign in again, or step
+// up, first (Need). Nothing changed.
+type ReauthError struct {
+	Need Reauth
+}
+
+func (e *ReauthError) Error() string { return "flow: sign in again first" }
+
+// reauthFor is what a session does to serve the steps a decision
+// requires.
+func reauthFor(require []string) Reauth {
+	if stateFor(require) == StateSecondFactor {
+		return ReauthStepUp
+	}
+	return ReauthSignIn
+}
+
 // MethodsChanged records a change to how the customer signs in (reason:
 // totp_enabled, passkey_added, …) as an event and mails the customer a
 // notice, so an intruder's change does not go unnoticed. A mail that
@@ -92,7 +140,7 @@ var (
 // Refusal returns the message of a refusal by its ID, for a page that
 // shows it after a redirect.
 func Refusal(id string) (Message, bool) {
-	for _, m := range []Message{refusedLastMethod, refusedLastFactor} {
+	for _, m := range []Message{refusedLastMethod, refusedLastFactor, RecoveryRestricted} {
 		if m.ID == id {
 			return m, true
 		}
@@ -127,6 +175,9 @@ func (s *Service) checkTOTPRemoval(ctx context.Context, identityID string) error
 func (s *Service) RemovePasskey(ctx context.Context, c Client, ident *identity.Identity, credID string) error {
 	if s.Passkeys == nil {
 		return store.ErrNotFound
+	}
+	if err := s.mayChange(ctx, c, ident, nil, policy.ChangeRemoveFactor, nil); err != nil {
+		return err
 	}
 	err := s.Flows.lockMethods(ctx, ident.ID, func() error {
 		m, err := s.methodsOf(ctx, ident.ID)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/foyer-id/foyer/internal/credential/totp"
 	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/policy"
 )
 
 // Managing the authenticator app and recovery codes: the hosted pages
@@ -141,6 +142,10 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c Client, ident *
 	if !enrolled {
 		return nil, ErrTOTPNotEnrolled
 	}
+	// New codes end the old ones: a removal.
+	if err := s.mayChange(ctx, c, ident, nil, policy.ChangeRemoveFactor, nil); err != nil {
+		return nil, err
+	}
 	codes, err := s.Factors.Recovery.Generate(ctx, ident.ID)
 	if err != nil {
 		return nil, err
@@ -158,6 +163,9 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c Client, ident *
 func (s *Service) RemoveTOTP(ctx context.Context, c Client, ident *identity.Identity) error {
 	if s.Factors == nil {
 		return nil
+	}
+	if err := s.mayChange(ctx, c, ident, nil, policy.ChangeRemoveFactor, nil); err != nil {
+		return err
 	}
 	wasOn := false
 	err := s.Flows.lockMethods(ctx, ident.ID, func() error { // see RemovePasskey

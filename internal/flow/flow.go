@@ -18,6 +18,7 @@ const (
 	TypeRegistration = "registration"
 	TypeLogin        = "login"
 	TypeVerification = "verification"
+	TypeRecovery     = "recovery"
 )
 
 // Channels.
@@ -36,8 +37,11 @@ const (
 	// StatePasskey: a passwordless sign-up proved its email; waiting for
 	// the customer's new passkey (or a password instead).
 	StatePasskey = "passkey"
-	StateDone    = "done"   // finished; the flow cannot be submitted again
-	StateFailed  = "failed" // attempts used up; start again
+	// StatePassword: a recovery proved its channel; waiting for the new
+	// password.
+	StatePassword = "password"
+	StateDone     = "done"   // finished; the flow cannot be submitted again
+	StateFailed   = "failed" // attempts used up; start again
 )
 
 // transitions is each flow type's table of states: the states a flow may
@@ -62,6 +66,13 @@ var transitions = map[string]map[string][]string{
 	TypeVerification: {
 		StateForm:   {StateVerify},
 		StateVerify: {StateDone, StateFailed},
+	},
+	TypeRecovery: {
+		// An address waits for its code; a recovery code proves the
+		// account at once. Either way the new password comes last.
+		StateForm:     {StateVerify, StatePassword},
+		StateVerify:   {StatePassword, StateFailed},
+		StatePassword: {StateDone},
 	},
 }
 
@@ -170,6 +181,9 @@ type Data struct {
 	// NoticeMailID is the outbox entry of the note a dead sign-up mails
 	// to the address's owner instead of its code (see NoteDelivery).
 	NoticeMailID string `json:"notice_mail_id,omitempty"`
+	// RecoveredWith is the channel a recovery proved (MethodEmailCode,
+	// FactorRecovery), waiting for the new password.
+	RecoveredWith string `json:"recovered_with,omitempty"`
 	// Methods used so far (e.g. password), for the session.
 	Methods []string `json:"methods,omitempty"`
 	// AuthenticatedAt is when the first factor passed in a login flow that

@@ -323,15 +323,19 @@ func (s *Service) takenMeanwhile(ctx context.Context, f *Flow) error {
 // up with it. The flow goes on as if the address were free: its code is
 // stored but never sent.
 func (s *Service) mailOwner(ctx context.Context, tx *store.Tx, f *Flow) error {
+	data := map[string]any{
+		"ProductName": s.Config.ProductName,
+		"LoginURL":    s.Config.PublicURL + "/login",
+	}
+	if s.Config.Recovery {
+		data["RecoveryURL"] = s.Config.PublicURL + "/recovery"
+	}
 	var err error
 	f.Data.NoticeMailID, err = s.Mailer.EnqueueTx(ctx, tx, courier.Message{
 		Domain:   s.Config.Domain,
 		Template: "registration_existing",
 		To:       f.Data.Email,
-		Data: map[string]any{
-			"ProductName": s.Config.ProductName,
-			"LoginURL":    s.Config.PublicURL + "/login",
-		},
+		Data:     data,
 	})
 	return err
 }

@@ -111,10 +111,14 @@ func (s *Service) StepUp(ctx context.Context, c Client, token, kind, code string
 	if err := s.checkFactor(ctx, nil, c, sess.IdentityID, kind, code); err != nil {
 		return "", nil, err
 	}
-	_, rec, err := s.decideRecord(ctx, nil, c, policy.Input{Action: policy.SessionStepUp, IdentityID: sess.IdentityID, SessionID: sess.ID,
-		Methods: append(slices.Clone(sess.Methods), kind), AAL: sess.AAL, AuthenticatedAt: sess.AuthenticatedAt}, event.SessionSteppedUp)
+	sig, err := s.recoverySignals(ctx, sess.IdentityID, kind)
 	if err != nil {
 		return "", nil, err
+	}
+	_, rec, err := s.decideRecord(ctx, nil, c, policy.Input{Action: policy.SessionStepUp, IdentityID: sess.IdentityID, SessionID: sess.ID,
+		Methods: append(slices.Clone(sess.Methods), kind), AAL: sess.AAL, AuthenticatedAt: sess.AuthenticatedAt, Signals: sig}, event.SessionSteppedUp)
+	if err != nil {
+		return "", nil, restrictedRefusal(err)
 	}
 	newToken, upgraded, err := s.Sessions.Upgrade(ctx, token, kind, session.AAL2)
 	if errors.Is(err, session.ErrInvalid) {
@@ -125,7 +129,43 @@ func (s *Service) StepUp(ctx context.Context, c Client, token, kind, code string
 		return "", nil, err
 	}
 	s.emit(ctx, nil, c, event.SessionSteppedUp, event.OutcomeSuccess, kind, sess.IdentityID, upgraded.ID, rec)
+	if sig.RecentlyRecovered && sig.OriginalFactor {
+		// The owner's own factor: the cool-off has done its work.
+		if err := s.Identities.Unrestrict(ctx, sess.IdentityID); err != nil {
+			return "", nil, err
+		}
+	}
 	return newToken, upgraded, nil
+}
+
+// recoverySignals says whether an identity is in the cool-off after a
+// recovery and, if so, whether the factor of kind it just passed was set
+// up before the recovery (only an authenticator app can be: recovery
+// codes may be what recovered the account).
+func (s *Service) recoverySignals(ctx context.Context, identityID, kind string) (policy.Signals, error) {
+	ident, err := s.Identities.Get(ctx, s.Config.Domain, identityID)
+	if err != nil {
+		return policy.Signals{}, err
+	}
+	sig := policy.Signals{RecentlyRecovered: ident.Restricted(s.now())}
+	if sig.RecentlyRecovered && kind == FactorTOTP {
+		at, err := s.Factors.TOTP.ConfirmedAt(ctx, identityID)
+		if err != nil {
+			return sig, err
+		}
+		sig.OriginalFactor = !at.IsZero() && at.Before(ident.RecoveredAt)
+	}
+	return sig, nil
+}
+
+// restrictedRefusal turns the policy's refusal of a step in the cool-off
+// after a recovery into the refusal that says so (RecoveryRestricted).
+func restrictedRefusal(err error) error {
+	var denied *DeniedError
+	if errors.As(err, &denied) && denied.Reason == "recently_recovered" {
+		return &RefusedError{Message: RecoveryRestricted}
+	}
+	return err
 }
 
 // Factors checks the second factors Foyer offers: authenticator apps

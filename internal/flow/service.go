@@ -54,6 +54,11 @@ type Config struct {
 	// TOTPSetup lets customers set up an authenticator app. Off, no new
 	// set-ups begin; apps already set up keep protecting sign-in.
 	TOTPSetup bool
+	// Recovery turns on account recovery (a code mailed to the verified
+	// address, or a recovery code, then a new password); RecoveryCoolOff
+	// is how long a recovered account stays restricted.
+	Recovery        bool
+	RecoveryCoolOff time.Duration
 }
 
 // Client describes who is making a request.
@@ -98,6 +103,9 @@ type Service struct {
 	// Passkeys signs customers in (and up) with passkeys; nil when the
 	// domain has them off.
 	Passkeys *passkey.Service
+	// Grants ends the tokens the apps hold for an identity when it is
+	// recovered (the OpenID provider's; nil without one).
+	Grants Grants
 	// Challenges makes and checks the proof-of-work challenges the
 	// policy asks of busy networks; nil turns challenges into waits.
 	Challenges *challenge.Issuer
@@ -105,6 +113,18 @@ type Service struct {
 	Logger     *slog.Logger
 	Now        func() time.Time
 	Random     io.Reader
+}
+
+// Grants are the OpenID provider's tokens of identities.
+type Grants interface {
+	// RevokeSubjectTx revokes, inside tx, every token held for an
+	// identity, offline grants too.
+	RevokeSubjectTx(ctx context.Context, tx *store.Tx, identityID string) (int, error)
+	// RevokeOthersTx revokes, inside tx, those held through any session
+	// of the identity but keep.
+	RevokeOthersTx(ctx context.Context, tx *store.Tx, identityID, keep string) (int, error)
+	// RevokeSession revokes those held through one session.
+	RevokeSession(ctx context.Context, identityID, sessionID string) error
 }
 
 // Result is what a submit produced: the flow as it now stands, and a
@@ -133,6 +153,10 @@ func (s *Service) limits() policy.Limits {
 func (s *Service) Start(ctx context.Context, typ string, c Client, returnTo string) (*Flow, error) {
 	switch typ {
 	case TypeRegistration, TypeLogin, TypeVerification:
+	case TypeRecovery:
+		if !s.Config.Recovery {
+			return nil, ErrNotFound
+		}
 	default:
 		return nil, fmt.Errorf("flow: unknown type %q", typ)
 	}
@@ -435,8 +459,9 @@ func (s *Service) sendCode(ctx context.Context, tx *store.Tx, f *Flow, c Client,
 	// The code was counted against its address before (reserveCodeSend),
 	// mailed or not (a dead flow's), so that the limit says nothing about
 	// who has an account.
+	sent, _ := codeEvents(f.Type)
 	if !mail {
-		return s.emitTx(ctx, tx, f, c, event.VerificationSent, event.OutcomeFailure, "address_limit", "", "")
+		return s.emitTx(ctx, tx, f, c, sent, event.OutcomeFailure, "address_limit", "", "")
 	}
 	if f.Data.Dead {
 		return nil
@@ -455,7 +480,16 @@ func (s *Service) sendCode(ctx context.Context, tx *store.Tx, f *Flow, c Client,
 	if err != nil {
 		return fmt.Errorf("flow: queue code mail: %w", err)
 	}
-	return s.emitTx(ctx, tx, f, c, event.VerificationSent, event.OutcomeSuccess, template, "", "")
+	return s.emitTx(ctx, tx, f, c, sent, event.OutcomeSuccess, template, "", "")
+}
+
+// codeEvents are the event types of a flow type's codes: mailed, and
+// entered.
+func codeEvents(typ string) (sent, submitted string) {
+	if typ == TypeRecovery {
+		return event.RecoveryCodeSent, event.RecoveryCodeSubmitted
+	}
+	return event.VerificationSent, event.VerificationSubmitted
 }
 
 // saveWithCode sends f a new code (see sendCode), shows msg, and saves f
@@ -490,7 +524,8 @@ func (s *Service) Resend(ctx context.Context, f *Flow, c Client) (*Flow, error) 
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.VerificationSend, IdentityID: f.IdentityID}, event.VerificationSent); err != nil {
+	sent, _ := codeEvents(f.Type)
+	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.VerificationSend, IdentityID: f.IdentityID}, sent); err != nil {
 		return nil, err
 	}
 	template := cmp.Or(f.Data.CodeTemplate, "verification_code") // flows from before CodeTemplate
@@ -522,12 +557,13 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 		scope = "code-dead"
 	}
 	addrKey := throttle.IdentifierKey(scope, s.Config.Domain+"/"+f.Data.Email)
+	_, submitted := codeEvents(f.Type)
 	g, err := s.reserve(ctx, c, policy.VerificationSubmit, addrKey, f.IdentityID)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { g.end(ctx, err) }()
-	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.VerificationSubmit, IdentityID: f.IdentityID}, event.VerificationSubmitted); err != nil {
+	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.VerificationSubmit, IdentityID: f.IdentityID}, submitted); err != nil {
 		return nil, err
 	}
 	res, err := s.Flows.checkCode(ctx, s.Secret, f.ID, code, s.limits().MaxCodeAttempts, s.now())
@@ -546,11 +582,11 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 		return nil, ErrWrongState
 	case CodeWrong, CodeMissing:
 		g.failed(ctx)
-		s.emit(ctx, f, c, event.VerificationSubmitted, event.OutcomeFailure, "code_invalid", "", "")
+		s.emit(ctx, f, c, submitted, event.OutcomeFailure, "code_invalid", "", "")
 		return nil, invalid("code", "code_invalid", "That code is not right. Check the latest email and try again.")
 	case CodeExpired:
 		g.cancel(ctx)
-		s.emit(ctx, f, c, event.VerificationSubmitted, event.OutcomeFailure, "code_expired", "", "")
+		s.emit(ctx, f, c, submitted, event.OutcomeFailure, "code_expired", "", "")
 		return nil, invalid("code", "code_expired", "That code has expired. Ask for a new one.")
 	default: // attempts used up: this flow is over
 		g.failed(ctx)
@@ -559,16 +595,20 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 		if err := s.Flows.Fail(ctx, f, s.now()); err != nil {
 			return nil, err
 		}
-		s.emit(ctx, f, c, event.VerificationSubmitted, event.OutcomeFailure, "code_attempts_exhausted", "", "")
+		s.emit(ctx, f, c, submitted, event.OutcomeFailure, "code_attempts_exhausted", "", "")
 		return &Result{Flow: f}, nil
 	}
-	s.emit(ctx, f, c, event.VerificationSubmitted, event.OutcomeSuccess, "", "", "")
+	s.emit(ctx, f, c, submitted, event.OutcomeSuccess, "", "", "")
 	// The right code gives the counts back and forgets the address's
 	// wrong ones, with the step's writes.
 	settled := g.succeededWrite(addrKey)
 	if f.Type == TypeRegistration && f.Data.Method == MethodPasskey {
 		g.succeeded(ctx, addrKey)
 		return s.awaitPasskey(ctx, f, c)
+	}
+	if f.Type == TypeRecovery {
+		g.succeeded(ctx, addrKey)
+		return s.recoveryProven(ctx, f, MethodEmailCode)
 	}
 	now := s.now()
 	// What the code completes commits with the step: the account's

@@ -25,6 +25,18 @@ type Identity struct {
 	// MethodsChangedAt is when the identity last changed how it signs in
 	// (zero for never): a risk signal, not shown.
 	MethodsChangedAt time.Time `json:"-"`
+	// RecoveredAt is when the identity was last recovered (zero for
+	// never), and RestrictedUntil the end of the cool-off that followed
+	// (zero once lifted): see Restricted.
+	RecoveredAt     time.Time `json:"recovered_at,omitzero"`
+	RestrictedUntil time.Time `json:"restricted_until,omitzero"`
+}
+
+// Restricted reports whether the identity is in the cool-off after a
+// recovery at now: signed in, but held back from what would lock the
+// owner out (policy.Signals.RecentlyRecovered).
+func (i *Identity) Restricted(now time.Time) bool {
+	return now.Before(i.RestrictedUntil)
 }
 
 // Identifier is a normalised, unique-per-domain handle of an identity

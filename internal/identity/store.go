@@ -82,7 +82,8 @@ func (s *Store) create(ctx context.Context, tx *store.Tx, id *Identity, state, p
 	return nil
 }
 
-const identityColumns = `i.id, i.domain, i.state, i.schema_id, i.traits, i.created_at, i.updated_at, i.methods_changed_at`
+const identityColumns = `i.id, i.domain, i.state, i.schema_id, i.traits, i.created_at, i.updated_at, i.methods_changed_at,
+	i.recovered_at, i.restricted_until`
 
 // Get returns the identity with its identifiers, in one query (it runs
 // on every sign-in and token request).
@@ -125,10 +126,11 @@ func scanWithIdentifiers(rows store.Rows, extra ...any) (*Identity, error) {
 			traits           string
 			created, updated int64
 			methods          int64
+			recovered, until int64
 			xID, kind, value sql.NullString
 			verified         sql.NullInt64
 		)
-		dest := append([]any{&row.ID, &row.Domain, &row.State, &row.SchemaID, &traits, &created, &updated, &methods, &xID, &kind, &value, &verified}, extra...)
+		dest := append([]any{&row.ID, &row.Domain, &row.State, &row.SchemaID, &traits, &created, &updated, &methods, &recovered, &until, &xID, &kind, &value, &verified}, extra...)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
@@ -137,6 +139,9 @@ func scanWithIdentifiers(rows store.Rows, extra ...any) (*Identity, error) {
 			row.CreatedAt, row.UpdatedAt = store.FromMicros(created), store.FromMicros(updated)
 			if methods != 0 {
 				row.MethodsChangedAt = store.FromMicros(methods)
+			}
+			if recovered != 0 {
+				row.RecoveredAt, row.RestrictedUntil = store.FromMicros(recovered), store.FromMicros(until)
 			}
 			row.Identifiers = []Identifier{}
 			ident = &row
@@ -263,7 +268,6 @@ func setCredential(ctx context.Context, tx *store.Tx, identityID, typ, secret st
 	return err
 }
 
-// SetPassword replaces (or adds) the identity's password hash.
 // MethodsChanged records that identityID changed how it signs in at now.
 func (s *Store) MethodsChanged(ctx context.Context, identityID string, now time.Time) error {
 	if _, err := s.db.Exec(ctx, `UPDATE identities SET methods_changed_at = $1 WHERE id = $2`, store.Micros(now), identityID); err != nil {
@@ -272,12 +276,64 @@ func (s *Store) MethodsChanged(ctx context.Context, identityID string, now time.
 	return nil
 }
 
+// SetPassword replaces (or adds) the identity's password hash.
 func (s *Store) SetPassword(ctx context.Context, identityID, hash string, now time.Time) error {
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		return setCredential(ctx, tx, identityID, CredentialPassword, hash, now)
-	})
-	if err != nil {
+	return s.db.InTx(ctx, func(tx *store.Tx) error { return s.SetPasswordTx(ctx, tx, identityID, hash, now) })
+}
+
+// SetPasswordTx is SetPassword inside tx; it is a change of how the
+// identity signs in (MethodsChanged).
+func (s *Store) SetPasswordTx(ctx context.Context, tx *store.Tx, identityID, hash string, now time.Time) error {
+	if err := setCredential(ctx, tx, identityID, CredentialPassword, hash, now); err != nil {
 		return fmt.Errorf("identity: set password %s: %w", identityID, err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE identities SET methods_changed_at = $1, updated_at = $1 WHERE id = $2`, store.Micros(now), identityID); err != nil {
+		return fmt.Errorf("identity: set password %s: %w", identityID, err)
+	}
+	return nil
+}
+
+// PasswordHash returns the identity's password hash, "" for none.
+func (s *Store) PasswordHash(ctx context.Context, identityID string) (string, error) {
+	var hash string
+	err := s.db.QueryRow(ctx, `SELECT secret FROM credentials WHERE identity_id = $1 AND type = $2`, identityID, CredentialPassword).Scan(&hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("identity: password of %s: %w", identityID, err)
+	}
+	return hash, nil
+}
+
+// SetTraits replaces the traits of an active identity (validated by the
+// caller; its identifiers unchanged).
+func (s *Store) SetTraits(ctx context.Context, identityID string, traits json.RawMessage, now time.Time) error {
+	if _, err := s.db.Exec(ctx, `UPDATE identities SET traits = $1, updated_at = $2 WHERE id = $3 AND state = 'active'`,
+		string(traits), store.Micros(now), identityID); err != nil {
+		return fmt.Errorf("identity: set traits %s: %w", identityID, err)
+	}
+	return nil
+}
+
+// RecoverTx sets the password of an identity recovered at now, inside tx,
+// and restricts it until the end of its cool-off (Identity.Restricted).
+func (s *Store) RecoverTx(ctx context.Context, tx *store.Tx, identityID, hash string, now, until time.Time) error {
+	if err := s.SetPasswordTx(ctx, tx, identityID, hash, now); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE identities SET recovered_at = $1, restricted_until = $2 WHERE id = $3`,
+		store.Micros(now), store.Micros(until), identityID); err != nil {
+		return fmt.Errorf("identity: recover %s: %w", identityID, err)
+	}
+	return nil
+}
+
+// Unrestrict ends an identity's cool-off after a recovery early: the
+// customer presented a factor enrolled before it.
+func (s *Store) Unrestrict(ctx context.Context, identityID string) error {
+	if _, err := s.db.Exec(ctx, `UPDATE identities SET restricted_until = 0 WHERE id = $1 AND restricted_until <> 0`, identityID); err != nil {
+		return fmt.Errorf("identity: unrestrict %s: %w", identityID, err)
 	}
 	return nil
 }

@@ -60,12 +60,18 @@ func (s *Storage) liveAccess(ctx context.Context, tokenID, subject string) (*tok
 	return t, nil
 }
 
+// ClaimRecentlyRecovered is the claim of an account in the cool-off after
+// a recovery (identity.Identity.Restricted).
+const ClaimRecentlyRecovered = "recently_recovered"
+
 // errSubjectGone is fillUserinfo's answer for a subject that no longer
 // exists.
 var errSubjectGone = errors.New("oidc: the subject is gone")
 
 // fillUserinfo sets the claims the scopes allow: sub always; email and
-// email_verified for "email"; name for "profile".
+// email_verified for "email"; name for "profile". recently_recovered
+// (true) says, whatever the scopes, that the account is in the cool-off
+// after a recovery: whoever signed in proved one channel only.
 func (s *Storage) fillUserinfo(ctx context.Context, info *oidc.UserInfo, subject string, scopes []string) error {
 	info.Subject = subject
 	ident, err := s.Identities.Get(ctx, s.Domain, subject)
@@ -74,6 +80,9 @@ func (s *Storage) fillUserinfo(ctx context.Context, info *oidc.UserInfo, subject
 	}
 	if err != nil {
 		return err
+	}
+	if ident.Restricted(s.Now()) {
+		info.AppendClaims(ClaimRecentlyRecovered, true)
 	}
 	traits := map[string]any{}
 	_ = json.Unmarshal(ident.Traits, &traits)

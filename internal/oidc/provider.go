@@ -527,7 +527,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	// list of every standard scope and claim.
 	d.ScopesSupported = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess}
 	d.ClaimsSupported = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash",
-		"email", "email_verified", "name", "updated_at"}
+		"email", "email_verified", "name", "updated_at", ClaimRecentlyRecovered}
 	d.RequestURIParameterSupported = false
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Content-Type", "application/json")

@@ -246,6 +246,46 @@ func (s *tokens) revokeSubjectClient(ctx context.Context, subject, clientID stri
 	return nil
 }
 
+// RevokeSubjectTx revokes, inside tx, every token the domain's apps hold
+// for an identity — offline grants too: the account was recovered, or
+// its owner said a change was not theirs. It returns how many.
+func (s *Storage) RevokeSubjectTx(ctx context.Context, tx *store.Tx, subject string) (int, error) {
+	res, err := tx.Exec(ctx, `UPDATE oauth_tokens SET revoked_at = $1 WHERE domain = $2 AND subject = $3 AND revoked_at IS NULL`,
+		store.Micros(s.tokens.now()), s.Domain, subject)
+	if err != nil {
+		return 0, fmt.Errorf("oidc: revoke tokens of %s: %w", subject, err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// RevokeOthersTx revokes, inside tx, the tokens the domain's apps hold
+// for an identity through any session but keep ("" for every one): its
+// other sessions were ended (a new password, "sign out everywhere else"),
+// and their offline grants with them.
+func (s *Storage) RevokeOthersTx(ctx context.Context, tx *store.Tx, subject, keep string) (int, error) {
+	res, err := tx.Exec(ctx, `UPDATE oauth_tokens SET revoked_at = $1
+		WHERE domain = $2 AND subject = $3 AND session_id <> '' AND session_id <> $4 AND revoked_at IS NULL`,
+		store.Micros(s.tokens.now()), s.Domain, subject, keep)
+	if err != nil {
+		return 0, fmt.Errorf("oidc: revoke tokens of %s: %w", subject, err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// RevokeSession revokes the tokens the domain's apps hold for an
+// identity through one session, which its owner signed out from another
+// device.
+func (s *Storage) RevokeSession(ctx context.Context, subject, sessionID string) error {
+	_, err := s.DB.Exec(ctx, `UPDATE oauth_tokens SET revoked_at = $1 WHERE domain = $2 AND subject = $3 AND session_id = $4 AND revoked_at IS NULL`,
+		store.Micros(s.tokens.now()), s.Domain, subject, sessionID)
+	if err != nil {
+		return fmt.Errorf("oidc: revoke tokens of session %s: %w", sessionID, err)
+	}
+	return nil
+}
+
 // errRefreshReused is returned when a used or revoked refresh token is
 // presented outside what the grace allows; its family has been revoked.
 var errRefreshReused = errors.New("oidc: refresh token reused; its family is revoked")

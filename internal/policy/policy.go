@@ -40,6 +40,29 @@ const (
 	// TokenIssue: an access token is about to be issued (code exchange,
 	// refresh, client credentials).
 	TokenIssue Action = "token.issue"
+	// RecoveryComplete: a customer who proved a recovery channel (an
+	// emailed code, a recovery code) is about to set a new password and
+	// get a session. Input.Methods is the proof.
+	RecoveryComplete Action = "recovery.complete"
+	// AccountChange: a signed-in customer is about to change something
+	// an account is recovered or taken over with (Input.Change names it):
+	// the password, the email address, a second factor.
+	AccountChange Action = "account.change"
+)
+
+// Changes an AccountChange (and a MethodsChange) decision is about.
+const (
+	ChangePassword = "password"
+	ChangeEmail    = "email"
+	ChangeTraits   = "traits"
+	// ChangeRemoveFactor: turning off the authenticator app, removing a
+	// passkey or recovery codes.
+	ChangeRemoveFactor = "remove_factor"
+	// ChangeAddFactor: adding an authenticator app, a passkey or
+	// recovery codes; ChangeOnlyPasskey a passkey to an account with no
+	// password (it would become the only way in).
+	ChangeAddFactor   = "add_factor"
+	ChangeOnlyPasskey = "only_passkey"
 )
 
 // Effect is the kind of answer.
@@ -190,6 +213,9 @@ type Input struct {
 	// for (acr_values: a wish, not a demand).
 	ClientAAL    string `json:"client_aal,omitempty"`
 	RequestedAAL string `json:"requested_aal,omitempty"`
+	// Change is what an account.change or methods.change decision is
+	// about (Change…).
+	Change string `json:"change,omitempty"`
 
 	Signals Signals `json:"signals,omitzero"`
 }
@@ -231,6 +257,14 @@ type Signals struct {
 	// SinceMethodsChange is how long ago the identity last changed how it
 	// signs in (0 for never): a takeover often adds its own factor first.
 	SinceMethodsChange time.Duration `json:"since_methods_change,omitempty"`
+	// RecentlyRecovered is true while the account is in the cool-off
+	// after a recovery: whoever recovered it proved one channel (a
+	// mailbox, a recovery code), which an attacker may hold.
+	RecentlyRecovered bool `json:"recently_recovered,omitempty"`
+	// OriginalFactor is true when the factor a step-up passed with was
+	// set up before the account's last recovery: the owner's, not
+	// something whoever recovered could have added.
+	OriginalFactor bool `json:"original_factor,omitempty"`
 	// BreachedPassword is true when the password a sign-in passed with is
 	// on the list of breached and common passwords.
 	BreachedPassword bool `json:"breached_password,omitempty"`
@@ -317,7 +351,12 @@ type Decider interface {
 //     the second factor, or a code mailed to the customer's address when
 //     there is none — unless the sign-in already used one, or a passkey;
 //   - ask for the second factor at sign-in when the customer set one up;
-//   - deny disabled identities;
+//   - in the cool-off after a recovery (RecentlyRecovered), refuse
+//     changing the email address, removing a factor, or a passkey as the
+//     only way in; a password change needs the current password or a
+//     recent sign-in, an email change what a methods change needs; and
+//     only a factor set up before the recovery steps a session up;
+//   - deny disabled identities (at sign-in and at recovery);
 //   - deny a sign-in with a passkey whose authenticator looks cloned,
 //     unless AllowClonedPasskeys (the event log flags it either way);
 //   - allow everything else.
@@ -421,6 +460,17 @@ func (p Default) difficulty(failures int) int {
 	return base + min(bits.Len(uint(max(failures, 0))/8), 3)
 }
 
+// restrictedChange reports whether a change is held back in the cool-off
+// after a recovery: the email address (or phone) that recovers the
+// account, removing a factor, or a passkey as the only way in.
+func restrictedChange(change string) bool {
+	switch change {
+	case ChangeEmail, ChangeRemoveFactor, ChangeOnlyPasskey:
+		return true
+	}
+	return false
+}
+
 // Name identifies the policy in decisions.
 const defaultName = "builtin/default@1"
 
@@ -470,6 +520,47 @@ func (p Default) Decide(_ context.Context, in Input) Decision {
 		}
 	}
 	switch in.Action {
+	case RecoveryComplete:
+		if in.IdentityState == "disabled" {
+			return Decision{Effect: Deny, Reason: "identity_disabled", Policy: defaultName}
+		}
+	case SessionStepUp:
+		// In the cool-off, only a factor the account had before the
+		// recovery raises a session: recovery codes may be what recovered
+		// it, and a factor added since may be the intruder's.
+		if in.Signals.RecentlyRecovered && !in.Signals.OriginalFactor {
+			return Decision{Effect: Deny, Reason: "recently_recovered", Policy: defaultName}
+		}
+	case AccountChange, MethodsChange:
+		// In the cool-off after a recovery, whoever recovered may hold only
+		// the channel that recovered: nothing that would lock the owner out
+		// for good, or vouch for the intruder later.
+		if in.Signals.RecentlyRecovered && restrictedChange(in.Change) {
+			return Decision{Effect: Deny, Reason: "recently_recovered", Policy: defaultName}
+		}
+	}
+	switch in.Action {
+	case AccountChange:
+		stale := in.AuthenticatedAt.IsZero() || in.Time.Sub(in.AuthenticatedAt) > p.freshFor()
+		switch in.Change {
+		case ChangePassword:
+			// The current password, or a recent sign-in, proves it is the
+			// customer at the keyboard, not someone at an unlocked screen.
+			if stale && !slices.Contains(in.Methods, "password") {
+				return Decision{Effect: StepUp, Reason: "sign_in_not_fresh", Require: []string{StepReauthenticate}, Policy: defaultName}
+			}
+		case ChangeEmail:
+			// The address recovers the account: changing it asks what
+			// changing a sign-in method asks.
+			switch {
+			case in.SecondFactor && in.AAL != AAL2:
+				return Decision{Effect: StepUp, Reason: "second_factor_required", Require: []string{StepSecondFactor}, Policy: defaultName}
+			case stale && in.SecondFactor:
+				return Decision{Effect: StepUp, Reason: "sign_in_not_fresh", Require: []string{StepSecondFactor}, Policy: defaultName}
+			case stale:
+				return Decision{Effect: StepUp, Reason: "sign_in_not_fresh", Require: []string{StepReauthenticate}, Policy: defaultName}
+			}
+		}
 	case MethodsChange:
 		stale := in.AuthenticatedAt.IsZero() || in.Time.Sub(in.AuthenticatedAt) > p.freshFor()
 		switch {

@@ -195,3 +195,42 @@ func TestSignInRisk(t *testing.T) {
 		}
 	}
 }
+
+// In the cool-off after a recovery, what would lock the owner out for
+// good is refused, whatever the session; what is not (a new password, a
+// name, a factor added) follows the usual rules. A password change needs
+// the current password or a fresh sign-in; an email change what a methods
+// change needs.
+func TestAccountChanges(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	fresh, stale := now.Add(-time.Minute), now.Add(-time.Hour)
+	tests := []struct {
+		name    string
+		in      Input
+		effect  Effect
+		reason  string
+		require string
+	}{
+		{"email, recovered", Input{Action: AccountChange, Change: ChangeEmail, AAL: "aal2", AuthenticatedAt: fresh, Signals: Signals{RecentlyRecovered: true}}, Deny, "recently_recovered", ""},
+		{"factor removal, recovered", Input{Action: MethodsChange, Change: ChangeRemoveFactor, AAL: "aal2", AuthenticatedAt: fresh, Signals: Signals{RecentlyRecovered: true}}, Deny, "recently_recovered", ""},
+		{"only passkey, recovered", Input{Action: MethodsChange, Change: ChangeOnlyPasskey, AuthenticatedAt: fresh, Signals: Signals{RecentlyRecovered: true}}, Deny, "recently_recovered", ""},
+		{"factor added, recovered", Input{Action: MethodsChange, Change: ChangeAddFactor, AuthenticatedAt: fresh, Signals: Signals{RecentlyRecovered: true}}, Allow, "", ""},
+		{"password, recovered, fresh", Input{Action: AccountChange, Change: ChangePassword, AuthenticatedAt: fresh, Signals: Signals{RecentlyRecovered: true}}, Allow, "", ""},
+		{"factor removal, not recovered", Input{Action: MethodsChange, Change: ChangeRemoveFactor, AAL: "aal2", SecondFactor: true, AuthenticatedAt: fresh}, Allow, "", ""},
+		{"password, stale", Input{Action: AccountChange, Change: ChangePassword, AuthenticatedAt: stale}, StepUp, "sign_in_not_fresh", StepReauthenticate},
+		{"password, stale, current password given", Input{Action: AccountChange, Change: ChangePassword, AuthenticatedAt: stale, Methods: []string{"password"}}, Allow, "", ""},
+		{"traits, stale", Input{Action: AccountChange, Change: ChangeTraits, AuthenticatedAt: stale}, Allow, "", ""},
+		{"email, stale", Input{Action: AccountChange, Change: ChangeEmail, AuthenticatedAt: stale}, StepUp, "sign_in_not_fresh", StepReauthenticate},
+		{"email, aal1 with a second factor", Input{Action: AccountChange, Change: ChangeEmail, AAL: "aal1", SecondFactor: true, AuthenticatedAt: fresh}, StepUp, "second_factor_required", StepSecondFactor},
+		{"email, fresh", Input{Action: AccountChange, Change: ChangeEmail, AAL: "aal1", AuthenticatedAt: fresh}, Allow, "", ""},
+		{"recovery of a disabled account", Input{Action: RecoveryComplete, IdentityState: "disabled"}, Deny, "identity_disabled", ""},
+		{"recovery", Input{Action: RecoveryComplete, IdentityState: "active", Methods: []string{"email_code"}}, Allow, "", ""},
+	}
+	for _, tt := range tests {
+		tt.in.Time = now
+		d := Default{}.Decide(context.Background(), tt.in)
+		if d.Effect != tt.effect || d.Reason != tt.reason || (tt.require != "" && (len(d.Require) != 1 || d.Require[0] != tt.require)) {
+			t.Errorf("%s: got %+v, want %s %s %s", tt.name, d, tt.effect, tt.reason, tt.require)
+		}
+	}
+}

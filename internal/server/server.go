@@ -197,6 +197,8 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 			RequireVerifiedEmail: *dom.Registration.RequireVerification,
 			EmailCodeLogin:       *dom.Login.EmailCode,
 			TOTPSetup:            *dom.Login.TOTP,
+			Recovery:             *dom.Recovery.Enabled,
+			RecoveryCoolOff:      dom.Recovery.CoolOff.D(),
 		},
 		Flows:          flow.NewStore(db),
 		Devices:        risk.NewDevices(db),
@@ -259,6 +261,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		return nil, err
 	}
 	pages.OAuth = provider
+	flows.Grants = provider.Storage                    // a recovery ends the apps' tokens too
 	sessions.Replaced = provider.Storage.FollowSession // apps' tokens follow a session through step-up and sign-in again
 	apiHandler := &api.Handler{Flows: flows, Sessions: sessions, Identities: identities, Domain: config.DefaultDomain,
 		Proofs: &risk.DeviceProofs{Throttle: flows.Throttle, Now: now}, PublicURL: cfg.PublicURL,

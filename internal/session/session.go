@@ -173,7 +173,7 @@ const sessionColumns = `s.id, s.domain, s.identity_id, s.aal, s.methods, s.devic
 const (
 	authenticateQuery = `SELECT ` + sessionColumns + ` FROM sessions s WHERE s.token_hash = $1`
 	whoamiQuery       = `SELECT ` + sessionColumns + `,
-			i.state, i.schema_id, i.traits, i.created_at, i.updated_at,
+			i.state, i.schema_id, i.traits, i.created_at, i.updated_at, i.recovered_at, i.restricted_until,
 			x.id, x.kind, x.value, x.verified_at
 		FROM sessions s
 		JOIN identities i ON i.id = s.identity_id
@@ -208,11 +208,12 @@ func (m *Manager) lookup(ctx context.Context, token string, withIdentity bool) (
 		var (
 			state, schemaID, traits string
 			iCreated, iUpdated      int64
+			recovered, until        int64
 			xID, xKind, xValue      sql.NullString
 			xVerified               sql.NullInt64
 		)
 		if withIdentity {
-			dest = append(dest, &state, &schemaID, &traits, &iCreated, &iUpdated, &xID, &xKind, &xValue, &xVerified)
+			dest = append(dest, &state, &schemaID, &traits, &iCreated, &iUpdated, &recovered, &until, &xID, &xKind, &xValue, &xVerified)
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, nil, fmt.Errorf("session: authenticate: %w", err)
@@ -225,6 +226,9 @@ func (m *Manager) lookup(ctx context.Context, token string, withIdentity bool) (
 			ident = &identity.Identity{ID: s.IdentityID, Domain: s.Domain, State: state, SchemaID: schemaID,
 				Traits: json.RawMessage(traits), CreatedAt: store.FromMicros(iCreated), UpdatedAt: store.FromMicros(iUpdated),
 				Identifiers: []identity.Identifier{}}
+			if recovered != 0 {
+				ident.RecoveredAt, ident.RestrictedUntil = store.FromMicros(recovered), store.FromMicros(until)
+			}
 		}
 		if xID.Valid {
 			ident.Identifiers = append(ident.Identifiers, identity.Identifier{ID: xID.String, Kind: xKind.String, Value: xValue.String,
@@ -302,13 +306,72 @@ func (m *Manager) Replace(ctx context.Context, oldToken string, next *Session) e
 
 // RevokeIdentity ends every session of an identity.
 func (m *Manager) RevokeIdentity(ctx context.Context, identityID string) (int, error) {
-	res, err := m.db.Exec(ctx, `UPDATE sessions SET revoked_at = $1 WHERE identity_id = $2 AND revoked_at IS NULL`,
-		store.Micros(m.now()), identityID)
+	var n int
+	err := m.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		n, err = m.RevokeOthersTx(ctx, tx, identityID, "")
+		return err
+	})
+	return n, err
+}
+
+// RevokeOthersTx ends, inside tx, every session of an identity but the
+// one with id keep ("" for none): a recovery, a new password, or the
+// customer's "sign out everywhere else". It returns how many ended.
+func (m *Manager) RevokeOthersTx(ctx context.Context, tx *store.Tx, identityID, keep string) (int, error) {
+	res, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = $1 WHERE identity_id = $2 AND id <> $3 AND revoked_at IS NULL`,
+		store.Micros(m.now()), identityID, keep)
 	if err != nil {
-		return 0, fmt.Errorf("session: revoke identity %s: %w", identityID, err)
+		return 0, fmt.Errorf("session: revoke sessions of %s: %w", identityID, err)
 	}
 	n, _ := res.RowsAffected()
 	return int(n), nil
+}
+
+// List returns an identity's live sessions, the most recently used
+// first: the devices signed in to the account.
+func (m *Manager) List(ctx context.Context, identityID string) ([]Session, error) {
+	now := store.Micros(m.now())
+	rows, err := m.db.Query(ctx, `SELECT `+sessionColumns+` FROM sessions s
+		WHERE s.identity_id = $1 AND s.revoked_at IS NULL AND s.idle_expires_at > $2 AND s.expires_at > $2
+		ORDER BY s.seen_at DESC LIMIT 100`, identityID, now)
+	if err != nil {
+		return nil, fmt.Errorf("session: list %s: %w", identityID, err)
+	}
+	defer rows.Close()
+	var out []Session
+	for rows.Next() {
+		var (
+			s                                Session
+			methods                          string
+			authAt, created, seen, idle, exp int64
+			revoked                          sql.NullInt64
+		)
+		if err := rows.Scan(&s.ID, &s.Domain, &s.IdentityID, &s.AAL, &methods, &s.DeviceID, &s.IP, &s.UserAgent,
+			&authAt, &created, &seen, &idle, &exp, &revoked); err != nil {
+			return nil, fmt.Errorf("session: list %s: %w", identityID, err)
+		}
+		_ = json.Unmarshal([]byte(methods), &s.Methods)
+		s.AuthenticatedAt, s.CreatedAt, s.SeenAt = store.FromMicros(authAt), store.FromMicros(created), store.FromMicros(seen)
+		s.IdleExpiresAt, s.ExpiresAt = store.FromMicros(idle), store.FromMicros(exp)
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("session: list %s: %w", identityID, err)
+	}
+	return out, nil
+}
+
+// RevokeID ends the session id of an identity (a device signed out from
+// another); false when the identity has no such live session.
+func (m *Manager) RevokeID(ctx context.Context, identityID, id string) (bool, error) {
+	res, err := m.db.Exec(ctx, `UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND identity_id = $3 AND revoked_at IS NULL`,
+		store.Micros(m.now()), id, identityID)
+	if err != nil {
+		return false, fmt.Errorf("session: revoke %s: %w", id, err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
 }
 
 // TokenFromRequest returns the session token of a request: the

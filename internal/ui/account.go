@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/foyer-id/foyer/internal/flow"
 	foidc "github.com/foyer-id/foyer/internal/oidc"
 )
 
@@ -36,6 +37,16 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := view{Title: "Your account", SignedIn: true, Identity: ident, Session: s, Messages: refusal(r), Extra: map[string]any{}}
+	if m, ok := changedNotes[r.URL.Query().Get("changed")]; ok {
+		v.Messages = append(v.Messages, m)
+	}
+	devices, err := p.Flows.SignedIn(r.Context(), s)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	v.Extra["Devices"] = devices
+	v.Extra["Restricted"] = ident.Restricted(p.Flows.Now())
 	if p.OAuth != nil {
 		consents, err := p.OAuth.Consents.List(r.Context(), s.IdentityID)
 		if err != nil {
@@ -56,6 +67,13 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
 		v.Extra["Passkeys"], v.Extra["PasskeysOn"] = keys, true
 	}
 	p.render(w, r, http.StatusOK, "account", v)
+}
+
+// changedNotes are what the account page says after a change (?changed=).
+var changedNotes = map[string]flow.Message{
+	"password": {ID: "password_changed", Type: "info", Text: "Your password is changed. Every other device was signed out."},
+	"profile":  {ID: "profile_changed", Type: "info", Text: "Your profile is saved."},
+	"devices":  {ID: "devices_signed_out", Type: "info", Text: "Signed out."},
 }
 
 // GET /logout: a confirmation page (signing out changes state, so it

@@ -64,5 +64,5 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 
 // loginOptions tells the sign-in page which other ways in to offer.
 func (p *Pages) loginOptions() map[string]any {
-	return map[string]any{"EmailCode": p.Flows.Config.EmailCodeLogin, "Passkeys": p.Passkeys != nil}
+	return map[string]any{"EmailCode": p.Flows.Config.EmailCodeLogin, "Passkeys": p.Passkeys != nil, "Recovery": p.Flows.Config.Recovery}
 }

@@ -96,9 +96,18 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.Handle("POST /verification", p.form(p.verificationSubmit))
 	mux.HandleFunc("GET /login", p.loginPage)
 	mux.Handle("POST /login", p.form(p.loginSubmit))
+	if p.Flows.Config.Recovery {
+		mux.HandleFunc("GET /recovery", p.recoveryPage)
+		mux.Handle("POST /recovery", p.form(p.recoverySubmit))
+	}
 	mux.HandleFunc("GET /logout", p.logoutPage)
 	mux.Handle("POST /logout", p.form(p.logoutSubmit))
 	mux.HandleFunc("GET /account", p.accountPage)
+	mux.HandleFunc("GET /account/password", p.passwordPage)
+	mux.Handle("POST /account/password", p.form(p.passwordSubmit))
+	mux.HandleFunc("GET /account/profile", p.profilePage)
+	mux.Handle("POST /account/profile", p.form(p.profileSubmit))
+	mux.Handle("POST /account/sessions/revoke", p.form(p.sessionsRevoke))
 	mux.HandleFunc("GET /stepup", p.stepUpPage)
 	mux.HandleFunc("GET /challenge", p.freshChallenge)
 	if p.Passkeys != nil {

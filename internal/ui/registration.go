@@ -50,6 +50,9 @@ func (p *Pages) renderFlow(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 		data.Title = "Two-factor authentication"
 		p.challenge(w, r, &data, f, policy.SecondFactorSubmit)
 		p.render(w, r, http.StatusOK, "second_factor", data)
+	case flow.StatePassword:
+		data.Title = "Choose a new password"
+		p.render(w, r, http.StatusOK, "recovery_password", data)
 	case flow.StatePasskey:
 		data.Title = "Create your passkey"
 		data.Extra = map[string]any{"Flow": f.ID}
@@ -58,6 +61,9 @@ func (p *Pages) renderFlow(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 		p.render(w, r, http.StatusOK, "done", data)
 	default:
 		data.Extra = p.loginOptions()
+		if f.Type == flow.TypeRecovery {
+			data.Extra = p.recoveryOptions()
+		}
 		p.challenge(w, r, &data, f, formActions[f.Type]...)
 		p.render(w, r, http.StatusOK, strings.TrimPrefix(path, "/"), data)
 	}
@@ -68,6 +74,7 @@ var formActions = map[string][]policy.Action{
 	flow.TypeLogin:        {policy.LoginSubmit, policy.VerificationSend},
 	flow.TypeRegistration: {policy.RegistrationSubmit},
 	flow.TypeVerification: {policy.VerificationSend},
+	flow.TypeRecovery:     {policy.VerificationSend, policy.SecondFactorSubmit},
 }
 
 // POST /registration: submit the sign-up form, or the code.

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 
@@ -46,6 +47,7 @@ func (p *Pages) stepUpPage(w http.ResponseWriter, r *http.Request) {
 	} else if on, err := f.Enrolled(r.Context(), s.IdentityID); err == nil && !on {
 		v.Extra["NoTOTP"] = true
 	}
+	v.Messages = refusal(r)
 	switch failed {
 	case flow.FactorRecovery:
 		v.Messages = []flow.Message{{Field: "recovery", ID: "code_invalid", Type: "error", Text: flow.FactorInvalidText(flow.FactorRecovery)}}
@@ -72,6 +74,12 @@ func (p *Pages) stepUpSubmit(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Query().Get("fresh") != "" {
 				back.Set("fresh", "1")
 			}
+			seeOther(w, r, "/stepup?"+back.Encode())
+			return
+		}
+		var ref *flow.RefusedError
+		if errors.As(err, &ref) { // in the cool-off after a recovery
+			back := url.Values{"return_to": {returnTo}, "refused": {ref.Message.ID}}
 			seeOther(w, r, "/stepup?"+back.Encode())
 			return
 		}

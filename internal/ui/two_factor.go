@@ -166,7 +166,7 @@ func (p *Pages) twoFactorRecoveryCodes(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, twoFactorPath)
 		return
 	case err != nil:
-		p.fail(w, r, err)
+		p.refused(w, r, twoFactorPath, err)
 		return
 	}
 	p.showRecoveryCodes(w, r, codes)

@@ -248,6 +248,20 @@ func (s *Store) Enrolled(ctx context.Context, identityID string) (bool, error) {
 	return ok, nil
 }
 
+// ConfirmedAt returns when the identity's authenticator app was set up
+// (confirmed), zero for none.
+func (s *Store) ConfirmedAt(ctx context.Context, identityID string) (time.Time, error) {
+	var at sql.NullInt64
+	err := s.db.QueryRow(ctx, `SELECT confirmed_at FROM totp_credentials WHERE identity_id = $1`, identityID).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("totp: confirmed at %s: %w", identityID, err)
+	}
+	return store.FromNullMicros(at), nil
+}
+
 // EnrolledIn adds Enrolled to r: once r runs, *out is the answer.
 func (s *Store) EnrolledIn(r *store.Reads, identityID string, out *bool) {
 	r.Query(scanConfirmed(out), `SELECT confirmed_at FROM totp_credentials WHERE identity_id = $1`, identityID)

@@ -200,6 +200,42 @@ func (e *Env) MailTo(t testing.TB, to string, n int) smtptest.Message {
 	return smtptest.Message{}
 }
 
+// LatestMail waits for the delivery of the newest mail stored for an
+// address with the given subject (see Outbox): what the request just
+// made mailed, whatever else went to the address before or meanwhile.
+func (e *Env) LatestMail(t testing.TB, to, subject string) smtptest.Message {
+	t.Helper()
+	n := 0
+	for _, m := range e.Outbox(t, to) {
+		if m.Subject == subject {
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatalf("no mail %q stored for %s", subject, to)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		var got []smtptest.Message
+		for _, m := range e.SMTP.Messages() {
+			if m.Subject != subject {
+				continue
+			}
+			for _, r := range m.RcptTo {
+				if strings.EqualFold(r, to) {
+					got = append(got, m)
+				}
+			}
+		}
+		if len(got) >= n {
+			return got[n-1]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("mail %q #%d to %s never arrived", subject, n, to)
+	return smtptest.Message{}
+}
+
 // CodeFrom extracts the 6-digit code from a mail.
 func CodeFrom(t testing.TB, m smtptest.Message) string {
 	t.Helper()

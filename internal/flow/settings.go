@@ -1,0 +1,229 @@
+package flow
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/foyer-id/foyer/internal/event"
+	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/policy"
+	"github.com/foyer-id/foyer/internal/risk"
+	"github.com/foyer-id/foyer/internal/session"
+	"github.com/foyer-id/foyer/internal/store"
+	"github.com/foyer-id/foyer/internal/throttle"
+)
+
+// The customer's own settings: the password, the traits the schema
+// allows (the name), and the devices signed in. Each change is an
+// account.change decision (mayChange) and a settings.changed event; a new
+// password also ends every other session and tells every verified
+// address.
+
+// ChangePassword sets a signed-in customer's new password. It needs the
+// current password (checked, and counted as a sign-in attempt on the
+// address) or a recent sign-in (a *ReauthError otherwise). Every other
+// session of the account ends, with the apps' tokens issued to them.
+func (s *Service) ChangePassword(ctx context.Context, c Client, sess *session.Session, current, next string) (err error) {
+	ident, err := s.Identities.Get(ctx, s.Config.Domain, sess.IdentityID)
+	if err != nil {
+		return err
+	}
+	var methods []string
+	if current != "" {
+		if err := s.checkCurrentPassword(ctx, c, ident, current); err != nil {
+			return err
+		}
+		methods = []string{MethodPassword}
+	}
+	if err := s.mayChange(ctx, c, ident, sess, policy.ChangePassword, methods); err != nil {
+		return err
+	}
+	if err := s.checkPassword(next, passwordContext(ident)); err != nil {
+		return err
+	}
+	hash, err := s.Hasher.Hash(ctx, next)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	err = s.Flows.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.Identities.SetPasswordTx(ctx, tx, ident.ID, hash, now); err != nil {
+			return err
+		}
+		if err := s.endOthersTx(ctx, tx, ident.ID, sess.ID); err != nil {
+			return err
+		}
+		if err := s.noticeTx(ctx, tx, ident, "the password was changed; every other device was signed out"); err != nil {
+			return err
+		}
+		return s.emitTx(ctx, tx, nil, c, event.SettingsChanged, event.OutcomeSuccess, policy.ChangePassword, ident.ID, sess.ID)
+	})
+	if err != nil {
+		return fmt.Errorf("flow: change password of %s: %w", ident.ID, err)
+	}
+	return nil
+}
+
+// checkCurrentPassword checks the password a customer typed to prove it
+// is them: a wrong one counts as a failed sign-in on the address (so the
+// settings page is no way around the sign-in limits).
+func (s *Service) checkCurrentPassword(ctx context.Context, c Client, ident *identity.Identity, pw string) (err error) {
+	key := throttle.IdentifierKey("login", s.Config.Domain+"/"+ident.Email().Value)
+	g, err := s.reserve(ctx, c, policy.LoginSubmit, key, ident.ID)
+	if err != nil {
+		return err
+	}
+	defer func() { g.end(ctx, err) }()
+	if _, err := s.decideGuarded(ctx, g, &Flow{}, c, policy.Input{Action: policy.LoginSubmit, IdentityID: ident.ID}, event.SettingsChanged); err != nil {
+		return err
+	}
+	hash, err := s.Identities.PasswordHash(ctx, ident.ID)
+	if err != nil {
+		return err
+	}
+	ok := false
+	if hash == "" {
+		s.Hasher.VerifyDummy(ctx, pw)
+	} else if ok, _, err = s.Hasher.Verify(ctx, pw, hash); err != nil {
+		return err
+	}
+	if !ok {
+		g.failed(ctx)
+		s.emit(ctx, nil, c, event.SettingsChanged, event.OutcomeFailure, "current_password_invalid", ident.ID, "")
+		return invalid("current_password", "current_password_invalid", "That is not your current password.")
+	}
+	g.succeeded(ctx, key)
+	return nil
+}
+
+// endOthersTx ends, inside tx, every session of an identity but keep, and
+// the apps' tokens issued to them (offline grants too).
+func (s *Service) endOthersTx(ctx context.Context, tx *store.Tx, identityID, keep string) error {
+	if _, err := s.Sessions.RevokeOthersTx(ctx, tx, identityID, keep); err != nil {
+		return err
+	}
+	if s.Grants == nil {
+		return nil
+	}
+	_, err := s.Grants.RevokeOthersTx(ctx, tx, identityID, keep)
+	return err
+}
+
+// ChangeTraits replaces the traits a customer may change (every trait the
+// schema has but the email address, which changes with a check of the new
+// address): traits holds the new values, and a trait left out keeps its
+// value. It returns the identity as it now is.
+func (s *Service) ChangeTraits(ctx context.Context, c Client, sess *session.Session, traits map[string]any) (*identity.Identity, error) {
+	ident, err := s.Identities.Get(ctx, s.Config.Domain, sess.IdentityID)
+	if err != nil {
+		return nil, err
+	}
+	merged := map[string]any{}
+	if err := json.Unmarshal(ident.Traits, &merged); err != nil {
+		return nil, fmt.Errorf("flow: traits of %s: %w", ident.ID, err)
+	}
+	email := merged["email"]
+	maps.Copy(merged, traits)
+	if v, ok := traits["email"]; ok && v != email {
+		return nil, invalid("email", "email_change_separate", "Change your email address on its own: we check the new one first.")
+	}
+	for k, v := range merged {
+		if v == nil || v == "" {
+			delete(merged, k) // a cleared trait is gone (the schema says whether it may be)
+		}
+	}
+	if _, err := s.Schema.Validate(merged); err != nil {
+		var te *identity.TraitError
+		if errors.As(err, &te) {
+			return nil, invalid(te.Trait, "trait_invalid", traitText(te))
+		}
+		return nil, err
+	}
+	if err := s.mayChange(ctx, c, ident, sess, policy.ChangeTraits, nil); err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(merged)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Identities.SetTraits(ctx, ident.ID, raw, s.now()); err != nil {
+		return nil, err
+	}
+	s.emit(ctx, nil, c, event.SettingsChanged, event.OutcomeSuccess, policy.ChangeTraits, ident.ID, sess.ID)
+	ident.Traits = raw
+	return ident, nil
+}
+
+// SignedInDevice is a session signed in to the account, as its settings show it.
+type SignedInDevice struct {
+	SessionID string    `json:"session_id"`
+	Current   bool      `json:"current"`
+	Browser   string    `json:"browser"`
+	Network   string    `json:"network,omitempty"`
+	Country   string    `json:"country,omitempty"`
+	City      string    `json:"city,omitempty"`
+	SignedIn  time.Time `json:"signed_in_at"`
+	LastSeen  time.Time `json:"last_seen_at"`
+	AAL       string    `json:"aal"`
+	Methods   []string  `json:"methods"`
+}
+
+// SignedIn lists the sessions signed in to sess's account, the current one
+// first: browser, place (from GeoIP, when there is a database) and when
+// each was last used.
+func (s *Service) SignedIn(ctx context.Context, sess *session.Session) ([]SignedInDevice, error) {
+	list, err := s.Sessions.List(ctx, sess.IdentityID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SignedInDevice, 0, len(list))
+	for _, x := range list {
+		place := s.GeoIP.Lookup(x.IP)
+		d := SignedInDevice{SessionID: x.ID, Current: x.ID == sess.ID, Browser: cmp.Or(risk.Family(x.UserAgent), "An app or device we could not identify"), Network: place.Network,
+			Country: place.Country, City: place.City, SignedIn: x.AuthenticatedAt, LastSeen: x.SeenAt, AAL: x.AAL, Methods: x.Methods}
+		if d.Current {
+			out = append([]SignedInDevice{d}, out...)
+		} else {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// SignOutDevice ends one other session of sess's account
+// (store.ErrNotFound for none such) with the apps' tokens issued to it;
+// id "" ends every other one. The current session stays: signing it out
+// is POST /logout.
+func (s *Service) SignOutDevice(ctx context.Context, c Client, sess *session.Session, id string) error {
+	if id == sess.ID {
+		return invalid("session_id", "session_current", "This is the device you are using: sign out instead.")
+	}
+	if id == "" {
+		err := s.Flows.db.InTx(ctx, func(tx *store.Tx) error {
+			if err := s.endOthersTx(ctx, tx, sess.IdentityID, sess.ID); err != nil {
+				return err
+			}
+			return s.emitTx(ctx, tx, nil, c, event.SessionsRevoked, event.OutcomeSuccess, "others", sess.IdentityID, sess.ID)
+		})
+		return err
+	}
+	ok, err := s.Sessions.RevokeID(ctx, sess.IdentityID, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return store.ErrNotFound
+	}
+	if s.Grants != nil {
+		if err := s.Grants.RevokeSession(ctx, sess.IdentityID, id); err != nil {
+			return err
+		}
+	}
+	s.emit(ctx, nil, c, event.SessionsRevoked, event.OutcomeSuccess, "one", sess.IdentityID, id)
+	return nil
+}

@@ -1,0 +1,279 @@
+package server_test
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	pqtotp "github.com/pquerna/otp/totp"
+
+	"github.com/foyer-id/foyer/internal/api"
+	"github.com/foyer-id/foyer/internal/decision"
+	"github.com/foyer-id/foyer/internal/event"
+	"github.com/foyer-id/foyer/internal/server/servertest"
+	"github.com/foyer-id/foyer/internal/store"
+	"github.com/foyer-id/foyer/internal/store/storetest"
+)
+
+const newPassword = "a brand new passphrase for recovery"
+
+// signUpAPI signs email up through the API and returns the response with
+// its session.
+func signUpAPI(t *testing.T, env *servertest.Env, email string) api.FlowResponse {
+	t.Helper()
+	id, code := startAPIRegistration(t, env, email)
+	var done api.FlowResponse
+	expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": code}, &done), 200)
+	return done
+}
+
+// signInAPI signs in with a password and returns the response, and in
+// out (if not nil) its body.
+func signInAPI(t *testing.T, env *servertest.Env, email, pw string, out ...*api.FlowResponse) *servertest.Response {
+	t.Helper()
+	var start api.FlowResponse
+	expectStatus(t, env.JSON(t, "POST", "/api/login", "", nil, &start), 201)
+	var res any
+	if len(out) > 0 {
+		res = out[0]
+	}
+	return env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": email, "password": pw}, res)
+}
+
+// whoami answers GET /sessions/whoami for tok.
+func whoami(t *testing.T, env *servertest.Env, tok string) (api.WhoamiResponse, int) {
+	t.Helper()
+	var who api.WhoamiResponse
+	r := env.JSON(t, "GET", "/sessions/whoami", tok, nil, &who)
+	return who, r.StatusCode
+}
+
+// recoverByEmail runs a recovery of email by its mailed code through the
+// API up to the new password, and returns the flow id.
+func recoverByEmail(t *testing.T, env *servertest.Env, email string) string {
+	t.Helper()
+	var start, sent, proven api.FlowResponse
+	expectStatus(t, env.JSON(t, "POST", "/api/recovery", "", nil, &start), 201)
+	expectStatus(t, env.JSON(t, "POST", "/api/recovery/"+start.Flow.ID, "", map[string]any{"email": email}, &sent), 200)
+	if sent.Flow.State != "verify" || sent.SessionToken != "" {
+		t.Fatalf("recovery request: %+v", sent)
+	}
+	m := env.LatestMail(t, email, "Your Foyer account recovery code")
+	expectStatus(t, env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/code", "", map[string]any{"code": servertest.CodeFrom(t, m)}, &proven), 200)
+	if proven.Flow.State != "password" || proven.SessionToken != "" {
+		t.Fatalf("after the code: %+v", proven)
+	}
+	return start.Flow.ID
+}
+
+// A customer who lost the password recovers by a code mailed to the
+// account's address and sets a new one: every other session ends, the
+// apps' tokens with them, the new session is aal1 and restricted for the
+// cool-off, the address is told, and each step is an event.
+func TestRecoveryByEmailCode(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		const email = "rhea@example.com"
+		first := signUpAPI(t, env, email).SessionToken
+		var second api.FlowResponse
+		expectStatus(t, signInAPI(t, env, email, goodPassword, &second), 200)
+
+		id := recoverByEmail(t, env, email)
+		// A password the policy refuses changes nothing.
+		p := expectProblem(t, env.JSON(t, "POST", "/api/recovery/"+id, "", map[string]any{"password": "short"}, nil), 400, "invalid-input")
+		if len(p.Errors) != 1 || p.Errors[0].Field != "password" {
+			t.Fatalf("short password: %+v", p)
+		}
+		for _, tok := range []string{first, second.SessionToken} {
+			if _, st := whoami(t, env, tok); st != 200 {
+				t.Fatalf("a refused password ended a session: %d", st)
+			}
+		}
+		var done api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/recovery/"+id, "", map[string]any{"password": newPassword}, &done), 200)
+		if done.Flow.State != "done" || done.SessionToken == "" || done.Session.AAL != "aal1" || !slices.Equal(done.Session.Methods, []string{"email_code"}) {
+			t.Fatalf("completed recovery: %+v %+v", done.Flow, done.Session)
+		}
+		// Once only.
+		expectProblem(t, env.JSON(t, "POST", "/api/recovery/"+id, "", map[string]any{"password": newPassword + "!"}, nil), 409, "flow-state")
+
+		for _, tok := range []string{first, second.SessionToken} {
+			if _, st := whoami(t, env, tok); st != 401 {
+				t.Fatalf("a session from before the recovery still works: %d", st)
+			}
+		}
+		who, st := whoami(t, env, done.SessionToken)
+		if st != 200 || !who.RecentlyRecovered || who.Identity.RestrictedUntil.IsZero() {
+			t.Fatalf("whoami after recovery: %d %+v", st, who)
+		}
+		if got, want := who.Identity.RestrictedUntil.Sub(env.Clock.Now()), 72*time.Hour; got < want-time.Minute || got > want {
+			t.Fatalf("restricted for %v, want the default cool-off of %v", got, want)
+		}
+		expectStatus(t, signInAPI(t, env, email, goodPassword), 400)
+		expectStatus(t, signInAPI(t, env, email, newPassword), 200)
+
+		if notice := env.LatestMail(t, email, "Security change on your Foyer account"); !strings.Contains(notice.Text, "recovered with an emailed code") {
+			t.Fatalf("recovery notice:\n%s", notice.Text)
+		}
+
+		evs, err := env.Server.Events.List(t.Context(), event.Query{FlowID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var steps []string
+		for i := len(evs) - 1; i >= 0; i-- {
+			steps = append(steps, evs[i].Type+":"+evs[i].Outcome)
+		}
+		for _, want := range []string{"recovery.started:success", "recovery.requested:pending", "recovery.code_sent:success",
+			"recovery.code_submitted:success", "recovery.completed:success"} {
+			if !slices.Contains(steps, want) {
+				t.Errorf("no %s event in %v", want, steps)
+			}
+		}
+		if got := decisionsOf(t, env, decision.Query{FlowID: id}); !strings.HasSuffix(got, "verification.submit/allow recovery.complete/allow") {
+			t.Fatalf("recovery decisions: %s", got)
+		}
+
+		// The cool-off ends on its own.
+		env.Clock.Advance(73 * time.Hour)
+		if who, _ := whoami(t, env, done.SessionToken); who.RecentlyRecovered {
+			t.Fatal("still restricted after the cool-off")
+		}
+	})
+}
+
+// Recovery says nothing of who has an account: an unknown address, an
+// unverified one and a real one get the same answers, and only the real
+// one gets mail.
+func TestRecoveryDoesNotEnumerate(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		signUpAPI(t, env, "known@example.com")
+		answer := func(email string) (api.FlowResponse, string) {
+			var start, sent api.FlowResponse
+			expectStatus(t, env.JSON(t, "POST", "/api/recovery", "", nil, &start), 201)
+			r := env.JSON(t, "POST", "/api/recovery/"+start.Flow.ID, "", map[string]any{"email": email}, &sent)
+			expectStatus(t, r, 200)
+			return sent, normalize(r.Body, email)
+		}
+		_, known := answer("known@example.com")
+		unknownFlow, unknown := answer("nobody@example.com")
+		if known != unknown {
+			t.Fatalf("answers differ:\nknown   %s\nunknown %s", known, unknown)
+		}
+		if n := queuedMail(t, db, "nobody@example.com"); n != 0 {
+			t.Fatalf("%d mails to an address with no account", n)
+		}
+		// Its code is refused like a wrong one.
+		p := expectProblem(t, env.JSON(t, "POST", "/api/flows/"+unknownFlow.Flow.ID+"/code", "", map[string]any{"code": "123456"}, nil), 400, "invalid-input")
+		if p.Errors[0].ID != "code_invalid" {
+			t.Fatalf("code of a dead recovery: %+v", p)
+		}
+		// A recovery code for an address with no account reads as a wrong
+		// one for an account.
+		try := func(email string) string {
+			var start api.FlowResponse
+			expectStatus(t, env.JSON(t, "POST", "/api/recovery", "", nil, &start), 201)
+			r := env.JSON(t, "POST", "/api/recovery/"+start.Flow.ID, "", map[string]any{"email": email, "recovery_code": "abcd-efgh-ijkl"}, nil)
+			expectStatus(t, r, 400)
+			return r.Body
+		}
+		if a, b := try("known@example.com"), try("nobody@example.com"); a != b {
+			t.Fatalf("recovery code answers differ:\n%s\n%s", a, b)
+		}
+	})
+}
+
+// A customer with an authenticator app recovers with one of the recovery
+// codes kept from its set-up: the code works once, the session is aal1
+// (one factor), and in the cool-off the account cannot turn the app off.
+func TestRecoveryByRecoveryCode(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		const email = "remy@example.com"
+		tok := signUpAPI(t, env, email).SessionToken
+		var setup api.TOTPSetup
+		expectStatus(t, env.JSON(t, "POST", "/api/totp", tok, nil, &setup), 200)
+		first, _ := pqtotp.GenerateCode(setup.Secret, env.Clock.Now())
+		var codes api.RecoveryCodes
+		expectStatus(t, env.JSON(t, "POST", "/api/totp/confirm", tok, map[string]any{"code": first}, &codes), 200)
+
+		var start, proven, done api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/recovery", "", nil, &start), 201)
+		p := expectProblem(t, env.JSON(t, "POST", "/api/recovery/"+start.Flow.ID, "", map[string]any{"email": email, "recovery_code": "zzzz-zzzz-zzzz"}, nil), 400, "invalid-input")
+		if p.Errors[0].ID != "recovery_code_invalid" || p.Errors[0].Field != "recovery_code" {
+			t.Fatalf("wrong recovery code: %+v", p)
+		}
+		expectStatus(t, env.JSON(t, "POST", "/api/recovery/"+start.Flow.ID, "", map[string]any{"email": email, "recovery_code": codes.RecoveryCodes[0]}, &proven), 200)
+		if proven.Flow.State != "password" {
+			t.Fatalf("after the recovery code: %+v", proven.Flow)
+		}
+		expectStatus(t, env.JSON(t, "POST", "/api/recovery/"+start.Flow.ID, "", map[string]any{"password": newPassword}, &done), 200)
+		if done.Session.AAL != "aal1" || !slices.Equal(done.Session.Methods, []string{"recovery_code"}) {
+			t.Fatalf("session of a recovery by recovery code: %+v", done.Session)
+		}
+		if _, st := whoami(t, env, tok); st != 401 {
+			t.Fatal("the sign-up's session outlived the recovery")
+		}
+		// In the cool-off, recovery codes do not step the session up: they
+		// may be what recovered it.
+		p = expectProblem(t, env.JSON(t, "POST", "/api/sessions/step-up", done.SessionToken, map[string]any{"kind": "recovery_code", "code": codes.RecoveryCodes[1]}, nil), 409, "refused")
+		if p.Errors[0].ID != "recently_recovered" {
+			t.Fatalf("step-up in the cool-off: %+v", p)
+		}
+		// The authenticator app set up before the recovery does, and ends
+		// the cool-off: the owner is back.
+		env.Clock.Advance(time.Minute)
+		code, _ := pqtotp.GenerateCode(setup.Secret, env.Clock.Now())
+		var up api.StepUpResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/sessions/step-up", done.SessionToken, map[string]any{"kind": "totp", "code": code}, &up), 200)
+		if who, _ := whoami(t, env, up.SessionToken); who.RecentlyRecovered || who.Session.AAL != "aal2" {
+			t.Fatalf("after the original factor: %+v", who)
+		}
+		// The code is spent.
+		var again api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/recovery", "", nil, &again), 201)
+		expectStatus(t, env.JSON(t, "POST", "/api/recovery/"+again.Flow.ID, "", map[string]any{"email": email, "recovery_code": codes.RecoveryCodes[0]}, nil), 400)
+	})
+}
+
+// The hosted recovery: "Forgot your password?" on the sign-in page, the
+// address, the code, the new password, and the account page.
+func TestRecoveryHostedPages(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	const email = "hana@example.com"
+	signUpAPI(t, env, email)
+	b := env.NewBrowser(t)
+	if login := b.Get("/login"); !strings.Contains(login.Body, `href="/recovery"`) {
+		t.Fatalf("no way to recovery from the sign-in page:\n%s", login.Body)
+	}
+	page := b.Get("/recovery")
+	expectStatus(t, page, 200)
+	if !strings.Contains(page.Body, `type="email"`) || !strings.Contains(page.Body, `autocomplete="email"`) {
+		t.Fatalf("recovery page:\n%s", page.Body)
+	}
+	// A bad address is refused in place.
+	loc := location(t, b.Post("/recovery", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "email": {"not an address"}}))
+	if bad := b.Get(loc); !strings.Contains(bad.Body, "Enter a valid email address.") {
+		t.Fatalf("bad address:\n%s", bad.Body)
+	}
+	page = b.Get("/recovery")
+	loc = location(t, b.Post("/recovery", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "email": {email}}))
+	codePage := b.Get(loc)
+	if !strings.Contains(codePage.Body, `autocomplete="one-time-code"`) {
+		t.Fatalf("code page:\n%s", codePage.Body)
+	}
+	code := servertest.CodeFrom(t, env.LatestMail(t, email, "Your Foyer account recovery code"))
+	loc = location(t, b.Post(loc, url.Values{"csrf_token": {servertest.CSRF(t, codePage.Body)}, "code": {code}}))
+	pwPage := b.Get(loc)
+	if !strings.Contains(pwPage.Body, `autocomplete="new-password"`) || !strings.Contains(pwPage.Body, `autocomplete="username"`) {
+		t.Fatalf("new password page:\n%s", pwPage.Body)
+	}
+	if got := location(t, b.Post(loc, url.Values{"csrf_token": {servertest.CSRF(t, pwPage.Body)}, "password": {newPassword}})); got != "/account" {
+		t.Fatalf("after the new password: %q", got)
+	}
+	expectStatus(t, b.Get("/sessions/whoami"), 200)
+	expectStatus(t, signInAPI(t, env, email, newPassword), 200)
+}

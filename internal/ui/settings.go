@@ -1,0 +1,131 @@
+package ui
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/foyer-id/foyer/internal/flow"
+	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/session"
+	"github.com/foyer-id/foyer/internal/store"
+)
+
+// signedIn returns the session of a request for a settings page, or sends
+// the browser to sign in first (and reports false).
+func (p *Pages) signedIn(w http.ResponseWriter, r *http.Request, path string) (*session.Session, *identity.Identity, bool) {
+	s, ok := p.currentSession(w, r)
+	if !ok {
+		return nil, nil, false
+	}
+	if s == nil {
+		http.Redirect(w, r, "/login?"+url.Values{"return_to": {path}}.Encode(), http.StatusSeeOther)
+		return nil, nil, false
+	}
+	ident, err := p.Identities.Get(r.Context(), p.Domain, s.IdentityID)
+	if err != nil {
+		p.fail(w, r, err)
+		return nil, nil, false
+	}
+	return s, ident, true
+}
+
+// GET /account/password: change the password.
+func (p *Pages) passwordPage(w http.ResponseWriter, r *http.Request) {
+	s, ident, ok := p.signedIn(w, r, "/account/password")
+	if !ok {
+		return
+	}
+	v := view{Title: "Change your password", SignedIn: true, Identity: ident, Session: s, Action: "/account/password"}
+	if r.URL.Query().Get("error") == "current_password_invalid" {
+		v.Messages = []flow.Message{{Field: "current_password", ID: "current_password_invalid", Type: "error", Text: "That is not your current password."}}
+	}
+	p.render(w, r, http.StatusOK, "password", v)
+}
+
+// POST /account/password: set the new password; every other device is
+// signed out.
+func (p *Pages) passwordSubmit(w http.ResponseWriter, r *http.Request) {
+	s, ident, ok := p.signedIn(w, r, "/account/password")
+	if !ok {
+		return
+	}
+	err := p.Flows.ChangePassword(r.Context(), p.client(w, r), s, r.PostForm.Get("current_password"), r.PostForm.Get("password"))
+	if err == nil {
+		seeOther(w, r, "/account?changed=password")
+		return
+	}
+	var inv *flow.InvalidError
+	if errors.As(err, &inv) {
+		p.render(w, r, http.StatusBadRequest, "password", view{Title: "Change your password", SignedIn: true, Identity: ident, Session: s,
+			Action: "/account/password", Messages: inv.Messages})
+		return
+	}
+	p.settingsFailed(w, r, "/account/password", err)
+}
+
+// GET /account/profile: change the name (and the other traits the
+// schema has, but the email address).
+func (p *Pages) profilePage(w http.ResponseWriter, r *http.Request) {
+	s, ident, ok := p.signedIn(w, r, "/account/profile")
+	if !ok {
+		return
+	}
+	values := map[string]string{}
+	if name, ok := traitsOf(ident)["name"].(string); ok {
+		values["name"] = name
+	}
+	p.render(w, r, http.StatusOK, "profile", view{Title: "Your profile", SignedIn: true, Identity: ident, Session: s, Action: "/account/profile", Values: values})
+}
+
+// POST /account/profile
+func (p *Pages) profileSubmit(w http.ResponseWriter, r *http.Request) {
+	s, ident, ok := p.signedIn(w, r, "/account/profile")
+	if !ok {
+		return
+	}
+	name := r.PostForm.Get("name")
+	_, err := p.Flows.ChangeTraits(r.Context(), p.client(w, r), s, map[string]any{"name": name})
+	if err == nil {
+		seeOther(w, r, "/account?changed=profile")
+		return
+	}
+	var inv *flow.InvalidError
+	if errors.As(err, &inv) {
+		p.render(w, r, http.StatusBadRequest, "profile", view{Title: "Your profile", SignedIn: true, Identity: ident, Session: s,
+			Action: "/account/profile", Values: map[string]string{"name": name}, Messages: inv.Messages})
+		return
+	}
+	p.settingsFailed(w, r, "/account/profile", err)
+}
+
+// POST /account/sessions/revoke: sign out another device (id), or every
+// other one (no id).
+func (p *Pages) sessionsRevoke(w http.ResponseWriter, r *http.Request) {
+	s, _, ok := p.signedIn(w, r, "/account")
+	if !ok {
+		return
+	}
+	err := p.Flows.SignOutDevice(r.Context(), p.client(w, r), s, r.PostForm.Get("session_id"))
+	if err != nil && !errors.Is(err, store.ErrNotFound) { // gone already: nothing to do
+		p.settingsFailed(w, r, "/account", err)
+		return
+	}
+	seeOther(w, r, "/account?changed=devices#devices")
+}
+
+// settingsFailed sends the browser to sign in again or step up when a
+// change needs a fresher sign-in, back to path with the refusal when the
+// change is refused, or to the error page.
+func (p *Pages) settingsFailed(w http.ResponseWriter, r *http.Request, path string, err error) {
+	var reauth *flow.ReauthError
+	if errors.As(err, &reauth) {
+		if reauth.Need == flow.ReauthStepUp {
+			seeOther(w, r, "/stepup?"+url.Values{"return_to": {path}, "fresh": {"1"}}.Encode())
+			return
+		}
+		seeOther(w, r, "/login?"+url.Values{"return_to": {path}}.Encode())
+		return
+	}
+	p.refused(w, r, path, err)
+}
