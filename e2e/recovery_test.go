@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -240,4 +241,71 @@ func TestBrowserRecoveryByPasskey(t *testing.T) {
 			t.Fatalf("the new password does not sign in: %d", st)
 		}
 	})
+}
+
+// A customer changes the email address in the browser (the code goes to
+// the new address), and the old address's "this wasn't me" link puts it
+// back, signs every device out and protects the account.
+func TestBrowserEmailChangeAndRevert(t *testing.T) {
+	requireChromium(t)
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		ctx := newTab(t)
+		const old, next = "lea@example.com", "lea.next@example.com"
+		signUp(t, ctx, env, old, passphrase)
+
+		clickAndWait(t, ctx, chromedp.Search(`//a[@href="/account/email"]`))
+		typeInto(t, ctx, emailField, next)
+		clickAndWait(t, ctx, chromedp.CSS(`form:has(input[type=email]) button[type=submit]`))
+		do(t, ctx, "wait for the code field", chromedp.WaitVisible(codeField))
+		typeInto(t, ctx, codeField, servertest.CodeFrom(t, env.LatestMail(t, next, "Your Foyer verification code")))
+		clickAndWait(t, ctx, codeButton)
+		if text := pageText(ctx); !strings.Contains(text, "Your email address is now "+next+".") {
+			t.Fatalf("after the code:\n%s", text)
+		}
+		open(t, ctx, env.URL+"/account")
+		expectAccount(t, ctx, next)
+
+		link := revertURL.FindString(env.LatestMail(t, old, "Security change on your Foyer account").Text)
+		if link == "" {
+			t.Fatal("no revert link in the old address's notice")
+		}
+		// The owner opens the link in another browser (their mail app's).
+		other := newTab(t)
+		open(t, other, link)
+		clickAndWait(t, other, chromedp.Search(`//button[normalize-space()="Undo the change and protect my account"]`))
+		if text := pageText(other); !strings.Contains(text, "The change is undone") {
+			t.Fatalf("after the revert:\n%s", text)
+		}
+		expectWhoami(t, ctx, env, http.StatusUnauthorized, "")
+		if st := apiWhoami(t, env, apiSignInCode(t, env, old)); st != http.StatusOK {
+			t.Fatalf("the old address does not sign in: %d", st)
+		}
+	})
+}
+
+var revertURL = regexp.MustCompile(`https?://\S+/revert\?token=fyr_[A-Za-z0-9_-]+`)
+
+// apiSignInCode signs a protected account in through the JSON API: the
+// password, then the code mailed to the address.
+func apiSignInCode(t *testing.T, env *servertest.Env, email string) string {
+	t.Helper()
+	var start, half, done struct {
+		Flow struct {
+			ID    string `json:"id"`
+			State string `json:"state"`
+		} `json:"flow"`
+		SessionToken string `json:"session_token"`
+	}
+	env.JSON(t, "POST", "/api/login", "", nil, &start)
+	env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": email, "password": passphrase}, &half)
+	if half.Flow.State != "verify" {
+		t.Fatalf("a protected account's sign-in did not ask for the mailbox's code: %+v", half)
+	}
+	code := servertest.CodeFrom(t, env.LatestMail(t, email, "Your Foyer sign-in code"))
+	env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/code", "", map[string]any{"code": code}, &done)
+	if done.SessionToken == "" {
+		t.Fatalf("the code did not sign in: %+v", done)
+	}
+	return done.SessionToken
 }

@@ -36,6 +36,30 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// EmailChange is the body of POST /api/settings/email.
+type EmailChange struct {
+	Email string `json:"email"`
+}
+
+// POST /api/settings/email (bearer): start changing the email address; a
+// code goes to the new one, entered with POST /api/flows/{id}/code.
+func (h *Handler) changeEmail(w http.ResponseWriter, r *http.Request) {
+	var req EmailChange
+	if !h.decode(w, r, &req) {
+		return
+	}
+	s, _ := h.authed(w, r)
+	if s == nil {
+		return
+	}
+	res, err := h.Flows.StartEmailChange(r.Context(), h.client(r), s, req.Email)
+	if err != nil {
+		h.settingsFail(w, r, err)
+		return
+	}
+	respond(w, http.StatusOK, res)
+}
+
 // TraitsChange is the body of PATCH /api/settings/traits.
 type TraitsChange struct {
 	Traits map[string]json.RawMessage `json:"traits"`

@@ -66,6 +66,7 @@ var catalog = map[string]templateSpec{
 	},
 	"security_notice": {
 		required: []string{"Change", "AccountURL", "ProductName"},
+		optional: []string{"RevertURL"},
 	},
 	"sign_in_notice": {
 		required: []string{"Device", "When", "Network", "AccountURL", "ProductName"},

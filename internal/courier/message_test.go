@@ -30,6 +30,9 @@ var renderCases = []struct {
 		"LoginURL": "https://id.acme.test/login", "RecoveryURL": "https://id.acme.test/recovery", "ProductName": "Acme"}}},
 	{"security_notice", Message{Template: "security_notice", To: "alice@example.com", Data: map[string]any{
 		"Change": "two-factor authentication was turned on", "AccountURL": "https://id.acme.test/account", "ProductName": "Acme"}}},
+	{"security_notice_revert", Message{Template: "security_notice", To: "alice@example.com", Data: map[string]any{
+		"Change": "the password was changed", "AccountURL": "https://id.acme.test/account", "ProductName": "Acme",
+		"RevertURL": "https://id.acme.test/revert?token=fyr_abc"}}},
 	{"sign_in_notice", Message{Template: "sign_in_notice", To: "alice@example.com", Data: map[string]any{
 		"ByCode": true, "FirstStepOnly": false, "Device": "Firefox on Linux", "When": "5 Dec 2026 10:04 UTC", "Network": "198.51.100.7",
 		"AccountURL": "https://id.acme.test/account", "ProductName": "Acme"}}},

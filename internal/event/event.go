@@ -46,6 +46,9 @@ const (
 	// SettingsChanged: a signed-in customer changed the password, the
 	// traits or the email address (the reason says which).
 	SettingsChanged = "settings.changed"
+	// ChangeReverted: the owner used a "this wasn't me" link (the reason
+	// names what it undid: recovery, password, email).
+	ChangeReverted = "settings.reverted"
 	// SessionsRevoked: a customer signed out another device, or every
 	// other one.
 	SessionsRevoked = "session.revoked"

@@ -19,6 +19,9 @@ const (
 	TypeLogin        = "login"
 	TypeVerification = "verification"
 	TypeRecovery     = "recovery"
+	// TypeEmailChange: a signed-in customer proves a new address before it
+	// replaces the old one.
+	TypeEmailChange = "email_change"
 )
 
 // Channels.
@@ -64,6 +67,10 @@ var transitions = map[string]map[string][]string{
 		StateSecondFactor: {StateDone},
 	},
 	TypeVerification: {
+		StateForm:   {StateVerify},
+		StateVerify: {StateDone, StateFailed},
+	},
+	TypeEmailChange: {
 		StateForm:   {StateVerify},
 		StateVerify: {StateDone, StateFailed},
 	},
@@ -181,6 +188,9 @@ type Data struct {
 	// NoticeMailID is the outbox entry of the note a dead sign-up mails
 	// to the address's owner instead of its code (see NoteDelivery).
 	NoticeMailID string `json:"notice_mail_id,omitempty"`
+	// SessionID is the session an email change was asked from: it must
+	// still be live when the new address is proved.
+	SessionID string `json:"session_id,omitempty"`
 	// RecoveredWith is the channel a recovery proved (MethodEmailCode,
 	// FactorRecovery), waiting for the new password.
 	RecoveredWith string `json:"recovered_with,omitempty"`

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/foyer-id/foyer/internal/courier"
@@ -78,7 +79,11 @@ func (s *Service) SubmitRecoveryEmail(ctx context.Context, f *Flow, c Client, ad
 		return nil, err
 	}
 	f.Data.Email = email
-	if cand != nil && cand.Identity.State == identity.StateActive && cand.Identifier.Verified {
+	// An address that just replaced another recovers nothing in the
+	// cool-off: whoever changed it may not be the owner, whose old
+	// address got the link that undoes the change.
+	if cand != nil && cand.Identity.State == identity.StateActive && cand.Identifier.Verified &&
+		(cand.Identity.EmailChangedAt.IsZero() || s.now().Sub(cand.Identity.EmailChangedAt) >= s.Config.RecoveryCoolOff) {
 		f.IdentityID, f.Data.IdentifierID = cand.Identity.ID, cand.Identifier.ID
 	} else {
 		f.Data.Dead = true // the code is stored but never sent
@@ -229,6 +234,10 @@ func (s *Service) SubmitRecoveryPassword(ctx context.Context, f *Flow, c Client,
 		channel = "a recovery code"
 	}
 	complete := func(ctx context.Context, tx *store.Tx) error {
+		oldHash, err := s.Identities.PasswordHashTx(ctx, tx, ident.ID)
+		if err != nil {
+			return err
+		}
 		if err := s.Identities.RecoverTx(ctx, tx, ident.ID, hash, now, until); err != nil {
 			return err
 		}
@@ -248,7 +257,7 @@ func (s *Service) SubmitRecoveryPassword(ctx context.Context, f *Flow, c Client,
 			return err
 		}
 		change := "the account was recovered with " + channel + " and its password was reset; every device was signed out"
-		if err := s.noticeTx(ctx, tx, ident, change); err != nil {
+		if err := s.noticeTx(ctx, tx, ident, change, RevertRecovery, oldHash, ""); err != nil {
 			return err
 		}
 		result.Token, result.Session = token, sess
@@ -264,14 +273,29 @@ func (s *Service) SubmitRecoveryPassword(ctx context.Context, f *Flow, c Client,
 }
 
 // noticeTx queues, inside tx, a security notice of change to every
-// verified address of ident: whoever made it may not be the owner.
-func (s *Service) noticeTx(ctx context.Context, tx *store.Tx, ident *identity.Identity, change string) error {
-	for _, x := range ident.Identifiers {
-		if x.Kind != identity.KindEmail || !x.Verified {
-			continue
+// verified address of ident (and to also, if set): whoever made it may not
+// be the owner. With kind, the notice carries a link that undoes the
+// change, which replaced old (revertLinkTx).
+func (s *Service) noticeTx(ctx context.Context, tx *store.Tx, ident *identity.Identity, change, kind, old, also string) error {
+	data := map[string]any{"Change": change, "AccountURL": s.Config.PublicURL + "/account", "ProductName": s.Config.ProductName}
+	if kind != "" {
+		link, err := s.revertLinkTx(ctx, tx, ident.ID, kind, old, s.now())
+		if err != nil {
+			return err
 		}
-		if _, err := s.Mailer.EnqueueTx(ctx, tx, courier.Message{Domain: s.Config.Domain, Template: "security_notice", To: x.Value,
-			Data: map[string]any{"Change": change, "AccountURL": s.Config.PublicURL + "/account", "ProductName": s.Config.ProductName}}); err != nil {
+		data["RevertURL"] = link
+	}
+	to := []string{}
+	for _, x := range ident.Identifiers {
+		if x.Kind == identity.KindEmail && x.Verified {
+			to = append(to, x.Value)
+		}
+	}
+	if also != "" && !slices.Contains(to, also) {
+		to = append(to, also)
+	}
+	for _, addr := range to {
+		if _, err := s.Mailer.EnqueueTx(ctx, tx, courier.Message{Domain: s.Config.Domain, Template: "security_notice", To: addr, Data: data}); err != nil {
 			return fmt.Errorf("flow: queue security notice: %w", err)
 		}
 	}

@@ -152,7 +152,7 @@ func (s *Service) limits() policy.Limits {
 // Start creates a flow of the given type for a client.
 func (s *Service) Start(ctx context.Context, typ string, c Client, returnTo string) (*Flow, error) {
 	switch typ {
-	case TypeRegistration, TypeLogin, TypeVerification:
+	case TypeRegistration, TypeLogin, TypeVerification, TypeEmailChange:
 	case TypeRecovery:
 		if !s.Config.Recovery {
 			return nil, ErrNotFound
@@ -610,6 +610,10 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 		g.succeeded(ctx, addrKey)
 		return s.recoveryProven(ctx, f, MethodEmailCode)
 	}
+	if f.Type == TypeEmailChange {
+		g.succeeded(ctx, addrKey)
+		return s.completeEmailChange(ctx, f, c)
+	}
 	now := s.now()
 	// What the code completes commits with the step: the account's
 	// sign-up, or the address's verification.
@@ -769,6 +773,7 @@ func (s *Service) decideSession(ctx context.Context, f *Flow, c Client, ident *i
 	if !ident.MethodsChangedAt.IsZero() {
 		sig.SinceMethodsChange = s.now().Sub(ident.MethodsChangedAt)
 	}
+	sig.Protected = !ident.ProtectedAt.IsZero()
 	return s.decide(ctx, f, c, policy.Input{Action: policy.SessionIssue, IdentityID: ident.ID,
 		IdentityState: ident.State, EmailVerified: ident.Email().Verified, SecondFactor: enrolled, Methods: methods, Signals: sig}, event.LoginSucceeded)
 }
@@ -806,6 +811,9 @@ func (s *Service) issueAs(ctx context.Context, f *Flow, c Client, d policy.Decis
 		f.Data.Email = cmp.Or(f.Data.Email, ident.Email().Value)
 		notice = s.signInNotice(f, c, now, false, false)
 	}
+	// The owner's own channel (the mailbox's code, a second factor, a
+	// passkey) ends the protection a "this wasn't me" link put on.
+	unprotect := !ident.ProtectedAt.IsZero() && (policy.HasSecondFactor(methods) || slices.Contains(methods, MethodEmailCode))
 	return func(ctx context.Context, tx *store.Tx) error {
 		token, sess, err := s.Sessions.IssueTx(ctx, tx, p)
 		if err != nil {
@@ -813,6 +821,11 @@ func (s *Service) issueAs(ctx context.Context, f *Flow, c Client, d policy.Decis
 		}
 		if err := s.Devices.SeenTx(ctx, tx, device); err != nil {
 			return err
+		}
+		if unprotect {
+			if err := s.Identities.UnprotectTx(ctx, tx, ident.ID); err != nil {
+				return err
+			}
 		}
 		if notice != nil {
 			if err := notice(ctx, tx); err != nil {

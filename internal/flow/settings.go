@@ -52,13 +52,17 @@ func (s *Service) ChangePassword(ctx context.Context, c Client, sess *session.Se
 	}
 	now := s.now()
 	err = s.Flows.db.InTx(ctx, func(tx *store.Tx) error {
+		oldHash, err := s.Identities.PasswordHashTx(ctx, tx, ident.ID)
+		if err != nil {
+			return err
+		}
 		if err := s.Identities.SetPasswordTx(ctx, tx, ident.ID, hash, now); err != nil {
 			return err
 		}
 		if err := s.endOthersTx(ctx, tx, ident.ID, sess.ID); err != nil {
 			return err
 		}
-		if err := s.noticeTx(ctx, tx, ident, "the password was changed; every other device was signed out"); err != nil {
+		if err := s.noticeTx(ctx, tx, ident, "the password was changed; every other device was signed out", RevertPassword, oldHash, ""); err != nil {
 			return err
 		}
 		return s.emitTx(ctx, tx, nil, c, event.SettingsChanged, event.OutcomeSuccess, policy.ChangePassword, ident.ID, sess.ID)

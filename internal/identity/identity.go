@@ -30,6 +30,12 @@ type Identity struct {
 	// (zero once lifted): see Restricted.
 	RecoveredAt     time.Time `json:"recovered_at,omitzero"`
 	RestrictedUntil time.Time `json:"restricted_until,omitzero"`
+	// ProtectedAt is when the owner said a change was not theirs ("this
+	// wasn't me"; zero for never, or once lifted): a password alone no
+	// longer signs in. EmailChangedAt is when the email address last
+	// changed (zero for never).
+	ProtectedAt    time.Time `json:"protected_at,omitzero"`
+	EmailChangedAt time.Time `json:"-"`
 }
 
 // Restricted reports whether the identity is in the cool-off after a

@@ -83,7 +83,7 @@ func (s *Store) create(ctx context.Context, tx *store.Tx, id *Identity, state, p
 }
 
 const identityColumns = `i.id, i.domain, i.state, i.schema_id, i.traits, i.created_at, i.updated_at, i.methods_changed_at,
-	i.recovered_at, i.restricted_until`
+	i.recovered_at, i.restricted_until, i.protected_at, i.email_changed_at`
 
 // Get returns the identity with its identifiers, in one query (it runs
 // on every sign-in and token request).
@@ -127,10 +127,11 @@ func scanWithIdentifiers(rows store.Rows, extra ...any) (*Identity, error) {
 			created, updated int64
 			methods          int64
 			recovered, until int64
+			protected, email int64
 			xID, kind, value sql.NullString
 			verified         sql.NullInt64
 		)
-		dest := append([]any{&row.ID, &row.Domain, &row.State, &row.SchemaID, &traits, &created, &updated, &methods, &recovered, &until, &xID, &kind, &value, &verified}, extra...)
+		dest := append([]any{&row.ID, &row.Domain, &row.State, &row.SchemaID, &traits, &created, &updated, &methods, &recovered, &until, &protected, &email, &xID, &kind, &value, &verified}, extra...)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
@@ -142,6 +143,12 @@ func scanWithIdentifiers(rows store.Rows, extra ...any) (*Identity, error) {
 			}
 			if recovered != 0 {
 				row.RecoveredAt, row.RestrictedUntil = store.FromMicros(recovered), store.FromMicros(until)
+			}
+			if protected != 0 {
+				row.ProtectedAt = store.FromMicros(protected)
+			}
+			if email != 0 {
+				row.EmailChangedAt = store.FromMicros(email)
 			}
 			row.Identifiers = []Identifier{}
 			ident = &row
@@ -327,6 +334,69 @@ func (s *Store) RecoverTx(ctx context.Context, tx *store.Tx, identityID, hash st
 		return fmt.Errorf("identity: recover %s: %w", identityID, err)
 	}
 	return nil
+}
+
+// ChangeEmailTx makes email, proved by its owner, the address of an
+// identity inside tx: its email identifier takes the new value, verified
+// at now, and traits (with the new address) replace the old ones; a
+// change (not an undo) is noted (Identity.EmailChangedAt). It fails with
+// store.ErrConflict when another identity has the address.
+func (s *Store) ChangeEmailTx(ctx context.Context, tx *store.Tx, identityID, email string, traits json.RawMessage, now time.Time, change bool) error {
+	if _, err := tx.Exec(ctx, `UPDATE identifiers SET value = $1, verified_at = $2 WHERE identity_id = $3 AND kind = $4`,
+		email, store.Micros(now), identityID, KindEmail); err != nil {
+		return fmt.Errorf("identity: change email of %s: %w", identityID, store.Classify(err))
+	}
+	changedAt := int64(0)
+	if change {
+		changedAt = store.Micros(now)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE identities SET traits = $1, updated_at = $2, email_changed_at = $3 WHERE id = $4`,
+		string(traits), store.Micros(now), changedAt, identityID); err != nil {
+		return fmt.Errorf("identity: change email of %s: %w", identityID, err)
+	}
+	return nil
+}
+
+// ProtectTx puts an identity in the protected state inside tx (see
+// Identity.ProtectedAt), and ends its cool-off after a recovery: the owner
+// is the one acting.
+func (s *Store) ProtectTx(ctx context.Context, tx *store.Tx, identityID string, now time.Time) error {
+	if _, err := tx.Exec(ctx, `UPDATE identities SET protected_at = $1, restricted_until = 0 WHERE id = $2`, store.Micros(now), identityID); err != nil {
+		return fmt.Errorf("identity: protect %s: %w", identityID, err)
+	}
+	return nil
+}
+
+// UnprotectTx lifts the protected state inside tx: a sign-in passed with
+// the owner's own channel.
+func (s *Store) UnprotectTx(ctx context.Context, tx *store.Tx, identityID string) error {
+	if _, err := tx.Exec(ctx, `UPDATE identities SET protected_at = 0 WHERE id = $1 AND protected_at <> 0`, identityID); err != nil {
+		return fmt.Errorf("identity: unprotect %s: %w", identityID, err)
+	}
+	return nil
+}
+
+// PasswordHashTx is PasswordHash inside tx.
+func (s *Store) PasswordHashTx(ctx context.Context, tx *store.Tx, identityID string) (string, error) {
+	var hash string
+	err := tx.QueryRow(ctx, `SELECT secret FROM credentials WHERE identity_id = $1 AND type = $2`, identityID, CredentialPassword).Scan(&hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("identity: password of %s: %w", identityID, err)
+	}
+	return hash, nil
+}
+
+// RestorePasswordTx puts back, inside tx, a password hash a change
+// replaced ("" removes the password the change added).
+func (s *Store) RestorePasswordTx(ctx context.Context, tx *store.Tx, identityID, hash string, now time.Time) error {
+	if hash == "" {
+		_, err := tx.Exec(ctx, `DELETE FROM credentials WHERE identity_id = $1 AND type = $2`, identityID, CredentialPassword)
+		return err
+	}
+	return setCredential(ctx, tx, identityID, CredentialPassword, hash, now)
 }
 
 // Unrestrict ends an identity's cool-off after a recovery early: the

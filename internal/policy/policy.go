@@ -265,6 +265,10 @@ type Signals struct {
 	// set up before the account's last recovery: the owner's, not
 	// something whoever recovered could have added.
 	OriginalFactor bool `json:"original_factor,omitempty"`
+	// Protected is true when the owner said a change to the account was
+	// not theirs ("this wasn't me"): a password alone no longer signs in,
+	// until a sign-in passes with the owner's own channel.
+	Protected bool `json:"protected,omitempty"`
 	// BreachedPassword is true when the password a sign-in passed with is
 	// on the list of breached and common passwords.
 	BreachedPassword bool `json:"breached_password,omitempty"`
@@ -398,7 +402,7 @@ type Default struct {
 const riskyFailures = 3
 
 // riskOf names what makes a sign-in look unlike the customer's, "" for
-// nothing: impossible travel, a new device in a new country, or a new
+// nothing: a protected account (its owner undid a change), impossible travel, a new device in a new country, or a new
 // device right after failed passwords on the account (a guess that hit).
 func (p Default) riskOf(sig Signals) string {
 	limit := p.MaxTravelKmh
@@ -406,6 +410,8 @@ func (p Default) riskOf(sig Signals) string {
 		limit = 1000
 	}
 	switch {
+	case sig.Protected:
+		return "account_protected"
 	case sig.TravelKmh > limit:
 		return "impossible_travel"
 	case !sig.KnownDevice && sig.NewCountry:

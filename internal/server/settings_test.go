@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -172,5 +173,149 @@ func TestSignOutOtherDevices(t *testing.T) {
 		if _, st := whoami(t, env, tok); st != 401 {
 			t.Fatal("the API session outlived sign out everywhere else")
 		}
+	})
+}
+
+var revertLink = regexp.MustCompile(`https?://\S+/revert\?token=(fyr_[A-Za-z0-9_-]+)`)
+
+// A customer changes the email address: the new one is proved by a code
+// before it takes effect, the old one gets a link that undoes the change,
+// and the new one cannot recover the account in the cool-off. The link
+// puts the old address back, signs every device out, protects the account
+// (a password alone then asks for the mailbox's code), and works once.
+func TestEmailChangeAndRevert(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		const old, next = "kai@example.com", "kai.new@example.com"
+		tok := signUpAPI(t, env, old).SessionToken
+
+		expectProblem(t, env.JSON(t, "POST", "/api/settings/email", tok, map[string]any{"email": old}, nil), 400, "invalid-input")
+		var started, done api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/settings/email", tok, map[string]any{"email": next}, &started), 200)
+		if started.Flow.Type != "email_change" || started.Flow.State != "verify" {
+			t.Fatalf("email change: %+v", started.Flow)
+		}
+		if who, _ := whoami(t, env, tok); who.Identity.Email().Value != old {
+			t.Fatal("the address changed before the new one was proved")
+		}
+		code := servertest.CodeFrom(t, env.LatestMail(t, next, "Your Foyer verification code"))
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+started.Flow.ID+"/code", "", map[string]any{"code": code}, &done), 200)
+		if done.Flow.State != "done" {
+			t.Fatalf("after the code: %+v", done.Flow)
+		}
+		who, _ := whoami(t, env, tok)
+		if e := who.Identity.Email(); e.Value != next || !e.Verified || !strings.Contains(string(who.Identity.Traits), next) {
+			t.Fatalf("after the change: %+v %s", e, who.Identity.Traits)
+		}
+		notice := env.LatestMail(t, old, "Security change on your Foyer account")
+		link := revertLink.FindStringSubmatch(notice.Text)
+		if link == nil || !strings.Contains(notice.Text, "changed to "+next) {
+			t.Fatalf("notice to the old address:\n%s", notice.Text)
+		}
+		var second api.FlowResponse
+		expectStatus(t, signInAPI(t, env, next, goodPassword, &second), 200)
+
+		// The new address does not recover the account in the cool-off.
+		var rec api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/recovery", "", nil, &rec), 201)
+		expectStatus(t, env.JSON(t, "POST", "/api/recovery/"+rec.Flow.ID, "", map[string]any{"email": next}, nil), 200)
+		for _, m := range env.Outbox(t, next) {
+			if m.Template == "recovery_code" {
+				t.Fatal("a recovery code went to an address changed in the cool-off")
+			}
+		}
+
+		// "This wasn't me", from the old address: a page first (nothing
+		// happens on GET), then the button.
+		b := env.NewBrowser(t)
+		page := b.Get("/revert?token=" + link[1])
+		expectStatus(t, page, 200)
+		if !strings.Contains(page.Body, "puts your old email address back") {
+			t.Fatalf("revert page:\n%s", page.Body)
+		}
+		if _, st := whoami(t, env, tok); st != 200 {
+			t.Fatal("opening the link changed something")
+		}
+		done2 := b.Post("/revert", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "token": {link[1]}})
+		expectStatus(t, done2, 200)
+		for _, s := range []string{tok, second.SessionToken} {
+			if _, st := whoami(t, env, s); st != 401 {
+				t.Fatal("a session outlived the revert")
+			}
+		}
+		// Once only.
+		expectStatus(t, b.Post("/revert", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "token": {link[1]}}), 410)
+		expectStatus(t, b.Get("/revert?token="+link[1]), 410)
+
+		// The old address is back; the account is protected: the password
+		// alone asks for a code from the mailbox, which lifts it.
+		expectStatus(t, signInAPI(t, env, next, goodPassword), 400)
+		var start, half, in api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/login", "", nil, &start), 201)
+		expectStatus(t, env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": old, "password": goodPassword}, &half), 200)
+		if half.Flow.State != "verify" || half.SessionToken != "" {
+			t.Fatalf("a protected account signed in with its password alone: %+v", half.Flow)
+		}
+		c := servertest.CodeFrom(t, env.LatestMail(t, old, "Your Foyer sign-in code"))
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/code", "", map[string]any{"code": c}, &in), 200)
+		if in.SessionToken == "" {
+			t.Fatalf("the mailbox's code did not sign in: %+v", in.Flow)
+		}
+		var again api.FlowResponse
+		expectStatus(t, signInAPI(t, env, old, goodPassword, &again), 200)
+		if again.SessionToken == "" {
+			t.Fatalf("still protected after the owner's code: %+v", again.Flow)
+		}
+		evs, err := env.Server.Events.List(t.Context(), event.Query{Type: event.ChangeReverted})
+		if err != nil || len(evs) != 1 || evs[0].Reason != "email" {
+			t.Fatalf("revert events: %+v %v", evs, err)
+		}
+		// Links past their week are pruned, used or not.
+		count := func() (n int) {
+			if err := db.QueryRow(t.Context(), `SELECT COUNT(*) FROM reverts`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if count() == 0 {
+			t.Fatal("no revert links stored")
+		}
+		env.Clock.Advance(8 * 24 * time.Hour)
+		env.Server.PruneOnce(t.Context())
+		if n := count(); n != 0 {
+			t.Fatalf("%d revert links left after their lifetime", n)
+		}
+	})
+}
+
+// In the cool-off after a recovery the email address does not change,
+// through the API or the hosted page; after it, it does.
+func TestRecoveredAccountKeepsItsEmail(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		const email = "noor@example.com"
+		signUpAPI(t, env, email)
+		id := recoverByEmail(t, env, email)
+		var done api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/recovery/"+id, "", map[string]any{"password": newPassword}, &done), 200)
+		p := expectProblem(t, env.JSON(t, "POST", "/api/settings/email", done.SessionToken, map[string]any{"email": "noor.other@example.com"}, nil), 409, "refused")
+		if p.Errors[0].ID != "recently_recovered" {
+			t.Fatalf("email change in the cool-off: %+v", p)
+		}
+		// A new password is allowed: it is what recovery is for.
+		expectStatus(t, env.JSON(t, "POST", "/api/settings/password", done.SessionToken, map[string]any{"password": goodPassword}, nil), 204)
+
+		b := env.NewBrowser(t)
+		signInBrowser(t, b, email, goodPassword)
+		page := b.Get("/account/email")
+		loc := location(t, b.Post("/account/email", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "email": {"noor.other@example.com"}}))
+		if refused := b.Get(loc); !strings.Contains(refused.Body, "Your account was recovered recently.") {
+			t.Fatalf("hosted email change in the cool-off (%s):\n%s", loc, refused.Body)
+		}
+
+		env.Clock.Advance(73 * time.Hour)
+		var fresh api.FlowResponse
+		expectStatus(t, signInAPI(t, env, email, goodPassword, &fresh), 200)
+		expectStatus(t, env.JSON(t, "POST", "/api/settings/email", fresh.SessionToken, map[string]any{"email": "noor.other@example.com"}, nil), 200)
 	})
 }

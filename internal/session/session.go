@@ -362,6 +362,19 @@ func (m *Manager) List(ctx context.Context, identityID string) ([]Session, error
 	return out, nil
 }
 
+// Live reports whether the session id is live: not revoked, idle or past
+// its lifetime.
+func (m *Manager) Live(ctx context.Context, id string) (bool, error) {
+	now := store.Micros(m.now())
+	var n int
+	err := m.db.QueryRow(ctx, `SELECT COUNT(*) FROM sessions WHERE id = $1 AND revoked_at IS NULL AND idle_expires_at > $2 AND expires_at > $2`,
+		id, now).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("session: live %s: %w", id, err)
+	}
+	return n > 0, nil
+}
+
 // RevokeID ends the session id of an identity (a device signed out from
 // another); false when the identity has no such live session.
 func (m *Manager) RevokeID(ctx context.Context, identityID, id string) (bool, error) {

@@ -129,3 +129,95 @@ func (p *Pages) settingsFailed(w http.ResponseWriter, r *http.Request, path stri
 	}
 	p.refused(w, r, path, err)
 }
+
+// GET /account/email: change the email address (a form), or the code
+// step of a change under way (?flow=).
+func (p *Pages) emailPage(w http.ResponseWriter, r *http.Request) {
+	f, note, err := p.loadFlow(w, r, flow.TypeEmailChange)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	if f != nil {
+		p.renderFlow(w, r, f, "/account/email", "Change your email address")
+		return
+	}
+	s, ident, ok := p.signedIn(w, r, "/account/email")
+	if !ok {
+		return
+	}
+	v := view{Title: "Change your email address", SignedIn: true, Identity: ident, Session: s, Action: "/account/email",
+		Messages: append(notice(note), refusal(r)...)}
+	p.render(w, r, http.StatusOK, "email", v)
+}
+
+// POST /account/email: the new address (a code goes to it), then the code.
+func (p *Pages) emailSubmit(w http.ResponseWriter, r *http.Request) {
+	c := p.client(w, r)
+	f, note, err := p.loadFlow(w, r, flow.TypeEmailChange)
+	switch {
+	case err != nil:
+		p.fail(w, r, err)
+		return
+	case note != "":
+		seeOther(w, r, "/account/email")
+		return
+	case f != nil && f.State == flow.StateVerify:
+		p.codeSubmit(w, r, f, c, "/account/email")
+		return
+	case f != nil:
+		seeOther(w, r, flowURL("/account/email", f))
+		return
+	}
+	s, ident, ok := p.signedIn(w, r, "/account/email")
+	if !ok {
+		return
+	}
+	email := r.PostForm.Get("email")
+	res, err := p.Flows.StartEmailChange(r.Context(), c, s, email)
+	var inv *flow.InvalidError
+	if errors.As(err, &inv) {
+		p.render(w, r, http.StatusBadRequest, "email", view{Title: "Change your email address", SignedIn: true, Identity: ident, Session: s,
+			Action: "/account/email", Values: map[string]string{"email": email}, Messages: inv.Messages})
+		return
+	}
+	if err != nil {
+		p.settingsFailed(w, r, "/account/email", err)
+		return
+	}
+	seeOther(w, r, flowURL("/account/email", res.Flow))
+}
+
+// GET /revert?token=: what a "this wasn't me" link would undo, with the
+// button that does it. (Mail scanners open links: nothing happens on
+// GET.)
+func (p *Pages) revertPage(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	kind, err := p.Flows.RevertKind(r.Context(), token)
+	if errors.Is(err, flow.ErrRevertInvalid) {
+		p.errorPage(w, r, http.StatusGone, "This link does not work any more", "It was used already, or it is more than 7 days old. If you think someone else is in your account, recover it from the sign-in page.")
+		return
+	}
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	p.render(w, r, http.StatusOK, "revert", view{Title: "This wasn't me", Action: "/revert", Values: map[string]string{"token": token},
+		Extra: map[string]any{"Kind": kind}})
+}
+
+// POST /revert: undo the change, sign out every device, protect the
+// account.
+func (p *Pages) revertSubmit(w http.ResponseWriter, r *http.Request) {
+	err := p.Flows.Revert(r.Context(), p.client(w, r), r.PostForm.Get("token"))
+	if errors.Is(err, flow.ErrRevertInvalid) {
+		p.errorPage(w, r, http.StatusGone, "This link does not work any more", "It was used already, or it is more than 7 days old. If you think someone else is in your account, recover it from the sign-in page.")
+		return
+	}
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	p.Cookies.clear(w, p.Cookies.Session())
+	p.render(w, r, http.StatusOK, "reverted", view{Title: "Your account is protected"})
+}

@@ -1,0 +1,163 @@
+package flow
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/foyer-id/foyer/internal/event"
+	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/store"
+)
+
+// "This wasn't me". Every recovery and every change of the email address
+// or the password mails the account's verified addresses a security
+// notice with a link, valid RevertLifetime, that undoes the change: the
+// old address comes back (or the old password), every session and app
+// token of the account ends, and the account is protected — a password
+// alone no longer signs it in (policy.Signals.Protected) until a sign-in
+// passes with the owner's own channel (the code mailed to the address,
+// or a second factor). Each link works once; only its hash is stored.
+
+// Kinds of change a revert link undoes.
+const (
+	RevertRecovery = "recovery" // old_value: the password hash before
+	RevertPassword = "password" // old_value: the password hash before
+	RevertEmail    = "email"    // old_value: the address before
+)
+
+// RevertLifetime is how long a revert link works.
+const RevertLifetime = 7 * 24 * time.Hour
+
+// revertPrefix marks a revert link's token.
+const revertPrefix = "fyr_"
+
+// ErrRevertInvalid is a revert link that is unknown, used or expired.
+var ErrRevertInvalid = errors.New("flow: this link is not valid any more")
+
+func revertHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// revertLinkTx stores, inside tx, a revert link for a change of kind to
+// identityID that replaced old, and returns its URL.
+func (s *Service) revertLinkTx(ctx context.Context, tx *store.Tx, identityID, kind, old string, now time.Time) (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	token := revertPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	if _, err := tx.Exec(ctx, `INSERT INTO reverts (id, identity_id, kind, token_hash, old_value, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		identity.NewID(), identityID, kind, revertHash(token), old, store.Micros(now), store.Micros(now.Add(RevertLifetime))); err != nil {
+		return "", fmt.Errorf("flow: store revert link: %w", err)
+	}
+	return s.Config.PublicURL + "/revert?token=" + token, nil
+}
+
+// RevertKind tells what a revert link would undo, without using it (the
+// page that asks to confirm); ErrRevertInvalid when it cannot.
+func (s *Service) RevertKind(ctx context.Context, token string) (string, error) {
+	if !strings.HasPrefix(token, revertPrefix) || len(token) > 100 {
+		return "", ErrRevertInvalid
+	}
+	var kind string
+	err := s.Flows.db.QueryRow(ctx, `SELECT kind FROM reverts WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2`,
+		revertHash(token), store.Micros(s.now())).Scan(&kind)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrRevertInvalid
+	}
+	if err != nil {
+		return "", fmt.Errorf("flow: revert link: %w", err)
+	}
+	return kind, nil
+}
+
+// Revert uses a revert link: it undoes the change, ends every session and
+// app token of the account, and protects the account, in one
+// transaction. A link works once; ErrRevertInvalid when it cannot.
+func (s *Service) Revert(ctx context.Context, c Client, token string) error {
+	if !strings.HasPrefix(token, revertPrefix) || len(token) > 100 {
+		return ErrRevertInvalid
+	}
+	now := s.now()
+	var identityID, kind string
+	err := s.Flows.db.InTx(ctx, func(tx *store.Tx) error {
+		var old string
+		err := tx.QueryRow(ctx, `UPDATE reverts SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1
+			RETURNING identity_id, kind, old_value`, store.Micros(now), revertHash(token)).Scan(&identityID, &kind, &old)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrRevertInvalid
+		}
+		if err != nil {
+			return err
+		}
+		switch kind {
+		case RevertEmail:
+			ident, err := s.Identities.Get(ctx, s.Config.Domain, identityID)
+			if err != nil {
+				return err
+			}
+			traits, err := withEmail(ident.Traits, old)
+			if err != nil {
+				return err
+			}
+			if err := s.Identities.ChangeEmailTx(ctx, tx, identityID, old, traits, now, false); err != nil {
+				return err
+			}
+		case RevertPassword, RevertRecovery:
+			if err := s.Identities.RestorePasswordTx(ctx, tx, identityID, old, now); err != nil {
+				return err
+			}
+		}
+		if _, err := s.Sessions.RevokeOthersTx(ctx, tx, identityID, ""); err != nil {
+			return err
+		}
+		if s.Grants != nil {
+			if _, err := s.Grants.RevokeSubjectTx(ctx, tx, identityID); err != nil {
+				return err
+			}
+		}
+		// The other links of the account stay: each undoes its own change.
+		if err := s.Identities.ProtectTx(ctx, tx, identityID, now); err != nil {
+			return err
+		}
+		return s.emitTx(ctx, tx, nil, c, event.ChangeReverted, event.OutcomeSuccess, kind, identityID, "")
+	})
+	if errors.Is(err, ErrRevertInvalid) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("flow: revert: %w", err)
+	}
+	return nil
+}
+
+// PruneReverts deletes the revert links that expired before cutoff (used
+// or not): a link past its lifetime undoes nothing.
+func (s *Service) PruneReverts(ctx context.Context, cutoff time.Time) (int64, error) {
+	n, err := s.Flows.db.DeleteInBatches(ctx, `DELETE FROM reverts WHERE id IN
+		(SELECT id FROM reverts WHERE expires_at < $2 LIMIT $1)`, store.Micros(cutoff))
+	if err != nil {
+		return n, fmt.Errorf("flow: prune revert links: %w", err)
+	}
+	return n, nil
+}
+
+// withEmail returns traits with the email trait set to email.
+func withEmail(traits []byte, email string) ([]byte, error) {
+	m := map[string]any{}
+	if err := json.Unmarshal(traits, &m); err != nil {
+		return nil, err
+	}
+	m["email"] = email
+	return json.Marshal(m)
+}
