@@ -15,6 +15,7 @@ import (
 	"github.com/foyer-id/foyer/internal/problem"
 
 	"github.com/foyer-id/foyer/internal/client"
+	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/store"
 )
 
@@ -28,7 +29,9 @@ type Handler struct {
 	Clients *client.Registry
 	// Decisions is where the policy's decisions are recorded.
 	Decisions *decision.Log
-	Domain    string
+	// Identities are the domain's customers.
+	Identities *identity.Store
+	Domain     string
 	// Token is the admin bearer token (admin.token, FOYER_ADMIN_TOKEN).
 	// Empty turns the admin API off: every route answers 404.
 	Token        string
@@ -46,6 +49,7 @@ var Routes = []string{
 	"DELETE /admin/clients/{id}",
 	"POST /admin/clients/{id}/secret",
 	"GET /admin/decisions",
+	"POST /admin/identities/{id}/release",
 }
 
 // Mount registers the admin API on mux. Without a token the API is off:
@@ -60,14 +64,15 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 		return
 	}
 	handlers := map[string]http.HandlerFunc{
-		"GET /admin/openapi.yaml":         h.openapi,
-		"GET /admin/clients":              h.listClients,
-		"POST /admin/clients":             h.createClient,
-		"GET /admin/clients/{id}":         h.getClient,
-		"PATCH /admin/clients/{id}":       h.updateClient,
-		"DELETE /admin/clients/{id}":      h.deleteClient,
-		"POST /admin/clients/{id}/secret": h.rotateSecret,
-		"GET /admin/decisions":            h.listDecisions,
+		"GET /admin/openapi.yaml":             h.openapi,
+		"GET /admin/clients":                  h.listClients,
+		"POST /admin/clients":                 h.createClient,
+		"GET /admin/clients/{id}":             h.getClient,
+		"PATCH /admin/clients/{id}":           h.updateClient,
+		"DELETE /admin/clients/{id}":          h.deleteClient,
+		"POST /admin/clients/{id}/secret":     h.rotateSecret,
+		"GET /admin/decisions":                h.listDecisions,
+		"POST /admin/identities/{id}/release": h.releaseIdentity,
 	}
 	for _, route := range Routes {
 		next := handlers[route]

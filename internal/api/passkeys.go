@@ -175,7 +175,7 @@ func (h *Handler) passkeyAdd(w http.ResponseWriter, r *http.Request) {
 		problem.Send(w, http.StatusBadRequest, "passkey-invalid", "Passkey not added", "The passkey could not be added.")
 		return
 	}
-	codes, err := h.Flows.PasskeyAdded(r.Context(), h.client(r), ident, cred.Name)
+	codes, err := h.Flows.PasskeyAdded(r.Context(), h.client(r), ident, cred.ID, cred.Name)
 	if err != nil {
 		h.fail(w, r, err)
 		return

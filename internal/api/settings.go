@@ -132,6 +132,26 @@ func (h *Handler) revokeSessions(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// ActivityList is the answer of GET /api/activity.
+type ActivityList struct {
+	Activity []flow.Activity `json:"activity"`
+}
+
+// GET /api/activity (bearer): the account's recent security activity.
+func (h *Handler) activity(w http.ResponseWriter, r *http.Request) {
+	s, _ := h.authed(w, r)
+	if s == nil {
+		return
+	}
+	list, err := h.Flows.SecurityActivity(r.Context(), s.IdentityID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, ActivityList{Activity: list})
+}
+
 // settingsFail answers a change that needs a fresher sign-in with 401
 // (RFC 9470), and other errors as fail does.
 func (h *Handler) settingsFail(w http.ResponseWriter, r *http.Request, err error) {

@@ -2,6 +2,7 @@ package event
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -177,6 +178,31 @@ type Query struct {
 	Limit      int
 }
 
+// eventColumns are what scanEvents reads.
+const eventColumns = `seq, id, domain, type, outcome, reason, flow_id, identity_id, session_id, client_id, ip, user_agent, occurred_at`
+
+// securityTypes are the types of a customer's security activity; the
+// list is the partial index's (migration 0018), which the query must
+// repeat word for word to use it.
+const securityTypes = `('login.succeeded', 'recovery.completed', 'settings.changed', 'settings.reverted', 'methods.changed', 'session.revoked')`
+
+// Activity returns an identity's recent security activity, newest first
+// (at most limit): its sign-ins, recoveries, and the changes to its
+// password, email, traits, factors and devices signed in.
+func (l *Log) Activity(ctx context.Context, domain, identityID string, limit int) ([]Event, error) {
+	rows, err := l.db.Query(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE identity_id = $1 AND type IN `+securityTypes+` AND domain = $2
+		ORDER BY occurred_at DESC, seq DESC LIMIT $3`, identityID, domain, limit)
+	if err != nil {
+		return nil, fmt.Errorf("event: activity of %s: %w", identityID, err)
+	}
+	out, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("event: activity of %s: %w", identityID, err)
+	}
+	return out, nil
+}
+
 // List returns the events matching q, oldest first (at most q.Limit,
 // default 1000).
 func (l *Log) List(ctx context.Context, q Query) ([]Event, error) {
@@ -187,8 +213,7 @@ func (l *Log) List(ctx context.Context, q Query) ([]Event, error) {
 	if to.IsZero() {
 		to = time.Unix(1<<40, 0)
 	}
-	rows, err := l.db.Query(ctx, `SELECT seq, id, domain, type, outcome, reason, flow_id, identity_id, session_id, client_id, ip, user_agent, occurred_at
-		FROM events
+	rows, err := l.db.Query(ctx, `SELECT `+eventColumns+` FROM events
 		WHERE occurred_at >= $1 AND occurred_at < $2
 		  AND ($3 = '' OR domain = $3) AND ($4 = '' OR type = $4)
 		  AND ($5 = '' OR identity_id = $5) AND ($6 = '' OR flow_id = $6)
@@ -197,6 +222,15 @@ func (l *Log) List(ctx context.Context, q Query) ([]Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("event: list: %w", err)
 	}
+	out, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("event: list: %w", err)
+	}
+	return out, nil
+}
+
+// scanEvents reads the rows of a query of eventColumns, and closes them.
+func scanEvents(rows *sql.Rows) ([]Event, error) {
 	defer rows.Close()
 	var out []Event
 	for rows.Next() {
@@ -205,7 +239,7 @@ func (l *Log) List(ctx context.Context, q Query) ([]Event, error) {
 			at int64
 		)
 		if err := rows.Scan(&e.Seq, &e.ID, &e.Domain, &e.Type, &e.Outcome, &e.Reason, &e.FlowID, &e.IdentityID, &e.SessionID, &e.ClientID, &e.IP, &e.UserAgent, &at); err != nil {
-			return nil, fmt.Errorf("event: list: %w", err)
+			return nil, err
 		}
 		e.OccurredAt = store.FromMicros(at)
 		out = append(out, e)

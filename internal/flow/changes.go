@@ -3,7 +3,6 @@ package flow
 import (
 	"context"
 
-	"github.com/foyer-id/foyer/internal/courier"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
@@ -106,16 +105,22 @@ func reauthFor(require []string) Reauth {
 }
 
 // MethodsChanged records a change to how the customer signs in (reason:
-// totp_enabled, passkey_added, …) as an event and mails the customer a
-// notice, so an intruder's change does not go unnoticed. A mail that
-// cannot be queued is logged, not fatal.
-func (s *Service) MethodsChanged(ctx context.Context, c Client, ident *identity.Identity, reason, notice string) {
+// totp_enabled, passkey_added, …) as an event and mails every verified
+// address a notice with a link that undoes it (see Revert; for a passkey
+// added, credID names it), so an intruder's change does not go
+// unnoticed. A notice that cannot be queued is logged, not fatal.
+func (s *Service) MethodsChanged(ctx context.Context, c Client, ident *identity.Identity, reason, credID, notice string) {
 	s.emit(ctx, nil, c, event.MethodsChanged, event.OutcomeSuccess, reason, ident.ID, "")
 	if err := s.Identities.MethodsChanged(ctx, ident.ID, s.now()); err != nil {
 		s.Logger.ErrorContext(ctx, "flow: methods change not noted for the risk signals", "identity_id", ident.ID, "error", err)
 	}
-	_, err := s.Mailer.Enqueue(ctx, courier.Message{Domain: s.Config.Domain, Template: "security_notice", To: ident.Email().Value,
-		Data: map[string]any{"Change": notice, "AccountURL": s.Config.PublicURL + "/account", "ProductName": s.Config.ProductName}})
+	change := reason
+	if credID != "" {
+		change += ":" + credID
+	}
+	err := s.Flows.db.InTx(ctx, func(tx *store.Tx) error {
+		return s.noticeTx(ctx, tx, ident, notice, RevertFactor, change, "")
+	})
 	if err != nil {
 		s.Logger.ErrorContext(ctx, "flow: security notice not queued", "identity_id", ident.ID, "error", err)
 	}
@@ -198,7 +203,7 @@ func (s *Service) RemovePasskey(ctx context.Context, c Client, ident *identity.I
 	if err != nil {
 		return err
 	}
-	s.MethodsChanged(ctx, c, ident, "passkey_removed", "a passkey was removed")
+	s.MethodsChanged(ctx, c, ident, "passkey_removed", "", "a passkey was removed")
 	return nil
 }
 

@@ -122,7 +122,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Client, ident *identity.Ide
 	if err != nil {
 		return nil, err
 	}
-	s.MethodsChanged(ctx, c, ident, "totp_enabled", "two-factor authentication was turned on")
+	s.MethodsChanged(ctx, c, ident, "totp_enabled", "", "two-factor authentication was turned on")
 	return codes, nil
 }
 
@@ -150,7 +150,7 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c Client, ident *
 	if err != nil {
 		return nil, err
 	}
-	s.MethodsChanged(ctx, c, ident, "recovery_codes_regenerated", "new recovery codes were made and the old ones stopped working")
+	s.MethodsChanged(ctx, c, ident, "recovery_codes_regenerated", "", "new recovery codes were made and the old ones stopped working")
 	return codes, nil
 }
 
@@ -184,7 +184,7 @@ func (s *Service) RemoveTOTP(ctx context.Context, c Client, ident *identity.Iden
 	if err != nil || !wasOn {
 		return err
 	}
-	s.MethodsChanged(ctx, c, ident, "totp_disabled", "two-factor authentication was turned off")
+	s.MethodsChanged(ctx, c, ident, "totp_disabled", "", "two-factor authentication was turned off")
 	return nil
 }
 
@@ -192,8 +192,8 @@ func (s *Service) RemoveTOTP(ctx context.Context, c Client, ident *identity.Iden
 // notice). When it is the account's first second factor — no
 // authenticator app and no other passkey — it also makes the account's
 // recovery codes and returns them, to be shown once.
-func (s *Service) PasskeyAdded(ctx context.Context, c Client, ident *identity.Identity, name string) ([]string, error) {
-	s.MethodsChanged(ctx, c, ident, "passkey_added", "a passkey ("+name+") was added")
+func (s *Service) PasskeyAdded(ctx context.Context, c Client, ident *identity.Identity, credID, name string) ([]string, error) {
+	s.MethodsChanged(ctx, c, ident, "passkey_added", credID, "a passkey ("+name+") was added")
 	return s.firstFactorCodes(ctx, ident.ID)
 }
 

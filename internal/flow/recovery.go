@@ -90,7 +90,7 @@ func (s *Service) SubmitRecoveryEmail(ctx context.Context, f *Flow, c Client, ad
 	}
 	f.State = StateVerify
 	msg := info("recovery_code_sent", "If "+email+" is the address of an account, we sent a 6-digit code to it.")
-	if err := s.saveWithCode(ctx, f, c, "recovery_code", msg,
+	if err := s.saveWithCode(ctx, f, c, "recovery_code", msg, s.endOtherRecoveries(f),
 		s.record(f, c, event.RecoveryRequested, event.OutcomePending, MethodEmailCode, "", "")); err != nil {
 		g.cancel(ctx)
 		return nil, err
@@ -171,10 +171,22 @@ func (s *Service) recoveryProven(ctx context.Context, f *Flow, method string) (*
 	f.State = StatePassword
 	f.Data.RecoveredWith = method
 	f.Data.Messages = []Message{info("recovery_choose_password", "Choose a new password for your account.")}
-	if err := s.Flows.Finish(ctx, f, s.now()); err != nil {
+	if err := s.finish(ctx, f, s.now(), s.endOtherRecoveries(f)); err != nil {
 		return nil, err
 	}
 	return &Result{Flow: f}, nil
+}
+
+// endOtherRecoveries is a write that ends the recoveries of f's identity
+// under way but f (see Store.endRecoveriesTx); nothing for a flow that can
+// complete nothing.
+func (s *Service) endOtherRecoveries(f *Flow) write {
+	if f.IdentityID == "" || f.Data.Dead {
+		return nil
+	}
+	return func(ctx context.Context, tx *store.Tx) error {
+		return s.Flows.endRecoveriesTx(ctx, tx, f.IdentityID, f.ID, s.now())
+	}
 }
 
 // SubmitRecoveryPassword completes a recovery in StatePassword: the new
@@ -239,6 +251,9 @@ func (s *Service) SubmitRecoveryPassword(ctx context.Context, f *Flow, c Client,
 			return err
 		}
 		if err := s.Identities.RecoverTx(ctx, tx, ident.ID, hash, now, until); err != nil {
+			return err
+		}
+		if err := s.Flows.endRecoveriesTx(ctx, tx, ident.ID, f.ID, now); err != nil {
 			return err
 		}
 		if _, err := s.Sessions.RevokeOthersTx(ctx, tx, ident.ID, ""); err != nil {

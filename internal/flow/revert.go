@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/foyer-id/foyer/internal/credential/totp"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/store"
@@ -32,6 +33,11 @@ const (
 	RevertRecovery = "recovery" // old_value: the password hash before
 	RevertPassword = "password" // old_value: the password hash before
 	RevertEmail    = "email"    // old_value: the address before
+	// RevertFactor: old_value is the change (MethodsChanged's reason,
+	// with ":" and the passkey's id for one added). An authenticator app
+	// turned on, or a passkey added, is taken away again; a factor removed
+	// cannot come back, but the rest of the revert still holds.
+	RevertFactor = "factor"
 )
 
 // RevertLifetime is how long a revert link works.
@@ -89,9 +95,8 @@ func (s *Service) Revert(ctx context.Context, c Client, token string) error {
 		return ErrRevertInvalid
 	}
 	now := s.now()
-	var identityID, kind string
+	var identityID, kind, old string
 	err := s.Flows.db.InTx(ctx, func(tx *store.Tx) error {
-		var old string
 		err := tx.QueryRow(ctx, `UPDATE reverts SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1
 			RETURNING identity_id, kind, old_value`, store.Micros(now), revertHash(token)).Scan(&identityID, &kind, &old)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -137,6 +142,35 @@ func (s *Service) Revert(ctx context.Context, c Client, token string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("flow: revert: %w", err)
+	}
+	if kind == RevertFactor {
+		// After the commit: the factors' stores write on their own, and
+		// what matters most — every device out, the account protected —
+		// is done.
+		return s.undoFactor(ctx, identityID, old)
+	}
+	return nil
+}
+
+// undoFactor takes away a factor an unwanted change added (see
+// RevertFactor); one already gone is fine.
+func (s *Service) undoFactor(ctx context.Context, identityID, change string) error {
+	reason, credID, _ := strings.Cut(change, ":")
+	var err error
+	switch {
+	case reason == "totp_enabled" && s.Factors != nil:
+		err = s.Factors.TOTP.Remove(ctx, identityID)
+		if errors.Is(err, totp.ErrNotEnrolled) {
+			err = nil
+		}
+	case reason == "passkey_added" && s.Passkeys != nil && credID != "":
+		err = s.Passkeys.Delete(ctx, identityID, credID)
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("flow: revert %s: %w", reason, err)
 	}
 	return nil
 }

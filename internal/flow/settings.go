@@ -163,6 +163,9 @@ func (s *Service) ChangeTraits(ctx context.Context, c Client, sess *session.Sess
 	return ident, nil
 }
 
+// unknownDevice names a device whose user agent says nothing known.
+const unknownDevice = "An app or device we could not identify"
+
 // SignedInDevice is a session signed in to the account, as its settings show it.
 type SignedInDevice struct {
 	SessionID string    `json:"session_id"`
@@ -188,7 +191,7 @@ func (s *Service) SignedIn(ctx context.Context, sess *session.Session) ([]Signed
 	out := make([]SignedInDevice, 0, len(list))
 	for _, x := range list {
 		place := s.GeoIP.Lookup(x.IP)
-		d := SignedInDevice{SessionID: x.ID, Current: x.ID == sess.ID, Browser: cmp.Or(risk.Family(x.UserAgent), "An app or device we could not identify"), Network: place.Network,
+		d := SignedInDevice{SessionID: x.ID, Current: x.ID == sess.ID, Browser: cmp.Or(risk.Family(x.UserAgent), unknownDevice), Network: place.Network,
 			Country: place.Country, City: place.City, SignedIn: x.AuthenticatedAt, LastSeen: x.SeenAt, AAL: x.AAL, Methods: x.Methods}
 		if d.Current {
 			out = append([]SignedInDevice{d}, out...)
@@ -230,4 +233,62 @@ func (s *Service) SignOutDevice(ctx context.Context, c Client, sess *session.Ses
 	}
 	s.emit(ctx, nil, c, event.SessionsRevoked, event.OutcomeSuccess, "one", sess.IdentityID, id)
 	return nil
+}
+
+// Activity is one entry of an account's recent security activity.
+type Activity struct {
+	// What happened, in words.
+	What    string    `json:"what"`
+	Type    string    `json:"type"`
+	Outcome string    `json:"outcome"`
+	Reason  string    `json:"reason,omitempty"`
+	Browser string    `json:"browser"`
+	Network string    `json:"network,omitempty"`
+	Country string    `json:"country,omitempty"`
+	City    string    `json:"city,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// activityWords says an event of the security activity in words, by
+// type, then by reason ("" for any other); an event with none is left
+// out.
+var activityWords = map[string]map[string]string{
+	event.LoginSucceeded:    {"registration": "Signed up", "": "Signed in"},
+	event.RecoveryCompleted: {FactorRecovery: "Account recovered with a recovery code", "": "Account recovered with an emailed code"},
+	event.SettingsChanged: {policy.ChangePassword: "Password changed", policy.ChangeTraits: "Profile changed",
+		policy.ChangeEmail: "Email address changed", "current_password_invalid": "Wrong current password entered"},
+	event.ChangeReverted: {"": "A change was undone, and every device signed out"},
+	event.MethodsChanged: {"totp_enabled": "Two-factor authentication turned on", "totp_disabled": "Two-factor authentication turned off",
+		"recovery_codes_regenerated": "New recovery codes made", "passkey_added": "Passkey added", "passkey_removed": "Passkey removed"},
+	event.SessionsRevoked: {"one": "A device was signed out", "others": "Every other device was signed out"},
+}
+
+// SecurityActivity returns the last things that happened to an
+// account's security, newest first: sign-ins, recoveries, changes of
+// password, email, profile and factors, devices signed out — each with
+// the browser and place it came from.
+func (s *Service) SecurityActivity(ctx context.Context, identityID string) ([]Activity, error) {
+	evs, err := s.Events.Activity(ctx, s.Config.Domain, identityID, 30)
+	if err != nil {
+		return nil, err
+	}
+	out := []Activity{}
+	for _, e := range evs {
+		if e.Type == event.LoginSucceeded && e.Outcome != event.OutcomeSuccess {
+			continue // a step of a sign-in, not one
+		}
+		words := activityWords[e.Type]
+		what, ok := words[e.Reason]
+		if !ok {
+			what = words[""]
+		}
+		if what == "" || len(out) == 20 {
+			continue
+		}
+		place := s.GeoIP.Lookup(e.IP)
+		out = append(out, Activity{What: what, Type: e.Type, Outcome: e.Outcome, Reason: e.Reason,
+			Browser: cmp.Or(risk.Family(e.UserAgent), unknownDevice),
+			Network: place.Network, Country: place.Country, City: place.City, At: e.OccurredAt})
+	}
+	return out, nil
 }

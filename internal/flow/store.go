@@ -220,6 +220,23 @@ func (s *Store) saveCode(ctx context.Context, tx *store.Tx, flowID, purpose, has
 	return nil
 }
 
+// endRecoveriesTx ends, inside tx, an identity's recoveries under way
+// but except: their codes stop working and a proved one can no longer set
+// a password. A recovery is one at a time: the newest code, or the one
+// that completes, is the only way in.
+func (s *Store) endRecoveriesTx(ctx context.Context, tx *store.Tx, identityID, except string, now time.Time) error {
+	if _, err := tx.Exec(ctx, `UPDATE codes SET used_at = $1 WHERE used_at IS NULL AND flow_id IN
+		(SELECT id FROM flows WHERE identity_id = $2 AND type = 'recovery' AND id <> $3)`, store.Micros(now), identityID, except); err != nil {
+		return fmt.Errorf("flow: end recoveries: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE flows SET state = $1, version = version + 1, updated_at = $2
+		WHERE identity_id = $3 AND type = 'recovery' AND id <> $4 AND state IN ($5, $6)`,
+		StateFailed, store.Micros(now), identityID, except, StateVerify, StatePassword); err != nil {
+		return fmt.Errorf("flow: end recoveries: %w", err)
+	}
+	return nil
+}
+
 // reads returns an empty batch of reads (see store.Reads): the journeys
 // gather the reads of a step that do not depend on each other.
 func (s *Store) reads() *store.Reads { return s.db.Reads() }

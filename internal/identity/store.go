@@ -399,6 +399,18 @@ func (s *Store) RestorePasswordTx(ctx context.Context, tx *store.Tx, identityID,
 	return setCredential(ctx, tx, identityID, CredentialPassword, hash, now)
 }
 
+// Release ends, at an operator's word, an identity's protected state and
+// its cool-off after a recovery; false when the domain has no such
+// identity.
+func (s *Store) Release(ctx context.Context, domain, identityID string) (bool, error) {
+	res, err := s.db.Exec(ctx, `UPDATE identities SET protected_at = 0, restricted_until = 0 WHERE id = $1 AND domain = $2`, identityID, domain)
+	if err != nil {
+		return false, fmt.Errorf("identity: release %s: %w", identityID, err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
 // Unrestrict ends an identity's cool-off after a recovery early: the
 // customer presented a factor enrolled before it.
 func (s *Store) Unrestrict(ctx context.Context, identityID string) error {

@@ -277,3 +277,25 @@ func TestRecoveryHostedPages(t *testing.T) {
 	expectStatus(t, b.Get("/sessions/whoami"), 200)
 	expectStatus(t, signInAPI(t, env, email, newPassword), 200)
 }
+
+// One recovery at a time: a newer code, or a recovery that completes,
+// ends the account's other recoveries — their codes stop working and a
+// proved one can no longer set a password.
+func TestRecoveryNewerEndsOlder(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		const email = "ada@example.com"
+		signUpAPI(t, env, email)
+		proved := recoverByEmail(t, env, email) // state password
+		var waiting api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/recovery", "", nil, &waiting), 201)
+		expectStatus(t, env.JSON(t, "POST", "/api/recovery/"+waiting.Flow.ID, "", map[string]any{"email": email}, nil), 200)
+		code := servertest.CodeFrom(t, env.LatestMail(t, email, "Your Foyer account recovery code"))
+		expectProblem(t, env.JSON(t, "POST", "/api/recovery/"+proved, "", map[string]any{"password": newPassword}, nil), 409, "flow-state")
+
+		// A third one completes: the second's code no longer works.
+		third := recoverByEmail(t, env, email)
+		expectStatus(t, env.JSON(t, "POST", "/api/recovery/"+third, "", map[string]any{"password": newPassword}, nil), 200)
+		expectProblem(t, env.JSON(t, "POST", "/api/flows/"+waiting.Flow.ID+"/code", "", map[string]any{"code": code}, nil), 409, "flow-state")
+	})
+}

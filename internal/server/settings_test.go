@@ -1,13 +1,17 @@
 package server_test
 
 import (
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	pqtotp "github.com/pquerna/otp/totp"
+
 	"github.com/foyer-id/foyer/internal/api"
+	"github.com/foyer-id/foyer/internal/config"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/server/servertest"
 	"github.com/foyer-id/foyer/internal/store"
@@ -64,6 +68,24 @@ func TestChangePassword(t *testing.T) {
 		}
 		if strings.Join(got, " ") != "failure:current_password_invalid success:password" {
 			t.Fatalf("settings events: %v", got)
+		}
+
+		// The account's security activity tells it, newest first.
+		var act api.ActivityList
+		r := env.JSON(t, "GET", "/api/activity", tok, nil, &act)
+		expectStatus(t, r, 200)
+		var whats []string
+		for _, a := range act.Activity {
+			whats = append(whats, a.What)
+		}
+		if got := strings.Join(whats, "; "); got != "Signed in; Password changed; Wrong current password entered; Signed in; Signed up" ||
+			r.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("activity: %s", got)
+		}
+		b := env.NewBrowser(t)
+		signInBrowser(t, b, email, newPassword)
+		if acct := b.Get("/account"); !strings.Contains(acct.Body, "Recent security activity") || !strings.Contains(acct.Body, "<strong>Password changed</strong>") {
+			t.Fatalf("account page activity:\n%s", acct.Body)
 		}
 	})
 }
@@ -317,5 +339,84 @@ func TestRecoveredAccountKeepsItsEmail(t *testing.T) {
 		var fresh api.FlowResponse
 		expectStatus(t, signInAPI(t, env, email, goodPassword, &fresh), 200)
 		expectStatus(t, env.JSON(t, "POST", "/api/settings/email", fresh.SessionToken, map[string]any{"email": "noor.other@example.com"}, nil), 200)
+	})
+}
+
+// An authenticator app turned on by someone else comes off again with the
+// notice's link, which also signs every device out.
+func TestRevertAFactorAdded(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		const email = "ivo@example.com"
+		tok := signUpAPI(t, env, email).SessionToken
+		var setup api.TOTPSetup
+		expectStatus(t, env.JSON(t, "POST", "/api/totp", tok, nil, &setup), 200)
+		first, _ := pqtotp.GenerateCode(setup.Secret, env.Clock.Now())
+		expectStatus(t, env.JSON(t, "POST", "/api/totp/confirm", tok, map[string]any{"code": first}, nil), 200)
+		notice := env.LatestMail(t, email, "Security change on your Foyer account")
+		link := revertLink.FindStringSubmatch(notice.Text)
+		if link == nil || !strings.Contains(notice.Text, "two-factor authentication was turned on") {
+			t.Fatalf("notice:\n%s", notice.Text)
+		}
+		b := env.NewBrowser(t)
+		page := b.Get("/revert?token=" + link[1])
+		if !strings.Contains(page.Body, "takes away an authenticator app or passkey") {
+			t.Fatalf("revert page:\n%s", page.Body)
+		}
+		expectStatus(t, b.Post("/revert", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "token": {link[1]}}), 200)
+		if _, st := whoami(t, env, tok); st != 401 {
+			t.Fatal("the session outlived the revert")
+		}
+		on, err := env.Server.Flows.Factors.Enrolled(t.Context(), signedUpID(t, env, email))
+		if err != nil || on {
+			t.Fatalf("the authenticator app is still on after the revert: %v %v", on, err)
+		}
+	})
+}
+
+// signedUpID is the identity id of an address's account.
+func signedUpID(t *testing.T, env *servertest.Env, email string) string {
+	t.Helper()
+	ident, err := env.Server.Flows.Identities.FindByIdentifier(t.Context(), "customers", "email", email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ident.ID
+}
+
+// An operator who has checked who the customer is releases an account
+// from the protected state; until then a password alone does not sign in.
+func TestOperatorReleasesProtection(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		const adminToken = "operator-token-of-forty-characters-xxxxx"
+		env := servertest.Start(t, db, func(c *config.Config) { c.Admin.Token = adminToken })
+		const email = "uma@example.com"
+		tok := signUpAPI(t, env, email).SessionToken
+		expectStatus(t, env.JSON(t, "POST", "/api/settings/password", tok, map[string]any{"password": newPassword}, nil), 204)
+		link := revertLink.FindStringSubmatch(env.LatestMail(t, email, "Security change on your Foyer account").Text)
+		if link == nil {
+			t.Fatal("no revert link")
+		}
+		b := env.NewBrowser(t)
+		page := b.Get("/revert?token=" + link[1])
+		expectStatus(t, b.Post("/revert", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "token": {link[1]}}), 200)
+		// The old password is back, and alone it no longer signs in.
+		var half api.FlowResponse
+		expectStatus(t, signInAPI(t, env, email, goodPassword, &half), 200)
+		if half.Flow.State != "verify" {
+			t.Fatalf("a protected account signed in with its password alone: %+v", half.Flow)
+		}
+		id := signedUpID(t, env, email)
+		admin := func(token, identityID string) *servertest.Response {
+			return env.JSONWith(t, "POST", "/admin/identities/"+identityID+"/release", http.Header{"Authorization": {"Bearer " + token}}, nil, nil)
+		}
+		expectStatus(t, admin("wrong", id), 401)
+		expectStatus(t, admin(adminToken, "no-such-identity"), 404)
+		expectStatus(t, admin(adminToken, id), 204)
+		var in api.FlowResponse
+		expectStatus(t, signInAPI(t, env, email, goodPassword, &in), 200)
+		if in.SessionToken == "" {
+			t.Fatalf("still protected after the operator's release: %+v", in.Flow)
+		}
 	})
 }

@@ -46,6 +46,12 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Extra["Devices"] = devices
+	activity, err := p.Flows.SecurityActivity(r.Context(), s.IdentityID)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	v.Extra["Activity"] = activity
 	v.Extra["Restricted"] = ident.Restricted(p.Flows.Now())
 	if p.OAuth != nil {
 		consents, err := p.OAuth.Consents.List(r.Context(), s.IdentityID)

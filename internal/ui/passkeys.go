@@ -186,7 +186,7 @@ func (p *Pages) passkeyAdd(w http.ResponseWriter, r *http.Request) {
 		problem.Send(w, http.StatusBadRequest, "passkey-invalid", "Passkey not added", "The passkey could not be added. Try again.")
 		return
 	}
-	codes, err := p.Flows.PasskeyAdded(r.Context(), p.client(w, r), ident, cred.Name)
+	codes, err := p.Flows.PasskeyAdded(r.Context(), p.client(w, r), ident, cred.ID, cred.Name)
 	if err != nil {
 		p.jsonFail(w, r, err)
 		return
