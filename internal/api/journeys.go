@@ -110,20 +110,29 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	var res *flow.Result
 	var err error
-	switch req.Method {
-	case "", "password":
-		res, err = h.Flows.SubmitLogin(r.Context(), f, h.client(r), flow.LoginInput{Identifier: req.Identifier, Password: req.Password})
-	case flow.MethodCode:
-		res, err = h.Flows.RequestLoginCode(r.Context(), f, h.client(r), req.Identifier)
+	switch {
+	case f.State == flow.StatePassword: // the password was breached: a new one
+		res, err = h.Flows.SubmitNewPassword(r.Context(), f, h.client(r), req.Password)
 	default:
-		h.fail(w, r, &flow.InvalidError{Messages: []flow.Message{{Field: "method", ID: "method_invalid", Type: "error", Text: `Choose the method "password" or "code".`}}})
-		return
+		res, err = h.submitLoginForm(r, f, req)
 	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	respond(w, http.StatusOK, res)
+}
+
+// submitLoginForm is the first step of a sign-in: a password, or a code
+// by email.
+func (h *Handler) submitLoginForm(r *http.Request, f *flow.Flow, req LoginRequest) (*flow.Result, error) {
+	switch req.Method {
+	case "", "password":
+		return h.Flows.SubmitLogin(r.Context(), f, h.client(r), flow.LoginInput{Identifier: req.Identifier, Password: req.Password})
+	case flow.MethodCode:
+		return h.Flows.RequestLoginCode(r.Context(), f, h.client(r), req.Identifier)
+	}
+	return nil, &flow.InvalidError{Messages: []flow.Message{{Field: "method", ID: "method_invalid", Type: "error", Text: `Choose the method "password" or "code".`}}}
 }
 
 func (h *Handler) startVerification(w http.ResponseWriter, r *http.Request) {

@@ -40,8 +40,8 @@ const (
 	// StatePasskey: a passwordless sign-up proved its email; waiting for
 	// the customer's new passkey (or a password instead).
 	StatePasskey = "passkey"
-	// StatePassword: a recovery proved its channel; waiting for the new
-	// password.
+	// StatePassword: a recovery proved its channel, or a sign-in passed
+	// with a breached password; waiting for the new password.
 	StatePassword = "password"
 	StateDone     = "done"   // finished; the flow cannot be submitted again
 	StateFailed   = "failed" // attempts used up; start again
@@ -61,10 +61,11 @@ var transitions = map[string]map[string][]string{
 	},
 	TypeLogin: {
 		// A sign-in may first verify the address, then ask for the
-		// second factor.
-		StateForm:         {StateVerify, StateSecondFactor, StateDone},
-		StateVerify:       {StateSecondFactor, StateDone, StateFailed},
-		StateSecondFactor: {StateDone},
+		// second factor, then for a new password (a breached one).
+		StateForm:         {StateVerify, StateSecondFactor, StatePassword, StateDone},
+		StateVerify:       {StateSecondFactor, StatePassword, StateDone, StateFailed},
+		StateSecondFactor: {StatePassword, StateDone},
+		StatePassword:     {StateDone},
 	},
 	TypeVerification: {
 		StateForm:   {StateVerify},
@@ -91,6 +92,7 @@ var stepStates = map[string]string{
 	policy.StepSecondFactor:   StateSecondFactor,
 	policy.StepReauthenticate: StateForm,
 	policy.StepEmailCode:      StateVerify,
+	policy.StepNewPassword:    StatePassword,
 }
 
 // stateFor is the state that serves the first of the steps a decision
@@ -188,6 +190,9 @@ type Data struct {
 	// NoticeMailID is the outbox entry of the note a dead sign-up mails
 	// to the address's owner instead of its code (see NoteDelivery).
 	NoticeMailID string `json:"notice_mail_id,omitempty"`
+	// Breached is true when a sign-in's password is on the breached and
+	// common list: the session waits for a new one (policy.StepNewPassword).
+	Breached bool `json:"breached,omitempty"`
 	// SessionID is the session an email change was asked from: it must
 	// still be live when the new address is proved.
 	SessionID string `json:"session_id,omitempty"`

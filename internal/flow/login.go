@@ -113,7 +113,8 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	// The account's recent failures (from the reservation) go with it:
 	// the right password right after wrong ones, on a new device, may be
 	// a guess that hit.
-	sig := s.withRisk(c, history, policy.Signals{BreachedPassword: password.IsCommon(in.Password),
+	f.Data.Breached = password.IsCommon(in.Password)
+	sig := s.withRisk(c, history, policy.Signals{BreachedPassword: f.Data.Breached,
 		IdentifierFailures: g.signals.IdentifierFailures})
 	d, err := s.decideSession(ctx, f, c, cand.Identity, enrolled, f.Data.Methods, sig)
 	if err != nil {

@@ -670,7 +670,7 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 				ident.Identifiers[i].Verified, ident.Identifiers[i].VerifiedAt = true, now
 			}
 		}
-		sig := s.withRisk(c, history, policy.Signals{})
+		sig := s.withRisk(c, history, policy.Signals{BreachedPassword: f.Data.Breached})
 		if signedIn, err = s.signInAs(ctx, f, c, ident, enrolled, methods, f.Data.AuthenticatedAt, sig, result); err != nil {
 			return nil, err
 		}
@@ -735,6 +735,7 @@ func (s *Service) signInWith(ctx context.Context, f *Flow, c Client, methods []s
 	if err := r.Run(ctx); err != nil {
 		return nil, fmt.Errorf("flow: sign in %s: %w", f.IdentityID, err)
 	}
+	sig.BreachedPassword = sig.BreachedPassword || f.Data.Breached
 	return s.signInAs(ctx, f, c, ident, enrolled, methods, authAt, s.withRisk(c, history, sig), out)
 }
 
@@ -773,6 +774,9 @@ func (s *Service) decideSession(ctx context.Context, f *Flow, c Client, ident *i
 	if !ident.MethodsChangedAt.IsZero() {
 		sig.SinceMethodsChange = s.now().Sub(ident.MethodsChangedAt)
 	}
+	if !ident.EmailChangedAt.IsZero() {
+		sig.SinceEmailChange = s.now().Sub(ident.EmailChangedAt)
+	}
 	sig.Protected = !ident.ProtectedAt.IsZero()
 	return s.decide(ctx, f, c, policy.Input{Action: policy.SessionIssue, IdentityID: ident.ID,
 		IdentityState: ident.State, EmailVerified: ident.Email().Verified, SecondFactor: enrolled, Methods: methods, Signals: sig}, event.LoginSucceeded)
@@ -785,6 +789,14 @@ func (s *Service) decideSession(ctx context.Context, f *Flow, c Client, ident *i
 // place; a sign-in from a device new to the account is announced to the
 // customer (a code sign-in announces itself, see SubmitCode).
 func (s *Service) issueAs(ctx context.Context, f *Flow, c Client, d policy.Decision, ident *identity.Identity, enrolled bool, methods []string, authAt time.Time, sig policy.Signals, out *Result) (write, error) {
+	if d.Effect == policy.StepUp && stateFor(d.Require) == StatePassword && f.Type == TypeLogin {
+		// A breached password: a new one before the session
+		// (SubmitNewPassword).
+		f.State = StatePassword
+		f.Data.Methods, f.Data.AuthenticatedAt = methods, authAt
+		f.Data.Messages = []Message{info("password_breached", "Your password appears in lists of passwords leaked from other sites, which attackers try first. Choose a new one to continue.")}
+		return s.record(f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, ident.ID, ""), nil
+	}
 	if d.Effect == policy.StepUp {
 		// The step the policy requires, served from its state (stepStates);
 		// the sign-ins that come here serve the second factor. (A password

@@ -292,3 +292,54 @@ func (s *Service) SecurityActivity(ctx context.Context, identityID string) ([]Ac
 	}
 	return out, nil
 }
+
+// SubmitNewPassword completes a sign-in waiting for a new password (the
+// one it passed with is on the breached and common list): the new one
+// replaces it, the account's other sessions and their apps' tokens end
+// (whoever else tried the old password is out), every verified address
+// is told with a link that undoes it, and the customer is signed in.
+func (s *Service) SubmitNewPassword(ctx context.Context, f *Flow, c Client, pw string) (*Result, error) {
+	if f.Type != TypeLogin || f.State != StatePassword {
+		return nil, ErrWrongState
+	}
+	ident, err := s.Identities.Get(ctx, s.Config.Domain, f.IdentityID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkPassword(pw, passwordContext(ident)); err != nil {
+		return nil, err
+	}
+	hash, err := s.Hasher.Hash(ctx, pw)
+	if err != nil {
+		return nil, err
+	}
+	f.Data.Breached = false
+	f.State, f.Data.Messages = StateDone, nil
+	result := &Result{Flow: f}
+	signedIn, err := s.signIn(ctx, f, c, f.Data.Methods, f.Data.AuthenticatedAt, result)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	replace := func(ctx context.Context, tx *store.Tx) error {
+		old, err := s.Identities.PasswordHashTx(ctx, tx, ident.ID)
+		if err != nil {
+			return err
+		}
+		if err := s.Identities.SetPasswordTx(ctx, tx, ident.ID, hash, now); err != nil {
+			return err
+		}
+		if err := s.endOthersTx(ctx, tx, ident.ID, ""); err != nil {
+			return err
+		}
+		if err := s.noticeTx(ctx, tx, ident, "the password was replaced at sign-in, because the old one appears in lists of leaked passwords; every other device was signed out",
+			RevertPassword, old, ""); err != nil {
+			return err
+		}
+		return s.emitTx(ctx, tx, f, c, event.SettingsChanged, event.OutcomeSuccess, "password_breached", ident.ID, "")
+	}
+	if err := s.finish(ctx, f, now, replace, signedIn); err != nil {
+		return nil, err
+	}
+	return result, nil
+}

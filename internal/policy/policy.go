@@ -93,6 +93,9 @@ const (
 	// verified address (a sign-in that looks unlike the customer's, by a
 	// customer with no second factor).
 	StepEmailCode = "email_code"
+	// StepNewPassword: choose a new password before the session (the one
+	// the sign-in passed with is on the breached and common list).
+	StepNewPassword = "new_password"
 )
 
 // Stepper is a policy that says which steps its decisions may require,
@@ -257,6 +260,10 @@ type Signals struct {
 	// SinceMethodsChange is how long ago the identity last changed how it
 	// signs in (0 for never): a takeover often adds its own factor first.
 	SinceMethodsChange time.Duration `json:"since_methods_change,omitempty"`
+	// SinceEmailChange is how long ago the identity's email address last
+	// changed (0 for never): the address is how an account is recovered,
+	// and a takeover often moves it first.
+	SinceEmailChange time.Duration `json:"since_email_change,omitempty"`
 	// RecentlyRecovered is true while the account is in the cool-off
 	// after a recovery: whoever recovered it proved one channel (a
 	// mailbox, a recovery code), which an attacker may hold.
@@ -355,6 +362,8 @@ type Decider interface {
 //     the second factor, or a code mailed to the customer's address when
 //     there is none — unless the sign-in already used one, or a passkey;
 //   - ask for the second factor at sign-in when the customer set one up;
+//   - ask for a new password before the session when the one the sign-in
+//     passed with is on the breached and common list;
 //   - in the cool-off after a recovery (RecentlyRecovered), refuse
 //     changing the email address, removing a factor, or a passkey as the
 //     only way in; a password change needs the current password or a
@@ -438,7 +447,7 @@ func (p Default) JourneyLimits() Limits {
 
 // Steps implements Stepper.
 func (p Default) Steps() []string {
-	return []string{StepVerifyEmail, StepSecondFactor, StepReauthenticate, StepEmailCode}
+	return []string{StepVerifyEmail, StepSecondFactor, StepReauthenticate, StepEmailCode, StepNewPassword}
 }
 
 // spreadLimit is SpreadLimit or its default.
@@ -613,6 +622,11 @@ func (p Default) Decide(_ context.Context, in Input) Decision {
 		// A customer who set up a second factor chose to be asked for it.
 		if in.SecondFactor && !HasSecondFactor(in.Methods) {
 			return Decision{Effect: StepUp, Reason: "second_factor_enrolled", Require: []string{StepSecondFactor}, Policy: defaultName}
+		}
+		// A password everyone tries is no secret: once the customer has
+		// proved the rest, it is replaced before the session.
+		if in.Signals.BreachedPassword && slices.Contains(in.Methods, "password") {
+			return Decision{Effect: StepUp, Reason: "breached_password", Require: []string{StepNewPassword}, Policy: defaultName}
 		}
 	}
 	return d

@@ -216,38 +216,57 @@ func TestBrowserDeviceCookie(t *testing.T) {
 
 // A password on the breached and common list, passed at sign-in (an
 // account from before the list, or imported), is a signal the decision
-// records.
+// records, and the policy has it replaced before the session: the new
+// one must pass the password rules, the old one stops working, other
+// sessions end, and the address is told.
 func TestBreachedPasswordAtSignIn(t *testing.T) {
-	env := servertest.Start(t, storetest.NewSQLite(t))
-	owner := signUpOn(t, env, "old@example.com", from("", "laptop"))
-	hash, err := env.Server.Flows.Hasher.Hash(t.Context(), "password123")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.Server.Flows.Identities.SetPassword(t.Context(), owner.Identity.ID, hash, env.Clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	r, _ := signInFrom(t, env, from("", "laptop"), "old@example.com", goodPassword)
-	expectStatus(t, r, 400) // the old password no longer works
-	r, _ = signInFrom(t, env, from("", "laptop"), "old@example.com", "password123")
-	expectStatus(t, r, 200)
-	recs := sessionDecisions(t, env, owner.Identity.ID)
-	if !recs[len(recs)-1].Input.Signals.BreachedPassword {
-		t.Fatalf("a breached password was not flagged: %+v", recs[len(recs)-1])
-	}
-	hash, err = env.Server.Flows.Hasher.Hash(t.Context(), goodPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.Server.Flows.Identities.SetPassword(t.Context(), owner.Identity.ID, hash, env.Clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	r, _ = signInFrom(t, env, from("", "laptop"), "old@example.com", goodPassword)
-	expectStatus(t, r, 200)
-	recs = sessionDecisions(t, env, owner.Identity.ID)
-	if recs[len(recs)-1].Input.Signals.BreachedPassword {
-		t.Fatal("a strong password was flagged")
-	}
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		owner := signUpOn(t, env, "old@example.com", from("", "laptop"))
+		hash, err := env.Server.Flows.Hasher.Hash(t.Context(), "password123")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Server.Flows.Identities.SetPassword(t.Context(), owner.Identity.ID, hash, env.Clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		r, _ := signInFrom(t, env, from("", "laptop"), "old@example.com", goodPassword)
+		expectStatus(t, r, 400) // the old password no longer works
+		var start, half, in api.FlowResponse
+		env.JSONWith(t, "POST", "/api/login", from("", "laptop"), nil, &start)
+		expectStatus(t, env.JSONWith(t, "POST", "/api/login/"+start.Flow.ID, from("", "laptop"),
+			map[string]any{"identifier": "old@example.com", "password": "password123"}, &half), 200)
+		if half.Flow.State != "password" || half.SessionToken != "" || half.Flow.Messages[0].ID != "password_breached" {
+			t.Fatalf("a breached password signed in: %+v", half.Flow)
+		}
+		recs := sessionDecisions(t, env, owner.Identity.ID)
+		if last := recs[len(recs)-1]; !last.Input.Signals.BreachedPassword || last.Effect != "step_up" || last.Reason != "breached_password" {
+			t.Fatalf("a breached password was not flagged: %+v", last)
+		}
+		// A new password the rules refuse changes nothing; a good one signs in.
+		p := expectProblem(t, env.JSONWith(t, "POST", "/api/login/"+start.Flow.ID, from("", "laptop"), map[string]any{"password": "password1"}, nil), 400, "invalid-input")
+		if p.Errors[0].Field != "password" {
+			t.Fatalf("a common new password: %+v", p)
+		}
+		expectStatus(t, env.JSONWith(t, "POST", "/api/login/"+start.Flow.ID, from("", "laptop"), map[string]any{"password": goodPassword}, &in), 200)
+		if in.SessionToken == "" || in.Flow.State != "done" {
+			t.Fatalf("after the new password: %+v", in.Flow)
+		}
+		if _, st := whoami(t, env, owner.SessionToken); st != 401 {
+			t.Fatal("the sign-up's session outlived the breached password")
+		}
+		if m := env.LatestMail(t, "old@example.com", "Security change on your Foyer account"); !strings.Contains(m.Text, "lists of leaked passwords") || !revertLink.MatchString(m.Text) {
+			t.Fatalf("notice:\n%s", m.Text)
+		}
+		r, _ = signInFrom(t, env, from("", "laptop"), "old@example.com", "password123")
+		expectStatus(t, r, 400)
+		r, _ = signInFrom(t, env, from("", "laptop"), "old@example.com", goodPassword)
+		expectStatus(t, r, 200)
+		recs = sessionDecisions(t, env, owner.Identity.ID)
+		if recs[len(recs)-1].Input.Signals.BreachedPassword {
+			t.Fatal("a strong password was flagged")
+		}
+	})
 }
 
 // The right password right after wrong ones, on a device new to the

@@ -236,6 +236,9 @@ func TestEmailChangeAndRevert(t *testing.T) {
 		}
 		var second api.FlowResponse
 		expectStatus(t, signInAPI(t, env, next, goodPassword, &second), 200)
+		if recs := sessionDecisions(t, env, second.Session.IdentityID); recs[len(recs)-1].Input.Signals.SinceEmailChange <= 0 {
+			t.Fatalf("the email change is not a signal of the next sign-in: %+v", recs[len(recs)-1].Input.Signals)
+		}
 
 		// The new address does not recover the account in the cool-off.
 		var rec api.FlowResponse

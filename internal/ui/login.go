@@ -41,6 +41,14 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	case flow.StateSecondFactor:
 		p.factorSubmit(w, r, f, c, "/login")
 		return
+	case flow.StatePassword: // the password was breached: a new one
+		res, err := p.Flows.SubmitNewPassword(r.Context(), f, c, r.PostForm.Get("password"))
+		if err != nil {
+			p.submitFailed(w, r, f, "/login", err, nil)
+			return
+		}
+		p.continueFlow(w, r, res, "/login")
+		return
 	}
 	if f.State != flow.StateForm {
 		seeOther(w, r, flowURL("/login", f))
