@@ -193,6 +193,9 @@ type Data struct {
 	// Breached is true when a sign-in's password is on the breached and
 	// common list: the session waits for a new one (policy.StepNewPassword).
 	Breached bool `json:"breached,omitempty"`
+	// FactorSetUpAt is when the passkey a sign-in used was added: in the
+	// cool-off after a recovery only a factor from before it gives aal2.
+	FactorSetUpAt time.Time `json:"factor_set_up_at,omitzero"`
 	// SessionID is the session an email change was asked from: it must
 	// still be live when the new address is proved.
 	SessionID string `json:"session_id,omitempty"`

@@ -59,7 +59,7 @@ func (s *Service) RequestLoginCode(ctx context.Context, f *Flow, c Client, ident
 		return nil, err
 	}
 	f.Data.Email = email
-	if cand != nil && cand.Identity.State == identity.StateActive && cand.Identifier.Verified {
+	if cand != nil && cand.Identity.State == identity.StateActive && cand.Identifier.Verified && !s.emailJustChanged(cand.Identity) {
 		f.IdentityID, f.Data.IdentifierID = cand.Identity.ID, cand.Identifier.ID
 	} else {
 		f.Data.Dead = true // the code is stored but never sent

@@ -67,6 +67,9 @@ func (s *Service) SignInWithPasskey(ctx context.Context, c Client, challengeID s
 		return nil, err
 	}
 	f.IdentityID = identityID
+	if cred != nil {
+		f.Data.FactorSetUpAt = cred.CreatedAt
+	}
 	if cloned {
 		s.emit(ctx, f, c, event.PasskeyCloned, event.OutcomeFailure, "counter_not_increased", identityID, "")
 		s.Logger.WarnContext(ctx, "flow: passkey signature counter did not increase", "identity_id", identityID, "credential_id", cred.ID)

@@ -82,8 +82,7 @@ func (s *Service) SubmitRecoveryEmail(ctx context.Context, f *Flow, c Client, ad
 	// An address that just replaced another recovers nothing in the
 	// cool-off: whoever changed it may not be the owner, whose old
 	// address got the link that undoes the change.
-	if cand != nil && cand.Identity.State == identity.StateActive && cand.Identifier.Verified &&
-		(cand.Identity.EmailChangedAt.IsZero() || s.now().Sub(cand.Identity.EmailChangedAt) >= s.Config.RecoveryCoolOff) {
+	if cand != nil && cand.Identity.State == identity.StateActive && cand.Identifier.Verified && !s.emailJustChanged(cand.Identity) {
 		f.IdentityID, f.Data.IdentifierID = cand.Identity.ID, cand.Identifier.ID
 	} else {
 		f.Data.Dead = true // the code is stored but never sent
@@ -100,6 +99,13 @@ func (s *Service) SubmitRecoveryEmail(ctx context.Context, f *Flow, c Client, ad
 
 // nobody is an identity id no account has (ids are UUIDv7s).
 const nobody = "00000000-0000-0000-0000-000000000000"
+
+// emailJustChanged reports whether ident's address changed within the
+// cool-off: a code to it neither recovers the account nor signs it in,
+// since whoever changed it may not be the owner.
+func (s *Service) emailJustChanged(ident *identity.Identity) bool {
+	return !ident.EmailChangedAt.IsZero() && s.now().Sub(ident.EmailChangedAt) < s.Config.RecoveryCoolOff
+}
 
 // recoveryCodeMismatch is what a recovery code that does not open an
 // account is told, whether or not the address has one.
@@ -280,7 +286,9 @@ func (s *Service) SubmitRecoveryPassword(ctx context.Context, f *Flow, c Client,
 	}
 	f.State = StateDone
 	f.Data.Messages = []Message{info("recovery_completed", "Your new password is set, and every other device was signed out.")}
-	if err := s.finish(ctx, f, now, complete); err != nil {
+	// Saved only over the flow as read: of two submits at once, one
+	// completes and the other is told the flow moved on (ErrChanged).
+	if err := s.save(ctx, f, now, complete); err != nil {
 		return nil, err
 	}
 	ident.RecoveredAt, ident.RestrictedUntil = now, until

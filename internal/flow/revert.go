@@ -107,15 +107,7 @@ func (s *Service) Revert(ctx context.Context, c Client, token string) error {
 		}
 		switch kind {
 		case RevertEmail:
-			ident, err := s.Identities.Get(ctx, s.Config.Domain, identityID)
-			if err != nil {
-				return err
-			}
-			traits, err := withEmail(ident.Traits, old)
-			if err != nil {
-				return err
-			}
-			if err := s.Identities.ChangeEmailTx(ctx, tx, identityID, old, traits, now, false); err != nil {
+			if err := s.restoreEmailTx(ctx, tx, identityID, old, now); err != nil {
 				return err
 			}
 		case RevertPassword, RevertRecovery:
@@ -173,6 +165,39 @@ func (s *Service) undoFactor(ctx context.Context, identityID, change string) err
 		return fmt.Errorf("flow: revert %s: %w", reason, err)
 	}
 	return nil
+}
+
+// restoreEmailTx puts an identity's old address back inside tx. An
+// unfinished sign-up holding it meanwhile (anyone can start one) gives it
+// up: the address's owner is taking it back. An account holding it keeps
+// it, and the revert does the rest without it: every session ends, the
+// account is protected, and the (intruder's) new address is no longer
+// verified, so that no code to it signs in or recovers.
+func (s *Service) restoreEmailTx(ctx context.Context, tx *store.Tx, identityID, old string, now time.Time) error {
+	holder, err := s.Identities.FindByIdentifier(ctx, s.Config.Domain, identity.KindEmail, old)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return err
+	case holder.ID == identityID:
+		return nil
+	case holder.State == identity.StatePending:
+		if err := s.Identities.DeletePendingTx(ctx, tx, holder.ID); err != nil {
+			return err
+		}
+	default:
+		s.Logger.WarnContext(ctx, "flow: revert: the old address belongs to another account now; it stays there", "identity_id", identityID)
+		return s.Identities.UnverifyEmailTx(ctx, tx, identityID)
+	}
+	ident, err := s.Identities.Get(ctx, s.Config.Domain, identityID)
+	if err != nil {
+		return err
+	}
+	traits, err := withEmail(ident.Traits, old)
+	if err != nil {
+		return err
+	}
+	return s.Identities.ChangeEmailTx(ctx, tx, identityID, old, traits, now, false)
 }
 
 // PruneReverts deletes the revert links that expired before cutoff (used

@@ -108,11 +108,19 @@ func (s *Service) StepUp(ctx context.Context, c Client, token, kind, code string
 	if err != nil {
 		return "", nil, ErrNoSession
 	}
-	if err := s.checkFactor(ctx, nil, c, sess.IdentityID, kind, code); err != nil {
-		return "", nil, err
-	}
 	sig, err := s.recoverySignals(ctx, sess.IdentityID, kind)
 	if err != nil {
+		return "", nil, err
+	}
+	if sig.RecentlyRecovered && !sig.OriginalFactor {
+		// Asked before the code is checked, so that a refusal spends no
+		// recovery code for nothing.
+		if _, _, err := s.decideRecord(ctx, nil, c, policy.Input{Action: policy.SessionStepUp, IdentityID: sess.IdentityID, SessionID: sess.ID,
+			Methods: append(slices.Clone(sess.Methods), kind), AAL: sess.AAL, AuthenticatedAt: sess.AuthenticatedAt, Signals: sig}, event.SessionSteppedUp); err != nil {
+			return "", nil, restrictedRefusal(err)
+		}
+	}
+	if err := s.checkFactor(ctx, nil, c, sess.IdentityID, kind, code); err != nil {
 		return "", nil, err
 	}
 	_, rec, err := s.decideRecord(ctx, nil, c, policy.Input{Action: policy.SessionStepUp, IdentityID: sess.IdentityID, SessionID: sess.ID,

@@ -810,9 +810,9 @@ func (s *Service) issueAs(ctx context.Context, f *Flow, c Client, d policy.Decis
 		f.Data.Messages = []Message{info("second_factor_required", "Enter the 6-digit code from your authenticator app, or one of your recovery codes.")}
 		return s.record(f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, ident.ID, ""), nil
 	}
-	aal := session.AAL1
-	if policy.HasSecondFactor(methods) {
-		aal = session.AAL2
+	aal, err := s.assurance(ctx, f, ident, methods)
+	if err != nil {
+		return nil, err
 	}
 	p := session.Params{Domain: s.Config.Domain, IdentityID: ident.ID, Methods: methods, AAL: aal,
 		DeviceID: c.DeviceID, IP: c.IP, UserAgent: c.UserAgent, AuthenticatedAt: authAt}
@@ -847,6 +847,37 @@ func (s *Service) issueAs(ctx context.Context, f *Flow, c Client, d policy.Decis
 		out.Token, out.Session, out.Identity = token, sess, ident
 		return s.emitTx(ctx, tx, f, c, event.LoginSucceeded, event.OutcomeSuccess, f.Type, ident.ID, sess.ID)
 	}, nil
+}
+
+// assurance is the level of a session of ident after methods: aal2 with a
+// second factor — but in the cool-off after a recovery only with one set
+// up before it (the owner's: the factor that recovered the account, or
+// one added since, may be an intruder's), which also ends the cool-off.
+func (s *Service) assurance(ctx context.Context, f *Flow, ident *identity.Identity, methods []string) (string, error) {
+	if !policy.HasSecondFactor(methods) {
+		return session.AAL1, nil
+	}
+	if !ident.Restricted(s.now()) {
+		return session.AAL2, nil
+	}
+	original := false
+	switch {
+	case slices.Contains(methods, MethodPasskey):
+		original = !f.Data.FactorSetUpAt.IsZero() && f.Data.FactorSetUpAt.Before(ident.RecoveredAt)
+	case slices.Contains(methods, FactorTOTP) && s.Factors != nil:
+		at, err := s.Factors.TOTP.ConfirmedAt(ctx, ident.ID)
+		if err != nil {
+			return "", err
+		}
+		original = !at.IsZero() && at.Before(ident.RecoveredAt)
+	}
+	if !original {
+		return session.AAL1, nil
+	}
+	if err := s.Identities.Unrestrict(ctx, ident.ID); err != nil {
+		return "", err
+	}
+	return session.AAL2, nil
 }
 
 // Logout revokes the session holding token.

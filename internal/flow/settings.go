@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/foyer-id/foyer/internal/event"
@@ -51,12 +53,21 @@ func (s *Service) ChangePassword(ctx context.Context, c Client, sess *session.Se
 		return err
 	}
 	now := s.now()
+	// A session that proved only the mailbox (signed in by an emailed
+	// code) setting a password without the old one is a recovery by
+	// another door: the account enters the cool-off as after one.
+	mailboxOnly := current == "" && !slices.ContainsFunc(sess.Methods, func(m string) bool { return m != MethodEmailCode })
 	err = s.Flows.db.InTx(ctx, func(tx *store.Tx) error {
 		oldHash, err := s.Identities.PasswordHashTx(ctx, tx, ident.ID)
 		if err != nil {
 			return err
 		}
-		if err := s.Identities.SetPasswordTx(ctx, tx, ident.ID, hash, now); err != nil {
+		if mailboxOnly {
+			err = s.Identities.RecoverTx(ctx, tx, ident.ID, hash, now, now.Add(s.Config.RecoveryCoolOff))
+		} else {
+			err = s.Identities.SetPasswordTx(ctx, tx, ident.ID, hash, now)
+		}
+		if err != nil {
 			return err
 		}
 		if err := s.endOthersTx(ctx, tx, ident.ID, sess.ID); err != nil {
@@ -137,7 +148,7 @@ func (s *Service) ChangeTraits(ctx context.Context, c Client, sess *session.Sess
 		return nil, invalid("email", "email_change_separate", "Change your email address on its own: we check the new one first.")
 	}
 	for k, v := range merged {
-		if v == nil || v == "" {
+		if str, ok := v.(string); v == nil || ok && strings.TrimSpace(str) == "" {
 			delete(merged, k) // a cleared trait is gone (the schema says whether it may be)
 		}
 	}
@@ -338,7 +349,7 @@ func (s *Service) SubmitNewPassword(ctx context.Context, f *Flow, c Client, pw s
 		}
 		return s.emitTx(ctx, tx, f, c, event.SettingsChanged, event.OutcomeSuccess, "password_breached", ident.ID, "")
 	}
-	if err := s.finish(ctx, f, now, replace, signedIn); err != nil {
+	if err := s.save(ctx, f, now, replace, signedIn); err != nil { // once: see SubmitRecoveryPassword
 		return nil, err
 	}
 	return result, nil

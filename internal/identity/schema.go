@@ -9,6 +9,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -130,6 +132,13 @@ func (e *TraitError) Error() string { return "identity: trait " + e.Trait + ": "
 // in place, and returns the identifiers they declare. Errors are
 // *TraitError.
 func (s *Schema) Validate(traits map[string]any) ([]Identifier, error) {
+	for name, v := range traits {
+		clean, err := cleanText(name, v)
+		if err != nil {
+			return nil, err
+		}
+		traits[name] = clean
+	}
 	var ids []Identifier
 	for name, kind := range s.identifiers {
 		v, ok := traits[name]
@@ -159,6 +168,48 @@ func (s *Schema) Validate(traits map[string]any) ([]Identifier, error) {
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i].Kind+ids[i].Value < ids[j].Kind+ids[j].Value })
 	return ids, nil
+}
+
+// cleanText trims the white space around the text in a trait (nested
+// too) and refuses text with characters that only deceive: control
+// characters, the replacement character, and the bidirectional overrides
+// and isolates that make a name read differently from what it is.
+func cleanText(name string, v any) (any, error) {
+	switch v := v.(type) {
+	case string:
+		if strings.ContainsFunc(v, deceptive) {
+			return nil, &TraitError{Trait: name, Message: "has characters that are not allowed"}
+		}
+		return strings.TrimSpace(v), nil
+	case map[string]any:
+		for k, x := range v {
+			clean, err := cleanText(name, x)
+			if err != nil {
+				return nil, err
+			}
+			v[k] = clean
+		}
+	case []any:
+		for i, x := range v {
+			clean, err := cleanText(name, x)
+			if err != nil {
+				return nil, err
+			}
+			v[i] = clean
+		}
+	}
+	return v, nil
+}
+
+// deceptive reports a character text traits may not hold.
+func deceptive(r rune) bool {
+	switch {
+	case unicode.IsControl(r), r == utf8.RuneError:
+		return true
+	case r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069':
+		return true
+	}
+	return false
 }
 
 // jsonValue converts Go values to the shapes the validator expects

@@ -19,6 +19,13 @@ func TestDefaultSchema(t *testing.T) {
 		{"email not text", map[string]any{"email": 42}, "email"},
 		{"unknown trait", map[string]any{"email": "a@example.com", "admin": true}, ""},
 		{"empty name", map[string]any{"email": "a@example.com", "name": ""}, "name"},
+		{"blank name", map[string]any{"email": "a@example.com", "name": "   "}, "name"},
+		{"right-to-left override", map[string]any{"email": "a@example.com", "name": "Alice \u202egnp.exe"}, "name"},
+		{"NUL", map[string]any{"email": "a@example.com", "name": "Al\x00ice"}, "name"},
+	}
+	trimmed := map[string]any{"email": "a@example.com", "name": "  Alice  "}
+	if _, err := s.Validate(trimmed); err != nil || trimmed["name"] != "Alice" {
+		t.Fatalf("name around white space: %q %v", trimmed["name"], err)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -357,6 +357,24 @@ func (s *Store) ChangeEmailTx(ctx context.Context, tx *store.Tx, identityID, ema
 	return nil
 }
 
+// DeletePendingTx deletes, inside tx, an unfinished sign-up (with its
+// identifiers): its address is taken back by its owner.
+func (s *Store) DeletePendingTx(ctx context.Context, tx *store.Tx, identityID string) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM identities WHERE id = $1 AND state = 'pending'`, identityID); err != nil {
+		return fmt.Errorf("identity: delete pending %s: %w", identityID, err)
+	}
+	return nil
+}
+
+// UnverifyEmailTx marks, inside tx, an identity's address as not
+// verified: no code to it signs in or recovers the account.
+func (s *Store) UnverifyEmailTx(ctx context.Context, tx *store.Tx, identityID string) error {
+	if _, err := tx.Exec(ctx, `UPDATE identifiers SET verified_at = NULL WHERE identity_id = $1 AND kind = $2`, identityID, KindEmail); err != nil {
+		return fmt.Errorf("identity: unverify %s: %w", identityID, err)
+	}
+	return nil
+}
+
 // ProtectTx puts an identity in the protected state inside tx (see
 // Identity.ProtectedAt), and ends its cool-off after a recovery: the owner
 // is the one acting.

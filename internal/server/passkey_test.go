@@ -196,10 +196,10 @@ func TestPasswordlessSignUpThroughAPI(t *testing.T) {
 		// Without the passkey: an emailed code signs in (aal1), and a
 		// recovery code steps up to aal2.
 		expectStatus(t, env.JSON(t, "POST", "/api/login", "", nil, &login), 201)
-		mails := env.MailCount("una@example.com")
 		expectStatus(t, env.JSON(t, "POST", "/api/login/"+login.Flow.ID, "", map[string]any{"identifier": "una@example.com", "method": "code"}, nil), 200)
 		var byCode api.FlowResponse
-		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+login.Flow.ID+"/code", "", map[string]any{"code": servertest.CodeFrom(t, env.MailTo(t, "una@example.com", mails+1))}, &byCode), 200)
+		// (Found by subject: the passkey sign-in's notice may arrive later.)
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+login.Flow.ID+"/code", "", map[string]any{"code": servertest.CodeFrom(t, env.LatestMail(t, "una@example.com", "Your Foyer sign-in code"))}, &byCode), 200)
 		if byCode.Session == nil || byCode.Session.AAL != "aal1" {
 			t.Fatalf("email-code sign-in: %+v", byCode.Session)
 		}

@@ -1,9 +1,11 @@
 package server_test
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -297,5 +299,129 @@ func TestRecoveryNewerEndsOlder(t *testing.T) {
 		third := recoverByEmail(t, env, email)
 		expectStatus(t, env.JSON(t, "POST", "/api/recovery/"+third, "", map[string]any{"password": newPassword}, nil), 200)
 		expectProblem(t, env.JSON(t, "POST", "/api/flows/"+waiting.Flow.ID+"/code", "", map[string]any{"code": code}, nil), 409, "flow-state")
+	})
+}
+
+// Found by an outside review: the cool-off holds on every way in.
+func TestCoolOffHoldsOnEveryDoor(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		const email = "eve.owner@example.com"
+		tok := signUpAPI(t, env, email).SessionToken
+		var setup api.TOTPSetup
+		expectStatus(t, env.JSON(t, "POST", "/api/totp", tok, nil, &setup), 200)
+		first, _ := pqtotp.GenerateCode(setup.Secret, env.Clock.Now())
+		var codes api.RecoveryCodes
+		expectStatus(t, env.JSON(t, "POST", "/api/totp/confirm", tok, map[string]any{"code": first}, &codes), 200)
+
+		var start, done api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/recovery", "", nil, &start), 201)
+		expectStatus(t, env.JSON(t, "POST", "/api/recovery/"+start.Flow.ID, "", map[string]any{"email": email, "recovery_code": codes.RecoveryCodes[0]}, nil), 200)
+		expectStatus(t, env.JSON(t, "POST", "/api/recovery/"+start.Flow.ID, "", map[string]any{"password": newPassword}, &done), 200)
+
+		// A refused step-up spends no recovery code.
+		expectProblem(t, env.JSON(t, "POST", "/api/sessions/step-up", done.SessionToken, map[string]any{"kind": "recovery_code", "code": codes.RecoveryCodes[1]}, nil), 409, "refused")
+		var st api.TOTPStatus
+		expectStatus(t, env.JSON(t, "GET", "/api/totp", done.SessionToken, nil, &st), 200)
+		if st.RecoveryCodesRemaining != 9 {
+			t.Fatalf("%d recovery codes left, want 9: the refused step-up spent one", st.RecoveryCodesRemaining)
+		}
+		// A sign-in's second factor is held to the same rule: a recovery
+		// code gives aal1 in the cool-off.
+		var in, half api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/login", "", nil, &in), 201)
+		expectStatus(t, env.JSON(t, "POST", "/api/login/"+in.Flow.ID, "", map[string]any{"identifier": email, "password": newPassword}, &half), 200)
+		var signedIn api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+in.Flow.ID+"/second-factor", "", map[string]any{"kind": "recovery_code", "code": codes.RecoveryCodes[1]}, &signedIn), 200)
+		if signedIn.Session.AAL != "aal1" {
+			t.Fatalf("a recovery code signed in at %s in the cool-off", signedIn.Session.AAL)
+		}
+		// The authenticator app from before the recovery: aal2, and the
+		// cool-off ends.
+		env.Clock.Advance(time.Minute)
+		var again, half2, up api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/login", "", nil, &again), 201)
+		expectStatus(t, env.JSON(t, "POST", "/api/login/"+again.Flow.ID, "", map[string]any{"identifier": email, "password": newPassword}, &half2), 200)
+		code, _ := pqtotp.GenerateCode(setup.Secret, env.Clock.Now())
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+again.Flow.ID+"/second-factor", "", map[string]any{"kind": "totp", "code": code}, &up), 200)
+		if who, _ := whoami(t, env, up.SessionToken); up.Session.AAL != "aal2" || who.RecentlyRecovered {
+			t.Fatalf("the original app: %s, still restricted %v", up.Session.AAL, who.RecentlyRecovered)
+		}
+	})
+}
+
+// Signing in by an emailed code and then setting a password without the
+// old one is a recovery by another door: the account enters the cool-off.
+// And an address changed in the cool-off gets no sign-in code.
+func TestMailboxOnlyPasswordIsARecovery(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		const email = "mo@example.com"
+		signUpAPI(t, env, email)
+		var start, sent, in api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/login", "", nil, &start), 201)
+		expectStatus(t, env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": email, "method": "code"}, &sent), 200)
+		c := servertest.CodeFrom(t, env.LatestMail(t, email, "Your Foyer sign-in code"))
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/code", "", map[string]any{"code": c}, &in), 200)
+		expectStatus(t, env.JSON(t, "POST", "/api/settings/password", in.SessionToken, map[string]any{"password": newPassword}, nil), 204)
+		if who, _ := whoami(t, env, in.SessionToken); !who.RecentlyRecovered {
+			t.Fatal("a password set by a mailbox-only session left the account unrestricted")
+		}
+
+		// An address changed (after the cool-off, by a fresh session) gets
+		// no sign-in code for the next cool-off.
+		env.Clock.Advance(73 * time.Hour)
+		var fresh, change api.FlowResponse
+		expectStatus(t, signInAPI(t, env, email, newPassword, &fresh), 200)
+		const next = "mo.next@example.com"
+		expectStatus(t, env.JSON(t, "POST", "/api/settings/email", fresh.SessionToken, map[string]any{"email": next}, &change), 200)
+		code := servertest.CodeFrom(t, env.LatestMail(t, next, "Your Foyer verification code"))
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+change.Flow.ID+"/code", "", map[string]any{"code": code}, nil), 200)
+		var s2 api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/login", "", nil, &s2), 201)
+		expectStatus(t, env.JSON(t, "POST", "/api/login/"+s2.Flow.ID, "", map[string]any{"identifier": next, "method": "code"}, nil), 200)
+		for _, m := range env.Outbox(t, next) {
+			if m.Template == "login_code" {
+				t.Fatal("a sign-in code went to an address changed in the cool-off")
+			}
+		}
+	})
+}
+
+// Of several submits of a recovery's new password at once, one completes.
+func TestRecoveryCompletesOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		const email = "once@example.com"
+		signUpAPI(t, env, email)
+		id := recoverByEmail(t, env, email)
+		const n = 6
+		statuses := make([]int, n)
+		release := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				<-release
+				statuses[i] = env.JSON(t, "POST", "/api/recovery/"+id, "", map[string]any{"password": fmt.Sprintf("%s %d", newPassword, i)}, nil).StatusCode
+			})
+		}
+		close(release)
+		wg.Wait()
+		ok := 0
+		for _, st := range statuses {
+			switch st {
+			case 200:
+				ok++
+			case 409:
+			default:
+				t.Fatalf("statuses %v", statuses)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("%d of %d submits completed the recovery: %v", ok, n, statuses)
+		}
+		if got := len(env.Outbox(t, email)); got != 3 { // sign-up code, recovery code, one notice
+			t.Fatalf("%d mails, want 3", got)
+		}
 	})
 }

@@ -49,7 +49,10 @@ func (p Policy) Validate() error {
 // are ignored.
 //
 // A rejected password gives a *Violation, the first that applies of:
-// ReasonInvalidText (not UTF-8), ReasonEmpty (nothing but white space), ReasonTooShort, ReasonTooLong (in
+// ReasonInvalidText (not UTF-8, or a character nobody types: a control
+// character, or U+FFFD, which a client puts for what it could not
+// encode), ReasonEmpty (nothing but white space and invisible formatting
+// characters), ReasonTooShort, ReasonTooLong (in
 // code points after NFKC), ReasonCommon (IsCommon) and
 // ReasonSimilarToIdentifier (see below). An invalid p gives p.Validate's
 // error instead, which is not a *Violation.
@@ -70,11 +73,11 @@ func (p Policy) Check(password string, context ...string) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	if !utf8.ValidString(password) {
+	if !utf8.ValidString(password) || strings.ContainsFunc(password, untypeable) {
 		return &Violation{Reason: ReasonInvalidText}
 	}
 	pw := Normalize(password)
-	if strings.TrimSpace(pw) == "" {
+	if strings.TrimFunc(pw, invisible) == "" {
 		return &Violation{Reason: ReasonEmpty}
 	}
 	n := utf8.RuneCountInString(pw)
@@ -96,6 +99,19 @@ func (p Policy) Check(password string, context ...string) error {
 		}
 	}
 	return nil
+}
+
+// untypeable reports a character a password cannot hold: a control
+// character other than white space (NUL, escapes) or the replacement
+// character, which many different inputs turn into.
+func untypeable(r rune) bool {
+	return unicode.IsControl(r) && !unicode.IsSpace(r) || r == utf8.RuneError
+}
+
+// invisible reports a character that shows nothing: white space, or a
+// format character (zero-width space and joiners, direction marks).
+func invisible(r rune) bool {
+	return unicode.IsSpace(r) || unicode.Is(unicode.Cf, r)
 }
 
 // Bounds of the context comparison, in code points.

@@ -23,6 +23,9 @@ func TestPolicyCheck(t *testing.T) {
 		// Length, counted in code points after NFKC.
 		{"empty", def, "", nil, password.ReasonEmpty, 0},
 		{"not UTF-8", def, "\xff\xfe secret passphrase zq", nil, password.ReasonInvalidText, 0},
+		{"NUL", def, "secret\x00passphrase zq", nil, password.ReasonInvalidText, 0},
+		{"replacement characters", def, "\ufffd\ufffd\ufffd\ufffd\ufffd\ufffd\ufffd\ufffd\ufffd\ufffd", nil, password.ReasonInvalidText, 0},
+		{"only zero-width characters", def, "\u200b\u200b\u200b\u200b\u200c\u200d\u200b\u200b\u200b\u200b", nil, password.ReasonEmpty, 0},
 		{"only spaces", def, "          ", nil, password.ReasonEmpty, 0},
 		{"only mixed white space", def, " \t\u3000\u00a0  \n ", nil, password.ReasonEmpty, 0},
 		{"too short", def, "kq7#vz", nil, password.ReasonTooShort, 8},

@@ -5,11 +5,13 @@ import "fmt"
 // Reason codes of a Violation. They are stable: store them, count them, or use
 // them as translation keys.
 const (
-	// ReasonEmpty: the password is empty or only white space.
+	// ReasonEmpty: the password is empty, or only white space and
+	// invisible formatting characters (zero-width spaces, joiners).
 	ReasonEmpty = "empty"
-	// ReasonInvalidText: the password is not valid UTF-8. No browser or
-	// JSON client sends that (JSON decoders turn such bytes into U+FFFD),
-	// so it could never be typed again the same way.
+	// ReasonInvalidText: the password is not valid UTF-8, or holds a
+	// control character (NUL, escapes) or U+FFFD. No keyboard types those
+	// (JSON decoders turn invalid bytes and lone surrogates into U+FFFD, so
+	// many inputs would end up one password).
 	ReasonInvalidText = "invalid_text"
 	// ReasonTooShort: fewer code points than Policy.MinLength.
 	ReasonTooShort = "too_short"
