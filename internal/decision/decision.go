@@ -99,6 +99,43 @@ func Insert(ctx context.Context, q store.Execer, r Record) error {
 	return nil
 }
 
+// InsertAll writes rs with q in one statement: a step's decisions (a
+// sign-in's start, submit and session) cost one insert behind SQLite's
+// one writer, not one each.
+func InsertAll(ctx context.Context, q store.Execer, rs []Record) error {
+	switch len(rs) {
+	case 0:
+		return nil
+	case 1:
+		return Insert(ctx, q, rs[0])
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT INTO decisions (at, domain, action, identity_id, flow_id, client_id, effect, reason, require, policy, input) VALUES `)
+	args := make([]any, 0, len(rs)*11)
+	for i, r := range rs {
+		a, err := r.args()
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for j := range a {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "$%d", len(args)+j+1)
+		}
+		b.WriteByte(')')
+		args = append(args, a...)
+	}
+	if _, err := q.Exec(ctx, b.String(), args...); err != nil {
+		return fmt.Errorf("decision: append %d records: %w", len(rs), err)
+	}
+	return nil
+}
+
 // Append writes r alone, group-committed with other writes (see
 // store.DB.ExecBatched): for a decision whose step writes nothing else.
 func (l *Log) Append(ctx context.Context, r Record) error {

@@ -146,3 +146,32 @@ func TestPolicyVersion(t *testing.T) {
 		t.Fatalf("record's policy %q", rec.Policy)
 	}
 }
+
+// A step's records go in one statement, each kept whole and apart.
+func TestInsertAll(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 12, 5, 15, 0, 0, 0, time.UTC)
+		p := &Point{Domain: "customers", Policy: policy.Default{}, Now: func() time.Time { return now }}
+		var recs []Record
+		for i, a := range []policy.Action{policy.FlowStart, policy.LoginSubmit, policy.SessionIssue} {
+			_, r := p.Decide(ctx, policy.Input{Action: a, FlowID: "f-9", IdentityID: "id-9", ClientIP: "198.51.100." + string(rune('1'+i))})
+			recs = append(recs, r)
+		}
+		if err := db.InTx(ctx, func(tx *store.Tx) error { return InsertAll(ctx, tx, recs) }); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.InTx(ctx, func(tx *store.Tx) error { return InsertAll(ctx, tx, nil) }); err != nil {
+			t.Fatal(err)
+		}
+		got, err := NewLog(db).List(ctx, Query{Domain: "customers", FlowID: "f-9"})
+		if err != nil || len(got) != 3 {
+			t.Fatalf("List = %+v, %v", got, err)
+		}
+		for i, r := range got {
+			if r.Action != recs[i].Action || r.Input.ClientIP != recs[i].Input.ClientIP || r.IdentityID != "id-9" {
+				t.Fatalf("record %d = %+v, want %+v", i, r, recs[i])
+			}
+		}
+	})
+}

@@ -322,12 +322,7 @@ func (s *Service) writeDecided(ctx context.Context, tx *store.Tx, f *Flow, recs 
 			recs = append(recs, r)
 		}
 	}
-	for _, r := range recs {
-		if err := s.Decisions.AppendTx(ctx, tx, r); err != nil {
-			return err
-		}
-	}
-	return nil
+	return decision.InsertAll(ctx, tx, recs)
 }
 
 // A write is part of a journey step that commits with the step's flow

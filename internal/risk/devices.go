@@ -117,17 +117,27 @@ func (d *Devices) SeenTx(ctx context.Context, tx *store.Tx, dev Device) error {
 	if dev.Place.HasCoords {
 		lat, lon = sql.NullFloat64{Float64: dev.Place.Lat, Valid: true}, sql.NullFloat64{Float64: dev.Place.Lon, Valid: true}
 	}
+	// A device seen again from where it was, within seenGap, changes
+	// nothing worth a write: behind SQLite's one writer every row counts.
 	_, err := tx.Exec(ctx, `INSERT INTO devices (`+deviceColumns+`) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10)
 		ON CONFLICT (identity_id, device_id) DO UPDATE SET last_seen_at = excluded.last_seen_at, user_agent = excluded.user_agent,
 			network = excluded.network, country = excluded.country, city = excluded.city,
-			latitude = excluded.latitude, longitude = excluded.longitude, asn = excluded.asn`,
+			latitude = excluded.latitude, longitude = excluded.longitude, asn = excluded.asn
+		WHERE devices.last_seen_at < excluded.last_seen_at - $11 OR devices.network <> excluded.network
+			OR devices.country <> excluded.country OR devices.city <> excluded.city OR devices.user_agent <> excluded.user_agent
+			OR devices.asn <> excluded.asn`,
 		dev.IdentityID, dev.DeviceID, store.Micros(dev.LastSeen), dev.UserAgent, dev.Place.Network, dev.Place.Country,
-		dev.Place.City, lat, lon, int64(dev.Place.ASN))
+		dev.Place.City, lat, lon, int64(dev.Place.ASN), seenGap.Microseconds())
 	if err != nil {
 		return fmt.Errorf("risk: record device: %w", err)
 	}
 	return nil
 }
+
+// seenGap is how stale a device's last-seen time may grow while it signs
+// in again from the same place: far below anything the risk signals
+// measure (a sign-in's travel speed, a device unused for days).
+const seenGap = 10 * time.Minute
 
 // Prune forgets the devices not seen since cutoff: unused for that long,
 // a device is new again.

@@ -114,6 +114,30 @@ func TestDevices(t *testing.T) {
 		if known, _ := d.Known(ctx, "laptop", "id-2"); known {
 			t.Fatal("a device is known to another identity")
 		}
+		// Seen again from the same place within minutes: not written (the
+		// last-seen time may lag by that much); from elsewhere, or later,
+		// written.
+		last := func() time.Time {
+			var h []risk.Device
+			r := db.Reads()
+			d.HistoryIn(r, "id-1", &h)
+			if err := r.Run(ctx); err != nil {
+				t.Fatal(err)
+			}
+			return h[0].LastSeen
+		}
+		seen("laptop", base.Add(2*time.Hour+5*time.Minute), paris)
+		if got := last(); !got.Equal(base.Add(2 * time.Hour)) {
+			t.Fatalf("a sign-in minutes later from the same place was written: %v", got)
+		}
+		seen("laptop", base.Add(2*time.Hour+6*time.Minute), risk.Place{Network: "192.0.2.0/24", Country: "FR"})
+		if got := last(); !got.Equal(base.Add(2*time.Hour + 6*time.Minute)) {
+			t.Fatalf("a sign-in from another network was not written: %v", got)
+		}
+		seen("laptop", base.Add(2*time.Hour+20*time.Minute), risk.Place{Network: "192.0.2.0/24", Country: "FR"})
+		if got := last(); !got.Equal(base.Add(2*time.Hour + 20*time.Minute)) {
+			t.Fatalf("a sign-in past the gap was not written: %v", got)
+		}
 		if n, err := d.Prune(ctx, base.Add(90*time.Minute)); err != nil || n != 1 {
 			t.Fatalf("Prune = %d, %v", n, err)
 		}
