@@ -8,10 +8,11 @@ import (
 
 // RecoveryRequest is the body of POST /api/recovery/{id}. On the first
 // step send the email, alone (a code is mailed) or with one of the
-// account's recovery codes; once the flow is in state "password", send
-// the new password.
+// account's recovery codes, or the phone number (a code goes by text
+// message); once the flow is in state "password", send the new password.
 type RecoveryRequest struct {
 	Email        string `json:"email"`
+	Phone        string `json:"phone"`
 	RecoveryCode string `json:"recovery_code"`
 	Password     string `json:"password"`
 }
@@ -32,6 +33,8 @@ func (h *Handler) submitRecovery(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case f.State == flow.StatePassword:
 		res, err = h.Flows.SubmitRecoveryPassword(r.Context(), f, h.client(r), req.Password)
+	case req.Phone != "":
+		res, err = h.Flows.SubmitRecoveryPhone(r.Context(), f, h.client(r), req.Phone)
 	case req.RecoveryCode != "":
 		res, err = h.Flows.SubmitRecoveryCode(r.Context(), f, h.client(r), req.Email, req.RecoveryCode)
 	default:

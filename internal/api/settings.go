@@ -60,6 +60,31 @@ func (h *Handler) changeEmail(w http.ResponseWriter, r *http.Request) {
 	respond(w, http.StatusOK, res)
 }
 
+// PhoneChange is the body of POST /api/settings/phone.
+type PhoneChange struct {
+	Phone string `json:"phone"`
+}
+
+// POST /api/settings/phone (bearer): start adding or changing the phone
+// number; a code goes to it by text message, entered with POST
+// /api/flows/{id}/code.
+func (h *Handler) changePhone(w http.ResponseWriter, r *http.Request) {
+	var req PhoneChange
+	if !h.decode(w, r, &req) {
+		return
+	}
+	s, _ := h.authed(w, r)
+	if s == nil {
+		return
+	}
+	res, err := h.Flows.StartPhoneChange(r.Context(), h.client(r), s, req.Phone)
+	if err != nil {
+		h.settingsFail(w, r, err)
+		return
+	}
+	respond(w, http.StatusOK, res)
+}
+
 // TraitsChange is the body of PATCH /api/settings/traits.
 type TraitsChange struct {
 	Traits map[string]json.RawMessage `json:"traits"`

@@ -68,6 +68,7 @@ type Config struct {
 	Admin     Admin     `yaml:"admin"`
 	Log       Log       `yaml:"log"`
 	SMTP      SMTP      `yaml:"smtp"`
+	SMS       SMS       `yaml:"sms"`
 	Password  Password  `yaml:"password"`
 	Retention Retention `yaml:"retention"`
 	// Domains configures each policy domain. Only "customers" exists now.
@@ -142,6 +143,21 @@ type SMTP struct {
 	URL  string `yaml:"url" env:"FOYER_SMTP_URL"`
 	From string `yaml:"from" env:"FOYER_SMTP_FROM"`
 }
+
+// SMS configures outgoing text messages (codes to verified phone
+// numbers). Without a webhook, phone numbers are off outside dev mode; in
+// dev mode the messages stay in the built-in mailbox.
+type SMS struct {
+	// WebhookURL receives each message as a POST of JSON {"id", "to",
+	// "text"} (see courier.WebhookSMS).
+	WebhookURL string `yaml:"webhook_url" env:"FOYER_SMS_WEBHOOK_URL"`
+	// WebhookSecret signs each POST (X-Foyer-Signature: sha256=<HMAC>).
+	WebhookSecret string `yaml:"webhook_secret" env:"FOYER_SMS_WEBHOOK_SECRET"`
+}
+
+// SMSOn reports whether text messages can be sent: through a webhook, or
+// into the dev mailbox.
+func (c *Config) SMSOn() bool { return c.SMS.WebhookURL != "" || c.Dev }
 
 // Password configures password hashing (shared by all domains: it is a
 // machine resource).
@@ -658,6 +674,11 @@ func (c *Config) Validate() error {
 	if c.SMTP.URL != "" {
 		if u, err := url.Parse(c.SMTP.URL); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
 			bad("smtp.url", "must look like smtp://host:port or smtps://user:pass@host:465")
+		}
+	}
+	if c.SMS.WebhookURL != "" {
+		if u, err := url.Parse(c.SMS.WebhookURL); err != nil || u.Hostname() == "" || (u.Scheme != "https" && !(c.Dev && u.Scheme == "http")) {
+			bad("sms.webhook_url", "must be an https:// URL (http:// in dev mode)")
 		}
 	}
 	if c.SMTP.From == "" {

@@ -49,6 +49,9 @@ type Rendered struct {
 type templateSpec struct {
 	required []string
 	optional []string
+	// sms: the template is a text message, to a phone number (its text
+	// body is the message; see Router).
+	sms bool
 }
 
 // catalog is every template Foyer ships, with the Data it takes.
@@ -63,6 +66,11 @@ var catalog = map[string]templateSpec{
 	},
 	"recovery_code": {
 		required: []string{"Code", "ExpiresInMinutes", "ProductName"},
+	},
+	"sms_code": {
+		required: []string{"Code", "ExpiresInMinutes", "ProductName"},
+		optional: []string{"Host"},
+		sms:      true,
 	},
 	"security_notice": {
 		required: []string{"Change", "AccountURL", "ProductName"},
@@ -196,7 +204,11 @@ func Render(m Message) (Rendered, error) {
 	if !ok {
 		return Rendered{}, fmt.Errorf("courier: render: unknown template %q", m.Template)
 	}
-	if err := checkAddress(m.To); err != nil {
+	check := checkAddress
+	if spec.sms {
+		check = checkPhone
+	}
+	if err := check(m.To); err != nil {
 		return Rendered{}, fmt.Errorf("courier: render %s: %w", m.Template, err)
 	}
 	if strings.ContainsAny(m.Locale, "/\\.") {
@@ -236,6 +248,14 @@ func Render(m Message) (Rendered, error) {
 		return Rendered{}, fmt.Errorf("courier: render %s html: %w", m.Template, err)
 	}
 	return Rendered{Subject: subj, Text: text.String(), HTML: html.String()}, nil
+}
+
+// checkPhone accepts a phone number in E.164 form.
+func checkPhone(to string) error {
+	if !IsPhone(to) {
+		return errors.New("recipient is not a phone number in E.164 form")
+	}
+	return nil
 }
 
 // checkAddress accepts a bare address ("someone@example.com"): no display

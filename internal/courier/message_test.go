@@ -24,6 +24,8 @@ var renderCases = []struct {
 		"Code": "903114", "ExpiresInMinutes": 10, "ProductName": "Acme"}}},
 	{"recovery_code", Message{Template: "recovery_code", To: "alice@example.com", Data: map[string]any{
 		"Code": "551902", "ExpiresInMinutes": 15, "ProductName": "Acme"}}},
+	{"sms_code", Message{Template: "sms_code", To: "+447946000123", Data: map[string]any{
+		"Code": "204816", "ExpiresInMinutes": 15, "ProductName": "Acme", "Host": "id.acme.test"}}},
 	{"registration_existing", Message{Template: "registration_existing", To: "alice@example.com", Data: map[string]any{
 		"LoginURL": "https://id.acme.test/login", "ProductName": "Acme"}}},
 	{"registration_existing_recovery", Message{Template: "registration_existing", To: "alice@example.com", Data: map[string]any{

@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +23,9 @@ const (
 	// TypeEmailChange: a signed-in customer proves a new address before it
 	// replaces the old one.
 	TypeEmailChange = "email_change"
+	// TypePhoneChange: a signed-in customer proves a phone number (a code
+	// by text message) before it becomes the account's.
+	TypePhoneChange = "phone_change"
 )
 
 // Channels.
@@ -72,6 +76,10 @@ var transitions = map[string]map[string][]string{
 		StateVerify: {StateDone, StateFailed},
 	},
 	TypeEmailChange: {
+		StateForm:   {StateVerify},
+		StateVerify: {StateDone, StateFailed},
+	},
+	TypePhoneChange: {
 		StateForm:   {StateVerify},
 		StateVerify: {StateDone, StateFailed},
 	},
@@ -162,6 +170,9 @@ type Flow struct {
 type Data struct {
 	// Email is the address the customer entered (normalised).
 	Email string `json:"email,omitempty"`
+	// Phone is the number the flow's codes go to by text message, instead
+	// of Email (E.164).
+	Phone string `json:"phone,omitempty"`
 	// Traits entered at sign-up (validated), applied when sign-up
 	// completes.
 	Traits json.RawMessage `json:"traits,omitempty"`
@@ -215,6 +226,9 @@ type Data struct {
 	// which the flow's page carries for the browser to solve.
 	Challenge *challenge.Challenge `json:"challenge,omitempty"`
 }
+
+// codeTo is where f's codes go: its phone number, else its address.
+func (f *Flow) codeTo() string { return cmp.Or(f.Data.Phone, f.Data.Email) }
 
 // Message is a piece of feedback for the customer, tied to a form field
 // ("" for the whole form). ID is stable (for translation and tests);
@@ -272,6 +286,7 @@ type View struct {
 	Type      string    `json:"type"`
 	State     string    `json:"state"`
 	Email     string    `json:"email,omitempty"`
+	Phone     string    `json:"phone,omitempty"`
 	ExpiresAt time.Time `json:"expires_at"`
 	ReturnTo  string    `json:"return_to,omitempty"`
 	Messages  []Message `json:"messages"`
@@ -283,5 +298,5 @@ func (f *Flow) View() View {
 	if msgs == nil {
 		msgs = []Message{}
 	}
-	return View{ID: f.ID, Type: f.Type, State: f.State, Email: f.Data.Email, ExpiresAt: f.ExpiresAt, ReturnTo: f.ReturnTo, Messages: msgs}
+	return View{ID: f.ID, Type: f.Type, State: f.State, Email: f.Data.Email, Phone: f.Data.Phone, ExpiresAt: f.ExpiresAt, ReturnTo: f.ReturnTo, Messages: msgs}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/foyer-id/foyer/internal/courier"
 	"github.com/foyer-id/foyer/internal/event"
@@ -104,7 +105,13 @@ const nobody = "00000000-0000-0000-0000-000000000000"
 // cool-off: a code to it neither recovers the account nor signs it in,
 // since whoever changed it may not be the owner.
 func (s *Service) emailJustChanged(ident *identity.Identity) bool {
-	return !ident.EmailChangedAt.IsZero() && s.now().Sub(ident.EmailChangedAt) < s.Config.RecoveryCoolOff
+	return s.justChanged(ident.EmailChangedAt)
+}
+
+// justChanged reports whether a channel changed at (zero: never) is still
+// in the cool-off.
+func (s *Service) justChanged(at time.Time) bool {
+	return !at.IsZero() && s.now().Sub(at) < s.Config.RecoveryCoolOff
 }
 
 // recoveryCodeMismatch is what a recovery code that does not open an
@@ -174,6 +181,15 @@ func (s *Service) SubmitRecoveryCode(ctx context.Context, f *Flow, c Client, add
 // StatePassword. The proof was single-use: the flow is saved whatever
 // concurrent submits did.
 func (s *Service) recoveryProven(ctx context.Context, f *Flow, method string) (*Result, error) {
+	if f.Data.Email == "" {
+		// Proved by phone: the new password's page names the account by
+		// its address (for password managers), now that it may.
+		ident, err := s.Identities.Get(ctx, s.Config.Domain, f.IdentityID)
+		if err != nil {
+			return nil, err
+		}
+		f.Data.Email = ident.Email().Value
+	}
 	f.State = StatePassword
 	f.Data.RecoveredWith = method
 	f.Data.Messages = []Message{info("recovery_choose_password", "Choose a new password for your account.")}
@@ -247,9 +263,9 @@ func (s *Service) SubmitRecoveryPassword(ctx context.Context, f *Flow, c Client,
 	p := session.Params{Domain: s.Config.Domain, IdentityID: ident.ID, Methods: []string{method}, AAL: session.AAL1,
 		DeviceID: c.DeviceID, IP: c.IP, UserAgent: c.UserAgent, AuthenticatedAt: now}
 	device := risk.Device{IdentityID: ident.ID, DeviceID: c.DeviceID, LastSeen: now, UserAgent: risk.Family(c.UserAgent), Place: s.GeoIP.Lookup(c.IP)}
-	channel := "an emailed code"
-	if method == FactorRecovery {
-		channel = "a recovery code"
+	channel := map[string]string{FactorRecovery: "a recovery code", MethodSMSCode: "a code by text message"}[method]
+	if channel == "" {
+		channel = "an emailed code"
 	}
 	complete := func(ctx context.Context, tx *store.Tx) error {
 		oldHash, err := s.Identities.PasswordHashTx(ctx, tx, ident.ID)

@@ -65,6 +65,14 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 		problems = append(problems, errorMsg(te.Trait, "trait_invalid", traitText(te)))
 	} else {
 		personal = append(personal, ids[0].Value)
+		for _, id := range ids {
+			if id.Kind == identity.KindPhone {
+				// A number is proved by a code to it, from the account's
+				// settings: not taken on trust at sign-up.
+				problems = append(problems, errorMsg(s.Schema.IdentifierTrait(identity.KindPhone), "phone_after_sign_up",
+					"Add your phone number from your account once you have signed up: we check it with a code by text message."))
+			}
+		}
 	}
 	if name, ok := traits["name"].(string); ok {
 		personal = append(personal, name)

@@ -33,6 +33,7 @@ const (
 	RevertRecovery = "recovery" // old_value: the password hash before
 	RevertPassword = "password" // old_value: the password hash before
 	RevertEmail    = "email"    // old_value: the address before
+	RevertPhone    = "phone"    // old_value: the verified number before, "" for none
 	// RevertFactor: old_value is the change (MethodsChanged's reason,
 	// with ":" and the passkey's id for one added). An authenticator app
 	// turned on, or a passkey added, is taken away again; a factor removed
@@ -108,6 +109,25 @@ func (s *Service) Revert(ctx context.Context, c Client, token string) error {
 		switch kind {
 		case RevertEmail:
 			if err := s.restoreEmailTx(ctx, tx, identityID, old, now); err != nil {
+				return err
+			}
+		case RevertPhone:
+			ident, err := s.Identities.Get(ctx, s.Config.Domain, identityID)
+			if err != nil {
+				return err
+			}
+			// A number another account took meanwhile is not taken back:
+			// the account is left with none.
+			if old != "" {
+				holder, err := s.Identities.FindByIdentifier(ctx, s.Config.Domain, identity.KindPhone, old)
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				if holder != nil && holder.ID != identityID {
+					old = ""
+				}
+			}
+			if err := s.setPhoneTx(ctx, tx, ident, old, now); err != nil {
 				return err
 			}
 		case RevertPassword, RevertRecovery:

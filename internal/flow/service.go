@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"net/url"
 	"slices"
 	"time"
 
@@ -54,6 +55,9 @@ type Config struct {
 	// TOTPSetup lets customers set up an authenticator app. Off, no new
 	// set-ups begin; apps already set up keep protecting sign-in.
 	TOTPSetup bool
+	// SMS turns on phone numbers: codes by text message to a verified one
+	// (the courier's SMS sender, or the dev mailbox).
+	SMS bool
 	// Recovery turns on account recovery (a code mailed to the verified
 	// address, or a recovery code, then a new password); RecoveryCoolOff
 	// is how long a recovered account stays restricted.
@@ -152,7 +156,7 @@ func (s *Service) limits() policy.Limits {
 // Start creates a flow of the given type for a client.
 func (s *Service) Start(ctx context.Context, typ string, c Client, returnTo string) (*Flow, error) {
 	switch typ {
-	case TypeRegistration, TypeLogin, TypeVerification, TypeEmailChange:
+	case TypeRegistration, TypeLogin, TypeVerification, TypeEmailChange, TypePhoneChange:
 	case TypeRecovery:
 		if !s.Config.Recovery {
 			return nil, ErrNotFound
@@ -461,15 +465,23 @@ func (s *Service) sendCode(ctx context.Context, tx *store.Tx, f *Flow, c Client,
 	if f.Data.Dead {
 		return nil
 	}
+	data := map[string]any{
+		"Code":             code,
+		"ExpiresInMinutes": int(s.Config.CodeLifetime.Minutes()),
+		"ProductName":      s.Config.ProductName,
+	}
+	if f.Data.Phone != "" {
+		// "@host #code": the phone offers the code to this site's page
+		// (origin-bound one-time codes).
+		if u, err := url.Parse(s.Config.PublicURL); err == nil && u.Hostname() != "" {
+			data["Host"] = u.Hostname()
+		}
+	}
 	f.Data.CodeMailID, err = s.Mailer.EnqueueTx(ctx, tx, courier.Message{
 		Domain:   s.Config.Domain,
 		Template: template,
-		To:       f.Data.Email,
-		Data: map[string]any{
-			"Code":             code,
-			"ExpiresInMinutes": int(s.Config.CodeLifetime.Minutes()),
-			"ProductName":      s.Config.ProductName,
-		},
+		To:       f.codeTo(),
+		Data:     data,
 		NotAfter: now.Add(s.Config.CodeLifetime), // a late code is no use
 	})
 	if err != nil {
@@ -515,7 +527,7 @@ func (s *Service) Resend(ctx context.Context, f *Flow, c Client) (*Flow, error) 
 	if since, after := s.now().Sub(f.Data.LastSentAt), s.limits().ResendAfter; since < after {
 		return nil, invalid("", "code_resend_too_soon", fmt.Sprintf("Please wait %d seconds before asking for another code.", int((after-since).Seconds())+1))
 	}
-	g, err := s.reserveCodeSend(ctx, c, f.Data.Email, f.IdentityID)
+	g, err := s.reserveCodeSend(ctx, c, f.codeTo(), f.IdentityID)
 	if err != nil {
 		return nil, err
 	}
@@ -551,7 +563,7 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	if f.Data.Dead {
 		scope = "code-dead"
 	}
-	addrKey := throttle.IdentifierKey(scope, s.Config.Domain+"/"+f.Data.Email)
+	addrKey := throttle.IdentifierKey(scope, s.Config.Domain+"/"+f.codeTo())
 	_, submitted := codeEvents(f.Type)
 	g, err := s.reserve(ctx, c, policy.VerificationSubmit, addrKey, f.IdentityID)
 	if err != nil {
@@ -603,11 +615,19 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	}
 	if f.Type == TypeRecovery {
 		g.succeeded(ctx, addrKey)
-		return s.recoveryProven(ctx, f, MethodEmailCode)
+		method := MethodEmailCode
+		if f.Data.Phone != "" {
+			method = MethodSMSCode
+		}
+		return s.recoveryProven(ctx, f, method)
 	}
 	if f.Type == TypeEmailChange {
 		g.succeeded(ctx, addrKey)
 		return s.completeEmailChange(ctx, f, c)
+	}
+	if f.Type == TypePhoneChange {
+		g.succeeded(ctx, addrKey)
+		return s.completePhoneChange(ctx, f, c)
 	}
 	now := s.now()
 	// What the code completes commits with the step: the account's

@@ -142,10 +142,15 @@ func (s *Service) ChangeTraits(ctx context.Context, c Client, sess *session.Sess
 	if err := json.Unmarshal(ident.Traits, &merged); err != nil {
 		return nil, fmt.Errorf("flow: traits of %s: %w", ident.ID, err)
 	}
-	email := merged["email"]
+	email, phone := merged["email"], merged[s.Schema.IdentifierTrait(identity.KindPhone)]
 	maps.Copy(merged, traits)
 	if v, ok := traits["email"]; ok && v != email {
 		return nil, invalid("email", "email_change_separate", "Change your email address on its own: we check the new one first.")
+	}
+	if trait := s.Schema.IdentifierTrait(identity.KindPhone); trait != "" {
+		if v, ok := traits[trait]; ok && v != phone {
+			return nil, invalid(trait, "phone_change_separate", "Change your phone number on its own: we check the new one first.")
+		}
 	}
 	for k, v := range merged {
 		if str, ok := v.(string); v == nil || ok && strings.TrimSpace(str) == "" {
@@ -264,10 +269,12 @@ type Activity struct {
 // type, then by reason ("" for any other); an event with none is left
 // out.
 var activityWords = map[string]map[string]string{
-	event.LoginSucceeded:    {"registration": "Signed up", "": "Signed in"},
-	event.RecoveryCompleted: {FactorRecovery: "Account recovered with a recovery code", "": "Account recovered with an emailed code"},
+	event.LoginSucceeded: {"registration": "Signed up", "": "Signed in"},
+	event.RecoveryCompleted: {FactorRecovery: "Account recovered with a recovery code", MethodSMSCode: "Account recovered with a code by text message",
+		"": "Account recovered with an emailed code"},
 	event.SettingsChanged: {policy.ChangePassword: "Password changed", policy.ChangeTraits: "Profile changed",
-		policy.ChangeEmail: "Email address changed", "current_password_invalid": "Wrong current password entered"},
+		policy.ChangeEmail: "Email address changed", policy.ChangePhone: "Phone number changed",
+		"current_password_invalid": "Wrong current password entered", "password_breached": "Leaked password replaced"},
 	event.ChangeReverted: {"": "A change was undone, and every device signed out"},
 	event.MethodsChanged: {"totp_enabled": "Two-factor authentication turned on", "totp_disabled": "Two-factor authentication turned off",
 		"recovery_codes_regenerated": "New recovery codes made", "passkey_added": "Passkey added", "passkey_removed": "Passkey removed"},

@@ -13,7 +13,45 @@ import (
 // Identifier kinds.
 const (
 	KindEmail = "email"
+	// KindPhone is a mobile number in E.164 form ("+447946000123"): a
+	// channel for codes by text message once verified.
+	KindPhone = "phone"
 )
+
+// ErrInvalidPhone is returned by NormalizePhone for anything that is not
+// an international phone number.
+var ErrInvalidPhone = errors.New("identity: invalid phone number")
+
+// NormalizePhone returns a phone number in E.164 form: "+", the country
+// code and the number, digits only. It takes the international form as
+// people write it ("+44 20 7946 0958", "+1 (555) 010-4477", "0044…"); a
+// national number without its country code is refused, since the same
+// digits mean different lines in different countries.
+func NormalizePhone(s string) (string, error) {
+	s = strings.TrimSpace(norm.NFKC.String(s))
+	if strings.HasPrefix(s, "00") {
+		s = "+" + s[2:]
+	}
+	if !strings.HasPrefix(s, "+") {
+		return "", ErrInvalidPhone
+	}
+	var b strings.Builder
+	b.WriteByte('+')
+	for _, r := range s[1:] {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
+		default:
+			return "", ErrInvalidPhone
+		}
+	}
+	out := b.String()
+	if len(out) < 9 || len(out) > 16 || out[1] == '0' {
+		return "", ErrInvalidPhone
+	}
+	return out, nil
+}
 
 // ErrInvalidEmail is returned by NormalizeEmail for anything that is not a
 // plain, deliverable-looking address.

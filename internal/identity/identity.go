@@ -36,6 +36,9 @@ type Identity struct {
 	// changed (zero for never).
 	ProtectedAt    time.Time `json:"protected_at,omitzero"`
 	EmailChangedAt time.Time `json:"-"`
+	// PhoneChangedAt is when the phone number last changed (zero for
+	// never).
+	PhoneChangedAt time.Time `json:"-"`
 }
 
 // Restricted reports whether the identity is in the cool-off after a
@@ -60,6 +63,16 @@ type Identifier struct {
 func (i *Identity) Email() Identifier {
 	for _, id := range i.Identifiers {
 		if id.Kind == KindEmail {
+			return id
+		}
+	}
+	return Identifier{}
+}
+
+// Phone returns the identity's phone identifier, or the zero Identifier.
+func (i *Identity) Phone() Identifier {
+	for _, id := range i.Identifiers {
+		if id.Kind == KindPhone {
 			return id
 		}
 	}

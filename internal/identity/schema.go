@@ -25,7 +25,8 @@ const DefaultSchemaID = "default"
 
 // Schema validates identity traits and says which traits are identifiers.
 // A trait becomes an identifier when its schema property carries
-// "x-foyer-identifier": "<kind>" (only "email" today).
+// "x-foyer-identifier": "<kind>": "email", or "phone" (E.164; a channel
+// for codes by text message once verified).
 type Schema struct {
 	ID          string
 	Raw         json.RawMessage
@@ -95,7 +96,7 @@ func CompileSchema(id string, raw []byte) (*Schema, error) {
 		if p.Identifier == "" {
 			continue
 		}
-		if p.Identifier != KindEmail {
+		if p.Identifier != KindEmail && p.Identifier != KindPhone {
 			return nil, fmt.Errorf("identity: schema %s: property %q: unsupported x-foyer-identifier %q", id, name, p.Identifier)
 		}
 		if p.Type != "string" {
@@ -114,6 +115,17 @@ func CompileSchema(id string, raw []byte) (*Schema, error) {
 		return nil, fmt.Errorf("identity: schema %s: at least one property marked x-foyer-identifier must be required", id)
 	}
 	return s, nil
+}
+
+// IdentifierTrait returns the trait that holds identifiers of kind, ""
+// when the schema has none.
+func (s *Schema) IdentifierTrait(kind string) string {
+	for name, k := range s.identifiers {
+		if k == kind {
+			return name
+		}
+	}
+	return ""
 }
 
 // Properties lists the trait names the schema declares, sorted.
@@ -149,8 +161,13 @@ func (s *Schema) Validate(traits map[string]any) ([]Identifier, error) {
 		if !ok {
 			return nil, &TraitError{Trait: name, Message: "must be text"}
 		}
-		norm, err := NormalizeEmail(str)
-		if err != nil {
+		var norm string
+		var err error
+		if kind == KindPhone {
+			if norm, err = NormalizePhone(str); err != nil {
+				return nil, &TraitError{Trait: name, Message: "must be a phone number in international form, like +44 20 7946 0958"}
+			}
+		} else if norm, err = NormalizeEmail(str); err != nil {
 			return nil, &TraitError{Trait: name, Message: "must be a valid email address"}
 		}
 		traits[name] = norm

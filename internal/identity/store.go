@@ -83,7 +83,7 @@ func (s *Store) create(ctx context.Context, tx *store.Tx, id *Identity, state, p
 }
 
 const identityColumns = `i.id, i.domain, i.state, i.schema_id, i.traits, i.created_at, i.updated_at, i.methods_changed_at,
-	i.recovered_at, i.restricted_until, i.protected_at, i.email_changed_at`
+	i.recovered_at, i.restricted_until, i.protected_at, i.email_changed_at, i.phone_changed_at`
 
 // Get returns the identity with its identifiers, in one query (it runs
 // on every sign-in and token request).
@@ -128,10 +128,11 @@ func scanWithIdentifiers(rows store.Rows, extra ...any) (*Identity, error) {
 			methods          int64
 			recovered, until int64
 			protected, email int64
+			phoneChanged     int64
 			xID, kind, value sql.NullString
 			verified         sql.NullInt64
 		)
-		dest := append([]any{&row.ID, &row.Domain, &row.State, &row.SchemaID, &traits, &created, &updated, &methods, &recovered, &until, &protected, &email, &xID, &kind, &value, &verified}, extra...)
+		dest := append([]any{&row.ID, &row.Domain, &row.State, &row.SchemaID, &traits, &created, &updated, &methods, &recovered, &until, &protected, &email, &phoneChanged, &xID, &kind, &value, &verified}, extra...)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
@@ -149,6 +150,9 @@ func scanWithIdentifiers(rows store.Rows, extra ...any) (*Identity, error) {
 			}
 			if email != 0 {
 				row.EmailChangedAt = store.FromMicros(email)
+			}
+			if phoneChanged != 0 {
+				row.PhoneChangedAt = store.FromMicros(phoneChanged)
 			}
 			row.Identifiers = []Identifier{}
 			ident = &row
@@ -355,6 +359,39 @@ func (s *Store) ChangeEmailTx(ctx context.Context, tx *store.Tx, identityID, ema
 		return fmt.Errorf("identity: change email of %s: %w", identityID, err)
 	}
 	return nil
+}
+
+// SetPhoneTx makes phone, proved by a code to it, the identity's phone
+// number inside tx (verified at now; "" removes it), with traits holding
+// it. It fails with store.ErrConflict when another identity has the
+// number.
+func (s *Store) SetPhoneTx(ctx context.Context, tx *store.Tx, domain, identityID, phone string, traits json.RawMessage, now time.Time) error {
+	var err error
+	if phone == "" {
+		_, err = tx.Exec(ctx, `DELETE FROM identifiers WHERE identity_id = $1 AND kind = $2`, identityID, KindPhone)
+	} else {
+		var res sql.Result
+		res, err = tx.Exec(ctx, `UPDATE identifiers SET value = $1, verified_at = $2 WHERE identity_id = $3 AND kind = $4`,
+			phone, store.Micros(now), identityID, KindPhone)
+		if n, _ := rowsOf(res); err == nil && n == 0 {
+			_, err = tx.Exec(ctx, `INSERT INTO identifiers (id, domain, identity_id, kind, value, verified_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $6)`,
+				NewID(), domain, identityID, KindPhone, phone, store.Micros(now))
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("identity: set phone of %s: %w", identityID, store.Classify(err))
+	}
+	if _, err := tx.Exec(ctx, `UPDATE identities SET traits = $1, updated_at = $2, phone_changed_at = $2 WHERE id = $3`, string(traits), store.Micros(now), identityID); err != nil {
+		return fmt.Errorf("identity: set phone of %s: %w", identityID, err)
+	}
+	return nil
+}
+
+func rowsOf(res sql.Result) (int64, error) {
+	if res == nil {
+		return 0, nil
+	}
+	return res.RowsAffected()
 }
 
 // DeletePendingTx deletes, inside tx, an unfinished sign-up (with its

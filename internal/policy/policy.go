@@ -54,6 +54,7 @@ const (
 const (
 	ChangePassword = "password"
 	ChangeEmail    = "email"
+	ChangePhone    = "phone"
 	ChangeTraits   = "traits"
 	// ChangeRemoveFactor: turning off the authenticator app, removing a
 	// passkey or recovery codes.
@@ -480,7 +481,7 @@ func (p Default) difficulty(failures int) int {
 // account, removing a factor, or a passkey as the only way in.
 func restrictedChange(change string) bool {
 	switch change {
-	case ChangeEmail, ChangeRemoveFactor, ChangeOnlyPasskey:
+	case ChangeEmail, ChangePhone, ChangeRemoveFactor, ChangeOnlyPasskey:
 		return true
 	}
 	return false
@@ -564,9 +565,9 @@ func (p Default) Decide(_ context.Context, in Input) Decision {
 			if stale && !slices.Contains(in.Methods, "password") {
 				return Decision{Effect: StepUp, Reason: "sign_in_not_fresh", Require: []string{StepReauthenticate}, Policy: defaultName}
 			}
-		case ChangeEmail:
-			// The address recovers the account: changing it asks what
-			// changing a sign-in method asks.
+		case ChangeEmail, ChangePhone:
+			// The address (or number) recovers the account: changing it
+			// asks what changing a sign-in method asks.
 			switch {
 			case in.SecondFactor && in.AAL != AAL2:
 				return Decision{Effect: StepUp, Reason: "second_factor_required", Require: []string{StepSecondFactor}, Policy: defaultName}

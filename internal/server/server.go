@@ -130,6 +130,14 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	if cfg.Dev {
 		outbox.KeepBodies = true
 	}
+	// Text messages leave through the operator's webhook; in dev mode
+	// without one they stay in the dev mailbox.
+	switch {
+	case cfg.SMS.WebhookURL != "":
+		sender = courier.Router{Mail: sender, SMS: &courier.WebhookSMS{URL: cfg.SMS.WebhookURL, Secret: []byte(cfg.SMS.WebhookSecret)}}
+	case cfg.Dev:
+		sender = courier.Router{Mail: sender, SMS: courier.DevSMS{Logger: logger}}
+	}
 	worker := courier.NewWorker(outbox, sender, logger)
 
 	events := event.NewLog(db, logger, now)
@@ -198,6 +206,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 			EmailCodeLogin:       *dom.Login.EmailCode,
 			TOTPSetup:            *dom.Login.TOTP,
 			Recovery:             *dom.Recovery.Enabled,
+			SMS:                  cfg.SMSOn(),
 			RecoveryCoolOff:      dom.Recovery.CoolOff.D(),
 		},
 		Flows:          flow.NewStore(db),

@@ -53,6 +53,7 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
 	}
 	v.Extra["Activity"] = activity
 	v.Extra["Restricted"] = ident.Restricted(p.Flows.Now())
+	v.Extra["Phones"] = p.Flows.PhonesOn()
 	if p.OAuth != nil {
 		consents, err := p.OAuth.Consents.List(r.Context(), s.IdentityID)
 		if err != nil {

@@ -108,8 +108,12 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /account/profile", p.profilePage)
 	mux.Handle("POST /account/profile", p.form(p.profileSubmit))
 	mux.Handle("POST /account/sessions/revoke", p.form(p.sessionsRevoke))
-	mux.HandleFunc("GET /account/email", p.emailPage)
-	mux.Handle("POST /account/email", p.form(p.emailSubmit))
+	mux.HandleFunc("GET /account/email", p.changePage(p.emailChange()))
+	mux.Handle("POST /account/email", p.form(p.changeSubmit(p.emailChange())))
+	if p.Flows.PhonesOn() {
+		mux.HandleFunc("GET /account/phone", p.changePage(p.phoneChange()))
+		mux.Handle("POST /account/phone", p.form(p.changeSubmit(p.phoneChange())))
+	}
 	mux.HandleFunc("GET /revert", p.revertPage)
 	mux.Handle("POST /revert", p.form(p.revertSubmit))
 	mux.HandleFunc("GET /stepup", p.stepUpPage)

@@ -25,7 +25,7 @@ func (p *Pages) recoveryPage(w http.ResponseWriter, r *http.Request) {
 // recoveryOptions are the ways to recover the recovery page offers
 // besides an emailed code.
 func (p *Pages) recoveryOptions() map[string]any {
-	return map[string]any{"RecoveryCodes": p.Flows.Factors != nil, "Passkeys": p.Passkeys != nil}
+	return map[string]any{"RecoveryCodes": p.Flows.Factors != nil, "Passkeys": p.Passkeys != nil, "Phones": p.Flows.PhonesOn()}
 }
 
 // POST /recovery: the address (or a recovery code), then the code, then
@@ -49,13 +49,15 @@ func (p *Pages) recoverySubmit(w http.ResponseWriter, r *http.Request) {
 	case f.State != flow.StateForm:
 		seeOther(w, r, flowURL("/recovery", f))
 		return
+	case r.PostForm.Get("method") == "phone":
+		res, err = p.Flows.SubmitRecoveryPhone(r.Context(), f, c, r.PostForm.Get("phone"))
 	case r.PostForm.Get("method") == "recovery_code":
 		res, err = p.Flows.SubmitRecoveryCode(r.Context(), f, c, email, r.PostForm.Get("recovery_code"))
 	default:
 		res, err = p.Flows.SubmitRecoveryEmail(r.Context(), f, c, email)
 	}
 	if err != nil {
-		p.submitFailed(w, r, f, "/recovery", err, map[string]string{"email": email})
+		p.submitFailed(w, r, f, "/recovery", err, map[string]string{"email": email, "phone": r.PostForm.Get("phone")})
 		return
 	}
 	p.continueFlow(w, r, res, "/recovery")

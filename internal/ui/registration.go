@@ -44,6 +44,9 @@ func (p *Pages) renderFlow(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 	switch f.State {
 	case flow.StateVerify:
 		data.Title = "Check your email"
+		if f.Data.Phone != "" {
+			data.Title = "Check your phone"
+		}
 		p.challenge(w, r, &data, f, policy.VerificationSubmit, policy.VerificationSend)
 		p.render(w, r, http.StatusOK, "code", data)
 	case flow.StateSecondFactor:

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -130,62 +131,84 @@ func (p *Pages) settingsFailed(w http.ResponseWriter, r *http.Request, path stri
 	p.refused(w, r, path, err)
 }
 
-// GET /account/email: change the email address (a form), or the code
-// step of a change under way (?flow=).
-func (p *Pages) emailPage(w http.ResponseWriter, r *http.Request) {
-	f, note, err := p.loadFlow(w, r, flow.TypeEmailChange)
-	if err != nil {
-		p.fail(w, r, err)
-		return
-	}
-	if f != nil {
-		p.renderFlow(w, r, f, "/account/email", "Change your email address")
-		return
-	}
-	s, ident, ok := p.signedIn(w, r, "/account/email")
-	if !ok {
-		return
-	}
-	v := view{Title: "Change your email address", SignedIn: true, Identity: ident, Session: s, Action: "/account/email",
-		Messages: append(notice(note), refusal(r)...)}
-	p.render(w, r, http.StatusOK, "email", v)
+// An identifierChange is the page of an address or number the customer
+// changes, proved by a code to it first: the form, then the code.
+type identifierChange struct {
+	typ, path, title, template, field string
+	start                             func(ctx context.Context, c flow.Client, s *session.Session, value string) (*flow.Result, error)
 }
 
-// POST /account/email: the new address (a code goes to it), then the code.
-func (p *Pages) emailSubmit(w http.ResponseWriter, r *http.Request) {
-	c := p.client(w, r)
-	f, note, err := p.loadFlow(w, r, flow.TypeEmailChange)
-	switch {
-	case err != nil:
-		p.fail(w, r, err)
-		return
-	case note != "":
-		seeOther(w, r, "/account/email")
-		return
-	case f != nil && f.State == flow.StateVerify:
-		p.codeSubmit(w, r, f, c, "/account/email")
-		return
-	case f != nil:
-		seeOther(w, r, flowURL("/account/email", f))
-		return
+func (p *Pages) emailChange() identifierChange {
+	return identifierChange{typ: flow.TypeEmailChange, path: "/account/email", title: "Change your email address", template: "email",
+		field: "email", start: p.Flows.StartEmailChange}
+}
+
+func (p *Pages) phoneChange() identifierChange {
+	return identifierChange{typ: flow.TypePhoneChange, path: "/account/phone", title: "Your phone number", template: "phone",
+		field: "phone", start: p.Flows.StartPhoneChange}
+}
+
+// changePage serves GET of an identifierChange: the form, or the code
+// step of a change under way (?flow=).
+func (p *Pages) changePage(ch identifierChange) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		f, note, err := p.loadFlow(w, r, ch.typ)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		if f != nil {
+			p.renderFlow(w, r, f, ch.path, ch.title)
+			return
+		}
+		s, ident, ok := p.signedIn(w, r, ch.path)
+		if !ok {
+			return
+		}
+		v := view{Title: ch.title, SignedIn: true, Identity: ident, Session: s, Action: ch.path,
+			Messages: append(notice(note), refusal(r)...)}
+		p.render(w, r, http.StatusOK, ch.template, v)
 	}
-	s, ident, ok := p.signedIn(w, r, "/account/email")
-	if !ok {
-		return
+}
+
+// changeSubmit serves POST of an identifierChange: the new value (a code
+// goes to it), then the code.
+func (p *Pages) changeSubmit(ch identifierChange) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c := p.client(w, r)
+		f, note, err := p.loadFlow(w, r, ch.typ)
+		switch {
+		case err != nil:
+			p.fail(w, r, err)
+			return
+		case note != "":
+			seeOther(w, r, ch.path)
+			return
+		case f != nil && f.State == flow.StateVerify:
+			p.codeSubmit(w, r, f, c, ch.path)
+			return
+		case f != nil:
+			seeOther(w, r, flowURL(ch.path, f))
+			return
+		}
+		s, ident, ok := p.signedIn(w, r, ch.path)
+		if !ok {
+			return
+		}
+		value := r.PostForm.Get(ch.field)
+		res, err := ch.start(r.Context(), c, s, value)
+		var inv *flow.InvalidError
+		if errors.As(err, &inv) {
+			p.render(w, r, http.StatusBadRequest, ch.template, view{Title: ch.title, SignedIn: true, Identity: ident, Session: s,
+				Action: ch.path, Values: map[string]string{ch.field: value}, Messages: inv.Messages})
+			return
+		}
+		if err != nil {
+			p.settingsFailed(w, r, ch.path, err)
+			return
+		}
+		seeOther(w, r, flowURL(ch.path, res.Flow))
 	}
-	email := r.PostForm.Get("email")
-	res, err := p.Flows.StartEmailChange(r.Context(), c, s, email)
-	var inv *flow.InvalidError
-	if errors.As(err, &inv) {
-		p.render(w, r, http.StatusBadRequest, "email", view{Title: "Change your email address", SignedIn: true, Identity: ident, Session: s,
-			Action: "/account/email", Values: map[string]string{"email": email}, Messages: inv.Messages})
-		return
-	}
-	if err != nil {
-		p.settingsFailed(w, r, "/account/email", err)
-		return
-	}
-	seeOther(w, r, flowURL("/account/email", res.Flow))
 }
 
 // GET /revert?token=: what a "this wasn't me" link would undo, with the

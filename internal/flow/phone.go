@@ -1,0 +1,226 @@
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/foyer-id/foyer/internal/event"
+	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/policy"
+	"github.com/foyer-id/foyer/internal/session"
+	"github.com/foyer-id/foyer/internal/store"
+)
+
+// Phone numbers. Where the identity schema has a phone trait (marked
+// "x-foyer-identifier": "phone") and text messages can leave (Config.SMS),
+// a signed-in customer adds or changes the account's mobile number,
+// proved by a code sent to it by text message (TypePhoneChange); once
+// verified, it recovers the account like the verified address
+// (SubmitRecoveryPhone). Its changes follow the address's rules: the
+// policy decides them (account.change "phone"), refused in the cool-off
+// after a recovery; the verified addresses are told, with a link that
+// undoes the change; and a number changed in the cool-off recovers
+// nothing.
+
+// smsTemplate is the text message of every code to a phone.
+const smsTemplate = "sms_code"
+
+// phoneTrait is the schema's phone trait, "" when phone numbers are off.
+func (s *Service) phoneTrait() string {
+	if !s.Config.SMS || s.Schema == nil {
+		return ""
+	}
+	return s.Schema.IdentifierTrait(identity.KindPhone)
+}
+
+// PhonesOn reports whether customers can add a phone number.
+func (s *Service) PhonesOn() bool { return s.phoneTrait() != "" }
+
+var errPhonesOff = invalid("phone", "phones_off", "Phone numbers are not available.")
+
+// phoneInvalid is the refusal of a number that is not one.
+func phoneInvalid() *InvalidError {
+	return invalid("phone", "phone_invalid", "Enter your mobile number in international form, with the country code: like +44 7946 000123.")
+}
+
+// StartPhoneChange begins adding (or changing) the phone number of sess's
+// account: like StartEmailChange, for a number, by text message.
+func (s *Service) StartPhoneChange(ctx context.Context, c Client, sess *session.Session, number string) (*Result, error) {
+	if !s.PhonesOn() {
+		return nil, errPhonesOff
+	}
+	ident, err := s.Identities.Get(ctx, s.Config.Domain, sess.IdentityID)
+	if err != nil {
+		return nil, err
+	}
+	phone, err := identity.NormalizePhone(number)
+	if err != nil {
+		return nil, phoneInvalid()
+	}
+	if cur := ident.Phone(); cur.Value == phone && cur.Verified {
+		return nil, invalid("phone", "phone_unchanged", "That is already your phone number.")
+	}
+	if err := s.mayChange(ctx, c, ident, sess, policy.ChangePhone, nil); err != nil {
+		return nil, err
+	}
+	f, err := s.Start(ctx, TypePhoneChange, c, "")
+	if err != nil {
+		return nil, err
+	}
+	var owner *identity.Identity
+	r := s.Flows.reads()
+	net := s.codeNetworkIn(r, c)
+	a := s.Throttle.BeginEachIn(r, s.codeSendItems(c, phone)...)
+	s.Identities.FindByIdentifierIn(r, s.Config.Domain, identity.KindPhone, phone, &owner)
+	if err := r.Run(ctx); err != nil {
+		return nil, fmt.Errorf("flow: phone change reads: %w", err)
+	}
+	wait, n := net()
+	g, err := s.codeSendGuard(ctx, c, a, ident.ID, wait, n)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.VerificationSend, IdentityID: ident.ID}, event.VerificationSent); err != nil {
+		return nil, err
+	}
+	f.IdentityID, f.Data.Phone, f.Data.SessionID = ident.ID, phone, sess.ID
+	f.Data.Values = map[string]string{"phone": phone}
+	f.Data.Dead = owner != nil && owner.ID != ident.ID // the same answer, and no code
+	f.State = StateVerify
+	msg := info("phone_code_sent", "We sent a 6-digit code by text message to "+phone+". Enter it to make it your number.")
+	if err := s.saveWithCode(ctx, f, c, smsTemplate, msg); err != nil {
+		g.cancel(ctx)
+		return nil, err
+	}
+	return &Result{Flow: f}, nil
+}
+
+// completePhoneChange makes a phone change's number, just proved, the
+// account's (see completeEmailChange).
+func (s *Service) completePhoneChange(ctx context.Context, f *Flow, c Client) (*Result, error) {
+	now := s.now()
+	live, err := s.Sessions.Live(ctx, f.Data.SessionID)
+	if err != nil {
+		return nil, err
+	}
+	if !live {
+		f.State = StateFailed
+		f.Data.Messages = []Message{errorMsg("", "session_ended", "You were signed out meanwhile. Sign in and add your phone number again.")}
+		if err := s.Flows.Finish(ctx, f, now); err != nil {
+			return nil, err
+		}
+		return &Result{Flow: f}, nil
+	}
+	ident, err := s.Identities.Get(ctx, s.Config.Domain, f.IdentityID)
+	if err != nil {
+		return nil, err
+	}
+	old := ident.Phone()
+	if !old.Verified {
+		old.Value = "" // an unverified number is nothing to go back to
+	}
+	change := func(ctx context.Context, tx *store.Tx) error {
+		if err := s.setPhoneTx(ctx, tx, ident, f.Data.Phone, now); err != nil {
+			return err
+		}
+		what := "the phone number " + f.Data.Phone + " was added"
+		if old.Value != "" {
+			what = "the phone number was changed to " + f.Data.Phone
+		}
+		if err := s.noticeTx(ctx, tx, ident, what, RevertPhone, old.Value, ""); err != nil {
+			return err
+		}
+		return s.emitTx(ctx, tx, f, c, event.SettingsChanged, event.OutcomeSuccess, policy.ChangePhone, ident.ID, f.Data.SessionID)
+	}
+	f.State = StateDone
+	f.Data.Messages = []Message{info("phone_changed", "Your phone number is now "+f.Data.Phone+".")}
+	err = s.finish(ctx, f, now, change)
+	if errors.Is(err, store.ErrConflict) {
+		return nil, invalid("code", "phone_taken", "That number now belongs to another account.")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Flow: f}, nil
+}
+
+// setPhoneTx sets (or, for "", removes) ident's phone number and its
+// trait inside tx; the change is noted (Identity.PhoneChangedAt), so that
+// the new number recovers nothing in the cool-off.
+func (s *Service) setPhoneTx(ctx context.Context, tx *store.Tx, ident *identity.Identity, phone string, now time.Time) error {
+	traits := map[string]any{}
+	if err := json.Unmarshal(ident.Traits, &traits); err != nil {
+		return err
+	}
+	if trait := s.Schema.IdentifierTrait(identity.KindPhone); trait != "" {
+		if phone == "" {
+			delete(traits, trait)
+		} else {
+			traits[trait] = phone
+		}
+	}
+	raw, err := json.Marshal(traits)
+	if err != nil {
+		return err
+	}
+	return s.Identities.SetPhoneTx(ctx, tx, s.Config.Domain, ident.ID, phone, raw, now)
+}
+
+// SubmitRecoveryPhone starts a recovery by text message: a 6-digit code
+// goes to the number if it is the verified phone of an active account
+// (not changed in the cool-off), and the flow waits for it, as
+// SubmitRecoveryEmail does for an address.
+func (s *Service) SubmitRecoveryPhone(ctx context.Context, f *Flow, c Client, number string) (*Result, error) {
+	if f.Type != TypeRecovery || f.State != StateForm {
+		return nil, ErrWrongState
+	}
+	if !s.PhonesOn() {
+		return nil, errPhonesOff
+	}
+	phone, err := identity.NormalizePhone(number)
+	if err != nil {
+		return nil, phoneInvalid()
+	}
+	var cand *identity.LoginCandidate
+	r := s.Flows.reads()
+	net := s.codeNetworkIn(r, c)
+	a := s.Throttle.BeginEachIn(r, s.codeSendItems(c, phone)...)
+	s.Identities.FindLoginIn(r, s.Config.Domain, identity.KindPhone, phone, &cand)
+	if err := r.Run(ctx); err != nil {
+		return nil, fmt.Errorf("flow: recovery reads: %w", err)
+	}
+	owner := ""
+	if cand != nil {
+		owner = cand.Identity.ID
+	}
+	wait, n := net()
+	g, err := s.codeSendGuard(ctx, c, a, owner, wait, n)
+	if err != nil {
+		return nil, err
+	}
+	f.Data.Values = map[string]string{"phone": phone}
+	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.VerificationSend}, event.RecoveryRequested); err != nil {
+		return nil, err
+	}
+	f.Data.Phone = phone
+	if cand != nil && cand.Identity.State == identity.StateActive && cand.Identifier.Verified && !s.justChanged(cand.Identity.PhoneChangedAt) {
+		f.IdentityID, f.Data.IdentifierID = cand.Identity.ID, cand.Identifier.ID
+	} else {
+		f.Data.Dead = true
+	}
+	f.State = StateVerify
+	msg := info("recovery_code_sent", "If "+phone+" is the phone number of an account, we sent a 6-digit code to it by text message.")
+	if err := s.saveWithCode(ctx, f, c, smsTemplate, msg, s.endOtherRecoveries(f),
+		s.record(f, c, event.RecoveryRequested, event.OutcomePending, MethodSMSCode, "", "")); err != nil {
+		g.cancel(ctx)
+		return nil, err
+	}
+	return &Result{Flow: f}, nil
+}
+
+// MethodSMSCode is proving a phone with a code sent to it by text
+// message.
+const MethodSMSCode = "sms_code"

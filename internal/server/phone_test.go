@@ -1,0 +1,205 @@
+package server_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/foyer-id/foyer/internal/api"
+	"github.com/foyer-id/foyer/internal/config"
+	"github.com/foyer-id/foyer/internal/server/servertest"
+	"github.com/foyer-id/foyer/internal/store"
+	"github.com/foyer-id/foyer/internal/store/storetest"
+)
+
+// phoneSchema is an identity schema with an optional phone number.
+const phoneSchema = `{
+  "type": "object",
+  "properties": {
+    "email": {"type": "string", "format": "email", "x-foyer-identifier": "email"},
+    "name": {"type": "string", "minLength": 1, "maxLength": 200},
+    "phone": {"type": "string", "x-foyer-identifier": "phone"}
+  },
+  "required": ["email"],
+  "additionalProperties": false
+}`
+
+// smsGateway is an operator's SMS webhook: it keeps what it is sent.
+type smsGateway struct {
+	mu   sync.Mutex
+	sent []map[string]string
+}
+
+func (g *smsGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	var m map[string]string
+	if json.Unmarshal(body, &m) != nil || !strings.HasPrefix(r.Header.Get("X-Foyer-Signature"), "sha256=") {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	g.mu.Lock()
+	g.sent = append(g.sent, m)
+	g.mu.Unlock()
+	w.WriteHeader(http.StatusAccepted)
+}
+
+var smsCode = regexp.MustCompile(`^(\d{6}) is your`)
+
+// code waits for the n-th text message to a number and returns its code.
+func (g *smsGateway) code(t *testing.T, to string, n int) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		g.mu.Lock()
+		var got []string
+		for _, m := range g.sent {
+			if m["to"] == to {
+				got = append(got, m["text"])
+			}
+		}
+		g.mu.Unlock()
+		if len(got) >= n {
+			c := smsCode.FindStringSubmatch(got[n-1])
+			if c == nil || !strings.Contains(got[n-1], "#"+c[1]) {
+				t.Fatalf("text message: %q", got[n-1])
+			}
+			return c[1]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no text message #%d to %s", n, to)
+	return ""
+}
+
+func (g *smsGateway) count(to string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for _, m := range g.sent {
+		if m["to"] == to {
+			n++
+		}
+	}
+	return n
+}
+
+// withPhones gives the server a schema with a phone number and an SMS
+// webhook.
+func withPhones(t *testing.T, gw *smsGateway) servertest.Option {
+	path := filepath.Join(t.TempDir(), "schema.json")
+	if err := os.WriteFile(path, []byte(phoneSchema), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw)
+	t.Cleanup(srv.Close)
+	return func(c *config.Config) {
+		c.Domains[config.DefaultDomain].IdentitySchema = path
+		c.SMS.WebhookURL, c.SMS.WebhookSecret = srv.URL, "gateway secret"
+	}
+}
+
+// A customer adds a mobile number, proved by a code by text message
+// through the operator's SMS webhook; the number then recovers the
+// account — as an address does, without telling who has an account.
+func TestPhoneAddAndRecovery(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		gw := &smsGateway{}
+		env := servertest.Start(t, db, withPhones(t, gw))
+		const email, phone = "pia.phone@example.com", "+447946000123"
+
+		// Not at sign-up: a number is proved first.
+		var reg api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/registration", "", nil, &reg), 201)
+		p := expectProblem(t, env.JSON(t, "POST", "/api/registration/"+reg.Flow.ID, "", map[string]any{
+			"traits": map[string]any{"email": "x@example.com", "phone": phone}, "password": goodPassword}, nil), 400, "invalid-input")
+		if p.Errors[0].ID != "phone_after_sign_up" {
+			t.Fatalf("phone at sign-up: %+v", p)
+		}
+
+		tok := signUpAPI(t, env, email).SessionToken
+		expectProblem(t, env.JSON(t, "POST", "/api/settings/phone", tok, map[string]any{"phone": "07946 000123"}, nil), 400, "invalid-input")
+		var started, done api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/settings/phone", tok, map[string]any{"phone": "+44 7946 000123"}, &started), 200)
+		if started.Flow.Type != "phone_change" || started.Flow.State != "verify" || started.Flow.Phone != phone {
+			t.Fatalf("phone change: %+v", started.Flow)
+		}
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+started.Flow.ID+"/code", "", map[string]any{"code": gw.code(t, phone, 1)}, &done), 200)
+		who, _ := whoami(t, env, tok)
+		var ph struct{ Value string }
+		for _, x := range who.Identity.Identifiers {
+			if x.Kind == "phone" && x.Verified {
+				ph.Value = x.Value
+			}
+		}
+		if ph.Value != phone || !strings.Contains(string(who.Identity.Traits), phone) {
+			t.Fatalf("after the code: %+v %s", who.Identity.Identifiers, who.Identity.Traits)
+		}
+		if m := env.LatestMail(t, email, "Security change on your Foyer account"); !strings.Contains(m.Text, "the phone number "+phone+" was added") || !revertLink.MatchString(m.Text) {
+			t.Fatalf("notice:\n%s", m.Text)
+		}
+
+		// A number new in the cool-off recovers nothing yet.
+		var early api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/recovery", "", nil, &early), 201)
+		expectStatus(t, env.JSON(t, "POST", "/api/recovery/"+early.Flow.ID, "", map[string]any{"phone": phone}, nil), 200)
+		if gw.count(phone) != 1 {
+			t.Fatal("a number added in the cool-off got a recovery code")
+		}
+		env.Clock.Advance(73 * time.Hour)
+
+		// Recovery by text message, answered alike for a number with no
+		// account.
+		answer := func(number string) (api.FlowResponse, string) {
+			var start, sent api.FlowResponse
+			expectStatus(t, env.JSON(t, "POST", "/api/recovery", "", nil, &start), 201)
+			r := env.JSON(t, "POST", "/api/recovery/"+start.Flow.ID, "", map[string]any{"phone": number}, &sent)
+			expectStatus(t, r, 200)
+			return start, normalize(strings.ReplaceAll(r.Body, number, "<phone>"), "")
+		}
+		_, unknown := answer("+15550104477")
+		start, known := answer(phone)
+		if known != unknown {
+			t.Fatalf("answers differ:\nknown   %s\nunknown %s", known, unknown)
+		}
+		if gw.count("+15550104477") != 0 {
+			t.Fatal("a text message to a number with no account")
+		}
+		var proven, recovered api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/code", "", map[string]any{"code": gw.code(t, phone, 2)}, &proven), 200)
+		if proven.Flow.State != "password" || proven.Flow.Email != email {
+			t.Fatalf("after the text message's code: %+v", proven.Flow)
+		}
+		expectStatus(t, env.JSON(t, "POST", "/api/recovery/"+start.Flow.ID, "", map[string]any{"password": newPassword}, &recovered), 200)
+		if recovered.Session.AAL != "aal1" || !slices.Equal(recovered.Session.Methods, []string{"sms_code"}) {
+			t.Fatalf("session of a recovery by phone: %+v", recovered.Session)
+		}
+		if who, _ := whoami(t, env, recovered.SessionToken); !who.RecentlyRecovered {
+			t.Fatal("a recovery by phone left the account unrestricted")
+		}
+		// In the cool-off the number does not change either.
+		p = expectProblem(t, env.JSON(t, "POST", "/api/settings/phone", recovered.SessionToken, map[string]any{"phone": "+447946000999"}, nil), 409, "refused")
+		if p.Errors[0].ID != "recently_recovered" {
+			t.Fatalf("phone change in the cool-off: %+v", p)
+		}
+	})
+}
+
+// Without a phone trait in the schema, numbers are off.
+func TestPhonesOffWithoutTrait(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	tok := signUpAPI(t, env, "nophone@example.com").SessionToken
+	p := expectProblem(t, env.JSON(t, "POST", "/api/settings/phone", tok, map[string]any{"phone": "+447946000123"}, nil), 400, "invalid-input")
+	if p.Errors[0].ID != "phones_off" {
+		t.Fatalf("phones without a trait: %+v", p)
+	}
+	expectStatus(t, env.NewBrowser(t).Get("/account/phone"), 404)
+}
