@@ -67,6 +67,11 @@ var catalog = map[string]templateSpec{
 	"recovery_code": {
 		required: []string{"Code", "ExpiresInMinutes", "ProductName"},
 	},
+	"security_notice_sms": {
+		required: []string{"Change", "AccountURL", "ProductName"},
+		optional: []string{"RevertURL"},
+		sms:      true,
+	},
 	"sms_code": {
 		required: []string{"Code", "ExpiresInMinutes", "ProductName"},
 		optional: []string{"Host"},

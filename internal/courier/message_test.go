@@ -26,6 +26,9 @@ var renderCases = []struct {
 		"Code": "551902", "ExpiresInMinutes": 15, "ProductName": "Acme"}}},
 	{"sms_code", Message{Template: "sms_code", To: "+447946000123", Data: map[string]any{
 		"Code": "204816", "ExpiresInMinutes": 15, "ProductName": "Acme", "Host": "id.acme.test"}}},
+	{"security_notice_sms", Message{Template: "security_notice_sms", To: "+447946000123", Data: map[string]any{
+		"Change": "the password was changed", "AccountURL": "https://id.acme.test/account", "ProductName": "Acme",
+		"RevertURL": "https://id.acme.test/revert?token=fyr_abc"}}},
 	{"registration_existing", Message{Template: "registration_existing", To: "alice@example.com", Data: map[string]any{
 		"LoginURL": "https://id.acme.test/login", "ProductName": "Acme"}}},
 	{"registration_existing_recovery", Message{Template: "registration_existing", To: "alice@example.com", Data: map[string]any{

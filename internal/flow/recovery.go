@@ -312,8 +312,8 @@ func (s *Service) SubmitRecoveryPassword(ctx context.Context, f *Flow, c Client,
 }
 
 // noticeTx queues, inside tx, a security notice of change to every
-// verified address of ident (and to also, if set): whoever made it may not
-// be the owner. With kind, the notice carries a link that undoes the
+// verified address of ident (and to also, if set) and, by text message,
+// to its verified phone: whoever made it may not be the owner. With kind, the notice carries a link that undoes the
 // change, which replaced old (revertLinkTx).
 func (s *Service) noticeTx(ctx context.Context, tx *store.Tx, ident *identity.Identity, change, kind, old, also string) error {
 	data := map[string]any{"Change": change, "AccountURL": s.Config.PublicURL + "/account", "ProductName": s.Config.ProductName}
@@ -335,6 +335,12 @@ func (s *Service) noticeTx(ctx context.Context, tx *store.Tx, ident *identity.Id
 	}
 	for _, addr := range to {
 		if _, err := s.Mailer.EnqueueTx(ctx, tx, courier.Message{Domain: s.Config.Domain, Template: "security_notice", To: addr, Data: data}); err != nil {
+			return fmt.Errorf("flow: queue security notice: %w", err)
+		}
+	}
+	// A verified phone is a channel too: it is told by text message.
+	if ph := ident.Phone(); ph.Verified && s.Config.SMS {
+		if _, err := s.Mailer.EnqueueTx(ctx, tx, courier.Message{Domain: s.Config.Domain, Template: "security_notice_sms", To: ph.Value, Data: data}); err != nil {
 			return fmt.Errorf("flow: queue security notice: %w", err)
 		}
 	}

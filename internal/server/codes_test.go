@@ -19,7 +19,7 @@ import (
 
 // startAPIRegistration submits a registration and returns the flow id and
 // the mailed code.
-func startAPIRegistration(t *testing.T, env *servertest.Env, email string) (string, string) {
+func startAPIRegistration(t testing.TB, env *servertest.Env, email string) (string, string) {
 	t.Helper()
 	before := env.MailCount(email)
 	var start api.FlowResponse

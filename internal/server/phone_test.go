@@ -80,6 +80,25 @@ func (g *smsGateway) code(t *testing.T, to string, n int) string {
 	return ""
 }
 
+// waitFor waits for a text message to a number that contains part.
+func (g *smsGateway) waitFor(t *testing.T, to, part string) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		g.mu.Lock()
+		for _, m := range g.sent {
+			if m["to"] == to && strings.Contains(m["text"], part) {
+				g.mu.Unlock()
+				return m["text"]
+			}
+		}
+		g.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no text message to %s saying %q", to, part)
+	return ""
+}
+
 func (g *smsGateway) count(to string) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -184,6 +203,10 @@ func TestPhoneAddAndRecovery(t *testing.T) {
 		}
 		if who, _ := whoami(t, env, recovered.SessionToken); !who.RecentlyRecovered {
 			t.Fatal("a recovery by phone left the account unrestricted")
+		}
+		// Every verified channel is told: the phone by text message.
+		if text := gw.waitFor(t, phone, "recovered with a code by text message"); !strings.Contains(text, "/revert?token=fyr_") {
+			t.Fatalf("notice by text message: %q", text)
 		}
 		// In the cool-off the number does not change either.
 		p = expectProblem(t, env.JSON(t, "POST", "/api/settings/phone", recovered.SessionToken, map[string]any{"phone": "+447946000999"}, nil), 409, "refused")
