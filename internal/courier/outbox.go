@@ -204,6 +204,33 @@ func (o *Outbox) EnqueueTx(ctx context.Context, tx *store.Tx, m Message) (string
 	return e.ID, nil
 }
 
+// DecoyTx does inside tx what EnqueueTx does for m — renders it and
+// writes an outbox entry — but the entry is given up at once, without its
+// bodies: it never leaves. A journey step that must not tell whether an
+// address has an account (a code "sent" to one that has none) costs the
+// same with it as the step that mails.
+func (o *Outbox) DecoyTx(ctx context.Context, tx *store.Tx, m Message) error {
+	r, err := Render(m)
+	if err != nil {
+		return err
+	}
+	now := o.now()
+	// Blank bodies of the mail's size: the same bytes to write, none of
+	// its words kept.
+	_, err = tx.Exec(ctx, `INSERT INTO outbox
+		(id, domain, template, recipient, subject, body_text, body_html, status, attempts, next_attempt_at, last_error, created_at, not_after, claimed_by)
+		VALUES ($1, $2, $3, $4, '', $5, $6, 'failed', 0, $7, $8, $7, NULL, '')`,
+		uuid.NewString(), m.Domain, m.Template, m.To, strings.Repeat(" ", len(r.Text)), strings.Repeat(" ", len(r.HTML)), store.Micros(now), decoyMark)
+	if err != nil {
+		return fmt.Errorf("courier: decoy %s: %w", m.Template, err)
+	}
+	return nil
+}
+
+// decoyMark is the last error of a decoy entry (DecoyTx), which List
+// leaves out: it was never mail.
+const decoyMark = "decoy: not sent"
+
 // insert stores m, rendered: queued and due now, or, with h, claimed for
 // h's worker.
 func (o *Outbox) insert(ctx context.Context, tx *store.Tx, m Message, h *handoff) (Entry, error) {
@@ -627,10 +654,11 @@ func (o *Outbox) Get(ctx context.Context, id string) (Entry, error) {
 	return e, nil
 }
 
-// List returns up to limit entries, newest first.
+// List returns up to limit entries, newest first; decoys (DecoyTx) are
+// not mail and are left out.
 func (o *Outbox) List(ctx context.Context, limit int) ([]Entry, error) {
-	rows, err := o.db.Query(ctx, `SELECT `+entryColumns+` FROM outbox
-		ORDER BY created_at DESC, id DESC LIMIT $1`, limit)
+	rows, err := o.db.Query(ctx, `SELECT `+entryColumns+` FROM outbox WHERE last_error <> $2
+		ORDER BY created_at DESC, id DESC LIMIT $1`, limit, decoyMark)
 	if err != nil {
 		return nil, fmt.Errorf("courier: list: %w", err)
 	}

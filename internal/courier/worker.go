@@ -64,6 +64,13 @@ type Worker struct {
 	// ExpireInterval is how often Run gives up mail past its NotAfter
 	// (Outbox.Expire); such mail is never claimed meanwhile.
 	ExpireInterval time.Duration
+	// HandoffDelay is how long mail handed over at commit waits before
+	// its attempt starts: its delivery (a database write, the sender's
+	// work) then does not share the CPU and the database with the end of
+	// the request that queued it, so that a step that mails takes as long
+	// as one that does not — a step that must not tell whether an address
+	// has an account (see Outbox.DecoyTx). NewWorker sets 25ms.
+	HandoffDelay time.Duration
 	// ProbeInterval is how often Run asks a Sender that is a Prober
 	// whether its server is back, while mail waits for it.
 	ProbeInterval time.Duration
@@ -93,6 +100,7 @@ func NewWorker(outbox *Outbox, sender Sender, logger *slog.Logger) *Worker {
 		MaxAttempts:    10,
 		BatchSize:      8,
 		PollInterval:   time.Second,
+		HandoffDelay:   25 * time.Millisecond,
 		SendTimeout:    30 * time.Second,
 		Lease:          5 * time.Minute,
 		Backoff:        ExponentialBackoff,
@@ -206,8 +214,16 @@ func (w *Worker) Run(ctx context.Context) {
 		claimedFree -= n
 		inflight.Go(func() { claimed <- claim{n, w.poll(ctx, n)} })
 	}
-	send := func(e Entry, done chan<- struct{}, after func()) {
+	send := func(e Entry, done chan<- struct{}, after func(), delay time.Duration) {
 		inflight.Go(func() {
+			if delay > 0 {
+				t := time.NewTimer(delay)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+				}
+			}
 			// Attempts already started run to the end even if ctx ends
 			// now, so that the result is recorded.
 			w.deliver(context.WithoutCancel(ctx), e)
@@ -246,7 +262,7 @@ func (w *Worker) Run(ctx context.Context) {
 					claimedFree += len(c.entries) - i
 					break
 				}
-				send(e, claimedDone, nil)
+				send(e, claimedDone, nil, 0)
 			}
 			if again || (more && claimedFree > 0) {
 				startPoll()
@@ -270,7 +286,7 @@ func (w *Worker) Run(ctx context.Context) {
 		}
 		for ctx.Err() == nil && handedFree > 0 && len(waiting) > 0 {
 			handedFree--
-			send(waiting[0], handedDone, h.release)
+			send(waiting[0], handedDone, h.release, w.HandoffDelay)
 			waiting = waiting[1:]
 		}
 	}

@@ -203,11 +203,14 @@ func (s *Service) recoveryProven(ctx context.Context, f *Flow, method string) (*
 // under way but f (see Store.endRecoveriesTx); nothing for a flow that can
 // complete nothing.
 func (s *Service) endOtherRecoveries(f *Flow) write {
-	if f.IdentityID == "" || f.Data.Dead {
-		return nil
-	}
 	return func(ctx context.Context, tx *store.Tx) error {
-		return s.Flows.endRecoveriesTx(ctx, tx, f.IdentityID, f.ID, s.now())
+		// A flow that can complete nothing runs the same statements for
+		// nobody: its step costs what a real one does.
+		identityID := f.IdentityID
+		if identityID == "" || f.Data.Dead {
+			identityID = nobody
+		}
+		return s.Flows.endRecoveriesTx(ctx, tx, identityID, f.ID, s.now())
 	}
 }
 

@@ -34,6 +34,8 @@ type Mailer interface {
 	EnqueueTx(ctx context.Context, tx *store.Tx, m courier.Message) (string, error)
 	// SupersedeTx gives up, inside tx, a mail that has not left.
 	SupersedeTx(ctx context.Context, tx *store.Tx, id string) error
+	// DecoyTx costs, inside tx, what EnqueueTx does, and sends nothing.
+	DecoyTx(ctx context.Context, tx *store.Tx, m courier.Message) error
 	// Fate tells what became of a mail (see NoteDelivery).
 	Fate(ctx context.Context, id string) (courier.Fate, error)
 }
@@ -462,9 +464,6 @@ func (s *Service) sendCode(ctx context.Context, tx *store.Tx, f *Flow, c Client,
 	if !mail {
 		return s.emitTx(ctx, tx, f, c, sent, event.OutcomeFailure, "address_limit", "", "")
 	}
-	if f.Data.Dead {
-		return nil
-	}
 	data := map[string]any{
 		"Code":             code,
 		"ExpiresInMinutes": int(s.Config.CodeLifetime.Minutes()),
@@ -477,13 +476,22 @@ func (s *Service) sendCode(ctx context.Context, tx *store.Tx, f *Flow, c Client,
 			data["Host"] = u.Hostname()
 		}
 	}
-	f.Data.CodeMailID, err = s.Mailer.EnqueueTx(ctx, tx, courier.Message{
+	m := courier.Message{
 		Domain:   s.Config.Domain,
 		Template: template,
 		To:       f.codeTo(),
 		Data:     data,
 		NotAfter: now.Add(s.Config.CodeLifetime), // a late code is no use
-	})
+	}
+	if f.Data.Dead {
+		// The code goes nowhere, at the cost of a code that goes: a decoy
+		// mail, and the event (which says so).
+		if err := s.Mailer.DecoyTx(ctx, tx, m); err != nil {
+			return err
+		}
+		return s.emitTx(ctx, tx, f, c, sent, event.OutcomeFailure, "no_account", "", "")
+	}
+	f.Data.CodeMailID, err = s.Mailer.EnqueueTx(ctx, tx, m)
 	if err != nil {
 		return fmt.Errorf("flow: queue code mail: %w", err)
 	}

@@ -16,7 +16,7 @@ import (
 
 const goodPassword = "correct horse battery staple"
 
-func expectStatus(t testing.TB, r *servertest.Response, want int) {
+func expectStatus(t *testing.T, r *servertest.Response, want int) {
 	t.Helper()
 	if r.StatusCode != want {
 		t.Fatalf("%s %s: status %d, want %d\n%s", r.Request.Method, r.Request.URL, r.StatusCode, want, r.Body)
