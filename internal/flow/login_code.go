@@ -17,6 +17,38 @@ const MethodEmailCode = "email_code"
 // verified address (no password).
 const MethodCode = "code"
 
+// codeRequest is the start of a step that mails (or texts) a code to an
+// identifier of kind (value, normalised) if it has an account: the owner
+// with what signing in needs of it, the network's code failures and the
+// code counted against the identifier are read in one round trip, whether
+// or not there is an owner; then the policy decides the send
+// (verification.send), recorded as eventType. The value refills the
+// form's field. Cancel the guard if the step fails after.
+func (s *Service) codeRequest(ctx context.Context, f *Flow, c Client, kind, value, field, eventType string) (*identity.LoginCandidate, *guard, error) {
+	var cand *identity.LoginCandidate
+	r := s.Flows.reads()
+	net := s.codeNetworkIn(r, c)
+	a := s.Throttle.BeginEachIn(r, s.codeSendItems(c, value)...)
+	s.Identities.FindLoginIn(r, s.Config.Domain, kind, value, &cand)
+	if err := r.Run(ctx); err != nil {
+		return nil, nil, fmt.Errorf("flow: code request reads: %w", err)
+	}
+	owner := ""
+	if cand != nil {
+		owner = cand.Identity.ID
+	}
+	wait, n := net()
+	g, err := s.codeSendGuard(ctx, c, a, owner, wait, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	f.Data.Values = map[string]string{field: value}
+	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.VerificationSend}, eventType); err != nil {
+		return nil, nil, err
+	}
+	return cand, g, nil
+}
+
 // RequestLoginCode starts a passwordless sign-in: a 6-digit code is mailed
 // to the address if it belongs to an active account with that address
 // verified, and the flow waits for it (SubmitCode signs the customer in).
@@ -34,28 +66,8 @@ func (s *Service) RequestLoginCode(ctx context.Context, f *Flow, c Client, ident
 	if err != nil {
 		return nil, invalid("identifier", "identifier_invalid", "Enter a valid email address.")
 	}
-	// The network's code failures, the code counted against the address
-	// and the account, in one round trip, whether or not the address has
-	// an account.
-	var cand *identity.LoginCandidate
-	r := s.Flows.reads()
-	net := s.codeNetworkIn(r, c)
-	a := s.Throttle.BeginEachIn(r, s.codeSendItems(c, email)...)
-	s.Identities.FindLoginIn(r, s.Config.Domain, identity.KindEmail, email, &cand)
-	if err := r.Run(ctx); err != nil {
-		return nil, fmt.Errorf("flow: sign-in code reads: %w", err)
-	}
-	owner := ""
-	if cand != nil {
-		owner = cand.Identity.ID
-	}
-	wait, n := net()
-	g, err := s.codeSendGuard(ctx, c, a, owner, wait, n)
+	cand, g, err := s.codeRequest(ctx, f, c, identity.KindEmail, email, "identifier", event.LoginCodeRequested)
 	if err != nil {
-		return nil, err
-	}
-	f.Data.Values = map[string]string{"identifier": email}
-	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.VerificationSend}, event.LoginCodeRequested); err != nil {
 		return nil, err
 	}
 	f.Data.Email = email

@@ -3,8 +3,6 @@ package flow
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/foyer-id/foyer/internal/event"
@@ -63,66 +61,17 @@ func (s *Service) StartPhoneChange(ctx context.Context, c Client, sess *session.
 	if cur := ident.Phone(); cur.Value == phone && cur.Verified {
 		return nil, invalid("phone", "phone_unchanged", "That is already your phone number.")
 	}
-	if err := s.mayChange(ctx, c, ident, sess, policy.ChangePhone, nil); err != nil {
-		return nil, err
-	}
-	f, err := s.Start(ctx, TypePhoneChange, c, "")
-	if err != nil {
-		return nil, err
-	}
-	var owner *identity.Identity
-	r := s.Flows.reads()
-	net := s.codeNetworkIn(r, c)
-	a := s.Throttle.BeginEachIn(r, s.codeSendItems(c, phone)...)
-	s.Identities.FindByIdentifierIn(r, s.Config.Domain, identity.KindPhone, phone, &owner)
-	if err := r.Run(ctx); err != nil {
-		return nil, fmt.Errorf("flow: phone change reads: %w", err)
-	}
-	wait, n := net()
-	g, err := s.codeSendGuard(ctx, c, a, ident.ID, wait, n)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.VerificationSend, IdentityID: ident.ID}, event.VerificationSent); err != nil {
-		return nil, err
-	}
-	f.IdentityID, f.Data.Phone, f.Data.SessionID = ident.ID, phone, sess.ID
-	f.Data.Values = map[string]string{"phone": phone}
-	f.Data.Dead = owner != nil && owner.ID != ident.ID // the same answer, and no code
-	f.State = StateVerify
-	msg := info("phone_code_sent", "We sent a 6-digit code by text message to "+phone+". Enter it to make it your number.")
-	if err := s.saveWithCode(ctx, f, c, smsTemplate, msg); err != nil {
-		g.cancel(ctx)
-		return nil, err
-	}
-	return &Result{Flow: f}, nil
+	return s.startChange(ctx, c, sess, ident, phoneChange, phone)
 }
 
-// completePhoneChange makes a phone change's number, just proved, the
-// account's (see completeEmailChange).
-func (s *Service) completePhoneChange(ctx context.Context, f *Flow, c Client) (*Result, error) {
-	now := s.now()
-	live, err := s.Sessions.Live(ctx, f.Data.SessionID)
-	if err != nil {
-		return nil, err
-	}
-	if !live {
-		f.State = StateFailed
-		f.Data.Messages = []Message{errorMsg("", "session_ended", "You were signed out meanwhile. Sign in and add your phone number again.")}
-		if err := s.Flows.Finish(ctx, f, now); err != nil {
-			return nil, err
-		}
-		return &Result{Flow: f}, nil
-	}
-	ident, err := s.Identities.Get(ctx, s.Config.Domain, f.IdentityID)
-	if err != nil {
-		return nil, err
-	}
+// applyPhone is the write of a proved phone change (see completeChange).
+func (s *Service) applyPhone(f *Flow, c Client, ident *identity.Identity, now time.Time) write {
+	f.Data.Messages = []Message{info("phone_changed", "Your phone number is now "+f.Data.Phone+".")}
 	old := ident.Phone()
 	if !old.Verified {
 		old.Value = "" // an unverified number is nothing to go back to
 	}
-	change := func(ctx context.Context, tx *store.Tx) error {
+	return func(ctx context.Context, tx *store.Tx) error {
 		if err := s.setPhoneTx(ctx, tx, ident, f.Data.Phone, now); err != nil {
 			return err
 		}
@@ -135,16 +84,6 @@ func (s *Service) completePhoneChange(ctx context.Context, f *Flow, c Client) (*
 		}
 		return s.emitTx(ctx, tx, f, c, event.SettingsChanged, event.OutcomeSuccess, policy.ChangePhone, ident.ID, f.Data.SessionID)
 	}
-	f.State = StateDone
-	f.Data.Messages = []Message{info("phone_changed", "Your phone number is now "+f.Data.Phone+".")}
-	err = s.finish(ctx, f, now, change)
-	if errors.Is(err, store.ErrConflict) {
-		return nil, invalid("code", "phone_taken", "That number now belongs to another account.")
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &Result{Flow: f}, nil
 }
 
 // setPhoneTx sets (or, for "", removes) ident's phone number and its
@@ -184,25 +123,8 @@ func (s *Service) SubmitRecoveryPhone(ctx context.Context, f *Flow, c Client, nu
 	if err != nil {
 		return nil, phoneInvalid()
 	}
-	var cand *identity.LoginCandidate
-	r := s.Flows.reads()
-	net := s.codeNetworkIn(r, c)
-	a := s.Throttle.BeginEachIn(r, s.codeSendItems(c, phone)...)
-	s.Identities.FindLoginIn(r, s.Config.Domain, identity.KindPhone, phone, &cand)
-	if err := r.Run(ctx); err != nil {
-		return nil, fmt.Errorf("flow: recovery reads: %w", err)
-	}
-	owner := ""
-	if cand != nil {
-		owner = cand.Identity.ID
-	}
-	wait, n := net()
-	g, err := s.codeSendGuard(ctx, c, a, owner, wait, n)
+	cand, g, err := s.codeRequest(ctx, f, c, identity.KindPhone, phone, "phone", event.RecoveryRequested)
 	if err != nil {
-		return nil, err
-	}
-	f.Data.Values = map[string]string{"phone": phone}
-	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.VerificationSend}, event.RecoveryRequested); err != nil {
 		return nil, err
 	}
 	f.Data.Phone = phone

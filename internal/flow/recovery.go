@@ -56,27 +56,8 @@ func (s *Service) SubmitRecoveryEmail(ctx context.Context, f *Flow, c Client, ad
 	if err != nil {
 		return nil, invalid("email", "email_invalid", "Enter a valid email address.")
 	}
-	// The owner, the network's code failures and the code counted against
-	// the address, in one round trip, whether or not there is an owner.
-	var cand *identity.LoginCandidate
-	r := s.Flows.reads()
-	net := s.codeNetworkIn(r, c)
-	a := s.Throttle.BeginEachIn(r, s.codeSendItems(c, email)...)
-	s.Identities.FindLoginIn(r, s.Config.Domain, identity.KindEmail, email, &cand)
-	if err := r.Run(ctx); err != nil {
-		return nil, fmt.Errorf("flow: recovery reads: %w", err)
-	}
-	owner := ""
-	if cand != nil {
-		owner = cand.Identity.ID
-	}
-	wait, n := net()
-	g, err := s.codeSendGuard(ctx, c, a, owner, wait, n)
+	cand, g, err := s.codeRequest(ctx, f, c, identity.KindEmail, email, "email", event.RecoveryRequested)
 	if err != nil {
-		return nil, err
-	}
-	f.Data.Values = map[string]string{"email": email}
-	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.VerificationSend}, event.RecoveryRequested); err != nil {
 		return nil, err
 	}
 	f.Data.Email = email
@@ -222,25 +203,14 @@ func (s *Service) SubmitRecoveryPassword(ctx context.Context, f *Flow, c Client,
 	if f.Type != TypeRecovery || f.State != StatePassword {
 		return nil, ErrWrongState
 	}
-	var (
-		ident    *identity.Identity
-		history  []risk.Device
-		stepsUp  bool
-		enrolled bool
-	)
-	r := s.Flows.reads()
-	s.Identities.GetIn(r, s.Config.Domain, f.IdentityID, &ident)
-	if s.Factors != nil {
-		s.Factors.EnrolledIn(r, f.IdentityID, &enrolled)
-	}
-	s.Devices.HistoryIn(r, f.IdentityID, &history)
-	if err := r.Run(ctx); err != nil {
-		return nil, fmt.Errorf("flow: recovery of %s: %w", f.IdentityID, err)
+	ident, enrolled, history, err := s.account(ctx, f.IdentityID)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.checkPassword(pw, passwordContext(ident)); err != nil {
 		return nil, err
 	}
-	stepsUp = enrolled
+	stepsUp := enrolled
 	if !stepsUp && s.Passkeys != nil {
 		n, err := s.Passkeys.Count(ctx, ident.ID)
 		if err != nil {

@@ -629,13 +629,9 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 		}
 		return s.recoveryProven(ctx, f, method)
 	}
-	if f.Type == TypeEmailChange {
+	if f.Type == TypeEmailChange || f.Type == TypePhoneChange {
 		g.succeeded(ctx, addrKey)
-		return s.completeEmailChange(ctx, f, c)
-	}
-	if f.Type == TypePhoneChange {
-		g.succeeded(ctx, addrKey)
-		return s.completePhoneChange(ctx, f, c)
+		return s.completeChange(ctx, f, c)
 	}
 	now := s.now()
 	// What the code completes commits with the step: the account's
@@ -671,19 +667,9 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	if methods != nil {
 		// The account as it will be once this step commits, whether the
 		// device has signed in to it before, in one round trip.
-		var (
-			ident    *identity.Identity
-			enrolled bool
-			history  []risk.Device
-		)
-		r := s.Flows.reads()
-		s.Identities.GetIn(r, s.Config.Domain, f.IdentityID, &ident)
-		if s.Factors != nil {
-			s.Factors.EnrolledIn(r, f.IdentityID, &enrolled)
-		}
-		s.Devices.HistoryIn(r, f.IdentityID, &history)
-		if err := r.Run(ctx); err != nil {
-			return nil, fmt.Errorf("flow: sign in %s: %w", f.IdentityID, err)
+		ident, enrolled, history, err := s.account(ctx, f.IdentityID)
+		if err != nil {
+			return nil, err
 		}
 		if f.Type == TypeRegistration {
 			ident.State, ident.Traits = identity.StateActive, f.Data.Traits
@@ -744,22 +730,28 @@ func (s *Service) signIn(ctx context.Context, f *Flow, c Client, methods []strin
 // which the identity's devices add theirs (withRisk): the identity, its
 // second factor and its devices are read in one round trip.
 func (s *Service) signInWith(ctx context.Context, f *Flow, c Client, methods []string, authAt time.Time, sig policy.Signals, out *Result) (write, error) {
-	var (
-		ident   *identity.Identity
-		history []risk.Device
-	)
-	enrolled := false
-	r := s.Flows.reads()
-	s.Identities.GetIn(r, s.Config.Domain, f.IdentityID, &ident)
-	if s.Factors != nil {
-		s.Factors.EnrolledIn(r, f.IdentityID, &enrolled)
-	}
-	s.Devices.HistoryIn(r, f.IdentityID, &history)
-	if err := r.Run(ctx); err != nil {
-		return nil, fmt.Errorf("flow: sign in %s: %w", f.IdentityID, err)
+	ident, enrolled, history, err := s.account(ctx, f.IdentityID)
+	if err != nil {
+		return nil, err
 	}
 	sig.BreachedPassword = sig.BreachedPassword || f.Data.Breached
 	return s.signInAs(ctx, f, c, ident, enrolled, methods, authAt, s.withRisk(c, history, sig), out)
+}
+
+// account reads, in one round trip, what a session decision needs of an
+// identity: the identity, whether it has an authenticator app, and its
+// devices (most recent first).
+func (s *Service) account(ctx context.Context, identityID string) (ident *identity.Identity, enrolled bool, history []risk.Device, err error) {
+	r := s.Flows.reads()
+	s.Identities.GetIn(r, s.Config.Domain, identityID, &ident)
+	if s.Factors != nil {
+		s.Factors.EnrolledIn(r, identityID, &enrolled)
+	}
+	s.Devices.HistoryIn(r, identityID, &history)
+	if err := r.Run(ctx); err != nil {
+		return nil, false, nil, fmt.Errorf("flow: read account %s: %w", identityID, err)
+	}
+	return ident, enrolled, history, nil
 }
 
 // signInAs is signInWith for an identity already read, with whether it
