@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -311,9 +312,16 @@ func (s *Service) noticeTx(ctx context.Context, tx *store.Tx, ident *identity.Id
 			return fmt.Errorf("flow: queue security notice: %w", err)
 		}
 	}
-	// A verified phone is a channel too: it is told by text message.
+	// A verified phone is a channel too: it is told by text message —
+	// without the link when the change replaces that very number: a lost
+	// or recycled SIM must not be able to take the number back.
 	if ph := ident.Phone(); ph.Verified && s.Config.SMS {
-		if _, err := s.Mailer.EnqueueTx(ctx, tx, courier.Message{Domain: s.Config.Domain, Template: "security_notice_sms", To: ph.Value, Data: data}); err != nil {
+		sms := data
+		if kind == RevertPhone {
+			sms = maps.Clone(data)
+			delete(sms, "RevertURL")
+		}
+		if _, err := s.Mailer.EnqueueTx(ctx, tx, courier.Message{Domain: s.Config.Domain, Template: "security_notice_sms", To: ph.Value, Data: sms}); err != nil {
 			return fmt.Errorf("flow: queue security notice: %w", err)
 		}
 	}

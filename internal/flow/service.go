@@ -598,7 +598,11 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	case CodeWrong, CodeMissing:
 		g.failed(ctx)
 		s.emit(ctx, f, c, submitted, event.OutcomeFailure, "code_invalid", "", "")
-		return nil, invalid("code", "code_invalid", "That code is not right. Check the latest email and try again.")
+		latest := "email"
+		if f.Data.Phone != "" {
+			latest = "text message"
+		}
+		return nil, invalid("code", "code_invalid", "That code is not right. Check the latest "+latest+" and try again.")
 	case CodeExpired:
 		g.cancel(ctx)
 		s.emit(ctx, f, c, submitted, event.OutcomeFailure, "code_expired", "", "")

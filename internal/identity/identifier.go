@@ -29,6 +29,9 @@ var ErrInvalidPhone = errors.New("identity: invalid phone number")
 // digits mean different lines in different countries.
 func NormalizePhone(s string) (string, error) {
 	s = strings.TrimSpace(norm.NFKC.String(s))
+	// "+44 (0)20 …": the national trunk prefix in brackets is not dialled
+	// from abroad.
+	s = strings.Replace(s, "(0)", "", 1)
 	if strings.HasPrefix(s, "00") {
 		s = "+" + s[2:]
 	}

@@ -32,3 +32,29 @@ func TestNormalizeEmail(t *testing.T) {
 		}
 	}
 }
+
+func TestNormalizePhone(t *testing.T) {
+	for in, want := range map[string]string{
+		"+44 7946 000123":     "+447946000123",
+		"0044 7946-000123":    "+447946000123",
+		"+44 (0)20 7946 0958": "+442079460958",
+		"+1 (555) 010-4477":   "+15550104477",
+		"+４４７９４６０００１２３":       "+447946000123",
+		"07946 000123":        "",
+		"+0 7946 000123":      "",
+		"+44 7946 000123 x12": "",
+		"+1234567":            "",
+		"+1234567890123456":   "",
+	} {
+		got, err := NormalizePhone(in)
+		if want == "" {
+			if err == nil {
+				t.Errorf("NormalizePhone(%q) = %q, want an error", in, got)
+			}
+			continue
+		}
+		if err != nil || got != want {
+			t.Errorf("NormalizePhone(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}

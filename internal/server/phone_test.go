@@ -213,6 +213,20 @@ func TestPhoneAddAndRecovery(t *testing.T) {
 		if p.Errors[0].ID != "recently_recovered" {
 			t.Fatalf("phone change in the cool-off: %+v", p)
 		}
+		// A later change of number: the replaced number is told, without
+		// the link that would take it back.
+		env.Clock.Advance(73 * time.Hour)
+		var fresh, next api.FlowResponse
+		expectStatus(t, signInAPI(t, env, email, newPassword, &fresh), 200)
+		const other = "+447946000999"
+		expectStatus(t, env.JSON(t, "POST", "/api/settings/phone", fresh.SessionToken, map[string]any{"phone": other}, &next), 200)
+		expectStatus(t, env.JSON(t, "POST", "/api/flows/"+next.Flow.ID+"/code", "", map[string]any{"code": gw.code(t, other, 1)}, nil), 200)
+		if text := gw.waitFor(t, phone, "was changed to "+other); strings.Contains(text, "/revert") {
+			t.Fatalf("the replaced number got the revert link: %q", text)
+		}
+		if m := env.LatestMail(t, email, "Security change on your Foyer account"); !revertLink.MatchString(m.Text) {
+			t.Fatalf("the address got no revert link:\n%s", m.Text)
+		}
 	})
 }
 
