@@ -35,9 +35,12 @@ const phoneSchema = `{
 
 // smsGateway is an operator's SMS webhook: it keeps what it is sent.
 type smsGateway struct {
-	mu   sync.Mutex
-	sent []map[string]string
+	mu      sync.Mutex
+	sent    []map[string]string
+	arrived chan struct{} // closed and replaced when a message arrives
 }
+
+func newSMSGateway() *smsGateway { return &smsGateway{arrived: make(chan struct{})} }
 
 func (g *smsGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
@@ -48,55 +51,55 @@ func (g *smsGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	g.mu.Lock()
 	g.sent = append(g.sent, m)
+	close(g.arrived)
+	g.arrived = make(chan struct{})
 	g.mu.Unlock()
 	w.WriteHeader(http.StatusAccepted)
 }
 
 var smsCode = regexp.MustCompile(`^(\d{6}) is your`)
 
-// code waits for the n-th text message to a number and returns its code.
-func (g *smsGateway) code(t *testing.T, to string, n int) string {
+// wait returns the texts of the first n messages to a number that
+// contain part, waiting (up to 20 s) for them, woken by each arrival.
+func (g *smsGateway) wait(t *testing.T, to, part string, n int) []string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		g.mu.Lock()
+	timeout := time.After(20 * time.Second)
+	for {
 		var got []string
+		g.mu.Lock()
 		for _, m := range g.sent {
-			if m["to"] == to {
+			if m["to"] == to && strings.Contains(m["text"], part) {
 				got = append(got, m["text"])
 			}
 		}
+		arrived := g.arrived
 		g.mu.Unlock()
 		if len(got) >= n {
-			c := smsCode.FindStringSubmatch(got[n-1])
-			if c == nil || !strings.Contains(got[n-1], "#"+c[1]) {
-				t.Fatalf("text message: %q", got[n-1])
-			}
-			return c[1]
+			return got[:n]
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-arrived:
+		case <-timeout:
+			t.Fatalf("%d of %d text messages to %s saying %q", len(got), n, to, part)
+		}
 	}
-	t.Fatalf("no text message #%d to %s", n, to)
-	return ""
+}
+
+// code waits for the n-th text message to a number and returns its code.
+func (g *smsGateway) code(t *testing.T, to string, n int) string {
+	t.Helper()
+	text := g.wait(t, to, "", n)[n-1]
+	c := smsCode.FindStringSubmatch(text)
+	if c == nil || !strings.Contains(text, "#"+c[1]) {
+		t.Fatalf("text message: %q", text)
+	}
+	return c[1]
 }
 
 // waitFor waits for a text message to a number that contains part.
 func (g *smsGateway) waitFor(t *testing.T, to, part string) string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		g.mu.Lock()
-		for _, m := range g.sent {
-			if m["to"] == to && strings.Contains(m["text"], part) {
-				g.mu.Unlock()
-				return m["text"]
-			}
-		}
-		g.mu.Unlock()
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("no text message to %s saying %q", to, part)
-	return ""
+	return g.wait(t, to, part, 1)[0]
 }
 
 func (g *smsGateway) count(to string) int {
@@ -131,7 +134,7 @@ func withPhones(t *testing.T, gw *smsGateway) servertest.Option {
 // account — as an address does, without telling who has an account.
 func TestPhoneAddAndRecovery(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		gw := &smsGateway{}
+		gw := newSMSGateway()
 		env := servertest.Start(t, db, withPhones(t, gw))
 		const email, phone = "pia.phone@example.com", "+447946000123"
 

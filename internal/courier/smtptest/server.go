@@ -158,11 +158,16 @@ func (s *Server) WaitForMessage(ctx context.Context, to string) (Message, error)
 // recipient or To address, any case), in the order they arrived, waiting
 // for them until ctx ends.
 func (s *Server) WaitForMessages(ctx context.Context, to string, n int) ([]Message, error) {
+	return s.WaitForMatching(ctx, to, n, func(Message) bool { return true })
+}
+
+// WaitForMatching is WaitForMessages for the mails to to that match.
+func (s *Server) WaitForMatching(ctx context.Context, to string, n int, match func(Message) bool) ([]Message, error) {
 	for {
 		var got []Message
 		s.mu.Lock()
 		for _, m := range s.messages {
-			if m.isFor(to) && len(got) < n {
+			if m.isFor(to) && match(m) && len(got) < n {
 				got = append(got, m)
 			}
 		}

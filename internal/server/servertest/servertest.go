@@ -181,23 +181,7 @@ var codeRE = regexp.MustCompile(`\b(\d{6})\b`)
 // MailTo waits for the n-th (1-based) mail to an address and returns it.
 func (e *Env) MailTo(t testing.TB, to string, n int) smtptest.Message {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		var got []smtptest.Message
-		for _, m := range e.SMTP.Messages() {
-			for _, r := range m.RcptTo {
-				if strings.EqualFold(r, to) {
-					got = append(got, m)
-				}
-			}
-		}
-		if len(got) >= n {
-			return got[n-1]
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("no mail #%d to %s", n, to)
-	return smtptest.Message{}
+	return e.nthMail(t, to, n, func(smtptest.Message) bool { return true })
 }
 
 // LatestMail waits for the delivery of the newest mail stored for an
@@ -214,26 +198,20 @@ func (e *Env) LatestMail(t testing.TB, to, subject string) smtptest.Message {
 	if n == 0 {
 		t.Fatalf("no mail %q stored for %s", subject, to)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		var got []smtptest.Message
-		for _, m := range e.SMTP.Messages() {
-			if m.Subject != subject {
-				continue
-			}
-			for _, r := range m.RcptTo {
-				if strings.EqualFold(r, to) {
-					got = append(got, m)
-				}
-			}
-		}
-		if len(got) >= n {
-			return got[n-1]
-		}
-		time.Sleep(10 * time.Millisecond)
+	return e.nthMail(t, to, n, func(m smtptest.Message) bool { return m.Subject == subject })
+}
+
+// nthMail waits (up to 20 s) for the n-th mail to an address that
+// matches, woken by each arrival.
+func (e *Env) nthMail(t testing.TB, to string, n int, match func(smtptest.Message) bool) smtptest.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got, err := e.SMTP.WaitForMatching(ctx, to, n, match)
+	if err != nil {
+		t.Fatalf("mail #%d to %s: %v", n, to, err)
 	}
-	t.Fatalf("mail %q #%d to %s never arrived", subject, n, to)
-	return smtptest.Message{}
+	return got[n-1]
 }
 
 // CodeFrom extracts the 6-digit code from a mail.
