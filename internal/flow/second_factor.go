@@ -5,11 +5,13 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/foyer-id/foyer/internal/credential/passkey"
 	"github.com/foyer-id/foyer/internal/credential/recovery"
 	"github.com/foyer-id/foyer/internal/credential/totp"
 	"github.com/foyer-id/foyer/internal/event"
+	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/session"
 	"github.com/foyer-id/foyer/internal/store"
@@ -104,11 +106,11 @@ func (s *Service) SubmitSecondFactor(ctx context.Context, f *Flow, c Client, kin
 // StepUp raises a live session to AAL2 with a second factor and rotates
 // it: the returned token replaces the old one, which stops working.
 func (s *Service) StepUp(ctx context.Context, c Client, token, kind, code string) (string, *session.Session, error) {
-	sess, err := s.Sessions.Authenticate(ctx, token)
+	sess, ident, err := s.Sessions.Whoami(ctx, token) // the identity, for the cool-off, in the same read
 	if err != nil {
 		return "", nil, ErrNoSession
 	}
-	sig, err := s.recoverySignals(ctx, sess.IdentityID, kind)
+	sig, err := s.recoverySignals(ctx, ident, kind)
 	if err != nil {
 		return "", nil, err
 	}
@@ -150,20 +152,33 @@ func (s *Service) StepUp(ctx context.Context, c Client, token, kind, code string
 // recovery and, if so, whether the factor of kind it just passed was set
 // up before the recovery (only an authenticator app can be: recovery
 // codes may be what recovered the account).
-func (s *Service) recoverySignals(ctx context.Context, identityID, kind string) (policy.Signals, error) {
-	ident, err := s.Identities.Get(ctx, s.Config.Domain, identityID)
-	if err != nil {
-		return policy.Signals{}, err
-	}
+func (s *Service) recoverySignals(ctx context.Context, ident *identity.Identity, kind string) (policy.Signals, error) {
 	sig := policy.Signals{RecentlyRecovered: ident.Restricted(s.now())}
-	if sig.RecentlyRecovered && kind == FactorTOTP {
-		at, err := s.Factors.TOTP.ConfirmedAt(ctx, identityID)
-		if err != nil {
+	if sig.RecentlyRecovered {
+		var err error
+		if sig.OriginalFactor, err = s.setUpBeforeRecovery(ctx, ident, []string{kind}, time.Time{}); err != nil {
 			return sig, err
 		}
-		sig.OriginalFactor = !at.IsZero() && at.Before(ident.RecoveredAt)
 	}
 	return sig, nil
+}
+
+// setUpBeforeRecovery reports whether the second factor among methods was
+// set up before ident's last recovery: the authenticator app (when it was
+// confirmed), or the passkey (added at passkeyAdded). Recovery codes never
+// are: they may be what recovered the account.
+func (s *Service) setUpBeforeRecovery(ctx context.Context, ident *identity.Identity, methods []string, passkeyAdded time.Time) (bool, error) {
+	switch {
+	case slices.Contains(methods, MethodPasskey):
+		return !passkeyAdded.IsZero() && passkeyAdded.Before(ident.RecoveredAt), nil
+	case slices.Contains(methods, FactorTOTP) && s.Factors != nil:
+		at, err := s.Factors.TOTP.ConfirmedAt(ctx, ident.ID)
+		if err != nil {
+			return false, err
+		}
+		return !at.IsZero() && at.Before(ident.RecoveredAt), nil
+	}
+	return false, nil
 }
 
 // restrictedRefusal turns the policy's refusal of a step in the cool-off

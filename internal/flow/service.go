@@ -829,7 +829,7 @@ func (s *Service) issueAs(ctx context.Context, f *Flow, c Client, d policy.Decis
 		f.Data.Messages = []Message{info("second_factor_required", "Enter the 6-digit code from your authenticator app, or one of your recovery codes.")}
 		return s.record(f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, ident.ID, ""), nil
 	}
-	aal, err := s.assurance(ctx, f, ident, methods)
+	aal, lift, err := s.assurance(ctx, f, ident, methods)
 	if err != nil {
 		return nil, err
 	}
@@ -858,6 +858,11 @@ func (s *Service) issueAs(ctx context.Context, f *Flow, c Client, d policy.Decis
 				return err
 			}
 		}
+		if lift {
+			if err := s.Identities.UnrestrictTx(ctx, tx, ident.ID); err != nil {
+				return err
+			}
+		}
 		if notice != nil {
 			if err := notice(ctx, tx); err != nil {
 				return err
@@ -871,32 +876,20 @@ func (s *Service) issueAs(ctx context.Context, f *Flow, c Client, d policy.Decis
 // assurance is the level of a session of ident after methods: aal2 with a
 // second factor — but in the cool-off after a recovery only with one set
 // up before it (the owner's: the factor that recovered the account, or
-// one added since, may be an intruder's), which also ends the cool-off.
-func (s *Service) assurance(ctx context.Context, f *Flow, ident *identity.Identity, methods []string) (string, error) {
+// one added since, may be an intruder's), which also ends the cool-off
+// (lift: to write with the session).
+func (s *Service) assurance(ctx context.Context, f *Flow, ident *identity.Identity, methods []string) (aal string, lift bool, err error) {
 	if !policy.HasSecondFactor(methods) {
-		return session.AAL1, nil
+		return session.AAL1, false, nil
 	}
 	if !ident.Restricted(s.now()) {
-		return session.AAL2, nil
+		return session.AAL2, false, nil
 	}
-	original := false
-	switch {
-	case slices.Contains(methods, MethodPasskey):
-		original = !f.Data.FactorSetUpAt.IsZero() && f.Data.FactorSetUpAt.Before(ident.RecoveredAt)
-	case slices.Contains(methods, FactorTOTP) && s.Factors != nil:
-		at, err := s.Factors.TOTP.ConfirmedAt(ctx, ident.ID)
-		if err != nil {
-			return "", err
-		}
-		original = !at.IsZero() && at.Before(ident.RecoveredAt)
+	original, err := s.setUpBeforeRecovery(ctx, ident, methods, f.Data.FactorSetUpAt)
+	if err != nil || !original {
+		return session.AAL1, false, err
 	}
-	if !original {
-		return session.AAL1, nil
-	}
-	if err := s.Identities.Unrestrict(ctx, ident.ID); err != nil {
-		return "", err
-	}
-	return session.AAL2, nil
+	return session.AAL2, true, nil
 }
 
 // Logout revokes the session holding token.

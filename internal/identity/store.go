@@ -469,7 +469,12 @@ func (s *Store) Release(ctx context.Context, domain, identityID string) (bool, e
 // Unrestrict ends an identity's cool-off after a recovery early: the
 // customer presented a factor enrolled before it.
 func (s *Store) Unrestrict(ctx context.Context, identityID string) error {
-	if _, err := s.db.Exec(ctx, `UPDATE identities SET restricted_until = 0 WHERE id = $1 AND restricted_until <> 0`, identityID); err != nil {
+	return s.db.InTx(ctx, func(tx *store.Tx) error { return s.UnrestrictTx(ctx, tx, identityID) })
+}
+
+// UnrestrictTx is Unrestrict inside tx.
+func (s *Store) UnrestrictTx(ctx context.Context, tx *store.Tx, identityID string) error {
+	if _, err := tx.Exec(ctx, `UPDATE identities SET restricted_until = 0 WHERE id = $1 AND restricted_until <> 0`, identityID); err != nil {
 		return fmt.Errorf("identity: unrestrict %s: %w", identityID, err)
 	}
 	return nil
