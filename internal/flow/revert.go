@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/foyer-id/foyer/internal/credential/totp"
+	"github.com/foyer-id/foyer/internal/decision"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
+	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/store"
 )
 
@@ -73,33 +75,45 @@ func (s *Service) revertLinkTx(ctx context.Context, tx *store.Tx, identityID, ki
 // RevertKind tells what a revert link would undo, without using it (the
 // page that asks to confirm); ErrRevertInvalid when it cannot.
 func (s *Service) RevertKind(ctx context.Context, token string) (string, error) {
-	if !strings.HasPrefix(token, revertPrefix) || len(token) > 100 {
-		return "", ErrRevertInvalid
-	}
-	var kind string
-	err := s.Flows.db.QueryRow(ctx, `SELECT kind FROM reverts WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2`,
-		revertHash(token), store.Micros(s.now())).Scan(&kind)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", ErrRevertInvalid
-	}
-	if err != nil {
-		return "", fmt.Errorf("flow: revert link: %w", err)
-	}
-	return kind, nil
+	_, kind, err := s.revertOf(ctx, token)
+	return kind, err
 }
 
-// Revert uses a revert link: it undoes the change, ends every session and
-// app token of the account, and protects the account, in one
-// transaction. A link works once; ErrRevertInvalid when it cannot.
-func (s *Service) Revert(ctx context.Context, c Client, token string) error {
+// revertOf reads the account and kind of a live revert link.
+func (s *Service) revertOf(ctx context.Context, token string) (identityID, kind string, err error) {
 	if !strings.HasPrefix(token, revertPrefix) || len(token) > 100 {
-		return ErrRevertInvalid
+		return "", "", ErrRevertInvalid
+	}
+	err = s.Flows.db.QueryRow(ctx, `SELECT identity_id, kind FROM reverts WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2`,
+		revertHash(token), store.Micros(s.now())).Scan(&identityID, &kind)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", ErrRevertInvalid
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("flow: revert link: %w", err)
+	}
+	return identityID, kind, nil
+}
+
+// Revert uses a revert link: the policy decides (account.revert), then it
+// undoes the change, ends every session and app token of the account, and
+// protects the account, in one transaction with the decision and its
+// event. A link works once; ErrRevertInvalid when it cannot.
+func (s *Service) Revert(ctx context.Context, c Client, token string) error {
+	identityID, kind, err := s.revertOf(ctx, token)
+	if err != nil {
+		return err
+	}
+	_, rec, err := s.decideRecord(ctx, nil, c, policy.Input{Action: policy.AccountRevert, IdentityID: identityID, Change: kind}, event.ChangeReverted)
+	if err != nil {
+		return err
 	}
 	now := s.now()
-	var identityID, kind, old string
-	err := s.Flows.db.InTx(ctx, func(tx *store.Tx) error {
+	var old string
+	err = s.Flows.db.InTx(ctx, func(tx *store.Tx) error {
+		// Used here, once: of two uses at once, one finds it spent.
 		err := tx.QueryRow(ctx, `UPDATE reverts SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1
-			RETURNING identity_id, kind, old_value`, store.Micros(now), revertHash(token)).Scan(&identityID, &kind, &old)
+			RETURNING old_value`, store.Micros(now), revertHash(token)).Scan(&old)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrRevertInvalid
 		}
@@ -108,32 +122,14 @@ func (s *Service) Revert(ctx context.Context, c Client, token string) error {
 		}
 		switch kind {
 		case RevertEmail:
-			if err := s.restoreEmailTx(ctx, tx, identityID, old, now); err != nil {
-				return err
-			}
+			err = s.restoreEmailTx(ctx, tx, identityID, old, now)
 		case RevertPhone:
-			ident, err := s.Identities.Get(ctx, s.Config.Domain, identityID)
-			if err != nil {
-				return err
-			}
-			// A number another account took meanwhile is not taken back:
-			// the account is left with none.
-			if old != "" {
-				holder, err := s.Identities.FindByIdentifier(ctx, s.Config.Domain, identity.KindPhone, old)
-				if err != nil && !errors.Is(err, store.ErrNotFound) {
-					return err
-				}
-				if holder != nil && holder.ID != identityID {
-					old = ""
-				}
-			}
-			if err := s.setPhoneTx(ctx, tx, ident, old, now); err != nil {
-				return err
-			}
+			err = s.restorePhoneTx(ctx, tx, identityID, old, now)
 		case RevertPassword, RevertRecovery:
-			if err := s.Identities.RestorePasswordTx(ctx, tx, identityID, old, now); err != nil {
-				return err
-			}
+			err = s.Identities.RestorePasswordTx(ctx, tx, identityID, old, now)
+		}
+		if err != nil {
+			return err
 		}
 		if _, err := s.Sessions.RevokeOthersTx(ctx, tx, identityID, ""); err != nil {
 			return err
@@ -145,6 +141,9 @@ func (s *Service) Revert(ctx context.Context, c Client, token string) error {
 		}
 		// The other links of the account stay: each undoes its own change.
 		if err := s.Identities.ProtectTx(ctx, tx, identityID, now); err != nil {
+			return err
+		}
+		if err := decision.InsertAll(ctx, tx, []decision.Record{rec}); err != nil {
 			return err
 		}
 		return s.emitTx(ctx, tx, nil, c, event.ChangeReverted, event.OutcomeSuccess, kind, identityID, "")
@@ -185,6 +184,26 @@ func (s *Service) undoFactor(ctx context.Context, identityID, change string) err
 		return fmt.Errorf("flow: revert %s: %w", reason, err)
 	}
 	return nil
+}
+
+// restorePhoneTx puts an identity's old number back inside tx ("" removes
+// the one added). A number another account took meanwhile is not taken
+// back: the account is left with none.
+func (s *Service) restorePhoneTx(ctx context.Context, tx *store.Tx, identityID, old string, now time.Time) error {
+	ident, err := s.Identities.Get(ctx, s.Config.Domain, identityID)
+	if err != nil {
+		return err
+	}
+	if old != "" {
+		holder, err := s.Identities.FindByIdentifier(ctx, s.Config.Domain, identity.KindPhone, old)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if holder != nil && holder.ID != identityID {
+			old = ""
+		}
+	}
+	return s.setPhoneTx(ctx, tx, ident, old, now)
 }
 
 // restoreEmailTx puts an identity's old address back inside tx. An

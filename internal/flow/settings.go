@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/foyer-id/foyer/internal/decision"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
@@ -226,20 +227,31 @@ func (s *Service) SignOutDevice(ctx context.Context, c Client, sess *session.Ses
 	if id == sess.ID {
 		return invalid("session_id", "session_current", "This is the device you are using: sign out instead.")
 	}
+	// A sign-out like any other (logout), of the session id names, or of
+	// every other one.
+	_, rec, err := s.decideRecord(ctx, nil, c, policy.Input{Action: policy.Logout, IdentityID: sess.IdentityID, SessionID: cmp.Or(id, sess.ID)}, event.SessionsRevoked)
+	if err != nil {
+		return err
+	}
 	if id == "" {
-		err := s.Flows.db.InTx(ctx, func(tx *store.Tx) error {
+		return s.Flows.db.InTx(ctx, func(tx *store.Tx) error {
 			if err := s.endOthersTx(ctx, tx, sess.IdentityID, sess.ID); err != nil {
+				return err
+			}
+			if err := decision.InsertAll(ctx, tx, []decision.Record{rec}); err != nil {
 				return err
 			}
 			return s.emitTx(ctx, tx, nil, c, event.SessionsRevoked, event.OutcomeSuccess, "others", sess.IdentityID, sess.ID)
 		})
-		return err
 	}
 	ok, err := s.Sessions.RevokeID(ctx, sess.IdentityID, id)
 	if err != nil {
 		return err
 	}
-	if !ok {
+	if !ok { // nothing to sign out of: the decision is kept alone
+		if err := s.Decisions.Append(ctx, rec); err != nil {
+			s.Logger.WarnContext(ctx, "flow: sign-out decision not recorded", "error", err)
+		}
 		return store.ErrNotFound
 	}
 	if s.Grants != nil {
@@ -247,7 +259,7 @@ func (s *Service) SignOutDevice(ctx context.Context, c Client, sess *session.Ses
 			return err
 		}
 	}
-	s.emit(ctx, nil, c, event.SessionsRevoked, event.OutcomeSuccess, "one", sess.IdentityID, id)
+	s.emit(ctx, nil, c, event.SessionsRevoked, event.OutcomeSuccess, "one", sess.IdentityID, id, rec)
 	return nil
 }
 

@@ -48,6 +48,10 @@ const (
 	// an account is recovered or taken over with (Input.Change names it):
 	// the password, the email address, a second factor.
 	AccountChange Action = "account.change"
+	// AccountRevert: the owner is about to undo a change with a "this
+	// wasn't me" link (Input.Change names the change's kind), which also
+	// signs every device out and protects the account.
+	AccountRevert Action = "account.revert"
 )
 
 // Changes an AccountChange (and a MethodsChange) decision is about.

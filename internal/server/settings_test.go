@@ -12,7 +12,9 @@ import (
 
 	"github.com/foyer-id/foyer/internal/api"
 	"github.com/foyer-id/foyer/internal/config"
+	"github.com/foyer-id/foyer/internal/decision"
 	"github.com/foyer-id/foyer/internal/event"
+	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/server/servertest"
 	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/store/storetest"
@@ -181,6 +183,13 @@ func TestSignOutOtherDevices(t *testing.T) {
 		if _, st := whoami(t, env, stranger.SessionToken); st != 200 {
 			t.Fatal("another account was signed out")
 		}
+		// Each sign-out of a device went through the decision point: an
+		// unknown id, the second device, the stranger's, every other.
+		who, _ := whoami(t, env, tok)
+		recs, err := env.Server.Decisions.List(t.Context(), decision.Query{Action: policy.Logout, IdentityID: who.Session.IdentityID})
+		if err != nil || len(recs) != 4 {
+			t.Fatalf("logout decisions: %d %v", len(recs), err)
+		}
 
 		// Hosted: the account page lists the devices, with a button each.
 		b := env.NewBrowser(t)
@@ -298,6 +307,10 @@ func TestEmailChangeAndRevert(t *testing.T) {
 		evs, err := env.Server.Events.List(t.Context(), event.Query{Type: event.ChangeReverted})
 		if err != nil || len(evs) != 1 || evs[0].Reason != "email" {
 			t.Fatalf("revert events: %+v %v", evs, err)
+		}
+		if recs, err := env.Server.Decisions.List(t.Context(), decision.Query{Action: policy.AccountRevert}); err != nil || len(recs) != 1 ||
+			recs[0].Input.Change != "email" || recs[0].Effect != "allow" {
+			t.Fatalf("revert decisions: %+v %v", recs, err)
 		}
 		// Links past their week are pruned, used or not.
 		count := func() (n int) {
