@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -242,4 +243,49 @@ func TestPhonesOffWithoutTrait(t *testing.T) {
 		t.Fatalf("phones without a trait: %+v", p)
 	}
 	expectStatus(t, env.NewBrowser(t).Get("/account/phone"), 404)
+}
+
+// The hosted pages for phones, as a customer uses them: add a number on
+// /account/phone (the code page, then done), then recover with it from
+// "Use your phone number instead" on /recovery.
+func TestPhoneHostedPages(t *testing.T) {
+	gw := newSMSGateway()
+	env := servertest.Start(t, storetest.NewSQLite(t), withPhones(t, gw))
+	const email, phone = "hosted.phone@example.com", "+447946000444"
+	signUpAPI(t, env, email)
+	b := env.NewBrowser(t)
+	signInBrowser(t, b, email, goodPassword)
+	if acct := b.Get("/account"); !strings.Contains(acct.Body, `href="/account/phone"`) {
+		t.Fatalf("the account page offers no phone:\n%s", acct.Body)
+	}
+	page := b.Get("/account/phone")
+	if !strings.Contains(page.Body, `type="tel"`) || !strings.Contains(page.Body, `autocomplete="tel"`) {
+		t.Fatalf("phone page:\n%s", page.Body)
+	}
+	loc := location(t, b.Post("/account/phone", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "phone": {"+44 7946 000444"}}))
+	codePage := b.Get(loc)
+	if !strings.Contains(codePage.Body, `autocomplete="one-time-code"`) || !strings.Contains(codePage.Body, "Check your phone") {
+		t.Fatalf("code page:\n%s", codePage.Body)
+	}
+	done := b.Get(location(t, b.Post(loc, url.Values{"csrf_token": {servertest.CSRF(t, codePage.Body)}, "code": {gw.code(t, phone, 1)}})))
+	if !strings.Contains(done.Body, `data-id="phone_changed"`) || !strings.Contains(done.Body, phone[1:]+".") {
+		t.Fatalf("after the code:\n%s", done.Body)
+	}
+
+	env.Clock.Advance(73 * time.Hour) // a new number recovers nothing in the cool-off
+	r := env.NewBrowser(t)
+	rec := r.Get("/recovery")
+	if !strings.Contains(rec.Body, "Use your phone number instead") {
+		t.Fatalf("recovery page:\n%s", rec.Body)
+	}
+	loc = location(t, r.Post("/recovery", url.Values{"csrf_token": {servertest.CSRF(t, rec.Body)}, "method": {"phone"}, "phone": {phone}}))
+	codePage = r.Get(loc)
+	loc = location(t, r.Post(loc, url.Values{"csrf_token": {servertest.CSRF(t, codePage.Body)}, "code": {gw.code(t, phone, 2)}}))
+	pwPage := r.Get(loc)
+	if !strings.Contains(pwPage.Body, `autocomplete="new-password"`) || !strings.Contains(pwPage.Body, `value="`+email+`"`) {
+		t.Fatalf("new password page:\n%s", pwPage.Body)
+	}
+	if got := location(t, r.Post(loc, url.Values{"csrf_token": {servertest.CSRF(t, pwPage.Body)}, "password": {newPassword}})); got != "/account" {
+		t.Fatalf("after the new password: %q", got)
+	}
 }

@@ -324,3 +324,29 @@ func TestMethodsChangeSignal(t *testing.T) {
 		}
 	})
 }
+
+// On the hosted sign-in page, a breached password leads to the new
+// password's form, and the new one signs in.
+func TestBreachedPasswordHostedPage(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	owner := signUpOn(t, env, "old.hosted@example.com", from("", "laptop"))
+	hash, err := env.Server.Flows.Hasher.Hash(t.Context(), "password123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Server.Flows.Identities.SetPassword(t.Context(), owner.Identity.ID, hash, env.Clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	b := env.NewBrowser(t)
+	page := b.Get("/login")
+	loc := location(t, b.Post("/login", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "email": {"old.hosted@example.com"}, "password": {"password123"}}))
+	pw := b.Get(loc)
+	if !strings.Contains(pw.Body, `data-id="password_breached"`) || !strings.Contains(pw.Body, `autocomplete="new-password"`) {
+		t.Fatalf("after a breached password:\n%s", pw.Body)
+	}
+	expectStatus(t, b.Get("/sessions/whoami"), 401)
+	if got := location(t, b.Post(loc, url.Values{"csrf_token": {servertest.CSRF(t, pw.Body)}, "password": {goodPassword}})); got != "/account" {
+		t.Fatalf("after the new password: %q", got)
+	}
+	expectStatus(t, b.Get("/sessions/whoami"), 200)
+}
