@@ -15,6 +15,7 @@ import (
 	"github.com/foyer-id/foyer/internal/problem"
 
 	"github.com/foyer-id/foyer/internal/client"
+	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/store"
 )
@@ -29,8 +30,10 @@ type Handler struct {
 	Clients *client.Registry
 	// Decisions is where the policy's decisions are recorded.
 	Decisions *decision.Log
-	// Identities are the domain's customers.
+	// Identities are the domain's customers, and Events where what the
+	// operator does to them is recorded.
 	Identities *identity.Store
+	Events     *event.Log
 	Domain     string
 	// Token is the admin bearer token (admin.token, FOYER_ADMIN_TOKEN).
 	// Empty turns the admin API off: every route answers 404.

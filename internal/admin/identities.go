@@ -3,6 +3,7 @@ package admin
 import (
 	"net/http"
 
+	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/problem"
 )
 
@@ -23,6 +24,10 @@ func (h *Handler) releaseIdentity(w http.ResponseWriter, r *http.Request) {
 		problem.Send(w, http.StatusNotFound, "identity-not-found", "No such identity", "No identity has this id in this domain.")
 		return
 	}
-	h.logger().InfoContext(r.Context(), "admin: identity released from protection and cool-off", "identity_id", r.PathValue("id"))
+	if h.Events != nil {
+		// In the account's security activity's log, like every change to it.
+		_ = h.Events.Append(r.Context(), event.Event{Domain: h.Domain, Type: event.AccountReleased, Outcome: event.OutcomeSuccess,
+			Reason: "operator", IdentityID: r.PathValue("id")})
+	}
 	w.WriteHeader(http.StatusNoContent)
 }

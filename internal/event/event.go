@@ -50,6 +50,9 @@ const (
 	// ChangeReverted: the owner used a "this wasn't me" link (the reason
 	// names what it undid: recovery, password, email).
 	ChangeReverted = "settings.reverted"
+	// AccountReleased: an operator ended an account's protected state
+	// and cool-off (admin API).
+	AccountReleased = "settings.released"
 	// SessionsRevoked: a customer signed out another device, or every
 	// other one.
 	SessionsRevoked = "session.revoked"

@@ -282,7 +282,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	provider.Mount(mux)
 	probes := &health{db: db, now: now, logger: logger}
 	probes.Mount(mux)
-	(&admin.Handler{Clients: clients, Decisions: decisions, Identities: identities, Domain: config.DefaultDomain, Token: cfg.Admin.Token, Logger: logger}).Mount(mux)
+	(&admin.Handler{Clients: clients, Decisions: decisions, Identities: identities, Events: events, Domain: config.DefaultDomain, Token: cfg.Admin.Token, Logger: logger}).Mount(mux)
 	if cfg.Dev && cfg.SMTP.URL == "" {
 		(&courier.DevMailbox{Outbox: outbox}).Mount(mux)
 	}

@@ -433,6 +433,9 @@ func TestOperatorReleasesProtection(t *testing.T) {
 		expectStatus(t, admin("wrong", id), 401)
 		expectStatus(t, admin(adminToken, "no-such-identity"), 404)
 		expectStatus(t, admin(adminToken, id), 204)
+		if evs, err := env.Server.Events.List(t.Context(), event.Query{Type: event.AccountReleased, IdentityID: id}); err != nil || len(evs) != 1 {
+			t.Fatalf("release events: %+v %v", evs, err)
+		}
 		var in api.FlowResponse
 		expectStatus(t, signInAPI(t, env, email, goodPassword, &in), 200)
 		if in.SessionToken == "" {
