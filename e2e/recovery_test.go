@@ -126,50 +126,6 @@ func TestBrowserRecoveryByRecoveryCode(t *testing.T) {
 	})
 }
 
-// apiSignIn signs in through the JSON API, as an app on another device,
-// and returns the session token.
-func apiSignIn(t *testing.T, env *servertest.Env, email, pw string) string {
-	t.Helper()
-	var start, done struct {
-		Flow struct {
-			ID    string `json:"id"`
-			State string `json:"state"`
-		} `json:"flow"`
-		SessionToken string `json:"session_token"`
-	}
-	env.JSON(t, "POST", "/api/login", "", nil, &start)
-	env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": email, "password": pw}, &done)
-	if done.SessionToken == "" {
-		t.Fatalf("API sign-in of %s: %+v", email, done)
-	}
-	return done.SessionToken
-}
-
-// apiSignIn2FA signs in through the JSON API with the password and the
-// authenticator app, and returns the session token.
-func apiSignIn2FA(t *testing.T, env *servertest.Env, email, pw, secret string) string {
-	t.Helper()
-	var start, half, done struct {
-		Flow struct {
-			ID    string `json:"id"`
-			State string `json:"state"`
-		} `json:"flow"`
-		SessionToken string `json:"session_token"`
-	}
-	env.JSON(t, "POST", "/api/login", "", nil, &start)
-	env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": email, "password": pw}, &half)
-	if half.Flow.State != "second_factor" {
-		t.Fatalf("API sign-in did not ask for the second factor: %+v", half)
-	}
-	env.Clock.Advance(30 * time.Second) // a fresh code: each works once
-	code, _ := pqtotp.GenerateCode(secret, env.Clock.Now())
-	env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/second-factor", "", map[string]any{"kind": "totp", "code": code}, &done)
-	if done.SessionToken == "" {
-		t.Fatalf("API second factor: %+v", done)
-	}
-	return done.SessionToken
-}
-
 // setUpAuthenticatorApp signs in through the API, sets up an
 // authenticator app and returns its secret and recovery codes.
 func setUpAuthenticatorApp(t *testing.T, env *servertest.Env, email, pw string) (string, []string) {
@@ -286,26 +242,66 @@ func TestBrowserEmailChangeAndRevert(t *testing.T) {
 
 var revertURL = regexp.MustCompile(`https?://\S+/revert\?token=fyr_[A-Za-z0-9_-]+`)
 
-// apiSignInCode signs a protected account in through the JSON API: the
-// password, then the code mailed to the address.
+// apiFlow is what the JSON API answers of a flow step.
+type apiFlow struct {
+	Flow struct {
+		ID    string `json:"id"`
+		State string `json:"state"`
+	} `json:"flow"`
+	SessionToken string `json:"session_token"`
+}
+
+// apiPassword starts a sign-in through the JSON API, as an app on another
+// device, and submits the password: the flow's id and its answer.
+func apiPassword(t *testing.T, env *servertest.Env, email, pw string) (string, apiFlow) {
+	t.Helper()
+	var start, half apiFlow
+	env.JSON(t, "POST", "/api/login", "", nil, &start)
+	env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": email, "password": pw}, &half)
+	return start.Flow.ID, half
+}
+
+// apiSignIn signs in with a password alone and returns the session token.
+func apiSignIn(t *testing.T, env *servertest.Env, email, pw string) string {
+	t.Helper()
+	_, done := apiPassword(t, env, email, pw)
+	if done.SessionToken == "" {
+		t.Fatalf("API sign-in of %s: %+v", email, done)
+	}
+	return done.SessionToken
+}
+
+// apiSignIn2FA signs in with the password and the authenticator app.
+func apiSignIn2FA(t *testing.T, env *servertest.Env, email, pw, secret string) string {
+	t.Helper()
+	id, half := apiPassword(t, env, email, pw)
+	if half.Flow.State != "second_factor" {
+		t.Fatalf("API sign-in did not ask for the second factor: %+v", half)
+	}
+	env.Clock.Advance(30 * time.Second) // a fresh code: each works once
+	code, _ := pqtotp.GenerateCode(secret, env.Clock.Now())
+	return apiFinish(t, env, id, "/second-factor", map[string]any{"kind": "totp", "code": code})
+}
+
+// apiSignInCode signs a protected account in: the password, then the code
+// mailed to the address.
 func apiSignInCode(t *testing.T, env *servertest.Env, email string) string {
 	t.Helper()
-	var start, half, done struct {
-		Flow struct {
-			ID    string `json:"id"`
-			State string `json:"state"`
-		} `json:"flow"`
-		SessionToken string `json:"session_token"`
-	}
-	env.JSON(t, "POST", "/api/login", "", nil, &start)
-	env.JSON(t, "POST", "/api/login/"+start.Flow.ID, "", map[string]any{"identifier": email, "password": passphrase}, &half)
+	id, half := apiPassword(t, env, email, passphrase)
 	if half.Flow.State != "verify" {
 		t.Fatalf("a protected account's sign-in did not ask for the mailbox's code: %+v", half)
 	}
 	code := servertest.CodeFrom(t, env.LatestMail(t, email, "Your Foyer sign-in code"))
-	env.JSON(t, "POST", "/api/flows/"+start.Flow.ID+"/code", "", map[string]any{"code": code}, &done)
+	return apiFinish(t, env, id, "/code", map[string]any{"code": code})
+}
+
+// apiFinish submits a flow's last step and returns the session token.
+func apiFinish(t *testing.T, env *servertest.Env, id, step string, body map[string]any) string {
+	t.Helper()
+	var done apiFlow
+	env.JSON(t, "POST", "/api/flows/"+id+step, "", body, &done)
 	if done.SessionToken == "" {
-		t.Fatalf("the code did not sign in: %+v", done)
+		t.Fatalf("%s did not sign in: %+v", step, done)
 	}
 	return done.SessionToken
 }
