@@ -18,20 +18,24 @@ const MethodEmailCode = "email_code"
 const MethodCode = "code"
 
 // codeRequest is the start of a step that mails (or texts) a code to an
-// identifier of kind (value, normalised) if it has an account: the owner
-// with what signing in needs of it, the network's code failures and the
-// code counted against the identifier are read in one round trip, whether
-// or not there is an owner; then the policy decides the send
-// (verification.send), recorded as eventType. The value refills the
-// form's field. Cancel the guard if the step fails after.
-func (s *Service) codeRequest(ctx context.Context, f *Flow, c Client, kind, value, field, eventType string) (*identity.LoginCandidate, *guard, error) {
+// identifier of kind (value, normalised): the owner with what signing in
+// needs of it, the network's code failures and the code counted against
+// the identifier are read in one round trip, whether or not there is an
+// owner; then the policy decides the send (verification.send), recorded
+// as eventType. The flow is bound to the owner when the identifier may
+// receive codes — the verified one of an active account, not changed in
+// the cool-off (whoever changed it may not be the owner) — and is dead
+// otherwise (the code is stored but never sent; the customer sees the
+// same). The value refills the form's field. Cancel the guard if the step
+// fails after.
+func (s *Service) codeRequest(ctx context.Context, f *Flow, c Client, kind, value, field, eventType string) (*guard, error) {
 	var cand *identity.LoginCandidate
 	r := s.Flows.reads()
 	net := s.codeNetworkIn(r, c)
 	a := s.Throttle.BeginEachIn(r, s.codeSendItems(c, value)...)
 	s.Identities.FindLoginIn(r, s.Config.Domain, kind, value, &cand)
 	if err := r.Run(ctx); err != nil {
-		return nil, nil, fmt.Errorf("flow: code request reads: %w", err)
+		return nil, fmt.Errorf("flow: code request reads: %w", err)
 	}
 	owner := ""
 	if cand != nil {
@@ -40,13 +44,23 @@ func (s *Service) codeRequest(ctx context.Context, f *Flow, c Client, kind, valu
 	wait, n := net()
 	g, err := s.codeSendGuard(ctx, c, a, owner, wait, n)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	f.Data.Values = map[string]string{field: value}
 	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.VerificationSend}, eventType); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return cand, g, nil
+	if kind == identity.KindPhone {
+		f.Data.Phone = value
+	} else {
+		f.Data.Email = value
+	}
+	if cand != nil && cand.Identity.State == identity.StateActive && cand.Identifier.Verified && !s.justChanged(cand.Identity.ChangedAt(kind)) {
+		f.IdentityID, f.Data.IdentifierID = cand.Identity.ID, cand.Identifier.ID
+	} else {
+		f.Data.Dead = true
+	}
+	return g, nil
 }
 
 // RequestLoginCode starts a passwordless sign-in: a 6-digit code is mailed
@@ -66,15 +80,9 @@ func (s *Service) RequestLoginCode(ctx context.Context, f *Flow, c Client, ident
 	if err != nil {
 		return nil, invalid("identifier", "identifier_invalid", "Enter a valid email address.")
 	}
-	cand, g, err := s.codeRequest(ctx, f, c, identity.KindEmail, email, "identifier", event.LoginCodeRequested)
+	g, err := s.codeRequest(ctx, f, c, identity.KindEmail, email, "identifier", event.LoginCodeRequested)
 	if err != nil {
 		return nil, err
-	}
-	f.Data.Email = email
-	if cand != nil && cand.Identity.State == identity.StateActive && cand.Identifier.Verified && !s.emailJustChanged(cand.Identity) {
-		f.IdentityID, f.Data.IdentifierID = cand.Identity.ID, cand.Identifier.ID
-	} else {
-		f.Data.Dead = true // the code is stored but never sent
 	}
 	f.State = StateVerify
 	msg := info("login_code_sent", "If "+email+" has an account, we sent a 6-digit sign-in code to it.")

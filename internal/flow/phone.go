@@ -123,15 +123,9 @@ func (s *Service) SubmitRecoveryPhone(ctx context.Context, f *Flow, c Client, nu
 	if err != nil {
 		return nil, phoneInvalid()
 	}
-	cand, g, err := s.codeRequest(ctx, f, c, identity.KindPhone, phone, "phone", event.RecoveryRequested)
+	g, err := s.codeRequest(ctx, f, c, identity.KindPhone, phone, "phone", event.RecoveryRequested)
 	if err != nil {
 		return nil, err
-	}
-	f.Data.Phone = phone
-	if cand != nil && cand.Identity.State == identity.StateActive && cand.Identifier.Verified && !s.justChanged(cand.Identity.PhoneChangedAt) {
-		f.IdentityID, f.Data.IdentifierID = cand.Identity.ID, cand.Identifier.ID
-	} else {
-		f.Data.Dead = true
 	}
 	f.State = StateVerify
 	msg := info("recovery_code_sent", "If "+phone+" is the phone number of an account, we sent a 6-digit code to it by text message.")

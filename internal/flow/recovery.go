@@ -57,18 +57,9 @@ func (s *Service) SubmitRecoveryEmail(ctx context.Context, f *Flow, c Client, ad
 	if err != nil {
 		return nil, invalid("email", "email_invalid", "Enter a valid email address.")
 	}
-	cand, g, err := s.codeRequest(ctx, f, c, identity.KindEmail, email, "email", event.RecoveryRequested)
+	g, err := s.codeRequest(ctx, f, c, identity.KindEmail, email, "email", event.RecoveryRequested)
 	if err != nil {
 		return nil, err
-	}
-	f.Data.Email = email
-	// An address that just replaced another recovers nothing in the
-	// cool-off: whoever changed it may not be the owner, whose old
-	// address got the link that undoes the change.
-	if cand != nil && cand.Identity.State == identity.StateActive && cand.Identifier.Verified && !s.emailJustChanged(cand.Identity) {
-		f.IdentityID, f.Data.IdentifierID = cand.Identity.ID, cand.Identifier.ID
-	} else {
-		f.Data.Dead = true // the code is stored but never sent
 	}
 	f.State = StateVerify
 	msg := info("recovery_code_sent", "If "+email+" is the address of an account, we sent a 6-digit code to it.")
@@ -82,13 +73,6 @@ func (s *Service) SubmitRecoveryEmail(ctx context.Context, f *Flow, c Client, ad
 
 // nobody is an identity id no account has (ids are UUIDv7s).
 const nobody = "00000000-0000-0000-0000-000000000000"
-
-// emailJustChanged reports whether ident's address changed within the
-// cool-off: a code to it neither recovers the account nor signs it in,
-// since whoever changed it may not be the owner.
-func (s *Service) emailJustChanged(ident *identity.Identity) bool {
-	return s.justChanged(ident.EmailChangedAt)
-}
 
 // justChanged reports whether a channel changed at (zero: never) is still
 // in the cool-off.

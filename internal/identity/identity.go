@@ -69,6 +69,15 @@ func (i *Identity) Email() Identifier {
 	return Identifier{}
 }
 
+// ChangedAt is when the identity's identifier of kind last changed (zero
+// for never).
+func (i *Identity) ChangedAt(kind string) time.Time {
+	if kind == KindPhone {
+		return i.PhoneChangedAt
+	}
+	return i.EmailChangedAt
+}
+
 // Phone returns the identity's phone identifier, or the zero Identifier.
 func (i *Identity) Phone() Identifier {
 	for _, id := range i.Identifiers {
