@@ -112,6 +112,8 @@ func TestCodeNotDeliveredInTimeIsShown(t *testing.T) {
 		delivered := env.NewBrowser(t)
 		deliveredLoc := location(t, delivered.Submit("/registration", url.Values{"email": {"fine@example.com"}, "password": {goodPassword}}))
 		env.MailTo(t, "fine@example.com", 1)
+		// The mail server has the mail before the outbox records it sent.
+		env.WaitForOutbox(t, "fine@example.com", func(l []courier.Entry) bool { return len(l) == 1 && l[0].Status == courier.StatusSent })
 
 		env.SMTP.Close()
 		addrs := []string{"new@example.com", "taken@example.com"}
