@@ -54,6 +54,11 @@ const (
 	AccountRevert Action = "account.revert"
 )
 
+// Actions are every decision point, in the order of a journey.
+var Actions = []Action{FlowStart, RegistrationSubmit, VerificationSend, VerificationSubmit, LoginSubmit,
+	PasskeyChallenge, SecondFactorSubmit, SessionIssue, SessionStepUp, AuthorizeApp, TokenIssue,
+	MethodsChange, AccountChange, RecoveryComplete, AccountRevert, Logout}
+
 // Changes an AccountChange (and a MethodsChange) decision is about.
 const (
 	ChangePassword = "password"
@@ -225,6 +230,21 @@ type Input struct {
 	// about (Change…).
 	Change string `json:"change,omitempty"`
 
+	// Email is the address the journey is about (typed at sign-up or
+	// sign-in, or the account's); Traits what a sign-up typed.
+	Email  string         `json:"email,omitempty"`
+	Traits map[string]any `json:"traits,omitempty"`
+	// Factors are the ways in the identity has besides its password and
+	// address (totp, passkey, recovery_code, phone), where the step read
+	// them.
+	Factors []string `json:"factors,omitempty"`
+	// FirstParty is true when the app (ClientID) is the business's own.
+	FirstParty bool `json:"first_party,omitempty"`
+	// FlowType is the kind of journey FlowID is (registration, login, …).
+	FlowType string `json:"flow_type,omitempty"`
+	// Transaction is what an app says is at stake, where it says so.
+	Transaction map[string]any `json:"transaction,omitempty"`
+
 	Signals Signals `json:"signals,omitzero"`
 }
 
@@ -322,8 +342,18 @@ type Decision struct {
 	// proof of work.
 	Difficulty int
 	// Policy names the policy (and version) that decided, for the event
-	// log and for replay.
+	// log and for replay; Rule the rule of a policy file that decided
+	// ("" for a built-in policy, or a file's fallback).
 	Policy string
+	Rule   string
+	// SessionLifetime and SessionIdle, when set, bound the session an
+	// allowed session.issue creates: how long it lives, and how long it
+	// may go unused (0: the domain's settings).
+	SessionLifetime time.Duration
+	SessionIdle     time.Duration
+	// Notify asks that the customer be mailed a security notice of the
+	// action, which goes ahead.
+	Notify bool
 }
 
 // Allowed reports whether the action may go ahead as asked.
@@ -409,6 +439,25 @@ type Default struct {
 	// faster is impossible travel; 0 means 1000 km/h (an airliner's
 	// cruise, plus the slack of GeoIP coordinates).
 	MaxTravelKmh float64
+}
+
+// WithDefaults returns p with each setting left at zero set to what it
+// means: the settings a decision is made with (the rules engine's
+// `domain` context reads them).
+func (p Default) WithDefaults() Default {
+	if p.ChallengeBits <= 0 {
+		p.ChallengeBits = 16
+	}
+	p.Limits = p.JourneyLimits()
+	p.FreshFor = p.freshFor()
+	if p.AppAAL == "" {
+		p.AppAAL = "aal1"
+	}
+	p.SpreadLimit = p.spreadLimit()
+	if p.MaxTravelKmh <= 0 {
+		p.MaxTravelKmh = 1000
+	}
+	return p
 }
 
 // riskyFailures is how many recent failed passwords on an account make
