@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/foyer-id/foyer/internal/policy/rules"
 	"github.com/foyer-id/foyer/internal/problem"
 
 	"github.com/foyer-id/foyer/internal/client"
@@ -34,7 +35,10 @@ type Handler struct {
 	// operator does to them is recorded.
 	Identities *identity.Store
 	Events     *event.Log
-	Domain     string
+	// Policy is the policy in force, Shadow the candidate beside it (nil
+	// for none): what /admin/policies shows and reloads.
+	Policy, Shadow *rules.Live
+	Domain         string
 	// Token is the admin bearer token (admin.token, FOYER_ADMIN_TOKEN).
 	// Empty turns the admin API off: every route answers 404.
 	Token        string
@@ -53,6 +57,8 @@ var Routes = []string{
 	"POST /admin/clients/{id}/secret",
 	"GET /admin/decisions",
 	"POST /admin/identities/{id}/release",
+	"GET /admin/policies",
+	"POST /admin/policies/reload",
 }
 
 // Mount registers the admin API on mux. Without a token the API is off:
@@ -76,6 +82,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 		"POST /admin/clients/{id}/secret":     h.rotateSecret,
 		"GET /admin/decisions":                h.listDecisions,
 		"POST /admin/identities/{id}/release": h.releaseIdentity,
+		"GET /admin/policies":                 h.getPolicies,
+		"POST /admin/policies/reload":         h.reloadPolicies,
 	}
 	for _, route := range Routes {
 		next := handlers[route]

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -205,7 +206,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, Problem{Type: problem.TypeBase + "throttled", Title: "Too many attempts", Status: http.StatusTooManyRequests, RetryAfter: secs,
 			Detail: "Wait before trying again."})
 	case errors.As(err, &denied):
-		problem.Send(w, http.StatusForbidden, "denied", "Not allowed", "The policy does not allow this action.")
+		problem.Send(w, http.StatusForbidden, "denied", "Not allowed", cmp.Or(denied.Message, "The policy does not allow this action."))
 	case errors.As(err, &refused):
 		writeProblem(w, Problem{Type: problem.TypeBase + "refused", Title: "Not changed", Status: http.StatusConflict,
 			Detail: refused.Message.Text, Errors: []flow.Message{refused.Message}})

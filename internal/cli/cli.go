@@ -31,6 +31,7 @@ Commands:
   migrate   apply database migrations
   clients   register and manage the apps that sign customers in (OAuth/OIDC clients)
   keys      list and rotate token-signing keys
+  policy    check, test and replay policy files (docs/policies.md)
   version   print the version
 
 Run "foyer <command> --help" for a command's flags.
@@ -52,6 +53,8 @@ func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 		err = keysCommand(ctx, args[1:], environ, stdout, stderr)
 	case "clients":
 		err = clientsCommand(ctx, args[1:], environ, stdout, stderr)
+	case "policy":
+		err = policyCommand(ctx, args[1:], environ, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "foyer", version())
 	case "help", "--help", "-h":
@@ -62,6 +65,9 @@ func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	if errors.Is(err, errFaults) {
+		return 1 // each fault is printed already
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "foyer:", err)
@@ -85,6 +91,8 @@ type common struct {
 	config, data, dsn string
 	dev               bool
 	devSet            bool
+	// loaded is the configuration openServerDB read.
+	loaded *config.Config
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -334,6 +342,7 @@ func openServerDB(ctx context.Context, c *common, environ []string) (*store.DB, 
 		return nil, nil, err
 	}
 	cfg.Dev = dev
+	c.loaded = cfg
 	secret, err := cfg.LoadSecret()
 	if err != nil {
 		return nil, nil, err

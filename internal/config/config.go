@@ -71,8 +71,21 @@ type Config struct {
 	SMS       SMS       `yaml:"sms"`
 	Password  Password  `yaml:"password"`
 	Retention Retention `yaml:"retention"`
+	Policy    Policy    `yaml:"policy"`
 	// Domains configures each policy domain. Only "customers" exists now.
 	Domains map[string]*Domain `yaml:"-"`
+}
+
+// Policy configures the customers domain's policy (docs/policies.md).
+type Policy struct {
+	// File is a policy file of CEL rules that decides instead of the
+	// built-in policy; it is reloaded when it changes. Empty: the
+	// built-in policy (policies/default.yaml says what it decides).
+	File string `yaml:"file" env:"FOYER_POLICY"`
+	// Shadow is a candidate policy file run beside the live one: its
+	// decisions are recorded with the live ones, never enforced, and
+	// compared by `foyer policy replay --shadow`.
+	Shadow string `yaml:"shadow" env:"FOYER_POLICY_SHADOW"`
 }
 
 // GeoIP configures where client addresses are looked up.

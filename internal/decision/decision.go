@@ -27,7 +27,22 @@ type Record struct {
 	Reason     string        `json:"reason,omitempty"`
 	Require    []string      `json:"require,omitempty"`
 	Policy     string        `json:"policy"`
-	Input      policy.Input  `json:"input"`
+	// Rule is the rule of a policy file that decided ("" for the built-in
+	// policy, or the file's fallback).
+	Rule  string       `json:"rule,omitempty"`
+	Input policy.Input `json:"input"`
+	// Shadow is what the shadow policy, running beside the live one,
+	// decided: recorded, never enforced (nil without one).
+	Shadow *Shadow `json:"shadow,omitempty"`
+}
+
+// Shadow is a shadow policy's decision, kept with the live one's.
+type Shadow struct {
+	Effect  policy.Effect `json:"effect"`
+	Reason  string        `json:"reason,omitempty"`
+	Require []string      `json:"require,omitempty"`
+	Policy  string        `json:"policy"`
+	Rule    string        `json:"rule,omitempty"`
 }
 
 // Point is the one place a decision is made, by the journeys and by the
@@ -43,6 +58,10 @@ type Point struct {
 	// policy's own name in each record, so that a record says not only
 	// which policy decided but with which parameters.
 	Version string
+	// Shadow, when set, is asked too, and its answer kept in the record
+	// (Record.Shadow), never enforced: a candidate policy tried on live
+	// traffic.
+	Shadow policy.Decider
 }
 
 // Version returns a short, stable name of a policy's settings: the first
@@ -62,12 +81,21 @@ func (p *Point) Decide(ctx context.Context, in policy.Input) (policy.Decision, R
 		in.Time = p.Now().UTC()
 	}
 	d := p.Policy.Decide(ctx, in)
-	name := d.Policy
-	if p.Version != "" {
-		name += "#" + p.Version
+	r := Record{At: in.Time, Domain: in.Domain, Action: in.Action, IdentityID: in.IdentityID, FlowID: in.FlowID,
+		ClientID: in.ClientID, Effect: d.Effect, Reason: d.Reason, Require: d.Require, Policy: p.name(d), Rule: d.Rule, Input: in}
+	if p.Shadow != nil {
+		s := p.Shadow.Decide(ctx, in)
+		r.Shadow = &Shadow{Effect: s.Effect, Reason: s.Reason, Require: s.Require, Policy: p.name(s), Rule: s.Rule}
 	}
-	return d, Record{At: in.Time, Domain: in.Domain, Action: in.Action, IdentityID: in.IdentityID, FlowID: in.FlowID,
-		ClientID: in.ClientID, Effect: d.Effect, Reason: d.Reason, Require: d.Require, Policy: name, Input: in}
+	return d, r
+}
+
+// name is the policy that made d, with the settings' version.
+func (p *Point) name(d policy.Decision) string {
+	if p.Version == "" {
+		return d.Policy
+	}
+	return d.Policy + "#" + p.Version
 }
 
 // Log keeps decision records.
@@ -78,8 +106,8 @@ type Log struct {
 // NewLog returns a Log on db.
 func NewLog(db *store.DB) *Log { return &Log{db: db} }
 
-const insertRecord = `INSERT INTO decisions (at, domain, action, identity_id, flow_id, client_id, effect, reason, require, policy, input)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+const insertRecord = `INSERT INTO decisions (at, domain, action, identity_id, flow_id, client_id, effect, reason, require, policy, input, rule, shadow)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
 
 // AppendTx writes r inside tx, to be committed with the step it decided.
 // On PostgreSQL the statement travels with the step's others: it adds no
@@ -110,8 +138,8 @@ func InsertAll(ctx context.Context, q store.Execer, rs []Record) error {
 		return Insert(ctx, q, rs[0])
 	}
 	var b strings.Builder
-	b.WriteString(`INSERT INTO decisions (at, domain, action, identity_id, flow_id, client_id, effect, reason, require, policy, input) VALUES `)
-	args := make([]any, 0, len(rs)*11)
+	b.WriteString(`INSERT INTO decisions (at, domain, action, identity_id, flow_id, client_id, effect, reason, require, policy, input, rule, shadow) VALUES `)
+	args := make([]any, 0, len(rs)*13)
 	for i, r := range rs {
 		a, err := r.args()
 		if err != nil {
@@ -163,8 +191,16 @@ func (r Record) args() ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decision: encode input of %s: %w", r.Action, err)
 	}
+	shadow := ""
+	if r.Shadow != nil {
+		b, err := json.Marshal(r.Shadow)
+		if err != nil {
+			return nil, fmt.Errorf("decision: encode shadow of %s: %w", r.Action, err)
+		}
+		shadow = string(b)
+	}
 	return []any{store.Micros(r.At), r.Domain, string(r.Action), r.IdentityID, r.FlowID, r.ClientID,
-		string(r.Effect), r.Reason, strings.Join(r.Require, " "), r.Policy, string(in)}, nil
+		string(r.Effect), r.Reason, strings.Join(r.Require, " "), r.Policy, string(in), r.Rule, shadow}, nil
 }
 
 // Query selects records by time range [From, To) and optionally action,
@@ -190,36 +226,47 @@ func (l *Log) List(ctx context.Context, q Query) ([]Record, error) {
 	if q.Limit <= 0 || q.Limit > MaxList {
 		q.Limit = MaxList
 	}
+	return l.list(ctx, q, q.Limit)
+}
+
+// list is List with any limit.
+func (l *Log) list(ctx context.Context, q Query, limit int) ([]Record, error) {
 	to := q.To
 	if to.IsZero() {
 		to = time.Unix(1<<40, 0)
 	}
 	// With an identity the (identity_id, at) index answers; without, the
 	// one on at.
-	rows, err := l.db.Query(ctx, `SELECT seq, at, domain, action, identity_id, flow_id, client_id, effect, reason, require, policy, input
+	rows, err := l.db.Query(ctx, `SELECT seq, at, domain, action, identity_id, flow_id, client_id, effect, reason, require, policy, input, rule, shadow
 		FROM decisions
 		WHERE (at > $1 OR (at = $1 AND seq > $3)) AND at < $2
 		  AND ($4 = '' OR domain = $4) AND ($5 = '' OR action = $5)
 		  AND ($6 = '' OR identity_id = $6) AND ($7 = '' OR flow_id = $7) AND ($8 = '' OR client_id = $8)
 		ORDER BY at, seq LIMIT $9`,
-		store.Micros(q.From), store.Micros(to), q.After, q.Domain, string(q.Action), q.IdentityID, q.FlowID, q.ClientID, q.Limit)
+		store.Micros(q.From), store.Micros(to), q.After, q.Domain, string(q.Action), q.IdentityID, q.FlowID, q.ClientID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("decision: list: %w", err)
 	}
 	defer rows.Close()
-	var out []Record
+	out := make([]Record, 0, min(limit, 1024))
 	for rows.Next() {
 		var (
 			r                       Record
 			at                      int64
 			action, effect, require string
-			input                   string
+			input, shadow           string
 		)
-		if err := rows.Scan(&r.Seq, &at, &r.Domain, &action, &r.IdentityID, &r.FlowID, &r.ClientID, &effect, &r.Reason, &require, &r.Policy, &input); err != nil {
+		if err := rows.Scan(&r.Seq, &at, &r.Domain, &action, &r.IdentityID, &r.FlowID, &r.ClientID, &effect, &r.Reason, &require, &r.Policy, &input, &r.Rule, &shadow); err != nil {
 			return nil, fmt.Errorf("decision: list: %w", err)
 		}
 		if err := json.Unmarshal([]byte(input), &r.Input); err != nil {
 			return nil, fmt.Errorf("decision: record %d: input: %w", r.Seq, err)
+		}
+		if shadow != "" {
+			r.Shadow = new(Shadow)
+			if err := json.Unmarshal([]byte(shadow), r.Shadow); err != nil {
+				return nil, fmt.Errorf("decision: record %d: shadow: %w", r.Seq, err)
+			}
 		}
 		r.At, r.Action, r.Effect, r.Require = store.FromMicros(at), policy.Action(action), policy.Effect(effect), strings.Fields(require)
 		r.Input.Domain, r.Input.Action, r.Input.Time = r.Domain, r.Action, r.At

@@ -53,7 +53,7 @@ func (s *Service) MethodsChangeNeeds(ctx context.Context, c Client, sess *sessio
 	case StateForm: // a new sign-in
 		return ReauthSignIn, nil
 	}
-	return 0, &DeniedError{Reason: d.Reason}
+	return 0, denied(d)
 }
 
 // mayChange asks the policy whether ident may make change now

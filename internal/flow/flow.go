@@ -204,6 +204,11 @@ type Data struct {
 	// Breached is true when a sign-in's password is on the breached and
 	// common list: the session waits for a new one (policy.StepNewPassword).
 	Breached bool `json:"breached,omitempty"`
+	// Require are the steps a decision before the session asked for (a
+	// policy rule's step_up at login.submit, say), served when the
+	// session is about to be issued; RequireReason is why.
+	Require       []string `json:"require,omitempty"`
+	RequireReason string   `json:"require_reason,omitempty"`
 	// FactorSetUpAt is when the passkey a sign-in used was added: in the
 	// cool-off after a recovery only a factor from before it gives aal2.
 	FactorSetUpAt time.Time `json:"factor_set_up_at,omitzero"`
@@ -272,12 +277,20 @@ type ThrottledError struct {
 
 func (e *ThrottledError) Error() string { return "flow: throttled" }
 
-// DeniedError says the policy refused the step.
+// DeniedError says the policy refused the step. Message, when set, is
+// what the policy wants the customer to read (a policy file's rule may
+// say why, in words); otherwise pages and the API say it in general terms.
 type DeniedError struct {
-	Reason string
+	Reason  string
+	Message string
 }
 
 func (e *DeniedError) Error() string { return "flow: denied: " + e.Reason }
+
+// denied is the error of a refusing decision d.
+func denied(d policy.Decision) *DeniedError {
+	return &DeniedError{Reason: d.Reason, Message: d.Message}
+}
 
 // View is the public face of a flow, the same for hosted pages and the
 // JSON API.

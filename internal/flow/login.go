@@ -73,7 +73,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		return nil, err
 	}
 	f.Data.Values = map[string]string{"identifier": email}
-	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.LoginSubmit}, event.LoginSubmitted); err != nil {
+	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.LoginSubmit, Email: email}, event.LoginSubmitted); err != nil {
 		return nil, err
 	}
 	ok := false

@@ -113,7 +113,7 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 	if err := s.ready(ctx, c, g, ""); err != nil {
 		return nil, err
 	}
-	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.RegistrationSubmit}, event.RegistrationSubmitted); err != nil {
+	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.RegistrationSubmit, Email: email, Traits: traits}, event.RegistrationSubmitted); err != nil {
 		return nil, err
 	}
 	var mailGuard *guard

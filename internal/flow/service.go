@@ -253,8 +253,59 @@ func (s *Service) decide(ctx context.Context, f *Flow, c Client, in policy.Input
 	d, rec, err := s.decideRecord(ctx, f, c, in, eventType)
 	if err == nil {
 		f.decided = append(f.decided, rec)
+		if d.Effect == policy.StepUp && beforeSession(in.Action) {
+			// A step asked for before the customer is known is served
+			// when the session is about to be issued (pending).
+			for _, step := range d.Require {
+				if !slices.Contains(f.Data.Require, step) {
+					f.Data.Require = append(f.Data.Require, step)
+				}
+			}
+			f.Data.RequireReason = cmp.Or(f.Data.RequireReason, d.Reason)
+		}
 	}
 	return d, err
+}
+
+// beforeSession reports whether action is a step of a journey before its
+// session: one whose step_up waits for the session.issue decision.
+func beforeSession(a policy.Action) bool {
+	switch a {
+	case policy.FlowStart, policy.LoginSubmit, policy.RegistrationSubmit, policy.VerificationSend,
+		policy.VerificationSubmit, policy.SecondFactorSubmit:
+		return true
+	}
+	return false
+}
+
+// pending is the decision that serves the steps a decision before the
+// session asked for (Data.Require) and that methods have not met yet,
+// when d, the session.issue decision, allows: a step-up asking for them.
+func pending(f *Flow, d policy.Decision, verified bool, methods []string) policy.Decision {
+	if f == nil || d.Effect != policy.Allow || len(f.Data.Require) == 0 {
+		return d
+	}
+	var left []string
+	for _, step := range f.Data.Require {
+		met := false
+		switch step {
+		case policy.StepSecondFactor:
+			met = policy.HasSecondFactor(methods)
+		case policy.StepEmailCode:
+			met = policy.HasSecondFactor(methods) || slices.Contains(methods, MethodEmailCode)
+		case policy.StepVerifyEmail:
+			met = verified
+		default: // reauthenticate: the sign-in itself; new_password: see SubmitLogin
+			met = true
+		}
+		if !met {
+			left = append(left, step)
+		}
+	}
+	if len(left) == 0 {
+		return d
+	}
+	return policy.Decision{Effect: policy.StepUp, Reason: f.Data.RequireReason, Require: left, Policy: d.Policy, Rule: d.Rule}
 }
 
 // decideRecord is decide for a step without a flow (f nil: signing out,
@@ -262,7 +313,8 @@ func (s *Service) decide(ctx context.Context, f *Flow, c Client, in policy.Input
 // Decisions.Append) when the answer is not an error.
 func (s *Service) decideRecord(ctx context.Context, f *Flow, c Client, in policy.Input, eventType string) (policy.Decision, decision.Record, error) {
 	if f != nil {
-		in.FlowID = f.ID
+		in.FlowID, in.FlowType = f.ID, f.Type
+		in.Email = cmp.Or(in.Email, f.Data.Email)
 	}
 	in.ClientIP, in.UserAgent, in.DeviceID = c.IP, c.UserAgent, c.DeviceID
 	d, rec := s.Point.Decide(ctx, in)
@@ -281,7 +333,7 @@ func (s *Service) decideRecord(ctx context.Context, f *Flow, c Client, in policy
 		return d, rec, &ChallengeError{Difficulty: d.Difficulty, RetryAfter: d.RetryAfter}
 	case policy.Deny:
 		s.emit(ctx, f, c, eventType, event.OutcomeDenied, d.Reason, in.IdentityID, "", rec)
-		return d, rec, &DeniedError{Reason: d.Reason}
+		return d, rec, denied(d)
 	}
 	return d, rec, nil
 }
@@ -797,8 +849,12 @@ func (s *Service) decideSession(ctx context.Context, f *Flow, c Client, ident *i
 		sig.SinceEmailChange = s.now().Sub(ident.EmailChangedAt)
 	}
 	sig.Protected = !ident.ProtectedAt.IsZero()
-	return s.decide(ctx, f, c, policy.Input{Action: policy.SessionIssue, IdentityID: ident.ID,
+	d, err := s.decide(ctx, f, c, policy.Input{Action: policy.SessionIssue, IdentityID: ident.ID, Email: ident.Email().Value,
 		IdentityState: ident.State, EmailVerified: ident.Email().Verified, SecondFactor: enrolled, Methods: methods, Signals: sig}, event.LoginSucceeded)
+	if err != nil {
+		return d, err
+	}
+	return pending(f, d, ident.Email().Verified, methods), nil
 }
 
 // issueAs carries out d, a session.issue decision about ident (see
@@ -822,7 +878,7 @@ func (s *Service) issueAs(ctx context.Context, f *Flow, c Client, d policy.Decis
 		// sign-in serves email verification before, in SubmitLogin.)
 		if stateFor(d.Require) != StateSecondFactor || !enrolled {
 			s.emit(ctx, f, c, event.LoginSucceeded, event.OutcomeDenied, d.Reason, ident.ID, "")
-			return nil, &DeniedError{Reason: d.Reason}
+			return nil, denied(d)
 		}
 		f.State = StateSecondFactor
 		f.Data.Methods, f.Data.AuthenticatedAt = methods, authAt

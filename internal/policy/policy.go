@@ -334,8 +334,12 @@ type Signals struct {
 
 // Decision is the answer.
 type Decision struct {
-	Effect     Effect
+	Effect Effect
+	// Reason says why, for the record: a code (too_many_attempts) or, from
+	// a policy file's rule, words; Message, when set, is what the customer
+	// reads of a deny.
 	Reason     string
+	Message    string
 	Require    []string
 	RetryAfter time.Duration
 	// Difficulty is what a Challenge asks: leading zero bits of the

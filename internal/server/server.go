@@ -31,6 +31,7 @@ import (
 	"github.com/foyer-id/foyer/internal/keys"
 	"github.com/foyer-id/foyer/internal/oidc"
 	"github.com/foyer-id/foyer/internal/policy"
+	"github.com/foyer-id/foyer/internal/policy/rules"
 	"github.com/foyer-id/foyer/internal/problem"
 	"github.com/foyer-id/foyer/internal/risk"
 	"github.com/foyer-id/foyer/internal/secretbox"
@@ -53,13 +54,20 @@ type Server struct {
 	Clients   *client.Registry
 	Keys      *keys.Manager
 	OIDC      *oidc.Provider
-	handler   http.Handler
-	worker    *courier.Worker
-	health    *health
-	now       func() time.Time
+	// Policy is the policy in force, ShadowPolicy the candidate run
+	// beside it (nil for none).
+	Policy       *rules.Live
+	ShadowPolicy *rules.Live
+	handler      http.Handler
+	worker       *courier.Worker
+	health       *health
+	now          func() time.Time
 	// hsts is the Strict-Transport-Security value; "" sends none.
 	hsts string
 }
+
+// policyWatch is how often a policy file is checked for changes.
+const policyWatch = 2 * time.Second
 
 // Options are the injectable parts of a Server (tests set them).
 type Options struct {
@@ -169,26 +177,28 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		}
 	}
 	factors := flow.Factors{TOTP: totps, Recovery: recoveryCodes, Passkeys: passkeys}
-	loginRule := throttle.Rule{Free: dom.Login.FreeFailures, Base: dom.Login.Delay.D(), Max: dom.Login.MaxDelay.D(), Window: max(dom.Login.MaxDelay.D(), time.Hour)}
 	// One decision point for the journeys and the OpenID provider.
-	builtin := policy.Default{RequireVerifiedEmail: *dom.Registration.RequireVerification, AllowClonedPasskeys: dom.Login.AllowClonedPasskeys,
-		FreshFor: dom.FreshFor.D(), AppAAL: dom.AppsRequireAAL, Limits: policy.Limits{
-			Login:            loginRule,
-			Code:             throttle.Rule{Free: 20, Base: time.Second, Max: 5 * time.Minute, Window: time.Hour},
-			CodeSend:         throttle.Rule{Free: 5, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
-			CodeSendAddress:  throttle.Rule{Free: 20, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
-			Registration:     throttle.Rule{Free: dom.Registration.PerNetwork, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
-			FlowStart:        throttle.Rule{Free: dom.FlowsPerNetwork, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
-			PasskeyChallenge: policy.DefaultLimits().PasskeyChallenge,
-			MaxCodeAttempts:  dom.Verification.MaxAttempts,
-			MaxCodesPerFlow:  dom.Verification.MaxCodes,
-			ResendAfter:      dom.Verification.ResendAfter.D(),
-		}}
-	if err := flow.CheckSteps(builtin); err != nil {
+	builtin := PolicySettings(cfg)
+	// The policy in force: a file of rules, reloaded as it changes, or
+	// the built-in one; and a candidate beside it, recorded only.
+	live, err := rules.Load(cfg.Policy.File, rules.Options{Settings: builtin}, logger)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("policy.file: %w", err)
+	}
+	if err := flow.CheckSteps(live); err != nil {
 		db.Close()
 		return nil, err
 	}
-	point := &decision.Point{Domain: config.DefaultDomain, Now: now, Policy: builtin, Version: decision.Version(builtin)}
+	point := &decision.Point{Domain: config.DefaultDomain, Now: now, Policy: live, Version: decision.Version(builtin)}
+	var shadow *rules.Live
+	if cfg.Policy.Shadow != "" {
+		if shadow, err = rules.Load(cfg.Policy.Shadow, rules.Options{Settings: builtin}, logger); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("policy.shadow: %w", err)
+		}
+		point.Shadow = shadow
+	}
 	decisions := decision.NewLog(db)
 	geoip, err := risk.OpenGeoIP(cfg.GeoIP.Databases()...)
 	if err != nil {
@@ -282,13 +292,14 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	provider.Mount(mux)
 	probes := &health{db: db, now: now, logger: logger}
 	probes.Mount(mux)
-	(&admin.Handler{Clients: clients, Decisions: decisions, Identities: identities, Events: events, Domain: config.DefaultDomain, Token: cfg.Admin.Token, Logger: logger}).Mount(mux)
+	(&admin.Handler{Clients: clients, Decisions: decisions, Identities: identities, Events: events, Domain: config.DefaultDomain,
+		Policy: live, Shadow: shadow, Token: cfg.Admin.Token, Logger: logger}).Mount(mux)
 	if cfg.Dev && cfg.SMTP.URL == "" {
 		(&courier.DevMailbox{Outbox: outbox}).Mount(mux)
 	}
 
 	s := &Server{Config: cfg, DB: db, Logger: logger, Flows: flows, Outbox: outbox, Events: events, Clients: clients, Keys: signing,
-		OIDC: provider, Decisions: decisions, worker: worker, health: probes, now: now}
+		OIDC: provider, Decisions: decisions, Policy: live, ShadowPolicy: shadow, worker: worker, health: probes, now: now}
 	if cfg.SendHSTS() {
 		s.hsts = cfg.HSTS.Header()
 	}
@@ -504,6 +515,10 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { s.prune(bg) })
 	wg.Go(func() { s.rotateKeys(bg) })
 	wg.Go(func() { s.Flows.Velocity.Run(bg) })
+	wg.Go(func() { s.Policy.Watch(bg, policyWatch) })
+	if s.ShadowPolicy != nil {
+		wg.Go(func() { s.ShadowPolicy.Watch(bg, policyWatch) })
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var err error
@@ -609,4 +624,24 @@ func deviceKey(secret []byte) []byte {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("foyer device cookie key v1"))
 	return m.Sum(nil)
+}
+
+// PolicySettings are the customers domain's policy settings from cfg: the
+// built-in policy, and the `domain` context of a policy file's rules.
+func PolicySettings(cfg *config.Config) policy.Default {
+	dom := cfg.Domains[config.DefaultDomain]
+	loginRule := throttle.Rule{Free: dom.Login.FreeFailures, Base: dom.Login.Delay.D(), Max: dom.Login.MaxDelay.D(), Window: max(dom.Login.MaxDelay.D(), time.Hour)}
+	return policy.Default{RequireVerifiedEmail: *dom.Registration.RequireVerification, AllowClonedPasskeys: dom.Login.AllowClonedPasskeys,
+		FreshFor: dom.FreshFor.D(), AppAAL: dom.AppsRequireAAL, Limits: policy.Limits{
+			Login:            loginRule,
+			Code:             throttle.Rule{Free: 20, Base: time.Second, Max: 5 * time.Minute, Window: time.Hour},
+			CodeSend:         throttle.Rule{Free: 5, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
+			CodeSendAddress:  throttle.Rule{Free: 20, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
+			Registration:     throttle.Rule{Free: dom.Registration.PerNetwork, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
+			FlowStart:        throttle.Rule{Free: dom.FlowsPerNetwork, Base: time.Second, Max: time.Minute, Window: 10 * time.Minute},
+			PasskeyChallenge: policy.DefaultLimits().PasskeyChallenge,
+			MaxCodeAttempts:  dom.Verification.MaxAttempts,
+			MaxCodesPerFlow:  dom.Verification.MaxCodes,
+			ResendAfter:      dom.Verification.ResendAfter.D(),
+		}}
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"embed"
 	"encoding/json"
@@ -272,7 +273,8 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 			Messages: []flow.Message{{ID: "challenge_required", Type: "error", Text: challengeText}},
 			Extra:    map[string]any{"Link": back, "LinkText": "Go back and try again"}})
 	case errors.As(err, &denied):
-		p.errorPage(w, r, http.StatusForbidden, "Not allowed", "This action is not allowed for this account. Contact support if you think this is a mistake.")
+		p.errorPage(w, r, http.StatusForbidden, "Not allowed",
+			cmp.Or(denied.Message, "This action is not allowed for this account. Contact support if you think this is a mistake."))
 	case errors.Is(err, flow.ErrChanged):
 		p.errorPage(w, r, http.StatusConflict, "This page was already sent",
 			"This step was submitted twice, perhaps from another tab. Please go back and reload the page.")

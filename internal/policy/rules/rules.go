@@ -78,6 +78,7 @@ type rule struct {
 type outcome struct {
 	effect         string
 	reason         string
+	message        string
 	require        []string
 	requireExpr    cel.Program
 	difficulty     int
@@ -324,6 +325,11 @@ func (c *compiler) outcome(n *yaml.Node, r *rule) {
 			o.effect = v.Value
 		case "reason":
 			o.reason = v.Value
+			if !isCode(v.Value) {
+				o.message = v.Value // words, for the customer
+			}
+		case "message":
+			o.message = v.Value
 		case "require":
 			if v.Kind == yaml.SequenceNode {
 				for _, s := range v.Content {
@@ -367,7 +373,7 @@ func (c *compiler) outcome(n *yaml.Node, r *rule) {
 	}
 	allowed := map[string][]string{
 		string(policy.Allow):     {"reason"},
-		string(policy.Deny):      {"reason"},
+		string(policy.Deny):      {"reason", "message"},
 		string(policy.StepUp):    {"reason", "require", "aal"},
 		string(policy.Challenge): {"reason", "difficulty", "retry_after"},
 		string(policy.Throttle):  {"reason", "retry_after", "delay"},
@@ -406,6 +412,17 @@ func (c *compiler) outcome(n *yaml.Node, r *rule) {
 			c.fail(effect, r.name, "a session outcome needs lifetime or idle")
 		}
 	}
+}
+
+// isCode reports whether a reason is a code (second_factor_enrolled)
+// rather than words for the customer.
+func isCode(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // duration reads a literal duration ("30s", "8h").
@@ -601,7 +618,7 @@ func (p *Policy) failed(r *rule, err error) {
 
 // decision is the outcome for the context act.
 func (o *outcome) decision(ctx context.Context, act *activation) (policy.Decision, error) {
-	d := policy.Decision{Effect: policy.Effect(o.effect), Reason: o.reason, Require: o.require,
+	d := policy.Decision{Effect: policy.Effect(o.effect), Reason: o.reason, Message: o.message, Require: o.require,
 		Difficulty: o.difficulty, RetryAfter: o.retryAfter}
 	switch o.effect {
 	case EffectSession:
