@@ -239,7 +239,7 @@ func (l *Log) list(ctx context.Context, q Query, limit int) ([]Record, error) {
 	// one on at.
 	rows, err := l.db.Query(ctx, `SELECT seq, at, domain, action, identity_id, flow_id, client_id, effect, reason, require, policy, input, rule, shadow
 		FROM decisions
-		WHERE (at > $1 OR (at = $1 AND seq > $3)) AND at < $2
+		WHERE at >= $1 AND (at > $1 OR seq > $3) AND at < $2
 		  AND ($4 = '' OR domain = $4) AND ($5 = '' OR action = $5)
 		  AND ($6 = '' OR identity_id = $6) AND ($7 = '' OR flow_id = $7) AND ($8 = '' OR client_id = $8)
 		ORDER BY at, seq LIMIT $9`,

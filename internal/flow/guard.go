@@ -169,7 +169,10 @@ func (s *Service) weigh(ctx context.Context, c Client, g *guard, ownerID string)
 	sig := &g.signals
 	// What a solved challenge answers: a busy network or address, a site
 	// under attack, a network spraying accounts.
-	challengeable := sig.NetworkWait > 0 || sig.IdentifierWideWait > 0 || sig.SiteSpike || s.spreading(ctx, sig)
+	// A policy file's rule may ask for one anywhere: a request that
+	// carries a proof asks the policy whether it would.
+	challengeable := sig.NetworkWait > 0 || sig.IdentifierWideWait > 0 || sig.SiteSpike || s.spreading(ctx, sig) ||
+		(c.Proof.Token != "" && s.difficulty(ctx, c, g.action, *sig) > 0)
 	if !challengeable && sig.IdentifierWait == 0 {
 		return nil
 	}

@@ -889,12 +889,16 @@ func (s *Service) issueAs(ctx context.Context, f *Flow, c Client, d policy.Decis
 	if err != nil {
 		return nil, err
 	}
+	// A policy's session outcome sets this session's lifetimes.
 	p := session.Params{Domain: s.Config.Domain, IdentityID: ident.ID, Methods: methods, AAL: aal,
-		DeviceID: c.DeviceID, IP: c.IP, UserAgent: c.UserAgent, AuthenticatedAt: authAt}
+		DeviceID: c.DeviceID, IP: c.IP, UserAgent: c.UserAgent, AuthenticatedAt: authAt,
+		Lifetime: d.SessionLifetime, Idle: d.SessionIdle}
 	now := s.now()
 	device := risk.Device{IdentityID: ident.ID, DeviceID: c.DeviceID, LastSeen: now, UserAgent: risk.Family(c.UserAgent), Place: s.GeoIP.Lookup(c.IP)}
 	var notice write
-	if f.Type == TypeLogin && !sig.KnownDevice && !slices.Contains(methods, MethodEmailCode) {
+	// A sign-in on a device new to the account is announced to its
+	// owner, and so is any the policy asks to (notify).
+	if (f.Type == TypeLogin && !sig.KnownDevice && !slices.Contains(methods, MethodEmailCode)) || d.Notify {
 		f.Data.Email = cmp.Or(f.Data.Email, ident.Email().Value)
 		notice = s.signInNotice(f, c, now, false, false)
 	}

@@ -48,6 +48,9 @@ type Session struct {
 	SeenAt          time.Time `json:"-"`
 	IdleExpiresAt   time.Time `json:"idle_expires_at"`
 	ExpiresAt       time.Time `json:"expires_at"`
+	// IdleTimeout is the session's own idle timeout (a policy's session
+	// outcome), 0 for the domain's.
+	IdleTimeout time.Duration `json:"-"`
 }
 
 // ErrInvalid is returned for an unknown, expired or revoked token.
@@ -101,6 +104,9 @@ type Params struct {
 	IP              string
 	UserAgent       string
 	AuthenticatedAt time.Time // zero means now
+	// Lifetime and Idle, when set, replace the domain's lifetimes for this
+	// session (a policy's session outcome).
+	Lifetime, Idle time.Duration
 }
 
 // Issue creates a session and returns its token, which is never stored.
@@ -136,20 +142,24 @@ func (m *Manager) issue(ctx context.Context, db store.Execer, p Params) (string,
 		AuthenticatedAt: authAt,
 		CreatedAt:       now,
 		SeenAt:          now,
-		ExpiresAt:       now.Add(m.life.Absolute),
+		ExpiresAt:       now.Add(cmp.Or(p.Lifetime, m.life.Absolute)),
+		IdleTimeout:     p.Idle,
 	}
-	s.IdleExpiresAt = minTime(now.Add(m.life.Idle), s.ExpiresAt)
+	s.IdleExpiresAt = minTime(now.Add(m.idleOf(s)), s.ExpiresAt)
 	methods, _ := json.Marshal(s.Methods)
 	_, err := db.Exec(ctx, `INSERT INTO sessions (id, domain, token_hash, identity_id, aal, methods, device_id, ip, user_agent,
-			authenticated_at, created_at, seen_at, idle_expires_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13)`,
+			authenticated_at, created_at, seen_at, idle_expires_at, expires_at, idle_timeout)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14)`,
 		s.ID, s.Domain, HashToken(token), s.IdentityID, s.AAL, string(methods), s.DeviceID, s.IP, s.UserAgent,
-		store.Micros(s.AuthenticatedAt), store.Micros(now), store.Micros(s.IdleExpiresAt), store.Micros(s.ExpiresAt))
+		store.Micros(s.AuthenticatedAt), store.Micros(now), store.Micros(s.IdleExpiresAt), store.Micros(s.ExpiresAt), s.IdleTimeout.Microseconds())
 	if err != nil {
 		return "", nil, fmt.Errorf("session: issue: %w", err)
 	}
 	return token, s, nil
 }
+
+// idleOf is how long s may go unused: its own timeout, or the domain's.
+func (m *Manager) idleOf(s *Session) time.Duration { return cmp.Or(s.IdleTimeout, m.life.Idle) }
 
 // Authenticate returns the live session for a token, or ErrInvalid when
 // the token is unknown, revoked, idle too long or past its absolute
@@ -168,7 +178,7 @@ func (m *Manager) Whoami(ctx context.Context, token string) (*Session, *identity
 }
 
 const sessionColumns = `s.id, s.domain, s.identity_id, s.aal, s.methods, s.device_id, s.ip, s.user_agent,
-	s.authenticated_at, s.created_at, s.seen_at, s.idle_expires_at, s.expires_at, s.revoked_at`
+	s.authenticated_at, s.created_at, s.seen_at, s.idle_expires_at, s.expires_at, s.revoked_at, s.idle_timeout`
 
 const (
 	authenticateQuery = `SELECT ` + sessionColumns + ` FROM sessions s WHERE s.token_hash = $1`
@@ -199,12 +209,13 @@ func (m *Manager) lookup(ctx context.Context, token string, withIdentity bool) (
 		ident                            *identity.Identity
 		methods                          string
 		authAt, created, seen, idle, exp int64
+		idleTimeout                      int64
 		revoked                          sql.NullInt64
 		found                            bool
 	)
 	for rows.Next() {
 		dest := []any{&s.ID, &s.Domain, &s.IdentityID, &s.AAL, &methods, &s.DeviceID, &s.IP, &s.UserAgent,
-			&authAt, &created, &seen, &idle, &exp, &revoked}
+			&authAt, &created, &seen, &idle, &exp, &revoked, &idleTimeout}
 		var (
 			state, schemaID, traits string
 			iCreated, iUpdated      int64
@@ -255,9 +266,10 @@ func (m *Manager) lookup(ctx context.Context, token string, withIdentity bool) (
 	_ = json.Unmarshal([]byte(methods), &s.Methods)
 	s.AuthenticatedAt, s.CreatedAt, s.SeenAt = store.FromMicros(authAt), store.FromMicros(created), store.FromMicros(seen)
 	s.IdleExpiresAt, s.ExpiresAt = store.FromMicros(idle), store.FromMicros(exp)
+	s.IdleTimeout = time.Duration(idleTimeout) * time.Microsecond
 	if now.Sub(s.SeenAt) >= m.touchGap {
 		s.SeenAt = now
-		s.IdleExpiresAt = minTime(now.Add(m.life.Idle), s.ExpiresAt)
+		s.IdleExpiresAt = minTime(now.Add(m.idleOf(&s)), s.ExpiresAt)
 		if _, err := m.db.Exec(ctx, `UPDATE sessions SET seen_at = $1, idle_expires_at = $2 WHERE id = $3 AND revoked_at IS NULL`,
 			store.Micros(now), store.Micros(s.IdleExpiresAt), s.ID); err != nil {
 			return nil, nil, fmt.Errorf("session: touch: %w", err)
@@ -345,15 +357,17 @@ func (m *Manager) List(ctx context.Context, identityID string) ([]Session, error
 			s                                Session
 			methods                          string
 			authAt, created, seen, idle, exp int64
+			idleTimeout                      int64
 			revoked                          sql.NullInt64
 		)
 		if err := rows.Scan(&s.ID, &s.Domain, &s.IdentityID, &s.AAL, &methods, &s.DeviceID, &s.IP, &s.UserAgent,
-			&authAt, &created, &seen, &idle, &exp, &revoked); err != nil {
+			&authAt, &created, &seen, &idle, &exp, &revoked, &idleTimeout); err != nil {
 			return nil, fmt.Errorf("session: list %s: %w", identityID, err)
 		}
 		_ = json.Unmarshal([]byte(methods), &s.Methods)
 		s.AuthenticatedAt, s.CreatedAt, s.SeenAt = store.FromMicros(authAt), store.FromMicros(created), store.FromMicros(seen)
 		s.IdleExpiresAt, s.ExpiresAt = store.FromMicros(idle), store.FromMicros(exp)
+		s.IdleTimeout = time.Duration(idleTimeout) * time.Microsecond
 		out = append(out, s)
 	}
 	if err := rows.Err(); err != nil {
@@ -445,7 +459,7 @@ func (m *Manager) Upgrade(ctx context.Context, token, method, aal string) (strin
 		s.AAL = aal
 	}
 	s.AuthenticatedAt, s.SeenAt = now, now
-	s.IdleExpiresAt = minTime(now.Add(m.life.Idle), s.ExpiresAt)
+	s.IdleExpiresAt = minTime(now.Add(m.idleOf(&s)), s.ExpiresAt)
 	methods, _ := json.Marshal(s.Methods)
 	err = m.db.InTx(ctx, func(tx *store.Tx) error {
 		// Revoked by someone else meanwhile: ErrInvalid.
@@ -454,10 +468,10 @@ func (m *Manager) Upgrade(ctx context.Context, token, method, aal string) (strin
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO sessions (id, domain, token_hash, identity_id, aal, methods, device_id, ip, user_agent,
-				authenticated_at, created_at, seen_at, idle_expires_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10, $12, $13)`,
+				authenticated_at, created_at, seen_at, idle_expires_at, expires_at, idle_timeout)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10, $12, $13, $14)`,
 			s.ID, s.Domain, HashToken(newToken), s.IdentityID, s.AAL, string(methods), s.DeviceID, s.IP, s.UserAgent,
-			store.Micros(now), store.Micros(s.CreatedAt), store.Micros(s.IdleExpiresAt), store.Micros(s.ExpiresAt))
+			store.Micros(now), store.Micros(s.CreatedAt), store.Micros(s.IdleExpiresAt), store.Micros(s.ExpiresAt), s.IdleTimeout.Microseconds())
 		if err != nil || m.Replaced == nil {
 			return err
 		}

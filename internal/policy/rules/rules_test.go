@@ -2,6 +2,8 @@ package rules
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -331,3 +333,38 @@ func benchDecide(b *testing.B, p policy.Decider) {
 
 // BenchmarkDecideBuiltin is the same decisions by the built-in policy.
 func BenchmarkDecideBuiltin(b *testing.B) { benchDecide(b, policy.Default{}) }
+
+// docs/policies.md documents every field of the context.
+func TestContextDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../../docs/policies.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range Fields() {
+		if !strings.Contains(string(doc), "| `"+name+"` |") {
+			t.Errorf("docs/policies.md does not document %s", name)
+		}
+	}
+	for _, a := range policy.Actions {
+		if !strings.Contains(string(doc), "`"+string(a)+"`") {
+			t.Errorf("docs/policies.md does not list the action %s", a)
+		}
+	}
+}
+
+// BenchmarkDecide50Rules is a decision by a policy of 50 rules spread over
+// the sign-in's actions, in front of the built-in policy.
+func BenchmarkDecide50Rules(b *testing.B) {
+	var src strings.Builder
+	src.WriteString("version: 1\nrules:\n")
+	actions := []string{"login.submit", "session.issue", "flow.start", "registration.submit", "oauth.authorize"}
+	for i := range 50 {
+		fmt.Fprintf(&src, "  - name: r%d\n    when: 'action == %q && network.failures > %d && !device.known && identity.email.endsWith(\"@x%d.test\")'\n    then: {effect: deny, reason: r%d}\n",
+			i, actions[i%len(actions)], i, i, i)
+	}
+	p, err := Parse("fifty.yaml", []byte(src.String()), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchDecide(b, p)
+}
