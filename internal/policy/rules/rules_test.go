@@ -3,8 +3,8 @@ package rules
 import (
 	"context"
 	"fmt"
-	"os"
 	"math/rand/v2"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
