@@ -47,6 +47,9 @@ var renderCases = []struct {
 	{"sign_in_notice_new_device", Message{Template: "sign_in_notice", To: "alice@example.com", Data: map[string]any{
 		"ByCode": false, "FirstStepOnly": false, "Device": "Chrome on Android", "When": "5 Dec 2026 10:04 UTC", "Network": "198.51.100.7",
 		"AccountURL": "https://id.acme.test/account", "ProductName": "Acme"}}},
+	{"sign_in_notice_known_device", Message{Template: "sign_in_notice", To: "alice@example.com", Data: map[string]any{
+		"Known": true, "ByCode": false, "FirstStepOnly": false, "Device": "Chrome on Android", "When": "5 Dec 2026 10:04 UTC", "Network": "198.51.100.7",
+		"AccountURL": "https://id.acme.test/account", "ProductName": "Acme"}}},
 }
 
 // TestRenderGolden compares each rendered mail with its golden file; run

@@ -474,7 +474,7 @@ func (s *Service) FreshChallenge(ctx context.Context, c Client) (*challenge.Chal
 
 // networkDifficulty is what the policy would ask of the client's network
 // for the busiest of actions, and how long that network must otherwise
-// wait; 0 when none is busy.
+// wait; 0 when it would ask nothing.
 func (s *Service) networkDifficulty(ctx context.Context, c Client, actions ...policy.Action) (int, time.Duration, error) {
 	var items []throttle.Item
 	for _, action := range actions {
@@ -487,10 +487,12 @@ func (s *Service) networkDifficulty(ctx context.Context, c Client, actions ...po
 	if err := r.Run(ctx); err != nil {
 		return 0, 0, err
 	}
+	// The policy is asked even of a network that need not wait: a policy
+	// file's rule may ask every attempt for a proof of work.
 	difficulty, wait := 0, time.Duration(0)
 	for i, action := range actions {
-		if st[i].Wait > 0 {
-			difficulty = max(difficulty, s.difficulty(ctx, c, action, policy.Signals{NetworkWait: st[i].Wait, NetworkFailures: st[i].Failures}))
+		if d := s.difficulty(ctx, c, action, policy.Signals{NetworkWait: st[i].Wait, NetworkFailures: st[i].Failures}); d > 0 {
+			difficulty = max(difficulty, d)
 			wait = max(wait, st[i].Wait)
 		}
 	}

@@ -45,9 +45,9 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	// The account, with what signing in needs of it, in one round trip,
 	// read whether or not the identifier is known.
 	var (
-		cand     *identity.LoginCandidate
-		enrolled bool
-		history  []risk.Device
+		cand    *identity.LoginCandidate
+		factors Kinds
+		history []risk.Device
 	)
 	// The attempt is counted on the network and the address before the
 	// hash, atomically, and given back if it succeeds; the reservation
@@ -57,7 +57,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	defer func() { g.end(ctx, err) }()
 	s.Identities.FindLoginIn(r, s.Config.Domain, identity.KindEmail, email, &cand)
 	if s.Factors != nil {
-		s.Factors.EnrolledByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &enrolled)
+		s.Factors.KindsByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &factors)
 	}
 	s.Devices.HistoryByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &history)
 	if err := r.Run(ctx); err != nil {
@@ -116,7 +116,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	f.Data.Breached = password.IsCommon(in.Password)
 	sig := s.withRisk(c, history, policy.Signals{BreachedPassword: f.Data.Breached,
 		IdentifierFailures: g.signals.IdentifierFailures})
-	d, err := s.decideSession(ctx, f, c, cand.Identity, enrolled, f.Data.Methods, sig)
+	d, err := s.decideSession(ctx, f, c, cand.Identity, factors, f.Data.Methods, sig)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	result := &Result{Flow: f}
 	f.State = StateDone // signIn may move it on to StateSecondFactor
 	f.Data.Messages = nil
-	signedIn, err := s.issueAs(ctx, f, c, d, cand.Identity, enrolled, f.Data.Methods, now, sig, result)
+	signedIn, err := s.issueAs(ctx, f, c, d, cand.Identity, factors.TOTP(), f.Data.Methods, now, sig, result)
 	if err != nil {
 		return nil, err
 	}

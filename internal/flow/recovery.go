@@ -188,14 +188,14 @@ func (s *Service) SubmitRecoveryPassword(ctx context.Context, f *Flow, c Client,
 	if f.Type != TypeRecovery || f.State != StatePassword {
 		return nil, ErrWrongState
 	}
-	ident, enrolled, history, err := s.account(ctx, f.IdentityID)
+	ident, factors, history, err := s.account(ctx, f.IdentityID)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.checkPassword(pw, passwordContext(ident)); err != nil {
 		return nil, err
 	}
-	stepsUp := enrolled
+	stepsUp := factors.TOTP()
 	if !stepsUp && s.Passkeys != nil {
 		n, err := s.Passkeys.Count(ctx, ident.ID)
 		if err != nil {

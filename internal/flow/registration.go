@@ -283,7 +283,7 @@ func (s *Service) signUpAtOnce(ctx context.Context, f *Flow, c Client, ids []ide
 	f.State = StateDone // signIn may move it on to StateSecondFactor
 	f.Data.PasswordHash = ""
 	f.Data.Messages = []Message{info("registration_completed", "Welcome! Your account is ready. You can verify your email address any time from your account.")}
-	signedIn, err := s.signInAs(ctx, f, c, ident, false, []string{"password"}, now, s.withRisk(c, nil, policy.Signals{}), result)
+	signedIn, err := s.signInAs(ctx, f, c, ident, nil, []string{"password"}, now, s.withRisk(c, nil, policy.Signals{}), result)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package flow
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -219,15 +220,52 @@ func (f Factors) Enrolled(ctx context.Context, identityID string) (bool, error) 
 	return f.TOTP.Enrolled(ctx, identityID)
 }
 
-// EnrolledIn adds Enrolled to r.
-func (f Factors) EnrolledIn(r *store.Reads, identityID string, out *bool) {
-	f.TOTP.EnrolledIn(r, identityID, out)
+// Kinds are the ways in an identity has besides its password and address
+// (policy.Input.Factors): FactorTOTP when an authenticator app is
+// confirmed, "passkey", "recovery_code" while one is unused, "phone" for
+// a verified number.
+type Kinds []string
+
+// TOTP reports whether the identity has a confirmed authenticator app:
+// the second factor a sign-in asks for.
+func (k Kinds) TOTP() bool { return slices.Contains(k, FactorTOTP) }
+
+// kindsSQL lists an identity's Kinds (%s: an expression of its id), each
+// an index lookup, in one statement.
+const kindsSQL = `SELECT 'totp' FROM totp_credentials WHERE identity_id = %[1]s AND confirmed_at IS NOT NULL
+	UNION ALL SELECT 'passkey' WHERE EXISTS (SELECT 1 FROM webauthn_credentials WHERE identity_id = %[1]s)
+	UNION ALL SELECT 'recovery_code' WHERE EXISTS (SELECT 1 FROM recovery_codes WHERE identity_id = %[1]s AND used_at IS NULL)
+	UNION ALL SELECT 'phone' WHERE EXISTS (SELECT 1 FROM identifiers WHERE identity_id = %[1]s AND kind = 'phone' AND verified_at IS NOT NULL)`
+
+var (
+	kindsByID         = fmt.Sprintf(kindsSQL, "$1")
+	kindsByIdentifier = fmt.Sprintf(kindsSQL, "(SELECT identity_id FROM identifiers WHERE domain = $1 AND kind = $2 AND value = $3)")
+)
+
+func scanKinds(out *Kinds) func(store.Rows) error {
+	return func(rows store.Rows) error {
+		*out = (*out)[:0]
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				return err
+			}
+			*out = append(*out, k)
+		}
+		return nil
+	}
 }
 
-// EnrolledByIdentifierIn adds Enrolled to r for the owner of an
-// identifier.
-func (f Factors) EnrolledByIdentifierIn(r *store.Reads, domain, kind, value string, out *bool) {
-	f.TOTP.EnrolledByIdentifierIn(r, domain, kind, value, out)
+// KindsIn adds to r the identity's Kinds.
+func (f Factors) KindsIn(r *store.Reads, identityID string, out *Kinds) {
+	r.Query(scanKinds(out), kindsByID, identityID)
+}
+
+// KindsByIdentifierIn adds to r the Kinds of the owner of an identifier
+// (a sign-in's email address; none for an unknown one), read with the
+// account before its id is known.
+func (f Factors) KindsByIdentifierIn(r *store.Reads, domain, kind, value string, out *Kinds) {
+	r.Query(scanKinds(out), kindsByIdentifier, domain, kind, value)
 }
 
 // Verify checks and consumes a code.

@@ -723,7 +723,7 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	if methods != nil {
 		// The account as it will be once this step commits, whether the
 		// device has signed in to it before, in one round trip.
-		ident, enrolled, history, err := s.account(ctx, f.IdentityID)
+		ident, factors, history, err := s.account(ctx, f.IdentityID)
 		if err != nil {
 			return nil, err
 		}
@@ -736,7 +736,7 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 			}
 		}
 		sig := s.withRisk(c, history, policy.Signals{BreachedPassword: f.Data.Breached})
-		if signedIn, err = s.signInAs(ctx, f, c, ident, enrolled, methods, f.Data.AuthenticatedAt, sig, result); err != nil {
+		if signedIn, err = s.signInAs(ctx, f, c, ident, factors, methods, f.Data.AuthenticatedAt, sig, result); err != nil {
 			return nil, err
 		}
 		if f.Type == TypeLogin && !sig.KnownDevice {
@@ -745,7 +745,7 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 			// sign-in still waits for the second factor. (It ends no
 			// other session: a customer signing in on a second device
 			// keeps the first.)
-			notice = s.signInNotice(f, c, now, true, f.State == StateSecondFactor)
+			notice = s.signInNotice(f, c, now, true, f.State == StateSecondFactor, false)
 		}
 	}
 	err = s.finish(ctx, f, now, complete, verified, signedIn, notice, settled)
@@ -786,38 +786,38 @@ func (s *Service) signIn(ctx context.Context, f *Flow, c Client, methods []strin
 // which the identity's devices add theirs (withRisk): the identity, its
 // second factor and its devices are read in one round trip.
 func (s *Service) signInWith(ctx context.Context, f *Flow, c Client, methods []string, authAt time.Time, sig policy.Signals, out *Result) (write, error) {
-	ident, enrolled, history, err := s.account(ctx, f.IdentityID)
+	ident, factors, history, err := s.account(ctx, f.IdentityID)
 	if err != nil {
 		return nil, err
 	}
 	sig.BreachedPassword = sig.BreachedPassword || f.Data.Breached
-	return s.signInAs(ctx, f, c, ident, enrolled, methods, authAt, s.withRisk(c, history, sig), out)
+	return s.signInAs(ctx, f, c, ident, factors, methods, authAt, s.withRisk(c, history, sig), out)
 }
 
 // account reads, in one round trip, what a session decision needs of an
-// identity: the identity, whether it has an authenticator app, and its
-// devices (most recent first).
-func (s *Service) account(ctx context.Context, identityID string) (ident *identity.Identity, enrolled bool, history []risk.Device, err error) {
+// identity: the identity, its factors, and its devices (most recent
+// first).
+func (s *Service) account(ctx context.Context, identityID string) (ident *identity.Identity, factors Kinds, history []risk.Device, err error) {
 	r := s.Flows.reads()
 	s.Identities.GetIn(r, s.Config.Domain, identityID, &ident)
 	if s.Factors != nil {
-		s.Factors.EnrolledIn(r, identityID, &enrolled)
+		s.Factors.KindsIn(r, identityID, &factors)
 	}
 	s.Devices.HistoryIn(r, identityID, &history)
 	if err := r.Run(ctx); err != nil {
-		return nil, false, nil, fmt.Errorf("flow: read account %s: %w", identityID, err)
+		return nil, nil, nil, fmt.Errorf("flow: read account %s: %w", identityID, err)
 	}
-	return ident, enrolled, history, nil
+	return ident, factors, history, nil
 }
 
-// signInAs is signInWith for an identity already read, with whether it
-// has an authenticator app and the signals with their risk (withRisk).
-func (s *Service) signInAs(ctx context.Context, f *Flow, c Client, ident *identity.Identity, enrolled bool, methods []string, authAt time.Time, sig policy.Signals, out *Result) (write, error) {
-	d, err := s.decideSession(ctx, f, c, ident, enrolled, methods, sig)
+// signInAs is signInWith for an identity already read, with its factors
+// and the signals with their risk (withRisk).
+func (s *Service) signInAs(ctx context.Context, f *Flow, c Client, ident *identity.Identity, factors Kinds, methods []string, authAt time.Time, sig policy.Signals, out *Result) (write, error) {
+	d, err := s.decideSession(ctx, f, c, ident, factors, methods, sig)
 	if err != nil {
 		return nil, err
 	}
-	return s.issueAs(ctx, f, c, d, ident, enrolled, methods, authAt, sig, out)
+	return s.issueAs(ctx, f, c, d, ident, factors.TOTP(), methods, authAt, sig, out)
 }
 
 // withRisk adds to sig what an identity's devices (history, most recent
@@ -838,7 +838,7 @@ func (s *Service) withRisk(c Client, history []risk.Device, sig policy.Signals) 
 
 // decideSession asks whether ident, with an authenticator app if
 // enrolled, may have a session after methods.
-func (s *Service) decideSession(ctx context.Context, f *Flow, c Client, ident *identity.Identity, enrolled bool, methods []string, sig policy.Signals) (policy.Decision, error) {
+func (s *Service) decideSession(ctx context.Context, f *Flow, c Client, ident *identity.Identity, factors Kinds, methods []string, sig policy.Signals) (policy.Decision, error) {
 	if !ident.CreatedAt.IsZero() {
 		sig.AccountAge = s.now().Sub(ident.CreatedAt)
 	}
@@ -850,7 +850,7 @@ func (s *Service) decideSession(ctx context.Context, f *Flow, c Client, ident *i
 	}
 	sig.Protected = !ident.ProtectedAt.IsZero()
 	d, err := s.decide(ctx, f, c, policy.Input{Action: policy.SessionIssue, IdentityID: ident.ID, Email: ident.Email().Value,
-		IdentityState: ident.State, EmailVerified: ident.Email().Verified, SecondFactor: enrolled, Methods: methods, Signals: sig}, event.LoginSucceeded)
+		IdentityState: ident.State, EmailVerified: ident.Email().Verified, SecondFactor: factors.TOTP(), Factors: factors, Methods: methods, Signals: sig}, event.LoginSucceeded)
 	if err != nil {
 		return d, err
 	}
@@ -898,9 +898,11 @@ func (s *Service) issueAs(ctx context.Context, f *Flow, c Client, d policy.Decis
 	var notice write
 	// A sign-in on a device new to the account is announced to its
 	// owner, and so is any the policy asks to (notify).
-	if (f.Type == TypeLogin && !sig.KnownDevice && !slices.Contains(methods, MethodEmailCode)) || d.Notify {
+	// (A code sign-in on a new device is announced by SubmitCode.)
+	byCodeOnNewDevice := slices.Contains(methods, MethodEmailCode) && !sig.KnownDevice
+	if (f.Type == TypeLogin && !sig.KnownDevice && !byCodeOnNewDevice) || (d.Notify && !byCodeOnNewDevice) {
 		f.Data.Email = cmp.Or(f.Data.Email, ident.Email().Value)
-		notice = s.signInNotice(f, c, now, false, false)
+		notice = s.signInNotice(f, c, now, false, false, sig.KnownDevice)
 	}
 	// The owner's own channel (the mailbox's code, a second factor, a
 	// passkey) ends the protection a "this wasn't me" link put on.

@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -177,7 +178,7 @@ func (p *Provider) next(r *http.Request, pd *Pending, sess *session.Session) (St
 		requested = session.AAL2
 	}
 	dec, rec := p.Storage.Point.Decide(ctx, policy.Input{Action: policy.AuthorizeApp, Time: now, FlowID: a.ID,
-		IdentityID: sess.IdentityID, SessionID: sess.ID, ClientID: pd.Client.ID, ClientIP: ip, UserAgent: userAgent,
+		IdentityID: sess.IdentityID, SessionID: sess.ID, ClientID: pd.Client.ID, FirstParty: pd.Client.FirstParty, ClientIP: ip, UserAgent: userAgent,
 		Methods: sess.Methods, AAL: sess.AAL, AuthenticatedAt: sess.AuthenticatedAt, SecondFactor: enrolled,
 		ClientAAL: pd.Client.RequireAAL, RequestedAAL: requested})
 	switch {
@@ -192,7 +193,7 @@ func (p *Provider) next(r *http.Request, pd *Pending, sess *session.Session) (St
 		if dec.Reason == "second_factor_not_set_up" {
 			return 0, nil, oidc.ErrAccessDenied().WithDescription("this application requires two-factor authentication; set it up on your account page")
 		}
-		return 0, nil, oidc.ErrAccessDenied().WithDescription("not allowed by policy")
+		return 0, nil, oidc.ErrAccessDenied().WithDescription("%s", cmp.Or(dec.Message, "not allowed by policy"))
 	}
 	if !pd.Client.FirstParty {
 		covered, err := p.Consents.Covers(ctx, sess.IdentityID, pd.Client.ID, a.GetScopes())

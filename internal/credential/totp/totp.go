@@ -267,15 +267,6 @@ func (s *Store) EnrolledIn(r *store.Reads, identityID string, out *bool) {
 	r.Query(scanConfirmed(out), `SELECT confirmed_at FROM totp_credentials WHERE identity_id = $1`, identityID)
 }
 
-// EnrolledByIdentifierIn adds to r whether the owner of an identifier (a
-// sign-in's email address) has a confirmed authenticator: once r runs,
-// *out is the answer, false for an unknown identifier. A sign-in reads it
-// with the account, before it knows the identity's id.
-func (s *Store) EnrolledByIdentifierIn(r *store.Reads, domain, kind, value string, out *bool) {
-	r.Query(scanConfirmed(out), `SELECT t.confirmed_at FROM identifiers x JOIN totp_credentials t ON t.identity_id = x.identity_id
-		WHERE x.domain = $1 AND x.kind = $2 AND x.value = $3`, domain, kind, value)
-}
-
 // scanConfirmed reads an authenticator's confirmed_at, if there is one,
 // into whether it is enrolled: a pending one is not.
 func scanConfirmed(out *bool) func(store.Rows) error {

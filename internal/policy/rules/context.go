@@ -124,7 +124,7 @@ var fields = []field{
 		}},
 	{"identity.age", cel.DurationType, "How old the account is (0 while unknown).",
 		func(a *activation) ref.Val { return duration(a.in.Signals.AccountAge) }},
-	{"identity.factors", cel.ListType(cel.StringType), "The ways in the account has besides its password and address: `totp`, `passkey`, `recovery_code`, `phone`.",
+	{"identity.factors", cel.ListType(cel.StringType), "The ways in the account has besides its password and address: `totp` (confirmed), `passkey`, `recovery_code` (while one is unused), `phone` (verified). Read at `session.issue`; empty at other actions.",
 		func(a *activation) ref.Val { return stringList(a.in.Factors) }},
 	{"identity.second_factor", cel.BoolType, "The account has a second factor that the decision's action can ask for (an authenticator app at sign-in; an app or a passkey for a change).",
 		func(a *activation) ref.Val { return boolean(a.in.SecondFactor) }},
@@ -192,7 +192,7 @@ var fields = []field{
 
 	{"client.id", cel.StringType, "The app (OAuth client) the decision is about, `\"\"` for none.",
 		func(a *activation) ref.Val { return str(a.in.ClientID) }},
-	{"client.first_party", cel.BoolType, "The app is the business's own (it skips the consent page).",
+	{"client.first_party", cel.BoolType, "The app is the business's own (it skips the consent page). Set at `oauth.authorize`.",
 		func(a *activation) ref.Val { return boolean(a.in.FirstParty) }},
 	{"client.aal", cel.StringType, "The assurance level the app requires of every sign-in, `\"\"` when it leaves it to the domain.",
 		func(a *activation) ref.Val { return str(a.in.ClientAAL) }},

@@ -302,6 +302,11 @@ func (c *compiler) rule(n *yaml.Node) *rule {
 		c.fail(n, r.name, "then is missing")
 	} else {
 		c.outcome(then, r)
+		// Outcomes that only session.issue carries out.
+		if (r.then.effect == EffectSession || r.then.effect == EffectNotify) && r.actions != nil &&
+			!slices.Contains(r.actions, policy.SessionIssue) {
+			c.fail(then, r.name, "effect %s is carried out at session.issue only; this rule's condition never matches it", r.then.effect)
+		}
 	}
 	if len(c.errs) > before {
 		return nil

@@ -268,6 +268,12 @@ rules:
     when: 'true'
     then: {effect: step_up, require: [sms]}
 `, []string{`f.yaml:5:39: rule "r": unknown step "sms"`}},
+		{"notify elsewhere", `version: 1
+rules:
+  - name: r
+    when: 'action == "account.change"'
+    then: {effect: notify}
+`, []string{`f.yaml:5:11: rule "r": effect notify is carried out at session.issue only`}},
 		{"duplicate name", `version: 1
 rules:
   - name: r
