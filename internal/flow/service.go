@@ -833,6 +833,12 @@ func (s *Service) withRisk(c Client, history []risk.Device, sig policy.Signals) 
 	if len(history) > 0 {
 		sig.SinceLastSignIn = s.now().Sub(history[0].LastSeen)
 	}
+	for _, d := range history {
+		if c.DeviceID != "" && d.DeviceID == c.DeviceID {
+			sig.DeviceAge = s.now().Sub(d.FirstSeen)
+			break
+		}
+	}
 	return sig
 }
 

@@ -270,6 +270,9 @@ type Signals struct {
 	// KnownDevice is true when the device has held a session of the
 	// identity before.
 	KnownDevice bool `json:"known_device,omitempty"`
+	// DeviceAge is how long ago the device first held a session of the
+	// identity (0 for a device new to it), at a sign-in.
+	DeviceAge time.Duration `json:"device_age,omitempty"`
 	// DeviceWait is the remaining delay of a known device's own count on
 	// the identity: a known device passes the identity's and the
 	// network's limits, but has one of its own, so that a device id that

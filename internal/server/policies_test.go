@@ -214,3 +214,25 @@ rules:
 		}
 	})
 }
+
+// A sign-in records how long ago its device first signed in to the
+// account (device.age, device.first_seen).
+func TestSignInRecordsTheDeviceAge(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		env.Clock.Stop()
+		b := signUp(t, env, "dee@example.com", goodPassword)
+		env.Clock.Advance(3 * time.Hour)
+		b.Submit("/logout", url.Values{})
+		if loc := location(t, b.Submit("/login", url.Values{"email": {"dee@example.com"}, "password": {goodPassword}})); loc != "/account" {
+			t.Fatalf("sign-in: Location %q", loc)
+		}
+		recs, err := env.Server.Decisions.List(t.Context(), decision.Query{Action: policy.SessionIssue})
+		if err != nil || len(recs) != 2 {
+			t.Fatalf("session decisions %+v, %v", recs, err)
+		}
+		if first, again := recs[0].Input.Signals, recs[1].Input.Signals; first.DeviceAge != 0 || !again.KnownDevice || again.DeviceAge.Round(time.Millisecond) != 3*time.Hour { // the database keeps microseconds
+			t.Fatalf("device age at sign-up %s, at sign-in %s (known %v)", first.DeviceAge, again.DeviceAge, again.KnownDevice)
+		}
+	})
+}

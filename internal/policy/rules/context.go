@@ -143,6 +143,15 @@ var fields = []field{
 		func(a *activation) ref.Val { return str(a.in.DeviceID) }},
 	{"device.known", cel.BoolType, "The device has held a session of the account before.",
 		func(a *activation) ref.Val { return boolean(a.in.Signals.KnownDevice) }},
+	{"device.first_seen", cel.TimestampType, "When the device first held a session of the account (the Unix epoch for a device new to it). Read at `session.issue`.",
+		func(a *activation) ref.Val {
+			if a.in.Signals.DeviceAge <= 0 {
+				return timestamp(time.Time{})
+			}
+			return timestamp(a.in.Time.Add(-a.in.Signals.DeviceAge))
+		}},
+	{"device.age", cel.DurationType, "How long ago the device first held a session of the account (0 for a device new to it). Read at `session.issue`.",
+		func(a *activation) ref.Val { return duration(a.in.Signals.DeviceAge) }},
 	{"device.first", cel.BoolType, "The account has signed in from no device yet.",
 		func(a *activation) ref.Val { return boolean(a.in.Signals.FirstDevice) }},
 	{"device.wait", cel.DurationType, "What a known device must still wait after its own failed attempts on the account.",

@@ -374,3 +374,24 @@ func BenchmarkDecide50Rules(b *testing.B) {
 	}
 	benchDecide(b, p)
 }
+
+// A device's age reads as a duration and as the time it was first seen.
+func TestDeviceAge(t *testing.T) {
+	p, err := Parse("d.yaml", []byte(`version: 1
+fallback: allow
+rules:
+  - name: young-device
+    when: 'action == "session.issue" && device.known && device.age < duration("24h") && device.first_seen > time - duration("24h")'
+    then: {effect: step_up, require: [email_code]}
+`), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	for age, want := range map[time.Duration]policy.Effect{time.Hour: policy.StepUp, 48 * time.Hour: policy.Allow, 0: policy.Allow} {
+		in := policy.Input{Action: policy.SessionIssue, Time: now, Signals: policy.Signals{KnownDevice: true, DeviceAge: age}}
+		if d := p.Decide(context.Background(), in); d.Effect != want {
+			t.Errorf("device age %s: %s, want %s", age, d.Effect, want)
+		}
+	}
+}
