@@ -3,6 +3,8 @@ package admin
 import (
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/foyer-id/foyer/internal/policy/rules"
 	"github.com/foyer-id/foyer/internal/problem"
@@ -74,8 +76,17 @@ func (h *Handler) reloadPolicies(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(faults) > 0 {
+		// Each file stands alone: one with faults stays as it was, the
+		// other may have been reloaded.
+		var bad []string
+		for _, f := range faults {
+			if !slices.Contains(bad, f.Field) {
+				bad = append(bad, f.Field)
+			}
+		}
 		writeProblem(w, Problem{Type: problem.TypeBase + "policy-invalid", Title: "The policy file has faults",
-			Status: http.StatusUnprocessableEntity, Detail: "The policy in force is unchanged.", Errors: faults})
+			Status: http.StatusUnprocessableEntity, Errors: faults,
+			Detail: "Not reloaded, its version in force unchanged: " + strings.Join(bad, ", ") + ". GET /admin/policies shows the versions in force."})
 		return
 	}
 	writeJSON(w, http.StatusOK, h.policies())

@@ -343,15 +343,17 @@ func openServerDB(ctx context.Context, c *common, environ []string) (*store.DB, 
 	}
 	cfg.Dev = dev
 	c.loaded = cfg
-	secret, err := cfg.LoadSecret()
-	if err != nil {
-		return nil, nil, err
-	}
+	// The database first: a mistyped --data must not get a secret of its
+	// own.
 	if !strings.HasPrefix(cfg.DSN, "postgres://") && !strings.HasPrefix(cfg.DSN, "postgresql://") {
 		path := strings.TrimPrefix(strings.TrimPrefix(cfg.DSN, "sqlite://"), "sqlite:")
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			return nil, nil, fmt.Errorf("no database at %s: pass the server's --data or --dsn, or run `foyer migrate` first", path)
 		}
+	}
+	secret, err := cfg.LoadSecret()
+	if err != nil {
+		return nil, nil, err
 	}
 	db, err := store.Open(ctx, cfg.DSN)
 	if err != nil {

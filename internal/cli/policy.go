@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -62,11 +61,17 @@ var errFaults = errors.New("policy: the file has faults")
 // loadPolicy compiles a policy file with the domain's settings; its
 // faults go to stderr, one per line.
 func loadPolicy(path string, settings policy.Default, stderr io.Writer) (*rules.Policy, error) {
-	data, err := os.ReadFile(path)
+	return loadPolicyWith(path, rules.Options{Settings: settings}, stderr)
+}
+
+// loadPolicyWith is loadPolicy with all the options.
+func loadPolicyWith(path string, opts rules.Options, stderr io.Writer) (*rules.Policy, error) {
+	data, err := rules.ReadFile(path)
 	if err != nil {
-		return nil, err
+		fmt.Fprintln(stderr, err)
+		return nil, errFaults
 	}
-	p, err := rules.Parse(path, data, rules.Options{Settings: settings})
+	p, err := rules.Parse(path, data, opts)
 	var es rules.Errors
 	if errors.As(err, &es) {
 		for _, e := range es {
@@ -138,13 +143,24 @@ Flags:
 	if err != nil {
 		return err
 	}
-	p, err := loadPolicy(fs.Arg(0), settings, stderr)
+	// A rule that cannot be evaluated is skipped in production; in a test
+	// it is a failure of the case.
+	var evalErrs []string
+	p, err := loadPolicyWith(fs.Arg(0), rules.Options{Settings: settings, OnError: func(rule string, err error) {
+		evalErrs = append(evalErrs, fmt.Sprintf("rule %q could not be evaluated and was skipped: %v", rule, err))
+	}}, stderr)
 	if err != nil {
 		return err
 	}
 	failed := 0
 	for _, c := range cases {
-		if msg := c.Check(p); msg != "" {
+		evalErrs = evalErrs[:0]
+		msg := c.Check(p)
+		if len(evalErrs) > 0 {
+			msg = strings.Join(append([]string{msg}, evalErrs...), "; ")
+			msg = strings.TrimPrefix(msg, "; ")
+		}
+		if msg != "" {
 			failed++
 			fmt.Fprintf(stdout, "FAIL %s:%d: %s: %s\n", fs.Arg(1), c.Line, c.Name, msg)
 		} else if *verbose {
@@ -258,6 +274,9 @@ func printReport(w io.Writer, rep *decision.Report) {
 	for _, a := range rep.Actions {
 		var ts []string
 		for t, n := range a.Transitions {
+			ts = append(ts, fmt.Sprintf("%s %d", t, n))
+		}
+		for t, n := range a.StepChanges {
 			ts = append(ts, fmt.Sprintf("%s %d", t, n))
 		}
 		sort.Strings(ts)

@@ -180,10 +180,7 @@ func (l *Log) Append(ctx context.Context, r Record) error {
 func (r Record) args() ([]any, error) {
 	// A header is the sender's bytes: PostgreSQL takes valid UTF-8 only,
 	// and a record keeps no more of it than the event log does.
-	r.Input.UserAgent = strings.ToValidUTF8(r.Input.UserAgent, "\uFFFD")
-	if len(r.Input.UserAgent) > 512 {
-		r.Input.UserAgent = strings.ToValidUTF8(r.Input.UserAgent[:512], "")
-	}
+	r.Input.UserAgent = policy.UserAgent(r.Input.UserAgent)
 	// What the record has in columns is not kept twice (List puts it
 	// back).
 	r.Input.IdentityID, r.Input.FlowID, r.Input.ClientID = "", "", ""
@@ -231,6 +228,17 @@ func (l *Log) List(ctx context.Context, q Query) ([]Record, error) {
 
 // list is List with any limit.
 func (l *Log) list(ctx context.Context, q Query, limit int) ([]Record, error) {
+	out := make([]Record, 0, min(limit, 1024))
+	err := l.scan(ctx, q, limit, func(r *Record) error {
+		out = append(out, *r)
+		return nil
+	})
+	return out, err
+}
+
+// scan calls fn with each record matching q, oldest first, at most limit,
+// as the database returns them.
+func (l *Log) scan(ctx context.Context, q Query, limit int, fn func(*Record) error) error {
 	to := q.To
 	if to.IsZero() {
 		to = time.Unix(1<<40, 0)
@@ -245,10 +253,9 @@ func (l *Log) list(ctx context.Context, q Query, limit int) ([]Record, error) {
 		ORDER BY at, seq LIMIT $9`,
 		store.Micros(q.From), store.Micros(to), q.After, q.Domain, string(q.Action), q.IdentityID, q.FlowID, q.ClientID, limit)
 	if err != nil {
-		return nil, fmt.Errorf("decision: list: %w", err)
+		return fmt.Errorf("decision: list: %w", err)
 	}
 	defer rows.Close()
-	out := make([]Record, 0, min(limit, 1024))
 	for rows.Next() {
 		var (
 			r                       Record
@@ -257,23 +264,25 @@ func (l *Log) list(ctx context.Context, q Query, limit int) ([]Record, error) {
 			input, shadow           string
 		)
 		if err := rows.Scan(&r.Seq, &at, &r.Domain, &action, &r.IdentityID, &r.FlowID, &r.ClientID, &effect, &r.Reason, &require, &r.Policy, &input, &r.Rule, &shadow); err != nil {
-			return nil, fmt.Errorf("decision: list: %w", err)
+			return fmt.Errorf("decision: list: %w", err)
 		}
 		if err := json.Unmarshal([]byte(input), &r.Input); err != nil {
-			return nil, fmt.Errorf("decision: record %d: input: %w", r.Seq, err)
+			return fmt.Errorf("decision: record %d: input: %w", r.Seq, err)
 		}
 		if shadow != "" {
 			r.Shadow = new(Shadow)
 			if err := json.Unmarshal([]byte(shadow), r.Shadow); err != nil {
-				return nil, fmt.Errorf("decision: record %d: shadow: %w", r.Seq, err)
+				return fmt.Errorf("decision: record %d: shadow: %w", r.Seq, err)
 			}
 		}
 		r.At, r.Action, r.Effect, r.Require = store.FromMicros(at), policy.Action(action), policy.Effect(effect), strings.Fields(require)
 		r.Input.Domain, r.Input.Action, r.Input.Time = r.Domain, r.Action, r.At
 		r.Input.IdentityID, r.Input.FlowID, r.Input.ClientID = r.IdentityID, r.FlowID, r.ClientID
-		out = append(out, r)
+		if err := fn(&r); err != nil {
+			return err
+		}
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // Prune deletes the records made before cutoff, in batches.

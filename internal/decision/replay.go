@@ -1,9 +1,12 @@
 package decision
 
 import (
+	"cmp"
 	"context"
-	"fmt"
+	"math"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/foyer-id/foyer/internal/policy"
@@ -24,7 +27,13 @@ type Report struct {
 	Decisions   int            `json:"decisions"`
 	Changed     int            `json:"changed"`
 	Transitions map[string]int `json:"transitions"`
-	Identities  int            `json:"identities_affected"`
+	// StepChanges counts decisions whose effect stays but whose steps
+	// change ("step_up(email_code)->step_up(second_factor)"); they count
+	// in Changed too.
+	StepChanges map[string]int `json:"step_changes"`
+	// Identities counts the accounts (or, before an account is known, the
+	// addresses tried) with a changed decision.
+	Identities int `json:"identities_affected"`
 	// CompletionDelta is the expected change in the number of decisions
 	// that end in the action going ahead (see ActionReport).
 	CompletionDelta float64 `json:"completion_delta"`
@@ -46,6 +55,7 @@ type ActionReport struct {
 	Decisions   int            `json:"decisions"`
 	Changed     int            `json:"changed"`
 	Transitions map[string]int `json:"transitions"`
+	StepChanges map[string]int `json:"step_changes"`
 	Identities  int            `json:"identities_affected"`
 	// StepUpPassRate and ChallengePassRate are the observed rates; nil
 	// when no journey met one at this action in the window (the weight is
@@ -62,16 +72,13 @@ type ActionReport struct {
 	met, passed map[policy.Effect]int
 }
 
-// replayPage is how many records Replay reads at once.
-const replayPage = 5000
-
 // Replay decides every decision recorded in q's window again with
-// candidate and reports what changes. It reads the records in pages, in
-// time order, and keeps per journey only what the pass rates need.
+// candidate and reports what changes. It reads the records in time order,
+// and keeps per journey only what the pass rates need.
 func (l *Log) Replay(ctx context.Context, q Query, candidate policy.Decider, name string) (*Report, error) {
-	return l.replay(ctx, q, name, func(r *Record) (policy.Effect, bool) {
+	return l.replay(ctx, q, name, func(r *Record) (policy.Effect, []string, bool) {
 		d := candidate.Decide(ctx, r.Input)
-		return d.Effect, true
+		return d.Effect, d.Require, true
 	})
 }
 
@@ -79,16 +86,16 @@ func (l *Log) Replay(ctx context.Context, q Query, candidate policy.Decider, nam
 // from the live ones, in q's window: the live comparison of shadow mode.
 // Records made without a shadow policy are left out.
 func (l *Log) ReplayShadow(ctx context.Context, q Query) (*Report, error) {
-	return l.replay(ctx, q, "", func(r *Record) (policy.Effect, bool) {
+	return l.replay(ctx, q, "", func(r *Record) (policy.Effect, []string, bool) {
 		if r.Shadow == nil {
-			return "", false
+			return "", nil, false
 		}
-		return r.Shadow.Effect, true
+		return r.Shadow.Effect, r.Shadow.Require, true
 	})
 }
 
-func (l *Log) replay(ctx context.Context, q Query, name string, decide func(*Record) (policy.Effect, bool)) (*Report, error) {
-	rep := &Report{From: q.From, To: q.To, Policy: name, Transitions: map[string]int{}}
+func (l *Log) replay(ctx context.Context, q Query, name string, decide func(*Record) (policy.Effect, []string, bool)) (*Report, error) {
+	rep := &Report{From: q.From, To: q.To, Policy: name, Transitions: map[string]int{}, StepChanges: map[string]int{}}
 	actions := map[policy.Action]*ActionReport{}
 	identities := map[string]bool{}
 	// open holds the journeys waiting on a step-up or challenge at an
@@ -102,7 +109,7 @@ func (l *Log) replay(ctx context.Context, q Query, name string, decide func(*Rec
 	err := l.each(ctx, q, func(r *Record) error {
 		a := actions[r.Action]
 		if a == nil {
-			a = &ActionReport{Action: r.Action, Transitions: map[string]int{}, identities: map[string]bool{},
+			a = &ActionReport{Action: r.Action, Transitions: map[string]int{}, StepChanges: map[string]int{}, identities: map[string]bool{},
 				changes: map[[2]policy.Effect]int{}, met: map[policy.Effect]int{}, passed: map[policy.Effect]int{}}
 			actions[r.Action] = a
 		}
@@ -121,7 +128,7 @@ func (l *Log) replay(ctx context.Context, q Query, name string, decide func(*Rec
 				}
 			}
 		}
-		got, ok := decide(r)
+		got, require, ok := decide(r)
 		if !ok {
 			return nil
 		}
@@ -130,18 +137,28 @@ func (l *Log) replay(ctx context.Context, q Query, name string, decide func(*Rec
 		}
 		rep.Decisions++
 		a.Decisions++
-		if got == r.Effect {
+		switch {
+		case got != r.Effect:
+			t := string(r.Effect) + "->" + string(got)
+			rep.Transitions[t]++
+			a.Transitions[t]++
+			a.changes[[2]policy.Effect{r.Effect, got}]++
+		case !slices.Equal(require, r.Require):
+			// The same effect asking for other steps: a customer without
+			// a second factor asked for one is refused.
+			t := string(r.Effect) + "(" + strings.Join(r.Require, " ") + ")->" + string(got) + "(" + strings.Join(require, " ") + ")"
+			rep.StepChanges[t]++
+			a.StepChanges[t]++
+		default:
 			return nil
 		}
-		t := string(r.Effect) + "->" + string(got)
 		rep.Changed++
 		a.Changed++
-		rep.Transitions[t]++
-		a.Transitions[t]++
-		a.changes[[2]policy.Effect{r.Effect, got}]++
-		if r.IdentityID != "" {
-			identities[r.IdentityID] = true
-			a.identities[r.IdentityID] = true
+		// The account, or before it is known (a sign-in's password, a
+		// sign-up) the address tried.
+		if who := cmp.Or(r.IdentityID, addressKey(r.Input.Email)); who != "" {
+			identities[who] = true
+			a.identities[who] = true
 		}
 		return nil
 	})
@@ -177,6 +194,14 @@ func (l *Log) replay(ctx context.Context, q Query, name string, decide func(*Rec
 	return rep, nil
 }
 
+// addressKey names an address among the accounts a report counts.
+func addressKey(email string) string {
+	if email == "" {
+		return ""
+	}
+	return "address:" + strings.ToLower(email)
+}
+
 // finish computes a's rates and expected effect on completion.
 func (a *ActionReport) finish() {
 	a.Identities = len(a.identities)
@@ -210,26 +235,9 @@ func (a *ActionReport) finish() {
 	}
 }
 
-// each calls fn with every record matching q, oldest first, reading them
-// in pages.
+// each calls fn with every record matching q, oldest first, read in one
+// query as the database streams them (pages would sort the window again
+// for each).
 func (l *Log) each(ctx context.Context, q Query, fn func(*Record) error) error {
-	for {
-		page, err := l.list(ctx, q, replayPage)
-		if err != nil {
-			return err
-		}
-		for i := range page {
-			if err := fn(&page[i]); err != nil {
-				return err
-			}
-		}
-		if len(page) < replayPage {
-			return nil
-		}
-		last := page[len(page)-1]
-		q.From, q.After = last.At, last.Seq
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("decision: replay: %w", err)
-		}
-	}
+	return l.scan(ctx, q, math.MaxInt32, fn)
 }

@@ -29,7 +29,11 @@ func fixture(base time.Time) []Record {
 	rec := func(i int, flow string, a policy.Action, id string, e policy.Effect, in policy.Input) Record {
 		in.Domain, in.Action, in.FlowID, in.IdentityID = "customers", a, flow, id
 		in.Time = base.Add(time.Duration(i) * time.Second)
-		return Record{At: in.Time, Domain: "customers", Action: a, FlowID: flow, IdentityID: id, Effect: e, Policy: "builtin/default@1", Input: in}
+		r := Record{At: in.Time, Domain: "customers", Action: a, FlowID: flow, IdentityID: id, Effect: e, Policy: "builtin/default@1", Input: in}
+		if e == policy.StepUp {
+			r.Require = []string{policy.StepSecondFactor}
+		}
+		return r
 	}
 	rs := []Record{
 		rec(1, "f1", policy.LoginSubmit, "", policy.Allow, policy.Input{Email: "a@example.com"}),
@@ -79,7 +83,8 @@ func TestReplayReportsWhatACandidateChanges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep.Decisions != 9 || rep.Changed != 5 || rep.Identities != 2 ||
+		// Accounts A and B, and the address tried at a sign-up.
+		if rep.Decisions != 9 || rep.Changed != 5 || rep.Identities != 3 || len(rep.StepChanges) != 0 ||
 			!reflect.DeepEqual(rep.Transitions, map[string]int{"step_up->allow": 2, "challenge->allow": 2, "allow->deny": 1}) {
 			t.Errorf("report %+v", rep)
 		}
@@ -90,7 +95,7 @@ func TestReplayReportsWhatACandidateChanges(t *testing.T) {
 			t.Errorf("completion delta %v, want 1", rep.CompletionDelta)
 		}
 		want := map[policy.Action]ActionReport{
-			policy.RegistrationSubmit: {Decisions: 2, Changed: 1, Transitions: map[string]int{"allow->deny": 1}, CompletionDelta: -1},
+			policy.RegistrationSubmit: {Decisions: 2, Changed: 1, Transitions: map[string]int{"allow->deny": 1}, Identities: 1, CompletionDelta: -1},
 			policy.LoginSubmit: {Decisions: 4, Changed: 2, Transitions: map[string]int{"challenge->allow": 2},
 				ChallengePassRate: rate(0.5), CompletionDelta: 1},
 			policy.SessionIssue: {Decisions: 3, Changed: 2, Transitions: map[string]int{"step_up->allow": 2}, Identities: 2,
@@ -114,6 +119,23 @@ func TestReplayReportsWhatACandidateChanges(t *testing.T) {
 		rep, err = l.Replay(ctx, Query{Domain: "customers", From: base, Action: policy.SessionIssue}, p, "candidate.yaml")
 		if err != nil || rep.Decisions != 3 || rep.Changed != 2 || rep.CompletionDelta != 1 {
 			t.Errorf("session.issue alone: %+v, %v", rep, err)
+		}
+
+		// The same effect asking for another step is a change too.
+		other, err := rules.Parse("other.yaml", []byte(`version: 1
+fallback: allow
+rules:
+  - name: mailbox-instead
+    when: 'action == "session.issue" && !("totp" in session.methods)'
+    then: {effect: step_up, require: [email_code]}
+`), rules.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err = l.Replay(ctx, Query{Domain: "customers", From: base, Action: policy.SessionIssue}, other, "other.yaml")
+		if err != nil || rep.Changed != 2 || len(rep.Transitions) != 0 ||
+			!reflect.DeepEqual(rep.StepChanges, map[string]int{"step_up(second_factor)->step_up(email_code)": 2}) {
+			t.Errorf("another step: %+v, %v", rep, err)
 		}
 
 		// The live comparison of shadow mode: only the record with a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/bits"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/foyer-id/foyer/internal/throttle"
@@ -246,6 +247,21 @@ type Input struct {
 	Transaction map[string]any `json:"transaction,omitempty"`
 
 	Signals Signals `json:"signals,omitzero"`
+}
+
+// MaxUserAgent is how much of a User-Agent a decision sees and keeps.
+const MaxUserAgent = 512
+
+// UserAgent is ua as a decision sees and records it: valid UTF-8, at most
+// MaxUserAgent bytes. (A header is the sender's bytes: a rule must not be
+// made to work through megabytes of it, and replay must see what the rule
+// saw.)
+func UserAgent(ua string) string {
+	ua = strings.ToValidUTF8(ua, "\uFFFD")
+	if len(ua) > MaxUserAgent {
+		ua = strings.ToValidUTF8(ua[:MaxUserAgent], "")
+	}
+	return ua
 }
 
 // Signals are the risk facts gathered before the decision.

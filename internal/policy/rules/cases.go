@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -35,18 +36,34 @@ type Expect struct {
 	Notify   *bool         `yaml:"notify"`
 }
 
-// caseFile is the cases file's shape.
+// rawCase is a case as written.
+type rawCase struct {
+	Name   string         `yaml:"name"`
+	Input  map[string]any `yaml:"input"`
+	Expect Expect         `yaml:"expect"`
+}
+
+// strictFile is the cases file's whole shape, decoded once with unknown
+// keys refused (a misspelt expectation would check nothing).
+type strictFile struct {
+	Settings settings  `yaml:"settings"`
+	Cases    []rawCase `yaml:"cases"`
+}
+
+type settings struct {
+	RequireVerifiedEmail bool          `yaml:"require_verified_email"`
+	AllowClonedPasskeys  bool          `yaml:"allow_cloned_passkeys"`
+	AppAAL               string        `yaml:"app_aal"`
+	FreshFor             time.Duration `yaml:"fresh_for"`
+	SpreadLimit          int           `yaml:"spread_limit"`
+	MaxTravelKmh         float64       `yaml:"max_travel_kmh"`
+	ChallengeBits        int           `yaml:"challenge_bits"`
+}
+
+// caseFile is the cases file's shape with each case's place.
 type caseFile struct {
-	Settings struct {
-		RequireVerifiedEmail bool          `yaml:"require_verified_email"`
-		AllowClonedPasskeys  bool          `yaml:"allow_cloned_passkeys"`
-		AppAAL               string        `yaml:"app_aal"`
-		FreshFor             time.Duration `yaml:"fresh_for"`
-		SpreadLimit          int           `yaml:"spread_limit"`
-		MaxTravelKmh         float64       `yaml:"max_travel_kmh"`
-		ChallengeBits        int           `yaml:"challenge_bits"`
-	} `yaml:"settings"`
-	Cases []yaml.Node `yaml:"cases"`
+	Settings settings    `yaml:"settings"`
+	Cases    []yaml.Node `yaml:"cases"`
 }
 
 // LoadCases reads a cases file: the domain settings the cases assume
@@ -59,6 +76,12 @@ func LoadCases(path string) ([]Case, policy.Default, error) {
 	if err != nil {
 		return nil, policy.Default{}, err
 	}
+	var strict strictFile
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&strict); err != nil {
+		return nil, policy.Default{}, fmt.Errorf("%s: %w", path, err)
+	}
 	var f caseFile
 	if err := yaml.Unmarshal(data, &f); err != nil {
 		return nil, policy.Default{}, fmt.Errorf("%s: %w", path, err)
@@ -68,11 +91,7 @@ func LoadCases(path string) ([]Case, policy.Default, error) {
 		AppAAL: s.AppAAL, FreshFor: s.FreshFor, SpreadLimit: s.SpreadLimit, MaxTravelKmh: s.MaxTravelKmh, ChallengeBits: s.ChallengeBits}
 	var out []Case
 	for _, n := range f.Cases {
-		var raw struct {
-			Name   string         `yaml:"name"`
-			Input  map[string]any `yaml:"input"`
-			Expect Expect         `yaml:"expect"`
-		}
+		var raw rawCase
 		if err := n.Decode(&raw); err != nil {
 			return nil, settings, fmt.Errorf("%s:%d: %w", path, n.Line, err)
 		}
@@ -83,7 +102,7 @@ func LoadCases(path string) ([]Case, policy.Default, error) {
 		if err := c.input(raw.Input); err != nil {
 			return nil, settings, fmt.Errorf("%s:%d: %s: input: %w", path, n.Line, c.Name, err)
 		}
-		if c.Expect.Effect == "" && c.Expect.Reason == nil && c.Expect.Require == nil && c.Expect.Rule == nil {
+		if e := c.Expect; e.Effect == "" && e.Reason == nil && e.Require == nil && e.Rule == nil && e.Lifetime == 0 && e.Idle == 0 && e.Notify == nil {
 			return nil, settings, fmt.Errorf("%s:%d: %s: expect says nothing to check", path, n.Line, c.Name)
 		}
 		out = append(out, c)

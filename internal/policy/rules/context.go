@@ -156,8 +156,8 @@ var fields = []field{
 		func(a *activation) ref.Val { return boolean(a.in.Signals.FirstDevice) }},
 	{"device.wait", cel.DurationType, "What a known device must still wait after its own failed attempts on the account.",
 		func(a *activation) ref.Val { return duration(a.in.Signals.DeviceWait) }},
-	{"device.user_agent", cel.StringType, "The client's User-Agent header.",
-		func(a *activation) ref.Val { return str(a.in.UserAgent) }},
+	{"device.user_agent", cel.StringType, "The client's User-Agent header: its first 512 bytes, as recorded.",
+		func(a *activation) ref.Val { return str(policy.UserAgent(a.in.UserAgent)) }},
 
 	{"network.ip", cel.StringType, "The client's address.",
 		func(a *activation) ref.Val { return str(a.in.ClientIP) }},

@@ -2,11 +2,15 @@ package rules
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/foyer-id/foyer/internal/policy"
@@ -25,7 +29,9 @@ type Live struct {
 	logger *slog.Logger
 	cur    atomic.Pointer[loaded]
 	mu     sync.Mutex // one reload at a time
-	stamp  fileStamp  // of the file last read, under mu
+	// pending is the version of the content the last Check read, when
+	// it differed from the policy in force (under mu).
+	pending string
 	// lastFailure is when each rule's evaluation last failed (logged).
 	lastFailure sync.Map
 }
@@ -35,12 +41,6 @@ type loaded struct {
 	decider policy.Decider
 	version string
 	file    *Policy // nil for the built-in policy
-}
-
-// fileStamp tells whether a file changed since it was read.
-type fileStamp struct {
-	mod  time.Time
-	size int64
 }
 
 // Load returns the policy of path (the built-in one, of opts.Settings,
@@ -87,19 +87,20 @@ func (l *Live) reload() (string, error) {
 	if l.Path == "" {
 		return l.Version(), nil
 	}
-	st, err := os.Stat(l.Path)
+	data, err := ReadFile(l.Path)
 	if err != nil {
-		return l.Version(), fmt.Errorf("policy: %w", err)
+		return l.Version(), err
 	}
-	data, err := os.ReadFile(l.Path)
-	if err != nil {
-		return l.Version(), fmt.Errorf("policy: %w", err)
-	}
-	l.stamp = fileStamp{mod: st.ModTime(), size: st.Size()}
+	return l.put(data)
+}
+
+// put compiles data and, when it compiles, puts it in force.
+func (l *Live) put(data []byte) (string, error) {
 	p, err := Parse(l.Path, data, l.opts)
 	if err != nil {
 		return l.Version(), err
 	}
+	l.pending = ""
 	if old := l.cur.Load(); old != nil && old.version == p.Version {
 		return p.Version, nil
 	}
@@ -108,41 +109,88 @@ func (l *Live) reload() (string, error) {
 	return p.Version, nil
 }
 
+// ReadFile reads a policy file: a regular file of at most MaxFileSize
+// bytes. Anything else (a FIFO, a device, a directory) is refused without
+// blocking on it.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("policy: %s is not a regular file", path)
+	}
+	if st.Size() > MaxFileSize {
+		return nil, fmt.Errorf("policy: %s is %d bytes, more than a policy may be (%d)", path, st.Size(), MaxFileSize)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("policy: %s grew past %d bytes", path, MaxFileSize)
+	}
+	return data, nil
+}
+
 // Watch reloads the file whenever it changes, checking every interval,
-// until ctx ends. A change that does not compile is logged, with each
-// fault, and leaves the running policy in force.
+// until ctx ends. A change that does not compile is logged once, with
+// each fault, and leaves the running policy in force.
 func (l *Live) Watch(ctx context.Context, interval time.Duration) {
 	if l.Path == "" {
 		return
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	last := ""
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		if err := l.Check(); err != nil {
-			l.logger.Error("policy: the changed file was refused; the running policy stays", "policy", l.Path,
-				"version", l.Version(), "error", err.Error())
+		err := l.Check()
+		switch {
+		case err == nil:
+			last = ""
+		case err.Error() != last: // a file that stays broken is told of once
+			last = err.Error()
+			l.logger.Error("policy: the file cannot be put in force; the running policy stays", "policy", l.Path,
+				"version", l.Version(), "error", last)
 		}
 	}
 }
 
-// Check reloads the file if it changed (its modification time or size)
-// since it was last read: what Watch does at each tick.
+// Check is what Watch does at each tick: it reads the file and, when its
+// content differs from the policy in force and has stayed the same since
+// the check before (a file being written is not taken half-way), puts it
+// in force. So a change takes effect at the second check after it.
 func (l *Live) Check() error {
 	if l.Path == "" {
 		return nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	st, err := os.Stat(l.Path)
-	if err != nil || (st.ModTime() == l.stamp.mod && st.Size() == l.stamp.size) {
-		return nil // a file gone for a moment (an editor's save) is not a change
+	data, err := ReadFile(l.Path)
+	if err != nil {
+		return err
 	}
-	_, err = l.reload()
+	sum := sha256.Sum256(data)
+	version := hex.EncodeToString(sum[:8])
+	if version == l.Version() {
+		l.pending = ""
+		return nil
+	}
+	if version != l.pending {
+		l.pending = version // changed since the last check: wait for it to settle
+		return nil
+	}
+	_, err = l.put(data)
 	return err
 }
 

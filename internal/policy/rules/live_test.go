@@ -128,13 +128,18 @@ func TestBrokenFileKeepsThePolicy(t *testing.T) {
 	}
 }
 
-// Check (what Watch does at each tick) puts a changed file in force by
-// itself, and leaves a broken one out.
-func TestCheckReloadsAChangedFile(t *testing.T) {
+// Check (what Watch does at each tick) puts a changed file in force once
+// it has stayed the same for a check, so a file being written is not taken
+// half-way; a broken one stays out.
+func TestCheckReloadsASettledFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "p.yaml")
-	if err := os.WriteFile(path, []byte(version("first", 1)), 0o600); err != nil {
-		t.Fatal(err)
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
+	write(version("first", 1))
 	l, err := Load(path, Options{}, quiet())
 	if err != nil {
 		t.Fatal(err)
@@ -145,31 +150,68 @@ func TestCheckReloadsAChangedFile(t *testing.T) {
 			t.Fatalf("decided %q, want %q", d.Reason, reason)
 		}
 	}
-	if err := l.Check(); err != nil {
+	check := func() error {
+		t.Helper()
+		return l.Check()
+	}
+	if err := check(); err != nil {
 		t.Fatal(err)
 	}
 	decides("first")
-	// Each file is longer than the one before: its size tells it apart
-	// even within the file system's time resolution.
-	if err := os.WriteFile(path, []byte(version("second", 2)), 0o600); err != nil {
+
+	// Half a file, then the rest: neither half goes in force.
+	whole := version("second", 3)
+	write(whole[:len(whole)/2])
+	if err := check(); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Check(); err != nil {
+	decides("first")
+	write(whole)
+	if err := check(); err != nil {
+		t.Fatal(err)
+	}
+	decides("first") // changed since the last check: not settled yet
+	if err := check(); err != nil {
 		t.Fatal(err)
 	}
 	decides("second")
-	if err := os.WriteFile(path, []byte(version("second", 2)+"  - broken\n"), 0o600); err != nil {
+
+	// Same size and time, other content: still seen.
+	same := strings.Replace(whole, "second", "secund", -1)
+	write(same)
+	_ = check()
+	if err := check(); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Check(); err == nil {
+	decides("secund")
+
+	write(same + "  - broken\n")
+	_ = check()
+	if err := check(); err == nil {
 		t.Fatal("a broken file was taken")
 	}
-	decides("second")
-	if err := os.WriteFile(path, []byte(version("third", 3)), 0o600); err != nil {
+	decides("secund")
+}
+
+// A FIFO (or anything but a regular file) at the path is refused at once,
+// not waited on.
+func TestNotARegularFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := mkfifo(fifo); err != nil {
+		t.Skipf("no FIFOs here: %v", err)
+	}
+	if _, err := ReadFile(fifo); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("FIFO: %v", err)
+	}
+	if _, err := ReadFile(dir); err == nil {
+		t.Fatal("a directory was read")
+	}
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, make([]byte, MaxFileSize+1), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Check(); err != nil {
-		t.Fatal(err)
+	if _, err := ReadFile(big); err == nil || !strings.Contains(err.Error(), "more than a policy may be") {
+		t.Fatalf("big file: %v", err)
 	}
-	decides("third")
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -152,10 +153,26 @@ func Parse(name string, data []byte, opts Options) (*Policy, error) {
 	p := &Policy{Name: filepath.Base(name), Version: hex.EncodeToString(sum[:8]), Fallback: FallbackBuiltin,
 		settings: opts.Settings.WithDefaults(), onError: opts.OnError}
 	c := &compiler{file: name, lines: bytes.Split(data, []byte("\n"))}
+	if len(data) > MaxFileSize {
+		return nil, Errors{{File: name, Line: 1, Col: 1, Msg: fmt.Sprintf("the file is %d bytes, more than a policy may be (%d)", len(data), MaxFileSize)}}
+	}
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, Errors{{File: name, Line: 1, Col: 1, Msg: "empty policy file: want version and rules"}}
+		}
 		return nil, Errors{c.yamlError(err)}
 	}
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		line := more.Line
+		if err != nil || line == 0 {
+			line = 1
+		}
+		return nil, Errors{{File: name, Line: line, Col: 1, Msg: "a policy file holds one YAML document; this is a second"}}
+	}
+	c.duplicates(&doc)
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, Errors{{File: name, Line: 1, Col: 1, Msg: "empty policy file: want version and rules"}}
 	}
@@ -200,7 +217,7 @@ func Parse(name string, data []byte, opts Options) (*Policy, error) {
 			c.fail(k, "", "unknown key %q (want version, description, fallback, rules)", k.Value)
 		}
 	}
-	if version == nil {
+	if version == nil && len(c.errs) == 0 {
 		c.fail(root, "", "version is missing: write version: 1")
 	}
 	if len(c.errs) > 0 {
@@ -215,6 +232,28 @@ func Parse(name string, data []byte, opts Options) (*Policy, error) {
 		}
 	}
 	return p, nil
+}
+
+// MaxFileSize is the largest policy file read: rules are a few lines
+// each, and a file is compiled whole at each change.
+const MaxFileSize = 1 << 20
+
+// duplicates records a fault at each key a mapping repeats, anywhere in
+// n: YAML would keep the last silently, and a repeated `when` or `effect`
+// would turn a rule into another.
+func (c *compiler) duplicates(n *yaml.Node) {
+	if n.Kind == yaml.MappingNode {
+		seen := map[string]bool{}
+		for k := range pairs(n) {
+			if seen[k.Value] {
+				c.fail(k, "", "the key %q comes twice in this mapping", k.Value)
+			}
+			seen[k.Value] = true
+		}
+	}
+	for _, child := range n.Content {
+		c.duplicates(child)
+	}
 }
 
 // pairs yields a mapping node's keys and values.
@@ -483,24 +522,81 @@ func (c *compiler) expr(n *yaml.Node, rule string, want *cel.Type, what string) 
 // position maps a place in an expression (1-based line, 0-based column)
 // to one in the file, through how the scalar holding it is written.
 func (c *compiler) position(n *yaml.Node, line, col int) (int, int) {
+	// The offset of the place in the scalar's value.
+	offset, l := 0, 1
+	for i, r := range n.Value {
+		if l == line {
+			offset = i
+			break
+		}
+		if r == '\n' {
+			l++
+			offset = i + 1
+		}
+	}
+	offset += col
+	if ps := c.places(n); offset < len(ps) {
+		return ps[offset].line, ps[offset].col
+	}
+	return n.Line, n.Column
+}
+
+// place is a byte's line and column (1-based) in the file.
+type place struct{ line, col int }
+
+// places returns where each byte of a scalar's value stands in the file,
+// by reading its lines as YAML does: a block scalar's lines from its
+// indentation, a flow scalar's continuation lines trimmed, joined by a
+// space (or, in a literal block, a newline). Escapes in quoted scalars
+// are not followed: a column after one is approximate.
+func (c *compiler) places(n *yaml.Node) []place {
+	line := func(i int) string { // 1-based
+		if i-1 < len(c.lines) {
+			return strings.TrimRight(string(c.lines[i-1]), "\r")
+		}
+		return ""
+	}
+	var out []place
 	switch {
 	case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
-		// A block scalar's text starts on the line after its indicator,
-		// at its indentation.
-		l := n.Line + line
-		indent := 0
-		if l-1 < len(c.lines) {
-			indent = len(c.lines[l-1]) - len(bytes.TrimLeft(c.lines[l-1], " "))
+		indent := -1
+		for i := n.Line + 1; i <= len(c.lines); i++ {
+			text := line(i)
+			trimmed := strings.TrimLeft(text, " ")
+			if trimmed == "" {
+				out = append(out, place{i, 1}) // an empty line: a newline in the value
+				continue
+			}
+			ind := len(text) - len(trimmed)
+			if indent < 0 {
+				indent = ind
+			}
+			if ind < indent {
+				break
+			}
+			for j := indent; j < len(text); j++ {
+				out = append(out, place{i, j + 1})
+			}
+			out = append(out, place{i, len(text) + 1}) // the newline or the folding space
 		}
-		return l, indent + col + 1
-	case line > 1:
-		// A flow scalar over several lines: the column within the line
-		// is approximate (YAML folds the indentation).
-		return n.Line + line - 1, col + 1
-	case n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0:
-		return n.Line, n.Column + 1 + col
+	default:
+		start := n.Column
+		if n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0 {
+			start++
+		}
+		for i := n.Line; i <= len(c.lines) && len(out) <= len(n.Value); i++ {
+			text := line(i)
+			from := start - 1
+			if i > n.Line {
+				from = len(text) - len(strings.TrimLeft(text, " \t"))
+			}
+			for j := from; j < len(text); j++ {
+				out = append(out, place{i, j + 1})
+			}
+			out = append(out, place{i, len(text) + 1})
+		}
 	}
-	return n.Line, n.Column + col
+	return out
 }
 
 // actionsOf returns the actions an expression can be true for, from an
@@ -585,10 +681,21 @@ func (p *Policy) Decide(ctx context.Context, in policy.Input) policy.Decision {
 }
 
 // decide is Decide, with the rule that decided ("" for the fallback).
+//
+// A session or notify rule does not decide: it adds its lifetimes, or its
+// notice, to the allow of whatever decides after it (the first of each
+// kind counts), so that it never skips a protection further down.
 func (p *Policy) decide(ctx context.Context, in policy.Input) (policy.Decision, string) {
 	act := &activation{in: &in, set: &p.settings}
 	name := p.Name + "@" + p.Version
+	var extra policy.Decision // lifetimes and notice of annotating rules
+	d, rule, decided := policy.Decision{}, "", false
 	for _, r := range p.byAction[in.Action] {
+		annotates := r.then.effect == EffectSession || r.then.effect == EffectNotify
+		if annotates && ((r.then.effect == EffectNotify && extra.Notify) ||
+			(r.then.effect == EffectSession && (extra.SessionLifetime > 0 || extra.SessionIdle > 0))) {
+			continue // one of its kind already counts
+		}
 		out, _, err := r.when.ContextEval(ctx, act)
 		if err != nil {
 			p.failed(r, err)
@@ -597,22 +704,36 @@ func (p *Policy) decide(ctx context.Context, in policy.Input) (policy.Decision, 
 		if out != types.True {
 			continue
 		}
-		d, err := r.then.decision(ctx, act)
+		rd, err := r.then.decision(ctx, act)
 		if err != nil {
 			p.failed(r, err)
 			continue
 		}
-		d.Policy, d.Rule = name, r.name
-		return d, r.name
+		if annotates {
+			extra.Notify = extra.Notify || rd.Notify
+			if rd.SessionLifetime > 0 || rd.SessionIdle > 0 {
+				extra.SessionLifetime, extra.SessionIdle = rd.SessionLifetime, rd.SessionIdle
+			}
+			continue
+		}
+		d, rule, decided = rd, r.name, true
+		break
 	}
-	var d policy.Decision
-	if p.Fallback == FallbackBuiltin {
-		d = p.settings.Decide(ctx, in)
-	} else {
-		d = policy.Decision{Effect: policy.Allow}
+	if !decided {
+		if p.Fallback == FallbackBuiltin {
+			d = p.settings.Decide(ctx, in)
+		} else {
+			d = policy.Decision{Effect: policy.Allow}
+		}
 	}
-	d.Policy, d.Rule = name, ""
-	return d, ""
+	if d.Effect == policy.Allow {
+		d.Notify = d.Notify || extra.Notify
+		if d.SessionLifetime == 0 && d.SessionIdle == 0 {
+			d.SessionLifetime, d.SessionIdle = extra.SessionLifetime, extra.SessionIdle
+		}
+	}
+	d.Policy, d.Rule = name, rule
+	return d, rule
 }
 
 func (p *Policy) failed(r *rule, err error) {

@@ -175,10 +175,13 @@ rules:
 			policy.Decision{Effect: policy.Throttle, Reason: "slow_down", RetryAfter: 5 * time.Second, Rule: "slow"}},
 		{policy.Input{Action: policy.LoginSubmit, Signals: policy.Signals{NetworkFailures: 2}},
 			policy.Decision{Effect: policy.Challenge, Difficulty: 18, Rule: "work"}},
+		// Session and notify rules add to the allow that decides.
 		{policy.Input{Action: policy.SessionIssue, Signals: policy.Signals{Country: "DE"}},
-			policy.Decision{Effect: policy.Allow, SessionLifetime: 8 * time.Hour, SessionIdle: 30 * time.Minute, Rule: "short-sessions-abroad"}},
+			policy.Decision{Effect: policy.Allow, SessionLifetime: 8 * time.Hour, SessionIdle: 30 * time.Minute, Notify: true}},
 		{policy.Input{Action: policy.SessionIssue, Signals: policy.Signals{Country: "FR"}},
-			policy.Decision{Effect: policy.Allow, Reason: "new_device", Notify: true, Rule: "tell-new-devices"}},
+			policy.Decision{Effect: policy.Allow, Notify: true}},
+		{policy.Input{Action: policy.SessionIssue, Signals: policy.Signals{Country: "FR", KnownDevice: true}},
+			policy.Decision{Effect: policy.Allow}},
 		{policy.Input{Action: policy.AuthorizeApp, Transaction: map[string]any{"amount": 5000}},
 			policy.Decision{Effect: policy.StepUp, Require: []string{"second_factor"}, Rule: "aal2-for-big-payments"}},
 		{policy.Input{Action: policy.AuthorizeApp}, policy.Decision{Effect: policy.Allow}},
@@ -188,6 +191,43 @@ rules:
 		if !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%s %+v: got %+v, want %+v", c.in.Action, c.in.Signals, got, c.want)
 		}
+	}
+}
+
+// A session or notify rule never skips a protection after it: the
+// built-in policy still asks for the second factor the customer set up,
+// and a disabled account gets no session.
+func TestAnnotatingRulesDoNotDecide(t *testing.T) {
+	p, err := Parse("a.yaml", []byte(`version: 1
+rules:
+  - name: tell-vips
+    when: 'identity.email.endsWith("@vip.test")'
+    then: {effect: notify}
+  - name: short-sessions
+    when: 'action == "session.issue"'
+    then: {effect: session, lifetime: 8h}
+`), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	in := policy.Input{Action: policy.SessionIssue, Email: "boss@vip.test", IdentityState: "active", SecondFactor: true, Methods: []string{"password"}}
+	if d := p.Decide(ctx, in); d.Effect != policy.StepUp || d.Reason != "second_factor_enrolled" || d.Notify || d.SessionLifetime != 0 {
+		t.Errorf("password only, second factor set up: %+v", d)
+	}
+	in.IdentityState = "disabled"
+	if d := p.Decide(ctx, in); d.Effect != policy.Deny {
+		t.Errorf("disabled: %+v", d)
+	}
+	in.IdentityState, in.Methods = "active", []string{"password", "totp"}
+	if d := p.Decide(ctx, in); d.Effect != policy.Allow || !d.Notify || d.SessionLifetime != 8*time.Hour {
+		t.Errorf("both factors: %+v", d)
+	}
+	// At login.submit, which the notify rule also matches, the built-in
+	// throttle still decides.
+	lin := policy.Input{Action: policy.LoginSubmit, Email: "boss@vip.test", Signals: policy.Signals{IdentifierWait: time.Minute}}
+	if d := p.Decide(ctx, lin); d.Effect != policy.Throttle {
+		t.Errorf("login.submit of a throttled account: %+v", d)
 	}
 }
 
@@ -237,7 +277,7 @@ rules:
       action == "login.submit"
       && network.countyr == "FR"
     then: {effect: allow}
-`, []string{`f.yaml:5:`, `undeclared reference to 'network.countyr'`}},
+`, []string{`f.yaml:6:17: rule "r": when: undeclared reference to 'network.countyr'`}},
 		{"not a bool", `version: 1
 rules:
   - name: r
@@ -283,6 +323,14 @@ rules:
     when: 'true'
     then: {effect: allow}
 `, []string{`f.yaml:6:5: rule "r": a rule of this name comes earlier`}},
+		{"duplicate keys", `version: 1
+rules:
+  - name: r
+    when: 'identity.email.endsWith("@blocked.test")'
+    when: 'true'
+    then: {effect: deny, effect: allow, reason: x}
+`, []string{`f.yaml:5:5: the key "when" comes twice`, `f.yaml:6:26: the key "effect" comes twice`}},
+		{"two documents", "version: 1\nrules: []\n---\nversion: 1\n", []string{`f.yaml:3:1: a policy file holds one YAML document`}},
 		{"two faults", `version: 1
 rules:
   - name: a
