@@ -106,7 +106,9 @@ func (l *Log) replay(ctx context.Context, q Query, name string, decide func(*Rec
 	}
 	open := map[key]policy.Effect{}
 	shadows := map[string]bool{}
-	err := l.each(ctx, q, func(r *Record) error {
+	// One query, streamed in time order: pages would sort the window
+	// again for each.
+	err := l.scan(ctx, q, math.MaxInt32, func(r *Record) error {
 		a := actions[r.Action]
 		if a == nil {
 			a = &ActionReport{Action: r.Action, Transitions: map[string]int{}, StepChanges: map[string]int{}, identities: map[string]bool{},
@@ -233,11 +235,4 @@ func (a *ActionReport) finish() {
 	for c, n := range a.changes {
 		a.CompletionDelta += float64(n) * (weight(c[1]) - weight(c[0]))
 	}
-}
-
-// each calls fn with every record matching q, oldest first, read in one
-// query as the database streams them (pages would sort the window again
-// for each).
-func (l *Log) each(ctx context.Context, q Query, fn func(*Record) error) error {
-	return l.scan(ctx, q, math.MaxInt32, fn)
 }

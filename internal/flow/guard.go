@@ -168,9 +168,9 @@ func (s *Service) ready(ctx context.Context, c Client, g *guard, ownerID string)
 func (s *Service) weigh(ctx context.Context, c Client, g *guard, ownerID string) error {
 	sig := &g.signals
 	// What a solved challenge answers: a busy network or address, a site
-	// under attack, a network spraying accounts.
-	// A policy file's rule may ask for one anywhere: a request that
-	// carries a proof asks the policy whether it would.
+	// under attack, a network spraying accounts — or, since a policy
+	// file's rule may ask for one anywhere, whatever the policy would
+	// challenge, asked only of a request that carries a proof.
 	challengeable := sig.NetworkWait > 0 || sig.IdentifierWideWait > 0 || sig.SiteSpike || s.spreading(ctx, sig) ||
 		(c.Proof.Token != "" && s.difficulty(ctx, c, g.action, *sig) > 0)
 	if !challengeable && sig.IdentifierWait == 0 {

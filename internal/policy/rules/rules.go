@@ -51,6 +51,8 @@ type Policy struct {
 	// SHA-256 of its content in hex: together they name the policy in
 	// each decision it makes.
 	Name, Version string
+	// name is Name@Version, as each decision records it.
+	name string
 	// Fallback is what decides when no rule matches (Fallback…).
 	Fallback string
 
@@ -140,6 +142,10 @@ var env = func() *cel.Env {
 	return e
 }()
 
+// knownSteps are the steps a rule may require: those the journeys serve
+// for the built-in policy (flow.CheckSteps holds them to it).
+var knownSteps = policy.Default{}.Steps()
+
 // costLimit bounds the work of one expression's evaluation: a rule is
 // a few comparisons, and a runaway one (a comprehension over a huge
 // trait) stops with an error rather than hold the request.
@@ -152,6 +158,7 @@ func Parse(name string, data []byte, opts Options) (*Policy, error) {
 	sum := sha256.Sum256(data)
 	p := &Policy{Name: filepath.Base(name), Version: hex.EncodeToString(sum[:8]), Fallback: FallbackBuiltin,
 		settings: opts.Settings.WithDefaults(), onError: opts.OnError}
+	p.name = p.Name + "@" + p.Version
 	c := &compiler{file: name, lines: bytes.Split(data, []byte("\n"))}
 	if len(data) > MaxFileSize {
 		return nil, Errors{{File: name, Line: 1, Col: 1, Msg: fmt.Sprintf("the file is %d bytes, more than a policy may be (%d)", len(data), MaxFileSize)}}
@@ -377,8 +384,8 @@ func (c *compiler) outcome(n *yaml.Node, r *rule) {
 		case "require":
 			if v.Kind == yaml.SequenceNode {
 				for _, s := range v.Content {
-					if !slices.Contains(policy.Default{}.Steps(), s.Value) {
-						c.fail(s, r.name, "unknown step %q (want one of %s)", s.Value, strings.Join(policy.Default{}.Steps(), ", "))
+					if !slices.Contains(knownSteps, s.Value) {
+						c.fail(s, r.name, "unknown step %q (want one of %s)", s.Value, strings.Join(knownSteps, ", "))
 					}
 					o.require = append(o.require, s.Value)
 				}
@@ -673,21 +680,14 @@ func actionLiteral(a, b ast.Expr) (string, bool) {
 	return stringLiteral(b)
 }
 
-// Decide implements policy.Decider: the first rule that matches decides;
-// when none does, the fallback.
-func (p *Policy) Decide(ctx context.Context, in policy.Input) policy.Decision {
-	d, _ := p.decide(ctx, in)
-	return d
-}
-
-// decide is Decide, with the rule that decided ("" for the fallback).
+// Decide implements policy.Decider: the first rule that matches decides
+// (Decision.Rule names it); when none does, the fallback.
 //
 // A session or notify rule does not decide: it adds its lifetimes, or its
 // notice, to the allow of whatever decides after it (the first of each
 // kind counts), so that it never skips a protection further down.
-func (p *Policy) decide(ctx context.Context, in policy.Input) (policy.Decision, string) {
+func (p *Policy) Decide(ctx context.Context, in policy.Input) policy.Decision {
 	act := &activation{in: &in, set: &p.settings}
-	name := p.Name + "@" + p.Version
 	var extra policy.Decision // lifetimes and notice of annotating rules
 	d, rule, decided := policy.Decision{}, "", false
 	for _, r := range p.byAction[in.Action] {
@@ -732,8 +732,8 @@ func (p *Policy) decide(ctx context.Context, in policy.Input) (policy.Decision, 
 			d.SessionLifetime, d.SessionIdle = extra.SessionLifetime, extra.SessionIdle
 		}
 	}
-	d.Policy, d.Rule = name, rule
-	return d, rule
+	d.Policy, d.Rule = p.name, rule
+	return d
 }
 
 func (p *Policy) failed(r *rule, err error) {
@@ -763,7 +763,7 @@ func (o *outcome) decision(ctx context.Context, act *activation) (policy.Decisio
 		}
 		d.Require = l.([]string)
 		for _, s := range d.Require {
-			if !slices.Contains(policy.Default{}.Steps(), s) {
+			if !slices.Contains(knownSteps, s) {
 				return d, fmt.Errorf("require: unknown step %q", s)
 			}
 		}
