@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
 
+	"github.com/foyer-id/foyer/internal/client"
 	"github.com/foyer-id/foyer/internal/server/servertest"
 	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/store/storetest"
@@ -143,6 +145,38 @@ func TestOIDCCodeFlowInBrowser(t *testing.T) {
 			t.Fatal("userinfo accepts the access token of a revoked refresh token")
 		}
 	})
+}
+
+// An app that says what is at stake (RFC 9396 authorization details) gets
+// the customer's consent to that transaction, shown on the consent page,
+// and the details back with its tokens.
+func TestOIDCAuthorizationDetailsInBrowser(t *testing.T) {
+	requireChromium(t)
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	const email = "rosa@example.com"
+	ctx := newTab(t)
+	signUp(t, ctx, env, email, passphrase)
+	bank := startRP(t, env, "Bank", false)
+	if _, err := env.Server.Clients.Update(context.Background(), bank.Client.ID,
+		client.Spec{AuthorizationDetailsTypes: &[]string{"payment_initiation"}}); err != nil {
+		t.Fatal(err)
+	}
+	bank.AuthorizationDetails = `[{"type":"payment_initiation","instructedAmount":{"currency":"EUR","amount":"123.50"},"creditorName":"Merchant A"}]`
+
+	open(t, ctx, bank.URL+"/login") // signed in at Foyer: straight to the consent page
+	do(t, ctx, "wait for the consent buttons", chromedp.WaitVisible(allowButton))
+	text := pageText(ctx)
+	for _, want := range []string{"this time only", "payment_initiation", "instructedAmount.amount", "123.50", "Merchant A"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("consent page lacks %q:\n%s", want, text)
+		}
+	}
+	resp := submitAndWait(t, ctx, allowButton)
+	s := expectWelcome(t, ctx, bank, resp.Status, 1, email)
+	details, _ := s.Token.Extra("authorization_details").([]any)
+	if len(details) != 1 || !strings.Contains(fmt.Sprint(details[0]), "123.50") {
+		t.Fatalf("token response authorization_details: %v", s.Token.Extra("authorization_details"))
+	}
 }
 
 // A third-party app needs the customer's consent: Foyer asks after the

@@ -45,6 +45,9 @@ type relyingParty struct {
 	issParam bool
 	// ACRValues, when set, is sent as acr_values with every sign-in.
 	ACRValues string
+	// AuthorizationDetails, when set, is sent as authorization_details
+	// (RFC 9396) with every sign-in.
+	AuthorizationDetails string
 	// ResponseMode, when set, is sent as response_mode: "form_post" has
 	// the answer posted to /callback.
 	ResponseMode string
@@ -149,6 +152,9 @@ func (rp *relyingParty) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if rp.ResponseMode != "" {
 		opts = append(opts, oauth2.SetAuthURLParam("response_mode", rp.ResponseMode))
+	}
+	if rp.AuthorizationDetails != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("authorization_details", rp.AuthorizationDetails))
 	}
 	http.Redirect(w, r, rp.OAuth.AuthCodeURL(a.state, opts...), http.StatusFound)
 }

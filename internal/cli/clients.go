@@ -260,7 +260,7 @@ type specFlags struct {
 	name, authMethod, jwksFile, accessToken, alg, requireAAL string
 	public, firstParty                                       bool
 	redirectURIs, postLogoutURIs                             uriFlag
-	grants, scopes                                           listFlag
+	grants, scopes, detailsTypes                             listFlag
 	accessTTL, idTTL, refreshTTL                             time.Duration
 }
 
@@ -274,6 +274,7 @@ func (f *specFlags) register(fs *flag.FlagSet, update bool) {
 	fs.StringVar(&f.authMethod, "auth-method", "", "token endpoint authentication: client_secret_basic (default), client_secret_post, private_key_jwt, none (public)")
 	fs.StringVar(&f.jwksFile, "jwks-file", "", "JSON Web Key Set file with the client's public keys, for private_key_jwt")
 	fs.Var(&f.scopes, "scope", "allowed scope; repeat or separate with spaces (default openid profile email offline_access)")
+	fs.Var(&f.detailsTypes, "authorization-details-type", "authorization details type (RFC 9396) the client may send; repeat or separate with spaces (default none)")
 	fs.StringVar(&f.accessToken, "access-token", "", "access token format: jwt (default) or opaque")
 	fs.StringVar(&f.alg, "alg", "", "signing algorithm for ID and JWT access tokens: ES256 (default), RS256, EdDSA")
 	fs.DurationVar(&f.accessTTL, "access-token-ttl", 0, "access token lifetime, 1m to 1h (default 10m; 5m for client_credentials-only clients)")
@@ -309,6 +310,8 @@ func (f *specFlags) spec(fs *flag.FlagSet) (client.Spec, error) {
 			s.AuthMethod = new(f.authMethod)
 		case "scope":
 			s.Scopes = new([]string(f.scopes))
+		case "authorization-details-type":
+			s.AuthorizationDetailsTypes = new([]string(f.detailsTypes))
 		case "access-token":
 			s.AccessTokenFormat = new(f.accessToken)
 		case "alg":
@@ -345,7 +348,7 @@ func (f *specFlags) spec(fs *flag.FlagSet) (client.Spec, error) {
 var flagNames = map[string]string{
 	"name": "--name", "public": "--public", "first_party": "--first-party", "auth_method": "--auth-method",
 	"redirect_uris": "--redirect-uri", "post_logout_redirect_uris": "--post-logout-redirect-uri",
-	"grant_types": "--grant", "scopes": "--scope", "jwks": "--jwks-file", "access_token_format": "--access-token",
+	"grant_types": "--grant", "scopes": "--scope", "authorization_details_types": "--authorization-details-type", "jwks": "--jwks-file", "access_token_format": "--access-token",
 	"signing_alg": "--alg", "access_token_ttl": "--access-token-ttl", "id_token_ttl": "--id-token-ttl",
 	"refresh_token_ttl": "--refresh-token-ttl", "require_aal": "--require-aal",
 }

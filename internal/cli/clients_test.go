@@ -116,6 +116,17 @@ func TestClientsCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &batch); code != 0 || err != nil || batch.AccessTTL != 300 || len(batch.GrantTypes) != 1 || batch.ClientSecret == "" {
 		t.Fatalf("client_credentials: %d %q %q", code, out, errOut)
 	}
+	code, out, errOut = runClients(t, nil, "update", app.ID, "--data", data, "--authorization-details-type", "payment_initiation account_information")
+	if code != 0 || !strings.Contains(out, `"authorization_details_types": [
+    "payment_initiation",
+    "account_information"
+  ]`) {
+		t.Fatalf("details types: %d %q %q", code, out, errOut)
+	}
+	if code, _, errOut = runClients(t, nil, "update", batch.ID, "--data", data, "--authorization-details-type", "payment_initiation"); code != 1 ||
+		!strings.Contains(errOut, "--authorization-details-type") {
+		t.Fatalf("details types without authorization_code: %d %q", code, errOut)
+	}
 	if code, _, errOut = runClients(t, nil, "rotate-secret", app.ID, "--data", data); code != 1 || !strings.Contains(errOut, "has no secret") {
 		t.Fatalf("rotate public: %d %q", code, errOut)
 	}

@@ -80,6 +80,10 @@ type Client struct {
 	GrantTypes             []string `json:"grant_types"`
 	// Scopes are the scopes the client may ask for.
 	Scopes []string `json:"scopes"`
+	// AuthorizationDetailsTypes are the authorization details types (RFC
+	// 9396) the client may send with an authorization request; details of
+	// any other type are refused. Empty: the client sends none.
+	AuthorizationDetailsTypes []string `json:"authorization_details_types"`
 	// JWKS holds the client's public keys, for private_key_jwt.
 	JWKS              *jose.JSONWebKeySet `json:"jwks,omitempty"`
 	AccessTokenFormat string              `json:"access_token_format"`

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -43,9 +44,10 @@ type Registry struct {
 	// ticks is the clock of the cache's ages: time.Now, whatever now is
 	// (the clock stored times come from); tests replace it.
 	ticks func() time.Time
-	// origins holds, by domain, PublicOrigins read in the last CacheFor;
-	// any change through this Registry clears it.
-	origins map[string]cachedOrigins
+	// domains holds, by domain, what PublicOrigins and DetailsTypes
+	// gathered in the last CacheFor; any change through this Registry
+	// clears it.
+	domains map[string]cachedDomain
 }
 
 // CacheFor is how long a client read from the database is reused. Short:
@@ -60,9 +62,10 @@ type cachedClient struct {
 	until time.Time // wall clock, not the registry's (test) clock
 }
 
-type cachedOrigins struct {
-	set   map[string]bool
-	until time.Time
+type cachedDomain struct {
+	origins      map[string]bool
+	detailsTypes []string
+	until        time.Time
 }
 
 // NewRegistry returns a Registry. secret is the server secret (at least
@@ -78,12 +81,12 @@ func NewRegistry(db *store.DB, secret []byte, now func() time.Time) *Registry {
 	}
 	key := secretKey(secret)
 	return &Registry{db: db, key: key, dummy: mac(key, "dummy"), now: now, ticks: time.Now,
-		cache: map[string]cachedClient{}, origins: map[string]cachedOrigins{}}
+		cache: map[string]cachedClient{}, domains: map[string]cachedDomain{}}
 }
 
 const clientColumns = `id, domain, name, public, first_party, secret_hash, auth_method, redirect_uris,
 	post_logout_redirect_uris, grant_types, scopes, jwks, access_token_format, signing_alg,
-	access_token_ttl, id_token_ttl, refresh_token_ttl, require_aal, created_at, updated_at`
+	access_token_ttl, id_token_ttl, refresh_token_ttl, require_aal, created_at, updated_at, authorization_details_types`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -94,19 +97,20 @@ func scanClient(row scanner) (*Client, string, error) {
 		c                            Client
 		hash, redirects, postLogout  string
 		grants, scopes, jwks         string
+		detailsTypes                 string
 		accessTTL, idTTL, refreshTTL int64
 		createdAt, updatedAt         int64
 	)
 	err := row.Scan(&c.ID, &c.Domain, &c.Name, &c.Public, &c.FirstParty, &hash, &c.AuthMethod, &redirects,
 		&postLogout, &grants, &scopes, &jwks, &c.AccessTokenFormat, &c.SigningAlg,
-		&accessTTL, &idTTL, &refreshTTL, &c.RequireAAL, &createdAt, &updatedAt)
+		&accessTTL, &idTTL, &refreshTTL, &c.RequireAAL, &createdAt, &updatedAt, &detailsTypes)
 	if err != nil {
 		return nil, "", store.Classify(err)
 	}
 	for _, l := range []struct {
 		dst *[]string
 		src string
-	}{{&c.RedirectURIs, redirects}, {&c.PostLogoutRedirectURIs, postLogout}, {&c.GrantTypes, grants}, {&c.Scopes, scopes}} {
+	}{{&c.RedirectURIs, redirects}, {&c.PostLogoutRedirectURIs, postLogout}, {&c.GrantTypes, grants}, {&c.Scopes, scopes}, {&c.AuthorizationDetailsTypes, detailsTypes}} {
 		if err := json.Unmarshal([]byte(l.src), l.dst); err != nil {
 			return nil, "", fmt.Errorf("client %s: stored list: %w", c.ID, err)
 		}
@@ -131,8 +135,8 @@ func scanClient(row scanner) (*Client, string, error) {
 // columns returns the stored form of c's columns after id, in the order
 // of clientColumns (domain … updated_at).
 func columns(c *Client, hash string) ([]any, error) {
-	lists := make([]string, 4)
-	for i, l := range [][]string{c.RedirectURIs, c.PostLogoutRedirectURIs, c.GrantTypes, c.Scopes} {
+	lists := make([]string, 5)
+	for i, l := range [][]string{c.RedirectURIs, c.PostLogoutRedirectURIs, c.GrantTypes, c.Scopes, c.AuthorizationDetailsTypes} {
 		if l == nil {
 			l = []string{}
 		}
@@ -153,7 +157,7 @@ func columns(c *Client, hash string) ([]any, error) {
 	return []any{c.Domain, c.Name, c.Public, c.FirstParty, hash, c.AuthMethod, lists[0],
 		lists[1], lists[2], lists[3], jwks, c.AccessTokenFormat, c.SigningAlg,
 		c.AccessTokenTTL.D().Microseconds(), c.IDTokenTTL.D().Microseconds(), c.RefreshTokenTTL.D().Microseconds(),
-		c.RequireAAL, store.Micros(c.CreatedAt), store.Micros(c.UpdatedAt)}, nil
+		c.RequireAAL, store.Micros(c.CreatedAt), store.Micros(c.UpdatedAt), lists[4]}, nil
 }
 
 // stamp is now at the stored precision (µs, UTC), so a returned client
@@ -187,7 +191,7 @@ func (r *Registry) Create(ctx context.Context, domain string, spec Spec) (*Clien
 	for attempt := 0; ; attempt++ {
 		c.ID = newID()
 		_, err = r.db.Exec(ctx, `INSERT INTO oauth_clients (`+clientColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
 			append([]any{c.ID}, cols...)...)
 		// A duplicate of a 128-bit random id means a broken random source;
 		// retry a little rather than fail on the impossible.
@@ -252,12 +256,13 @@ func plausibleID(id string) bool {
 // only existing clients are cached).
 const maxCached = 10_000
 
-// forget drops id from the cache after a change, and every domain's
-// origins (the change may add, move or remove one).
+// forget drops id from the cache after a change, and what was gathered
+// of every domain (the change may add, move or remove an origin or a
+// type).
 func (r *Registry) forget(id string) {
 	r.mu.Lock()
 	delete(r.cache, id)
-	clear(r.origins)
+	clear(r.domains)
 	r.mu.Unlock()
 }
 
@@ -267,32 +272,54 @@ func (r *Registry) forget(id string) {
 // calls ask for it every time, so it answers from a cache of at most
 // CacheFor, like Get. The map is shared: do not change it.
 func (r *Registry) PublicOrigins(ctx context.Context, domain string) (map[string]bool, error) {
+	d, err := r.gather(ctx, domain)
+	return d.origins, err
+}
+
+// DetailsTypes returns the authorization details types (RFC 9396) any of
+// domain's clients may send, sorted: what the provider metadata
+// advertises. It answers from the same cache as PublicOrigins. The slice
+// is shared: do not change it.
+func (r *Registry) DetailsTypes(ctx context.Context, domain string) ([]string, error) {
+	d, err := r.gather(ctx, domain)
+	return d.detailsTypes, err
+}
+
+// gather reads what PublicOrigins and DetailsTypes answer for domain,
+// from the cache when it is fresh.
+func (r *Registry) gather(ctx context.Context, domain string) (cachedDomain, error) {
 	now := r.ticks()
 	r.mu.Lock()
-	e, ok := r.origins[domain]
+	e, ok := r.domains[domain]
 	r.mu.Unlock()
 	if ok && now.Before(e.until) {
-		return e.set, nil
+		return e, nil
 	}
 	clients, err := r.List(ctx, domain)
 	if err != nil {
-		return nil, err
+		return cachedDomain{}, err
 	}
-	set := map[string]bool{}
+	d := cachedDomain{origins: map[string]bool{}, detailsTypes: []string{}, until: now.Add(CacheFor)}
 	for _, c := range clients {
+		for _, t := range c.AuthorizationDetailsTypes {
+			if !slices.Contains(d.detailsTypes, t) {
+				d.detailsTypes = append(d.detailsTypes, t)
+			}
+		}
 		if !c.Public {
 			continue
 		}
 		for _, uri := range c.RedirectURIs {
 			if u, err := url.Parse(uri); err == nil && u.Host != "" {
-				set[u.Scheme+"://"+u.Host] = true
+				d.origins[u.Scheme+"://"+u.Host] = true
 			}
 		}
 	}
+	slices.Sort(d.detailsTypes)
 	r.mu.Lock()
-	r.origins[domain] = cachedOrigins{set: set, until: now.Add(CacheFor)}
+	r.domains[domain] = d
 	r.mu.Unlock()
-	return set, nil
+	return d, nil
 }
 
 // List returns the clients of domain, oldest first.
@@ -354,8 +381,9 @@ func (r *Registry) Update(ctx context.Context, id string, spec Spec) (*Client, e
 		_, err = tx.Exec(ctx, `UPDATE oauth_clients SET domain = $1, name = $2, public = $3, first_party = $4,
 			secret_hash = $5, auth_method = $6, redirect_uris = $7, post_logout_redirect_uris = $8, grant_types = $9,
 			scopes = $10, jwks = $11, access_token_format = $12, signing_alg = $13, access_token_ttl = $14,
-			id_token_ttl = $15, refresh_token_ttl = $16, require_aal = $17, created_at = $18, updated_at = $19
-			WHERE id = $20`, append(cols, id)...)
+			id_token_ttl = $15, refresh_token_ttl = $16, require_aal = $17, created_at = $18, updated_at = $19,
+			authorization_details_types = $20
+			WHERE id = $21`, append(cols, id)...)
 		out = c
 		return err
 	})

@@ -428,12 +428,53 @@ func TestPublicOrigins(t *testing.T) {
 			t.Fatalf("within CacheFor of a deletion elsewhere: %v", got)
 		}
 		reg.mu.Lock()
-		e := reg.origins["customers"]
+		e := reg.domains["customers"]
 		e.until = still.Add(-time.Nanosecond)
-		reg.origins["customers"] = e
+		reg.domains["customers"] = e
 		reg.mu.Unlock()
 		if got, _ := reg.PublicOrigins(ctx, "customers"); len(got) != 0 {
 			t.Fatalf("after CacheFor: %v", got)
+		}
+	})
+}
+
+func TestDetailsTypes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		reg, _ := newTestRegistry(db)
+		if got, err := reg.DetailsTypes(ctx, "customers"); err != nil || len(got) != 0 {
+			t.Fatalf("no clients: %v, %v", got, err)
+		}
+		spec := webSpec("bank")
+		spec.AuthorizationDetailsTypes = &[]string{"payment_initiation", "account_information"}
+		bank, _, err := reg.Create(ctx, "customers", spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec = webSpec("shop")
+		spec.AuthorizationDetailsTypes = &[]string{"payment_initiation"}
+		if _, _, err := reg.Create(ctx, "customers", spec); err != nil {
+			t.Fatal(err)
+		}
+		spec = webSpec("staff")
+		spec.AuthorizationDetailsTypes = &[]string{"payroll"}
+		if _, _, err := reg.Create(ctx, "workforce", spec); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"account_information", "payment_initiation"}
+		if got, err := reg.DetailsTypes(ctx, "customers"); err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("types %v, %v; want %v", got, err, want)
+		}
+		got, err := reg.Get(ctx, bank.ID)
+		if err != nil || !reflect.DeepEqual(got.AuthorizationDetailsTypes, []string{"payment_initiation", "account_information"}) {
+			t.Fatalf("stored types %v, %v", got, err)
+		}
+		// An update shows at once; emptying the list keeps others' types.
+		if _, err := reg.Update(ctx, bank.ID, Spec{AuthorizationDetailsTypes: &[]string{}}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := reg.DetailsTypes(ctx, "customers"); !reflect.DeepEqual(got, []string{"payment_initiation"}) {
+			t.Fatalf("after an update: %v", got)
 		}
 	})
 }

@@ -24,6 +24,8 @@ const (
 	maxScopes     = 100
 	maxScopeLen   = 128
 	maxKeys       = 20
+	// maxDetailsTypes bounds authorization_details_types.
+	maxDetailsTypes = 20
 )
 
 // Spec is the input of Create and Update. Nil fields are unset: Create
@@ -39,6 +41,9 @@ type Spec struct {
 	PostLogoutRedirectURIs *[]string `json:"post_logout_redirect_uris,omitempty"`
 	GrantTypes             *[]string `json:"grant_types,omitempty"`
 	Scopes                 *[]string `json:"scopes,omitempty"`
+	// AuthorizationDetailsTypes are the RFC 9396 types the client may
+	// send (none by default).
+	AuthorizationDetailsTypes *[]string `json:"authorization_details_types,omitempty"`
 	// JWKS is a JSON Web Key Set of public keys ({"keys": [...]}).
 	JWKS              json.RawMessage `json:"jwks,omitempty"`
 	AccessTokenFormat *string         `json:"access_token_format,omitempty"`
@@ -60,6 +65,7 @@ func (s Spec) validate(base *Client) (*Client, error) {
 		c.PostLogoutRedirectURIs = slices.Clone(base.PostLogoutRedirectURIs)
 		c.GrantTypes = slices.Clone(base.GrantTypes)
 		c.Scopes = slices.Clone(base.Scopes)
+		c.AuthorizationDetailsTypes = slices.Clone(base.AuthorizationDetailsTypes)
 	}
 	if s.Name != nil {
 		c.Name = strings.TrimSpace(*s.Name)
@@ -86,6 +92,7 @@ func (s Spec) validate(base *Client) (*Client, error) {
 	setList(&c.PostLogoutRedirectURIs, s.PostLogoutRedirectURIs, nil, base == nil)
 	setList(&c.GrantTypes, s.GrantTypes, DefaultGrantTypes, base == nil)
 	setList(&c.Scopes, s.Scopes, DefaultScopes, base == nil)
+	setList(&c.AuthorizationDetailsTypes, s.AuthorizationDetailsTypes, nil, base == nil)
 	if len(s.JWKS) > 0 && !bytes.Equal(bytes.TrimSpace(s.JWKS), []byte("null")) {
 		set, err := parseJWKS(s.JWKS)
 		if err != nil {
@@ -107,6 +114,23 @@ func (s Spec) validate(base *Client) (*Client, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// checkNames checks a list of names a protocol sends as tokens (scopes,
+// authorization details types): at most max, each valid once.
+func checkNames(field, what string, names []string, max int) error {
+	if len(names) > max {
+		return invalid(field, "must list at most %d %s", max, what)
+	}
+	for i, n := range names {
+		if !validScope(n) {
+			return invalid(indexed(field, i), "must be 1 to %d printable ASCII characters without spaces, quotes or backslashes", maxScopeLen)
+		}
+		if slices.Index(names, n) != i {
+			return invalid(indexed(field, i), "%s is listed twice", n)
+		}
+	}
+	return nil
 }
 
 func defaultAuthMethod(public bool) string {
@@ -198,16 +222,14 @@ func (c *Client) check() error {
 		return err
 	}
 
-	if len(c.Scopes) > maxScopes {
-		return invalid("scopes", "must list at most %d scopes", maxScopes)
+	if err := checkNames("scopes", "scopes", c.Scopes, maxScopes); err != nil {
+		return err
 	}
-	for i, sc := range c.Scopes {
-		if !validScope(sc) {
-			return invalid(indexed("scopes", i), "must be 1 to %d printable ASCII characters without spaces, quotes or backslashes", maxScopeLen)
-		}
-		if slices.Index(c.Scopes, sc) != i {
-			return invalid(indexed("scopes", i), "%s is listed twice", sc)
-		}
+	if err := checkNames("authorization_details_types", "types", c.AuthorizationDetailsTypes, maxDetailsTypes); err != nil {
+		return err
+	}
+	if len(c.AuthorizationDetailsTypes) > 0 && !c.HasGrant(GrantAuthorizationCode) {
+		return invalid("authorization_details_types", "authorization details come with authorization requests: add the authorization_code grant")
 	}
 
 	if c.AuthMethod == AuthMethodPrivateKeyJWT && signingKeys(c.JWKS) == 0 {

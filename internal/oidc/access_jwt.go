@@ -63,6 +63,8 @@ type accessTokenClaims struct {
 	AuthTime  int64    `json:"auth_time,omitempty"`
 	ACR       string   `json:"acr,omitempty"`
 	AMR       []string `json:"amr,omitempty"`
+	// Details are the authorization details granted (RFC 9396, section 9.1).
+	Details json.RawMessage `json:"authorization_details,omitempty"`
 }
 
 // issueAccessJWT signs the stored access token t as a JWT for a client
@@ -89,6 +91,7 @@ func (s *Storage) issueAccessJWT(ctx context.Context, c *client.Client, t *token
 	if t.SessionID != "" { // a person's token
 		claims.AuthTime, claims.ACR, claims.AMR = t.AuthTime.Unix(), t.ACR, t.AMR
 	}
+	claims.Details = t.Details
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return err

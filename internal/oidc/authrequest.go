@@ -29,9 +29,12 @@ type AuthRequest struct {
 	AuthTime    time.Time
 	AMR         []string
 	ACR         string
-	IsDone      bool
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
+	// Details is the authorization_details the request carried (RFC
+	// 9396), compact JSON; nil when none.
+	Details   json.RawMessage
+	IsDone    bool
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // The op.AuthRequest interface.
@@ -82,30 +85,33 @@ func (s *authRequests) create(ctx context.Context, a *AuthRequest) error {
 		return err
 	}
 	amr, _ := json.Marshal(a.AMR)
-	_, err = s.db.Exec(ctx, `INSERT INTO oauth_auth_requests (id, domain, client_id, request, browser_hash, subject, session_id, auth_time, amr, acr, done, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, '', '', 0, $6, '', $7, $8, $9)`,
-		a.ID, a.Domain, a.Request.ClientID, string(req), a.BrowserHash, string(amr), false, store.Micros(a.CreatedAt), store.Micros(a.ExpiresAt))
+	_, err = s.db.Exec(ctx, `INSERT INTO oauth_auth_requests (id, domain, client_id, request, browser_hash, subject, session_id, auth_time, amr, acr, done, created_at, expires_at, authorization_details)
+		VALUES ($1, $2, $3, $4, $5, '', '', 0, $6, '', $7, $8, $9, $10)`,
+		a.ID, a.Domain, a.Request.ClientID, string(req), a.BrowserHash, string(amr), false, store.Micros(a.CreatedAt), store.Micros(a.ExpiresAt), string(a.Details))
 	if err != nil {
 		return fmt.Errorf("oidc: create auth request: %w", err)
 	}
 	return nil
 }
 
-const authRequestColumns = `id, domain, request, browser_hash, subject, session_id, auth_time, amr, acr, done, created_at, expires_at`
+const authRequestColumns = `id, domain, request, browser_hash, subject, session_id, auth_time, amr, acr, done, created_at, expires_at, authorization_details`
 
 func scanAuthRequest(row interface{ Scan(...any) error }) (*AuthRequest, error) {
 	var (
 		a                          AuthRequest
-		req, amr                   string
+		req, amr, details          string
 		authTime, created, expires int64
 	)
-	if err := row.Scan(&a.ID, &a.Domain, &req, &a.BrowserHash, &a.Subject, &a.SessionID, &authTime, &amr, &a.ACR, &a.IsDone, &created, &expires); err != nil {
+	if err := row.Scan(&a.ID, &a.Domain, &req, &a.BrowserHash, &a.Subject, &a.SessionID, &authTime, &amr, &a.ACR, &a.IsDone, &created, &expires, &details); err != nil {
 		return nil, store.Classify(err)
 	}
 	if err := json.Unmarshal([]byte(req), &a.Request); err != nil {
 		return nil, fmt.Errorf("oidc: auth request %s: %w", a.ID, err)
 	}
 	_ = json.Unmarshal([]byte(amr), &a.AMR)
+	if details != "" {
+		a.Details = json.RawMessage(details)
+	}
 	a.AuthTime, a.CreatedAt, a.ExpiresAt = store.FromMicros(authTime), store.FromMicros(created), store.FromMicros(expires)
 	return &a, nil
 }

@@ -180,7 +180,7 @@ func (p *Provider) next(r *http.Request, pd *Pending, sess *session.Session) (St
 	dec, rec := p.Storage.Point.Decide(ctx, policy.Input{Action: policy.AuthorizeApp, Time: now, FlowID: a.ID,
 		IdentityID: sess.IdentityID, SessionID: sess.ID, ClientID: pd.Client.ID, FirstParty: pd.Client.FirstParty, ClientIP: ip, UserAgent: userAgent,
 		Methods: sess.Methods, AAL: sess.AAL, AuthenticatedAt: sess.AuthenticatedAt, SecondFactor: enrolled,
-		ClientAAL: pd.Client.RequireAAL, RequestedAAL: requested})
+		ClientAAL: pd.Client.RequireAAL, RequestedAAL: requested, Transaction: policy.TransactionOf(a.Details)})
 	switch {
 	case dec.Effect == policy.StepUp && slices.Equal(dec.Require, []string{policy.StepSecondFactor}):
 		p.Storage.record(ctx, rec)
@@ -201,7 +201,9 @@ func (p *Provider) next(r *http.Request, pd *Pending, sess *session.Session) (St
 			p.Storage.logInternal(ctx, "consent", err)
 			return 0, nil, oidc.ErrServerError()
 		}
-		if !covered || slices.Contains(prompts, oidc.PromptConsent) {
+		// Authorization details are one transaction's: a consent given
+		// before does not cover them.
+		if !covered || slices.Contains(prompts, oidc.PromptConsent) || a.Details != nil {
 			if none {
 				p.Storage.record(ctx, rec)
 				return 0, nil, &oidc.Error{ErrorType: "consent_required", Description: "the customer has not allowed this application"}

@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -30,6 +31,8 @@ type requestState struct {
 	client    *client.Client // the client, once read
 	verifier  bool           // the token request carried a code_verifier
 	byRef     bool           // the authorization request came by reference (request_uri)
+	details   string         // the authorization request's authorization_details, as sent
+	granted   []byte         // the authorization details the tokens being issued carry
 	failed    bool           // the storage met a failure of its own (Storage.internal)
 	ip        string
 	userAgent string
@@ -203,6 +206,11 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 		}
 		rs := &requestState{ip: p.cfg.ClientIP(r), userAgent: r.UserAgent()}
 		w = &failingWriter{ResponseWriter: challenging(w, r), rs: rs}
+		if r.URL.Path == pathToken {
+			g := &grantWriter{ResponseWriter: w, rs: rs}
+			defer g.flush()
+			w = g
+		}
 		// Where clients authenticate, the form is read here, within bounds.
 		clientAuth := r.URL.Path == pathToken || r.URL.Path == pathIntrospect || r.URL.Path == pathRevoke
 		if clientAuth {
@@ -230,6 +238,7 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 			}
 			rs.binding = p.cfg.Binding(w, r)
 			rs.byRef = r.FormValue("request_uri") != ""
+			rs.details = r.FormValue(paramDetails)
 		case pathEndSession:
 			// The library answers an unknown client here with a 500.
 			if id := r.FormValue("client_id"); id != "" {
@@ -409,6 +418,60 @@ func (f *failingWriter) Write(b []byte) (int, error) {
 
 func (f *failingWriter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
 
+// grantWriter adds to a successful token response the authorization
+// details its tokens grant (RFC 9396, section 7), which the library knows
+// nothing of: such a response is held until the handler is done, the
+// field added; every other response passes unchanged.
+type grantWriter struct {
+	http.ResponseWriter
+	rs      *requestState
+	status  int // 0 until the header is written
+	holding bool
+	body    bytes.Buffer
+}
+
+func (g *grantWriter) WriteHeader(code int) {
+	if g.status != 0 {
+		return
+	}
+	g.status = code
+	if code == http.StatusOK && g.rs.granted != nil {
+		g.holding = true
+		return
+	}
+	g.ResponseWriter.WriteHeader(code)
+}
+
+func (g *grantWriter) Write(b []byte) (int, error) {
+	if g.status == 0 {
+		g.WriteHeader(http.StatusOK)
+	}
+	if g.holding {
+		return g.body.Write(b)
+	}
+	return g.ResponseWriter.Write(b)
+}
+
+func (g *grantWriter) Unwrap() http.ResponseWriter { return g.ResponseWriter }
+
+// flush writes a held response with the granted details added.
+func (g *grantWriter) flush() {
+	if !g.holding {
+		return
+	}
+	body := g.body.Bytes()
+	var resp map[string]json.RawMessage
+	if err := json.Unmarshal(body, &resp); err == nil && resp != nil {
+		resp[paramDetails] = g.rs.granted
+		if b, err := json.Marshal(resp); err == nil {
+			body = b
+		}
+	}
+	g.Header().Del("Content-Length")
+	g.ResponseWriter.WriteHeader(g.status)
+	_, _ = g.ResponseWriter.Write(body)
+}
+
 type challengeWriter struct {
 	http.ResponseWriter
 	challenge string
@@ -529,9 +592,33 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	d.ClaimsSupported = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash",
 		"email", "email_verified", "name", "updated_at", ClaimRecentlyRecovered}
 	d.RequestURIParameterSupported = false
+	meta, err := json.Marshal(d)
+	if err != nil {
+		p.internalError(w, r, err)
+		return
+	}
+	// The library's metadata has no field for the authorization details
+	// types (RFC 9396, section 10): those of the domain's clients.
+	types, err := p.Storage.Clients.DetailsTypes(r.Context(), p.Storage.Domain)
+	if err != nil {
+		p.internalError(w, r, err)
+		return
+	}
+	if len(types) > 0 {
+		var m map[string]any
+		if err := json.Unmarshal(meta, &m); err != nil {
+			p.internalError(w, r, err)
+			return
+		}
+		m["authorization_details_types_supported"] = types
+		if meta, err = json.Marshal(m); err != nil {
+			p.internalError(w, r, err)
+			return
+		}
+	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(d)
+	_, _ = w.Write(meta)
 }
 
 // Prune deletes expired authorization requests and tokens.

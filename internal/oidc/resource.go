@@ -78,6 +78,12 @@ func describeToken(resp *oidc.IntrospectionResponse, t *token) {
 	if t.SessionID != "" {
 		resp.Claims = map[string]any{"auth_time": t.AuthTime.Unix(), "acr": t.ACR}
 	}
+	if t.Details != nil { // RFC 9396, section 9.2
+		if resp.Claims == nil {
+			resp.Claims = map[string]any{}
+		}
+		resp.Claims["authorization_details"] = t.Details
+	}
 }
 
 // authenticateClient authenticates the client of a request by exactly one

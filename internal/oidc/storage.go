@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/foyer-id/foyer/internal/decision"
@@ -130,6 +131,13 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		return nil, oidc.ErrInvalidScope().WithDescription("the openid scope is required")
 	}
 	req.Scopes = scopes
+	var details json.RawMessage
+	if rs.details != "" {
+		var oerr *oidc.Error
+		if details, oerr = parseDetails(rs.details, c.AuthorizationDetailsTypes); oerr != nil {
+			return nil, oerr
+		}
+	}
 	if s.Throttle != nil {
 		st, err := s.Throttle.Reserve(ctx, s.AuthorizeRule, throttle.NetworkKey("authorize", rs.ip))
 		if err != nil {
@@ -140,7 +148,7 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		}
 	}
 	now := s.Now()
-	a := &AuthRequest{Domain: s.Domain, Request: *req, BrowserHash: rs.binding, CreatedAt: now, ExpiresAt: now.Add(authRequestLifetime)}
+	a := &AuthRequest{Domain: s.Domain, Request: *req, BrowserHash: rs.binding, Details: details, CreatedAt: now, ExpiresAt: now.Add(authRequestLifetime)}
 	if err := s.requests.create(ctx, a); err != nil {
 		return nil, s.internal(ctx, "create auth request", err)
 	}
@@ -238,10 +246,10 @@ func (s *Storage) newAccess(ctx context.Context, req op.TokenRequest) (*token, *
 	switch r := req.(type) {
 	case *AuthRequest:
 		clientID = r.GetClientID()
-		t.AuthRequestID, t.SessionID, t.AMR, t.ACR, t.AuthTime = r.ID, r.SessionID, r.AMR, r.ACR, r.AuthTime
+		t.AuthRequestID, t.SessionID, t.AMR, t.ACR, t.AuthTime, t.Details = r.ID, r.SessionID, r.AMR, r.ACR, r.AuthTime, r.Details
 	case *refreshRequest:
 		clientID = r.t.ClientID
-		t.SessionID, t.AMR, t.ACR, t.AuthTime = r.t.SessionID, r.t.AMR, r.t.ACR, r.t.AuthTime
+		t.SessionID, t.AMR, t.ACR, t.AuthTime, t.Details = r.t.SessionID, r.t.AMR, r.t.ACR, r.t.AuthTime, r.t.Details
 	case *clientCredentialsRequest:
 		clientID = r.clientID
 	default:
@@ -267,6 +275,9 @@ func (s *Storage) newAccess(ctx context.Context, req op.TokenRequest) (*token, *
 		t.decided = &rec
 	}
 	t.ClientID = clientID
+	if rs := stateFrom(ctx); rs != nil {
+		rs.granted = t.Details // for the token response (grantWriter)
+	}
 	t.ExpiresAt = now.Add(c.AccessTokenTTL.D())
 	t.FamilyExpiresAt = t.ExpiresAt
 	if t.SessionID != "" {

@@ -39,19 +39,22 @@ const refreshGrace = 10 * time.Second
 
 // token is one issued access or refresh token.
 type token struct {
-	ID              string
-	Kind            string
-	FamilyID        string
-	AuthRequestID   string
-	Domain          string
-	ClientID        string
-	Subject         string
-	SessionID       string
-	Scopes          []string
-	Audience        []string
-	AMR             []string
-	ACR             string
-	AuthTime        time.Time
+	ID            string
+	Kind          string
+	FamilyID      string
+	AuthRequestID string
+	Domain        string
+	ClientID      string
+	Subject       string
+	SessionID     string
+	Scopes        []string
+	Audience      []string
+	AMR           []string
+	ACR           string
+	AuthTime      time.Time
+	// Details are the authorization details (RFC 9396) the token grants,
+	// compact JSON; nil for none.
+	Details         json.RawMessage
 	CreatedAt       time.Time
 	ExpiresAt       time.Time
 	FamilyExpiresAt time.Time
@@ -118,11 +121,11 @@ func insertToken(ctx context.Context, q execer, t *token, raw string) error {
 		hash = sql.NullString{String: hashValue(raw), Valid: true}
 	}
 	_, err := q.Exec(ctx, `INSERT INTO oauth_tokens (id, kind, token_hash, family_id, auth_request_id, domain, client_id, subject, session_id,
-			scopes, audience, amr, acr, auth_time, created_at, expires_at, family_expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+			scopes, audience, amr, acr, auth_time, created_at, expires_at, family_expires_at, authorization_details)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 		t.ID, t.Kind, hash, t.FamilyID, t.AuthRequestID, t.Domain, t.ClientID, t.Subject, t.SessionID,
 		string(scopes), string(aud), string(amr), t.ACR, store.Micros(t.AuthTime), store.Micros(t.CreatedAt),
-		store.Micros(t.ExpiresAt), store.Micros(t.FamilyExpiresAt))
+		store.Micros(t.ExpiresAt), store.Micros(t.FamilyExpiresAt), string(t.Details))
 	if err != nil {
 		return fmt.Errorf("oidc: store %s token: %w", t.Kind, err)
 	}
@@ -137,13 +140,13 @@ func insertToken(ctx context.Context, q execer, t *token, raw string) error {
 // read is still one query.
 const selectToken = `SELECT t.id, t.kind, t.family_id, t.auth_request_id, t.domain, t.client_id, t.subject, t.session_id, t.scopes,
 	t.audience, t.amr, t.acr, t.auth_time, t.created_at, t.expires_at, t.family_expires_at, t.used_at, t.revoked_at,
-	s.id, s.revoked_at, s.idle_expires_at, s.expires_at
+	t.authorization_details, s.id, s.revoked_at, s.idle_expires_at, s.expires_at
 	FROM oauth_tokens t LEFT JOIN sessions s ON s.id = t.session_id`
 
 func scanToken(row interface{ Scan(...any) error }) (*token, error) {
 	var (
 		t                                      token
-		scopes, aud, amr                       string
+		scopes, aud, amr, details              string
 		authTime, created, expires, famExpires int64
 		used, revoked                          sql.NullInt64
 		sessID                                 sql.NullString
@@ -151,12 +154,15 @@ func scanToken(row interface{ Scan(...any) error }) (*token, error) {
 	)
 	if err := row.Scan(&t.ID, &t.Kind, &t.FamilyID, &t.AuthRequestID, &t.Domain, &t.ClientID, &t.Subject, &t.SessionID,
 		&scopes, &aud, &amr, &t.ACR, &authTime, &created, &expires, &famExpires, &used, &revoked,
-		&sessID, &sessRevoked, &sessIdle, &sessExpires); err != nil {
+		&details, &sessID, &sessRevoked, &sessIdle, &sessExpires); err != nil {
 		return nil, store.Classify(err)
 	}
 	_ = json.Unmarshal([]byte(scopes), &t.Scopes)
 	_ = json.Unmarshal([]byte(aud), &t.Audience)
 	_ = json.Unmarshal([]byte(amr), &t.AMR)
+	if details != "" {
+		t.Details = json.RawMessage(details)
+	}
 	t.AuthTime, t.CreatedAt, t.ExpiresAt, t.FamilyExpiresAt = store.FromMicros(authTime), store.FromMicros(created), store.FromMicros(expires), store.FromMicros(famExpires)
 	t.UsedAt, t.RevokedAt = store.FromNullMicros(used), store.FromNullMicros(revoked)
 	switch {

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"encoding/json"
 	"math/bits"
 	"slices"
 	"strings"
@@ -243,7 +244,8 @@ type Input struct {
 	FirstParty bool `json:"first_party,omitempty"`
 	// FlowType is the kind of journey FlowID is (registration, login, …).
 	FlowType string `json:"flow_type,omitempty"`
-	// Transaction is what an app says is at stake, where it says so.
+	// Transaction is what an app says is at stake, where it says so
+	// (TransactionOf).
 	Transaction map[string]any `json:"transaction,omitempty"`
 
 	Signals Signals `json:"signals,omitzero"`
@@ -707,4 +709,15 @@ func (p Default) Decide(_ context.Context, in Input) Decision {
 		}
 	}
 	return d
+}
+
+// TransactionOf is the Transaction of an authorization request that
+// carries authorization details (RFC 9396, a JSON array of objects):
+// {"details": [...]}, each object as the app sent it.
+func TransactionOf(details json.RawMessage) map[string]any {
+	list := []any{}
+	if details != nil {
+		_ = json.Unmarshal(details, &list)
+	}
+	return map[string]any{"details": list}
 }

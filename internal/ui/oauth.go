@@ -1,9 +1,16 @@
 package ui
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
@@ -77,7 +84,7 @@ func (p *Pages) oauthStep(w http.ResponseWriter, r *http.Request, d foidc.Decisi
 		http.Redirect(w, r, "/registration?"+url.Values{"return_to": {back}}.Encode(), http.StatusSeeOther)
 	case foidc.StepConsent:
 		p.render(w, r, http.StatusOK, "consent", view{Title: "Allow " + pd.Client.Name + "?", SignedIn: true, Action: back,
-			Extra: map[string]any{"Client": pd.Client.Name, "Scopes": scopeTexts(pd.Request.GetScopes())}})
+			Extra: map[string]any{"Client": pd.Client.Name, "Scopes": scopeTexts(pd.Request.GetScopes()), "Details": detailTexts(pd.Request.Details)}})
 	}
 }
 
@@ -99,6 +106,70 @@ func scopeTexts(scopes []string) []string {
 		}
 	}
 	return out
+}
+
+// detail is one authorization detail (RFC 9396) as the consent page shows
+// it: its type, and each value it holds under its path
+// (instructedAmount.currency: EUR).
+type detail struct {
+	Type   string
+	Fields []detailField
+}
+
+type detailField struct{ Name, Value string }
+
+// detailTexts turns a request's authorization details into what the
+// consent page lists; nil for none.
+func detailTexts(raw json.RawMessage) []detail {
+	var list []map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // amounts as the app wrote them
+	if raw == nil || dec.Decode(&list) != nil {
+		return nil
+	}
+	out := make([]detail, 0, len(list))
+	for _, d := range list {
+		typ, _ := d["type"].(string)
+		delete(d, "type")
+		var fields []detailField
+		flattenDetail("", d, &fields)
+		out = append(out, detail{Type: typ, Fields: fields})
+	}
+	return out
+}
+
+// flattenDetail appends v's leaves to fields, named by their path, in
+// key order; a list of plain values is one field.
+func flattenDetail(path string, v any, fields *[]detailField) {
+	join := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			flattenDetail(join(k), v[k], fields)
+		}
+	case []any:
+		var plain []string
+		for i, e := range v {
+			switch e.(type) {
+			case map[string]any, []any:
+				flattenDetail(join(strconv.Itoa(i)), e, fields)
+			default:
+				plain = append(plain, fmt.Sprint(e))
+			}
+		}
+		if plain != nil {
+			*fields = append(*fields, detailField{path, strings.Join(plain, ", ")})
+		}
+	case nil:
+		*fields = append(*fields, detailField{path, "none"})
+	default:
+		*fields = append(*fields, detailField{path, fmt.Sprint(v)})
+	}
 }
 
 // POST /account/consents: withdraw an app's access.

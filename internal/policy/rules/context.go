@@ -79,6 +79,9 @@ func since(in *policy.Input, t time.Time) time.Duration {
 
 var dynMap = cel.MapType(cel.StringType, cel.DynType)
 
+// noTransaction is the transaction of a decision nothing is at stake in.
+var noTransaction = anyMap(map[string]any{"details": []any{}})
+
 // fields is the context of a decision.
 var fields = []field{
 	{"action", cel.StringType, "What is about to happen: `login.submit`, `session.issue`, … (the list below).",
@@ -229,8 +232,13 @@ var fields = []field{
 	{"journey.type", cel.StringType, "The journey's kind: `registration`, `login`, `verification`, `recovery`, `email_change`, `phone_change`.",
 		func(a *activation) ref.Val { return str(a.in.FlowType) }},
 
-	{"transaction", dynMap, "What an app says is at stake (amount, currency, …), where it says so; `{}` otherwise.",
-		func(a *activation) ref.Val { return anyMap(a.in.Transaction) }},
+	{"transaction", dynMap, "What an app says is at stake. `transaction.details` lists, at `oauth.authorize`, the authorization details of the app's request (RFC 9396), each object as the app sent it: `type`, and fields such as `actions`, `locations`, `instructedAmount`; an empty list otherwise.",
+		func(a *activation) ref.Val {
+			if a.in.Transaction == nil {
+				return noTransaction
+			}
+			return anyMap(a.in.Transaction)
+		}},
 }
 
 var fieldIndex = func() map[string]*field {

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -160,7 +161,9 @@ rules:
     when: 'action == "session.issue" && !device.known'
     then: {effect: notify, reason: new_device}
   - name: aal2-for-big-payments
-    when: 'action == "oauth.authorize" && has(transaction.amount) && double(transaction.amount) > 1000.0'
+    when: >-
+      action == "oauth.authorize" && transaction.details.exists(d, d.type == "payment_initiation" &&
+      double(d.instructedAmount.amount) > 1000.0)
     then: {effect: step_up, aal: aal2}
 `), Options{})
 	if err != nil {
@@ -182,8 +185,12 @@ rules:
 			policy.Decision{Effect: policy.Allow, Notify: true}},
 		{policy.Input{Action: policy.SessionIssue, Signals: policy.Signals{Country: "FR", KnownDevice: true}},
 			policy.Decision{Effect: policy.Allow}},
-		{policy.Input{Action: policy.AuthorizeApp, Transaction: map[string]any{"amount": 5000}},
+		{policy.Input{Action: policy.AuthorizeApp, Transaction: policy.TransactionOf(json.RawMessage(
+			`[{"type":"account_information"},{"type":"payment_initiation","instructedAmount":{"currency":"EUR","amount":"5000.00"}}]`))},
 			policy.Decision{Effect: policy.StepUp, Require: []string{"second_factor"}, Rule: "aal2-for-big-payments"}},
+		{policy.Input{Action: policy.AuthorizeApp, Transaction: policy.TransactionOf(json.RawMessage(
+			`[{"type":"payment_initiation","instructedAmount":{"currency":"EUR","amount":250}}]`))},
+			policy.Decision{Effect: policy.Allow}},
 		{policy.Input{Action: policy.AuthorizeApp}, policy.Decision{Effect: policy.Allow}},
 	} {
 		got := p.Decide(ctx, c.in)
