@@ -14,12 +14,14 @@ import (
 	"github.com/foyer-id/foyer/internal/challenge"
 	"github.com/foyer-id/foyer/internal/credential/passkey"
 	"github.com/foyer-id/foyer/internal/flow"
+	"github.com/foyer-id/foyer/internal/i18n"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/problem"
 	"github.com/foyer-id/foyer/internal/risk"
 	"github.com/foyer-id/foyer/internal/session"
 	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/ui"
+	"golang.org/x/text/language"
 )
 
 // OpenAPI is the API description.
@@ -42,6 +44,11 @@ type Handler struct {
 	// PublicURL is the base of the URLs they sign (htu).
 	Proofs    *risk.DeviceProofs
 	PublicURL string
+	// Catalog words the messages of answers in the customer's language
+	// (see localize), DefaultLanguage when the request says nothing the
+	// catalogue has. Without a catalogue they are in English.
+	Catalog         *i18n.Catalog
+	DefaultLanguage language.Tag
 }
 
 // Routes lists every route the handler mounts, for the OpenAPI sync test.
@@ -199,7 +206,8 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 			RetryAfter: secs, Challenge: &challenged.Challenge,
 			Detail: "Many attempts came from this network. Solve the challenge and send the request again with X-Foyer-Challenge and X-Foyer-Challenge-Solution, or wait."})
 	case errors.As(err, &inv):
-		writeProblem(w, Problem{Type: problem.TypeBase + "invalid-input", Title: "The input is not valid", Status: http.StatusBadRequest, Errors: inv.Messages})
+		writeProblem(w, Problem{Type: problem.TypeBase + "invalid-input", Title: "The input is not valid", Status: http.StatusBadRequest,
+			Errors: h.localize(w, r, inv.Messages)})
 	case errors.As(err, &throttled):
 		secs := int(throttled.RetryAfter.Seconds()) + 1
 		w.Header().Set("Retry-After", fmt.Sprint(secs))
@@ -208,8 +216,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &denied):
 		problem.Send(w, http.StatusForbidden, "denied", "Not allowed", cmp.Or(denied.Message, "The policy does not allow this action."))
 	case errors.As(err, &refused):
+		msgs := h.localize(w, r, []flow.Message{refused.Message})
 		writeProblem(w, Problem{Type: problem.TypeBase + "refused", Title: "Not changed", Status: http.StatusConflict,
-			Detail: refused.Message.Text, Errors: []flow.Message{refused.Message}})
+			Detail: msgs[0].Text, Errors: msgs})
 	case errors.Is(err, flow.ErrNotFound), errors.Is(err, flow.ErrBinding):
 		problem.Send(w, http.StatusNotFound, "flow-not-found", "No such flow", "Start a new flow.")
 	case errors.Is(err, flow.ErrExpired):
@@ -240,8 +249,12 @@ func (h *Handler) client(r *http.Request) flow.Client {
 	if !proven {
 		device = deviceID(r.Header.Get("X-Foyer-Device"))
 	}
-	return flow.Client{Channel: flow.ChannelAPI, IP: ui.ClientIP(r), UserAgent: r.UserAgent(), DeviceID: device,
+	c := flow.Client{Channel: flow.ChannelAPI, IP: ui.ClientIP(r), UserAgent: r.UserAgent(), DeviceID: device,
 		Proof: challenge.Proof{Token: r.Header.Get("X-Foyer-Challenge"), Solution: r.Header.Get("X-Foyer-Challenge-Solution")}}
+	if loc := h.localizer(r); loc != nil {
+		c.Lang = loc.Lang()
+	}
+	return c
 }
 
 // deviceID is the device id an app sends in X-Foyer-Device: a random
@@ -331,9 +344,47 @@ type FlowResponse struct {
 	RecoveryCodes []string `json:"recovery_codes,omitempty"`
 }
 
-func respond(w http.ResponseWriter, status int, res *flow.Result) {
+// respond answers with res, its flow's messages in the customer's
+// language (localize).
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, status int, res *flow.Result) {
 	out := FlowResponse{Flow: res.Flow.View(), SessionToken: res.Token, Session: res.Session, Identity: res.Identity, RecoveryCodes: res.RecoveryCodes}
+	out.Flow.Messages = h.localize(w, r, out.Flow.Messages)
 	writeJSON(w, status, out)
+}
+
+// localizer is the request's language: the first of its ui_locales query
+// parameter, its Accept-Language and the domain's default language that
+// the catalogue has (i18n.Catalog.Choose); nil without a catalogue.
+func (h *Handler) localizer(r *http.Request) *i18n.Localizer {
+	if h.Catalog == nil {
+		return nil
+	}
+	return h.Catalog.For(h.Catalog.Choose(r.URL.Query().Get("ui_locales"), "", r.Header.Get("Accept-Language"), h.DefaultLanguage))
+}
+
+// localize returns msgs worded in the request's language (localizer) and
+// says the language in Content-Language. A message takes its text from
+// the catalogue by its ID, with its Args; one the catalogue lacks, or
+// whose Args lack a placeholder of its text (a flow stored before its
+// messages had Args), keeps its English Text. msgs is left as it is (an
+// error's messages may be shared).
+func (h *Handler) localize(w http.ResponseWriter, r *http.Request, msgs []flow.Message) []flow.Message {
+	loc := h.localizer(r)
+	w.Header().Add("Vary", "Accept-Language")
+	if loc == nil {
+		w.Header().Set("Content-Language", i18n.Default.String()) // the messages' own English
+		return msgs
+	}
+	w.Header().Set("Content-Language", loc.Lang())
+	if len(msgs) == 0 {
+		return msgs
+	}
+	out := make([]flow.Message, len(msgs))
+	for i, m := range msgs {
+		out[i] = m
+		out[i].Text = loc.Reword(m.ID, m.Args, m.Text)
+	}
+	return out
 }
 
 func (h *Handler) openapi(w http.ResponseWriter, r *http.Request) {

@@ -22,7 +22,7 @@ func (h *Handler) start(typ string) http.HandlerFunc {
 			h.fail(w, r, err)
 			return
 		}
-		respond(w, http.StatusCreated, &flow.Result{Flow: f})
+		h.respond(w, r, http.StatusCreated, &flow.Result{Flow: f})
 	}
 }
 
@@ -69,7 +69,7 @@ func (h *Handler) submitRegistration(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, err)
 			return
 		}
-		respond(w, http.StatusOK, res)
+		h.respond(w, r, http.StatusOK, res)
 		return
 	}
 	traits := map[string]any{}
@@ -86,7 +86,7 @@ func (h *Handler) submitRegistration(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	respond(w, http.StatusOK, res)
+	h.respond(w, r, http.StatusOK, res)
 }
 
 // LoginRequest is the body of POST /api/login/{id}.
@@ -120,7 +120,7 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	respond(w, http.StatusOK, res)
+	h.respond(w, r, http.StatusOK, res)
 }
 
 // submitLoginForm is the first step of a sign-in: a password, or a code
@@ -132,7 +132,7 @@ func (h *Handler) submitLoginForm(r *http.Request, f *flow.Flow, req LoginReques
 	case flow.MethodCode:
 		return h.Flows.RequestLoginCode(r.Context(), f, h.client(r), req.Identifier)
 	}
-	return nil, &flow.InvalidError{Messages: []flow.Message{{Field: "method", ID: "method_invalid", Type: "error", Text: `Choose the method "password" or "code".`}}}
+	return nil, flow.Invalid("method", "login_method_invalid")
 }
 
 func (h *Handler) startVerification(w http.ResponseWriter, r *http.Request) {
@@ -145,7 +145,7 @@ func (h *Handler) startVerification(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	respond(w, http.StatusCreated, &flow.Result{Flow: f})
+	h.respond(w, r, http.StatusCreated, &flow.Result{Flow: f})
 }
 
 // VerificationRequest is the body of POST /api/verification/{id}.
@@ -174,13 +174,13 @@ func (h *Handler) submitVerification(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	respond(w, http.StatusOK, res)
+	h.respond(w, r, http.StatusOK, res)
 }
 
 func (h *Handler) getFlow(w http.ResponseWriter, r *http.Request) {
 	if f := h.loadAny(w, r); f != nil {
 		h.Flows.NoteDelivery(r.Context(), f) // a code that will not arrive says so
-		respond(w, http.StatusOK, &flow.Result{Flow: f})
+		h.respond(w, r, http.StatusOK, &flow.Result{Flow: f})
 	}
 }
 
@@ -203,7 +203,7 @@ func (h *Handler) submitCode(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	respond(w, http.StatusOK, res)
+	h.respond(w, r, http.StatusOK, res)
 }
 
 func (h *Handler) resend(w http.ResponseWriter, r *http.Request) {
@@ -220,7 +220,7 @@ func (h *Handler) resend(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	respond(w, http.StatusOK, &flow.Result{Flow: f})
+	h.respond(w, r, http.StatusOK, &flow.Result{Flow: f})
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
@@ -256,7 +256,7 @@ func (h *Handler) submitSecondFactor(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	respond(w, http.StatusOK, res)
+	h.respond(w, r, http.StatusOK, res)
 }
 
 // StepUpResponse is the body of POST /api/sessions/step-up: the session's

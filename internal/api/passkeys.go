@@ -70,7 +70,7 @@ func (h *Handler) passkeyLogin(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	respond(w, http.StatusOK, res)
+	h.respond(w, r, http.StatusOK, res)
 }
 
 // POST /api/registration/{id}/passkey/options: the creation options for
@@ -108,7 +108,7 @@ func (h *Handler) passkeySignUp(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	respond(w, http.StatusOK, res)
+	h.respond(w, r, http.StatusOK, res)
 }
 
 // fresh returns the bearer's session if it may change sign-in methods
@@ -169,7 +169,7 @@ func (h *Handler) passkeyAdd(w http.ResponseWriter, r *http.Request) {
 	cred, err := h.Passkeys.FinishRegistration(r.Context(), req.ChallengeID, ident.ID, name, req.Credential)
 	if err != nil {
 		if errors.Is(err, passkey.ErrInvalidName) {
-			h.fail(w, r, &flow.InvalidError{Messages: []flow.Message{{Field: "name", ID: "name_invalid", Type: "error", Text: "Choose a name of at most 64 characters."}}})
+			h.fail(w, r, flow.Invalid("name", "name_invalid", "count", flow.MaxPasskeyName))
 			return
 		}
 		problem.Send(w, http.StatusBadRequest, "passkey-invalid", "Passkey not added", "The passkey could not be added.")
@@ -224,7 +224,7 @@ func (h *Handler) passkeyRename(w http.ResponseWriter, r *http.Request) {
 	cred, err := h.Passkeys.Rename(r.Context(), s.IdentityID, r.PathValue("id"), req.Name)
 	switch {
 	case errors.Is(err, passkey.ErrInvalidName):
-		h.fail(w, r, &flow.InvalidError{Messages: []flow.Message{{Field: "name", ID: "name_invalid", Type: "error", Text: "Choose a name of 1 to 64 characters."}}})
+		h.fail(w, r, flow.Invalid("name", "name_length_invalid", "count", flow.MaxPasskeyName))
 		return
 	case errors.Is(err, store.ErrNotFound):
 		problem.Send(w, http.StatusNotFound, "passkey-not-found", "No such passkey", "This account has no passkey with that id.")

@@ -44,5 +44,5 @@ func (h *Handler) submitRecovery(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	respond(w, http.StatusOK, res)
+	h.respond(w, r, http.StatusOK, res)
 }

@@ -57,7 +57,7 @@ func (h *Handler) changeEmail(w http.ResponseWriter, r *http.Request) {
 		h.settingsFail(w, r, err)
 		return
 	}
-	respond(w, http.StatusOK, res)
+	h.respond(w, r, http.StatusOK, res)
 }
 
 // PhoneChange is the body of POST /api/settings/phone.
@@ -82,7 +82,7 @@ func (h *Handler) changePhone(w http.ResponseWriter, r *http.Request) {
 		h.settingsFail(w, r, err)
 		return
 	}
-	respond(w, http.StatusOK, res)
+	h.respond(w, r, http.StatusOK, res)
 }
 
 // TraitsChange is the body of PATCH /api/settings/traits.

@@ -258,6 +258,7 @@ func (l *uriFlag) Set(v string) error {
 // specFlags are the client settings of create and update.
 type specFlags struct {
 	name, authMethod, jwksFile, accessToken, alg, requireAAL string
+	clientURI, logoURI, policyURI, tosURI                    string
 	public, firstParty                                       bool
 	redirectURIs, postLogoutURIs                             uriFlag
 	grants, scopes, detailsTypes                             listFlag
@@ -275,6 +276,10 @@ func (f *specFlags) register(fs *flag.FlagSet, update bool) {
 	fs.StringVar(&f.jwksFile, "jwks-file", "", "JSON Web Key Set file with the client's public keys, for private_key_jwt")
 	fs.Var(&f.scopes, "scope", "allowed scope; repeat or separate with spaces (default openid profile email offline_access)")
 	fs.Var(&f.detailsTypes, "authorization-details-type", "authorization details type (RFC 9396) the client may send; repeat or separate with spaces (default none)")
+	fs.StringVar(&f.clientURI, "client-uri", "", "the app's website, linked from the consent page")
+	fs.StringVar(&f.logoURI, "logo-uri", "", "the app's logo (https), shown when the app sends a customer")
+	fs.StringVar(&f.policyURI, "policy-uri", "", "the app's privacy policy, linked from the consent page")
+	fs.StringVar(&f.tosURI, "tos-uri", "", "the app's terms of service, linked from the consent page")
 	fs.StringVar(&f.accessToken, "access-token", "", "access token format: jwt (default) or opaque")
 	fs.StringVar(&f.alg, "alg", "", "signing algorithm for ID and JWT access tokens: ES256 (default), RS256, EdDSA")
 	fs.DurationVar(&f.accessTTL, "access-token-ttl", 0, "access token lifetime, 1m to 1h (default 10m; 5m for client_credentials-only clients)")
@@ -312,6 +317,14 @@ func (f *specFlags) spec(fs *flag.FlagSet) (client.Spec, error) {
 			s.Scopes = new([]string(f.scopes))
 		case "authorization-details-type":
 			s.AuthorizationDetailsTypes = new([]string(f.detailsTypes))
+		case "client-uri":
+			s.ClientURI = new(f.clientURI)
+		case "logo-uri":
+			s.LogoURI = new(f.logoURI)
+		case "policy-uri":
+			s.PolicyURI = new(f.policyURI)
+		case "tos-uri":
+			s.TosURI = new(f.tosURI)
 		case "access-token":
 			s.AccessTokenFormat = new(f.accessToken)
 		case "alg":
@@ -348,7 +361,8 @@ func (f *specFlags) spec(fs *flag.FlagSet) (client.Spec, error) {
 var flagNames = map[string]string{
 	"name": "--name", "public": "--public", "first_party": "--first-party", "auth_method": "--auth-method",
 	"redirect_uris": "--redirect-uri", "post_logout_redirect_uris": "--post-logout-redirect-uri",
-	"grant_types": "--grant", "scopes": "--scope", "authorization_details_types": "--authorization-details-type", "jwks": "--jwks-file", "access_token_format": "--access-token",
+	"grant_types": "--grant", "scopes": "--scope", "authorization_details_types": "--authorization-details-type",
+	"client_uri": "--client-uri", "logo_uri": "--logo-uri", "policy_uri": "--policy-uri", "tos_uri": "--tos-uri", "jwks": "--jwks-file", "access_token_format": "--access-token",
 	"signing_alg": "--alg", "access_token_ttl": "--access-token-ttl", "id_token_ttl": "--id-token-ttl",
 	"refresh_token_ttl": "--refresh-token-ttl", "require_aal": "--require-aal",
 }

@@ -84,6 +84,13 @@ type Client struct {
 	// 9396) the client may send with an authorization request; details of
 	// any other type are refused. Empty: the client sends none.
 	AuthorizationDetailsTypes []string `json:"authorization_details_types"`
+	// ClientURI (the app's website), LogoURI, PolicyURI (privacy) and
+	// TosURI (terms) are what the hosted pages show of the app when it
+	// sends a customer (OpenID Connect Dynamic Client Registration names).
+	ClientURI string `json:"client_uri"`
+	LogoURI   string `json:"logo_uri"`
+	PolicyURI string `json:"policy_uri"`
+	TosURI    string `json:"tos_uri"`
 	// JWKS holds the client's public keys, for private_key_jwt.
 	JWKS              *jose.JSONWebKeySet `json:"jwks,omitempty"`
 	AccessTokenFormat string              `json:"access_token_format"`

@@ -86,7 +86,8 @@ func NewRegistry(db *store.DB, secret []byte, now func() time.Time) *Registry {
 
 const clientColumns = `id, domain, name, public, first_party, secret_hash, auth_method, redirect_uris,
 	post_logout_redirect_uris, grant_types, scopes, jwks, access_token_format, signing_alg,
-	access_token_ttl, id_token_ttl, refresh_token_ttl, require_aal, created_at, updated_at, authorization_details_types`
+	access_token_ttl, id_token_ttl, refresh_token_ttl, require_aal, created_at, updated_at, authorization_details_types,
+	client_uri, logo_uri, policy_uri, tos_uri`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -103,7 +104,8 @@ func scanClient(row scanner) (*Client, string, error) {
 	)
 	err := row.Scan(&c.ID, &c.Domain, &c.Name, &c.Public, &c.FirstParty, &hash, &c.AuthMethod, &redirects,
 		&postLogout, &grants, &scopes, &jwks, &c.AccessTokenFormat, &c.SigningAlg,
-		&accessTTL, &idTTL, &refreshTTL, &c.RequireAAL, &createdAt, &updatedAt, &detailsTypes)
+		&accessTTL, &idTTL, &refreshTTL, &c.RequireAAL, &createdAt, &updatedAt, &detailsTypes,
+		&c.ClientURI, &c.LogoURI, &c.PolicyURI, &c.TosURI)
 	if err != nil {
 		return nil, "", store.Classify(err)
 	}
@@ -157,7 +159,8 @@ func columns(c *Client, hash string) ([]any, error) {
 	return []any{c.Domain, c.Name, c.Public, c.FirstParty, hash, c.AuthMethod, lists[0],
 		lists[1], lists[2], lists[3], jwks, c.AccessTokenFormat, c.SigningAlg,
 		c.AccessTokenTTL.D().Microseconds(), c.IDTokenTTL.D().Microseconds(), c.RefreshTokenTTL.D().Microseconds(),
-		c.RequireAAL, store.Micros(c.CreatedAt), store.Micros(c.UpdatedAt), lists[4]}, nil
+		c.RequireAAL, store.Micros(c.CreatedAt), store.Micros(c.UpdatedAt), lists[4],
+		c.ClientURI, c.LogoURI, c.PolicyURI, c.TosURI}, nil
 }
 
 // stamp is now at the stored precision (µs, UTC), so a returned client
@@ -191,7 +194,7 @@ func (r *Registry) Create(ctx context.Context, domain string, spec Spec) (*Clien
 	for attempt := 0; ; attempt++ {
 		c.ID = newID()
 		_, err = r.db.Exec(ctx, `INSERT INTO oauth_clients (`+clientColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
 			append([]any{c.ID}, cols...)...)
 		// A duplicate of a 128-bit random id means a broken random source;
 		// retry a little rather than fail on the impossible.
@@ -382,8 +385,8 @@ func (r *Registry) Update(ctx context.Context, id string, spec Spec) (*Client, e
 			secret_hash = $5, auth_method = $6, redirect_uris = $7, post_logout_redirect_uris = $8, grant_types = $9,
 			scopes = $10, jwks = $11, access_token_format = $12, signing_alg = $13, access_token_ttl = $14,
 			id_token_ttl = $15, refresh_token_ttl = $16, require_aal = $17, created_at = $18, updated_at = $19,
-			authorization_details_types = $20
-			WHERE id = $21`, append(cols, id)...)
+			authorization_details_types = $20, client_uri = $21, logo_uri = $22, policy_uri = $23, tos_uri = $24
+			WHERE id = $25`, append(cols, id)...)
 		out = c
 		return err
 	})

@@ -44,6 +44,10 @@ type Spec struct {
 	// AuthorizationDetailsTypes are the RFC 9396 types the client may
 	// send (none by default).
 	AuthorizationDetailsTypes *[]string `json:"authorization_details_types,omitempty"`
+	ClientURI                 *string   `json:"client_uri,omitempty"`
+	LogoURI                   *string   `json:"logo_uri,omitempty"`
+	PolicyURI                 *string   `json:"policy_uri,omitempty"`
+	TosURI                    *string   `json:"tos_uri,omitempty"`
 	// JWKS is a JSON Web Key Set of public keys ({"keys": [...]}).
 	JWKS              json.RawMessage `json:"jwks,omitempty"`
 	AccessTokenFormat *string         `json:"access_token_format,omitempty"`
@@ -103,6 +107,10 @@ func (s Spec) validate(base *Client) (*Client, error) {
 	setString(&c.AccessTokenFormat, s.AccessTokenFormat, AccessTokenJWT, base == nil)
 	setString(&c.SigningAlg, s.SigningAlg, AlgES256, base == nil)
 	setString(&c.RequireAAL, s.RequireAAL, "", base == nil)
+	setString(&c.ClientURI, s.ClientURI, "", base == nil)
+	setString(&c.LogoURI, s.LogoURI, "", base == nil)
+	setString(&c.PolicyURI, s.PolicyURI, "", base == nil)
+	setString(&c.TosURI, s.TosURI, "", base == nil)
 	accessDefault := DefaultAccessTokenTTL
 	if len(c.GrantTypes) == 1 && c.GrantTypes[0] == GrantClientCredentials {
 		accessDefault = DefaultClientCredentialsAccessTokenTTL
@@ -114,6 +122,27 @@ func (s Spec) validate(base *Client) (*Client, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// webURL reports whether raw is a page or image the hosted pages may
+// link to or show: https, or http on loopback; no credentials, no
+// fragment.
+func webURL(raw string) bool {
+	if len(raw) > maxURILength || strings.ContainsFunc(raw, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return false
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.User != nil || u.Fragment != "" || u.Opaque != "" || u.Hostname() == "" {
+		return false
+	}
+	switch u.Scheme {
+	case "https":
+		return true
+	case "http":
+		h := u.Hostname()
+		return h == "localhost" || h == "127.0.0.1" || h == "::1"
+	}
+	return false
 }
 
 // checkNames checks a list of names a protocol sends as tokens (scopes,
@@ -230,6 +259,14 @@ func (c *Client) check() error {
 	}
 	if len(c.AuthorizationDetailsTypes) > 0 && !c.HasGrant(GrantAuthorizationCode) {
 		return invalid("authorization_details_types", "authorization details come with authorization requests: add the authorization_code grant")
+	}
+
+	for _, u := range []struct{ field, v string }{
+		{"client_uri", c.ClientURI}, {"logo_uri", c.LogoURI}, {"policy_uri", c.PolicyURI}, {"tos_uri", c.TosURI},
+	} {
+		if u.v != "" && !webURL(u.v) {
+			return invalid(u.field, "must be an absolute https URL (http only for localhost and 127.0.0.1) of at most %d characters", maxURILength)
+		}
 	}
 
 	if c.AuthMethod == AuthMethodPrivateKeyJWT && signingKeys(c.JWKS) == 0 {

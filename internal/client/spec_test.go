@@ -113,6 +113,12 @@ func TestSpecValidate(t *testing.T) {
 		{"details type with space", with(func(s *Spec) { s.AuthorizationDetailsTypes = &[]string{"payment initiation"} }), "authorization_details_types[0]", "without spaces"},
 		{"duplicate details type", with(func(s *Spec) { s.AuthorizationDetailsTypes = &[]string{"a", "a"} }), "authorization_details_types[1]", "twice"},
 		{"details types without code", Spec{Name: new("x"), GrantTypes: &[]string{GrantClientCredentials}, AuthorizationDetailsTypes: &[]string{"a"}}, "authorization_details_types", "authorization_code"},
+		{"app pages", with(func(s *Spec) {
+			s.ClientURI, s.LogoURI, s.PolicyURI, s.TosURI = new("https://shop.example"), new("https://shop.example/logo.png"), new("https://shop.example/privacy"), new("http://localhost:3000/terms")
+		}), "", ""},
+		{"logo over http", with(func(s *Spec) { s.LogoURI = new("http://shop.example/logo.png") }), "logo_uri", "https"},
+		{"javascript website", with(func(s *Spec) { s.ClientURI = new("javascript:alert(1)") }), "client_uri", "https"},
+		{"policy with credentials", with(func(s *Spec) { s.PolicyURI = new("https://user:pw@shop.example/p") }), "policy_uri", "https"},
 		{"opaque", with(func(s *Spec) { s.AccessTokenFormat = new(AccessTokenOpaque) }), "", ""},
 		{"bad format", with(func(s *Spec) { s.AccessTokenFormat = new("paseto") }), "access_token_format", "jwt or opaque"},
 		{"RS256", with(func(s *Spec) { s.SigningAlg = new(AlgRS256) }), "", ""},

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/text/language"
 )
 
 // DefaultDomain is the policy domain of customers, the only one today.
@@ -72,6 +73,8 @@ type Config struct {
 	Password  Password  `yaml:"password"`
 	Retention Retention `yaml:"retention"`
 	Policy    Policy    `yaml:"policy"`
+	// Languages configures the texts customers read (docs/languages.md).
+	Languages Languages `yaml:"languages"`
 	// Domains configures each policy domain. Only "customers" exists now.
 	Domains map[string]*Domain `yaml:"-"`
 }
@@ -86,6 +89,14 @@ type Policy struct {
 	// decisions are recorded with the live ones, never enforced, and
 	// compared by `foyer policy replay --shadow`.
 	Shadow string `yaml:"shadow" env:"FOYER_POLICY_SHADOW"`
+}
+
+// Languages configures the message catalogues.
+type Languages struct {
+	// Dir holds the operator's catalogue files, <tag>.json (de.json,
+	// pt-BR.json): their texts replace the built-in ones of the same id,
+	// or add a language. A file that does not load stops the start.
+	Dir string `yaml:"dir" env:"FOYER_LANGUAGES_DIR"`
 }
 
 // GeoIP configures where client addresses are looked up.
@@ -212,6 +223,11 @@ const (
 type Domain struct {
 	// ProductName appears in mail and pages.
 	ProductName string `yaml:"product_name"`
+	// DefaultLanguage is the language of a customer whose request says
+	// nothing the catalogues have (a BCP 47 tag: en, de, pt-BR).
+	DefaultLanguage string `yaml:"default_language"`
+	// Branding is the look of the domain's pages and mails.
+	Branding Branding `yaml:"branding"`
 	// IdentitySchema is a JSON Schema file for traits; empty = built-in
 	// (email required, name optional).
 	IdentitySchema string `yaml:"identity_schema"`
@@ -812,6 +828,13 @@ func (d *Domain) validate(prefix string, bad func(key, format string, args ...an
 	}
 	if d.ProductName == "" {
 		bad(prefix+".product_name", "must not be empty")
+	}
+	d.Branding.validate(prefix+".branding", bad)
+	if d.DefaultLanguage == "" {
+		d.DefaultLanguage = "en"
+	}
+	if _, err := language.Parse(d.DefaultLanguage); err != nil {
+		bad(prefix+".default_language", "must be a language tag such as en, de or pt-BR")
 	}
 }
 

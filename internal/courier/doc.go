@@ -30,6 +30,15 @@
 // customer never receives an old code after a newer one. Outbox.Fate tells
 // a page whether a mail was given up, so that it stops saying it was sent.
 //
+// A mail is worded in the customer's language (Message.Lang) from the
+// message catalogues (package i18n, ids mail.<template>.<part>): the
+// templates hold the layout and the values, the catalogue the words. It
+// is rendered when it is queued; its language goes with it, as <html
+// lang> and the Content-Language header. A line break in a mail text is
+// where the plain-text body wraps; the HTML body has a space there. Parts
+// that the two bodies word differently have an id ending in _text and one
+// ending in _html.
+//
 // Mail bodies hold one-time codes, so outside dev mode they are erased
 // from the outbox as soon as the mail is sent or given up on, and they are
 // never logged; logs carry the message id, template, attempt and error.
@@ -38,11 +47,12 @@
 // Wiring, in the server:
 //
 //	outbox := courier.NewOutbox(db, time.Now)
-//	outbox.Node = nodeID // the same after a restart, one per process
+//	outbox.Node = nodeID     // the same after a restart, one per process
+//	outbox.Catalog = catalog // i18n.Load(dir): the built-in texts and the operator's
 //	sender, err := courier.NewSMTPSender(cfg.SMTPURL, cfg.MailFrom) // or courier.DevMailboxSender{Logger: log} in dev mode
 //	worker := courier.NewWorker(outbox, sender, log)
 //	go worker.Run(ctx)
-//	id, err := outbox.Enqueue(ctx, courier.Message{Domain: d, Template: "verification_code", To: addr, Data: data})
+//	id, err := outbox.Enqueue(ctx, courier.Message{Domain: d, Template: "verification_code", To: addr, Data: data, Lang: "de"})
 //	(&courier.DevMailbox{Outbox: outbox, Logger: log}).Mount(mux) // dev mode only
 //
 // Tests deliver real mail to the capture server in package smtptest.

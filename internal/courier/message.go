@@ -10,9 +10,13 @@ import (
 	"net/mail"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 	"time"
+
+	"github.com/foyer-id/foyer/internal/i18n"
 )
 
 // Message is a mail to send, before rendering: which template, to whom, and
@@ -27,10 +31,12 @@ type Message struct {
 	// Data holds the template's values; the key "Subject" is reserved (the
 	// HTML layout receives the rendered subject under it).
 	Data map[string]any
-	// Locale is a BCP 47 tag ("fr-CA"). Rendering uses the templates for
-	// that locale, then for its language ("fr"), then the default (English)
-	// ones. Empty means the default.
-	Locale string
+	// Lang is the language to word the mail in, a BCP 47 tag ("nl",
+	// "pt-BR"), such as i18n.Catalog.Choose gives. The mail speaks the
+	// catalogue's language closest to it (pt finds pt-BR, de-CH finds de);
+	// "", or a language the catalogue lacks, means English. A text the
+	// language's catalogue lacks comes in English.
+	Lang string
 	// NotAfter, when set, is when the mail stops being worth sending (the
 	// code in it expires): undelivered by then, it is given up.
 	NotAfter time.Time
@@ -41,6 +47,9 @@ type Rendered struct {
 	Subject string
 	Text    string
 	HTML    string
+	// Lang is the language the mail is worded in (a catalogue language,
+	// "en" by default), for its Content-Language.
+	Lang string
 }
 
 // templateSpec lists the Data keys a template needs and the ones it may
@@ -104,29 +113,123 @@ func Templates() []string {
 //go:embed templates
 var templateFS embed.FS
 
-// templateSet is one template parsed for one locale.
+// templateSet is one template: its subject, text body and HTML body.
 type templateSet struct {
 	subject *texttemplate.Template
 	text    *texttemplate.Template
 	html    *htmltemplate.Template
 }
 
-// parsed maps "locale/name" ("" locale for the default) to its templates.
+// parsed maps each template name to its templates as parsed, with
+// translation functions that speak no language: they are never executed,
+// only cloned for a language (see bind).
 var parsed = mustParseTemplates(templateFS)
 
-var templateFuncs = map[string]any{
-	// minutes renders a duration in minutes: "1 minute", "15 minutes".
-	"minutes": func(v any) string {
-		s := fmt.Sprint(v)
-		if s == "1" {
-			return "1 minute"
+// The templates word the mail with these functions, bound to the mail's
+// language (i18n.Localizer):
+//
+//	t "id" name value …     message id with its placeholders filled (name, value pairs;
+//	                        a plural message chooses by "count")
+//	lang                    the language's tag, for <html lang> (HTML only)
+//	button url "id" .Brand  a link, the message id of its label and the domain's brand (its
+//	                        accent colours the button), for the "button" block (HTML only)
+//	around "id" "name" …    message id cut at its placeholder {name}: .Before and .After,
+//	                        to put markup there, such as a link (HTML only)
+//
+// In the HTML body, t writes a message as it is written in the catalogue
+// (but for &, < and >) with a line break as a space, and its values
+// escaped: a line break in a mail text is where the plain-text body wraps
+// its line.
+func textFuncs(loc *i18n.Localizer) texttemplate.FuncMap {
+	return texttemplate.FuncMap{
+		"t": func(id string, args ...any) string { return loc.T(id, args...) },
+	}
+}
+
+func htmlFuncs(loc *i18n.Localizer) htmltemplate.FuncMap {
+	return htmltemplate.FuncMap{
+		"t":    func(id string, args ...any) htmltemplate.HTML { return htmlMessage(loc, id, args) },
+		"lang": func() string { return loc.Lang() },
+		// The label is a value: the template escapes it.
+		"button": func(url any, id string, brand *Brand) struct{ URL, Label, Accent any } {
+			accent := defaultAccent
+			if brand != nil && brand.Accent != "" {
+				accent = brand.Accent
+			}
+			return struct{ URL, Label, Accent any }{url, loc.T(id), htmltemplate.CSS(accent)}
+		},
+		"around": func(id, name string, args ...any) struct{ Before, After htmltemplate.HTML } {
+			msg := htmlMessage(loc, id, append(args, name, htmltemplate.HTML(cutMark)))
+			before, after, _ := strings.Cut(string(msg), cutMark)
+			return struct{ Before, After htmltemplate.HTML }{htmltemplate.HTML(before), htmltemplate.HTML(after)}
+		},
+	}
+}
+
+// cutMark stands for the placeholder around cuts a message at.
+const cutMark = "\x00cut\x00"
+
+var (
+	// textEscaper writes a catalogue text in HTML. The text is shipped or
+	// the operator's, like a template, so its quotes and apostrophes stay
+	// as written; a line break is a space.
+	textEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\n", " ")
+	// valueEscaper escapes a value as html/template does in text, so
+	// that a value reads the same in a message as around it.
+	valueEscaper = strings.NewReplacer("\x00", "\uFFFD", `"`, "&#34;", "&", "&amp;", "'", "&#39;", "+", "&#43;", "<", "&lt;", ">", "&gt;")
+)
+
+// htmlMessage words message id for the HTML body: see textFuncs. A value
+// of type htmltemplate.HTML goes in as it is.
+func htmlMessage(loc *i18n.Localizer, id string, args []any) htmltemplate.HTML {
+	marked := make([]any, len(args))
+	copy(marked, args)
+	var values []string
+	for i := 1; i < len(args); i += 2 {
+		if args[i-1] == "count" && isInteger(args[i]) {
+			continue // chooses the plural form; digits need no escaping
 		}
-		return s + " minutes"
-	},
-	// button pairs a link with its label for the "button" layout block.
-	"button": func(url any, label string) struct{ URL, Label any } {
-		return struct{ URL, Label any }{url, label}
-	},
+		var v string
+		if h, ok := args[i].(htmltemplate.HTML); ok {
+			v = string(h)
+		} else {
+			v = valueEscaper.Replace(fmt.Sprint(args[i]))
+		}
+		marked[i] = "\x00" + strconv.Itoa(len(values)) + "\x00"
+		values = append(values, v)
+	}
+	// The values are marked in the text while it is escaped, then put
+	// in, escaped as values.
+	text := textEscaper.Replace(loc.T(id, marked...))
+	if len(values) > 0 {
+		pairs := make([]string, 0, 2*len(values))
+		for i, v := range values {
+			pairs = append(pairs, "\x00"+strconv.Itoa(i)+"\x00", v)
+		}
+		text = strings.NewReplacer(pairs...).Replace(text)
+	}
+	return htmltemplate.HTML(text)
+}
+
+// isInteger reports whether v is a number of a kind i18n chooses a
+// plural form by (an int, or a string of digits): its text needs no
+// escaping.
+func isInteger(v any) bool {
+	switch n := v.(type) {
+	case int, int64:
+		return true
+	case string:
+		if n == "" {
+			return false
+		}
+		for _, r := range n {
+			if r < '0' || r > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func mustParseTemplates(fsys fs.FS) map[string]templateSet {
@@ -137,74 +240,86 @@ func mustParseTemplates(fsys fs.FS) map[string]templateSet {
 	return sets
 }
 
-// parseTemplates parses templates/<name>.* (the default locale) and
-// templates/<locale>/<name>.* for every catalog name. A locale folder may
-// hold its own layout.html; otherwise it uses the default one.
+// parseTemplates parses templates/<name>.* for every catalog name, the
+// HTML bodies with templates/layout.html.
 func parseTemplates(fsys fs.FS) (map[string]templateSet, error) {
-	locales := []string{""}
-	entries, err := fs.ReadDir(fsys, "templates")
-	if err != nil {
-		return nil, fmt.Errorf("courier: read templates: %w", err)
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			locales = append(locales, e.Name())
-		}
-	}
 	sets := make(map[string]templateSet)
-	for _, loc := range locales {
-		dir := path.Join("templates", loc)
-		layout := path.Join(dir, "layout.html")
-		if _, err := fs.Stat(fsys, layout); err != nil {
-			layout = "templates/layout.html"
+	for name := range catalog {
+		base := path.Join("templates", name)
+		var (
+			set templateSet
+			err error
+		)
+		set.subject, err = texttemplate.New(name+".subject.txt").Option("missingkey=error").Funcs(textFuncs(nil)).ParseFS(fsys, base+".subject.txt")
+		if err != nil {
+			return nil, fmt.Errorf("courier: parse %s: %w", base, err)
 		}
-		for name := range catalog {
-			base := path.Join(dir, name)
-			if _, err := fs.Stat(fsys, base+".subject.txt"); err != nil {
-				if loc == "" {
-					return nil, fmt.Errorf("courier: template %s has no %s.subject.txt", name, base)
-				}
-				continue
-			}
-			var set templateSet
-			set.subject, err = texttemplate.New(name+".subject.txt").Option("missingkey=error").Funcs(templateFuncs).ParseFS(fsys, base+".subject.txt")
-			if err != nil {
-				return nil, fmt.Errorf("courier: parse %s: %w", base, err)
-			}
-			set.text, err = texttemplate.New(name+".txt").Option("missingkey=error").Funcs(templateFuncs).ParseFS(fsys, base+".txt")
-			if err != nil {
-				return nil, fmt.Errorf("courier: parse %s: %w", base, err)
-			}
-			set.html, err = htmltemplate.New(name+".html").Option("missingkey=error").Funcs(templateFuncs).ParseFS(fsys, layout, base+".html")
-			if err != nil {
-				return nil, fmt.Errorf("courier: parse %s: %w", base, err)
-			}
-			sets[path.Join(loc, name)] = set
+		set.text, err = texttemplate.New(name+".txt").Option("missingkey=error").Funcs(textFuncs(nil)).ParseFS(fsys, base+".txt")
+		if err != nil {
+			return nil, fmt.Errorf("courier: parse %s: %w", base, err)
 		}
+		set.html, err = htmltemplate.New(name+".html").Option("missingkey=error").Funcs(htmlFuncs(nil)).ParseFS(fsys, "templates/layout.html", base+".html")
+		if err != nil {
+			return nil, fmt.Errorf("courier: parse %s: %w", base, err)
+		}
+		sets[name] = set
 	}
 	return sets, nil
 }
 
-// lookup finds the templates for name in locale, falling back to the
-// locale's language and then to the default locale.
-func lookup(name, locale string) (templateSet, bool) {
-	if locale != "" {
-		if set, ok := parsed[path.Join(locale, name)]; ok {
-			return set, true
-		}
-		if lang, _, ok := strings.Cut(locale, "-"); ok {
-			if set, ok := parsed[path.Join(lang, name)]; ok {
-				return set, true
-			}
-		}
-	}
-	set, ok := parsed[name]
-	return set, ok
+// boundKey names a template bound to a language of a catalogue.
+type boundKey struct {
+	catalog *i18n.Catalog
+	lang    string
+	name    string
 }
 
-// Render renders m's template with m.Data. It fails when the template is
-// unknown, a required Data key is missing, or m.To is not a bare address.
-func Render(m Message) (Rendered, error) {
+// bound holds the templates cloned for a language (boundKey →
+// templateSet). A process has one catalogue, so this is bounded by its
+// languages times the templates.
+var bound sync.Map
+
+// bind returns template name's templates speaking loc's language.
+func bind(c *i18n.Catalog, loc *i18n.Localizer, name string) (templateSet, error) {
+	key := boundKey{c, loc.Lang(), name}
+	if set, ok := bound.Load(key); ok {
+		return set.(templateSet), nil
+	}
+	base, ok := parsed[name]
+	if !ok {
+		return templateSet{}, fmt.Errorf("courier: render: no templates for %q", name)
+	}
+	// An HTML template can be cloned only before it runs: the parsed ones
+	// never run, their clones do.
+	html, err := base.html.Clone()
+	if err != nil {
+		return templateSet{}, fmt.Errorf("courier: render %s: %w", name, err)
+	}
+	subject, err := base.subject.Clone()
+	if err != nil {
+		return templateSet{}, fmt.Errorf("courier: render %s: %w", name, err)
+	}
+	text, err := base.text.Clone()
+	if err != nil {
+		return templateSet{}, fmt.Errorf("courier: render %s: %w", name, err)
+	}
+	set := templateSet{subject: subject.Funcs(textFuncs(loc)), text: text.Funcs(textFuncs(loc)), html: html.Funcs(htmlFuncs(loc))}
+	got, _ := bound.LoadOrStore(key, set)
+	return got.(templateSet), nil
+}
+
+// builtin is the catalogue Foyer ships, for an Outbox without one of its
+// own and for Render.
+var builtin = sync.OnceValues(func() (*i18n.Catalog, error) { return i18n.Load("") })
+
+// Render renders m's template with m.Data, in m.Lang from the built-in
+// catalogue. It fails when the template is unknown, a required Data key is
+// missing, or m.To is not a bare address.
+func Render(m Message) (Rendered, error) { return RenderWith(nil, m) }
+
+// RenderWith is Render with the texts of c (the operator's catalogue, see
+// i18n.Load); nil c means the built-in one.
+func RenderWith(c *i18n.Catalog, m Message) (Rendered, error) {
 	spec, ok := catalog[m.Template]
 	if !ok {
 		return Rendered{}, fmt.Errorf("courier: render: unknown template %q", m.Template)
@@ -216,13 +331,11 @@ func Render(m Message) (Rendered, error) {
 	if err := check(m.To); err != nil {
 		return Rendered{}, fmt.Errorf("courier: render %s: %w", m.Template, err)
 	}
-	if strings.ContainsAny(m.Locale, "/\\.") {
-		return Rendered{}, fmt.Errorf("courier: render %s: invalid locale %q", m.Template, m.Locale)
-	}
 	data := make(map[string]any, len(m.Data)+len(spec.optional)+1)
 	for _, k := range spec.optional {
 		data[k] = nil
 	}
+	data["Brand"] = (*Brand)(nil) // the layout's; Outbox sets it
 	for k, v := range m.Data {
 		data[k] = v
 	}
@@ -235,9 +348,20 @@ func Render(m Message) (Rendered, error) {
 	if len(missing) > 0 {
 		return Rendered{}, fmt.Errorf("courier: render %s: missing Data %s", m.Template, strings.Join(missing, ", "))
 	}
-	set, ok := lookup(m.Template, m.Locale)
-	if !ok {
-		return Rendered{}, fmt.Errorf("courier: render: no templates for %q", m.Template)
+	if c == nil {
+		var err error
+		if c, err = builtin(); err != nil {
+			return Rendered{}, fmt.Errorf("courier: render %s: %w", m.Template, err)
+		}
+	}
+	lang := i18n.Default
+	if tag, ok := c.Pick(m.Lang); ok {
+		lang = tag
+	}
+	loc := c.For(lang)
+	set, err := bind(c, loc, m.Template)
+	if err != nil {
+		return Rendered{}, err
 	}
 	var subject, text, html bytes.Buffer
 	if err := set.subject.Execute(&subject, data); err != nil {
@@ -252,7 +376,7 @@ func Render(m Message) (Rendered, error) {
 	if err := set.html.Execute(&html, data); err != nil {
 		return Rendered{}, fmt.Errorf("courier: render %s html: %w", m.Template, err)
 	}
-	return Rendered{Subject: subj, Text: text.String(), HTML: html.String()}, nil
+	return Rendered{Subject: subj, Text: text.String(), HTML: html.String(), Lang: loc.Lang()}, nil
 }
 
 // checkPhone accepts a phone number in E.164 form.
@@ -275,3 +399,18 @@ func checkAddress(to string) error {
 	}
 	return nil
 }
+
+// Brand is how the domain's mails look (its branding): the accent colours
+// buttons and links, the logo heads the mail, the links end it. Outbox
+// gives it to every mail's templates as .Brand.
+type Brand struct {
+	// Accent is a #rrggbb colour that keeps 4.5:1 on white.
+	Accent string
+	// LogoURL is the absolute URL of the logo image.
+	LogoURL string
+	// Support, Privacy and Terms are the footer's links ("" for none).
+	Support, Privacy, Terms string
+}
+
+// defaultAccent is the buttons' colour without a brand.
+const defaultAccent = "#0b57d0"

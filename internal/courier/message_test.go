@@ -145,7 +145,6 @@ func TestRenderErrors(t *testing.T) {
 		{"display name", Message{Template: "verification_code", To: "Alice <a@example.com>", Data: ok}, "not a bare email address"},
 		{"header injection", Message{Template: "verification_code", To: "a@example.com\r\nBcc: b@example.com", Data: ok}, "not a bare email address"},
 		{"two recipients", Message{Template: "verification_code", To: "a@example.com, b@example.com", Data: ok}, "not a bare email address"},
-		{"bad locale", Message{Template: "verification_code", To: "a@example.com", Data: ok, Locale: "../x"}, "invalid locale"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -157,14 +156,21 @@ func TestRenderErrors(t *testing.T) {
 	}
 }
 
-func TestRenderLocaleFallsBackToDefault(t *testing.T) {
+// A language the catalogue lacks, or no language, is English.
+func TestRenderLanguageFallsBackToEnglish(t *testing.T) {
 	m := renderCases[0].msg
-	want, _ := Render(m)
-	for _, loc := range []string{"fr", "fr-CA", "en-GB"} {
-		m.Locale = loc
+	want, err := Render(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Lang != "en" {
+		t.Errorf("Lang = %q, want en", want.Lang)
+	}
+	for _, lang := range []string{"en", "en-GB", "sw", "tlh", "../x", "not a tag !"} {
+		m.Lang = lang
 		got, err := Render(m)
 		if err != nil || got != want {
-			t.Errorf("locale %s: %v, want the default templates", loc, err)
+			t.Errorf("language %q: %v, want the English mail", lang, err)
 		}
 	}
 }

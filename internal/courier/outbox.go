@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/foyer-id/foyer/internal/i18n"
 	"github.com/foyer-id/foyer/internal/store"
 )
 
@@ -42,6 +43,8 @@ type Entry struct {
 	// is sent or failed, unless the Outbox keeps bodies (dev mode).
 	Text string
 	HTML string
+	// Lang is the language the mail is worded in, a BCP 47 tag ("en").
+	Lang string
 
 	Status Status
 	// Attempts counts delivery attempts started so far. For an entry
@@ -80,6 +83,15 @@ type Outbox struct {
 	// configuration); NewOutbox sets a random one, which no later process
 	// will have. Set it before use.
 	Node string
+
+	// Catalog words the mail, in the language each Message asks for (see
+	// Message.Lang); nil means the built-in catalogue. The server gives
+	// it the one with the operator's texts (i18n.Load). Set it before
+	// use.
+	Catalog *i18n.Catalog
+	// Brand is the domain's look in mail (nil: Foyer's own). Set it
+	// before use.
+	Brand *Brand
 
 	// KeepBodies keeps the bodies of sent and failed mail so the dev
 	// mailbox can show them. Set it in dev mode only: outside dev mode
@@ -210,7 +222,7 @@ func (o *Outbox) EnqueueTx(ctx context.Context, tx *store.Tx, m Message) (string
 // address has an account (a code "sent" to one that has none) costs the
 // same with it as the step that mails.
 func (o *Outbox) DecoyTx(ctx context.Context, tx *store.Tx, m Message) error {
-	r, err := Render(m)
+	r, err := RenderWith(o.Catalog, o.branded(m))
 	if err != nil {
 		return err
 	}
@@ -218,13 +230,28 @@ func (o *Outbox) DecoyTx(ctx context.Context, tx *store.Tx, m Message) error {
 	// Blank bodies of the mail's size: the same bytes to write, none of
 	// its words kept.
 	_, err = tx.Exec(ctx, `INSERT INTO outbox
-		(id, domain, template, recipient, subject, body_text, body_html, status, attempts, next_attempt_at, last_error, created_at, not_after, claimed_by)
-		VALUES ($1, $2, $3, $4, '', $5, $6, 'failed', 0, $7, $8, $7, NULL, '')`,
-		uuid.NewString(), m.Domain, m.Template, m.To, strings.Repeat(" ", len(r.Text)), strings.Repeat(" ", len(r.HTML)), store.Micros(now), decoyMark)
+		(id, domain, template, recipient, subject, body_text, body_html, lang, status, attempts, next_attempt_at, last_error, created_at, not_after, claimed_by)
+		VALUES ($1, $2, $3, $4, '', $5, $6, $9, 'failed', 0, $7, $8, $7, NULL, '')`,
+		uuid.NewString(), m.Domain, m.Template, m.To, strings.Repeat(" ", len(r.Text)), strings.Repeat(" ", len(r.HTML)), store.Micros(now), decoyMark, r.Lang)
 	if err != nil {
 		return fmt.Errorf("courier: decoy %s: %w", m.Template, err)
 	}
 	return nil
+}
+
+// branded returns m with the brand in its data (.Brand), leaving the
+// caller's map as it was.
+func (o *Outbox) branded(m Message) Message {
+	if o.Brand == nil {
+		return m
+	}
+	data := make(map[string]any, len(m.Data)+1)
+	for k, v := range m.Data {
+		data[k] = v
+	}
+	data["Brand"] = o.Brand
+	m.Data = data
+	return m
 }
 
 // decoyMark is the last error of a decoy entry (DecoyTx), which List
@@ -237,13 +264,13 @@ func (o *Outbox) insert(ctx context.Context, tx *store.Tx, m Message, h *handoff
 	if m.Domain == "" {
 		return Entry{}, fmt.Errorf("courier: enqueue %s: no domain", m.Template)
 	}
-	r, err := Render(m)
+	r, err := RenderWith(o.Catalog, o.branded(m))
 	if err != nil {
 		return Entry{}, err
 	}
 	now := o.now()
 	e := Entry{ID: uuid.NewString(), Domain: m.Domain, Template: m.Template, To: m.To,
-		Subject: r.Subject, Text: r.Text, HTML: r.HTML,
+		Subject: r.Subject, Text: r.Text, HTML: r.HTML, Lang: r.Lang,
 		Status: StatusQueued, NextAttemptAt: now, CreatedAt: now}
 	claimedBy := ""
 	if h != nil {
@@ -253,10 +280,10 @@ func (o *Outbox) insert(ctx context.Context, tx *store.Tx, m Message, h *handoff
 	notAfter := store.NullMicros(m.NotAfter)
 	e.NotAfter = store.FromNullMicros(notAfter)
 	_, err = tx.Exec(ctx, `INSERT INTO outbox
-		(id, domain, template, recipient, subject, body_text, body_html, status, attempts, next_attempt_at, last_error, created_at, not_after, claimed_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '', $11, $12, $13)`,
+		(id, domain, template, recipient, subject, body_text, body_html, lang, status, attempts, next_attempt_at, last_error, created_at, not_after, claimed_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $14, $8, $9, $10, '', $11, $12, $13)`,
 		e.ID, e.Domain, e.Template, e.To, e.Subject, e.Text, e.HTML, string(e.Status), e.Attempts,
-		store.Micros(e.NextAttemptAt), store.Micros(e.CreatedAt), notAfter, claimedBy)
+		store.Micros(e.NextAttemptAt), store.Micros(e.CreatedAt), notAfter, claimedBy, e.Lang)
 	if err != nil {
 		return Entry{}, fmt.Errorf("courier: enqueue %s: %w", m.Template, err)
 	}
@@ -304,7 +331,7 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]Entry
 				ORDER BY next_attempt_at
 				LIMIT $3
 				FOR UPDATE SKIP LOCKED)
-			RETURNING id, domain, template, recipient, subject, body_text, body_html, attempts, created_at, not_after`
+			RETURNING id, domain, template, recipient, subject, body_text, body_html, lang, attempts, created_at, not_after`
 	default:
 		// SQLite has one writer: the statement holds it, so its select
 		// and its update see and change the same rows.
@@ -315,7 +342,7 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]Entry
 				WHERE status IN ('queued', 'sending') AND next_attempt_at <= $2 AND (not_after IS NULL OR not_after > $2)
 				ORDER BY next_attempt_at
 				LIMIT $3)
-			RETURNING id, domain, template, recipient, subject, body_text, body_html, attempts, created_at, not_after`
+			RETURNING id, domain, template, recipient, subject, body_text, body_html, lang, attempts, created_at, not_after`
 	}
 	// One statement, so no transaction: it claims its rows atomically. It
 	// commits asynchronously (store.DB.Async): should a crash of the
@@ -330,7 +357,7 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]Entry
 		e := Entry{Status: StatusSending, NextAttemptAt: store.FromMicros(store.Micros(now.Add(lease)))}
 		var created int64
 		var notAfter sql.NullInt64
-		if err := rows.Scan(&e.ID, &e.Domain, &e.Template, &e.To, &e.Subject, &e.Text, &e.HTML, &e.Attempts, &created, &notAfter); err != nil {
+		if err := rows.Scan(&e.ID, &e.Domain, &e.Template, &e.To, &e.Subject, &e.Text, &e.HTML, &e.Lang, &e.Attempts, &created, &notAfter); err != nil {
 			return nil, fmt.Errorf("courier: claim: %w", err)
 		}
 		e.CreatedAt, e.NotAfter = store.FromMicros(created), store.FromNullMicros(notAfter)
@@ -622,7 +649,7 @@ func errorText(err error) string {
 	return strings.ToValidUTF8(s, "")
 }
 
-const entryColumns = `id, domain, template, recipient, subject, body_text, body_html, status,
+const entryColumns = `id, domain, template, recipient, subject, body_text, body_html, lang, status,
 	attempts, next_attempt_at, last_error, created_at, sent_at, not_after`
 
 func scanEntry(row interface{ Scan(...any) error }) (Entry, error) {
@@ -632,7 +659,7 @@ func scanEntry(row interface{ Scan(...any) error }) (Entry, error) {
 		next, created  int64
 		sent, notAfter sql.NullInt64
 	)
-	err := row.Scan(&e.ID, &e.Domain, &e.Template, &e.To, &e.Subject, &e.Text, &e.HTML, &status,
+	err := row.Scan(&e.ID, &e.Domain, &e.Template, &e.To, &e.Subject, &e.Text, &e.HTML, &e.Lang, &status,
 		&e.Attempts, &next, &e.LastError, &created, &sent, &notAfter)
 	if err != nil {
 		return Entry{}, err

@@ -15,6 +15,9 @@ type Mail struct {
 	Subject string
 	Text    string
 	HTML    string // optional; sent as the HTML alternative to Text
+	// Lang is the language of the mail, a BCP 47 tag, for its
+	// Content-Language header; "" sends none.
+	Lang string
 	// MessageID is the Message-ID without angle brackets. It stays the
 	// same across retries so that receivers can drop duplicates. Without
 	// an "@", SMTPSender completes it with the domain of the From address.

@@ -286,6 +286,9 @@ func (s *SMTPSender) message(m Mail) (*mail.Msg, error) {
 	}
 	// RFC 3834: automatic mail; asks vacation responders not to answer.
 	msg.SetGenHeader("Auto-Submitted", "auto-generated")
+	if m.Lang != "" {
+		msg.SetGenHeader(mail.HeaderContentLang, m.Lang)
+	}
 	msg.SetBodyString(mail.TypeTextPlain, m.Text)
 	if m.HTML != "" {
 		msg.AddAlternativeString(mail.TypeTextHTML, m.HTML)

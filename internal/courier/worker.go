@@ -485,6 +485,7 @@ func (w *Worker) deliver(ctx context.Context, e Entry) {
 		Subject:   e.Subject,
 		Text:      e.Text,
 		HTML:      e.HTML,
+		Lang:      e.Lang,
 		MessageID: e.ID,
 		Date:      e.CreatedAt,
 	})

@@ -136,10 +136,8 @@ func (e *RefusedError) Error() string { return "flow: refused: " + e.Message.ID 
 
 // Refusals of RemovePasskey and RemoveTOTP.
 var (
-	refusedLastMethod = Message{ID: "last_sign_in_method", Type: "error",
-		Text: "This passkey is your only way to sign in. Add another passkey before removing this one."}
-	refusedLastFactor = Message{ID: "last_second_factor", Type: "error",
-		Text: "This is your only second factor. Add a passkey or set up an authenticator app before removing it."}
+	refusedLastMethod = errorMsg("", "last_sign_in_method")
+	refusedLastFactor = errorMsg("", "last_second_factor")
 )
 
 // Refusal returns the message of a refusal by its ID, for a page that

@@ -10,8 +10,14 @@ import (
 )
 
 // MsgCodeUndeliverable is the message of a flow whose code's mail was given
-// up: the customer is told, and offered a new code or another way in.
-const MsgCodeUndeliverable = "code_undeliverable"
+// up: the customer is told, and offered a new code or another way in — a
+// sign-up's; a sign-in's is MsgLoginCodeUndeliverable, and other journeys'
+// (verification, recovery, changes) MsgCodeUndeliverableLater.
+const (
+	MsgCodeUndeliverable      = "code_undeliverable"
+	MsgLoginCodeUndeliverable = "login_code_undeliverable"
+	MsgCodeUndeliverableLater = "code_undeliverable_later"
+)
 
 // sentMessages are the messages that say a code was mailed; a flow's page
 // shows one of them until the mail is given up.
@@ -75,17 +81,5 @@ func (s *Service) NoteDelivery(ctx context.Context, f *Flow) {
 			msgs = append(msgs, m)
 		}
 	}
-	f.Data.Messages = append(msgs, errorMsg("", MsgCodeUndeliverable, undeliverableText(f)))
-}
-
-// undeliverableText is the English wording of MsgCodeUndeliverable for f.
-func undeliverableText(f *Flow) string {
-	switch f.Type {
-	case TypeRegistration:
-		return "We could not deliver the code to " + f.Data.Email + ". Ask for a new code, or sign up with another email address."
-	case TypeLogin:
-		return "We could not deliver the sign-in code to " + f.Data.Email + ". Ask for a new code, or sign in another way."
-	default:
-		return "We could not deliver the code to " + f.Data.Email + ". Ask for a new code, or try again later."
-	}
+	f.Data.Messages = append(msgs, undeliverable(f))
 }

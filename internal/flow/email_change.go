@@ -35,11 +35,11 @@ type channelChange struct {
 var (
 	emailChange = channelChange{kind: identity.KindEmail, flowType: TypeEmailChange, change: policy.ChangeEmail, template: "verification_code",
 		sent: func(v string) Message {
-			return info("email_change_code_sent", "We sent a 6-digit code to "+v+". Enter it to make it your address.")
+			return info("email_change_code_sent", "email", v)
 		}}
 	phoneChange = channelChange{kind: identity.KindPhone, flowType: TypePhoneChange, change: policy.ChangePhone, template: smsTemplate,
 		sent: func(v string) Message {
-			return info("phone_code_sent", "We sent a 6-digit code by text message to "+v+". Enter it to make it your number.")
+			return info("phone_code_sent", "phone", v)
 		}}
 )
 
@@ -52,10 +52,10 @@ func (s *Service) StartEmailChange(ctx context.Context, c Client, sess *session.
 	}
 	email, err := identity.NormalizeEmail(address)
 	if err != nil {
-		return nil, invalid("email", "email_invalid", "Enter a valid email address.")
+		return nil, invalid("email", "email_invalid")
 	}
 	if email == ident.Email().Value {
-		return nil, invalid("email", "email_unchanged", "That is already your email address.")
+		return nil, invalid("email", "email_unchanged")
 	}
 	return s.startChange(ctx, c, sess, ident, emailChange, email)
 }
@@ -114,7 +114,7 @@ func (s *Service) completeChange(ctx context.Context, f *Flow, c Client) (*Resul
 	}
 	if !live {
 		f.State = StateFailed
-		f.Data.Messages = []Message{errorMsg("", "session_ended", "You were signed out meanwhile. Sign in and make the change again.")}
+		f.Data.Messages = []Message{errorMsg("", "session_ended")}
 		if err := s.Flows.Finish(ctx, f, now); err != nil {
 			return nil, err
 		}
@@ -134,7 +134,7 @@ func (s *Service) completeChange(ctx context.Context, f *Flow, c Client) (*Resul
 	err = s.finish(ctx, f, now, apply)
 	if errors.Is(err, store.ErrConflict) {
 		// Another account took it meanwhile.
-		return nil, invalid("code", "channel_taken", "That address or number now belongs to another account.")
+		return nil, invalid("code", "channel_taken")
 	}
 	if err != nil {
 		return nil, err
@@ -144,7 +144,7 @@ func (s *Service) completeChange(ctx context.Context, f *Flow, c Client) (*Resul
 
 // applyEmail is the write of a proved email change.
 func (s *Service) applyEmail(f *Flow, c Client, ident *identity.Identity, now time.Time) write {
-	f.Data.Messages = []Message{info("email_changed", "Your email address is now "+f.Data.Email+".")}
+	f.Data.Messages = []Message{info("email_changed", "email", f.Data.Email)}
 	old := ident.Email().Value
 	return func(ctx context.Context, tx *store.Tx) error {
 		traits, err := withEmail(ident.Traits, f.Data.Email)

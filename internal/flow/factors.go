@@ -3,7 +3,6 @@ package flow
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/foyer-id/foyer/internal/credential/totp"
 	"github.com/foyer-id/foyer/internal/identity"
@@ -107,10 +106,10 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Client, ident *identity.Ide
 	if s.Factors == nil {
 		return nil, ErrTOTPNotPending
 	}
-	err := s.Factors.TOTP.Confirm(ctx, ident.ID, strings.TrimSpace(code))
+	err := s.Factors.TOTP.Confirm(ctx, ident.ID, CleanCode(code))
 	switch {
 	case errors.Is(err, totp.ErrInvalidCode):
-		return nil, invalid("code", "code_invalid", "That code is not right. Enter the 6 digits your app shows now.")
+		return nil, invalid("code", "totp_setup_code_invalid")
 	case errors.Is(err, totp.ErrNotEnrolled):
 		return nil, ErrTOTPNotPending
 	case errors.Is(err, totp.ErrAlreadyEnrolled):

@@ -168,6 +168,9 @@ type Flow struct {
 // Data is the journey's private working state. It never leaves the
 // server as is: the View is what clients see.
 type Data struct {
+	// Lang is the language the customer reads (Client.Lang of the latest
+	// step): the journey's mail is worded in it.
+	Lang string `json:"lang,omitempty"`
 	// Email is the address the customer entered (normalised).
 	Email string `json:"email,omitempty"`
 	// Phone is the number the flow's codes go to by text message, instead
@@ -236,13 +239,16 @@ type Data struct {
 func (f *Flow) codeTo() string { return cmp.Or(f.Data.Phone, f.Data.Email) }
 
 // Message is a piece of feedback for the customer, tied to a form field
-// ("" for the whole form). ID is stable (for translation and tests);
-// Text is the English wording.
+// ("" for the whole form). ID is stable: it is the message's id in the
+// catalogues (internal/i18n), and one ID has one wording. Text is the
+// English wording; Args are the values of its placeholders ({email}),
+// with which a page or an app words it in another language.
 type Message struct {
-	Field string `json:"field,omitempty"`
-	ID    string `json:"id"`
-	Type  string `json:"type"` // error | info
-	Text  string `json:"text"`
+	Field string            `json:"field,omitempty"`
+	ID    string            `json:"id"`
+	Type  string            `json:"type"` // error | info
+	Text  string            `json:"text"`
+	Args  map[string]string `json:"args,omitempty"`
 }
 
 // Errors the journeys return. Transports map them to pages and problems.

@@ -18,7 +18,7 @@ type LoginInput struct {
 	Password   string
 }
 
-var errCredentials = invalid("", "credentials_invalid", "The email address or password is not correct.")
+var errCredentials = invalid("", "credentials_invalid")
 
 // SubmitLogin checks an identifier and password. Unknown identifiers cost
 // the same hash as known ones and give the same answer. Failures are
@@ -33,10 +33,10 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	}
 	email, err := identity.NormalizeEmail(in.Identifier)
 	if err != nil {
-		return nil, invalid("identifier", "identifier_invalid", "Enter a valid email address.")
+		return nil, invalid("identifier", "identifier_invalid")
 	}
 	if in.Password == "" {
-		return nil, invalid("password", "password_required", "Enter your password.")
+		return nil, invalid("password", "password_required")
 	}
 	if len(in.Password) > 4096 {
 		return nil, errCredentials
@@ -124,9 +124,9 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 		// An address to verify, or a sign-in unlike the customer's that
 		// a code from the mailbox must confirm: both are served by a code.
 		f.State = StateVerify
-		template, msg := "verification_code", info("verify_email_to_continue", "Please verify your email address: we sent a 6-digit code to "+email+".")
+		template, msg := "verification_code", info("verify_email_to_continue", "email", email)
 		if d.Require[0] == policy.StepEmailCode {
-			template, msg = "login_code", info("confirm_sign_in", "We don't recognise this sign-in. To confirm it's you, enter the 6-digit code we sent to "+email+".")
+			template, msg = "login_code", info("confirm_sign_in", "email", email)
 		}
 		// Past the address's share of code mails the code is made but not
 		// mailed, as at sign-up (this read is off the usual path: only

@@ -74,18 +74,18 @@ func (s *Service) RequestLoginCode(ctx context.Context, f *Flow, c Client, ident
 		return nil, ErrWrongState
 	}
 	if !s.Config.EmailCodeLogin {
-		return nil, invalid("", "method_disabled", "Sign-in with an email code is not available.")
+		return nil, invalid("", "login_code_disabled")
 	}
 	email, err := identity.NormalizeEmail(identifier)
 	if err != nil {
-		return nil, invalid("identifier", "identifier_invalid", "Enter a valid email address.")
+		return nil, invalid("identifier", "identifier_invalid")
 	}
 	g, err := s.codeRequest(ctx, f, c, identity.KindEmail, email, "identifier", event.LoginCodeRequested)
 	if err != nil {
 		return nil, err
 	}
 	f.State = StateVerify
-	msg := info("login_code_sent", "If "+email+" has an account, we sent a 6-digit sign-in code to it.")
+	msg := info("login_code_sent", "email", email)
 	if err := s.saveWithCode(ctx, f, c, "login_code", msg,
 		s.record(f, c, event.LoginCodeRequested, event.OutcomePending, "", "", "")); err != nil {
 		g.cancel(ctx)

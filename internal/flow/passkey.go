@@ -99,7 +99,7 @@ func (s *Service) awaitPasskey(ctx context.Context, f *Flow, c Client) (*Result,
 	}
 	s.emit(ctx, f, c, event.VerificationCompleted, event.OutcomeSuccess, "", f.IdentityID, "")
 	f.State = StatePasskey
-	f.Data.Messages = []Message{info("passkey_create", "Your email address is verified. Now create a passkey to sign in with.")}
+	f.Data.Messages = []Message{info("passkey_create")}
 	// The code was ours (checkCode is single-use): save whatever
 	// concurrent submits did.
 	if err := s.Flows.Finish(ctx, f, s.now()); err != nil {
@@ -140,12 +140,12 @@ func (s *Service) FinishPasskeySignUp(ctx context.Context, f *Flow, c Client, ch
 	}
 	cred, err := s.Passkeys.FinishRegistration(ctx, challengeID, f.IdentityID, name, response)
 	if errors.Is(err, passkey.ErrInvalidName) {
-		return nil, invalid("name", "name_invalid", "Choose a name of at most 64 characters.")
+		return nil, invalid("name", "name_invalid", "count", MaxPasskeyName)
 	}
 	if err != nil {
 		s.emit(ctx, f, c, event.RegistrationCompleted, event.OutcomeFailure, "passkey_invalid", f.IdentityID, "")
 		s.Logger.DebugContext(ctx, "flow: sign-up passkey refused", "error", err)
-		return nil, invalid("", "passkey_invalid", "The passkey could not be created. Try again, or choose a password instead.")
+		return nil, invalid("", "passkey_invalid")
 	}
 	now := s.now()
 	err = s.Identities.CompleteSignUp(ctx, f.IdentityID, f.Data.IdentifierID, f.Data.Traits, "", now)
@@ -203,7 +203,7 @@ func (s *Service) ChoosePassword(ctx context.Context, f *Flow, c Client, pw stri
 func (s *Service) completed(ctx context.Context, f *Flow, c Client, reason string, methods []string) (*Result, error) {
 	completed := s.record(f, c, event.RegistrationCompleted, event.OutcomeSuccess, reason, f.IdentityID, "")
 	f.State = StateDone
-	f.Data.Messages = []Message{info("registration_completed", "Your account is ready.")}
+	f.Data.Messages = []Message{info("passkey_registration_completed")}
 	result := &Result{Flow: f}
 	signedIn, err := s.signIn(ctx, f, c, methods, s.now(), result)
 	if err != nil {

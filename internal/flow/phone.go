@@ -37,11 +37,11 @@ func (s *Service) phoneTrait() string {
 // PhonesOn reports whether customers can add a phone number.
 func (s *Service) PhonesOn() bool { return s.phoneTrait() != "" }
 
-var errPhonesOff = invalid("phone", "phones_off", "Phone numbers are not available.")
+var errPhonesOff = invalid("phone", "phones_off")
 
 // phoneInvalid is the refusal of a number that is not one.
 func phoneInvalid() *InvalidError {
-	return invalid("phone", "phone_invalid", "Enter your mobile number in international form, with the country code: like +44 7946 000123.")
+	return invalid("phone", "phone_invalid")
 }
 
 // StartPhoneChange begins adding (or changing) the phone number of sess's
@@ -59,14 +59,14 @@ func (s *Service) StartPhoneChange(ctx context.Context, c Client, sess *session.
 		return nil, phoneInvalid()
 	}
 	if cur := ident.Phone(); cur.Value == phone && cur.Verified {
-		return nil, invalid("phone", "phone_unchanged", "That is already your phone number.")
+		return nil, invalid("phone", "phone_unchanged")
 	}
 	return s.startChange(ctx, c, sess, ident, phoneChange, phone)
 }
 
 // applyPhone is the write of a proved phone change (see completeChange).
 func (s *Service) applyPhone(f *Flow, c Client, ident *identity.Identity, now time.Time) write {
-	f.Data.Messages = []Message{info("phone_changed", "Your phone number is now "+f.Data.Phone+".")}
+	f.Data.Messages = []Message{info("phone_changed", "phone", f.Data.Phone)}
 	old := ident.Phone()
 	if !old.Verified {
 		old.Value = "" // an unverified number is nothing to go back to
@@ -128,7 +128,7 @@ func (s *Service) SubmitRecoveryPhone(ctx context.Context, f *Flow, c Client, nu
 		return nil, err
 	}
 	f.State = StateVerify
-	msg := info("recovery_code_sent", "If "+phone+" is the phone number of an account, we sent a 6-digit code to it by text message.")
+	msg := info("recovery_sms_code_sent", "phone", phone)
 	if err := s.saveWithCode(ctx, f, c, smsTemplate, msg, s.endOtherRecoveries(f),
 		s.record(f, c, event.RecoveryRequested, event.OutcomePending, MethodSMSCode, "", "")); err != nil {
 		g.cancel(ctx)

@@ -42,8 +42,7 @@ import (
 
 // RecoveryRestricted is the message of a change refused in the cool-off
 // after a recovery.
-var RecoveryRestricted = Message{ID: "recently_recovered", Type: "error",
-	Text: "Your account was recovered recently. For your safety this change is possible once the waiting period ends, or after you sign in with a second factor you had before."}
+var RecoveryRestricted = errorMsg("", "recently_recovered")
 
 // SubmitRecoveryEmail starts a recovery by email: a 6-digit code goes to
 // the address if it is the verified address of an active account, and the
@@ -55,14 +54,14 @@ func (s *Service) SubmitRecoveryEmail(ctx context.Context, f *Flow, c Client, ad
 	}
 	email, err := identity.NormalizeEmail(address)
 	if err != nil {
-		return nil, invalid("email", "email_invalid", "Enter a valid email address.")
+		return nil, invalid("email", "email_invalid")
 	}
 	g, err := s.codeRequest(ctx, f, c, identity.KindEmail, email, "email", event.RecoveryRequested)
 	if err != nil {
 		return nil, err
 	}
 	f.State = StateVerify
-	msg := info("recovery_code_sent", "If "+email+" is the address of an account, we sent a 6-digit code to it.")
+	msg := info("recovery_code_sent", "email", email)
 	if err := s.saveWithCode(ctx, f, c, "recovery_code", msg, s.endOtherRecoveries(f),
 		s.record(f, c, event.RecoveryRequested, event.OutcomePending, MethodEmailCode, "", "")); err != nil {
 		g.cancel(ctx)
@@ -80,10 +79,6 @@ func (s *Service) justChanged(at time.Time) bool {
 	return !at.IsZero() && s.now().Sub(at) < s.Config.RecoveryCoolOff
 }
 
-// recoveryCodeMismatch is what a recovery code that does not open an
-// account is told, whether or not the address has one.
-const recoveryCodeMismatch = "That email address and recovery code do not match, or the code was used already. Each recovery code works once."
-
 // SubmitRecoveryCode starts a recovery with one of the account's recovery
 // codes: right, the flow goes straight to the new password. Guesses are
 // counted on the network and on the address as second factors are, also
@@ -94,15 +89,15 @@ func (s *Service) SubmitRecoveryCode(ctx context.Context, f *Flow, c Client, add
 		return nil, ErrWrongState
 	}
 	if s.Factors == nil {
-		return nil, invalid("", "method_disabled", "Recovery codes are not available.")
+		return nil, invalid("", "recovery_codes_disabled")
 	}
 	email, err := identity.NormalizeEmail(address)
 	if err != nil {
-		return nil, invalid("email", "email_invalid", "Enter a valid email address.")
+		return nil, invalid("email", "email_invalid")
 	}
 	code = strings.TrimSpace(code)
 	if code == "" || len(code) > 64 {
-		return nil, invalid("recovery_code", "code_format", "Enter one of your recovery codes.")
+		return nil, invalid("recovery_code", "recovery_code_format")
 	}
 	f.Data.Values = map[string]string{"email": email}
 	cand, err := s.Identities.FindByIdentifier(ctx, s.Config.Domain, identity.KindEmail, email)
@@ -135,7 +130,7 @@ func (s *Service) SubmitRecoveryCode(ctx context.Context, f *Flow, c Client, add
 		}
 		g.failed(ctx)
 		s.emit(ctx, f, c, event.RecoveryRequested, event.OutcomeFailure, "recovery_code_invalid", identityID, "")
-		return nil, invalid("recovery_code", "recovery_code_invalid", recoveryCodeMismatch)
+		return nil, invalid("recovery_code", "recovery_code_invalid")
 	}
 	g.succeeded(ctx, key)
 	f.IdentityID, f.Data.Email, f.Data.IdentifierID = cand.ID, email, cand.Email().ID
@@ -158,7 +153,7 @@ func (s *Service) recoveryProven(ctx context.Context, f *Flow, method string) (*
 	}
 	f.State = StatePassword
 	f.Data.RecoveredWith = method
-	f.Data.Messages = []Message{info("recovery_choose_password", "Choose a new password for your account.")}
+	f.Data.Messages = []Message{info("recovery_choose_password")}
 	if err := s.finish(ctx, f, s.now(), s.endOtherRecoveries(f)); err != nil {
 		return nil, err
 	}
@@ -259,7 +254,7 @@ func (s *Service) SubmitRecoveryPassword(ctx context.Context, f *Flow, c Client,
 		return s.emitTx(ctx, tx, f, c, event.RecoveryCompleted, event.OutcomeSuccess, method, ident.ID, sess.ID)
 	}
 	f.State = StateDone
-	f.Data.Messages = []Message{info("recovery_completed", "Your new password is set, and every other device was signed out.")}
+	f.Data.Messages = []Message{info("recovery_completed")}
 	// Saved only over the flow as read: of two submits at once, one
 	// completes and the other is told the flow moved on (ErrChanged).
 	if err := s.save(ctx, f, now, complete); err != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/foyer-id/foyer/internal/courier"
 	"github.com/foyer-id/foyer/internal/credential/password"
@@ -43,11 +42,11 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 	case "", MethodPassword:
 	case MethodPasskey:
 		if s.Passkeys == nil {
-			return nil, invalid("method", "method_disabled", "Signing up with a passkey is not available here.")
+			return nil, invalid("method", "method_disabled")
 		}
 		passwordless = true
 	default:
-		return nil, invalid("method", "method_invalid", `Choose "password" or "passkey".`)
+		return nil, invalid("method", "method_invalid")
 	}
 	traits := in.Traits
 	if traits == nil {
@@ -62,15 +61,14 @@ func (s *Service) SubmitRegistration(ctx context.Context, f *Flow, c Client, in 
 		if !errors.As(err, &te) {
 			return nil, err
 		}
-		problems = append(problems, errorMsg(te.Trait, "trait_invalid", traitText(te)))
+		problems = append(problems, traitMessage(te))
 	} else {
 		personal = append(personal, ids[0].Value)
 		for _, id := range ids {
 			if id.Kind == identity.KindPhone {
 				// A number is proved by a code to it, from the account's
 				// settings: not taken on trust at sign-up.
-				problems = append(problems, errorMsg(s.Schema.IdentifierTrait(identity.KindPhone), "phone_after_sign_up",
-					"Add your phone number from your account once you have signed up: we check it with a code by text message."))
+				problems = append(problems, errorMsg(s.Schema.IdentifierTrait(identity.KindPhone), "phone_after_sign_up"))
 			}
 		}
 	}
@@ -226,7 +224,7 @@ func (s *Service) saveSignUp(ctx context.Context, f *Flow, c Client, mail bool, 
 			}
 		}
 		ws = append(ws, s.record(f, c, event.RegistrationSubmitted, event.OutcomePending, reason, "", ""))
-		msg := info("code_sent", "We sent a 6-digit code to "+f.Data.Email+". Enter it to finish signing up.")
+		msg := info("code_sent", "email", f.Data.Email)
 		return s.saveWithCodeMailed(ctx, f, c, "verification_code", mail, msg, ws...)
 	}
 	before := *f
@@ -282,7 +280,7 @@ func (s *Service) signUpAtOnce(ctx context.Context, f *Flow, c Client, ids []ide
 	ident.State = identity.StateActive
 	f.State = StateDone // signIn may move it on to StateSecondFactor
 	f.Data.PasswordHash = ""
-	f.Data.Messages = []Message{info("registration_completed", "Welcome! Your account is ready. You can verify your email address any time from your account.")}
+	f.Data.Messages = []Message{info("registration_completed")}
 	signedIn, err := s.signInAs(ctx, f, c, ident, nil, []string{"password"}, now, s.withRisk(c, nil, policy.Signals{}), result)
 	if err != nil {
 		return nil, err
@@ -341,6 +339,7 @@ func (s *Service) mailOwner(ctx context.Context, tx *store.Tx, f *Flow) error {
 	var err error
 	f.Data.NoticeMailID, err = s.Mailer.EnqueueTx(ctx, tx, courier.Message{
 		Domain:   s.Config.Domain,
+		Lang:     f.Data.Lang,
 		Template: "registration_existing",
 		To:       f.Data.Email,
 		Data:     data,
@@ -354,23 +353,9 @@ func (s *Service) checkPassword(pw string, context []string) error {
 	if err := s.PasswordPolicy.Check(pw, context...); err != nil {
 		var v *password.Violation
 		if errors.As(err, &v) {
-			return invalid("password", "password_"+v.Reason, v.Message())
+			return &InvalidError{Messages: []Message{passwordMessage(v)}}
 		}
 		return err
 	}
 	return nil
-}
-
-func traitText(te *identity.TraitError) string {
-	if te.Trait == "email" && strings.HasPrefix(te.Message, "must be a valid") {
-		return "Enter a valid email address." // as sign-in and verification say
-	}
-	label := te.Trait
-	switch te.Trait {
-	case "email":
-		label = "Email address"
-	case "name":
-		label = "Name"
-	}
-	return label + " " + te.Message + "."
 }

@@ -25,20 +25,6 @@ const (
 	FactorRecovery = "recovery_code"
 )
 
-// What a wrong second-factor code is told, by kind.
-const (
-	totpCodeInvalid     = "That code is not right. Codes from your app change every 30 seconds; each works once."
-	recoveryCodeInvalid = "That recovery code is not right, or it was used already. Each recovery code works once."
-)
-
-// FactorInvalidText is the message for a wrong code of kind.
-func FactorInvalidText(kind string) string {
-	if kind == FactorRecovery {
-		return recoveryCodeInvalid
-	}
-	return totpCodeInvalid
-}
-
 // ErrFactorInvalid is what Factors.Verify returns for a wrong, reused or
 // expired code.
 var ErrFactorInvalid = errors.New("flow: second factor code not valid")
@@ -48,14 +34,18 @@ var ErrFactorInvalid = errors.New("flow: second factor code not valid")
 // nil for a step-up of a live session.
 func (s *Service) checkFactor(ctx context.Context, f *Flow, c Client, identityID, kind, code string) (err error) {
 	if s.Factors == nil {
-		return invalid("", "method_disabled", "Two-factor authentication is not available.")
+		return invalid("", "two_factor_disabled")
 	}
-	code = strings.TrimSpace(code)
+	if kind == FactorTOTP {
+		code = CleanCode(code)
+	} else {
+		code = strings.TrimSpace(code) // a recovery code's own form (credential/recovery)
+	}
 	if kind != FactorTOTP && kind != FactorRecovery {
-		return invalid("kind", "factor_kind_invalid", "Choose an authenticator code or a recovery code.")
+		return invalid("kind", "factor_kind_invalid")
 	}
 	if code == "" || len(code) > 64 {
-		return invalid("code", "code_format", "Enter the code.")
+		return invalid("code", "second_factor_code_format")
 	}
 	if f == nil {
 		// A step-up of a live session has no flow: an empty one holds
@@ -77,7 +67,7 @@ func (s *Service) checkFactor(ctx context.Context, f *Flow, c Client, identityID
 		}
 		g.failed(ctx)
 		s.emit(ctx, f, c, event.SecondFactorSubmitted, event.OutcomeFailure, kind+"_invalid", identityID, "")
-		return invalid("code", "code_invalid", FactorInvalidText(kind))
+		return &InvalidError{Messages: []Message{FactorInvalid(kind)}}
 	}
 	g.succeeded(ctx, idKey)
 	s.emit(ctx, f, c, event.SecondFactorSubmitted, event.OutcomeSuccess, kind, identityID, "")

@@ -11,7 +11,9 @@ import (
 	"math/big"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/foyer-id/foyer/internal/challenge"
 	"github.com/foyer-id/foyer/internal/courier"
@@ -74,6 +76,9 @@ type Client struct {
 	IP        string
 	UserAgent string
 	DeviceID  string
+	// Lang is the language the customer reads (a catalogue's tag, see
+	// i18n.Catalog.Choose): the journey's mail is worded in it.
+	Lang string
 	// Proof is a solved challenge the request carries, if any (see
 	// ChallengeError).
 	Proof challenge.Proof
@@ -180,6 +185,7 @@ func (s *Service) Start(ctx context.Context, typ string, c Client, returnTo stri
 		UpdatedAt: now,
 		ExpiresAt: now.Add(s.Config.FlowLifetime),
 	}
+	f.Data.Lang = c.Lang
 	// Each journey is a stored row: a network's starts are counted, in the
 	// transaction that stores it, which fails if the network must wait;
 	// the policy is then asked again with how long, and that decision
@@ -240,6 +246,9 @@ func (s *Service) Load(ctx context.Context, id, typ string, c Client) (*Flow, er
 	}
 	if !s.now().Before(f.ExpiresAt) {
 		return nil, ErrExpired
+	}
+	if c.Lang != "" {
+		f.Data.Lang = c.Lang // the latest request's: mail from this step speaks it
 	}
 	return f, nil
 }
@@ -530,6 +539,7 @@ func (s *Service) sendCode(ctx context.Context, tx *store.Tx, f *Flow, c Client,
 	}
 	m := courier.Message{
 		Domain:   s.Config.Domain,
+		Lang:     f.Data.Lang,
 		Template: template,
 		To:       f.codeTo(),
 		Data:     data,
@@ -582,10 +592,10 @@ func (s *Service) Resend(ctx context.Context, f *Flow, c Client) (*Flow, error) 
 		return nil, ErrWrongState
 	}
 	if f.Data.CodesSent >= s.limits().MaxCodesPerFlow {
-		return nil, invalid("", "code_resend_limit", "No more codes can be sent for this attempt. Please start again.")
+		return nil, invalid("", "code_resend_limit")
 	}
 	if since, after := s.now().Sub(f.Data.LastSentAt), s.limits().ResendAfter; since < after {
-		return nil, invalid("", "code_resend_too_soon", fmt.Sprintf("Please wait %d seconds before asking for another code.", int((after-since).Seconds())+1))
+		return nil, invalid("", "code_resend_too_soon", "count", int((after-since).Seconds())+1)
 	}
 	g, err := s.reserveCodeSend(ctx, c, f.codeTo(), f.IdentityID)
 	if err != nil {
@@ -596,7 +606,7 @@ func (s *Service) Resend(ctx context.Context, f *Flow, c Client) (*Flow, error) 
 		return nil, err
 	}
 	template := cmp.Or(f.Data.CodeTemplate, "verification_code") // flows from before CodeTemplate
-	if err := s.saveWithCode(ctx, f, c, template, info("code_resent", "We sent a new code. Codes sent earlier no longer work.")); err != nil {
+	if err := s.saveWithCode(ctx, f, c, template, info("code_resent")); err != nil {
 		g.cancel(ctx)
 		return nil, err
 	}
@@ -610,8 +620,9 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	if f.State != StateVerify {
 		return nil, ErrWrongState
 	}
+	code = CleanCode(code)
 	if !validCodeShape(code) {
-		return nil, invalid("code", "code_format", "Enter the 6-digit code from the email.")
+		return nil, invalid("code", "code_format")
 	}
 	// Counted on the network, and on the address: wrong codes in a row
 	// for one address, across its flows, slow down (NIST SP 800-63B
@@ -650,19 +661,18 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	case CodeWrong, CodeMissing:
 		g.failed(ctx)
 		s.emit(ctx, f, c, submitted, event.OutcomeFailure, "code_invalid", "", "")
-		latest := "email"
 		if f.Data.Phone != "" {
-			latest = "text message"
+			return nil, invalid("code", "sms_code_invalid")
 		}
-		return nil, invalid("code", "code_invalid", "That code is not right. Check the latest "+latest+" and try again.")
+		return nil, invalid("code", "code_invalid")
 	case CodeExpired:
 		g.cancel(ctx)
 		s.emit(ctx, f, c, submitted, event.OutcomeFailure, "code_expired", "", "")
-		return nil, invalid("code", "code_expired", "That code has expired. Ask for a new one.")
+		return nil, invalid("code", "code_expired")
 	default: // attempts used up: this flow is over
 		g.failed(ctx)
 		f.Data.PasswordHash = ""
-		f.Data.Messages = []Message{errorMsg("", "code_attempts_exhausted", "Too many wrong codes. Please start again.")}
+		f.Data.Messages = []Message{errorMsg("", "code_attempts_exhausted")}
 		if err := s.Flows.Fail(ctx, f, s.now()); err != nil {
 			return nil, err
 		}
@@ -717,7 +727,7 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	verified := s.record(f, c, event.VerificationCompleted, event.OutcomeSuccess, "", f.IdentityID, "")
 	f.State = StateDone // signIn may move it on to StateSecondFactor
 	f.Data.PasswordHash = ""
-	f.Data.Messages = []Message{info("email_verified", "Your email address is verified.")}
+	f.Data.Messages = []Message{info("email_verified")}
 	result := &Result{Flow: f}
 	var signedIn, notice write
 	if methods != nil {
@@ -766,7 +776,7 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 func (s *Service) alreadySignedUp(ctx context.Context, f *Flow) (*Result, error) {
 	f.State = StateDone
 	f.Data.PasswordHash = ""
-	f.Data.Messages = []Message{info("registration_already_completed", "This sign-up was already completed. Please sign in.")}
+	f.Data.Messages = []Message{info("registration_already_completed")}
 	if err := s.Flows.Finish(ctx, f, s.now()); err != nil {
 		return nil, err
 	}
@@ -875,7 +885,7 @@ func (s *Service) issueAs(ctx context.Context, f *Flow, c Client, d policy.Decis
 		// (SubmitNewPassword).
 		f.State = StatePassword
 		f.Data.Methods, f.Data.AuthenticatedAt = methods, authAt
-		f.Data.Messages = []Message{info("password_breached", "Your password appears in lists of passwords leaked from other sites, which attackers try first. Choose a new one to continue.")}
+		f.Data.Messages = []Message{info("password_breached")}
 		return s.record(f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, ident.ID, ""), nil
 	}
 	if d.Effect == policy.StepUp {
@@ -888,7 +898,7 @@ func (s *Service) issueAs(ctx context.Context, f *Flow, c Client, d policy.Decis
 		}
 		f.State = StateSecondFactor
 		f.Data.Methods, f.Data.AuthenticatedAt = methods, authAt
-		f.Data.Messages = []Message{info("second_factor_required", "Enter the 6-digit code from your authenticator app, or one of your recovery codes.")}
+		f.Data.Messages = []Message{info("second_factor_required")}
 		return s.record(f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, ident.ID, ""), nil
 	}
 	aal, lift, err := s.assurance(ctx, f, ident, methods)
@@ -981,6 +991,23 @@ func (s *Service) Logout(ctx context.Context, token string, c Client) error {
 	return nil
 }
 
+// CleanCode takes out of a typed or pasted code what is not part of it —
+// spaces (non-breaking and thin ones too), dashes, dots — and reads
+// full-width digits (a Japanese keyboard's) as digits: "123 456",
+// "123-456" and "１２３４５６" are all 123456. Letters stay, for recovery
+// codes.
+func CleanCode(code string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case unicode.IsSpace(r), r == '-', r == '.', r == '\u2010', r == '\u2011', r == '\u2012', r == '\u2013', r == '\u2212':
+			return -1
+		case r >= '\uff10' && r <= '\uff19':
+			return '0' + (r - '\uff10')
+		}
+		return r
+	}, code)
+}
+
 func validCodeShape(code string) bool {
 	if len(code) != 6 {
 		return false
@@ -992,16 +1019,6 @@ func validCodeShape(code string) bool {
 	}
 	return true
 }
-
-func invalid(field, id, text string) *InvalidError {
-	return &InvalidError{Messages: []Message{errorMsg(field, id, text)}}
-}
-
-func errorMsg(field, id, text string) Message {
-	return Message{Field: field, ID: id, Type: "error", Text: text}
-}
-
-func info(id, text string) Message { return Message{ID: id, Type: "info", Text: text} }
 
 func constantEqual(a, b string) bool {
 	if len(a) != len(b) {

@@ -111,7 +111,7 @@ func (s *Service) checkCurrentPassword(ctx context.Context, c Client, ident *ide
 	if !ok {
 		g.failed(ctx)
 		s.emit(ctx, nil, c, event.SettingsChanged, event.OutcomeFailure, "current_password_invalid", ident.ID, "")
-		return invalid("current_password", "current_password_invalid", "That is not your current password.")
+		return invalid("current_password", "current_password_invalid")
 	}
 	g.succeeded(ctx, key)
 	return nil
@@ -146,11 +146,11 @@ func (s *Service) ChangeTraits(ctx context.Context, c Client, sess *session.Sess
 	email, phone := merged["email"], merged[s.Schema.IdentifierTrait(identity.KindPhone)]
 	maps.Copy(merged, traits)
 	if v, ok := traits["email"]; ok && v != email {
-		return nil, invalid("email", "email_change_separate", "Change your email address on its own: we check the new one first.")
+		return nil, invalid("email", "email_change_separate")
 	}
 	if trait := s.Schema.IdentifierTrait(identity.KindPhone); trait != "" {
 		if v, ok := traits[trait]; ok && v != phone {
-			return nil, invalid(trait, "phone_change_separate", "Change your phone number on its own: we check the new one first.")
+			return nil, invalid(trait, "phone_change_separate")
 		}
 	}
 	for k, v := range merged {
@@ -161,7 +161,7 @@ func (s *Service) ChangeTraits(ctx context.Context, c Client, sess *session.Sess
 	if _, err := s.Schema.Validate(merged); err != nil {
 		var te *identity.TraitError
 		if errors.As(err, &te) {
-			return nil, invalid(te.Trait, "trait_invalid", traitText(te))
+			return nil, &InvalidError{Messages: []Message{traitMessage(te)}}
 		}
 		return nil, err
 	}
@@ -225,7 +225,7 @@ func (s *Service) SignedIn(ctx context.Context, sess *session.Session) ([]Signed
 // is POST /logout.
 func (s *Service) SignOutDevice(ctx context.Context, c Client, sess *session.Session, id string) error {
 	if id == sess.ID {
-		return invalid("session_id", "session_current", "This is the device you are using: sign out instead.")
+		return invalid("session_id", "session_current")
 	}
 	// A sign-out like any other (logout), of the session id names, or of
 	// every other one.

@@ -30,7 +30,7 @@ func (s *Service) SubmitVerificationEmail(ctx context.Context, f *Flow, c Client
 	} else {
 		var err error
 		if email, err = identity.NormalizeEmail(email); err != nil {
-			return nil, invalid("email", "email_invalid", "Enter a valid email address.")
+			return nil, invalid("email", "email_invalid")
 		}
 		// The owner, if any, with the code-mail counts below, in one
 		// round trip, read alike whether the address has an account.
@@ -63,7 +63,7 @@ func (s *Service) SubmitVerificationEmail(ctx context.Context, f *Flow, c Client
 		if sess != nil && ident != nil && ident.Email().Verified {
 			g.cancel(ctx) // no code goes
 			f.State = StateDone
-			f.Data.Messages = []Message{info("email_already_verified", "Your email address is already verified.")}
+			f.Data.Messages = []Message{info("email_already_verified")}
 			if err := s.Flows.Update(ctx, f, s.now()); err != nil {
 				return nil, err
 			}
@@ -71,7 +71,7 @@ func (s *Service) SubmitVerificationEmail(ctx context.Context, f *Flow, c Client
 		}
 	}
 	f.State = StateVerify
-	if err := s.saveWithCode(ctx, f, c, "verification_code", info("code_sent_if_known", "If "+email+" needs verifying, we sent a 6-digit code to it.")); err != nil {
+	if err := s.saveWithCode(ctx, f, c, "verification_code", info("code_sent_if_known", "email", email)); err != nil {
 		g.cancel(ctx)
 		return nil, err
 	}

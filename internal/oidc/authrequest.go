@@ -147,6 +147,16 @@ func (s *authRequests) complete(ctx context.Context, a *AuthRequest) error {
 	return nil
 }
 
+// end expires a request that has no code yet: nothing can answer it any
+// more.
+func (s *authRequests) end(ctx context.Context, id string) error {
+	if _, err := s.db.Exec(ctx, `UPDATE oauth_auth_requests SET expires_at = $1 WHERE id = $2 AND code_hash IS NULL`,
+		store.Micros(s.now()), id); err != nil {
+		return fmt.Errorf("oidc: end auth request: %w", err)
+	}
+	return nil
+}
+
 // saveCode attaches the authorization code; a request gets one code only.
 func (s *authRequests) saveCode(ctx context.Context, id, code string, ttl time.Duration) error {
 	now := s.now()

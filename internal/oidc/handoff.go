@@ -267,6 +267,18 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, pd *Pending, s
 
 // fail answers the client with an error (to its redirect URI, which the
 // library validated when the request was created).
+// Cancel answers the app that the customer went back without signing in
+// (access_denied) — the way back to the app the hosted pages offer — and
+// ends the request, so it can be answered no other way.
+func (p *Provider) Cancel(w http.ResponseWriter, r *http.Request, pd *Pending) error {
+	if err := p.Storage.requests.end(r.Context(), pd.Request.ID); err != nil {
+		return err
+	}
+	p.Storage.emit(r.Context(), event.OAuthAuthorized, event.OutcomeDenied, "customer_cancelled", "", pd.Client.ID)
+	p.fail(w, r, pd, oidc.ErrAccessDenied().WithDescription("the customer went back to the application"))
+	return nil
+}
+
 func (p *Provider) fail(w http.ResponseWriter, r *http.Request, pd *Pending, err *oidc.Error) {
 	a := pd.Request
 	err.State = a.GetState()

@@ -96,8 +96,8 @@ func TestUndeliverableCodeIsShown(t *testing.T) {
 			t.Fatalf("%d mails stored for the sign-in code, want 1", n-before)
 		}
 		failed(t, env, "taken@example.com")
-		if ids := flowMessages(t, env, login.Flow.ID); !slices.Equal(ids, []string{"code_undeliverable"}) {
-			t.Fatalf("API sign-in flow messages %v, want code_undeliverable alone", ids)
+		if ids := flowMessages(t, env, login.Flow.ID); !slices.Equal(ids, []string{"login_code_undeliverable"}) {
+			t.Fatalf("API sign-in flow messages %v, want login_code_undeliverable alone", ids)
 		}
 	})
 }

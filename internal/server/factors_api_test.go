@@ -128,7 +128,7 @@ func TestTwoFactorThroughAPI(t *testing.T) {
 		// turns the app on and answers 10 recovery codes, once.
 		first, _ := pqtotp.GenerateCode(setup.Secret, env.Clock.Now())
 		p := expectProblem(t, env.JSON(t, "POST", "/api/totp/confirm", tok, map[string]any{"code": wrongCode(first)}, nil), 400, "invalid-input")
-		if len(p.Errors) != 1 || p.Errors[0].Field != "code" || p.Errors[0].ID != "code_invalid" {
+		if len(p.Errors) != 1 || p.Errors[0].Field != "code" || p.Errors[0].ID != "totp_setup_code_invalid" {
 			t.Fatalf("wrong code: %+v", p)
 		}
 		var codes api.RecoveryCodes

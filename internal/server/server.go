@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/text/language"
+
 	"github.com/foyer-id/foyer/internal/admin"
 	"github.com/foyer-id/foyer/internal/api"
 	"github.com/foyer-id/foyer/internal/challenge"
@@ -27,6 +29,7 @@ import (
 	"github.com/foyer-id/foyer/internal/decision"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/flow"
+	"github.com/foyer-id/foyer/internal/i18n"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/keys"
 	"github.com/foyer-id/foyer/internal/oidc"
@@ -110,7 +113,22 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		return nil, fmt.Errorf("domains.%s.identity_schema: %w", config.DefaultDomain, err)
 	}
 
+	// The message catalogues, built-in and the operator's: they word the
+	// mail and the pages.
+	catalog, err := i18n.Load(cfg.Languages.Dir)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	// The domain's look, on its pages and in its mail.
+	brand, err := ui.NewBrand(dom.Branding)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	outbox := courier.NewOutbox(db, now)
+	outbox.Catalog = catalog
+	outbox.Brand = brand.Mail(cfg.PublicURL)
 	node, err := cfg.LoadNodeID()
 	if err != nil {
 		db.Close()
@@ -248,7 +266,8 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		return nil, err
 	}
 	pages := &ui.Pages{Flows: flows, Sessions: sessions, Identities: identities, Cookies: cookies, Passkeys: passkeys, Sealer: sealer,
-		ProductName: dom.ProductName, Domain: config.DefaultDomain, Logger: logger}
+		ProductName: dom.ProductName, Domain: config.DefaultDomain, Logger: logger,
+		Catalog: catalog, DefaultLanguage: language.Make(dom.DefaultLanguage), Brand: brand}
 	if err := pages.Init(); err != nil {
 		db.Close()
 		return nil, err
@@ -284,7 +303,8 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	sessions.Replaced = provider.Storage.FollowSession // apps' tokens follow a session through step-up and sign-in again
 	apiHandler := &api.Handler{Flows: flows, Sessions: sessions, Identities: identities, Domain: config.DefaultDomain,
 		Proofs: &risk.DeviceProofs{Throttle: flows.Throttle, Now: now}, PublicURL: cfg.PublicURL,
-		CookieName: cookies.Session(), Logger: logger, Passkeys: passkeys}
+		CookieName: cookies.Session(), Logger: logger, Passkeys: passkeys,
+		Catalog: catalog, DefaultLanguage: language.Make(dom.DefaultLanguage)}
 
 	mux := http.NewServeMux()
 	pages.Mount(mux)

@@ -36,7 +36,7 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	v := view{Title: "Your account", SignedIn: true, Identity: ident, Session: s, Messages: refusal(r), Extra: map[string]any{}}
+	v := view{Title: "account.title", SignedIn: true, Identity: ident, Session: s, Messages: refusal(r), Extra: map[string]any{}}
 	if m, ok := changedNotes[r.URL.Query().Get("changed")]; ok {
 		v.Messages = append(v.Messages, m)
 	}
@@ -91,7 +91,7 @@ func (p *Pages) logoutPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v := view{Title: "Sign out", SignedIn: s != nil}
+	v := view{Title: "logout.title", SignedIn: s != nil}
 	if l, ok := p.appLogout(r.URL.Query()); ok {
 		if !v.SignedIn && l.RedirectURI != "" {
 			// Nothing to end here: go straight back to the app.
@@ -99,6 +99,12 @@ func (p *Pages) logoutPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		v.Extra = map[string]any{"Logout": p.OAuth.Storage.LogoutFields(l)}
+		if l.ClientID != "" {
+			// Name the app that asked, and offer to stay signed in.
+			if c, err := p.OAuth.Storage.Clients.Get(r.Context(), l.ClientID); err == nil {
+				v.Extra["App"], v.Extra["AppURI"] = c.Name, c.ClientURI
+			}
+		}
 	}
 	p.render(w, r, http.StatusOK, "logout", v)
 }

@@ -16,7 +16,7 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f == nil {
-		v := view{Title: "Sign in", Messages: notice(note), ReturnTo: safeReturnTo(r.URL.Query().Get("return_to")), Action: "/login",
+		v := view{Title: "login.title", Messages: notice(note), ReturnTo: safeReturnTo(r.URL.Query().Get("return_to")), Action: "/login",
 			Extra: p.loginOptions()}
 		p.challenge(w, r, &v, nil, policy.LoginSubmit, policy.VerificationSend)
 		if hint := r.URL.Query().Get("login_hint"); hint != "" && len(hint) <= 254 {
@@ -25,7 +25,7 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusOK, "login", v)
 		return
 	}
-	p.renderFlow(w, r, f, "/login", "Sign in")
+	p.renderFlow(w, r, f, "/login", "login.title")
 }
 
 // POST /login: check the email and password.

@@ -30,11 +30,9 @@ func (p *Pages) oauthPending(w http.ResponseWriter, r *http.Request) *foidc.Pend
 	case err == nil:
 		return pd
 	case errors.Is(err, foidc.ErrForeignBrowser):
-		p.errorPage(w, r, http.StatusForbidden, "Sign-in link not valid here",
-			"This sign-in was started in another browser. Go back to the app and start again from this browser.")
+		p.errorPage(w, r, http.StatusForbidden, "oauth.foreign_browser_title", "oauth_foreign_browser")
 	default:
-		p.errorPage(w, r, http.StatusBadRequest, "Sign-in request not valid",
-			"This sign-in request is unknown or has expired. Go back to the app and start again.")
+		p.errorPage(w, r, http.StatusBadRequest, "oauth.request_invalid_title", "oauth_request_invalid")
 	}
 	return nil
 }
@@ -83,27 +81,40 @@ func (p *Pages) oauthStep(w http.ResponseWriter, r *http.Request, d foidc.Decisi
 	case foidc.StepRegister:
 		http.Redirect(w, r, "/registration?"+url.Values{"return_to": {back}}.Encode(), http.StatusSeeOther)
 	case foidc.StepConsent:
-		p.render(w, r, http.StatusOK, "consent", view{Title: "Allow " + pd.Client.Name + "?", SignedIn: true, Action: back,
-			Extra: map[string]any{"Client": pd.Client.Name, "Scopes": scopeTexts(pd.Request.GetScopes()), "Details": detailTexts(pd.Request.Details)}})
+		// Who is signed in, with the way to be someone else: signing in
+		// again during the request answers it for whoever signs in.
+		email := ""
+		if ident, err := p.Identities.Get(r.Context(), p.Domain, sess.IdentityID); err == nil {
+			email = ident.Email().Value
+		}
+		c := pd.Client
+		p.render(w, r, http.StatusOK, "consent", view{Title: "consent.title", TitleArgs: []any{"app", c.Name}, SignedIn: true, Action: back,
+			Extra: map[string]any{"Client": c.Name, "Scopes": scopeTexts(pd.Request.GetScopes()), "Details": detailTexts(pd.Request.Details),
+				"ConsentApp": &App{Name: c.Name, ClientURI: c.ClientURI, LogoURI: c.LogoURI, PolicyURI: c.PolicyURI, TosURI: c.TosURI},
+				"Email":      email, "Switch": "/login?" + url.Values{"return_to": {back}}.Encode()}})
 	}
 }
 
+// scopeText is what the consent page says of a scope: the catalogue
+// message ID, whose placeholder {scope} is the scope's name.
+type scopeText struct{ ID, Scope string }
+
 // scopeTexts explains scopes in words.
-func scopeTexts(scopes []string) []string {
-	var out []string
+func scopeTexts(scopes []string) []scopeText {
+	var out []scopeText
 	for _, s := range scopes {
+		id := "consent.scope_other" // "Access: {scope}"
 		switch s {
 		case oidc.ScopeOpenID:
-			out = append(out, "Know who you are when you sign in")
+			id = "consent.scope_openid"
 		case oidc.ScopeEmail:
-			out = append(out, "See your email address")
+			id = "consent.scope_email"
 		case oidc.ScopeProfile:
-			out = append(out, "See your name")
+			id = "consent.scope_profile"
 		case oidc.ScopeOfflineAccess:
-			out = append(out, "Stay connected while you are away")
-		default:
-			out = append(out, "Access: "+s)
+			id = "consent.scope_offline_access"
 		}
+		out = append(out, scopeText{ID: id, Scope: s})
 	}
 	return out
 }
@@ -116,7 +127,12 @@ type detail struct {
 	Fields []detailField
 }
 
-type detailField struct{ Name, Value string }
+// detailField is one value of a detail; None marks a null, which the page
+// words (consent.detail_none).
+type detailField struct {
+	Name, Value string
+	None        bool
+}
 
 // detailTexts turns a request's authorization details into what the
 // consent page lists; nil for none.
@@ -163,12 +179,12 @@ func flattenDetail(path string, v any, fields *[]detailField) {
 			}
 		}
 		if plain != nil {
-			*fields = append(*fields, detailField{path, strings.Join(plain, ", ")})
+			*fields = append(*fields, detailField{Name: path, Value: strings.Join(plain, ", ")})
 		}
 	case nil:
-		*fields = append(*fields, detailField{path, "none"})
+		*fields = append(*fields, detailField{Name: path, None: true})
 	default:
-		*fields = append(*fields, detailField{path, fmt.Sprint(v)})
+		*fields = append(*fields, detailField{Name: path, Value: fmt.Sprint(v)})
 	}
 }
 

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"embed"
 	"encoding/json"
@@ -14,13 +13,19 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
+
+	"golang.org/x/text/language"
 
 	"github.com/foyer-id/foyer/internal/challenge"
 	"github.com/foyer-id/foyer/internal/credential/passkey"
 	"github.com/foyer-id/foyer/internal/credential/password"
 	"github.com/foyer-id/foyer/internal/flow"
+	"github.com/foyer-id/foyer/internal/i18n"
 	"github.com/foyer-id/foyer/internal/identity"
 	foidc "github.com/foyer-id/foyer/internal/oidc"
 	"github.com/foyer-id/foyer/internal/policy"
@@ -52,40 +57,97 @@ type Pages struct {
 	Sealer *secretbox.Box
 	// OAuth is the OpenID provider whose sign-ins these pages complete.
 	OAuth *foidc.Provider
+	// Catalog holds the pages' texts in every language, and
+	// DefaultLanguage is the domain's (docs/languages.md).
+	Catalog         *i18n.Catalog
+	DefaultLanguage language.Tag
+	// Brand is the domain's look and links (nil: Foyer's own).
+	Brand *Brand
 
 	tmpl map[string]*template.Template
 }
 
-// Init parses the templates; call it once before Mount.
+// Init parses the templates — the built-in ones, or the operator's of
+// the same name from the brand's template directory — and refuses, with
+// the file and line, one that does not parse; call it once before Mount.
 func (p *Pages) Init() error {
 	p.tmpl = map[string]*template.Template{}
+	if p.Brand == nil {
+		p.Brand = &Brand{}
+	}
 	pages, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return err
 	}
+	source, err := p.templateSources(pages)
+	if err != nil {
+		return err
+	}
+	layout := source["layout"]
 	for _, name := range pages {
 		base := strings.TrimSuffix(strings.TrimPrefix(name, "templates/"), ".html")
 		if base == "layout" {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(template.FuncMap{
+		t := template.New("layout.html").Funcs(template.FuncMap{
 			"fieldError": fieldError,
 			"focus":      focus,
 			"methodName": methodName,
 			"formError":  formMessages,
 			"traits":     traitsOf,
-		}).ParseFS(templateFS, "templates/layout.html", name)
-		if err != nil {
-			return fmt.Errorf("ui: parse %s: %w", name, err)
+		})
+		if _, err := t.Parse(layout.text); err != nil {
+			return fmt.Errorf("ui: template %s: %w", layout.file, err)
+		}
+		page := source[base]
+		if _, err := t.New(base + ".html").Parse(page.text); err != nil {
+			return fmt.Errorf("ui: template %s: %w", page.file, err)
 		}
 		p.tmpl[base] = t
 	}
 	return nil
 }
 
+type templateSource struct{ file, text string }
+
+// templateSources reads every page template, from the operator's
+// directory where it has the file; a file there that names no page is
+// refused (a misspelt override would change nothing).
+func (p *Pages) templateSources(pages []string) (map[string]templateSource, error) {
+	out := map[string]templateSource{}
+	for _, name := range pages {
+		b, err := templateFS.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		out[strings.TrimSuffix(strings.TrimPrefix(name, "templates/"), ".html")] = templateSource{name, string(b)}
+	}
+	dir := p.Brand.templates
+	if dir == "" {
+		return out, nil
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.html"))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		base := strings.TrimSuffix(filepath.Base(f), ".html")
+		if _, ok := out[base]; !ok {
+			return nil, fmt.Errorf("ui: template %s: no built-in page %s.html to replace", f, base)
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("ui: template: %w", err)
+		}
+		out[base] = templateSource{f, string(b)}
+	}
+	return out, nil
+}
+
 // Mount registers the hosted pages on mux.
 func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /assets/", http.StripPrefix("/", assetHandler()))
+	p.Brand.mount(mux)
 	mux.HandleFunc("GET /{$}", p.home)
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=86400")
@@ -138,6 +200,7 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.Handle("POST /account/consents", p.form(p.consentRevoke))
 	mux.HandleFunc("GET "+foidc.ContinuePath, p.oauthContinue)
 	mux.Handle("POST "+foidc.ContinuePath, p.form(p.oauthConsent))
+	mux.Handle("POST /oauth/cancel", p.form(p.oauthCancel))
 }
 
 func assetHandler() http.Handler {
@@ -164,7 +227,10 @@ func SecurityHeaders(h http.Header) {
 
 // view is what every template receives.
 type view struct {
+	// Title is a message id (login.title), or the title itself; TitleArgs
+	// fill the message's placeholders.
 	Title       string
+	TitleArgs   []any
 	ProductName string
 	CSRF        string
 	Flow        *flow.View
@@ -186,7 +252,20 @@ type view struct {
 	// how many minutes a browser without JavaScript waits instead.
 	Challenge     *challenge.Challenge
 	ChallengeWait int
+	// Lang is the page's language (its lang attribute).
+	Lang string
+	// Brand is the domain's look: logo, stylesheet, footer links.
+	Brand *Brand
+	// App is the app the journey will go back to, if any (set from
+	// ReturnTo when left nil).
+	App *App
+	loc *i18n.Localizer
+	tz  *time.Location // the customer's time zone (dates.go)
 }
+
+// T returns message id in the page's language, its placeholders filled
+// from args (name, value pairs): {{.T "login.title"}}.
+func (v view) T(id string, args ...any) string { return v.loc.T(id, args...) }
 
 func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
 	t, ok := p.tmpl[name]
@@ -194,6 +273,34 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 		panic("ui: no template " + name)
 	}
 	v.ProductName = p.ProductName
+	v.Brand = p.Brand
+	if v.App == nil {
+		v.App = p.appFor(w, r, v.ReturnTo)
+	}
+	// The languages the app asked for (ui_locales), also on the page
+	// that answers it (consent), which does not show the app's context.
+	appLocales := ""
+	if v.App != nil {
+		appLocales = v.App.UILocales
+	} else if a := p.appFor(w, r, v.Action); a != nil {
+		appLocales = a.UILocales
+	}
+	saved := ""
+	if v.Identity != nil {
+		var t struct {
+			Locale string `json:"locale"`
+		}
+		_ = json.Unmarshal(v.Identity.Traits, &t)
+		saved = t.Locale
+	}
+	v.loc = p.localizerFor(w, r, saved, appLocales)
+	v.Lang = v.loc.Lang()
+	v.tz = timeZone(r)
+	if v.loc.Has(v.Title) {
+		v.Title = v.loc.T(v.Title, v.TitleArgs...)
+	}
+	v.Messages = localizeMessages(v.loc, v.Messages)
+	w.Header().Set("Content-Language", v.Lang)
 	v.Password = p.Flows.PasswordPolicy
 	v.CodeMinutes = int(p.Flows.Config.CodeLifetime.Minutes())
 	v.CSRF = maskToken(p.Cookies.browserSecret(w, r))
@@ -205,6 +312,12 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 		return
 	}
 	SecurityHeaders(w.Header())
+	if v.App != nil && v.App.LogoURI != "" {
+		allowImage(w.Header(), v.App.LogoURI)
+	}
+	if a, ok := v.Extra["ConsentApp"].(*App); ok && a.LogoURI != "" {
+		allowImage(w.Header(), a.LogoURI)
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
@@ -217,12 +330,11 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 func (p *Pages) ErrorPage(w http.ResponseWriter, r *http.Request, status int) {
 	switch status {
 	case http.StatusNotFound:
-		p.errorPage(w, r, status, "Page not found", "There is no page at this address. Check the link, or start from the beginning.")
+		p.errorPage(w, r, status, "error.not_found_title", "page_not_found")
 	case http.StatusMethodNotAllowed:
-		p.errorPage(w, r, status, "Not possible here", "This page cannot be used that way. Start from the beginning.")
+		p.errorPage(w, r, status, "error.method_title", "method_not_allowed")
 	default:
-		p.errorPage(w, r, status, "Request not valid",
-			"This link from an app is not valid: the app is unknown, or it asked to return somewhere it did not register. Go back to the app and try again, or contact its support.")
+		p.errorPage(w, r, status, "error.request_invalid_title", "app_request_invalid")
 	}
 }
 
@@ -232,20 +344,19 @@ func (p *Pages) ErrorPage(w http.ResponseWriter, r *http.Request, status int) {
 // will likely work in a moment.
 func (p *Pages) Unavailable(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Retry-After", strconv.Itoa(problem.RetryAfter))
-	p.errorPage(w, r, http.StatusServiceUnavailable, "Please try again shortly",
-		"We cannot complete this right now. Nothing is lost: wait a few seconds, then go back and try again.")
+	p.errorPage(w, r, http.StatusServiceUnavailable, "error.unavailable_title", "service_unavailable")
 }
 
 // CrossOriginRefused answers a form that another site made the browser
 // send, which cross-origin protection stopped before any handler ran.
 func (p *Pages) CrossOriginRefused(w http.ResponseWriter, r *http.Request) {
-	p.errorPage(w, r, http.StatusForbidden, "Not sent from this site",
-		"This form came from another website, so nothing was done. Go back to the page and try again.")
+	p.errorPage(w, r, http.StatusForbidden, "error.cross_origin_title", "cross_origin_refused")
 }
 
 // errorPage shows a fixed, safe message; details go to the log only.
-func (p *Pages) errorPage(w http.ResponseWriter, r *http.Request, status int, title, text string) {
-	p.render(w, r, status, "error", view{Title: title, Messages: []flow.Message{{ID: "error", Type: "error", Text: text}}})
+// title and id are catalogue ids: the page's title and its message.
+func (p *Pages) errorPage(w http.ResponseWriter, r *http.Request, status int, title, id string) {
+	p.render(w, r, status, "error", view{Title: title, Messages: []flow.Message{flow.ErrorMessage("", id)}})
 }
 
 // fail maps a journey error to what the customer sees.
@@ -259,25 +370,27 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", fmt.Sprint(secs))
 		// The sign-in page offers the other ways in (a code by email, a
 		// passkey), which the text points to.
-		p.render(w, r, http.StatusTooManyRequests, "error", view{Title: "Please wait a moment",
-			Messages: []flow.Message{{ID: "error", Type: "error", Text: fmt.Sprintf(
-				"There were too many attempts. Please try again in %s — or, if you have lost your password, use another way to sign in.", seconds(secs))}},
-			Extra: map[string]any{"Link": loginLink(r), "LinkText": "Sign in another way"}})
+		p.render(w, r, http.StatusTooManyRequests, "error", view{Title: "error.throttled_title",
+			Messages: []flow.Message{flow.ErrorMessage("", "too_many_attempts", "count", secs)},
+			Extra:    map[string]any{"Link": loginLink(r), "LinkText": "common.sign_in_another_way"}})
 	case errors.As(err, &challenged):
 		// Only where a step has no page of its own to show the challenge
 		// on (a step-up): the page it came from asks for one up front.
 		secs := int(challenged.RetryAfter.Seconds()) + 1
 		w.Header().Set("Retry-After", fmt.Sprint(secs))
 		back := safeReturnTo(r.URL.RequestURI())
-		p.render(w, r, http.StatusTooManyRequests, "error", view{Title: "One more moment",
-			Messages: []flow.Message{{ID: "challenge_required", Type: "error", Text: challengeText}},
-			Extra:    map[string]any{"Link": back, "LinkText": "Go back and try again"}})
+		p.render(w, r, http.StatusTooManyRequests, "error", view{Title: "error.challenge_title",
+			Messages: []flow.Message{challengeMessage()},
+			Extra:    map[string]any{"Link": back, "LinkText": "error.go_back"}})
+	case errors.As(err, &denied) && denied.Message != "":
+		// The policy's own words, which its author wrote in one language:
+		// an id no catalogue has keeps them as they are.
+		p.render(w, r, http.StatusForbidden, "error", view{Title: "error.denied_title",
+			Messages: []flow.Message{{ID: "policy_denied", Type: "error", Text: denied.Message}}})
 	case errors.As(err, &denied):
-		p.errorPage(w, r, http.StatusForbidden, "Not allowed",
-			cmp.Or(denied.Message, "This action is not allowed for this account. Contact support if you think this is a mistake."))
+		p.errorPage(w, r, http.StatusForbidden, "error.denied_title", "action_denied")
 	case errors.Is(err, flow.ErrChanged):
-		p.errorPage(w, r, http.StatusConflict, "This page was already sent",
-			"This step was submitted twice, perhaps from another tab. Please go back and reload the page.")
+		p.errorPage(w, r, http.StatusConflict, "error.changed_title", "submitted_twice")
 	case errors.Is(err, context.Canceled) || errors.Is(r.Context().Err(), context.Canceled):
 		// The browser went away: nobody reads the answer, and it is no fault.
 		p.Logger.DebugContext(r.Context(), "ui: client gone", "path", r.URL.Path, "error", err)
@@ -286,7 +399,7 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 		p.Unavailable(w, r)
 	default:
 		p.Logger.ErrorContext(r.Context(), "ui: journey failed", "path", r.URL.Path, "error", err)
-		p.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again.")
+		p.errorPage(w, r, http.StatusInternalServerError, "error.internal_title", "internal_error")
 	}
 }
 
@@ -305,13 +418,14 @@ func (p *Pages) client(w http.ResponseWriter, r *http.Request) flow.Client {
 		IP:        ClientIP(r),
 		UserAgent: r.UserAgent(),
 		DeviceID:  p.Cookies.deviceID(w, r),
+		Lang:      p.localizer(w, r, "").Lang(),
 		Proof:     challenge.Proof{Token: r.PostForm.Get("challenge_token"), Solution: r.PostForm.Get("challenge_solution")},
 	}
 }
 
-// challengeText tells a customer why the page asks their browser for a
+// challengeMessage tells a customer why the page asks their browser for a
 // moment of work.
-const challengeText = "Many attempts came from your network lately, so your browser must do a quick check before this form can go. Please send it again."
+func challengeMessage() flow.Message { return flow.ErrorMessage("", "challenge_required") }
 
 // challenge sets v's challenge: the proof of work the client's network
 // owes before its next attempt at any of actions, if any, for the page to
@@ -347,12 +461,12 @@ func (p *Pages) form(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 		if err := r.ParseForm(); err != nil {
-			p.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read. Please go back and try again.")
+			p.errorPage(w, r, http.StatusBadRequest, "error.bad_request_title", "form_unreadable")
 			return
 		}
 		ck, err := r.Cookie(p.Cookies.CSRF())
 		if err != nil || !validToken(r.PostForm.Get("csrf_token"), ck.Value) {
-			p.errorPage(w, r, http.StatusForbidden, "Request refused", "This form has expired or did not come from this site. Please go back, reload the page and try again.")
+			p.errorPage(w, r, http.StatusForbidden, "error.csrf_title", "form_expired")
 			return
 		}
 		next(w, r)
@@ -422,21 +536,14 @@ func seeOther(w http.ResponseWriter, r *http.Request, to string) {
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
-// methodName says a sign-in method (session.Methods) in words.
+// methodName is the message id of a sign-in method (session.Methods) in
+// words.
 func methodName(m string) string {
 	switch m {
-	case "password":
-		return "your password"
-	case "email_code":
-		return "a code sent by email"
-	case "totp":
-		return "your authenticator app"
-	case "recovery_code":
-		return "a recovery code"
-	case "passkey":
-		return "a passkey"
+	case "password", "email_code", "totp", "recovery_code", "passkey", "sms_code":
+		return "method." + m
 	}
-	return m
+	return "method.other"
 }
 
 // focus reports whether the form's field should take the focus: the
@@ -471,8 +578,9 @@ func formMessages(msgs []flow.Message) []flow.Message {
 }
 
 // loadFlow loads the flow named in ?flow= for this browser. A missing,
-// foreign or expired flow gives a fresh page with a note (it is not an
-// error the customer can act on otherwise).
+// foreign or expired flow gives a fresh page with a note, the id of a
+// message for notice (it is not an error the customer can act on
+// otherwise).
 func (p *Pages) loadFlow(w http.ResponseWriter, r *http.Request, typ string) (*flow.Flow, string, error) {
 	id := r.URL.Query().Get("flow")
 	if id == "" {
@@ -483,18 +591,19 @@ func (p *Pages) loadFlow(w http.ResponseWriter, r *http.Request, typ string) (*f
 	case err == nil:
 		return f, "", nil
 	case errors.Is(err, flow.ErrExpired):
-		return nil, "This page expired. Please start again.", nil
+		return nil, "flow_restart", nil
 	case errors.Is(err, flow.ErrNotFound), errors.Is(err, flow.ErrBinding):
-		return nil, "That link is not valid in this browser. Please start again.", nil
+		return nil, "flow_link_invalid", nil
 	}
 	return nil, "", err
 }
 
-func notice(text string) []flow.Message {
-	if text == "" {
+// notice is the message of loadFlow's note (a message id), if any.
+func notice(note string) []flow.Message {
+	if note == "" {
 		return nil
 	}
-	return []flow.Message{{ID: "flow_restart", Type: "error", Text: text}}
+	return []flow.Message{flow.ErrorMessage("", note)}
 }
 
 // submitFailed stores the feedback of a rejected submit in the flow and
@@ -513,7 +622,7 @@ func (p *Pages) submitFailed(w http.ResponseWriter, r *http.Request, f *flow.Flo
 	case errors.As(err, &challenged):
 		// The flow's page carries the challenge, which the browser
 		// solves; the customer sends the form again.
-		f.Data.Messages = []flow.Message{{ID: "challenge_required", Type: "error", Text: challengeText}}
+		f.Data.Messages = []flow.Message{challengeMessage()}
 		f.Data.Challenge = &challenged.Challenge
 	case errors.As(err, &inv):
 		f.Data.Messages = inv.Messages
@@ -536,13 +645,6 @@ func traitsOf(id *identity.Identity) map[string]any {
 	m := map[string]any{}
 	_ = json.Unmarshal(id.Traits, &m)
 	return m
-}
-
-func seconds(n int) string {
-	if n == 1 {
-		return "1 second"
-	}
-	return fmt.Sprintf("%d seconds", n)
 }
 
 func isInvalid(err error) bool {

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/foyer-id/foyer/internal/credential/passkey"
 	"github.com/foyer-id/foyer/internal/flow"
+	"github.com/foyer-id/foyer/internal/i18n"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/problem"
 	"github.com/foyer-id/foyer/internal/store"
@@ -18,16 +20,33 @@ import (
 
 // Passkeys need the browser's WebAuthn API, so these endpoints are called
 // by /assets/passkey.js from the hosted pages: JSON in and out, the CSRF
-// token in an X-CSRF-Token header, the session in the cookie.
+// token in an X-CSRF-Token header, the session in the cookie, and the
+// page's language as Accept-Language, in which the answers' problems
+// (which the script shows) are worded.
 
 // jsonForm checks the CSRF header and decodes a JSON body.
 func (p *Pages) jsonForm(w http.ResponseWriter, r *http.Request, dst any) bool {
 	ck, err := r.Cookie(p.Cookies.CSRF())
 	if err != nil || !validToken(r.Header.Get("X-CSRF-Token"), ck.Value) {
-		problem.Send(w, http.StatusForbidden, "csrf", "Request refused", "Reload the page and try again.")
+		p.sendProblem(w, r, http.StatusForbidden, "csrf", "passkey_problem.csrf_title", "passkey_problem.reload")
 		return false
 	}
 	return problem.DecodeJSON(w, r, dst, 64<<10)
+}
+
+// jsonLocalizer is the language of a JSON answer to a page's script, as
+// its Content-Language says.
+func (p *Pages) jsonLocalizer(w http.ResponseWriter, r *http.Request) *i18n.Localizer {
+	loc := p.localizer(w, r, "")
+	w.Header().Set("Content-Language", loc.Lang())
+	return loc
+}
+
+// sendProblem answers a problem of kind whose title and detail are
+// message ids.
+func (p *Pages) sendProblem(w http.ResponseWriter, r *http.Request, status int, kind, title, detail string) {
+	loc := p.jsonLocalizer(w, r)
+	problem.Send(w, status, kind, loc.T(title), loc.T(detail))
 }
 
 type passkeyOptions struct {
@@ -183,7 +202,7 @@ func (p *Pages) passkeyAdd(w http.ResponseWriter, r *http.Request) {
 	}
 	cred, err := p.Passkeys.FinishRegistration(r.Context(), body.ChallengeID, ident.ID, name, body.Credential)
 	if err != nil {
-		problem.Send(w, http.StatusBadRequest, "passkey-invalid", "Passkey not added", "The passkey could not be added. Try again.")
+		p.sendProblem(w, r, http.StatusBadRequest, "passkey-invalid", "passkey_problem.not_added_title", "passkey_problem.not_added")
 		return
 	}
 	codes, err := p.Flows.PasskeyAdded(r.Context(), p.client(w, r), ident, cred.ID, cred.Name)
@@ -229,8 +248,9 @@ func (p *Pages) freshJSON(w http.ResponseWriter, r *http.Request) (*identity.Ide
 		p.jsonFail(w, r, err)
 		return nil, false
 	case to != "":
-		problem.Write(w, http.StatusUnauthorized, map[string]any{"type": problem.TypeBase + "reauthenticate", "title": "Please confirm it's you",
-			"status": http.StatusUnauthorized, "detail": "Sign in again to change how you sign in.", "location": to})
+		loc := p.jsonLocalizer(w, r)
+		problem.Write(w, http.StatusUnauthorized, map[string]any{"type": problem.TypeBase + "reauthenticate", "title": loc.T("passkey_problem.reauthenticate_title"),
+			"status": http.StatusUnauthorized, "detail": loc.T("passkey_problem.reauthenticate"), "location": to})
 		return nil, false
 	}
 	return ident, true
@@ -293,24 +313,28 @@ func (p *Pages) jsonFail(w http.ResponseWriter, r *http.Request, err error) {
 	var inv *flow.InvalidError
 	switch {
 	case errors.As(err, &throttled):
-		problem.Send(w, http.StatusTooManyRequests, "throttled", "Too many attempts", "Wait a moment and try again.")
+		p.sendProblem(w, r, http.StatusTooManyRequests, "throttled", "passkey_problem.throttled_title", "passkey_problem.throttled")
 	case errors.Is(err, flow.ErrPasskeyRefused):
-		problem.Send(w, http.StatusBadRequest, "passkey-invalid", "Passkey not accepted", "That passkey did not work here. Try again, or sign in another way.")
+		p.sendProblem(w, r, http.StatusBadRequest, "passkey-invalid", "passkey_problem.refused_title", "passkey_problem.refused")
 	case errors.As(err, &inv):
-		problem.Write(w, http.StatusBadRequest, map[string]any{"type": problem.TypeBase + "invalid-input", "title": "The input is not valid",
-			"status": http.StatusBadRequest, "detail": inv.Messages[0].Text, "errors": inv.Messages})
+		loc := p.jsonLocalizer(w, r)
+		msgs := localizeMessages(loc, inv.Messages)
+		problem.Write(w, http.StatusBadRequest, map[string]any{"type": problem.TypeBase + "invalid-input", "title": loc.T("passkey_problem.invalid_title"),
+			"status": http.StatusBadRequest, "detail": msgs[0].Text, "errors": msgs})
 	case errors.Is(err, flow.ErrWrongState), errors.Is(err, flow.ErrChanged), errors.Is(err, flow.ErrExpired), errors.Is(err, flow.ErrNotFound), errors.Is(err, flow.ErrBinding):
-		problem.Send(w, http.StatusConflict, "flow-state", "This step is over", "Reload the page and try again.")
+		p.sendProblem(w, r, http.StatusConflict, "flow-state", "passkey_problem.flow_state_title", "passkey_problem.reload")
 	case errors.As(err, &denied):
-		problem.Send(w, http.StatusForbidden, "denied", "Not allowed", "This sign-in is not allowed for this account.")
+		p.sendProblem(w, r, http.StatusForbidden, "denied", "passkey_problem.denied_title", "passkey_problem.denied")
 	case errors.Is(r.Context().Err(), context.Canceled):
 		p.Logger.DebugContext(r.Context(), "ui: client gone", "path", r.URL.Path, "error", err)
 	case store.Unavailable(err):
 		p.Logger.WarnContext(r.Context(), "ui: database unavailable", "path", r.URL.Path, "error", err)
-		problem.Unavailable(w)
+		// problem.Unavailable, in the page's language.
+		w.Header().Set("Retry-After", strconv.Itoa(problem.RetryAfter))
+		p.sendProblem(w, r, http.StatusServiceUnavailable, "unavailable", "passkey_problem.unavailable_title", "passkey_problem.unavailable")
 	default:
 		p.Logger.ErrorContext(r.Context(), "ui: passkey request failed", "error", err)
-		problem.Send(w, http.StatusInternalServerError, "internal", "Internal error", "Something went wrong on our side.")
+		p.sendProblem(w, r, http.StatusInternalServerError, "internal", "passkey_problem.internal_title", "passkey_problem.internal")
 	}
 }
 

@@ -14,12 +14,12 @@ func (p *Pages) recoveryPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f == nil {
-		v := view{Title: "Recover your account", Messages: notice(note), Action: "/recovery", Extra: p.recoveryOptions()}
+		v := view{Title: "recovery.title", Messages: notice(note), Action: "/recovery", Extra: p.recoveryOptions()}
 		p.challenge(w, r, &v, nil, formActions[flow.TypeRecovery]...)
 		p.render(w, r, http.StatusOK, "recovery", v)
 		return
 	}
-	p.renderFlow(w, r, f, "/recovery", "Recover your account")
+	p.renderFlow(w, r, f, "/recovery", "recovery.title")
 }
 
 // recoveryOptions are the ways to recover the recovery page offers

@@ -27,37 +27,38 @@ func (p *Pages) registrationPage(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/account", http.StatusSeeOther)
 			return
 		}
-		v := view{Title: "Create your account", Messages: notice(note),
+		v := view{Title: "registration.title", Messages: notice(note),
 			ReturnTo: safeReturnTo(r.URL.Query().Get("return_to")), Action: "/registration", Extra: p.loginOptions()}
 		p.challenge(w, r, &v, nil, policy.RegistrationSubmit)
 		p.render(w, r, http.StatusOK, "registration", v)
 		return
 	}
-	p.renderFlow(w, r, f, "/registration", "Create your account")
+	p.renderFlow(w, r, f, "/registration", "registration.title")
 }
 
-// renderFlow shows a flow's current step on its page.
+// renderFlow shows a flow's current step on its page; title (a message
+// id, or the title itself) is the title of its first form and its end.
 func (p *Pages) renderFlow(w http.ResponseWriter, r *http.Request, f *flow.Flow, path, title string) {
 	p.Flows.NoteDelivery(r.Context(), f) // a code that will not arrive says so
 	v := f.View()
 	data := view{Title: title, Flow: &v, Messages: v.Messages, Values: f.Data.Values, Action: flowURL(path, f), ReturnTo: f.ReturnTo}
 	switch f.State {
 	case flow.StateVerify:
-		data.Title = "Check your email"
+		data.Title = "code.title_email"
 		if f.Data.Phone != "" {
-			data.Title = "Check your phone"
+			data.Title = "code.title_phone"
 		}
 		p.challenge(w, r, &data, f, policy.VerificationSubmit, policy.VerificationSend)
 		p.render(w, r, http.StatusOK, "code", data)
 	case flow.StateSecondFactor:
-		data.Title = "Two-factor authentication"
+		data.Title = "second_factor.title"
 		p.challenge(w, r, &data, f, policy.SecondFactorSubmit)
 		p.render(w, r, http.StatusOK, "second_factor", data)
 	case flow.StatePassword:
-		data.Title = "Choose a new password"
+		data.Title = "recovery_password.title"
 		p.render(w, r, http.StatusOK, "recovery_password", data)
 	case flow.StatePasskey:
-		data.Title = "Create your passkey"
+		data.Title = "passkey_signup.title"
 		data.Extra = map[string]any{"Flow": f.ID}
 		p.render(w, r, http.StatusOK, "passkey_signup", data)
 	case flow.StateDone, flow.StateFailed:

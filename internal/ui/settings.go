@@ -37,9 +37,9 @@ func (p *Pages) passwordPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v := view{Title: "Change your password", SignedIn: true, Identity: ident, Session: s, Action: "/account/password"}
+	v := view{Title: "password.title", SignedIn: true, Identity: ident, Session: s, Action: "/account/password"}
 	if r.URL.Query().Get("error") == "current_password_invalid" {
-		v.Messages = []flow.Message{{Field: "current_password", ID: "current_password_invalid", Type: "error", Text: "That is not your current password."}}
+		v.Messages = []flow.Message{flow.ErrorMessage("current_password", "current_password_invalid")} // flow.ChangePassword's
 	}
 	p.render(w, r, http.StatusOK, "password", v)
 }
@@ -58,7 +58,7 @@ func (p *Pages) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	var inv *flow.InvalidError
 	if errors.As(err, &inv) {
-		p.render(w, r, http.StatusBadRequest, "password", view{Title: "Change your password", SignedIn: true, Identity: ident, Session: s,
+		p.render(w, r, http.StatusBadRequest, "password", view{Title: "password.title", SignedIn: true, Identity: ident, Session: s,
 			Action: "/account/password", Messages: inv.Messages})
 		return
 	}
@@ -76,7 +76,7 @@ func (p *Pages) profilePage(w http.ResponseWriter, r *http.Request) {
 	if name, ok := traitsOf(ident)["name"].(string); ok {
 		values["name"] = name
 	}
-	p.render(w, r, http.StatusOK, "profile", view{Title: "Your profile", SignedIn: true, Identity: ident, Session: s, Action: "/account/profile", Values: values})
+	p.render(w, r, http.StatusOK, "profile", view{Title: "profile.title", SignedIn: true, Identity: ident, Session: s, Action: "/account/profile", Values: values})
 }
 
 // POST /account/profile
@@ -93,7 +93,7 @@ func (p *Pages) profileSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	var inv *flow.InvalidError
 	if errors.As(err, &inv) {
-		p.render(w, r, http.StatusBadRequest, "profile", view{Title: "Your profile", SignedIn: true, Identity: ident, Session: s,
+		p.render(w, r, http.StatusBadRequest, "profile", view{Title: "profile.title", SignedIn: true, Identity: ident, Session: s,
 			Action: "/account/profile", Values: map[string]string{"name": name}, Messages: inv.Messages})
 		return
 	}
@@ -139,12 +139,12 @@ type identifierChange struct {
 }
 
 func (p *Pages) emailChange() identifierChange {
-	return identifierChange{typ: flow.TypeEmailChange, path: "/account/email", title: "Change your email address", template: "email",
+	return identifierChange{typ: flow.TypeEmailChange, path: "/account/email", title: "email.title", template: "email",
 		field: "email", start: p.Flows.StartEmailChange}
 }
 
 func (p *Pages) phoneChange() identifierChange {
-	return identifierChange{typ: flow.TypePhoneChange, path: "/account/phone", title: "Your phone number", template: "phone",
+	return identifierChange{typ: flow.TypePhoneChange, path: "/account/phone", title: "phone.title", template: "phone",
 		field: "phone", start: p.Flows.StartPhoneChange}
 }
 
@@ -218,14 +218,14 @@ func (p *Pages) revertPage(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
 	kind, err := p.Flows.RevertKind(r.Context(), token)
 	if errors.Is(err, flow.ErrRevertInvalid) {
-		p.errorPage(w, r, http.StatusGone, "This link does not work any more", "It was used already, or it is more than 7 days old. If you think someone else is in your account, recover it from the sign-in page.")
+		p.errorPage(w, r, http.StatusGone, "revert.link_invalid_title", "revert_link_invalid")
 		return
 	}
 	if err != nil {
 		p.fail(w, r, err)
 		return
 	}
-	p.render(w, r, http.StatusOK, "revert", view{Title: "This wasn't me", Action: "/revert", Values: map[string]string{"token": token},
+	p.render(w, r, http.StatusOK, "revert", view{Title: "revert.title", Action: "/revert", Values: map[string]string{"token": token},
 		Extra: map[string]any{"Kind": kind}})
 }
 
@@ -234,7 +234,7 @@ func (p *Pages) revertPage(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) revertSubmit(w http.ResponseWriter, r *http.Request) {
 	err := p.Flows.Revert(r.Context(), p.client(w, r), r.PostForm.Get("token"))
 	if errors.Is(err, flow.ErrRevertInvalid) {
-		p.errorPage(w, r, http.StatusGone, "This link does not work any more", "It was used already, or it is more than 7 days old. If you think someone else is in your account, recover it from the sign-in page.")
+		p.errorPage(w, r, http.StatusGone, "revert.link_invalid_title", "revert_link_invalid")
 		return
 	}
 	if err != nil {
@@ -242,5 +242,5 @@ func (p *Pages) revertSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Cookies.clear(w, p.Cookies.Session())
-	p.render(w, r, http.StatusOK, "reverted", view{Title: "Your account is protected"})
+	p.render(w, r, http.StatusOK, "reverted", view{Title: "reverted.title"})
 }

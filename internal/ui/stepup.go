@@ -35,7 +35,7 @@ func (p *Pages) stepUpPage(w http.ResponseWriter, r *http.Request) {
 	if q.Get("fresh") != "" {
 		action.Set("fresh", "1")
 	}
-	v := view{Title: "Confirm it's you", SignedIn: true, ReturnTo: returnTo, Action: "/stepup?" + action.Encode(),
+	v := view{Title: "stepup.title", SignedIn: true, ReturnTo: returnTo, Action: "/stepup?" + action.Encode(),
 		Extra: map[string]any{}}
 	if p.Passkeys != nil {
 		if n, err := p.Passkeys.Count(r.Context(), s.IdentityID); err == nil && n > 0 {
@@ -50,10 +50,12 @@ func (p *Pages) stepUpPage(w http.ResponseWriter, r *http.Request) {
 	v.Messages = refusal(r)
 	switch failed {
 	case flow.FactorRecovery:
-		v.Messages = []flow.Message{{Field: "recovery", ID: "code_invalid", Type: "error", Text: flow.FactorInvalidText(flow.FactorRecovery)}}
+		m := flow.FactorInvalid(flow.FactorRecovery)
+		m.Field = "recovery" // the page's field for recovery codes
+		v.Messages = []flow.Message{m}
 	case "":
 	default:
-		v.Messages = []flow.Message{{Field: "code", ID: "code_invalid", Type: "error", Text: flow.FactorInvalidText(flow.FactorTOTP)}}
+		v.Messages = []flow.Message{flow.FactorInvalid(flow.FactorTOTP)}
 	}
 	p.challenge(w, r, &v, nil, policy.SecondFactorSubmit)
 	p.render(w, r, http.StatusOK, "second_factor", v)

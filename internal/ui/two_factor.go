@@ -71,7 +71,7 @@ func (p *Pages) twoFactorPage(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	v := view{Title: "Two-factor authentication", SignedIn: true, Identity: ident, Session: s, Action: twoFactorPath, Messages: refusal(r),
+	v := view{Title: "two_factor.title", SignedIn: true, Identity: ident, Session: s, Action: twoFactorPath, Messages: refusal(r),
 		Extra: map[string]any{"Offered": p.Flows.Config.TOTPSetup}}
 	state, err := p.Flows.TOTPState(r.Context(), s.IdentityID)
 	if err != nil {
@@ -96,7 +96,7 @@ func (p *Pages) twoFactorPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if r.URL.Query().Get("error") != "" {
-		v.Messages = []flow.Message{{Field: "code", ID: "code_invalid", Type: "error", Text: "That code is not right. Enter the 6 digits your app shows now."}}
+		v.Messages = []flow.Message{flow.ErrorMessage("code", "totp_setup_code_invalid")} // flow.ConfirmTOTP's
 	}
 	p.render(w, r, http.StatusOK, "two_factor", v)
 }
@@ -126,7 +126,7 @@ func (p *Pages) twoFactorSetup(w http.ResponseWriter, r *http.Request) {
 
 // totpOff answers a set-up where the domain offers no authenticator apps.
 func (p *Pages) totpOff(w http.ResponseWriter, r *http.Request) {
-	p.errorPage(w, r, http.StatusForbidden, "Not available", "Authenticator apps are not offered here.")
+	p.errorPage(w, r, http.StatusForbidden, "two_factor.not_available_title", "totp_not_offered")
 }
 
 // POST /account/two-factor/confirm: the first code turns the app on; the
@@ -175,7 +175,7 @@ func (p *Pages) twoFactorRecoveryCodes(w http.ResponseWriter, r *http.Request) {
 // showRecoveryCodes answers the request that made them with the codes —
 // the only time they exist in clear. The page is not cached.
 func (p *Pages) showRecoveryCodes(w http.ResponseWriter, r *http.Request, codes []string) {
-	p.render(w, r, http.StatusOK, "recovery_codes", view{Title: "Save your recovery codes", SignedIn: true, Extra: map[string]any{"Codes": codes}})
+	p.render(w, r, http.StatusOK, "recovery_codes", view{Title: "recovery_codes.title", SignedIn: true, Extra: map[string]any{"Codes": codes}})
 }
 
 // POST /account/two-factor/remove: turn the authenticator app off, after

@@ -15,7 +15,7 @@ func (p *Pages) verificationPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f == nil {
-		v := view{Title: "Verify your email", Messages: notice(note), Action: "/verification"}
+		v := view{Title: "verification.title", Messages: notice(note), Action: "/verification"}
 		p.challenge(w, r, &v, nil, policy.VerificationSend)
 		s, ok := p.currentSession(w, r)
 		if !ok {
@@ -29,7 +29,7 @@ func (p *Pages) verificationPage(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusOK, "verification", v)
 		return
 	}
-	p.renderFlow(w, r, f, "/verification", "Verify your email")
+	p.renderFlow(w, r, f, "/verification", "verification.title")
 }
 
 // POST /verification: ask for a code, or enter it.

@@ -18,12 +18,14 @@ type Browser struct {
 	t    testing.TB
 	base string
 	HTTP *http.Client
+	// Header is sent with every request (Accept-Language, …).
+	Header http.Header
 }
 
 // NewBrowser returns a Browser for env.
 func (e *Env) NewBrowser(t testing.TB) *Browser {
 	jar, _ := cookiejar.New(nil)
-	return &Browser{t: t, base: e.URL, HTTP: &http.Client{
+	return &Browser{t: t, base: e.URL, Header: http.Header{}, HTTP: &http.Client{
 		Jar:           jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
@@ -37,6 +39,9 @@ type Response struct {
 
 func (b *Browser) do(req *http.Request) *Response {
 	b.t.Helper()
+	for k, v := range b.Header {
+		req.Header[k] = v
+	}
 	resp, err := b.HTTP.Do(req)
 	if err != nil {
 		b.t.Fatal(err)

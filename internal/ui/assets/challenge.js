@@ -121,16 +121,20 @@
   var current = { token: el.getAttribute("data-token"), difficulty: parseInt(el.getAttribute("data-difficulty"), 10),
     expires: parseInt(el.getAttribute("data-expires"), 10) };
   var solution = null, waiting = [], worker = null, tried = 0;
+  // The page words what this script says, in its language: data-msg-*
+  // attributes on its form (progress has a {percent} to fill).
+  var texts = document.querySelector("form[data-msg-progress]");
+  function wording(name) { return (texts && texts.getAttribute("data-msg-" + name)) || ""; }
 
   function say(text) {
-    if (!status) return;
+    if (!status || !text) return;
     status.textContent = text;
     status.hidden = false;
   }
   function progress() {
     // Expected tries are 2^difficulty; the last stretch is shown as 95%.
     var p = Math.min(95, Math.floor(100 * tried / Math.pow(2, current.difficulty)));
-    say("One moment: your browser is finishing a quick check before it sends the form (" + p + "%).");
+    say(wording("progress").replace("{percent}", String(p)));
   }
   function solve() {
     solution = null;
@@ -182,7 +186,7 @@
         input.value = kv[1];
       });
     });
-    if (waiting.length) say("Your browser's check is done: sending the form.");
+    if (waiting.length) say(wording("done"));
     var forms = waiting;
     waiting = [];
     forms.forEach(function (form) {

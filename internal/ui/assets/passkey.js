@@ -45,33 +45,48 @@
     }
     return out;
   }
-  function post(url, body) {
+  // The page words what this script says, in its language: data-msg-*
+  // attributes on the button that starts a ceremony — error (a failure
+  // without words of its own), exists, cancelled and insecure (the
+  // browser's refusals), failed (the ceremony did not work). fallback
+  // stands in for a page that does not carry them.
+  function texts(el, fallback) {
+    var t = {};
+    ["error", "exists", "cancelled", "insecure", "failed"].forEach(function (k) {
+      t[k] = (el && el.getAttribute("data-msg-" + k)) || (fallback && fallback[k]) || "";
+    });
+    return t;
+  }
+  // Foyer's answers come in the page's language.
+  var lang = document.documentElement.getAttribute("lang");
+  function post(url, body, t) {
+    var headers = { "Content-Type": "application/json", "X-CSRF-Token": csrf };
+    if (lang) headers["Accept-Language"] = lang;
     return fetch(url, {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      method: "POST", credentials: "same-origin", headers: headers,
       body: JSON.stringify(body || {})
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (j) {
         if (r.status === 401 && j.location) { window.location.assign(j.location); throw new Error(""); }
-        if (!r.ok) throw new Error(j.detail || j.title || "Something went wrong.");
+        if (!r.ok) throw new Error(j.detail || j.title || t.error);
         return j;
       });
     });
   }
   function show(el, msg) { if (el && msg) { el.textContent = msg; el.hidden = false; } }
-  // failure says what went wrong in the customer's words: the browser's
-  // own messages are for developers; Foyer's (from post) are meant to be
-  // read.
-  function failure(e, fallback) {
+  // failure says what went wrong in the customer's words (t): the
+  // browser's own messages are for developers; Foyer's (from post) are
+  // meant to be read.
+  function failure(e, t) {
     if (typeof DOMException !== "undefined" && e instanceof DOMException) {
       switch (e.name) {
-        case "InvalidStateError": return "This device already has a passkey for your account.";
-        case "NotAllowedError": return "The passkey request was cancelled or timed out. Please try again.";
-        case "SecurityError": return "Passkeys are not available on this page.";
+        case "InvalidStateError": return t.exists || t.failed;
+        case "NotAllowedError": return t.cancelled || t.failed;
+        case "SecurityError": return t.insecure || t.failed;
       }
-      return fallback;
+      return t.failed;
     }
-    return (e && e.message) || fallback;
+    return (e && e.message) || t.failed;
   }
 
   if (!window.PublicKeyCredential) return;
@@ -82,21 +97,21 @@
   var login = document.getElementById("passkey-login");
   var conditional = null;
   function passkeySignIn(mediation) {
-    var err = document.getElementById("passkey-error");
+    var err = document.getElementById("passkey-error"), t = texts(login);
     var controller = new AbortController();
     if (conditional) conditional.abort();
     conditional = mediation === "conditional" ? controller : null;
-    post("/passkeys/login/options").then(function (o) {
+    post("/passkeys/login/options", null, t).then(function (o) {
       var req = { publicKey: requestOptions(o.options.publicKey), signal: controller.signal };
       if (mediation) req.mediation = mediation;
       return navigator.credentials.get(req).then(function (cred) {
-        return post("/passkeys/login", { challenge_id: o.challenge_id, credential: credentialJSON(cred), return_to: login.getAttribute("data-return-to") || "" });
+        return post("/passkeys/login", { challenge_id: o.challenge_id, credential: credentialJSON(cred), return_to: login.getAttribute("data-return-to") || "" }, t);
       });
     }).then(function (res) { window.location.assign(res.redirect); })
       .catch(function (e) {
         // Autofill fails quietly: the customer has not asked for anything.
         if (mediation === "conditional" || controller.signal.aborted || e.name === "AbortError") return;
-        show(err, failure(e, "Signing in with a passkey did not work."));
+        show(err, failure(e, t));
       });
   }
   if (login) {
@@ -124,30 +139,39 @@
     var unsupported = document.getElementById("passkey-unsupported");
     if (unsupported) unsupported.hidden = true;
     create.addEventListener("click", function () {
-      var err = document.getElementById("passkey-create-error");
-      post(create.getAttribute("data-options")).then(function (o) {
+      var err = document.getElementById("passkey-create-error"), t = texts(create);
+      post(create.getAttribute("data-options"), null, t).then(function (o) {
         return navigator.credentials.create({ publicKey: creationOptions(o.options.publicKey) }).then(function (cred) {
-          return post(create.getAttribute("data-finish"), { challenge_id: o.challenge_id, credential: credentialJSON(cred) });
+          return post(create.getAttribute("data-finish"), { challenge_id: o.challenge_id, credential: credentialJSON(cred) }, t);
         });
       }).then(function (res) { window.location.assign(res.redirect); })
-        .catch(function (e) { show(err, failure(e, "The passkey could not be created.")); });
+        .catch(function (e) { show(err, failure(e, t)); });
     });
   }
 
+  // The account page's words for as long as its button does not carry
+  // them (data-msg-*, as above).
+  var addFallback = {
+    error: "Something went wrong.",
+    exists: "This device already has a passkey for your account.",
+    cancelled: "The passkey request was cancelled or timed out. Please try again.",
+    insecure: "Passkeys are not available on this page.",
+    failed: "The passkey could not be added."
+  };
   var add = document.getElementById("passkey-add");
   if (add) {
     add.hidden = false;
     var nameField = document.getElementById("passkey-name-field");
     if (nameField) nameField.hidden = false;
     add.addEventListener("click", function () {
-      var err = document.getElementById("passkey-add-error");
+      var err = document.getElementById("passkey-add-error"), t = texts(add, addFallback);
       var name = document.getElementById("passkey-name");
-      post("/account/passkeys/options").then(function (o) {
+      post("/account/passkeys/options", null, t).then(function (o) {
         return navigator.credentials.create({ publicKey: creationOptions(o.options.publicKey) }).then(function (cred) {
-          return post("/account/passkeys", { challenge_id: o.challenge_id, name: name ? name.value : "", credential: credentialJSON(cred) });
+          return post("/account/passkeys", { challenge_id: o.challenge_id, name: name ? name.value : "", credential: credentialJSON(cred) }, t);
         });
       }).then(function () { window.location.reload(); })
-        .catch(function (e) { show(err, failure(e, "The passkey could not be added.")); });
+        .catch(function (e) { show(err, failure(e, t)); });
     });
   }
 })();
