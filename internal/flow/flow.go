@@ -168,6 +168,9 @@ type Flow struct {
 // Data is the journey's private working state. It never leaves the
 // server as is: the View is what clients see.
 type Data struct {
+	// WaitUntil is when the form may be sent again after a throttled
+	// submit (zero: now); the page counts down to it.
+	WaitUntil time.Time `json:"wait_until,omitzero"`
 	// Lang is the language the customer reads (Client.Lang of the latest
 	// step): the journey's mail is worded in it.
 	Lang string `json:"lang,omitempty"`

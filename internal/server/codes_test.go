@@ -235,7 +235,9 @@ func TestLoginThrottleWithoutLockout(t *testing.T) {
 			}
 		}
 		expectStatus(t, last, 429)
-		if last.Header.Get("Retry-After") == "" || !strings.Contains(last.Body, "too many attempts") || !strings.Contains(last.Body, `href="/login"`) {
+		// The sign-in form stays, with the address, and counts the wait down.
+		if last.Header.Get("Retry-After") == "" || !strings.Contains(last.Body, "too many attempts") || !strings.Contains(last.Body, `value="kate@example.com"`) ||
+			!strings.Contains(last.Body, "data-countdown=") {
 			t.Fatalf("throttle page: %v\n%s", last.Header, last.Body)
 		}
 		// The API says the same with a problem.

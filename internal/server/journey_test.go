@@ -3,8 +3,10 @@ package server_test
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/foyer-id/foyer/internal/api"
 	"github.com/foyer-id/foyer/internal/event"
@@ -73,8 +75,11 @@ func TestBrowserJourney(t *testing.T) {
 		// Sign out: GET only asks, POST signs out.
 		expectStatus(t, b.Get("/logout"), 200)
 		expectStatus(t, b.Get("/sessions/whoami"), 200)
-		if got := location(t, b.Submit("/logout", url.Values{})); got != "/login" {
+		if got := location(t, b.Submit("/logout", url.Values{})); got != "/login?signed_out=1" {
 			t.Fatalf("after logout: %q", got)
+		}
+		if r := b.Get("/login?signed_out=1"); !strings.Contains(r.Body, `data-id="logout.signed_out">You are signed out.</p>`) {
+			t.Fatalf("the sign-in page after sign-out does not say so:\n%s", r.Body)
 		}
 		expectStatus(t, b.Get("/sessions/whoami"), 401)
 		// The old token is dead server-side, not only forgotten by the browser.
@@ -95,6 +100,23 @@ func TestBrowserJourney(t *testing.T) {
 		page := b2.Get(loc)
 		if !strings.Contains(page.Body, "not correct") {
 			t.Fatalf("login error page:\n%s", page.Body)
+		}
+		// The address stays; the focus is on the password, to type again.
+		if !strings.Contains(page.Body, `value="alice@example.com"`) || !regexp.MustCompile(`id="password"[^>]* autofocus>`).MatchString(page.Body) ||
+			regexp.MustCompile(`id="email"[^>]* autofocus`).MatchString(page.Body) {
+			t.Fatalf("after a wrong password, the email is not kept or the focus is not on the password:\n%s", page.Body)
+		}
+
+		// A form submitted after its flow expired says so, and keeps the
+		// address that was typed.
+		env.Clock.Advance(2 * time.Hour)
+		loc = location(t, b2.Post(loc, url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "email": {"alice@example.com"}, "password": {"x"}}))
+		page = b2.Get(loc)
+		if !strings.Contains(page.Body, "expired") || !strings.Contains(page.Body, `value="alice@example.com"`) {
+			t.Fatalf("expired form:\n%s", page.Body)
+		}
+		if again := b2.Get(loc); strings.Contains(again.Body, `value="alice@example.com"`) {
+			t.Fatal("the kept address outlived the page it was kept for")
 		}
 	})
 }
@@ -204,4 +226,46 @@ func TestResentFormSeesOther(t *testing.T) {
 		expectStatus(t, b2.Get(loc), 200)
 		expectStatus(t, b2.Get("/sessions/whoami"), 401)
 	})
+}
+
+// A throttled sign-in keeps its form and what was typed, and counts the
+// wait down (assets/countdown.js) instead of sending the customer to an
+// error page; once the wait is over the form goes through.
+func TestThrottledSignInKeepsTheForm(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	env.Clock.Stop()
+	signUp(t, env, "wanda@example.com", goodPassword)
+	b := env.NewBrowser(t)
+	page := b.Get("/login")
+	action := "/login"
+	var loc string
+	for i := range 10 {
+		r := b.Post(action, url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "email": {"wanda@example.com"}, "password": {"not it"}})
+		if r.StatusCode == http.StatusTooManyRequests {
+			page = r
+			break
+		}
+		loc = location(t, r)
+		page = b.Get(loc)
+		action = loc
+		if i == 9 {
+			t.Fatalf("no wait after 10 wrong passwords:\n%s", page.Body)
+		}
+	}
+	for _, want := range []string{`data-id="too_many_attempts"`, `value="wanda@example.com"`, `data-wait-button`, `<script src="/assets/countdown.js" defer></script>`,
+		`data-id="wait">Try again in <span data-countdown="`} {
+		if !strings.Contains(page.Body, want) {
+			t.Fatalf("throttled sign-in page lacks %s:\n%s", want, page.Body)
+		}
+	}
+	if r := b.Get("/assets/countdown.js"); r.StatusCode != 200 {
+		t.Fatalf("countdown.js: %d", r.StatusCode)
+	}
+	env.Clock.Advance(10 * time.Minute)
+	// The password is checked again: right, it leads on (here to the
+	// code a sign-in after many failures asks for).
+	got := location(t, b.Post(action, url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "email": {"wanda@example.com"}, "password": {goodPassword}}))
+	if next := b.Get(got).Body; got != "/account" && !strings.Contains(next, `data-id="confirm_sign_in"`) {
+		t.Fatalf("after the wait: %q\n%s", got, next)
+	}
 }

@@ -145,5 +145,5 @@ func (p *Pages) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	seeOther(w, r, "/login")
+	seeOther(w, r, "/login?signed_out=1")
 }

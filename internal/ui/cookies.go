@@ -141,3 +141,32 @@ func validToken(token, secret string) bool {
 	}
 	return subtle.ConstantTimeCompare(got, raw) == 1
 }
+
+// Typed is the cookie that carries, sealed, for a minute, the address a
+// customer typed into a form that had expired, to the fresh form.
+func (c Cookies) Typed() string { return c.name("foyer_typed") }
+
+// typedOwner binds a sealed typed address to its purpose.
+const typedOwner = "typed email"
+
+// keepTypedEmail keeps email for the next page's form (typedEmail).
+func (p *Pages) keepTypedEmail(w http.ResponseWriter, email string) {
+	if email == "" || len(email) > 254 || p.Sealer == nil {
+		return
+	}
+	p.Cookies.set(w, p.Cookies.Typed(), p.Sealer.Seal(typedOwner, []byte(email)), time.Now().Add(time.Minute))
+}
+
+// typedEmail returns, once, the address keepTypedEmail kept, or "".
+func (p *Pages) typedEmail(w http.ResponseWriter, r *http.Request) string {
+	ck, err := r.Cookie(p.Cookies.Typed())
+	if err != nil || p.Sealer == nil {
+		return ""
+	}
+	p.Cookies.clear(w, p.Cookies.Typed())
+	plain, err := p.Sealer.Open(typedOwner, ck.Value)
+	if err != nil {
+		return ""
+	}
+	return string(plain)
+}

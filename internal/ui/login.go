@@ -22,6 +22,9 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request) {
 		if hint := r.URL.Query().Get("login_hint"); hint != "" && len(hint) <= 254 {
 			v.Values = map[string]string{"email": hint}
 		}
+		if r.URL.Query().Get("signed_out") != "" && note == "" {
+			v.Messages = []flow.Message{flow.InfoMessage("logout.signed_out")}
+		}
 		p.render(w, r, http.StatusOK, "login", v)
 		return
 	}

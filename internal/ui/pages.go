@@ -95,6 +95,7 @@ func (p *Pages) Init() error {
 			"methodName": methodName,
 			"formError":  formMessages,
 			"traits":     traitsOf,
+			"countdown":  countdown,
 		})
 		if _, err := t.Parse(layout.text); err != nil {
 			return fmt.Errorf("ui: template %s: %w", layout.file, err)
@@ -252,6 +253,9 @@ type view struct {
 	// how many minutes a browser without JavaScript waits instead.
 	Challenge     *challenge.Challenge
 	ChallengeWait int
+	// Wait is how many seconds the page's form must wait before it is
+	// sent again (0: none); assets/countdown.js counts them down.
+	Wait int
 	// Lang is the page's language (its lang attribute).
 	Lang string
 	// Brand is the domain's look: logo, stylesheet, footer links.
@@ -300,6 +304,14 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 		v.Title = v.loc.T(v.Title, v.TitleArgs...)
 	}
 	v.Messages = localizeMessages(v.loc, v.Messages)
+	if v.Values["email"] == "" {
+		if typed := p.typedEmail(w, r); typed != "" {
+			if v.Values == nil {
+				v.Values = map[string]string{}
+			}
+			v.Values["email"] = typed
+		}
+	}
 	w.Header().Set("Content-Language", v.Lang)
 	v.Password = p.Flows.PasswordPolicy
 	v.CodeMinutes = int(p.Flows.Config.CodeLifetime.Minutes())
@@ -536,6 +548,12 @@ func seeOther(w http.ResponseWriter, r *http.Request, to string) {
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
+// countdown writes a wait of secs seconds as the page's timer shows it
+// (m:ss), before its script takes over.
+func countdown(secs int) string {
+	return fmt.Sprintf("%d:%02d", secs/60, secs%60)
+}
+
 // methodName is the message id of a sign-in method (session.Methods) in
 // words.
 func methodName(m string) string {
@@ -551,6 +569,10 @@ func methodName(m string) string {
 // (first is that field's name).
 func focus(msgs []flow.Message, field, first string) bool {
 	for _, m := range msgs {
+		if m.ID == "credentials_invalid" {
+			// The address is kept; the password is what to type again.
+			return field == "password"
+		}
 		if m.Type == "error" && m.Field != "" {
 			return m.Field == field
 		}
@@ -618,7 +640,24 @@ func (p *Pages) submitFailed(w http.ResponseWriter, r *http.Request, f *flow.Flo
 	}
 	var inv *flow.InvalidError
 	var challenged *flow.ChallengeError
+	var throttled *flow.ThrottledError
+	f.Data.WaitUntil = time.Time{}
 	switch {
+	case errors.As(err, &throttled) && path == "/login" && f.State == flow.StateForm:
+		// The sign-in form stays, with what was typed, answered at once
+		// as 429 with Retry-After; the page counts down the wait and
+		// lets the form go when it is over.
+		secs := int(throttled.RetryAfter.Seconds()) + 1
+		f.Data.Messages = []flow.Message{flow.ErrorMessage("", "too_many_attempts", "count", secs)}
+		f.Data.WaitUntil = p.Flows.Now().Add(time.Duration(secs) * time.Second)
+		f.Data.Challenge, f.Data.Values = nil, values
+		if uerr := p.Flows.Flows.Update(r.Context(), f, p.Flows.Now()); uerr != nil {
+			p.fail(w, r, uerr)
+			return
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		p.renderFlowStatus(w, r, f, path, "login.title", http.StatusTooManyRequests)
+		return
 	case errors.As(err, &challenged):
 		// The flow's page carries the challenge, which the browser
 		// solves; the customer sends the form again.

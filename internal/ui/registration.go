@@ -39,9 +39,17 @@ func (p *Pages) registrationPage(w http.ResponseWriter, r *http.Request) {
 // renderFlow shows a flow's current step on its page; title (a message
 // id, or the title itself) is the title of its first form and its end.
 func (p *Pages) renderFlow(w http.ResponseWriter, r *http.Request, f *flow.Flow, path, title string) {
+	p.renderFlowStatus(w, r, f, path, title, http.StatusOK)
+}
+
+// renderFlowStatus is renderFlow answering with status.
+func (p *Pages) renderFlowStatus(w http.ResponseWriter, r *http.Request, f *flow.Flow, path, title string, status int) {
 	p.Flows.NoteDelivery(r.Context(), f) // a code that will not arrive says so
 	v := f.View()
 	data := view{Title: title, Flow: &v, Messages: v.Messages, Values: f.Data.Values, Action: flowURL(path, f), ReturnTo: f.ReturnTo}
+	if wait := f.Data.WaitUntil.Sub(p.Flows.Now()); wait > 0 {
+		data.Wait = int(wait.Seconds()) + 1
+	}
 	switch f.State {
 	case flow.StateVerify:
 		data.Title = "code.title_email"
@@ -49,27 +57,27 @@ func (p *Pages) renderFlow(w http.ResponseWriter, r *http.Request, f *flow.Flow,
 			data.Title = "code.title_phone"
 		}
 		p.challenge(w, r, &data, f, policy.VerificationSubmit, policy.VerificationSend)
-		p.render(w, r, http.StatusOK, "code", data)
+		p.render(w, r, status, "code", data)
 	case flow.StateSecondFactor:
 		data.Title = "second_factor.title"
 		p.challenge(w, r, &data, f, policy.SecondFactorSubmit)
-		p.render(w, r, http.StatusOK, "second_factor", data)
+		p.render(w, r, status, "second_factor", data)
 	case flow.StatePassword:
 		data.Title = "recovery_password.title"
-		p.render(w, r, http.StatusOK, "recovery_password", data)
+		p.render(w, r, status, "recovery_password", data)
 	case flow.StatePasskey:
 		data.Title = "passkey_signup.title"
 		data.Extra = map[string]any{"Flow": f.ID}
-		p.render(w, r, http.StatusOK, "passkey_signup", data)
+		p.render(w, r, status, "passkey_signup", data)
 	case flow.StateDone, flow.StateFailed:
-		p.render(w, r, http.StatusOK, "done", data)
+		p.render(w, r, status, "done", data)
 	default:
 		data.Extra = p.loginOptions()
 		if f.Type == flow.TypeRecovery {
 			data.Extra = p.recoveryOptions()
 		}
 		p.challenge(w, r, &data, f, formActions[f.Type]...)
-		p.render(w, r, http.StatusOK, strings.TrimPrefix(path, "/"), data)
+		p.render(w, r, status, strings.TrimPrefix(path, "/"), data)
 	}
 }
 
@@ -165,6 +173,9 @@ func (p *Pages) submittedFlow(w http.ResponseWriter, r *http.Request, typ, path,
 		return nil, c, false
 	}
 	if note != "" {
+		// The page says the form expired; the address typed into it is
+		// kept for the form it shows (keepTypedEmail).
+		p.keepTypedEmail(w, r.PostForm.Get("email"))
 		seeOther(w, r, path+"?flow="+url.QueryEscape(r.URL.Query().Get("flow")))
 		return nil, c, false
 	}
