@@ -587,6 +587,15 @@ func (s *Service) saveWithCodeMailed(ctx context.Context, f *Flow, c Client, tem
 
 // Resend sends a fresh code for a flow waiting for one. The old code stops
 // working. It is limited per flow and spaced out.
+// ResendWait is how long f's customer waits before Resend sends another
+// code (0: now, or never again — the flow sent its last).
+func (s *Service) ResendWait(f *Flow) time.Duration {
+	if f.State != StateVerify || f.Data.CodesSent >= s.limits().MaxCodesPerFlow || f.Data.LastSentAt.IsZero() {
+		return 0
+	}
+	return max(0, s.limits().ResendAfter-s.now().Sub(f.Data.LastSentAt))
+}
+
 func (s *Service) Resend(ctx context.Context, f *Flow, c Client) (*Flow, error) {
 	if f.State != StateVerify {
 		return nil, ErrWrongState

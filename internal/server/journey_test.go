@@ -269,3 +269,21 @@ func TestThrottledSignInKeepsTheForm(t *testing.T) {
 		t.Fatalf("after the wait: %q\n%s", got, next)
 	}
 }
+
+// The code page shows when a new code may be asked for, counting down,
+// instead of answering the early ask with an error only.
+func TestResendShowsItsTimer(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	env.Clock.Stop()
+	b := env.NewBrowser(t)
+	loc := location(t, b.Submit("/registration", url.Values{"email": {"otto@example.com"}, "password": {goodPassword}}))
+	page := b.Get(loc)
+	if !strings.Contains(page.Body, `<span class="hint resend-wait">You can ask for a new code in <span data-countdown="`) ||
+		!strings.Contains(page.Body, `class="link" data-wait-button>`) || !strings.Contains(page.Body, "/assets/countdown.js") {
+		t.Fatalf("code page without the resend timer:\n%s", page.Body)
+	}
+	env.Clock.Advance(10 * time.Minute)
+	if page := b.Get(loc); strings.Contains(page.Body, "resend-wait") || strings.Contains(page.Body, "countdown.js") {
+		t.Fatalf("the timer outlived the wait:\n%s", page.Body)
+	}
+}

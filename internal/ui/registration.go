@@ -57,6 +57,10 @@ func (p *Pages) renderFlowStatus(w http.ResponseWriter, r *http.Request, f *flow
 			data.Title = "code.title_phone"
 		}
 		p.challenge(w, r, &data, f, policy.VerificationSubmit, policy.VerificationSend)
+		if wait := p.Flows.ResendWait(f); wait > 0 {
+			// "Send a new code" shows when it may be asked, not an error.
+			data.Extra = map[string]any{"ResendWait": int(wait.Seconds()) + 1}
+		}
 		p.render(w, r, status, "code", data)
 	case flow.StateSecondFactor:
 		data.Title = "second_factor.title"
