@@ -63,9 +63,6 @@ func FactorInvalid(kind string) Message {
 	return errorMsg("code", "totp_code_invalid")
 }
 
-// FactorInvalidText is the English text of FactorInvalid(kind).
-func FactorInvalidText(kind string) string { return FactorInvalid(kind).Text }
-
 // undeliverable is the message (MsgCodeUndeliverable or its variants) of
 // f's code that will not arrive.
 func undeliverable(f *Flow) Message {

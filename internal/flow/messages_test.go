@@ -217,7 +217,7 @@ func TestFactorInvalid(t *testing.T) {
 	if m := FactorInvalid(FactorTOTP); m.ID != "totp_code_invalid" || m.Text != "That code is not right. Codes from your app change every 30 seconds; each works once." {
 		t.Errorf("totp: %+v", m)
 	}
-	if m := FactorInvalid(FactorRecovery); m.ID != "second_factor_recovery_code_invalid" || m.Text != FactorInvalidText(FactorRecovery) {
+	if m := FactorInvalid(FactorRecovery); m.ID != "second_factor_recovery_code_invalid" || m.Text != i18n.English().T("second_factor_recovery_code_invalid") {
 		t.Errorf("recovery code: %+v", m)
 	}
 }

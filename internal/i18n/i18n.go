@@ -168,9 +168,6 @@ func (c *Catalog) add(tag language.Tag, name string, b []byte, override bool) er
 	return nil
 }
 
-// Languages returns the catalogue's languages, English first.
-func (c *Catalog) Languages() []language.Tag { return slices.Clone(c.tags) }
-
 // Messages returns tag's messages (for tests and tools); nil for a
 // language without a catalogue.
 func (c *Catalog) Messages(tag language.Tag) map[string]Message { return c.langs[tag] }
