@@ -376,15 +376,7 @@ func (h *Handler) localize(w http.ResponseWriter, r *http.Request, msgs []flow.M
 		return msgs
 	}
 	w.Header().Set("Content-Language", loc.Lang())
-	if len(msgs) == 0 {
-		return msgs
-	}
-	out := make([]flow.Message, len(msgs))
-	for i, m := range msgs {
-		out[i] = m
-		out[i].Text = loc.Reword(m.ID, m.Args, m.Text)
-	}
-	return out
+	return flow.Localize(loc, msgs)
 }
 
 func (h *Handler) openapi(w http.ResponseWriter, r *http.Request) {

@@ -308,10 +308,6 @@ func bind(c *i18n.Catalog, loc *i18n.Localizer, name string) (templateSet, error
 	return got.(templateSet), nil
 }
 
-// builtin is the catalogue Foyer ships, for an Outbox without one of its
-// own and for Render.
-var builtin = sync.OnceValues(func() (*i18n.Catalog, error) { return i18n.Load("") })
-
 // Render renders m's template with m.Data, in m.Lang from the built-in
 // catalogue. It fails when the template is unknown, a required Data key is
 // missing, or m.To is not a bare address.
@@ -349,10 +345,7 @@ func RenderWith(c *i18n.Catalog, m Message) (Rendered, error) {
 		return Rendered{}, fmt.Errorf("courier: render %s: missing Data %s", m.Template, strings.Join(missing, ", "))
 	}
 	if c == nil {
-		var err error
-		if c, err = builtin(); err != nil {
-			return Rendered{}, fmt.Errorf("courier: render %s: %w", m.Template, err)
-		}
+		c = i18n.Builtin()
 	}
 	lang := i18n.Default
 	if tag, ok := c.Pick(m.Lang); ok {

@@ -142,3 +142,19 @@ func traitMessage(te *identity.TraitError) Message {
 	}
 	return errorMsg(te.Trait, "trait_invalid", "field", label)
 }
+
+// Localize returns msgs worded by loc (i18n.Localizer.Reword): a message
+// whose ID the catalogue has takes its text from there, with its Args;
+// one it lacks keeps its English Text. msgs is left as it is (an error's
+// messages may be shared).
+func Localize(loc *i18n.Localizer, msgs []Message) []Message {
+	if len(msgs) == 0 {
+		return msgs
+	}
+	out := make([]Message, len(msgs))
+	for i, m := range msgs {
+		m.Text = loc.Reword(m.ID, m.Args, m.Text)
+		out[i] = m
+	}
+	return out
+}

@@ -303,7 +303,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 	if v.loc.Has(v.Title) {
 		v.Title = v.loc.T(v.Title, v.TitleArgs...)
 	}
-	v.Messages = localizeMessages(v.loc, v.Messages)
+	v.Messages = flow.Localize(v.loc, v.Messages)
 	if v.Values["email"] == "" {
 		if typed := p.typedEmail(w, r); typed != "" {
 			if v.Values == nil {

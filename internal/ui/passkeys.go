@@ -318,7 +318,7 @@ func (p *Pages) jsonFail(w http.ResponseWriter, r *http.Request, err error) {
 		p.sendProblem(w, r, http.StatusBadRequest, "passkey-invalid", "passkey_problem.refused_title", "passkey_problem.refused")
 	case errors.As(err, &inv):
 		loc := p.jsonLocalizer(w, r)
-		msgs := localizeMessages(loc, inv.Messages)
+		msgs := flow.Localize(loc, inv.Messages)
 		problem.Write(w, http.StatusBadRequest, map[string]any{"type": problem.TypeBase + "invalid-input", "title": loc.T("passkey_problem.invalid_title"),
 			"status": http.StatusBadRequest, "detail": msgs[0].Text, "errors": msgs})
 	case errors.Is(err, flow.ErrWrongState), errors.Is(err, flow.ErrChanged), errors.Is(err, flow.ErrExpired), errors.Is(err, flow.ErrNotFound), errors.Is(err, flow.ErrBinding):
