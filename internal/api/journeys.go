@@ -151,6 +151,9 @@ func (h *Handler) startVerification(w http.ResponseWriter, r *http.Request) {
 // VerificationRequest is the body of POST /api/verification/{id}.
 type VerificationRequest struct {
 	Email string `json:"email"`
+	// Password finishes, in state password, the sign-up whose code the
+	// flow proved.
+	Password string `json:"password"`
 }
 
 func (h *Handler) submitVerification(w http.ResponseWriter, r *http.Request) {
@@ -169,7 +172,13 @@ func (h *Handler) submitVerification(w http.ResponseWriter, r *http.Request) {
 		unauthenticated(w, true, "The session token is not valid; send a live one or none.")
 		return
 	}
-	res, err := h.Flows.SubmitVerificationEmail(r.Context(), f, h.client(r), req.Email, sess)
+	var res *flow.Result
+	var err error
+	if f.State == flow.StatePassword {
+		res, err = h.Flows.FinishSignUp(r.Context(), f, h.client(r), req.Password)
+	} else {
+		res, err = h.Flows.SubmitVerificationEmail(r.Context(), f, h.client(r), req.Email, sess)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return

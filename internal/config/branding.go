@@ -2,11 +2,13 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -42,6 +44,70 @@ type Branding struct {
 	// replace the built-in ones of the same name; a template that does
 	// not parse stops the start with its file and line.
 	Templates string `yaml:"templates"`
+	// Apps are apps' own looks, by client id: the pages of a journey an
+	// app sent, and their mail, take the domain's branding with the
+	// app's fields laid over (With). Templates stay the domain's. An id
+	// no client has is no error: clients come and go at run time.
+	Apps map[string]AppBranding `yaml:"apps"`
+}
+
+// AppBranding is an app's own look (Branding.Apps). Each field set
+// replaces the domain's; the fields are those of Branding, but for
+// templates.
+type AppBranding struct {
+	// ProductName names the app in its pages' header and title and signs
+	// its mail, in place of the domain's product_name.
+	ProductName    string `yaml:"product_name"`
+	Logo           string `yaml:"logo"`
+	LogoDark       string `yaml:"logo_dark"`
+	Accent         string `yaml:"accent"`
+	AccentDark     string `yaml:"accent_dark"`
+	Background     string `yaml:"background"`
+	BackgroundDark string `yaml:"background_dark"`
+	Font           string `yaml:"font"`
+	Radius         string `yaml:"radius"`
+	CSS            string `yaml:"css"`
+	SupportURL     string `yaml:"support_url"`
+	PrivacyURL     string `yaml:"privacy_url"`
+	TermsURL       string `yaml:"terms_url"`
+}
+
+// own is the app's fields as a Branding of their own, to check them as
+// the domain's are checked.
+func (a AppBranding) own() Branding {
+	return Branding{Logo: a.Logo, LogoDark: a.LogoDark, Accent: a.Accent, AccentDark: a.AccentDark,
+		Background: a.Background, BackgroundDark: a.BackgroundDark, Font: a.Font, Radius: a.Radius, CSS: a.CSS,
+		SupportURL: a.SupportURL, PrivacyURL: a.PrivacyURL, TermsURL: a.TermsURL}
+}
+
+// With returns b with a's fields laid over it: an app's look. The logos
+// go as a pair: an app with a logo of its own shows the domain's dark
+// logo nowhere, since in dark mode that would be another brand's. The
+// result has no Apps.
+func (b Branding) With(a AppBranding) Branding {
+	over := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	m := b
+	m.Apps = nil
+	if a.Logo != "" {
+		m.Logo, m.LogoDark = a.Logo, a.LogoDark
+	} else {
+		over(&m.LogoDark, a.LogoDark)
+	}
+	over(&m.Accent, a.Accent)
+	over(&m.AccentDark, a.AccentDark)
+	over(&m.Background, a.Background)
+	over(&m.BackgroundDark, a.BackgroundDark)
+	over(&m.Font, a.Font)
+	over(&m.Radius, a.Radius)
+	over(&m.CSS, a.CSS)
+	over(&m.SupportURL, a.SupportURL)
+	over(&m.PrivacyURL, a.PrivacyURL)
+	over(&m.TermsURL, a.TermsURL)
+	return m
 }
 
 var (
@@ -61,7 +127,31 @@ const (
 // maxLogo bounds a logo file.
 const maxLogo = 512 << 10
 
+// validate checks the domain's branding under prefix, and each app's
+// (prefix.apps.<client id>): its own fields, and its colours laid over the
+// domain's.
 func (b *Branding) validate(prefix string, bad func(key, format string, args ...any)) {
+	b.validateFields(prefix, bad)
+	b.checkContrast(prefix, b.Accent != "" || b.Background != "", b.AccentDark != "" || b.BackgroundDark != "", bad)
+	for _, id := range slices.Sorted(maps.Keys(b.Apps)) {
+		a := b.Apps[id]
+		key := prefix + ".apps." + id
+		if strings.TrimSpace(id) == "" {
+			bad(prefix+".apps", "an app's client id must not be empty")
+			continue
+		}
+		own := a.own()
+		own.validateFields(key, bad)
+		// The app's colours against the domain's they meet: only the
+		// modes the app colours, as the domain's own are checked above.
+		m := b.With(a)
+		m.checkContrast(key, a.Accent != "" || a.Background != "", a.AccentDark != "" || a.BackgroundDark != "", bad)
+	}
+}
+
+// validateFields checks each field on its own: files, colours, font,
+// radius, links and templates.
+func (b *Branding) validateFields(prefix string, bad func(key, format string, args ...any)) {
 	for _, f := range []struct {
 		key  string
 		path string
@@ -88,27 +178,6 @@ func (b *Branding) validate(prefix string, bad func(key, format string, args ...
 			bad(prefix+"."+c.key, "must be a colour written #rgb or #rrggbb")
 		}
 	}
-	for _, pair := range []struct{ accent, bg, mode, akey, bkey string }{
-		{b.Accent, b.Background, "light", "accent", "background"},
-		{b.AccentDark, b.BackgroundDark, "dark", "accent_dark", "background_dark"},
-	} {
-		a, bg := pair.accent, pair.bg
-		if a == "" && bg == "" {
-			continue
-		}
-		if a == "" {
-			a = map[string]string{"light": defaultAccent, "dark": defaultAccentDark}[pair.mode]
-		}
-		if bg == "" {
-			bg = map[string]string{"light": defaultBackground, "dark": defaultBackgroundDark}[pair.mode]
-		}
-		if !hexColour.MatchString(a) || !hexColour.MatchString(bg) {
-			continue
-		}
-		if r := Contrast(a, bg); r < 4.5 {
-			bad(prefix+"."+pair.akey, "%s on the %s background %s has a contrast of %.1f:1; links and buttons need 4.5:1 (WCAG 2.2 AA)", a, pair.mode, bg, r)
-		}
-	}
 	if b.Font != "" && !fontStack.MatchString(b.Font) {
 		bad(prefix+".font", "must be a CSS font stack: names, quotes, commas and spaces")
 	}
@@ -127,6 +196,28 @@ func (b *Branding) validate(prefix string, bad func(key, format string, args ...
 	if b.Templates != "" {
 		if st, err := os.Stat(b.Templates); err != nil || !st.IsDir() {
 			bad(prefix+".templates", "must be a directory of page templates")
+		}
+	}
+}
+
+// checkContrast refuses an accent that keeps less than 4.5:1 against the
+// background, in light mode if light and in dark mode if dark: the modes
+// whose colours the setting under prefix chose (Foyer's own pass).
+func (b *Branding) checkContrast(prefix string, light, dark bool, bad func(key, format string, args ...any)) {
+	accent, background, accentDark, backgroundDark := b.Colours()
+	for _, mode := range []struct {
+		on         bool
+		accent, bg string
+		name, key  string
+	}{
+		{light, accent, background, "light", "accent"},
+		{dark, accentDark, backgroundDark, "dark", "accent_dark"},
+	} {
+		if !mode.on || !hexColour.MatchString(mode.accent) || !hexColour.MatchString(mode.bg) {
+			continue
+		}
+		if r := Contrast(mode.accent, mode.bg); r < 4.5 {
+			bad(prefix+"."+mode.key, "%s on the %s background %s has a contrast of %.1f:1; links and buttons need 4.5:1 (WCAG 2.2 AA)", mode.accent, mode.name, mode.bg, r)
 		}
 	}
 }

@@ -40,6 +40,10 @@ type Message struct {
 	// NotAfter, when set, is when the mail stops being worth sending (the
 	// code in it expires): undelivered by then, it is given up.
 	NotAfter time.Time
+	// App is the client id of the app whose journey the mail is part of
+	// ("" for none): an app with a look of its own (Outbox.AppBrands)
+	// gives the mail that look instead of the domain's.
+	App string
 }
 
 // Rendered is a Message after rendering: the parts of the mail.
@@ -75,6 +79,12 @@ var catalog = map[string]templateSpec{
 	},
 	"recovery_code": {
 		required: []string{"Code", "ExpiresInMinutes", "ProductName"},
+	},
+	// The code that finishes a sign-up left before its code; Link is
+	// the page to enter it on, when the customer is on none.
+	"finish_sign_up": {
+		required: []string{"Code", "ExpiresInMinutes", "ProductName"},
+		optional: []string{"Link"},
 	},
 	"security_notice_sms": {
 		required: []string{"Change", "AccountURL", "ProductName"},
@@ -403,6 +413,9 @@ type Brand struct {
 	LogoURL string
 	// Support, Privacy and Terms are the footer's links ("" for none).
 	Support, Privacy, Terms string
+	// ProductName, when set, names the sender in place of the mail's
+	// ProductName: an app's own name (branding.apps).
+	ProductName string
 }
 
 // defaultAccent is the buttons' colour without a brand.

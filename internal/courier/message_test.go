@@ -24,6 +24,10 @@ var renderCases = []struct {
 		"Code": "903114", "ExpiresInMinutes": 10, "ProductName": "Acme"}}},
 	{"recovery_code", Message{Template: "recovery_code", To: "alice@example.com", Data: map[string]any{
 		"Code": "551902", "ExpiresInMinutes": 15, "ProductName": "Acme"}}},
+	{"finish_sign_up", Message{Template: "finish_sign_up", To: "alice@example.com", Data: map[string]any{
+		"Code": "730284", "ExpiresInMinutes": 15, "ProductName": "Acme"}}},
+	{"finish_sign_up_link", Message{Template: "finish_sign_up", To: "alice@example.com", Data: map[string]any{
+		"Code": "730284", "ExpiresInMinutes": 15, "ProductName": "Acme", "Link": "https://id.acme.test/login?flow=f1"}}},
 	{"sms_code", Message{Template: "sms_code", To: "+447946000123", Data: map[string]any{
 		"Code": "204816", "ExpiresInMinutes": 15, "ProductName": "Acme", "Host": "id.acme.test"}}},
 	{"security_notice_sms", Message{Template: "security_notice_sms", To: "+447946000123", Data: map[string]any{

@@ -45,6 +45,10 @@ type Entry struct {
 	HTML string
 	// Lang is the language the mail is worded in, a BCP 47 tag ("en").
 	Lang string
+	// App is the client id of the app whose journey the mail is part of
+	// (Message.App), "" for none; Claim leaves it out, as delivery needs
+	// none of it (the bodies carry the app's look already).
+	App string
 
 	Status Status
 	// Attempts counts delivery attempts started so far. For an entry
@@ -89,9 +93,12 @@ type Outbox struct {
 	// it the one with the operator's texts (i18n.Load). Set it before
 	// use.
 	Catalog *i18n.Catalog
-	// Brand is the domain's look in mail (nil: Foyer's own). Set it
+	// Brand is the domain's look in mail (nil: Foyer's own), and
+	// AppBrands the looks of apps that have their own, by client id: the
+	// mail of an app's journey (Message.App) takes the app's. Set them
 	// before use.
-	Brand *Brand
+	Brand     *Brand
+	AppBrands map[string]*Brand
 
 	// KeepBodies keeps the bodies of sent and failed mail so the dev
 	// mailbox can show them. Set it in dev mode only: outside dev mode
@@ -230,26 +237,34 @@ func (o *Outbox) DecoyTx(ctx context.Context, tx *store.Tx, m Message) error {
 	// Blank bodies of the mail's size: the same bytes to write, none of
 	// its words kept.
 	_, err = tx.Exec(ctx, `INSERT INTO outbox
-		(id, domain, template, recipient, subject, body_text, body_html, lang, status, attempts, next_attempt_at, last_error, created_at, not_after, claimed_by)
-		VALUES ($1, $2, $3, $4, '', $5, $6, $9, 'failed', 0, $7, $8, $7, NULL, '')`,
-		uuid.NewString(), m.Domain, m.Template, m.To, strings.Repeat(" ", len(r.Text)), strings.Repeat(" ", len(r.HTML)), store.Micros(now), decoyMark, r.Lang)
+		(id, domain, template, recipient, subject, body_text, body_html, lang, app, status, attempts, next_attempt_at, last_error, created_at, not_after, claimed_by)
+		VALUES ($1, $2, $3, $4, '', $5, $6, $9, $10, 'failed', 0, $7, $8, $7, NULL, '')`,
+		uuid.NewString(), m.Domain, m.Template, m.To, strings.Repeat(" ", len(r.Text)), strings.Repeat(" ", len(r.HTML)), store.Micros(now), decoyMark, r.Lang, m.App)
 	if err != nil {
 		return fmt.Errorf("courier: decoy %s: %w", m.Template, err)
 	}
 	return nil
 }
 
-// branded returns m with the brand in its data (.Brand), leaving the
-// caller's map as it was.
+// branded returns m with its brand in its data (.Brand) — its app's, or
+// else the domain's — and the app's product name in place of the
+// domain's, leaving the caller's map as it was.
 func (o *Outbox) branded(m Message) Message {
-	if o.Brand == nil {
+	brand := o.Brand
+	if b := o.AppBrands[m.App]; b != nil {
+		brand = b
+	}
+	if brand == nil {
 		return m
 	}
 	data := make(map[string]any, len(m.Data)+1)
 	for k, v := range m.Data {
 		data[k] = v
 	}
-	data["Brand"] = o.Brand
+	data["Brand"] = brand
+	if brand.ProductName != "" {
+		data["ProductName"] = brand.ProductName
+	}
 	m.Data = data
 	return m
 }
@@ -270,7 +285,7 @@ func (o *Outbox) insert(ctx context.Context, tx *store.Tx, m Message, h *handoff
 	}
 	now := o.now()
 	e := Entry{ID: uuid.NewString(), Domain: m.Domain, Template: m.Template, To: m.To,
-		Subject: r.Subject, Text: r.Text, HTML: r.HTML, Lang: r.Lang,
+		Subject: r.Subject, Text: r.Text, HTML: r.HTML, Lang: r.Lang, App: m.App,
 		Status: StatusQueued, NextAttemptAt: now, CreatedAt: now}
 	claimedBy := ""
 	if h != nil {
@@ -280,10 +295,10 @@ func (o *Outbox) insert(ctx context.Context, tx *store.Tx, m Message, h *handoff
 	notAfter := store.NullMicros(m.NotAfter)
 	e.NotAfter = store.FromNullMicros(notAfter)
 	_, err = tx.Exec(ctx, `INSERT INTO outbox
-		(id, domain, template, recipient, subject, body_text, body_html, lang, status, attempts, next_attempt_at, last_error, created_at, not_after, claimed_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $14, $8, $9, $10, '', $11, $12, $13)`,
+		(id, domain, template, recipient, subject, body_text, body_html, lang, app, status, attempts, next_attempt_at, last_error, created_at, not_after, claimed_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $14, $15, $8, $9, $10, '', $11, $12, $13)`,
 		e.ID, e.Domain, e.Template, e.To, e.Subject, e.Text, e.HTML, string(e.Status), e.Attempts,
-		store.Micros(e.NextAttemptAt), store.Micros(e.CreatedAt), notAfter, claimedBy, e.Lang)
+		store.Micros(e.NextAttemptAt), store.Micros(e.CreatedAt), notAfter, claimedBy, e.Lang, e.App)
 	if err != nil {
 		return Entry{}, fmt.Errorf("courier: enqueue %s: %w", m.Template, err)
 	}
@@ -649,7 +664,7 @@ func errorText(err error) string {
 	return strings.ToValidUTF8(s, "")
 }
 
-const entryColumns = `id, domain, template, recipient, subject, body_text, body_html, lang, status,
+const entryColumns = `id, domain, template, recipient, subject, body_text, body_html, lang, app, status,
 	attempts, next_attempt_at, last_error, created_at, sent_at, not_after`
 
 func scanEntry(row interface{ Scan(...any) error }) (Entry, error) {
@@ -659,7 +674,7 @@ func scanEntry(row interface{ Scan(...any) error }) (Entry, error) {
 		next, created  int64
 		sent, notAfter sql.NullInt64
 	)
-	err := row.Scan(&e.ID, &e.Domain, &e.Template, &e.To, &e.Subject, &e.Text, &e.HTML, &e.Lang, &status,
+	err := row.Scan(&e.ID, &e.Domain, &e.Template, &e.To, &e.Subject, &e.Text, &e.HTML, &e.Lang, &e.App, &status,
 		&e.Attempts, &next, &e.LastError, &created, &sent, &notAfter)
 	if err != nil {
 		return Entry{}, err

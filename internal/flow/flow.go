@@ -59,8 +59,9 @@ var transitions = map[string]map[string][]string{
 	TypeRegistration: {
 		// A sign-up completes at once, or waits for its code; a
 		// passwordless one then waits for its passkey.
+		// The code step may go back to the form to fix the address.
 		StateForm:    {StateVerify, StateDone, StateSecondFactor},
-		StateVerify:  {StatePasskey, StateDone, StateSecondFactor, StateFailed},
+		StateVerify:  {StatePasskey, StateDone, StateSecondFactor, StateFailed, StateForm},
 		StatePasskey: {StateDone},
 	},
 	TypeLogin: {
@@ -72,8 +73,10 @@ var transitions = map[string]map[string][]string{
 		StatePassword:     {StateDone},
 	},
 	TypeVerification: {
-		StateForm:   {StateVerify},
-		StateVerify: {StateDone, StateFailed},
+		// The code of an unfinished sign-up leads to its password.
+		StateForm:     {StateVerify},
+		StateVerify:   {StateDone, StateFailed, StatePassword},
+		StatePassword: {StateDone},
 	},
 	TypeEmailChange: {
 		StateForm:   {StateVerify},
@@ -194,6 +197,10 @@ type Data struct {
 	// address belongs to someone else, or to nobody); the customer sees
 	// exactly what they would otherwise.
 	Dead bool `json:"dead,omitempty"`
+	// FinishSignUp is true when the flow's code finishes an unfinished
+	// sign-up of the address (see finish.go): the right code leads to
+	// StatePassword, whose password completes it.
+	FinishSignUp bool `json:"finish_sign_up,omitempty"`
 	// CodesSent counts codes sent in this flow (resends are limited).
 	CodesSent int `json:"codes_sent,omitempty"`
 	// LastSentAt is when the last code was sent.

@@ -95,6 +95,12 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	if !ok {
 		g.failed(ctx)
 		s.emit(ctx, f, c, event.LoginSubmitted, event.OutcomeFailure, "invalid_credentials", "", "")
+		if cand != nil && cand.Identity.State == identity.StatePending {
+			// After the answer, so that it takes no longer than for
+			// an unknown address.
+			ident, returnTo, lang := cand.Identity, f.ReturnTo, f.Data.Lang
+			s.background.Go(func() { s.mailFinishSignUp(context.WithoutCancel(ctx), c, ident, returnTo, lang) })
+		}
 		return nil, errCredentials
 	}
 	// The counts are given back, and the address's failures forgotten,

@@ -55,9 +55,12 @@ func (s *Service) codeRequest(ctx context.Context, f *Flow, c Client, kind, valu
 	} else {
 		f.Data.Email = value
 	}
-	if cand != nil && cand.Identity.State == identity.StateActive && cand.Identifier.Verified && !s.justChanged(cand.Identity.ChangedAt(kind)) {
+	switch {
+	case cand != nil && cand.Identity.State == identity.StateActive && cand.Identifier.Verified && !s.justChanged(cand.Identity.ChangedAt(kind)):
 		f.IdentityID, f.Data.IdentifierID = cand.Identity.ID, cand.Identifier.ID
-	} else {
+	case cand != nil && kind == identity.KindEmail && finishPending(f, cand.Identity):
+		// An unfinished sign-up: the code finishes it.
+	default:
 		f.Data.Dead = true
 	}
 	return g, nil
@@ -86,7 +89,7 @@ func (s *Service) RequestLoginCode(ctx context.Context, f *Flow, c Client, ident
 	}
 	f.State = StateVerify
 	msg := info("login_code_sent", "email", email)
-	if err := s.saveWithCode(ctx, f, c, "login_code", msg,
+	if err := s.saveWithCode(ctx, f, c, codeTemplate(f, "login_code"), msg,
 		s.record(f, c, event.LoginCodeRequested, event.OutcomePending, "", "", "")); err != nil {
 		g.cancel(ctx)
 		return nil, err

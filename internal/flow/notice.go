@@ -17,7 +17,7 @@ import (
 // the owner learns of it, with what to do.
 func (s *Service) signInNotice(f *Flow, c Client, at time.Time, byCode, firstStep, known bool) write {
 	return func(ctx context.Context, tx *store.Tx) error {
-		_, err := s.Mailer.EnqueueTx(ctx, tx, courier.Message{Domain: s.Config.Domain, Lang: f.Data.Lang, Template: "sign_in_notice", To: f.Data.Email,
+		_, err := s.Mailer.EnqueueTx(ctx, tx, courier.Message{Domain: s.Config.Domain, Lang: f.Data.Lang, App: c.App, Template: "sign_in_notice", To: f.Data.Email,
 			Data: map[string]any{
 				"ByCode":        byCode,
 				"FirstStepOnly": firstStep,

@@ -62,7 +62,7 @@ func (s *Service) SubmitRecoveryEmail(ctx context.Context, f *Flow, c Client, ad
 	}
 	f.State = StateVerify
 	msg := info("recovery_code_sent", "email", email)
-	if err := s.saveWithCode(ctx, f, c, "recovery_code", msg, s.endOtherRecoveries(f),
+	if err := s.saveWithCode(ctx, f, c, codeTemplate(f, "recovery_code"), msg, s.endOtherRecoveries(f),
 		s.record(f, c, event.RecoveryRequested, event.OutcomePending, MethodEmailCode, "", "")); err != nil {
 		g.cancel(ctx)
 		return nil, err
@@ -180,6 +180,9 @@ func (s *Service) endOtherRecoveries(f *Flow) write {
 // the account is restricted for the cool-off, every verified address is
 // told, and the customer is signed in (at aal1).
 func (s *Service) SubmitRecoveryPassword(ctx context.Context, f *Flow, c Client, pw string) (*Result, error) {
+	if f.Data.FinishSignUp {
+		return s.FinishSignUp(ctx, f, c, pw)
+	}
 	if f.Type != TypeRecovery || f.State != StatePassword {
 		return nil, ErrWrongState
 	}

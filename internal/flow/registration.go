@@ -220,7 +220,7 @@ func (s *Service) saveSignUp(ctx context.Context, f *Flow, c Client, mail bool, 
 		if f.Data.Dead {
 			reason = "identifier_taken"
 			if mail {
-				ws = append(ws, func(ctx context.Context, tx *store.Tx) error { return s.mailOwner(ctx, tx, f) })
+				ws = append(ws, func(ctx context.Context, tx *store.Tx) error { return s.mailOwner(ctx, tx, f, c) })
 			}
 		}
 		ws = append(ws, s.record(f, c, event.RegistrationSubmitted, event.OutcomePending, reason, "", ""))
@@ -328,7 +328,7 @@ func (s *Service) takenMeanwhile(ctx context.Context, f *Flow) error {
 // mailOwner tells the owner of a taken address that someone tried to sign
 // up with it. The flow goes on as if the address were free: its code is
 // stored but never sent.
-func (s *Service) mailOwner(ctx context.Context, tx *store.Tx, f *Flow) error {
+func (s *Service) mailOwner(ctx context.Context, tx *store.Tx, f *Flow, c Client) error {
 	data := map[string]any{
 		"ProductName": s.Config.ProductName,
 		"LoginURL":    s.Config.PublicURL + "/login",
@@ -343,6 +343,7 @@ func (s *Service) mailOwner(ctx context.Context, tx *store.Tx, f *Flow) error {
 		Template: "registration_existing",
 		To:       f.Data.Email,
 		Data:     data,
+		App:      c.App,
 	})
 	return err
 }
@@ -358,4 +359,39 @@ func (s *Service) checkPassword(pw string, context []string) error {
 		return err
 	}
 	return nil
+}
+
+// ChangeSignUpEmail takes a sign-up that waits for its code back to its
+// form, so that the customer can fix a mistyped address: the code sent
+// stops counting (the form must be sent again, which sends a new one), its
+// mail is given up if it has not left, and the form is refilled with what
+// was typed but the password, which the new submit asks again.
+func (s *Service) ChangeSignUpEmail(ctx context.Context, f *Flow) (*Result, error) {
+	if f.Type != TypeRegistration || f.State != StateVerify {
+		return nil, ErrWrongState
+	}
+	values := map[string]string{"email": f.Data.Email}
+	var traits map[string]any
+	if json.Unmarshal(f.Data.Traits, &traits) == nil {
+		if name, ok := traits["name"].(string); ok {
+			values["name"] = name
+		}
+	}
+	mailID := f.Data.CodeMailID
+	codesSent, lastSent, lang := f.Data.CodesSent, f.Data.LastSentAt, f.Data.Lang
+	// The flow starts over but for the codes it sent, which still count
+	// against its share.
+	f.Data = Data{CodesSent: codesSent, LastSentAt: lastSent, Lang: lang, Values: values}
+	f.IdentityID = ""
+	f.State = StateForm
+	giveUp := func(ctx context.Context, tx *store.Tx) error {
+		if mailID == "" {
+			return nil
+		}
+		return s.Mailer.SupersedeTx(ctx, tx, mailID)
+	}
+	if err := s.save(ctx, f, s.now(), giveUp); err != nil {
+		return nil, err
+	}
+	return &Result{Flow: f}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -79,6 +80,10 @@ type Client struct {
 	// Lang is the language the customer reads (a catalogue's tag, see
 	// i18n.Catalog.Choose): the journey's mail is worded in it.
 	Lang string
+	// App is the client id of the app the journey answers, when the
+	// pages know it and the app has a look of its own: the step's mail
+	// takes that look (courier.Message.App).
+	App string
 	// Proof is a solved challenge the request carries, if any (see
 	// ChallengeError).
 	Proof challenge.Proof
@@ -124,7 +129,15 @@ type Service struct {
 	Logger     *slog.Logger
 	Now        func() time.Time
 	Random     io.Reader
+
+	// background is the work a step leaves to run after its answer
+	// (mailFinishSignUp); Wait waits for it.
+	background sync.WaitGroup
 }
+
+// Wait waits for the work steps left to run after their answers: call it
+// before closing the database.
+func (s *Service) Wait() { s.background.Wait() }
 
 // Grants are the OpenID provider's tokens of identities.
 type Grants interface {
@@ -241,7 +254,10 @@ func (s *Service) Load(ctx context.Context, id, typ string, c Client) (*Flow, er
 	if f.Domain != s.Config.Domain || f.Type != typ || f.Channel != c.Channel {
 		return nil, ErrNotFound
 	}
-	if f.Channel == ChannelBrowser && !constantEqual(f.Binding, c.Binding) {
+	// A browser flow without a binding is one only its mail names (see
+	// mailFinishSignUp): whoever opens the mail's link may enter its
+	// code, and the browser that does is bound to it.
+	if f.Channel == ChannelBrowser && f.Binding != "" && !constantEqual(f.Binding, c.Binding) {
 		return nil, ErrBinding
 	}
 	if !s.now().Before(f.ExpiresAt) {
@@ -530,6 +546,10 @@ func (s *Service) sendCode(ctx context.Context, tx *store.Tx, f *Flow, c Client,
 		"ExpiresInMinutes": int(s.Config.CodeLifetime.Minutes()),
 		"ProductName":      s.Config.ProductName,
 	}
+	if f.Data.FinishSignUp && f.Binding == "" && f.Channel == ChannelBrowser {
+		// Only the mail names this flow: its link leads to the code step.
+		data["Link"] = s.Config.PublicURL + "/login?flow=" + url.QueryEscape(f.ID)
+	}
 	if f.Data.Phone != "" {
 		// "@host #code": the phone offers the code to this site's page
 		// (origin-bound one-time codes).
@@ -544,6 +564,7 @@ func (s *Service) sendCode(ctx context.Context, tx *store.Tx, f *Flow, c Client,
 		To:       f.codeTo(),
 		Data:     data,
 		NotAfter: now.Add(s.Config.CodeLifetime), // a late code is no use
+		App:      c.App,
 	}
 	if f.Data.Dead {
 		// The code goes nowhere, at the cost of a code that goes: a decoy
@@ -622,6 +643,10 @@ func (s *Service) Resend(ctx context.Context, f *Flow, c Client) (*Flow, error) 
 	return f, nil
 }
 
+// fewAttemptsLeft is when a wrong code's answer says how many tries the
+// code has left.
+const fewAttemptsLeft = 2
+
 // SubmitCode checks a code for a flow in StateVerify and, when it is right,
 // finishes what the flow was waiting for: completing sign-up, signing in,
 // or marking the address verified.
@@ -653,7 +678,7 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	if _, err := s.decideGuarded(ctx, g, f, c, policy.Input{Action: policy.VerificationSubmit, IdentityID: f.IdentityID}, submitted); err != nil {
 		return nil, err
 	}
-	res, err := s.Flows.checkCode(ctx, s.Secret, f.ID, code, s.limits().MaxCodeAttempts, s.now())
+	res, left, err := s.Flows.checkCode(ctx, s.Secret, f.ID, code, s.limits().MaxCodeAttempts, s.now())
 	if err != nil {
 		return nil, err // the counts go back with the guard (end)
 	}
@@ -670,10 +695,15 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	case CodeWrong, CodeMissing:
 		g.failed(ctx)
 		s.emit(ctx, f, c, submitted, event.OutcomeFailure, "code_invalid", "", "")
+		id := "code_invalid"
 		if f.Data.Phone != "" {
-			return nil, invalid("code", "sms_code_invalid")
+			id = "sms_code_invalid"
 		}
-		return nil, invalid("code", "code_invalid")
+		if left > 0 && left <= fewAttemptsLeft {
+			// Few tries left: the customer is told before the last.
+			return nil, invalid("code", id+"_left", "count", left)
+		}
+		return nil, invalid("code", id)
 	case CodeExpired:
 		g.cancel(ctx)
 		s.emit(ctx, f, c, submitted, event.OutcomeFailure, "code_expired", "", "")
@@ -695,6 +725,10 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 	if f.Type == TypeRegistration && f.Data.Method == MethodPasskey {
 		g.succeeded(ctx, addrKey)
 		return s.awaitPasskey(ctx, f, c)
+	}
+	if f.Data.FinishSignUp {
+		g.succeeded(ctx, addrKey)
+		return s.finishProven(ctx, f, c)
 	}
 	if f.Type == TypeRecovery {
 		g.succeeded(ctx, addrKey)

@@ -329,6 +329,9 @@ func (s *Service) SecurityActivity(ctx context.Context, identityID string) ([]Ac
 // (whoever else tried the old password is out), every verified address
 // is told with a link that undoes it, and the customer is signed in.
 func (s *Service) SubmitNewPassword(ctx context.Context, f *Flow, c Client, pw string) (*Result, error) {
+	if f.Data.FinishSignUp {
+		return s.FinishSignUp(ctx, f, c, pw)
+	}
 	if f.Type != TypeLogin || f.State != StatePassword {
 		return nil, ErrWrongState
 	}

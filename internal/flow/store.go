@@ -54,6 +54,16 @@ func (s *Store) create(ctx context.Context, db store.Execer, f *Flow) error {
 	return nil
 }
 
+// bindTx binds, inside tx, the flow id that no browser was bound to (see
+// mailFinishSignUp) to the browser binding; a bound flow stays as it is.
+func (s *Store) bindTx(ctx context.Context, tx *store.Tx, id, binding string) error {
+	_, err := tx.Exec(ctx, `UPDATE flows SET binding = $1 WHERE id = $2 AND binding = ''`, binding, id)
+	if err != nil {
+		return fmt.Errorf("flow: bind %s: %w", id, err)
+	}
+	return nil
+}
+
 // Get returns a flow by id, whatever its expiry (the caller decides).
 func (s *Store) Get(ctx context.Context, id string) (*Flow, error) {
 	if _, err := uuid.Parse(id); err != nil {
@@ -269,13 +279,13 @@ const (
 // it matches. It is atomic: of many parallel submissions of the right
 // code exactly one gets CodeOK, and no more than maxAttempts are ever
 // compared.
-func (s *Store) checkCode(ctx context.Context, key []byte, flowID, code string, maxAttempts int, now time.Time) (CodeResult, error) {
+func (s *Store) checkCode(ctx context.Context, key []byte, flowID, code string, maxAttempts int, now time.Time) (res CodeResult, left int, err error) {
 	var (
 		id, hash string
 		attempts int
 		expires  int64
 	)
-	err := s.db.WriteRow(ctx, `UPDATE codes SET attempts = attempts + 1
+	err = s.db.WriteRow(ctx, `UPDATE codes SET attempts = attempts + 1
 		WHERE id = (SELECT id FROM codes WHERE flow_id = $1 AND used_at IS NULL ORDER BY created_at DESC LIMIT 1)
 		  AND used_at IS NULL
 		RETURNING id, code_hash, attempts, expires_at`, flowID).Scan(&id, &hash, &attempts, &expires)
@@ -283,36 +293,36 @@ func (s *Store) checkCode(ctx context.Context, key []byte, flowID, code string, 
 		var spent int
 		err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM codes WHERE flow_id = $1 AND used_at IS NOT NULL`, flowID).Scan(&spent)
 		if err != nil {
-			return 0, fmt.Errorf("flow: check code: %w", err)
+			return 0, 0, fmt.Errorf("flow: check code: %w", err)
 		}
 		if spent > 0 {
-			return CodeSpent, nil
+			return CodeSpent, 0, nil
 		}
-		return CodeMissing, nil
+		return CodeMissing, 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("flow: check code: %w", err)
+		return 0, 0, fmt.Errorf("flow: check code: %w", err)
 	}
 	if attempts > maxAttempts {
-		return CodeExhausted, nil
+		return CodeExhausted, 0, nil
 	}
 	if now.UnixMicro() >= expires {
-		return CodeExpired, nil
+		return CodeExpired, 0, nil
 	}
 	if !hmac.Equal([]byte(hash), []byte(codeHash(key, flowID, code))) {
 		if attempts >= maxAttempts {
-			return CodeExhausted, nil
+			return CodeExhausted, 0, nil
 		}
-		return CodeWrong, nil
+		return CodeWrong, maxAttempts - attempts, nil
 	}
-	res, err := s.db.Exec(ctx, `UPDATE codes SET used_at = $1 WHERE id = $2 AND used_at IS NULL`, store.Micros(now), id)
+	used, err := s.db.Exec(ctx, `UPDATE codes SET used_at = $1 WHERE id = $2 AND used_at IS NULL`, store.Micros(now), id)
 	if err != nil {
-		return 0, fmt.Errorf("flow: consume code: %w", err)
+		return 0, 0, fmt.Errorf("flow: consume code: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return CodeSpent, nil
+	if n, _ := used.RowsAffected(); n != 1 {
+		return CodeSpent, 0, nil
 	}
-	return CodeOK, nil
+	return CodeOK, 0, nil
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

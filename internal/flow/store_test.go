@@ -71,7 +71,7 @@ func TestCheckCode(t *testing.T) {
 		if err := s.Create(ctx, f); err != nil {
 			t.Fatal(err)
 		}
-		if r, _ := s.checkCode(ctx, key, f.ID, "123456", 5, now); r != CodeMissing {
+		if r, _, _ := s.checkCode(ctx, key, f.ID, "123456", 5, now); r != CodeMissing {
 			t.Fatalf("no code yet: %v", r)
 		}
 		if err := s.inTx(ctx, func(tx *store.Tx) error {
@@ -84,10 +84,10 @@ func TestCheckCode(t *testing.T) {
 		if stored == "123456" || len(stored) != 64 {
 			t.Fatalf("code stored as %q", stored)
 		}
-		if r, _ := s.checkCode(ctx, key, f.ID, "000000", 5, now); r != CodeWrong {
+		if r, _, _ := s.checkCode(ctx, key, f.ID, "000000", 5, now); r != CodeWrong {
 			t.Fatalf("wrong code: %v", r)
 		}
-		if r, _ := s.checkCode(ctx, key, f.ID, "123456", 5, now.Add(16*time.Minute)); r != CodeExpired {
+		if r, _, _ := s.checkCode(ctx, key, f.ID, "123456", 5, now.Add(16*time.Minute)); r != CodeExpired {
 			t.Fatalf("expired: %v", r)
 		}
 		// Parallel right answers: exactly one wins.
@@ -96,7 +96,7 @@ func TestCheckCode(t *testing.T) {
 		wins := 0
 		for range 3 {
 			wg.Go(func() {
-				if r, err := s.checkCode(ctx, key, f.ID, "123456", 5, now); err == nil && r == CodeOK {
+				if r, _, err := s.checkCode(ctx, key, f.ID, "123456", 5, now); err == nil && r == CodeOK {
 					mu.Lock()
 					wins++
 					mu.Unlock()
@@ -113,7 +113,7 @@ func TestCheckCode(t *testing.T) {
 		})
 		results := []CodeResult{}
 		for range 6 {
-			r, _ := s.checkCode(ctx, key, f.ID, "111111", 5, now)
+			r, _, _ := s.checkCode(ctx, key, f.ID, "111111", 5, now)
 			results = append(results, r)
 		}
 		want := []CodeResult{CodeWrong, CodeWrong, CodeWrong, CodeWrong, CodeExhausted, CodeExhausted}
@@ -122,7 +122,7 @@ func TestCheckCode(t *testing.T) {
 				t.Fatalf("attempts: %v, want %v", results, want)
 			}
 		}
-		if r, _ := s.checkCode(ctx, key, f.ID, "654321", 5, now); r != CodeExhausted {
+		if r, _, _ := s.checkCode(ctx, key, f.ID, "654321", 5, now); r != CodeExhausted {
 			t.Fatalf("right code after exhaustion: %v", r)
 		}
 	})

@@ -58,6 +58,8 @@ func (s *Service) SubmitVerificationEmail(ctx context.Context, f *Flow, c Client
 	if ident != nil && ident.State == identity.StateActive && !ident.Email().Verified {
 		f.IdentityID = ident.ID
 		f.Data.IdentifierID = ident.Email().ID
+	} else if sess == nil && finishPending(f, ident) {
+		// An unfinished sign-up: the code finishes it.
 	} else {
 		f.Data.Dead = true
 		if sess != nil && ident != nil && ident.Email().Verified {
@@ -71,7 +73,7 @@ func (s *Service) SubmitVerificationEmail(ctx context.Context, f *Flow, c Client
 		}
 	}
 	f.State = StateVerify
-	if err := s.saveWithCode(ctx, f, c, "verification_code", info("code_sent_if_known", "email", email)); err != nil {
+	if err := s.saveWithCode(ctx, f, c, codeTemplate(f, "verification_code"), info("code_sent_if_known", "email", email)); err != nil {
 		g.cancel(ctx)
 		return nil, err
 	}

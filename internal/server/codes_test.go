@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -48,7 +49,12 @@ func TestCodeAttemptsAreLimited(t *testing.T) {
 		for i := range 4 {
 			var p api.Problem
 			expectStatus(t, env.JSON(t, "POST", "/api/flows/"+id+"/code", "", map[string]any{"code": wrongCode(code)}, &p), 400)
-			if len(p.Errors) != 1 || p.Errors[0].ID != "code_invalid" {
+			// The last two tries before the end say how many are left.
+			want, left := "code_invalid", 4-i
+			if left <= 2 {
+				want = "code_invalid_left"
+			}
+			if len(p.Errors) != 1 || p.Errors[0].ID != want || (left <= 2 && p.Errors[0].Args["count"] != strconv.Itoa(left)) {
 				t.Fatalf("attempt %d: %+v", i+1, p)
 			}
 		}

@@ -128,7 +128,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	}
 	outbox := courier.NewOutbox(db, now)
 	outbox.Catalog = catalog
-	outbox.Brand = brand.Mail(cfg.PublicURL)
+	outbox.Brand, outbox.AppBrands = brand.Mail(cfg.PublicURL), brand.AppMail(cfg.PublicURL)
 	node, err := cfg.LoadNodeID()
 	if err != nil {
 		db.Close()
@@ -551,6 +551,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	stop()
 	wg.Wait()
+	s.Flows.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -635,8 +636,12 @@ func (s *Server) rotateKeys(ctx context.Context) {
 	}
 }
 
-// Close releases the database.
-func (s *Server) Close() error { return errors.Join(s.Flows.GeoIP.Close(), s.DB.Close()) }
+// Close releases the database, once the journeys' work after their
+// answers is done.
+func (s *Server) Close() error {
+	s.Flows.Wait()
+	return errors.Join(s.Flows.GeoIP.Close(), s.DB.Close())
+}
 
 // deviceKey derives the key that signs device cookies from the server
 // secret.

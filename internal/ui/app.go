@@ -14,6 +14,9 @@ import (
 // of a journey that will end at the app says so ("to continue to Shop"),
 // with the app's logo, and offers the way back to it.
 type App struct {
+	// ClientID is the app's client id, by which it may have a look of
+	// its own (branding.apps).
+	ClientID  string
 	Name      string
 	ClientURI string
 	LogoURI   string
@@ -40,7 +43,7 @@ func (p *Pages) appFor(w http.ResponseWriter, r *http.Request, returnTo string) 
 		return nil
 	}
 	c := pd.Client
-	return &App{Name: c.Name, ClientURI: c.ClientURI, LogoURI: c.LogoURI, PolicyURI: c.PolicyURI, TosURI: c.TosURI, RequestID: pd.Request.ID,
+	return &App{ClientID: c.ID, Name: c.Name, ClientURI: c.ClientURI, LogoURI: c.LogoURI, PolicyURI: c.PolicyURI, TosURI: c.TosURI, RequestID: pd.Request.ID,
 		UILocales: locales(pd.Request.Request.UILocales)}
 }
 

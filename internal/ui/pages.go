@@ -281,6 +281,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 	if v.App == nil {
 		v.App = p.appFor(w, r, v.ReturnTo)
 	}
+	p.brandPage(w, r, &v) // an app's own look, if it has one (brand.go)
 	// The languages the app asked for (ui_locales), also on the page
 	// that answers it (consent), which does not show the app's context.
 	appLocales := ""

@@ -68,6 +68,10 @@ func (p *Pages) renderFlowStatus(w http.ResponseWriter, r *http.Request, f *flow
 		p.render(w, r, status, "second_factor", data)
 	case flow.StatePassword:
 		data.Title = "recovery_password.title"
+		if f.Data.FinishSignUp {
+			data.Title = "finish_sign_up.title"
+			data.Extra = map[string]any{"Finish": true}
+		}
 		p.render(w, r, status, "recovery_password", data)
 	case flow.StatePasskey:
 		data.Title = "passkey_signup.title"
@@ -101,6 +105,14 @@ func (p *Pages) registrationSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	switch f.State {
 	case flow.StateVerify:
+		if r.PostForm.Get("change_email") != "" { // a mistyped address, to fix
+			if _, err := p.Flows.ChangeSignUpEmail(r.Context(), f); err != nil {
+				p.submitFailed(w, r, f, "/registration", err, nil)
+				return
+			}
+			seeOther(w, r, flowURL("/registration", f))
+			return
+		}
 		p.codeSubmit(w, r, f, c, "/registration")
 		return
 	case flow.StatePasskey: // a password instead of the passkey
@@ -189,6 +201,7 @@ func (p *Pages) submittedFlow(w http.ResponseWriter, r *http.Request, typ, path,
 			return nil, c, false
 		}
 	}
+	c.App = p.mailApp(w, r, f.ReturnTo) // the step's mail takes the app's look (brand.go)
 	return f, c, true
 }
 

@@ -38,8 +38,17 @@ func (p *Pages) verificationSubmit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if f.State == flow.StateVerify {
+	switch f.State {
+	case flow.StateVerify:
 		p.codeSubmit(w, r, f, c, "/verification")
+		return
+	case flow.StatePassword: // the code finished an unfinished sign-up
+		res, err := p.Flows.FinishSignUp(r.Context(), f, c, r.PostForm.Get("password"))
+		if err != nil {
+			p.submitFailed(w, r, f, "/verification", err, nil)
+			return
+		}
+		p.continueFlow(w, r, res, "/verification")
 		return
 	}
 	if f.State != flow.StateForm {
