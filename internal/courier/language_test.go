@@ -175,12 +175,12 @@ func TestMailTextsInHTML(t *testing.T) {
 	}
 
 	r, err = RenderWith(c, Message{Template: "security_notice", To: "a@example.com", Lang: "nl", Data: map[string]any{
-		"Change": "the password was changed <now>", "AccountURL": "https://id.acme.test/account", "ProductName": product}})
+		"Change": Text{ID: "notice.email_changed", Args: []any{"email", "<now>"}}, "AccountURL": "https://id.acme.test/account", "ProductName": product}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Values as html/template escapes them elsewhere in the mail.
-	want = `Je Acme&#39;s &lt;b&gt;&#34;best&#34;&lt;/b&gt; &#43;1-account is gewijzigd: the password was changed &lt;now&gt; (&lt;b&gt;let op&lt;/b&gt; &amp; controleer het).`
+	want = `Je Acme&#39;s &lt;b&gt;&#34;best&#34;&lt;/b&gt; &#43;1-account is gewijzigd: the email address was changed to &lt;now&gt; (&lt;b&gt;let op&lt;/b&gt; &amp; controleer het).`
 	if !strings.Contains(r.HTML, want) {
 		t.Errorf("HTML body lacks\n%s\n%s", want, r.HTML)
 	}
@@ -192,14 +192,14 @@ func TestMailTextsInHTML(t *testing.T) {
 		t.Error("HTML body keeps markup from a text or a value")
 	}
 	// The text body is not HTML.
-	if !strings.Contains(r.Text, "Je "+product+"-account is gewijzigd: the password was changed <now> (<b>let op</b> & controleer het).") ||
+	if !strings.Contains(r.Text, "Je "+product+"-account is gewijzigd: the email address was changed to <now> (<b>let op</b> & controleer het).") ||
 		!strings.Contains(r.Text, "If this was you, there is nothing to do.") {
 		t.Errorf("text body:\n%s", r.Text)
 	}
 	// An English text keeps its apostrophe as the template had it; a
 	// button's label is a value.
 	r, err = RenderWith(c, Message{Template: "security_notice", To: "a@example.com", Data: map[string]any{
-		"Change": "x", "AccountURL": "https://id.acme.test/account", "RevertURL": "https://id.acme.test/revert", "ProductName": "Acme"}})
+		"Change": Text{ID: "notice.password_changed"}, "AccountURL": "https://id.acme.test/account", "RevertURL": "https://id.acme.test/revert", "ProductName": "Acme"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -152,14 +152,25 @@ var parsed = mustParseTemplates(templateFS)
 // its line.
 func textFuncs(loc *i18n.Localizer) texttemplate.FuncMap {
 	return texttemplate.FuncMap{
-		"t": func(id string, args ...any) string { return loc.T(id, args...) },
+		"t":        func(id string, args ...any) string { return loc.T(id, args...) },
+		"text":     func(t Text) string { return loc.T(t.ID, t.Args...) },
+		"datetime": loc.DateTime,
 	}
+}
+
+// Text is a message of the catalogues given as a mail's value (a security
+// notice's change): the mail words it in its own language, {{text .Change}}.
+type Text struct {
+	ID   string
+	Args []any // name, value pairs, as i18n.Localizer.T takes them
 }
 
 func htmlFuncs(loc *i18n.Localizer) htmltemplate.FuncMap {
 	return htmltemplate.FuncMap{
-		"t":    func(id string, args ...any) htmltemplate.HTML { return htmlMessage(loc, id, args) },
-		"lang": func() string { return loc.Lang() },
+		"t":        func(id string, args ...any) htmltemplate.HTML { return htmlMessage(loc, id, args) },
+		"text":     func(t Text) string { return loc.T(t.ID, t.Args...) },
+		"datetime": loc.DateTime,
+		"lang":     func() string { return loc.Lang() },
 		// The label is a value: the template escapes it.
 		"button": func(url any, id string, brand *Brand) struct{ URL, Label, Accent any } {
 			accent := defaultAccent

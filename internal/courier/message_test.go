@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -31,28 +32,31 @@ var renderCases = []struct {
 	{"sms_code", Message{Template: "sms_code", To: "+447946000123", Data: map[string]any{
 		"Code": "204816", "ExpiresInMinutes": 15, "ProductName": "Acme", "Host": "id.acme.test"}}},
 	{"security_notice_sms", Message{Template: "security_notice_sms", To: "+447946000123", Data: map[string]any{
-		"Change": "the password was changed", "AccountURL": "https://id.acme.test/account", "ProductName": "Acme",
+		"Change": Text{ID: "notice.password_changed"}, "AccountURL": "https://id.acme.test/account", "ProductName": "Acme",
 		"RevertURL": "https://id.acme.test/revert?token=fyr_abc"}}},
 	{"registration_existing", Message{Template: "registration_existing", To: "alice@example.com", Data: map[string]any{
 		"LoginURL": "https://id.acme.test/login", "ProductName": "Acme"}}},
 	{"registration_existing_recovery", Message{Template: "registration_existing", To: "alice@example.com", Data: map[string]any{
 		"LoginURL": "https://id.acme.test/login", "RecoveryURL": "https://id.acme.test/recovery", "ProductName": "Acme"}}},
 	{"security_notice", Message{Template: "security_notice", To: "alice@example.com", Data: map[string]any{
-		"Change": "two-factor authentication was turned on", "AccountURL": "https://id.acme.test/account", "ProductName": "Acme"}}},
+		"Change": Text{ID: "notice.totp_on"}, "AccountURL": "https://id.acme.test/account", "ProductName": "Acme"}}},
 	{"security_notice_revert", Message{Template: "security_notice", To: "alice@example.com", Data: map[string]any{
-		"Change": "the password was changed", "AccountURL": "https://id.acme.test/account", "ProductName": "Acme",
+		"Change": Text{ID: "notice.password_changed"}, "AccountURL": "https://id.acme.test/account", "ProductName": "Acme",
 		"RevertURL": "https://id.acme.test/revert?token=fyr_abc"}}},
 	{"sign_in_notice", Message{Template: "sign_in_notice", To: "alice@example.com", Data: map[string]any{
-		"ByCode": true, "FirstStepOnly": false, "Device": "Firefox on Linux", "When": "5 Dec 2026 10:04 UTC", "Network": "198.51.100.7",
+		"ByCode": true, "FirstStepOnly": false, "Device": "Firefox on Linux", "When": time.Date(2026, 12, 5, 10, 4, 0, 0, time.UTC), "Network": "198.51.100.7",
 		"AccountURL": "https://id.acme.test/account", "ProductName": "Acme"}}},
 	{"sign_in_notice_first_step", Message{Template: "sign_in_notice", To: "alice@example.com", Data: map[string]any{
-		"ByCode": true, "FirstStepOnly": true, "Device": "Safari on iPhone", "When": "5 Dec 2026 10:04 UTC", "Network": "198.51.100.7",
+		"ByCode": true, "FirstStepOnly": true, "Device": "Safari on iPhone", "When": time.Date(2026, 12, 5, 10, 4, 0, 0, time.UTC), "Network": "198.51.100.7",
 		"AccountURL": "https://id.acme.test/account", "ProductName": "Acme"}}},
 	{"sign_in_notice_new_device", Message{Template: "sign_in_notice", To: "alice@example.com", Data: map[string]any{
-		"ByCode": false, "FirstStepOnly": false, "Device": "Chrome on Android", "When": "5 Dec 2026 10:04 UTC", "Network": "198.51.100.7",
+		"ByCode": false, "FirstStepOnly": false, "Device": "Chrome on Android", "When": time.Date(2026, 12, 5, 10, 4, 0, 0, time.UTC), "Network": "198.51.100.7",
+		"AccountURL": "https://id.acme.test/account", "ProductName": "Acme"}}},
+	{"sign_in_notice_unknown_device", Message{Template: "sign_in_notice", To: "alice@example.com", Data: map[string]any{
+		"ByCode": false, "FirstStepOnly": false, "Device": "", "When": time.Date(2026, 12, 5, 10, 4, 0, 0, time.UTC), "Network": "198.51.100.7",
 		"AccountURL": "https://id.acme.test/account", "ProductName": "Acme"}}},
 	{"sign_in_notice_known_device", Message{Template: "sign_in_notice", To: "alice@example.com", Data: map[string]any{
-		"Known": true, "ByCode": false, "FirstStepOnly": false, "Device": "Chrome on Android", "When": "5 Dec 2026 10:04 UTC", "Network": "198.51.100.7",
+		"Known": true, "ByCode": false, "FirstStepOnly": false, "Device": "Chrome on Android", "When": time.Date(2026, 12, 5, 10, 4, 0, 0, time.UTC), "Network": "198.51.100.7",
 		"AccountURL": "https://id.acme.test/account", "ProductName": "Acme"}}},
 }
 

@@ -3,6 +3,7 @@ package flow
 import (
 	"context"
 
+	"github.com/foyer-id/foyer/internal/courier"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
@@ -109,7 +110,7 @@ func reauthFor(require []string) Reauth {
 // address a notice with a link that undoes it (see Revert; for a passkey
 // added, credID names it), so an intruder's change does not go
 // unnoticed. A notice that cannot be queued is logged, not fatal.
-func (s *Service) MethodsChanged(ctx context.Context, c Client, ident *identity.Identity, reason, credID, notice string) {
+func (s *Service) MethodsChanged(ctx context.Context, c Client, ident *identity.Identity, reason, credID string, notice courier.Text) {
 	s.emit(ctx, nil, c, event.MethodsChanged, event.OutcomeSuccess, reason, ident.ID, "")
 	if err := s.Identities.MethodsChanged(ctx, ident.ID, s.now()); err != nil {
 		s.Logger.ErrorContext(ctx, "flow: methods change not noted for the risk signals", "identity_id", ident.ID, "error", err)
@@ -119,7 +120,7 @@ func (s *Service) MethodsChanged(ctx context.Context, c Client, ident *identity.
 		change += ":" + credID
 	}
 	err := s.Flows.db.InTx(ctx, func(tx *store.Tx) error {
-		return s.noticeTx(ctx, tx, ident, notice, RevertFactor, change, "")
+		return s.noticeTx(ctx, tx, ident, c.Lang, notice, RevertFactor, change, "")
 	})
 	if err != nil {
 		s.Logger.ErrorContext(ctx, "flow: security notice not queued", "identity_id", ident.ID, "error", err)
@@ -201,7 +202,7 @@ func (s *Service) RemovePasskey(ctx context.Context, c Client, ident *identity.I
 	if err != nil {
 		return err
 	}
-	s.MethodsChanged(ctx, c, ident, "passkey_removed", "", "a passkey was removed")
+	s.MethodsChanged(ctx, c, ident, "passkey_removed", "", courier.Text{ID: "notice.passkey_removed"})
 	return nil
 }
 

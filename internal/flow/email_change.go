@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/foyer-id/foyer/internal/courier"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
@@ -154,7 +155,7 @@ func (s *Service) applyEmail(f *Flow, c Client, ident *identity.Identity, now ti
 		if err := s.Identities.ChangeEmailTx(ctx, tx, ident.ID, f.Data.Email, traits, now, true); err != nil {
 			return err
 		}
-		if err := s.noticeTx(ctx, tx, ident, "the email address was changed to "+f.Data.Email, RevertEmail, old, f.Data.Email); err != nil {
+		if err := s.noticeTx(ctx, tx, ident, f.Data.Lang, courier.Text{ID: "notice.email_changed", Args: []any{"email", f.Data.Email}}, RevertEmail, old, f.Data.Email); err != nil {
 			return err
 		}
 		return s.emitTx(ctx, tx, f, c, event.SettingsChanged, event.OutcomeSuccess, policy.ChangeEmail, ident.ID, f.Data.SessionID)

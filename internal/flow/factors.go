@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/foyer-id/foyer/internal/courier"
 	"github.com/foyer-id/foyer/internal/credential/totp"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
@@ -121,7 +122,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Client, ident *identity.Ide
 	if err != nil {
 		return nil, err
 	}
-	s.MethodsChanged(ctx, c, ident, "totp_enabled", "", "two-factor authentication was turned on")
+	s.MethodsChanged(ctx, c, ident, "totp_enabled", "", courier.Text{ID: "notice.totp_on"})
 	return codes, nil
 }
 
@@ -149,7 +150,7 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c Client, ident *
 	if err != nil {
 		return nil, err
 	}
-	s.MethodsChanged(ctx, c, ident, "recovery_codes_regenerated", "", "new recovery codes were made and the old ones stopped working")
+	s.MethodsChanged(ctx, c, ident, "recovery_codes_regenerated", "", courier.Text{ID: "notice.codes_regenerated"})
 	return codes, nil
 }
 
@@ -183,7 +184,7 @@ func (s *Service) RemoveTOTP(ctx context.Context, c Client, ident *identity.Iden
 	if err != nil || !wasOn {
 		return err
 	}
-	s.MethodsChanged(ctx, c, ident, "totp_disabled", "", "two-factor authentication was turned off")
+	s.MethodsChanged(ctx, c, ident, "totp_disabled", "", courier.Text{ID: "notice.totp_off"})
 	return nil
 }
 
@@ -192,7 +193,7 @@ func (s *Service) RemoveTOTP(ctx context.Context, c Client, ident *identity.Iden
 // authenticator app and no other passkey — it also makes the account's
 // recovery codes and returns them, to be shown once.
 func (s *Service) PasskeyAdded(ctx context.Context, c Client, ident *identity.Identity, credID, name string) ([]string, error) {
-	s.MethodsChanged(ctx, c, ident, "passkey_added", credID, "a passkey ("+name+") was added")
+	s.MethodsChanged(ctx, c, ident, "passkey_added", credID, courier.Text{ID: "notice.passkey_added", Args: []any{"name", name}})
 	return s.firstFactorCodes(ctx, ident.ID)
 }
 

@@ -22,23 +22,16 @@ func (s *Service) signInNotice(f *Flow, c Client, at time.Time, byCode, firstSte
 				"ByCode":        byCode,
 				"FirstStepOnly": firstStep,
 				"Known":         known,
-				"Device":        describeDevice(c.UserAgent),
-				"When":          at.UTC().Format("2 Jan 2006 15:04 MST"),
-				"Network":       c.IP,
-				"AccountURL":    s.Config.PublicURL + "/account",
-				"ProductName":   s.Config.ProductName,
+				// The browser and its system in a few words ("Firefox
+				// on Linux"); nothing of a User-Agent that names no
+				// known browser, which is its sender's free text: the
+				// mail then says it does not know the device.
+				"Device":      risk.Family(c.UserAgent),
+				"When":        at.UTC(),
+				"Network":     c.IP,
+				"AccountURL":  s.Config.PublicURL + "/account",
+				"ProductName": s.Config.ProductName,
 			}})
 		return err
 	}
-}
-
-// describeDevice names a browser and its system from a User-Agent in a
-// few words ("Firefox on Linux"), for a customer reading a notice.
-func describeDevice(ua string) string {
-	if family := risk.Family(ua); family != "" {
-		return family
-	}
-	// Nothing of a User-Agent that names no known browser goes into the
-	// mail: it is the sender's free text.
-	return "an app or device we could not identify"
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/foyer-id/foyer/internal/courier"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
@@ -75,11 +76,11 @@ func (s *Service) applyPhone(f *Flow, c Client, ident *identity.Identity, now ti
 		if err := s.setPhoneTx(ctx, tx, ident, f.Data.Phone, now); err != nil {
 			return err
 		}
-		what := "the phone number " + f.Data.Phone + " was added"
+		what := courier.Text{ID: "notice.phone_added", Args: []any{"phone", f.Data.Phone}}
 		if old.Value != "" {
-			what = "the phone number was changed to " + f.Data.Phone
+			what.ID = "notice.phone_changed"
 		}
-		if err := s.noticeTx(ctx, tx, ident, what, RevertPhone, old.Value, ""); err != nil {
+		if err := s.noticeTx(ctx, tx, ident, f.Data.Lang, what, RevertPhone, old.Value, ""); err != nil {
 			return err
 		}
 		return s.emitTx(ctx, tx, f, c, event.SettingsChanged, event.OutcomeSuccess, policy.ChangePhone, ident.ID, f.Data.SessionID)

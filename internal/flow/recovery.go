@@ -219,9 +219,9 @@ func (s *Service) SubmitRecoveryPassword(ctx context.Context, f *Flow, c Client,
 	p := session.Params{Domain: s.Config.Domain, IdentityID: ident.ID, Methods: []string{method}, AAL: session.AAL1,
 		DeviceID: c.DeviceID, IP: c.IP, UserAgent: c.UserAgent, AuthenticatedAt: now}
 	device := risk.Device{IdentityID: ident.ID, DeviceID: c.DeviceID, LastSeen: now, UserAgent: risk.Family(c.UserAgent), Place: s.GeoIP.Lookup(c.IP)}
-	channel := map[string]string{FactorRecovery: "a recovery code", MethodSMSCode: "a code by text message"}[method]
-	if channel == "" {
-		channel = "an emailed code"
+	change := courier.Text{ID: map[string]string{FactorRecovery: "notice.recovered_recovery_code", MethodSMSCode: "notice.recovered_sms_code"}[method]}
+	if change.ID == "" {
+		change.ID = "notice.recovered_email_code"
 	}
 	complete := func(ctx context.Context, tx *store.Tx) error {
 		oldHash, err := s.Identities.PasswordHashTx(ctx, tx, ident.ID)
@@ -249,8 +249,7 @@ func (s *Service) SubmitRecoveryPassword(ctx context.Context, f *Flow, c Client,
 		if err := s.Devices.SeenTx(ctx, tx, device); err != nil {
 			return err
 		}
-		change := "the account was recovered with " + channel + " and its password was reset; every device was signed out"
-		if err := s.noticeTx(ctx, tx, ident, change, RevertRecovery, oldHash, ""); err != nil {
+		if err := s.noticeTx(ctx, tx, ident, f.Data.Lang, change, RevertRecovery, oldHash, ""); err != nil {
 			return err
 		}
 		result.Token, result.Session = token, sess
@@ -271,7 +270,7 @@ func (s *Service) SubmitRecoveryPassword(ctx context.Context, f *Flow, c Client,
 // verified address of ident (and to also, if set) and, by text message,
 // to its verified phone: whoever made it may not be the owner. With kind, the notice carries a link that undoes the
 // change, which replaced old (revertLinkTx).
-func (s *Service) noticeTx(ctx context.Context, tx *store.Tx, ident *identity.Identity, change, kind, old, also string) error {
+func (s *Service) noticeTx(ctx context.Context, tx *store.Tx, ident *identity.Identity, lang string, change courier.Text, kind, old, also string) error {
 	data := map[string]any{"Change": change, "AccountURL": s.Config.PublicURL + "/account", "ProductName": s.Config.ProductName}
 	if kind != "" {
 		link, err := s.revertLinkTx(ctx, tx, ident.ID, kind, old, s.now())
@@ -290,7 +289,7 @@ func (s *Service) noticeTx(ctx context.Context, tx *store.Tx, ident *identity.Id
 		to = append(to, also)
 	}
 	for _, addr := range to {
-		if _, err := s.Mailer.EnqueueTx(ctx, tx, courier.Message{Domain: s.Config.Domain, Template: "security_notice", To: addr, Data: data}); err != nil {
+		if _, err := s.Mailer.EnqueueTx(ctx, tx, courier.Message{Domain: s.Config.Domain, Lang: lang, Template: "security_notice", To: addr, Data: data}); err != nil {
 			return fmt.Errorf("flow: queue security notice: %w", err)
 		}
 	}
@@ -303,7 +302,7 @@ func (s *Service) noticeTx(ctx context.Context, tx *store.Tx, ident *identity.Id
 			sms = maps.Clone(data)
 			delete(sms, "RevertURL")
 		}
-		if _, err := s.Mailer.EnqueueTx(ctx, tx, courier.Message{Domain: s.Config.Domain, Template: "security_notice_sms", To: ph.Value, Data: sms}); err != nil {
+		if _, err := s.Mailer.EnqueueTx(ctx, tx, courier.Message{Domain: s.Config.Domain, Lang: lang, Template: "security_notice_sms", To: ph.Value, Data: sms}); err != nil {
 			return fmt.Errorf("flow: queue security notice: %w", err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/foyer-id/foyer/internal/courier"
 	"github.com/foyer-id/foyer/internal/decision"
 	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/identity"
@@ -74,7 +75,7 @@ func (s *Service) ChangePassword(ctx context.Context, c Client, sess *session.Se
 		if err := s.endOthersTx(ctx, tx, ident.ID, sess.ID); err != nil {
 			return err
 		}
-		if err := s.noticeTx(ctx, tx, ident, "the password was changed; every other device was signed out", RevertPassword, oldHash, ""); err != nil {
+		if err := s.noticeTx(ctx, tx, ident, c.Lang, courier.Text{ID: "notice.password_changed"}, RevertPassword, oldHash, ""); err != nil {
 			return err
 		}
 		return s.emitTx(ctx, tx, nil, c, event.SettingsChanged, event.OutcomeSuccess, policy.ChangePassword, ident.ID, sess.ID)
@@ -365,7 +366,7 @@ func (s *Service) SubmitNewPassword(ctx context.Context, f *Flow, c Client, pw s
 		if err := s.endOthersTx(ctx, tx, ident.ID, ""); err != nil {
 			return err
 		}
-		if err := s.noticeTx(ctx, tx, ident, "the password was replaced at sign-in, because the old one appears in lists of leaked passwords; every other device was signed out",
+		if err := s.noticeTx(ctx, tx, ident, f.Data.Lang, courier.Text{ID: "notice.password_breached"},
 			RevertPassword, old, ""); err != nil {
 			return err
 		}

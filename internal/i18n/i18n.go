@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/text/feature/plural"
 	"golang.org/x/text/language"
@@ -362,4 +363,18 @@ func Placeholders(m Message) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// Date returns t's day in l's language ("5 Dec 2026", "2026年12月5日"), in
+// t's location.
+func (l *Localizer) Date(t time.Time) string { return l.T("date.date", l.dateArgs(t)...) }
+
+// DateTime returns t's day and time, with the zone's abbreviation, in t's
+// location.
+func (l *Localizer) DateTime(t time.Time) string { return l.T("date.datetime", l.dateArgs(t)...) }
+
+func (l *Localizer) dateArgs(t time.Time) []any {
+	return []any{"day", strconv.Itoa(t.Day()), "month", l.T("date.month_" + strconv.Itoa(int(t.Month()))),
+		"month_number", strconv.Itoa(int(t.Month())), "year", strconv.Itoa(t.Year()),
+		"time", t.Format("15:04"), "zone", t.Format("MST")}
 }

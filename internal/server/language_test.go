@@ -131,3 +131,20 @@ func TestSavedLanguage(t *testing.T) {
 		t.Fatalf("ui_locales does not come first:\n%s", r.Body)
 	}
 }
+
+// A security notice speaks the language of the journey that made the
+// change, the change itself included.
+func TestSecurityNoticeInCustomersLanguage(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	b := env.NewBrowser(t)
+	b.Header.Set("Accept-Language", "de-DE,de;q=0.9")
+	loc := location(t, b.Submit("/registration", url.Values{"email": {"greta@example.com"}, "password": {goodPassword}}))
+	page := b.Get(loc)
+	code := servertest.CodeFrom(t, env.MailTo(t, "greta@example.com", 1))
+	location(t, b.Post(loc, url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "code": {code}}))
+	location(t, b.Submit("/account/password", url.Values{"current_password": {goodPassword}, "password": {"ein ganz neues Passwort"}}))
+	m := env.MailTo(t, "greta@example.com", 2)
+	if !strings.Contains(m.Text, "das Passwort wurde geändert; alle anderen Geräte wurden abgemeldet.") || m.Header.Get("Content-Language") != "de" {
+		t.Fatalf("notice %q (%s):\n%s", m.Subject, m.Header.Get("Content-Language"), m.Text)
+	}
+}

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	// Time zones by name on machines without a zoneinfo database.
@@ -31,19 +30,7 @@ func timeZone(r *http.Request) *time.Location {
 
 // Date returns t's day in the page's language and the customer's time
 // zone: {{$.Date .CreatedAt}}.
-func (v view) Date(t time.Time) string {
-	t = t.In(v.tz)
-	return v.loc.T("date.date", v.dateArgs(t)...)
-}
+func (v view) Date(t time.Time) string { return v.loc.Date(t.In(v.tz)) }
 
 // DateTime returns t's day and time, with the zone's abbreviation.
-func (v view) DateTime(t time.Time) string {
-	t = t.In(v.tz)
-	return v.loc.T("date.datetime", v.dateArgs(t)...)
-}
-
-func (v view) dateArgs(t time.Time) []any {
-	return []any{"day", strconv.Itoa(t.Day()), "month", v.loc.T("date.month_" + strconv.Itoa(int(t.Month()))),
-		"month_number", strconv.Itoa(int(t.Month())), "year", strconv.Itoa(t.Year()),
-		"time", t.Format("15:04"), "zone", t.Format("MST")}
-}
+func (v view) DateTime(t time.Time) string { return v.loc.DateTime(t.In(v.tz)) }
