@@ -241,6 +241,24 @@ func (c *Catalog) matchTag(want language.Tag) (language.Tag, bool) {
 	return c.tags[i], true
 }
 
+// Languages are the catalogue's languages, English first, each with its
+// name in itself (the id language.name of its own messages; its tag when
+// it has none), for a customer to choose from.
+func (c *Catalog) Languages() []Language {
+	out := make([]Language, len(c.tags))
+	for i, tag := range c.tags {
+		name := tag.String()
+		if m, ok := c.langs[tag]["language.name"]; ok && m.Text != "" {
+			name = m.Text
+		}
+		out[i] = Language{Tag: tag.String(), Name: name}
+	}
+	return out
+}
+
+// Language is a language of the catalogue: its tag and its own name.
+type Language struct{ Tag, Name string }
+
 // For returns a Localizer for tag (a catalogue language: Choose's).
 func (c *Catalog) For(tag language.Tag) *Localizer {
 	return &Localizer{Tag: tag, c: c}

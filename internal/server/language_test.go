@@ -8,6 +8,7 @@ import (
 
 	"github.com/foyer-id/foyer/internal/config"
 	"github.com/foyer-id/foyer/internal/server/servertest"
+	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/store/storetest"
 )
 
@@ -147,4 +148,44 @@ func TestSecurityNoticeInCustomersLanguage(t *testing.T) {
 	if !strings.Contains(m.Text, "das Passwort wurde geändert; alle anderen Geräte wurden abgemeldet.") || m.Header.Get("Content-Language") != "de" {
 		t.Fatalf("notice %q (%s):\n%s", m.Subject, m.Header.Get("Content-Language"), m.Text)
 	}
+}
+
+// The profile page saves the customer's language, which the pages then
+// speak whatever the browser asks; Automatic clears it. A language the
+// catalogue lacks is refused and changes nothing.
+func TestProfileLanguage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		b := signUp(t, env, "hanna@example.com", goodPassword)
+		b.Header.Set("Accept-Language", "en")
+		page := b.Get("/account/profile")
+		if !strings.Contains(page.Body, `<option value="de" lang="de">Deutsch</option>`) || !strings.Contains(page.Body, `<option value="ja" lang="ja">日本語</option>`) {
+			t.Fatalf("profile without the languages:\n%s", page.Body)
+		}
+		bad := b.Post("/account/profile", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "name": {"Hanna"}, "locale": {"xx"}})
+		expectStatus(t, bad, 400)
+		if !strings.Contains(bad.Body, `id="locale-error"`) {
+			t.Fatalf("an unknown language was not refused:\n%s", bad.Body)
+		}
+		location(t, b.Post("/account/profile", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "name": {"Hanna"}, "locale": {"de"}}))
+		acct := b.Get("/account")
+		if acct.Header.Get("Content-Language") != "de" {
+			t.Fatalf("after saving German the account page is %s", acct.Header.Get("Content-Language"))
+		}
+		// Another browser, once signed in, speaks it too.
+		other := env.NewBrowser(t)
+		other.Header.Set("Accept-Language", "en")
+		location(t, other.Submit("/login", url.Values{"email": {"hanna@example.com"}, "password": {goodPassword}}))
+		if got := other.Get("/account").Header.Get("Content-Language"); got != "de" {
+			t.Fatalf("the saved language in another browser: %s", got)
+		}
+		page = b.Get("/account/profile")
+		if !strings.Contains(page.Body, `<option value="de" lang="de" selected>`) {
+			t.Fatalf("the saved language is not selected:\n%s", page.Body)
+		}
+		location(t, b.Post("/account/profile", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "name": {"Hanna"}, "locale": {""}}))
+		if got := b.Get("/account").Header.Get("Content-Language"); got != "en" {
+			t.Fatalf("after Automatic: %s", got)
+		}
+	})
 }

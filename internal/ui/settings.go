@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/foyer-id/foyer/internal/flow"
 	"github.com/foyer-id/foyer/internal/identity"
@@ -73,10 +74,38 @@ func (p *Pages) profilePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	values := map[string]string{}
-	if name, ok := traitsOf(ident)["name"].(string); ok {
-		values["name"] = name
+	traits := traitsOf(ident)
+	for _, k := range []string{"name", "locale"} {
+		if v, ok := traits[k].(string); ok {
+			values[k] = v
+		}
 	}
-	p.render(w, r, http.StatusOK, "profile", view{Title: "profile.title", SignedIn: true, Identity: ident, Session: s, Action: "/account/profile", Values: values})
+	p.render(w, r, http.StatusOK, "profile", view{Title: "profile.title", SignedIn: true, Identity: ident, Session: s, Action: "/account/profile", Values: values,
+		Extra: p.profileOptions()})
+}
+
+// profileOptions are the profile form's choices: the languages a
+// customer may save as theirs, when the identity schema keeps one (the
+// locale trait).
+func (p *Pages) profileOptions() map[string]any {
+	if !slices.Contains(p.Flows.Schema.Properties(), "locale") {
+		return nil
+	}
+	return map[string]any{"Languages": p.Catalog.Languages()}
+}
+
+// savedLanguage checks the language a customer chose to save: "" (none:
+// the browser's) or one of the catalogue's.
+func (p *Pages) savedLanguage(locale string) (string, bool) {
+	if locale == "" {
+		return "", true
+	}
+	for _, l := range p.Catalog.Languages() {
+		if l.Tag == locale {
+			return locale, true
+		}
+	}
+	return "", false
 }
 
 // POST /account/profile
@@ -85,16 +114,35 @@ func (p *Pages) profileSubmit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	name := r.PostForm.Get("name")
-	_, err := p.Flows.ChangeTraits(r.Context(), p.client(w, r), s, map[string]any{"name": name})
+	name, locale := r.PostForm.Get("name"), r.PostForm.Get("locale")
+	traits := map[string]any{"name": name}
+	opts := p.profileOptions()
+	var err error
+	if opts != nil {
+		if locale, ok = p.savedLanguage(locale); ok {
+			traits["locale"] = locale // "" clears it
+		} else {
+			err = flow.Invalid("locale", "locale_invalid")
+		}
+	}
 	if err == nil {
+		_, err = p.Flows.ChangeTraits(r.Context(), p.client(w, r), s, traits)
+	}
+	if err == nil {
+		// The choice applies at once, in this browser too: it replaces a
+		// language asked for before (ui_locales), which would outrank it.
+		if opts != nil && locale != "" {
+			p.keepLanguage(w, locale)
+		} else if opts != nil {
+			p.Cookies.clear(w, p.Cookies.Language())
+		}
 		seeOther(w, r, "/account?changed=profile")
 		return
 	}
 	var inv *flow.InvalidError
 	if errors.As(err, &inv) {
 		p.render(w, r, http.StatusBadRequest, "profile", view{Title: "profile.title", SignedIn: true, Identity: ident, Session: s,
-			Action: "/account/profile", Values: map[string]string{"name": name}, Messages: inv.Messages})
+			Action: "/account/profile", Values: map[string]string{"name": name, "locale": r.PostForm.Get("locale")}, Messages: inv.Messages, Extra: opts})
 		return
 	}
 	p.settingsFailed(w, r, "/account/profile", err)
