@@ -269,8 +269,15 @@ func (s *Service) SubmitRecoveryPassword(ctx context.Context, f *Flow, c Client,
 // noticeTx queues, inside tx, a security notice of change to every
 // verified address of ident (and to also, if set) and, by text message,
 // to its verified phone: whoever made it may not be the owner. With kind, the notice carries a link that undoes the
-// change, which replaced old (revertLinkTx).
+// change, which replaced old (revertLinkTx). It speaks the account's
+// saved language, else lang (the journey's).
 func (s *Service) noticeTx(ctx context.Context, tx *store.Tx, ident *identity.Identity, lang string, change courier.Text, kind, old, also string) error {
+	var saved struct {
+		Locale string `json:"locale"`
+	}
+	if json.Unmarshal(ident.Traits, &saved) == nil && saved.Locale != "" {
+		lang = saved.Locale
+	}
 	data := map[string]any{"Change": change, "AccountURL": s.Config.PublicURL + "/account", "ProductName": s.Config.ProductName}
 	if kind != "" {
 		link, err := s.revertLinkTx(ctx, tx, ident.ID, kind, old, s.now())

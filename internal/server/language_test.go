@@ -189,3 +189,20 @@ func TestProfileLanguage(t *testing.T) {
 		}
 	})
 }
+
+// A security notice speaks the account's saved language, whatever the
+// browser that made the change reads.
+func TestSecurityNoticeInSavedLanguage(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	b := signUp(t, env, "ines@example.com", goodPassword)
+	page := b.Get("/account/profile")
+	location(t, b.Post("/account/profile", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "locale": {"fr"}}))
+	other := env.NewBrowser(t)
+	other.Header.Set("Accept-Language", "en")
+	location(t, other.Submit("/login", url.Values{"email": {"ines@example.com"}, "password": {goodPassword}}))
+	location(t, other.Submit("/account/password", url.Values{"current_password": {goodPassword}, "password": {"un tout nouveau mot de passe"}}))
+	m := env.LatestMail(t, "ines@example.com", "Modification de sécurité sur votre compte Foyer")
+	if !strings.Contains(m.Text, "le mot de passe a été modifié") {
+		t.Fatalf("notice:\n%s", m.Text)
+	}
+}
