@@ -2,6 +2,7 @@ package flow
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/foyer-id/foyer/internal/credential/password"
@@ -116,12 +117,11 @@ func traitMessage(te *identity.TraitError) Message {
 	if te.Trait == "email" && strings.HasPrefix(te.Message, "must be a valid") {
 		return errorMsg(te.Trait, "email_invalid") // as sign-in and verification say
 	}
+	// A trait the catalogues name (trait.<name>) is named so, in the
+	// customer's language too (Localize); another by its name.
 	label := te.Trait
-	switch te.Trait {
-	case "email":
-		label = "Email address"
-	case "name":
-		label = "Name"
+	if en := i18n.English(); en.Has("trait." + te.Trait) {
+		label = en.T("trait." + te.Trait)
 	}
 	if te.Message == "are not valid" { // the traits as a whole
 		return errorMsg(te.Trait, "traits_invalid", "field", label)
@@ -153,7 +153,13 @@ func Localize(loc *i18n.Localizer, msgs []Message) []Message {
 	}
 	out := make([]Message, len(msgs))
 	for i, m := range msgs {
-		m.Text = loc.Reword(m.ID, m.Args, m.Text)
+		args := m.Args
+		if _, ok := args["field"]; ok && m.Field != "" && loc.Has("trait."+m.Field) {
+			// The field's name, in the customer's language too.
+			args = maps.Clone(args)
+			args["field"] = loc.T("trait." + m.Field)
+		}
+		m.Text = loc.Reword(m.ID, args, m.Text)
 		out[i] = m
 	}
 	return out

@@ -14,6 +14,7 @@ import (
 	"github.com/foyer-id/foyer/internal/credential/password"
 	"github.com/foyer-id/foyer/internal/i18n"
 	"github.com/foyer-id/foyer/internal/identity"
+	"golang.org/x/text/language"
 )
 
 // Every message the journeys build names an id of the English catalogue,
@@ -193,7 +194,7 @@ func TestTraitMessages(t *testing.T) {
 		{identity.TraitError{Trait: "nick", Message: "must be at least 2 characters"}, "trait_too_short", "nick must be at least 2 characters.", nil},
 		{identity.TraitError{Trait: "work_email", Message: "must be a valid email address"}, "trait_email_invalid", "work_email must be a valid email address.", nil},
 		{identity.TraitError{Trait: "phone", Message: "must be a phone number in international form, like +44 20 7946 0958"}, "trait_phone_invalid",
-			"phone must be a phone number in international form, like +44 20 7946 0958.", nil},
+			"Phone number must be in international form, like +44 20 7946 0958.", nil},
 		{identity.TraitError{Trait: "name", Message: "must be text"}, "trait_not_text", "Name must be text.", nil},
 		{identity.TraitError{Trait: "name", Message: "has characters that are not allowed"}, "trait_characters", "Name has characters that are not allowed.", nil},
 		{identity.TraitError{Trait: "age", Message: "is not a field this form accepts"}, "trait_unknown", "age is not a field this form accepts.", nil},
@@ -230,5 +231,21 @@ func TestCleanCode(t *testing.T) {
 		if got := CleanCode(in); got != want {
 			t.Errorf("CleanCode(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A trait's problem names the field in the customer's language when the
+// catalogues name it, and by its name otherwise.
+func TestTraitMessageLocalized(t *testing.T) {
+	fr := i18n.Builtin().For(language.French)
+	msgs := Localize(fr, []Message{
+		traitMessage(&identity.TraitError{Trait: "name", Message: "must be at most 200 characters"}),
+		traitMessage(&identity.TraitError{Trait: "age", Message: "has the wrong type"}),
+	})
+	if msgs[0].Text != "Le champ Nom doit contenir au maximum 200 caractères." {
+		t.Errorf("name: %q", msgs[0].Text)
+	}
+	if !strings.Contains(msgs[1].Text, "age") {
+		t.Errorf("a trait the catalogues do not name: %q", msgs[1].Text)
 	}
 }
