@@ -281,7 +281,7 @@ func (f *specFlags) register(fs *flag.FlagSet, update bool) {
 	fs.StringVar(&f.policyURI, "policy-uri", "", "the app's privacy policy, linked from the consent page")
 	fs.StringVar(&f.tosURI, "tos-uri", "", "the app's terms of service, linked from the consent page")
 	fs.StringVar(&f.accessToken, "access-token", "", "access token format: jwt (default) or opaque")
-	fs.StringVar(&f.alg, "alg", "", "signing algorithm for ID and JWT access tokens: ES256 (default), RS256, EdDSA")
+	fs.StringVar(&f.alg, "alg", "", "signing algorithm for ID and JWT access tokens: RS256 (default, as OpenID Connect registration has it), ES256, EdDSA")
 	fs.DurationVar(&f.accessTTL, "access-token-ttl", 0, "access token lifetime, 1m to 1h (default 10m; 5m for client_credentials-only clients)")
 	fs.DurationVar(&f.idTTL, "id-token-ttl", 0, "ID token lifetime, 1m to 1h (default 10m)")
 	fs.DurationVar(&f.refreshTTL, "refresh-token-ttl", 0, "absolute refresh token lifetime, 1h to 8760h (default 720h)")

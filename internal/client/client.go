@@ -35,8 +35,11 @@ const (
 
 // Signing algorithms for ID tokens and JWT access tokens.
 const (
-	AlgES256 = "ES256" // default
+	// RS256 is the default: OpenID Connect Registration makes it the
+	// id_token_signed_response_alg of a client that says nothing, and
+	// relying parties that follow it refuse anything else.
 	AlgRS256 = "RS256"
+	AlgES256 = "ES256"
 	AlgEdDSA = "EdDSA"
 )
 
@@ -48,7 +51,7 @@ const (
 
 // Defaults applied by Create to unset fields.
 var (
-	DefaultScopes     = []string{"openid", "profile", "email", "offline_access"}
+	DefaultScopes     = []string{"openid", "profile", "email", "phone", "address", "offline_access"}
 	DefaultGrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
 )
 

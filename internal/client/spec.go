@@ -105,7 +105,7 @@ func (s Spec) validate(base *Client) (*Client, error) {
 		c.JWKS = set
 	}
 	setString(&c.AccessTokenFormat, s.AccessTokenFormat, AccessTokenJWT, base == nil)
-	setString(&c.SigningAlg, s.SigningAlg, AlgES256, base == nil)
+	setString(&c.SigningAlg, s.SigningAlg, AlgRS256, base == nil)
 	setString(&c.RequireAAL, s.RequireAAL, "", base == nil)
 	setString(&c.ClientURI, s.ClientURI, "", base == nil)
 	setString(&c.LogoURI, s.LogoURI, "", base == nil)

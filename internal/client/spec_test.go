@@ -161,7 +161,7 @@ func TestSpecDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.AuthMethod != AuthMethodBasic || c.Public || c.FirstParty || c.AccessTokenFormat != AccessTokenJWT || c.SigningAlg != AlgES256 ||
+	if c.AuthMethod != AuthMethodBasic || c.Public || c.FirstParty || c.AccessTokenFormat != AccessTokenJWT || c.SigningAlg != AlgRS256 ||
 		c.AccessTokenTTL.D() != 10*time.Minute || c.IDTokenTTL.D() != 10*time.Minute || c.RefreshTokenTTL.D() != 30*24*time.Hour ||
 		c.RequireAAL != "" || strings.Join(c.GrantTypes, " ") != "authorization_code refresh_token" ||
 		strings.Join(c.Scopes, " ") != "openid profile email offline_access" || len(c.PostLogoutRedirectURIs) != 0 || c.PostLogoutRedirectURIs == nil {

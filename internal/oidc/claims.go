@@ -68,10 +68,22 @@ const ClaimRecentlyRecovered = "recently_recovered"
 // exists.
 var errSubjectGone = errors.New("oidc: the subject is gone")
 
+// standardClaims are the standard claims (OpenID Connect Core, section
+// 5.1) the scopes profile and address ask for (section 5.4) that come
+// from traits: a trait named as one of them is published as it.
+var standardClaims = map[string][]string{
+	oidc.ScopeProfile: {"name", "given_name", "family_name", "middle_name", "nickname", "preferred_username",
+		"profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale"},
+	oidc.ScopeAddress: {"address"},
+}
+
 // fillUserinfo sets the claims the scopes allow: sub always; email and
-// email_verified for "email"; name for "profile". recently_recovered
-// (true) says, whatever the scopes, that the account is in the cool-off
-// after a recovery: whoever signed in proved one channel only.
+// email_verified for "email"; the standard claims of the identity's
+// traits for "profile" (name, given_name, locale, …, see standardClaims)
+// and "address", with updated_at; phone_number and phone_number_verified
+// for "phone", from its phone number. recently_recovered (true) says,
+// whatever the scopes, that the account is in the cool-off after a
+// recovery: whoever signed in proved one channel only.
 func (s *Storage) fillUserinfo(ctx context.Context, info *oidc.UserInfo, subject string, scopes []string) error {
 	info.Subject = subject
 	ident, err := s.Identities.Get(ctx, s.Domain, subject)
@@ -91,12 +103,43 @@ func (s *Storage) fillUserinfo(ctx context.Context, info *oidc.UserInfo, subject
 		info.Email = email.Value
 		info.EmailVerified = oidc.Bool(email.Verified)
 	}
-	if slices.Contains(scopes, oidc.ScopeProfile) {
-		if name, ok := traits["name"].(string); ok {
-			info.Name = name
+	if slices.Contains(scopes, oidc.ScopePhone) {
+		if ph := ident.Phone(); ph.Value != "" {
+			info.PhoneNumber = ph.Value
+			info.PhoneNumberVerified = oidc.Bool(ph.Verified)
 		}
+	}
+	claims := map[string]any{}
+	for _, scope := range scopes {
+		for _, name := range standardClaims[scope] {
+			if v, ok := traits[name]; ok && v != nil && v != "" {
+				claims[name] = v
+			}
+		}
+	}
+	if slices.Contains(scopes, oidc.ScopeProfile) {
 		info.UpdatedAt = oidc.FromTime(ident.UpdatedAt)
 	}
+	if len(claims) == 0 {
+		return nil
+	}
+	// The library's types say how each claim is written (locale as a
+	// language tag, address as an object): the traits go through them,
+	// and one that does not fit its claim is left out.
+	target := struct {
+		oidc.UserInfoProfile
+		Address *oidc.UserInfoAddress `json:"address,omitempty"`
+	}{UserInfoProfile: info.UserInfoProfile}
+	for name, v := range claims {
+		raw, err := json.Marshal(map[string]any{name: v})
+		if err == nil {
+			err = json.Unmarshal(raw, &target)
+		}
+		if err != nil && s.Logger != nil {
+			s.Logger.WarnContext(ctx, "oidc: a trait does not fit its standard claim", "claim", name)
+		}
+	}
+	info.UserInfoProfile, info.Address = target.UserInfoProfile, target.Address
 	return nil
 }
 

@@ -286,28 +286,43 @@ func (p *Provider) fail(w http.ResponseWriter, r *http.Request, pd *Pending, err
 }
 
 // answer sends an authorization response (the code, or an error) to a
-// registered redirect URI the way the request asked: a page that posts it
-// for form_post (OAuth 2.0 Form Post Response Mode), else a redirect with
-// it in the query. The library's own answers are not used: it redirects
-// errors even for form_post, its form_post page has no error fields, no
-// security headers, and breaks a custom-scheme redirect URI.
-func (p *Provider) answer(w http.ResponseWriter, r *http.Request, redirectURI string, rt oidc.ResponseType, mode oidc.ResponseMode, response any) {
+// registered redirect URI the way the request asked (respond). The
+// library's own answers are not used: it redirects errors even for
+// form_post, its form_post page has no error fields, no security headers,
+// and breaks a custom-scheme redirect URI.
+func (p *Provider) answer(w http.ResponseWriter, r *http.Request, redirectURI string, _ oidc.ResponseType, mode oidc.ResponseMode, response any) {
+	params := url.Values{}
+	if err := p.OP.Encoder().Encode(response, params); err != nil {
+		http.Error(w, "the response could not be written", http.StatusInternalServerError)
+		return
+	}
+	p.respond(w, r, redirectURI, mode, params)
+}
+
+// respond sends the parameters of an authorization response to a
+// registered redirect URI, with the issuer (iss, RFC 9207: the app can
+// tell which server answered, and a mix-up attack fails): a page that
+// posts them for form_post (OAuth 2.0 Form Post Response Mode), else a
+// redirect with them in the query (response_type=code is the only one
+// served, whose default mode is the query).
+func (p *Provider) respond(w http.ResponseWriter, r *http.Request, redirectURI string, mode oidc.ResponseMode, params url.Values) {
+	params.Set("iss", p.cfg.Issuer)
 	if mode == oidc.ResponseModeFormPost {
-		params := url.Values{}
-		if err := p.OP.Encoder().Encode(response, params); err != nil {
-			http.Error(w, "the response could not be written", http.StatusInternalServerError)
-			return
-		}
 		formPost(w, redirectURI, params)
 		return
 	}
-	to, err := op.AuthResponseURL(redirectURI, rt, mode, response, p.OP.Encoder())
+	u, err := url.Parse(redirectURI)
 	if err != nil {
 		http.Error(w, "the response could not be written", http.StatusInternalServerError)
 		return
 	}
+	q := u.Query()
+	for k, vs := range params {
+		q[k] = vs
+	}
+	u.RawQuery = q.Encode()
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, to, http.StatusFound)
+	http.Redirect(w, r, u.String(), http.StatusFound)
 }
 
 // seeOtherAfterPost makes the library's redirects (302) that answer a form

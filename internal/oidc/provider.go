@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +34,7 @@ type requestState struct {
 	byRef     bool           // the authorization request came by reference (request_uri)
 	details   string         // the authorization request's authorization_details, as sent
 	granted   []byte         // the authorization details the tokens being issued carry
+	refused   string         // why the grant was refused, where the library says nothing (error_description)
 	failed    bool           // the storage met a failure of its own (Storage.internal)
 	ip        string
 	userAgent string
@@ -59,6 +61,9 @@ type Config struct {
 	Binding func(http.ResponseWriter, *http.Request) string
 	// ClientIP returns the client's address.
 	ClientIP func(*http.Request) string
+	// Traits are the identity schema's traits: those named as standard
+	// claims are published as them (claims.go), and discovery lists them.
+	Traits []string
 }
 
 // Provider is Foyer's OpenID provider.
@@ -236,6 +241,9 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 			if p.refuseAuthorization(w, r) {
 				return
 			}
+			// The library's refusals go to the app the way the request
+			// asked, with the issuer (respond).
+			w = &authorizeWriter{ResponseWriter: w, p: p, r: r}
 			rs.binding = p.cfg.Binding(w, r)
 			rs.byRef = r.FormValue("request_uri") != ""
 			rs.details = r.FormValue(paramDetails)
@@ -251,6 +259,9 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 				refuseRedirect(w, "post_logout_redirect_uri")
 				return
 			}
+			// A browser follows a sign-out link: the library's refusals
+			// (JSON, for programs) become a page (see refuseRedirect).
+			w = pageErrors{w}
 		case pathToken:
 			if g := r.PostForm.Get("grant_type"); refusedGrants[g] {
 				writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "grant type "+g+" is not supported")
@@ -343,29 +354,49 @@ func (p *Provider) loopbackRegistered(ctx context.Context, clientID, redirectURI
 // internals). It reports whether it answered. Requests whose redirect URI
 // is not registered are left to the library, which never redirects them.
 func (p *Provider) refuseAuthorization(w http.ResponseWriter, r *http.Request) bool {
-	var refusal *oidc.Error
 	rt := r.FormValue("response_type")
-	if rt != "" && rt != string(oidc.ResponseTypeCode) {
+	repeated := repeatedParam(r.Form)
+	var refusal *oidc.Error
+	switch {
+	case repeated == "client_id" || repeated == "redirect_uri" || repeated == "response_mode":
+		// Which app, or where and how to answer it, is not known.
+		refusePage(w, "The parameter "+repeated+" is repeated in this sign-in link.")
+		return true
+	case repeated != "":
+		// RFC 6749, section 3.1: a parameter is sent once.
+		refusal = oidc.ErrInvalidRequest().WithDescription("the parameter %s is repeated", repeated)
+	case rt != "" && rt != string(oidc.ResponseTypeCode):
 		refusal = &oidc.Error{ErrorType: "unsupported_response_type", Description: "only response_type=code is supported"}
-	} else if ma := r.FormValue("max_age"); ma != "" {
-		if _, err := strconv.ParseUint(ma, 10, 31); err != nil {
-			refusal = oidc.ErrInvalidRequest().WithDescription("max_age must be a number of seconds")
-		}
+	case !validMaxAge(r.FormValue("max_age")):
+		refusal = oidc.ErrInvalidRequest().WithDescription("max_age must be a number of seconds")
 	}
 	if refusal == nil {
 		return false
 	}
 	redirectURI := r.FormValue("redirect_uri")
 	c, err := p.Storage.clientOf(r.Context(), r.FormValue("client_id"))
-	if err != nil || redirectURI == "" {
-		return false
+	_, loopback := op.HTTPLoopbackOrLocalhost(redirectURI) // checked by loopbackRegistered
+	if err != nil || redirectURI == "" || !slices.Contains(c.RedirectURIs, redirectURI) && !loopback {
+		if repeated != "" { // the library would take the first value
+			refusePage(w, "The parameter "+repeated+" is repeated in this sign-in link.")
+			return true
+		}
+		return false // the library refuses, without redirecting
 	}
-	if _, loopback := op.HTTPLoopbackOrLocalhost(redirectURI); !slices.Contains(c.RedirectURIs, redirectURI) && !loopback {
-		return false // loopback URIs were checked by loopbackRegistered
+	if repeated != "state" {
+		refusal.State = r.FormValue("state")
 	}
-	refusal.State = r.FormValue("state")
 	p.answer(w, r, redirectURI, oidc.ResponseType(rt), oidc.ResponseMode(r.FormValue("response_mode")), refusal)
 	return true
+}
+
+// validMaxAge reports whether max_age is absent or a number of seconds.
+func validMaxAge(ma string) bool {
+	if ma == "" {
+		return true
+	}
+	_, err := strconv.ParseUint(ma, 10, 31)
+	return err == nil
 }
 
 // refuseRedirect answers an authorization or logout request whose
@@ -373,8 +404,15 @@ func (p *Provider) refuseAuthorization(w http.ResponseWriter, r *http.Request) b
 // In Foyer's server a browser sees the hosted error page instead of its
 // text, as for the library's own refusals there (server.misses).
 func refuseRedirect(w http.ResponseWriter, param string) {
+	refusePage(w, "This "+param+" is not registered for this application.")
+}
+
+// refusePage answers a request that cannot be answered at the app's
+// redirect URI with a plain page (the hosted error page in Foyer's
+// server, see refuseRedirect).
+func refusePage(w http.ResponseWriter, text string) {
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-	http.Error(w, "This "+param+" is not registered for this application.", http.StatusBadRequest)
+	http.Error(w, text, http.StatusBadRequest)
 }
 
 // challenging makes every 401 where clients authenticate carry the
@@ -420,8 +458,10 @@ func (f *failingWriter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
 
 // grantWriter adds to a successful token response the authorization
 // details its tokens grant (RFC 9396, section 7), which the library knows
-// nothing of: such a response is held until the handler is done, the
-// field added; every other response passes unchanged.
+// nothing of, and to a refusal the library gives no error_description the
+// storage's reason (rs.refused): such a response is held until the
+// handler is done, the field added; every other response passes
+// unchanged.
 type grantWriter struct {
 	http.ResponseWriter
 	rs      *requestState
@@ -435,7 +475,7 @@ func (g *grantWriter) WriteHeader(code int) {
 		return
 	}
 	g.status = code
-	if code == http.StatusOK && g.rs.granted != nil {
+	if code == http.StatusOK && g.rs.granted != nil || code == http.StatusBadRequest && g.rs.refused != "" {
 		g.holding = true
 		return
 	}
@@ -462,7 +502,11 @@ func (g *grantWriter) flush() {
 	body := g.body.Bytes()
 	var resp map[string]json.RawMessage
 	if err := json.Unmarshal(body, &resp); err == nil && resp != nil {
-		resp[paramDetails] = g.rs.granted
+		if g.status == http.StatusOK {
+			resp[paramDetails] = g.rs.granted
+		} else if _, ok := resp["error_description"]; !ok {
+			resp["error_description"], _ = json.Marshal(g.rs.refused)
+		}
 		if b, err := json.Marshal(resp); err == nil {
 			body = b
 		}
@@ -588,33 +632,46 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	d.IDTokenSigningAlgValuesSupported = keys.Algorithms()
 	// What the claims code (claims.go) can fill in, not the library's
 	// list of every standard scope and claim.
-	d.ScopesSupported = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess}
+	d.ScopesSupported = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopePhone, oidc.ScopeOfflineAccess}
 	d.ClaimsSupported = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash",
-		"email", "email_verified", "name", "updated_at", ClaimRecentlyRecovered}
+		"email", "email_verified", "phone_number", "phone_number_verified", "updated_at", ClaimRecentlyRecovered}
+	for _, scope := range []string{oidc.ScopeProfile, oidc.ScopeAddress} {
+		for _, claim := range standardClaims[scope] {
+			if slices.Contains(p.cfg.Traits, claim) {
+				d.ClaimsSupported = append(d.ClaimsSupported, claim)
+				if scope == oidc.ScopeAddress {
+					d.ScopesSupported = append(d.ScopesSupported, scope)
+				}
+			}
+		}
+	}
 	d.RequestURIParameterSupported = false
 	meta, err := json.Marshal(d)
 	if err != nil {
 		p.internalError(w, r, err)
 		return
 	}
-	// The library's metadata has no field for the authorization details
-	// types (RFC 9396, section 10): those of the domain's clients.
+	// What the library's metadata has no field for.
+	var m map[string]any
+	if err := json.Unmarshal(meta, &m); err != nil {
+		p.internalError(w, r, err)
+		return
+	}
+	m["authorization_response_iss_parameter_supported"] = true // RFC 9207
+	m["prompt_values_supported"] = []string{oidc.PromptNone, oidc.PromptLogin, oidc.PromptConsent, promptCreate}
+	// The authorization details types (RFC 9396, section 10): those of
+	// the domain's clients.
 	types, err := p.Storage.Clients.DetailsTypes(r.Context(), p.Storage.Domain)
 	if err != nil {
 		p.internalError(w, r, err)
 		return
 	}
 	if len(types) > 0 {
-		var m map[string]any
-		if err := json.Unmarshal(meta, &m); err != nil {
-			p.internalError(w, r, err)
-			return
-		}
 		m["authorization_details_types_supported"] = types
-		if meta, err = json.Marshal(m); err != nil {
-			p.internalError(w, r, err)
-			return
-		}
+	}
+	if meta, err = json.Marshal(m); err != nil {
+		p.internalError(w, r, err)
+		return
 	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Content-Type", "application/json")
@@ -633,3 +690,102 @@ func (p *Provider) Prune(ctx context.Context) error {
 		(SELECT jti FROM oauth_assertions WHERE expires_at < $2 LIMIT $1)`, store.Micros(p.Storage.Now()))
 	return err
 }
+
+// repeatedParam returns the name of a parameter the request repeats
+// (state=A&state=B, or one in both the query and the body), "" if none.
+func repeatedParam(form url.Values) string {
+	names := make([]string, 0, len(form))
+	for name, vs := range form {
+		if len(vs) > 1 {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	slices.Sort(names)
+	return names[0]
+}
+
+// authorizeWriter passes on the library's answers to an authorization
+// request but its error redirects to the app's redirect URI, which it
+// answers again with respond: in the response mode the request asked for
+// (the library puts errors in the query even for form_post), and with
+// the issuer (RFC 9207).
+type authorizeWriter struct {
+	http.ResponseWriter
+	p        *Provider
+	r        *http.Request
+	replaced bool
+}
+
+func (a *authorizeWriter) WriteHeader(code int) {
+	if code == http.StatusFound || code == http.StatusSeeOther {
+		if params, ok := a.refusal(a.Header().Get("Location")); ok {
+			a.Header().Del("Location")
+			a.replaced = true
+			mode := oidc.ResponseMode(a.r.FormValue("response_mode"))
+			if mode != oidc.ResponseModeFormPost {
+				mode = oidc.ResponseModeQuery // code's default, also for modes not served
+			}
+			a.p.respond(a.ResponseWriter, a.r, a.r.FormValue("redirect_uri"), mode, params)
+			return
+		}
+	}
+	a.ResponseWriter.WriteHeader(code)
+}
+
+func (a *authorizeWriter) Write(b []byte) (int, error) {
+	if a.replaced {
+		return len(b), nil
+	}
+	return a.ResponseWriter.Write(b)
+}
+
+func (a *authorizeWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }
+
+// refusal reports whether loc is an error answer at the request's
+// redirect URI, and returns its parameters but those of the redirect URI
+// itself.
+func (a *authorizeWriter) refusal(loc string) (url.Values, bool) {
+	redirect := a.r.FormValue("redirect_uri")
+	if loc == "" || redirect == "" {
+		return nil, false
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return nil, false
+	}
+	base, err := url.Parse(redirect)
+	if err != nil {
+		return nil, false
+	}
+	params := u.Query()
+	if u.Fragment != "" {
+		if params, err = url.ParseQuery(u.Fragment); err != nil {
+			return nil, false
+		}
+	}
+	own := base.Query()
+	u.RawQuery, u.Fragment, base.RawQuery, base.Fragment = "", "", "", ""
+	if u.String() != base.String() || params.Get("error") == "" {
+		return nil, false
+	}
+	for k := range own {
+		params.Del(k)
+	}
+	return params, true
+}
+
+// pageErrors turns the library's JSON refusals (4xx) into plain ones,
+// which Foyer's server answers with the hosted error page.
+type pageErrors struct{ http.ResponseWriter }
+
+func (p pageErrors) WriteHeader(code int) {
+	if code >= 400 && code < 500 && strings.HasPrefix(p.Header().Get("Content-Type"), "application/json") {
+		p.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	}
+	p.ResponseWriter.WriteHeader(code)
+}
+
+func (p pageErrors) Unwrap() http.ResponseWriter { return p.ResponseWriter }

@@ -80,8 +80,9 @@ const (
 	codeLifetime        = 60 * time.Second
 )
 
-// DefaultSigningAlg signs tokens for clients that choose nothing.
-const DefaultSigningAlg = "ES256"
+// DefaultSigningAlg signs tokens for clients that choose nothing: RS256,
+// as OpenID Connect Registration has it.
+const DefaultSigningAlg = "RS256"
 
 var (
 	_ op.Storage                        = (*Storage)(nil)
@@ -387,9 +388,15 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 // that was rotated outside the grace period, or revoked, revokes its
 // family.
 func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, raw string) (op.RefreshTokenRequest, error) {
+	refused := func(why string) (op.RefreshTokenRequest, error) {
+		if rs := stateFrom(ctx); rs != nil {
+			rs.refused = why
+		}
+		return nil, op.ErrInvalidRefreshToken
+	}
 	t, err := s.tokens.byRefresh(ctx, raw)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, op.ErrInvalidRefreshToken
+		return refused("the refresh token is not known")
 	}
 	if err != nil {
 		return nil, s.internal(ctx, "read refresh token", err)
@@ -399,10 +406,13 @@ func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, raw string) (o
 	if reused {
 		_ = s.tokens.revokeFamily(ctx, t.FamilyID)
 		s.emit(ctx, "oauth.refresh_reused", event.OutcomeDenied, "refresh_token_reused", t.Subject, t.ClientID)
-		return nil, op.ErrInvalidRefreshToken
+		return refused("the refresh token was used already or revoked; the tokens issued with it are revoked too")
 	}
-	if !now.Before(t.ExpiresAt) || s.tokens.sessionEnded(t, now) {
-		return nil, op.ErrInvalidRefreshToken
+	if !now.Before(t.ExpiresAt) {
+		return refused("the refresh token has expired")
+	}
+	if s.tokens.sessionEnded(t, now) {
+		return refused("the sign-in the refresh token came from has ended")
 	}
 	return &refreshRequest{t: t}, nil
 }
@@ -462,7 +472,7 @@ func (s *Storage) GetRefreshTokenInfo(ctx context.Context, clientID, raw string)
 // ---- keys ----
 
 // SigningKey returns the active key for the algorithm of the client the
-// request is about (ES256 unless the client chose RS256 or EdDSA).
+// request is about (RS256 unless the client chose ES256 or EdDSA).
 func (s *Storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
 	alg := DefaultSigningAlg
 	if rs := stateFrom(ctx); rs != nil && rs.alg != "" {

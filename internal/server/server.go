@@ -290,6 +290,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		Secret:   secret,
 		Binding:  pages.BrowserBinding,
 		ClientIP: ui.ClientIP,
+		Traits:   schema.Properties(),
 	}, &oidc.Storage{DB: db, Domain: config.DefaultDomain, Clients: clients, Keys: signing, Identities: identities,
 		Events: events, Point: point, Decisions: decisions, Factors: factors, Logger: logger, Now: now, LogoutURL: "/logout",
 		Throttle: flows.Throttle, AuthorizeRule: builtin.Limits.FlowStart,

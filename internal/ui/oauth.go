@@ -113,6 +113,10 @@ func scopeTexts(scopes []string) []scopeText {
 			id = "consent.scope_profile"
 		case oidc.ScopeOfflineAccess:
 			id = "consent.scope_offline_access"
+		case oidc.ScopePhone:
+			id = "consent.scope_phone"
+		case oidc.ScopeAddress:
+			id = "consent.scope_address"
 		}
 		out = append(out, scopeText{ID: id, Scope: s})
 	}
