@@ -85,7 +85,8 @@ func TestBrowserRecoveryByEmailAndSettings(t *testing.T) {
 		// Sign out another device from the list.
 		other = apiSignIn(t, env, email, thirdPassphrase)
 		open(t, ctx, env.URL+"/account")
-		clickAndWait(t, ctx, chromedp.Search(`//button[normalize-space()="Sign out this device"]`))
+		clickAndWait(t, ctx, chromedp.Search(`//a[normalize-space()="Sign out this device"]`))
+		clickAndWait(t, ctx, chromedp.Search(`//form[@method="post"]//button[normalize-space()="Sign out device"]`))
 		if text := pageText(ctx); !strings.Contains(text, "Signed out.") || strings.Contains(text, "Sign out this device") {
 			t.Fatalf("after signing the other device out:\n%s", text)
 		}

@@ -301,7 +301,7 @@ func TestLastSecondFactorStays(t *testing.T) {
 		expectStatus(t, env.JSON(t, "POST", "/api/passkeys/options", tok, nil, &opts), 200)
 		resp, _ := auth.Register(opts.Options)
 		expectStatus(t, env.JSON(t, "POST", "/api/passkeys", tok, map[string]any{"challenge_id": opts.ChallengeID, "credential": json.RawMessage(resp)}, nil), 201)
-		if loc := remove(); loc != "/account/two-factor" {
+		if loc := remove(); loc != "/account?changed=authenticator_app_off" {
 			t.Fatalf("removing the app beside a passkey went to %q", loc)
 		}
 		if page := b.Get("/account/two-factor"); strings.Contains(page.Body, "/account/two-factor/remove") {

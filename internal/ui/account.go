@@ -40,6 +40,15 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
 	if m, ok := changedNotes[r.URL.Query().Get("changed")]; ok {
 		v.Messages = append(v.Messages, m)
 	}
+	if m, ok := p.done(r, s.IdentityID); ok {
+		v.Messages = append(v.Messages, m)
+	}
+	factors, err := p.Flows.TOTPState(r.Context(), s.IdentityID)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	v.Extra["TwoFactor"] = twoFactorState(factors)
 	devices, err := p.Flows.SignedIn(r.Context(), s)
 	if err != nil {
 		p.fail(w, r, err)
@@ -60,10 +69,10 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
 			p.fail(w, r, err)
 			return
 		}
-		v.Extra["Consents"] = consents
+		v.Extra["Consents"] = consentRows(consents)
 	}
 	if codes := p.carriedCodes(w, r, s.IdentityID); codes != nil {
-		v.Extra["Codes"] = codes
+		v.Extra["Codes"], v.Extra["Made"] = codes, p.Flows.Now()
 	}
 	if p.Passkeys != nil {
 		keys, err := p.Passkeys.List(r.Context(), s.IdentityID)
@@ -78,9 +87,119 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
 
 // changedNotes are what the account page says after a change (?changed=).
 var changedNotes = map[string]flow.Message{
-	"password": {ID: "password_changed", Type: "info", Text: "Your password is changed. Every other device was signed out."},
-	"profile":  {ID: "profile_changed", Type: "info", Text: "Your profile is saved."},
-	"devices":  {ID: "devices_signed_out", Type: "info", Text: "Signed out."},
+	"password":              {ID: "password_changed", Type: "info", Text: "Your password is changed. Every other device was signed out."},
+	"profile":               {ID: "profile_changed", Type: "info", Text: "Your profile is saved."},
+	"devices":               {ID: "devices_signed_out", Type: "info", Text: "Signed out."},
+	"authenticator_app_off": {ID: "authenticator_app_off", Type: "info", Text: "Your authenticator app is turned off: signing in no longer asks for its codes."},
+}
+
+// twoFactorState is the account page's two-factor row: what confirms it
+// is the customer besides the password, as a message id.
+func twoFactorState(s flow.TOTPState) string {
+	switch {
+	case s.Enrolled:
+		return "account.two_factor_on_app"
+	case s.SecondFactor:
+		return "account.two_factor_on_passkey"
+	}
+	return "account.two_factor_off"
+}
+
+// A consentRow is an app the customer allowed, with what it may do in
+// the consent page's words.
+type consentRow struct {
+	foidc.Consent
+	Access []scopeText
+}
+
+func consentRows(consents []foidc.Consent) []consentRow {
+	out := make([]consentRow, len(consents))
+	for i, c := range consents {
+		out[i] = consentRow{Consent: c, Access: scopeTexts(c.Scopes)}
+	}
+	return out
+}
+
+// GET /account/consents/remove?client_id=: asks before an app loses its
+// access (see confirm.go).
+func (p *Pages) consentRemovePage(w http.ResponseWriter, r *http.Request) {
+	s, ident, ok := p.signedIn(w, r, r.URL.RequestURI())
+	if !ok {
+		return
+	}
+	c, err := p.consentOf(r, s.IdentityID, r.URL.Query().Get("client_id"))
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	if c == nil { // removed already
+		seeOther(w, r, "/account#apps")
+		return
+	}
+	p.confirm(w, r, s, ident, confirmation{Title: "confirm.consent_title", Text: "confirm.consent_text", Button: "confirm.consent_button",
+		Name: c.ClientName, Action: "/account/consents/remove", Fields: map[string]string{"client_id": c.ClientID}, Cancel: "/account#apps"})
+}
+
+// POST /account/consents/remove: withdraw the app's access and revoke its
+// tokens, as POST /account/consents does; the account page then names the
+// app.
+func (p *Pages) consentRemove(w http.ResponseWriter, r *http.Request) {
+	s, _, ok := p.signedIn(w, r, "/account")
+	if !ok {
+		return
+	}
+	c, err := p.consentOf(r, s.IdentityID, r.PostForm.Get("client_id"))
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	if c == nil {
+		seeOther(w, r, "/account#apps")
+		return
+	}
+	if err := p.OAuth.RevokeConsent(r.Context(), s.IdentityID, c.ClientID); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	seeOther(w, r, p.doneURL(s.IdentityID, "consent_removed", c.ClientName, "apps"))
+}
+
+// consentOf returns what identityID allowed the app clientID; nil for
+// nothing.
+func (p *Pages) consentOf(r *http.Request, identityID, clientID string) (*foidc.Consent, error) {
+	consents, err := p.OAuth.Consents.List(r.Context(), identityID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range consents {
+		if consents[i].ClientID == clientID {
+			return &consents[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// GET /account/sessions/revoke?session_id=: asks before another device
+// is signed out (see confirm.go); the form posts to sessionsRevoke.
+func (p *Pages) sessionRevokePage(w http.ResponseWriter, r *http.Request) {
+	s, ident, ok := p.signedIn(w, r, r.URL.RequestURI())
+	if !ok {
+		return
+	}
+	devices, err := p.Flows.SignedIn(r.Context(), s)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	id := r.URL.Query().Get("session_id")
+	for _, d := range devices {
+		if d.SessionID == id && !d.Current {
+			p.confirm(w, r, s, ident, confirmation{Title: "confirm.device_title", Text: "confirm.device_text", Button: "confirm.device_button",
+				Name: d.Browser, Action: "/account/sessions/revoke", Fields: map[string]string{"session_id": d.SessionID}, Cancel: "/account#devices"})
+			return
+		}
+	}
+	seeOther(w, r, "/account#devices") // signed out already, or this device (signing it out is /logout)
 }
 
 // GET /logout: a confirmation page (signing out changes state, so it

@@ -199,6 +199,7 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.Handle("POST "+twoFactorPath+"/remove", p.form(p.twoFactorRemove))
 	mux.Handle("POST /stepup", p.form(p.stepUpSubmit))
 	mux.Handle("POST /account/consents", p.form(p.consentRevoke))
+	p.mountConfirmations(mux) // the removals' confirmation pages (confirm.go)
 	mux.HandleFunc("GET "+foidc.ContinuePath, p.oauthContinue)
 	mux.Handle("POST "+foidc.ContinuePath, p.form(p.oauthConsent))
 	mux.Handle("POST /oauth/cancel", p.form(p.oauthCancel))

@@ -15,6 +15,7 @@ import (
 	"github.com/foyer-id/foyer/internal/i18n"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/problem"
+	"github.com/foyer-id/foyer/internal/risk"
 	"github.com/foyer-id/foyer/internal/store"
 )
 
@@ -134,7 +135,11 @@ func (p *Pages) passkeySignUp(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	res, err := p.Flows.FinishPasskeySignUp(r.Context(), f, p.client(w, r), body.ChallengeID, strings.TrimSpace(body.Name), body.Credential)
+	name := strings.TrimSpace(body.Name)
+	if name == "" {
+		name = p.passkeyName(w, r, body.Credential)
+	}
+	res, err := p.Flows.FinishPasskeySignUp(r.Context(), f, p.client(w, r), body.ChallengeID, name, body.Credential)
 	if err != nil {
 		p.jsonFail(w, r, err)
 		return
@@ -198,7 +203,7 @@ func (p *Pages) passkeyAdd(w http.ResponseWriter, r *http.Request) {
 	}
 	name := strings.TrimSpace(body.Name)
 	if name == "" {
-		name = passkey.DefaultName
+		name = p.passkeyName(w, r, body.Credential)
 	}
 	cred, err := p.Passkeys.FinishRegistration(r.Context(), body.ChallengeID, ident.ID, name, body.Credential)
 	if err != nil {
@@ -242,7 +247,7 @@ func (p *Pages) carriedCodes(w http.ResponseWriter, r *http.Request, identityID 
 // freshJSON is requireFresh for the JSON endpoints: instead of
 // redirecting it answers 401 with the place to go.
 func (p *Pages) freshJSON(w http.ResponseWriter, r *http.Request) (*identity.Identity, bool) {
-	_, ident, to, err := p.freshness(w, r)
+	_, ident, to, err := p.freshness(w, r, twoFactorPath)
 	switch {
 	case err != nil:
 		p.jsonFail(w, r, err)
@@ -256,7 +261,7 @@ func (p *Pages) freshJSON(w http.ResponseWriter, r *http.Request) (*identity.Ide
 	return ident, true
 }
 
-// POST /account/passkeys/rename and /account/passkeys/delete (forms).
+// POST /account/passkeys/rename (a form).
 func (p *Pages) passkeyRename(w http.ResponseWriter, r *http.Request) {
 	s, ok := p.currentSession(w, r)
 	if !ok {
@@ -274,17 +279,98 @@ func (p *Pages) passkeyRename(w http.ResponseWriter, r *http.Request) {
 	seeOther(w, r, "/account")
 }
 
-func (p *Pages) passkeyDelete(w http.ResponseWriter, r *http.Request) {
-	_, ident, ok := p.requireFresh(w, r)
+// GET /account/passkeys/delete?id=: asks before the passkey goes (see
+// confirm.go), once the sign-in is fresh enough for it to go.
+func (p *Pages) passkeyDeletePage(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("id")
+	s, ident, ok := p.requireFresh(w, r, "/account/passkeys/delete?"+url.Values{"id": {id}}.Encode())
 	if !ok {
 		return
 	}
-	err := p.Flows.RemovePasskey(r.Context(), p.client(w, r), ident, r.PostForm.Get("id"))
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		p.refused(w, r, "/account", err)
+	key, err := p.passkeyOf(r, ident.ID, id)
+	if err != nil {
+		p.fail(w, r, err)
 		return
 	}
-	seeOther(w, r, "/account")
+	if key == nil { // gone already
+		seeOther(w, r, "/account#passkeys")
+		return
+	}
+	p.confirm(w, r, s, ident, confirmation{Title: "confirm.passkey_title", Text: "confirm.passkey_text", Button: "confirm.passkey_button",
+		Name: key.Name, Action: "/account/passkeys/delete", Fields: map[string]string{"id": key.ID}, Cancel: "/account#passkeys"})
+}
+
+// POST /account/passkeys/delete: remove the passkey; the account page
+// then names it.
+func (p *Pages) passkeyDelete(w http.ResponseWriter, r *http.Request) {
+	id := r.PostForm.Get("id")
+	_, ident, ok := p.requireFresh(w, r, "/account/passkeys/delete?"+url.Values{"id": {id}}.Encode())
+	if !ok {
+		return
+	}
+	key, err := p.passkeyOf(r, ident.ID, id)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	if key == nil { // gone already
+		seeOther(w, r, "/account#passkeys")
+		return
+	}
+	err = p.Flows.RemovePasskey(r.Context(), p.client(w, r), ident, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound): // gone meanwhile
+		seeOther(w, r, "/account#passkeys")
+	case err != nil:
+		p.refused(w, r, "/account", err)
+	default:
+		seeOther(w, r, p.doneURL(ident.ID, "passkey_removed", key.Name, "passkeys"))
+	}
+}
+
+// passkeyOf returns identityID's passkey id; nil when there is none such.
+func (p *Pages) passkeyOf(r *http.Request, identityID, id string) (*passkey.Credential, error) {
+	keys, err := p.Passkeys.List(r.Context(), identityID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range keys {
+		if keys[i].ID == id {
+			return &keys[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// passkeyName names a passkey the customer left unnamed, in the page's
+// language: after its provider (passkey.ProviderOf, from the AAGUID in
+// response) and the system of the browser that made it, the words the
+// devices list uses ("iCloud Keychain on iPhone", "Windows Hello",
+// "Passkey on Android"); "Passkey" when neither is known.
+func (p *Pages) passkeyName(w http.ResponseWriter, r *http.Request, response []byte) string {
+	loc := p.localizer(w, r, "")
+	device := deviceSystem(r.UserAgent())
+	prov, known := passkey.ProviderOf(passkey.ResponseAAGUID(response))
+	switch {
+	case known && prov.OnDevice && device != "":
+		return loc.T("passkey_name.provider_on_device", "provider", prov.Name, "device", device)
+	case known:
+		return prov.Name
+	case device != "":
+		return loc.T("passkey_name.on_device", "device", device)
+	}
+	return loc.T("passkey_name.default")
+}
+
+// deviceSystem is the system a User-Agent names, as the devices list
+// words it (risk.Family: "Chrome on macOS" → "macOS"); "" when it names
+// none.
+func deviceSystem(ua string) string {
+	_, system, ok := strings.Cut(risk.Family(ua), " on ")
+	if !ok {
+		return ""
+	}
+	return system
 }
 
 // refused sends the browser back to the page at path, which shows why the
