@@ -164,7 +164,7 @@ func TestSpecDefaults(t *testing.T) {
 	if c.AuthMethod != AuthMethodBasic || c.Public || c.FirstParty || c.AccessTokenFormat != AccessTokenJWT || c.SigningAlg != AlgRS256 ||
 		c.AccessTokenTTL.D() != 10*time.Minute || c.IDTokenTTL.D() != 10*time.Minute || c.RefreshTokenTTL.D() != 30*24*time.Hour ||
 		c.RequireAAL != "" || strings.Join(c.GrantTypes, " ") != "authorization_code refresh_token" ||
-		strings.Join(c.Scopes, " ") != "openid profile email offline_access" || len(c.PostLogoutRedirectURIs) != 0 || c.PostLogoutRedirectURIs == nil {
+		strings.Join(c.Scopes, " ") != "openid profile email phone address offline_access" || len(c.PostLogoutRedirectURIs) != 0 || c.PostLogoutRedirectURIs == nil {
 		t.Fatalf("defaults: %+v", c)
 	}
 	pub, err := Spec{Name: new("App"), Public: new(true), RedirectURIs: &[]string{"com.example.app:/cb"}}.validate(nil)
