@@ -57,7 +57,7 @@ func TestEmailCodeSignIn(t *testing.T) {
 			t.Fatalf("after code: %q", got)
 		}
 		expectStatus(t, b.Get("/sessions/whoami"), 200)
-		if m := env.MailTo(t, "nora@example.com", 5); m.Subject != "New sign-in to your Foyer account" || !strings.Contains(m.Text, "an app or device we could not identify") {
+		if m := env.MailTo(t, "nora@example.com", 5); m.Subject != "New sign-in to your Foyer account" || !strings.Contains(m.Text, "An app or device we could not identify") {
 			t.Fatalf("notice of the browser's sign-in: %s\n%s", m.Subject, m.Text)
 		}
 		// Signing in by code again on that browser, now known: no notice.
