@@ -29,6 +29,8 @@ Commands:
   update ID         change the settings given as flags, keep the others
   delete ID         delete a client and revoke its tokens
   rotate-secret ID  replace a client's secret; prints the new one (shown once)
+  initial-token     issue, list and revoke the initial access tokens that let
+                    apps register themselves (dynamic client registration)
 
 Examples:
   foyer clients create --name shop --redirect-uri https://shop.example/callback
@@ -43,13 +45,15 @@ Run "foyer clients <command> --help" for a command's flags.
 func clientsCommand(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, clientsUsage)
-		return errors.New("clients: name a command: create, list, get, update, delete or rotate-secret")
+		return errors.New("clients: name a command: create, list, get, update, delete, rotate-secret or initial-token")
 	}
 	sub, args := args[0], args[1:]
 	switch sub {
 	case "help", "--help", "-help", "-h":
 		fmt.Fprint(stderr, clientsUsage)
 		return flag.ErrHelp
+	case "initial-token":
+		return initialTokenCommand(ctx, args, environ, stdout, stderr)
 	case "create", "list", "get", "update", "delete", "rotate-secret":
 	default:
 		fmt.Fprint(stderr, clientsUsage)

@@ -43,6 +43,13 @@ const (
 	AlgEdDSA = "EdDSA"
 )
 
+// Application types (OpenID Connect Dynamic Client Registration 1.0,
+// section 2): what kind of redirect URIs the client registered.
+const (
+	ApplicationWeb    = "web"    // https redirect URIs on the Internet
+	ApplicationNative = "native" // private-use schemes or loopback http
+)
+
 // Authenticator assurance levels a client may require (NIST SP 800-63B).
 const (
 	AAL1 = "aal1"
@@ -94,6 +101,16 @@ type Client struct {
 	LogoURI   string `json:"logo_uri"`
 	PolicyURI string `json:"policy_uri"`
 	TosURI    string `json:"tos_uri"`
+	// Contacts are addresses of the people responsible for the client
+	// (RFC 7591), for the operator; no page shows them.
+	Contacts []string `json:"contacts"`
+	// ApplicationType is web or native as the client registered it; ""
+	// for a client the operator registered without saying.
+	ApplicationType string `json:"application_type"`
+	// Dynamic clients registered themselves (oidc.registration): they
+	// are third-party apps, never first-party, and manage their own
+	// registration with a registration access token.
+	Dynamic bool `json:"dynamic"`
 	// JWKS holds the client's public keys, for private_key_jwt.
 	JWKS              *jose.JSONWebKeySet `json:"jwks,omitempty"`
 	AccessTokenFormat string              `json:"access_token_format"`

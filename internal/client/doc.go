@@ -14,4 +14,12 @@
 // Spec is the input of Create and Update (PATCH semantics: unset fields
 // keep their value); the merged result is validated as a whole and
 // problems come back as a *ValidationError naming the field.
+//
+// Clients may also register themselves (dynamic client registration,
+// served by package oidc): Register stores such a client as third-party
+// (Dynamic, never FirstParty) with a registration access token ("frt_…")
+// that alone reads, replaces and deletes it (Registered, UpdateRegistered,
+// DeleteRegistered); a registration may take one use of an initial access
+// token ("fit_…", InitialToken) in the same transaction. Both tokens are
+// stored as keyed hashes, like secrets, under a key of their own.
 package client

@@ -33,7 +33,11 @@ type Registry struct {
 	db    *store.DB
 	key   []byte // HMAC key for client secrets
 	dummy []byte // compared against when there is no stored hash
-	now   func() time.Time
+	// tokenKey keys the hashes of dynamic registration's bearer tokens
+	// (initial and registration access tokens); tokenDummy is dummy's
+	// counterpart.
+	tokenKey, tokenDummy []byte
+	now                  func() time.Time
 
 	// cache holds clients read in the last CacheFor, by id: every token
 	// request reads its client, often several thousand times a second.
@@ -79,15 +83,15 @@ func NewRegistry(db *store.DB, secret []byte, now func() time.Time) *Registry {
 	if now == nil {
 		now = time.Now
 	}
-	key := secretKey(secret)
-	return &Registry{db: db, key: key, dummy: mac(key, "dummy"), now: now, ticks: time.Now,
+	key, tokenKey := secretKey(secret), registrationKey(secret)
+	return &Registry{db: db, key: key, dummy: mac(key, "dummy"), tokenKey: tokenKey, tokenDummy: mac(tokenKey, "dummy"), now: now, ticks: time.Now,
 		cache: map[string]cachedClient{}, domains: map[string]cachedDomain{}}
 }
 
 const clientColumns = `id, domain, name, public, first_party, secret_hash, auth_method, redirect_uris,
 	post_logout_redirect_uris, grant_types, scopes, jwks, access_token_format, signing_alg,
 	access_token_ttl, id_token_ttl, refresh_token_ttl, require_aal, created_at, updated_at, authorization_details_types,
-	client_uri, logo_uri, policy_uri, tos_uri`
+	client_uri, logo_uri, policy_uri, tos_uri, contacts, application_type, dynamic`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -98,21 +102,22 @@ func scanClient(row scanner) (*Client, string, error) {
 		c                            Client
 		hash, redirects, postLogout  string
 		grants, scopes, jwks         string
-		detailsTypes                 string
+		detailsTypes, contacts       string
 		accessTTL, idTTL, refreshTTL int64
 		createdAt, updatedAt         int64
 	)
 	err := row.Scan(&c.ID, &c.Domain, &c.Name, &c.Public, &c.FirstParty, &hash, &c.AuthMethod, &redirects,
 		&postLogout, &grants, &scopes, &jwks, &c.AccessTokenFormat, &c.SigningAlg,
 		&accessTTL, &idTTL, &refreshTTL, &c.RequireAAL, &createdAt, &updatedAt, &detailsTypes,
-		&c.ClientURI, &c.LogoURI, &c.PolicyURI, &c.TosURI)
+		&c.ClientURI, &c.LogoURI, &c.PolicyURI, &c.TosURI, &contacts, &c.ApplicationType, &c.Dynamic)
 	if err != nil {
 		return nil, "", store.Classify(err)
 	}
 	for _, l := range []struct {
 		dst *[]string
 		src string
-	}{{&c.RedirectURIs, redirects}, {&c.PostLogoutRedirectURIs, postLogout}, {&c.GrantTypes, grants}, {&c.Scopes, scopes}, {&c.AuthorizationDetailsTypes, detailsTypes}} {
+	}{{&c.RedirectURIs, redirects}, {&c.PostLogoutRedirectURIs, postLogout}, {&c.GrantTypes, grants}, {&c.Scopes, scopes}, {&c.AuthorizationDetailsTypes, detailsTypes},
+		{&c.Contacts, contacts}} {
 		if err := json.Unmarshal([]byte(l.src), l.dst); err != nil {
 			return nil, "", fmt.Errorf("client %s: stored list: %w", c.ID, err)
 		}
@@ -137,8 +142,8 @@ func scanClient(row scanner) (*Client, string, error) {
 // columns returns the stored form of c's columns after id, in the order
 // of clientColumns (domain … updated_at).
 func columns(c *Client, hash string) ([]any, error) {
-	lists := make([]string, 5)
-	for i, l := range [][]string{c.RedirectURIs, c.PostLogoutRedirectURIs, c.GrantTypes, c.Scopes, c.AuthorizationDetailsTypes} {
+	lists := make([]string, 6)
+	for i, l := range [][]string{c.RedirectURIs, c.PostLogoutRedirectURIs, c.GrantTypes, c.Scopes, c.AuthorizationDetailsTypes, c.Contacts} {
 		if l == nil {
 			l = []string{}
 		}
@@ -160,7 +165,36 @@ func columns(c *Client, hash string) ([]any, error) {
 		lists[1], lists[2], lists[3], jwks, c.AccessTokenFormat, c.SigningAlg,
 		c.AccessTokenTTL.D().Microseconds(), c.IDTokenTTL.D().Microseconds(), c.RefreshTokenTTL.D().Microseconds(),
 		c.RequireAAL, store.Micros(c.CreatedAt), store.Micros(c.UpdatedAt), lists[4],
-		c.ClientURI, c.LogoURI, c.PolicyURI, c.TosURI}, nil
+		c.ClientURI, c.LogoURI, c.PolicyURI, c.TosURI, lists[5], c.ApplicationType, c.Dynamic}, nil
+}
+
+// insertClient stores a new client c with its secret hash and the hash of
+// its registration access token ("" for none).
+func insertClient(ctx context.Context, ex store.Execer, c *Client, hash, registrationHash string) error {
+	cols, err := columns(c, hash)
+	if err != nil {
+		return err
+	}
+	_, err = ex.Exec(ctx, `INSERT INTO oauth_clients (`+clientColumns+`, registration_token_hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,
+		$26, $27, $28, $29)`, append(append([]any{c.ID}, cols...), registrationHash)...)
+	return err
+}
+
+// writeClient stores c over the client with id, in tx.
+func writeClient(ctx context.Context, tx *store.Tx, id string, c *Client, hash string) error {
+	cols, err := columns(c, hash)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE oauth_clients SET domain = $1, name = $2, public = $3, first_party = $4,
+		secret_hash = $5, auth_method = $6, redirect_uris = $7, post_logout_redirect_uris = $8, grant_types = $9,
+		scopes = $10, jwks = $11, access_token_format = $12, signing_alg = $13, access_token_ttl = $14,
+		id_token_ttl = $15, refresh_token_ttl = $16, require_aal = $17, created_at = $18, updated_at = $19,
+		authorization_details_types = $20, client_uri = $21, logo_uri = $22, policy_uri = $23, tos_uri = $24,
+		contacts = $25, application_type = $26, dynamic = $27
+		WHERE id = $28`, append(cols, id)...)
+	return err
 }
 
 // stamp is now at the stored precision (µs, UTC), so a returned client
@@ -187,15 +221,9 @@ func (r *Registry) Create(ctx context.Context, domain string, spec Spec) (*Clien
 		hash = hashSecret(r.key, secret)
 	}
 	c.HasSecret = hash != ""
-	cols, err := columns(c, hash)
-	if err != nil {
-		return nil, "", fmt.Errorf("client: create: %w", err)
-	}
 	for attempt := 0; ; attempt++ {
 		c.ID = newID()
-		_, err = r.db.Exec(ctx, `INSERT INTO oauth_clients (`+clientColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
-			append([]any{c.ID}, cols...)...)
+		err = insertClient(ctx, r.db, c, hash, "")
 		// A duplicate of a 128-bit random id means a broken random source;
 		// retry a little rather than fail on the impossible.
 		if !errors.Is(err, store.ErrConflict) || attempt == 2 {
@@ -377,18 +405,8 @@ func (r *Registry) Update(ctx context.Context, id string, spec Spec) (*Client, e
 		}
 		c.HasSecret = hash != ""
 		c.UpdatedAt = r.stamp()
-		cols, err := columns(c, hash)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE oauth_clients SET domain = $1, name = $2, public = $3, first_party = $4,
-			secret_hash = $5, auth_method = $6, redirect_uris = $7, post_logout_redirect_uris = $8, grant_types = $9,
-			scopes = $10, jwks = $11, access_token_format = $12, signing_alg = $13, access_token_ttl = $14,
-			id_token_ttl = $15, refresh_token_ttl = $16, require_aal = $17, created_at = $18, updated_at = $19,
-			authorization_details_types = $20, client_uri = $21, logo_uri = $22, policy_uri = $23, tos_uri = $24
-			WHERE id = $25`, append(cols, id)...)
 		out = c
-		return err
+		return writeClient(ctx, tx, id, c, hash)
 	})
 	r.forget(id)
 	if err != nil {
@@ -401,24 +419,28 @@ func (r *Registry) Update(ctx context.Context, id string, spec Spec) (*Client, e
 // requests and consents (by cascade) and its access and refresh tokens,
 // so that a deleted client's tokens stop working at once.
 func (r *Registry) Delete(ctx context.Context, id string) error {
-	err := r.db.InTx(ctx, func(tx *store.Tx) error {
-		res, err := tx.Exec(ctx, `DELETE FROM oauth_clients WHERE id = $1`, id)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return store.ErrNotFound
-		}
-		_, err = tx.Exec(ctx, `DELETE FROM oauth_tokens WHERE client_id = $1`, id)
-		return err
-	})
+	err := r.db.InTx(ctx, func(tx *store.Tx) error { return deleteClient(ctx, tx, id) })
 	r.forget(id)
 	if err != nil {
 		return fmt.Errorf("client: delete %s: %w", id, err)
 	}
 	return nil
+}
+
+// deleteClient removes the client with id and its tokens in tx, or
+// returns store.ErrNotFound.
+func deleteClient(ctx context.Context, tx *store.Tx, id string) error {
+	res, err := tx.Exec(ctx, `DELETE FROM oauth_clients WHERE id = $1`, id)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return store.ErrNotFound
+	}
+	_, err = tx.Exec(ctx, `DELETE FROM oauth_tokens WHERE client_id = $1`, id)
+	return err
 }
 
 // RotateSecret gives the client a new secret and returns it; the old one

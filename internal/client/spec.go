@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"encoding/json"
+	"net/mail"
 	"net/url"
 	"slices"
 	"strings"
@@ -26,6 +27,8 @@ const (
 	maxKeys       = 20
 	// maxDetailsTypes bounds authorization_details_types.
 	maxDetailsTypes = 20
+	maxContacts     = 20
+	maxAddressLen   = 254 // RFC 5321's limit on a forward path, less its brackets
 )
 
 // Spec is the input of Create and Update. Nil fields are unset: Create
@@ -48,6 +51,11 @@ type Spec struct {
 	LogoURI                   *string   `json:"logo_uri,omitempty"`
 	PolicyURI                 *string   `json:"policy_uri,omitempty"`
 	TosURI                    *string   `json:"tos_uri,omitempty"`
+	// Contacts are email addresses of the people responsible for the
+	// client (none by default).
+	Contacts *[]string `json:"contacts,omitempty"`
+	// ApplicationType is web or native ("" by default: not said).
+	ApplicationType *string `json:"application_type,omitempty"`
 	// JWKS is a JSON Web Key Set of public keys ({"keys": [...]}).
 	JWKS              json.RawMessage `json:"jwks,omitempty"`
 	AccessTokenFormat *string         `json:"access_token_format,omitempty"`
@@ -70,6 +78,7 @@ func (s Spec) validate(base *Client) (*Client, error) {
 		c.GrantTypes = slices.Clone(base.GrantTypes)
 		c.Scopes = slices.Clone(base.Scopes)
 		c.AuthorizationDetailsTypes = slices.Clone(base.AuthorizationDetailsTypes)
+		c.Contacts = slices.Clone(base.Contacts)
 	}
 	if s.Name != nil {
 		c.Name = strings.TrimSpace(*s.Name)
@@ -97,6 +106,7 @@ func (s Spec) validate(base *Client) (*Client, error) {
 	setList(&c.GrantTypes, s.GrantTypes, DefaultGrantTypes, base == nil)
 	setList(&c.Scopes, s.Scopes, DefaultScopes, base == nil)
 	setList(&c.AuthorizationDetailsTypes, s.AuthorizationDetailsTypes, nil, base == nil)
+	setList(&c.Contacts, s.Contacts, nil, base == nil)
 	if len(s.JWKS) > 0 && !bytes.Equal(bytes.TrimSpace(s.JWKS), []byte("null")) {
 		set, err := parseJWKS(s.JWKS)
 		if err != nil {
@@ -111,6 +121,7 @@ func (s Spec) validate(base *Client) (*Client, error) {
 	setString(&c.LogoURI, s.LogoURI, "", base == nil)
 	setString(&c.PolicyURI, s.PolicyURI, "", base == nil)
 	setString(&c.TosURI, s.TosURI, "", base == nil)
+	setString(&c.ApplicationType, s.ApplicationType, "", base == nil)
 	accessDefault := DefaultAccessTokenTTL
 	if len(c.GrantTypes) == 1 && c.GrantTypes[0] == GrantClientCredentials {
 		accessDefault = DefaultClientCredentialsAccessTokenTTL
@@ -143,6 +154,16 @@ func webURL(raw string) bool {
 		return h == "localhost" || h == "127.0.0.1" || h == "::1"
 	}
 	return false
+}
+
+// emailAddress reports whether s is a bare email address (no display
+// name, no comments) of reasonable length.
+func emailAddress(s string) bool {
+	if len(s) > maxAddressLen || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Name == "" && a.Address == s
 }
 
 // checkNames checks a list of names a protocol sends as tokens (scopes,
@@ -208,6 +229,9 @@ func (c *Client) check() error {
 	if strings.ContainsFunc(c.Name, unicode.IsControl) {
 		return invalid("name", "must not contain control characters")
 	}
+	if c.Dynamic && c.FirstParty {
+		return invalid("first_party", "a client that registered itself is a third-party app: its consent page is always shown")
+	}
 
 	switch c.AuthMethod {
 	case AuthMethodBasic, AuthMethodPost, AuthMethodPrivateKeyJWT, AuthMethodNone:
@@ -267,6 +291,23 @@ func (c *Client) check() error {
 		if u.v != "" && !webURL(u.v) {
 			return invalid(u.field, "must be an absolute https URL (http only for localhost and 127.0.0.1) of at most %d characters", maxURILength)
 		}
+	}
+
+	if len(c.Contacts) > maxContacts {
+		return invalid("contacts", "must list at most %d addresses", maxContacts)
+	}
+	for i, a := range c.Contacts {
+		if !emailAddress(a) {
+			return invalid(indexed("contacts", i), "must be an email address such as ops@example.com")
+		}
+		if slices.Index(c.Contacts, a) != i {
+			return invalid(indexed("contacts", i), "is listed twice")
+		}
+	}
+	switch c.ApplicationType {
+	case "", ApplicationWeb, ApplicationNative:
+	default:
+		return invalid("application_type", "must be %s or %s", ApplicationWeb, ApplicationNative)
 	}
 
 	if c.AuthMethod == AuthMethodPrivateKeyJWT && signingKeys(c.JWKS) == 0 {

@@ -75,6 +75,12 @@ type Config struct {
 	Policy    Policy    `yaml:"policy"`
 	// Languages configures the texts customers read (docs/languages.md).
 	Languages Languages `yaml:"languages"`
+	// OIDC configures the OpenID Connect provider (docs/oidc.md).
+	OIDC OIDC `yaml:"oidc"`
+	// Metrics and Tracing are what operators watch Foyer with
+	// (docs/operations.md).
+	Metrics Metrics `yaml:"metrics"`
+	Tracing Tracing `yaml:"tracing"`
 	// Domains configures each policy domain. Only "customers" exists now.
 	Domains map[string]*Domain `yaml:"-"`
 }
@@ -152,6 +158,57 @@ type Admin struct {
 	// characters; empty turns the admin API off.
 	Token string `yaml:"token" env:"FOYER_ADMIN_TOKEN"`
 }
+
+// Metrics configures where the Prometheus metrics are served (GET
+// /metrics). Without Addr or Token they are served nowhere outside dev
+// mode, and not counted at all; dev mode serves them on the main
+// listener, behind Token if set.
+type Metrics struct {
+	// Addr is a listener of their own, host:port, for a scraper on a
+	// private network: there /metrics needs no token. Bind it to an
+	// address only the monitoring reaches (127.0.0.1:9464).
+	Addr string `yaml:"addr" env:"FOYER_METRICS_ADDR"`
+	// Token, at least 32 characters, serves /metrics on the main
+	// listener to requests that carry Authorization: Bearer <token>.
+	Token string `yaml:"token" env:"FOYER_METRICS_TOKEN"`
+}
+
+// MetricsOn reports whether the metrics are counted and served somewhere.
+func (c *Config) MetricsOn() bool { return c.Metrics.Addr != "" || c.MetricsOnMain() }
+
+// MetricsOnMain reports whether /metrics is served on the main listener:
+// with a token, or in dev mode.
+func (c *Config) MetricsOnMain() bool { return c.Metrics.Token != "" || c.Dev }
+
+// Tracing configures OpenTelemetry traces. Where they go, and which are
+// kept, the standard OTEL_* variables say (OTEL_EXPORTER_OTLP_ENDPOINT,
+// OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER …).
+type Tracing struct {
+	// Enabled sends a span for every request, with its database calls
+	// as children, to the OTLP/HTTP endpoint. Off: no span is made.
+	Enabled bool `yaml:"enabled" env:"FOYER_TRACING"`
+}
+
+// OIDC configures the OpenID Connect provider.
+type OIDC struct {
+	// Registration is dynamic client registration (RFC 7591, at
+	// /oauth/register): off, the endpoint is absent; token, registering
+	// a client needs an initial access token (`foyer clients
+	// initial-token create`); open, anyone may register one — for the
+	// OpenID conformance suite and the like, not for a deployment
+	// reachable from the Internet.
+	Registration string `yaml:"registration" env:"FOYER_OIDC_REGISTRATION"`
+	// RegistrationsPerNetwork is how many clients one network may
+	// register (or try to) per 10 minutes before each next one waits.
+	RegistrationsPerNetwork int `yaml:"registrations_per_network" env:"FOYER_OIDC_REGISTRATIONS_PER_NETWORK"`
+}
+
+// Dynamic client registration modes (OIDC.Registration).
+const (
+	RegistrationOff   = "off"
+	RegistrationToken = "token"
+	RegistrationOpen  = "open"
+)
 
 // Log configures logging.
 type Log struct {
@@ -352,6 +409,7 @@ func Default() *Config {
 		HSTS:           HSTS{MaxAge: hstsYear},
 		Log:            Log{Level: "info", Format: "json"},
 		SMTP:           SMTP{From: defaultFrom},
+		OIDC:           OIDC{Registration: RegistrationOff, RegistrationsPerNetwork: 100},
 		Password: Password{
 			MemoryKiB: 19456, Iterations: 2, Parallelism: 1,
 		},
@@ -642,6 +700,7 @@ func (c *Config) Finish() error {
 	// A token read from a file or a secret store often ends in a newline,
 	// which no client would send.
 	c.Admin.Token = strings.TrimSpace(c.Admin.Token)
+	c.Metrics.Token = strings.TrimSpace(c.Metrics.Token)
 	return c.Validate()
 }
 
@@ -686,6 +745,24 @@ func (c *Config) Validate() error {
 	}
 	if c.Admin.Token != "" && len(c.Admin.Token) < 32 {
 		bad("admin.token", "must be at least 32 characters (or empty to turn the admin API off)")
+	}
+	if c.Metrics.Addr != "" {
+		if _, port, err := net.SplitHostPort(c.Metrics.Addr); err != nil || port == "" {
+			bad("metrics.addr", "%q must be host:port, such as 127.0.0.1:9464", c.Metrics.Addr)
+		} else if c.Metrics.Addr == c.Addr {
+			bad("metrics.addr", "must differ from addr: it is a listener of its own")
+		}
+	}
+	if c.Metrics.Token != "" && len(c.Metrics.Token) < 32 {
+		bad("metrics.token", "must be at least 32 characters (or empty to serve /metrics on the main listener only in dev mode)")
+	}
+	switch c.OIDC.Registration {
+	case RegistrationOff, RegistrationToken, RegistrationOpen:
+	default:
+		bad("oidc.registration", "%q must be off, token or open", c.OIDC.Registration)
+	}
+	if c.OIDC.RegistrationsPerNetwork < 1 {
+		bad("oidc.registrations_per_network", "must be at least 1")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

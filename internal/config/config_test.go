@@ -89,6 +89,10 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"dev: true\ndomains: {customers: {apps_require_aal: aal3}}\n", "", "domains.customers.apps_require_aal"},
 		{"dev: true\nretention: {decisions: 5m}\n", "", "retention.decisions"},
 		{"dev: true\n", "FOYER_NODE_ID=" + strings.Repeat("n", 101), "node_id"},
+		{"dev: true\nmetrics: {addr: '9464'}\n", "", "metrics.addr"},
+		{"dev: true\naddr: 127.0.0.1:4455\nmetrics: {addr: '127.0.0.1:4455'}\n", "", "metrics.addr"},
+		{"dev: true\nmetrics: {token: short}\n", "", "metrics.token"},
+		{"dev: true\n", "FOYER_TRACING=sometimes", "FOYER_TRACING"},
 	}
 	for _, tt := range tests {
 		var env []string
@@ -271,5 +275,39 @@ func TestGeoIPDatabases(t *testing.T) {
 	}
 	if got := (GeoIP{}).Databases(); got != nil {
 		t.Fatalf("none = %q", got)
+	}
+}
+
+// Metrics are counted when they are served somewhere: on a listener of
+// their own, on the main one behind a token, or there in dev mode; a
+// token read from a file keeps no trailing newline.
+func TestMetricsSettings(t *testing.T) {
+	prod := []string{"FOYER_PUBLIC_URL=https://id.shop.example", "FOYER_SMTP_URL=smtps://relay.example:465", "FOYER_SECRET=" + strings.Repeat("s", 40)}
+	token := strings.Repeat("m", 40)
+	tests := []struct {
+		env          []string
+		on, onMain   bool
+		addr, bearer string
+	}{
+		{env: prod},
+		{env: append(prod, "FOYER_METRICS_ADDR=127.0.0.1:9464"), on: true, addr: "127.0.0.1:9464"},
+		{env: append(prod, "FOYER_METRICS_TOKEN="+token+"\n"), on: true, onMain: true, bearer: token},
+		{env: []string{"FOYER_DEV=true"}, on: true, onMain: true},
+	}
+	for _, tt := range tests {
+		c, err := Load("", tt.env)
+		if err == nil {
+			err = c.Finish()
+		}
+		if err != nil {
+			t.Fatalf("%v: %v", tt.env, err)
+		}
+		if c.MetricsOn() != tt.on || c.MetricsOnMain() != tt.onMain || c.Metrics.Addr != tt.addr || c.Metrics.Token != tt.bearer {
+			t.Errorf("%v: on %v, on main %v, %+v; want %v, %v", tt.env, c.MetricsOn(), c.MetricsOnMain(), c.Metrics, tt.on, tt.onMain)
+		}
+	}
+	c, err := Load(write(t, "dev: true\ntracing: {enabled: true}\n"), nil)
+	if err != nil || !c.Tracing.Enabled {
+		t.Fatalf("tracing.enabled: %+v, %v", c.Tracing, err)
 	}
 }

@@ -74,6 +74,11 @@ type Worker struct {
 	// ProbeInterval is how often Run asks a Sender that is a Prober
 	// whether its server is back, while mail waits for it.
 	ProbeInterval time.Duration
+	// Observe, when set, hears how each delivery attempt ended — one of
+	// the Delivery results — and of mail given up for its age by the
+	// expiry sweep (Expired, n at once). The metrics count delivery
+	// failures with it. It must be quick.
+	Observe func(result string, n int)
 
 	lastPrune, lastExpire time.Time
 	// resumed is true while no attempt has failed for want of the mail
@@ -108,6 +113,27 @@ func NewWorker(outbox *Outbox, sender Sender, logger *slog.Logger) *Worker {
 		PruneInterval:  time.Hour,
 		ExpireInterval: 30 * time.Second,
 		ProbeInterval:  10 * time.Second,
+	}
+}
+
+// The results of a delivery attempt, as Worker.Observe hears them.
+const (
+	// DeliverySent: the server took the mail.
+	DeliverySent = "sent"
+	// DeliveryRetry: it failed for now; the mail waits for a retry.
+	DeliveryRetry = "retry"
+	// DeliveryFailed: it failed for good, or on the last attempt; the
+	// mail is given up.
+	DeliveryFailed = "failed"
+	// DeliveryExpired: the mail waited too long (past its NotAfter) and
+	// is given up unsent.
+	DeliveryExpired = "expired"
+)
+
+// observe tells Observe, if set, of n mails that ended with result.
+func (w *Worker) observe(result string, n int) {
+	if w.Observe != nil && n > 0 {
+		w.Observe(result, n)
 	}
 }
 
@@ -374,7 +400,12 @@ func (w *Worker) Tick(ctx context.Context) error {
 // intervals have passed.
 func (w *Worker) housekeep(ctx context.Context) error {
 	if w.ExpireInterval > 0 {
-		if err := w.periodically(ctx, &w.lastExpire, w.ExpireInterval, w.Outbox.Expire,
+		expire := func(ctx context.Context) (int64, error) {
+			n, err := w.Outbox.Expire(ctx)
+			w.observe(DeliveryExpired, int(n))
+			return n, err
+		}
+		if err := w.periodically(ctx, &w.lastExpire, w.ExpireInterval, expire,
 			slog.LevelWarn, "courier: gave up mail that expired before delivery"); err != nil {
 			return err
 		}
@@ -449,6 +480,7 @@ func (w *Worker) deliver(ctx context.Context, e Entry) {
 	if e.Attempts > w.MaxAttempts {
 		// Its last attempt's worker died holding the lease.
 		cause := errors.New("courier: no attempts left (the last attempt did not report back)")
+		w.observe(DeliveryFailed, 1)
 		if w.record(ctx, log, e, "mail_failed", w.Outbox.MarkFailed(ctx, e.ID, e.Attempts, cause)) {
 			log.Error("courier: mail failed, giving up", slog.String("event", "mail_failed"), slog.String("error", cause.Error()))
 		}
@@ -458,6 +490,7 @@ func (w *Worker) deliver(ctx context.Context, e Entry) {
 	if !e.NotAfter.IsZero() && !w.Outbox.now().Before(e.NotAfter) {
 		// It waited too long (a slow mail server ahead of it): a code
 		// that no longer works is no use to anyone.
+		w.observe(DeliveryExpired, 1)
 		if w.record(ctx, log, e, "mail_expired", w.Outbox.MarkFailed(ctx, e.ID, e.Attempts, errExpired)) {
 			log.Warn("courier: mail expired before it could be sent", slog.String("event", "mail_expired"))
 		}
@@ -491,6 +524,7 @@ func (w *Worker) deliver(ctx context.Context, e Entry) {
 	})
 	cancel()
 	if err == nil {
+		w.observe(DeliverySent, 1)
 		if w.record(ctx, log, e, "mail_sent", w.Outbox.MarkSent(ctx, e.ID, e.Attempts)) {
 			log.Info("courier: mail sent", slog.String("event", "mail_sent"))
 		}
@@ -502,6 +536,7 @@ func (w *Worker) deliver(ctx context.Context, e Entry) {
 	msg := redact(err.Error(), e.To)
 	cause := errors.New(msg)
 	if IsPermanent(err) || e.Attempts >= w.MaxAttempts {
+		w.observe(DeliveryFailed, 1)
 		if w.record(ctx, log, e, "mail_failed", w.Outbox.MarkFailed(ctx, e.ID, e.Attempts, cause)) {
 			log.Error("courier: mail failed, giving up", slog.String("event", "mail_failed"),
 				slog.Bool("permanent", IsPermanent(err)), slog.String("error", msg))
@@ -509,6 +544,7 @@ func (w *Worker) deliver(ctx context.Context, e Entry) {
 		return
 	}
 	at := w.Outbox.now().Add(w.Backoff(e.Attempts))
+	w.observe(DeliveryRetry, 1)
 	if w.record(ctx, log, e, "mail_retry", w.Outbox.MarkRetry(ctx, e.ID, e.Attempts, cause, at)) {
 		log.Warn("courier: mail not sent, will retry", slog.String("event", "mail_retry"),
 			slog.Time("retry_at", at), slog.String("error", msg))

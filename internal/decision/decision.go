@@ -62,6 +62,10 @@ type Point struct {
 	// (Record.Shadow), never enforced: a candidate policy tried on live
 	// traffic.
 	Shadow policy.Decider
+	// Observe, when set, hears of every decision made here (the live
+	// policy's, never a shadow's): the metrics count refusals, waits and
+	// challenges with it. It must be quick.
+	Observe func(policy.Action, policy.Decision)
 }
 
 // Version returns a short, stable name of a policy's settings: the first
@@ -81,6 +85,9 @@ func (p *Point) Decide(ctx context.Context, in policy.Input) (policy.Decision, R
 		in.Time = p.Now().UTC()
 	}
 	d := p.Policy.Decide(ctx, in)
+	if p.Observe != nil {
+		p.Observe(in.Action, d)
+	}
 	r := Record{At: in.Time, Domain: in.Domain, Action: in.Action, IdentityID: in.IdentityID, FlowID: in.FlowID,
 		ClientID: in.ClientID, Effect: d.Effect, Reason: d.Reason, Require: d.Require, Policy: p.name(d), Rule: d.Rule, Input: in}
 	if p.Shadow != nil {

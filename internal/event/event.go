@@ -96,6 +96,14 @@ type Log struct {
 	logger  *slog.Logger
 	now     func() time.Time
 	sampled sampler
+
+	// Observe, when set, hears of every event that happened: once it is
+	// recorded (an event of a transaction once the transaction commits),
+	// and at once when sampling leaves it out (see AppendSampled), so
+	// that it counts floods the table keeps only a sample of. The
+	// metrics count journey steps with it. It runs on the caller's
+	// goroutine: keep it quick. Set it before use.
+	Observe func(Event)
 }
 
 // NewLog returns a Log.
@@ -153,6 +161,9 @@ func (e Event) args() []any {
 // mirrors refusals and failures (WARN) and, at debug level, everything —
 // machine tokens alone can be thousands a second.
 func (l *Log) logged(ctx context.Context, e Event, err error) error {
+	if err == nil && l.Observe != nil {
+		l.Observe(e)
+	}
 	level := slog.LevelDebug
 	if e.Outcome != OutcomeSuccess && e.Outcome != OutcomePending {
 		level = slog.LevelWarn

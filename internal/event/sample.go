@@ -41,6 +41,9 @@ func (l *Log) Sample(ctx context.Context, e Event) bool {
 	if l.sample(e) {
 		return true
 	}
+	if l.Observe != nil {
+		l.Observe(e)
+	}
 	l.logger.LogAttrs(ctx, slog.LevelDebug, "journey event not recorded (sampled)",
 		slog.String("event", e.Type), slog.String("outcome", e.Outcome), slog.String("reason", e.Reason), slog.String("client_ip", e.IP))
 	return false

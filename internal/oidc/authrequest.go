@@ -31,7 +31,10 @@ type AuthRequest struct {
 	ACR         string
 	// Details is the authorization_details the request carried (RFC
 	// 9396), compact JSON; nil when none.
-	Details   json.RawMessage
+	Details json.RawMessage
+	// Claims are the claims the request asked for by name (the claims
+	// parameter); nil when none.
+	Claims    *requestedClaims
 	IsDone    bool
 	CreatedAt time.Time
 	ExpiresAt time.Time
@@ -85,24 +88,25 @@ func (s *authRequests) create(ctx context.Context, a *AuthRequest) error {
 		return err
 	}
 	amr, _ := json.Marshal(a.AMR)
-	_, err = s.db.Exec(ctx, `INSERT INTO oauth_auth_requests (id, domain, client_id, request, browser_hash, subject, session_id, auth_time, amr, acr, done, created_at, expires_at, authorization_details)
-		VALUES ($1, $2, $3, $4, $5, '', '', 0, $6, '', $7, $8, $9, $10)`,
-		a.ID, a.Domain, a.Request.ClientID, string(req), a.BrowserHash, string(amr), false, store.Micros(a.CreatedAt), store.Micros(a.ExpiresAt), string(a.Details))
+	_, err = s.db.Exec(ctx, `INSERT INTO oauth_auth_requests (id, domain, client_id, request, browser_hash, subject, session_id, auth_time, amr, acr, done, created_at, expires_at, authorization_details, claims)
+		VALUES ($1, $2, $3, $4, $5, '', '', 0, $6, '', $7, $8, $9, $10, $11)`,
+		a.ID, a.Domain, a.Request.ClientID, string(req), a.BrowserHash, string(amr), false, store.Micros(a.CreatedAt), store.Micros(a.ExpiresAt), string(a.Details),
+		a.Claims.encode())
 	if err != nil {
 		return fmt.Errorf("oidc: create auth request: %w", err)
 	}
 	return nil
 }
 
-const authRequestColumns = `id, domain, request, browser_hash, subject, session_id, auth_time, amr, acr, done, created_at, expires_at, authorization_details`
+const authRequestColumns = `id, domain, request, browser_hash, subject, session_id, auth_time, amr, acr, done, created_at, expires_at, authorization_details, claims`
 
 func scanAuthRequest(row interface{ Scan(...any) error }) (*AuthRequest, error) {
 	var (
 		a                          AuthRequest
-		req, amr, details          string
+		req, amr, details, claims  string
 		authTime, created, expires int64
 	)
-	if err := row.Scan(&a.ID, &a.Domain, &req, &a.BrowserHash, &a.Subject, &a.SessionID, &authTime, &amr, &a.ACR, &a.IsDone, &created, &expires, &details); err != nil {
+	if err := row.Scan(&a.ID, &a.Domain, &req, &a.BrowserHash, &a.Subject, &a.SessionID, &authTime, &amr, &a.ACR, &a.IsDone, &created, &expires, &details, &claims); err != nil {
 		return nil, store.Classify(err)
 	}
 	if err := json.Unmarshal([]byte(req), &a.Request); err != nil {
@@ -112,6 +116,7 @@ func scanAuthRequest(row interface{ Scan(...any) error }) (*AuthRequest, error) 
 	if details != "" {
 		a.Details = json.RawMessage(details)
 	}
+	a.Claims = decodeClaims(claims)
 	a.AuthTime, a.CreatedAt, a.ExpiresAt = store.FromMicros(authTime), store.FromMicros(created), store.FromMicros(expires)
 	return &a, nil
 }

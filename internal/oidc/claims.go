@@ -22,10 +22,17 @@ func (s *Storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 // acr only from an authorization request; an ID token issued on refresh
 // gets it here, from the token family's sign-in.
 func (s *Storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
-	if r, ok := req.(*refreshRequest); ok && r.t.ACR != "" {
-		info.AppendClaims("acr", r.t.ACR)
+	var named []string
+	switch r := req.(type) {
+	case *refreshRequest:
+		if r.t.ACR != "" {
+			info.AppendClaims("acr", r.t.ACR)
+		}
+		named = r.t.Claims.forIDToken()
+	case *AuthRequest:
+		named = r.Claims.forIDToken()
 	}
-	return s.fillUserinfo(ctx, info, req.GetSubject(), scopes)
+	return s.fillUserinfo(ctx, info, req.GetSubject(), scopes, named)
 }
 
 // SetUserinfoFromToken is part of the library's Storage; Foyer serves
@@ -38,7 +45,7 @@ func (s *Storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo,
 	if t == nil || t.SessionID == "" {
 		return oidc.ErrAccessDenied().WithDescription("the access token is not active")
 	}
-	return s.fillUserinfo(ctx, info, subject, t.Scopes)
+	return s.fillUserinfo(ctx, info, subject, t.Scopes, t.Claims.forUserInfo())
 }
 
 // liveAccess returns the access token tokenID if it is live and was
@@ -83,8 +90,9 @@ var standardClaims = map[string][]string{
 // and "address", with updated_at; phone_number and phone_number_verified
 // for "phone", from its phone number. recently_recovered (true) says,
 // whatever the scopes, that the account is in the cool-off after a
-// recovery: whoever signed in proved one channel only.
-func (s *Storage) fillUserinfo(ctx context.Context, info *oidc.UserInfo, subject string, scopes []string) error {
+// recovery: whoever signed in proved one channel only. A claim named in
+// named (the claims parameter) is given as if its scope were granted.
+func (s *Storage) fillUserinfo(ctx context.Context, info *oidc.UserInfo, subject string, scopes, named []string) error {
 	info.Subject = subject
 	ident, err := s.Identities.Get(ctx, s.Domain, subject)
 	if errors.Is(err, store.ErrNotFound) {
@@ -98,26 +106,40 @@ func (s *Storage) fillUserinfo(ctx context.Context, info *oidc.UserInfo, subject
 	}
 	traits := map[string]any{}
 	_ = json.Unmarshal(ident.Traits, &traits)
-	if slices.Contains(scopes, oidc.ScopeEmail) {
+	wants := func(scope string, claims ...string) bool {
+		if slices.Contains(scopes, scope) {
+			return true
+		}
+		for _, c := range claims {
+			if slices.Contains(named, c) {
+				return true
+			}
+		}
+		return false
+	}
+	if wants(oidc.ScopeEmail, "email", "email_verified") {
 		email := ident.Email()
 		info.Email = email.Value
 		info.EmailVerified = oidc.Bool(email.Verified)
 	}
-	if slices.Contains(scopes, oidc.ScopePhone) {
+	if wants(oidc.ScopePhone, "phone_number", "phone_number_verified") {
 		if ph := ident.Phone(); ph.Value != "" {
 			info.PhoneNumber = ph.Value
 			info.PhoneNumberVerified = oidc.Bool(ph.Verified)
 		}
 	}
 	claims := map[string]any{}
-	for _, scope := range scopes {
+	for _, scope := range []string{oidc.ScopeProfile, oidc.ScopeAddress} {
 		for _, name := range standardClaims[scope] {
+			if !wants(scope, name) {
+				continue
+			}
 			if v, ok := traits[name]; ok && v != nil && v != "" {
 				claims[name] = v
 			}
 		}
 	}
-	if slices.Contains(scopes, oidc.ScopeProfile) {
+	if wants(oidc.ScopeProfile, "updated_at") {
 		info.UpdatedAt = oidc.FromTime(ident.UpdatedAt)
 	}
 	if len(claims) == 0 {

@@ -24,11 +24,17 @@ func (o *opClient) IDTokenLifetime() time.Duration   { return o.c.IDTokenTTL.D()
 func (o *opClient) DevMode() bool                    { return false }
 func (o *opClient) ClockSkew() time.Duration         { return 0 }
 
-// ApplicationType: public clients are native apps or single-page apps
-// (custom schemes and loopback redirects allowed); confidential ones are
+// ApplicationType is the one a client registered (application_type);
+// without one, public clients are native apps or single-page apps
+// (custom schemes and loopback redirects allowed), and confidential ones
 // web apps.
 func (o *opClient) ApplicationType() op.ApplicationType {
-	if o.c.Public {
+	switch {
+	case o.c.ApplicationType == client.ApplicationNative:
+		return op.ApplicationTypeNative
+	case o.c.ApplicationType == client.ApplicationWeb:
+		return op.ApplicationTypeWeb
+	case o.c.Public:
 		return op.ApplicationTypeNative
 	}
 	return op.ApplicationTypeWeb

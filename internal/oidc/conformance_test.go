@@ -258,3 +258,128 @@ func TestRefreshRefusalSaysWhy(t *testing.T) {
 		t.Fatalf("refresh refusal: %v", out)
 	}
 }
+
+// An app pushes its authorization request (RFC 9126) and sends the
+// customer with the request_uri it gets: the request goes on as if its
+// parameters had come through the browser, once.
+func TestPushedAuthorizationRequest(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		signUp(t, env, "ulla@example.com")
+		p := newRP(t, env, client.Spec{FirstParty: ptr(true)})
+		var meta struct {
+			PAR string `json:"pushed_authorization_request_endpoint"`
+		}
+		if err := p.provider.Claims(&meta); err != nil || meta.PAR != env.URL+"/oauth/par" {
+			t.Fatalf("discovery: %+v %v", meta, err)
+		}
+		state, nonce, verifier := random(), random(), oauth2.GenerateVerifier()
+		push := url.Values{"response_type": {"code"}, "redirect_uri": {redirectURI}, "scope": {"openid email"}, "state": {state},
+			"nonce": {nonce}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}}
+		status, out := postForm(t, meta.PAR, p.client.ID, p.secret, push)
+		uri, _ := out["request_uri"].(string)
+		if status != http.StatusCreated || !strings.HasPrefix(uri, "urn:ietf:params:oauth:request_uri:") || out["expires_in"] != float64(60) {
+			t.Fatalf("push: %d %v", status, out)
+		}
+		start := env.URL + "/authorize?" + url.Values{"client_id": {p.client.ID}, "request_uri": {uri}}.Encode()
+		back := p.follow(start, "ulla@example.com")
+		if back.Query().Get("state") != state || back.Query().Get("iss") != env.URL || back.Query().Get("code") == "" {
+			t.Fatalf("answer to a pushed request: %s", back)
+		}
+		tok, err := p.oauth.Exchange(context.Background(), back.Query().Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idt, err := p.verifier.Verify(context.Background(), tok.Extra("id_token").(string))
+		var claims struct {
+			Nonce string `json:"nonce"`
+		}
+		if err != nil || idt.Claims(&claims) != nil || claims.Nonce != nonce {
+			t.Fatalf("ID token of a pushed request: %v %+v", err, claims)
+		}
+		// Used once.
+		resp, body := get(t, noRedirects(), start)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "<html") {
+			t.Fatalf("a used request_uri: %d\n%s", resp.StatusCode, body)
+		}
+		// Refusals, in JSON to the app.
+		for _, tc := range []struct {
+			name   string
+			secret string
+			change func(url.Values)
+			status int
+			err    string
+		}{
+			{"wrong secret", "nope", func(url.Values) {}, 401, "invalid_client"},
+			{"unregistered redirect", p.secret, func(v url.Values) { v.Set("redirect_uri", "https://evil.example/cb") }, 400, "invalid_request"},
+			{"plain PKCE", p.secret, func(v url.Values) { v.Set("code_challenge_method", "plain") }, 400, "invalid_request"},
+			{"by reference", p.secret, func(v url.Values) { v.Set("request_uri", uri) }, 400, "invalid_request"},
+			{"token", p.secret, func(v url.Values) { v.Set("response_type", "token") }, 400, "unsupported_response_type"},
+		} {
+			v := cloneValues(push)
+			tc.change(v)
+			if status, out := postForm(t, meta.PAR, p.client.ID, tc.secret, v); status != tc.status || out["error"] != tc.err {
+				t.Errorf("%s: %d %v", tc.name, status, out)
+			}
+		}
+	})
+}
+
+// The claims parameter asks for claims by name, for the ID token and for
+// UserInfo apart, whatever the scopes; a malformed one is refused.
+func TestClaimsParameter(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		env := servertest.Start(t, db)
+		signUp(t, env, "vivi@example.com")
+		p := newRP(t, env, client.Spec{FirstParty: ptr(true)})
+		p.oauth.Scopes = []string{"openid", "offline_access"}
+		claims := `{"id_token":{"email":null},"userinfo":{"name":{"essential":true}}}`
+		code, verifier, _ := p.authorize("vivi@example.com", oauth2.SetAuthURLParam("claims", claims))
+		tok, err := p.oauth.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idt, err := p.verifier.Verify(context.Background(), tok.Extra("id_token").(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var inToken map[string]any
+		_ = idt.Claims(&inToken)
+		if inToken["email"] != "vivi@example.com" || inToken["name"] != nil {
+			t.Fatalf("ID token: %v", inToken)
+		}
+		info, err := p.provider.UserInfo(context.Background(), oauth2.StaticTokenSource(tok))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fromInfo map[string]any
+		_ = info.Claims(&fromInfo)
+		if fromInfo["name"] != "Alice" || fromInfo["email"] != nil {
+			t.Fatalf("userinfo: %v", fromInfo)
+		}
+		// Refreshed ID tokens keep what was asked.
+		next, err := p.refresh(tok.RefreshToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idt, err = p.verifier.Verify(context.Background(), next.Extra("id_token").(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inToken = nil
+		_ = idt.Claims(&inToken)
+		if inToken["email"] != "vivi@example.com" {
+			t.Fatalf("refreshed ID token: %v", inToken)
+		}
+		// Malformed: refused at the redirect URI.
+		state := random()
+		back := p.follow(p.oauth.AuthCodeURL(state, oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("claims", `{"id_token":["email"]}`)), "vivi@example.com")
+		if back.Query().Get("error") != "invalid_request" || back.Query().Get("state") != state {
+			t.Fatalf("malformed claims: %s", back)
+		}
+		_, body := get(t, http.DefaultClient, env.URL+"/.well-known/openid-configuration")
+		if !strings.Contains(body, `"claims_parameter_supported":true`) {
+			t.Fatal("discovery does not claim the claims parameter")
+		}
+	})
+}

@@ -33,6 +33,7 @@ type requestState struct {
 	verifier  bool           // the token request carried a code_verifier
 	byRef     bool           // the authorization request came by reference (request_uri)
 	details   string         // the authorization request's authorization_details, as sent
+	claims    string         // the authorization request's claims parameter, as sent
 	granted   []byte         // the authorization details the tokens being issued carry
 	refused   string         // why the grant was refused, where the library says nothing (error_description)
 	failed    bool           // the storage met a failure of its own (Storage.internal)
@@ -164,15 +165,19 @@ func NewProvider(cfg Config, st *Storage) (*Provider, error) {
 	return p, nil
 }
 
-// Mount registers the protocol endpoints. The library's own login
-// callback (/authorize/callback), which would issue a code to whoever
-// knows a request id, is deliberately not mounted; nor are its health
-// endpoints (Foyer has /health/*).
-func (p *Provider) Mount(mux *http.ServeMux) {
+// Mount registers the protocol endpoints, and those of dynamic client
+// registration when reg is on (nil is off: they are absent, and
+// discovery does not name them). The library's own login callback
+// (/authorize/callback), which would issue a code to whoever knows a
+// request id, is deliberately not mounted; nor are its health endpoints
+// (Foyer has /health/*).
+func (p *Provider) Mount(mux *http.ServeMux, reg *Registration) {
 	for path := range methods {
 		mux.Handle(path, p.OP)
 	}
-	mux.HandleFunc("GET "+pathDiscovery, p.discovery)
+	registering := reg.mount(mux, p)
+	mux.HandleFunc("POST "+pathPAR, p.pushAuthorization) // par.go
+	mux.HandleFunc("GET "+pathDiscovery, func(w http.ResponseWriter, r *http.Request) { p.discovery(w, r, registering) })
 }
 
 // intercept runs before every library endpoint: it restricts methods,
@@ -234,6 +239,9 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 		}
 		switch r.URL.Path {
 		case pathAuthorize:
+			if !p.pushedInto(w, r) { // a pushed request's parameters (par.go)
+				return
+			}
 			if !p.loopbackRegistered(r.Context(), r.FormValue("client_id"), r.FormValue("redirect_uri"), false) {
 				refuseRedirect(w, "redirect_uri")
 				return
@@ -247,6 +255,7 @@ func (p *Provider) intercept(next http.Handler) http.Handler {
 			rs.binding = p.cfg.Binding(w, r)
 			rs.byRef = r.FormValue("request_uri") != ""
 			rs.details = r.FormValue(paramDetails)
+			rs.claims = r.FormValue(paramClaims)
 		case pathEndSession:
 			// The library answers an unknown client here with a 500.
 			if id := r.FormValue("client_id"); id != "" {
@@ -420,7 +429,7 @@ func refusePage(w http.ResponseWriter, text string) {
 // 6749, section 5.2). UserInfo sets its Bearer challenges itself.
 func challenging(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
 	switch r.URL.Path {
-	case pathToken, pathIntrospect, pathRevoke:
+	case pathToken, pathIntrospect, pathRevoke, pathPAR:
 		return challengeWriter{w, `Basic realm="foyer"`}
 	}
 	return w
@@ -606,8 +615,8 @@ func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
 // discovery serves the OpenID Provider metadata, starting from the
 // library's and correcting what Foyer does differently: only the code flow,
 // S256 only, the grants and auth methods actually offered, and the
-// assurance levels.
-func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
+// assurance levels; the registration endpoint when registering.
+func (p *Provider) discovery(w http.ResponseWriter, r *http.Request, registering bool) {
 	ctx := op.ContextWithIssuer(r.Context(), p.cfg.Issuer)
 	d := op.CreateDiscoveryConfig(ctx, p.OP, p.Storage)
 	d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
@@ -646,6 +655,10 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.RequestURIParameterSupported = false
+	d.ClaimsParameterSupported = true
+	if registering {
+		d.RegistrationEndpoint = p.cfg.Issuer + pathRegister
+	}
 	meta, err := json.Marshal(d)
 	if err != nil {
 		p.internalError(w, r, err)
@@ -657,7 +670,9 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		p.internalError(w, r, err)
 		return
 	}
-	m["authorization_response_iss_parameter_supported"] = true // RFC 9207
+	m["authorization_response_iss_parameter_supported"] = true          // RFC 9207
+	m["pushed_authorization_request_endpoint"] = p.cfg.Issuer + pathPAR // RFC 9126
+	m["require_pushed_authorization_requests"] = false
 	m["prompt_values_supported"] = []string{oidc.PromptNone, oidc.PromptLogin, oidc.PromptConsent, promptCreate}
 	// The authorization details types (RFC 9396, section 10): those of
 	// the domain's clients.
@@ -684,6 +699,9 @@ func (p *Provider) Prune(ctx context.Context) error {
 		return err
 	}
 	if _, err := p.Storage.tokens.prune(ctx); err != nil {
+		return err
+	}
+	if err := p.Storage.prunePushed(ctx); err != nil {
 		return err
 	}
 	_, err := p.Storage.DB.DeleteInBatches(ctx, `DELETE FROM oauth_assertions WHERE jti IN

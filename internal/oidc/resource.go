@@ -215,7 +215,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info := &oidc.UserInfo{}
-	if err := p.Storage.fillUserinfo(ctx, info, t.Subject, t.Scopes); err != nil {
+	if err := p.Storage.fillUserinfo(ctx, info, t.Subject, t.Scopes, t.Claims.forUserInfo()); err != nil {
 		if !errors.Is(err, errSubjectGone) {
 			p.internalError(w, r, err)
 			return

@@ -139,6 +139,10 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 			return nil, oerr
 		}
 	}
+	claims, oerr := parseClaimsRequest(rs.claims)
+	if oerr != nil {
+		return nil, oerr
+	}
 	if s.Throttle != nil {
 		st, err := s.Throttle.Reserve(ctx, s.AuthorizeRule, throttle.NetworkKey("authorize", rs.ip))
 		if err != nil {
@@ -149,7 +153,7 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		}
 	}
 	now := s.Now()
-	a := &AuthRequest{Domain: s.Domain, Request: *req, BrowserHash: rs.binding, Details: details, CreatedAt: now, ExpiresAt: now.Add(authRequestLifetime)}
+	a := &AuthRequest{Domain: s.Domain, Request: *req, BrowserHash: rs.binding, Details: details, Claims: claims, CreatedAt: now, ExpiresAt: now.Add(authRequestLifetime)}
 	if err := s.requests.create(ctx, a); err != nil {
 		return nil, s.internal(ctx, "create auth request", err)
 	}
@@ -247,10 +251,10 @@ func (s *Storage) newAccess(ctx context.Context, req op.TokenRequest) (*token, *
 	switch r := req.(type) {
 	case *AuthRequest:
 		clientID = r.GetClientID()
-		t.AuthRequestID, t.SessionID, t.AMR, t.ACR, t.AuthTime, t.Details = r.ID, r.SessionID, r.AMR, r.ACR, r.AuthTime, r.Details
+		t.AuthRequestID, t.SessionID, t.AMR, t.ACR, t.AuthTime, t.Details, t.Claims = r.ID, r.SessionID, r.AMR, r.ACR, r.AuthTime, r.Details, r.Claims
 	case *refreshRequest:
 		clientID = r.t.ClientID
-		t.SessionID, t.AMR, t.ACR, t.AuthTime, t.Details = r.t.SessionID, r.t.AMR, r.t.ACR, r.t.AuthTime, r.t.Details
+		t.SessionID, t.AMR, t.ACR, t.AuthTime, t.Details, t.Claims = r.t.SessionID, r.t.AMR, r.t.ACR, r.t.AuthTime, r.t.Details, r.t.Claims
 	case *clientCredentialsRequest:
 		clientID = r.clientID
 	default:

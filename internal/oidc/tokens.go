@@ -54,7 +54,9 @@ type token struct {
 	AuthTime      time.Time
 	// Details are the authorization details (RFC 9396) the token grants,
 	// compact JSON; nil for none.
-	Details         json.RawMessage
+	Details json.RawMessage
+	// Claims are the claims the authorization asked for by name.
+	Claims          *requestedClaims
 	CreatedAt       time.Time
 	ExpiresAt       time.Time
 	FamilyExpiresAt time.Time
@@ -121,11 +123,11 @@ func insertToken(ctx context.Context, q execer, t *token, raw string) error {
 		hash = sql.NullString{String: hashValue(raw), Valid: true}
 	}
 	_, err := q.Exec(ctx, `INSERT INTO oauth_tokens (id, kind, token_hash, family_id, auth_request_id, domain, client_id, subject, session_id,
-			scopes, audience, amr, acr, auth_time, created_at, expires_at, family_expires_at, authorization_details)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+			scopes, audience, amr, acr, auth_time, created_at, expires_at, family_expires_at, authorization_details, claims)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 		t.ID, t.Kind, hash, t.FamilyID, t.AuthRequestID, t.Domain, t.ClientID, t.Subject, t.SessionID,
 		string(scopes), string(aud), string(amr), t.ACR, store.Micros(t.AuthTime), store.Micros(t.CreatedAt),
-		store.Micros(t.ExpiresAt), store.Micros(t.FamilyExpiresAt), string(t.Details))
+		store.Micros(t.ExpiresAt), store.Micros(t.FamilyExpiresAt), string(t.Details), t.Claims.encode())
 	if err != nil {
 		return fmt.Errorf("oidc: store %s token: %w", t.Kind, err)
 	}
@@ -140,13 +142,13 @@ func insertToken(ctx context.Context, q execer, t *token, raw string) error {
 // read is still one query.
 const selectToken = `SELECT t.id, t.kind, t.family_id, t.auth_request_id, t.domain, t.client_id, t.subject, t.session_id, t.scopes,
 	t.audience, t.amr, t.acr, t.auth_time, t.created_at, t.expires_at, t.family_expires_at, t.used_at, t.revoked_at,
-	t.authorization_details, s.id, s.revoked_at, s.idle_expires_at, s.expires_at
+	t.authorization_details, t.claims, s.id, s.revoked_at, s.idle_expires_at, s.expires_at
 	FROM oauth_tokens t LEFT JOIN sessions s ON s.id = t.session_id`
 
 func scanToken(row interface{ Scan(...any) error }) (*token, error) {
 	var (
 		t                                      token
-		scopes, aud, amr, details              string
+		scopes, aud, amr, details, claims      string
 		authTime, created, expires, famExpires int64
 		used, revoked                          sql.NullInt64
 		sessID                                 sql.NullString
@@ -154,7 +156,7 @@ func scanToken(row interface{ Scan(...any) error }) (*token, error) {
 	)
 	if err := row.Scan(&t.ID, &t.Kind, &t.FamilyID, &t.AuthRequestID, &t.Domain, &t.ClientID, &t.Subject, &t.SessionID,
 		&scopes, &aud, &amr, &t.ACR, &authTime, &created, &expires, &famExpires, &used, &revoked,
-		&details, &sessID, &sessRevoked, &sessIdle, &sessExpires); err != nil {
+		&details, &claims, &sessID, &sessRevoked, &sessIdle, &sessExpires); err != nil {
 		return nil, store.Classify(err)
 	}
 	_ = json.Unmarshal([]byte(scopes), &t.Scopes)
@@ -163,6 +165,7 @@ func scanToken(row interface{ Scan(...any) error }) (*token, error) {
 	if details != "" {
 		t.Details = json.RawMessage(details)
 	}
+	t.Claims = decodeClaims(claims)
 	t.AuthTime, t.CreatedAt, t.ExpiresAt, t.FamilyExpiresAt = store.FromMicros(authTime), store.FromMicros(created), store.FromMicros(expires), store.FromMicros(famExpires)
 	t.UsedAt, t.RevokedAt = store.FromNullMicros(used), store.FromNullMicros(revoked)
 	switch {

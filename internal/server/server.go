@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/text/language"
 
 	"github.com/foyer-id/foyer/internal/admin"
@@ -64,6 +65,7 @@ type Server struct {
 	handler      http.Handler
 	worker       *courier.Worker
 	health       *health
+	watch        *watch
 	now          func() time.Time
 	// hsts is the Strict-Transport-Security value; "" sends none.
 	hsts string
@@ -78,6 +80,9 @@ type Options struct {
 	Now    func() time.Time
 	// DB, when set, is used instead of opening Config.DSN.
 	DB *store.DB
+	// TracerProvider, when set, traces requests and database calls
+	// whatever tracing.enabled says (tests give an in-memory one).
+	TracerProvider trace.TracerProvider
 }
 
 // New builds a Server from a finished, validated configuration.
@@ -310,7 +315,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	mux := http.NewServeMux()
 	pages.Mount(mux)
 	apiHandler.Mount(mux)
-	provider.Mount(mux)
+	provider.Mount(mux, &oidc.Registration{Mode: cfg.OIDC.Registration, PerNetwork: cfg.OIDC.RegistrationsPerNetwork})
 	probes := &health{db: db, now: now, logger: logger}
 	probes.Mount(mux)
 	(&admin.Handler{Clients: clients, Decisions: decisions, Identities: identities, Events: events, Domain: config.DefaultDomain,
@@ -329,7 +334,14 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		db.Close()
 		return nil, err
 	}
-	s.handler = clientAddr(proxies, s.middleware(s.outages(misses(mux, pages.ErrorPage), pages.Unavailable), pages.CrossOriginRefused))
+	// Metrics and traces (docs/operations.md).
+	if s.watch, err = newWatch(ctx, cfg, opt, logger, db, outbox, now); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.watch.hook(events, point, worker)
+	s.watch.mount(mux)
+	s.handler = s.watch.wrap(clientAddr(proxies, s.middleware(s.outages(misses(s.watch.routes(mux), pages.ErrorPage), pages.Unavailable), pages.CrossOriginRefused)))
 	return s, nil
 }
 
@@ -469,10 +481,10 @@ func misses(next http.Handler, page func(http.ResponseWriter, *http.Request, int
 }
 
 // machinePath reports whether path is an endpoint for programs, not
-// browsers: OAuth and OpenID endpoints, health checks.
+// browsers: OAuth and OpenID endpoints, health checks, metrics.
 func machinePath(path string) bool {
 	switch path {
-	case "/userinfo", "/revoke", "/keys":
+	case "/userinfo", "/revoke", "/keys", "/metrics":
 		return true
 	}
 	return strings.HasPrefix(path, "/oauth/") || strings.HasPrefix(path, "/.well-known/") || strings.HasPrefix(path, "/health/")
@@ -542,13 +554,16 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	stopMetrics := s.watch.serve()
 	var err error
 	select {
 	case <-ctx.Done():
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err = srv.Shutdown(shutdownCtx)
+		stopMetrics(shutdownCtx)
 		cancel()
 	case err = <-errc:
+		stopMetrics(context.Background())
 	}
 	stop()
 	wg.Wait()
@@ -641,7 +656,7 @@ func (s *Server) rotateKeys(ctx context.Context) {
 // answers is done.
 func (s *Server) Close() error {
 	s.Flows.Wait()
-	return errors.Join(s.Flows.GeoIP.Close(), s.DB.Close())
+	return errors.Join(s.Flows.GeoIP.Close(), s.DB.Close(), s.watch.close())
 }
 
 // deviceKey derives the key that signs device cookies from the server

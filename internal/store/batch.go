@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"runtime"
+
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
 // Group commit: many small, independent writes (events, issued tokens)
@@ -30,7 +32,11 @@ type batchItem struct {
 // The caller waits no longer than ctx's deadline (or the store's): past
 // it, it gets an error Unavailable recognises, and the statement is
 // dropped unless its commit has begun.
-func (db *DB) ExecBatched(ctx context.Context, query string, args ...any) error {
+func (db *DB) ExecBatched(ctx context.Context, query string, args ...any) (err error) {
+	if spanCtx, span := db.spanOf(ctx, "group commit", semconv.DBQueryText(query)); span != nil {
+		ctx = spanCtx
+		defer func() { endSpan(span, err) }()
+	}
 	ctx, cancel := db.bounded(ctx)
 	defer cancel()
 	return db.enqueue(ctx, &batchItem{ctx: ctx, query: query, args: args, done: make(chan error, 1)})
@@ -41,7 +47,11 @@ func (db *DB) ExecBatched(ctx context.Context, query string, args ...any) error 
 // changes are undone and only its caller sees the error. fn must be short
 // and touch only the database; it runs on the batch goroutine.
 // The caller waits as for ExecBatched.
-func (db *DB) InTxBatched(ctx context.Context, fn func(tx *Tx) error) error {
+func (db *DB) InTxBatched(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	if spanCtx, span := db.spanOf(ctx, "group commit"); span != nil {
+		ctx = spanCtx
+		defer func() { endSpan(span, err) }()
+	}
 	ctx, cancel := db.bounded(ctx)
 	defer cancel()
 	return db.enqueue(ctx, &batchItem{ctx: ctx, fn: fn, done: make(chan error, 1)})

@@ -21,24 +21,35 @@ import (
 func (db *DB) Lock(ctx context.Context, key string, fn func() error) error {
 	ctx, cancel := db.bounded(ctx)
 	defer cancel()
+	// The span is the wait for the lock; fn's calls are the caller's.
+	// The key may name a customer: it stays out of it.
+	_, span := db.spanOf(ctx, "LOCK")
 	if db.locker == nil {
 		held := db.locks.stripe(key)
 		select {
 		case held <- struct{}{}:
 		case <-ctx.Done():
-			return fmt.Errorf("store: lock %s: %w", key, Classify(ctx.Err()))
+			err := fmt.Errorf("store: lock %s: %w", key, Classify(ctx.Err()))
+			endSpan(span, err)
+			return err
 		}
+		endSpan(span, nil)
 		defer func() { <-held }()
 		return fn()
 	}
 	tx, err := db.locker.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: lock %s: %w", key, Classify(err))
+		err = fmt.Errorf("store: lock %s: %w", key, Classify(err))
+		endSpan(span, err)
+		return err
 	}
 	defer func() { _ = tx.Rollback() }() // a no-op after Commit
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, key); err != nil {
-		return fmt.Errorf("store: lock %s: %w", key, Classify(err))
+		err = fmt.Errorf("store: lock %s: %w", key, Classify(err))
+		endSpan(span, err)
+		return err
 	}
+	endSpan(span, nil)
 	if err := fn(); err != nil {
 		return err
 	}

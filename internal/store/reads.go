@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
 // Rows is what a read's scan function sees: the rows of one query, from
@@ -78,7 +79,7 @@ func (r *Reads) Do(fn func(ctx context.Context) error) {
 // Run runs the queries added since the last Run and hands each one's rows
 // to its scan function. It returns the first error, after which the scan
 // functions of later queries are not called.
-func (r *Reads) Run(ctx context.Context) error {
+func (r *Reads) Run(ctx context.Context) (err error) {
 	items, writes := r.items, r.writes
 	r.items, r.writes = nil, false
 	if r.db.Dialect != Postgres || (len(items) <= 1 && !writes) || slices.ContainsFunc(items, func(it readItem) bool { return it.do != nil }) {
@@ -88,6 +89,9 @@ func (r *Reads) Run(ctx context.Context) error {
 			}
 		}
 		return nil
+	}
+	if _, span := r.db.spanOf(ctx, "BATCH", semconv.DBOperationName("BATCH"), semconv.DBOperationBatchSize(len(items))); span != nil {
+		defer func() { endSpan(span, err) }()
 	}
 	ctx, cancel := r.db.bounded(ctx)
 	defer cancel()

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -77,6 +78,9 @@ type DB struct {
 	// timeout bounds a call whose context has no deadline (see bounded);
 	// 0 leaves such calls unbounded.
 	timeout time.Duration
+
+	// tracer makes calls spans (see Trace); nil: none.
+	tracer atomic.Pointer[dbTracer]
 
 	batch     chan *batchItem // see ExecBatched
 	batchDone chan struct{}
@@ -374,7 +378,10 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Exec runs a write statement outside a transaction. On SQLite it waits
 // for the one writer no longer than ctx's deadline (or the store's).
-func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+func (db *DB) Exec(ctx context.Context, query string, args ...any) (_ sql.Result, err error) {
+	if _, span := db.spanQuery(ctx, query); span != nil {
+		defer func() { endSpan(span, err) }()
+	}
 	ctx, cancel := db.bounded(ctx)
 	defer cancel()
 	st, err := db.stmt(ctx, db.write, db.writeStmts, query)
@@ -386,7 +393,10 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, 
 }
 
 // QueryRow runs a read-only query returning at most one row.
-func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+func (db *DB) QueryRow(ctx context.Context, query string, args ...any) (row *sql.Row) {
+	if _, span := db.spanQuery(ctx, query); span != nil {
+		defer func() { endSpan(span, row.Err()) }()
+	}
 	ctx = db.quick(ctx)
 	st, err := db.stmt(ctx, db.read, db.readStmts, query)
 	if err != nil {
@@ -402,7 +412,10 @@ func (db *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 }
 
 // queryOn runs query as a cached prepared statement of pool.
-func (db *DB) queryOn(ctx context.Context, pool *sql.DB, cache *sync.Map, query string, args []any) (*sql.Rows, error) {
+func (db *DB) queryOn(ctx context.Context, pool *sql.DB, cache *sync.Map, query string, args []any) (_ *sql.Rows, err error) {
+	if _, span := db.spanQuery(ctx, query); span != nil {
+		defer func() { endSpan(span, err) }()
+	}
 	ctx = db.quick(ctx)
 	st, err := db.stmt(ctx, pool, cache, query)
 	if err != nil {
@@ -414,7 +427,10 @@ func (db *DB) queryOn(ctx context.Context, pool *sql.DB, cache *sync.Map, query 
 
 // WriteRow runs a write statement with a RETURNING clause outside a
 // transaction.
-func (db *DB) WriteRow(ctx context.Context, query string, args ...any) *sql.Row {
+func (db *DB) WriteRow(ctx context.Context, query string, args ...any) (row *sql.Row) {
+	if _, span := db.spanQuery(ctx, query); span != nil {
+		defer func() { endSpan(span, row.Err()) }()
+	}
 	ctx = db.boundedRows(ctx)
 	st, err := db.stmt(ctx, db.write, db.writeStmts, query)
 	if err != nil {
@@ -426,7 +442,10 @@ func (db *DB) WriteRow(ctx context.Context, query string, args ...any) *sql.Row 
 // WriteQuery runs a write statement with a RETURNING clause, outside a
 // transaction, that may return many rows. Read and close the rows at
 // once: on SQLite they hold the one writer connection.
-func (db *DB) WriteQuery(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (db *DB) WriteQuery(ctx context.Context, query string, args ...any) (_ *sql.Rows, err error) {
+	if _, span := db.spanQuery(ctx, query); span != nil {
+		defer func() { endSpan(span, err) }()
+	}
 	ctx = db.boundedRows(ctx)
 	st, err := db.stmt(ctx, db.write, db.writeStmts, query)
 	if err != nil {
@@ -600,7 +619,10 @@ type Execer interface {
 // InTx runs fn in a write transaction and commits it if fn returns nil.
 // Keep fn short and free of slow work (password hashing, network calls):
 // on SQLite every writer waits for it.
-func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	if _, span := db.spanOf(ctx, "transaction"); span != nil {
+		defer func() { endSpan(span, err) }()
+	}
 	ctx, cancel := db.bounded(ctx)
 	defer cancel()
 	if db.Dialect == Postgres {
