@@ -151,3 +151,15 @@ func (r *Registry) useInitialToken(ctx context.Context, tx *store.Tx, domain, to
 	}
 	return id, err
 }
+
+// PruneInitialTokens deletes the initial access tokens that expired
+// before cutoff: listed a while after their end (InitialTokens), then
+// gone.
+func (r *Registry) PruneInitialTokens(ctx context.Context, cutoff time.Time) (int64, error) {
+	n, err := r.db.DeleteInBatches(ctx, `DELETE FROM oauth_initial_tokens WHERE id IN
+		(SELECT id FROM oauth_initial_tokens WHERE expires_at < $2 LIMIT $1)`, store.Micros(cutoff))
+	if err != nil {
+		return n, fmt.Errorf("client: prune initial tokens: %w", err)
+	}
+	return n, nil
+}

@@ -217,6 +217,16 @@ func TestInitialTokens(t *testing.T) {
 		if list, _ := reg.InitialTokens(ctx, "customers"); len(list) != 1 {
 			t.Fatalf("after revoke: %+v", list)
 		}
+		// Pruned once expired before the cutoff; not before.
+		if n, err := reg.PruneInitialTokens(ctx, clk.t.Add(-2*time.Hour)); err != nil || n != 0 {
+			t.Fatalf("prune before expiry: %d %v", n, err)
+		}
+		if n, err := reg.PruneInitialTokens(ctx, clk.t.Add(time.Minute)); err != nil || n != 1 {
+			t.Fatalf("prune after expiry: %d %v", n, err)
+		}
+		if list, _ := reg.InitialTokens(ctx, "customers"); len(list) != 0 {
+			t.Fatalf("after prune: %+v", list)
+		}
 	})
 }
 

@@ -604,6 +604,7 @@ func (s *Server) PruneOnce(ctx context.Context) {
 		{"throttle counters", func() (int64, error) { return s.Flows.Throttle.Prune(ctx) }},
 		{"site failure counts", func() (int64, error) { return s.Flows.Velocity.Prune(ctx, now.Add(-24*time.Hour)) }},
 		{"oauth state", func() (int64, error) { return 0, s.OIDC.Prune(ctx) }},
+		{"initial access tokens", func() (int64, error) { return s.Clients.PruneInitialTokens(ctx, now.Add(-30*24*time.Hour)) }},
 		{"revert links", func() (int64, error) { return s.Flows.PruneReverts(ctx, now) }},
 	}
 	if s.Flows.Passkeys != nil {
