@@ -92,7 +92,7 @@ func newBrand(b config.Branding) (*Brand, error) {
 	br.logoType, br.darkType = config.ImageType(b.Logo), config.ImageType(b.LogoDark)
 	br.hasLogo, br.hasDark, br.hasCustom = br.logo != nil, br.logoDark != nil, br.custom != nil
 
-	accent, _, accentDark, _ := b.Colours()
+	accent, _, accentDark, backgroundDark := b.Colours()
 	var css bytes.Buffer
 	css.WriteString("/* The domain's branding (config: branding), or an app's laid over it (branding.apps). */\n")
 	fmt.Fprintf(&css, ":root { --accent: %s; --on-accent: %s;", accent, config.OnColour(accent))
@@ -107,8 +107,11 @@ func newBrand(b config.Branding) (*Brand, error) {
 	}
 	css.WriteString(" }\n")
 	fmt.Fprintf(&css, "@media (prefers-color-scheme: dark) {\n  :root { --accent: %s; --on-accent: %s;", accentDark, config.OnColour(accentDark))
-	if b.BackgroundDark != "" {
-		fmt.Fprintf(&css, " --bg: %s; --fg: %s;", b.BackgroundDark, onText(b.BackgroundDark))
+	if b.BackgroundDark != "" || b.Background != "" {
+		// A light background alone must not stay in dark mode, under
+		// the dark accent it was not checked against: the dark one is
+		// the default's then.
+		fmt.Fprintf(&css, " --bg: %s; --fg: %s;", backgroundDark, onText(backgroundDark))
 	}
 	css.WriteString(" }\n}\n")
 	br.css = css.Bytes()
