@@ -502,3 +502,33 @@ func refill(t *testing.T, ctx context.Context, sel chromedp.CSS, text string) {
 	do(t, ctx, "empty "+string(sel), chromedp.WaitVisible(sel), chromedp.Clear(sel))
 	typeInto(t, ctx, sel, text)
 }
+
+// Every shipped language passes too: the texts' lengths, scripts and
+// lang attributes change the pages. The first forms and their errors, in
+// each language, in every variant.
+func TestAccessibilityLanguages(t *testing.T) {
+	requireChromium(t)
+	axeSource := requireAxe(t)
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	for _, lang := range []string{"de", "fr", "es", "pt-BR", "ja"} {
+		t.Run(lang, func(t *testing.T) {
+			ctx := freshContext(t, newTab(t))
+			open(t, ctx, env.URL+"/login?ui_locales="+lang)
+			if got := eval[string](t, ctx, `document.documentElement.lang`); got != lang {
+				t.Fatalf("the page is in %q, want %q", got, lang)
+			}
+			checkPage(t, ctx, axeSource, lang+" login")
+			typeInto(t, ctx, emailField, "ada@example.com")
+			typeInto(t, ctx, curPasswordField, "not the passphrase at all")
+			clickAndWait(t, ctx, signInButton)
+			checkPage(t, ctx, axeSource, lang+" login-error")
+			open(t, ctx, env.URL+"/registration")
+			typeInto(t, ctx, emailField, "ada@")
+			typeInto(t, ctx, newPasswordField, "short")
+			clickAndWait(t, ctx, signUpButton)
+			checkPage(t, ctx, axeSource, lang+" registration-errors")
+			open(t, ctx, env.URL+"/recovery")
+			checkPage(t, ctx, axeSource, lang+" recovery")
+		})
+	}
+}
