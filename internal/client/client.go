@@ -111,6 +111,10 @@ type Client struct {
 	// are third-party apps, never first-party, and manage their own
 	// registration with a registration access token.
 	Dynamic bool `json:"dynamic"`
+	// UserinfoSigningAlg, when set (RS256, ES256, EdDSA), makes UserInfo
+	// answer the client with a signed JWT instead of plain JSON
+	// (userinfo_signed_response_alg).
+	UserinfoSigningAlg string `json:"userinfo_signing_alg"`
 	// JWKS holds the client's public keys, for private_key_jwt.
 	JWKS              *jose.JSONWebKeySet `json:"jwks,omitempty"`
 	AccessTokenFormat string              `json:"access_token_format"`

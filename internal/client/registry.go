@@ -91,7 +91,7 @@ func NewRegistry(db *store.DB, secret []byte, now func() time.Time) *Registry {
 const clientColumns = `id, domain, name, public, first_party, secret_hash, auth_method, redirect_uris,
 	post_logout_redirect_uris, grant_types, scopes, jwks, access_token_format, signing_alg,
 	access_token_ttl, id_token_ttl, refresh_token_ttl, require_aal, created_at, updated_at, authorization_details_types,
-	client_uri, logo_uri, policy_uri, tos_uri, contacts, application_type, dynamic`
+	client_uri, logo_uri, policy_uri, tos_uri, contacts, application_type, dynamic, userinfo_signing_alg`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -109,7 +109,7 @@ func scanClient(row scanner) (*Client, string, error) {
 	err := row.Scan(&c.ID, &c.Domain, &c.Name, &c.Public, &c.FirstParty, &hash, &c.AuthMethod, &redirects,
 		&postLogout, &grants, &scopes, &jwks, &c.AccessTokenFormat, &c.SigningAlg,
 		&accessTTL, &idTTL, &refreshTTL, &c.RequireAAL, &createdAt, &updatedAt, &detailsTypes,
-		&c.ClientURI, &c.LogoURI, &c.PolicyURI, &c.TosURI, &contacts, &c.ApplicationType, &c.Dynamic)
+		&c.ClientURI, &c.LogoURI, &c.PolicyURI, &c.TosURI, &contacts, &c.ApplicationType, &c.Dynamic, &c.UserinfoSigningAlg)
 	if err != nil {
 		return nil, "", store.Classify(err)
 	}
@@ -165,7 +165,7 @@ func columns(c *Client, hash string) ([]any, error) {
 		lists[1], lists[2], lists[3], jwks, c.AccessTokenFormat, c.SigningAlg,
 		c.AccessTokenTTL.D().Microseconds(), c.IDTokenTTL.D().Microseconds(), c.RefreshTokenTTL.D().Microseconds(),
 		c.RequireAAL, store.Micros(c.CreatedAt), store.Micros(c.UpdatedAt), lists[4],
-		c.ClientURI, c.LogoURI, c.PolicyURI, c.TosURI, lists[5], c.ApplicationType, c.Dynamic}, nil
+		c.ClientURI, c.LogoURI, c.PolicyURI, c.TosURI, lists[5], c.ApplicationType, c.Dynamic, c.UserinfoSigningAlg}, nil
 }
 
 // insertClient stores a new client c with its secret hash and the hash of
@@ -177,7 +177,7 @@ func insertClient(ctx context.Context, ex store.Execer, c *Client, hash, registr
 	}
 	_, err = ex.Exec(ctx, `INSERT INTO oauth_clients (`+clientColumns+`, registration_token_hash)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,
-		$26, $27, $28, $29)`, append(append([]any{c.ID}, cols...), registrationHash)...)
+		$26, $27, $28, $29, $30)`, append(append([]any{c.ID}, cols...), registrationHash)...)
 	return err
 }
 
@@ -192,8 +192,8 @@ func writeClient(ctx context.Context, tx *store.Tx, id string, c *Client, hash s
 		scopes = $10, jwks = $11, access_token_format = $12, signing_alg = $13, access_token_ttl = $14,
 		id_token_ttl = $15, refresh_token_ttl = $16, require_aal = $17, created_at = $18, updated_at = $19,
 		authorization_details_types = $20, client_uri = $21, logo_uri = $22, policy_uri = $23, tos_uri = $24,
-		contacts = $25, application_type = $26, dynamic = $27
-		WHERE id = $28`, append(cols, id)...)
+		contacts = $25, application_type = $26, dynamic = $27, userinfo_signing_alg = $28
+		WHERE id = $29`, append(cols, id)...)
 	return err
 }
 

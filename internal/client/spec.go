@@ -56,6 +56,9 @@ type Spec struct {
 	Contacts *[]string `json:"contacts,omitempty"`
 	// ApplicationType is web or native ("" by default: not said).
 	ApplicationType *string `json:"application_type,omitempty"`
+	// UserinfoSigningAlg asks for UserInfo as a JWT signed with RS256,
+	// ES256 or EdDSA ("" by default: plain JSON).
+	UserinfoSigningAlg *string `json:"userinfo_signing_alg,omitempty"`
 	// JWKS is a JSON Web Key Set of public keys ({"keys": [...]}).
 	JWKS              json.RawMessage `json:"jwks,omitempty"`
 	AccessTokenFormat *string         `json:"access_token_format,omitempty"`
@@ -122,6 +125,7 @@ func (s Spec) validate(base *Client) (*Client, error) {
 	setString(&c.PolicyURI, s.PolicyURI, "", base == nil)
 	setString(&c.TosURI, s.TosURI, "", base == nil)
 	setString(&c.ApplicationType, s.ApplicationType, "", base == nil)
+	setString(&c.UserinfoSigningAlg, s.UserinfoSigningAlg, "", base == nil)
 	accessDefault := DefaultAccessTokenTTL
 	if len(c.GrantTypes) == 1 && c.GrantTypes[0] == GrantClientCredentials {
 		accessDefault = DefaultClientCredentialsAccessTokenTTL
@@ -323,6 +327,11 @@ func (c *Client) check() error {
 	case AlgES256, AlgRS256, AlgEdDSA:
 	default:
 		return invalid("signing_alg", "must be one of %s", joinSpace(AlgES256, AlgRS256, AlgEdDSA))
+	}
+	switch c.UserinfoSigningAlg {
+	case "", AlgES256, AlgRS256, AlgEdDSA:
+	default:
+		return invalid("userinfo_signing_alg", "must be one of %s, or empty", joinSpace(AlgES256, AlgRS256, AlgEdDSA))
 	}
 
 	for _, ttl := range []struct {

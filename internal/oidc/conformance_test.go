@@ -383,3 +383,41 @@ func TestClaimsParameter(t *testing.T) {
 		}
 	})
 }
+
+// A client registered with userinfo_signed_response_alg gets UserInfo as
+// a JWT signed with it, for it, by the issuer.
+func TestSignedUserInfo(t *testing.T) {
+	env := servertest.Start(t, storetest.NewSQLite(t))
+	signUp(t, env, "wren@example.com")
+	p := newRP(t, env, client.Spec{FirstParty: ptr(true), UserinfoSigningAlg: ptr("ES256")})
+	code, verifier, _ := p.authorize("wren@example.com")
+	tok, err := p.oauth.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", env.URL+"/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/jwt" {
+		t.Fatalf("userinfo: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	v := p.provider.Verifier(&gooidc.Config{ClientID: p.client.ID, SkipExpiryCheck: true, SupportedSigningAlgs: []string{"ES256"}})
+	signed, err := v.Verify(context.Background(), string(body))
+	if err != nil {
+		t.Fatalf("signed userinfo: %v", err)
+	}
+	var claims map[string]any
+	_ = signed.Claims(&claims)
+	if claims["email"] != "wren@example.com" || signed.Subject == "" {
+		t.Fatalf("signed userinfo claims: %v", claims)
+	}
+	_, disc := get(t, http.DefaultClient, env.URL+"/.well-known/openid-configuration")
+	if !strings.Contains(disc, `"userinfo_signing_alg_values_supported"`) {
+		t.Fatal("discovery does not list the userinfo signing algorithms")
+	}
+}

@@ -656,6 +656,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request, registering
 	}
 	d.RequestURIParameterSupported = false
 	d.ClaimsParameterSupported = true
+	d.UserinfoSigningAlgValuesSupported = keys.Algorithms()
 	if registering {
 		d.RegistrationEndpoint = p.cfg.Issuer + pathRegister
 	}

@@ -359,6 +359,7 @@ type metadata struct {
 	TosURI                   *string         `json:"tos_uri"`
 	PostLogoutRedirectURIs   *[]string       `json:"post_logout_redirect_uris"`
 	IDTokenSignedResponseAlg *string         `json:"id_token_signed_response_alg"`
+	UserinfoSignedAlg        *string         `json:"userinfo_signed_response_alg"`
 	Contacts                 *[]string       `json:"contacts"`
 	ApplicationType          *string         `json:"application_type"`
 	JWKS                     json.RawMessage `json:"jwks"`
@@ -377,7 +378,6 @@ var unsupported = map[string]string{
 	"jwks_uri":                                   "register the public keys themselves in jwks: Foyer does not fetch key sets",
 	"id_token_encrypted_response_alg":            "ID tokens are signed, not encrypted",
 	"id_token_encrypted_response_enc":            "ID tokens are signed, not encrypted",
-	"userinfo_signed_response_alg":               "UserInfo answers plain JSON, not a signed JWT",
 	"userinfo_encrypted_response_alg":            "UserInfo answers plain JSON, not an encrypted JWT",
 	"userinfo_encrypted_response_enc":            "UserInfo answers plain JSON, not an encrypted JWT",
 	"request_object_encryption_alg":              "request objects are not supported",
@@ -522,6 +522,16 @@ func specFor(md *metadata, current *client.Client) (client.Spec, *regRefusal) {
 		return s, badMetadata("id_token_signed_response_alg must be RS256, ES256 or EdDSA")
 	}
 	s.SigningAlg = &alg
+	if ui := orDefault(md.UserinfoSignedAlg, ""); ui != "" {
+		switch ui {
+		case client.AlgRS256, client.AlgES256, client.AlgEdDSA:
+		default:
+			return s, badMetadata("userinfo_signed_response_alg must be RS256, ES256 or EdDSA")
+		}
+		s.UserinfoSigningAlg = &ui
+	} else {
+		s.UserinfoSigningAlg = new("")
+	}
 
 	if subject := orDefault(md.SubjectType, "public"); subject != "public" {
 		return s, badMetadata("subject_type must be public: pairwise subject identifiers are not supported")
@@ -626,7 +636,7 @@ func listOrEmpty(v *[]string) *[]string {
 // stand for, in the messages clients read.
 var metadataNames = map[string]string{
 	"name": "client_name", "auth_method": "token_endpoint_auth_method", "public": "token_endpoint_auth_method",
-	"scopes": "scope", "signing_alg": "id_token_signed_response_alg",
+	"scopes": "scope", "signing_alg": "id_token_signed_response_alg", "userinfo_signing_alg": "userinfo_signed_response_alg",
 }
 
 // refusalOf words a client.Spec validation error in metadata terms: a
@@ -670,6 +680,7 @@ type clientInfo struct {
 	ResponseTypes            []string            `json:"response_types"`
 	Scope                    string              `json:"scope"`
 	IDTokenSignedResponseAlg string              `json:"id_token_signed_response_alg"`
+	UserinfoSignedAlg        string              `json:"userinfo_signed_response_alg,omitempty"`
 	SubjectType              string              `json:"subject_type"`
 	Contacts                 []string            `json:"contacts,omitempty"`
 	ClientURI                string              `json:"client_uri,omitempty"`
@@ -689,7 +700,7 @@ func (g *Registration) info(c *client.Client) *clientInfo {
 		ClientID: c.ID, ClientIDIssuedAt: c.CreatedAt.Unix(), RegistrationClientURI: g.p.cfg.Issuer + pathRegister + "/" + url.PathEscape(c.ID),
 		ClientName: c.Name, ApplicationType: c.ApplicationType, RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		TokenEndpointAuthMethod: c.AuthMethod, GrantTypes: c.GrantTypes, ResponseTypes: responses, Scope: strings.Join(c.Scopes, " "),
-		IDTokenSignedResponseAlg: c.SigningAlg, SubjectType: "public", Contacts: c.Contacts,
+		IDTokenSignedResponseAlg: c.SigningAlg, UserinfoSignedAlg: c.UserinfoSigningAlg, SubjectType: "public", Contacts: c.Contacts,
 		ClientURI: c.ClientURI, LogoURI: c.LogoURI, PolicyURI: c.PolicyURI, TosURI: c.TosURI, JWKS: c.JWKS,
 	}
 	if c.UsesSecret() {

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
@@ -224,8 +226,56 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_token", "the access token's subject is gone")
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(info)
+	c, err := p.Storage.clientOf(ctx, t.ClientID)
+	if err != nil {
+		p.internalError(w, r, err)
+		return
+	}
+	if c.UserinfoSigningAlg == "" {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(info)
+		return
+	}
+	signed, err := p.Storage.signUserinfo(ctx, p.cfg.Issuer, c, info)
+	if err != nil {
+		p.internalError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/jwt")
+	_, _ = io.WriteString(w, signed)
+}
+
+// signUserinfo returns UserInfo's claims as a JWT signed for client c with
+// its userinfo_signed_response_alg (OpenID Connect Core, section 5.3.2),
+// with the issuer and the client as its audience.
+func (s *Storage) signUserinfo(ctx context.Context, issuer string, c *client.Client, info *oidc.UserInfo) (string, error) {
+	k, err := s.Keys.Signer(ctx, c.UserinfoSigningAlg)
+	if err != nil {
+		return "", err
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.SignatureAlgorithm(), Key: jose.JSONWebKey{Key: k.Key(), KeyID: k.ID()}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return "", err
+	}
+	raw, err := json.Marshal(info)
+	if err != nil {
+		return "", err
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		return "", err
+	}
+	claims["iss"], claims["aud"] = issuer, c.ID
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	return jws.CompactSerialize()
 }
 
 // bearerToken returns the access token of a UserInfo request: from the
