@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,7 +80,12 @@ func TestWorkerObserves(t *testing.T) {
 			return nil
 		}))
 		heard := map[string]int{}
-		w.Observe = func(result string, n int) { heard[result] += n }
+		var mu sync.Mutex // deliveries run in parallel, and so do their observations
+		w.Observe = func(result string, n int) {
+			mu.Lock()
+			defer mu.Unlock()
+			heard[result] += n
+		}
 		mustEnqueue(t, w.Outbox, codeMessage("ok@example.com", "1"))
 		mustEnqueue(t, w.Outbox, codeMessage("busy@example.com", "2"))
 		mustEnqueue(t, w.Outbox, codeMessage("gone@example.com", "3"))

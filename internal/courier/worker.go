@@ -77,7 +77,8 @@ type Worker struct {
 	// Observe, when set, hears how each delivery attempt ended — one of
 	// the Delivery results — and of mail given up for its age by the
 	// expiry sweep (Expired, n at once). The metrics count delivery
-	// failures with it. It must be quick.
+	// failures with it. It must be quick, and safe to call from several
+	// deliveries at once.
 	Observe func(result string, n int)
 
 	lastPrune, lastExpire time.Time
