@@ -138,23 +138,11 @@ func checkPushed(c *client.Client, params url.Values) *oidc.Error {
 // a loopback one a public client's registered one allows (RFC 8252: the
 // port may differ).
 func redirectRegistered(c *client.Client, uri string) bool {
-	if uri == "" {
-		return false
-	}
-	if slices.Contains(c.RedirectURIs, uri) {
-		return true
-	}
 	u, loopback := op.HTTPLoopbackOrLocalhost(uri)
-	if !loopback || !c.Public {
-		return false
+	if !loopback {
+		u = nil
 	}
-	for _, reg := range c.RedirectURIs {
-		r, ok := op.HTTPLoopbackOrLocalhost(reg)
-		if ok && r.Scheme == u.Scheme && r.Hostname() == u.Hostname() && r.User == nil && u.User == nil && r.Path == u.Path && r.RawQuery == u.RawQuery {
-			return true
-		}
-	}
-	return false
+	return uri != "" && matchesRegistered(c, c.RedirectURIs, u, uri)
 }
 
 // pushRequest stores the parameters of a pushed request and returns its

@@ -342,12 +342,19 @@ func (p *Provider) loopbackRegistered(ctx context.Context, clientID, redirectURI
 	if logout {
 		registered = c.PostLogoutRedirectURIs
 	}
+	return matchesRegistered(c, registered, u, redirectURI)
+}
+
+// matchesRegistered reports whether uri (parsed: u, nil when it is not a
+// loopback one) is one of registered, c's: the same, or for a public
+// client a loopback URI that differs in its port only (RFC 8252).
+func matchesRegistered(c *client.Client, registered []string, u *url.URL, uri string) bool {
 	for _, reg := range registered {
-		if reg == redirectURI {
+		if reg == uri {
 			return true
 		}
 		r, ok := op.HTTPLoopbackOrLocalhost(reg)
-		if ok && c.Public && r.Scheme == u.Scheme && r.Hostname() == u.Hostname() && r.User == nil && u.User == nil &&
+		if ok && u != nil && c.Public && r.Scheme == u.Scheme && r.Hostname() == u.Hostname() && r.User == nil && u.User == nil &&
 			r.Path == u.Path && r.RawQuery == u.RawQuery {
 			return true
 		}
@@ -384,8 +391,7 @@ func (p *Provider) refuseAuthorization(w http.ResponseWriter, r *http.Request) b
 	}
 	redirectURI := r.FormValue("redirect_uri")
 	c, err := p.Storage.clientOf(r.Context(), r.FormValue("client_id"))
-	_, loopback := op.HTTPLoopbackOrLocalhost(redirectURI) // checked by loopbackRegistered
-	if err != nil || redirectURI == "" || !slices.Contains(c.RedirectURIs, redirectURI) && !loopback {
+	if err != nil || !redirectRegistered(c, redirectURI) {
 		if repeated != "" { // the library would take the first value
 			refusePage(w, "The parameter "+repeated+" is repeated in this sign-in link.")
 			return true
