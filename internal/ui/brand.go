@@ -220,20 +220,18 @@ func (b *Brand) mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /assets/brand/custom.css", serve(func(br *Brand) ([]byte, string) { return br.custom, css }))
 }
 
-// brandPage gives v the look of the app the page is about, when that app
-// has one of its own (branding.apps): the app the journey goes back to,
-// the app asking for consent (v.Action), or the app whose sign-out the
-// page confirms. Other pages keep the domain's; without apps' looks
+// brandPage gives v the look of the app the page is about (about: the
+// app the journey goes back to, or the one asking for consent; else the
+// app whose sign-out the page confirms), when that app has one of its own
+// (branding.apps). Other pages keep the domain's; without apps' looks
 // nothing is looked up.
-func (p *Pages) brandPage(w http.ResponseWriter, r *http.Request, v *view) {
+func (p *Pages) brandPage(r *http.Request, v *view, about *App) {
 	if len(p.Brand.apps) == 0 {
 		return
 	}
 	id := ""
-	if v.App != nil {
-		id = v.App.ClientID
-	} else if a := p.appFor(w, r, v.Action); a != nil {
-		id = a.ClientID
+	if about != nil {
+		id = about.ClientID
 	} else if l, ok := p.appLogout(r.URL.Query()); ok {
 		id = l.ClientID
 	}

@@ -282,14 +282,17 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 	if v.App == nil {
 		v.App = p.appFor(w, r, v.ReturnTo)
 	}
-	p.brandPage(w, r, &v) // an app's own look, if it has one (brand.go)
-	// The languages the app asked for (ui_locales), also on the page
-	// that answers it (consent), which does not show the app's context.
+	// The app the page is about: the one the journey goes back to, or
+	// the one the page answers (consent), which does not show the app's
+	// context. Its languages (ui_locales) and its look, if it has one.
+	about := v.App
+	if about == nil {
+		about = p.appFor(w, r, v.Action)
+	}
+	p.brandPage(r, &v, about) // brand.go
 	appLocales := ""
-	if v.App != nil {
-		appLocales = v.App.UILocales
-	} else if a := p.appFor(w, r, v.Action); a != nil {
-		appLocales = a.UILocales
+	if about != nil {
+		appLocales = about.UILocales
 	}
 	saved := ""
 	if v.Identity != nil {

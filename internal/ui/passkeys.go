@@ -16,6 +16,7 @@ import (
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/problem"
 	"github.com/foyer-id/foyer/internal/risk"
+	"github.com/foyer-id/foyer/internal/session"
 	"github.com/foyer-id/foyer/internal/store"
 )
 
@@ -282,42 +283,43 @@ func (p *Pages) passkeyRename(w http.ResponseWriter, r *http.Request) {
 // GET /account/passkeys/delete?id=: asks before the passkey goes (see
 // confirm.go), once the sign-in is fresh enough for it to go.
 func (p *Pages) passkeyDeletePage(w http.ResponseWriter, r *http.Request) {
-	id := r.URL.Query().Get("id")
-	s, ident, ok := p.requireFresh(w, r, "/account/passkeys/delete?"+url.Values{"id": {id}}.Encode())
+	s, ident, key, ok := p.passkeyToRemove(w, r, r.URL.Query().Get("id"))
 	if !ok {
-		return
-	}
-	key, err := p.passkeyOf(r, ident.ID, id)
-	if err != nil {
-		p.fail(w, r, err)
-		return
-	}
-	if key == nil { // gone already
-		seeOther(w, r, "/account#passkeys")
 		return
 	}
 	p.confirm(w, r, s, ident, confirmation{Title: "confirm.passkey_title", Text: "confirm.passkey_text", Button: "confirm.passkey_button",
 		Name: key.Name, Action: "/account/passkeys/delete", Fields: map[string]string{"id": key.ID}, Cancel: "/account#passkeys"})
 }
 
-// POST /account/passkeys/delete: remove the passkey; the account page
-// then names it.
-func (p *Pages) passkeyDelete(w http.ResponseWriter, r *http.Request) {
-	id := r.PostForm.Get("id")
-	_, ident, ok := p.requireFresh(w, r, "/account/passkeys/delete?"+url.Values{"id": {id}}.Encode())
+// passkeyToRemove is the start of both steps of removing passkey id: a
+// fresh enough sign-in, and the customer's passkey, which may be gone
+// already (then the account page, and not ok).
+func (p *Pages) passkeyToRemove(w http.ResponseWriter, r *http.Request, id string) (*session.Session, *identity.Identity, *passkey.Credential, bool) {
+	s, ident, ok := p.requireFresh(w, r, "/account/passkeys/delete?"+url.Values{"id": {id}}.Encode())
 	if !ok {
-		return
+		return nil, nil, nil, false
 	}
 	key, err := p.passkeyOf(r, ident.ID, id)
 	if err != nil {
 		p.fail(w, r, err)
-		return
+		return nil, nil, nil, false
 	}
 	if key == nil { // gone already
 		seeOther(w, r, "/account#passkeys")
+		return nil, nil, nil, false
+	}
+	return s, ident, key, true
+}
+
+// POST /account/passkeys/delete: remove the passkey; the account page
+// then names it.
+func (p *Pages) passkeyDelete(w http.ResponseWriter, r *http.Request) {
+	id := r.PostForm.Get("id")
+	_, ident, key, ok := p.passkeyToRemove(w, r, id)
+	if !ok {
 		return
 	}
-	err = p.Flows.RemovePasskey(r.Context(), p.client(w, r), ident, id)
+	err := p.Flows.RemovePasskey(r.Context(), p.client(w, r), ident, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound): // gone meanwhile
 		seeOther(w, r, "/account#passkeys")
