@@ -60,6 +60,10 @@ const (
 	OAuthAuthorized = "oauth.authorized"
 )
 
+// RegistrationEmailChanged: a sign-up went back from its code step to its
+// form, to fix the address.
+const RegistrationEmailChanged = "registration.email_changed"
+
 // Outcomes of a step.
 const (
 	OutcomeSuccess   = "success"

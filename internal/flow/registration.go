@@ -366,7 +366,7 @@ func (s *Service) checkPassword(pw string, context []string) error {
 // stops counting (the form must be sent again, which sends a new one), its
 // mail is given up if it has not left, and the form is refilled with what
 // was typed but the password, which the new submit asks again.
-func (s *Service) ChangeSignUpEmail(ctx context.Context, f *Flow) (*Result, error) {
+func (s *Service) ChangeSignUpEmail(ctx context.Context, f *Flow, c Client) (*Result, error) {
 	if f.Type != TypeRegistration || f.State != StateVerify {
 		return nil, ErrWrongState
 	}
@@ -390,7 +390,7 @@ func (s *Service) ChangeSignUpEmail(ctx context.Context, f *Flow) (*Result, erro
 		}
 		return s.Mailer.SupersedeTx(ctx, tx, mailID)
 	}
-	if err := s.save(ctx, f, s.now(), giveUp); err != nil {
+	if err := s.save(ctx, f, s.now(), giveUp, s.record(f, c, event.RegistrationEmailChanged, event.OutcomeSuccess, "", "", "")); err != nil {
 		return nil, err
 	}
 	return &Result{Flow: f}, nil

@@ -1,12 +1,14 @@
 package server_test
 
 import (
+	"context"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/foyer-id/foyer/internal/api"
+	"github.com/foyer-id/foyer/internal/event"
 	"github.com/foyer-id/foyer/internal/server/servertest"
 	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/store/storetest"
@@ -221,6 +223,9 @@ func TestSignUpChangeAddress(t *testing.T) {
 		expectStatus(t, form, 200)
 		if !strings.Contains(form.Body, `value="vera@exmaple.com"`) || !strings.Contains(form.Body, `value="Vera"`) || !strings.Contains(form.Body, `type="password"`) {
 			t.Fatalf("the form is not refilled:\n%s", form.Body)
+		}
+		if evs, err := env.Server.Events.List(context.Background(), event.Query{Type: event.RegistrationEmailChanged}); err != nil || len(evs) != 1 {
+			t.Fatalf("registration.email_changed events: %v %v", evs, err)
 		}
 		// The old code is no use now.
 		if r := b.Post(back, url.Values{"csrf_token": {servertest.CSRF(t, form.Body)}, "code": {oldCode}}); r.StatusCode == 303 && r.Header.Get("Location") == "/account" {

@@ -106,7 +106,7 @@ func (p *Pages) registrationSubmit(w http.ResponseWriter, r *http.Request) {
 	switch f.State {
 	case flow.StateVerify:
 		if r.PostForm.Get("change_email") != "" { // a mistyped address, to fix
-			if _, err := p.Flows.ChangeSignUpEmail(r.Context(), f); err != nil {
+			if _, err := p.Flows.ChangeSignUpEmail(r.Context(), f, c); err != nil {
 				p.submitFailed(w, r, f, "/registration", err, nil)
 				return
 			}
