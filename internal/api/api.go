@@ -91,6 +91,9 @@ var Routes = []string{
 	"DELETE /api/sessions",
 	"DELETE /api/sessions/{id}",
 	"POST /api/logout",
+	"GET /api/providers",
+	"GET /api/account/providers",
+	"DELETE /api/account/providers/{provider}",
 }
 
 // Mount registers the API on mux.
@@ -134,6 +137,9 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 		"DELETE /api/sessions":                        h.revokeSessions,
 		"DELETE /api/sessions/{id}":                   h.revokeSessions,
 		"POST /api/logout":                            h.logout,
+		"GET /api/providers":                          h.providerList,
+		"GET /api/account/providers":                  h.linkList,
+		"DELETE /api/account/providers/{provider}":    h.linkDelete,
 	}
 	for _, route := range Routes {
 		mux.HandleFunc(route, h.fromDevice(handlers[route]))
@@ -197,6 +203,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var challenged *flow.ChallengeError
 	var denied *flow.DeniedError
 	var refused *flow.RefusedError
+	var upstreamErr *flow.UpstreamError
 	switch {
 	case errors.As(err, &challenged):
 		// Solve it and send the request again with the answer; or wait.
@@ -219,6 +226,16 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		msgs := h.localize(w, r, []flow.Message{refused.Message})
 		writeProblem(w, Problem{Type: problem.TypeBase + "refused", Title: "Not changed", Status: http.StatusConflict,
 			Detail: msgs[0].Text, Errors: msgs})
+	case errors.As(err, &upstreamErr):
+		status := http.StatusBadRequest
+		if upstreamErr.Reason == "provider_unavailable" {
+			status = http.StatusBadGateway
+		}
+		msgs := h.localize(w, r, []flow.Message{upstreamErr.Message()})
+		writeProblem(w, Problem{Type: problem.TypeBase + "provider-failed", Title: "Signing in with the provider did not work", Status: status,
+			Detail: msgs[0].Text, Errors: msgs})
+	case errors.Is(err, flow.ErrNoProvider):
+		problem.Send(w, http.StatusBadRequest, "provider-unknown", "No such provider", "The domain has no provider of that id (see GET /api/providers).")
 	case errors.Is(err, flow.ErrNotFound), errors.Is(err, flow.ErrBinding):
 		problem.Send(w, http.StatusNotFound, "flow-not-found", "No such flow", "Start a new flow.")
 	case errors.Is(err, flow.ErrExpired):

@@ -95,8 +95,14 @@ type LoginRequest struct {
 	Password   string `json:"password"`
 	// Method is "password" (the default) or "code": mail a one-time
 	// sign-in code instead (the flow then waits for it at
-	// POST /api/flows/{id}/code).
-	Method string `json:"method"`
+	// POST /api/flows/{id}/code); or "provider": sign in with IDToken, an
+	// ID token of Provider obtained by the app (its nonce the flow's id).
+	Method   string `json:"method"`
+	Provider string `json:"provider,omitempty"`
+	IDToken  string `json:"id_token,omitempty"`
+	// Link answers a flow in state confirm_link: link the provider's
+	// account to the account just proved (true), or only sign in.
+	Link *bool `json:"link,omitempty"`
 }
 
 func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
@@ -113,6 +119,12 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case f.State == flow.StatePassword: // the password was breached: a new one
 		res, err = h.Flows.SubmitNewPassword(r.Context(), f, h.client(r), req.Password)
+	case f.State == flow.StateConfirmLink:
+		if req.Link == nil {
+			err = flow.Invalid("link", "link_required")
+			break
+		}
+		res, err = h.Flows.ConfirmLink(r.Context(), f, h.client(r), *req.Link)
 	default:
 		res, err = h.submitLoginForm(r, f, req)
 	}
@@ -131,6 +143,8 @@ func (h *Handler) submitLoginForm(r *http.Request, f *flow.Flow, req LoginReques
 		return h.Flows.SubmitLogin(r.Context(), f, h.client(r), flow.LoginInput{Identifier: req.Identifier, Password: req.Password})
 	case flow.MethodCode:
 		return h.Flows.RequestLoginCode(r.Context(), f, h.client(r), req.Identifier)
+	case flow.MethodProvider:
+		return h.signInWithProvider(r, f, req)
 	}
 	return nil, flow.Invalid("method", "login_method_invalid")
 }

@@ -61,7 +61,7 @@ func (h *Handler) passkeyLogin(w http.ResponseWriter, r *http.Request) {
 	if h.passkeysOff(w) || !h.decode(w, r, &req) {
 		return
 	}
-	res, err := h.Flows.SignInWithPasskey(r.Context(), h.client(r), req.ChallengeID, req.Credential, "")
+	res, err := h.Flows.SignInWithPasskey(r.Context(), h.client(r), req.ChallengeID, req.Credential, "", nil)
 	if errors.Is(err, flow.ErrPasskeyRefused) {
 		problem.Send(w, http.StatusBadRequest, "passkey-invalid", "Passkey not accepted", "That passkey did not work here.")
 		return

@@ -312,6 +312,9 @@ type Domain struct {
 	// the only factor; 8 is the floor when it is used with another.
 	PasswordMinLength int `yaml:"password_min_length"`
 	PasswordMaxLength int `yaml:"password_max_length"`
+	// Providers are the upstream identity providers customers may sign
+	// up and in with (docs/social.md).
+	Providers []Provider `yaml:"providers"`
 }
 
 // Session lifetimes, and what ends with a session.
@@ -907,6 +910,7 @@ func (d *Domain) validate(prefix string, bad func(key, format string, args ...an
 		bad(prefix+".product_name", "must not be empty")
 	}
 	d.Branding.validate(prefix+".branding", bad)
+	validateProviders(prefix, d.Providers, bad)
 	if d.DefaultLanguage == "" {
 		d.DefaultLanguage = "en"
 	}

@@ -64,6 +64,17 @@ const (
 // form, to fix the address.
 const RegistrationEmailChanged = "registration.email_changed"
 
+// Upstream providers: a round trip to one started (provider.started),
+// its callback (success, pending when the customer must prove the
+// account first, or failure by reason), a provider's account linked to an
+// identity or unlinked from it (the reason names the provider).
+const (
+	ProviderStarted  = "provider.started"
+	ProviderCallback = "provider.callback"
+	ProviderLinked   = "provider.linked"
+	ProviderUnlinked = "provider.unlinked"
+)
+
 // Outcomes of a step.
 const (
 	OutcomeSuccess   = "success"

@@ -139,12 +139,15 @@ func (e *RefusedError) Error() string { return "flow: refused: " + e.Message.ID 
 var (
 	refusedLastMethod = errorMsg("", "last_sign_in_method")
 	refusedLastFactor = errorMsg("", "last_second_factor")
+	// refusedLastLink: Unlink's, of a provider's account that is the
+	// account's only way in.
+	refusedLastLink = errorMsg("", "last_sign_in_link")
 )
 
 // Refusal returns the message of a refusal by its ID, for a page that
 // shows it after a redirect.
 func Refusal(id string) (Message, bool) {
-	for _, m := range []Message{refusedLastMethod, refusedLastFactor, RecoveryRestricted} {
+	for _, m := range []Message{refusedLastMethod, refusedLastFactor, refusedLastLink, RecoveryRestricted} {
 		if m.ID == id {
 			return m, true
 		}
@@ -211,6 +214,7 @@ type methods struct {
 	password bool
 	passkeys int
 	totp     bool
+	links    int // upstream providers' accounts
 }
 
 func (s *Service) methodsOf(ctx context.Context, identityID string) (methods, error) {
@@ -229,6 +233,13 @@ func (s *Service) methodsOf(ctx context.Context, identityID string) (methods, er
 			return m, err
 		}
 	}
+	if s.Links != nil {
+		links, err := s.Links.List(ctx, identityID)
+		if err != nil {
+			return m, err
+		}
+		m.links = len(links)
+	}
 	return m, nil
 }
 
@@ -241,7 +252,7 @@ func (m methods) secondFactor() bool { return m.totp || m.passkeys > 0 }
 // only second factor without an authenticator app.
 func (m methods) lastPasskeyRefusal() *Message {
 	switch {
-	case !m.password:
+	case !m.password && m.links == 0:
 		return &refusedLastMethod
 	case !m.totp:
 		return &refusedLastFactor

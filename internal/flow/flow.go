@@ -67,10 +67,17 @@ var transitions = map[string]map[string][]string{
 	TypeLogin: {
 		// A sign-in may first verify the address, then ask for the
 		// second factor, then for a new password (a breached one).
-		StateForm:         {StateVerify, StateSecondFactor, StatePassword, StateDone},
-		StateVerify:       {StateSecondFactor, StatePassword, StateDone, StateFailed},
-		StateSecondFactor: {StatePassword, StateDone},
-		StatePassword:     {StateDone},
+		// A sign-in that proved the account an upstream provider's
+		// account would link to asks last to confirm the link.
+		StateForm:         {StateVerify, StateSecondFactor, StatePassword, StateConfirmLink, StateDone},
+		StateVerify:       {StateSecondFactor, StatePassword, StateConfirmLink, StateDone, StateFailed},
+		StateSecondFactor: {StatePassword, StateConfirmLink, StateDone},
+		StatePassword:     {StateConfirmLink, StateDone},
+		StateConfirmLink:  {StateDone},
+	},
+	TypeUpstream: {
+		// A round trip to a provider is used once.
+		StateForm: {StateDone},
 	},
 	TypeVerification: {
 		// The code of an unfinished sign-up leads to its password.
@@ -240,6 +247,10 @@ type Data struct {
 	Messages []Message `json:"messages,omitempty"`
 	// Values are non-secret values from the last submit, to refill the form.
 	Values map[string]string `json:"values,omitempty"`
+	// Upstream is the round trip to an upstream provider (TypeUpstream),
+	// or the provider's account this journey signs in with or links
+	// (see upstream.go).
+	Upstream *Upstream `json:"upstream,omitempty"`
 	// Challenge is the proof of work the last submit was refused for,
 	// which the flow's page carries for the browser to solve.
 	Challenge *challenge.Challenge `json:"challenge,omitempty"`

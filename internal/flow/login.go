@@ -35,6 +35,9 @@ func (s *Service) SubmitLogin(ctx context.Context, f *Flow, c Client, in LoginIn
 	if err != nil {
 		return nil, invalid("identifier", "identifier_invalid")
 	}
+	if err := linkTarget(f, email); err != nil {
+		return nil, err
+	}
 	if in.Password == "" {
 		return nil, invalid("password", "password_required")
 	}

@@ -76,12 +76,17 @@ func (s *Service) RequestLoginCode(ctx context.Context, f *Flow, c Client, ident
 	if f.Type != TypeLogin || f.State != StateForm {
 		return nil, ErrWrongState
 	}
-	if !s.Config.EmailCodeLogin {
+	// A journey that links a provider's account proves the account its
+	// verified address names: a code to that address always may.
+	if !s.Config.EmailCodeLogin && f.Data.Upstream == nil {
 		return nil, invalid("", "login_code_disabled")
 	}
 	email, err := identity.NormalizeEmail(identifier)
 	if err != nil {
 		return nil, invalid("identifier", "identifier_invalid")
+	}
+	if err := linkTarget(f, email); err != nil {
+		return nil, err
 	}
 	g, err := s.codeRequest(ctx, f, c, identity.KindEmail, email, "identifier", event.LoginCodeRequested)
 	if err != nil {

@@ -50,9 +50,17 @@ func (s *Service) AllowPasskeyChallenge(ctx context.Context, c Client) error {
 // network like a wrong password. An authenticator whose signature counter
 // went backwards is flagged (event passkey.cloned) and the policy decides
 // the sign-in with Signals.ClonedAuthenticator set.
-func (s *Service) SignInWithPasskey(ctx context.Context, c Client, challengeID string, response json.RawMessage, returnTo string) (*Result, error) {
+//
+// With linking, a sign-in flow that proves an account for a provider's
+// link (Data.Upstream), the passkey must be that account's: the flow then
+// waits for the link's confirmation (StateConfirmLink) instead of a new
+// flow signing in.
+func (s *Service) SignInWithPasskey(ctx context.Context, c Client, challengeID string, response json.RawMessage, returnTo string, linking *Flow) (*Result, error) {
 	if s.Passkeys == nil {
 		return nil, ErrPasskeyRefused
+	}
+	if linking != nil && (linking.Type != TypeLogin || linking.State != StateForm || linking.Data.Upstream == nil) {
+		return nil, ErrWrongState
 	}
 	identityID, cred, err := s.Passkeys.FinishLogin(ctx, challengeID, response)
 	cloned := errors.Is(err, passkey.ErrCloned)
@@ -62,8 +70,12 @@ func (s *Service) SignInWithPasskey(ctx context.Context, c Client, challengeID s
 		s.Logger.DebugContext(ctx, "flow: passkey refused", "error", err)
 		return nil, ErrPasskeyRefused
 	}
-	f, err := s.Start(ctx, TypeLogin, c, returnTo)
-	if err != nil {
+	f := linking
+	if f == nil {
+		if f, err = s.Start(ctx, TypeLogin, c, returnTo); err != nil {
+			return nil, err
+		}
+	} else if err := s.linkTargetIs(ctx, f, identityID); err != nil {
 		return nil, err
 	}
 	f.IdentityID = identityID

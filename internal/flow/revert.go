@@ -174,6 +174,11 @@ func (s *Service) undoFactor(ctx context.Context, identityID, change string) err
 		if errors.Is(err, totp.ErrNotEnrolled) {
 			err = nil
 		}
+	case reason == "provider_linked" && s.Links != nil && credID != "":
+		err = s.Flows.db.InTx(ctx, func(tx *store.Tx) error { return s.Links.DeleteTx(ctx, tx, identityID, credID) })
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
 	case reason == "passkey_added" && s.Passkeys != nil && credID != "":
 		err = s.Passkeys.Delete(ctx, identityID, credID)
 		if errors.Is(err, store.ErrNotFound) {

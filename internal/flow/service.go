@@ -28,6 +28,7 @@ import (
 	"github.com/foyer-id/foyer/internal/session"
 	"github.com/foyer-id/foyer/internal/store"
 	"github.com/foyer-id/foyer/internal/throttle"
+	"github.com/foyer-id/foyer/internal/upstream"
 )
 
 // Mailer queues mail for delivery (courier.Outbox).
@@ -122,6 +123,10 @@ type Service struct {
 	// Grants ends the tokens the apps hold for an identity when it is
 	// recovered (the OpenID provider's; nil without one).
 	Grants Grants
+	// Upstreams are the upstream providers customers may sign in with
+	// (see upstream.go), and Links the identities' accounts at them.
+	Upstreams []*upstream.Provider
+	Links     *identity.Links
 	// Challenges makes and checks the proof-of-work challenges the
 	// policy asks of busy networks; nil turns challenges into waits.
 	Challenges *challenge.Issuer
@@ -176,7 +181,7 @@ func (s *Service) limits() policy.Limits {
 // Start creates a flow of the given type for a client.
 func (s *Service) Start(ctx context.Context, typ string, c Client, returnTo string) (*Flow, error) {
 	switch typ {
-	case TypeRegistration, TypeLogin, TypeVerification, TypeEmailChange, TypePhoneChange:
+	case TypeRegistration, TypeLogin, TypeVerification, TypeEmailChange, TypePhoneChange, TypeUpstream:
 	case TypeRecovery:
 		if !s.Config.Recovery {
 			return nil, ErrNotFound
@@ -759,6 +764,9 @@ func (s *Service) SubmitCode(ctx context.Context, f *Flow, c Client, code string
 			return s.emitTx(ctx, tx, f, c, event.RegistrationCompleted, event.OutcomeSuccess, "", f.IdentityID, "")
 		}
 		methods = []string{MethodPassword, MethodEmailCode}
+		if f.Data.Method == MethodProvider {
+			methods = []string{MethodProvider, MethodEmailCode}
+		}
 	case TypeLogin:
 		methods = append(f.Data.Methods, MethodEmailCode)
 		fallthrough
@@ -908,8 +916,13 @@ func (s *Service) decideSession(ctx context.Context, f *Flow, c Client, ident *i
 		sig.SinceEmailChange = s.now().Sub(ident.EmailChangedAt)
 	}
 	sig.Protected = !ident.ProtectedAt.IsZero()
+	provider := ""
+	if f != nil && f.Data.Upstream != nil && (f.Data.Upstream.Linked || f.Data.Upstream.Confirmed) {
+		provider = f.Data.Upstream.Provider
+	}
 	d, err := s.decide(ctx, f, c, policy.Input{Action: policy.SessionIssue, IdentityID: ident.ID, Email: ident.Email().Value,
-		IdentityState: ident.State, EmailVerified: ident.Email().Verified, SecondFactor: factors.TOTP(), Factors: factors, Methods: methods, Signals: sig}, event.LoginSucceeded)
+		IdentityState: ident.State, EmailVerified: ident.Email().Verified, SecondFactor: factors.TOTP(), Factors: factors, Methods: methods,
+		Provider: provider, Signals: sig}, event.LoginSucceeded)
 	if err != nil {
 		return d, err
 	}
@@ -943,6 +956,15 @@ func (s *Service) issueAs(ctx context.Context, f *Flow, c Client, d policy.Decis
 		f.Data.Methods, f.Data.AuthenticatedAt = methods, authAt
 		f.Data.Messages = []Message{info("second_factor_required")}
 		return s.record(f, c, event.LoginSucceeded, event.OutcomePending, d.Reason, ident.ID, ""), nil
+	}
+	linked, confirmed := s.linkWrite(f, c, ident)
+	if !confirmed {
+		// The account is proved: the customer now confirms the link to
+		// the provider's account (ConfirmLink).
+		f.State = StateConfirmLink
+		f.Data.Methods, f.Data.AuthenticatedAt = methods, authAt
+		f.Data.Messages = []Message{info("provider_link_confirm", "provider", s.ProviderName(f.Data.Upstream.Provider), "email", ident.Email().Value)}
+		return s.record(f, c, event.LoginSucceeded, event.OutcomePending, "link_confirm", ident.ID, ""), nil
 	}
 	aal, lift, err := s.assurance(ctx, f, ident, methods)
 	if err != nil {
@@ -986,6 +1008,11 @@ func (s *Service) issueAs(ctx context.Context, f *Flow, c Client, d policy.Decis
 		}
 		if notice != nil {
 			if err := notice(ctx, tx); err != nil {
+				return err
+			}
+		}
+		if linked != nil {
+			if err := linked(ctx, tx); err != nil {
 				return err
 			}
 		}

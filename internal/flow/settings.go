@@ -290,7 +290,8 @@ var activityWords = map[string]map[string]string{
 		"current_password_invalid": "Wrong current password entered", "password_breached": "Leaked password replaced"},
 	event.ChangeReverted: {"": "A change was undone, and every device signed out"},
 	event.MethodsChanged: {"totp_enabled": "Two-factor authentication turned on", "totp_disabled": "Two-factor authentication turned off",
-		"recovery_codes_regenerated": "New recovery codes made", "passkey_added": "Passkey added", "passkey_removed": "Passkey removed"},
+		"recovery_codes_regenerated": "New recovery codes made", "passkey_added": "Passkey added", "passkey_removed": "Passkey removed",
+		"provider_linked": "Account at another provider linked", "provider_unlinked": "Account at another provider unlinked"},
 	event.SessionsRevoked: {"one": "A device was signed out", "others": "Every other device was signed out"},
 }
 

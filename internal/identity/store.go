@@ -281,7 +281,16 @@ func setCredential(ctx context.Context, tx *store.Tx, identityID, typ, secret st
 
 // MethodsChanged records that identityID changed how it signs in at now.
 func (s *Store) MethodsChanged(ctx context.Context, identityID string, now time.Time) error {
-	if _, err := s.db.Exec(ctx, `UPDATE identities SET methods_changed_at = $1 WHERE id = $2`, store.Micros(now), identityID); err != nil {
+	return s.methodsChanged(ctx, s.db, identityID, now)
+}
+
+// MethodsChangedTx is MethodsChanged inside tx.
+func (s *Store) MethodsChangedTx(ctx context.Context, tx *store.Tx, identityID string, now time.Time) error {
+	return s.methodsChanged(ctx, tx, identityID, now)
+}
+
+func (s *Store) methodsChanged(ctx context.Context, db store.Execer, identityID string, now time.Time) error {
+	if _, err := db.Exec(ctx, `UPDATE identities SET methods_changed_at = $1 WHERE id = $2`, store.Micros(now), identityID); err != nil {
 		return fmt.Errorf("identity: methods changed %s: %w", identityID, err)
 	}
 	return nil

@@ -177,7 +177,9 @@ const AAL2 = "aal2"
 // SecondFactorMethods are the methods that give two factors: a second
 // factor, or a passkey with user verification (possession of the device
 // plus the biometric or PIN that unlocked it).
-var SecondFactorMethods = []string{"totp", "recovery_code", "passkey"}
+// An upstream provider's sign-in that used two factors there counts
+// (provider_mfa) only for the provider's mfa_values the operator trusts.
+var SecondFactorMethods = []string{"totp", "recovery_code", "passkey", "provider_mfa"}
 
 // HasSecondFactor reports whether methods include a second factor.
 func HasSecondFactor(methods []string) bool {
@@ -242,6 +244,9 @@ type Input struct {
 	Factors []string `json:"factors,omitempty"`
 	// FirstParty is true when the app (ClientID) is the business's own.
 	FirstParty bool `json:"first_party,omitempty"`
+	// Provider is the upstream provider (its id in the configuration) a
+	// sign-in or sign-up passed through, if any.
+	Provider string `json:"provider,omitempty"`
 	// FlowType is the kind of journey FlowID is (registration, login, …).
 	FlowType string `json:"flow_type,omitempty"`
 	// Transaction is what an app says is at stake, where it says so

@@ -228,6 +228,11 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		db.Close()
 		return nil, fmt.Errorf("geoip.database: %w", err)
 	}
+	providers, err := upstreams(dom)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	flows := &flow.Service{
 		Config: flow.Config{
 			Domain:               config.DefaultDomain,
@@ -258,6 +263,8 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		Mailer:         outbox,
 		Factors:        &factors,
 		Passkeys:       passkeys,
+		Upstreams:      providers,
+		Links:          identity.NewLinks(db),
 		Challenges:     challenge.NewIssuer(secret, now),
 		Secret:         secret,
 		Logger:         logger,
@@ -388,6 +395,10 @@ func (s *Server) middleware(next http.Handler, refused http.HandlerFunc) http.Ha
 	for _, pattern := range []string{"/api/", "/authorize", "/oauth/token", "/oauth/introspect", "/revoke", "/userinfo", "/end_session"} {
 		cop.AddInsecureBypassPattern(pattern)
 	}
+	// An upstream provider's answer posted from its own site (Apple's
+	// form_post) changes nothing there: it is sent on as a GET, which
+	// the round trip's state and the browser's binding check.
+	cop.AddInsecureBypassPattern("POST /providers/{id}/callback")
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if jsonAPI(r.URL.Path) {
 			problem.Send(w, http.StatusForbidden, "cross-origin", "Cross-origin request refused",

@@ -61,6 +61,10 @@ func (p *Pages) accountPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Extra["Activity"] = activity
+	if v.Extra["Providers"], err = p.providerRows(r, s.IdentityID); err != nil {
+		p.fail(w, r, err)
+		return
+	}
 	v.Extra["Restricted"] = ident.Restricted(p.Flows.Now())
 	v.Extra["Phones"] = p.Flows.PhonesOn()
 	if p.OAuth != nil {

@@ -56,7 +56,7 @@ const doneParam = "done"
 
 // doneNotes are the messages doneParam may carry; each names what went
 // in {name}.
-var doneNotes = map[string]bool{"passkey_removed": true, "consent_removed": true}
+var doneNotes = map[string]bool{"passkey_removed": true, "consent_removed": true, "provider_linked": true, "provider_unlinked": true}
 
 // doneNote is sealed in doneParam.
 type doneNote struct {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/foyer-id/foyer/internal/flow"
@@ -44,6 +45,19 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	case flow.StateSecondFactor:
 		p.factorSubmit(w, r, f, c, "/login")
 		return
+	case flow.StateConfirmLink: // link the provider's account, or not
+		res, err := p.Flows.ConfirmLink(r.Context(), f, c, r.PostForm.Get("link") == "yes")
+		var ue *flow.UpstreamError
+		switch {
+		case errors.As(err, &ue):
+			p.providerFailed(w, r, err)
+			return
+		case err != nil:
+			p.submitFailed(w, r, f, "/login", err, nil)
+			return
+		}
+		p.continueFlow(w, r, res, "/login")
+		return
 	case flow.StatePassword: // the password was breached: a new one
 		res, err := p.Flows.SubmitNewPassword(r.Context(), f, c, r.PostForm.Get("password"))
 		if err != nil {
@@ -75,5 +89,6 @@ func (p *Pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 
 // loginOptions tells the sign-in page which other ways in to offer.
 func (p *Pages) loginOptions() map[string]any {
-	return map[string]any{"EmailCode": p.Flows.Config.EmailCodeLogin, "Passkeys": p.Passkeys != nil, "Recovery": p.Flows.Config.Recovery}
+	return map[string]any{"EmailCode": p.Flows.Config.EmailCodeLogin, "Passkeys": p.Passkeys != nil, "Recovery": p.Flows.Config.Recovery,
+		"Providers": p.providerButtons()}
 }

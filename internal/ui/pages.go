@@ -200,6 +200,7 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	mux.Handle("POST /stepup", p.form(p.stepUpSubmit))
 	mux.Handle("POST /account/consents", p.form(p.consentRevoke))
 	p.mountConfirmations(mux) // the removals' confirmation pages (confirm.go)
+	p.mountProviders(mux)     // sign-in with upstream providers (providers.go)
 	mux.HandleFunc("GET "+foidc.ContinuePath, p.oauthContinue)
 	mux.Handle("POST "+foidc.ContinuePath, p.form(p.oauthConsent))
 	mux.Handle("POST /oauth/cancel", p.form(p.oauthCancel))
@@ -563,7 +564,7 @@ func countdown(secs int) string {
 // words.
 func methodName(m string) string {
 	switch m {
-	case "password", "email_code", "totp", "recovery_code", "passkey", "sms_code":
+	case "password", "email_code", "totp", "recovery_code", "passkey", "sms_code", "provider", "provider_mfa":
 		return "method." + m
 	}
 	return "method.other"

@@ -89,13 +89,29 @@ func (p *Pages) passkeyLogin(w http.ResponseWriter, r *http.Request) {
 		ChallengeID string          `json:"challenge_id"`
 		Credential  json.RawMessage `json:"credential"`
 		ReturnTo    string          `json:"return_to"`
+		// Flow is the sign-in that proves an account for a provider's
+		// link (see flow.Upstream), if any.
+		Flow string `json:"flow"`
 	}
 	if !p.jsonForm(w, r, &body) {
 		return
 	}
-	res, err := p.Flows.SignInWithPasskey(r.Context(), p.client(w, r), body.ChallengeID, body.Credential, safeReturnTo(body.ReturnTo))
+	var linking *flow.Flow
+	if body.Flow != "" {
+		f, err := p.Flows.Load(r.Context(), body.Flow, flow.TypeLogin, p.client(w, r))
+		if err != nil {
+			p.jsonFail(w, r, err)
+			return
+		}
+		linking = f
+	}
+	res, err := p.Flows.SignInWithPasskey(r.Context(), p.client(w, r), body.ChallengeID, body.Credential, safeReturnTo(body.ReturnTo), linking)
 	if err != nil {
 		p.jsonFail(w, r, err)
+		return
+	}
+	if res.Token == "" { // the link to confirm
+		writeJSON(w, map[string]string{"redirect": flowURL("/login", res.Flow)})
 		return
 	}
 	p.startSession(w, r, res.Token, res.Session)

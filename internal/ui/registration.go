@@ -77,10 +77,20 @@ func (p *Pages) renderFlowStatus(w http.ResponseWriter, r *http.Request, f *flow
 		data.Title = "passkey_signup.title"
 		data.Extra = map[string]any{"Flow": f.ID}
 		p.render(w, r, status, "passkey_signup", data)
+	case flow.StateConfirmLink:
+		data.Title = "provider.link_title"
+		name := p.Flows.ProviderName(f.Data.Upstream.Provider)
+		data.TitleArgs, data.Extra = []any{"provider", name}, map[string]any{"Provider": name}
+		p.render(w, r, status, "link", data)
 	case flow.StateDone, flow.StateFailed:
 		p.render(w, r, status, "done", data)
 	default:
 		data.Extra = p.loginOptions()
+		if f.Data.Upstream != nil {
+			// Proving the account a provider's account would link to:
+			// its address is fixed, and a code to it always may.
+			data.Extra["Link"], data.Extra["EmailCode"], data.Extra["Providers"] = true, true, nil
+		}
 		if f.Type == flow.TypeRecovery {
 			data.Extra = p.recoveryOptions()
 		}

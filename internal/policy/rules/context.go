@@ -215,7 +215,7 @@ var fields = []field{
 		func(a *activation) ref.Val { return str(a.in.SessionID) }},
 	{"session.aal", cel.StringType, "The session's assurance level: `aal1`, `aal2`, or `\"\"`.",
 		func(a *activation) ref.Val { return str(a.in.AAL) }},
-	{"session.methods", cel.ListType(cel.StringType), "The methods passed so far: `password`, `email_code`, `totp`, `recovery_code`, `passkey`, `sms_code`.",
+	{"session.methods", cel.ListType(cel.StringType), "The methods passed so far: `password`, `email_code`, `totp`, `recovery_code`, `passkey`, `sms_code`, `provider` (an upstream provider's account), `provider_mfa` (with two factors there, as the provider's `mfa_values` say).",
 		func(a *activation) ref.Val { return stringList(a.in.Methods) }},
 	{"session.authenticated_at", cel.TimestampType, "When the session last proved a factor (the Unix epoch for never).",
 		func(a *activation) ref.Val { return timestamp(a.in.AuthenticatedAt) }},
@@ -229,8 +229,10 @@ var fields = []field{
 
 	{"journey.id", cel.StringType, "The journey (flow) the decision is a step of, `\"\"` for none.",
 		func(a *activation) ref.Val { return str(a.in.FlowID) }},
-	{"journey.type", cel.StringType, "The journey's kind: `registration`, `login`, `verification`, `recovery`, `email_change`, `phone_change`.",
+	{"journey.type", cel.StringType, "The journey's kind: `registration`, `login`, `verification`, `recovery`, `email_change`, `phone_change`, `provider` (a round trip to an upstream provider).",
 		func(a *activation) ref.Val { return str(a.in.FlowType) }},
+	{"journey.provider", cel.StringType, "The upstream provider (its id in the configuration) a sign-in or sign-up passed through, `\"\"` for none. Set at `login.submit`, `registration.submit` and `session.issue`.",
+		func(a *activation) ref.Val { return str(a.in.Provider) }},
 
 	{"transaction", dynMap, "What an app says is at stake. `transaction.details` lists, at `oauth.authorize`, the authorization details of the app's request (RFC 9396), each object as the app sent it: `type`, and fields such as `actions`, `locations`, `instructedAmount`; an empty list otherwise.",
 		func(a *activation) ref.Val {

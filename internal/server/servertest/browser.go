@@ -51,6 +51,9 @@ func (b *Browser) do(req *http.Request) *Response {
 	return &Response{Response: resp, Body: string(body)}
 }
 
+// Base is the server's URL the browser's paths are relative to.
+func (b *Browser) Base() string { return b.base }
+
 // Get fetches a path.
 func (b *Browser) Get(path string) *Response {
 	b.t.Helper()

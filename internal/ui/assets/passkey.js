@@ -105,7 +105,8 @@
       var req = { publicKey: requestOptions(o.options.publicKey), signal: controller.signal };
       if (mediation) req.mediation = mediation;
       return navigator.credentials.get(req).then(function (cred) {
-        return post("/passkeys/login", { challenge_id: o.challenge_id, credential: credentialJSON(cred), return_to: login.getAttribute("data-return-to") || "" }, t);
+        return post("/passkeys/login", { challenge_id: o.challenge_id, credential: credentialJSON(cred), return_to: login.getAttribute("data-return-to") || "",
+          flow: login.getAttribute("data-flow") || "" }, t);
       });
     }).then(function (res) { window.location.assign(res.redirect); })
       .catch(function (e) {
