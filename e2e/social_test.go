@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -569,55 +568,16 @@ func TestSocialAccessibility(t *testing.T) {
 	check("account with a provider to link")
 }
 
-// socialAxeRun is axeRun that also answers each element's HTML, for the
-// report.
-const socialAxeRun = `(async () => {
-	await new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve)));
-	const r = await axe.run(document, {runOnly: {type: "tag", values: %s}, resultTypes: ["violations"]});
-	return {
-		passes: r.passes.length,
-		violations: r.violations.map(v => ({
-			id: v.id, impact: v.impact || "", help: v.help,
-			nodes: v.nodes.map(n => ({target: n.target.map(String).join(" "), html: n.html, summary: n.failureSummary || ""})),
-		})),
-	};
-})()`
-
 // checkLight checks the tab's page, called name, in the light scheme on
-// a desktop: axe (each violation with its rule, element and HTML), then
+// a desktop: axe (checkAccessibility), then
 // controlContrast, and that the page broke none of its
 // Content-Security-Policy. It reports each problem as an error.
 func checkLight(t *testing.T, ctx context.Context, axeSource, name string) {
 	t.Helper()
 	variants[0].apply(t, ctx)
-	if !eval[bool](t, ctx, `typeof axe === "object"`) {
-		if _, err := chromedp.Run(ctx, chromedp.Evaluate[any](axeSource+"\n;0")); err != nil {
-			t.Fatalf("load axe-core into %s: %v", location(t, ctx), err)
-		}
-	}
-	tags, _ := json.Marshal(axeTags)
-	res := eval[struct {
-		Passes     int `json:"passes"`
-		Violations []struct {
-			ID     string `json:"id"`
-			Impact string `json:"impact"`
-			Help   string `json:"help"`
-			Nodes  []struct {
-				Target  string `json:"target"`
-				HTML    string `json:"html"`
-				Summary string `json:"summary"`
-			} `json:"nodes"`
-		} `json:"violations"`
-	}](t, ctx, fmt.Sprintf(socialAxeRun, tags))
 	path := location(t, ctx).Path
-	if res.Passes == 0 {
-		t.Fatalf("%s: axe checked nothing on %s:\n%s", name, path, pageText(ctx))
-	}
-	for _, v := range res.Violations {
-		for _, n := range v.Nodes {
-			t.Errorf("%s (%s): %s [%s] %s\n\tat %s\n\t%s\n\t%s", name, path, v.ID, v.Impact, v.Help, n.Target, n.HTML,
-				strings.ReplaceAll(strings.TrimSpace(n.Summary), "\n", "\n\t"))
-		}
+	for _, v := range checkAccessibility(t, ctx, axeSource) {
+		t.Errorf("%s (%s): %s", name, path, v)
 	}
 	for _, problem := range eval[[]string](t, ctx, controlContrast) {
 		t.Errorf("%s (%s): %s", name, path, problem)
