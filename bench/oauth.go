@@ -237,7 +237,7 @@ func pageSample(raw []byte) string {
 func oauthSetupOp(c *client, oc *oauthClient, runID string, chains []*chain) operation {
 	return func(ctx context.Context, seq int, t *tally) error {
 		addr := email(runID, seq)
-		fr, err := c.register(ctx, t, addr, newPassword(), newDevice())
+		fr, err := c.register(ctx, t, addr, newPassword(addr), newDevice())
 		if err != nil {
 			return err
 		}

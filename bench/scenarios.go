@@ -21,7 +21,7 @@ func email(runID string, seq int) string {
 // require_verification off also signs the customer in, which is fine too.
 func registerOp(c *client, runID string) operation {
 	return func(ctx context.Context, seq int, t *tally) error {
-		fr, err := c.register(ctx, t, email(runID, seq), newPassword(), newDevice())
+		fr, err := c.register(ctx, t, email(runID, seq), newPassword(email(runID, seq)), newDevice())
 		if err != nil {
 			return err
 		}
@@ -36,7 +36,8 @@ func registerOp(c *client, runID string) operation {
 // not require verification, or sign-up does not sign in.
 func setupOp(c *client, runID string, users []*user) operation {
 	return func(ctx context.Context, seq int, t *tally) error {
-		u := &user{Email: email(runID, seq), Password: newPassword(), Device: newDevice()}
+		u := &user{Email: email(runID, seq), Device: newDevice()}
+		u.Password = newPassword(u.Email)
 		fr, err := c.register(ctx, t, u.Email, u.Password, u.Device)
 		if err != nil {
 			return err
@@ -76,7 +77,7 @@ func runHash(ctx context.Context, opt *options) (*Result, error) {
 		opt.concurrency = runtime.NumCPU()
 	}
 	h := password.NewHasher(password.DefaultParams(), opt.concurrency)
-	pw := newPassword()
+	pw := randomLetters(20)
 	op := func(ctx context.Context, seq int, t *tally) error {
 		_, err := h.Hash(ctx, pw)
 		return err

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/foyer-id/foyer/internal/credential/password"
 	"os"
 )
 
@@ -31,12 +32,23 @@ func newDevice() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// newPassword returns 20 random ASCII letters (about 114 bits): never on a
-// common-password list, and with no digits it cannot contain the number in
-// the address, which the password policy would refuse.
-func newPassword() string {
+// newPassword returns a password for addr that the server's policy takes:
+// 20 random ASCII letters (about 114 bits), never on a common-password
+// list and without the address's number (no digits), drawn again in the
+// rare case it contains a word of the address ("bench", spelt either way).
+func newPassword(addr string) string {
+	policy := password.DefaultPolicy()
+	for {
+		if pw := randomLetters(20); policy.Check(pw, addr) == nil {
+			return pw
+		}
+	}
+}
+
+// randomLetters returns n random ASCII letters.
+func randomLetters(n int) string {
 	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	b := make([]byte, 20)
+	b := make([]byte, n)
 	for i := range b {
 		var r [1]byte
 		for {
