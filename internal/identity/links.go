@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -22,11 +21,6 @@ type Link struct {
 	LinkedAt   time.Time
 	LastUsedAt time.Time
 }
-
-// ErrLinked is a link that cannot be made: the provider's account is
-// linked to an identity already, or the identity has an account of that
-// provider.
-var ErrLinked = errors.New("identity: provider account already linked")
 
 // Links keeps the identities' links to upstream providers.
 type Links struct {
@@ -91,7 +85,7 @@ func (s *Links) ListIn(r *store.Reads, identityID string, out *[]Link) {
 // CreateTx links, inside tx, l.Subject at l.Provider to l.IdentityID.
 // A subject linked already, or a provider the identity has an account of,
 // fails tx with store.ErrConflict (on PostgreSQL when tx commits: see
-// store.Tx); callers report it as ErrLinked.
+// store.Tx).
 func (s *Links) CreateTx(ctx context.Context, tx *store.Tx, l Link) error {
 	_, err := tx.Exec(ctx, `INSERT INTO provider_links (`+linkColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $6)`,
 		l.Domain, l.Provider, l.Subject, l.IdentityID, l.Email, store.Micros(l.LinkedAt))
