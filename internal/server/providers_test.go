@@ -698,3 +698,30 @@ func TestProviderCallbackBurst(t *testing.T) {
 		}
 	})
 }
+
+// A provider's sign-in goes through the decision path as every sign-in
+// does: a policy rule sees the provider (journey.provider) and its
+// refusal ends the journey with nothing signed in — and the decision is
+// recorded.
+func TestProviderSignInDecidedByPolicy(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		op := upstreamtest.NewOIDC(t, upstreamtest.Options{})
+		pol, _ := withPolicy(t, `version: 1
+rules:
+  - name: no-upstream-sessions
+    when: 'action == "session.issue" && journey.provider == "up" && "provider" in session.methods'
+    then: {effect: deny, reason: "Sign in with your password here."}
+`, "")
+		env := servertest.Start(t, db, pol, withProvider(oidcProvider(op, "up")))
+		b := env.NewBrowser(t)
+		r, _ := roundTrip(t, b, "up")
+		expectStatus(t, r, http.StatusForbidden)
+		if !strings.Contains(r.Body, "Sign in with your password here.") || whoamiEmail(t, b) != "" {
+			t.Fatalf("the policy's refusal:\n%s", r.Body)
+		}
+		var n int
+		if err := db.QueryRow(context.Background(), `SELECT COUNT(*) FROM decisions WHERE action = 'session.issue' AND effect = 'deny'`).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("recorded refusals: %d, %v", n, err)
+		}
+	})
+}
