@@ -403,9 +403,7 @@ func tourPages(t *testing.T, visit func(ctx context.Context, name string)) {
 	expect(ctx, "logout", "/logout", "Sign out")
 	clickAndWait(t, ctx, signOutButton)
 	expect(ctx, "login-signed-out", "/login", "signed out")
-	// The address comes with the link, as an app's login_hint brings it:
-	// typing into this page's address field, which offers passkeys as
-	// autofill, stalls headless Chromium here.
+	// The address comes with the link, as an app's login_hint brings it.
 	at(ctx, "/login?login_hint="+url.QueryEscape(email), http.StatusOK)
 	typeInto(t, ctx, curPasswordField, "not the passphrase at all")
 	clickAndWait(t, ctx, signInButton)

@@ -28,9 +28,10 @@ const passphrase = "violet kettle orbits the quiet harbour"
 
 // Fields and buttons are found the way a password manager finds them: by
 // input type and autocomplete token, and the submit button of the form
-// that holds the field.
+// that holds the field. (A sign-in page that offers passkeys adds the
+// webauthn token to its email field: "email webauthn".)
 const (
-	emailField       = chromedp.CSS(`input[type=email][autocomplete=email]`)
+	emailField       = chromedp.CSS(`input[type=email][autocomplete~=email]`)
 	newPasswordField = chromedp.CSS(`input[type=password][autocomplete=new-password]`)
 	curPasswordField = chromedp.CSS(`input[type=password][autocomplete=current-password]`)
 	codeField        = chromedp.CSS(`input[autocomplete=one-time-code]`)

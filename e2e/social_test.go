@@ -46,11 +46,6 @@ var (
 	// accessible names say which provider.
 	unlinkUpstreamLink  = chromedp.Search(`//a[@aria-label="Unlink your Upstream account"]`)
 	accountLinkUpstream = chromedp.Search(`//form[@method="post"]//button[@aria-label="Link your Upstream account"]`)
-	// passkeyEmailField is the email field of a sign-in page that offers
-	// passkeys, as the upstream's on localhost does: its script adds the
-	// webauthn token to the field's autocomplete ("email webauthn"), so
-	// the field is found by the email token among others.
-	passkeyEmailField = chromedp.CSS(`input[type=email][autocomplete~=email]`)
 )
 
 // social is a downstream Foyer that offers an upstream Foyer's accounts.
@@ -143,7 +138,7 @@ func (s *social) signUpAtUpstream(t *testing.T, ctx context.Context, email strin
 // the response of the page the browser lands on.
 func (s *social) signInAtUpstream(t *testing.T, ctx context.Context, email string) *network.Response {
 	t.Helper()
-	typeInto(t, ctx, passkeyEmailField, email)
+	typeInto(t, ctx, emailField, email)
 	typeInto(t, ctx, curPasswordField, upstreamPassphrase)
 	return clickAndWait(t, ctx, signInButton)
 }
