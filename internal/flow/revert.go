@@ -52,7 +52,9 @@ const revertPrefix = "fyr_"
 // ErrRevertInvalid is a revert link that is unknown, used or expired.
 var ErrRevertInvalid = errors.New("flow: this link is not valid any more")
 
-func revertHash(token string) string {
+// hashToken is what is stored of a token (a revert link's, a provider
+// round trip's state): its SHA-256, in hex.
+func hashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
 }
@@ -66,7 +68,7 @@ func (s *Service) revertLinkTx(ctx context.Context, tx *store.Tx, identityID, ki
 	}
 	token := revertPrefix + base64.RawURLEncoding.EncodeToString(b[:])
 	if _, err := tx.Exec(ctx, `INSERT INTO reverts (id, identity_id, kind, token_hash, old_value, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		identity.NewID(), identityID, kind, revertHash(token), old, store.Micros(now), store.Micros(now.Add(RevertLifetime))); err != nil {
+		identity.NewID(), identityID, kind, hashToken(token), old, store.Micros(now), store.Micros(now.Add(RevertLifetime))); err != nil {
 		return "", fmt.Errorf("flow: store revert link: %w", err)
 	}
 	return s.Config.PublicURL + "/revert?token=" + token, nil
@@ -85,7 +87,7 @@ func (s *Service) revertOf(ctx context.Context, token string) (identityID, kind 
 		return "", "", ErrRevertInvalid
 	}
 	err = s.Flows.db.QueryRow(ctx, `SELECT identity_id, kind FROM reverts WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2`,
-		revertHash(token), store.Micros(s.now())).Scan(&identityID, &kind)
+		hashToken(token), store.Micros(s.now())).Scan(&identityID, &kind)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", "", ErrRevertInvalid
 	}
@@ -113,7 +115,7 @@ func (s *Service) Revert(ctx context.Context, c Client, token string) error {
 	err = s.Flows.db.InTx(ctx, func(tx *store.Tx) error {
 		// Used here, once: of two uses at once, one finds it spent.
 		err := tx.QueryRow(ctx, `UPDATE reverts SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1
-			RETURNING old_value`, store.Micros(now), revertHash(token)).Scan(&old)
+			RETURNING old_value`, store.Micros(now), hashToken(token)).Scan(&old)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrRevertInvalid
 		}

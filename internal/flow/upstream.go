@@ -3,9 +3,7 @@ package flow
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,6 +88,15 @@ type Upstream struct {
 	// signed up with it): the session's write makes the link.
 	Linked    bool `json:"linked,omitempty"`
 	Confirmed bool `json:"confirmed,omitempty"`
+}
+
+// methods are what signing in with u's account proves: one factor, and a
+// second when the provider said its sign-in had two (MFA).
+func (u *Upstream) methods() []string {
+	if u.MFA {
+		return []string{MethodProvider, MethodProviderMFA}
+	}
+	return []string{MethodProvider}
 }
 
 // UpstreamError is a round trip that ended without signing in: Reason is
@@ -244,16 +251,8 @@ func (s *Service) FinishUpstream(ctx context.Context, c Client, id string, cb Ca
 		return nil, fail(f, reason, fmt.Errorf("provider answered %.64q", cb.Error))
 	}
 	claims, err := p.Exchange(ctx, s.CallbackURL(id), cb.Code, u.Verifier, u.Nonce, cb.Form)
-	switch {
-	case errors.Is(err, upstream.ErrUnavailable):
-		s.Logger.WarnContext(ctx, "flow: provider not reached", "provider", id, "error", err)
-		return nil, fail(f, "provider_unavailable", err)
-	case err != nil:
-		// An answer that does not verify counts against the network
-		// like a wrong password: it may be someone trying forged ones.
-		s.Logger.WarnContext(ctx, "flow: provider's answer refused", "provider", id, "error", err)
-		_ = s.Throttle.Fail(ctx, throttle.NetworkKey("login", c.IP), s.limits().Login)
-		return nil, fail(f, "provider_refused", err)
+	if err != nil {
+		return nil, s.providerFailed(ctx, f, c, p, err)
 	}
 	if u.Intent == intentLink {
 		return s.linkSignedIn(ctx, f, c, p, claims)
@@ -281,28 +280,33 @@ func (s *Service) SignInWithIDToken(ctx context.Context, f *Flow, c Client, id, 
 		return nil, invalid("id_token", "id_token_invalid")
 	}
 	claims, err := p.VerifyIDToken(ctx, rawIDToken, "")
-	if err == nil {
-		sum := sha256.Sum256([]byte(f.ID))
-		if claims.Nonce != f.ID && claims.Nonce != hex.EncodeToString(sum[:]) {
-			err = fmt.Errorf("%w: the nonce is not the flow's", upstream.ErrRefused)
-		}
+	if err == nil && claims.Nonce != f.ID && claims.Nonce != hashToken(f.ID) {
+		err = fmt.Errorf("%w: the nonce is not the flow's", upstream.ErrRefused)
 	}
 	// The flow is used once, whatever the token.
 	f.State = StateDone
 	if uerr := s.Flows.Update(ctx, f, s.now()); uerr != nil {
 		return nil, uerr
 	}
-	switch {
-	case errors.Is(err, upstream.ErrUnavailable):
-		s.emit(ctx, f, c, event.ProviderCallback, event.OutcomeFailure, "provider_unavailable", "", "")
-		return nil, &UpstreamError{Reason: "provider_unavailable", Provider: p.Name(), err: err}
-	case err != nil:
-		s.Logger.WarnContext(ctx, "flow: app's ID token refused", "provider", id, "error", err)
-		_ = s.Throttle.Fail(ctx, throttle.NetworkKey("login", c.IP), s.limits().Login)
-		s.emit(ctx, f, c, event.ProviderCallback, event.OutcomeFailure, "provider_refused", "", "")
-		return nil, &UpstreamError{Reason: "provider_refused", Provider: p.Name(), err: err}
+	if err != nil {
+		return nil, s.providerFailed(ctx, f, c, p, err)
 	}
 	return s.upstreamJourney(ctx, f, c, p, claims)
+}
+
+// providerFailed records and words p's failure to vouch for anyone: a
+// provider out of reach, or an answer that does not verify — which counts
+// against the network like a wrong password, for it may be someone trying
+// forged ones.
+func (s *Service) providerFailed(ctx context.Context, f *Flow, c Client, p *upstream.Provider, err error) error {
+	reason := "provider_unavailable"
+	if !errors.Is(err, upstream.ErrUnavailable) {
+		reason = "provider_refused"
+		_ = s.Throttle.Fail(ctx, throttle.NetworkKey("login", c.IP), s.limits().Login)
+	}
+	s.Logger.WarnContext(ctx, "flow: provider failed", "provider", p.ID(), "reason", reason, "error", err)
+	s.emit(ctx, f, c, event.ProviderCallback, event.OutcomeFailure, reason, "", "")
+	return &UpstreamError{Reason: reason, Provider: p.Name(), err: err}
 }
 
 // upstreamJourney goes on after a provider vouched for claims.
@@ -312,47 +316,42 @@ func (s *Service) upstreamJourney(ctx context.Context, rt *Flow, c Client, p *up
 		return &UpstreamError{Reason: reason, Provider: p.Name()}
 	}
 	acct := &Upstream{Provider: p.ID(), Subject: claims.Subject, Email: claims.Email, MFA: claims.MFA}
-	methods := []string{MethodProvider}
-	if claims.MFA {
-		methods = append(methods, MethodProviderMFA)
+	methods := acct.methods()
+	// The provider's account's link, and the account of its address with
+	// that account's links, in one round trip.
+	email, _ := identity.NormalizeEmail(claims.Email) // "" for none, or one that is no address
+	var (
+		link, ownerLinks []identity.Link
+		owner            *identity.Identity
+	)
+	r := s.Flows.reads()
+	s.Links.FindLinkIn(r, s.Config.Domain, p.ID(), claims.Subject, &link)
+	if email != "" {
+		s.Identities.FindByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &owner)
+		s.Links.ListByIdentifierIn(r, s.Config.Domain, identity.KindEmail, email, &ownerLinks)
 	}
-	link, err := s.Links.FindLink(ctx, s.Config.Domain, p.ID(), claims.Subject)
-	if err != nil {
-		return nil, err
+	if err := r.Run(ctx); err != nil {
+		return nil, fmt.Errorf("flow: provider's account reads: %w", err)
 	}
-	if link != nil {
+	if len(link) > 0 {
 		// A linked account: a sign-in like any other.
 		f, err := s.Start(ctx, TypeLogin, c, rt.ReturnTo)
 		if err != nil {
 			return nil, err
 		}
 		acct.Linked, acct.Confirmed = true, true
-		f.IdentityID, f.Data.Upstream = link.IdentityID, acct
+		f.IdentityID, f.Data.Upstream = link[0].IdentityID, acct
 		return s.upstreamSignIn(ctx, f, c, methods)
-	}
-	email := ""
-	if claims.Email != "" {
-		if email, err = identity.NormalizeEmail(claims.Email); err != nil {
-			email = ""
-		}
 	}
 	if email == "" {
 		return nil, fail("provider_no_email")
-	}
-	owner, err := s.Identities.FindByIdentifier(ctx, s.Config.Domain, identity.KindEmail, email)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
 	}
 	if owner != nil && owner.State != identity.StatePending {
 		if !claims.EmailVerified {
 			// Never matched on an address the provider did not check.
 			return nil, fail("provider_email_unverified")
 		}
-		links, err := s.Links.List(ctx, owner.ID)
-		if err != nil {
-			return nil, err
-		}
-		if slices.ContainsFunc(links, func(l identity.Link) bool { return l.Provider == p.ID() }) {
+		if slices.ContainsFunc(ownerLinks, func(l identity.Link) bool { return l.Provider == p.ID() }) {
 			// The account has another account of this provider: one
 			// each, and which one is the owner's to choose.
 			return nil, fail("provider_linked_other")
@@ -523,19 +522,21 @@ func (s *Service) linkSignedIn(ctx context.Context, rt *Flow, c Client, p *upstr
 	if !live {
 		return nil, fail("provider_session_ended", nil)
 	}
-	link, err := s.Links.FindLink(ctx, s.Config.Domain, p.ID(), claims.Subject)
-	if err != nil {
-		return nil, err
+	var (
+		link  []identity.Link
+		ident *identity.Identity
+	)
+	r := s.Flows.reads()
+	s.Links.FindLinkIn(r, s.Config.Domain, p.ID(), claims.Subject, &link)
+	s.Identities.GetIn(r, s.Config.Domain, rt.IdentityID, &ident)
+	if err := r.Run(ctx); err != nil {
+		return nil, fmt.Errorf("flow: link reads: %w", err)
 	}
 	switch {
-	case link != nil && link.IdentityID == rt.IdentityID:
+	case len(link) > 0 && link[0].IdentityID == rt.IdentityID:
 		return &UpstreamResult{Linked: p.Name(), LinkedTo: rt.IdentityID}, nil // linked already: nothing to do
-	case link != nil:
+	case len(link) > 0:
 		return nil, fail("provider_linked_elsewhere", nil)
-	}
-	ident, err := s.Identities.Get(ctx, s.Config.Domain, rt.IdentityID)
-	if err != nil {
-		return nil, err
 	}
 	now := s.now()
 	email, _ := identity.NormalizeEmail(claims.Email)
@@ -566,10 +567,7 @@ func (s *Service) ConfirmLink(ctx context.Context, f *Flow, c Client, link bool)
 	methods := f.Data.Methods
 	if link {
 		f.Data.Upstream.Confirmed = true
-		methods = append(methods, MethodProvider)
-		if f.Data.Upstream.MFA {
-			methods = append(methods, MethodProviderMFA)
-		}
+		methods = slices.Concat(methods, f.Data.Upstream.methods())
 	} else {
 		s.emit(ctx, f, c, event.ProviderLinked, event.OutcomeFailure, "declined", f.IdentityID, "")
 		f.Data.Upstream = nil
@@ -687,9 +685,4 @@ func randomToken() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func hashToken(t string) string {
-	sum := sha256.Sum256([]byte(t))
-	return hex.EncodeToString(sum[:])
 }

@@ -50,20 +50,20 @@ func scanLinks(out *[]Link) func(store.Rows) error {
 	}
 }
 
-// FindLink returns the link of a provider's subject, nil when there is
-// none.
-func (s *Links) FindLink(ctx context.Context, domain, provider, subject string) (*Link, error) {
-	var out []Link
-	r := s.db.Reads()
-	r.Query(scanLinks(&out), `SELECT `+linkColumns+` FROM provider_links WHERE domain = $1 AND provider = $2 AND subject = $3`,
+// FindLinkIn adds to r the read of the link of a provider's subject: once
+// r runs, *out holds its links (none or one).
+func (s *Links) FindLinkIn(r *store.Reads, domain, provider, subject string, out *[]Link) {
+	r.Query(scanLinks(out), `SELECT `+linkColumns+` FROM provider_links WHERE domain = $1 AND provider = $2 AND subject = $3`,
 		domain, provider, subject)
-	if err := r.Run(ctx); err != nil {
-		return nil, fmt.Errorf("identity: find link: %w", err)
-	}
-	if len(out) == 0 {
-		return nil, nil
-	}
-	return &out[0], nil
+}
+
+// ListByIdentifierIn is ListIn for the identity that owns an identifier,
+// for a step that reads the identity in the same round trip; an unknown
+// identifier has none.
+func (s *Links) ListByIdentifierIn(r *store.Reads, domain, kind, value string, out *[]Link) {
+	r.Query(scanLinks(out), `SELECT `+linkColumns+` FROM provider_links WHERE identity_id =
+		(SELECT i.identity_id FROM identifiers i WHERE i.domain = $1 AND i.kind = $2 AND i.value = $3)
+		ORDER BY linked_at, provider`, domain, kind, value)
 }
 
 // List returns an identity's links, oldest first.

@@ -21,6 +21,15 @@ func TestLinks(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		findLink := func(domain, provider, subject string) (*Link, error) {
+			var out []Link
+			r := db.Reads()
+			links.FindLinkIn(r, domain, provider, subject, &out)
+			if err := r.Run(ctx); err != nil || len(out) == 0 {
+				return nil, err
+			}
+			return &out[0], nil
+		}
 		link := func(l Link) error {
 			return db.InTx(ctx, func(tx *store.Tx) error { return links.CreateTx(ctx, tx, l) })
 		}
@@ -39,11 +48,11 @@ func TestLinks(t *testing.T) {
 		if err := link(Link{Domain: "customers", Provider: "github", Subject: "g-1", IdentityID: a.ID, LinkedAt: now.Add(time.Second)}); err != nil {
 			t.Fatal(err)
 		}
-		got, err := links.FindLink(ctx, "customers", "google", "g-1")
+		got, err := findLink("customers", "google", "g-1")
 		if err != nil || got == nil || got.IdentityID != a.ID || got.Email != "a@gmail.com" || !got.LinkedAt.Equal(now) || !got.LastUsedAt.Equal(now) {
 			t.Fatalf("find: %+v, %v", got, err)
 		}
-		if got, err := links.FindLink(ctx, "workforce", "google", "g-1"); err != nil || got != nil {
+		if got, err := findLink("workforce", "google", "g-1"); err != nil || got != nil {
 			t.Fatalf("find across domains: %+v, %v", got, err)
 		}
 		later := now.Add(time.Hour)
@@ -54,6 +63,13 @@ func TestLinks(t *testing.T) {
 		if err != nil || len(list) != 2 || list[0].Provider != "google" || !list[0].LastUsedAt.Equal(later) || list[1].Provider != "github" {
 			t.Fatalf("list: %+v, %v", list, err)
 		}
+		var byAddress, byNobody []Link
+		r := db.Reads()
+		links.ListByIdentifierIn(r, "customers", KindEmail, "a@example.com", &byAddress)
+		links.ListByIdentifierIn(r, "customers", KindEmail, "nobody@example.com", &byNobody)
+		if err := r.Run(ctx); err != nil || len(byAddress) != 2 || byAddress[0].Provider != "google" || len(byNobody) != 0 {
+			t.Fatalf("by address: %+v, %+v, %v", byAddress, byNobody, err)
+		}
 		unlink := func(id, provider string) error {
 			return db.InTx(ctx, func(tx *store.Tx) error { return links.DeleteTx(ctx, tx, id, provider) })
 		}
@@ -63,7 +79,7 @@ func TestLinks(t *testing.T) {
 		if err := unlink(a.ID, "google"); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := links.FindLink(ctx, "customers", "google", "g-1"); err != nil || got != nil {
+		if got, err := findLink("customers", "google", "g-1"); err != nil || got != nil {
 			t.Fatalf("after unlink: %+v, %v", got, err)
 		}
 		// An identity's links go with it.
