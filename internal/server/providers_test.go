@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -722,6 +723,74 @@ rules:
 		var n int
 		if err := db.QueryRow(context.Background(), `SELECT COUNT(*) FROM decisions WHERE action = 'session.issue' AND effect = 'deny'`).Scan(&n); err != nil || n != 1 {
 			t.Fatalf("recorded refusals: %d, %v", n, err)
+		}
+	})
+}
+
+// An app whose customer's provider address belongs to an account proves
+// the account through the API and answers the link's question there; the
+// customer later unlinks through the API too.
+func TestProviderLinkThroughAPI(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		op := upstreamtest.NewOIDC(t, upstreamtest.Options{})
+		env := servertest.Start(t, db, withProvider(oidcProvider(op, "up")))
+		signUpAPI(t, env, "app@example.com")
+		var f api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/login", "", map[string]any{}, &f), 201)
+		idToken := op.SignIDToken(map[string]any{"sub": "app-user", "email": "app@example.com", "email_verified": true, "nonce": f.Flow.ID})
+		var proof api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/login/"+f.Flow.ID, "", map[string]any{"method": "provider", "provider": "up", "id_token": idToken}, &proof), 200)
+		if proof.SessionToken != "" || proof.Flow.ID == f.Flow.ID || proof.Flow.State != "form" || proof.Flow.Email != "app@example.com" {
+			t.Fatalf("the account to prove: %+v", proof)
+		}
+		var confirm api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/login/"+proof.Flow.ID, "", map[string]any{"identifier": "app@example.com", "password": goodPassword}, &confirm), 200)
+		if confirm.SessionToken != "" || confirm.Flow.State != "confirm_link" {
+			t.Fatalf("after the password: %+v", confirm)
+		}
+		expectStatus(t, env.JSON(t, "POST", "/api/login/"+proof.Flow.ID, "", map[string]any{}, nil), 400) // say yes or no
+		var done api.FlowResponse
+		expectStatus(t, env.JSON(t, "POST", "/api/login/"+proof.Flow.ID, "", map[string]any{"link": true}, &done), 200)
+		if done.SessionToken == "" || !slices.Contains(done.Session.Methods, "provider") {
+			t.Fatalf("after linking: %+v", done.Session)
+		}
+		if links := linksOf(t, db, "app@example.com"); len(links) != 1 || links[0].Subject != "app-user" {
+			t.Fatalf("links: %+v", links)
+		}
+		expectStatus(t, env.JSON(t, "DELETE", "/api/account/providers/nope", done.SessionToken, nil, nil), 404)
+		expectStatus(t, env.JSON(t, "DELETE", "/api/account/providers/up", done.SessionToken, nil, nil), 204)
+		if links := linksOf(t, db, "app@example.com"); len(links) != 0 {
+			t.Fatalf("links after unlinking: %+v", links)
+		}
+	})
+}
+
+// The notice of a link carries "this wasn't me": its link takes the
+// provider's account away again.
+func TestProviderLinkReverted(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		op := upstreamtest.NewOIDC(t, upstreamtest.Options{})
+		env := servertest.Start(t, db, withProvider(oidcProvider(op, "up")))
+		b := signUp(t, env, "ada@example.com", goodPassword)
+		account := b.Get("/account")
+		to := location(t, b.Post("/account/providers/link", url.Values{"csrf_token": {servertest.CSRF(t, account.Body)}, "provider": {"up"}}))
+		location(t, getURL(t, b, providerCallback(t, b, to)))
+		notice := env.LatestMail(t, "ada@example.com", "Security change on your Foyer account")
+		link := revertLink.FindStringSubmatch(notice.Text)
+		if link == nil || !strings.Contains(notice.Text, "an account at Upstream was linked") {
+			t.Fatalf("notice:\n%s", notice.Text)
+		}
+		owner := env.NewBrowser(t)
+		page := owner.Get("/revert?token=" + link[1])
+		expectStatus(t, owner.Post("/revert", url.Values{"csrf_token": {servertest.CSRF(t, page.Body)}, "token": {link[1]}}), 200)
+		if links := linksOf(t, db, "ada@example.com"); len(links) != 0 {
+			t.Fatalf("the link outlived the revert: %+v", links)
+		}
+		// The provider no longer signs in to the account: its address
+		// leads to proving the account again.
+		r, _ := roundTrip(t, env.NewBrowser(t), "up")
+		if got := location(t, r); !strings.HasPrefix(got, "/login?flow=") {
+			t.Fatalf("after the revert the provider went to %q", got)
 		}
 	})
 }
