@@ -144,7 +144,12 @@ func (h *Handler) submitLoginForm(r *http.Request, f *flow.Flow, req LoginReques
 	case flow.MethodCode:
 		return h.Flows.RequestLoginCode(r.Context(), f, h.client(r), req.Identifier)
 	case flow.MethodProvider:
-		return h.signInWithProvider(r, f, req)
+		// An ID token from the provider's own SDK, its nonce the flow's id.
+		res, err := h.Flows.SignInWithIDToken(r.Context(), f, h.client(r), req.Provider, req.IDToken)
+		if err != nil {
+			return nil, err
+		}
+		return &res.Result, nil
 	}
 	return nil, flow.Invalid("method", "login_method_invalid")
 }

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/foyer-id/foyer/internal/flow"
 	"github.com/foyer-id/foyer/internal/problem"
 	"github.com/foyer-id/foyer/internal/store"
 )
@@ -80,16 +79,4 @@ func (h *Handler) linkDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// signInWithProvider is the "provider" method of POST /api/login/{id}: an
-// ID token an app obtained from the provider's own SDK, whose nonce is the
-// flow's id (or its SHA-256 in hex, for SDKs that hash the nonce they are
-// given).
-func (h *Handler) signInWithProvider(r *http.Request, f *flow.Flow, req LoginRequest) (*flow.Result, error) {
-	res, err := h.Flows.SignInWithIDToken(r.Context(), f, h.client(r), req.Provider, req.IDToken)
-	if err != nil {
-		return nil, err
-	}
-	return &res.Result, nil
 }
