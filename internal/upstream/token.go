@@ -5,17 +5,17 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"mime"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // tokenResponse is a token endpoint's answer (RFC 6749, sections 5.1 and
@@ -144,52 +144,26 @@ func (p *Provider) clientAssertion(endpoint string) (string, error) {
 }
 
 // signJWT signs claims as a compact JWS with key, RS256 for an RSA key and
-// ES256 for a P-256 key. It takes any crypto.Signer, so the key may live
-// in a hardware module.
+// ES256 for a P-256 key (signingAlg), naming it kid.
 func signJWT(key crypto.Signer, kid string, claims map[string]any) (string, error) {
 	alg, err := signingAlg(key)
 	if err != nil {
 		return "", err
 	}
-	header := map[string]string{"alg": alg, "typ": "JWT"}
-	if kid != "" {
-		header["kid"] = kid
-	}
-	h, err := json.Marshal(header)
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: jose.JSONWebKey{Key: key, KeyID: kid}},
+		(&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		return "", err
 	}
-	c, err := json.Marshal(claims)
+	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", err
 	}
-	enc := base64.RawURLEncoding
-	input := enc.EncodeToString(h) + "." + enc.EncodeToString(c)
-	digest := sha256.Sum256([]byte(input))
-	sig, err := key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	jws, err := signer.Sign(payload)
 	if err != nil {
 		return "", err
 	}
-	if alg == "ES256" {
-		if sig, err = rawECDSASignature(sig); err != nil {
-			return "", err
-		}
-	}
-	return input + "." + enc.EncodeToString(sig), nil
-}
-
-// rawECDSASignature turns the ASN.1 signature a crypto.Signer gives into
-// the 64 bytes R || S that JWS wants for ES256 (RFC 7518, section 3.4).
-func rawECDSASignature(der []byte) ([]byte, error) {
-	var sig struct{ R, S *big.Int }
-	rest, err := asn1.Unmarshal(der, &sig)
-	if err != nil || len(rest) > 0 || sig.R.Sign() <= 0 || sig.S.Sign() <= 0 || sig.R.BitLen() > 256 || sig.S.BitLen() > 256 {
-		return nil, errors.New("malformed ECDSA signature")
-	}
-	out := make([]byte, 64)
-	sig.R.FillBytes(out[:32])
-	sig.S.FillBytes(out[32:])
-	return out, nil
+	return jws.CompactSerialize()
 }
 
 // pkceChallenge is the S256 code challenge of verifier (RFC 7636,
