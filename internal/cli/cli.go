@@ -189,11 +189,15 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	// library does) write the same JSON lines.
 	slog.SetDefault(logger)
 	if !hasEnv(environ, "GOGC") {
-		// Every Argon2id hash allocates 19 MiB; at the default GOGC=100
-		// the collector runs about once per hash and costs sign-ups and
-		// sign-ins ~5% of their throughput. 200 trades ~40 MiB of heap
-		// for it. An explicit GOGC wins.
-		debug.SetGCPercent(200)
+		// Every Argon2id hash allocates 19 MiB, so a loaded server's
+		// garbage is mostly hashes: at the default GOGC=100 the collector
+		// runs about once per hash. Measured under sign-up load
+		// (docs/benchmarks.md, 2026-12-06), GOGC=200 cost 1.2 ms of CPU
+		// per sign-up (some 4% of its throughput) and 400 half that, for
+		// a heap of about five times what is live (the hashes running,
+		// at most password.max_concurrent, plus Foyer's own few tens of
+		// MiB). An explicit GOGC wins.
+		debug.SetGCPercent(400)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
