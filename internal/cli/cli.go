@@ -188,17 +188,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	// Libraries that log through the default logger (the OIDC protocol
 	// library does) write the same JSON lines.
 	slog.SetDefault(logger)
-	if !hasEnv(environ, "GOGC") {
-		// Every Argon2id hash allocates 19 MiB, so a loaded server's
-		// garbage is mostly hashes: at the default GOGC=100 the collector
-		// runs about once per hash. Measured under sign-up load
-		// (docs/benchmarks.md, 2026-12-06), GOGC=200 cost 1.2 ms of CPU
-		// per sign-up (some 4% of its throughput) and 400 half that, for
-		// a heap of about five times what is live (the hashes running,
-		// at most password.max_concurrent, plus Foyer's own few tens of
-		// MiB). An explicit GOGC wins.
-		debug.SetGCPercent(400)
-	}
+	setCollector(environ)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -272,6 +262,23 @@ func impliedDev(c *common, environ []string) bool {
 		}
 	}
 	return true
+}
+
+// gcPercent is the GOGC that foyer serve runs with. Every Argon2id hash
+// allocates 19 MiB, so a loaded server's garbage is mostly hashes: at the
+// default GOGC=100 the collector runs about once per hash. Measured under
+// sign-up load (docs/benchmarks.md, 2026-12-06), GOGC=200 cost 1.2 ms of
+// CPU per sign-up (some 4% of its throughput) and 400 half that, for a
+// heap of up to five times what is live: the hashes running (at most
+// password.max_concurrent) plus Foyer's own few tens of MiB.
+const gcPercent = 400
+
+// setCollector sets gcPercent unless the environment sets GOGC: an
+// explicit GOGC wins.
+func setCollector(environ []string) {
+	if !hasEnv(environ, "GOGC") {
+		debug.SetGCPercent(gcPercent)
+	}
 }
 
 func hasEnv(environ []string, key string) bool {

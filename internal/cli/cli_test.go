@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -156,5 +157,18 @@ func TestServeQuickStart(t *testing.T) {
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("serve exited %d", code)
+	}
+}
+
+func TestSetCollector(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+	setCollector([]string{"HOME=/root", "GOGC=150"})
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC in the environment: GC percent %d, want it left at 100", got)
+	}
+	setCollector([]string{"HOME=/root", "GODEBUG=madvdontneed=0"})
+	if got := debug.SetGCPercent(100); got != gcPercent {
+		t.Errorf("without GOGC: GC percent %d, want %d", got, gcPercent)
 	}
 }
