@@ -14,6 +14,7 @@ import (
 	"github.com/foyer-id/foyer/internal/courier"
 	"github.com/foyer-id/foyer/internal/decision"
 	"github.com/foyer-id/foyer/internal/event"
+	"github.com/foyer-id/foyer/internal/i18n"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
 	"github.com/foyer-id/foyer/internal/risk"
@@ -266,8 +267,10 @@ func (s *Service) SignOutDevice(ctx context.Context, c Client, sess *session.Ses
 
 // Activity is one entry of an account's recent security activity.
 type Activity struct {
-	// What happened, in words.
+	// What happened, in words (English), and the id of those words in
+	// the message catalogues, for a page in the customer's language.
 	What    string    `json:"what"`
+	ID      string    `json:"id"`
 	Type    string    `json:"type"`
 	Outcome string    `json:"outcome"`
 	Reason  string    `json:"reason,omitempty"`
@@ -278,21 +281,21 @@ type Activity struct {
 	At      time.Time `json:"at"`
 }
 
-// activityWords says an event of the security activity in words, by
-// type, then by reason ("" for any other); an event with none is left
-// out.
+// activityWords is the message id (internal/i18n's activity.json) that
+// says an event of the security activity in words, by type, then by
+// reason ("" for any other); an event with none is left out.
 var activityWords = map[string]map[string]string{
-	event.LoginSucceeded: {"registration": "Signed up", "": "Signed in"},
-	event.RecoveryCompleted: {FactorRecovery: "Account recovered with a recovery code", MethodSMSCode: "Account recovered with a code by text message",
-		"": "Account recovered with an emailed code"},
-	event.SettingsChanged: {policy.ChangePassword: "Password changed", policy.ChangeTraits: "Profile changed",
-		policy.ChangeEmail: "Email address changed", policy.ChangePhone: "Phone number changed",
-		"current_password_invalid": "Wrong current password entered", "password_breached": "Leaked password replaced"},
-	event.ChangeReverted: {"": "A change was undone, and every device signed out"},
-	event.MethodsChanged: {"totp_enabled": "Two-factor authentication turned on", "totp_disabled": "Two-factor authentication turned off",
-		"recovery_codes_regenerated": "New recovery codes made", "passkey_added": "Passkey added", "passkey_removed": "Passkey removed",
-		"provider_linked": "Account at another provider linked", "provider_unlinked": "Account at another provider unlinked"},
-	event.SessionsRevoked: {"one": "A device was signed out", "others": "Every other device was signed out"},
+	event.LoginSucceeded: {"registration": "activity.signed_up", "": "activity.signed_in"},
+	event.RecoveryCompleted: {FactorRecovery: "activity.recovered_recovery_code", MethodSMSCode: "activity.recovered_sms",
+		"": "activity.recovered_email"},
+	event.SettingsChanged: {policy.ChangePassword: "activity.password_changed", policy.ChangeTraits: "activity.profile_changed",
+		policy.ChangeEmail: "activity.email_changed", policy.ChangePhone: "activity.phone_changed",
+		"current_password_invalid": "activity.wrong_current_password", "password_breached": "activity.leaked_password_replaced"},
+	event.ChangeReverted: {"": "activity.change_undone"},
+	event.MethodsChanged: {"totp_enabled": "activity.totp_on", "totp_disabled": "activity.totp_off",
+		"recovery_codes_regenerated": "activity.recovery_codes_new", "passkey_added": "activity.passkey_added", "passkey_removed": "activity.passkey_removed",
+		"provider_linked": "activity.provider_linked", "provider_unlinked": "activity.provider_unlinked"},
+	event.SessionsRevoked: {"one": "activity.device_signed_out", "others": "activity.others_signed_out"},
 }
 
 // SecurityActivity returns the last things that happened to an
@@ -310,15 +313,15 @@ func (s *Service) SecurityActivity(ctx context.Context, identityID string) ([]Ac
 			continue // a step of a sign-in, not one
 		}
 		words := activityWords[e.Type]
-		what, ok := words[e.Reason]
+		id, ok := words[e.Reason]
 		if !ok {
-			what = words[""]
+			id = words[""]
 		}
-		if what == "" || len(out) == 20 {
+		if id == "" || len(out) == 20 {
 			continue
 		}
 		place := s.GeoIP.Lookup(e.IP)
-		out = append(out, Activity{What: what, Type: e.Type, Outcome: e.Outcome, Reason: e.Reason,
+		out = append(out, Activity{What: i18n.English().T(id), ID: id, Type: e.Type, Outcome: e.Outcome, Reason: e.Reason,
 			Browser: cmp.Or(risk.Family(e.UserAgent), unknownDevice),
 			Network: place.Network, Country: place.Country, City: place.City, At: e.OccurredAt})
 	}

@@ -76,18 +76,27 @@ func TestChangePassword(t *testing.T) {
 		var act api.ActivityList
 		r := env.JSON(t, "GET", "/api/activity", tok, nil, &act)
 		expectStatus(t, r, 200)
-		var whats []string
+		var whats, ids []string
 		for _, a := range act.Activity {
-			whats = append(whats, a.What)
+			whats, ids = append(whats, a.What), append(ids, a.ID)
 		}
 		if got := strings.Join(whats, "; "); got != "Signed in; Password changed; Wrong current password entered; Signed in; Signed up" ||
 			r.Header.Get("Cache-Control") != "no-store" {
 			t.Fatalf("activity: %s", got)
 		}
+		if got := strings.Join(ids, " "); got != "activity.signed_in activity.password_changed activity.wrong_current_password activity.signed_in activity.signed_up" {
+			t.Fatalf("activity ids: %s", got)
+		}
 		b := env.NewBrowser(t)
 		signInBrowser(t, b, email, newPassword)
 		if acct := b.Get("/account"); !strings.Contains(acct.Body, "Recent security activity") || !strings.Contains(acct.Body, "<strong>Password changed</strong>") {
 			t.Fatalf("account page activity:\n%s", acct.Body)
+		}
+		// In the customer's language, as the rest of the page.
+		b.Header.Set("Accept-Language", "de")
+		if acct := b.Get("/account"); !strings.Contains(acct.Body, "Letzte Sicherheitsaktivitäten") || !strings.Contains(acct.Body, "<strong>Passwort geändert</strong>") ||
+			!strings.Contains(acct.Body, "<strong>Falsches aktuelles Passwort eingegeben</strong>") || strings.Contains(acct.Body, "Password changed") {
+			t.Fatalf("account page activity in German:\n%s", acct.Body)
 		}
 	})
 }
