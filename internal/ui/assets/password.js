@@ -1,17 +1,18 @@
 // A show-password button in every password field: it switches the field
 // between type=password and type=text, says which with aria-pressed, and
 // is an ordinary button, reached with Tab and pressed with Enter or Space.
-// The field keeps its name and autocomplete, and is a password field
-// again before its form goes, so password managers still recognise and
-// save it. The words come from the page (data-password-show and
-// data-password-hide on <body>, in the page's language); a page without
-// them (an operator's own layout) gets no button. Without this script
-// the fields are plain password fields.
+// Its label stays "Show password" whatever its state: a toggle button's
+// state is aria-pressed's to tell, and a label that changed with it would
+// be read as "Hide password, pressed". The field keeps its name and
+// autocomplete, and is a password field again before its form goes, so
+// password managers still recognise and save it. The words come from the
+// page (data-password-show on <body>, in the page's language); a page
+// without them (an operator's own layout) gets no button. Without this
+// script the fields are plain password fields.
 (function () {
   "use strict";
-  var show = document.body.getAttribute("data-password-show");
-  var hide = document.body.getAttribute("data-password-hide");
-  if (!show || !hide) { return; }
+  var label = document.body.getAttribute("data-password-show");
+  if (!label) { return; }
   var fields = document.querySelectorAll('input[type="password"]');
   for (var i = 0; i < fields.length; i++) { addToggle(fields[i]); }
 
@@ -25,6 +26,8 @@
     var button = document.createElement("button");
     button.type = "button";
     button.className = "password-toggle";
+    button.setAttribute("aria-label", label);
+    button.title = label;
     if (input.id) { button.setAttribute("aria-controls", input.id); }
     wrap.appendChild(button);
     if (focused) { input.focus(); }
@@ -32,8 +35,6 @@
     function set(visible) {
       input.type = visible ? "text" : "password";
       button.setAttribute("aria-pressed", visible ? "true" : "false");
-      button.setAttribute("aria-label", visible ? hide : show);
-      button.title = visible ? hide : show;
       button.replaceChildren(eye(visible));
     }
     set(false);
