@@ -207,11 +207,26 @@ func TestSignOutOtherDevices(t *testing.T) {
 		if strings.Count(acct.Body, "Sign out this device") != 1 || !strings.Contains(acct.Body, "this device") {
 			t.Fatalf("account page devices:\n%s", acct.Body)
 		}
-		if got := location(t, b.Post("/account/sessions/revoke", url.Values{"csrf_token": {servertest.CSRF(t, acct.Body)}})); got != "/account?changed=devices#devices" {
+		// "Sign out every other device" asks first: a form that only
+		// fetches the question, which carries the form that does it.
+		if !strings.Contains(acct.Body, `<form method="get" action="/account/sessions/revoke">`) {
+			t.Fatalf("account page: no button for the other devices:\n%s", acct.Body)
+		}
+		ask := b.Get("/account/sessions/revoke")
+		expectStatus(t, ask, 200)
+		expectQuestion(t, ask.Body, "Sign out every other device?", "/account/sessions/revoke", "Sign out other devices", "/account#devices")
+		if _, st := whoami(t, env, tok); st != 200 {
+			t.Fatal("asking signed a device out")
+		}
+		if got := location(t, b.Post("/account/sessions/revoke", hiddenFields(ask.Body))); got != "/account?changed=devices#devices" {
 			t.Fatalf("after signing out the others: %q", got)
 		}
 		if _, st := whoami(t, env, tok); st != 401 {
 			t.Fatal("the API session outlived sign out everywhere else")
+		}
+		// With no other device left, there is nothing to ask about.
+		if loc := location(t, b.Get("/account/sessions/revoke")); loc != "/account#devices" {
+			t.Fatalf("asking with no other device went to %q", loc)
 		}
 	})
 }

@@ -184,7 +184,8 @@ func (p *Pages) consentOf(r *http.Request, identityID, clientID string) (*foidc.
 }
 
 // GET /account/sessions/revoke?session_id=: asks before another device
-// is signed out (see confirm.go); the form posts to sessionsRevoke.
+// is signed out — or, without session_id, every other one (see
+// confirm.go); the form posts to sessionsRevoke.
 func (p *Pages) sessionRevokePage(w http.ResponseWriter, r *http.Request) {
 	s, ident, ok := p.signedIn(w, r, r.URL.RequestURI())
 	if !ok {
@@ -197,13 +198,20 @@ func (p *Pages) sessionRevokePage(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.URL.Query().Get("session_id")
 	for _, d := range devices {
+		if id == "" && !d.Current {
+			p.confirm(w, r, s, ident, confirmation{Title: "confirm.others_title", Text: "confirm.others_text", Button: "confirm.others_button",
+				Action: "/account/sessions/revoke", Cancel: "/account#devices"})
+			return
+		}
 		if d.SessionID == id && !d.Current {
 			p.confirm(w, r, s, ident, confirmation{Title: "confirm.device_title", Text: "confirm.device_text", Button: "confirm.device_button",
 				Name: d.Browser, Action: "/account/sessions/revoke", Fields: map[string]string{"session_id": d.SessionID}, Cancel: "/account#devices"})
 			return
 		}
 	}
-	seeOther(w, r, "/account#devices") // signed out already, or this device (signing it out is /logout)
+	// Signed out already, this device (signing it out is /logout), or no
+	// other device to sign out.
+	seeOther(w, r, "/account#devices")
 }
 
 // GET /logout: a confirmation page (signing out changes state, so it
