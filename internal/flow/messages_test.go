@@ -249,3 +249,18 @@ func TestTraitMessageLocalized(t *testing.T) {
 		t.Errorf("a trait the catalogues do not name: %q", msgs[1].Text)
 	}
 }
+
+// Every entry of the security activity is worded in the catalogue, with
+// no placeholder left to fill.
+func TestActivityWordsAreInTheCatalogue(t *testing.T) {
+	en := i18n.English()
+	for typ, byReason := range activityWords {
+		for reason, id := range byReason {
+			if !en.Has(id) {
+				t.Errorf("activity of %s (%q): %s is not in the English catalogue", typ, reason, id)
+			} else if ps := i18n.Placeholders(i18n.Builtin().Messages(language.English)[id]); len(ps) != 0 {
+				t.Errorf("activity of %s (%q): %s has placeholders %v", typ, reason, id, ps)
+			}
+		}
+	}
+}
