@@ -361,6 +361,15 @@ func tourPages(t *testing.T, visit func(ctx context.Context, name string)) {
 	clickAndWait(t, ctx, codeButton)
 	expect(ctx, "account", "/account", email)
 
+	// Another device signed in (an app, through the API): signing every
+	// other device out asks first.
+	apiSignIn(t, env, email, passphrase)
+	at(ctx, "/account", http.StatusOK)
+	clickAndWait(t, ctx, chromedp.CSS(`form[method=get][action="/account/sessions/revoke"] button[type=submit]`))
+	expect(ctx, "sign-out-others", "/account/sessions/revoke", "Sign out every other device?")
+	clickAndWait(t, ctx, chromedp.CSS(`form.confirm button[type=submit]`))
+	expect(ctx, "account-devices-signed-out", "/account", "Signed out")
+
 	// The account's settings.
 	at(ctx, "/account/profile", http.StatusOK)
 	expect(ctx, "profile", "/account/profile", "Save")
