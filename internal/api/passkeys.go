@@ -8,6 +8,7 @@ import (
 
 	"github.com/foyer-id/foyer/internal/credential/passkey"
 	"github.com/foyer-id/foyer/internal/flow"
+	"github.com/foyer-id/foyer/internal/i18n"
 	"github.com/foyer-id/foyer/internal/problem"
 	"github.com/foyer-id/foyer/internal/session"
 	"github.com/foyer-id/foyer/internal/store"
@@ -164,7 +165,7 @@ func (h *Handler) passkeyAdd(w http.ResponseWriter, r *http.Request) {
 	}
 	name := strings.TrimSpace(req.Name)
 	if name == "" {
-		name = passkey.DefaultName
+		name = flow.PasskeyName(i18n.English(), r.UserAgent(), req.Credential)
 	}
 	cred, err := h.Passkeys.FinishRegistration(r.Context(), req.ChallengeID, ident.ID, name, req.Credential)
 	if err != nil {

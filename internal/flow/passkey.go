@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/foyer-id/foyer/internal/credential/passkey"
 	"github.com/foyer-id/foyer/internal/event"
+	"github.com/foyer-id/foyer/internal/i18n"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/policy"
+	"github.com/foyer-id/foyer/internal/risk"
 	"github.com/foyer-id/foyer/internal/throttle"
 )
 
@@ -140,7 +143,8 @@ func (s *Service) BeginPasskeySignUp(ctx context.Context, f *Flow, c Client) (op
 // FinishPasskeySignUp stores the passkey created for a passwordless
 // sign-up, completes the sign-up (the email verified, no password) and
 // signs the customer in at aal2 (email code, then a passkey with user
-// verification). name names the passkey (passkey.DefaultName when empty).
+// verification). name names the passkey (PasskeyName, in English, when
+// empty).
 // A response that does not verify is an *InvalidError; the flow stays in
 // StatePasskey so the customer can try again.
 func (s *Service) FinishPasskeySignUp(ctx context.Context, f *Flow, c Client, challengeID, name string, response json.RawMessage) (*Result, error) {
@@ -148,7 +152,7 @@ func (s *Service) FinishPasskeySignUp(ctx context.Context, f *Flow, c Client, ch
 		return nil, ErrWrongState
 	}
 	if name == "" {
-		name = passkey.DefaultName
+		name = PasskeyName(i18n.English(), c.UserAgent, response)
 	}
 	cred, err := s.Passkeys.FinishRegistration(ctx, challengeID, f.IdentityID, name, response)
 	if errors.Is(err, passkey.ErrInvalidName) {
@@ -234,4 +238,36 @@ func (f *Flow) traitName() string {
 	}
 	_ = json.Unmarshal(f.Data.Traits, &traits)
 	return traits.Name
+}
+
+// PasskeyName names a passkey its customer left unnamed, in loc's
+// language: after its provider (passkey.ProviderOf, from the AAGUID in
+// response) and the system of the device that made it (from userAgent),
+// the words the devices list uses ("iCloud Keychain on iPhone", "Windows
+// Hello", "Passkey on Android"); "Passkey" when neither is known. A list
+// of "Passkey", "Passkey" would not say which one to remove when a phone
+// is lost.
+func PasskeyName(loc *i18n.Localizer, userAgent string, response []byte) string {
+	device := deviceSystem(userAgent)
+	prov, known := passkey.ProviderOf(passkey.ResponseAAGUID(response))
+	switch {
+	case known && prov.OnDevice && device != "":
+		return loc.T("passkey_name.provider_on_device", "provider", prov.Name, "device", device)
+	case known:
+		return prov.Name
+	case device != "":
+		return loc.T("passkey_name.on_device", "device", device)
+	}
+	return loc.T("passkey_name.default")
+}
+
+// deviceSystem is the system a User-Agent names, as the devices list
+// words it (risk.Family: "Chrome on macOS" → "macOS"); "" when it names
+// none.
+func deviceSystem(ua string) string {
+	_, system, ok := strings.Cut(risk.Family(ua), " on ")
+	if !ok {
+		return ""
+	}
+	return system
 }

@@ -295,6 +295,28 @@ func TestPasskeyNamedAfterItsProvider(t *testing.T) {
 			t.Errorf("AAGUID %q, %q, %q: named %q, want %q", tc.aaguid, tc.ua, tc.lang, got, tc.want)
 		}
 	}
+
+	// An app's passkey, added through the JSON API without a name, is
+	// named the same way (in English) from the app's User-Agent.
+	for i, tc := range []struct{ aaguid, ua, want string }{
+		{"ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4", chromeOnAndroid, "Google Password Manager on Android"},
+		{"fbfc3007-154e-4ecc-8c0b-6e020557d7bd", "Shop/4.2 CFNetwork/1494.0.7 Darwin/23.4.0", "iCloud Keychain"},
+		{"", "okhttp/4.12.0", "Passkey"},
+	} {
+		tok := signUpAPI(t, env, "app-naming"+string(rune('a'+i))+"@example.com").SessionToken
+		h := http.Header{"Authorization": {"Bearer " + tok}, "User-Agent": {tc.ua}}
+		var opts api.PasskeyOptions
+		expectStatus(t, env.JSONWith(t, "POST", "/api/passkeys/options", h, nil, &opts), 200)
+		resp, _ := passkeytest.New(t, env.URL, "localhost").Register(opts.Options)
+		if tc.aaguid != "" {
+			resp = withAAGUID(t, resp, tc.aaguid)
+		}
+		var added api.AddedPasskey
+		expectStatus(t, env.JSONWith(t, "POST", "/api/passkeys", h, map[string]any{"challenge_id": opts.ChallengeID, "credential": json.RawMessage(resp)}, &added), 201)
+		if added.Credential == nil || added.Name != tc.want {
+			t.Errorf("API, AAGUID %q, %q: named %+v, want %q", tc.aaguid, tc.ua, added.Credential, tc.want)
+		}
+	}
 }
 
 // Removing a passkey, turning the authenticator app off, signing another

@@ -15,7 +15,6 @@ import (
 	"github.com/foyer-id/foyer/internal/i18n"
 	"github.com/foyer-id/foyer/internal/identity"
 	"github.com/foyer-id/foyer/internal/problem"
-	"github.com/foyer-id/foyer/internal/risk"
 	"github.com/foyer-id/foyer/internal/session"
 	"github.com/foyer-id/foyer/internal/store"
 )
@@ -361,34 +360,9 @@ func (p *Pages) passkeyOf(r *http.Request, identityID, id string) (*passkey.Cred
 }
 
 // passkeyName names a passkey the customer left unnamed, in the page's
-// language: after its provider (passkey.ProviderOf, from the AAGUID in
-// response) and the system of the browser that made it, the words the
-// devices list uses ("iCloud Keychain on iPhone", "Windows Hello",
-// "Passkey on Android"); "Passkey" when neither is known.
+// language (flow.PasskeyName).
 func (p *Pages) passkeyName(w http.ResponseWriter, r *http.Request, response []byte) string {
-	loc := p.localizer(w, r, "")
-	device := deviceSystem(r.UserAgent())
-	prov, known := passkey.ProviderOf(passkey.ResponseAAGUID(response))
-	switch {
-	case known && prov.OnDevice && device != "":
-		return loc.T("passkey_name.provider_on_device", "provider", prov.Name, "device", device)
-	case known:
-		return prov.Name
-	case device != "":
-		return loc.T("passkey_name.on_device", "device", device)
-	}
-	return loc.T("passkey_name.default")
-}
-
-// deviceSystem is the system a User-Agent names, as the devices list
-// words it (risk.Family: "Chrome on macOS" → "macOS"); "" when it names
-// none.
-func deviceSystem(ua string) string {
-	_, system, ok := strings.Cut(risk.Family(ua), " on ")
-	if !ok {
-		return ""
-	}
-	return system
+	return flow.PasskeyName(p.localizer(w, r, ""), r.UserAgent(), response)
 }
 
 // refused sends the browser back to the page at path, which shows why the
