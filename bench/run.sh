@@ -25,7 +25,9 @@
 # Settings (environment):
 #   DURATION=20s  WARMUP=3s  CONCURRENCY="8 32"  USERS=200
 #   WRK_THREADS=2  WRK_CONNECTIONS=32 (whoami)  OAUTH_CONCURRENCY=16 (wrk
-#   connections and refresh workers)  HASH_DURATION=10s  CEILING=<hashes/s,
+#   connections and refresh workers)  OAUTH_ALG=ES256 (the clients' signing
+#   algorithm, --alg: the OAuth targets are ES256's; RS256 is the server's
+#   default and costs an RSA signature per token)  HASH_DURATION=10s  CEILING=<hashes/s,
 #   skips measuring it>  ADDR=127.0.0.1:4455  OUT=<results folder, default a
 #   new temp folder>  PG_HOST=127.0.0.1 (or a Unix socket folder such as
 #   /var/run/postgresql)  PG_PORT=5432  PG_USER=postgres
@@ -63,6 +65,7 @@ USERS=${USERS:-200}
 WRK_THREADS=${WRK_THREADS:-2}
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-32}
 OAUTH_CONCURRENCY=${OAUTH_CONCURRENCY:-16}
+OAUTH_ALG=${OAUTH_ALG:-ES256}
 HASH_DURATION=${HASH_DURATION:-10s}
 ADDR=${ADDR:-127.0.0.1:4455}
 PG_HOST=${PG_HOST:-127.0.0.1}
@@ -182,6 +185,7 @@ create_client() {
 	local name=$1
 	shift
 	local args=(clients create --dev --data "$OUT/data" --name "$name" "$@")
+	args+=(--alg "$OAUTH_ALG")
 	if [[ -n $dsn ]]; then
 		args+=(--dsn "$dsn")
 	fi
